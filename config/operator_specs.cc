@@ -1,0 +1,114 @@
+// Parsing of the `operators:` list: one function per operator type.
+#include <charconv>
+#include <set>
+
+#include "config/pipeline_config.h"
+#include "config/yaml_reader.h"
+
+namespace vigil::config {
+namespace {
+
+using base::Status;
+
+Status ParseDerive(const YamlReader& r, const YAML::Node& node, DeriveSpec* d) {
+  VIGIL_ASSIGN_OR_RETURN(YAML::Node outputs, r.Required(node, "outputs"));
+  VIGIL_RETURN_IF_ERROR(r.ExpectSeq(outputs, "derive outputs"));
+  for (const auto& o : outputs) {
+    VIGIL_RETURN_IF_ERROR(r.ExpectMap(o, "a derive output", {"name", "fn", "args"}));
+    DeriveOutputSpec out;
+    out.loc = r.Loc(o);
+    VIGIL_ASSIGN_OR_RETURN(YAML::Node name, r.Required(o, "name"));
+    out.name = name.Scalar();
+    VIGIL_ASSIGN_OR_RETURN(YAML::Node fn, r.Required(o, "fn"));
+    out.fn = fn.Scalar();
+    if (YAML::Node args = o["args"]) {
+      VIGIL_RETURN_IF_ERROR(r.ExpectSeq(args, "args"));
+      for (const auto& a : args) {
+        if (!a.IsScalar()) return r.Error(a, "expected a field name or a number");
+        const std::string& s = a.Scalar();
+        Operand operand;
+        auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), operand.constant);
+        if (ec != std::errc() || ptr != s.data() + s.size()) operand.field = s;
+        out.args.push_back(std::move(operand));
+      }
+    }
+    d->outputs.push_back(std::move(out));
+  }
+  return Status::OK();
+}
+
+Status ParseAggregate(const YamlReader& r, const YAML::Node& node, Aggregate* agg) {
+  static const std::map<std::string, Aggregate> kAggs = {
+      {"count", Aggregate::kCount}, {"sum", Aggregate::kSum}, {"avg", Aggregate::kAvg},
+      {"min", Aggregate::kMin}, {"max", Aggregate::kMax}, {"ratio", Aggregate::kRatio}};
+  VIGIL_ASSIGN_OR_RETURN(YAML::Node a, r.Required(node, "agg"));
+  auto it = kAggs.find(a.Scalar());
+  if (it == kAggs.end())
+    return r.Error(a, "unknown aggregate '" + a.Scalar() + "'; expected count, sum, avg, min, max or ratio");
+  *agg = it->second;
+  return Status::OK();
+}
+
+Status ParseWindow(const YamlReader& r, const YAML::Node& node, WindowSpec* w) {
+  VIGIL_ASSIGN_OR_RETURN(YAML::Node key, r.Required(node, "key"));
+  w->key = key.Scalar();
+  VIGIL_RETURN_IF_ERROR(r.ReadDuration(node, "lateness", &w->lateness_ms));
+  int64_t default_delay = 0;
+  VIGIL_RETURN_IF_ERROR(r.ReadDuration(node, "delay", &default_delay));
+  VIGIL_ASSIGN_OR_RETURN(YAML::Node outputs, r.Required(node, "outputs"));
+  VIGIL_RETURN_IF_ERROR(r.ExpectSeq(outputs, "window outputs"));
+  for (const auto& o : outputs) {
+    VIGIL_RETURN_IF_ERROR(r.ExpectMap(o, "a window output", {"name", "agg", "field", "denominator", "window", "delay"}));
+    WindowOutputSpec out;
+    out.loc = r.Loc(o);
+    out.delay_ms = default_delay;
+    VIGIL_ASSIGN_OR_RETURN(YAML::Node name, r.Required(o, "name"));
+    out.name = name.Scalar();
+    VIGIL_RETURN_IF_ERROR(ParseAggregate(r, o, &out.agg));
+    VIGIL_RETURN_IF_ERROR(r.Read(o, "field", &out.field));
+    VIGIL_RETURN_IF_ERROR(r.Read(o, "denominator", &out.denominator));
+    VIGIL_ASSIGN_OR_RETURN(YAML::Node window, r.Required(o, "window"));
+    (void)window;
+    VIGIL_RETURN_IF_ERROR(r.ReadDuration(o, "window", &out.window_ms));
+    VIGIL_RETURN_IF_ERROR(r.ReadDuration(o, "delay", &out.delay_ms));
+    if (out.window_ms <= 0) return r.Error(o["window"], "window: expected a positive duration");
+    if (out.agg != Aggregate::kCount && out.field.empty())
+      return r.Error(o, "aggregate of '" + out.name + "' needs 'field'");
+    w->outputs.push_back(std::move(out));
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status ParseOperators(const YamlReader& r, const YAML::Node& node, std::vector<OperatorSpec>* out) {
+  VIGIL_RETURN_IF_ERROR(r.ExpectSeq(node, "operators"));
+  std::set<std::string> names;
+  for (const auto& o : node) {
+    if (!o.IsMap()) return r.Error(o, "expected an operator mapping with 'type'");
+    OperatorSpec spec;
+    spec.loc = r.Loc(o);
+    VIGIL_ASSIGN_OR_RETURN(YAML::Node type, r.Required(o, "type"));
+    spec.type = type.Scalar();
+    spec.name = spec.type + "-" + std::to_string(out->size());
+    VIGIL_RETURN_IF_ERROR(r.Read(o, "name", &spec.name));
+    if (!names.insert(spec.name).second) return r.Error(o, "duplicate operator name '" + spec.name + "'");
+    if (spec.type == "derive") {
+      VIGIL_RETURN_IF_ERROR(r.ExpectMap(o, "a derive operator", {"type", "name", "outputs"}));
+      DeriveSpec d;
+      VIGIL_RETURN_IF_ERROR(ParseDerive(r, o, &d));
+      spec.params = std::move(d);
+    } else if (spec.type == "window") {
+      VIGIL_RETURN_IF_ERROR(r.ExpectMap(o, "a window operator", {"type", "name", "key", "lateness", "delay", "outputs"}));
+      WindowSpec w;
+      VIGIL_RETURN_IF_ERROR(ParseWindow(r, o, &w));
+      spec.params = std::move(w);
+    } else {
+      return r.Error(type, "unknown operator type '" + spec.type + "'; expected derive or window");
+    }
+    out->push_back(std::move(spec));
+  }
+  return Status::OK();
+}
+
+}  // namespace vigil::config

@@ -1,0 +1,250 @@
+#include "config/pipeline_config.h"
+
+#include <charconv>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "config/yaml_reader.h"
+
+namespace vigil::config {
+namespace {
+
+using base::Status;
+
+Status ParseFieldType(const YamlReader& r, const YAML::Node& node, FieldSpec* f) {
+  static const std::map<std::string, FieldType> kTypes = {
+      {"int64", FieldType::kInt64}, {"double", FieldType::kDouble}, {"string", FieldType::kString},
+      {"bool", FieldType::kBool}, {"timestamp", FieldType::kTimestamp}};
+  std::string type = "double";
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "type", &type));
+  auto it = kTypes.find(type);
+  if (it == kTypes.end())
+    return r.Error(node["type"], "unknown field type '" + type + "'; expected int64, double, string, bool or timestamp");
+  f->type = it->second;
+  std::string format = "epoch_ms";
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "format", &format));
+  if (format == "epoch_ms") f->time_format = TimeFormat::kEpochMillis;
+  else if (format == "epoch_s") f->time_format = TimeFormat::kEpochSeconds;
+  else if (format == "iso8601") f->time_format = TimeFormat::kIso8601;
+  else return r.Error(node["format"], "unknown time format '" + format + "'; expected epoch_ms, epoch_s or iso8601");
+  return Status::OK();
+}
+
+Status ParseSchema(const YamlReader& r, const YAML::Node& node, SchemaSpec* s) {
+  VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, "schema", {"fields", "event_time", "key", "max_event_bytes"}));
+  s->loc = r.Loc(node);
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "event_time", &s->event_time));
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "key", &s->key));
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "max_event_bytes", &s->max_event_bytes));
+  VIGIL_ASSIGN_OR_RETURN(YAML::Node fields, r.Required(node, "fields"));
+  VIGIL_RETURN_IF_ERROR(r.ExpectSeq(fields, "schema.fields"));
+  std::set<std::string> seen;
+  for (const auto& fn : fields) {
+    VIGIL_RETURN_IF_ERROR(r.ExpectMap(fn, "a schema field", {"name", "type", "required", "min", "max", "enum", "format"}));
+    FieldSpec f;
+    f.loc = r.Loc(fn);
+    VIGIL_ASSIGN_OR_RETURN(YAML::Node name, r.Required(fn, "name"));
+    f.name = name.Scalar();
+    if (!seen.insert(f.name).second) return r.Error(name, "duplicate field '" + f.name + "'");
+    VIGIL_RETURN_IF_ERROR(ParseFieldType(r, fn, &f));
+    VIGIL_RETURN_IF_ERROR(r.Read(fn, "required", &f.required));
+    if (fn["min"]) { double v = 0; VIGIL_RETURN_IF_ERROR(r.Read(fn, "min", &v)); f.min = v; }
+    if (fn["max"]) { double v = 0; VIGIL_RETURN_IF_ERROR(r.Read(fn, "max", &v)); f.max = v; }
+    if (YAML::Node e = fn["enum"]) {
+      VIGIL_RETURN_IF_ERROR(r.ExpectSeq(e, "enum"));
+      if (f.type != FieldType::kString) return r.Error(e, "'enum' applies to string fields only");
+      for (const auto& v : e) f.allowed.push_back(v.Scalar());
+    }
+    s->fields.push_back(std::move(f));
+  }
+  if (s->event_time.empty()) return r.Error(node, "missing required key 'event_time' (the timestamp field)");
+  const FieldSpec* et = nullptr;
+  for (const auto& f : s->fields) if (f.name == s->event_time) et = &f;
+  if (et == nullptr) return r.Error(node["event_time"], "event_time '" + s->event_time + "' is not a schema field");
+  if (et->type != FieldType::kTimestamp || !et->required)
+    return r.Error(node["event_time"], "event_time '" + s->event_time + "' must be a required timestamp field");
+  if (!s->key.empty() && !seen.count(s->key)) return r.Error(node["key"], "key '" + s->key + "' is not a schema field");
+  return Status::OK();
+}
+
+Status ParseSource(const YamlReader& r, const YAML::Node& node, SourceSpec* s) {
+  VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, "source", {"kind", "topic", "group", "path"}));
+  s->loc = r.Loc(node);
+  std::string kind = "kafka";
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "kind", &kind));
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "topic", &s->topic));
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "group", &s->group));
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "path", &s->path));
+  if (kind == "kafka") {
+    s->kind = SourceSpec::Kind::kKafka;
+    if (s->topic.empty()) return r.Error(node, "a kafka source needs 'topic'");
+  } else if (kind == "file") {
+    s->kind = SourceSpec::Kind::kFile;
+    if (s->path.empty()) return r.Error(node, "a file source needs 'path'");
+  } else {
+    return r.Error(node["kind"], "unknown source kind '" + kind + "'; expected kafka or file");
+  }
+  return Status::OK();
+}
+
+Status ParseSink(const YamlReader& r, const YAML::Node& node, std::string_view what, SinkSpec* s) {
+  VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, what, {"kind", "topic", "path", "fields"}));
+  s->loc = r.Loc(node);
+  std::string kind = "kafka";
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "kind", &kind));
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "topic", &s->topic));
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "path", &s->path));
+  if (kind == "kafka") s->kind = SinkSpec::Kind::kKafka;
+  else if (kind == "file") s->kind = SinkSpec::Kind::kFile;
+  else if (kind == "none") s->kind = SinkSpec::Kind::kNone;
+  else return r.Error(node["kind"], "unknown sink kind '" + kind + "'; expected kafka, file or none");
+  if (s->kind == SinkSpec::Kind::kKafka && s->topic.empty()) return r.Error(node, std::string(what) + ": a kafka sink needs 'topic'");
+  if (s->kind == SinkSpec::Kind::kFile && s->path.empty()) return r.Error(node, std::string(what) + ": a file sink needs 'path'");
+  if (YAML::Node fields = node["fields"]) {
+    VIGIL_RETURN_IF_ERROR(r.ExpectSeq(fields, "fields"));
+    for (const auto& f : fields) {
+      OutputField of;
+      of.loc = r.Loc(f);
+      if (f.IsScalar()) {
+        of.name = of.from = f.Scalar();
+      } else {
+        VIGIL_RETURN_IF_ERROR(r.ExpectMap(f, "an output field", {"name", "from"}));
+        VIGIL_ASSIGN_OR_RETURN(YAML::Node name, r.Required(f, "name"));
+        of.name = of.from = name.Scalar();
+        VIGIL_RETURN_IF_ERROR(r.Read(f, "from", &of.from));
+      }
+      s->fields.push_back(std::move(of));
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+// Operators are parsed in operator_specs.cc.
+Status ParseOperators(const YamlReader& r, const YAML::Node& node, std::vector<OperatorSpec>* out);
+
+namespace {
+
+Status ParseRuntime(const YamlReader& r, const YAML::Node& node, RuntimeSpec* s) {
+  VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, "runtime", {"workers", "state_dir", "commit_interval", "cache_max_keys", "guarantee"}));
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "workers", &s->workers));
+  if (s->workers < 1 || s->workers > 256) return r.Error(node["workers"], "workers: expected 1..256");
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "state_dir", &s->state_dir));
+  int64_t commit = s->commit_interval_ms;
+  VIGIL_RETURN_IF_ERROR(r.ReadDuration(node, "commit_interval", &commit));
+  if (commit < 1) return r.Error(node["commit_interval"], "commit_interval: expected a positive duration");
+  s->commit_interval_ms = static_cast<int>(commit);
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "cache_max_keys", &s->cache_max_keys));
+  std::string g = "at_least_once";
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "guarantee", &g));
+  if (g == "at_least_once") s->guarantee = Guarantee::kAtLeastOnce;
+  else if (g == "exactly_once") s->guarantee = Guarantee::kExactlyOnce;
+  else return r.Error(node["guarantee"], "guarantee: expected at_least_once or exactly_once");
+  return Status::OK();
+}
+
+Status ParseDocument(const YamlReader& r, const YAML::Node& root, PipelineSpec* p) {
+  VIGIL_RETURN_IF_ERROR(r.ExpectMap(root, "the pipeline file",
+      {"name", "source", "kafka", "schema", "operators", "output", "dead_letter", "batch", "runtime", "http"}));
+  VIGIL_RETURN_IF_ERROR(r.Read(root, "name", &p->name));
+  VIGIL_ASSIGN_OR_RETURN(YAML::Node source, r.Required(root, "source"));
+  VIGIL_RETURN_IF_ERROR(ParseSource(r, source, &p->source));
+  if (p->source.group.empty()) p->source.group = "vigil-" + p->name;
+  if (YAML::Node k = root["kafka"]) {
+    VIGIL_RETURN_IF_ERROR(r.ExpectMap(k, "kafka", {"bootstrap", "properties", "consumer", "producer"}));
+    VIGIL_RETURN_IF_ERROR(r.Read(k, "bootstrap", &p->kafka.bootstrap));
+    VIGIL_RETURN_IF_ERROR(r.Read(k, "properties", &p->kafka.properties));
+    VIGIL_RETURN_IF_ERROR(r.Read(k, "consumer", &p->kafka.consumer));
+    VIGIL_RETURN_IF_ERROR(r.Read(k, "producer", &p->kafka.producer));
+  }
+  VIGIL_ASSIGN_OR_RETURN(YAML::Node schema, r.Required(root, "schema"));
+  VIGIL_RETURN_IF_ERROR(ParseSchema(r, schema, &p->schema));
+  if (YAML::Node ops = root["operators"]) VIGIL_RETURN_IF_ERROR(ParseOperators(r, ops, &p->operators));
+  VIGIL_ASSIGN_OR_RETURN(YAML::Node output, r.Required(root, "output"));
+  VIGIL_RETURN_IF_ERROR(ParseSink(r, output, "output", &p->output));
+  if (YAML::Node dlq = root["dead_letter"]) VIGIL_RETURN_IF_ERROR(ParseSink(r, dlq, "dead_letter", &p->dead_letter));
+  if (YAML::Node b = root["batch"]) {
+    VIGIL_RETURN_IF_ERROR(r.ExpectMap(b, "batch", {"max_events", "max_wait"}));
+    VIGIL_RETURN_IF_ERROR(r.Read(b, "max_events", &p->batch.max_events));
+    if (p->batch.max_events < 1 || p->batch.max_events > 100000) return r.Error(b["max_events"], "max_events: expected 1..100000");
+    int64_t wait = p->batch.max_wait_ms;
+    VIGIL_RETURN_IF_ERROR(r.ReadDuration(b, "max_wait", &wait));
+    p->batch.max_wait_ms = static_cast<int>(wait);
+  }
+  if (YAML::Node rt = root["runtime"]) VIGIL_RETURN_IF_ERROR(ParseRuntime(r, rt, &p->runtime));
+  if (YAML::Node h = root["http"]) {
+    VIGIL_RETURN_IF_ERROR(r.ExpectMap(h, "http", {"enabled", "bind", "port", "token_env"}));
+    VIGIL_RETURN_IF_ERROR(r.Read(h, "enabled", &p->http.enabled));
+    VIGIL_RETURN_IF_ERROR(r.Read(h, "bind", &p->http.bind));
+    VIGIL_RETURN_IF_ERROR(r.Read(h, "port", &p->http.port));
+    VIGIL_RETURN_IF_ERROR(r.Read(h, "token_env", &p->http.token_env));
+    if (p->http.port < 0 || p->http.port > 65535) return r.Error(h["port"], "port: expected 0..65535");
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+std::string Location::ToString() const {
+  if (file.empty()) return "<built-in>";
+  return file + ":" + std::to_string(line) + ":" + std::to_string(column);
+}
+
+base::Status ConfigError(const Location& loc, std::string_view message) {
+  return base::InvalidArgument(loc.ToString() + ": " + std::string(message));
+}
+
+std::string_view FieldTypeName(FieldType type) {
+  switch (type) {
+    case FieldType::kInt64: return "int64";
+    case FieldType::kDouble: return "double";
+    case FieldType::kString: return "string";
+    case FieldType::kBool: return "bool";
+    case FieldType::kTimestamp: return "timestamp";
+  }
+  return "?";
+}
+
+base::Result<int64_t> ParseDurationMs(std::string_view text) {
+  int64_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr == text.data() || value < 0)
+    return base::InvalidArgument("expected a duration like 250ms, 10s, 5m, 2h or 7d, got '" + std::string(text) + "'");
+  std::string_view unit(ptr, text.data() + text.size() - ptr);
+  static const std::pair<std::string_view, int64_t> kUnits[] = {
+      {"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}};
+  for (const auto& [name, scale] : kUnits)
+    if (unit == name) return value * scale;
+  return base::InvalidArgument("unknown duration unit '" + std::string(unit) + "' in '" + std::string(text) +
+                               "'; expected ms, s, m, h or d");
+}
+
+base::Result<PipelineSpec> LoadPipelineText(const std::string& text, const std::string& file) {
+  YamlReader reader(file);
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return ConfigError(Location{file, e.mark.line + 1, e.mark.column + 1}, "YAML syntax error: " + e.msg);
+  }
+  PipelineSpec spec;
+  spec.file = file;
+  try {
+    VIGIL_RETURN_IF_ERROR(ParseDocument(reader, root, &spec));
+  } catch (const YAML::Exception& e) {
+    return ConfigError(Location{file, e.mark.line + 1, e.mark.column + 1}, e.msg);
+  }
+  return spec;
+}
+
+base::Result<PipelineSpec> LoadPipelineFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return base::NotFound("cannot open config file '" + path + "'");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return LoadPipelineText(buffer.str(), path);
+}
+
+}  // namespace vigil::config

@@ -1,0 +1,186 @@
+#pragma once
+// The typed, validated form of a pipeline YAML file. This folder depends on nothing else in vigil
+// (only base/ and yaml-cpp): every other folder reads these structs, none of them reads YAML.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "base/status.h"
+
+namespace vigil::config {
+
+//! Where a value was written: file, 1-based line and column. Empty file means "built in code".
+struct Location {
+  std::string file;  //!< Path of the YAML file as given.
+  int line = 0;      //!< 1-based line.
+  int column = 0;    //!< 1-based column.
+  //! "file:line:col", or "<built-in>" when no file is known.
+  std::string ToString() const;
+};
+
+//! A located error: "file:line:col: message". Used for every config problem.
+base::Status ConfigError(const Location& loc, std::string_view message);
+
+//! Type of a schema field or a computed column.
+enum class FieldType { kInt64, kDouble, kString, kBool, kTimestamp };
+//! How a timestamp field is written in the event.
+enum class TimeFormat { kEpochMillis, kEpochSeconds, kIso8601 };
+
+std::string_view FieldTypeName(FieldType type);
+
+//! One field of the input events.
+struct FieldSpec {
+  std::string name;                  //!< JSON key at the top level of the event.
+  FieldType type = FieldType::kDouble;
+  bool required = true;              //!< Missing required field ⇒ DLQ `missing_field`. Default true.
+  std::optional<double> min;         //!< Inclusive lower bound for numbers ⇒ DLQ `out_of_range`.
+  std::optional<double> max;         //!< Inclusive upper bound for numbers.
+  std::vector<std::string> allowed;  //!< For strings: the allowed values (an enum) ⇒ DLQ `invalid_enum`.
+  TimeFormat time_format = TimeFormat::kEpochMillis;  //!< For kTimestamp fields.
+  Location loc;
+};
+
+//! The input event schema; `parse` validates every event against it.
+struct SchemaSpec {
+  std::vector<FieldSpec> fields;
+  std::string event_time;                  //!< Name of the kTimestamp field that gives event time.
+  std::string key;                         //!< Field used as the record key of outputs. Default: none.
+  std::size_t max_event_bytes = 1 << 20;   //!< Larger payloads ⇒ DLQ `too_large`. Default 1 MiB.
+  Location loc;
+};
+
+//! Where events come from.
+struct SourceSpec {
+  enum class Kind { kKafka, kFile };
+  Kind kind = Kind::kKafka;
+  std::string topic;   //!< Kafka: topic to consume.
+  std::string group;   //!< Kafka: consumer group id. Default "vigil-<pipeline name>".
+  std::string path;    //!< File: a JSONL file, one event per line.
+  Location loc;
+};
+
+//! One column of an output record: `name` in the output, read from column `from`.
+struct OutputField {
+  std::string name;
+  std::string from;
+  Location loc;
+};
+
+//! Where records go: the main output or the dead-letter queue.
+struct SinkSpec {
+  enum class Kind { kKafka, kFile, kNone };
+  Kind kind = Kind::kNone;
+  std::string topic;                //!< Kafka topic.
+  std::string path;                 //!< File path (JSONL).
+  std::vector<OutputField> fields;  //!< Output mapping; empty = every column, in schema order.
+  Location loc;
+};
+
+//! Kafka client settings shared by source and sinks.
+struct KafkaSpec {
+  std::string bootstrap = "127.0.0.1:9092";         //!< bootstrap.servers.
+  std::map<std::string, std::string> properties;    //!< Passed to librdkafka as they are.
+  std::map<std::string, std::string> consumer;      //!< Consumer-only librdkafka properties.
+  std::map<std::string, std::string> producer;      //!< Producer-only librdkafka properties.
+};
+
+//! Micro-batching: a batch closes at `max_events` or after `max_wait_ms`, whichever first.
+struct BatchSpec {
+  std::size_t max_events = 1000;  //!< Default 1000 events.
+  int max_wait_ms = 20;           //!< Default 20 ms.
+};
+
+//! Delivery guarantee of outputs relative to consumed offsets.
+enum class Guarantee { kAtLeastOnce, kExactlyOnce };
+
+//! Process-level runtime settings.
+struct RuntimeSpec {
+  int workers = 2;                           //!< Worker threads running tasks. Default 2.
+  std::string state_dir = "/tmp/vigil/state";  //!< RocksDB directories, one per task.
+  int commit_interval_ms = 1000;             //!< Offsets + state are committed this often. Default 1 s.
+  std::size_t cache_max_keys = 200000;       //!< Write-back cache size per task, in keys. Default 200k.
+  Guarantee guarantee = Guarantee::kAtLeastOnce;
+};
+
+//! The HTTP server (metrics, health, API).
+struct HttpSpec {
+  bool enabled = true;
+  std::string bind = "127.0.0.1";            //!< Default loopback only.
+  int port = 9464;                           //!< Default 9464; 0 picks a free port.
+  std::string token_env = "VIGIL_API_TOKEN"; //!< Env var holding the bearer token for mutating calls.
+};
+
+//! An operand of a derive function: a column name or a constant.
+struct Operand {
+  std::optional<std::string> field;
+  double constant = 0;
+};
+
+//! `derive`: one computed column per entry.
+struct DeriveOutputSpec {
+  std::string name;
+  std::string fn;                 //!< hour_of_day, day_of_week, is_weekend, add, sub, mul, div, lt, le, gt, ge, eq.
+  std::vector<Operand> args;
+  Location loc;
+};
+struct DeriveSpec {
+  std::vector<DeriveOutputSpec> outputs;
+};
+
+//! Aggregates a window output can compute.
+enum class Aggregate { kCount, kSum, kAvg, kMin, kMax, kRatio };
+
+//! One window output column: `agg` of `field` over (t − delay − window, t − delay].
+struct WindowOutputSpec {
+  std::string name;
+  Aggregate agg = Aggregate::kCount;
+  std::string field;        //!< Value column; not used by count.
+  std::string denominator;  //!< kRatio only: sum(field) / sum(denominator) (count when empty).
+  int64_t window_ms = 0;    //!< Window length.
+  int64_t delay_ms = 0;     //!< Shift of the window into the past. Default 0.
+  Location loc;
+};
+
+//! `window`: keyed event-time sliding windows with exact semantics.
+struct WindowSpec {
+  std::string key;                        //!< Key column.
+  int64_t lateness_ms = 0;                //!< Events older than the key's latest by more ⇒ DLQ `late`.
+  std::vector<WindowOutputSpec> outputs;
+};
+
+//! One operator of the graph.
+struct OperatorSpec {
+  std::string type;  //!< Registry name: "derive", "window", ...
+  std::string name;  //!< Unique name; names its state. Default: "<type>-<index>".
+  std::variant<std::monostate, DeriveSpec, WindowSpec> params;
+  Location loc;
+};
+
+//! A whole pipeline file.
+struct PipelineSpec {
+  std::string name = "vigil";
+  std::string file;  //!< Path it was read from.
+  SourceSpec source;
+  KafkaSpec kafka;
+  SchemaSpec schema;
+  std::vector<OperatorSpec> operators;
+  SinkSpec output;
+  SinkSpec dead_letter;
+  BatchSpec batch;
+  RuntimeSpec runtime;
+  HttpSpec http;
+};
+
+//! Reads and validates a pipeline file. Every error names file:line:col and what was expected.
+base::Result<PipelineSpec> LoadPipelineFile(const std::string& path);
+//! Same, from text; `file` is used in error messages.
+base::Result<PipelineSpec> LoadPipelineText(const std::string& text, const std::string& file);
+
+//! Parses "250ms", "10s", "5m", "2h", "7d" (or a bare number of ms) into milliseconds.
+base::Result<int64_t> ParseDurationMs(std::string_view text);
+
+}  // namespace vigil::config

@@ -1,0 +1,96 @@
+#include "config/yaml_reader.h"
+
+#include <algorithm>
+
+namespace vigil::config {
+
+Location YamlReader::Loc(const YAML::Node& node) const {
+  const YAML::Mark mark = node.Mark();
+  return Location{file_, mark.line + 1, mark.column + 1};
+}
+
+base::Status YamlReader::Error(const YAML::Node& node, std::string_view message) const {
+  return ConfigError(Loc(node), message);
+}
+
+base::Status YamlReader::ExpectMap(const YAML::Node& node, std::string_view what,
+                                   std::initializer_list<std::string_view> allowed) const {
+  if (!node.IsMap()) return Error(node, "expected a mapping for " + std::string(what));
+  for (const auto& kv : node) {
+    const std::string key = kv.first.as<std::string>();
+    if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
+    std::string list;
+    for (std::string_view a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+    return Error(kv.first, "unknown key '" + key + "' in " + std::string(what) + "; expected one of: " + list);
+  }
+  return base::Status::OK();
+}
+
+base::Status YamlReader::ExpectSeq(const YAML::Node& node, std::string_view what) const {
+  if (!node.IsSequence()) return Error(node, "expected a list for " + std::string(what));
+  return base::Status::OK();
+}
+
+base::Result<YAML::Node> YamlReader::Required(const YAML::Node& parent, std::string_view key) const {
+  YAML::Node child = parent[std::string(key)];
+  if (!child) return Error(parent, "missing required key '" + std::string(key) + "'");
+  return child;
+}
+
+template <typename T>
+base::Status YamlReader::ReadScalar(const YAML::Node& node, std::string_view key, T* out,
+                                    std::string_view expected) const {
+  YAML::Node child = node[std::string(key)];
+  if (!child) return base::Status::OK();  // optional: keep the default
+  if (!child.IsScalar()) return Error(child, "'" + std::string(key) + "': expected " + std::string(expected));
+  try {
+    *out = child.as<T>();
+  } catch (const YAML::Exception&) {
+    return Error(child, "'" + std::string(key) + "': expected " + std::string(expected) + ", got '" +
+                            child.Scalar() + "'");
+  }
+  return base::Status::OK();
+}
+
+base::Status YamlReader::Read(const YAML::Node& n, std::string_view k, std::string* out) const {
+  return ReadScalar(n, k, out, "a string");
+}
+base::Status YamlReader::Read(const YAML::Node& n, std::string_view k, int* out) const {
+  return ReadScalar(n, k, out, "an integer");
+}
+base::Status YamlReader::Read(const YAML::Node& n, std::string_view k, int64_t* out) const {
+  return ReadScalar(n, k, out, "an integer");
+}
+base::Status YamlReader::Read(const YAML::Node& n, std::string_view k, std::size_t* out) const {
+  return ReadScalar(n, k, out, "a non-negative integer");
+}
+base::Status YamlReader::Read(const YAML::Node& n, std::string_view k, double* out) const {
+  return ReadScalar(n, k, out, "a number");
+}
+base::Status YamlReader::Read(const YAML::Node& n, std::string_view k, bool* out) const {
+  return ReadScalar(n, k, out, "true or false");
+}
+
+base::Status YamlReader::ReadDuration(const YAML::Node& node, std::string_view key, int64_t* out) const {
+  YAML::Node child = node[std::string(key)];
+  if (!child) return base::Status::OK();
+  if (!child.IsScalar()) return Error(child, "'" + std::string(key) + "': expected a duration like 7d or 250ms");
+  auto ms = ParseDurationMs(child.Scalar());
+  if (!ms.ok()) return Error(child, "'" + std::string(key) + "': " + ms.status().message());
+  *out = *ms;
+  return base::Status::OK();
+}
+
+base::Status YamlReader::Read(const YAML::Node& node, std::string_view key,
+                              std::map<std::string, std::string>* out) const {
+  YAML::Node child = node[std::string(key)];
+  if (!child) return base::Status::OK();
+  if (!child.IsMap()) return Error(child, "'" + std::string(key) + "': expected a mapping of name: value");
+  for (const auto& kv : child) {
+    if (!kv.second.IsScalar()) return Error(kv.second, "expected a scalar value");
+    (*out)[kv.first.as<std::string>()] = kv.second.Scalar();
+  }
+  return base::Status::OK();
+}
+
+}  // namespace vigil::config

@@ -1,0 +1,151 @@
+#include "connectors/file_io.h"
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "engine/json_encoder.h"
+
+namespace vigil::connectors {
+
+struct FileSource::Shared {
+  std::string text;
+  std::atomic<bool> finished{false};
+};
+
+namespace {
+
+class FileReader final : public engine::PartitionReader {
+ public:
+  FileReader(std::shared_ptr<FileSource::Shared> shared, int64_t start) : shared_(std::move(shared)) {
+    while (line_ < start && pos_ < shared_->text.size()) NextLine();
+  }
+
+  base::Status Read(std::size_t max_events, int, std::vector<engine::RawEvent>* out) override {
+    out->clear();
+    const std::string& t = shared_->text;
+    while (out->size() < max_events && pos_ < t.size()) {
+      const size_t begin = pos_;
+      const int64_t line = line_;
+      NextLine();
+      size_t end = pos_;
+      while (end > begin && (t[end - 1] == '\n' || t[end - 1] == '\r')) --end;
+      if (end == begin) continue;  // blank lines are not events
+      out->push_back(engine::RawEvent{t.data() + begin, static_cast<uint32_t>(end - begin), nullptr, 0, line});
+    }
+    if (out->empty() && pos_ >= t.size()) shared_->finished = true;
+    return base::Status::OK();
+  }
+
+  int64_t Lag() const override { return 0; }
+
+ private:
+  void NextLine() {
+    const size_t nl = shared_->text.find('\n', pos_);
+    pos_ = nl == std::string::npos ? shared_->text.size() : nl + 1;
+    ++line_;
+  }
+
+  std::shared_ptr<FileSource::Shared> shared_;
+  size_t pos_ = 0;
+  int64_t line_ = 0;
+};
+
+}  // namespace
+
+FileSource::FileSource(std::string text, std::string name) : shared_(std::make_shared<Shared>()), name_(std::move(name)) {
+  shared_->text = std::move(text);
+}
+
+base::Result<std::unique_ptr<FileSource>> FileSource::Make(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return base::NotFound("cannot open input file '" + path + "'");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return std::unique_ptr<FileSource>(new FileSource(buffer.str(), path));
+}
+
+std::unique_ptr<FileSource> FileSource::FromText(std::string text, std::string name) {
+  return std::unique_ptr<FileSource>(new FileSource(std::move(text), std::move(name)));
+}
+
+base::Status FileSource::Start(engine::SourceListener* listener) {
+  VIGIL_ASSIGN_OR_RETURN(int64_t start, listener->PrepareAssign(0));
+  return listener->Assigned(0, std::make_unique<FileReader>(shared_, std::max<int64_t>(start, 0)));
+}
+
+bool FileSource::Finished() const { return shared_->finished.load(); }
+
+void AppendBase64(std::string_view bytes, std::string* out) {
+  static constexpr char kTable[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    const uint32_t v = (uint32_t(uint8_t(bytes[i])) << 16) | (uint32_t(uint8_t(bytes[i + 1])) << 8) | uint8_t(bytes[i + 2]);
+    out->push_back(kTable[v >> 18]);
+    out->push_back(kTable[(v >> 12) & 63]);
+    out->push_back(kTable[(v >> 6) & 63]);
+    out->push_back(kTable[v & 63]);
+  }
+  if (i < bytes.size()) {
+    uint32_t v = uint32_t(uint8_t(bytes[i])) << 16;
+    if (i + 1 < bytes.size()) v |= uint32_t(uint8_t(bytes[i + 1])) << 8;
+    out->push_back(kTable[v >> 18]);
+    out->push_back(kTable[(v >> 12) & 63]);
+    out->push_back(i + 1 < bytes.size() ? kTable[(v >> 6) & 63] : '=');
+    out->push_back('=');
+  }
+}
+
+base::Result<std::unique_ptr<FileSink>> FileSink::Make(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (f == nullptr) return base::IoError("cannot open output file '" + path + "': " + std::strerror(errno));
+  return std::unique_ptr<FileSink>(new FileSink(f, path));
+}
+
+FileSink::~FileSink() { (void)Close(); }
+
+base::Status FileSink::Write(const engine::OutBatch& batch) {
+  std::lock_guard lock(mu_);
+  if (file_ == nullptr) return base::FailedPrecondition("file sink '" + path_ + "' is closed");
+  line_.clear();
+  for (const engine::OutRecord& r : batch.records) {
+    const std::string_view value(batch.buffer.data() + r.value_offset, r.value_size);
+    if (r.reason == engine::DlqReason::kNone) {
+      line_.append(value);
+    } else {
+      line_.append("{\"reason\":");
+      engine::AppendJsonString(engine::DlqReasonName(r.reason), &line_);
+      line_.append(",\"field\":");
+      engine::AppendJsonString(r.detail, &line_);
+      line_.append(",\"source\":");
+      engine::AppendJsonString(batch.source, &line_);
+      line_.append(",\"partition\":" + std::to_string(batch.source_partition));
+      line_.append(",\"offset\":" + std::to_string(r.source_offset));
+      line_.append(",\"payload_base64\":\"");
+      AppendBase64(value, &line_);
+      line_.append("\"}");
+    }
+    line_.push_back('\n');
+  }
+  if (std::fwrite(line_.data(), 1, line_.size(), file_) != line_.size())
+    return base::IoError("write to '" + path_ + "' failed: " + std::strerror(errno));
+  return base::Status::OK();
+}
+
+base::Status FileSink::Flush(int) {
+  std::lock_guard lock(mu_);
+  if (file_ != nullptr && std::fflush(file_) != 0) return base::IoError("flush of '" + path_ + "' failed");
+  return base::Status::OK();
+}
+
+base::Status FileSink::Close() {
+  std::lock_guard lock(mu_);
+  if (file_ == nullptr) return base::Status::OK();
+  const int rc = std::fclose(file_);
+  file_ = nullptr;
+  return rc == 0 ? base::Status::OK() : base::IoError("close of '" + path_ + "' failed");
+}
+
+}  // namespace vigil::connectors

@@ -1,0 +1,49 @@
+#include "connectors/kafka_client.h"
+
+namespace vigil::connectors {
+
+base::Result<rd_kafka_conf_t*> MakeKafkaConf(const config::KafkaSpec& spec, KafkaRole role,
+                                             const std::map<std::string, std::string>& extra) {
+  std::map<std::string, std::string> props = {{"bootstrap.servers", spec.bootstrap}};
+  if (role == KafkaRole::kProducer) {
+    props["enable.idempotence"] = "true";
+    props["linger.ms"] = "5";
+    props["message.max.bytes"] = "2000000";
+  } else {
+    props["enable.auto.commit"] = "false";
+    props["enable.auto.offset.store"] = "false";
+    props["auto.offset.reset"] = "earliest";
+    props["fetch.message.max.bytes"] = "2000000";
+  }
+  for (const auto& [k, v] : spec.properties) props[k] = v;
+  for (const auto& [k, v] : role == KafkaRole::kProducer ? spec.producer : spec.consumer) props[k] = v;
+  for (const auto& [k, v] : extra) props[k] = v;
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char err[512];
+  for (const auto& [k, v] : props) {
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      return base::InvalidArgument("kafka property '" + k + "': " + err);
+    }
+  }
+  return conf;
+}
+
+base::Status KafkaError(rd_kafka_resp_err_t err, std::string_view context) {
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return base::Status::OK();
+  std::string msg = std::string(context) + ": " + rd_kafka_err2str(err);
+  switch (err) {
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__QUEUE_FULL:
+      return base::Unavailable(std::move(msg));
+    case RD_KAFKA_RESP_ERR__FENCED:
+    case RD_KAFKA_RESP_ERR_PRODUCER_FENCED:
+      return base::Aborted(std::move(msg));
+    default:
+      return base::Status(base::StatusCode::kUnavailable, std::move(msg));
+  }
+}
+
+}  // namespace vigil::connectors

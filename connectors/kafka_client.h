@@ -1,0 +1,32 @@
+#pragma once
+// Shared librdkafka plumbing: building a client configuration from the pipeline's `kafka:` section
+// and turning librdkafka errors into Status.
+
+#include <librdkafka/rdkafka.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "base/status.h"
+#include "config/pipeline_config.h"
+
+namespace vigil::connectors {
+
+//! Which role a client plays; selects the `consumer:` or `producer:` overrides.
+enum class KafkaRole { kConsumer, kProducer };
+
+//! Owns an rd_kafka_t; destroys it on reset.
+struct KafkaDeleter {
+  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+};
+using KafkaHandle = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
+
+//! Builds a configuration: defaults for the role, then `properties`, then the role's overrides, then
+//! `extra` (what the connector itself needs). Unknown or invalid properties are errors naming the key.
+base::Result<rd_kafka_conf_t*> MakeKafkaConf(const config::KafkaSpec& spec, KafkaRole role,
+                                             const std::map<std::string, std::string>& extra);
+//! A Status for a librdkafka error code, with context.
+base::Status KafkaError(rd_kafka_resp_err_t err, std::string_view context);
+
+}  // namespace vigil::connectors

@@ -1,0 +1,81 @@
+#include "engine/engine_probe.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+namespace vigil::engine {
+
+EngineProbe::EngineProbe(std::shared_ptr<prometheus::Registry> registry, const std::string& pipeline)
+    : registry_(std::move(registry)), pipeline_(pipeline) {
+  using namespace prometheus;
+  const Labels labels{{"pipeline", pipeline}};
+  events_in_ = &BuildCounter().Name("vigil_events_in_total").Help("Events read from the source.")
+                    .Register(*registry_).Add(labels);
+  events_out_ = &BuildCounter().Name("vigil_events_out_total").Help("Records written to the output sink.")
+                     .Register(*registry_).Add(labels);
+  batches_ = &BuildCounter().Name("vigil_batches_total").Help("Micro-batches processed.")
+                  .Register(*registry_).Add(labels);
+  auto& dlq = BuildCounter().Name("vigil_dead_letters_total").Help("Events sent to the dead-letter sink, by reason.")
+                  .Register(*registry_);
+  for (size_t i = 1; i < dlq_.size(); ++i) {
+    dlq_[i] = &dlq.Add({{"pipeline", pipeline}, {"reason", std::string(DlqReasonName(static_cast<DlqReason>(i)))}});
+  }
+  const Histogram::BucketBoundaries latency{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                            0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+  batch_latency_ = &BuildHistogram().Name("vigil_batch_latency_seconds")
+                        .Help("Time from reading a micro-batch to handing its records to the sink.")
+                        .Register(*registry_).Add(labels, latency);
+  commit_latency_ = &BuildHistogram().Name("vigil_commit_latency_seconds")
+                         .Help("Time to flush state and sinks and commit offsets.")
+                         .Register(*registry_).Add(labels, latency);
+  lag_family_ = &BuildGauge().Name("vigil_consumer_lag_events").Help("Events behind the partition end.")
+                     .Register(*registry_);
+  cached_keys_ = &BuildGauge().Name("vigil_state_cached_keys").Help("Keys held in the write-back caches.")
+                      .Register(*registry_).Add(labels);
+  stored_keys_ = &BuildGauge().Name("vigil_state_stored_keys").Help("Estimated keys in the RocksDB stores.")
+                      .Register(*registry_).Add(labels);
+  hit_ratio_ = &BuildGauge().Name("vigil_state_cache_hit_ratio").Help("Share of state lookups served from memory.")
+                    .Register(*registry_).Add(labels);
+  assigned_ = &BuildGauge().Name("vigil_assigned_partitions").Help("Input partitions owned by this process.")
+                   .Register(*registry_).Add(labels);
+}
+
+EngineProbe::~EngineProbe() = default;
+
+void EngineProbe::BatchDone(uint64_t events_in, uint64_t events_out, double seconds) {
+  events_in_->Increment(static_cast<double>(events_in));
+  events_out_->Increment(static_cast<double>(events_out));
+  batches_->Increment();
+  batch_latency_->Observe(seconds);
+}
+
+void EngineProbe::DeadLettered(DlqReason reason, uint64_t n) {
+  const auto i = static_cast<size_t>(reason);
+  if (i > 0 && i < dlq_.size()) dlq_[i]->Increment(static_cast<double>(n));
+}
+
+void EngineProbe::Committed(double seconds) { commit_latency_->Observe(seconds); }
+
+void EngineProbe::SetLag(int32_t partition, int64_t lag) {
+  lag_family_->Add({{"pipeline", pipeline_}, {"partition", std::to_string(partition)}})
+      .Set(static_cast<double>(lag));
+}
+
+void EngineProbe::SetState(uint64_t cached_keys, uint64_t stored_keys, double hit_ratio) {
+  cached_keys_->Set(static_cast<double>(cached_keys));
+  stored_keys_->Set(static_cast<double>(stored_keys));
+  hit_ratio_->Set(hit_ratio);
+}
+
+void EngineProbe::SetAssigned(int partitions) { assigned_->Set(partitions); }
+
+std::string SerializeMetrics(const prometheus::Registry& registry) {
+  return prometheus::TextSerializer().Serialize(registry.Collect());
+}
+
+std::shared_ptr<prometheus::Registry> NewMetricsRegistry() { return std::make_shared<prometheus::Registry>(); }
+
+}  // namespace vigil::engine

@@ -1,0 +1,67 @@
+#pragma once
+// EngineProbe: the runtime's Prometheus metrics. The only engine file that includes prometheus-cpp.
+// Labels stay low-cardinality: pipeline, reason, partition — never a card or a key.
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "engine/batch.h"
+
+namespace prometheus {
+class Registry;
+class Counter;
+class Gauge;
+class Histogram;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace vigil::engine {
+
+//! Thread-safe: every method may be called from any thread (prometheus-cpp metrics are atomic).
+class EngineProbe {
+ public:
+  //! Registers the metrics in `registry` (shared with other probes of the process).
+  EngineProbe(std::shared_ptr<prometheus::Registry> registry, const std::string& pipeline);
+  ~EngineProbe();
+
+  //! One processed batch: rows read, rows written, seconds from read to sink.
+  void BatchDone(uint64_t events_in, uint64_t events_out, double seconds);
+  //! One dead-lettered event.
+  void DeadLettered(DlqReason reason, uint64_t n = 1);
+  //! One commit and how long it took.
+  void Committed(double seconds);
+  //! Consumer lag of a partition, in events.
+  void SetLag(int32_t partition, int64_t lag);
+  //! Keys in the write-back caches and RocksDB, and the caches' hit ratio.
+  void SetState(uint64_t cached_keys, uint64_t stored_keys, double hit_ratio);
+  //! Partitions currently assigned to this process.
+  void SetAssigned(int partitions);
+
+  //! The registry, for the HTTP /metrics endpoint and other probes.
+  const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::string pipeline_;
+  prometheus::Counter* events_in_;
+  prometheus::Counter* events_out_;
+  prometheus::Counter* batches_;
+  std::array<prometheus::Counter*, 9> dlq_{};
+  prometheus::Histogram* batch_latency_;
+  prometheus::Histogram* commit_latency_;
+  prometheus::Family<prometheus::Gauge>* lag_family_;
+  prometheus::Gauge* cached_keys_;
+  prometheus::Gauge* stored_keys_;
+  prometheus::Gauge* hit_ratio_;
+  prometheus::Gauge* assigned_;
+};
+
+//! Renders a registry in the Prometheus text format (for GET /metrics).
+std::string SerializeMetrics(const prometheus::Registry& registry);
+//! A new registry (so callers need not include prometheus-cpp).
+std::shared_ptr<prometheus::Registry> NewMetricsRegistry();
+
+}  // namespace vigil::engine

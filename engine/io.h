@@ -1,0 +1,101 @@
+#pragma once
+// The interfaces connectors implement: where raw events come from (Source, PartitionReader) and
+// where encoded records go (Sink). Calls are per batch, never per event.
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/batch.h"
+
+namespace vigil::engine {
+
+//! Reads one input partition in offset order. Owned by the task of that partition; used by one
+//! thread at a time.
+class PartitionReader {
+ public:
+  virtual ~PartitionReader() = default;
+  //! Clears `out` and reads up to `max_events`, waiting at most `wait_ms` for data. The events'
+  //! bytes stay valid until the next Read on this reader (or its destruction).
+  virtual base::Status Read(std::size_t max_events, int wait_ms, std::vector<RawEvent>* out) = 0;
+  //! Events behind the partition's end, or -1 when unknown.
+  virtual int64_t Lag() const { return -1; }
+};
+
+//! Receives partition assignment changes. Called on the control thread, inside Source::Poll.
+class SourceListener {
+ public:
+  virtual ~SourceListener() = default;
+  //! A partition is about to be assigned. Returns the offset to start from, or -1 to start from
+  //! the committed offset. The listener opens the partition's task here.
+  virtual base::Result<int64_t> PrepareAssign(int32_t partition) = 0;
+  //! The partition is assigned and readable through `reader`.
+  virtual base::Status Assigned(int32_t partition, std::unique_ptr<PartitionReader> reader) = 0;
+  //! The partitions are being taken away: flush and commit them now, then drop their tasks.
+  virtual base::Status Revoked(std::span<const int32_t> partitions) = 0;
+};
+
+//! The next offset to read, for one partition.
+struct PartitionOffset {
+  int32_t partition;
+  int64_t next_offset;
+};
+
+//! An input: a Kafka topic in a consumer group, or a file. Driven by the control thread.
+class Source {
+ public:
+  virtual ~Source() = default;
+  //! Connects and subscribes; assignments arrive later through `listener`.
+  virtual base::Status Start(SourceListener* listener) = 0;
+  //! Serves group events (rebalances) for up to `timeout_ms`.
+  virtual base::Status Poll(int timeout_ms) = 0;
+  //! Synchronously commits the given positions.
+  virtual base::Status Commit(std::span<const PartitionOffset> offsets) = 0;
+  //! True when a finite source (a file) has been read to its end by every reader.
+  virtual bool Finished() const { return false; }
+  //! Leaves the group (revoking every partition through the listener) and disconnects. Idempotent.
+  virtual base::Status Close() = 0;
+  //! The topic (or file path), for dead-letter headers.
+  virtual const std::string& name() const = 0;
+};
+
+//! One output record of an OutBatch: slices of OutBatch::buffer.
+struct OutRecord {
+  uint32_t key_offset = 0, key_size = 0;
+  uint32_t value_offset = 0, value_size = 0;
+  int64_t source_offset = 0;           //!< Offset of the input event.
+  int64_t timestamp_ms = 0;            //!< Event time; the Kafka record timestamp.
+  DlqReason reason = DlqReason::kNone;  //!< Dead-letter records: why.
+  std::string_view detail;             //!< Dead-letter records: the field concerned, may be empty.
+};
+
+//! Records encoded from one batch. Reused across batches by its task.
+struct OutBatch {
+  std::string buffer;
+  std::vector<OutRecord> records;
+  std::string_view source;  //!< Input topic or file.
+  int32_t source_partition = -1;
+  void Clear() {
+    buffer.clear();
+    records.clear();
+  }
+};
+
+//! An output. Write may be called from several worker threads at once (implementations are
+//! thread-safe); Flush is called by the commit coordinator while workers are paused.
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  //! Queues the records for delivery. Records are copied; `batch` may be reused on return.
+  virtual base::Status Write(const OutBatch& batch) = 0;
+  //! Returns once every queued record is delivered; a failed delivery is returned as an error.
+  virtual base::Status Flush(int timeout_ms) = 0;
+  //! Flushes and releases resources. Idempotent.
+  virtual base::Status Close() = 0;
+};
+
+}  // namespace vigil::engine

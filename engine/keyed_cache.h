@@ -1,0 +1,113 @@
+#pragma once
+// KeyedCache<V, Codec>: the write-back cache in front of a StateStore table. Hot keys stay decoded in
+// memory; only keys changed since the last flush are encoded and written, once, at commit.
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "engine/state_store.h"
+
+namespace vigil::engine {
+
+//! Transparent hash so lookups by string_view allocate nothing.
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+//! Counters a cache reports to the task probe.
+struct CacheStats {
+  uint64_t hits = 0;    //!< Lookups answered from memory.
+  uint64_t misses = 0;  //!< Lookups that went to RocksDB.
+};
+
+//! `Codec` provides `static void Encode(const V&, std::string*)` and
+//! `static bool Decode(std::string_view, V*)`.
+//! Lifecycle: owned by an operator's per-task state. Pointers returned by Get/GetForUpdate stay valid
+//! until the next Flush (which may evict). Thread-safety: one thread at a time.
+template <typename V, typename Codec>
+class KeyedCache {
+ public:
+  //! `max_keys`: entries kept after a flush; the rest are evicted (they are on disk by then).
+  KeyedCache(StateStore* store, TableId table, size_t max_keys)
+      : store_(store), table_(table), max_keys_(max_keys) {}
+
+  //! The value of `key` for modification, loaded from the store or default-constructed. Marks it dirty.
+  base::Result<V*> GetForUpdate(std::string_view key) {
+    auto it = map_.find(key);
+    if (it != map_.end()) {
+      ++stats_.hits;
+      if (!it->second.dirty) {
+        it->second.dirty = true;
+        ++dirty_;
+      }
+      return &it->second.value;
+    }
+    ++stats_.misses;
+    Entry entry;
+    VIGIL_RETURN_IF_ERROR(Load(key, &entry.value));
+    entry.dirty = true;
+    ++dirty_;
+    auto [pos, inserted] = map_.emplace(std::string(key), std::move(entry));
+    return &pos->second.value;
+  }
+
+  //! Reads `key` into `out` without caching it or marking anything dirty. Returns false when absent.
+  base::Result<bool> Peek(std::string_view key, V* out) const {
+    auto it = map_.find(key);
+    if (it != map_.end()) {
+      *out = it->second.value;
+      return true;
+    }
+    std::string buf;
+    VIGIL_ASSIGN_OR_RETURN(bool found, store_->Get(table_, key, &buf));
+    if (!found) return false;
+    if (!Codec::Decode(buf, out)) return base::Corruption("undecodable state value");
+    return true;
+  }
+
+  //! Stages every dirty entry into the store (applied by StateStore::Commit), then evicts clean
+  //! entries beyond max_keys.
+  void Flush() {
+    if (dirty_ > 0) {
+      for (auto& [key, entry] : map_) {
+        if (!entry.dirty) continue;
+        buf_.clear();
+        Codec::Encode(entry.value, &buf_);
+        store_->Put(table_, key, buf_);
+        entry.dirty = false;
+      }
+      dirty_ = 0;
+    }
+    for (auto it = map_.begin(); map_.size() > max_keys_ && it != map_.end();) it = map_.erase(it);
+  }
+
+  size_t size() const { return map_.size(); }
+  const CacheStats& stats() const { return stats_; }
+
+ private:
+  struct Entry {
+    V value{};
+    bool dirty = false;
+  };
+
+  base::Status Load(std::string_view key, V* value) {
+    VIGIL_ASSIGN_OR_RETURN(bool found, store_->Get(table_, key, &buf_));
+    if (found && !Codec::Decode(buf_, value))
+      return base::Corruption("undecodable state value in table " + std::to_string(table_));
+    return base::Status::OK();
+  }
+
+  StateStore* store_;
+  TableId table_;
+  size_t max_keys_;
+  std::unordered_map<std::string, Entry, StringHash, std::equal_to<>> map_;
+  size_t dirty_ = 0;
+  CacheStats stats_;
+  std::string buf_;
+};
+
+}  // namespace vigil::engine

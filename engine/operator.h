@@ -1,0 +1,90 @@
+#pragma once
+// The operator contract. Anyone writing an operator reads only this header.
+//
+// Rules:
+//  1. An Operator is built once per pipeline by its factory (registered by name, see
+//     OperatorRegistry) and is immutable afterwards: every member function is const, and one Operator
+//     object serves every task concurrently.
+//  2. Binding happens in the factory: it resolves the columns it reads in the Schema and adds the
+//     columns it writes. A missing column or a bad parameter is reported as a located config error
+//     (spec.loc) from the factory, never later.
+//  3. Mutable data lives in an OperatorState, one per (operator, task), made by MakeState when a task
+//     starts (partition assigned). Durable state lives in the task's StateStore under the operator's
+//     TableId, usually behind a KeyedCache. A state is used by one thread at a time.
+//  4. Process(batch, state) is called once per micro-batch, in offset order, by the worker thread
+//     that runs the task. It reads and writes cells of live rows only, and may Drop() a row with a
+//     DlqReason: dropped rows go to the dead-letter sink and later operators skip them. Expected
+//     problems with events are drops, never errors. A non-OK Status is fatal for the task: the
+//     runtime stops without committing, so nothing is lost (events are re-read after restart).
+//  5. Process must not allocate per event in steady state, block on I/O other than its store, or
+//     keep references into the batch after returning.
+//  6. Flush() on the state is called at every commit, between batches, on the task's worker or on
+//     the commit coordinator while the task's worker is paused: it stages the state's changes into
+//     the store, which then commits them atomically with the input offset.
+//  7. A state is destroyed when its partition is revoked or the pipeline stops, after a final
+//     Flush and commit. Destruction must not fail; it releases memory only.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "base/status.h"
+#include "config/pipeline_config.h"
+#include "engine/batch.h"
+#include "engine/keyed_cache.h"
+#include "engine/state_store.h"
+
+namespace vigil::engine {
+
+//! What a task hands its operators' states.
+struct TaskContext {
+  int32_t partition = -1;          //!< The input partition the task owns.
+  StateStore* store = nullptr;     //!< The task's store; valid for the state's whole life.
+  std::size_t cache_max_keys = 0;  //!< Budget for each KeyedCache, in keys.
+};
+
+//! Per-task mutable data of one operator (rule 3). Owned by the task.
+class OperatorState {
+ public:
+  virtual ~OperatorState() = default;
+  //! Stages pending changes into the store (rule 6).
+  virtual void Flush() {}
+  //! Keys held in memory, for the state-keys metric.
+  virtual std::size_t cached_keys() const { return 0; }
+  //! Cache hit/miss counters, for the hit-ratio metric.
+  virtual CacheStats cache_stats() const { return {}; }
+};
+
+//! A stage of the pipeline (rules 1–5).
+class Operator {
+ public:
+  explicit Operator(std::string name) : name_(std::move(name)) {}
+  virtual ~Operator() = default;
+  Operator(const Operator&) = delete;
+  Operator& operator=(const Operator&) = delete;
+
+  //! The operator's unique name in the pipeline.
+  const std::string& name() const { return name_; }
+  //! Creates the per-task state; nullptr for stateless operators.
+  virtual base::Result<std::unique_ptr<OperatorState>> MakeState(const TaskContext& ctx) const {
+    return std::unique_ptr<OperatorState>();
+  }
+  //! Processes the live rows of `batch` in place (rule 4).
+  virtual base::Status Process(Batch& batch, OperatorState* state) const = 0;
+
+ private:
+  std::string name_;
+};
+
+//! What a factory receives to bind itself (rule 2).
+struct BindContext {
+  const config::PipelineSpec& pipeline;  //!< The whole file, for shared settings.
+  const config::OperatorSpec& spec;      //!< This operator's entry (parse gets a synthetic one).
+  Schema& schema;                        //!< Columns so far; the factory adds its outputs.
+  TableId table;                         //!< This operator's keyspace in each task's store.
+};
+
+using OperatorFactory = std::function<base::Result<std::unique_ptr<Operator>>(BindContext&)>;
+
+}  // namespace vigil::engine

@@ -1,0 +1,26 @@
+#include "engine/plan.h"
+
+namespace vigil::engine {
+
+base::Result<std::unique_ptr<const Plan>> Plan::Build(const config::PipelineSpec& spec,
+                                                      const OperatorRegistry& registry) {
+  std::unique_ptr<Plan> plan(new Plan(spec));
+  config::OperatorSpec parse_spec;
+  parse_spec.type = "parse";
+  parse_spec.name = "parse";
+  parse_spec.loc = spec.schema.loc;
+  std::vector<const config::OperatorSpec*> chain = {&parse_spec};
+  for (const auto& op : spec.operators) chain.push_back(&op);
+  TableId table = 1;
+  for (const config::OperatorSpec* op : chain) {
+    const OperatorFactory* factory = registry.Find(op->type);
+    if (factory == nullptr) return config::ConfigError(op->loc, "no operator named '" + op->type + "' is registered");
+    BindContext ctx{plan->spec_, *op, plan->schema_, table++};
+    VIGIL_ASSIGN_OR_RETURN(std::unique_ptr<Operator> bound, (*factory)(ctx));
+    plan->operators_.push_back(std::move(bound));
+  }
+  VIGIL_ASSIGN_OR_RETURN(plan->encoder_, JsonEncoder::Make(plan->schema_, spec.output.fields, spec.schema.key));
+  return std::unique_ptr<const Plan>(std::move(plan));
+}
+
+}  // namespace vigil::engine

@@ -1,0 +1,36 @@
+#pragma once
+// Plan: a pipeline file bound into an immutable operator chain. `parse` always comes first (it turns
+// the schema into columns); the configured operators follow in file order.
+
+#include <memory>
+#include <vector>
+
+#include "config/pipeline_config.h"
+#include "engine/json_encoder.h"
+#include "engine/operator.h"
+#include "engine/operator_registry.h"
+
+namespace vigil::engine {
+
+//! Immutable after Build; shared by every task and thread.
+class Plan {
+ public:
+  //! Binds every operator; the first error (located in the file) is returned.
+  static base::Result<std::unique_ptr<const Plan>> Build(const config::PipelineSpec& spec,
+                                                         const OperatorRegistry& registry);
+
+  const config::PipelineSpec& spec() const { return spec_; }
+  const Schema& schema() const { return schema_; }
+  const std::vector<std::unique_ptr<Operator>>& operators() const { return operators_; }
+  const JsonEncoder& output_encoder() const { return encoder_; }
+
+ private:
+  explicit Plan(const config::PipelineSpec& spec) : spec_(spec) {}
+
+  config::PipelineSpec spec_;
+  Schema schema_;
+  std::vector<std::unique_ptr<Operator>> operators_;
+  JsonEncoder encoder_;
+};
+
+}  // namespace vigil::engine

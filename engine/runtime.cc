@@ -1,0 +1,247 @@
+#include "engine/runtime.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <filesystem>
+
+namespace vigil::engine {
+
+void PauseGate::Enter() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return !paused_; });
+  ++active_;
+}
+
+void PauseGate::Leave() {
+  std::lock_guard lock(mu_);
+  if (--active_ == 0 && paused_) cv_.notify_all();
+}
+
+void PauseGate::Pause() {
+  std::unique_lock lock(mu_);
+  paused_ = true;
+  cv_.wait(lock, [&] { return active_ == 0; });
+}
+
+void PauseGate::Resume() {
+  std::lock_guard lock(mu_);
+  paused_ = false;
+  cv_.notify_all();
+}
+
+Runtime::Runtime(const Plan& plan, std::unique_ptr<Source> source, std::unique_ptr<Sink> output,
+                 std::unique_ptr<Sink> dead_letter, EngineProbe* probe)
+    : plan_(plan), source_(std::move(source)), output_(std::move(output)),
+      dead_letter_(std::move(dead_letter)), probe_(probe) {}
+
+Runtime::~Runtime() {
+  workers_stop_ = true;
+  gate_.Resume();
+  for (auto& w : workers_)
+    if (w.joinable()) w.join();
+}
+
+base::Result<std::unique_ptr<Runtime>> Runtime::Make(const Plan& plan, std::unique_ptr<Source> source,
+                                                     std::unique_ptr<Sink> output, std::unique_ptr<Sink> dead_letter,
+                                                     EngineProbe* probe) {
+  if (!source) return base::InvalidArgument("runtime needs a source");
+  return std::unique_ptr<Runtime>(
+      new Runtime(plan, std::move(source), std::move(output), std::move(dead_letter), probe));
+}
+
+void Runtime::Fail(base::Status status) {
+  std::lock_guard lock(error_mu_);
+  if (error_.ok()) {
+    spdlog::error("pipeline failed: {}", status.ToString());
+    error_ = std::move(status);
+  }
+  failed_ = true;
+  stop_ = true;
+}
+
+void Runtime::WorkerLoop(int worker) {
+  const auto& batch = plan_.spec().batch;
+  int idle_sleep_ms = 1;
+  while (!workers_stop_.load(std::memory_order_relaxed)) {
+    gate_.Enter();
+    const std::vector<Task*>& mine = worker_tasks_[static_cast<size_t>(worker)];
+    // A worker with one task blocks in the read (the batch's max wait); with several it polls each.
+    const int wait_ms = mine.size() == 1 ? batch.max_wait_ms : 0;
+    size_t read = 0;
+    for (Task* task : mine) {
+      auto n = task->RunOnce(batch.max_events, wait_ms, output_.get(), dead_letter_.get());
+      if (!n.ok()) {
+        Fail(n.status().WithContext("partition " + std::to_string(task->partition())));
+        break;
+      }
+      read += *n;
+    }
+    const bool had_tasks = !mine.empty();
+    gate_.Leave();
+    if (failed_) return;
+    if (read == 0 && (!had_tasks || wait_ms == 0)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(idle_sleep_ms));
+      idle_sleep_ms = std::min(idle_sleep_ms * 2, std::max(1, batch.max_wait_ms));
+    } else {
+      idle_sleep_ms = 1;
+    }
+  }
+}
+
+void Runtime::RebuildWorkerLists() {
+  for (auto& list : worker_tasks_) list.clear();
+  size_t i = 0;
+  for (auto& [partition, task] : tasks_) worker_tasks_[i++ % worker_tasks_.size()].push_back(task.get());
+  probe_->SetAssigned(static_cast<int>(tasks_.size()));
+}
+
+base::Result<int64_t> Runtime::PrepareAssign(int32_t partition) {
+  const auto& spec = plan_.spec();
+  TaskOptions options;
+  options.store_path = (std::filesystem::path(spec.runtime.state_dir) / spec.source.group /
+                        (source_->name() + "-" + std::to_string(partition))).string();
+  for (char& c : options.store_path)
+    if (c == ':') c = '_';
+  options.cache_max_keys = spec.runtime.cache_max_keys;
+  options.source_name = source_->name();
+  VIGIL_ASSIGN_OR_RETURN(std::unique_ptr<Task> task, Task::Open(plan_, partition, options, probe_));
+  const int64_t checkpoint = task->checkpoint_offset();
+  spdlog::info("partition {} assigned; state checkpoint {}", partition, checkpoint);
+  pending_tasks_[partition] = std::move(task);
+  return checkpoint;
+}
+
+base::Status Runtime::Assigned(int32_t partition, std::unique_ptr<PartitionReader> reader) {
+  auto it = pending_tasks_.find(partition);
+  if (it == pending_tasks_.end()) return base::Internal("partition " + std::to_string(partition) + " assigned without PrepareAssign");
+  it->second->SetReader(std::move(reader));
+  gate_.Pause();
+  tasks_[partition] = std::move(it->second);
+  pending_tasks_.erase(it);
+  RebuildWorkerLists();
+  gate_.Resume();
+  return base::Status::OK();
+}
+
+base::Status Runtime::Revoked(std::span<const int32_t> partitions) {
+  gate_.Pause();
+  std::vector<Task*> revoked;
+  for (int32_t p : partitions) {
+    auto it = tasks_.find(p);
+    if (it != tasks_.end()) revoked.push_back(it->second.get());
+  }
+  base::Status st = failed_ ? base::Status::OK() : CommitPaused(revoked);
+  for (Task* task : revoked) {
+    const TaskStats& s = task->stats();
+    retired_.events_in += s.events_in;
+    retired_.events_out += s.events_out;
+    retired_.dead_letters += s.dead_letters;
+    (void)task->Close();
+    tasks_.erase(task->partition());
+    spdlog::info("partition {} revoked", task->partition());
+  }
+  RebuildWorkerLists();
+  gate_.Resume();
+  return st;
+}
+
+base::Status Runtime::CommitPaused(std::span<Task* const> tasks) {
+  const auto start = std::chrono::steady_clock::now();
+  constexpr int kFlushTimeoutMs = 60'000;
+  if (output_) VIGIL_RETURN_IF_ERROR(output_->Flush(kFlushTimeoutMs).WithContext("output sink"));
+  if (dead_letter_) VIGIL_RETURN_IF_ERROR(dead_letter_->Flush(kFlushTimeoutMs).WithContext("dead-letter sink"));
+  std::vector<PartitionOffset> offsets;
+  auto commit_one = [&](Task* task) -> base::Status {
+    VIGIL_RETURN_IF_ERROR(task->CommitState());
+    if (task->next_offset() >= 0) offsets.push_back({task->partition(), task->next_offset()});
+    return base::Status::OK();
+  };
+  if (tasks.empty()) {
+    for (auto& [p, task] : tasks_) VIGIL_RETURN_IF_ERROR(commit_one(task.get()));
+  } else {
+    for (Task* task : tasks) VIGIL_RETURN_IF_ERROR(commit_one(task));
+  }
+  if (!offsets.empty()) VIGIL_RETURN_IF_ERROR(source_->Commit(offsets));
+  ++commits_;
+  probe_->Committed(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  return base::Status::OK();
+}
+
+base::Status Runtime::Commit() {
+  gate_.Pause();
+  base::Status st = CommitPaused({});
+  gate_.Resume();
+  return st;
+}
+
+void Runtime::PublishMetrics() {
+  uint64_t cached = 0, stored = 0;
+  CacheStats cache;
+  for (auto& [p, task] : tasks_) {
+    cached += task->cached_keys();
+    stored += task->stored_keys();
+    const CacheStats c = task->cache_stats();
+    cache.hits += c.hits;
+    cache.misses += c.misses;
+    if (const int64_t lag = task->lag(); lag >= 0) probe_->SetLag(p, lag);
+  }
+  const uint64_t lookups = cache.hits + cache.misses;
+  probe_->SetState(cached, stored, lookups ? static_cast<double>(cache.hits) / static_cast<double>(lookups) : 1.0);
+}
+
+base::Status Runtime::Run() {
+  const auto& spec = plan_.spec();
+  worker_tasks_.assign(static_cast<size_t>(spec.runtime.workers), {});
+  VIGIL_RETURN_IF_ERROR(source_->Start(this));
+  for (int w = 0; w < spec.runtime.workers; ++w) workers_.emplace_back([this, w] { WorkerLoop(w); });
+  ready_ = true;
+  const auto interval = std::chrono::milliseconds(spec.runtime.commit_interval_ms);
+  auto next_commit = std::chrono::steady_clock::now() + interval;
+  while (!stop_.load(std::memory_order_relaxed)) {
+    if (base::Status st = source_->Poll(50); !st.ok()) {
+      Fail(st);
+      break;
+    }
+    if (source_->Finished()) break;
+    if (std::chrono::steady_clock::now() >= next_commit) {
+      if (base::Status st = Commit(); !st.ok()) {
+        Fail(st);
+        break;
+      }
+      PublishMetrics();
+      next_commit = std::chrono::steady_clock::now() + interval;
+    }
+  }
+  ready_ = false;
+  gate_.Pause();  // drain: the batches in flight finish
+  workers_stop_ = true;
+  if (!failed_) {
+    if (base::Status st = CommitPaused({}); !st.ok()) Fail(st);
+  }
+  PublishMetrics();
+  gate_.Resume();
+  for (auto& w : workers_) w.join();
+  workers_.clear();
+  if (!failed_) {
+    if (base::Status st = source_->Close(); !st.ok()) Fail(st);
+  }
+  for (auto& [p, task] : tasks_) (void)task->Close();
+  if (output_) (void)output_->Close();
+  if (dead_letter_) (void)dead_letter_->Close();
+  std::lock_guard lock(error_mu_);
+  return error_;
+}
+
+RunSummary Runtime::summary() const {
+  RunSummary s = retired_;
+  for (const auto& [p, task] : tasks_) {
+    s.events_in += task->stats().events_in;
+    s.events_out += task->stats().events_out;
+    s.dead_letters += task->stats().dead_letters;
+  }
+  s.commits = commits_;
+  return s;
+}
+
+}  // namespace vigil::engine

@@ -1,0 +1,103 @@
+#pragma once
+// Runtime: runs a Plan. A control thread serves the source (rebalances), commits at every interval and
+// publishes metrics; a small pool of worker threads runs the partitions' tasks batch by batch.
+//
+// Commit protocol (at-least-once): pause the workers between batches, flush the sinks (every output
+// of the processed offsets is delivered), commit each task's state with its next offset, then commit
+// the offsets to the source. A crash anywhere re-reads events whose outputs may already exist, never
+// the reverse. On restart a task resumes from the later of its store checkpoint and the committed offset.
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "engine/engine_probe.h"
+#include "engine/io.h"
+#include "engine/plan.h"
+#include "engine/task.h"
+
+namespace vigil::engine {
+
+//! Totals over the runtime's life, for the end-of-run summary.
+struct RunSummary {
+  uint64_t events_in = 0;
+  uint64_t events_out = 0;
+  uint64_t dead_letters = 0;
+  uint64_t commits = 0;
+};
+
+//! Lets a commit coordinator stop workers between batches. Workers Enter/Leave around each batch.
+class PauseGate {
+ public:
+  void Enter();
+  void Leave();
+  //! Returns once no worker is inside a batch; no new batch starts until Resume.
+  void Pause();
+  void Resume();
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int active_ = 0;
+  bool paused_ = false;
+};
+
+//! Lifecycle: Make → Run (blocks) → destroyed. RequestStop may be called from any thread or a signal
+//! handler; Run then drains the current batches, commits and returns.
+class Runtime final : public SourceListener {
+ public:
+  static base::Result<std::unique_ptr<Runtime>> Make(const Plan& plan, std::unique_ptr<Source> source,
+                                                     std::unique_ptr<Sink> output, std::unique_ptr<Sink> dead_letter,
+                                                     EngineProbe* probe);
+  ~Runtime() override;
+
+  //! Runs until RequestStop or until a finite source is exhausted. Returns the first fatal error.
+  base::Status Run();
+  //! Asks Run to finish. Async-signal-safe.
+  void RequestStop() { stop_.store(true, std::memory_order_relaxed); }
+  //! True once every assigned task exists and the source is polling (for /readyz).
+  bool ready() const { return ready_.load(std::memory_order_relaxed); }
+  RunSummary summary() const;
+
+  // SourceListener (control thread).
+  base::Result<int64_t> PrepareAssign(int32_t partition) override;
+  base::Status Assigned(int32_t partition, std::unique_ptr<PartitionReader> reader) override;
+  base::Status Revoked(std::span<const int32_t> partitions) override;
+
+ private:
+  Runtime(const Plan& plan, std::unique_ptr<Source> source, std::unique_ptr<Sink> output,
+          std::unique_ptr<Sink> dead_letter, EngineProbe* probe);
+  void WorkerLoop(int worker);
+  //! Flushes sinks, commits the state and offsets of `tasks` (all when empty). Workers must be paused.
+  base::Status CommitPaused(std::span<Task* const> tasks);
+  base::Status Commit();
+  void PublishMetrics();
+  void Fail(base::Status status);
+  void RebuildWorkerLists();
+
+  const Plan& plan_;
+  std::unique_ptr<Source> source_;
+  std::unique_ptr<Sink> output_;
+  std::unique_ptr<Sink> dead_letter_;
+  EngineProbe* probe_;
+
+  PauseGate gate_;
+  std::map<int32_t, std::unique_ptr<Task>> tasks_;          // control thread; workers read while not paused
+  std::map<int32_t, std::unique_ptr<Task>> pending_tasks_;  // opened in PrepareAssign, awaiting a reader
+  std::vector<std::vector<Task*>> worker_tasks_;            // modified only while paused
+  std::vector<std::thread> workers_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> workers_stop_{false};
+  std::atomic<bool> ready_{false};
+  std::mutex error_mu_;
+  base::Status error_;
+  std::atomic<bool> failed_{false};
+  RunSummary retired_;  // totals of tasks already closed
+  uint64_t commits_ = 0;
+};
+
+}  // namespace vigil::engine

@@ -1,0 +1,116 @@
+// The only file that includes RocksDB: its errors become Status here.
+#include "engine/state_store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/cache.h>
+#include <rocksdb/write_batch.h>
+
+#include <cstring>
+
+namespace vigil::engine {
+namespace {
+
+// Reserved table for engine metadata; operators get ids from 1.
+constexpr TableId kMetaTable = 0;
+constexpr std::string_view kCheckpointKey = "checkpoint_offset";
+
+base::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return base::Status::OK();
+  if (s.IsCorruption()) return base::Corruption(std::string(what) + ": " + s.ToString());
+  return base::IoError(std::string(what) + ": " + s.ToString());
+}
+
+}  // namespace
+
+StateStore::StateStore(std::unique_ptr<rocksdb::DB> db, int64_t checkpoint)
+    : db_(std::move(db)), pending_(std::make_unique<rocksdb::WriteBatch>()), checkpoint_offset_(checkpoint) {}
+
+StateStore::~StateStore() { (void)Close(); }
+
+base::Result<std::unique_ptr<StateStore>> StateStore::Open(const StateStoreOptions& options) {
+  rocksdb::Options opts;
+  opts.create_if_missing = true;
+  opts.write_buffer_size = options.write_buffer_bytes;
+  opts.max_background_jobs = 2;
+  opts.compression = rocksdb::kLZ4Compression;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(opts, options.path, &raw);
+  if (!s.ok()) return FromRocks(s, "cannot open state store '" + options.path + "'");
+  std::unique_ptr<rocksdb::DB> db(raw);
+  std::string value;
+  int64_t checkpoint = -1;
+  std::string key(2, '\0');
+  key.append(kCheckpointKey);
+  s = db->Get(rocksdb::ReadOptions(), key, &value);
+  if (s.ok() && value.size() == sizeof(int64_t)) std::memcpy(&checkpoint, value.data(), sizeof(int64_t));
+  else if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "cannot read checkpoint of '" + options.path + "'");
+  return std::unique_ptr<StateStore>(new StateStore(std::move(db), checkpoint));
+}
+
+base::Status StateStore::Destroy(const std::string& path) {
+  return FromRocks(rocksdb::DestroyDB(path, rocksdb::Options()), "cannot destroy state store '" + path + "'");
+}
+
+std::string StateStore::TableKey(TableId table, std::string_view key) const {
+  std::string out;
+  out.reserve(2 + key.size());
+  out.push_back(static_cast<char>(table >> 8));
+  out.push_back(static_cast<char>(table & 0xff));
+  out.append(key);
+  return out;
+}
+
+base::Result<bool> StateStore::Get(TableId table, std::string_view key, std::string* value) const {
+  key_buf_.clear();
+  key_buf_.push_back(static_cast<char>(table >> 8));
+  key_buf_.push_back(static_cast<char>(table & 0xff));
+  key_buf_.append(key);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), key_buf_, value);
+  if (s.IsNotFound()) return false;
+  if (!s.ok()) return FromRocks(s, "state read");
+  return true;
+}
+
+void StateStore::Put(TableId table, std::string_view key, std::string_view value) {
+  (void)pending_->Put(TableKey(table, key), rocksdb::Slice(value.data(), value.size()));
+  ++staged_;
+}
+
+void StateStore::Delete(TableId table, std::string_view key) {
+  (void)pending_->Delete(TableKey(table, key));
+  ++staged_;
+}
+
+base::Status StateStore::Commit(int64_t next_offset) {
+  char buf[sizeof(int64_t)];
+  std::memcpy(buf, &next_offset, sizeof buf);
+  (void)pending_->Put(TableKey(kMetaTable, kCheckpointKey), rocksdb::Slice(buf, sizeof buf));
+  rocksdb::WriteOptions wo;
+  wo.disableWAL = true;
+  VIGIL_RETURN_IF_ERROR(FromRocks(db_->Write(wo, pending_.get()), "state commit"));
+  pending_->Clear();
+  staged_ = 0;
+  checkpoint_offset_ = next_offset;
+  return base::Status::OK();
+}
+
+base::Status StateStore::Close() {
+  if (!db_) return base::Status::OK();
+  base::Status st = FromRocks(db_->Flush(rocksdb::FlushOptions()), "state flush");
+  base::Status close = FromRocks(db_->Close(), "state close");
+  db_.reset();
+  return st.ok() ? close : st;
+}
+
+uint64_t StateStore::EstimateKeys() const {
+  uint64_t n = 0;
+  if (db_) db_->GetIntProperty("rocksdb.estimate-num-keys", &n);
+  return n;
+}
+
+}  // namespace vigil::engine

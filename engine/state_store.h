@@ -1,0 +1,75 @@
+#pragma once
+// StateStore: one task's durable keyed state, a RocksDB instance with its write-ahead log off.
+// Changes are staged in a WriteBatch and applied at commit together with the task's input position,
+// so the stored state and the offset it reflects always agree. Durability across crashes comes from
+// the changelog (see the reliability docs), not from the WAL.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace rocksdb {
+class DB;
+class WriteBatch;
+}  // namespace rocksdb
+
+namespace vigil::engine {
+
+//! Options of a task's store. Every size is in bytes.
+struct StateStoreOptions {
+  std::string path;                          //!< Directory of the RocksDB instance; created if absent.
+  std::size_t write_buffer_bytes = 16 << 20;  //!< Memtable size. Default 16 MiB.
+  std::size_t block_cache_bytes = 32 << 20;   //!< Block cache. Default 32 MiB.
+};
+
+//! Identifies an operator's keyspace inside a store (a 2-byte key prefix).
+using TableId = uint16_t;
+
+//! Lifecycle: Open → (Get | Put | Delete)* → Commit → … → Close (or destructor).
+//! Thread-safety: owned by one task and used by one thread at a time; Get may run concurrently
+//! with other Gets (read-only API queries) but never with Put/Commit.
+class StateStore {
+ public:
+  //! Opens or creates the store at options.path.
+  static base::Result<std::unique_ptr<StateStore>> Open(const StateStoreOptions& options);
+  //! Removes a store's directory (used when a task's state must be rebuilt).
+  static base::Status Destroy(const std::string& path);
+  ~StateStore();
+
+  StateStore(const StateStore&) = delete;
+  StateStore& operator=(const StateStore&) = delete;
+
+  //! Reads the committed value of (table, key) into `value`. Returns false when absent.
+  //! Staged, uncommitted changes are not visible: callers keep them in their own cache.
+  base::Result<bool> Get(TableId table, std::string_view key, std::string* value) const;
+  //! Stages a write; applied at the next Commit.
+  void Put(TableId table, std::string_view key, std::string_view value);
+  //! Stages a delete; applied at the next Commit.
+  void Delete(TableId table, std::string_view key);
+  //! Applies every staged change and records `next_offset` (the first input offset not yet reflected
+  //! in the state), atomically, without the WAL.
+  base::Status Commit(int64_t next_offset);
+  //! The `next_offset` of the last commit, or -1 for a new store.
+  int64_t checkpoint_offset() const { return checkpoint_offset_; }
+  //! Flushes memtables to disk (clean shutdown) and closes. Idempotent.
+  base::Status Close();
+  //! RocksDB's estimate of live keys.
+  uint64_t EstimateKeys() const;
+  //! Number of changes staged since the last commit.
+  std::size_t staged() const { return staged_; }
+
+ private:
+  StateStore(std::unique_ptr<rocksdb::DB> db, int64_t checkpoint);
+  std::string TableKey(TableId table, std::string_view key) const;
+
+  std::unique_ptr<rocksdb::DB> db_;
+  std::unique_ptr<rocksdb::WriteBatch> pending_;
+  int64_t checkpoint_offset_ = -1;
+  std::size_t staged_ = 0;
+  mutable std::string key_buf_;
+};
+
+}  // namespace vigil::engine

@@ -1,0 +1,91 @@
+#include "engine/task.h"
+
+#include <filesystem>
+
+namespace vigil::engine {
+
+Task::Task(const Plan& plan, int32_t partition, EngineProbe* probe)
+    : plan_(plan), partition_(partition), probe_(probe), batch_(&plan.schema()) {}
+
+Task::~Task() { (void)Close(); }
+
+base::Result<std::unique_ptr<Task>> Task::Open(const Plan& plan, int32_t partition, const TaskOptions& options,
+                                               EngineProbe* probe) {
+  std::unique_ptr<Task> task(new Task(plan, partition, probe));
+  std::error_code ec;
+  std::filesystem::create_directories(options.store_path, ec);
+  if (ec) return base::IoError("cannot create state directory '" + options.store_path + "': " + ec.message());
+  VIGIL_ASSIGN_OR_RETURN(task->store_, StateStore::Open(StateStoreOptions{options.store_path}));
+  const TaskContext ctx{partition, task->store_.get(), options.cache_max_keys};
+  for (const auto& op : plan.operators()) {
+    VIGIL_ASSIGN_OR_RETURN(std::unique_ptr<OperatorState> state, op->MakeState(ctx));
+    task->states_.push_back(std::move(state));
+  }
+  task->source_name_ = options.source_name;
+  task->out_.source = task->source_name_;
+  task->dead_.source = task->source_name_;
+  task->next_offset_ = task->store_->checkpoint_offset();
+  return task;
+}
+
+base::Result<std::size_t> Task::RunOnce(std::size_t max_events, int wait_ms, Sink* output, Sink* dead_letter) {
+  VIGIL_RETURN_IF_ERROR(reader_->Read(max_events, wait_ms, &raw_));
+  if (raw_.empty()) return std::size_t{0};
+  const auto start = std::chrono::steady_clock::now();
+  batch_.Reset(raw_, partition_);
+  const auto& ops = plan_.operators();
+  for (size_t i = 0; i < ops.size(); ++i) {
+    base::Status st = ops[i]->Process(batch_, states_[i].get());
+    if (!st.ok()) return st.WithContext("operator '" + ops[i]->name() + "'");
+  }
+  plan_.output_encoder().EncodeLive(batch_, &out_);
+  out_.source_partition = partition_;
+  if (!out_.records.empty() && output != nullptr) VIGIL_RETURN_IF_ERROR(output->Write(out_));
+  const size_t dropped = batch_.size() - out_.records.size();
+  if (dropped > 0) {
+    JsonEncoder::EncodeDropped(batch_, &dead_);
+    dead_.source_partition = partition_;
+    for (const OutRecord& r : dead_.records) probe_->DeadLettered(r.reason);
+    if (dead_letter != nullptr) VIGIL_RETURN_IF_ERROR(dead_letter->Write(dead_));
+  }
+  next_offset_ = raw_.back().offset + 1;
+  stats_.events_in += batch_.size();
+  stats_.events_out += out_.records.size();
+  stats_.dead_letters += dropped;
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  probe_->BatchDone(batch_.size(), out_.records.size(), seconds);
+  return batch_.size();
+}
+
+base::Status Task::CommitState() {
+  if (next_offset_ < 0) return base::Status::OK();
+  for (auto& state : states_)
+    if (state) state->Flush();
+  return store_->Commit(next_offset_);
+}
+
+base::Status Task::Close() {
+  if (!store_) return base::Status::OK();
+  states_.clear();
+  return store_->Close();
+}
+
+std::size_t Task::cached_keys() const {
+  std::size_t n = 0;
+  for (const auto& s : states_)
+    if (s) n += s->cached_keys();
+  return n;
+}
+
+CacheStats Task::cache_stats() const {
+  CacheStats total;
+  for (const auto& s : states_) {
+    if (!s) continue;
+    const CacheStats c = s->cache_stats();
+    total.hits += c.hits;
+    total.misses += c.misses;
+  }
+  return total;
+}
+
+}  // namespace vigil::engine

@@ -1,0 +1,75 @@
+#pragma once
+// Task: everything that belongs to one input partition — its reader, its RocksDB store, its
+// operators' states and its reusable batch buffers. State never crosses tasks.
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "engine/engine_probe.h"
+#include "engine/io.h"
+#include "engine/plan.h"
+
+namespace vigil::engine {
+
+//! Where a task keeps its store and how big its caches may grow.
+struct TaskOptions {
+  std::string store_path;          //!< RocksDB directory of this partition.
+  std::string source_name;         //!< Input topic or file, for dead-letter headers.
+  std::size_t cache_max_keys = 200000;  //!< Per operator cache, in keys.
+};
+
+//! Counts a task publishes; read by the control thread while the worker is paused.
+struct TaskStats {
+  uint64_t events_in = 0;
+  uint64_t events_out = 0;
+  uint64_t dead_letters = 0;
+};
+
+//! Lifecycle: Open (control thread) → SetReader → RunOnce* (its worker) / Commit (control thread,
+//! worker paused) → Close. Never used by two threads at once.
+class Task {
+ public:
+  static base::Result<std::unique_ptr<Task>> Open(const Plan& plan, int32_t partition, const TaskOptions& options,
+                                                  EngineProbe* probe);
+  ~Task();
+
+  void SetReader(std::unique_ptr<PartitionReader> reader) { reader_ = std::move(reader); }
+  //! Reads one micro-batch and runs it through the operators into the sinks. Returns the number of
+  //! events read (0 when the partition had nothing). A non-OK status is fatal (see operator.h).
+  base::Result<std::size_t> RunOnce(std::size_t max_events, int wait_ms, Sink* output, Sink* dead_letter);
+  //! Stages the operators' state and commits the store at next_offset(). Sinks must be flushed first.
+  base::Status CommitState();
+  //! Flushes the store to disk and closes it. Idempotent.
+  base::Status Close();
+
+  int32_t partition() const { return partition_; }
+  //! First offset not yet processed, or -1 before the first event.
+  int64_t next_offset() const { return next_offset_; }
+  //! Offset the store's state reflects (its last commit), or -1.
+  int64_t checkpoint_offset() const { return store_->checkpoint_offset(); }
+  int64_t lag() const { return reader_ ? reader_->Lag() : -1; }
+  const TaskStats& stats() const { return stats_; }
+  std::size_t cached_keys() const;
+  CacheStats cache_stats() const;
+  uint64_t stored_keys() const { return store_->EstimateKeys(); }
+
+ private:
+  Task(const Plan& plan, int32_t partition, EngineProbe* probe);
+
+  const Plan& plan_;
+  int32_t partition_;
+  EngineProbe* probe_;
+  std::unique_ptr<StateStore> store_;
+  std::vector<std::unique_ptr<OperatorState>> states_;
+  std::unique_ptr<PartitionReader> reader_;
+  std::vector<RawEvent> raw_;
+  Batch batch_;
+  OutBatch out_;
+  OutBatch dead_;
+  std::string source_name_;
+  int64_t next_offset_ = -1;
+  TaskStats stats_;
+};
+
+}  // namespace vigil::engine
