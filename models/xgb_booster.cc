@@ -1,0 +1,175 @@
+#include "models/xgb_booster.h"
+
+#include <xgboost/c_api.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <cstdio>
+#include <string>
+#include <utility>
+
+namespace vigil::models {
+namespace {
+
+using base::Result;
+using base::Status;
+
+//! Turns a libxgboost return code into a Status carrying its last error message.
+Status Check(int rc, std::string_view call) {
+  if (rc == 0) return Status::OK();
+  const char* message = XGBGetLastError();
+  return base::Internal("libxgboost " + std::string(call) + " failed: " + (message ? message : "unknown error"));
+}
+
+#define VIGIL_XGB_CALL(call, ...) VIGIL_RETURN_IF_ERROR(Check(call(__VA_ARGS__), #call))
+
+//! The C API's `type` field of a prediction config.
+int PredictType(PredictKind kind) { return kind == PredictKind::kMargin ? 1 : 0; }
+
+//! Copies a prediction result, checking that it has the expected number of values.
+Result<std::vector<float>> CopyResult(const bst_ulong* shape, bst_ulong dim, const float* result, size_t expected) {
+  bst_ulong total = 1;
+  for (bst_ulong i = 0; i < dim; ++i) total *= shape[i];
+  if (total != expected) {
+    return base::Internal("libxgboost returned " + std::to_string(total) + " values, expected " +
+                          std::to_string(expected));
+  }
+  return std::vector<float>(result, result + total);
+}
+
+}  // namespace
+
+// ---- DMatrix ------------------------------------------------------------------------------------
+
+Result<std::unique_ptr<DMatrix>> DMatrix::FromDense(const float* rows, size_t num_rows, size_t num_cols,
+                                                   const std::vector<float>& labels,
+                                                   const std::vector<float>& weights) {
+  if (!labels.empty() && labels.size() != num_rows) {
+    return base::InvalidArgument("DMatrix: " + std::to_string(labels.size()) + " labels for " +
+                                 std::to_string(num_rows) + " rows");
+  }
+  if (!weights.empty() && weights.size() != num_rows) {
+    return base::InvalidArgument("DMatrix: " + std::to_string(weights.size()) + " weights for " +
+                                 std::to_string(num_rows) + " rows");
+  }
+  DMatrixHandle handle = nullptr;
+  VIGIL_XGB_CALL(XGDMatrixCreateFromMat_omp, rows, num_rows, num_cols, std::numeric_limits<float>::quiet_NaN(),
+                 &handle, 1);
+  std::unique_ptr<DMatrix> matrix(new DMatrix(handle, num_rows, num_cols));
+  if (!labels.empty()) VIGIL_XGB_CALL(XGDMatrixSetFloatInfo, handle, "label", labels.data(), labels.size());
+  if (!weights.empty()) VIGIL_XGB_CALL(XGDMatrixSetFloatInfo, handle, "weight", weights.data(), weights.size());
+  return matrix;
+}
+
+DMatrix::~DMatrix() {
+  if (handle_ != nullptr) XGDMatrixFree(handle_);
+}
+
+// ---- XgbBooster ---------------------------------------------------------------------------------
+
+XgbBooster::~XgbBooster() {
+  if (handle_ != nullptr) XGBoosterFree(handle_);
+}
+
+Result<std::unique_ptr<XgbBooster>> XgbBooster::Train(const DMatrix& train, const TrainOptions& options) {
+  if (options.rounds < 0) return base::InvalidArgument("XgbBooster::Train: rounds must be >= 0");
+  DMatrixHandle dmats[] = {train.handle()};
+  BoosterHandle handle = nullptr;
+  VIGIL_XGB_CALL(XGBoosterCreate, dmats, 1, &handle);
+  std::unique_ptr<XgbBooster> booster(new XgbBooster(handle));
+  std::map<std::string, std::string> params = options.params;
+  params.try_emplace("seed", "0");
+  params.try_emplace("nthread", "1");
+  params.try_emplace("tree_method", "hist");
+  for (const auto& [name, value] : params) VIGIL_RETURN_IF_ERROR(booster->SetParam(name, value));
+  for (int round = 0; round < options.rounds; ++round) {
+    VIGIL_XGB_CALL(XGBoosterUpdateOneIter, handle, round, train.handle());
+  }
+  return booster;
+}
+
+Result<std::unique_ptr<XgbBooster>> XgbBooster::Load(std::string_view bytes,
+                                                    const std::map<std::string, std::string>& params) {
+  BoosterHandle handle = nullptr;
+  VIGIL_XGB_CALL(XGBoosterCreate, nullptr, 0, &handle);
+  std::unique_ptr<XgbBooster> booster(new XgbBooster(handle));
+  VIGIL_XGB_CALL(XGBoosterLoadModelFromBuffer, handle, bytes.data(), bytes.size());
+  for (const auto& [name, value] : params) VIGIL_RETURN_IF_ERROR(booster->SetParam(name, value));
+  return booster;
+}
+
+Status XgbBooster::SetParam(const std::string& name, const std::string& value) {
+  VIGIL_XGB_CALL(XGBoosterSetParam, handle_, name.c_str(), value.c_str());
+  return Status::OK();
+}
+
+Result<std::string> XgbBooster::Save(ModelFormat format) const {
+  const char* config = format == ModelFormat::kJson ? R"({"format": "json"})" : R"({"format": "ubj"})";
+  bst_ulong len = 0;
+  const char* data = nullptr;
+  VIGIL_XGB_CALL(XGBoosterSaveModelToBuffer, handle_, config, &len, &data);
+  return std::string(data, len);
+}
+
+Result<size_t> XgbBooster::NumFeatures() const {
+  bst_ulong n = 0;
+  VIGIL_XGB_CALL(XGBoosterGetNumFeature, handle_, &n);
+  return static_cast<size_t>(n);
+}
+
+Status XgbBooster::PredictDense(const float* rows, size_t num_rows, size_t num_cols, PredictKind kind,
+                                float* out) const {
+  char array[256];
+  std::snprintf(array, sizeof(array),
+                R"({"data": [%llu, true], "shape": [%zu, %zu], "typestr": "<f4", "version": 3})",
+                static_cast<unsigned long long>(reinterpret_cast<uintptr_t>(rows)), num_rows, num_cols);
+  // libxgboost 1.7.4 needs "cache_id" and "missing" here, else "Invalid cast, from Null to Integer".
+  char config[256];
+  std::snprintf(config, sizeof(config),
+                R"({"type": %d, "training": false, "iteration_begin": 0, "iteration_end": 0, )"
+                R"("strict_shape": false, "cache_id": 0, "missing": NaN})",
+                PredictType(kind));
+  const bst_ulong* shape = nullptr;
+  bst_ulong dim = 0;
+  const float* result = nullptr;
+  VIGIL_XGB_CALL(XGBoosterPredictFromDense, handle_, array, config, nullptr, &shape, &dim, &result);
+  bst_ulong total = 1;
+  for (bst_ulong i = 0; i < dim; ++i) total *= shape[i];
+  if (total != num_rows) {
+    return base::Internal("libxgboost returned " + std::to_string(total) + " predictions for " +
+                          std::to_string(num_rows) + " rows");
+  }
+  std::copy(result, result + total, out);
+  return Status::OK();
+}
+
+Result<std::vector<float>> XgbBooster::PredictDense(const float* rows, size_t num_rows, size_t num_cols,
+                                                    PredictKind kind) const {
+  std::vector<float> out(num_rows);
+  VIGIL_RETURN_IF_ERROR(PredictDense(rows, num_rows, num_cols, kind, out.data()));
+  return out;
+}
+
+Result<std::vector<float>> XgbBooster::PredictWithType(const DMatrix& data, int type) const {
+  char config[200];
+  std::snprintf(config, sizeof(config),
+                R"({"type": %d, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false})",
+                type);
+  const bst_ulong* shape = nullptr;
+  bst_ulong dim = 0;
+  const float* result = nullptr;
+  VIGIL_XGB_CALL(XGBoosterPredictFromDMatrix, handle_, data.handle(), config, &shape, &dim, &result);
+  size_t per_row = (type == 2 || type == 3) ? data.num_cols() + 1 : 1;
+  return CopyResult(shape, dim, result, data.num_rows() * per_row);
+}
+
+Result<std::vector<float>> XgbBooster::Predict(const DMatrix& data, PredictKind kind) const {
+  return PredictWithType(data, PredictType(kind));
+}
+
+Result<std::vector<float>> XgbBooster::PredictContribs(const DMatrix& data, bool approximate) const {
+  return PredictWithType(data, approximate ? 3 : 2);
+}
+
+}  // namespace vigil::models

@@ -1,0 +1,105 @@
+#pragma once
+// A thin RAII wrapper of the libxgboost C API (Debian 1.7.4). This is the only file in vigil that
+// includes <xgboost/c_api.h>; every libxgboost error comes back as a Status carrying
+// XGBGetLastError(). It trains models (for `vigil train` and the retraining worker) and serves as
+// the test oracle for the native evaluator in models/forest.h. It is far too slow (~30 µs per
+// single-row predict) for the scoring hot path: use Forest there.
+//
+// Thread-safety: a DMatrix or XgbBooster must not be used from several threads at once. Distinct
+// objects may be used concurrently. libxgboost's last-error message is thread-local.
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "models/xgb_model.h"
+
+namespace vigil::models {
+
+//! An owned XGBoost DMatrix built from dense row-major floats; NaN marks a missing value.
+class DMatrix {
+ public:
+  //! Copies `num_rows` x `num_cols` floats (row-major). `labels` is empty or has num_rows entries;
+  //! `weights` likewise. The input may be freed after the call.
+  static base::Result<std::unique_ptr<DMatrix>> FromDense(const float* rows, size_t num_rows, size_t num_cols,
+                                                         const std::vector<float>& labels,
+                                                         const std::vector<float>& weights = {});
+  ~DMatrix();
+  DMatrix(const DMatrix&) = delete;
+  DMatrix& operator=(const DMatrix&) = delete;
+
+  size_t num_rows() const { return num_rows_; }
+  size_t num_cols() const { return num_cols_; }
+  //! The libxgboost DMatrixHandle.
+  void* handle() const { return handle_; }
+
+ private:
+  DMatrix(void* handle, size_t num_rows, size_t num_cols) : handle_(handle), num_rows_(num_rows), num_cols_(num_cols) {}
+
+  void* handle_;      //!< Owned DMatrixHandle.
+  size_t num_rows_;   //!< Rows in the matrix.
+  size_t num_cols_;   //!< Columns in the matrix.
+};
+
+//! What a prediction call returns per row.
+enum class PredictKind {
+  kValue,   //!< The transformed prediction (probability for the logistic objectives).
+  kMargin,  //!< The raw margin: base margin plus the sum of the leaves.
+};
+
+//! Training configuration. Parameters are passed to libxgboost verbatim (XGBoosterSetParam).
+struct TrainOptions {
+  //! XGBoost parameters, e.g. {"objective","binary:logistic"}, {"max_depth","6"}, {"eta","0.1"}.
+  //! Defaults added when absent: "seed"="0", "nthread"="1", "tree_method"="hist".
+  std::map<std::string, std::string> params;
+  //! Boosting rounds (trees for single-output objectives). Default 100.
+  int rounds = 100;
+};
+
+//! An owned XGBoost Booster (libxgboost's learner).
+class XgbBooster {
+ public:
+  //! Trains a new booster on `train` for `options.rounds` rounds, deterministically for a given
+  //! "seed" and "nthread". The DMatrix must have labels.
+  static base::Result<std::unique_ptr<XgbBooster>> Train(const DMatrix& train, const TrainOptions& options);
+  //! Loads a model saved by any XGBoost version libxgboost 1.7.4 reads (JSON, UBJSON, binary).
+  //! Extra `params` (e.g. {"nthread","1"}) are set after loading.
+  static base::Result<std::unique_ptr<XgbBooster>> Load(std::string_view bytes,
+                                                       const std::map<std::string, std::string>& params = {});
+  ~XgbBooster();
+  XgbBooster(const XgbBooster&) = delete;
+  XgbBooster& operator=(const XgbBooster&) = delete;
+
+  //! Sets one parameter, e.g. ("nthread", "1").
+  base::Status SetParam(const std::string& name, const std::string& value);
+  //! Serialises the model (JSON or UBJSON).
+  base::Result<std::string> Save(ModelFormat format) const;
+  //! Number of features the model was trained with.
+  base::Result<size_t> NumFeatures() const;
+
+  //! Inplace prediction on dense row-major floats (NaN = missing); writes num_rows values to `out`.
+  base::Status PredictDense(const float* rows, size_t num_rows, size_t num_cols, PredictKind kind, float* out) const;
+  //! As above, returning a vector.
+  base::Result<std::vector<float>> PredictDense(const float* rows, size_t num_rows, size_t num_cols,
+                                                PredictKind kind = PredictKind::kValue) const;
+  //! Prediction through a DMatrix (libxgboost's batch path).
+  base::Result<std::vector<float>> Predict(const DMatrix& data, PredictKind kind = PredictKind::kValue) const;
+  //! Exact TreeSHAP contributions: num_rows x (num_cols + 1) values, the last column being the bias.
+  //! `approximate` selects Saabas contributions instead.
+  base::Result<std::vector<float>> PredictContribs(const DMatrix& data, bool approximate = false) const;
+
+  //! The libxgboost BoosterHandle.
+  void* handle() const { return handle_; }
+
+ private:
+  explicit XgbBooster(void* handle) : handle_(handle) {}
+  base::Result<std::vector<float>> PredictWithType(const DMatrix& data, int type) const;
+
+  void* handle_;  //!< Owned BoosterHandle.
+};
+
+}  // namespace vigil::models
