@@ -77,6 +77,7 @@ void Runtime::WorkerLoop(int worker) {
       }
       read += *n;
     }
+    if (read > 0) events_seen_.fetch_add(read, std::memory_order_relaxed);
     const bool had_tasks = !mine.empty();
     gate_.Leave();
     if (failed_) return;
@@ -198,12 +199,22 @@ base::Status Runtime::Run() {
   ready_ = true;
   const auto interval = std::chrono::milliseconds(spec.runtime.commit_interval_ms);
   auto next_commit = std::chrono::steady_clock::now() + interval;
+  uint64_t last_seen = 0;
+  auto last_progress = std::chrono::steady_clock::now();
   while (!stop_.load(std::memory_order_relaxed)) {
     if (base::Status st = source_->Poll(50); !st.ok()) {
       Fail(st);
       break;
     }
     if (source_->Finished()) break;
+    const auto now = std::chrono::steady_clock::now();
+    if (const uint64_t seen = events_seen_.load(std::memory_order_relaxed); seen != last_seen) {
+      last_seen = seen;
+      last_progress = now;
+    } else if (idle_exit_ms_ > 0 && now - last_progress > std::chrono::milliseconds(idle_exit_ms_)) {
+      spdlog::info("no event for {} ms; stopping", idle_exit_ms_);
+      break;
+    }
     if (std::chrono::steady_clock::now() >= next_commit) {
       if (base::Status st = Commit(); !st.ok()) {
         Fail(st);

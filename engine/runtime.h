@@ -59,6 +59,9 @@ class Runtime final : public SourceListener {
   base::Status Run();
   //! Asks Run to finish. Async-signal-safe.
   void RequestStop() { stop_.store(true, std::memory_order_relaxed); }
+  //! Makes Run return once no event has arrived for `ms` (0 = never). For demos, tests and replays
+  //! of a bounded range.
+  void set_idle_exit_ms(int64_t ms) { idle_exit_ms_ = ms; }
   //! True once every assigned task exists and the source is polling (for /readyz).
   bool ready() const { return ready_.load(std::memory_order_relaxed); }
   RunSummary summary() const;
@@ -96,6 +99,8 @@ class Runtime final : public SourceListener {
   std::mutex error_mu_;
   base::Status error_;
   std::atomic<bool> failed_{false};
+  std::atomic<uint64_t> events_seen_{0};
+  int64_t idle_exit_ms_ = 0;
   RunSummary retired_;  // totals of tasks already closed
   uint64_t commits_ = 0;
 };

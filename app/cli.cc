@@ -1,0 +1,48 @@
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "app/commands.h"
+#include "config/pipeline_config.h"
+
+namespace vigil::app {
+
+int RunCli(int argc, char** argv) {
+  CLI::App app{"vigil — streaming fraud detection: Kafka in, features in RocksDB, XGBoost scores, decisions out."};
+  app.require_subcommand(1);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")->capture_default_str();
+
+  RunOptions run;
+  std::string idle_exit;
+  CLI::App* run_cmd = app.add_subcommand("run", "Run a pipeline described by a YAML file until SIGINT/SIGTERM");
+  run_cmd->add_option("config", run.config_path, "Pipeline YAML file")->required();
+  run_cmd->add_option("--bootstrap", run.bootstrap, "Kafka bootstrap servers (overrides kafka.bootstrap)");
+  run_cmd->add_option("--http-port", run.http_port, "HTTP port (overrides http.port; 0 = any free port)");
+  run_cmd->add_option("--state-dir", run.state_dir, "State directory (overrides runtime.state_dir)");
+  run_cmd->add_option("--idle-exit", idle_exit, "Stop after this long without events, e.g. 10s (default: never)");
+  run_cmd->add_flag("--json-summary", run.json_summary, "Print the end-of-run summary as one JSON line");
+
+  std::string check_path;
+  CLI::App* check_cmd = app.add_subcommand("check-config", "Validate a pipeline file and bind its operators");
+  check_cmd->add_option("config", check_path, "Pipeline YAML file")->required();
+
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+  if (*run_cmd) {
+    if (!idle_exit.empty()) {
+      auto ms = config::ParseDurationMs(idle_exit);
+      if (!ms.ok()) {
+        fmt::print(stderr, "--idle-exit: {}\n", ms.status().message());
+        return 2;
+      }
+      run.idle_exit_ms = *ms;
+    }
+    return RunPipelineCommand(run);
+  }
+  if (*check_cmd) return CheckConfigCommand(check_path);
+  return 2;
+}
+
+}  // namespace vigil::app

@@ -1,0 +1,179 @@
+#include "operators/parse.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "base/time.h"
+
+namespace vigil::operators {
+namespace {
+
+using config::FieldSpec;
+using config::FieldType;
+using engine::Batch;
+using engine::DlqReason;
+
+//! Per-task scratch: the simdjson parser and a padded copy of the current payload.
+class ParseState final : public engine::OperatorState {
+ public:
+  simdjson::ondemand::parser parser;
+  std::string padded;
+  std::vector<uint8_t> seen;
+};
+
+class ParseOperator final : public engine::Operator {
+ public:
+  ParseOperator(std::string name, std::vector<FieldSpec> fields, int event_time_index, size_t max_bytes)
+      : Operator(std::move(name)), fields_(std::move(fields)), event_time_(event_time_index), max_bytes_(max_bytes) {}
+
+  base::Result<std::unique_ptr<engine::OperatorState>> MakeState(const engine::TaskContext&) const override {
+    auto state = std::make_unique<ParseState>();
+    state->seen.resize(fields_.size());
+    return std::unique_ptr<engine::OperatorState>(std::move(state));
+  }
+
+  base::Status Process(Batch& batch, engine::OperatorState* s) const override {
+    auto* state = static_cast<ParseState*>(s);
+    const auto raw = batch.raw();
+    for (size_t row = 0; row < batch.size(); ++row) {
+      int column = -1;
+      const DlqReason reason = ParseRow(batch, row, raw[row], state, &column);
+      if (reason != DlqReason::kNone) batch.Drop(row, reason, column);
+    }
+    return base::Status::OK();
+  }
+
+ private:
+  int FindField(std::string_view key) const {
+    for (size_t i = 0; i < fields_.size(); ++i)
+      if (fields_[i].name == key) return static_cast<int>(i);
+    return -1;
+  }
+
+  DlqReason ParseRow(Batch& batch, size_t row, const engine::RawEvent& ev, ParseState* st, int* column) const {
+    if (ev.size > max_bytes_) return DlqReason::kTooLarge;
+    if (!simdjson::validate_utf8(ev.data, ev.size)) return DlqReason::kInvalidUtf8;
+    st->padded.assign(ev.data, ev.size);
+    st->padded.append(simdjson::SIMDJSON_PADDING, '\0');
+    std::fill(st->seen.begin(), st->seen.end(), 0);
+    simdjson::ondemand::document doc;
+    if (st->parser.iterate(st->padded.data(), ev.size, st->padded.size()).get(doc)) return DlqReason::kInvalidJson;
+    simdjson::ondemand::object obj;
+    if (doc.get_object().get(obj)) return DlqReason::kInvalidJson;
+    for (auto field_result : obj) {
+      simdjson::ondemand::field field;
+      if (std::move(field_result).get(field)) return DlqReason::kInvalidJson;
+      std::string_view key;
+      if (field.unescaped_key().get(key)) return DlqReason::kInvalidJson;
+      const int i = FindField(key);
+      if (i < 0) continue;  // unknown fields are skipped
+      *column = i;
+      const DlqReason r = ReadValue(batch, row, i, field.value(), st);
+      if (r != DlqReason::kNone) return r;
+    }
+    // Anything after the object (a second document, garbage) makes the event invalid.
+    if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) return DlqReason::kInvalidJson;
+    for (size_t i = 0; i < fields_.size(); ++i) {
+      if (fields_[i].required && !st->seen[i]) {
+        *column = static_cast<int>(i);
+        return DlqReason::kMissingField;
+      }
+    }
+    batch.meta(row).event_time = batch.i64(row, event_time_);
+    *column = -1;
+    return DlqReason::kNone;
+  }
+
+  DlqReason CheckRange(const FieldSpec& f, double v) const {
+    if ((f.min && v < *f.min) || (f.max && v > *f.max) || std::isnan(v)) return DlqReason::kOutOfRange;
+    return DlqReason::kNone;
+  }
+
+  DlqReason ReadValue(Batch& batch, size_t row, int i, simdjson::ondemand::value value, ParseState* st) const {
+    const FieldSpec& f = fields_[static_cast<size_t>(i)];
+    simdjson::ondemand::json_type type;
+    if (value.type().get(type)) return DlqReason::kInvalidJson;
+    if (type == simdjson::ondemand::json_type::null) {
+      if (!value.is_null()) return DlqReason::kInvalidJson;
+      return DlqReason::kNone;  // null = absent; required fields are caught afterwards
+    }
+    st->seen[static_cast<size_t>(i)] = 1;
+    switch (f.type) {
+      case FieldType::kDouble: {
+        double v;
+        if (type != simdjson::ondemand::json_type::number) return DlqReason::kWrongType;
+        if (value.get_double().get(v)) return DlqReason::kWrongType;
+        batch.f64(row, i) = v;
+        return CheckRange(f, v);
+      }
+      case FieldType::kInt64: {
+        int64_t v;
+        if (type != simdjson::ondemand::json_type::number) return DlqReason::kWrongType;
+        if (value.get_int64().get(v)) return DlqReason::kWrongType;
+        batch.i64(row, i) = v;
+        return CheckRange(f, static_cast<double>(v));
+      }
+      case FieldType::kBool: {
+        bool v;
+        if (value.get_bool().get(v)) return DlqReason::kWrongType;
+        batch.i64(row, i) = v ? 1 : 0;
+        return DlqReason::kNone;
+      }
+      case FieldType::kString: {
+        std::string_view v;
+        if (value.get_string().get(v)) return DlqReason::kWrongType;
+        if (!f.allowed.empty() && std::find(f.allowed.begin(), f.allowed.end(), v) == f.allowed.end())
+          return DlqReason::kInvalidEnum;
+        batch.SetString(row, i, v);
+        return DlqReason::kNone;
+      }
+      case FieldType::kTimestamp: return ReadTimestamp(batch, row, i, f, value, type);
+    }
+    return DlqReason::kWrongType;
+  }
+
+  DlqReason ReadTimestamp(Batch& batch, size_t row, int i, const FieldSpec& f, simdjson::ondemand::value value,
+                          simdjson::ondemand::json_type type) const {
+    int64_t ms = 0;
+    if (f.time_format == config::TimeFormat::kIso8601) {
+      std::string_view text;
+      if (value.get_string().get(text)) return DlqReason::kWrongType;
+      auto parsed = base::ParseIso8601Ms(text);
+      if (!parsed) return DlqReason::kWrongType;
+      ms = *parsed;
+    } else {
+      if (type != simdjson::ondemand::json_type::number) return DlqReason::kWrongType;
+      double v;
+      if (value.get_double().get(v) || !std::isfinite(v)) return DlqReason::kWrongType;
+      ms = f.time_format == config::TimeFormat::kEpochSeconds ? static_cast<int64_t>(std::llround(v * 1000))
+                                                              : static_cast<int64_t>(v);
+    }
+    batch.i64(row, i) = ms;
+    return CheckRange(f, static_cast<double>(ms));
+  }
+
+  std::vector<FieldSpec> fields_;
+  int event_time_;
+  size_t max_bytes_;
+};
+
+}  // namespace
+
+base::Result<std::unique_ptr<engine::Operator>> MakeParse(engine::BindContext& ctx) {
+  const config::SchemaSpec& schema = ctx.pipeline.schema;
+  if (ctx.schema.size() != 0) return config::ConfigError(ctx.spec.loc, "parse must be the first operator");
+  int event_time = -1;
+  for (const FieldSpec& f : schema.fields) {
+    auto index = ctx.schema.Add(f.name, f.type);
+    if (!index.ok()) return config::ConfigError(f.loc, index.status().message());
+    if (f.name == schema.event_time) event_time = *index;
+  }
+  if (event_time < 0) return config::ConfigError(schema.loc, "event_time field '" + schema.event_time + "' is not in the schema");
+  return std::unique_ptr<engine::Operator>(
+      std::make_unique<ParseOperator>(ctx.spec.name, schema.fields, event_time, schema.max_event_bytes));
+}
+
+}  // namespace vigil::operators

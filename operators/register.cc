@@ -1,0 +1,16 @@
+#include "operators/register.h"
+
+#include "operators/derive.h"
+#include "operators/parse.h"
+#include "operators/window.h"
+
+namespace vigil::operators {
+
+base::Status RegisterOperators(engine::OperatorRegistry* registry) {
+  VIGIL_RETURN_IF_ERROR(registry->Register("parse", &MakeParse));
+  VIGIL_RETURN_IF_ERROR(registry->Register("derive", &MakeDerive));
+  VIGIL_RETURN_IF_ERROR(registry->Register("window", &MakeWindow));
+  return base::Status::OK();
+}
+
+}  // namespace vigil::operators
