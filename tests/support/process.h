@@ -1,0 +1,39 @@
+#pragma once
+// Child processes for end-to-end tests: run the real `vigil` binary (or kcat), signal it, wait for it.
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace vigil::testing {
+
+//! Path of the vigil binary under test.
+std::string VigilBinary();
+
+//! A running child. The destructor kills it (SIGKILL) if it still runs.
+class Child {
+ public:
+  //! Starts `argv` with stdout and stderr appended to `log_path`.
+  Child(const std::vector<std::string>& argv, const std::string& log_path);
+  ~Child();
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  void Signal(int sig);
+  //! Waits for exit; returns the exit code, 128+signal when killed, or -1 on timeout.
+  int Wait(std::chrono::milliseconds timeout);
+  int pid() const { return pid_; }
+
+ private:
+  int pid_ = -1;
+  bool reaped_ = false;
+};
+
+//! Runs a command through /bin/sh and returns its exit code; output goes to `log_path` if given.
+int Shell(const std::string& command);
+//! Reads a whole file.
+std::string ReadFile(const std::string& path);
+//! A fresh temporary directory.
+std::string TempDir(const std::string& prefix);
+
+}  // namespace vigil::testing
