@@ -1,0 +1,63 @@
+#include <catch2/catch.hpp>
+
+#include "tests/support/pipeline_harness.h"
+#include "tests/support/process.h"
+
+namespace vigil::testing {
+namespace {
+
+const char* kYaml = R"(source: {kind: file, path: unused}
+schema:
+  event_time: TS
+  key: CARD
+  max_event_bytes: 200
+  fields:
+    - {name: TS, type: timestamp, format: iso8601}
+    - {name: CARD, type: string}
+    - {name: N, type: int64, min: 0}
+    - {name: AMOUNT, type: double, min: 0, max: 100}
+    - {name: OK, type: bool, required: false}
+    - {name: CHANNEL, type: string, required: false, enum: [web, pos]}
+output: {kind: none}
+)";
+
+TEST_CASE("parse fills typed columns and dead-letters each kind of bad event with its reason", "[operators]") {
+  const std::string good = R"({"TS":"2018-04-01T00:00:31Z","CARD":"c\"1","N":3,"AMOUNT":12.5,"OK":true,"X":{"nested":[1,2]}})";
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {R"({"TS":"2018-04-01T00:00:31Z","CARD":"c1","N":3)", "invalid_json"},
+      {R"([1,2,3])", "invalid_json"},
+      {R"({"TS":"2018-04-01T00:00:31Z","CARD":"c1","N":3,"AMOUNT":1} trailing)", "invalid_json"},
+      {"{\"TS\":\"2018-04-01T00:00:31Z\",\"CARD\":\"c\xc3\x28\",\"N\":3,\"AMOUNT\":1}", "invalid_utf8"},
+      {R"({"TS":"2018-04-01T00:00:31Z","CARD":"c1","AMOUNT":1})", "missing_field"},
+      {R"({"TS":"2018-04-01T00:00:31Z","CARD":null,"N":1,"AMOUNT":1})", "missing_field"},
+      {R"({"TS":"2018-04-01T00:00:31Z","CARD":"c1","N":"3","AMOUNT":1})", "wrong_type"},
+      {R"({"TS":"yesterday","CARD":"c1","N":3,"AMOUNT":1})", "wrong_type"},
+      {R"({"TS":"2018-04-01T00:00:31Z","CARD":"c1","N":3.5,"AMOUNT":1})", "wrong_type"},
+      {R"({"TS":"2018-04-01T00:00:31Z","CARD":"c1","N":3,"AMOUNT":100.5})", "out_of_range"},
+      {R"({"TS":"2018-04-01T00:00:31Z","CARD":"c1","N":-1,"AMOUNT":1})", "out_of_range"},
+      {R"({"TS":"2018-04-01T00:00:31Z","CARD":"c1","N":1,"AMOUNT":1,"CHANNEL":"atm"})", "invalid_enum"},
+      {R"({"TS":"2018-04-01T00:00:31Z","CARD":"c1","N":1,"AMOUNT":1,"PAD":")" + std::string(300, 'x') + "\"}",
+       "too_large"},
+  };
+  std::string input = good + "\n";
+  for (const auto& [line, reason] : bad) input += line + "\n";
+  const auto r = RunOnText(kYaml, input, TempDir("parse"));
+  REQUIRE(r.status.ok());
+  REQUIRE(r.outputs.size() == 1);
+  CHECK(r.outputs[0].key == "c\"1");
+  CHECK(r.outputs[0].value ==
+        R"({"TS":1522540831000,"CARD":"c\"1","N":3,"AMOUNT":12.5,"OK":true,"CHANNEL":null})");
+  REQUIRE(r.dead_letters.size() == bad.size());
+  for (size_t i = 0; i < bad.size(); ++i) {
+    INFO(bad[i].first);
+    CHECK(r.dead_letters[i].reason == bad[i].second);
+    CHECK(r.dead_letters[i].value == bad[i].first);  // original bytes
+    CHECK(r.dead_letters[i].offset == static_cast<int64_t>(i + 1));
+  }
+  CHECK(r.dead_letters[4].field == "N");
+  CHECK(r.dead_letters[6].field == "N");
+  CHECK(r.dead_letters[11].field == "CHANNEL");
+}
+
+}  // namespace
+}  // namespace vigil::testing
