@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "engine/json_encoder.h"
 
@@ -77,6 +78,11 @@ base::Status FileSource::Start(engine::SourceListener* listener) {
 }
 
 bool FileSource::Finished() const { return shared_->finished.load(); }
+
+base::Status FileSource::Poll(int timeout_ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(std::min(timeout_ms, 2)));
+  return base::Status::OK();
+}
 
 void AppendBase64(std::string_view bytes, std::string* out) {
   static constexpr char kTable[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -20,7 +20,8 @@ class FileSource final : public engine::Source {
   static std::unique_ptr<FileSource> FromText(std::string text, std::string name);
 
   base::Status Start(engine::SourceListener* listener) override;
-  base::Status Poll(int timeout_ms) override { return base::Status::OK(); }
+  //! Nothing to serve: sleeps briefly so the control loop does not spin.
+  base::Status Poll(int timeout_ms) override;
   base::Status Commit(std::span<const engine::PartitionOffset>) override { return base::Status::OK(); }
   bool Finished() const override;
   base::Status Close() override { return base::Status::OK(); }

@@ -100,10 +100,11 @@ void Runtime::RebuildWorkerLists() {
 base::Result<int64_t> Runtime::PrepareAssign(int32_t partition) {
   const auto& spec = plan_.spec();
   TaskOptions options;
-  options.store_path = (std::filesystem::path(spec.runtime.state_dir) / spec.source.group /
-                        (source_->name() + "-" + std::to_string(partition))).string();
-  for (char& c : options.store_path)
-    if (c == ':') c = '_';
+  // One directory per (group, source, partition); a file path as source name becomes one component.
+  std::string leaf = source_->name() + "-" + std::to_string(partition);
+  for (char& c : leaf)
+    if (c == '/' || c == ':' || c == '\\') c = '_';
+  options.store_path = (std::filesystem::path(spec.runtime.state_dir) / spec.source.group / leaf).string();
   options.cache_max_keys = spec.runtime.cache_max_keys;
   options.source_name = source_->name();
   VIGIL_ASSIGN_OR_RETURN(std::unique_ptr<Task> task, Task::Open(plan_, partition, options, probe_));
