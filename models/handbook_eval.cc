@@ -24,13 +24,15 @@ base::Result<int64_t> EpochDay(std::string_view date) {
   const std::chrono::year_month_day ymd{std::chrono::year(values[0]),
                                         std::chrono::month(static_cast<unsigned>(values[1])),
                                         std::chrono::day(static_cast<unsigned>(values[2]))};
-  if (!ok || !ymd.ok()) return base::InvalidArgument("expected a date YYYY-MM-DD, got '" + std::string(date) + "'");
+  if (!ok || !ymd.ok())
+    return base::InvalidArgument("expected a date YYYY-MM-DD, got '" + std::string(date) + "'");
   return static_cast<int64_t>(std::chrono::sys_days(ymd).time_since_epoch().count());
 }
 
 base::Status ValidateSplit(const HandbookSplit& split) {
   if (split.train_start_day < 0 || split.train_days < 1 || split.delay_days < 0 || split.test_days < 1) {
-    return base::InvalidArgument("split needs train_start_day >= 0, train_days >= 1, delay_days >= 0, test_days >= 1");
+    return base::InvalidArgument(
+        "split needs train_start_day >= 0, train_days >= 1, delay_days >= 0, test_days >= 1");
   }
   return base::Status::OK();
 }
@@ -47,8 +49,9 @@ std::unordered_map<int32_t, std::vector<int64_t>> FraudCustomersByDay(std::span<
 
 }  // namespace
 
-base::Result<HandbookSplit> SplitFromDates(std::string_view dataset_start_date, std::string_view train_start_date,
-                                           int32_t train_days, int32_t delay_days, int32_t test_days) {
+base::Result<HandbookSplit> SplitFromDates(std::string_view dataset_start_date,
+                                           std::string_view train_start_date, int32_t train_days,
+                                           int32_t delay_days, int32_t test_days) {
   VIGIL_ASSIGN_OR_RETURN(const int64_t start, EpochDay(dataset_start_date));
   VIGIL_ASSIGN_OR_RETURN(const int64_t train, EpochDay(train_start_date));
   HandbookSplit split{static_cast<int32_t>(train - start), train_days, delay_days, test_days};
@@ -71,7 +74,8 @@ base::Result<std::vector<HandbookSplit>> PrequentialSplits(const HandbookSplit& 
   return out;
 }
 
-base::Result<HandbookSets> SelectHandbookSets(std::span<const ScoredTransaction> rows, const HandbookSplit& split) {
+base::Result<HandbookSets> SelectHandbookSets(std::span<const ScoredTransaction> rows,
+                                              const HandbookSplit& split) {
   VIGIL_RETURN_IF_ERROR(ValidateSplit(split));
   HandbookSets sets;
   std::unordered_set<int64_t> known;

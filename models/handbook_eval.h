@@ -38,8 +38,9 @@ struct HandbookSplit {
 
 //! The split whose training starts on `train_start_date` for a dataset starting on
 //! `dataset_start_date` (both "YYYY-MM-DD"). InvalidArgument for bad dates or lengths.
-base::Result<HandbookSplit> SplitFromDates(std::string_view dataset_start_date, std::string_view train_start_date,
-                                           int32_t train_days = 7, int32_t delay_days = 7, int32_t test_days = 7);
+base::Result<HandbookSplit> SplitFromDates(std::string_view dataset_start_date,
+                                           std::string_view train_start_date, int32_t train_days = 7,
+                                           int32_t delay_days = 7, int32_t test_days = 7);
 
 //! Chapter 5's prequential folds: fold i is `latest` moved back by i * test_days days, i = 0 ..
 //! folds-1. InvalidArgument if a fold would start before day 0.
@@ -47,26 +48,27 @@ base::Result<std::vector<HandbookSplit>> PrequentialSplits(const HandbookSplit& 
 
 //! The rows of a split, as indices into the input (in input order).
 struct HandbookSets {
-  std::vector<size_t> train;           //!< Rows of the training period.
-  std::vector<size_t> test;            //!< Test-period rows of cards not known to be compromised.
-  int64_t removed_test_rows = 0;       //!< Test-period rows dropped as known compromised.
-  std::vector<int64_t> known_cards;    //!< Per test day: size of the known-compromised set used.
+  std::vector<size_t> train;         //!< Rows of the training period.
+  std::vector<size_t> test;          //!< Test-period rows of cards not known to be compromised.
+  int64_t removed_test_rows = 0;     //!< Test-period rows dropped as known compromised.
+  std::vector<int64_t> known_cards;  //!< Per test day: size of the known-compromised set used.
 };
 
 //! Selects the training rows, and the test rows left after removing known compromised cards: start
 //! with the customers that have a fraud in the training period; before filtering test day D, add
 //! the customers with a fraud on day D - delay_days - 1 (taken from all rows). Rows' scores are
 //! ignored. InvalidArgument for a malformed split.
-base::Result<HandbookSets> SelectHandbookSets(std::span<const ScoredTransaction> rows, const HandbookSplit& split);
+base::Result<HandbookSets> SelectHandbookSets(std::span<const ScoredTransaction> rows,
+                                              const HandbookSplit& split);
 
 //! Metrics of a set of scored rows.
 struct HandbookMetrics {
-  int64_t transactions = 0;          //!< Rows evaluated.
-  int64_t frauds = 0;                //!< Fraudulent rows among them.
-  double auc_roc = 0;                //!< AucRoc().
-  double average_precision = 0;      //!< AveragePrecision().
-  int64_t top_k = 0;                 //!< The k of card precision@k.
-  double card_precision_at_k = 0;    //!< CardPrecisionAtK().mean.
+  int64_t transactions = 0;        //!< Rows evaluated.
+  int64_t frauds = 0;              //!< Fraudulent rows among them.
+  double auc_roc = 0;              //!< AucRoc().
+  double average_precision = 0;    //!< AveragePrecision().
+  int64_t top_k = 0;               //!< The k of card precision@k.
+  double card_precision_at_k = 0;  //!< CardPrecisionAtK().mean.
 };
 
 //! AUC ROC, average precision and card precision@top_k of `rows` (all of them, any order).
@@ -74,11 +76,11 @@ base::Result<HandbookMetrics> EvaluateRows(std::span<const ScoredTransaction> ro
 
 //! A whole chapter-3 evaluation.
 struct HandbookEvaluation {
-  HandbookSplit split;               //!< The periods used.
-  int64_t train_transactions = 0;    //!< Rows in the training period.
-  int64_t train_frauds = 0;          //!< Frauds among them.
-  int64_t removed_test_rows = 0;     //!< Test-period rows dropped as known compromised.
-  HandbookMetrics test;              //!< Metrics on the remaining test rows.
+  HandbookSplit split;             //!< The periods used.
+  int64_t train_transactions = 0;  //!< Rows in the training period.
+  int64_t train_frauds = 0;        //!< Frauds among them.
+  int64_t removed_test_rows = 0;   //!< Test-period rows dropped as known compromised.
+  HandbookMetrics test;            //!< Metrics on the remaining test rows.
 };
 
 //! Selects the sets of `split` from `rows` (scored by the model under test) and evaluates the test

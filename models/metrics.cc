@@ -13,8 +13,8 @@ namespace {
 
 base::Status CheckInputs(std::span<const double> scores, std::span<const int> labels) {
   if (scores.size() != labels.size()) {
-    return base::InvalidArgument("scores and labels differ in length: " + std::to_string(scores.size()) + " vs " +
-                                 std::to_string(labels.size()));
+    return base::InvalidArgument("scores and labels differ in length: " + std::to_string(scores.size()) +
+                                 " vs " + std::to_string(labels.size()));
   }
   for (size_t i = 0; i < scores.size(); ++i) {
     if (labels[i] != 0 && labels[i] != 1) {
@@ -90,8 +90,8 @@ base::Result<double> AucRoc(std::span<const double> scores, std::span<const int>
   const double positives = curve.empty() ? 0 : curve.back().true_positives;
   const double negatives = curve.empty() ? 0 : curve.back().false_positives;
   if (positives == 0 || negatives == 0) {
-    return base::InvalidArgument("AUC ROC needs both classes; got " + std::to_string(positives) + " frauds and " +
-                                 std::to_string(negatives) + " genuine");
+    return base::InvalidArgument("AUC ROC needs both classes; got " + std::to_string(positives) +
+                                 " frauds and " + std::to_string(negatives) + " genuine");
   }
   // Trapezoids between consecutive thresholds: a tie group counts its pairs one half.
   double area = 0;

@@ -38,10 +38,10 @@ struct ScoredTransaction {
 
 //! Card precision@k, with its per-day details.
 struct CardPrecision {
-  double mean = 0;                          //!< Mean of per_day.
-  std::vector<int32_t> days;                //!< The days present in the input, ascending.
-  std::vector<double> per_day;              //!< Card precision@k of each day.
-  std::vector<int64_t> compromised_cards;   //!< Per day: remaining cards with a fraud that day.
+  double mean = 0;                         //!< Mean of per_day.
+  std::vector<int32_t> days;               //!< The days present in the input, ascending.
+  std::vector<double> per_day;             //!< Card precision@k of each day.
+  std::vector<int64_t> compromised_cards;  //!< Per day: remaining cards with a fraud that day.
 };
 
 //! The Handbook's card precision@k (fraudsim/SPEC.md). For each day present, in order:

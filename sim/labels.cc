@@ -19,7 +19,8 @@ int64_t EventTimeMs(const Event& event) {
 }
 
 EventMerger::EventMerger(int64_t label_delay_ms, Sink sink)
-    : label_delay_ms_(label_delay_ms), sink_(std::move(sink)),
+    : label_delay_ms_(label_delay_ms),
+      sink_(std::move(sink)),
       last_tx_time_ms_(std::numeric_limits<int64_t>::min()) {}
 
 base::Status EventMerger::Add(std::span<const Transaction> transactions) {

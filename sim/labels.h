@@ -50,10 +50,10 @@ class EventMerger {
   size_t pending_labels() const { return pending_.size(); }
 
  private:
-  int64_t label_delay_ms_;      //!< Label delay.
-  Sink sink_;                   //!< Where events go.
-  std::deque<Label> pending_;   //!< Labels not yet due, in label-time order.
-  int64_t last_tx_time_ms_;     //!< Time of the last transaction added, for the order check.
+  int64_t label_delay_ms_;     //!< Label delay.
+  Sink sink_;                  //!< Where events go.
+  std::deque<Label> pending_;  //!< Labels not yet due, in label-time order.
+  int64_t last_tx_time_ms_;    //!< Time of the last transaction added, for the order check.
 };
 
 //! Convenience: all transactions (in time order) and their labels merged into one vector.

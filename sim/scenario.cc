@@ -59,7 +59,10 @@ class CompromisedTerminalScenario final : public Scenario {
   //! A scenario over `terminals` terminals.
   CompromisedTerminalScenario(const FraudOptions& fraud, const DriftOptions& drift, uint64_t seed,
                               int32_t terminals)
-      : fraud_(fraud), drift_(drift), seed_(seed), terminals_(terminals),
+      : fraud_(fraud),
+        drift_(drift),
+        seed_(seed),
+        terminals_(terminals),
         compromised_until_(static_cast<size_t>(terminals), -1) {}
 
   void OnDay(int32_t day, DayWindow& window) override {
@@ -75,11 +78,11 @@ class CompromisedTerminalScenario final : public Scenario {
   }
 
  private:
-  FraudOptions fraud_;                        //!< Scenario parameters.
-  DriftOptions drift_;                        //!< Raises the daily count from drift_.start_day.
-  uint64_t seed_;                             //!< The run's seed.
-  int32_t terminals_;                         //!< Number of terminals.
-  std::vector<int32_t> compromised_until_;    //!< Per terminal: last compromised day, or -1.
+  FraudOptions fraud_;                      //!< Scenario parameters.
+  DriftOptions drift_;                      //!< Raises the daily count from drift_.start_day.
+  uint64_t seed_;                           //!< The run's seed.
+  int32_t terminals_;                       //!< Number of terminals.
+  std::vector<int32_t> compromised_until_;  //!< Per terminal: last compromised day, or -1.
 };
 
 //! Scenario 3: each day a few cards are compromised; a fraction of their transactions over a period
@@ -155,10 +158,14 @@ class FraudAmountDriftScenario final : public Scenario {
 
 std::string_view FraudScenarioName(FraudScenario scenario) {
   switch (scenario) {
-    case FraudScenario::kGenuine: return "genuine";
-    case FraudScenario::kLargeAmount: return "large amount";
-    case FraudScenario::kCompromisedTerminal: return "compromised terminal";
-    case FraudScenario::kCompromisedCard: return "compromised card";
+    case FraudScenario::kGenuine:
+      return "genuine";
+    case FraudScenario::kLargeAmount:
+      return "large amount";
+    case FraudScenario::kCompromisedTerminal:
+      return "compromised terminal";
+    case FraudScenario::kCompromisedCard:
+      return "compromised card";
   }
   return "unknown";
 }
@@ -170,7 +177,8 @@ base::Status ValidateScenarioOptions(const FraudOptions& fraud, const DriftOptio
   const int64_t max_terminals_per_day = static_cast<int64_t>(fraud.compromised_terminals_per_day) *
                                         (drift.start_day >= 0 ? drift.compromised_terminals_factor : 1);
   if (fraud.compromised_terminals_per_day < 0 || max_terminals_per_day > terminals) {
-    return base::InvalidArgument("compromised_terminals_per_day must be in [0, terminals], with the drift factor");
+    return base::InvalidArgument(
+        "compromised_terminals_per_day must be in [0, terminals], with the drift factor");
   }
   if (fraud.compromised_cards_per_day < 0 || fraud.compromised_cards_per_day > customers) {
     return base::InvalidArgument("compromised_cards_per_day must be in [0, customers]");

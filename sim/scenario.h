@@ -81,8 +81,8 @@ class DayWindow {
   std::vector<Transaction> PopFront();
 
  private:
-  int32_t first_day_ = 0;                       //!< Day index of days_.front().
-  std::deque<std::vector<Transaction>> days_;   //!< Held days, oldest first.
+  int32_t first_day_ = 0;                      //!< Day index of days_.front().
+  std::deque<std::vector<Transaction>> days_;  //!< Held days, oldest first.
 };
 
 //! One fraud or drift rule; see the pipeline contract at the top of this file.

@@ -11,14 +11,14 @@
 namespace vigil::sim {
 namespace {
 
-constexpr double kMapSize = 100.0;            // customers and terminals live on [0, 100)^2
-constexpr double kMinMeanAmount = 5.0;        // mean_amount ~ U(5, 100)
+constexpr double kMapSize = 100.0;      // customers and terminals live on [0, 100)^2
+constexpr double kMinMeanAmount = 5.0;  // mean_amount ~ U(5, 100)
 constexpr double kMaxMeanAmount = 100.0;
-constexpr double kMaxMeanTxPerDay = 4.0;      // mean_tx_per_day ~ U(0, 4)
+constexpr double kMaxMeanTxPerDay = 4.0;  // mean_tx_per_day ~ U(0, 4)
 constexpr double kSecondsPerDay = 86'400.0;
-constexpr double kMeanTimeOfDay = 43'200.0;   // time of day ~ N(noon, 20,000 s)
+constexpr double kMeanTimeOfDay = 43'200.0;  // time of day ~ N(noon, 20,000 s)
 constexpr double kStdTimeOfDay = 20'000.0;
-constexpr int32_t kMaxCellsPerSide = 1024;    // bounds the grid's memory for tiny radii
+constexpr int32_t kMaxCellsPerSide = 1024;  // bounds the grid's memory for tiny radii
 
 // Terminals bucketed in square cells of side >= radius, so a query visits the 3 x 3 cells around
 // its point.
@@ -74,7 +74,8 @@ base::Status ValidateOptions(const SimOptions& o) {
 
 }  // namespace
 
-Simulator::Simulator(SimOptions options, int64_t start_ms) : options_(std::move(options)), start_ms_(start_ms) {}
+Simulator::Simulator(SimOptions options, int64_t start_ms)
+    : options_(std::move(options)), start_ms_(start_ms) {}
 
 base::Result<std::unique_ptr<Simulator>> Simulator::Make(const SimOptions& options) {
   VIGIL_RETURN_IF_ERROR(ValidateOptions(options).WithContext("simulator options"));
@@ -144,7 +145,8 @@ base::Status Simulator::Run(const DayCallback& on_day, const ProgressCallback& o
       MakeScenarios(options_.fraud, options_.drift, options_.seed, options_.customers, options_.terminals);
   // lag_before[k]: days scenario k trails generation by, the horizons of the scenarios before it.
   std::vector<int32_t> lag_before(scenarios.size() + 1, 0);
-  for (size_t k = 0; k < scenarios.size(); ++k) lag_before[k + 1] = lag_before[k] + scenarios[k]->horizon_days();
+  for (size_t k = 0; k < scenarios.size(); ++k)
+    lag_before[k + 1] = lag_before[k] + scenarios[k]->horizon_days();
   const int32_t total_lag = lag_before.back();
   const int32_t days = options_.days;
 

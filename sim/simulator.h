@@ -53,13 +53,13 @@ struct SimOptions {
 
 //! A customer's fixed profile.
 struct CustomerProfile {
-  int32_t id = 0;                               //!< Customer id, 0 .. customers-1.
-  double x = 0;                                 //!< Location, U(0, 100).
-  double y = 0;                                 //!< Location, U(0, 100).
-  double mean_amount = 0;                       //!< Mean amount, U(5, 100).
-  double std_amount = 0;                        //!< Amount standard deviation: mean_amount / 2.
-  double mean_tx_per_day = 0;                   //!< Mean number of transactions per day, U(0, 4).
-  std::vector<int32_t> available_terminals;     //!< Terminals closer than the radius, ascending ids.
+  int32_t id = 0;                            //!< Customer id, 0 .. customers-1.
+  double x = 0;                              //!< Location, U(0, 100).
+  double y = 0;                              //!< Location, U(0, 100).
+  double mean_amount = 0;                    //!< Mean amount, U(5, 100).
+  double std_amount = 0;                     //!< Amount standard deviation: mean_amount / 2.
+  double mean_tx_per_day = 0;                //!< Mean number of transactions per day, U(0, 4).
+  std::vector<int32_t> available_terminals;  //!< Terminals closer than the radius, ascending ids.
 };
 
 //! A terminal's fixed profile.

@@ -39,7 +39,8 @@ void StatsAccumulator::AddDay(int32_t day, std::span<const Transaction> transact
     }
   }
   std::sort(fraud_customers_.begin(), fraud_customers_.end());
-  d.compromised_cards = std::unique(fraud_customers_.begin(), fraud_customers_.end()) - fraud_customers_.begin();
+  d.compromised_cards =
+      std::unique(fraud_customers_.begin(), fraud_customers_.end()) - fraud_customers_.begin();
   stats_.transactions += d.transactions;
   stats_.frauds += d.frauds;
   stats_.days.push_back(d);
@@ -69,7 +70,8 @@ std::string FormatStats(const SimStats& stats) {
   char line[160];
   std::string out;
   std::snprintf(line, sizeof(line), "transactions: %lld over %zu days (%.1f per day)\n",
-                static_cast<long long>(stats.transactions), stats.days.size(), stats.mean_transactions_per_day());
+                static_cast<long long>(stats.transactions), stats.days.size(),
+                stats.mean_transactions_per_day());
   out += line;
   std::snprintf(line, sizeof(line), "frauds: %lld (%.3f%%, %.1f per day, %.1f compromised cards per day)\n",
                 static_cast<long long>(stats.frauds), 100.0 * stats.fraud_rate(), stats.mean_frauds_per_day(),

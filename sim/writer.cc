@@ -103,7 +103,8 @@ void AppendLabelCsv(const Label& label, std::string& out) {
 }
 
 std::string_view TransactionCsvHeader() {
-  return "TRANSACTION_ID,TX_DATETIME,TX_TIME_MS,CUSTOMER_ID,TERMINAL_ID,TX_AMOUNT,TX_FRAUD,TX_FRAUD_SCENARIO\n";
+  return "TRANSACTION_ID,TX_DATETIME,TX_TIME_MS,CUSTOMER_ID,TERMINAL_ID,TX_AMOUNT,TX_FRAUD,TX_FRAUD_"
+         "SCENARIO\n";
 }
 
 std::string_view LabelCsvHeader() { return "TRANSACTION_ID,TX_FRAUD,LABEL_TIME_MS\n"; }

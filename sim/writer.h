@@ -66,16 +66,17 @@ class RecordWriter {
  private:
   enum class Kind { kTransactions, kLabels };
   RecordWriter(std::string path, std::FILE* file, OutputFormat format, Kind kind);
-  static base::Result<std::unique_ptr<RecordWriter>> Open(const std::string& path, OutputFormat format, Kind kind);
+  static base::Result<std::unique_ptr<RecordWriter>> Open(const std::string& path, OutputFormat format,
+                                                          Kind kind);
   base::Status FlushIfFull();
 
-  std::string path_;           //!< For error messages.
-  std::FILE* file_;            //!< Owned; null once closed.
-  OutputFormat format_;        //!< JSONL or CSV.
-  Kind kind_;                  //!< What this writer accepts.
-  std::string buffer_;         //!< Pending text, flushed when large.
-  int64_t records_ = 0;        //!< Records written.
-  bool failed_ = false;        //!< A write to the file failed.
+  std::string path_;     //!< For error messages.
+  std::FILE* file_;      //!< Owned; null once closed.
+  OutputFormat format_;  //!< JSONL or CSV.
+  Kind kind_;            //!< What this writer accepts.
+  std::string buffer_;   //!< Pending text, flushed when large.
+  int64_t records_ = 0;  //!< Records written.
+  bool failed_ = false;  //!< A write to the file failed.
 };
 
 }  // namespace vigil::sim

@@ -58,8 +58,8 @@ TEST_CASE("Known compromised cards grow with the delayed labels", "[models][hand
 TEST_CASE("EvaluateHandbook scores the filtered test set", "[models][handbook]") {
   const HandbookSplit split{0, 1, 1, 2};  // train day 0, test days 2-3
   const std::vector<ScoredTransaction> rows = {
-      {0, 9, 1, 0.0},                                    // card 9 known compromised
-      {2, 9, 1, 0.99}, {2, 1, 1, 0.9}, {2, 2, 0, 0.2},   // card 9's row is dropped
+      {0, 9, 1, 0.0},                                   // card 9 known compromised
+      {2, 9, 1, 0.99}, {2, 1, 1, 0.9}, {2, 2, 0, 0.2},  // card 9's row is dropped
       {3, 3, 0, 0.8},  {3, 4, 1, 0.7}, {3, 5, 0, 0.1},
   };
   const auto eval = EvaluateHandbook(rows, split, 1);
@@ -92,9 +92,10 @@ TEST_CASE("On simulated data the protocol's set sizes are near the book's", "[mo
               .ok());
   const auto eval = EvaluateHandbook(rows, HandbookSplit{});
   REQUIRE(eval.ok());
-  INFO("train " << eval->train_transactions << "/" << eval->train_frauds << ", test " << eval->test.transactions
-                << "/" << eval->test.frauds << ", amount as score: AUC " << eval->test.auc_roc << " AP "
-                << eval->test.average_precision << " CP@100 " << eval->test.card_precision_at_k);
+  INFO("train " << eval->train_transactions << "/" << eval->train_frauds << ", test "
+                << eval->test.transactions << "/" << eval->test.frauds << ", amount as score: AUC "
+                << eval->test.auc_roc << " AP " << eval->test.average_precision << " CP@100 "
+                << eval->test.card_precision_at_k);
   // The book: 67,240 training rows with 598 frauds, 58,264 test rows with 385 frauds.
   CHECK(std::abs(eval->train_transactions / 67240.0 - 1) < 0.05);
   CHECK(std::abs(eval->train_frauds / 598.0 - 1) < 0.2);

@@ -1,5 +1,7 @@
 #include "models/metrics.h"
 
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdio>
@@ -7,7 +9,6 @@
 #include <fstream>
 #include <random>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 namespace vigil::models {
@@ -69,8 +70,8 @@ TEST_CASE("Card precision@k: max per card and day, detected cards dropped later"
   // Day 1: cards 1 and 2 are dropped; 3 (.5, genuine) and 4 (.5, fraud) tie, lower id first; 5 (.3,
   // fraud) is outside the top 2. One hit.
   const std::vector<ScoredTransaction> rows = {
-      {0, 1, 0, 0.9}, {0, 1, 1, 0.2}, {0, 2, 1, 0.8}, {0, 3, 1, 0.7},
-      {1, 1, 1, 0.95}, {1, 2, 1, 0.99}, {1, 4, 1, 0.5}, {1, 3, 0, 0.5}, {1, 5, 1, 0.3},
+      {0, 1, 0, 0.9},  {0, 1, 1, 0.2}, {0, 2, 1, 0.8}, {0, 3, 1, 0.7}, {1, 1, 1, 0.95},
+      {1, 2, 1, 0.99}, {1, 4, 1, 0.5}, {1, 3, 0, 0.5}, {1, 5, 1, 0.3},
   };
   const auto cp = CardPrecisionAtK(rows, 2);
   REQUIRE(cp.ok());

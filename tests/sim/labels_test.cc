@@ -50,9 +50,8 @@ TEST_CASE("Merger refuses out-of-order transactions and propagates sink errors",
   CHECK(merger.Add(bad).code() == base::StatusCode::kFailedPrecondition);
 
   int seen = 0;
-  EventMerger failing(10, [&](const Event&) {
-    return ++seen == 2 ? base::Unavailable("broker down") : base::Status::OK();
-  });
+  EventMerger failing(
+      10, [&](const Event&) { return ++seen == 2 ? base::Unavailable("broker down") : base::Status::OK(); });
   const std::vector<Transaction> txs = {Tx(0, 0), Tx(1, 1)};
   CHECK(failing.Add(txs).code() == base::StatusCode::kUnavailable);
 }

@@ -35,9 +35,9 @@ std::unique_ptr<Simulator> MakeSim(const SimOptions& options) {
 }
 
 bool SameTransaction(const Transaction& a, const Transaction& b) {
-  return a.transaction_id == b.transaction_id && a.tx_time_ms == b.tx_time_ms && a.customer_id == b.customer_id &&
-         a.terminal_id == b.terminal_id && a.amount == b.amount && a.day == b.day && a.is_fraud == b.is_fraud &&
-         a.fraud_scenario == b.fraud_scenario;
+  return a.transaction_id == b.transaction_id && a.tx_time_ms == b.tx_time_ms &&
+         a.customer_id == b.customer_id && a.terminal_id == b.terminal_id && a.amount == b.amount &&
+         a.day == b.day && a.is_fraud == b.is_fraud && a.fraud_scenario == b.fraud_scenario;
 }
 
 bool SameRun(const std::vector<Transaction>& a, const std::vector<Transaction>& b) {
@@ -127,7 +127,8 @@ TEST_CASE("Scenario 2: a compromised terminal's transactions are fraud for 28 da
   int64_t inside = 0;
   for (const Transaction& tx : Generate(o)) {
     bool in_window = false;
-    for (int32_t c : compromised[static_cast<size_t>(tx.terminal_id)]) in_window |= c <= tx.day && tx.day <= c + 27;
+    for (int32_t c : compromised[static_cast<size_t>(tx.terminal_id)])
+      in_window |= c <= tx.day && tx.day <= c + 27;
     if (in_window) {
       ++inside;
       REQUIRE(tx.is_fraud == 1);
@@ -150,10 +151,12 @@ TEST_CASE("Scenario 3: a third of a compromised card's transactions, amounts tim
 
   // windows[start] = customers compromised on `start`, active for days start..start+13.
   std::vector<std::vector<int32_t>> windows;
-  for (int32_t day = 0; day < o.days; ++day) windows.push_back(CompromisedCardsOfDay(o.fraud, o.seed, o.customers, day));
+  for (int32_t day = 0; day < o.days; ++day)
+    windows.push_back(CompromisedCardsOfDay(o.fraud, o.seed, o.customers, day));
   auto in_window = [&](const Transaction& tx, int32_t start) {
     const auto& cards = windows[static_cast<size_t>(start)];
-    return tx.day >= start && tx.day <= start + 13 && std::find(cards.begin(), cards.end(), tx.customer_id) != cards.end();
+    return tx.day >= start && tx.day <= start + 13 &&
+           std::find(cards.begin(), cards.end(), tx.customer_id) != cards.end();
   };
   int64_t card_frauds = 0;
   for (size_t i = 0; i < with.size(); ++i) {

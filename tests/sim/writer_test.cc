@@ -1,10 +1,11 @@
 #include "sim/writer.h"
 
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <unistd.h>
 #include <vector>
 
 #include "sim/civil_time.h"
@@ -47,7 +48,8 @@ TEST_CASE("Records render as JSON and CSV with the Handbook's field names", "[si
   AppendTransactionJson(Sample(), json);
   CHECK(json ==
         "{\"TRANSACTION_ID\":42,\"TX_DATETIME\":\"2018-04-01T00:00:31Z\",\"TX_TIME_MS\":1522540831000,"
-        "\"CUSTOMER_ID\":596,\"TERMINAL_ID\":3156,\"TX_AMOUNT\":57.10,\"TX_FRAUD\":1,\"TX_FRAUD_SCENARIO\":3}\n");
+        "\"CUSTOMER_ID\":596,\"TERMINAL_ID\":3156,\"TX_AMOUNT\":57.10,\"TX_FRAUD\":1,\"TX_FRAUD_SCENARIO\":3}"
+        "\n");
   std::string csv;
   AppendTransactionCsv(Sample(), csv);
   CHECK(csv == "42,2018-04-01T00:00:31Z,1522540831000,596,3156,57.10,1,3\n");
@@ -67,7 +69,8 @@ TEST_CASE("Formats follow the file extension", "[sim][writer]") {
 }
 
 TEST_CASE("Writers produce files with a CSV header and one line per record", "[sim][writer]") {
-  const auto dir = std::filesystem::temp_directory_path() / ("vigil_writer_test_" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("vigil_writer_test_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const std::vector<Transaction> txs(3, Sample());
 
@@ -87,7 +90,8 @@ TEST_CASE("Writers produce files with a CSV header and one line per record", "[s
   REQUIRE(jsonl.ok());
   REQUIRE((*jsonl)->Write(std::span<const Label>(labels)).ok());
   REQUIRE((*jsonl)->Close().ok());
-  CHECK(ReadFile(dir / "labels.jsonl") == "{\"TRANSACTION_ID\":42,\"TX_FRAUD\":1,\"LABEL_TIME_MS\":1522540831001}\n");
+  CHECK(ReadFile(dir / "labels.jsonl") ==
+        "{\"TRANSACTION_ID\":42,\"TX_FRAUD\":1,\"LABEL_TIME_MS\":1522540831001}\n");
 
   CHECK(RecordWriter::OpenLabels((dir / "no/such/dir.csv").string(), OutputFormat::kCsv).status().code() ==
         base::StatusCode::kIoError);
