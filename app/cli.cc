@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include "app/commands.h"
+#include "app/simulate_command.h"
 #include "config/pipeline_config.h"
 
 namespace vigil::app {
@@ -26,6 +27,9 @@ int RunCli(int argc, char** argv) {
   CLI::App* check_cmd = app.add_subcommand("check-config", "Validate a pipeline file and bind its operators");
   check_cmd->add_option("config", check_path, "Pipeline YAML file")->required();
 
+  SimulateOptions simulate;
+  AddSimulateCommand(app, simulate);
+
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
@@ -42,6 +46,7 @@ int RunCli(int argc, char** argv) {
     return RunPipelineCommand(run);
   }
   if (*check_cmd) return CheckConfigCommand(check_path);
+  if (simulate.selected) return SimulateCommand(simulate);
   return 2;
 }
 

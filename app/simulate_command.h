@@ -1,0 +1,24 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "sim/simulator.h"
+
+namespace vigil::app {
+
+//! Options of `vigil simulate`.
+struct SimulateOptions {
+  sim::SimOptions sim;
+  std::string out;                           //!< Transactions file (.jsonl or .csv).
+  std::string labels_out;                    //!< Labels file (.jsonl or .csv).
+  std::string bootstrap;                     //!< Kafka bootstrap servers; empty = no Kafka.
+  std::string topic = "transactions";        //!< Transactions topic.
+  std::string labels_topic = "labels";       //!< Labels topic; empty = none.
+  bool quiet = false;
+  bool selected = false;                     //!< Set when the subcommand was given.
+};
+
+int SimulateCommand(const SimulateOptions& options);
+void AddSimulateCommand(CLI::App& app, SimulateOptions& options);
+
+}  // namespace vigil::app
