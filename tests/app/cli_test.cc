@@ -1,0 +1,46 @@
+// The CLI as a user meets it: help text, and config errors with file:line:col and a non-zero exit.
+#include <catch2/catch.hpp>
+#include <fstream>
+
+#include "tests/support/process.h"
+
+namespace vigil::testing {
+namespace {
+
+int RunVigil(const std::vector<std::string>& args, std::string* output) {
+  const std::string dir = TempDir("vigil-cli");
+  std::vector<std::string> argv = {VigilBinary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  Child child(argv, dir + "/out.log");
+  const int rc = child.Wait(std::chrono::seconds(30));
+  *output = ReadFile(dir + "/out.log");
+  return rc;
+}
+
+TEST_CASE("vigil --help lists the subcommands", "[app]") {
+  std::string out;
+  CHECK(RunVigil({"--help"}, &out) == 0);
+  for (const char* cmd : {"run", "check-config", "simulate"}) CHECK(out.find(cmd) != std::string::npos);
+  CHECK(RunVigil({}, &out) != 0);
+  CHECK(out.find("A subcommand is required") != std::string::npos);
+}
+
+TEST_CASE("check-config accepts the example and names file:line:col for a broken one", "[app]") {
+  std::string out;
+  CHECK(RunVigil({"check-config", std::string(VIGIL_SOURCE_DIR) + "/deploy/examples/windows.yaml"}, &out) == 0);
+  CHECK(out.find("ok") != std::string::npos);
+
+  const std::string path = TempDir("vigil-cli") + "/broken.yaml";
+  std::ofstream(path) << "name: x\nsource: {kind: kafka, topic: t}\nschema:\n  event_time: TS\n  fields:\n"
+                         "    - {name: TS, type: timestamp}\noperators:\n  - type: window\n    key: NOPE\n"
+                         "    outputs: [{name: C, agg: count, window: 1d}]\noutput: {kind: none}\n";
+  CHECK(RunVigil({"check-config", path}, &out) == 2);
+  CHECK(out.find(path + ":8:5: window key 'NOPE' is not a column") != std::string::npos);
+
+  std::ofstream(path) << "name: x\nsource: {kind: kafka, topic: t}\nschema: [\n";
+  CHECK(RunVigil({"run", path}, &out) == 2);
+  CHECK(out.find(path + ":4:1: YAML syntax error") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace vigil::testing
