@@ -81,20 +81,20 @@ base::Result<HandbookSets> SelectHandbookSets(std::span<const ScoredTransaction>
   std::unordered_set<int64_t> known;
   for (size_t i = 0; i < rows.size(); ++i) {
     const ScoredTransaction& row = rows[i];
-    if (row.day < split.train_start_day || row.day >= split.train_end_day()) continue;
+    if (row.day < split.train_start_day || row.day >= split.TrainEndDay()) continue;
     sets.train.push_back(i);
     if (row.label == 1) known.insert(row.customer_id);
   }
   // Test day D learns the frauds of day D - delay - 1: days train_end - 1 .. test_end - delay - 2.
   const auto revealed =
-      FraudCustomersByDay(rows, split.train_end_day() - 1, split.test_end_day() - split.delay_days - 1);
+      FraudCustomersByDay(rows, split.TrainEndDay() - 1, split.TestEndDay() - split.delay_days - 1);
   std::unordered_map<int32_t, std::vector<size_t>> test_by_day;
   for (size_t i = 0; i < rows.size(); ++i) {
-    if (rows[i].day >= split.test_start_day() && rows[i].day < split.test_end_day()) {
+    if (rows[i].day >= split.TestStartDay() && rows[i].day < split.TestEndDay()) {
       test_by_day[rows[i].day].push_back(i);
     }
   }
-  for (int32_t day = split.test_start_day(); day < split.test_end_day(); ++day) {
+  for (int32_t day = split.TestStartDay(); day < split.TestEndDay(); ++day) {
     if (auto it = revealed.find(day - split.delay_days - 1); it != revealed.end()) {
       known.insert(it->second.begin(), it->second.end());
     }

@@ -29,11 +29,11 @@ struct HandbookSplit {
   int32_t test_days = 7;
 
   //! One past the last training day.
-  int32_t train_end_day() const { return train_start_day + train_days; }
+  int32_t TrainEndDay() const { return train_start_day + train_days; }
   //! First test day: 129 (2018-08-08) by default.
-  int32_t test_start_day() const { return train_end_day() + delay_days; }
+  int32_t TestStartDay() const { return TrainEndDay() + delay_days; }
   //! One past the last test day.
-  int32_t test_end_day() const { return test_start_day() + test_days; }
+  int32_t TestEndDay() const { return TestStartDay() + test_days; }
 };
 
 //! The split whose training starts on `train_start_date` for a dataset starting on

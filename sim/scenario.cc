@@ -94,11 +94,11 @@ class CompromisedCardScenario final : public Scenario {
   CompromisedCardScenario(const FraudOptions& fraud, uint64_t seed, int32_t customers)
       : fraud_(fraud), seed_(seed), customers_(customers) {}
 
-  int32_t horizon_days() const override { return fraud_.card_compromise_days - 1; }
+  int32_t HorizonDays() const override { return fraud_.card_compromise_days - 1; }
 
   void OnDay(int32_t day, DayWindow& window) override {
     pending_.push_back(day);
-    if (pending_.front() + horizon_days() <= day) {
+    if (pending_.front() + HorizonDays() <= day) {
       Resolve(pending_.front(), window);
       pending_.pop_front();
     }

@@ -5,8 +5,8 @@
 // before the next one:
 //   1. The simulator generates the days one by one into a DayWindow.
 //   2. Scenario k receives OnDay(d) once every earlier scenario is done with day d, for d = 0, 1, ...
-//   3. In OnDay(d) a scenario may read and modify days [d - horizon_days(), d] of the window, and no
-//      other day. Once it returns, it is done with day d - horizon_days().
+//   3. In OnDay(d) a scenario may read and modify days [d - HorizonDays(), d] of the window, and no
+//      other day. Once it returns, it is done with day d - HorizonDays().
 //   4. After the last day, Finish() lets it complete work whose horizon runs past the end (windows
 //      that the end of the data cuts short).
 //   5. A day leaves the window (and is emitted) once every scenario is done with it.
@@ -90,8 +90,8 @@ class Scenario {
  public:
   virtual ~Scenario() = default;
   //! Later days this scenario must see before it is done with a day. Default 0.
-  virtual int32_t horizon_days() const { return 0; }
-  //! Processes day `day`; may modify days [day - horizon_days(), day] of `window`.
+  virtual int32_t HorizonDays() const { return 0; }
+  //! Processes day `day`; may modify days [day - HorizonDays(), day] of `window`.
   virtual void OnDay(int32_t day, DayWindow& window) = 0;
   //! Called once after the last OnDay(): completes work cut short by the end of the data.
   virtual void Finish(DayWindow& window) {}

@@ -146,7 +146,7 @@ base::Status Simulator::Run(const DayCallback& on_day, const ProgressCallback& o
   // lag_before[k]: days scenario k trails generation by, the horizons of the scenarios before it.
   std::vector<int32_t> lag_before(scenarios.size() + 1, 0);
   for (size_t k = 0; k < scenarios.size(); ++k)
-    lag_before[k + 1] = lag_before[k] + scenarios[k]->horizon_days();
+    lag_before[k + 1] = lag_before[k] + scenarios[k]->HorizonDays();
   const int32_t total_lag = lag_before.back();
   const int32_t days = options_.days;
 

@@ -48,7 +48,7 @@ struct SimOptions {
   DriftOptions drift;
 
   //! label_delay_days in milliseconds.
-  int64_t label_delay_ms() const { return static_cast<int64_t>(label_delay_days) * kMsPerDay; }
+  int64_t LabelDelayMs() const { return static_cast<int64_t>(label_delay_days) * kMsPerDay; }
 };
 
 //! A customer's fixed profile.

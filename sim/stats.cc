@@ -17,12 +17,12 @@ double MeanOverDays(const std::vector<DayStats>& days, Field field) {
 
 }  // namespace
 
-double SimStats::fraud_rate() const {
+double SimStats::FraudRate() const {
   return transactions == 0 ? 0 : static_cast<double>(frauds) / static_cast<double>(transactions);
 }
-double SimStats::mean_transactions_per_day() const { return MeanOverDays(days, &DayStats::transactions); }
-double SimStats::mean_frauds_per_day() const { return MeanOverDays(days, &DayStats::frauds); }
-double SimStats::mean_compromised_cards_per_day() const {
+double SimStats::MeanTransactionsPerDay() const { return MeanOverDays(days, &DayStats::transactions); }
+double SimStats::MeanFraudsPerDay() const { return MeanOverDays(days, &DayStats::frauds); }
+double SimStats::MeanCompromisedCardsPerDay() const {
   return MeanOverDays(days, &DayStats::compromised_cards);
 }
 
@@ -71,11 +71,11 @@ std::string FormatStats(const SimStats& stats) {
   std::string out;
   std::snprintf(line, sizeof(line), "transactions: %lld over %zu days (%.1f per day)\n",
                 static_cast<long long>(stats.transactions), stats.days.size(),
-                stats.mean_transactions_per_day());
+                stats.MeanTransactionsPerDay());
   out += line;
   std::snprintf(line, sizeof(line), "frauds: %lld (%.3f%%, %.1f per day, %.1f compromised cards per day)\n",
-                static_cast<long long>(stats.frauds), 100.0 * stats.fraud_rate(), stats.mean_frauds_per_day(),
-                stats.mean_compromised_cards_per_day());
+                static_cast<long long>(stats.frauds), 100.0 * stats.FraudRate(), stats.MeanFraudsPerDay(),
+                stats.MeanCompromisedCardsPerDay());
   out += line;
   for (int s = 0; s < kFraudScenarioCount; ++s) {
     std::snprintf(line, sizeof(line), "  scenario %d (%s): %lld\n", s,

@@ -31,13 +31,13 @@ struct SimStats {
   std::vector<DayStats> days;  //!< One entry per day, in day order.
 
   //! frauds / transactions, 0 when empty.
-  double fraud_rate() const;
+  double FraudRate() const;
   //! Mean of DayStats::transactions.
-  double mean_transactions_per_day() const;
+  double MeanTransactionsPerDay() const;
   //! Mean of DayStats::frauds.
-  double mean_frauds_per_day() const;
+  double MeanFraudsPerDay() const;
   //! Mean of DayStats::compromised_cards.
-  double mean_compromised_cards_per_day() const;
+  double MeanCompromisedCardsPerDay() const;
 };
 
 //! Accumulates SimStats day by day; pass AddDay as (part of) Simulator::Run's callback.

@@ -13,9 +13,9 @@ TEST_CASE("The book's dates map to days 115 (train) and 129 (test)", "[models][h
   const auto split = SplitFromDates("2018-04-01", "2018-07-25");
   REQUIRE(split.ok());
   CHECK(split->train_start_day == 115);
-  CHECK(split->train_end_day() == 122);
-  CHECK(split->test_start_day() == 129);  // 2018-08-08
-  CHECK(split->test_end_day() == 136);
+  CHECK(split->TrainEndDay() == 122);
+  CHECK(split->TestStartDay() == 129);  // 2018-08-08
+  CHECK(split->TestEndDay() == 136);
   const HandbookSplit defaults;
   CHECK(defaults.train_start_day == 115);
   CHECK_FALSE(SplitFromDates("2018-04-01", "2018-02-30").ok());

@@ -67,7 +67,7 @@ TEST_CASE("Merged simulator output is in event-time order with one label per tra
   int64_t transactions = 0;
   int64_t labels = 0;
   int64_t last_time = 0;
-  EventMerger merger(o.label_delay_ms(), [&](const Event& e) {
+  EventMerger merger(o.LabelDelayMs(), [&](const Event& e) {
     const int64_t t = EventTimeMs(e);
     REQUIRE(t >= last_time);
     last_time = t;

@@ -196,11 +196,11 @@ TEST_CASE("Transaction counts match the customers' Poisson means", "[sim]") {
   }
   expected_per_day *= 0.969257;  // P(0 < N(43200, 20000) < 86400)
   const SimStats stats = ComputeStats(Generate(o));
-  CHECK(stats.mean_transactions_per_day() == Approx(expected_per_day).epsilon(0.02));
+  CHECK(stats.MeanTransactionsPerDay() == Approx(expected_per_day).epsilon(0.02));
   CHECK(stats.days.size() == static_cast<size_t>(o.days));
   CHECK(stats.by_scenario[0] + stats.frauds == stats.transactions);
-  CHECK(stats.fraud_rate() > 0.001);
-  CHECK(stats.fraud_rate() < 0.2);
+  CHECK(stats.FraudRate() > 0.001);
+  CHECK(stats.FraudRate() < 0.2);
 }
 
 TEST_CASE("Run reports progress and stops at the first callback error", "[sim]") {
@@ -272,7 +272,7 @@ TEST_CASE("The book's 183 days: ~1,754,155 transactions, 0.84% fraud", "[sim][ha
   REQUIRE(stats.ok());
   INFO(FormatStats(*stats) << "generated in " << seconds << " s");
   CHECK(std::abs(static_cast<double>(stats->transactions) / 1'754'155 - 1) < 0.03);
-  CHECK(std::abs(100 * stats->fraud_rate() - 0.837) < 0.08);
+  CHECK(std::abs(100 * stats->FraudRate() - 0.837) < 0.08);
   CHECK(stats->days.size() == 183);
   for (int s = 1; s < kFraudScenarioCount; ++s) CHECK(stats->by_scenario[static_cast<size_t>(s)] > 500);
   CHECK(seconds < 10);
