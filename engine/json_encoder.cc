@@ -3,6 +3,9 @@
 #include <charconv>
 #include <cmath>
 
+#include <fmt/compile.h>
+#include <fmt/format.h>
+
 namespace vigil::engine {
 
 void AppendJsonString(std::string_view s, std::string* out) {
@@ -36,8 +39,15 @@ void AppendJsonDouble(double v, std::string* out) {
     return;
   }
   char buf[32];
-  auto res = std::to_chars(buf, buf + sizeof buf, v);
-  out->append(buf, res.ptr);
+  // Whole numbers (counts, flags) are common features: print them as integers, exactly.
+  if (v == std::trunc(v) && std::abs(v) < 9.007199254740992e15) {
+    auto res = std::to_chars(buf, buf + sizeof buf, static_cast<int64_t>(v));
+    out->append(buf, res.ptr);
+    return;
+  }
+  // Shortest form that reads back to the same bits (Dragonbox).
+  char* end = fmt::format_to(buf, FMT_COMPILE("{}"), v);
+  out->append(buf, end);
 }
 
 namespace {

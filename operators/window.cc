@@ -13,6 +13,8 @@ using config::Aggregate;
 using engine::Batch;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr size_t kMaxRanges = 32;  // distinct (window, delay) pairs per operator
+constexpr size_t kMaxValues = 16;  // distinct value fields per operator
 
 //! A bound output: where to write, what to compute, over which slot of the per-event values.
 struct Output {
@@ -22,6 +24,18 @@ struct Output {
   int denominator = -1;  // ratio only; -1 = count
   int64_t window_ms;
   int64_t delay_ms;
+  int range = -1;        // index into the operator's distinct (window, delay) ranges
+};
+
+//! A distinct (window, delay) pair; outputs over the same range share its bounds.
+struct Range {
+  int64_t window_ms;
+  int64_t delay_ms;
+};
+
+//! Entries [lo, hi) of a key's state that fall in a range.
+struct Bounds {
+  size_t lo, hi;
 };
 
 using Cache = engine::KeyedCache<WindowKeyState, WindowKeyCodec>;
@@ -33,7 +47,18 @@ class WindowState final : public engine::OperatorState {
   size_t cached_keys() const override { return cache.size(); }
   engine::CacheStats cache_stats() const override { return cache.stats(); }
   Cache cache;
+  std::vector<WindowKeyState*> rows;  //!< Per-batch scratch: each row's key state.
 };
+
+//! Pulls the parts of a key's state that a window update touches towards the cache.
+inline void Prefetch(const WindowKeyState* s) {
+  const size_t n = s->data.size();
+  if (n == 0) return;
+  const double* live = s->data.data() + size_t{s->head} * s->stride;
+  const double* end = s->data.data() + n;
+  // The updates read the recent end most; walk back a few cache lines from there.
+  for (const double* p = end - 1; p >= live && p > end - 64; p -= 8) __builtin_prefetch(p);
+}
 
 class WindowOperator final : public engine::Operator {
  public:
@@ -41,7 +66,13 @@ class WindowOperator final : public engine::Operator {
                  std::vector<Output> outputs, int64_t lateness)
       : Operator(std::move(name)), table_(table), key_(key), value_columns_(std::move(value_columns)),
         outputs_(std::move(outputs)), lateness_(lateness) {
-    for (const Output& o : outputs_) horizon_ = std::max(horizon_, o.window_ms + o.delay_ms);
+    for (Output& o : outputs_) {
+      horizon_ = std::max(horizon_, o.window_ms + o.delay_ms);
+      auto it = std::find_if(ranges_.begin(), ranges_.end(),
+                             [&](const Range& r) { return r.window_ms == o.window_ms && r.delay_ms == o.delay_ms; });
+      o.range = static_cast<int>(it - ranges_.begin());
+      if (it == ranges_.end()) ranges_.push_back({o.window_ms, o.delay_ms});
+    }
   }
 
   base::Result<std::unique_ptr<engine::OperatorState>> MakeState(const engine::TaskContext& ctx) const override {
@@ -49,7 +80,10 @@ class WindowOperator final : public engine::Operator {
   }
 
   base::Status Process(Batch& batch, engine::OperatorState* s) const override {
-    auto& cache = static_cast<WindowState*>(s)->cache;
+    auto* ws = static_cast<WindowState*>(s);
+    // Two passes: the key lookups of a batch are independent, so the CPU overlaps their cache
+    // misses; the updates then run in order with the next rows' state prefetched.
+    ws->rows.assign(batch.size(), nullptr);
     const bool string_key = batch.schema().column(key_).type == config::FieldType::kString;
     for (size_t row = 0; row < batch.size(); ++row) {
       if (!batch.live(row)) continue;
@@ -61,53 +95,73 @@ class WindowOperator final : public engine::Operator {
         int_key = batch.i64(row, key_);
         key = std::string_view(reinterpret_cast<const char*>(&int_key), sizeof int_key);
       }
-      VIGIL_ASSIGN_OR_RETURN(WindowKeyState * state, cache.GetForUpdate(key));
+      VIGIL_ASSIGN_OR_RETURN(ws->rows[row], ws->cache.GetForUpdate(key));
+    }
+    constexpr size_t kAhead = 4;
+    for (size_t row = 0; row < batch.size(); ++row) {
+      if (row + kAhead < batch.size() && ws->rows[row + kAhead] != nullptr) Prefetch(ws->rows[row + kAhead]);
+      WindowKeyState* state = ws->rows[row];
+      if (state == nullptr) continue;
       const int64_t t = batch.meta(row).event_time;
       if (state->max_time != INT64_MIN && t < state->max_time - lateness_) {
-        batch.Drop(row, engine::DlqReason::kLate, batch.schema().Find(batch.schema().column(key_).name));
+        batch.Drop(row, engine::DlqReason::kLate, key_);
         continue;
       }
-      Insert(batch, row, t, state);
-      for (const Output& o : outputs_) batch.f64(row, o.column) = Compute(*state, o, t);
+      const size_t pos = Insert(batch, row, t, state);
+      Bounds bounds[kMaxRanges];
+      for (size_t r = 0; r < ranges_.size(); ++r) bounds[r] = Locate(*state, ranges_[r], t, pos);
+      for (const Output& o : outputs_) batch.f64(row, o.column) = Compute(*state, o, bounds[o.range]);
     }
     return base::Status::OK();
   }
 
  private:
-  void Insert(const Batch& batch, size_t row, int64_t t, WindowKeyState* state) const {
-    const size_t stride = value_columns_.size();
-    if (state->max_time != INT64_MIN && !state->times.empty()) Evict(state, std::max(state->max_time, t));
-    const auto pos = static_cast<size_t>(std::upper_bound(state->times.begin(), state->times.end(), t) - state->times.begin());
-    state->times.insert(state->times.begin() + static_cast<std::ptrdiff_t>(pos), t);
-    double vals[16];
-    for (size_t v = 0; v < stride; ++v) vals[v] = batch.AsDouble(row, value_columns_[v]);
-    state->values.insert(state->values.begin() + static_cast<std::ptrdiff_t>(pos * stride), vals, vals + stride);
+  // Inserts the event after any with the same time and returns its index.
+  size_t Insert(const Batch& batch, size_t row, int64_t t, WindowKeyState* state) const {
+    const auto stride = static_cast<uint32_t>(1 + value_columns_.size());
+    if (state->data.empty()) {
+      state->stride = stride;
+      state->head = 0;
+    }
+    Evict(state, std::max(state->max_time, t));
+    double entry[1 + kMaxValues];
+    entry[0] = static_cast<double>(t);
+    for (size_t v = 0; v < value_columns_.size(); ++v) entry[1 + v] = batch.AsDouble(row, value_columns_[v]);
+    const size_t n = state->size();
+    const size_t pos = (n == 0 || state->time(n - 1) <= entry[0]) ? n : state->UpperBound(entry[0], n);
+    state->Insert(pos, entry);
     state->max_time = std::max(state->max_time, t);
+    return pos;
   }
 
   // Drops events no future in-time event can see: older than latest − lateness − longest window.
   void Evict(WindowKeyState* state, int64_t latest) const {
-    const int64_t cutoff = latest - lateness_ - horizon_;
-    const auto n = static_cast<size_t>(std::upper_bound(state->times.begin(), state->times.end(), cutoff) - state->times.begin());
-    if (n == 0) return;
-    state->times.erase(state->times.begin(), state->times.begin() + static_cast<std::ptrdiff_t>(n));
-    const size_t stride = value_columns_.size();
-    state->values.erase(state->values.begin(), state->values.begin() + static_cast<std::ptrdiff_t>(n * stride));
+    if (state->max_time == INT64_MIN) return;
+    const auto cutoff = static_cast<double>(latest - lateness_ - horizon_);
+    const size_t n = state->size();
+    size_t drop = 0;
+    while (drop < n && state->time(drop) <= cutoff) ++drop;
+    if (drop > 0) state->Evict(drop);
   }
 
-  double Compute(const WindowKeyState& s, const Output& o, int64_t t) const {
-    const int64_t hi_t = t - o.delay_ms;
-    const int64_t lo_t = hi_t - o.window_ms;
-    const auto lo = static_cast<size_t>(std::upper_bound(s.times.begin(), s.times.end(), lo_t) - s.times.begin());
-    // With no delay the current event is the last one with time t (it was inserted after its twins).
-    const auto hi = static_cast<size_t>(std::upper_bound(s.times.begin(), s.times.end(), hi_t) - s.times.begin());
-    const size_t stride = value_columns_.size();
-    if (o.agg == Aggregate::kCount) return static_cast<double>(hi - lo);
+  static Bounds Locate(const WindowKeyState& s, const Range& r, int64_t t, size_t pos) {
+    const auto hi_t = static_cast<double>(t - r.delay_ms);
+    const auto lo_t = static_cast<double>(t - r.delay_ms - r.window_ms);
+    // Without delay the range ends at the current event (inserted after its earlier twins).
+    const size_t hi = r.delay_ms == 0 ? pos + 1 : s.UpperBound(hi_t, s.size());
+    return {s.UpperBound(lo_t, hi), hi};
+  }
+
+  double Compute(const WindowKeyState& s, const Output& o, Bounds b) const {
+    if (o.agg == Aggregate::kCount) return static_cast<double>(b.hi - b.lo);
     double sum = 0, den = 0, mn = kNaN, mx = kNaN;
     size_t n = 0;
-    for (size_t i = lo; i < hi; ++i) {
-      const double v = s.values[i * stride + static_cast<size_t>(o.value)];
-      if (o.agg == Aggregate::kRatio) den += o.denominator < 0 ? 1.0 : s.values[i * stride + static_cast<size_t>(o.denominator)];
+    const auto value = static_cast<size_t>(1 + o.value);
+    const auto denominator = static_cast<size_t>(1 + o.denominator);
+    for (size_t i = b.lo; i < b.hi; ++i) {
+      const double* e = s.entry(i);
+      const double v = e[value];
+      if (o.agg == Aggregate::kRatio) den += o.denominator < 0 ? 1.0 : e[denominator];
       if (std::isnan(v)) continue;
       sum += v;
       ++n;
@@ -131,6 +185,7 @@ class WindowOperator final : public engine::Operator {
   std::vector<Output> outputs_;
   int64_t lateness_;
   int64_t horizon_ = 0;
+  std::vector<Range> ranges_;
 };
 
 base::Result<int> BindValue(engine::BindContext& ctx, const config::WindowOutputSpec& o, const std::string& field,
@@ -141,7 +196,7 @@ base::Result<int> BindValue(engine::BindContext& ctx, const config::WindowOutput
     return config::ConfigError(o.loc, "column '" + field + "' is a string; window aggregates need numbers");
   auto it = std::find(value_columns->begin(), value_columns->end(), column);
   if (it != value_columns->end()) return static_cast<int>(it - value_columns->begin());
-  if (value_columns->size() == 16) return config::ConfigError(o.loc, "a window reads at most 16 distinct fields");
+  if (value_columns->size() == kMaxValues) return config::ConfigError(o.loc, "a window reads at most 16 distinct fields");
   value_columns->push_back(column);
   return static_cast<int>(value_columns->size()) - 1;
 }
@@ -168,6 +223,7 @@ base::Result<std::unique_ptr<engine::Operator>> MakeWindow(engine::BindContext& 
     if (!column.ok()) return config::ConfigError(o.loc, column.status().message());
     out.column = *column;
     outputs.push_back(out);
+    if (outputs.size() > kMaxRanges) return config::ConfigError(o.loc, "a window has at most 32 outputs");
   }
   return std::unique_ptr<engine::Operator>(std::make_unique<WindowOperator>(
       ctx.spec.name, ctx.table, key, std::move(value_columns), std::move(outputs), spec.lateness_ms));

@@ -1,7 +1,8 @@
 #pragma once
-// The per-key state of `window`: the key's events (time + value fields) still inside the longest
-// window, sorted by time, and the latest time seen. Internal to operators/.
+// The per-key state of `window`: the key's events still inside the longest window, sorted by time,
+// and the latest time seen. Internal to operators/.
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -10,36 +11,64 @@
 
 namespace vigil::operators {
 
-//! Events of one key; `values` holds `stride` doubles per event.
+//! Events of one key, interleaved for locality: entry i is data[i*stride] = time (epoch ms, exact in
+//! a double below 2^53) followed by stride-1 values. Entries before `head` are evicted but not yet
+//! compacted, so eviction does not move memory on every event.
 struct WindowKeyState {
   int64_t max_time = INT64_MIN;
-  std::vector<int64_t> times;
-  std::vector<double> values;
+  uint32_t head = 0;
+  uint32_t stride = 1;
+  std::vector<double> data;
+
+  size_t size() const { return data.size() / stride - head; }
+  double time(size_t i) const { return data[(head + i) * stride]; }
+  const double* entry(size_t i) const { return data.data() + (head + i) * stride; }
+  //! Index of the first entry with time > t, searching [0, end).
+  size_t UpperBound(double t, size_t end) const {
+    size_t lo = 0, n = end;
+    while (n > 0) {
+      const size_t half = n / 2;
+      if (time(lo + half) <= t) {
+        lo += half + 1;
+        n -= half + 1;
+      } else {
+        n = half;
+      }
+    }
+    return lo;
+  }
+  //! Inserts an entry before index `pos`.
+  void Insert(size_t pos, const double* entry) {
+    data.insert(data.begin() + static_cast<std::ptrdiff_t>((head + pos) * stride), entry, entry + stride);
+  }
+  //! Forgets the first n entries; compacts when the evicted prefix outgrows the live part.
+  void Evict(size_t n) {
+    head += static_cast<uint32_t>(n);
+    if (head > 16 && head * 2 > data.size() / stride) {
+      data.erase(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(size_t{head} * stride));
+      head = 0;
+    }
+  }
 };
 
-//! Fixed binary layout: max_time, count, stride, times[], values[] (host byte order).
+//! Binary layout: max_time, stride, then the live entries' doubles (host byte order).
 struct WindowKeyCodec {
   static void Encode(const WindowKeyState& s, std::string* out) {
-    const uint32_t n = static_cast<uint32_t>(s.times.size());
-    const uint32_t stride = n ? static_cast<uint32_t>(s.values.size() / n) : 0;
     out->append(reinterpret_cast<const char*>(&s.max_time), sizeof s.max_time);
-    out->append(reinterpret_cast<const char*>(&n), sizeof n);
-    out->append(reinterpret_cast<const char*>(&stride), sizeof stride);
-    out->append(reinterpret_cast<const char*>(s.times.data()), n * sizeof(int64_t));
-    out->append(reinterpret_cast<const char*>(s.values.data()), s.values.size() * sizeof(double));
+    out->append(reinterpret_cast<const char*>(&s.stride), sizeof s.stride);
+    const size_t skip = size_t{s.head} * s.stride;
+    out->append(reinterpret_cast<const char*>(s.data.data() + skip), (s.data.size() - skip) * sizeof(double));
   }
   static bool Decode(std::string_view in, WindowKeyState* s) {
-    uint32_t n = 0, stride = 0;
-    constexpr size_t kHeader = sizeof(int64_t) + 2 * sizeof(uint32_t);
-    if (in.size() < kHeader) return false;
+    constexpr size_t kHeader = sizeof(int64_t) + sizeof(uint32_t);
+    if (in.size() < kHeader || (in.size() - kHeader) % sizeof(double) != 0) return false;
     std::memcpy(&s->max_time, in.data(), sizeof(int64_t));
-    std::memcpy(&n, in.data() + 8, sizeof n);
-    std::memcpy(&stride, in.data() + 12, sizeof stride);
-    if (in.size() != kHeader + n * sizeof(int64_t) + size_t{n} * stride * sizeof(double)) return false;
-    s->times.resize(n);
-    s->values.resize(size_t{n} * stride);
-    std::memcpy(s->times.data(), in.data() + kHeader, n * sizeof(int64_t));
-    std::memcpy(s->values.data(), in.data() + kHeader + n * sizeof(int64_t), s->values.size() * sizeof(double));
+    std::memcpy(&s->stride, in.data() + sizeof(int64_t), sizeof(uint32_t));
+    if (s->stride == 0) return false;
+    s->head = 0;
+    s->data.resize((in.size() - kHeader) / sizeof(double));
+    if (s->data.size() % s->stride != 0) return false;
+    std::memcpy(s->data.data(), in.data() + kHeader, s->data.size() * sizeof(double));
     return true;
   }
 };
