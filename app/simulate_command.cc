@@ -102,11 +102,11 @@ class KafkaPublisher {
 };
 
 void PrintStats(const sim::SimStats& s) {
-  fmt::print("transactions: {}\nfrauds: {} ({:.3f}%)\n", s.transactions, s.frauds, 100.0 * s.fraud_rate());
+  fmt::print("transactions: {}\nfrauds: {} ({:.3f}%)\n", s.transactions, s.frauds, 100.0 * s.FraudRate());
   for (int i = 1; i < sim::kFraudScenarioCount; ++i)
     fmt::print("  scenario {} ({}): {}\n", i, sim::FraudScenarioName(static_cast<sim::FraudScenario>(i)), s.by_scenario[static_cast<size_t>(i)]);
-  fmt::print("per day: {:.0f} transactions, {:.1f} frauds, {:.1f} compromised cards\n", s.mean_transactions_per_day(),
-             s.mean_frauds_per_day(), s.mean_compromised_cards_per_day());
+  fmt::print("per day: {:.0f} transactions, {:.1f} frauds, {:.1f} compromised cards\n", s.MeanTransactionsPerDay(),
+             s.MeanFraudsPerDay(), s.MeanCompromisedCardsPerDay());
 }
 
 }  // namespace
@@ -144,7 +144,7 @@ int SimulateCommand(const SimulateOptions& o) {
   }
   sim::StatsAccumulator stats;
   ProgressBar bar(!o.quiet);
-  const int64_t delay = o.sim.label_delay_ms();
+  const int64_t delay = o.sim.LabelDelayMs();
   st = (*simulator)->Run(
       [&](int32_t day, std::span<const sim::Transaction> txs) -> base::Status {
         stats.AddDay(day, txs);
