@@ -39,7 +39,7 @@ function(vigil_add_test name)
   catch_discover_tests(${name}
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
     PROPERTIES LABELS "${labels}"
-    EXTRA_ARGS --use-colour no)
+    EXTRA_ARGS --use-colour no --warn NoTests)
 endfunction()
 
 function(vigil_add_bench name)

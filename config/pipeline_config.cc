@@ -127,6 +127,24 @@ Status ParseOperators(const YamlReader& r, const YAML::Node& node, std::vector<O
 
 namespace {
 
+Status ParseLabels(const YamlReader& r, const YAML::Node& node, PipelineSpec* p) {
+  VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, "labels", {"source", "id", "label", "time"}));
+  LabelsSpec& l = p->labels;
+  l.enabled = true;
+  l.loc = r.Loc(node);
+  VIGIL_ASSIGN_OR_RETURN(YAML::Node source, r.Required(node, "source"));
+  VIGIL_RETURN_IF_ERROR(ParseSource(r, source, &l.source));
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "id", &l.id));
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "label", &l.label));
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "time", &l.time));
+  if (l.source.kind != p->source.kind) return r.Error(source, "labels must come from the same kind of source as the events");
+  const FieldSpec* id = nullptr;
+  for (const auto& f : p->schema.fields) if (f.name == l.id) id = &f;
+  if (id == nullptr || id->type != FieldType::kInt64 || !id->required)
+    return r.Error(node, "labels.id '" + l.id + "' must be a required int64 field of the schema");
+  return Status::OK();
+}
+
 Status ParseRuntime(const YamlReader& r, const YAML::Node& node, RuntimeSpec* s) {
   VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, "runtime", {"workers", "state_dir", "commit_interval", "cache_max_keys", "guarantee"}));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "workers", &s->workers));
@@ -147,7 +165,7 @@ Status ParseRuntime(const YamlReader& r, const YAML::Node& node, RuntimeSpec* s)
 
 Status ParseDocument(const YamlReader& r, const YAML::Node& root, PipelineSpec* p) {
   VIGIL_RETURN_IF_ERROR(r.ExpectMap(root, "the pipeline file",
-      {"name", "source", "kafka", "schema", "operators", "output", "dead_letter", "batch", "runtime", "http"}));
+      {"name", "source", "kafka", "schema", "labels", "operators", "output", "dead_letter", "batch", "runtime", "http"}));
   VIGIL_RETURN_IF_ERROR(r.Read(root, "name", &p->name));
   VIGIL_ASSIGN_OR_RETURN(YAML::Node source, r.Required(root, "source"));
   VIGIL_RETURN_IF_ERROR(ParseSource(r, source, &p->source));
@@ -161,6 +179,7 @@ Status ParseDocument(const YamlReader& r, const YAML::Node& root, PipelineSpec* 
   }
   VIGIL_ASSIGN_OR_RETURN(YAML::Node schema, r.Required(root, "schema"));
   VIGIL_RETURN_IF_ERROR(ParseSchema(r, schema, &p->schema));
+  if (YAML::Node labels = root["labels"]) VIGIL_RETURN_IF_ERROR(ParseLabels(r, labels, p));
   if (YAML::Node ops = root["operators"]) VIGIL_RETURN_IF_ERROR(ParseOperators(r, ops, &p->operators));
   VIGIL_ASSIGN_OR_RETURN(YAML::Node output, r.Required(root, "output"));
   VIGIL_RETURN_IF_ERROR(ParseSink(r, output, "output", &p->output));

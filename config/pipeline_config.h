@@ -138,7 +138,7 @@ enum class Aggregate { kCount, kSum, kAvg, kMin, kMax, kRatio };
 struct WindowOutputSpec {
   std::string name;
   Aggregate agg = Aggregate::kCount;
-  std::string field;        //!< Value column; not used by count.
+  std::string field;        //!< Value column, or "$label" for the joined label; not used by count.
   std::string denominator;  //!< kRatio only: sum(field) / sum(denominator) (count when empty).
   int64_t window_ms = 0;    //!< Window length.
   int64_t delay_ms = 0;     //!< Shift of the window into the past. Default 0.
@@ -160,6 +160,18 @@ struct OperatorSpec {
   Location loc;
 };
 
+//! The label stream: outcomes (fraud or not) of earlier events, arriving later. Labels are read
+//! partition by partition alongside the events (co-partitioned: same partition count, same key), and
+//! joined by id. An event at time t sees a label only if the label's time is ≤ t.
+struct LabelsSpec {
+  bool enabled = false;
+  SourceSpec source;                  //!< Kafka topic (co-partitioned with the events) or a JSONL file.
+  std::string id = "TRANSACTION_ID";  //!< Join key: the event id field, also the label record's id field.
+  std::string label = "TX_FRAUD";     //!< Label field of label records (a number, 0/1 for fraud).
+  std::string time = "LABEL_TIME_MS"; //!< When the label became known, epoch ms.
+  Location loc;
+};
+
 //! A whole pipeline file.
 struct PipelineSpec {
   std::string name = "vigil";
@@ -167,6 +179,7 @@ struct PipelineSpec {
   SourceSpec source;
   KafkaSpec kafka;
   SchemaSpec schema;
+  LabelsSpec labels;
   std::vector<OperatorSpec> operators;
   SinkSpec output;
   SinkSpec dead_letter;

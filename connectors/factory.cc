@@ -8,7 +8,8 @@ namespace vigil::connectors {
 
 base::Result<std::unique_ptr<engine::Source>> MakeSource(const config::PipelineSpec& spec) {
   if (spec.source.kind == config::SourceSpec::Kind::kFile) {
-    VIGIL_ASSIGN_OR_RETURN(auto source, FileSource::Make(spec.source.path));
+    VIGIL_ASSIGN_OR_RETURN(auto source,
+                           FileSource::Make(spec.source.path, spec.labels.enabled ? spec.labels.source.path : ""));
     return std::unique_ptr<engine::Source>(std::move(source));
   }
   VIGIL_ASSIGN_OR_RETURN(auto source, KafkaSource::Make(spec));

@@ -60,21 +60,43 @@ FileSource::FileSource(std::string text, std::string name) : shared_(std::make_s
   shared_->text = std::move(text);
 }
 
-base::Result<std::unique_ptr<FileSource>> FileSource::Make(const std::string& path) {
+namespace {
+
+base::Result<std::string> ReadWhole(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return base::NotFound("cannot open input file '" + path + "'");
   std::stringstream buffer;
   buffer << in.rdbuf();
-  return std::unique_ptr<FileSource>(new FileSource(buffer.str(), path));
+  return buffer.str();
 }
 
-std::unique_ptr<FileSource> FileSource::FromText(std::string text, std::string name) {
-  return std::unique_ptr<FileSource>(new FileSource(std::move(text), std::move(name)));
+}  // namespace
+
+base::Result<std::unique_ptr<FileSource>> FileSource::Make(const std::string& path, const std::string& labels_path) {
+  VIGIL_ASSIGN_OR_RETURN(std::string text, ReadWhole(path));
+  std::string labels;
+  if (!labels_path.empty()) {
+    VIGIL_ASSIGN_OR_RETURN(labels, ReadWhole(labels_path));
+  }
+  return FromText(std::move(text), path, std::move(labels), !labels_path.empty());
+}
+
+std::unique_ptr<FileSource> FileSource::FromText(std::string text, std::string name, std::string labels_text,
+                                                 bool with_labels) {
+  std::unique_ptr<FileSource> source(new FileSource(std::move(text), std::move(name)));
+  if (with_labels) {
+    source->labels_ = std::make_shared<Shared>();
+    source->labels_->text = std::move(labels_text);
+  }
+  return source;
 }
 
 base::Status FileSource::Start(engine::SourceListener* listener) {
-  VIGIL_ASSIGN_OR_RETURN(int64_t start, listener->PrepareAssign(0));
-  return listener->Assigned(0, std::make_unique<FileReader>(shared_, std::max<int64_t>(start, 0)));
+  VIGIL_ASSIGN_OR_RETURN(engine::StartOffsets start, listener->PrepareAssign(0));
+  std::unique_ptr<engine::PartitionReader> labels;
+  if (labels_) labels = std::make_unique<FileReader>(labels_, std::max<int64_t>(start.labels, 0));
+  return listener->Assigned(0, std::make_unique<FileReader>(shared_, std::max<int64_t>(start.events, 0)),
+                            std::move(labels));
 }
 
 bool FileSource::Finished() const { return shared_->finished.load(); }

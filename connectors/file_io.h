@@ -15,9 +15,11 @@ namespace vigil::connectors {
 //! reader has returned every line.
 class FileSource final : public engine::Source {
  public:
-  static base::Result<std::unique_ptr<FileSource>> Make(const std::string& path);
+  //! Events from `path`; labels (co-partitioned trivially: one partition) from `labels_path` if set.
+  static base::Result<std::unique_ptr<FileSource>> Make(const std::string& path, const std::string& labels_path = "");
   //! A source over text held in memory (benchmarks, tests); `name` is used in dead-letter records.
-  static std::unique_ptr<FileSource> FromText(std::string text, std::string name);
+  static std::unique_ptr<FileSource> FromText(std::string text, std::string name, std::string labels_text = "",
+                                              bool with_labels = false);
 
   base::Status Start(engine::SourceListener* listener) override;
   //! Nothing to serve: sleeps briefly so the control loop does not spin.
@@ -33,6 +35,7 @@ class FileSource final : public engine::Source {
  private:
   FileSource(std::string text, std::string name);
   std::shared_ptr<Shared> shared_;
+  std::shared_ptr<Shared> labels_;  // null without labels
   std::string name_;
 };
 

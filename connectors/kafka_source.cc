@@ -73,7 +73,8 @@ class KafkaPartitionReader final : public engine::PartitionReader {
 base::Result<std::unique_ptr<KafkaSource>> KafkaSource::Make(const config::PipelineSpec& spec) {
   VIGIL_ASSIGN_OR_RETURN(rd_kafka_conf_t* conf,
                          MakeKafkaConf(spec.kafka, KafkaRole::kConsumer, {{"group.id", spec.source.group}}));
-  return std::unique_ptr<KafkaSource>(new KafkaSource(spec.source.topic, conf));
+  const std::string labels = spec.labels.enabled ? spec.labels.source.topic : "";
+  return std::unique_ptr<KafkaSource>(new KafkaSource(spec.source.topic, labels, conf));
 }
 
 KafkaSource::~KafkaSource() {
@@ -115,21 +116,42 @@ base::Status KafkaSource::OnAssign(rd_kafka_topic_partition_list_t* parts) {
   struct Pending {
     int32_t partition;
     rd_kafka_queue_t* queue;
+    rd_kafka_queue_t* labels;
+  };
+  // Detaches a partition's queue before assigning, so no message reaches the group queue.
+  auto detach = [&](const std::string& topic, int32_t partition) {
+    rd_kafka_queue_t* q = rd_kafka_queue_get_partition(rk_.get(), topic.c_str(), partition);
+    rd_kafka_queue_forward(q, nullptr);
+    return q;
   };
   std::vector<Pending> pending;
+  rd_kafka_topic_partition_list_t* assignment = rd_kafka_topic_partition_list_copy(parts);
   for (int i = 0; i < parts->cnt; ++i) {
-    rd_kafka_topic_partition_t& tp = parts->elems[i];
-    VIGIL_ASSIGN_OR_RETURN(int64_t start, listener_->PrepareAssign(tp.partition));
-    if (start >= 0) tp.offset = start;
-    // Detach the partition's queue before assigning, so no message reaches the group queue.
-    rd_kafka_queue_t* q = rd_kafka_queue_get_partition(rk_.get(), tp.topic, tp.partition);
-    rd_kafka_queue_forward(q, nullptr);
-    pending.push_back({tp.partition, q});
+    const int32_t partition = parts->elems[i].partition;
+    auto start = listener_->PrepareAssign(partition);
+    if (!start.ok()) {
+      rd_kafka_topic_partition_list_destroy(assignment);
+      return start.status();
+    }
+    if (start->events >= 0) assignment->elems[i].offset = start->events;
+    Pending p{partition, detach(topic_, partition), nullptr};
+    if (!labels_topic_.empty()) {
+      // The label stream is co-partitioned: partition p of the labels belongs to the task of p.
+      rd_kafka_topic_partition_t* tp = rd_kafka_topic_partition_list_add(assignment, labels_topic_.c_str(), partition);
+      tp->offset = start->labels >= 0 ? start->labels : RD_KAFKA_OFFSET_INVALID;
+      p.labels = detach(labels_topic_, partition);
+    }
+    pending.push_back(p);
   }
-  VIGIL_RETURN_IF_ERROR(KafkaError(rd_kafka_assign(rk_.get(), parts), "assign"));
+  const rd_kafka_resp_err_t err = rd_kafka_assign(rk_.get(), assignment);
+  rd_kafka_topic_partition_list_destroy(assignment);
+  VIGIL_RETURN_IF_ERROR(KafkaError(err, "assign"));
   for (const Pending& p : pending) {
+    std::unique_ptr<engine::PartitionReader> labels;
+    if (p.labels != nullptr)
+      labels = std::make_unique<KafkaPartitionReader>(rk_.get(), p.labels, labels_topic_, p.partition);
     VIGIL_RETURN_IF_ERROR(listener_->Assigned(
-        p.partition, std::make_unique<KafkaPartitionReader>(rk_.get(), p.queue, topic_, p.partition)));
+        p.partition, std::make_unique<KafkaPartitionReader>(rk_.get(), p.queue, topic_, p.partition), std::move(labels)));
   }
   return base::Status::OK();
 }
@@ -164,7 +186,15 @@ base::Status KafkaSource::Poll(int timeout_ms) {
 
 base::Status KafkaSource::Commit(std::span<const engine::PartitionOffset> offsets) {
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
-  for (const auto& o : offsets) rd_kafka_topic_partition_list_add(list, topic_.c_str(), o.partition)->offset = o.next_offset;
+  for (const auto& o : offsets) {
+    if (o.next_offset >= 0) rd_kafka_topic_partition_list_add(list, topic_.c_str(), o.partition)->offset = o.next_offset;
+    if (o.label_next_offset >= 0 && !labels_topic_.empty())
+      rd_kafka_topic_partition_list_add(list, labels_topic_.c_str(), o.partition)->offset = o.label_next_offset;
+  }
+  if (list->cnt == 0) {
+    rd_kafka_topic_partition_list_destroy(list);
+    return base::Status::OK();
+  }
   const rd_kafka_resp_err_t err = rd_kafka_commit(rk_.get(), list, 0);
   rd_kafka_topic_partition_list_destroy(list);
   return KafkaError(err, "commit offsets of '" + topic_ + "'");

@@ -26,13 +26,15 @@ class KafkaSource final : public engine::Source {
   const std::string& name() const override { return topic_; }
 
  private:
-  KafkaSource(std::string topic, rd_kafka_conf_t* conf) : topic_(std::move(topic)), conf_(conf) {}
+  KafkaSource(std::string topic, std::string labels_topic, rd_kafka_conf_t* conf)
+      : topic_(std::move(topic)), labels_topic_(std::move(labels_topic)), conf_(conf) {}
   static void RebalanceCallback(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
                                 void* opaque);
   base::Status OnAssign(rd_kafka_topic_partition_list_t* parts);
   base::Status OnRevoke(rd_kafka_topic_partition_list_t* parts);
 
   std::string topic_;
+  std::string labels_topic_;  // empty without labels; co-partitioned with topic_
   rd_kafka_conf_t* conf_;  // owned until Start hands it to librdkafka
   KafkaHandle rk_;
   engine::SourceListener* listener_ = nullptr;

@@ -26,15 +26,24 @@ class PartitionReader {
   virtual int64_t Lag() const { return -1; }
 };
 
+//! Where a partition's task resumes: the first event offset and label offset to read (-1: the
+//! source's committed offset).
+struct StartOffsets {
+  int64_t events = -1;
+  int64_t labels = -1;
+};
+
 //! Receives partition assignment changes. Called on the control thread, inside Source::Poll.
 class SourceListener {
  public:
   virtual ~SourceListener() = default;
-  //! A partition is about to be assigned. Returns the offset to start from, or -1 to start from
-  //! the committed offset. The listener opens the partition's task here.
-  virtual base::Result<int64_t> PrepareAssign(int32_t partition) = 0;
-  //! The partition is assigned and readable through `reader`.
-  virtual base::Status Assigned(int32_t partition, std::unique_ptr<PartitionReader> reader) = 0;
+  //! A partition is about to be assigned. Returns where to start. The listener opens the
+  //! partition's task here.
+  virtual base::Result<StartOffsets> PrepareAssign(int32_t partition) = 0;
+  //! The partition is assigned and readable through `reader`; `labels` reads the same partition of
+  //! the label stream (null without labels).
+  virtual base::Status Assigned(int32_t partition, std::unique_ptr<PartitionReader> reader,
+                                std::unique_ptr<PartitionReader> labels) = 0;
   //! The partitions are being taken away: flush and commit them now, then drop their tasks.
   virtual base::Status Revoked(std::span<const int32_t> partitions) = 0;
 };
@@ -43,6 +52,7 @@ class SourceListener {
 struct PartitionOffset {
   int32_t partition;
   int64_t next_offset;
+  int64_t label_next_offset = -1;  //!< Same partition of the label stream; -1 = nothing to commit.
 };
 
 //! An input: a Kafka topic in a consumer group, or a file. Driven by the control thread.

@@ -55,6 +55,22 @@ class KeyedCache {
     return &pos->second.value;
   }
 
+  //! The value of `key` for reading, cached (not dirty) on first use; nullptr when the key has none.
+  base::Result<const V*> Find(std::string_view key) {
+    auto it = map_.find(key);
+    if (it != map_.end()) {
+      ++stats_.hits;
+      return &it->second.value;
+    }
+    ++stats_.misses;
+    VIGIL_ASSIGN_OR_RETURN(bool found, store_->Get(table_, key, &buf_));
+    if (!found) return static_cast<const V*>(nullptr);
+    Entry entry;
+    if (!Codec::Decode(buf_, &entry.value)) return base::Corruption("undecodable state value");
+    auto [pos, inserted] = map_.emplace(std::string(key), std::move(entry));
+    return &pos->second.value;
+  }
+
   //! Reads `key` into `out` without caching it or marking anything dirty. Returns false when absent.
   base::Result<bool> Peek(std::string_view key, V* out) const {
     auto it = map_.find(key);

@@ -33,6 +33,7 @@
 #include "config/pipeline_config.h"
 #include "engine/batch.h"
 #include "engine/keyed_cache.h"
+#include "engine/label_index.h"
 #include "engine/state_store.h"
 
 namespace vigil::engine {
@@ -42,6 +43,7 @@ struct TaskContext {
   int32_t partition = -1;          //!< The input partition the task owns.
   StateStore* store = nullptr;     //!< The task's store; valid for the state's whole life.
   std::size_t cache_max_keys = 0;  //!< Budget for each KeyedCache, in keys.
+  LabelIndex* labels = nullptr;    //!< The task's labels; null when the pipeline has none.
 };
 
 //! Per-task mutable data of one operator (rule 3). Owned by the task.

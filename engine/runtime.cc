@@ -97,7 +97,7 @@ void Runtime::RebuildWorkerLists() {
   probe_->SetAssigned(static_cast<int>(tasks_.size()));
 }
 
-base::Result<int64_t> Runtime::PrepareAssign(int32_t partition) {
+base::Result<StartOffsets> Runtime::PrepareAssign(int32_t partition) {
   const auto& spec = plan_.spec();
   TaskOptions options;
   // One directory per (group, source, partition); a file path as source name becomes one component.
@@ -108,16 +108,19 @@ base::Result<int64_t> Runtime::PrepareAssign(int32_t partition) {
   options.cache_max_keys = spec.runtime.cache_max_keys;
   options.source_name = source_->name();
   VIGIL_ASSIGN_OR_RETURN(std::unique_ptr<Task> task, Task::Open(plan_, partition, options, probe_));
-  const int64_t checkpoint = task->checkpoint_offset();
-  spdlog::info("partition {} assigned; state checkpoint {}", partition, checkpoint);
+  const StartOffsets start{task->checkpoint_offset(), task->label_checkpoint_offset()};
+  spdlog::info("partition {} assigned; state checkpoint {}", partition, start.events);
   pending_tasks_[partition] = std::move(task);
-  return checkpoint;
+  return start;
 }
 
-base::Status Runtime::Assigned(int32_t partition, std::unique_ptr<PartitionReader> reader) {
+base::Status Runtime::Assigned(int32_t partition, std::unique_ptr<PartitionReader> reader,
+                              std::unique_ptr<PartitionReader> labels) {
   auto it = pending_tasks_.find(partition);
   if (it == pending_tasks_.end()) return base::Internal("partition " + std::to_string(partition) + " assigned without PrepareAssign");
-  it->second->SetReader(std::move(reader));
+  if (plan_.spec().labels.enabled && !labels)
+    return base::Internal("partition " + std::to_string(partition) + " assigned without its label stream");
+  it->second->SetReaders(std::move(reader), std::move(labels));
   gate_.Pause();
   tasks_[partition] = std::move(it->second);
   pending_tasks_.erase(it);
@@ -156,7 +159,8 @@ base::Status Runtime::CommitPaused(std::span<Task* const> tasks) {
   std::vector<PartitionOffset> offsets;
   auto commit_one = [&](Task* task) -> base::Status {
     VIGIL_RETURN_IF_ERROR(task->CommitState());
-    if (task->next_offset() >= 0) offsets.push_back({task->partition(), task->next_offset()});
+    if (task->next_offset() >= 0 || task->label_next_offset() >= 0)
+      offsets.push_back({task->partition(), task->next_offset(), task->label_next_offset()});
     return base::Status::OK();
   };
   if (tasks.empty()) {

@@ -67,8 +67,9 @@ class Runtime final : public SourceListener {
   RunSummary summary() const;
 
   // SourceListener (control thread).
-  base::Result<int64_t> PrepareAssign(int32_t partition) override;
-  base::Status Assigned(int32_t partition, std::unique_ptr<PartitionReader> reader) override;
+  base::Result<StartOffsets> PrepareAssign(int32_t partition) override;
+  base::Status Assigned(int32_t partition, std::unique_ptr<PartitionReader> reader,
+                        std::unique_ptr<PartitionReader> labels) override;
   base::Status Revoked(std::span<const int32_t> partitions) override;
 
  private:

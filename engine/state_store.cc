@@ -15,6 +15,18 @@ namespace {
 // Reserved table for engine metadata; operators get ids from 1.
 constexpr TableId kMetaTable = 0;
 constexpr std::string_view kCheckpointKey = "checkpoint_offset";
+constexpr std::string_view kLabelCheckpointKey = "label_checkpoint_offset";
+
+int64_t ReadOffset(rocksdb::DB* db, std::string_view name, rocksdb::Status* status) {
+  std::string key(2, '\0');
+  key.append(name);
+  std::string value;
+  int64_t offset = -1;
+  *status = db->Get(rocksdb::ReadOptions(), key, &value);
+  if (status->ok() && value.size() == sizeof(int64_t)) std::memcpy(&offset, value.data(), sizeof(int64_t));
+  if (status->IsNotFound()) *status = rocksdb::Status::OK();
+  return offset;
+}
 
 base::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return base::Status::OK();
@@ -24,8 +36,9 @@ base::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
 
 }  // namespace
 
-StateStore::StateStore(std::unique_ptr<rocksdb::DB> db, int64_t checkpoint)
-    : db_(std::move(db)), pending_(std::make_unique<rocksdb::WriteBatch>()), checkpoint_offset_(checkpoint) {}
+StateStore::StateStore(std::unique_ptr<rocksdb::DB> db, int64_t checkpoint, int64_t label_checkpoint)
+    : db_(std::move(db)), pending_(std::make_unique<rocksdb::WriteBatch>()), checkpoint_offset_(checkpoint),
+      label_checkpoint_offset_(label_checkpoint) {}
 
 StateStore::~StateStore() { (void)Close(); }
 
@@ -42,14 +55,11 @@ base::Result<std::unique_ptr<StateStore>> StateStore::Open(const StateStoreOptio
   rocksdb::Status s = rocksdb::DB::Open(opts, options.path, &raw);
   if (!s.ok()) return FromRocks(s, "cannot open state store '" + options.path + "'");
   std::unique_ptr<rocksdb::DB> db(raw);
-  std::string value;
-  int64_t checkpoint = -1;
-  std::string key(2, '\0');
-  key.append(kCheckpointKey);
-  s = db->Get(rocksdb::ReadOptions(), key, &value);
-  if (s.ok() && value.size() == sizeof(int64_t)) std::memcpy(&checkpoint, value.data(), sizeof(int64_t));
-  else if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "cannot read checkpoint of '" + options.path + "'");
-  return std::unique_ptr<StateStore>(new StateStore(std::move(db), checkpoint));
+  const int64_t checkpoint = ReadOffset(db.get(), kCheckpointKey, &s);
+  if (!s.ok()) return FromRocks(s, "cannot read checkpoint of '" + options.path + "'");
+  const int64_t label_checkpoint = ReadOffset(db.get(), kLabelCheckpointKey, &s);
+  if (!s.ok()) return FromRocks(s, "cannot read checkpoint of '" + options.path + "'");
+  return std::unique_ptr<StateStore>(new StateStore(std::move(db), checkpoint, label_checkpoint));
 }
 
 base::Status StateStore::Destroy(const std::string& path) {
@@ -86,16 +96,20 @@ void StateStore::Delete(TableId table, std::string_view key) {
   ++staged_;
 }
 
-base::Status StateStore::Commit(int64_t next_offset) {
+base::Status StateStore::Commit(int64_t next_offset, int64_t label_next_offset) {
   char buf[sizeof(int64_t)];
   std::memcpy(buf, &next_offset, sizeof buf);
   (void)pending_->Put(TableKey(kMetaTable, kCheckpointKey), rocksdb::Slice(buf, sizeof buf));
+  char label_buf[sizeof(int64_t)];
+  std::memcpy(label_buf, &label_next_offset, sizeof label_buf);
+  (void)pending_->Put(TableKey(kMetaTable, kLabelCheckpointKey), rocksdb::Slice(label_buf, sizeof label_buf));
   rocksdb::WriteOptions wo;
   wo.disableWAL = true;
   VIGIL_RETURN_IF_ERROR(FromRocks(db_->Write(wo, pending_.get()), "state commit"));
   pending_->Clear();
   staged_ = 0;
   checkpoint_offset_ = next_offset;
+  label_checkpoint_offset_ = label_next_offset;
   return base::Status::OK();
 }
 

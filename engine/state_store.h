@@ -50,10 +50,13 @@ class StateStore {
   //! Stages a delete; applied at the next Commit.
   void Delete(TableId table, std::string_view key);
   //! Applies every staged change and records `next_offset` (the first input offset not yet reflected
-  //! in the state), atomically, without the WAL.
-  base::Status Commit(int64_t next_offset);
+  //! in the state) and `label_next_offset` (the same for the label stream, -1 if none), atomically,
+  //! without the WAL.
+  base::Status Commit(int64_t next_offset, int64_t label_next_offset = -1);
   //! The `next_offset` of the last commit, or -1 for a new store.
   int64_t checkpoint_offset() const { return checkpoint_offset_; }
+  //! The `label_next_offset` of the last commit, or -1.
+  int64_t label_checkpoint_offset() const { return label_checkpoint_offset_; }
   //! Flushes memtables to disk (clean shutdown) and closes. Idempotent.
   base::Status Close();
   //! RocksDB's estimate of live keys.
@@ -62,12 +65,13 @@ class StateStore {
   std::size_t staged() const { return staged_; }
 
  private:
-  StateStore(std::unique_ptr<rocksdb::DB> db, int64_t checkpoint);
+  StateStore(std::unique_ptr<rocksdb::DB> db, int64_t checkpoint, int64_t label_checkpoint);
   std::string TableKey(TableId table, std::string_view key) const;
 
   std::unique_ptr<rocksdb::DB> db_;
   std::unique_ptr<rocksdb::WriteBatch> pending_;
   int64_t checkpoint_offset_ = -1;
+  int64_t label_checkpoint_offset_ = -1;
   std::size_t staged_ = 0;
   mutable std::string key_buf_;
 };

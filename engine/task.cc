@@ -16,7 +16,9 @@ base::Result<std::unique_ptr<Task>> Task::Open(const Plan& plan, int32_t partiti
   std::filesystem::create_directories(options.store_path, ec);
   if (ec) return base::IoError("cannot create state directory '" + options.store_path + "': " + ec.message());
   VIGIL_ASSIGN_OR_RETURN(task->store_, StateStore::Open(StateStoreOptions{options.store_path}));
-  const TaskContext ctx{partition, task->store_.get(), options.cache_max_keys};
+  if (plan.spec().labels.enabled)
+    task->labels_ = std::make_unique<LabelIndex>(plan.spec().labels, task->store_.get(), options.cache_max_keys);
+  const TaskContext ctx{partition, task->store_.get(), options.cache_max_keys, task->labels_.get()};
   for (const auto& op : plan.operators()) {
     VIGIL_ASSIGN_OR_RETURN(std::unique_ptr<OperatorState> state, op->MakeState(ctx));
     task->states_.push_back(std::move(state));
@@ -25,6 +27,7 @@ base::Result<std::unique_ptr<Task>> Task::Open(const Plan& plan, int32_t partiti
   task->out_.source = task->source_name_;
   task->dead_.source = task->source_name_;
   task->next_offset_ = task->store_->checkpoint_offset();
+  task->label_next_offset_ = task->store_->label_checkpoint_offset();
   return task;
 }
 
@@ -37,6 +40,12 @@ base::Result<std::size_t> Task::RunOnce(std::size_t max_events, int wait_ms, Sin
   for (size_t i = 0; i < ops.size(); ++i) {
     base::Status st = ops[i]->Process(batch_, states_[i].get());
     if (!st.ok()) return st.WithContext("operator '" + ops[i]->name() + "'");
+    if (i == 0 && label_reader_) {  // after parse: event times are known
+      int64_t until = INT64_MIN;
+      for (size_t r = 0; r < batch_.size(); ++r)
+        if (batch_.live(r)) until = std::max(until, batch_.meta(r).event_time);
+      VIGIL_RETURN_IF_ERROR(CatchUpLabels(until));
+    }
   }
   plan_.output_encoder().EncodeLive(batch_, &out_);
   out_.source_partition = partition_;
@@ -57,16 +66,29 @@ base::Result<std::size_t> Task::RunOnce(std::size_t max_events, int wait_ms, Sin
   return batch_.size();
 }
 
+base::Status Task::CatchUpLabels(int64_t until) {
+  constexpr size_t kLabelBatch = 1000;
+  while (labels_->watermark() < until) {
+    VIGIL_RETURN_IF_ERROR(label_reader_->Read(kLabelBatch, 0, &label_raw_));
+    if (label_raw_.empty()) break;  // the label stream has nothing more for now
+    VIGIL_RETURN_IF_ERROR(labels_->Ingest(label_raw_));
+    label_next_offset_ = label_raw_.back().offset + 1;
+  }
+  return base::Status::OK();
+}
+
 base::Status Task::CommitState() {
-  if (next_offset_ < 0) return base::Status::OK();
+  if (next_offset_ < 0 && label_next_offset_ < 0) return base::Status::OK();
   for (auto& state : states_)
     if (state) state->Flush();
-  return store_->Commit(next_offset_);
+  if (labels_) labels_->Flush();
+  return store_->Commit(next_offset_, label_next_offset_);
 }
 
 base::Status Task::Close() {
   if (!store_) return base::Status::OK();
   states_.clear();
+  labels_.reset();
   return store_->Close();
 }
 

@@ -34,7 +34,11 @@ class Task {
                                                   EngineProbe* probe);
   ~Task();
 
-  void SetReader(std::unique_ptr<PartitionReader> reader) { reader_ = std::move(reader); }
+  //! The partition's event reader and, with labels, its label reader.
+  void SetReaders(std::unique_ptr<PartitionReader> reader, std::unique_ptr<PartitionReader> labels) {
+    reader_ = std::move(reader);
+    label_reader_ = std::move(labels);
+  }
   //! Reads one micro-batch and runs it through the operators into the sinks. Returns the number of
   //! events read (0 when the partition had nothing). A non-OK status is fatal (see operator.h).
   base::Result<std::size_t> RunOnce(std::size_t max_events, int wait_ms, Sink* output, Sink* dead_letter);
@@ -46,6 +50,10 @@ class Task {
   int32_t partition() const { return partition_; }
   //! First offset not yet processed, or -1 before the first event.
   int64_t next_offset() const { return next_offset_; }
+  //! First label offset not yet ingested, or -1.
+  int64_t label_next_offset() const { return label_next_offset_; }
+  //! Label offset the store reflects, or -1.
+  int64_t label_checkpoint_offset() const { return store_->label_checkpoint_offset(); }
   //! Offset the store's state reflects (its last commit), or -1.
   int64_t checkpoint_offset() const { return store_->checkpoint_offset(); }
   int64_t lag() const { return reader_ ? reader_->Lag() : -1; }
@@ -56,11 +64,17 @@ class Task {
 
  private:
   Task(const Plan& plan, int32_t partition, EngineProbe* probe);
+  //! Ingests labels until they reach event time `until` or the label stream has nothing more now.
+  base::Status CatchUpLabels(int64_t until);
 
   const Plan& plan_;
   int32_t partition_;
   EngineProbe* probe_;
   std::unique_ptr<StateStore> store_;
+  std::unique_ptr<LabelIndex> labels_;
+  std::unique_ptr<PartitionReader> label_reader_;
+  std::vector<RawEvent> label_raw_;
+  int64_t label_next_offset_ = -1;
   std::vector<std::unique_ptr<OperatorState>> states_;
   std::unique_ptr<PartitionReader> reader_;
   std::vector<RawEvent> raw_;

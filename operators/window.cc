@@ -15,6 +15,8 @@ using engine::Batch;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr size_t kMaxRanges = 32;  // distinct (window, delay) pairs per operator
 constexpr size_t kMaxValues = 16;  // distinct value fields per operator
+constexpr int kLabelValue = -2;    // Output::value of "$label" outputs
+constexpr std::string_view kLabelField = "$label";
 
 //! A bound output: where to write, what to compute, over which slot of the per-event values.
 struct Output {
@@ -42,11 +44,13 @@ using Cache = engine::KeyedCache<WindowKeyState, WindowKeyCodec>;
 
 class WindowState final : public engine::OperatorState {
  public:
-  WindowState(const engine::TaskContext& ctx, engine::TableId table) : cache(ctx.store, table, ctx.cache_max_keys) {}
+  WindowState(const engine::TaskContext& ctx, engine::TableId table)
+      : cache(ctx.store, table, ctx.cache_max_keys), labels(ctx.labels) {}
   void Flush() override { cache.Flush(); }
   size_t cached_keys() const override { return cache.size(); }
   engine::CacheStats cache_stats() const override { return cache.stats(); }
   Cache cache;
+  engine::LabelIndex* labels;         //!< The task's labels, for "$label" outputs.
   std::vector<WindowKeyState*> rows;  //!< Per-batch scratch: each row's key state.
 };
 
@@ -62,10 +66,13 @@ inline void Prefetch(const WindowKeyState* s) {
 
 class WindowOperator final : public engine::Operator {
  public:
+  //! `label_id` ≥ 0: index in value_columns of the event id whose label "$label" outputs read; the
+  //! label and its time are then cached in two extra slots of each entry.
   WindowOperator(std::string name, engine::TableId table, int key, std::vector<int> value_columns,
-                 std::vector<Output> outputs, int64_t lateness)
+                 std::vector<Output> outputs, int64_t lateness, int label_id)
       : Operator(std::move(name)), table_(table), key_(key), value_columns_(std::move(value_columns)),
-        outputs_(std::move(outputs)), lateness_(lateness) {
+        outputs_(std::move(outputs)), lateness_(lateness), label_id_(label_id) {
+    stride_ = 1 + value_columns_.size() + (label_id_ >= 0 ? 2 : 0);
     for (Output& o : outputs_) {
       horizon_ = std::max(horizon_, o.window_ms + o.delay_ms);
       auto it = std::find_if(ranges_.begin(), ranges_.end(),
@@ -76,6 +83,7 @@ class WindowOperator final : public engine::Operator {
   }
 
   base::Result<std::unique_ptr<engine::OperatorState>> MakeState(const engine::TaskContext& ctx) const override {
+    if (label_id_ >= 0 && ctx.labels == nullptr) return base::FailedPrecondition("window '" + name() + "' reads $label but the task has no labels");
     return std::unique_ptr<engine::OperatorState>(std::make_unique<WindowState>(ctx, table_));
   }
 
@@ -110,7 +118,8 @@ class WindowOperator final : public engine::Operator {
       const size_t pos = Insert(batch, row, t, state);
       Bounds bounds[kMaxRanges];
       for (size_t r = 0; r < ranges_.size(); ++r) bounds[r] = Locate(*state, ranges_[r], t, pos);
-      for (const Output& o : outputs_) batch.f64(row, o.column) = Compute(*state, o, bounds[o.range]);
+      if (label_id_ >= 0) VIGIL_RETURN_IF_ERROR(ResolveLabels(state, bounds, t, ws->labels));
+      for (const Output& o : outputs_) batch.f64(row, o.column) = Compute(*state, o, bounds[o.range], t);
     }
     return base::Status::OK();
   }
@@ -118,15 +127,16 @@ class WindowOperator final : public engine::Operator {
  private:
   // Inserts the event after any with the same time and returns its index.
   size_t Insert(const Batch& batch, size_t row, int64_t t, WindowKeyState* state) const {
-    const auto stride = static_cast<uint32_t>(1 + value_columns_.size());
+    const auto stride = static_cast<uint32_t>(stride_);
     if (state->data.empty()) {
       state->stride = stride;
       state->head = 0;
     }
     Evict(state, std::max(state->max_time, t));
-    double entry[1 + kMaxValues];
+    double entry[3 + kMaxValues];
     entry[0] = static_cast<double>(t);
     for (size_t v = 0; v < value_columns_.size(); ++v) entry[1 + v] = batch.AsDouble(row, value_columns_[v]);
+    if (label_id_ >= 0) entry[stride_ - 2] = entry[stride_ - 1] = kNaN;  // label unknown yet
     const size_t n = state->size();
     const size_t pos = (n == 0 || state->time(n - 1) <= entry[0]) ? n : state->UpperBound(entry[0], n);
     state->Insert(pos, entry);
@@ -152,15 +162,36 @@ class WindowOperator final : public engine::Operator {
     return {s.UpperBound(lo_t, hi), hi};
   }
 
-  double Compute(const WindowKeyState& s, const Output& o, Bounds b) const {
+  // Makes the label slot of every entry that a "$label" output will read hold the label known at t
+  // (NaN if none). A label once seen is cached in the entry with its time, so each is looked up once.
+  base::Status ResolveLabels(WindowKeyState* s, const Bounds* bounds, int64_t t, engine::LabelIndex* labels) const {
+    for (const Output& o : outputs_) {
+      if (o.value != kLabelValue) continue;
+      const Bounds b = bounds[o.range];
+      for (size_t i = b.lo; i < b.hi; ++i) {
+        double* e = s->data.data() + (s->head + i) * stride_;
+        if (!std::isnan(e[stride_ - 1])) continue;  // resolved before
+        VIGIL_ASSIGN_OR_RETURN(const engine::LabelRecord* rec, labels->Lookup(static_cast<int64_t>(e[1 + label_id_])));
+        if (rec == nullptr) continue;
+        e[stride_ - 2] = rec->label;
+        e[stride_ - 1] = static_cast<double>(rec->time_ms);
+      }
+    }
+    return base::Status::OK();
+  }
+
+  double Compute(const WindowKeyState& s, const Output& o, Bounds b, int64_t t) const {
     if (o.agg == Aggregate::kCount) return static_cast<double>(b.hi - b.lo);
     double sum = 0, den = 0, mn = kNaN, mx = kNaN;
     size_t n = 0;
-    const auto value = static_cast<size_t>(1 + o.value);
+    const bool is_label = o.value == kLabelValue;
+    const size_t value = is_label ? stride_ - 2 : static_cast<size_t>(1 + o.value);
     const auto denominator = static_cast<size_t>(1 + o.denominator);
+    const double now = static_cast<double>(t);
     for (size_t i = b.lo; i < b.hi; ++i) {
       const double* e = s.entry(i);
-      const double v = e[value];
+      // A label counts only if it was known at the event's time.
+      const double v = is_label && !(e[stride_ - 1] <= now) ? kNaN : e[value];
       if (o.agg == Aggregate::kRatio) den += o.denominator < 0 ? 1.0 : e[denominator];
       if (std::isnan(v)) continue;
       sum += v;
@@ -186,6 +217,8 @@ class WindowOperator final : public engine::Operator {
   int64_t lateness_;
   int64_t horizon_ = 0;
   std::vector<Range> ranges_;
+  int label_id_;
+  size_t stride_;
 };
 
 base::Result<int> BindValue(engine::BindContext& ctx, const config::WindowOutputSpec& o, const std::string& field,
@@ -211,9 +244,17 @@ base::Result<std::unique_ptr<engine::Operator>> MakeWindow(engine::BindContext& 
     return config::ConfigError(ctx.spec.loc, "window key '" + spec.key + "' must be a string or integer column");
   std::vector<int> value_columns;
   std::vector<Output> outputs;
+  int label_id = -1;
   for (const auto& o : spec.outputs) {
     Output out{-1, o.agg, -1, -1, o.window_ms, o.delay_ms};
-    if (o.agg != Aggregate::kCount) {
+    if (o.agg != Aggregate::kCount && o.field == kLabelField) {
+      const auto& labels = ctx.pipeline.labels;
+      if (!labels.enabled) return config::ConfigError(o.loc, "'$label' needs a labels: section in the pipeline");
+      if (label_id < 0) {
+        VIGIL_ASSIGN_OR_RETURN(label_id, BindValue(ctx, o, labels.id, &value_columns));
+      }
+      out.value = kLabelValue;
+    } else if (o.agg != Aggregate::kCount) {
       VIGIL_ASSIGN_OR_RETURN(out.value, BindValue(ctx, o, o.field, &value_columns));
     }
     if (o.agg == Aggregate::kRatio && !o.denominator.empty()) {
@@ -226,7 +267,7 @@ base::Result<std::unique_ptr<engine::Operator>> MakeWindow(engine::BindContext& 
     if (outputs.size() > kMaxRanges) return config::ConfigError(o.loc, "a window has at most 32 outputs");
   }
   return std::unique_ptr<engine::Operator>(std::make_unique<WindowOperator>(
-      ctx.spec.name, ctx.table, key, std::move(value_columns), std::move(outputs), spec.lateness_ms));
+      ctx.spec.name, ctx.table, key, std::move(value_columns), std::move(outputs), spec.lateness_ms, label_id));
 }
 
 }  // namespace vigil::operators

@@ -134,7 +134,7 @@ size_t CheckOutputs(const std::vector<Message>& records, const std::map<int64_t,
   return seen.size();
 }
 
-TEST_CASE("kcat in, vigil run, exact windows out; malformed events go to the DLQ with reasons", "[integration]") {
+TEST_CASE("kcat in, vigil run, exact windows out and malformed events go to the DLQ with reasons", "[integration]") {
   const std::string dir = TempDir("vigil-e2e");
   const std::string in = UniqueTopic("tx"), out = UniqueTopic("features"), dlq = UniqueTopic("dlq");
   CreateTopic(in, 4);

@@ -78,7 +78,7 @@ TEST_CASE("window: (t-N, t] with the current event, twins in arrival order, per 
   CHECK(rows[7].dc == 2);  // (1050, 1150] = 1100, 1150; the twins at 1050 are out
 }
 
-TEST_CASE("window: late events are dead-lettered and change nothing; ratio is 0 over nothing", "[operators]") {
+TEST_CASE("window: late events are dead-lettered and change nothing and ratio is 0 over nothing", "[operators]") {
   std::string in = Ev(1, 1000, "a", 1, 1) + Ev(2, 1100, "a", 1, 0) + Ev(3, 1089, "a", 1, 1) + Ev(4, 1091, "a", 2, 1) +
                    Ev(5, 1200, "a", 1, 0);
   const auto r = RunOnText(kYaml, in, TempDir("window"));

@@ -1,0 +1,77 @@
+#include "engine/label_index.h"
+
+#include <simdjson.h>
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace vigil::engine {
+
+struct LabelIndex::Parser {
+  simdjson::ondemand::parser parser;
+  std::string padded;
+};
+
+LabelIndex::LabelIndex(const config::LabelsSpec& spec, StateStore* store, size_t max_keys)
+    : spec_(spec), cache_(store, kLabelTable, max_keys), parser_(std::make_unique<Parser>()) {}
+
+LabelIndex::~LabelIndex() = default;
+
+base::Status LabelIndex::Ingest(std::span<const RawEvent> records) {
+  for (const RawEvent& ev : records) {
+    parser_->padded.assign(ev.data, ev.size);
+    parser_->padded.append(simdjson::SIMDJSON_PADDING, '\0');
+    simdjson::ondemand::document doc;
+    int64_t id = 0, time = 0;
+    double label = 0;
+    bool ok = !parser_->parser.iterate(parser_->padded.data(), ev.size, parser_->padded.size()).get(doc);
+    simdjson::ondemand::object obj;
+    ok = ok && !doc.get_object().get(obj);
+    int seen = 0;
+    if (ok) {
+      for (auto field_result : obj) {
+        simdjson::ondemand::field field;
+        std::string_view key;
+        if (std::move(field_result).get(field) || field.unescaped_key().get(key)) {
+          ok = false;
+          break;
+        }
+        if (key == spec_.id) {
+          ok = !field.value().get_int64().get(id);
+          seen |= 1;
+        } else if (key == spec_.label) {
+          ok = !field.value().get_double().get(label);
+          seen |= 2;
+        } else if (key == spec_.time) {
+          ok = !field.value().get_int64().get(time);
+          seen |= 4;
+        }
+        if (!ok) break;
+      }
+    }
+    if (!ok || seen != 7) {
+      if (malformed_++ == 0) spdlog::warn("malformed label record at offset {} (further ones are only counted)", ev.offset);
+      continue;
+    }
+    const std::string_view key(reinterpret_cast<const char*>(&id), sizeof id);
+    VIGIL_ASSIGN_OR_RETURN(LabelRecord * rec, cache_.GetForUpdate(key));
+    *rec = LabelRecord{label, time};
+    watermark_ = std::max(watermark_, time);
+  }
+  return base::Status::OK();
+}
+
+base::Result<const LabelRecord*> LabelIndex::Lookup(int64_t id) {
+  const std::string_view key(reinterpret_cast<const char*>(&id), sizeof id);
+  return cache_.Find(key);
+}
+
+base::Result<double> LabelIndex::KnownAt(int64_t id, int64_t time_ms) {
+  VIGIL_ASSIGN_OR_RETURN(const LabelRecord* rec, Lookup(id));
+  if (rec == nullptr || rec->time_ms > time_ms) return std::numeric_limits<double>::quiet_NaN();
+  return rec->label;
+}
+
+}  // namespace vigil::engine
