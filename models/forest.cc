@@ -5,7 +5,6 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
-#include <sstream>
 #include <utility>
 
 namespace vigil::models {
@@ -13,10 +12,13 @@ namespace {
 
 using base::Result;
 
-constexpr uint32_t kDefaultLeftBit = 0x80000000u;
-constexpr uint32_t kFeatureMask = 0x7fffffffu;
-//! Rows walked together through one tree; their cursors live in registers or on the stack.
+constexpr float kInf = std::numeric_limits<float>::infinity();
+//! Rows prepared and walked together; bounded by the stack buffer below.
 constexpr size_t kBlockRows = 64;
+//! Floats in the stack buffer of prepared rows (32 KiB).
+constexpr size_t kPreparedFloats = 8192;
+//! Trees walked together for one row: independent walks the CPU overlaps.
+constexpr size_t kTreeLanes = 8;
 
 //! XGBoost 2.x's common::Sigmoid (1.7 computes the same value without the clamp).
 inline float Sigmoid(float x) {
@@ -25,15 +27,18 @@ inline float Sigmoid(float x) {
   return 1.0f / (std::exp(x) + 1.0f + kEps);
 }
 
-//! One step down a tree: from node `index` to the child that `row` selects. Branch-free, so the
-//! walks of different rows (or trees) overlap in the CPU.
-template <typename NodeT>
-inline uint32_t Step(const NodeT* nodes, uint32_t index, const float* row) {
-  const NodeT& n = nodes[index];
-  const float x = row[n.feature & kFeatureMask];
-  const uint32_t go_left =
-      static_cast<uint32_t>(x < n.threshold) | (static_cast<uint32_t>(std::isnan(x)) & (n.feature >> 31));
-  return n.left + 1 - go_left;
+//! Read-only views of the node arrays, so the kernels keep them in registers.
+struct NodeArrays {
+  const float* thresholds;
+  const uint32_t* slots;
+  const uint32_t* rights;
+};
+
+//! One step down a tree: from node `at` to the child that `row` selects. `row` is prepared, so a
+//! missing value already compares the way its default direction needs. Compiles to 7 instructions.
+inline size_t Step(const NodeArrays& nodes, size_t at, const float* row) {
+  const float x = row[nodes.slots[at]];
+  return nodes.rights[at] - static_cast<uint32_t>(x < nodes.thresholds[at]);
 }
 
 }  // namespace
@@ -55,49 +60,69 @@ Result<std::shared_ptr<const Forest>> Forest::LoadFile(const std::string& path) 
 
 Result<std::shared_ptr<const Forest>> Forest::FromModel(const XgbModel& model) {
   std::shared_ptr<Forest> forest(new Forest());
-  forest->num_features_ = model.num_feature;
+  const uint32_t num_features = model.num_feature;
+  forest->num_features_ = num_features;
   forest->feature_names_ = model.feature_names;
   forest->objective_ = model.objective;
   forest->base_margin_ = model.BaseMargin();
+  forest->direct_only_ = num_features > kMaxPreparedFeatures;
   size_t total_nodes = 0;
   for (const XgbTree& tree : model.trees) total_nodes += tree.num_nodes();
-  if (total_nodes >= kFeatureMask) return base::InvalidArgument("model has too many nodes to flatten");
-  forest->nodes_.reserve(total_nodes);
-  forest->leaf_values_.reserve(total_nodes);
-  forest->trees_.reserve(model.trees.size());
+  if (total_nodes >= (size_t{1} << 31)) return base::InvalidArgument("model has too many nodes to flatten");
+  Forest& f = *forest;
+  f.thresholds_.reserve(total_nodes);
+  f.slots_.reserve(total_nodes);
+  f.rights_.reserve(total_nodes);
+  f.leaves_.reserve(total_nodes);
+  auto add_nodes = [&f](size_t count) {
+    f.thresholds_.resize(f.thresholds_.size() + count);
+    f.slots_.resize(f.slots_.size() + count);
+    f.rights_.resize(f.rights_.size() + count);
+    f.leaves_.resize(f.leaves_.size() + count);
+  };
 
   struct Pending {
     int32_t id;      // XGBoost node id
-    uint32_t slot;   // flattened index
+    uint32_t index;  // flattened index
     uint32_t depth;  // distance from the root
   };
   std::vector<Pending> queue;
   for (const XgbTree& tree : model.trees) {
-    auto& nodes = forest->nodes_;
-    auto& leaves = forest->leaf_values_;
-    TreeRef ref{static_cast<uint32_t>(nodes.size()), 0};
-    nodes.emplace_back();
-    leaves.push_back(0.0f);
-    queue.assign(1, Pending{0, ref.root, 0});
+    const auto root = static_cast<uint32_t>(f.thresholds_.size());
+    uint32_t depth = 0;
+    add_nodes(1);
+    queue.assign(1, Pending{0, root, 0});
     // Breadth-first, so the top levels every row visits share cache lines. The parser has checked
-    // that each node is reached once, so this terminates and stays within total_nodes.
+    // that each node is reached once, so this terminates within total_nodes.
     for (size_t head = 0; head < queue.size(); ++head) {
       const Pending p = queue[head];
-      ref.depth = std::max(ref.depth, p.depth);
+      depth = std::max(depth, p.depth);
       if (tree.IsLeaf(p.id)) {
-        nodes[p.slot] = Node{-std::numeric_limits<float>::infinity(), 0, p.slot - 1};
-        leaves[p.slot] = tree.split_conditions[p.id];
+        f.thresholds_[p.index] = -kInf;
+        f.slots_[p.index] = 0;
+        f.rights_[p.index] = p.index;
+        f.leaves_[p.index] = tree.split_conditions[p.id];
         continue;
       }
-      const auto child = static_cast<uint32_t>(nodes.size());
-      nodes.resize(nodes.size() + 2);
-      leaves.resize(leaves.size() + 2, 0.0f);
-      uint32_t feature = tree.split_indices[p.id] | (tree.default_left[p.id] ? kDefaultLeftBit : 0u);
-      nodes[p.slot] = Node{tree.split_conditions[p.id], feature, child};
+      const auto child = static_cast<uint32_t>(f.thresholds_.size());
+      add_nodes(2);
+      const float threshold = tree.split_conditions[p.id];
+      // A prepared row turns a missing value into -inf (left) or +inf (right); that is only right
+      // when -inf < threshold, i.e. the threshold is neither -inf nor NaN.
+      if (!(threshold > -kInf)) f.direct_only_ = true;
+      const uint32_t feature = tree.split_indices[p.id];
+      f.thresholds_[p.index] = threshold;
+      f.slots_[p.index] = tree.default_left[p.id] ? feature : num_features + feature;
+      f.rights_[p.index] = child + 1;
       queue.push_back(Pending{tree.left_children[p.id], child, p.depth + 1});
       queue.push_back(Pending{tree.right_children[p.id], child + 1, p.depth + 1});
     }
-    forest->trees_.push_back(ref);
+    f.roots_.push_back(root);
+    f.depths_.push_back(depth);
+  }
+  for (size_t t = 0; t < f.roots_.size(); t += kTreeLanes) {
+    const size_t end = std::min(t + kTreeLanes, f.roots_.size());
+    f.group_depth_.push_back(*std::max_element(f.depths_.begin() + t, f.depths_.begin() + end));
   }
   return std::shared_ptr<const Forest>(std::move(forest));
 }
@@ -106,30 +131,91 @@ float Forest::Transform(float margin) const {
   return objective_ == Objective::kRegSquaredError ? margin : Sigmoid(margin);
 }
 
-void Forest::PredictBlock(const float* rows, size_t num_rows, size_t row_stride, float* margins) const {
-  const Node* nodes = nodes_.data();
-  const float* leaves = leaf_values_.data();
-  uint32_t cursor[kBlockRows];
-  for (size_t r = 0; r < num_rows; ++r) margins[r] = base_margin_;
-  for (const TreeRef& tree : trees_) {
-    for (size_t r = 0; r < num_rows; ++r) cursor[r] = tree.root;
-    for (uint32_t d = 0; d < tree.depth; ++d) {
-      const float* row = rows;
-      for (size_t r = 0; r < num_rows; ++r, row += row_stride) cursor[r] = Step(nodes, cursor[r], row);
+void Forest::PrepareRows(const float* rows, size_t num_rows, size_t row_stride, float* prepared) const {
+  const size_t n = num_features_;
+  for (size_t r = 0; r < num_rows; ++r) {
+    const float* in = rows + r * row_stride;
+    float* missing_left = prepared + r * PreparedWidth();
+    float* missing_right = missing_left + n;
+    for (size_t j = 0; j < n; ++j) {
+      const float x = in[j];
+      const bool missing = std::isnan(x);
+      missing_left[j] = missing ? -kInf : x;
+      missing_right[j] = missing ? kInf : x;
     }
-    for (size_t r = 0; r < num_rows; ++r) margins[r] += leaves[cursor[r]];
   }
+}
+
+void Forest::PredictPrepared(const float* prepared, size_t num_rows, float* margins) const {
+  const NodeArrays nodes{thresholds_.data(), slots_.data(), rights_.data()};
+  const float* leaves = leaves_.data();
+  const size_t width = PreparedWidth();
+  const size_t num_trees = roots_.size();
+  for (size_t r = 0; r < num_rows; ++r) margins[r] = base_margin_;
+  // Groups of kTreeLanes trees outermost: their nodes stay in L1 cache while every row of the block
+  // walks them. Leaves are added in tree order, as libxgboost does, so the float sums are equal.
+  size_t t = 0;
+  for (size_t g = 0; t + kTreeLanes <= num_trees; ++g, t += kTreeLanes) {
+    const uint32_t depth = group_depth_[g];
+    const float* row = prepared;
+    for (size_t r = 0; r < num_rows; ++r, row += width) {
+      size_t at[kTreeLanes];
+      for (size_t k = 0; k < kTreeLanes; ++k) at[k] = roots_[t + k];
+      for (uint32_t d = 0; d < depth; ++d) {
+#pragma GCC unroll 8
+        for (size_t k = 0; k < kTreeLanes; ++k) at[k] = Step(nodes, at[k], row);
+      }
+      float margin = margins[r];
+      for (size_t k = 0; k < kTreeLanes; ++k) margin += leaves[at[k]];
+      margins[r] = margin;
+    }
+  }
+  for (; t < num_trees; ++t) {
+    const float* row = prepared;
+    for (size_t r = 0; r < num_rows; ++r, row += width) {
+      size_t at = roots_[t];
+      for (uint32_t d = 0; d < depths_[t]; ++d) at = Step(nodes, at, row);
+      margins[r] += leaves[at];
+    }
+  }
+}
+
+float Forest::PredictMarginDirect(const float* row) const {
+  const auto n = static_cast<uint32_t>(num_features_);
+  float margin = base_margin_;
+  for (uint32_t root : roots_) {
+    size_t at = root;
+    // A leaf is its own right child; an internal node's children come after it.
+    while (rights_[at] != at) {
+      const uint32_t slot = slots_[at];
+      const bool default_left = slot < n;
+      const float x = row[default_left ? slot : slot - n];
+      const bool left = std::isnan(x) ? default_left : x < thresholds_[at];
+      at = rights_[at] - (left ? 1 : 0);
+    }
+    margin += leaves_[at];
+  }
+  return margin;
 }
 
 template <bool kTransform>
 void Forest::PredictBlocks(const float* rows, size_t num_rows, size_t row_stride, float* out) const {
-  for (size_t begin = 0; begin < num_rows; begin += kBlockRows) {
-    const size_t n = std::min(kBlockRows, num_rows - begin);
-    float* block_out = out + begin;
-    PredictBlock(rows + begin * row_stride, n, row_stride, block_out);
+  if (direct_only_) {
+    for (size_t r = 0; r < num_rows; ++r) {
+      const float margin = PredictMarginDirect(rows + r * row_stride);
+      out[r] = kTransform ? Transform(margin) : margin;
+    }
+    return;
+  }
+  alignas(64) float prepared[kPreparedFloats];
+  const size_t block = std::clamp<size_t>(kPreparedFloats / std::max<size_t>(PreparedWidth(), 1), 1, kBlockRows);
+  for (size_t begin = 0; begin < num_rows; begin += block) {
+    const size_t n = std::min(block, num_rows - begin);
+    PrepareRows(rows + begin * row_stride, n, row_stride, prepared);
+    PredictPrepared(prepared, n, out + begin);
     if constexpr (kTransform) {
       if (objective_ != Objective::kRegSquaredError) {
-        for (size_t r = 0; r < n; ++r) block_out[r] = Sigmoid(block_out[r]);
+        for (size_t r = 0; r < n; ++r) out[begin + r] = Sigmoid(out[begin + r]);
       }
     }
   }
@@ -144,14 +230,11 @@ void Forest::PredictMarginBatch(const float* rows, size_t num_rows, size_t row_s
 }
 
 float Forest::PredictMarginRow(const float* row) const {
-  const Node* nodes = nodes_.data();
-  const float* leaves = leaf_values_.data();
-  float margin = base_margin_;
-  for (const TreeRef& tree : trees_) {
-    uint32_t index = tree.root;
-    for (uint32_t d = 0; d < tree.depth; ++d) index = Step(nodes, index, row);
-    margin += leaves[index];
-  }
+  if (direct_only_) return PredictMarginDirect(row);
+  alignas(64) float prepared[2 * kMaxPreparedFeatures];
+  PrepareRows(row, 1, num_features_, prepared);
+  float margin = 0;
+  PredictPrepared(prepared, 1, &margin);
   return margin;
 }
 

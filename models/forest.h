@@ -7,8 +7,11 @@
 // std::shared_ptr<const Forest>; a model hot swap replaces the pointer, never the object.
 // Thread-safety: every method is const and touches no shared mutable state, so any number of
 // threads may predict concurrently on one Forest.
-// Cost: prediction allocates nothing; PredictBatch keeps a fixed block of row cursors on the stack
-// and walks each tree for the whole block, so a tree's nodes stay in L1 cache while it is used.
+// Cost: prediction allocates nothing. Rows are first copied into a fixed stack buffer in which each
+// missing value is already resolved to "goes left" / "goes right" (so a node is one compare), then
+// PredictBatch walks each tree for a whole block of rows, several rows at a time, so the tree's nodes
+// stay in L1 cache and the walks overlap in the CPU. PredictRow walks several trees at a time.
+// Models wider than kMaxPreparedFeatures take a slower path that tests for NaN at every node.
 
 #include <cstddef>
 #include <cstdint>
@@ -25,6 +28,9 @@ namespace vigil::models {
 //! An immutable, flattened XGBoost tree ensemble with a single output.
 class Forest {
  public:
+  //! Widest model served by the fast path (larger ones are exact but slower).
+  static constexpr size_t kMaxPreparedFeatures = 2048;
+
   //! Parses a JSON or UBJSON XGBoost model (sniffed from the bytes) and flattens it.
   static base::Result<std::shared_ptr<const Forest>> Load(std::string_view bytes);
   //! Reads and loads a model file. NotFound / IoError if it cannot be read.
@@ -35,7 +41,7 @@ class Forest {
   //! Number of input columns a row must have (the model's num_feature).
   size_t num_features() const { return num_features_; }
   //! Number of trees.
-  size_t num_trees() const { return trees_.size(); }
+  size_t num_trees() const { return roots_.size(); }
   //! Column names stored in the model file; empty if it had none.
   const std::vector<std::string>& feature_names() const { return feature_names_; }
   //! The objective, which decides the output transform.
@@ -57,28 +63,25 @@ class Forest {
   float Transform(float margin) const;
 
  private:
-  //! One flattened node, 12 bytes. Children of an internal node are adjacent: right = left + 1.
-  //! A leaf points back to itself (left = self - 1 and a threshold no value passes), so walking
-  //! a tree for exactly its depth needs no branch.
-  struct Node {
-    float threshold;   //!< Go left iff x < threshold (or x is NaN and the default is left).
-    uint32_t feature;  //!< Feature index; the top bit is set when missing values go left.
-    uint32_t left;     //!< Index of the left child in nodes_.
-  };
-  //! Where a tree starts and how many steps reach any of its leaves.
-  struct TreeRef {
-    uint32_t root;   //!< Index of the root in nodes_.
-    uint32_t depth;  //!< Maximum depth (0 for a single leaf).
-  };
-
   Forest() = default;
+  size_t PreparedWidth() const { return 2 * num_features_; }
+  void PrepareRows(const float* rows, size_t num_rows, size_t row_stride, float* prepared) const;
   template <bool kTransform>
   void PredictBlocks(const float* rows, size_t num_rows, size_t row_stride, float* out) const;
-  void PredictBlock(const float* rows, size_t num_rows, size_t row_stride, float* margins) const;
+  void PredictPrepared(const float* prepared, size_t num_rows, float* margins) const;
+  float PredictMarginDirect(const float* row) const;
 
-  std::vector<Node> nodes_;           //!< All trees' nodes, tree after tree, each in BFS order.
-  std::vector<float> leaf_values_;    //!< Leaf value per node index (0 for internal nodes).
-  std::vector<TreeRef> trees_;        //!< Trees in boosting order.
+  // Nodes of all trees, tree after tree, each tree breadth-first, as parallel arrays indexed by node
+  // number. An internal node's children are adjacent: left = right - 1. A leaf is its own right
+  // child with threshold -inf, so walking a tree for exactly its depth needs no branch.
+  std::vector<float> thresholds_;     //!< Go left iff x < threshold; -inf for a leaf.
+  std::vector<uint32_t> slots_;       //!< Where x is read in a prepared row (see PrepareRows).
+  std::vector<uint32_t> rights_;      //!< Right child; the node itself for a leaf.
+  std::vector<float> leaves_;         //!< Leaf value (0 for an internal node).
+  std::vector<uint32_t> roots_;       //!< Root node of each tree, in boosting order.
+  std::vector<uint32_t> depths_;      //!< Depth of each tree (0 for a single leaf).
+  std::vector<uint32_t> group_depth_;  //!< Max depth of each run of kTreeLanes consecutive trees.
+  bool direct_only_ = false;          //!< Rows too wide, or thresholds the prepared rows can't serve.
   std::vector<std::string> feature_names_;  //!< From the model file, possibly empty.
   size_t num_features_ = 0;           //!< Row width the model expects.
   Objective objective_ = Objective::kRegSquaredError;  //!< Decides the output transform.

@@ -62,6 +62,19 @@ Result<std::unique_ptr<DMatrix>> DMatrix::FromDense(const float* rows, size_t nu
   return matrix;
 }
 
+Status DMatrix::SetFeatureNames(const std::vector<std::string>& names) {
+  if (names.size() != num_cols_) {
+    return base::InvalidArgument("DMatrix: " + std::to_string(names.size()) + " feature names for " +
+                                 std::to_string(num_cols_) + " columns");
+  }
+  std::vector<const char*> c_names;
+  c_names.reserve(names.size());
+  for (const std::string& name : names) c_names.push_back(name.c_str());
+  VIGIL_XGB_CALL(XGDMatrixSetStrFeatureInfo, handle_, "feature_name", c_names.data(), c_names.size());
+  feature_names_ = names;
+  return Status::OK();
+}
+
 DMatrix::~DMatrix() {
   if (handle_ != nullptr) XGDMatrixFree(handle_);
 }
@@ -83,6 +96,11 @@ Result<std::unique_ptr<XgbBooster>> XgbBooster::Train(const DMatrix& train, cons
   params.try_emplace("nthread", "1");
   params.try_emplace("tree_method", "hist");
   for (const auto& [name, value] : params) VIGIL_RETURN_IF_ERROR(booster->SetParam(name, value));
+  if (!train.feature_names().empty()) {
+    std::vector<const char*> c_names;
+    for (const std::string& name : train.feature_names()) c_names.push_back(name.c_str());
+    VIGIL_XGB_CALL(XGBoosterSetStrFeatureInfo, handle, "feature_name", c_names.data(), c_names.size());
+  }
   for (int round = 0; round < options.rounds; ++round) {
     VIGIL_XGB_CALL(XGBoosterUpdateOneIter, handle, round, train.handle());
   }

@@ -7,6 +7,8 @@
 //
 // Thread-safety: a DMatrix or XgbBooster must not be used from several threads at once. Distinct
 // objects may be used concurrently. libxgboost's last-error message is thread-local.
+// Lifetime: don't keep an XgbBooster in a static object; libxgboost's own static state may be torn
+// down first at exit, and freeing the booster then crashes.
 
 #include <cstddef>
 #include <map>
@@ -32,8 +34,13 @@ class DMatrix {
   DMatrix(const DMatrix&) = delete;
   DMatrix& operator=(const DMatrix&) = delete;
 
+  //! Names the columns (num_cols names); a model trained on this matrix stores them.
+  base::Status SetFeatureNames(const std::vector<std::string>& names);
+
   size_t num_rows() const { return num_rows_; }
   size_t num_cols() const { return num_cols_; }
+  //! Names given by SetFeatureNames; empty if none.
+  const std::vector<std::string>& feature_names() const { return feature_names_; }
   //! The libxgboost DMatrixHandle.
   void* handle() const { return handle_; }
 
@@ -43,6 +50,7 @@ class DMatrix {
   void* handle_;      //!< Owned DMatrixHandle.
   size_t num_rows_;   //!< Rows in the matrix.
   size_t num_cols_;   //!< Columns in the matrix.
+  std::vector<std::string> feature_names_;  //!< Column names, saved into models trained on this.
 };
 
 //! What a prediction call returns per row.
@@ -64,7 +72,8 @@ struct TrainOptions {
 class XgbBooster {
  public:
   //! Trains a new booster on `train` for `options.rounds` rounds, deterministically for a given
-  //! "seed" and "nthread". The DMatrix must have labels.
+  //! "seed" and "nthread". The DMatrix must have labels. Its feature names, if any, are stored in
+  //! the model.
   static base::Result<std::unique_ptr<XgbBooster>> Train(const DMatrix& train, const TrainOptions& options);
   //! Loads a model saved by any XGBoost version libxgboost 1.7.4 reads (JSON, UBJSON, binary).
   //! Extra `params` (e.g. {"nthread","1"}) are set after loading.

@@ -269,6 +269,19 @@ Result<XgbModel> Extract(const Node& root) {
   if (!trees_node || !trees_node->GetElements(&trees)) {
     return Corruption("XGBoost model: missing 'learner.gradient_booster.model.trees' array");
   }
+  if (auto param = gbtree.Find("gbtree_model_param")) {
+    VIGIL_ASSIGN_OR_RETURN(int64_t leaf_size, IntParamOr(*param, "size_leaf_vector", "gbtree_model_param", 1));
+    if (leaf_size > 1) {
+      return InvalidArgument("XGBoost model: vector leaves (size_leaf_vector=" + std::to_string(leaf_size) +
+                             ", multi-target trees) are not supported");
+    }
+    VIGIL_ASSIGN_OR_RETURN(int64_t num_trees,
+                           IntParamOr(*param, "num_trees", "gbtree_model_param", static_cast<int64_t>(trees.size())));
+    if (num_trees != static_cast<int64_t>(trees.size())) {
+      return Corruption("XGBoost model: num_trees is " + std::to_string(num_trees) + " but there are " +
+                        std::to_string(trees.size()) + " trees");
+    }
+  }
   if (auto info = gbtree.Find("tree_info")) {
     std::vector<int32_t> groups;
     if (!info->GetNumbers(&groups) || groups.size() != trees.size()) {
