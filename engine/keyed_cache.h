@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "engine/state_store.h"
 
@@ -40,19 +42,23 @@ class KeyedCache {
     auto it = map_.find(key);
     if (it != map_.end()) {
       ++stats_.hits;
-      if (!it->second.dirty) {
-        it->second.dirty = true;
-        ++dirty_;
-      }
+      Touch(it->first, it->second, true);
       return &it->second.value;
     }
     ++stats_.misses;
     Entry entry;
     VIGIL_RETURN_IF_ERROR(Load(key, &entry.value));
-    entry.dirty = true;
-    ++dirty_;
-    auto [pos, inserted] = map_.emplace(std::string(key), std::move(entry));
+    auto pos = map_.emplace(std::string(key), std::move(entry)).first;
+    Touch(pos->first, pos->second, true);
     return &pos->second.value;
+  }
+
+  //! Sets `key` to `value` without reading the store first (a blind write). Marks it dirty.
+  void Put(std::string_view key, const V& value) {
+    auto it = map_.find(key);
+    if (it == map_.end()) it = map_.emplace(std::string(key), Entry{}).first;
+    it->second.value = value;
+    Touch(it->first, it->second, true);
   }
 
   //! The value of `key` for reading, cached (not dirty) on first use; nullptr when the key has none.
@@ -60,6 +66,7 @@ class KeyedCache {
     auto it = map_.find(key);
     if (it != map_.end()) {
       ++stats_.hits;
+      Touch(it->first, it->second, false);
       return &it->second.value;
     }
     ++stats_.misses;
@@ -67,7 +74,8 @@ class KeyedCache {
     if (!found) return static_cast<const V*>(nullptr);
     Entry entry;
     if (!Codec::Decode(buf_, &entry.value)) return base::Corruption("undecodable state value");
-    auto [pos, inserted] = map_.emplace(std::string(key), std::move(entry));
+    auto pos = map_.emplace(std::string(key), std::move(entry)).first;
+    Touch(pos->first, pos->second, false);
     return &pos->second.value;
   }
 
@@ -85,20 +93,25 @@ class KeyedCache {
     return true;
   }
 
-  //! Stages every dirty entry into the store (applied by StateStore::Commit), then evicts clean
-  //! entries beyond max_keys.
+  //! Stages every dirty entry into the store (applied by StateStore::Commit), then, above max_keys,
+  //! evicts the entries least recently used (by flush interval), which are all on disk by then.
   void Flush() {
-    if (dirty_ > 0) {
-      for (auto& [key, entry] : map_) {
-        if (!entry.dirty) continue;
-        buf_.clear();
-        Codec::Encode(entry.value, &buf_);
-        store_->Put(table_, key, buf_);
-        entry.dirty = false;
-      }
-      dirty_ = 0;
+    for (const auto& [key, entry] : dirty_) {
+      buf_.clear();
+      Codec::Encode(entry->value, &buf_);
+      store_->Put(table_, *key, buf_);
+      entry->dirty = false;
     }
-    for (auto it = map_.begin(); map_.size() > max_keys_ && it != map_.end();) it = map_.erase(it);
+    dirty_.clear();
+    ++epoch_;
+    if (map_.size() <= max_keys_) return;
+    const size_t target = max_keys_ - max_keys_ / 8;
+    for (uint32_t age = 4; age > 0 && map_.size() > target; age /= 2) {
+      for (auto it = map_.begin(); it != map_.end() && map_.size() > target;) {
+        if (epoch_ - it->second.epoch >= age) it = map_.erase(it);
+        else ++it;
+      }
+    }
   }
 
   size_t size() const { return map_.size(); }
@@ -108,7 +121,16 @@ class KeyedCache {
   struct Entry {
     V value{};
     bool dirty = false;
+    uint32_t epoch = 0;  // flush interval of the last access
   };
+
+  void Touch(const std::string& key, Entry& entry, bool dirty) {
+    entry.epoch = epoch_;
+    if (dirty && !entry.dirty) {
+      entry.dirty = true;
+      dirty_.emplace_back(&key, &entry);
+    }
+  }
 
   base::Status Load(std::string_view key, V* value) {
     VIGIL_ASSIGN_OR_RETURN(bool found, store_->Get(table_, key, &buf_));
@@ -121,7 +143,8 @@ class KeyedCache {
   TableId table_;
   size_t max_keys_;
   std::unordered_map<std::string, Entry, StringHash, std::equal_to<>> map_;
-  size_t dirty_ = 0;
+  std::vector<std::pair<const std::string*, Entry*>> dirty_;  // entries changed since the last flush
+  uint32_t epoch_ = 1;
   CacheStats stats_;
   std::string buf_;
 };

@@ -56,8 +56,7 @@ base::Status LabelIndex::Ingest(std::span<const RawEvent> records) {
       continue;
     }
     const std::string_view key(reinterpret_cast<const char*>(&id), sizeof id);
-    VIGIL_ASSIGN_OR_RETURN(LabelRecord * rec, cache_.GetForUpdate(key));
-    *rec = LabelRecord{label, time};
+    cache_.Put(key, LabelRecord{label, time});
     watermark_ = std::max(watermark_, time);
   }
   return base::Status::OK();
