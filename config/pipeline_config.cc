@@ -165,7 +165,7 @@ Status ParseRuntime(const YamlReader& r, const YAML::Node& node, RuntimeSpec* s)
 
 Status ParseDocument(const YamlReader& r, const YAML::Node& root, PipelineSpec* p) {
   VIGIL_RETURN_IF_ERROR(r.ExpectMap(root, "the pipeline file",
-      {"name", "source", "kafka", "schema", "labels", "operators", "output", "dead_letter", "batch", "runtime", "http"}));
+      {"name", "source", "kafka", "schema", "labels", "operators", "features", "output", "dead_letter", "batch", "runtime", "http"}));
   VIGIL_RETURN_IF_ERROR(r.Read(root, "name", &p->name));
   VIGIL_ASSIGN_OR_RETURN(YAML::Node source, r.Required(root, "source"));
   VIGIL_RETURN_IF_ERROR(ParseSource(r, source, &p->source));
@@ -181,6 +181,14 @@ Status ParseDocument(const YamlReader& r, const YAML::Node& root, PipelineSpec* 
   VIGIL_RETURN_IF_ERROR(ParseSchema(r, schema, &p->schema));
   if (YAML::Node labels = root["labels"]) VIGIL_RETURN_IF_ERROR(ParseLabels(r, labels, p));
   if (YAML::Node ops = root["operators"]) VIGIL_RETURN_IF_ERROR(ParseOperators(r, ops, &p->operators));
+  if (YAML::Node features = root["features"]) {
+    VIGIL_RETURN_IF_ERROR(r.ExpectSeq(features, "features"));
+    p->features_loc = r.Loc(features);
+    for (const auto& f : features) {
+      if (!f.IsScalar()) return r.Error(f, "expected a column name");
+      p->features.push_back(f.Scalar());
+    }
+  }
   VIGIL_ASSIGN_OR_RETURN(YAML::Node output, r.Required(root, "output"));
   VIGIL_RETURN_IF_ERROR(ParseSink(r, output, "output", &p->output));
   if (YAML::Node dlq = root["dead_letter"]) VIGIL_RETURN_IF_ERROR(ParseSink(r, dlq, "dead_letter", &p->dead_letter));

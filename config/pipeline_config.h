@@ -181,6 +181,10 @@ struct PipelineSpec {
   SchemaSpec schema;
   LabelsSpec labels;
   std::vector<OperatorSpec> operators;
+  //! The model's input vector, in order: column names (schema fields or operator outputs). Used by
+  //! replay tables, training and scoring. Empty: no model.
+  std::vector<std::string> features;
+  Location features_loc;
   SinkSpec output;
   SinkSpec dead_letter;
   BatchSpec batch;

@@ -19,6 +19,12 @@ base::Result<std::unique_ptr<const Plan>> Plan::Build(const config::PipelineSpec
     VIGIL_ASSIGN_OR_RETURN(std::unique_ptr<Operator> bound, (*factory)(ctx));
     plan->operators_.push_back(std::move(bound));
   }
+  for (const std::string& f : spec.features) {
+    const int c = plan->schema_.Find(f);
+    if (c < 0) return config::ConfigError(spec.features_loc, "feature '" + f + "' is not a column");
+    if (plan->schema_.column(c).type == config::FieldType::kString)
+      return config::ConfigError(spec.features_loc, "feature '" + f + "' is a string column; features are numbers");
+  }
   VIGIL_ASSIGN_OR_RETURN(plan->encoder_, JsonEncoder::Make(plan->schema_, spec.output.fields, spec.schema.key));
   return std::unique_ptr<const Plan>(std::move(plan));
 }
