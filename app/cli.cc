@@ -2,7 +2,10 @@
 #include <spdlog/spdlog.h>
 
 #include "app/commands.h"
+#include "app/evaluate_command.h"
+#include "app/replay_command.h"
 #include "app/simulate_command.h"
+#include "app/train_command.h"
 #include "config/pipeline_config.h"
 
 namespace vigil::app {
@@ -29,6 +32,12 @@ int RunCli(int argc, char** argv) {
 
   SimulateOptions simulate;
   AddSimulateCommand(app, simulate);
+  ReplayOptions replay;
+  AddReplayCommand(app, replay);
+  TrainCommandOptions train;
+  AddTrainCommand(app, train);
+  EvaluateOptions evaluate;
+  AddEvaluateCommand(app, evaluate);
 
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(log_level));
@@ -47,6 +56,9 @@ int RunCli(int argc, char** argv) {
   }
   if (*check_cmd) return CheckConfigCommand(check_path);
   if (simulate.selected) return SimulateCommand(simulate);
+  if (replay.selected) return ReplayCommand(replay);
+  if (train.selected) return TrainCommand(train);
+  if (evaluate.selected) return EvaluateCommand(evaluate);
   return 2;
 }
 

@@ -77,7 +77,7 @@ int RunPipelineCommand(const RunOptions& options) {
   auto metrics = engine::NewMetricsRegistry();
   engine::EngineProbe probe(metrics, spec.name);
   auto source = connectors::MakeSource(spec);
-  auto output = connectors::MakeSink(spec, spec.output);
+  auto output = connectors::MakeSink(spec, spec.output, (*plan)->output_encoder().csv_header());
   auto dead_letter = connectors::MakeSink(spec, spec.dead_letter);
   for (const base::Status* st : {&source.status(), &output.status(), &dead_letter.status()}) {
     if (!st->ok()) {

@@ -89,7 +89,11 @@ Status ParseSource(const YamlReader& r, const YAML::Node& node, SourceSpec* s) {
 }
 
 Status ParseSink(const YamlReader& r, const YAML::Node& node, std::string_view what, SinkSpec* s) {
-  VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, what, {"kind", "topic", "path", "fields"}));
+  VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, what, {"kind", "topic", "path", "fields", "format"}));
+  std::string format = "json";
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "format", &format));
+  if (format == "csv") s->format = SinkSpec::Format::kCsv;
+  else if (format != "json") return r.Error(node["format"], "format: expected json or csv");
   s->loc = r.Loc(node);
   std::string kind = "kafka";
   VIGIL_RETURN_IF_ERROR(r.Read(node, "kind", &kind));
@@ -101,6 +105,8 @@ Status ParseSink(const YamlReader& r, const YAML::Node& node, std::string_view w
   else return r.Error(node["kind"], "unknown sink kind '" + kind + "'; expected kafka, file or none");
   if (s->kind == SinkSpec::Kind::kKafka && s->topic.empty()) return r.Error(node, std::string(what) + ": a kafka sink needs 'topic'");
   if (s->kind == SinkSpec::Kind::kFile && s->path.empty()) return r.Error(node, std::string(what) + ": a file sink needs 'path'");
+  if (s->kind == SinkSpec::Kind::kKafka && s->format == SinkSpec::Format::kCsv)
+    return r.Error(node["format"], std::string(what) + ": csv is for file sinks");
   if (YAML::Node fields = node["fields"]) {
     VIGIL_RETURN_IF_ERROR(r.ExpectSeq(fields, "fields"));
     for (const auto& f : fields) {

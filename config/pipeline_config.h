@@ -73,7 +73,10 @@ struct OutputField {
 //! Where records go: the main output or the dead-letter queue.
 struct SinkSpec {
   enum class Kind { kKafka, kFile, kNone };
+  //! Record encoding: JSON objects (default) or CSV lines (file sinks; a header line comes first).
+  enum class Format { kJson, kCsv };
   Kind kind = Kind::kNone;
+  Format format = Format::kJson;
   std::string topic;                //!< Kafka topic.
   std::string path;                 //!< File path (JSONL).
   std::vector<OutputField> fields;  //!< Output mapping; empty = every column, in schema order.

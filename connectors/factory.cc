@@ -16,11 +16,13 @@ base::Result<std::unique_ptr<engine::Source>> MakeSource(const config::PipelineS
   return std::unique_ptr<engine::Source>(std::move(source));
 }
 
-base::Result<std::unique_ptr<engine::Sink>> MakeSink(const config::PipelineSpec& spec, const config::SinkSpec& sink) {
+base::Result<std::unique_ptr<engine::Sink>> MakeSink(const config::PipelineSpec& spec, const config::SinkSpec& sink,
+                                                     const std::string& csv_header) {
   switch (sink.kind) {
     case config::SinkSpec::Kind::kNone: return std::unique_ptr<engine::Sink>();
     case config::SinkSpec::Kind::kFile: {
-      VIGIL_ASSIGN_OR_RETURN(auto s, FileSink::Make(sink.path));
+      const bool csv = sink.format == config::SinkSpec::Format::kCsv;
+      VIGIL_ASSIGN_OR_RETURN(auto s, FileSink::Make(sink.path, csv ? csv_header : ""));
       return std::unique_ptr<engine::Sink>(std::move(s));
     }
     case config::SinkSpec::Kind::kKafka: {

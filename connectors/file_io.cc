@@ -7,7 +7,7 @@
 #include <sstream>
 #include <thread>
 
-#include "engine/json_encoder.h"
+#include "engine/row_encoder.h"
 
 namespace vigil::connectors {
 
@@ -126,9 +126,10 @@ void AppendBase64(std::string_view bytes, std::string* out) {
   }
 }
 
-base::Result<std::unique_ptr<FileSink>> FileSink::Make(const std::string& path) {
+base::Result<std::unique_ptr<FileSink>> FileSink::Make(const std::string& path, const std::string& header) {
   std::FILE* f = std::fopen(path.c_str(), "wb");
   if (f == nullptr) return base::IoError("cannot open output file '" + path + "': " + std::strerror(errno));
+  if (!header.empty()) std::fprintf(f, "%s\n", header.c_str());
   return std::unique_ptr<FileSink>(new FileSink(f, path));
 }
 

@@ -43,7 +43,8 @@ class FileSource final : public engine::Source {
 //! reason, field, source, offset and the original payload in base64. Thread-safe.
 class FileSink final : public engine::Sink {
  public:
-  static base::Result<std::unique_ptr<FileSink>> Make(const std::string& path);
+  //! `header`, if not empty, is written as the first line (CSV tables).
+  static base::Result<std::unique_ptr<FileSink>> Make(const std::string& path, const std::string& header = "");
   ~FileSink() override;
 
   base::Status Write(const engine::OutBatch& batch) override;

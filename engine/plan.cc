@@ -25,7 +25,7 @@ base::Result<std::unique_ptr<const Plan>> Plan::Build(const config::PipelineSpec
     if (plan->schema_.column(c).type == config::FieldType::kString)
       return config::ConfigError(spec.features_loc, "feature '" + f + "' is a string column; features are numbers");
   }
-  VIGIL_ASSIGN_OR_RETURN(plan->encoder_, JsonEncoder::Make(plan->schema_, spec.output.fields, spec.schema.key));
+  VIGIL_ASSIGN_OR_RETURN(plan->encoder_, RowEncoder::Make(plan->schema_, spec.output.fields, spec.schema.key));
   return std::unique_ptr<const Plan>(std::move(plan));
 }
 

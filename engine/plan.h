@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "config/pipeline_config.h"
-#include "engine/json_encoder.h"
+#include "engine/row_encoder.h"
 #include "engine/operator.h"
 #include "engine/operator_registry.h"
 
@@ -22,7 +22,7 @@ class Plan {
   const config::PipelineSpec& spec() const { return spec_; }
   const Schema& schema() const { return schema_; }
   const std::vector<std::unique_ptr<Operator>>& operators() const { return operators_; }
-  const JsonEncoder& output_encoder() const { return encoder_; }
+  const RowEncoder& output_encoder() const { return encoder_; }
 
  private:
   explicit Plan(const config::PipelineSpec& spec) : spec_(spec) {}
@@ -30,7 +30,7 @@ class Plan {
   config::PipelineSpec spec_;
   Schema schema_;
   std::vector<std::unique_ptr<Operator>> operators_;
-  JsonEncoder encoder_;
+  RowEncoder encoder_;
 };
 
 }  // namespace vigil::engine

@@ -47,12 +47,12 @@ base::Result<std::size_t> Task::RunOnce(std::size_t max_events, int wait_ms, Sin
       VIGIL_RETURN_IF_ERROR(CatchUpLabels(until));
     }
   }
-  plan_.output_encoder().EncodeLive(batch_, &out_);
+  plan_.output_encoder().EncodeLive(batch_, &out_, plan_.spec().output.format);
   out_.source_partition = partition_;
   if (!out_.records.empty() && output != nullptr) VIGIL_RETURN_IF_ERROR(output->Write(out_));
   const size_t dropped = batch_.size() - out_.records.size();
   if (dropped > 0) {
-    JsonEncoder::EncodeDropped(batch_, &dead_);
+    RowEncoder::EncodeDropped(batch_, &dead_);
     dead_.source_partition = partition_;
     for (const OutRecord& r : dead_.records) probe_->DeadLettered(r.reason);
     if (dead_letter != nullptr) VIGIL_RETURN_IF_ERROR(dead_letter->Write(dead_));

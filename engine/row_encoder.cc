@@ -1,4 +1,4 @@
-#include "engine/json_encoder.h"
+#include "engine/row_encoder.h"
 
 #include <charconv>
 #include <cmath>
@@ -74,14 +74,16 @@ void AppendCell(const Batch& batch, size_t row, int column, FieldType type, std:
 
 }  // namespace
 
-base::Result<JsonEncoder> JsonEncoder::Make(const Schema& schema, const std::vector<config::OutputField>& fields,
+base::Result<RowEncoder> RowEncoder::Make(const Schema& schema, const std::vector<config::OutputField>& fields,
                                             const std::string& key_column) {
-  JsonEncoder enc;
+  RowEncoder enc;
   auto add = [&](const std::string& name, int column) {
     std::string prefix = enc.fields_.empty() ? "{" : ",";
     AppendJsonString(name, &prefix);
     prefix.push_back(':');
     enc.fields_.push_back(Field{std::move(prefix), column, schema.column(column).type});
+    if (!enc.csv_header_.empty()) enc.csv_header_.push_back(',');
+    enc.csv_header_.append(name);
   };
   if (fields.empty()) {
     for (int c = 0; c < schema.size(); ++c) add(schema.column(c).name, c);
@@ -100,7 +102,7 @@ base::Result<JsonEncoder> JsonEncoder::Make(const Schema& schema, const std::vec
   return enc;
 }
 
-void JsonEncoder::EncodeRow(const Batch& batch, size_t row, std::string* out) const {
+void RowEncoder::EncodeRow(const Batch& batch, size_t row, std::string* out) const {
   if (fields_.empty()) {
     out->append("{}");
     return;
@@ -112,14 +114,24 @@ void JsonEncoder::EncodeRow(const Batch& batch, size_t row, std::string* out) co
   out->push_back('}');
 }
 
-void JsonEncoder::EncodeKey(const Batch& batch, size_t row, std::string* out) const {
+void RowEncoder::EncodeCsvRow(const Batch& batch, size_t row, std::string* out) const {
+  for (size_t i = 0; i < fields_.size(); ++i) {
+    if (i > 0) out->push_back(',');
+    const Field& f = fields_[i];
+    if (batch.is_null(row, f.column)) continue;
+    AppendCell(batch, row, f.column, f.type, out);  // strings come out JSON-quoted, which CSV reads too
+  }
+}
+
+void RowEncoder::EncodeKey(const Batch& batch, size_t row, std::string* out) const {
   if (key_column_ < 0 || batch.is_null(row, key_column_)) return;
   if (key_type_ == FieldType::kString) out->append(batch.str(row, key_column_));
   else if (key_type_ == FieldType::kDouble) AppendJsonDouble(batch.f64(row, key_column_), out);
   else AppendInt(batch.i64(row, key_column_), out);
 }
 
-void JsonEncoder::EncodeLive(const Batch& batch, OutBatch* out) const {
+void RowEncoder::EncodeLive(const Batch& batch, OutBatch* out, config::SinkSpec::Format format) const {
+  const bool csv = format == config::SinkSpec::Format::kCsv;
   out->Clear();
   for (size_t r = 0; r < batch.size(); ++r) {
     if (!batch.live(r)) continue;
@@ -128,7 +140,8 @@ void JsonEncoder::EncodeLive(const Batch& batch, OutBatch* out) const {
     EncodeKey(batch, r, &out->buffer);
     rec.key_size = static_cast<uint32_t>(out->buffer.size()) - rec.key_offset;
     rec.value_offset = static_cast<uint32_t>(out->buffer.size());
-    EncodeRow(batch, r, &out->buffer);
+    if (csv) EncodeCsvRow(batch, r, &out->buffer);
+    else EncodeRow(batch, r, &out->buffer);
     rec.value_size = static_cast<uint32_t>(out->buffer.size()) - rec.value_offset;
     rec.source_offset = batch.meta(r).offset;
     rec.timestamp_ms = batch.meta(r).event_time;
@@ -136,7 +149,7 @@ void JsonEncoder::EncodeLive(const Batch& batch, OutBatch* out) const {
   }
 }
 
-void JsonEncoder::EncodeDropped(const Batch& batch, OutBatch* out) {
+void RowEncoder::EncodeDropped(const Batch& batch, OutBatch* out) {
   out->Clear();
   const auto raw = batch.raw();
   for (size_t r = 0; r < batch.size(); ++r) {

@@ -1,6 +1,7 @@
 #pragma once
-// Encodes batch rows as JSON objects with a fixed output mapping. Doubles are written in the shortest
-// form that reads back to the same bits, so a feature vector survives a round trip exactly.
+// Encodes batch rows with a fixed output mapping, as JSON objects or CSV lines. Doubles are written in
+// the shortest form that reads back to the same bits, so a feature vector survives a round trip
+// exactly.
 
 #include <string>
 #include <vector>
@@ -12,17 +13,21 @@
 namespace vigil::engine {
 
 //! Immutable after Make; Encode is const and may run on many threads.
-class JsonEncoder {
+class RowEncoder {
  public:
   //! `fields` empty means every column of `schema`, in order. Unknown columns are located errors.
-  static base::Result<JsonEncoder> Make(const Schema& schema, const std::vector<config::OutputField>& fields,
+  static base::Result<RowEncoder> Make(const Schema& schema, const std::vector<config::OutputField>& fields,
                                         const std::string& key_column);
   //! Appends row `row` as one JSON object to `out`.
   void EncodeRow(const Batch& batch, size_t row, std::string* out) const;
   //! Appends the record key of `row` (the key column as text) to `out`; nothing without a key column.
   void EncodeKey(const Batch& batch, size_t row, std::string* out) const;
+  //! Appends row `row` as one CSV line (no newline) to `out`; null cells are empty.
+  void EncodeCsvRow(const Batch& batch, size_t row, std::string* out) const;
+  //! The CSV header line (no newline): the output names, comma-separated.
+  const std::string& csv_header() const { return csv_header_; }
   //! Encodes every live row of `batch` into `out` (records + buffer), after clearing it.
-  void EncodeLive(const Batch& batch, OutBatch* out) const;
+  void EncodeLive(const Batch& batch, OutBatch* out, config::SinkSpec::Format format) const;
   //! Encodes every dropped row of `batch` into `out` as dead letters: the original bytes, unchanged.
   static void EncodeDropped(const Batch& batch, OutBatch* out);
 
@@ -33,6 +38,7 @@ class JsonEncoder {
     FieldType type;
   };
   std::vector<Field> fields_;
+  std::string csv_header_;
   int key_column_ = -1;
   FieldType key_type_ = FieldType::kString;
 };

@@ -1,0 +1,140 @@
+#include "app/replay_command.h"
+
+#include <fmt/core.h>
+#include <simdjson.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <unordered_map>
+
+#include "config/pipeline_config.h"
+#include "connectors/factory.h"
+#include "engine/engine_probe.h"
+#include "engine/plan.h"
+#include "engine/runtime.h"
+#include "operators/register.h"
+
+namespace vigil::app {
+namespace {
+
+//! Final label of each event id, from a labels JSONL file.
+base::Result<std::unordered_map<int64_t, double>> ReadLabels(const std::string& path, const config::LabelsSpec& spec) {
+  simdjson::dom::parser parser;
+  simdjson::dom::document_stream stream;
+  auto loaded = simdjson::padded_string::load(path);
+  if (loaded.error()) return base::NotFound("cannot read labels file '" + path + "'");
+  const simdjson::padded_string text = std::move(loaded).value();
+  if (parser.parse_many(text).get(stream)) return base::InvalidArgument("labels file '" + path + "' is not JSONL");
+  std::unordered_map<int64_t, double> labels;
+  for (auto doc : stream) {
+    int64_t id = 0;
+    double label = 0;
+    if (doc[spec.id].get_int64().get(id) || doc[spec.label].get_double().get(label)) continue;
+    labels[id] = label;
+  }
+  return labels;
+}
+
+//! Rewrites the replay's CSV with a trailing LABEL column (empty when the event has no label).
+base::Status AppendLabels(const std::string& in, const std::string& out, int id_column,
+                          const std::unordered_map<int64_t, double>& labels) {
+  std::ifstream src(in);
+  std::ofstream dst(out, std::ios::binary);
+  if (!src || !dst) return base::IoError("cannot write the table '" + out + "'");
+  std::string line;
+  std::getline(src, line);
+  dst << line << ",LABEL\n";
+  std::string buf;
+  while (std::getline(src, line)) {
+    size_t start = 0;
+    for (int c = 0; c < id_column; ++c) start = line.find(',', start) + 1;
+    const int64_t id = std::strtoll(line.c_str() + start, nullptr, 10);
+    buf.assign(line);
+    buf.push_back(',');
+    if (auto it = labels.find(id); it != labels.end()) {
+      char num[32];
+      buf.append(num, static_cast<size_t>(std::snprintf(num, sizeof num, "%.17g", it->second)));
+    }
+    buf.push_back('\n');
+    dst.write(buf.data(), static_cast<std::streamsize>(buf.size()));
+  }
+  return dst.good() ? base::Status::OK() : base::IoError("write to '" + out + "' failed");
+}
+
+base::Status Replay(const ReplayOptions& o, engine::RunSummary* summary) {
+  VIGIL_ASSIGN_OR_RETURN(config::PipelineSpec spec, config::LoadPipelineFile(o.config_path));
+  if (spec.labels.enabled && o.labels.empty())
+    return base::InvalidArgument("the pipeline joins labels: give --labels FILE");
+  const std::string state_dir = !o.state_dir.empty() ? o.state_dir
+      : (std::filesystem::temp_directory_path() / ("vigil-replay-" + std::to_string(::getpid()))).string();
+  const std::string features_csv = o.out + ".features.tmp";
+  spec.source = config::SourceSpec{config::SourceSpec::Kind::kFile, "", "", o.events, spec.source.loc};
+  if (spec.labels.enabled) spec.labels.source = config::SourceSpec{config::SourceSpec::Kind::kFile, "", "", o.labels, {}};
+  spec.output.kind = config::SinkSpec::Kind::kFile;
+  spec.output.format = config::SinkSpec::Format::kCsv;
+  spec.output.path = features_csv;
+  spec.dead_letter = config::SinkSpec{config::SinkSpec::Kind::kFile, config::SinkSpec::Format::kJson, "",
+                                      o.out + ".dead-letters.jsonl", {}, {}};
+  spec.http.enabled = false;
+  spec.runtime.state_dir = state_dir;
+  spec.runtime.workers = 1;
+  spec.runtime.commit_interval_ms = 3'600'000;  // one commit at the end: replays restart from scratch
+  std::filesystem::remove_all(state_dir);
+
+  engine::OperatorRegistry registry;
+  VIGIL_RETURN_IF_ERROR(operators::RegisterOperators(&registry));
+  VIGIL_ASSIGN_OR_RETURN(auto plan, engine::Plan::Build(spec, registry));
+  const int id_column = [&] {
+    const auto& fields = spec.output.fields;
+    for (size_t i = 0; i < fields.size(); ++i)
+      if (fields[i].name == spec.labels.id) return static_cast<int>(i);
+    return fields.empty() ? plan->schema().Find(spec.labels.id) : -1;
+  }();
+  if (id_column < 0) return base::InvalidArgument("the output fields must include the id '" + spec.labels.id + "'");
+  engine::EngineProbe probe(engine::NewMetricsRegistry(), spec.name);
+  VIGIL_ASSIGN_OR_RETURN(auto source, connectors::MakeSource(spec));
+  VIGIL_ASSIGN_OR_RETURN(auto output, connectors::MakeSink(spec, spec.output, plan->output_encoder().csv_header()));
+  VIGIL_ASSIGN_OR_RETURN(auto dead, connectors::MakeSink(spec, spec.dead_letter));
+  VIGIL_ASSIGN_OR_RETURN(auto runtime, engine::Runtime::Make(*plan, std::move(source), std::move(output), std::move(dead), &probe));
+  VIGIL_RETURN_IF_ERROR(runtime->Run());
+  *summary = runtime->summary();
+  runtime.reset();
+  std::filesystem::remove_all(state_dir);
+  std::unordered_map<int64_t, double> labels;
+  if (!o.labels.empty()) {
+    VIGIL_ASSIGN_OR_RETURN(labels, ReadLabels(o.labels, spec.labels));
+  }
+  VIGIL_RETURN_IF_ERROR(AppendLabels(features_csv, o.out, id_column, labels));
+  std::filesystem::remove(features_csv);
+  return base::Status::OK();
+}
+
+}  // namespace
+
+int ReplayCommand(const ReplayOptions& o) {
+  const auto start = std::chrono::steady_clock::now();
+  engine::RunSummary summary;
+  if (base::Status st = Replay(o, &summary); !st.ok()) {
+    fmt::print(stderr, "error: {}\n", st.message());
+    return st.code() == base::StatusCode::kInvalidArgument || st.code() == base::StatusCode::kNotFound ? 2 : 1;
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  fmt::print("replay: {} events, {} rows in {}, {} dead-lettered, {:.1f} s\n", summary.events_in, summary.events_out,
+             o.out, summary.dead_letters, seconds);
+  return 0;
+}
+
+void AddReplayCommand(CLI::App& app, ReplayOptions& o) {
+  CLI::App* cmd = app.add_subcommand("replay", "Run a pipeline's operators over recorded events and write the training table");
+  cmd->add_option("config", o.config_path, "Pipeline YAML file")->required();
+  cmd->add_option("--events", o.events, "Events file (JSONL), e.g. from vigil simulate --out")->required();
+  cmd->add_option("--labels", o.labels, "Labels file (JSONL), e.g. from vigil simulate --labels-out");
+  cmd->add_option("--out", o.out, "Training table (CSV): the pipeline's output fields, then LABEL")->required();
+  cmd->add_option("--state-dir", o.state_dir, "State directory (default: a temporary one, removed afterwards)");
+  cmd->callback([&o] { o.selected = true; });
+}
+
+}  // namespace vigil::app

@@ -1,0 +1,24 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+namespace vigil::app {
+
+//! Options of `vigil replay`.
+struct ReplayOptions {
+  std::string config_path;  //!< The pipeline whose operators compute the features.
+  std::string events;       //!< Events file (JSONL), in offset order.
+  std::string labels;       //!< Labels file (JSONL); required when the pipeline has labels.
+  std::string out;          //!< Training table (CSV): the output fields, then LABEL.
+  std::string state_dir;    //!< Where the replay keeps its state; default a temporary directory.
+  bool selected = false;
+};
+
+//! Runs the pipeline's own operators over recorded events and writes the training table: for each
+//! event its output fields as they were at that event's time, plus its final label.
+int ReplayCommand(const ReplayOptions& options);
+void AddReplayCommand(CLI::App& app, ReplayOptions& options);
+
+}  // namespace vigil::app
