@@ -1,0 +1,37 @@
+#pragma once
+// `vigil evaluate`: the Fraud Detection Handbook's evaluation protocol on a training table. Chapter 3:
+// score a test week with a trained model, drop the cards already known to be compromised, report
+// AUC ROC, average precision and card precision@k beside the book's numbers. Chapter 5
+// (--prequential N): N train/delay/test folds a week apart, one model trained per fold in memory,
+// mean ± standard deviation.
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <string>
+
+#include "app/train_command.h"
+
+namespace vigil::app {
+
+//! Options of `vigil evaluate`.
+struct EvaluateOptions {
+  std::string pipeline;    //!< Pipeline YAML; its `features:` are the model inputs.
+  std::string table;       //!< Training table CSV (vigil replay's output).
+  std::string model_dir;   //!< A model version directory (DIR/<version>, holding model.json); may be empty
+                           //!< with --prequential.
+  std::string train_start = std::string(kBookTrainStart);  //!< First training day (UTC), YYYY-MM-DD.
+  int train_days = 7;      //!< Training period, days. Default 7.
+  int delay_days = 7;      //!< Gap between training and test, days. Default 7.
+  int test_days = 7;       //!< Test period, days. Default 7.
+  int64_t k = 100;         //!< The k of card precision@k. Default 100.
+  int prequential = 0;     //!< Chapter-5 folds; 0 = none. The earliest fold trains from train_start.
+  ModelFlags model;        //!< Hyper-parameters of the models trained per fold.
+  bool json = false;       //!< Print one JSON object instead of tables.
+  bool selected = false;   //!< Set when the subcommand was given.
+};
+
+int EvaluateCommand(const EvaluateOptions& options);
+void AddEvaluateCommand(CLI::App& app, EvaluateOptions& options);
+
+}  // namespace vigil::app

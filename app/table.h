@@ -1,0 +1,70 @@
+#pragma once
+// The training table: a CSV file with a header line and numeric cells, as `vigil replay` writes it
+// (the pipeline's output fields, then LABEL). `vigil train` and `vigil evaluate` read it whole into
+// memory, column by column.
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace vigil::app {
+
+//! Which columns of a CSV file to load, and how.
+struct TableReadOptions {
+  //! Columns to load as doubles; empty = every column not in `int64_columns`. An empty cell is NaN.
+  std::vector<std::string> double_columns;
+  //! Columns to load as int64 (ids, times, labels). Every cell must be an integer. Default: none.
+  std::vector<std::string> int64_columns;
+};
+
+//! A numeric CSV table held in memory. Lifecycle: built once by ReadCsv, then immutable; it may be
+//! read from several threads at once. Column spans live as long as the Table.
+class Table {
+ public:
+  //! Reads `path`. The first line names the columns; cells are separated by ',' and contain no
+  //! quotes. NotFound / IoError if the file cannot be read; InvalidArgument (with file:line) for a
+  //! bad header, a row with the wrong number of cells, or a cell that is not a number; NotFound if a
+  //! requested column is absent.
+  static base::Result<Table> ReadCsv(const std::string& path, const TableReadOptions& options = {});
+
+  //! Number of data rows.
+  size_t num_rows() const { return num_rows_; }
+  //! Every column name of the header, in file order (loaded or not).
+  const std::vector<std::string>& header() const { return header_; }
+  //! True if the header has a column called `name`.
+  bool HasColumn(std::string_view name) const;
+
+  //! A column loaded as doubles. NotFound if it was not loaded as such.
+  base::Result<std::span<const double>> Doubles(std::string_view name) const;
+  //! A column loaded as int64. NotFound if it was not loaded as such.
+  base::Result<std::span<const int64_t>> Int64s(std::string_view name) const;
+
+  //! Row-major floats of the double columns `columns` for the rows `rows`, in the given orders:
+  //! the input of DMatrix::FromDense and Forest::PredictBatch. NotFound for an unloaded column.
+  base::Result<std::vector<float>> DenseRows(const std::vector<std::string>& columns,
+                                             std::span<const size_t> rows) const;
+
+ private:
+  //! One loaded column.
+  struct Column {
+    std::string name;              //!< Header name.
+    size_t index = 0;              //!< Position in the header.
+    bool is_int64 = false;         //!< Which of the two vectors holds the values.
+    std::vector<double> doubles;   //!< Values when !is_int64.
+    std::vector<int64_t> int64s;   //!< Values when is_int64.
+  };
+
+  const Column* Find(std::string_view name) const;
+  base::Status ParseBody(std::string_view body, const std::string& path, size_t first_line);
+
+  std::vector<std::string> header_;  //!< Header names, in file order.
+  std::vector<Column> columns_;      //!< Loaded columns, in header order.
+  size_t num_rows_ = 0;              //!< Data rows.
+};
+
+}  // namespace vigil::app

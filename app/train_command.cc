@@ -1,0 +1,397 @@
+// `vigil train`: one training window of a replay table -> one model version in the registry.
+#include "app/train_command.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <unistd.h>
+#include <fstream>
+
+#include "base/time.h"
+#include "config/pipeline_config.h"
+#include "models/forest.h"
+#include "models/metrics.h"
+
+namespace vigil::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int64_t kMsPerDay = 86'400'000;
+//! Golden rows stored in metadata.json.
+constexpr size_t kGoldenRows = 5;
+//! Largest difference tolerated between vigil's Forest and libxgboost on the golden rows.
+constexpr double kGoldenTolerance = 1e-5;
+
+constexpr std::array<uint32_t, 64> kSha256K = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+
+uint32_t Rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
+
+void Sha256Block(const unsigned char* block, std::array<uint32_t, 8>& h) {
+  std::array<uint32_t, 64> w{};
+  for (size_t i = 0; i < 16; ++i) {
+    w[i] = (uint32_t{block[4 * i]} << 24) | (uint32_t{block[4 * i + 1]} << 16) |
+           (uint32_t{block[4 * i + 2]} << 8) | uint32_t{block[4 * i + 3]};
+  }
+  for (size_t i = 16; i < 64; ++i) {
+    const uint32_t s0 = Rotr(w[i - 15], 7) ^ Rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
+    const uint32_t s1 = Rotr(w[i - 2], 17) ^ Rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
+    w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+  }
+  std::array<uint32_t, 8> v = h;
+  for (size_t i = 0; i < 64; ++i) {
+    const uint32_t t1 = v[7] + (Rotr(v[4], 6) ^ Rotr(v[4], 11) ^ Rotr(v[4], 25)) + ((v[4] & v[5]) ^ (~v[4] & v[6])) +
+                        kSha256K[i] + w[i];
+    const uint32_t t2 = (Rotr(v[0], 2) ^ Rotr(v[0], 13) ^ Rotr(v[0], 22)) + ((v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]));
+    v = {t1 + t2, v[0], v[1], v[2], v[3] + t1, v[4], v[5], v[6]};
+  }
+  for (size_t i = 0; i < 8; ++i) h[i] += v[i];
+}
+
+std::string JsonString(std::string_view s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    if (c == '"' || c == '\\') out += {'\\', c};
+    else if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\u{:04x}", static_cast<int>(c));
+    else out += c;
+  }
+  return out + "\"";
+}
+
+std::string JsonNumber(double v) { return std::isfinite(v) ? fmt::format("{}", v) : "null"; }
+
+std::string FormatTimeMs(int64_t ms) {
+  char buffer[32];
+  return std::string(buffer, static_cast<size_t>(base::FormatIso8601(ms, buffer)));
+}
+
+//! The next free "v<N>" in `dir`: one more than the highest existing.
+std::string NextVersion(const fs::path& dir) {
+  int64_t highest = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() < 2 || name[0] != 'v' || !std::all_of(name.begin() + 1, name.end(), ::isdigit)) continue;
+    highest = std::max<int64_t>(highest, std::stoll(name.substr(1)));
+  }
+  return fmt::format("v{}", highest + 1);
+}
+
+base::Status CheckVersionName(const std::string& version) {
+  const bool ok = !version.empty() && version[0] != '.' && std::all_of(version.begin(), version.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+  return ok ? base::Status::OK()
+            : base::InvalidArgument(fmt::format("--version '{}': use letters, digits, '.', '_' or '-'", version));
+}
+
+base::Status WriteFile(const fs::path& path, std::string_view data) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(data.data(), static_cast<std::streamsize>(data.size()));
+  out.close();
+  return out ? base::Status::OK() : base::IoError(fmt::format("cannot write {}", path.string()));
+}
+
+//! What metadata.json records besides the model itself.
+struct VersionInfo {
+  std::string version;                          //!< Version name.
+  std::string pipeline_name;                    //!< The pipeline's `name:`.
+  std::vector<std::string> features;            //!< Input columns, in order.
+  std::string table;                            //!< Training table path.
+  int64_t start_ms = 0;                         //!< Training window start (inclusive).
+  int64_t end_ms = 0;                           //!< Training window end (exclusive).
+  int64_t rows = 0;                             //!< Training rows.
+  int64_t frauds = 0;                           //!< Frauds among them.
+  models::TrainOptions train;                   //!< libxgboost parameters and rounds.
+  double auc_roc = 0;                           //!< On the training rows.
+  double average_precision = 0;                 //!< On the training rows.
+  std::vector<size_t> golden;                   //!< Golden table rows.
+  std::vector<float> golden_inputs;             //!< Their inputs, row-major.
+  std::vector<float> golden_scores;             //!< Their scores (Forest).
+};
+
+std::string MetadataJson(const VersionInfo& v, const Table& table, std::string_view model_sha256, size_t model_bytes) {
+  std::string j = "{\n";
+  j += fmt::format("  \"format\": \"vigil-model/1\",\n  \"version\": {},\n  \"parent\": null,\n", JsonString(v.version));
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch()).count();
+  j += fmt::format("  \"created\": {},\n  \"pipeline\": {},\n", JsonString(FormatTimeMs(now_ms)), JsonString(v.pipeline_name));
+  j += fmt::format("  \"model_file\": \"model.json\",\n  \"model_sha256\": \"{}\",\n  \"model_bytes\": {},\n",
+                   model_sha256, model_bytes);
+  std::vector<std::string> quoted;
+  for (const std::string& f : v.features) quoted.push_back(JsonString(f));
+  j += fmt::format("  \"features\": [{}],\n", fmt::join(quoted, ", "));
+  std::vector<std::string> params;
+  for (const auto& [key, value] : v.train.params) params.push_back(JsonString(key) + ": " + JsonString(value));
+  j += fmt::format("  \"params\": {{{}}},\n  \"rounds\": {},\n", fmt::join(params, ", "), v.train.rounds);
+  j += fmt::format("  \"training\": {{\"table\": {}, \"start\": {}, \"end\": {}, \"start_ms\": {}, \"end_ms\": {}, "
+                   "\"rows\": {}, \"frauds\": {}}},\n",
+                   JsonString(v.table), JsonString(FormatTimeMs(v.start_ms)), JsonString(FormatTimeMs(v.end_ms)),
+                   v.start_ms, v.end_ms, v.rows, v.frauds);
+  j += fmt::format("  \"train_metrics\": {{\"auc_roc\": {}, \"average_precision\": {}}},\n", JsonNumber(v.auc_roc),
+                   JsonNumber(v.average_precision));
+  const auto ids = table.Int64s(kTransactionColumn);
+  std::vector<std::string> golden;
+  for (size_t g = 0; g < v.golden.size(); ++g) {
+    std::vector<std::string> inputs;
+    for (size_t c = 0; c < v.features.size(); ++c) inputs.push_back(JsonNumber(v.golden_inputs[g * v.features.size() + c]));
+    golden.push_back(fmt::format("    {{\"transaction_id\": {}, \"inputs\": [{}], \"score\": {}}}",
+                                 ids.ok() ? (*ids)[v.golden[g]] : -1, fmt::join(inputs, ", "),
+                                 JsonNumber(v.golden_scores[g])));
+  }
+  j += fmt::format("  \"golden_rows\": [\n{}\n  ]\n}}\n", fmt::join(golden, ",\n"));
+  return j;
+}
+
+}  // namespace
+
+std::string Sha256Hex(std::string_view data) {
+  std::array<uint32_t, 8> h = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                               0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+  const auto* bytes = reinterpret_cast<const unsigned char*>(data.data());
+  size_t full = data.size() / 64;
+  for (size_t b = 0; b < full; ++b) Sha256Block(bytes + 64 * b, h);
+  std::array<unsigned char, 128> tail{};
+  const size_t rest = data.size() - 64 * full;
+  std::copy(bytes + 64 * full, bytes + data.size(), tail.begin());
+  tail[rest] = 0x80;
+  const size_t tail_size = rest + 9 <= 64 ? 64 : 128;
+  const uint64_t bits = static_cast<uint64_t>(data.size()) * 8;
+  for (size_t i = 0; i < 8; ++i) tail[tail_size - 1 - i] = static_cast<unsigned char>(bits >> (8 * i));
+  for (size_t b = 0; b < tail_size; b += 64) Sha256Block(tail.data() + b, h);
+  std::string hex;
+  for (const uint32_t word : h) hex += fmt::format("{:08x}", word);
+  return hex;
+}
+
+base::Result<int64_t> ParseDateMs(std::string_view date) {
+  const bool shape = date.size() == 10 && date[4] == '-' && date[7] == '-';
+  const auto ms = shape ? base::ParseIso8601Ms(date) : std::nullopt;
+  if (!ms) return base::InvalidArgument(fmt::format("'{}' is not a date YYYY-MM-DD", date));
+  return *ms;
+}
+
+base::Result<Table> ReadTrainingTable(const std::string& path, const std::vector<std::string>& features) {
+  TableReadOptions read;
+  read.double_columns = features;
+  read.int64_columns = {std::string(kTimeColumn), std::string(kCustomerColumn), std::string(kTransactionColumn),
+                        std::string(kLabelColumn)};
+  for (const std::string& name : features) {
+    if (std::find(read.int64_columns.begin(), read.int64_columns.end(), name) != read.int64_columns.end()) {
+      return base::InvalidArgument(fmt::format("feature '{}' is an id, time or label column", name));
+    }
+  }
+  auto table = Table::ReadCsv(path, read);
+  if (!table.ok() && table.status().code() == base::StatusCode::kNotFound && fs::exists(path)) {
+    return table.status().WithContext("the pipeline's features and TX_TIME_MS, CUSTOMER_ID, TRANSACTION_ID, LABEL "
+                                      "must all be table columns");
+  }
+  return table;
+}
+
+std::vector<size_t> RowsInWindow(std::span<const int64_t> times_ms, int64_t start_ms, int64_t end_ms) {
+  std::vector<size_t> rows;
+  for (size_t i = 0; i < times_ms.size(); ++i) {
+    if (times_ms[i] >= start_ms && times_ms[i] < end_ms) rows.push_back(i);
+  }
+  return rows;
+}
+
+base::Result<models::TrainOptions> MakeTrainOptions(const ModelFlags& flags) {
+  models::TrainOptions options;
+  options.params = {{"objective", "binary:logistic"}, {"max_depth", "6"}, {"eta", "0.3"}, {"tree_method", "exact"}};
+  options.params["seed"] = std::to_string(flags.seed);
+  options.params["nthread"] = std::to_string(flags.threads);
+  for (const std::string& kv : flags.params) {
+    const size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) return base::InvalidArgument(fmt::format("--param '{}': expected key=value", kv));
+    options.params[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  if (flags.rounds < 1) return base::InvalidArgument("--rounds must be at least 1");
+  options.rounds = flags.rounds;
+  return options;
+}
+
+base::Result<TrainedModel> TrainOnRows(const Table& table, const std::vector<std::string>& features,
+                                       std::span<const size_t> rows, const models::TrainOptions& options) {
+  if (rows.empty()) return base::InvalidArgument("the training window holds no rows of the table");
+  VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> labels, table.Int64s(kLabelColumn));
+  TrainedModel trained;
+  std::vector<float> targets(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const int64_t label = labels[rows[i]];
+    if (label != 0 && label != 1) return base::InvalidArgument(fmt::format("LABEL {} is neither 0 nor 1", label));
+    targets[i] = static_cast<float>(label);
+    trained.frauds += label;
+  }
+  trained.rows = static_cast<int64_t>(rows.size());
+  if (trained.frauds == 0 || trained.frauds == trained.rows) {
+    return base::InvalidArgument(fmt::format("the training window's {} rows are all of one class ({} frauds)",
+                                             trained.rows, trained.frauds));
+  }
+  VIGIL_ASSIGN_OR_RETURN(std::vector<float> inputs, table.DenseRows(features, rows));
+  VIGIL_ASSIGN_OR_RETURN(auto matrix, models::DMatrix::FromDense(inputs.data(), rows.size(), features.size(), targets));
+  VIGIL_RETURN_IF_ERROR(matrix->SetFeatureNames(features));
+  VIGIL_ASSIGN_OR_RETURN(trained.booster, models::XgbBooster::Train(*matrix, options));
+  return trained;
+}
+
+namespace {
+
+//! Picks up to kGoldenRows training rows, frauds and genuine ones, spread over the window.
+std::vector<size_t> PickGoldenRows(std::span<const size_t> rows, std::span<const int64_t> labels) {
+  std::vector<size_t> frauds, genuine;
+  for (const size_t r : rows) (labels[r] != 0 ? frauds : genuine).push_back(r);
+  std::vector<size_t> golden;
+  const auto take = [&golden](const std::vector<size_t>& from, size_t n) {
+    for (size_t i = 0; i < n && i < from.size(); ++i) golden.push_back(from[i * from.size() / n]);
+  };
+  take(frauds, 2);
+  take(genuine, kGoldenRows - golden.size());
+  return golden;
+}
+
+//! Scores the golden rows with Forest and checks libxgboost agrees.
+base::Status ScoreGoldenRows(const Table& table, const models::Forest& forest, const models::XgbBooster& booster,
+                             VersionInfo& info) {
+  VIGIL_ASSIGN_OR_RETURN(info.golden_inputs, table.DenseRows(info.features, info.golden));
+  info.golden_scores.resize(info.golden.size());
+  forest.PredictBatch(info.golden_inputs.data(), info.golden.size(), info.features.size(), info.golden_scores.data());
+  VIGIL_ASSIGN_OR_RETURN(std::vector<float> reference,
+                         booster.PredictDense(info.golden_inputs.data(), info.golden.size(), info.features.size()));
+  for (size_t g = 0; g < info.golden.size(); ++g) {
+    if (std::fabs(double{reference[g]} - double{info.golden_scores[g]}) > kGoldenTolerance) {
+      return base::Internal(fmt::format("golden row {}: Forest scores {} but libxgboost {}", g,
+                                        info.golden_scores[g], reference[g]));
+    }
+  }
+  return base::Status::OK();
+}
+
+//! Writes model.json and metadata.json into a fresh DIR/<version>, atomically (rename).
+base::Status WriteVersion(const fs::path& models_dir, const VersionInfo& info, const Table& table,
+                          const std::string& model_json) {
+  const fs::path target = models_dir / info.version;
+  if (fs::exists(target)) return base::Status(base::StatusCode::kAlreadyExists, target.string() + " exists already");
+  const fs::path staging = models_dir / fmt::format(".{}.tmp-{}", info.version, ::getpid());
+  std::error_code ec;
+  fs::remove_all(staging, ec);
+  fs::create_directories(staging, ec);
+  if (ec) return base::IoError(fmt::format("cannot create {}: {}", staging.string(), ec.message()));
+  VIGIL_RETURN_IF_ERROR(WriteFile(staging / "model.json", model_json));
+  VIGIL_RETURN_IF_ERROR(WriteFile(staging / "metadata.json",
+                                  MetadataJson(info, table, Sha256Hex(model_json), model_json.size())));
+  fs::rename(staging, target, ec);
+  if (ec) return base::IoError(fmt::format("cannot rename {} to {}: {}", staging.string(), target.string(), ec.message()));
+  return base::Status::OK();
+}
+
+base::Status FillTrainMetrics(const Table& table, const models::Forest& forest, std::span<const size_t> rows,
+                              VersionInfo& info) {
+  VIGIL_ASSIGN_OR_RETURN(std::vector<float> inputs, table.DenseRows(info.features, rows));
+  std::vector<float> scores(rows.size());
+  forest.PredictBatch(inputs.data(), rows.size(), info.features.size(), scores.data());
+  VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> labels, table.Int64s(kLabelColumn));
+  std::vector<double> s(scores.begin(), scores.end());
+  std::vector<int> l(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) l[i] = static_cast<int>(labels[rows[i]]);
+  VIGIL_ASSIGN_OR_RETURN(info.auc_roc, models::AucRoc(s, l));
+  VIGIL_ASSIGN_OR_RETURN(info.average_precision, models::AveragePrecision(s, l));
+  return base::Status::OK();
+}
+
+base::Result<VersionInfo> RunTrain(const TrainCommandOptions& o) {
+  VIGIL_ASSIGN_OR_RETURN(config::PipelineSpec pipeline, config::LoadPipelineFile(o.pipeline));
+  if (pipeline.features.empty()) return base::InvalidArgument(o.pipeline + ": the pipeline has no `features:` list");
+  if (o.train_days < 1) return base::InvalidArgument("--train-days must be at least 1");
+  VIGIL_ASSIGN_OR_RETURN(const int64_t start_ms, ParseDateMs(o.train_start));
+  VIGIL_ASSIGN_OR_RETURN(models::TrainOptions train, MakeTrainOptions(o.model));
+  VIGIL_ASSIGN_OR_RETURN(Table table, ReadTrainingTable(o.table, pipeline.features));
+  VersionInfo info;
+  info.pipeline_name = pipeline.name;
+  info.features = pipeline.features;
+  info.table = o.table;
+  info.start_ms = start_ms;
+  info.end_ms = start_ms + o.train_days * kMsPerDay;
+  info.train = train;
+  VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> times, table.Int64s(kTimeColumn));
+  const std::vector<size_t> rows = RowsInWindow(times, info.start_ms, info.end_ms);
+  if (rows.empty()) {
+    const auto [lo, hi] = std::minmax_element(times.begin(), times.end());
+    return base::InvalidArgument(fmt::format(
+        "empty training window: no row of {} has TX_TIME_MS in [{}, {}) (the table spans {} .. {})", o.table,
+        FormatTimeMs(info.start_ms), FormatTimeMs(info.end_ms), times.empty() ? "-" : FormatTimeMs(*lo),
+        times.empty() ? "-" : FormatTimeMs(*hi)));
+  }
+  VIGIL_ASSIGN_OR_RETURN(TrainedModel trained, TrainOnRows(table, info.features, rows, train));
+  info.rows = trained.rows;
+  info.frauds = trained.frauds;
+  VIGIL_ASSIGN_OR_RETURN(std::string model_json, trained.booster->Save(models::ModelFormat::kJson));
+  VIGIL_ASSIGN_OR_RETURN(std::shared_ptr<const models::Forest> forest, models::Forest::Load(model_json));
+  VIGIL_RETURN_IF_ERROR(FillTrainMetrics(table, *forest, rows, info));
+  VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> labels, table.Int64s(kLabelColumn));
+  info.golden = PickGoldenRows(rows, labels);
+  VIGIL_RETURN_IF_ERROR(ScoreGoldenRows(table, *forest, *trained.booster, info));
+  std::error_code ec;
+  fs::create_directories(o.models_dir, ec);
+  if (ec) return base::IoError(fmt::format("cannot create {}: {}", o.models_dir, ec.message()));
+  info.version = o.version.empty() ? NextVersion(o.models_dir) : o.version;
+  VIGIL_RETURN_IF_ERROR(CheckVersionName(info.version));
+  VIGIL_RETURN_IF_ERROR(WriteVersion(o.models_dir, info, table, model_json));
+  return info;
+}
+
+}  // namespace
+
+int TrainCommand(const TrainCommandOptions& o) {
+  auto info = RunTrain(o);
+  if (!info.ok()) {
+    fmt::print(stderr, "error: {}\n", info.status().message());
+    return info.status().code() == base::StatusCode::kInvalidArgument ||
+                   info.status().code() == base::StatusCode::kNotFound
+               ? 2
+               : 1;
+  }
+  const fs::path dir = fs::path(o.models_dir) / info->version;
+  fmt::print("model {}: {} features, {} rounds, trained on {} .. {} ({} rows, {} frauds)\n", dir.string(),
+             info->features.size(), info->train.rounds, FormatTimeMs(info->start_ms), FormatTimeMs(info->end_ms),
+             info->rows, info->frauds);
+  fmt::print("train AUC ROC {:.4f}, AP {:.4f}\n", info->auc_roc, info->average_precision);
+  return 0;
+}
+
+void AddModelFlags(CLI::App& cmd, ModelFlags& flags) {
+  cmd.add_option("--rounds", flags.rounds, "Boosting rounds (trees)")->capture_default_str();
+  cmd.add_option("--param", flags.params,
+                 "libxgboost parameter key=value, repeatable; overrides the defaults objective=binary:logistic, "
+                 "max_depth=6, eta=0.3, tree_method=exact");
+  cmd.add_option("--seed", flags.seed, "libxgboost random seed")->capture_default_str();
+  cmd.add_option("--threads", flags.threads, "libxgboost threads (nthread)")->capture_default_str();
+}
+
+void AddTrainCommand(CLI::App& app, TrainCommandOptions& o) {
+  CLI::App* cmd = app.add_subcommand("train", "Train an XGBoost model on a time window of a training table (vigil replay's CSV)");
+  cmd->add_option("pipeline", o.pipeline, "Pipeline YAML; its `features:` list names the model's input columns")->required();
+  cmd->add_option("--table", o.table, "Training table CSV: header line, the features, TX_TIME_MS, CUSTOMER_ID, "
+                                      "TRANSACTION_ID and LABEL (0/1)")->required();
+  cmd->add_option("--models-dir", o.models_dir, "Model registry directory; the model goes to DIR/<version>/")->required();
+  cmd->add_option("--train-start", o.train_start, "First training day (UTC), YYYY-MM-DD")->capture_default_str();
+  cmd->add_option("--train-days", o.train_days, "Training window length, in days")->capture_default_str();
+  AddModelFlags(*cmd, o.model);
+  cmd->add_option("--version", o.version, "Version name (default: v<N+1> after the highest vN in the directory)");
+  cmd->callback([&o] { o.selected = true; });
+}
+
+}  // namespace vigil::app

@@ -1,0 +1,88 @@
+#pragma once
+// `vigil train`: fits an XGBoost model on one time window of a training table (the CSV that
+// `vigil replay` writes) and stores it as a model version: DIR/<version>/model.json and
+// DIR/<version>/metadata.json. The helpers below are shared with `vigil evaluate`.
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "app/table.h"
+#include "base/status.h"
+#include "models/xgb_booster.h"
+
+namespace vigil::app {
+
+//! Table column with the event time (epoch ms).
+inline constexpr std::string_view kTimeColumn = "TX_TIME_MS";
+//! Table column with the card.
+inline constexpr std::string_view kCustomerColumn = "CUSTOMER_ID";
+//! Table column with the transaction id.
+inline constexpr std::string_view kTransactionColumn = "TRANSACTION_ID";
+//! Table column with the final fraud label (0/1).
+inline constexpr std::string_view kLabelColumn = "LABEL";
+//! The book's first training day (chapter 3).
+inline constexpr std::string_view kBookTrainStart = "2018-07-25";
+
+//! Model hyper-parameters shared by `vigil train` and `vigil evaluate --prequential`.
+struct ModelFlags {
+  int rounds = 100;                 //!< Boosting rounds (trees). Default 100, as XGBoost's.
+  std::vector<std::string> params;  //!< Extra libxgboost parameters, "key=value"; override the defaults.
+  int seed = 0;                     //!< libxgboost "seed". Default 0.
+  int threads = 1;                  //!< libxgboost "nthread". Default 1.
+};
+
+//! Options of `vigil train`.
+struct TrainCommandOptions {
+  std::string pipeline;                               //!< Pipeline YAML; its `features:` are the model inputs.
+  std::string table;                                  //!< Training table CSV.
+  std::string models_dir;                             //!< Model registry directory.
+  std::string train_start = std::string(kBookTrainStart);  //!< First training day (UTC), YYYY-MM-DD.
+  int train_days = 7;                                 //!< Training window length, days. Default 7.
+  ModelFlags model;                                   //!< Hyper-parameters.
+  std::string version;                                //!< Version name; empty = v<N+1>.
+  bool selected = false;                              //!< Set when the subcommand was given.
+};
+
+int TrainCommand(const TrainCommandOptions& options);
+void AddTrainCommand(CLI::App& app, TrainCommandOptions& options);
+//! Adds --rounds, --param, --seed and --threads to `cmd`.
+void AddModelFlags(CLI::App& cmd, ModelFlags& flags);
+
+//! Parses "YYYY-MM-DD" into the epoch ms of that day's UTC midnight. InvalidArgument otherwise.
+base::Result<int64_t> ParseDateMs(std::string_view date);
+
+//! Reads a training table: `features` as doubles, TX_TIME_MS, CUSTOMER_ID, TRANSACTION_ID and LABEL
+//! as integers. NotFound, naming the pipeline, if the table lacks a feature or one of those columns.
+base::Result<Table> ReadTrainingTable(const std::string& path, const std::vector<std::string>& features);
+
+//! Indices of the rows whose TX_TIME_MS is in [start_ms, end_ms), in table order.
+std::vector<size_t> RowsInWindow(std::span<const int64_t> times_ms, int64_t start_ms, int64_t end_ms);
+
+//! The libxgboost parameters: the XGBoost defaults of the book (binary:logistic, max_depth 6,
+//! eta 0.3, exact tree method as XGBoost picks for small data), then `flags`. InvalidArgument for a
+//! --param without '='.
+base::Result<models::TrainOptions> MakeTrainOptions(const ModelFlags& flags);
+
+//! A model trained on some rows of a table.
+struct TrainedModel {
+  std::unique_ptr<models::XgbBooster> booster;  //!< The libxgboost learner.
+  int64_t rows = 0;                             //!< Training rows.
+  int64_t frauds = 0;                           //!< Frauds among them.
+};
+
+//! Trains on `rows` of `table` with `features` as inputs and LABEL as target. InvalidArgument if
+//! the rows are empty or hold a single class.
+base::Result<TrainedModel> TrainOnRows(const Table& table, const std::vector<std::string>& features,
+                                       std::span<const size_t> rows, const models::TrainOptions& options);
+
+//! Lower-case hex SHA-256 of `data`.
+std::string Sha256Hex(std::string_view data);
+
+}  // namespace vigil::app
