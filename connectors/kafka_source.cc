@@ -50,7 +50,15 @@ class KafkaPartitionReader final : public engine::PartitionReader {
     if (rd_kafka_get_watermark_offsets(rk_, topic_.c_str(), partition_, &low, &high) != RD_KAFKA_RESP_ERR_NO_ERROR)
       return -1;
     if (high < 0) return -1;
-    return next_ < 0 ? high - low : std::max<int64_t>(0, high - next_);
+    int64_t next = next_;
+    if (next < 0) {  // nothing read yet: ask where the consumer stands
+      rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+      rd_kafka_topic_partition_list_add(list, topic_.c_str(), partition_);
+      if (rd_kafka_position(rk_, list) == RD_KAFKA_RESP_ERR_NO_ERROR) next = list->elems[0].offset;
+      rd_kafka_topic_partition_list_destroy(list);
+      if (next < 0) return -1;
+    }
+    return std::max<int64_t>(0, high - next);
   }
 
  private:

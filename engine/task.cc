@@ -68,9 +68,17 @@ base::Result<std::size_t> Task::RunOnce(std::size_t max_events, int wait_ms, Sin
 
 base::Status Task::CatchUpLabels(int64_t until) {
   constexpr size_t kLabelBatch = 1000;
+  // When the label stream is known (or not yet known) to hold more than was read, wait for it a
+  // little: an event should see every label that exists for its time, however fetching interleaves.
+  constexpr int kWaitMs = 20, kMaxWaits = 25;
+  int waits = 0;
   while (labels_->watermark() < until) {
     VIGIL_RETURN_IF_ERROR(label_reader_->Read(kLabelBatch, 0, &label_raw_));
-    if (label_raw_.empty()) break;  // the label stream has nothing more for now
+    if (label_raw_.empty()) {
+      if (label_reader_->Lag() == 0 || waits++ >= kMaxWaits) break;  // nothing more for now
+      VIGIL_RETURN_IF_ERROR(label_reader_->Read(kLabelBatch, kWaitMs, &label_raw_));
+      if (label_raw_.empty()) continue;
+    }
     VIGIL_RETURN_IF_ERROR(labels_->Ingest(label_raw_));
     label_next_offset_ = label_raw_.back().offset + 1;
   }
