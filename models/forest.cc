@@ -17,8 +17,10 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr size_t kBlockRows = 64;
 //! Floats in the stack buffer of prepared rows (32 KiB).
 constexpr size_t kPreparedFloats = 8192;
-//! Trees walked together for one row: independent walks the CPU overlaps.
-constexpr size_t kTreeLanes = 8;
+//! Trees walked together for one row: independent walks the CPU overlaps. A batch keeps them in
+//! registers; a single row walks more at once, as its nodes come from L2 rather than L1 cache.
+constexpr size_t kBatchLanes = 8;
+constexpr size_t kRowLanes = 16;
 
 //! XGBoost 2.x's common::Sigmoid (1.7 computes the same value without the clamp).
 inline float Sigmoid(float x) {
@@ -27,18 +29,26 @@ inline float Sigmoid(float x) {
   return 1.0f / (std::exp(x) + 1.0f + kEps);
 }
 
-//! Read-only views of the node arrays, so the kernels keep them in registers.
-struct NodeArrays {
-  const float* thresholds;
-  const uint32_t* slots;
-  const uint32_t* rights;
-};
-
 //! One step down a tree: from node `at` to the child that `row` selects. `row` is prepared, so a
-//! missing value already compares the way its default direction needs. Compiles to 7 instructions.
-inline size_t Step(const NodeArrays& nodes, size_t at, const float* row) {
-  const float x = row[nodes.slots[at]];
-  return nodes.rights[at] - static_cast<uint32_t>(x < nodes.thresholds[at]);
+//! missing value already compares the way its default direction needs.
+template <typename NodeT>
+inline size_t Step(const NodeT* nodes, size_t at, const float* row) {
+  const NodeT& n = nodes[at];
+  const float x = row[n.slot];
+  uint32_t right = n.right;
+#if defined(__x86_64__) && defined(__GNUC__)
+  // right - (x < threshold) as compare + subtract-borrow: compilers emit setcc, movzx, sub instead,
+  // and this loop is bound by instruction throughput. Prepared rows hold no NaN (the unordered
+  // case would also set the borrow), and direct_only_ models never come here.
+#if defined(__AVX__)
+  asm("vucomiss %[t], %[x]\n\tsbbl $0, %[r]" : [r] "+r"(right) : [x] "x"(x), [t] "m"(n.threshold) : "cc");
+#else
+  asm("ucomiss %[t], %[x]\n\tsbbl $0, %[r]" : [r] "+r"(right) : [x] "x"(x), [t] "m"(n.threshold) : "cc");
+#endif
+  return right;
+#else
+  return right - static_cast<uint32_t>(x < n.threshold);
+#endif
 }
 
 }  // namespace
@@ -70,16 +80,7 @@ Result<std::shared_ptr<const Forest>> Forest::FromModel(const XgbModel& model) {
   for (const XgbTree& tree : model.trees) total_nodes += tree.num_nodes();
   if (total_nodes >= (size_t{1} << 31)) return base::InvalidArgument("model has too many nodes to flatten");
   Forest& f = *forest;
-  f.thresholds_.reserve(total_nodes);
-  f.slots_.reserve(total_nodes);
-  f.rights_.reserve(total_nodes);
-  f.leaves_.reserve(total_nodes);
-  auto add_nodes = [&f](size_t count) {
-    f.thresholds_.resize(f.thresholds_.size() + count);
-    f.slots_.resize(f.slots_.size() + count);
-    f.rights_.resize(f.rights_.size() + count);
-    f.leaves_.resize(f.leaves_.size() + count);
-  };
+  f.nodes_.reserve(total_nodes);
 
   struct Pending {
     int32_t id;      // XGBoost node id
@@ -88,9 +89,9 @@ Result<std::shared_ptr<const Forest>> Forest::FromModel(const XgbModel& model) {
   };
   std::vector<Pending> queue;
   for (const XgbTree& tree : model.trees) {
-    const auto root = static_cast<uint32_t>(f.thresholds_.size());
+    const auto root = static_cast<uint32_t>(f.nodes_.size());
     uint32_t depth = 0;
-    add_nodes(1);
+    f.nodes_.emplace_back();
     queue.assign(1, Pending{0, root, 0});
     // Breadth-first, so the top levels every row visits share cache lines. The parser has checked
     // that each node is reached once, so this terminates within total_nodes.
@@ -98,31 +99,23 @@ Result<std::shared_ptr<const Forest>> Forest::FromModel(const XgbModel& model) {
       const Pending p = queue[head];
       depth = std::max(depth, p.depth);
       if (tree.IsLeaf(p.id)) {
-        f.thresholds_[p.index] = -kInf;
-        f.slots_[p.index] = 0;
-        f.rights_[p.index] = p.index;
-        f.leaves_[p.index] = tree.split_conditions[p.id];
+        f.nodes_[p.index] = Node{-kInf, 0, p.index, tree.split_conditions[p.id]};
         continue;
       }
-      const auto child = static_cast<uint32_t>(f.thresholds_.size());
-      add_nodes(2);
+      const auto child = static_cast<uint32_t>(f.nodes_.size());
+      f.nodes_.resize(f.nodes_.size() + 2);
       const float threshold = tree.split_conditions[p.id];
       // A prepared row turns a missing value into -inf (left) or +inf (right); that is only right
       // when -inf < threshold, i.e. the threshold is neither -inf nor NaN.
       if (!(threshold > -kInf)) f.direct_only_ = true;
       const uint32_t feature = tree.split_indices[p.id];
-      f.thresholds_[p.index] = threshold;
-      f.slots_[p.index] = tree.default_left[p.id] ? feature : num_features + feature;
-      f.rights_[p.index] = child + 1;
+      const uint32_t slot = tree.default_left[p.id] ? feature : num_features + feature;
+      f.nodes_[p.index] = Node{threshold, slot, child + 1, 0.0f};
       queue.push_back(Pending{tree.left_children[p.id], child, p.depth + 1});
       queue.push_back(Pending{tree.right_children[p.id], child + 1, p.depth + 1});
     }
     f.roots_.push_back(root);
     f.depths_.push_back(depth);
-  }
-  for (size_t t = 0; t < f.roots_.size(); t += kTreeLanes) {
-    const size_t end = std::min(t + kTreeLanes, f.roots_.size());
-    f.group_depth_.push_back(*std::max_element(f.depths_.begin() + t, f.depths_.begin() + end));
   }
   return std::shared_ptr<const Forest>(std::move(forest));
 }
@@ -146,27 +139,27 @@ void Forest::PrepareRows(const float* rows, size_t num_rows, size_t row_stride, 
   }
 }
 
+template <size_t kLanes>
 void Forest::PredictPrepared(const float* prepared, size_t num_rows, float* margins) const {
-  const NodeArrays nodes{thresholds_.data(), slots_.data(), rights_.data()};
-  const float* leaves = leaves_.data();
+  const Node* nodes = nodes_.data();
   const size_t width = PreparedWidth();
   const size_t num_trees = roots_.size();
   for (size_t r = 0; r < num_rows; ++r) margins[r] = base_margin_;
-  // Groups of kTreeLanes trees outermost: their nodes stay in L1 cache while every row of the block
+  // Groups of kLanes trees outermost: their nodes stay in L1 cache while every row of the block
   // walks them. Leaves are added in tree order, as libxgboost does, so the float sums are equal.
   size_t t = 0;
-  for (size_t g = 0; t + kTreeLanes <= num_trees; ++g, t += kTreeLanes) {
-    const uint32_t depth = group_depth_[g];
+  for (; t + kLanes <= num_trees; t += kLanes) {
+    const uint32_t depth = *std::max_element(depths_.begin() + t, depths_.begin() + t + kLanes);
     const float* row = prepared;
     for (size_t r = 0; r < num_rows; ++r, row += width) {
-      size_t at[kTreeLanes];
-      for (size_t k = 0; k < kTreeLanes; ++k) at[k] = roots_[t + k];
+      size_t at[kLanes];
+      for (size_t k = 0; k < kLanes; ++k) at[k] = roots_[t + k];
       for (uint32_t d = 0; d < depth; ++d) {
-#pragma GCC unroll 8
-        for (size_t k = 0; k < kTreeLanes; ++k) at[k] = Step(nodes, at[k], row);
+#pragma GCC unroll 16
+        for (size_t k = 0; k < kLanes; ++k) at[k] = Step(nodes, at[k], row);
       }
       float margin = margins[r];
-      for (size_t k = 0; k < kTreeLanes; ++k) margin += leaves[at[k]];
+      for (size_t k = 0; k < kLanes; ++k) margin += nodes[at[k]].leaf;
       margins[r] = margin;
     }
   }
@@ -175,7 +168,7 @@ void Forest::PredictPrepared(const float* prepared, size_t num_rows, float* marg
     for (size_t r = 0; r < num_rows; ++r, row += width) {
       size_t at = roots_[t];
       for (uint32_t d = 0; d < depths_[t]; ++d) at = Step(nodes, at, row);
-      margins[r] += leaves[at];
+      margins[r] += nodes[at].leaf;
     }
   }
 }
@@ -186,14 +179,14 @@ float Forest::PredictMarginDirect(const float* row) const {
   for (uint32_t root : roots_) {
     size_t at = root;
     // A leaf is its own right child; an internal node's children come after it.
-    while (rights_[at] != at) {
-      const uint32_t slot = slots_[at];
-      const bool default_left = slot < n;
-      const float x = row[default_left ? slot : slot - n];
-      const bool left = std::isnan(x) ? default_left : x < thresholds_[at];
-      at = rights_[at] - (left ? 1 : 0);
+    while (nodes_[at].right != at) {
+      const Node& node = nodes_[at];
+      const bool default_left = node.slot < n;
+      const float x = row[default_left ? node.slot : node.slot - n];
+      const bool left = std::isnan(x) ? default_left : x < node.threshold;
+      at = node.right - (left ? 1 : 0);
     }
-    margin += leaves_[at];
+    margin += nodes_[at].leaf;
   }
   return margin;
 }
@@ -212,7 +205,7 @@ void Forest::PredictBlocks(const float* rows, size_t num_rows, size_t row_stride
   for (size_t begin = 0; begin < num_rows; begin += block) {
     const size_t n = std::min(block, num_rows - begin);
     PrepareRows(rows + begin * row_stride, n, row_stride, prepared);
-    PredictPrepared(prepared, n, out + begin);
+    PredictPrepared<kBatchLanes>(prepared, n, out + begin);
     if constexpr (kTransform) {
       if (objective_ != Objective::kRegSquaredError) {
         for (size_t r = 0; r < n; ++r) out[begin + r] = Sigmoid(out[begin + r]);
@@ -234,7 +227,7 @@ float Forest::PredictMarginRow(const float* row) const {
   alignas(64) float prepared[2 * kMaxPreparedFeatures];
   PrepareRows(row, 1, num_features_, prepared);
   float margin = 0;
-  PredictPrepared(prepared, 1, &margin);
+  PredictPrepared<kRowLanes>(prepared, 1, &margin);
   return margin;
 }
 

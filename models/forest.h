@@ -68,19 +68,24 @@ class Forest {
   void PrepareRows(const float* rows, size_t num_rows, size_t row_stride, float* prepared) const;
   template <bool kTransform>
   void PredictBlocks(const float* rows, size_t num_rows, size_t row_stride, float* out) const;
+  template <size_t kLanes>
   void PredictPrepared(const float* prepared, size_t num_rows, float* margins) const;
   float PredictMarginDirect(const float* row) const;
 
-  // Nodes of all trees, tree after tree, each tree breadth-first, as parallel arrays indexed by node
-  // number. An internal node's children are adjacent: left = right - 1. A leaf is its own right
-  // child with threshold -inf, so walking a tree for exactly its depth needs no branch.
-  std::vector<float> thresholds_;     //!< Go left iff x < threshold; -inf for a leaf.
-  std::vector<uint32_t> slots_;       //!< Where x is read in a prepared row (see PrepareRows).
-  std::vector<uint32_t> rights_;      //!< Right child; the node itself for a leaf.
-  std::vector<float> leaves_;         //!< Leaf value (0 for an internal node).
+  //! One node, 16 bytes, so a step touches one cache line. Nodes of all trees are stored tree after
+  //! tree, each tree breadth-first. An internal node's children are adjacent (left = right - 1). A
+  //! leaf is its own right child with threshold -inf, so walking a tree for exactly its depth needs
+  //! no branch.
+  struct alignas(16) Node {
+    float threshold;  //!< Go left iff x < threshold; -inf for a leaf.
+    uint32_t slot;    //!< Where x is read in a prepared row (see PrepareRows).
+    uint32_t right;   //!< Index of the right child; the node itself for a leaf.
+    float leaf;       //!< Leaf value (0 for an internal node).
+  };
+
+  std::vector<Node> nodes_;           //!< All nodes (see Node).
   std::vector<uint32_t> roots_;       //!< Root node of each tree, in boosting order.
   std::vector<uint32_t> depths_;      //!< Depth of each tree (0 for a single leaf).
-  std::vector<uint32_t> group_depth_;  //!< Max depth of each run of kTreeLanes consecutive trees.
   bool direct_only_ = false;          //!< Rows too wide, or thresholds the prepared rows can't serve.
   std::vector<std::string> feature_names_;  //!< From the model file, possibly empty.
   size_t num_features_ = 0;           //!< Row width the model expects.
