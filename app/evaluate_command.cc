@@ -196,11 +196,11 @@ void PrintChapter3(const EvalData& data, const FoldResult& r, const EvaluateOpti
 void PrintPrequential(const std::vector<FoldResult>& folds, const EvaluateOptions& o) {
   fmt::print("\nprequential, {} folds (train {} d / delay {} d / test {} d, one model per fold)\n", folds.size(),
              o.train_days, o.delay_days, o.test_days);
-  fmt::print("{:<12}{:<24}{:>8}{:>8}{:>16}{:>16}{:>16}\n", "train from", "test", "tx", "frauds", "AUC ROC", "AP",
+  fmt::print("{:<12}{:<24}{:>8}{:>8}{:>17}{:>17}{:>17}\n", "train from", "test", "tx", "frauds", "AUC ROC", "AP",
              fmt::format("CP@{}", o.k));
   for (const FoldResult& f : folds) {
     const models::HandbookMetrics& m = f.evaluation.test;
-    fmt::print("{:<12}{:<24}{:>8}{:>8}{:>16.3f}{:>16.3f}{:>16.3f}\n", f.train_start, f.test_start + " .. " + f.test_end,
+    fmt::print("{:<12}{:<24}{:>8}{:>8}{:>17.3f}{:>17.3f}{:>17.3f}\n", f.train_start, f.test_start + " .. " + f.test_end,
                m.transactions, m.frauds, m.auc_roc, m.average_precision, m.card_precision_at_k);
   }
   const MeanStd auc = Summarise(folds, [](const auto& m) { return m.auc_roc; });

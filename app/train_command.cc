@@ -71,6 +71,8 @@ std::string JsonString(std::string_view s) {
 }
 
 std::string JsonNumber(double v) { return std::isfinite(v) ? fmt::format("{}", v) : "null"; }
+//! Shortest round-trip text of a float: the model's input precision.
+std::string JsonNumber(float v) { return std::isfinite(v) ? fmt::format("{}", v) : "null"; }
 
 std::string FormatTimeMs(int64_t ms) {
   char buffer[32];
@@ -318,8 +320,17 @@ base::Result<VersionInfo> RunTrain(const TrainCommandOptions& o) {
   if (o.train_days < 1) return base::InvalidArgument("--train-days must be at least 1");
   VIGIL_ASSIGN_OR_RETURN(const int64_t start_ms, ParseDateMs(o.train_start));
   VIGIL_ASSIGN_OR_RETURN(models::TrainOptions train, MakeTrainOptions(o.model));
-  VIGIL_ASSIGN_OR_RETURN(Table table, ReadTrainingTable(o.table, pipeline.features));
   VersionInfo info;
+  std::error_code ec;
+  fs::create_directories(o.models_dir, ec);
+  if (ec) return base::IoError(fmt::format("cannot create {}: {}", o.models_dir, ec.message()));
+  info.version = o.version.empty() ? NextVersion(o.models_dir) : o.version;
+  VIGIL_RETURN_IF_ERROR(CheckVersionName(info.version));
+  if (fs::exists(fs::path(o.models_dir) / info.version)) {
+    return base::Status(base::StatusCode::kAlreadyExists,
+                        (fs::path(o.models_dir) / info.version).string() + " exists already");
+  }
+  VIGIL_ASSIGN_OR_RETURN(Table table, ReadTrainingTable(o.table, pipeline.features));
   info.pipeline_name = pipeline.name;
   info.features = pipeline.features;
   info.table = o.table;
@@ -344,11 +355,6 @@ base::Result<VersionInfo> RunTrain(const TrainCommandOptions& o) {
   VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> labels, table.Int64s(kLabelColumn));
   info.golden = PickGoldenRows(rows, labels);
   VIGIL_RETURN_IF_ERROR(ScoreGoldenRows(table, *forest, *trained.booster, info));
-  std::error_code ec;
-  fs::create_directories(o.models_dir, ec);
-  if (ec) return base::IoError(fmt::format("cannot create {}: {}", o.models_dir, ec.message()));
-  info.version = o.version.empty() ? NextVersion(o.models_dir) : o.version;
-  VIGIL_RETURN_IF_ERROR(CheckVersionName(info.version));
   VIGIL_RETURN_IF_ERROR(WriteVersion(o.models_dir, info, table, model_json));
   return info;
 }

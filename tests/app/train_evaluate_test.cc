@@ -1,0 +1,245 @@
+// `vigil train` and `vigil evaluate` on a small simulated training table (40 days, 1,000 cards), the
+// table reader they share, and their errors for bad inputs.
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <regex>
+
+#include "app/table.h"
+#include "app/train_command.h"
+#include "base/time.h"
+#include "sim/simulator.h"
+#include "tests/support/process.h"
+
+namespace vigil::testing {
+namespace {
+
+constexpr int64_t kDay = base::kMsPerDay;
+const std::string kPipeline = std::string(VIGIL_SOURCE_DIR) + "/deploy/examples/handbook.yaml";
+
+//! Per-key event times and running sums of a value, for (t - window, t] queries.
+struct KeyHistory {
+  std::vector<int64_t> times;
+  std::vector<double> sums{0.0};
+  //! Count and sum of the events with time in (lo, hi].
+  std::pair<int64_t, double> Range(int64_t lo, int64_t hi) const {
+    const auto a = std::upper_bound(times.begin(), times.end(), lo) - times.begin();
+    const auto b = std::upper_bound(times.begin(), times.end(), hi) - times.begin();
+    return {b - a, sums[static_cast<size_t>(b)] - sums[static_cast<size_t>(a)]};
+  }
+};
+
+std::string Num(double v) { return v == std::floor(v) ? std::to_string(static_cast<int64_t>(v)) : fmt::format("{}", v); }
+
+//! The Handbook table (the columns of handbook.yaml's output, then LABEL) for a small simulation,
+//! computed here the way the book does, with the terminal windows delayed by 7 days.
+std::string WriteHandbookTable(const std::string& path, const std::vector<std::string>& drop = {}) {
+  sim::SimOptions options;
+  options.customers = 1000;
+  options.terminals = 2000;
+  options.days = 40;
+  auto simulator = sim::Simulator::Make(options);
+  REQUIRE(simulator.ok());
+  std::vector<sim::Transaction> txs;
+  REQUIRE((*simulator)->Run([&](int32_t, std::span<const sim::Transaction> day) {
+    txs.insert(txs.end(), day.begin(), day.end());
+    return base::Status::OK();
+  }).ok());
+  std::vector<std::string> header = {"TRANSACTION_ID", "TX_TIME_MS", "CUSTOMER_ID", "TERMINAL_ID", "TX_AMOUNT",
+                                     "TX_DURING_WEEKEND", "TX_DURING_NIGHT"};
+  for (const int w : {1, 7, 30}) {
+    header.push_back(fmt::format("CUSTOMER_ID_NB_TX_{}DAY_WINDOW", w));
+    header.push_back(fmt::format("CUSTOMER_ID_AVG_AMOUNT_{}DAY_WINDOW", w));
+  }
+  for (const int w : {1, 7, 30}) {
+    header.push_back(fmt::format("TERMINAL_ID_NB_TX_{}DAY_WINDOW", w));
+    header.push_back(fmt::format("TERMINAL_ID_RISK_{}DAY_WINDOW", w));
+  }
+  header.push_back("LABEL");
+  std::vector<bool> keep(header.size());
+  for (size_t c = 0; c < header.size(); ++c) keep[c] = std::find(drop.begin(), drop.end(), header[c]) == drop.end();
+  std::map<int64_t, KeyHistory> customers, terminals;
+  std::ofstream out(path);
+  std::vector<std::string> kept;
+  for (size_t c = 0; c < header.size(); ++c) if (keep[c]) kept.push_back(header[c]);
+  out << fmt::format("{}\n", fmt::join(kept, ","));
+  for (const sim::Transaction& tx : txs) {
+    KeyHistory& cust = customers[tx.customer_id];
+    cust.times.push_back(tx.tx_time_ms);
+    cust.sums.push_back(cust.sums.back() + tx.amount);
+    std::vector<double> row = {double(tx.transaction_id), double(tx.tx_time_ms), double(tx.customer_id),
+                               double(tx.terminal_id), tx.amount, base::DayOfWeek(tx.tx_time_ms) >= 5 ? 1.0 : 0.0,
+                               base::HourOfDay(tx.tx_time_ms) <= 6 ? 1.0 : 0.0};
+    for (const int w : {1, 7, 30}) {
+      const auto [n, sum] = cust.Range(tx.tx_time_ms - w * kDay, tx.tx_time_ms);
+      row.insert(row.end(), {double(n), sum / double(n)});
+    }
+    KeyHistory& term = terminals[tx.terminal_id];
+    const int64_t end = tx.tx_time_ms - 7 * kDay;
+    for (const int w : {1, 7, 30}) {
+      const auto [n, frauds] = term.Range(end - w * kDay, end);
+      row.insert(row.end(), {double(n), n > 0 ? frauds / double(n) : 0.0});
+    }
+    term.times.push_back(tx.tx_time_ms);
+    term.sums.push_back(term.sums.back() + tx.is_fraud);
+    row.push_back(tx.is_fraud);
+    std::vector<std::string> cells;
+    for (size_t c = 0; c < row.size(); ++c) if (keep[c]) cells.push_back(Num(row[c]));
+    out << fmt::format("{}\n", fmt::join(cells, ","));
+  }
+  return path;
+}
+
+//! Runs vigil with `args`; returns the exit code and fills `output` with stdout and stderr.
+int RunVigil(const std::vector<std::string>& args, std::string* output) {
+  const std::string log = TempDir("vigil-train") + "/out.log";
+  std::vector<std::string> argv = {VigilBinary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  Child child(argv, log);
+  const int rc = child.Wait(std::chrono::seconds(120));
+  *output = ReadFile(log);
+  return rc;
+}
+
+//! Every value of `"key": number` in a JSON text.
+std::vector<double> JsonNumbers(const std::string& json, const std::string& key) {
+  std::vector<double> out;
+  const std::regex re("\"" + key + "\": ([-0-9.eE+]+)");
+  for (auto it = std::sregex_iterator(json.begin(), json.end(), re); it != std::sregex_iterator(); ++it) {
+    out.push_back(std::stod((*it)[1].str()));
+  }
+  return out;
+}
+
+//! The shared small table, written once.
+const std::string& SmallTable() {
+  static const std::string path = WriteHandbookTable(TempDir("vigil-table") + "/table.csv");
+  return path;
+}
+
+TEST_CASE("Table reads numeric CSV columns by name", "[app]") {
+  const std::string path = TempDir("vigil-table") + "/t.csv";
+  std::ofstream(path) << "ID,X,LABEL\r\n1,0.5,0\n2,,1\n3,1e3,1\n";
+  app::TableReadOptions read;
+  read.int64_columns = {"ID", "LABEL"};
+  auto table = app::Table::ReadCsv(path, read);
+  REQUIRE(table.ok());
+  CHECK(table->num_rows() == 3);
+  CHECK(table->header() == std::vector<std::string>{"ID", "X", "LABEL"});
+  const auto x = table->Doubles("X");
+  REQUIRE(x.ok());
+  CHECK((*x)[0] == 0.5);
+  CHECK(std::isnan((*x)[1]));
+  CHECK((*x)[2] == 1000.0);
+  CHECK((*table->Int64s("ID"))[2] == 3);
+  CHECK(!table->Doubles("ID").ok());
+
+  std::ofstream(path) << "ID,X\n1,abc\n";
+  auto bad = app::Table::ReadCsv(path);
+  REQUIRE(!bad.ok());
+  CHECK(bad.status().message().find(":2: column X is not a number: 'abc'") != std::string::npos);
+  std::ofstream(path) << "ID,X\n1\n";
+  CHECK(app::Table::ReadCsv(path).status().message().find(":2: 1 cells, the header has 2") != std::string::npos);
+  read.int64_columns = {"NOPE"};
+  CHECK(app::Table::ReadCsv(path, read).status().code() == base::StatusCode::kNotFound);
+  CHECK(app::Table::ReadCsv(path + ".missing").status().code() == base::StatusCode::kNotFound);
+}
+
+TEST_CASE("Sha256Hex matches the FIPS 180-2 test vectors", "[app]") {
+  CHECK(app::Sha256Hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  CHECK(app::Sha256Hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  CHECK(app::Sha256Hex(std::string(1000, 'a')).size() == 64);
+}
+
+TEST_CASE("train writes model.json and metadata.json with the feature list and window", "[app]") {
+  const std::string models = TempDir("vigil-models");
+  std::string out;
+  REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start", "2018-04-11",
+                    "--rounds", "20"}, &out) == 0);
+  INFO(out);
+  const std::string model = ReadFile(models + "/v1/model.json");
+  const std::string metadata = ReadFile(models + "/v1/metadata.json");
+  REQUIRE(!model.empty());
+  CHECK(metadata.find("\"features\": [\"TX_AMOUNT\", \"TX_DURING_WEEKEND\", \"TX_DURING_NIGHT\", "
+                      "\"CUSTOMER_ID_NB_TX_1DAY_WINDOW\"") != std::string::npos);
+  CHECK(metadata.find("\"TERMINAL_ID_RISK_30DAY_WINDOW\"]") != std::string::npos);
+  const int64_t start_ms = *base::ParseIso8601Ms("2018-04-11");
+  CHECK(JsonNumbers(metadata, "start_ms") == std::vector<double>{double(start_ms)});
+  CHECK(JsonNumbers(metadata, "end_ms") == std::vector<double>{double(start_ms + 7 * kDay)});
+  CHECK(metadata.find("\"model_sha256\": \"" + app::Sha256Hex(model) + "\"") != std::string::npos);
+  CHECK(metadata.find("\"version\": \"v1\"") != std::string::npos);
+  CHECK(metadata.find("\"parent\": null") != std::string::npos);
+  CHECK(JsonNumbers(metadata, "rounds") == std::vector<double>{20});
+  CHECK(JsonNumbers(metadata, "frauds").at(0) > 0);
+  const std::vector<double> golden = JsonNumbers(metadata, "score");
+  CHECK(golden.size() == 5);
+  for (const double s : golden) CHECK((s >= 0 && s <= 1));
+  for (const double m : JsonNumbers(metadata, "auc_roc")) CHECK((m > 0.5 && m <= 1));
+
+  REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start", "2018-04-11",
+                    "--rounds", "5"}, &out) == 0);
+  CHECK(ReadFile(models + "/v2/metadata.json").find("\"version\": \"v2\"") != std::string::npos);
+  CHECK(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start", "2018-04-11",
+                  "--version", "v2"}, &out) == 1);
+  CHECK(out.find("exists already") != std::string::npos);
+}
+
+TEST_CASE("evaluate reports metrics in [0, 1] for a model and for prequential folds", "[app]") {
+  const std::string models = TempDir("vigil-models");
+  std::string out;
+  REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start", "2018-04-11",
+                    "--rounds", "20"}, &out) == 0);
+  REQUIRE(RunVigil({"evaluate", kPipeline, "--table", SmallTable(), "--model", models + "/v1", "--train-start",
+                    "2018-04-11", "--k", "10", "--prequential", "2", "--rounds", "20", "--json"}, &out) == 0);
+  INFO(out);
+  const std::vector<double> auc = JsonNumbers(out, "auc_roc");
+  const std::vector<double> ap = JsonNumbers(out, "average_precision");
+  const std::vector<double> cp = JsonNumbers(out, "card_precision_at_k");
+  REQUIRE(auc.size() == 5);  // chapter 3, two folds, mean, std.
+  REQUIRE(ap.size() == 5);
+  REQUIRE(cp.size() == 5);
+  for (const auto* values : {&auc, &ap, &cp}) {
+    for (const double v : *values) CHECK((v >= 0 && v <= 1));
+  }
+  CHECK(auc[0] > 0.6);
+  // The first prequential fold is the chapter-3 split with the same parameters: the same model.
+  CHECK(auc[1] == Approx(auc[0]));
+  CHECK(JsonNumbers(out, "test_transactions").at(0) > 0);
+
+  REQUIRE(RunVigil({"evaluate", kPipeline, "--table", SmallTable(), "--model", models + "/v1", "--train-start",
+                    "2018-04-11"}, &out) == 0);
+  CHECK(out.find("AUC ROC") != std::string::npos);
+  CHECK(out.find("card precision@100") != std::string::npos);
+}
+
+TEST_CASE("train and evaluate reject bad inputs with clear errors", "[app]") {
+  const std::string models = TempDir("vigil-models");
+  const std::string dir = TempDir("vigil-table");
+  std::string out;
+  const std::string partial = WriteHandbookTable(dir + "/partial.csv", {"TERMINAL_ID_RISK_7DAY_WINDOW"});
+  CHECK(RunVigil({"train", kPipeline, "--table", partial, "--models-dir", models, "--train-start", "2018-04-11"}, &out) == 2);
+  CHECK(out.find("no column 'TERMINAL_ID_RISK_7DAY_WINDOW'") != std::string::npos);
+
+  CHECK(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start", "2019-01-01"},
+                 &out) == 2);
+  CHECK(out.find("empty training window") != std::string::npos);
+  CHECK(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start", "11/04/2018"},
+                 &out) == 2);
+  CHECK(out.find("is not a date YYYY-MM-DD") != std::string::npos);
+  CHECK(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--param", "eta"}, &out) == 2);
+  CHECK(out.find("expected key=value") != std::string::npos);
+
+  CHECK(RunVigil({"evaluate", kPipeline, "--table", SmallTable(), "--model", models + "/v9"}, &out) == 2);
+  CHECK(out.find("does not exist") != std::string::npos);
+  CHECK(RunVigil({"evaluate", kPipeline, "--table", SmallTable()}, &out) == 2);
+  CHECK(out.find("--model DIR and/or --prequential N") != std::string::npos);
+  CHECK(RunVigil({"evaluate", kPipeline, "--table", dir + "/none.csv", "--prequential", "2"}, &out) == 2);
+  CHECK(out.find("none.csv") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace vigil::testing
