@@ -145,7 +145,7 @@ void RunPipeline(benchmark::State& state, const std::string& yaml) {
   }
   auto reader = std::make_unique<MemoryReader>(&RawEvents());
   MemoryReader* r = reader.get();
-  (*task)->SetReader(std::move(reader));
+  (*task)->SetReaders(std::move(reader), nullptr);
   CountingSink sink;
   size_t batches = 0;
   for (auto _ : state) {

@@ -60,8 +60,11 @@ inline void Prefetch(const WindowKeyState* s) {
   if (n == 0) return;
   const double* live = s->data.data() + size_t{s->head} * s->stride;
   const double* end = s->data.data() + n;
-  // The updates read the recent end most; walk back a few cache lines from there.
-  for (const double* p = end - 1; p >= live && p > end - 64; p -= 8) __builtin_prefetch(p);
+  // Eviction reads the oldest entries, the range searches the middle, the update the newest.
+  const auto span = end - live;
+  for (int q = 0; q < 4; ++q) __builtin_prefetch(live + span * q / 4);
+  __builtin_prefetch(end - 1);
+  __builtin_prefetch(end - 9);
 }
 
 class WindowOperator final : public engine::Operator {
@@ -105,7 +108,7 @@ class WindowOperator final : public engine::Operator {
       }
       VIGIL_ASSIGN_OR_RETURN(ws->rows[row], ws->cache.GetForUpdate(key));
     }
-    constexpr size_t kAhead = 4;
+    constexpr size_t kAhead = 6;
     for (size_t row = 0; row < batch.size(); ++row) {
       if (row + kAhead < batch.size() && ws->rows[row + kAhead] != nullptr) Prefetch(ws->rows[row + kAhead]);
       WindowKeyState* state = ws->rows[row];
