@@ -168,6 +168,7 @@ Result<XgbTree> ExtractTree(const Node& node, size_t tree_id, uint32_t num_featu
   VIGIL_RETURN_IF_ERROR(NodeArray(node, "split_conditions", tree_id, n, false, &tree.split_conditions));
   VIGIL_RETURN_IF_ERROR(NodeArray(node, "default_left", tree_id, n, false, &tree.default_left));
   VIGIL_RETURN_IF_ERROR(NodeArray(node, "base_weights", tree_id, n, true, &tree.base_weights));
+  VIGIL_RETURN_IF_ERROR(NodeArray(node, "sum_hessian", tree_id, n, true, &tree.sum_hessian));
   std::vector<uint8_t> split_type;
   VIGIL_RETURN_IF_ERROR(NodeArray(node, "split_type", tree_id, n, true, &split_type));
   if (auto cats = node.Find("categories_nodes")) {

@@ -44,6 +44,7 @@ struct XgbTree {
   std::vector<float> split_conditions;  //!< Internal: go left iff x < threshold. Leaf: leaf value.
   std::vector<uint8_t> default_left;    //!< 1 if a missing value (NaN) goes left.
   std::vector<float> base_weights;      //!< Node weight before shrinkage (informational).
+  std::vector<float> sum_hessian;       //!< Cover (sum of hessians) per node; empty if the file has none.
 
   size_t num_nodes() const { return left_children.size(); }
   bool IsLeaf(size_t node) const { return left_children[node] < 0; }
