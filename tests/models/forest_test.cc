@@ -142,6 +142,32 @@ TEST_CASE("Forest honours row_stride and special values", "[models][forest]") {
   CHECK(MaxAbsDiff(got, *expected) <= kTolerance);
 }
 
+TEST_CASE("Forest serves models wider than the prepared-row limit", "[models][forest]") {
+  Dataset train = MakeDataset(1500, 6, 0.2, true, 13);
+  auto booster = testing::TrainOrDie(train, {{"objective", "binary:logistic"}, {"max_depth", "5"}}, 25);
+  const std::string json = testing::SaveOrDie(*booster, ModelFormat::kJson);
+  // Declare many more (unused) columns than the fast path takes; the model must predict the same.
+  const size_t wide = Forest::kMaxPreparedFeatures + 100;
+  const std::string from = R"("num_feature":"6","num_target")";
+  const size_t at = json.find(from);
+  REQUIRE(at != std::string::npos);
+  std::string widened = json;
+  widened.replace(at, from.size(), R"("num_feature":")" + std::to_string(wide) + R"(","num_target")");
+  auto forest = Forest::Load(widened);
+  REQUIRE(forest.ok());
+  REQUIRE((*forest)->num_features() == wide);
+
+  Dataset test = MakeDataset(200, 6, 0.2, true, 14);
+  auto expected = booster->PredictDense(test.values.data(), test.num_rows, test.num_cols);
+  REQUIRE(expected.ok());
+  std::vector<float> rows(test.num_rows * wide, std::numeric_limits<float>::quiet_NaN());
+  for (size_t i = 0; i < test.num_rows; ++i) std::copy(test.row(i), test.row(i) + 6, rows.data() + i * wide);
+  std::vector<float> got(test.num_rows);
+  (*forest)->PredictBatch(rows.data(), test.num_rows, wide, got.data());
+  CHECK(MaxAbsDiff(got, *expected) <= kTolerance);
+  for (size_t i = 0; i < test.num_rows; i += 17) CHECK((*forest)->PredictRow(rows.data() + i * wide) == got[i]);
+}
+
 TEST_CASE("Forest predicts concurrently from many threads", "[models][forest]") {
   Dataset train = MakeDataset(2000, 10, 0.1, true, 3);
   auto booster = testing::TrainOrDie(train, {{"objective", "binary:logistic"}, {"max_depth", "6"}}, 50);
