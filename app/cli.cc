@@ -3,6 +3,7 @@
 
 #include "app/commands.h"
 #include "app/evaluate_command.h"
+#include "app/models_command.h"
 #include "app/replay_command.h"
 #include "app/simulate_command.h"
 #include "app/train_command.h"
@@ -34,6 +35,8 @@ int RunCli(int argc, char** argv) {
   AddSimulateCommand(app, simulate);
   ReplayOptions replay;
   AddReplayCommand(app, replay);
+  ModelsOptions models;
+  AddModelsCommand(app, models);
   TrainCommandOptions train;
   AddTrainCommand(app, train);
   EvaluateOptions evaluate;
@@ -57,6 +60,7 @@ int RunCli(int argc, char** argv) {
   if (*check_cmd) return CheckConfigCommand(check_path);
   if (simulate.selected) return SimulateCommand(simulate);
   if (replay.selected) return ReplayCommand(replay);
+  if (!models.action.empty()) return ModelsCommand(models);
   if (train.selected) return TrainCommand(train);
   if (evaluate.selected) return EvaluateCommand(evaluate);
   return 2;

@@ -103,8 +103,17 @@ Status ParseOperators(const YamlReader& r, const YAML::Node& node, std::vector<O
       WindowSpec w;
       VIGIL_RETURN_IF_ERROR(ParseWindow(r, o, &w));
       spec.params = std::move(w);
+    } else if (spec.type == "score") {
+      VIGIL_RETURN_IF_ERROR(r.ExpectMap(o, "a score operator", {"type", "name", "registry", "threshold", "poll"}));
+      ScoreSpec sc;
+      VIGIL_ASSIGN_OR_RETURN(YAML::Node registry, r.Required(o, "registry"));
+      sc.registry = registry.Scalar();
+      VIGIL_RETURN_IF_ERROR(r.Read(o, "threshold", &sc.threshold));
+      VIGIL_RETURN_IF_ERROR(r.ReadDuration(o, "poll", &sc.poll_ms));
+      if (sc.poll_ms < 10) return r.Error(o["poll"], "poll: expected at least 10ms");
+      spec.params = std::move(sc);
     } else {
-      return r.Error(type, "unknown operator type '" + spec.type + "'; expected derive or window");
+      return r.Error(type, "unknown operator type '" + spec.type + "'; expected derive, window or score");
     }
     out->push_back(std::move(spec));
   }

@@ -155,11 +155,18 @@ struct WindowSpec {
   std::vector<WindowOutputSpec> outputs;
 };
 
+//! `score`: the registry's champion model scores the pipeline's `features`; hot-swapped on promotion.
+struct ScoreSpec {
+  std::string registry;          //!< Models directory (see models/registry.h).
+  double threshold = 0.5;        //!< DECISION is 1 when SCORE ≥ threshold. Default 0.5.
+  int64_t poll_ms = 1000;        //!< How often CHAMPION is checked for a promotion. Default 1 s.
+};
+
 //! One operator of the graph.
 struct OperatorSpec {
   std::string type;  //!< Registry name: "derive", "window", ...
   std::string name;  //!< Unique name; names its state. Default: "<type>-<index>".
-  std::variant<std::monostate, DeriveSpec, WindowSpec> params;
+  std::variant<std::monostate, DeriveSpec, WindowSpec, ScoreSpec> params;
   Location loc;
 };
 

@@ -2,6 +2,7 @@
 
 #include "operators/derive.h"
 #include "operators/parse.h"
+#include "operators/score.h"
 #include "operators/window.h"
 
 namespace vigil::operators {
@@ -10,6 +11,7 @@ base::Status RegisterOperators(engine::OperatorRegistry* registry) {
   VIGIL_RETURN_IF_ERROR(registry->Register("parse", &MakeParse));
   VIGIL_RETURN_IF_ERROR(registry->Register("derive", &MakeDerive));
   VIGIL_RETURN_IF_ERROR(registry->Register("window", &MakeWindow));
+  VIGIL_RETURN_IF_ERROR(registry->Register("score", &MakeScore));
   return base::Status::OK();
 }
 

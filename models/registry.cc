@@ -1,0 +1,143 @@
+#include "models/registry.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace vigil::models {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr double kGoldenTolerance = 1e-6;
+
+base::Result<std::string> ReadText(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return base::NotFound("cannot read '" + path.string() + "'");
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+base::Status WriteAtomically(const fs::path& path, const std::string& text) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+    if (!out) return base::IoError("cannot write '" + tmp.string() + "'");
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) return base::IoError("cannot rename to '" + path.string() + "': " + ec.message());
+  return base::Status::OK();
+}
+
+base::Status CheckGoldenRows(const ModelVersion& v, simdjson::dom::element meta) {
+  simdjson::dom::array rows;
+  if (meta["golden_rows"].get_array().get(rows)) return base::Corruption("metadata has no golden_rows");
+  std::vector<float> input;
+  size_t checked = 0;
+  for (simdjson::dom::element row : rows) {
+    simdjson::dom::array values;
+    double expected = 0;
+    if (row["inputs"].get_array().get(values) || row["score"].get_double().get(expected))
+      return base::Corruption("malformed golden row");
+    input.clear();
+    for (simdjson::dom::element x : values) {
+      double d = NAN;
+      if (!x.is_null() && x.get_double().get(d)) return base::Corruption("malformed golden row input");
+      input.push_back(static_cast<float>(d));
+    }
+    if (input.size() != v.features.size()) return base::Corruption("a golden row has the wrong number of inputs");
+    const double got = v.forest->PredictRow(input.data());
+    if (std::abs(got - expected) > kGoldenTolerance)
+      return base::Corruption("golden row " + std::to_string(checked) + " scores " + std::to_string(got) +
+                              ", metadata expects " + std::to_string(expected));
+    ++checked;
+  }
+  if (checked == 0) return base::Corruption("metadata has no golden rows");
+  return base::Status::OK();
+}
+
+}  // namespace
+
+base::Result<std::shared_ptr<const ModelVersion>> LoadVersion(const std::string& registry, const std::string& version,
+                                                              const std::vector<std::string>& expected_features) {
+  const fs::path dir = fs::path(registry) / version;
+  const std::string where = "model " + version + " in '" + registry + "'";
+  VIGIL_ASSIGN_OR_RETURN(std::string meta_text, ReadText(dir / "metadata.json"));
+  simdjson::dom::parser parser;
+  simdjson::dom::element meta;
+  if (parser.parse(meta_text).get(meta)) return base::Corruption(where + ": metadata.json is not valid JSON");
+  auto v = std::make_shared<ModelVersion>();
+  v->version = version;
+  std::string_view text;
+  if (!meta["parent"].get_string().get(text)) v->parent = std::string(text);
+  std::string model_file = "model.json";
+  if (!meta["model_file"].get_string().get(text)) model_file = std::string(text);
+  simdjson::dom::array features;
+  if (meta["features"].get_array().get(features)) return base::Corruption(where + ": metadata lists no features");
+  for (simdjson::dom::element f : features) {
+    if (f.get_string().get(text)) return base::Corruption(where + ": a feature name is not a string");
+    v->features.emplace_back(text);
+  }
+  if (!expected_features.empty() && v->features != expected_features) {
+    std::string want, got;
+    for (const auto& f : expected_features) want += (want.empty() ? "" : ",") + f;
+    for (const auto& f : v->features) got += (got.empty() ? "" : ",") + f;
+    return base::InvalidArgument(where + ": its features [" + got + "] do not match the pipeline's [" + want + "]");
+  }
+  auto forest = Forest::LoadFile((dir / model_file).string());
+  if (!forest.ok()) return forest.status().WithContext(where);
+  v->forest = *forest;
+  if (v->forest->num_features() > v->features.size())
+    return base::Corruption(where + ": the model reads more features than its metadata lists");
+  if (base::Status st = CheckGoldenRows(*v, meta); !st.ok()) return st.WithContext(where);
+  return std::shared_ptr<const ModelVersion>(std::move(v));
+}
+
+base::Result<std::string> ReadChampion(const std::string& registry) {
+  auto text = ReadText(fs::path(registry) / "CHAMPION");
+  if (!text.ok()) return base::NotFound("no champion in '" + registry + "'; promote a version first");
+  std::string name = *text;
+  while (!name.empty() && std::isspace(static_cast<unsigned char>(name.back()))) name.pop_back();
+  return name;
+}
+
+base::Status Promote(const std::string& registry, const std::string& version,
+                     const std::vector<std::string>& expected_features) {
+  VIGIL_RETURN_IF_ERROR(LoadVersion(registry, version, expected_features).status());
+  VIGIL_RETURN_IF_ERROR(WriteAtomically(fs::path(registry) / "CHAMPION", version + "\n"));
+  std::ofstream history(fs::path(registry) / "HISTORY", std::ios::app);
+  history << version << "\n";
+  return base::Status::OK();
+}
+
+base::Result<std::string> Rollback(const std::string& registry) {
+  VIGIL_ASSIGN_OR_RETURN(std::string text, ReadText(fs::path(registry) / "HISTORY"));
+  std::vector<std::string> lines;
+  for (std::stringstream s(text); std::getline(s, text);)
+    if (!text.empty()) lines.push_back(text);
+  if (lines.size() < 2) return base::FailedPrecondition("nothing to roll back to in '" + registry + "'");
+  const std::string previous = lines[lines.size() - 2];
+  VIGIL_RETURN_IF_ERROR(LoadVersion(registry, previous, {}).status());
+  VIGIL_RETURN_IF_ERROR(WriteAtomically(fs::path(registry) / "CHAMPION", previous + "\n"));
+  std::ofstream history(fs::path(registry) / "HISTORY", std::ios::app);
+  history << previous << "\n";
+  return previous;
+}
+
+base::Result<std::vector<std::string>> ListVersions(const std::string& registry) {
+  std::error_code ec;
+  std::vector<std::string> versions;
+  for (const auto& entry : fs::directory_iterator(registry, ec))
+    if (entry.is_directory() && fs::exists(entry.path() / "metadata.json")) versions.push_back(entry.path().filename());
+  if (ec) return base::NotFound("cannot list '" + registry + "': " + ec.message());
+  std::sort(versions.begin(), versions.end());
+  return versions;
+}
+
+}  // namespace vigil::models

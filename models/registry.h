@@ -1,0 +1,40 @@
+#pragma once
+// The model registry: a directory of versions, each `<dir>/<version>/model.json` (or .ubj) plus
+// `metadata.json` (features in order, data window, params, metrics, golden rows, parent). The file
+// `<dir>/CHAMPION` names the version that serves; `<dir>/HISTORY` lists every promotion, oldest first.
+//
+// A version is only ever served after it loads, its features match the pipeline's, and its golden
+// rows reproduce (|score - expected| <= 1e-6). Promotion writes CHAMPION atomically (rename), so a
+// running pipeline polling it never reads half a name.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "models/forest.h"
+
+namespace vigil::models {
+
+//! A loaded, verified version. Immutable; shared by every task that scores with it.
+struct ModelVersion {
+  std::string version;                 //!< Directory name, e.g. "v3".
+  std::string parent;                  //!< Version it was derived from, or empty.
+  std::vector<std::string> features;   //!< Input columns, in order.
+  std::shared_ptr<const Forest> forest;
+};
+
+//! Loads `<registry>/<version>` and verifies it. `expected_features` empty = accept any.
+base::Result<std::shared_ptr<const ModelVersion>> LoadVersion(const std::string& registry, const std::string& version,
+                                                              const std::vector<std::string>& expected_features);
+//! The serving version's name (contents of CHAMPION), NotFound when none was promoted.
+base::Result<std::string> ReadChampion(const std::string& registry);
+//! Verifies `version` (as LoadVersion) and makes it the champion; records it in HISTORY.
+base::Status Promote(const std::string& registry, const std::string& version,
+                     const std::vector<std::string>& expected_features);
+//! Makes the champion before the current one serve again; returns its name.
+base::Result<std::string> Rollback(const std::string& registry);
+//! Every version directory, sorted by name.
+base::Result<std::vector<std::string>> ListVersions(const std::string& registry);
+
+}  // namespace vigil::models

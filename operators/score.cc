@@ -1,0 +1,129 @@
+#include "operators/score.h"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "models/registry.h"
+
+namespace vigil::operators {
+namespace {
+
+using models::ModelVersion;
+
+//! Per-task scratch: the batch's feature matrix and scores.
+class ScoreState final : public engine::OperatorState {
+ public:
+  std::vector<float> inputs;
+  std::vector<float> scores;
+  std::vector<size_t> rows;
+};
+
+class ScoreOperator final : public engine::Operator {
+ public:
+  ScoreOperator(std::string name, config::ScoreSpec spec, std::vector<int> feature_columns,
+                std::vector<std::string> features, int score, int decision, int version,
+                std::shared_ptr<const ModelVersion> initial)
+      : Operator(std::move(name)), spec_(std::move(spec)), feature_columns_(std::move(feature_columns)),
+        features_(std::move(features)), score_(score), decision_(decision), version_(version),
+        current_(std::move(initial)) {
+    watcher_ = std::thread([this] { Watch(); });
+  }
+
+  ~ScoreOperator() override {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    watcher_.join();
+  }
+
+  base::Result<std::unique_ptr<engine::OperatorState>> MakeState(const engine::TaskContext&) const override {
+    return std::unique_ptr<engine::OperatorState>(std::make_unique<ScoreState>());
+  }
+
+  base::Status Process(engine::Batch& batch, engine::OperatorState* s) const override {
+    auto* st = static_cast<ScoreState*>(s);
+    // One model for the whole batch: a promotion takes effect at the next batch.
+    const std::shared_ptr<const ModelVersion> model = current_.load();
+    const size_t width = feature_columns_.size();
+    st->rows.clear();
+    st->inputs.clear();
+    for (size_t row = 0; row < batch.size(); ++row) {
+      if (!batch.live(row)) continue;
+      st->rows.push_back(row);
+      for (int c : feature_columns_) st->inputs.push_back(static_cast<float>(batch.AsDouble(row, c)));
+    }
+    st->scores.resize(st->rows.size());
+    model->forest->PredictBatch(st->inputs.data(), st->rows.size(), width, st->scores.data());
+    for (size_t i = 0; i < st->rows.size(); ++i) {
+      const size_t row = st->rows[i];
+      batch.f64(row, score_) = st->scores[i];
+      batch.f64(row, decision_) = st->scores[i] >= spec_.threshold ? 1.0 : 0.0;
+      batch.SetString(row, version_, model->version);
+    }
+    return base::Status::OK();
+  }
+
+ private:
+  void Watch() {
+    std::string refused;
+    std::unique_lock lock(mu_);
+    while (!cv_.wait_for(lock, std::chrono::milliseconds(spec_.poll_ms), [this] { return stopping_; })) {
+      auto champion = models::ReadChampion(spec_.registry);
+      if (!champion.ok() || *champion == current_.load()->version || *champion == refused) continue;
+      auto next = models::LoadVersion(spec_.registry, *champion, features_);
+      if (!next.ok()) {
+        spdlog::error("refusing model {}: {} (still serving {})", *champion, next.status().message(),
+                      current_.load()->version);
+        refused = *champion;
+        continue;
+      }
+      spdlog::info("model {} replaces {}", *champion, current_.load()->version);
+      current_.store(*next);
+      refused.clear();
+    }
+  }
+
+  config::ScoreSpec spec_;
+  std::vector<int> feature_columns_;
+  std::vector<std::string> features_;
+  int score_, decision_, version_;
+  mutable std::atomic<std::shared_ptr<const ModelVersion>> current_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread watcher_;
+};
+
+}  // namespace
+
+base::Result<std::unique_ptr<engine::Operator>> MakeScore(engine::BindContext& ctx) {
+  const auto& spec = std::get<config::ScoreSpec>(ctx.spec.params);
+  const auto& features = ctx.pipeline.features;
+  if (features.empty()) return config::ConfigError(ctx.spec.loc, "score needs the pipeline's 'features:' list");
+  std::vector<int> columns;
+  for (const auto& f : features) {
+    const int c = ctx.schema.Find(f);
+    if (c < 0) return config::ConfigError(ctx.spec.loc, "feature '" + f + "' is not computed before 'score'");
+    columns.push_back(c);
+  }
+  auto champion = models::ReadChampion(spec.registry);
+  if (!champion.ok()) return config::ConfigError(ctx.spec.loc, champion.status().message());
+  auto model = models::LoadVersion(spec.registry, *champion, features);
+  if (!model.ok()) return config::ConfigError(ctx.spec.loc, model.status().message());
+  auto score = ctx.schema.Add("SCORE", config::FieldType::kDouble);
+  auto decision = ctx.schema.Add("DECISION", config::FieldType::kDouble);
+  auto version = ctx.schema.Add("MODEL_VERSION", config::FieldType::kString);
+  for (const auto* r : {&score, &decision, &version})
+    if (!r->ok()) return config::ConfigError(ctx.spec.loc, r->status().message());
+  return std::unique_ptr<engine::Operator>(std::make_unique<ScoreOperator>(
+      ctx.spec.name, spec, std::move(columns), features, *score, *decision, *version, *model));
+}
+
+}  // namespace vigil::operators
