@@ -95,6 +95,8 @@ base::Result<std::shared_ptr<const ModelVersion>> LoadVersion(const std::string&
   v->forest = *forest;
   if (v->forest->num_features() > v->features.size())
     return base::Corruption(where + ": the model reads more features than its metadata lists");
+  if (!v->forest->feature_names().empty() && v->forest->feature_names() != v->features)
+    return base::Corruption(where + ": the feature names in metadata.json differ from the model file's");
   if (base::Status st = CheckGoldenRows(*v, meta); !st.ok()) return st.WithContext(where);
   return std::shared_ptr<const ModelVersion>(std::move(v));
 }
