@@ -21,6 +21,8 @@ constexpr size_t kPreparedFloats = 8192;
 //! registers; a single row walks more at once, as its nodes come from L2 rather than L1 cache.
 constexpr size_t kBatchLanes = 8;
 constexpr size_t kRowLanes = 16;
+//! Budget for the top tree levels laid out together (about half of a typical L1 data cache).
+constexpr size_t kHotBytes = 24 * 1024;
 
 //! XGBoost 2.x's common::Sigmoid (1.7 computes the same value without the clamp).
 inline float Sigmoid(float x) {
@@ -80,7 +82,34 @@ Result<std::shared_ptr<const Forest>> Forest::FromModel(const XgbModel& model) {
   for (const XgbTree& tree : model.trees) total_nodes += tree.num_nodes();
   if (total_nodes >= (size_t{1} << 31)) return base::InvalidArgument("model has too many nodes to flatten");
   Forest& f = *forest;
-  f.nodes_.reserve(total_nodes);
+
+  // Levels [0, hot_depth) of every tree go first, together: every row visits them, and kept
+  // within kHotBytes they stay in L1 cache between single-row calls. Deeper levels follow, tree
+  // after tree. Within each part a tree is breadth-first, so siblings are adjacent.
+  std::vector<size_t> level_counts;
+  std::vector<std::pair<int32_t, uint32_t>> stack;
+  for (const XgbTree& tree : model.trees) {
+    stack.assign(1, {0, 0});
+    while (!stack.empty()) {
+      auto [id, depth] = stack.back();
+      stack.pop_back();
+      if (level_counts.size() <= depth) level_counts.resize(depth + 1, 0);
+      ++level_counts[depth];
+      if (tree.IsLeaf(id)) continue;
+      stack.push_back({tree.left_children[id], depth + 1});
+      stack.push_back({tree.right_children[id], depth + 1});
+    }
+  }
+  uint32_t hot_depth = 1;
+  size_t hot_count = level_counts.empty() ? 0 : level_counts[0];
+  while (hot_depth < level_counts.size() && (hot_count + level_counts[hot_depth]) * sizeof(Node) <= kHotBytes) {
+    hot_count += level_counts[hot_depth++];
+  }
+  size_t reachable = 0;
+  for (size_t count : level_counts) reachable += count;
+  f.nodes_.resize(reachable);
+  uint32_t next_hot = 0;
+  auto next_cold = static_cast<uint32_t>(hot_count);
 
   struct Pending {
     int32_t id;      // XGBoost node id
@@ -89,12 +118,10 @@ Result<std::shared_ptr<const Forest>> Forest::FromModel(const XgbModel& model) {
   };
   std::vector<Pending> queue;
   for (const XgbTree& tree : model.trees) {
-    const auto root = static_cast<uint32_t>(f.nodes_.size());
+    const uint32_t root = next_hot++;
     uint32_t depth = 0;
-    f.nodes_.emplace_back();
     queue.assign(1, Pending{0, root, 0});
-    // Breadth-first, so the top levels every row visits share cache lines. The parser has checked
-    // that each node is reached once, so this terminates within total_nodes.
+    // The parser has checked that each node is reached once, so this terminates.
     for (size_t head = 0; head < queue.size(); ++head) {
       const Pending p = queue[head];
       depth = std::max(depth, p.depth);
@@ -102,8 +129,9 @@ Result<std::shared_ptr<const Forest>> Forest::FromModel(const XgbModel& model) {
         f.nodes_[p.index] = Node{-kInf, 0, p.index, tree.split_conditions[p.id]};
         continue;
       }
-      const auto child = static_cast<uint32_t>(f.nodes_.size());
-      f.nodes_.resize(f.nodes_.size() + 2);
+      uint32_t& next = p.depth + 1 < hot_depth ? next_hot : next_cold;
+      const uint32_t child = next;
+      next += 2;
       const float threshold = tree.split_conditions[p.id];
       // A prepared row turns a missing value into -inf (left) or +inf (right); that is only right
       // when -inf < threshold, i.e. the threshold is neither -inf nor NaN.
