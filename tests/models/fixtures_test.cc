@@ -131,7 +131,7 @@ TEST_CASE("Forest reproduces Python xgboost 2.1 predictions", "[models][fixtures
   CheckExpectations("expected_xgb21.json");
 }
 
-TEST_CASE("Forest reproduces Python xgboost 3.1 predictions, array base_score included", "[models][fixtures]") {
+TEST_CASE("Forest reproduces Python xgboost 3.1 predictions with array base_score", "[models][fixtures]") {
   CheckExpectations("expected_xgb31.json");
   // The 3.1 files store base_score as an array string; make sure the fixtures exercise that.
   const std::string raw = ReadFile(FixtureDir() / "xgb31_binary_base03.json");

@@ -76,6 +76,13 @@ TEST_CASE("Forest matches libxgboost: binary:logistic shapes", "[models][forest]
   const std::vector<Case> cases = {
       {"depth2 x10", {{"objective", "binary:logistic"}, {"max_depth", "2"}}, 10, 8, 0.0},
       {"depth6 x200 nan", {{"objective", "binary:logistic"}, {"max_depth", "6"}, {"eta", "0.1"}}, 200, 15, 0.1},
+  };
+  uint32_t seed = 11;
+  for (const Case& c : cases) CheckAgainstLibxgboost(c, seed++);
+}
+
+TEST_CASE("Forest matches libxgboost: deep trees and long ensembles", "[models][forest]") {
+  const std::vector<Case> cases = {
       {"depth12 x60 imbalanced",
        {{"objective", "binary:logistic"}, {"max_depth", "12"}, {"min_child_weight", "0"}, {"eta", "0.2"}},
        60, 30, 0.2, 4000, 0.02},
@@ -83,7 +90,7 @@ TEST_CASE("Forest matches libxgboost: binary:logistic shapes", "[models][forest]
        {{"objective", "binary:logistic"}, {"max_depth", "4"}, {"eta", "0.05"}, {"subsample", "0.8"}},
        1000, 10, 0.05, 2000},
   };
-  uint32_t seed = 11;
+  uint32_t seed = 21;
   for (const Case& c : cases) CheckAgainstLibxgboost(c, seed++);
 }
 
