@@ -188,7 +188,7 @@ TEST_CASE("train writes model.json and metadata.json with the feature list and w
   CHECK(out.find("exists already") != std::string::npos);
 }
 
-TEST_CASE("evaluate reports metrics in [0, 1] for a model and for prequential folds", "[app]") {
+TEST_CASE("evaluate reports metrics between 0 and 1 for a model and for prequential folds", "[app]") {
   const std::string models = TempDir("vigil-models");
   std::string out;
   REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start", "2018-04-11",

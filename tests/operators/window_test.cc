@@ -55,7 +55,7 @@ std::map<int64_t, Row> Rows(const std::vector<Captured>& outputs) {
   return rows;
 }
 
-TEST_CASE("window: (t-N, t] with the current event, twins in arrival order, per key", "[operators]") {
+TEST_CASE("window: from t-N exclusive to t inclusive with the current event, twins in arrival order, per key", "[operators]") {
   std::string in = Ev(1, 1000, "a", 10) + Ev(2, 1050, "a", 20) + Ev(3, 1050, "a", 30) + Ev(4, 1050, "b", 5) +
                    Ev(5, 1100, "a", 40) + Ev(6, 1150, "a", 50) + Ev(7, 1200, "a", 60);
   const auto r = RunOnText(kYaml, in, TempDir("window"));
