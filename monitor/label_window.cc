@@ -1,0 +1,128 @@
+#include "monitor/label_window.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <limits>
+
+namespace vigil::monitor {
+namespace {
+
+constexpr int64_t kMsPerDay = 86'400'000;
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+int32_t DayOf(int64_t time_ms) {
+  const int64_t q = time_ms / kMsPerDay;
+  return static_cast<int32_t>(time_ms % kMsPerDay < 0 ? q - 1 : q);
+}
+
+}  // namespace
+
+base::Result<std::unique_ptr<LabelWindow>> LabelWindow::Make(const LabelWindowOptions& options) {
+  if (options.window_days < 1) return base::InvalidArgument(fmt::format("window_days must be >= 1, got {}", options.window_days));
+  if (options.label_delay_days < 0) {
+    return base::InvalidArgument(fmt::format("label_delay_days must be >= 0, got {}", options.label_delay_days));
+  }
+  if (options.top_k < 1) return base::InvalidArgument(fmt::format("top_k must be >= 1, got {}", options.top_k));
+  if (std::isnan(options.review_threshold)) return base::InvalidArgument("review_threshold is NaN");
+  return std::unique_ptr<LabelWindow>(new LabelWindow(options));
+}
+
+int32_t LabelWindow::LastMaturedDay() const {
+  // Day D is complete once now >= (D + 1 + delay) days.
+  return DayOf(now_ms_) - options_.label_delay_days - 1;
+}
+
+void LabelWindow::DropOldDays() {
+  const int32_t first = FirstKeptDay();
+  while (!days_.empty() && days_.begin()->first < first) {
+    for (const Entry& e : days_.begin()->second) index_.erase(e.transaction_id);
+    days_.erase(days_.begin());
+  }
+}
+
+void LabelWindow::AdvanceTo(int64_t now_ms) {
+  if (now_ms <= now_ms_) return;
+  now_ms_ = now_ms;
+  DropOldDays();
+}
+
+base::Status LabelWindow::Record(int64_t transaction_id, int64_t event_time_ms, int64_t customer_id, double score,
+                                 bool flagged) {
+  if (std::isnan(score)) return base::InvalidArgument(fmt::format("transaction {}: NaN score", transaction_id));
+  AdvanceTo(event_time_ms);
+  const int32_t day = DayOf(event_time_ms);
+  if (day < FirstKeptDay()) {
+    ++too_old_;
+    return base::Status::OK();
+  }
+  std::vector<Entry>& entries = days_[day];
+  const auto [it, inserted] = index_.try_emplace(transaction_id, Slot{day, static_cast<uint32_t>(entries.size())});
+  if (!inserted) {
+    ++duplicates_;
+    return base::Status::OK();
+  }
+  entries.push_back(Entry{transaction_id, customer_id, score, -1, flagged});
+  return base::Status::OK();
+}
+
+base::Status LabelWindow::SetLabel(int64_t transaction_id, int label) {
+  if (label != 0 && label != 1) {
+    return base::InvalidArgument(fmt::format("transaction {}: label {} is neither 0 nor 1", transaction_id, label));
+  }
+  const auto it = index_.find(transaction_id);
+  if (it == index_.end()) {
+    ++unmatched_labels_;
+    return base::Status::OK();
+  }
+  days_[it->second.day][it->second.index].label = static_cast<int8_t>(label);
+  return base::Status::OK();
+}
+
+base::Result<LabelMetrics> LabelWindow::Evaluate() {
+  LabelMetrics m;
+  m.last_day = LastMaturedDay();
+  m.first_day = FirstKeptDay();
+  scratch_scores_.clear();
+  scratch_labels_.clear();
+  scratch_rows_.clear();
+  int64_t frauds_reviewed = 0, frauds_flagged = 0;
+  for (auto it = days_.lower_bound(m.first_day); it != days_.end() && it->first <= m.last_day; ++it) {
+    for (const Entry& e : it->second) {
+      if (e.label < 0) {
+        ++m.unlabelled;
+        if (!options_.unlabelled_are_genuine) continue;
+      }
+      const int label = e.label > 0 ? 1 : 0;
+      scratch_scores_.push_back(e.score);
+      scratch_labels_.push_back(label);
+      scratch_rows_.push_back(models::ScoredTransaction{it->first, e.customer_id, label, e.score});
+      m.frauds += label;
+      if (e.score >= options_.review_threshold) {
+        ++m.reviewed;
+        frauds_reviewed += label;
+      }
+      if (e.flagged) {
+        ++m.flagged;
+        frauds_flagged += label;
+      }
+    }
+  }
+  m.transactions = static_cast<int64_t>(scratch_rows_.size());
+  m.precision_at_threshold = m.reviewed > 0 ? static_cast<double>(frauds_reviewed) / static_cast<double>(m.reviewed) : kNaN;
+  m.decision_precision = m.flagged > 0 ? static_cast<double>(frauds_flagged) / static_cast<double>(m.flagged) : kNaN;
+  m.average_precision = kNaN;
+  m.card_precision_at_k = kNaN;
+  if (m.frauds > 0) {
+    VIGIL_ASSIGN_OR_RETURN(m.average_precision, models::AveragePrecision(scratch_scores_, scratch_labels_));
+  }
+  if (m.transactions > 0) {
+    VIGIL_ASSIGN_OR_RETURN(models::CardPrecision cp, models::CardPrecisionAtK(scratch_rows_, options_.top_k));
+    m.card_precision_at_k = cp.mean;
+    m.days = std::move(cp.days);
+    m.card_precision_per_day = std::move(cp.per_day);
+  }
+  return m;
+}
+
+}  // namespace vigil::monitor
