@@ -15,6 +15,7 @@
 #include "config/pipeline_config.h"
 #include "models/forest.h"
 #include "models/metrics.h"
+#include "monitor/reference.h"
 
 namespace vigil::app {
 namespace {
@@ -122,6 +123,7 @@ struct VersionInfo {
   std::vector<size_t> golden;                   //!< Golden table rows.
   std::vector<float> golden_inputs;             //!< Their inputs, row-major.
   std::vector<float> golden_scores;             //!< Their scores (Forest).
+  std::string reference_json;                   //!< ReferenceSet of the training rows, as JSON.
 };
 
 std::string MetadataJson(const VersionInfo& v, const Table& table, std::string_view model_sha256, size_t model_bytes) {
@@ -153,7 +155,8 @@ std::string MetadataJson(const VersionInfo& v, const Table& table, std::string_v
                                  ids.ok() ? (*ids)[v.golden[g]] : -1, fmt::join(inputs, ", "),
                                  JsonNumber(v.golden_scores[g])));
   }
-  j += fmt::format("  \"golden_rows\": [\n{}\n  ]\n}}\n", fmt::join(golden, ",\n"));
+  j += fmt::format("  \"golden_rows\": [\n{}\n  ],\n", fmt::join(golden, ",\n"));
+  j += fmt::format("  \"reference\": {}\n}}\n", v.reference_json);
   return j;
 }
 
@@ -300,11 +303,26 @@ base::Status WriteVersion(const fs::path& models_dir, const VersionInfo& info, c
   return base::Status::OK();
 }
 
+//! The reference histograms (drift monitoring) of the training rows' inputs and scores.
+base::Status FillReference(std::span<const float> inputs, std::span<const float> scores, VersionInfo& info) {
+  const size_t n = scores.size(), width = info.features.size();
+  std::vector<float> columns(inputs.size());
+  for (size_t r = 0; r < n; ++r) {
+    for (size_t f = 0; f < width; ++f) columns[f * n + r] = inputs[r * width + f];
+  }
+  VIGIL_ASSIGN_OR_RETURN(monitor::ReferenceSet reference,
+                         monitor::ReferenceSet::Build(info.features, columns, n, scores));
+  info.reference_json = reference.ToJson("  ");
+  return base::Status::OK();
+}
+
+//! Train AUC ROC and AP, and the reference histograms, from the Forest's scores of the training rows.
 base::Status FillTrainMetrics(const Table& table, const models::Forest& forest, std::span<const size_t> rows,
                               VersionInfo& info) {
   VIGIL_ASSIGN_OR_RETURN(std::vector<float> inputs, table.DenseRows(info.features, rows));
   std::vector<float> scores(rows.size());
   forest.PredictBatch(inputs.data(), rows.size(), info.features.size(), scores.data());
+  VIGIL_RETURN_IF_ERROR(FillReference(inputs, scores, info));
   VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> labels, table.Int64s(kLabelColumn));
   std::vector<double> s(scores.begin(), scores.end());
   std::vector<int> l(rows.size());

@@ -12,6 +12,8 @@
 #include "app/table.h"
 #include "app/train_command.h"
 #include "base/time.h"
+#include "models/registry.h"
+#include "monitor/reference.h"
 #include "sim/simulator.h"
 #include "tests/support/process.h"
 
@@ -186,6 +188,44 @@ TEST_CASE("train writes model.json and metadata.json with the feature list and w
   CHECK(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start", "2018-04-11",
                   "--version", "v2"}, &out) == 1);
   CHECK(out.find("exists already") != std::string::npos);
+}
+
+TEST_CASE("train stores reference histograms of every feature and the score in metadata.json", "[app]") {
+  const std::string models = TempDir("vigil-models");
+  std::string out;
+  REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start", "2018-04-11",
+                    "--rounds", "10"}, &out) == 0);
+  INFO(out);
+  auto version = models::LoadVersion(models, "v1", {});
+  REQUIRE(version.ok());
+  auto reference = monitor::LoadVersionReference(models, "v1");
+  INFO(reference.status().ToString());
+  REQUIRE(reference.ok());
+  CHECK(reference->feature_names() == (*version)->features);
+  CHECK(reference->num_features() == 15);
+  const std::string metadata = ReadFile(models + "/v1/metadata.json");
+  const std::vector<double> rows = JsonNumbers(metadata, "rows");
+  REQUIRE(rows.size() == 1);
+  const auto check = [&](const monitor::ReferenceHistogram& h) {
+    CHECK(h.count() == static_cast<int64_t>(rows[0]));
+    CHECK(h.edges().size() <= monitor::kMaxEdges);
+    double sum = 0;
+    for (const double f : h.fractions()) sum += f;
+    CHECK(sum == Approx(1));
+  };
+  for (size_t f = 0; f < reference->num_features(); ++f) check(reference->feature(f));
+  check(reference->score());
+  // Scores and amounts are continuous: all ten deciles.
+  CHECK(reference->score().num_value_bins() == 10);
+  CHECK(reference->score().missing_fraction() == 0);
+  const monitor::ReferenceHistogram* amount = reference->Find("TX_AMOUNT");
+  REQUIRE(amount != nullptr);
+  CHECK(amount->num_value_bins() == 10);
+  for (size_t b = 0; b < 10; ++b) CHECK(amount->fractions()[b] == Approx(0.1).margin(0.01));
+  // A 0/1 feature has two value bins.
+  const monitor::ReferenceHistogram* weekend = reference->Find("TX_DURING_WEEKEND");
+  REQUIRE(weekend != nullptr);
+  CHECK(weekend->num_value_bins() == 2);
 }
 
 TEST_CASE("evaluate reports metrics between 0 and 1 for a model and for prequential folds", "[app]") {
