@@ -12,6 +12,7 @@
 
 #include "config/pipeline_config.h"
 #include "connectors/factory.h"
+#include "connectors/kafka_source.h"
 #include "engine/engine_probe.h"
 #include "engine/plan.h"
 #include "engine/runtime.h"
@@ -20,21 +21,40 @@
 namespace vigil::app {
 namespace {
 
+using LabelMap = std::unordered_map<int64_t, double>;
+
+//! Records one label (JSON object with the spec's id and label fields); others are skipped.
+void AddLabel(simdjson::dom::element doc, const config::LabelsSpec& spec, LabelMap* labels) {
+  int64_t id = 0;
+  double label = 0;
+  if (doc[spec.id].get_int64().get(id) || doc[spec.label].get_double().get(label)) return;
+  (*labels)[id] = label;
+}
+
 //! Final label of each event id, from a labels JSONL file.
-base::Result<std::unordered_map<int64_t, double>> ReadLabels(const std::string& path, const config::LabelsSpec& spec) {
+base::Result<LabelMap> ReadLabelsFile(const std::string& path, const config::LabelsSpec& spec) {
   simdjson::dom::parser parser;
   simdjson::dom::document_stream stream;
   auto loaded = simdjson::padded_string::load(path);
   if (loaded.error()) return base::NotFound("cannot read labels file '" + path + "'");
   const simdjson::padded_string text = std::move(loaded).value();
   if (parser.parse_many(text).get(stream)) return base::InvalidArgument("labels file '" + path + "' is not JSONL");
-  std::unordered_map<int64_t, double> labels;
+  LabelMap labels;
   for (auto doc : stream) {
-    int64_t id = 0;
-    double label = 0;
-    if (doc[spec.id].get_int64().get(id) || doc[spec.label].get_double().get(label)) continue;
-    labels[id] = label;
+    simdjson::dom::element element;
+    if (!doc.get(element)) AddLabel(element, spec, &labels);
   }
+  return labels;
+}
+
+//! Final label of each event id, from every record of the pipeline's labels topic.
+base::Result<LabelMap> ReadLabelsTopic(const config::PipelineSpec& spec) {
+  simdjson::dom::parser parser;
+  LabelMap labels;
+  VIGIL_RETURN_IF_ERROR(connectors::ReadTopic(spec.kafka, spec.labels.source.topic, [&](std::string_view value) {
+    simdjson::dom::element doc;
+    if (!parser.parse(value.data(), value.size()).get(doc)) AddLabel(doc, spec.labels, &labels);
+  }));
   return labels;
 }
 
@@ -66,13 +86,29 @@ base::Status AppendLabels(const std::string& in, const std::string& out, int id_
 
 base::Status Replay(const ReplayOptions& o, engine::RunSummary* summary) {
   VIGIL_ASSIGN_OR_RETURN(config::PipelineSpec spec, config::LoadPipelineFile(o.config_path));
-  if (spec.labels.enabled && o.labels.empty())
+  const bool from_kafka = o.events.empty();
+  if (from_kafka && spec.source.kind != config::SourceSpec::Kind::kKafka)
+    return base::InvalidArgument("the pipeline reads a file, not Kafka: give --events FILE");
+  if (!from_kafka && spec.labels.enabled && o.labels.empty())
     return base::InvalidArgument("the pipeline joins labels: give --labels FILE");
+  if (!from_kafka && (o.start != "earliest" || o.end != "latest"))
+    return base::InvalidArgument("--start and --end bound a Kafka replay; they do not apply to --events");
+  if (from_kafka && !o.labels.empty())
+    return base::InvalidArgument("--labels goes with --events; a Kafka replay reads the pipeline's labels topic");
+  std::unique_ptr<engine::Source> source;
+  if (from_kafka) {
+    VIGIL_ASSIGN_OR_RETURN(connectors::OffsetBound start, connectors::ParseOffsetBound(o.start));
+    VIGIL_ASSIGN_OR_RETURN(connectors::OffsetBound end, connectors::ParseOffsetBound(o.end));
+    VIGIL_ASSIGN_OR_RETURN(source, connectors::KafkaSource::MakeRange(spec, std::move(start), std::move(end)));
+  }
   const std::string state_dir = !o.state_dir.empty() ? o.state_dir
       : (std::filesystem::temp_directory_path() / ("vigil-replay-" + std::to_string(::getpid()))).string();
   const std::string features_csv = o.out + ".features.tmp";
-  spec.source = config::SourceSpec{config::SourceSpec::Kind::kFile, "", "", o.events, spec.source.loc};
-  if (spec.labels.enabled) spec.labels.source = config::SourceSpec{config::SourceSpec::Kind::kFile, "", "", o.labels, {}};
+  if (!from_kafka) {
+    spec.source = config::SourceSpec{config::SourceSpec::Kind::kFile, "", "", o.events, spec.source.loc};
+    if (spec.labels.enabled) spec.labels.source = config::SourceSpec{config::SourceSpec::Kind::kFile, "", "", o.labels, {}};
+    VIGIL_ASSIGN_OR_RETURN(source, connectors::MakeSource(spec));
+  }
   spec.output.kind = config::SinkSpec::Kind::kFile;
   spec.output.format = config::SinkSpec::Format::kCsv;
   spec.output.path = features_csv;
@@ -95,7 +131,6 @@ base::Status Replay(const ReplayOptions& o, engine::RunSummary* summary) {
   }();
   if (id_column < 0) return base::InvalidArgument("the output fields must include the id '" + spec.labels.id + "'");
   engine::EngineProbe probe(engine::NewMetricsRegistry(), spec.name);
-  VIGIL_ASSIGN_OR_RETURN(auto source, connectors::MakeSource(spec));
   VIGIL_ASSIGN_OR_RETURN(auto output, connectors::MakeSink(spec, spec.output, plan->output_encoder().csv_header()));
   VIGIL_ASSIGN_OR_RETURN(auto dead, connectors::MakeSink(spec, spec.dead_letter));
   VIGIL_ASSIGN_OR_RETURN(auto runtime, engine::Runtime::Make(*plan, std::move(source), std::move(output), std::move(dead), &probe));
@@ -103,9 +138,11 @@ base::Status Replay(const ReplayOptions& o, engine::RunSummary* summary) {
   *summary = runtime->summary();
   runtime.reset();
   std::filesystem::remove_all(state_dir);
-  std::unordered_map<int64_t, double> labels;
+  LabelMap labels;
   if (!o.labels.empty()) {
-    VIGIL_ASSIGN_OR_RETURN(labels, ReadLabels(o.labels, spec.labels));
+    VIGIL_ASSIGN_OR_RETURN(labels, ReadLabelsFile(o.labels, spec.labels));
+  } else if (from_kafka && spec.labels.enabled) {
+    VIGIL_ASSIGN_OR_RETURN(labels, ReadLabelsTopic(spec));
   }
   VIGIL_RETURN_IF_ERROR(AppendLabels(features_csv, o.out, id_column, labels));
   std::filesystem::remove(features_csv);
@@ -129,9 +166,18 @@ int ReplayCommand(const ReplayOptions& o) {
 
 void AddReplayCommand(CLI::App& app, ReplayOptions& o) {
   CLI::App* cmd = app.add_subcommand("replay", "Run a pipeline's operators over recorded events and write the training table");
+  cmd->footer(
+      "Events come from a file (--events) or, without --events, from the pipeline's Kafka topic: every\n"
+      "partition from --start to --end, read outside the pipeline's consumer group (nothing is committed),\n"
+      "with labels from the pipeline's labels topic. Offset bounds: earliest, latest (the end when the\n"
+      "replay starts), an offset for every partition, PARTITION:OFFSET,... (others: earliest / latest),\n"
+      "or an ISO-8601 time (the first offset at or after it).\n"
+      "Example: vigil replay pipeline.yaml --start 2018-05-01 --end 2018-06-01 --out may.csv");
   cmd->add_option("config", o.config_path, "Pipeline YAML file")->required();
-  cmd->add_option("--events", o.events, "Events file (JSONL), e.g. from vigil simulate --out")->required();
-  cmd->add_option("--labels", o.labels, "Labels file (JSONL), e.g. from vigil simulate --labels-out");
+  cmd->add_option("--events", o.events, "Events file (JSONL), e.g. from vigil simulate --out; default: the Kafka topic");
+  cmd->add_option("--labels", o.labels, "Labels file (JSONL) for --events, e.g. from vigil simulate --labels-out");
+  cmd->add_option("--start", o.start, "Kafka: where each partition starts")->capture_default_str();
+  cmd->add_option("--end", o.end, "Kafka: where each partition ends (exclusive)")->capture_default_str();
   cmd->add_option("--out", o.out, "Training table (CSV): the pipeline's output fields, then LABEL")->required();
   cmd->add_option("--state-dir", o.state_dir, "State directory (default: a temporary one, removed afterwards)");
   cmd->callback([&o] { o.selected = true; });

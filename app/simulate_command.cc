@@ -50,7 +50,7 @@ class KafkaPublisher {
   base::Status Day(std::span<const sim::Transaction> txs, int64_t label_delay_ms) {
     batch_.Clear();
     for (const sim::Transaction& tx : txs) {
-      AddRecord(tx.customer_id, [&](std::string& out) { sim::AppendTransactionJson(tx, out); });
+      AddRecord(tx.customer_id, tx.tx_time_ms, [&](std::string& out) { sim::AppendTransactionJson(tx, out); });
       if (labels_) pending_.push_back({sim::MakeLabel(tx, label_delay_ms), tx.customer_id});
     }
     VIGIL_RETURN_IF_ERROR(transactions_->Write(batch_));
@@ -73,8 +73,9 @@ class KafkaPublisher {
   };
 
   template <typename Encode>
-  void AddRecord(int32_t key, Encode encode) {
+  void AddRecord(int32_t key, int64_t time_ms, Encode encode) {
     engine::OutRecord rec;
+    rec.timestamp_ms = time_ms;  // the record's Kafka timestamp: event time for transactions, label time for labels
     rec.key_offset = static_cast<uint32_t>(batch_.buffer.size());
     batch_.buffer += std::to_string(key);
     rec.key_size = static_cast<uint32_t>(batch_.buffer.size()) - rec.key_offset;
@@ -90,7 +91,7 @@ class KafkaPublisher {
     while (!pending_.empty() && pending_.front().label.label_time_ms <= time_ms) {
       const PendingLabel p = pending_.front();
       pending_.pop_front();
-      AddRecord(p.customer, [&](std::string& out) { sim::AppendLabelJson(p.label, out); });
+      AddRecord(p.customer, p.label.label_time_ms, [&](std::string& out) { sim::AppendLabelJson(p.label, out); });
     }
     return batch_.records.empty() ? base::Status::OK() : labels_->Write(batch_);
   }

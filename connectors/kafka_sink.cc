@@ -62,7 +62,7 @@ base::Status KafkaSink::Write(const engine::OutBatch& batch) {
       const rd_kafka_resp_err_t err = rd_kafka_producev(
           rk_.get(), RD_KAFKA_V_RKT(rkt_), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
           RD_KAFKA_V_VALUE(value, r.value_size), RD_KAFKA_V_KEY(key, r.key_size),
-          RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_END);
+          RD_KAFKA_V_TIMESTAMP(r.timestamp_ms > 0 ? r.timestamp_ms : 0), RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
       if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {  // backpressure: wait for deliveries
         rd_kafka_poll(rk_.get(), 50);

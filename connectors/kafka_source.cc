@@ -1,18 +1,39 @@
 #include "connectors/kafka_source.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <optional>
+#include <thread>
 #include <vector>
 
+#include "base/time.h"
+
 namespace vigil::connectors {
+
+//! Resolved bounds of a bounded read, and how many partitions have not reached their end yet.
+struct KafkaSource::Range {
+  OffsetBound start, end;
+  std::map<int32_t, std::pair<int64_t, int64_t>> offsets;  //!< partition -> [first, end)
+  std::atomic<int> open{0};
+};
+
 namespace {
 
 //! Reads one partition's queue in batches. Keeps the messages of the last batch alive until the
 //! next Read, because the batch's RawEvents point into them.
 class KafkaPartitionReader final : public engine::PartitionReader {
  public:
-  KafkaPartitionReader(rd_kafka_t* rk, rd_kafka_queue_t* queue, std::string topic, int32_t partition)
-      : rk_(rk), queue_(queue), topic_(std::move(topic)), partition_(partition) {}
+  //! `range` set: the reader stops at `end` (exclusive) and counts itself out of range->open then.
+  KafkaPartitionReader(rd_kafka_t* rk, rd_kafka_queue_t* queue, std::string topic, int32_t partition,
+                       std::shared_ptr<KafkaSource::Range> range = nullptr, int64_t first = 0, int64_t end = 0)
+      : rk_(rk), queue_(queue), topic_(std::move(topic)), partition_(partition), range_(std::move(range)), end_(end) {
+    at_end_ = range_ != nullptr && first >= end;
+  }
   ~KafkaPartitionReader() override {
     Release();
     rd_kafka_queue_destroy(queue_);
@@ -21,6 +42,15 @@ class KafkaPartitionReader final : public engine::PartitionReader {
   base::Status Read(std::size_t max_events, int wait_ms, std::vector<engine::RawEvent>* out) override {
     Release();
     out->clear();
+    if (at_end_) {
+      // Reported only now, when the batch that reached the end has been processed.
+      if (!reported_end_) {
+        reported_end_ = true;
+        range_->open.fetch_sub(1);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(wait_ms, 50)));
+      return base::Status::OK();
+    }
     if (messages_.size() < max_events) messages_.resize(max_events);
     const ssize_t n = rd_kafka_consume_batch_queue(queue_, wait_ms, messages_.data(), max_events);
     if (n < 0) return KafkaError(rd_kafka_last_error(), "consume " + topic_);
@@ -28,10 +58,18 @@ class KafkaPartitionReader final : public engine::PartitionReader {
     for (size_t i = 0; i < held_; ++i) {
       rd_kafka_message_t* m = messages_[i];
       if (m->err) {
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+          if (range_) at_end_ = true;  // the end is never past the log's end when the read began
+          continue;
+        }
         spdlog::warn("{}[{}]: {}", topic_, partition_, rd_kafka_message_errstr(m));
         continue;
       }
+      if (range_ && (at_end_ || m->offset >= end_)) {
+        at_end_ = true;
+        continue;
+      }
+      if (range_ && m->offset + 1 >= end_) at_end_ = true;
       engine::RawEvent ev;
       ev.data = static_cast<const char*>(m->payload);
       ev.size = static_cast<uint32_t>(m->len);
@@ -74,9 +112,194 @@ class KafkaPartitionReader final : public engine::PartitionReader {
   std::vector<rd_kafka_message_t*> messages_;
   size_t held_ = 0;
   int64_t next_ = -1;
+  std::shared_ptr<KafkaSource::Range> range_;  // null: unbounded
+  int64_t end_ = 0;
+  bool at_end_ = false;
+  bool reported_end_ = false;
 };
 
+//! Parses a non-negative decimal offset.
+std::optional<int64_t> ParseOffset(std::string_view s) {
+  int64_t v = 0;
+  const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v < 0) return std::nullopt;
+  return v;
+}
+
 }  // namespace
+
+base::Result<OffsetBound> ParseOffsetBound(std::string_view text) {
+  OffsetBound b;
+  if (text == "earliest") return b;
+  if (text == "latest") {
+    b.kind = OffsetBound::Kind::kLatest;
+    return b;
+  }
+  if (auto v = ParseOffset(text)) {
+    b.kind = OffsetBound::Kind::kOffset;
+    b.offsets[-1] = *v;
+    return b;
+  }
+  if (text.find(':') != std::string_view::npos && text.find('-') == std::string_view::npos) {
+    b.kind = OffsetBound::Kind::kOffset;
+    for (size_t pos = 0; pos <= text.size();) {
+      const size_t comma = std::min(text.find(',', pos), text.size());
+      const std::string_view item = text.substr(pos, comma - pos);
+      const size_t colon = item.find(':');
+      const auto partition = colon == std::string_view::npos ? std::nullopt : ParseOffset(item.substr(0, colon));
+      const auto offset = colon == std::string_view::npos ? std::nullopt : ParseOffset(item.substr(colon + 1));
+      if (!partition || !offset || *partition > INT32_MAX)
+        return base::InvalidArgument("bad offset '" + std::string(item) + "' in '" + std::string(text) +
+                                     "': expected PARTITION:OFFSET");
+      b.offsets[static_cast<int32_t>(*partition)] = *offset;
+      pos = comma + 1;
+    }
+    return b;
+  }
+  if (auto ms = base::ParseIso8601Ms(text)) {
+    b.kind = OffsetBound::Kind::kTime;
+    b.time_ms = *ms;
+    return b;
+  }
+  return base::InvalidArgument("bad offset bound '" + std::string(text) +
+                               "': expected earliest, latest, an offset, PARTITION:OFFSET,... or an ISO-8601 time");
+}
+
+base::Result<std::unique_ptr<KafkaSource>> KafkaSource::MakeRange(const config::PipelineSpec& spec, OffsetBound start,
+                                                                  OffsetBound end) {
+  const std::string group = "vigil-replay-" + std::to_string(::getpid()) + "-" +
+                            std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+  VIGIL_ASSIGN_OR_RETURN(rd_kafka_conf_t* conf,
+                         MakeKafkaConf(spec.kafka, KafkaRole::kConsumer,
+                                       {{"group.id", group}, {"enable.partition.eof", "true"}}));
+  const std::string labels = spec.labels.enabled ? spec.labels.source.topic : "";
+  auto source = std::unique_ptr<KafkaSource>(new KafkaSource(spec.source.topic, labels, conf));
+  source->range_ = std::make_shared<Range>();
+  source->range_->start = std::move(start);
+  source->range_->end = std::move(end);
+  return source;
+}
+
+bool KafkaSource::Finished() const { return range_ != nullptr && range_->open.load() == 0; }
+
+base::Status KafkaSource::StartRange() {
+  constexpr int kTimeoutMs = 10'000;
+  rd_kafka_t* rk = rk_.get();
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic_.c_str(), nullptr);
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, kTimeoutMs);
+  rd_kafka_topic_destroy(rkt);
+  VIGIL_RETURN_IF_ERROR(KafkaError(err, "metadata of '" + topic_ + "'"));
+  const int partitions = md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR
+                             ? md->topics[0].partition_cnt : 0;
+  rd_kafka_metadata_destroy(md);
+  if (partitions == 0) return base::NotFound("topic '" + topic_ + "' does not exist");
+
+  // Resolves one bound to an offset of partition p, within [low, high].
+  auto resolve = [&](const OffsetBound& b, int32_t p, int64_t low, int64_t high, bool is_end) -> int64_t {
+    switch (b.kind) {
+      case OffsetBound::Kind::kEarliest: return low;
+      case OffsetBound::Kind::kLatest: return high;
+      case OffsetBound::Kind::kOffset: {
+        auto it = b.offsets.find(p);
+        if (it == b.offsets.end()) it = b.offsets.find(-1);
+        if (it == b.offsets.end()) return is_end ? high : low;
+        return std::clamp(it->second, low, high);
+      }
+      case OffsetBound::Kind::kTime: {
+        rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(list, topic_.c_str(), p)->offset = b.time_ms;
+        int64_t offset = high;
+        if (rd_kafka_offsets_for_times(rk, list, kTimeoutMs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            list->elems[0].err == RD_KAFKA_RESP_ERR_NO_ERROR && list->elems[0].offset >= 0)
+          offset = list->elems[0].offset;
+        rd_kafka_topic_partition_list_destroy(list);
+        return std::clamp(offset, low, high);
+      }
+    }
+    return low;
+  };
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
+  for (int32_t p = 0; p < partitions; ++p) {
+    int64_t low = 0, high = 0;
+    err = rd_kafka_query_watermark_offsets(rk, topic_.c_str(), p, &low, &high, kTimeoutMs);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rd_kafka_topic_partition_list_destroy(list);
+      return KafkaError(err, "watermarks of " + topic_ + "[" + std::to_string(p) + "]");
+    }
+    const int64_t first = resolve(range_->start, p, low, high, false);
+    const int64_t end = std::max(first, resolve(range_->end, p, low, high, true));
+    range_->offsets[p] = {first, end};
+    rd_kafka_topic_partition_list_add(list, topic_.c_str(), p)->offset = first;
+    spdlog::info("replaying {}[{}] offsets [{}, {})", topic_, p, first, end);
+  }
+  range_->open = partitions;
+  base::Status st = OnAssign(list);
+  rd_kafka_topic_partition_list_destroy(list);
+  return st;
+}
+
+base::Status ReadTopic(const config::KafkaSpec& kafka, const std::string& topic,
+                       const std::function<void(std::string_view value)>& fn) {
+  constexpr int kTimeoutMs = 10'000;
+  const std::string group = "vigil-read-" + std::to_string(::getpid());
+  VIGIL_ASSIGN_OR_RETURN(rd_kafka_conf_t* conf, MakeKafkaConf(kafka, KafkaRole::kConsumer,
+                                                              {{"group.id", group}, {"enable.partition.eof", "true"}}));
+  char errstr[512];
+  KafkaHandle rk(rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr));
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    return base::InvalidArgument(std::string("kafka consumer: ") + errstr);
+  }
+  rd_kafka_poll_set_consumer(rk.get());
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk.get(), topic.c_str(), nullptr);
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk.get(), 0, rkt, &md, kTimeoutMs);
+  rd_kafka_topic_destroy(rkt);
+  VIGIL_RETURN_IF_ERROR(KafkaError(err, "metadata of '" + topic + "'"));
+  const int partitions = md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR
+                             ? md->topics[0].partition_cnt : 0;
+  rd_kafka_metadata_destroy(md);
+  if (partitions == 0) return base::NotFound("topic '" + topic + "' does not exist");
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
+  int open = 0;
+  for (int32_t p = 0; p < partitions; ++p) {
+    int64_t low = 0, high = 0;
+    err = rd_kafka_query_watermark_offsets(rk.get(), topic.c_str(), p, &low, &high, kTimeoutMs);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rd_kafka_topic_partition_list_destroy(list);
+      return KafkaError(err, "watermarks of " + topic + "[" + std::to_string(p) + "]");
+    }
+    if (high <= low) continue;
+    rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = low;
+    ++open;
+  }
+  err = open > 0 ? rd_kafka_assign(rk.get(), list) : RD_KAFKA_RESP_ERR_NO_ERROR;
+  rd_kafka_topic_partition_list_destroy(list);
+  VIGIL_RETURN_IF_ERROR(KafkaError(err, "assign '" + topic + "'"));
+  auto last_message = std::chrono::steady_clock::now();
+  while (open > 0) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk.get(), 100);
+    if (m == nullptr) {
+      if (std::chrono::steady_clock::now() - last_message > std::chrono::milliseconds(kTimeoutMs * 3))
+        return base::Unavailable("reading '" + topic + "': no progress for 30 s");
+      continue;
+    }
+    last_message = std::chrono::steady_clock::now();
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      --open;
+    } else if (m->err) {
+      base::Status st = base::Unavailable("reading '" + topic + "': " + rd_kafka_message_errstr(m));
+      rd_kafka_message_destroy(m);
+      return st;
+    } else {
+      fn(std::string_view(static_cast<const char*>(m->payload), m->len));
+    }
+    rd_kafka_message_destroy(m);
+  }
+  rd_kafka_consumer_close(rk.get());
+  return base::Status::OK();
+}
 
 base::Result<std::unique_ptr<KafkaSource>> KafkaSource::Make(const config::PipelineSpec& spec) {
   VIGIL_ASSIGN_OR_RETURN(rd_kafka_conf_t* conf,
@@ -100,6 +323,7 @@ base::Status KafkaSource::Start(engine::SourceListener* listener) {
   conf_ = nullptr;  // owned by rk now
   rk_.reset(rk);
   rd_kafka_poll_set_consumer(rk);
+  if (range_) return StartRange();
   rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(topics, topic_.c_str(), RD_KAFKA_PARTITION_UA);
   const rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, topics);
@@ -141,12 +365,17 @@ base::Status KafkaSource::OnAssign(rd_kafka_topic_partition_list_t* parts) {
       rd_kafka_topic_partition_list_destroy(assignment);
       return start.status();
     }
-    if (start->events >= 0) assignment->elems[i].offset = start->events;
+    if (range_) {
+      assignment->elems[i].offset = range_->offsets.at(partition).first;  // a replay starts from scratch
+    } else if (start->events >= 0) {
+      assignment->elems[i].offset = start->events;
+    }
     Pending p{partition, detach(topic_, partition), nullptr};
     if (!labels_topic_.empty()) {
       // The label stream is co-partitioned: partition p of the labels belongs to the task of p.
       rd_kafka_topic_partition_t* tp = rd_kafka_topic_partition_list_add(assignment, labels_topic_.c_str(), partition);
-      tp->offset = start->labels >= 0 ? start->labels : RD_KAFKA_OFFSET_INVALID;
+      tp->offset = range_ ? RD_KAFKA_OFFSET_BEGINNING
+                   : start->labels >= 0 ? start->labels : RD_KAFKA_OFFSET_INVALID;
       p.labels = detach(labels_topic_, partition);
     }
     pending.push_back(p);
@@ -158,8 +387,14 @@ base::Status KafkaSource::OnAssign(rd_kafka_topic_partition_list_t* parts) {
     std::unique_ptr<engine::PartitionReader> labels;
     if (p.labels != nullptr)
       labels = std::make_unique<KafkaPartitionReader>(rk_.get(), p.labels, labels_topic_, p.partition);
-    VIGIL_RETURN_IF_ERROR(listener_->Assigned(
-        p.partition, std::make_unique<KafkaPartitionReader>(rk_.get(), p.queue, topic_, p.partition), std::move(labels)));
+    std::unique_ptr<engine::PartitionReader> reader;
+    if (range_) {
+      const auto [first, end] = range_->offsets.at(p.partition);
+      reader = std::make_unique<KafkaPartitionReader>(rk_.get(), p.queue, topic_, p.partition, range_, first, end);
+    } else {
+      reader = std::make_unique<KafkaPartitionReader>(rk_.get(), p.queue, topic_, p.partition);
+    }
+    VIGIL_RETURN_IF_ERROR(listener_->Assigned(p.partition, std::move(reader), std::move(labels)));
   }
   return base::Status::OK();
 }
@@ -193,6 +428,7 @@ base::Status KafkaSource::Poll(int timeout_ms) {
 }
 
 base::Status KafkaSource::Commit(std::span<const engine::PartitionOffset> offsets) {
+  if (range_) return base::Status::OK();  // a replay leaves no trace in any group
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
   for (const auto& o : offsets) {
     if (o.next_offset >= 0) rd_kafka_topic_partition_list_add(list, topic_.c_str(), o.partition)->offset = o.next_offset;
@@ -211,6 +447,16 @@ base::Status KafkaSource::Commit(std::span<const engine::PartitionOffset> offset
 base::Status KafkaSource::Close() {
   if (closed_ || !rk_) return base::Status::OK();
   closed_ = true;
+  if (range_ && listener_ != nullptr && !range_->offsets.empty()) {
+    // No group revokes a direct assignment: hand the partitions back as a revocation would, so the
+    // tasks release their readers (and their queues) before the client goes.
+    std::vector<int32_t> partitions;
+    for (const auto& [p, bounds] : range_->offsets) partitions.push_back(p);
+    if (base::Status st = listener_->Revoked(partitions); !st.ok()) {
+      rk_.reset();
+      return st;
+    }
+  }
   const rd_kafka_resp_err_t err = rd_kafka_consumer_close(rk_.get());
   base::Status st = std::move(callback_error_);
   rk_.reset();

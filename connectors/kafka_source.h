@@ -3,8 +3,11 @@
 // queue, read in batches by the partition's task, so partitions never wait on each other. Offsets are
 // committed only when the runtime says so (never automatically).
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "config/pipeline_config.h"
 #include "connectors/kafka_client.h"
@@ -12,18 +15,51 @@
 
 namespace vigil::connectors {
 
+//! One end of a bounded read (see KafkaSource::MakeRange).
+struct OffsetBound {
+  enum class Kind {
+    kEarliest,  //!< The partition's first offset.
+    kLatest,    //!< The partition's end when the read starts (its high watermark then).
+    kOffset,    //!< `offsets[p]` for each listed partition; unlisted ones take the side's default.
+    kTime,      //!< The first offset whose timestamp is >= `time_ms`.
+  };
+  Kind kind = Kind::kEarliest;
+  std::map<int32_t, int64_t> offsets;  //!< kOffset: partition -> offset (key -1: every partition).
+  int64_t time_ms = 0;                 //!< kTime: milliseconds since the Unix epoch, UTC.
+};
+
+//! Parses "earliest", "latest", "1200" (every partition), "0:100,3:250" (those partitions; the others
+//! default to earliest at the start and latest at the end), or an ISO-8601 time such as
+//! "2018-05-01T00:00:00Z" / "2018-05-01". Errors name the text.
+base::Result<OffsetBound> ParseOffsetBound(std::string_view text);
+
+//! Calls `fn` with the value of every record of `topic` that exists when the call starts (each
+//! partition from its first offset to its high watermark), then returns. Commits nothing.
+base::Status ReadTopic(const config::KafkaSpec& kafka, const std::string& topic,
+                       const std::function<void(std::string_view value)>& fn);
+
 //! Lifecycle: Make → Start → Poll* / Commit* → Close. Driven by the runtime's control thread;
 //! its readers are used by worker threads.
 class KafkaSource final : public engine::Source {
  public:
   static base::Result<std::unique_ptr<KafkaSource>> Make(const config::PipelineSpec& spec);
+  //! A bounded read for replays: every partition of the topic from `start` (inclusive) to `end`
+  //! (exclusive, and never past the partition's end when Start runs). Partitions are assigned
+  //! directly, outside any consumer group; nothing is committed; Finished() once every partition
+  //! reached its end. The label stream, if any, is read from its beginning.
+  static base::Result<std::unique_ptr<KafkaSource>> MakeRange(const config::PipelineSpec& spec, OffsetBound start,
+                                                              OffsetBound end);
   ~KafkaSource() override;
 
   base::Status Start(engine::SourceListener* listener) override;
   base::Status Poll(int timeout_ms) override;
   base::Status Commit(std::span<const engine::PartitionOffset> offsets) override;
+  bool Finished() const override;
   base::Status Close() override;
   const std::string& name() const override { return topic_; }
+
+  //! Bounded-read bookkeeping, shared with the readers.
+  struct Range;
 
  private:
   KafkaSource(std::string topic, std::string labels_topic, rd_kafka_conf_t* conf)
@@ -32,6 +68,8 @@ class KafkaSource final : public engine::Source {
                                 void* opaque);
   base::Status OnAssign(rd_kafka_topic_partition_list_t* parts);
   base::Status OnRevoke(rd_kafka_topic_partition_list_t* parts);
+  //! MakeRange's Start: resolves the bounds to offsets and assigns every partition.
+  base::Status StartRange();
 
   std::string topic_;
   std::string labels_topic_;  // empty without labels; co-partitioned with topic_
@@ -40,6 +78,7 @@ class KafkaSource final : public engine::Source {
   engine::SourceListener* listener_ = nullptr;
   base::Status callback_error_;
   bool closed_ = false;
+  std::shared_ptr<Range> range_;  // null for a group subscription
 };
 
 }  // namespace vigil::connectors

@@ -40,6 +40,10 @@ Runtime::~Runtime() {
   gate_.Resume();
   for (auto& w : workers_)
     if (w.joinable()) w.join();
+  // A source still open here (Run failed or never ran) revokes its partitions as it closes: drop
+  // them uncommitted, while the sinks and tasks still exist.
+  failed_ = true;
+  source_.reset();
 }
 
 base::Result<std::unique_ptr<Runtime>> Runtime::Make(const Plan& plan, std::unique_ptr<Source> source,

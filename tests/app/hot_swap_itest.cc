@@ -14,11 +14,6 @@
 namespace vigil::testing {
 namespace {
 
-void ReplaceAll(std::string* s, const std::string& from, const std::string& to) {
-  for (size_t pos = s->find(from); pos != std::string::npos; pos = s->find(from, pos + to.size()))
-    s->replace(pos, from.size(), to);
-}
-
 TEST_CASE("promotions under load swap models between batches and corrupt models are refused", "[integration]") {
   namespace fs = std::filesystem;
   const std::string dir = TempDir("vigil-swap");

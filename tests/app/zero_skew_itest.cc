@@ -14,11 +14,6 @@
 namespace vigil::testing {
 namespace {
 
-void ReplaceAll(std::string* s, const std::string& from, const std::string& to) {
-  for (size_t pos = s->find(from); pos != std::string::npos; pos = s->find(from, pos + to.size()))
-    s->replace(pos, from.size(), to);
-}
-
 TEST_CASE("live features from Kafka equal vigil replay bit for bit", "[integration]") {
   const std::string dir = TempDir("vigil-skew");
   const std::string vigil = VigilBinary();

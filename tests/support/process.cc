@@ -76,4 +76,9 @@ std::string TempDir(const std::string& prefix) {
   return dir ? std::string(dir) : std::string();
 }
 
+void ReplaceAll(std::string* s, const std::string& from, const std::string& to) {
+  for (size_t pos = s->find(from); pos != std::string::npos; pos = s->find(from, pos + to.size()))
+    s->replace(pos, from.size(), to);
+}
+
 }  // namespace vigil::testing

@@ -35,5 +35,7 @@ int Shell(const std::string& command);
 std::string ReadFile(const std::string& path);
 //! A fresh temporary directory.
 std::string TempDir(const std::string& prefix);
+//! Replaces every occurrence of `from` in `s` with `to` (e.g. topic names in an example pipeline).
+void ReplaceAll(std::string* s, const std::string& from, const std::string& to);
 
 }  // namespace vigil::testing
