@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -114,14 +115,9 @@ void DriftWindow::Fractions(std::vector<double>& out) const {
 
 double DriftWindow::Psi() const {
   if (in_window_ == 0) return std::numeric_limits<double>::quiet_NaN();
-  const std::span<const double> reference = reference_.fractions();
-  double psi = 0;
-  for (size_t b = 0; b < bins_; ++b) {
-    const double a = std::max(static_cast<double>(totals_[b]) / static_cast<double>(in_window_), kPsiEpsilon);
-    const double e = std::max(reference[b], kPsiEpsilon);
-    psi += (a - e) * std::log(a / e);
-  }
-  return psi;
+  std::array<double, kMaxEdges + 2> live;
+  for (size_t b = 0; b < bins_; ++b) live[b] = static_cast<double>(totals_[b]) / static_cast<double>(in_window_);
+  return monitor::Psi(std::span<const double>(live.data(), bins_), reference_.fractions());
 }
 
 double DriftWindow::Ks() const {

@@ -51,7 +51,7 @@ double Psi(std::span<const double> live, std::span<const double> reference, doub
 //! The sliding-window counts of one variable against its reference histogram.
 //! Lifecycle: Make, then Add/AdvanceTo as events arrive; Psi/Ks at any time. Not thread-safe: one
 //! owner (a task) mutates it; reads need the same owner or external synchronisation. Memory:
-//! N * (bins + 1) counters, fixed at Make; Add never allocates.
+//! (N + 1) * bins + N counters of 8 bytes, fixed at Make; Add, Psi and Ks never allocate.
 class DriftWindow {
  public:
   //! A window over `reference` (copied). InvalidArgument for options out of range.
