@@ -104,9 +104,20 @@ base::Status Replay(const ReplayOptions& o, engine::RunSummary* summary) {
   const std::string state_dir = !o.state_dir.empty() ? o.state_dir
       : (std::filesystem::temp_directory_path() / ("vigil-replay-" + std::to_string(::getpid()))).string();
   const std::string features_csv = o.out + ".features.tmp";
+  // The state and the intermediate table go, whatever happens.
+  struct Cleanup {
+    std::string state_dir, features_csv;
+    ~Cleanup() {
+      std::error_code ec;
+      std::filesystem::remove_all(state_dir, ec);
+      std::filesystem::remove(features_csv, ec);
+    }
+  } cleanup{state_dir, features_csv};
   if (!from_kafka) {
-    spec.source = config::SourceSpec{config::SourceSpec::Kind::kFile, "", "", o.events, spec.source.loc};
-    if (spec.labels.enabled) spec.labels.source = config::SourceSpec{config::SourceSpec::Kind::kFile, "", "", o.labels, {}};
+    spec.source.kind = config::SourceSpec::Kind::kFile;
+    spec.source.path = o.events;
+    spec.labels.source.kind = config::SourceSpec::Kind::kFile;
+    spec.labels.source.path = o.labels;
     VIGIL_ASSIGN_OR_RETURN(source, connectors::MakeSource(spec));
   }
   spec.output.kind = config::SinkSpec::Kind::kFile;

@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "app/commands.h"
+#include "app/http_api.h"
 #include "connectors/factory.h"
 #include "engine/engine_probe.h"
 #include "engine/http_server.h"
@@ -31,22 +32,15 @@ void InstallSignalHandlers() {
 }
 
 base::Result<std::unique_ptr<engine::HttpServer>> StartHttp(const config::HttpSpec& http, engine::Runtime* runtime,
+                                                            const engine::Plan& plan,
                                                             const std::shared_ptr<prometheus::Registry>& registry) {
   engine::HttpServerOptions options;
   options.bind_address = http.bind;
   options.port = static_cast<uint16_t>(http.port);
+  options.threads = http.threads;
   if (const char* token = std::getenv(http.token_env.c_str())) options.token = token;
   VIGIL_ASSIGN_OR_RETURN(auto server, engine::HttpServer::Start(options));
-  server->Route("GET", "/metrics", [registry](const engine::HttpRequest&) {
-    return engine::TextResponse(200, engine::SerializeMetrics(*registry), "text/plain; version=0.0.4; charset=utf-8");
-  }, engine::RouteKind::kReadOnly);
-  server->Route("GET", "/healthz", [](const engine::HttpRequest&) {
-    return engine::JsonResponse(200, R"({"status":"ok"})");
-  }, engine::RouteKind::kReadOnly);
-  server->Route("GET", "/readyz", [runtime](const engine::HttpRequest&) {
-    return runtime->ready() ? engine::JsonResponse(200, R"({"status":"ready"})")
-                            : engine::JsonResponse(503, R"({"status":"not ready"})");
-  }, engine::RouteKind::kReadOnly);
+  RegisterRoutes(*server, runtime, plan, registry);
   spdlog::info("http server on {}:{}", http.bind, server->port());
   return server;
 }
@@ -94,7 +88,7 @@ int RunPipelineCommand(const RunOptions& options) {
   (*runtime)->set_idle_exit_ms(options.idle_exit_ms);
   std::unique_ptr<engine::HttpServer> http;
   if (spec.http.enabled) {
-    auto server = StartHttp(spec.http, runtime->get(), metrics);
+    auto server = StartHttp(spec.http, runtime->get(), **plan, metrics);
     if (!server.ok()) {
       fmt::print(stderr, "error: http: {}\n", server.status().message());
       return 2;

@@ -104,13 +104,24 @@ Status ParseOperators(const YamlReader& r, const YAML::Node& node, std::vector<O
       VIGIL_RETURN_IF_ERROR(ParseWindow(r, o, &w));
       spec.params = std::move(w);
     } else if (spec.type == "score") {
-      VIGIL_RETURN_IF_ERROR(r.ExpectMap(o, "a score operator", {"type", "name", "registry", "threshold", "poll"}));
+      VIGIL_RETURN_IF_ERROR(r.ExpectMap(o, "a score operator", {"type", "name", "registry", "threshold", "poll", "review_threshold",
+                                                                   "reasons", "reason_mode"}));
       ScoreSpec sc;
       VIGIL_ASSIGN_OR_RETURN(YAML::Node registry, r.Required(o, "registry"));
       sc.registry = registry.Scalar();
       VIGIL_RETURN_IF_ERROR(r.Read(o, "threshold", &sc.threshold));
       VIGIL_RETURN_IF_ERROR(r.ReadDuration(o, "poll", &sc.poll_ms));
       if (sc.poll_ms < 10) return r.Error(o["poll"], "poll: expected at least 10ms");
+      if (o["review_threshold"]) {
+        double review = 0;
+        VIGIL_RETURN_IF_ERROR(r.Read(o, "review_threshold", &review));
+        sc.review_threshold = review;
+      }
+      VIGIL_RETURN_IF_ERROR(r.Read(o, "reasons", &sc.reasons));
+      if (sc.reasons < 0 || sc.reasons > 64) return r.Error(o["reasons"], "reasons: expected 0..64");
+      VIGIL_RETURN_IF_ERROR(r.Read(o, "reason_mode", &sc.reason_mode));
+      if (sc.reason_mode != "approximate" && sc.reason_mode != "exact")
+        return r.Error(o["reason_mode"], "reason_mode: expected approximate or exact");
       spec.params = std::move(sc);
     } else {
       return r.Error(type, "unknown operator type '" + spec.type + "'; expected derive, window or score");

@@ -69,13 +69,17 @@ Status ParseSchema(const YamlReader& r, const YAML::Node& node, SchemaSpec* s) {
 }
 
 Status ParseSource(const YamlReader& r, const YAML::Node& node, SourceSpec* s) {
-  VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, "source", {"kind", "topic", "group", "path"}));
+  VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, "source", {"kind", "topic", "group", "path", "key", "partitioner"}));
   s->loc = r.Loc(node);
   std::string kind = "kafka";
   VIGIL_RETURN_IF_ERROR(r.Read(node, "kind", &kind));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "topic", &s->topic));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "group", &s->group));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "path", &s->path));
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "key", &s->key));
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "partitioner", &s->partitioner));
+  if (s->partitioner != "consistent_random" && s->partitioner != "murmur2_random")
+    return r.Error(node["partitioner"], "partitioner: expected consistent_random or murmur2_random");
   if (kind == "kafka") {
     s->kind = SourceSpec::Kind::kKafka;
     if (s->topic.empty()) return r.Error(node, "a kafka source needs 'topic'");
@@ -208,7 +212,10 @@ Status ParseDocument(const YamlReader& r, const YAML::Node& root, PipelineSpec* 
   }
   if (YAML::Node rt = root["runtime"]) VIGIL_RETURN_IF_ERROR(ParseRuntime(r, rt, &p->runtime));
   if (YAML::Node h = root["http"]) {
-    VIGIL_RETURN_IF_ERROR(r.ExpectMap(h, "http", {"enabled", "bind", "port", "token_env"}));
+    VIGIL_RETURN_IF_ERROR(r.ExpectMap(h, "http", {"enabled", "bind", "port", "token_env", "threads", "score_updates_state"}));
+    VIGIL_RETURN_IF_ERROR(r.Read(h, "threads", &p->http.threads));
+    if (p->http.threads < 1 || p->http.threads > 64) return r.Error(h["threads"], "threads: expected 1..64");
+    VIGIL_RETURN_IF_ERROR(r.Read(h, "score_updates_state", &p->http.score_updates_state));
     VIGIL_RETURN_IF_ERROR(r.Read(h, "enabled", &p->http.enabled));
     VIGIL_RETURN_IF_ERROR(r.Read(h, "bind", &p->http.bind));
     VIGIL_RETURN_IF_ERROR(r.Read(h, "port", &p->http.port));

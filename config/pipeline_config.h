@@ -60,6 +60,13 @@ struct SourceSpec {
   std::string topic;   //!< Kafka: topic to consume.
   std::string group;   //!< Kafka: consumer group id. Default "vigil-<pipeline name>".
   std::string path;    //!< File: a JSONL file, one event per line.
+  //! Kafka: the event field whose value producers use as the record key (an integer is keyed by its
+  //! decimal text). Lets POST /v1/score find the partition, hence the task, that holds the event's
+  //! state. Default none: the request must say `?key=`, or the topic has one partition.
+  std::string key;
+  //! Kafka: how producers map keys to partitions: "consistent_random" (librdkafka's default, CRC32)
+  //! or "murmur2_random" (the Java client's default). Default "consistent_random".
+  std::string partitioner = "consistent_random";
   Location loc;
 };
 
@@ -115,6 +122,10 @@ struct HttpSpec {
   std::string bind = "127.0.0.1";            //!< Default loopback only.
   int port = 9464;                           //!< Default 9464; 0 picks a free port.
   std::string token_env = "VIGIL_API_TOKEN"; //!< Env var holding the bearer token for mutating calls.
+  int threads = 2;                           //!< Server threads (handlers run on them). Default 2.
+  //! POST /v1/score also applies the event to the state (as if it came from the stream; it is then
+  //! not replayed after a crash) and needs the token. Default false: scoring changes nothing.
+  bool score_updates_state = false;
 };
 
 //! An operand of a derive function: a column name or a constant.
@@ -160,6 +171,12 @@ struct ScoreSpec {
   std::string registry;          //!< Models directory (see models/registry.h).
   double threshold = 0.5;        //!< DECISION is 1 when SCORE ≥ threshold. Default 0.5.
   int64_t poll_ms = 1000;        //!< How often CHAMPION is checked for a promotion. Default 1 s.
+  //! Decisions with SCORE ≥ review_threshold carry REASONS. Default: `threshold`.
+  std::optional<double> review_threshold;
+  int reasons = 3;               //!< Reason codes per flagged decision (top-k contributions); 0 = none. Default 3.
+  //! How contributions are computed: "approximate" (Saabas, about one prediction's cost; default) or
+  //! "exact" (TreeSHAP, libxgboost's pred_contribs).
+  std::string reason_mode = "approximate";
 };
 
 //! One operator of the graph.

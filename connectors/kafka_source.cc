@@ -305,7 +305,28 @@ base::Result<std::unique_ptr<KafkaSource>> KafkaSource::Make(const config::Pipel
   VIGIL_ASSIGN_OR_RETURN(rd_kafka_conf_t* conf,
                          MakeKafkaConf(spec.kafka, KafkaRole::kConsumer, {{"group.id", spec.source.group}}));
   const std::string labels = spec.labels.enabled ? spec.labels.source.topic : "";
-  return std::unique_ptr<KafkaSource>(new KafkaSource(spec.source.topic, labels, conf));
+  auto source = std::unique_ptr<KafkaSource>(new KafkaSource(spec.source.topic, labels, conf));
+  source->murmur2_ = spec.source.partitioner == "murmur2_random";
+  return source;
+}
+
+base::Result<int32_t> KafkaSource::PartitionFor(std::string_view key) const {
+  int32_t count = partition_count_.load();
+  if (count == 0) {
+    if (!rk_) return base::Unavailable("the source is not started");
+    rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_.get(), topic_.c_str(), nullptr);
+    const rd_kafka_metadata_t* md = nullptr;
+    const rd_kafka_resp_err_t err = rd_kafka_metadata(rk_.get(), 0, rkt, &md, 5000);
+    rd_kafka_topic_destroy(rkt);
+    VIGIL_RETURN_IF_ERROR(KafkaError(err, "metadata of '" + topic_ + "'"));
+    if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) count = md->topics[0].partition_cnt;
+    rd_kafka_metadata_destroy(md);
+    if (count <= 0) return base::NotFound("topic '" + topic_ + "' does not exist");
+    partition_count_.store(count);
+  }
+  // The producers' own functions; with a key they never look at the topic handle.
+  return murmur2_ ? rd_kafka_msg_partitioner_murmur2(nullptr, key.data(), key.size(), count, nullptr, nullptr)
+                  : rd_kafka_msg_partitioner_consistent(nullptr, key.data(), key.size(), count, nullptr, nullptr);
 }
 
 KafkaSource::~KafkaSource() {

@@ -3,6 +3,7 @@
 // queue, read in batches by the partition's task, so partitions never wait on each other. Offsets are
 // committed only when the runtime says so (never automatically).
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -55,6 +56,8 @@ class KafkaSource final : public engine::Source {
   base::Status Poll(int timeout_ms) override;
   base::Status Commit(std::span<const engine::PartitionOffset> offsets) override;
   bool Finished() const override;
+  //! The configured partitioner over the topic's partition count (fetched once, then cached).
+  base::Result<int32_t> PartitionFor(std::string_view key) const override;
   base::Status Close() override;
   const std::string& name() const override { return topic_; }
 
@@ -79,6 +82,8 @@ class KafkaSource final : public engine::Source {
   base::Status callback_error_;
   bool closed_ = false;
   std::shared_ptr<Range> range_;  // null for a group subscription
+  bool murmur2_ = false;          // partitioner: murmur2_random instead of consistent_random
+  mutable std::atomic<int32_t> partition_count_{0};  // 0 = not fetched yet
 };
 
 }  // namespace vigil::connectors

@@ -85,6 +85,17 @@ struct RowMeta {
   int16_t detail_column = -1;  //!< Column the reason is about, or -1.
 };
 
+//! How a batch is to be processed. Stream batches use the defaults; a synchronous scoring request
+//! (POST /v1/score) sets them on its own one-row batch.
+struct BatchMode {
+  //! Operators compute every output from their state as if the events were appended, but change no
+  //! state (operator.h rule 8).
+  bool read_only = false;
+  //! Reason codes for every row, not only for flagged ones: 0 = as configured, 1 = approximate,
+  //! 2 = exact.
+  int explain = 0;
+};
+
 //! A micro-batch. Owned by one task; not thread-safe. Capacity grows to the largest batch seen and
 //! is kept, so Reset() does not allocate in steady state.
 class Batch {
@@ -121,6 +132,9 @@ class Batch {
   void SetString(size_t row, int c, std::string_view value);
   //! Reads a numeric cell of any numeric type as double (NaN for null).
   double AsDouble(size_t row, int c) const;
+  //! See BatchMode; kept across Reset.
+  const BatchMode& mode() const { return mode_; }
+  void set_mode(const BatchMode& mode) { mode_ = mode; }
 
  private:
   const Schema* schema_;
@@ -131,6 +145,7 @@ class Batch {
   std::vector<Slot> slots_;
   std::vector<RowMeta> meta_;
   std::string arena_;
+  BatchMode mode_;
 };
 
 }  // namespace vigil::engine

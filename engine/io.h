@@ -71,6 +71,9 @@ class Source {
   virtual base::Status Close() = 0;
   //! The topic (or file path), for dead-letter headers.
   virtual const std::string& name() const = 0;
+  //! The partition a producer puts a record with key `key` in, i.e. the task that holds its state.
+  //! Thread-safe. Default: 0 (single-partition sources).
+  virtual base::Result<int32_t> PartitionFor(std::string_view key) const { return 0; }
 };
 
 //! One output record of an OutBatch: slices of OutBatch::buffer.

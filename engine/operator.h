@@ -23,6 +23,10 @@
 //     the store, which then commits them atomically with the input offset.
 //  7. A state is destroyed when its partition is revoked or the pipeline stops, after a final
 //     Flush and commit. Destruction must not fail; it releases memory only.
+//  8. When batch.mode().read_only is set (a synchronous scoring request), Process computes every
+//     output as it would for the next event of the stream, but leaves the state as it found it: no
+//     insert, no eviction, nothing marked dirty. It runs on a thread other than the task's worker,
+//     with the worker held off by the task's lock, so the state is never used by two threads at once.
 
 #include <cstdint>
 #include <functional>

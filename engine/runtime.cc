@@ -126,7 +126,10 @@ base::Status Runtime::Assigned(int32_t partition, std::unique_ptr<PartitionReade
     return base::Internal("partition " + std::to_string(partition) + " assigned without its label stream");
   it->second->SetReaders(std::move(reader), std::move(labels));
   gate_.Pause();
-  tasks_[partition] = std::move(it->second);
+  {
+    std::lock_guard lock(tasks_mu_);
+    tasks_[partition] = std::move(it->second);
+  }
   pending_tasks_.erase(it);
   RebuildWorkerLists();
   gate_.Resume();
@@ -147,6 +150,7 @@ base::Status Runtime::Revoked(std::span<const int32_t> partitions) {
     retired_.events_out += s.events_out;
     retired_.dead_letters += s.dead_letters;
     (void)task->Close();
+    std::lock_guard lock(tasks_mu_);
     tasks_.erase(task->partition());
     spdlog::info("partition {} revoked", task->partition());
   }
@@ -251,6 +255,15 @@ base::Status Runtime::Run() {
   if (dead_letter_) (void)dead_letter_->Close();
   std::lock_guard lock(error_mu_);
   return error_;
+}
+
+base::Status Runtime::Query(int32_t partition, std::string_view event, const BatchMode& mode,
+                            const std::function<void(const Batch&, size_t row)>& fn) {
+  std::lock_guard lock(tasks_mu_);
+  auto it = tasks_.find(partition);
+  if (it == tasks_.end())
+    return base::Unavailable("partition " + std::to_string(partition) + " is not assigned to this instance");
+  return it->second->Query(event, mode, fn);
 }
 
 RunSummary Runtime::summary() const {

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -65,6 +66,12 @@ class Runtime final : public SourceListener {
   //! True once every assigned task exists and the source is polling (for /readyz).
   bool ready() const { return ready_.load(std::memory_order_relaxed); }
   RunSummary summary() const;
+  //! Runs one event through the task of `partition` (see Task::Query). Thread-safe; for the HTTP
+  //! scoring API. Unavailable when this process does not own the partition (now).
+  base::Status Query(int32_t partition, std::string_view event, const BatchMode& mode,
+                     const std::function<void(const Batch&, size_t row)>& fn);
+  //! The input partition that holds `key`'s state (see Source::PartitionFor).
+  base::Result<int32_t> PartitionFor(std::string_view key) const { return source_->PartitionFor(key); }
 
   // SourceListener (control thread).
   base::Result<StartOffsets> PrepareAssign(int32_t partition) override;
@@ -90,6 +97,7 @@ class Runtime final : public SourceListener {
   EngineProbe* probe_;
 
   PauseGate gate_;
+  std::mutex tasks_mu_;  // guards changes to tasks_ against Query (the control thread reads without it)
   std::map<int32_t, std::unique_ptr<Task>> tasks_;          // control thread; workers read while not paused
   std::map<int32_t, std::unique_ptr<Task>> pending_tasks_;  // opened in PrepareAssign, awaiting a reader
   std::vector<std::vector<Task*>> worker_tasks_;            // modified only while paused

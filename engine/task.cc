@@ -34,6 +34,7 @@ base::Result<std::unique_ptr<Task>> Task::Open(const Plan& plan, int32_t partiti
 base::Result<std::size_t> Task::RunOnce(std::size_t max_events, int wait_ms, Sink* output, Sink* dead_letter) {
   VIGIL_RETURN_IF_ERROR(reader_->Read(max_events, wait_ms, &raw_));
   if (raw_.empty()) return std::size_t{0};
+  std::lock_guard lock(mu_);
   const auto start = std::chrono::steady_clock::now();
   batch_.Reset(raw_, partition_);
   const auto& ops = plan_.operators();
@@ -85,7 +86,25 @@ base::Status Task::CatchUpLabels(int64_t until) {
   return base::Status::OK();
 }
 
+base::Status Task::Query(std::string_view event, const BatchMode& mode,
+                         const std::function<void(const Batch&, size_t row)>& fn) {
+  std::lock_guard lock(mu_);
+  if (!store_) return base::Unavailable("partition " + std::to_string(partition_) + " is closing");
+  if (!query_batch_) query_batch_ = std::make_unique<Batch>(&plan_.schema());
+  const RawEvent raw{event.data(), static_cast<uint32_t>(event.size()), nullptr, 0, -1};
+  query_batch_->set_mode(mode);
+  query_batch_->Reset(std::span<const RawEvent>(&raw, 1), partition_);
+  const auto& ops = plan_.operators();
+  for (size_t i = 0; i < ops.size() && query_batch_->live(0); ++i) {
+    base::Status st = ops[i]->Process(*query_batch_, states_[i].get());
+    if (!st.ok()) return st.WithContext("operator '" + ops[i]->name() + "'");
+  }
+  fn(*query_batch_, 0);
+  return base::Status::OK();
+}
+
 base::Status Task::CommitState() {
+  std::lock_guard lock(mu_);
   if (next_offset_ < 0 && label_next_offset_ < 0) return base::Status::OK();
   for (auto& state : states_)
     if (state) state->Flush();
@@ -94,6 +113,7 @@ base::Status Task::CommitState() {
 }
 
 base::Status Task::Close() {
+  std::lock_guard lock(mu_);
   if (!store_) return base::Status::OK();
   states_.clear();
   labels_.reset();

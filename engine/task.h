@@ -3,7 +3,10 @@
 // operators' states and its reusable batch buffers. State never crosses tasks.
 
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <mutex>
+#include <string_view>
 #include <vector>
 
 #include "engine/engine_probe.h"
@@ -27,7 +30,8 @@ struct TaskStats {
 };
 
 //! Lifecycle: Open (control thread) → SetReader → RunOnce* (its worker) / Commit (control thread,
-//! worker paused) → Close. Never used by two threads at once.
+//! worker paused) → Close. Query may be called from any thread: the task's lock keeps it apart from
+//! RunOnce's processing, CommitState and Close, so operator states are used by one thread at a time.
 class Task {
  public:
   static base::Result<std::unique_ptr<Task>> Open(const Plan& plan, int32_t partition, const TaskOptions& options,
@@ -42,6 +46,11 @@ class Task {
   //! Reads one micro-batch and runs it through the operators into the sinks. Returns the number of
   //! events read (0 when the partition had nothing). A non-OK status is fatal (see operator.h).
   base::Result<std::size_t> RunOnce(std::size_t max_events, int wait_ms, Sink* output, Sink* dead_letter);
+  //! Runs one event through the operators with `mode` (read-only: operator.h rule 8) on a batch of
+  //! its own, then calls `fn` with that batch and the row (dead-lettered if the event was rejected)
+  //! while the lock is held. Waits for a batch in progress. Unavailable once the task is closed.
+  base::Status Query(std::string_view event, const BatchMode& mode,
+                     const std::function<void(const Batch&, size_t row)>& fn);
   //! Stages the operators' state and commits the store at next_offset(). Sinks must be flushed first.
   base::Status CommitState();
   //! Flushes the store to disk and closes it. Idempotent.
@@ -82,6 +91,8 @@ class Task {
   OutBatch out_;
   OutBatch dead_;
   std::string source_name_;
+  std::mutex mu_;  //!< Held while the operators' states are in use (processing, query, commit, close).
+  std::unique_ptr<Batch> query_batch_;  //!< Query's one-row batch, made on first use.
   int64_t next_offset_ = -1;
   TaskStats stats_;
 };

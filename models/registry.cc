@@ -90,9 +90,14 @@ base::Result<std::shared_ptr<const ModelVersion>> LoadVersion(const std::string&
     for (const auto& f : v->features) got += (got.empty() ? "" : ",") + f;
     return base::InvalidArgument(where + ": its features [" + got + "] do not match the pipeline's [" + want + "]");
   }
-  auto forest = Forest::LoadFile((dir / model_file).string());
-  if (!forest.ok()) return forest.status().WithContext(where);
+  const std::string model_path = (dir / model_file).string();
+  VIGIL_ASSIGN_OR_RETURN(std::string model_bytes, ReadText(model_path));
+  auto model = ParseXgbModel(model_bytes);
+  if (!model.ok()) return model.status().WithContext(model_path).WithContext(where);
+  auto forest = Forest::FromModel(*model);
+  if (!forest.ok()) return forest.status().WithContext(model_path).WithContext(where);
   v->forest = *forest;
+  if (auto explainer = Explainer::Make(*model); explainer.ok()) v->explainer = *explainer;
   if (v->forest->num_features() > v->features.size())
     return base::Corruption(where + ": the model reads more features than its metadata lists");
   if (!v->forest->feature_names().empty() && v->forest->feature_names() != v->features)

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "models/explain.h"
 #include "models/forest.h"
 
 namespace vigil::models {
@@ -22,6 +23,7 @@ struct ModelVersion {
   std::string parent;                  //!< Version it was derived from, or empty.
   std::vector<std::string> features;   //!< Input columns, in order.
   std::shared_ptr<const Forest> forest;
+  std::shared_ptr<const Explainer> explainer;  //!< Reason codes; null when the model has no node covers.
 };
 
 //! Loads `<registry>/<version>` and verifies it. `expected_features` empty = accept any.

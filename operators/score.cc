@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cmath>
 #include <condition_variable>
 #include <mutex>
@@ -21,15 +23,20 @@ class ScoreState final : public engine::OperatorState {
   std::vector<float> inputs;
   std::vector<float> scores;
   std::vector<size_t> rows;
+  std::vector<float> contributions;  //!< One row's, num_features + 1.
+  std::vector<uint32_t> order;       //!< Feature indexes, sorted by |contribution|.
+  std::string reasons;               //!< One row's REASONS text.
 };
 
 class ScoreOperator final : public engine::Operator {
  public:
   ScoreOperator(std::string name, config::ScoreSpec spec, std::vector<int> feature_columns,
-                std::vector<std::string> features, int score, int decision, int version,
+                std::vector<std::string> features, int score, int decision, int version, int reasons,
                 std::shared_ptr<const ModelVersion> initial)
       : Operator(std::move(name)), spec_(std::move(spec)), feature_columns_(std::move(feature_columns)),
-        features_(std::move(features)), score_(score), decision_(decision), version_(version),
+        features_(std::move(features)), score_(score), decision_(decision), version_(version), reasons_(reasons),
+        review_threshold_(spec_.review_threshold.value_or(spec_.threshold)),
+        mode_(spec_.reason_mode == "exact" ? models::ExplainMode::kExact : models::ExplainMode::kApproximate),
         current_(std::move(initial)) {
     watcher_ = std::thread([this] { Watch(); });
   }
@@ -61,16 +68,53 @@ class ScoreOperator final : public engine::Operator {
     }
     st->scores.resize(st->rows.size());
     model->forest->PredictBatch(st->inputs.data(), st->rows.size(), width, st->scores.data());
+    const int explain = batch.mode().explain;
     for (size_t i = 0; i < st->rows.size(); ++i) {
       const size_t row = st->rows[i];
       batch.f64(row, score_) = st->scores[i];
       batch.f64(row, decision_) = st->scores[i] >= spec_.threshold ? 1.0 : 0.0;
       batch.SetString(row, version_, model->version);
+      if (model->explainer == nullptr || spec_.reasons == 0) continue;
+      if (explain != 0) {
+        Explain(*model, st->inputs.data() + i * width,
+                explain == 2 ? models::ExplainMode::kExact : models::ExplainMode::kApproximate, st);
+      } else if (st->scores[i] >= review_threshold_) {
+        Explain(*model, st->inputs.data() + i * width, mode_, st);
+      } else {
+        continue;
+      }
+      batch.SetString(row, reasons_, st->reasons);
     }
     return base::Status::OK();
   }
 
  private:
+  // Writes the row's top-k reasons to st->reasons: "FEATURE:+0.1234;FEATURE:-0.0567", in margin units,
+  // largest |contribution| first.
+  void Explain(const ModelVersion& model, const float* row, models::ExplainMode mode, ScoreState* st) const {
+    const size_t n = model.explainer->num_features();
+    st->contributions.resize(n + 1);
+    model.explainer->Contributions(row, mode, st->contributions.data());
+    st->order.resize(n);
+    for (uint32_t f = 0; f < n; ++f) st->order[f] = f;
+    const size_t k = std::min<size_t>(static_cast<size_t>(spec_.reasons), n);
+    const float* c = st->contributions.data();
+    std::partial_sort(st->order.begin(), st->order.begin() + static_cast<std::ptrdiff_t>(k), st->order.end(),
+                      [c](uint32_t a, uint32_t b) {
+                        const float x = std::fabs(c[a]), y = std::fabs(c[b]);
+                        return x > y || (x == y && a < b);
+                      });
+    st->reasons.clear();
+    for (size_t j = 0; j < k; ++j) {
+      const uint32_t f = st->order[j];
+      if (j > 0) st->reasons.push_back(';');
+      st->reasons += model.features[f];
+      char num[32];
+      const int len = std::snprintf(num, sizeof num, ":%+.4f", static_cast<double>(c[f]));
+      st->reasons.append(num, static_cast<size_t>(len));
+    }
+  }
+
   void Watch() {
     std::string refused;
     std::unique_lock lock(mu_);
@@ -93,7 +137,9 @@ class ScoreOperator final : public engine::Operator {
   config::ScoreSpec spec_;
   std::vector<int> feature_columns_;
   std::vector<std::string> features_;
-  int score_, decision_, version_;
+  int score_, decision_, version_, reasons_;
+  double review_threshold_;
+  models::ExplainMode mode_;
   mutable std::atomic<std::shared_ptr<const ModelVersion>> current_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -120,10 +166,11 @@ base::Result<std::unique_ptr<engine::Operator>> MakeScore(engine::BindContext& c
   auto score = ctx.schema.Add("SCORE", config::FieldType::kDouble);
   auto decision = ctx.schema.Add("DECISION", config::FieldType::kDouble);
   auto version = ctx.schema.Add("MODEL_VERSION", config::FieldType::kString);
-  for (const auto* r : {&score, &decision, &version})
+  auto reasons = ctx.schema.Add("REASONS", config::FieldType::kString);
+  for (const auto* r : {&score, &decision, &version, &reasons})
     if (!r->ok()) return config::ConfigError(ctx.spec.loc, r->status().message());
   return std::unique_ptr<engine::Operator>(std::make_unique<ScoreOperator>(
-      ctx.spec.name, spec, std::move(columns), features, *score, *decision, *version, *model));
+      ctx.spec.name, spec, std::move(columns), features, *score, *decision, *version, *reasons, *model));
 }
 
 }  // namespace vigil::operators

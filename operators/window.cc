@@ -52,6 +52,7 @@ class WindowState final : public engine::OperatorState {
   Cache cache;
   engine::LabelIndex* labels;         //!< The task's labels, for "$label" outputs.
   std::vector<WindowKeyState*> rows;  //!< Per-batch scratch: each row's key state.
+  WindowKeyState peek;                //!< Read-only batches: a copy of the key's state to compute on.
 };
 
 //! Pulls the parts of a key's state that a window update touches towards the cache.
@@ -92,42 +93,57 @@ class WindowOperator final : public engine::Operator {
 
   base::Status Process(Batch& batch, engine::OperatorState* s) const override {
     auto* ws = static_cast<WindowState*>(s);
+    if (batch.mode().read_only) return ProcessReadOnly(batch, ws);
     // Two passes: the key lookups of a batch are independent, so the CPU overlaps their cache
     // misses; the updates then run in order with the next rows' state prefetched.
     ws->rows.assign(batch.size(), nullptr);
-    const bool string_key = batch.schema().column(key_).type == config::FieldType::kString;
     for (size_t row = 0; row < batch.size(); ++row) {
       if (!batch.live(row)) continue;
       int64_t int_key = 0;
-      std::string_view key;
-      if (string_key) {
-        key = batch.str(row, key_);
-      } else {
-        int_key = batch.i64(row, key_);
-        key = std::string_view(reinterpret_cast<const char*>(&int_key), sizeof int_key);
-      }
-      VIGIL_ASSIGN_OR_RETURN(ws->rows[row], ws->cache.GetForUpdate(key));
+      VIGIL_ASSIGN_OR_RETURN(ws->rows[row], ws->cache.GetForUpdate(Key(batch, row, &int_key)));
     }
     constexpr size_t kAhead = 6;
     for (size_t row = 0; row < batch.size(); ++row) {
       if (row + kAhead < batch.size() && ws->rows[row + kAhead] != nullptr) Prefetch(ws->rows[row + kAhead]);
-      WindowKeyState* state = ws->rows[row];
-      if (state == nullptr) continue;
-      const int64_t t = batch.meta(row).event_time;
-      if (state->max_time != INT64_MIN && t < state->max_time - lateness_) {
-        batch.Drop(row, engine::DlqReason::kLate, key_);
-        continue;
-      }
-      const size_t pos = Insert(batch, row, t, state);
-      Bounds bounds[kMaxRanges];
-      for (size_t r = 0; r < ranges_.size(); ++r) bounds[r] = Locate(*state, ranges_[r], t, pos);
-      if (label_id_ >= 0) VIGIL_RETURN_IF_ERROR(ResolveLabels(state, bounds, t, ws->labels));
-      for (const Output& o : outputs_) batch.f64(row, o.column) = Compute(*state, o, bounds[o.range], t);
+      if (ws->rows[row] != nullptr) VIGIL_RETURN_IF_ERROR(UpdateRow(batch, row, ws->rows[row], ws->labels));
     }
     return base::Status::OK();
   }
 
  private:
+  std::string_view Key(const Batch& batch, size_t row, int64_t* int_key) const {
+    if (batch.schema().column(key_).type == config::FieldType::kString) return batch.str(row, key_);
+    *int_key = batch.i64(row, key_);
+    return std::string_view(reinterpret_cast<const char*>(int_key), sizeof *int_key);
+  }
+
+  // Appends the row's event to its key's state and computes its outputs (or drops it as late).
+  base::Status UpdateRow(Batch& batch, size_t row, WindowKeyState* state, engine::LabelIndex* labels) const {
+    const int64_t t = batch.meta(row).event_time;
+    if (state->max_time != INT64_MIN && t < state->max_time - lateness_) {
+      batch.Drop(row, engine::DlqReason::kLate, key_);
+      return base::Status::OK();
+    }
+    const size_t pos = Insert(batch, row, t, state);
+    Bounds bounds[kMaxRanges];
+    for (size_t r = 0; r < ranges_.size(); ++r) bounds[r] = Locate(*state, ranges_[r], t, pos);
+    if (label_id_ >= 0) VIGIL_RETURN_IF_ERROR(ResolveLabels(state, bounds, t, labels));
+    for (const Output& o : outputs_) batch.f64(row, o.column) = Compute(*state, o, bounds[o.range], t);
+    return base::Status::OK();
+  }
+
+  // Rule 8: each row is computed on a copy of its key's stored state, which stays untouched.
+  base::Status ProcessReadOnly(Batch& batch, WindowState* ws) const {
+    for (size_t row = 0; row < batch.size(); ++row) {
+      if (!batch.live(row)) continue;
+      int64_t int_key = 0;
+      VIGIL_ASSIGN_OR_RETURN(const bool found, ws->cache.Peek(Key(batch, row, &int_key), &ws->peek));
+      if (!found) ws->peek = WindowKeyState{};
+      VIGIL_RETURN_IF_ERROR(UpdateRow(batch, row, &ws->peek, ws->labels));
+    }
+    return base::Status::OK();
+  }
+
   // Inserts the event after any with the same time and returns its index.
   size_t Insert(const Batch& batch, size_t row, int64_t t, WindowKeyState* state) const {
     const auto stride = static_cast<uint32_t>(stride_);

@@ -1,0 +1,218 @@
+#include "app/http_api.h"
+
+#include <simdjson.h>
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+
+#include "engine/engine_probe.h"
+#include "engine/row_encoder.h"
+#include "models/registry.h"
+
+namespace vigil::app {
+namespace {
+
+using engine::HttpRequest;
+using engine::HttpResponse;
+using engine::JsonError;
+
+//! HTTP status for a Status from the engine or the registry.
+int HttpStatus(const base::Status& st) {
+  switch (st.code()) {
+    case base::StatusCode::kInvalidArgument: return 400;
+    case base::StatusCode::kNotFound: return 404;
+    case base::StatusCode::kFailedPrecondition: return 409;
+    case base::StatusCode::kCorruption: return 422;
+    case base::StatusCode::kUnavailable: return 503;
+    default: return 500;
+  }
+}
+
+//! Where /v1/score finds things in the plan's schema.
+struct ScoreColumns {
+  int score = -1, decision = -1, version = -1, reasons = -1;
+  std::vector<std::pair<std::string, int>> features;
+};
+
+//! The record key of an event: `?key=`, else the source's key field (integers as decimal text).
+base::Result<std::string> EventKey(const HttpRequest& req, const config::SourceSpec& source) {
+  if (auto key = req.QueryParam("key")) return *key;
+  if (source.key.empty()) return std::string();
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(req.body).get(doc)) return base::InvalidArgument("the body is not valid JSON");
+  simdjson::dom::element value;
+  if (doc[source.key].get(value)) return base::InvalidArgument("the event has no key field '" + source.key + "'");
+  if (int64_t i = 0; !value.get_int64().get(i)) return std::to_string(i);
+  if (std::string_view s; !value.get_string().get(s)) return std::string(s);
+  return base::InvalidArgument("key field '" + source.key + "' must be an integer or a string");
+}
+
+//! Appends REASONS text ("F:+0.1;G:-0.2") as [{"feature":"F","contribution":0.1},...].
+void AppendReasons(std::string_view text, std::string* out) {
+  out->push_back('[');
+  bool first = true;
+  while (!text.empty()) {
+    const size_t semi = std::min(text.find(';'), text.size());
+    const std::string_view item = text.substr(0, semi);
+    text.remove_prefix(std::min(semi + 1, text.size()));
+    const size_t colon = item.rfind(':');
+    if (colon == std::string_view::npos) continue;
+    double value = 0;
+    const char* begin = item.data() + colon + 1 + (item[colon + 1] == '+' ? 1 : 0);
+    std::from_chars(begin, item.data() + item.size(), value);
+    if (!first) out->push_back(',');
+    first = false;
+    *out += "{\"feature\":";
+    engine::AppendJsonString(item.substr(0, colon), out);
+    *out += ",\"contribution\":";
+    engine::AppendJsonDouble(value, out);
+    out->push_back('}');
+  }
+  out->push_back(']');
+}
+
+HttpResponse Score(const HttpRequest& req, engine::Runtime* runtime, const engine::Plan& plan,
+                   const ScoreColumns& cols) {
+  const config::PipelineSpec& spec = plan.spec();
+  engine::BatchMode mode;
+  mode.read_only = !spec.http.score_updates_state;
+  if (auto reasons = req.QueryParam("reasons")) {
+    if (*reasons == "exact") mode.explain = 2;
+    else if (*reasons == "approximate") mode.explain = 1;
+    else if (*reasons != "auto") return JsonError(400, "reasons: expected exact, approximate or auto");
+  }
+  auto key = EventKey(req, spec.source);
+  if (!key.ok()) return JsonError(400, key.status().message());
+  auto partition = runtime->PartitionFor(*key);
+  if (!partition.ok()) return JsonError(HttpStatus(partition.status()), partition.status().message());
+  HttpResponse response;
+  const base::Status st = runtime->Query(*partition, req.body, mode, [&](const engine::Batch& batch, size_t row) {
+    std::string body;
+    if (!batch.live(row)) {
+      const engine::RowMeta& m = batch.meta(row);
+      body = "{\"error\":\"event rejected\",\"reason\":";
+      engine::AppendJsonString(engine::DlqReasonName(m.reason), &body);
+      if (m.detail_column >= 0) {
+        body += ",\"field\":";
+        engine::AppendJsonString(batch.schema().column(m.detail_column).name, &body);
+      }
+      body.push_back('}');
+      response = engine::JsonResponse(422, std::move(body));
+      return;
+    }
+    body = "{\"score\":";
+    engine::AppendJsonDouble(batch.f64(row, cols.score), &body);
+    body += ",\"decision\":";
+    engine::AppendJsonDouble(batch.f64(row, cols.decision), &body);
+    body += ",\"model_version\":";
+    engine::AppendJsonString(batch.str(row, cols.version), &body);
+    body += ",\"reasons\":";
+    AppendReasons(batch.str(row, cols.reasons), &body);
+    body += ",\"features\":{";
+    for (size_t i = 0; i < cols.features.size(); ++i) {
+      if (i > 0) body.push_back(',');
+      engine::AppendJsonString(cols.features[i].first, &body);
+      body.push_back(':');
+      engine::AppendJsonDouble(batch.AsDouble(row, cols.features[i].second), &body);
+    }
+    body += "},\"partition\":" + std::to_string(*partition) + ",\"state_updated\":";
+    body += mode.read_only ? "false}" : "true}";
+    response = engine::JsonResponse(200, std::move(body));
+  });
+  if (!st.ok()) return JsonError(HttpStatus(st), st.message());
+  return response;
+}
+
+//! The registry of the pipeline's first score operator, or empty.
+std::string ScoreRegistry(const config::PipelineSpec& spec) {
+  for (const auto& op : spec.operators)
+    if (const auto* s = std::get_if<config::ScoreSpec>(&op.params)) return s->registry;
+  return "";
+}
+
+HttpResponse ListModels(const std::string& registry) {
+  auto versions = models::ListVersions(registry);
+  if (!versions.ok()) return JsonError(HttpStatus(versions.status()), versions.status().message());
+  auto champion = models::ReadChampion(registry);
+  std::string body = "{\"champion\":";
+  if (champion.ok()) engine::AppendJsonString(*champion, &body);
+  else body += "null";
+  body += ",\"versions\":[";
+  for (size_t i = 0; i < versions->size(); ++i) {
+    if (i > 0) body.push_back(',');
+    engine::AppendJsonString((*versions)[i], &body);
+  }
+  body += "]}";
+  return engine::JsonResponse(200, std::move(body));
+}
+
+HttpResponse PromoteModel(const HttpRequest& req, const std::string& registry,
+                          const std::vector<std::string>& features) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  std::string_view version;
+  if (parser.parse(req.body).get(doc) || doc["version"].get_string().get(version) || version.empty())
+    return JsonError(400, "expected a JSON body {\"version\":\"...\"}");
+  if (version.find('/') != std::string_view::npos || version.find("..") != std::string_view::npos)
+    return JsonError(400, "bad version name");
+  const std::string name(version);
+  if (base::Status st = models::Promote(registry, name, features); !st.ok()) {
+    spdlog::warn("promotion of {} refused: {}", name, st.message());
+    return JsonError(HttpStatus(st), st.message());
+  }
+  spdlog::info("model {} promoted through the API", name);
+  std::string body = "{\"champion\":";
+  engine::AppendJsonString(name, &body);
+  body.push_back('}');
+  return engine::JsonResponse(200, std::move(body));
+}
+
+HttpResponse RollbackModel(const std::string& registry) {
+  auto previous = models::Rollback(registry);
+  if (!previous.ok()) return JsonError(HttpStatus(previous.status()), previous.status().message());
+  spdlog::info("model {} is the champion again (rollback through the API)", *previous);
+  std::string body = "{\"champion\":";
+  engine::AppendJsonString(*previous, &body);
+  body.push_back('}');
+  return engine::JsonResponse(200, std::move(body));
+}
+
+}  // namespace
+
+void RegisterRoutes(engine::HttpServer& server, engine::Runtime* runtime, const engine::Plan& plan,
+                    const std::shared_ptr<prometheus::Registry>& metrics) {
+  using engine::RouteKind;
+  server.Route("GET", "/metrics", [metrics](const HttpRequest&) {
+    return engine::TextResponse(200, engine::SerializeMetrics(*metrics), "text/plain; version=0.0.4; charset=utf-8");
+  }, RouteKind::kReadOnly);
+  server.Route("GET", "/healthz", [](const HttpRequest&) {
+    return engine::JsonResponse(200, R"({"status":"ok"})");
+  }, RouteKind::kReadOnly);
+  server.Route("GET", "/readyz", [runtime](const HttpRequest&) {
+    return runtime->ready() ? engine::JsonResponse(200, R"({"status":"ready"})")
+                            : engine::JsonResponse(503, R"({"status":"not ready"})");
+  }, RouteKind::kReadOnly);
+
+  const std::string registry = ScoreRegistry(plan.spec());
+  if (registry.empty()) return;  // no score operator: nothing to score or promote
+  ScoreColumns cols;
+  const engine::Schema& schema = plan.schema();
+  cols.score = schema.Find("SCORE");
+  cols.decision = schema.Find("DECISION");
+  cols.version = schema.Find("MODEL_VERSION");
+  cols.reasons = schema.Find("REASONS");
+  for (const auto& f : plan.spec().features) cols.features.emplace_back(f, schema.Find(f));
+  server.Route("POST", "/v1/score", [runtime, &plan, cols](const HttpRequest& req) {
+    return Score(req, runtime, plan, cols);
+  }, plan.spec().http.score_updates_state ? RouteKind::kMutating : RouteKind::kReadOnly);
+  server.Route("GET", "/v1/models", [registry](const HttpRequest&) { return ListModels(registry); },
+               RouteKind::kReadOnly);
+  server.Route("POST", "/v1/models/promote", [registry, features = plan.spec().features](const HttpRequest& req) {
+    return PromoteModel(req, registry, features);
+  }, RouteKind::kMutating);
+  server.Route("POST", "/v1/models/rollback", [registry](const HttpRequest&) { return RollbackModel(registry); },
+               RouteKind::kMutating);
+}
+
+}  // namespace vigil::app

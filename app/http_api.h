@@ -1,0 +1,29 @@
+#pragma once
+// The HTTP API of a running pipeline, on its one HttpServer:
+//   GET  /metrics, /healthz, /readyz                       read-only
+//   POST /v1/score            one transaction JSON -> score, decision, reasons, model version, features
+//   GET  /v1/models                                        the registry's versions and champion
+//   POST /v1/models/promote   {"version":"v3"}             bearer token
+//   POST /v1/models/rollback                               bearer token
+// /v1/score computes the features from the live state of the task that owns the event's key, without
+// changing it (unless http.score_updates_state), through the same operators as the stream.
+
+#include <memory>
+
+#include "config/pipeline_config.h"
+#include "engine/http_server.h"
+#include "engine/plan.h"
+#include "engine/runtime.h"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace vigil::app {
+
+//! Registers every route above on `server`. `runtime`, `plan` and `metrics` must outlive the server's
+//! handlers (stop the server first).
+void RegisterRoutes(engine::HttpServer& server, engine::Runtime* runtime, const engine::Plan& plan,
+                    const std::shared_ptr<prometheus::Registry>& metrics);
+
+}  // namespace vigil::app

@@ -1,0 +1,201 @@
+// The scoring API of a running pipeline: POST /v1/score computes an event's features from the live
+// state of the task that owns its key, without changing it, and answers exactly what the stream then
+// decides for the same event; flagged decisions carry reason codes; promote/rollback need the token.
+#include <simdjson.h>
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <csignal>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "tests/support/kafka_env.h"
+#include "tests/support/process.h"
+
+namespace vigil::testing {
+namespace {
+
+//! An HTTP exchange through curl: the status code, and the body in `body`.
+int Curl(const std::string& dir, const std::string& args, std::string* body) {
+  const std::string out = dir + "/curl.out";
+  const int rc = Shell("curl -s -o " + out + " -w '%{http_code}' " + args + " > " + dir + "/curl.code");
+  if (rc != 0) return -1;
+  *body = ReadFile(out);
+  return std::stoi(ReadFile(dir + "/curl.code"));
+}
+
+//! The port from the pipeline log's "http server on 127.0.0.1:PORT" line, waiting for it.
+int HttpPort(const std::string& log) {
+  const std::regex re("http server on 127\\.0\\.0\\.1:([0-9]+)");
+  for (int i = 0; i < 300; ++i) {
+    std::smatch m;
+    const std::string text = ReadFile(log);
+    if (std::regex_search(text, m, re)) return std::stoi(m[1]);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return -1;
+}
+
+TEST_CASE("POST /v1/score answers from live state without changing it and as the stream would", "[integration]") {
+  const std::string dir = TempDir("vigil-api");
+  const std::string vigil = VigilBinary() + " --log-level warn";
+  const std::string pipeline = std::string(VIGIL_SOURCE_DIR) + "/deploy/examples/handbook.yaml";
+  const std::string sim = VigilBinary() + " simulate --customers 300 --terminals 600 --days 40 --seed 4 --quiet";
+  REQUIRE(Shell(sim + " --out " + dir + "/tx.jsonl --labels-out " + dir + "/labels.jsonl") == 0);
+  REQUIRE(Shell(vigil + " replay " + pipeline + " --events " + dir + "/tx.jsonl --labels " + dir +
+                "/labels.jsonl --out " + dir + "/table.csv > /dev/null") == 0);
+  const std::string reg = dir + "/models";
+  for (const char* start : {"2018-04-05", "2018-04-12"})
+    REQUIRE(Shell(vigil + " train " + pipeline + " --table " + dir + "/table.csv --models-dir " + reg +
+                  " --rounds 20 --train-start " + start + " > /dev/null") == 0);
+  REQUIRE(Shell(vigil + " models --registry " + reg + " promote v1 > /dev/null") == 0);
+
+  // Two partitions: the API must find the task that owns the customer.
+  const std::string tx = UniqueTopic("tx"), labels = UniqueTopic("labels"), decisions = UniqueTopic("decisions"),
+                    dlq = UniqueTopic("dlq");
+  for (const auto& t : {tx, labels, decisions, dlq}) CreateTopic(t, 2);
+  std::string yaml = ReadFile(pipeline);
+  ReplaceAll(&yaml, "topic: transactions}", "topic: " + tx + "}");
+  ReplaceAll(&yaml, "topic: labels}", "topic: " + labels + "}");
+  ReplaceAll(&yaml, "topic: transactions.dlq}", "topic: " + dlq + "}");
+  ReplaceAll(&yaml, "topic: features", "topic: " + decisions);
+  ReplaceAll(&yaml, "bootstrap: 127.0.0.1:19092", "bootstrap: '" + Bootstrap() + "'");
+  ReplaceAll(&yaml, "fields: [TRANSACTION_ID, TX_TIME_MS,",
+             "fields: [SCORE, DECISION, MODEL_VERSION, REASONS, TRANSACTION_ID, TX_TIME_MS,");
+  ReplaceAll(&yaml, "      - {name: TERMINAL_ID_RISK_30DAY_WINDOW, agg: ratio, field: $label, window: 30d}\n",
+             "      - {name: TERMINAL_ID_RISK_30DAY_WINDOW, agg: ratio, field: $label, window: 30d}\n"
+             "  - type: score\n    registry: " + reg + "\n    poll: 50ms\n    review_threshold: 0.3\n    reasons: 3\n");
+  ReplaceAll(&yaml, "runtime: {workers: 2, commit_interval: 1s}",
+             "runtime: {workers: 2, commit_interval: 500ms, state_dir: " + dir +
+                 "/state}\nhttp: {port: 0, token_env: VIGIL_TEST_API_TOKEN}");
+  std::ofstream(dir + "/pipeline.yaml") << yaml;
+  REQUIRE(Shell(sim + " --kafka " + Bootstrap() + " --topic " + tx + " --labels-topic " + labels + " 2>/dev/null") == 0);
+  const auto inputs = ConsumeAll(tx, 0);
+  REQUIRE(inputs.size() > 20'000);
+
+  ::setenv("VIGIL_TEST_API_TOKEN", "s3cret-token", 1);
+  Child live({VigilBinary(), "run", dir + "/pipeline.yaml"}, dir + "/run.log");
+  const int port = HttpPort(dir + "/run.log");
+  REQUIRE(port > 0);
+  const std::string url = "http://127.0.0.1:" + std::to_string(port);
+  auto streamed = ConsumeAll(decisions, inputs.size(), std::chrono::seconds(120));
+  INFO(ReadFile(dir + "/run.log"));
+  REQUIRE(streamed.size() == inputs.size());
+
+  // Reason codes: on every decision at or above the review threshold, none below.
+  simdjson::dom::parser parser;
+  std::set<std::string> features;
+  for (std::string_view f : parser.parse(std::string(ReadFile(reg + "/v1/metadata.json")))["features"].get_array())
+    features.emplace(f);
+  size_t flagged = 0;
+  for (const Message& m : streamed) {
+    simdjson::dom::element d = parser.parse(m.value);
+    const double score = d["SCORE"].get_double().value();
+    std::string_view reasons;
+    const bool has = !d["REASONS"].get_string().get(reasons) && !reasons.empty();
+    REQUIRE(has == (score >= 0.3));
+    if (!has) continue;
+    ++flagged;
+    size_t n = 0;
+    for (size_t pos = 0; pos <= reasons.size(); ++n) {
+      const size_t semi = std::min(reasons.find(';', pos), reasons.size());
+      const std::string_view item = reasons.substr(pos, semi - pos);
+      REQUIRE(features.count(std::string(item.substr(0, item.rfind(':')))) == 1);
+      pos = semi + 1;
+    }
+    CHECK(n == 3);
+  }
+  CHECK(flagged > 0);
+
+  // A new event for the customer of the last transaction, a minute after it.
+  simdjson::dom::element last = parser.parse(streamed.back().value);
+  std::string last_line;
+  for (std::string line; std::ifstream in{dir + "/tx.jsonl"};) {
+    while (std::getline(in, line))
+      if (!line.empty()) last_line = line;
+    break;
+  }
+  simdjson::dom::element tail = parser.parse(last_line);
+  const int64_t customer = tail["CUSTOMER_ID"].get_int64().value(), terminal = tail["TERMINAL_ID"].get_int64().value();
+  const int64_t time_ms = tail["TX_TIME_MS"].get_int64().value() + 60'000, id = tail["TRANSACTION_ID"].get_int64().value() + 1;
+  const std::string event = "{\"TRANSACTION_ID\":" + std::to_string(id) + ",\"TX_TIME_MS\":" + std::to_string(time_ms) +
+                            ",\"CUSTOMER_ID\":" + std::to_string(customer) + ",\"TERMINAL_ID\":" +
+                            std::to_string(terminal) + ",\"TX_AMOUNT\":123.45}";
+  std::ofstream(dir + "/event.json") << event;
+  (void)last;
+
+  std::string first, second, body;
+  REQUIRE(Curl(dir, "-X POST --data-binary @" + dir + "/event.json " + url + "/v1/score", &first) == 200);
+  REQUIRE(Curl(dir, "-X POST --data-binary @" + dir + "/event.json " + url + "/v1/score", &second) == 200);
+  CHECK(first == second);  // read-only: the first call changed nothing
+  simdjson::dom::element answer = parser.parse(first);
+  CHECK(std::string_view(answer["model_version"].get_string()) == "v1");
+  CHECK_FALSE(bool(answer["state_updated"].get_bool()));
+  // The partition that holds the customer: where the simulator's producer put its records.
+  int32_t owner = -1;
+  for (const Message& m : inputs)
+    if (m.key == std::to_string(customer)) owner = m.partition;
+  CHECK(answer["partition"].get_int64().value() == owner);
+  const double api_score = answer["score"].get_double().value();
+  std::map<std::string, double> api_features;
+  for (auto field : answer["features"].get_object()) api_features[std::string(field.key)] = field.value.get_double().value();
+  REQUIRE(api_features.size() == 15);
+  CHECK(api_features["CUSTOMER_ID_NB_TX_1DAY_WINDOW"] >= 1);
+
+  // Exact reasons on request, for any score.
+  REQUIRE(Curl(dir, "-X POST --data-binary @" + dir + "/event.json '" + url + "/v1/score?reasons=exact'", &body) == 200);
+  CHECK(parser.parse(body)["reasons"].get_array().value().size() == 3);
+
+  // The stream, given the same event now, computes the same features and score.
+  Produce(tx, {Message{std::to_string(customer), event, owner}});
+  streamed = ConsumeAll(decisions, inputs.size() + 1, std::chrono::seconds(60));
+  REQUIRE(streamed.size() == inputs.size() + 1);
+  const Message* decided = nullptr;
+  for (const Message& m : streamed)
+    if (m.value.find("\"TRANSACTION_ID\":" + std::to_string(id) + ",") != std::string::npos) decided = &m;
+  REQUIRE(decided != nullptr);
+  simdjson::dom::element d = parser.parse(decided->value);
+  CHECK(d["SCORE"].get_double().value() == Approx(api_score).epsilon(0).margin(1e-12));
+  for (const auto& [name, value] : api_features) {
+    INFO(name);
+    CHECK(d[name].get_double().value() == value);
+  }
+
+  // Rejected events say why; an unowned or unknown route is an error, not a guess.
+  REQUIRE(Curl(dir, "-X POST --data-binary '{\"TRANSACTION_ID\":1}' " + url + "/v1/score", &body) == 400);
+  CHECK_THAT(body, Catch::Contains("no key field 'CUSTOMER_ID'"));
+  REQUIRE(Curl(dir, "-X POST --data-binary '{\"CUSTOMER_ID\":1,\"TX_AMOUNT\":-5}' " + url + "/v1/score", &body) == 422);
+  CHECK_THAT(body, Catch::Contains("\"reason\":"));
+
+  // Promote and roll back through the API: the token is required.
+  const std::string promote = "-X POST --data-binary '{\"version\":\"v2\"}' " + url + "/v1/models/promote";
+  CHECK(Curl(dir, promote, &body) == 401);
+  CHECK(Curl(dir, "-H 'Authorization: Bearer wrong' " + promote, &body) == 401);
+  CHECK(ReadFile(reg + "/CHAMPION") == "v1\n");
+  CHECK(Curl(dir, "-H 'Authorization: Bearer s3cret-token' -X POST --data-binary '{\"version\":\"v9\"}' " + url +
+                      "/v1/models/promote", &body) == 404);
+  REQUIRE(Curl(dir, "-H 'Authorization: Bearer s3cret-token' " + promote, &body) == 200);
+  CHECK(ReadFile(reg + "/CHAMPION") == "v2\n");
+  REQUIRE(Curl(dir, url + "/v1/models", &body) == 200);
+  CHECK(body == R"({"champion":"v2","versions":["v1","v2"]})");
+  // The running scorer picks the promotion up.
+  std::string version;
+  for (int i = 0; i < 100 && version != "v2"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    REQUIRE(Curl(dir, "-X POST --data-binary @" + dir + "/event.json " + url + "/v1/score", &body) == 200);
+    version = std::string(std::string_view(parser.parse(body)["model_version"].get_string()));
+  }
+  CHECK(version == "v2");
+  CHECK(Curl(dir, "-X POST " + url + "/v1/models/rollback", &body) == 401);
+  REQUIRE(Curl(dir, "-H 'Authorization: Bearer s3cret-token' -X POST " + url + "/v1/models/rollback", &body) == 200);
+  CHECK(body == R"({"champion":"v1"})");
+  CHECK(ReadFile(dir + "/run.log").find("s3cret-token") == std::string::npos);
+
+  live.Signal(SIGTERM);
+  CHECK(live.Wait(std::chrono::seconds(60)) == 0);
+}
+
+}  // namespace
+}  // namespace vigil::testing
