@@ -7,11 +7,17 @@
 // std::shared_ptr<const Forest>; a model hot swap replaces the pointer, never the object.
 // Thread-safety: every method is const and touches no shared mutable state, so any number of
 // threads may predict concurrently on one Forest.
-// Cost: prediction allocates nothing. Rows are first copied into a fixed stack buffer (32 KiB for
-// PredictBatch, 16 KiB for PredictRow) in which each missing value is already resolved to "goes
-// left" / "goes right", so a node costs one compare. Trees are then walked in groups, several at a
-// time and branch-free, so the walks overlap in the CPU; PredictBatch walks each group for a whole
-// block of rows, so the group's nodes stay in L1 cache.
+// Cost: prediction allocates nothing.
+// - PredictBatch copies blocks of rows into a 32 KiB stack buffer in which each missing value is
+//   already resolved to "goes left" / "goes right", so a node costs one compare. Trees are walked in
+//   groups, several at a time and branch-free, so the walks overlap in the CPU, each group for a
+//   whole block of rows so that its nodes stay in L1 cache.
+// - PredictRow, on AVX2 builds and for models of at most kMaxLaneFeatures features, at most
+//   kMaxLaneThresholds distinct split values per feature and depth at most kMaxLaneDepth, first
+//   replaces each value by its rank among the model's split values for that feature (a byte), then
+//   walks eight trees per AVX2 instruction, level by level: a node is 4 bytes (feature, split rank),
+//   the row's ranks stay in registers, and no float is compared after the ranking. Other models take
+//   the batch kernel on a single row (with a 16 KiB stack buffer).
 // Models wider than kMaxPreparedFeatures, or with a -inf/NaN split threshold, take a slower path
 // that tests for NaN at every node; results are the same.
 
@@ -32,6 +38,12 @@ class Forest {
  public:
   //! Widest model served by the fast path (larger ones are exact but slower).
   static constexpr size_t kMaxPreparedFeatures = 2048;
+  //! Widest model served by PredictRow's vector path.
+  static constexpr size_t kMaxLaneFeatures = 30;
+  //! Most distinct split values per feature for PredictRow's vector path (ranks fit in a byte).
+  static constexpr size_t kMaxLaneThresholds = 254;
+  //! Deepest tree for PredictRow's vector path (trees are stored complete, 2^depth leaves).
+  static constexpr uint32_t kMaxLaneDepth = 8;
 
   //! Parses a JSON or UBJSON XGBoost model (sniffed from the bytes) and flattens it.
   static base::Result<std::shared_ptr<const Forest>> Load(std::string_view bytes);
@@ -73,6 +85,8 @@ class Forest {
   template <size_t kLanes>
   void PredictPrepared(const float* prepared, size_t num_rows, float* margins) const;
   float PredictMarginDirect(const float* row) const;
+  void BuildLanes(const XgbModel& model);
+  float PredictMarginLanes(const float* row) const;
 
   //! One node, 16 bytes, so a step touches one cache line. Nodes of all trees are stored tree after
   //! tree, each tree breadth-first. An internal node's children are adjacent (left = right - 1). A
@@ -85,7 +99,37 @@ class Forest {
     float leaf;       //!< Leaf value (0 for an internal node).
   };
 
+  //! Trees of a lane block: one vector of PredictRow's walk.
+  static constexpr size_t kLanes = 8;
+  //! Segments of 16 split values per feature (sorted, padded with +inf, the last two NaN).
+  static constexpr size_t kCutSegments = 16;
+
+  //! 64 bytes on a cache line, so that vector loads and rows of lane nodes never straddle two.
+  template <typename T>
+  struct alignas(64) Line {
+    T word[64 / sizeof(T)];  //!< The line's words.
+  };
+
+  //! kLanes consecutive trees of PredictRow's vector path, stored as complete trees of one depth D:
+  //! breadth-first, so node i's children are 2i+1 and 2i+2 and no child index is loaded; the 2^D
+  //! leaves follow the 2^D - 1 internal nodes. A leaf above depth D becomes a node that always goes
+  //! right, down to a copy of its value. Node i of lane k's tree is word i * kLanes + k of the block.
+  struct LaneBlock {
+    uint32_t num_trees;  //!< Trees in the block (kLanes except in the last one).
+    uint32_t depth;      //!< Levels of internal nodes (D).
+    uint32_t line;       //!< First line of the block in lane_lines_.
+    uint32_t group;      //!< Blocks walked together from this one; 0 inside such a group.
+  };
+
   std::vector<Node> nodes_;           //!< All nodes (see Node).
+  bool lanes_ = false;                //!< PredictRow takes the vector path (see LaneBlock).
+  std::vector<LaneBlock> lane_blocks_;  //!< Every tree, kLanes at a time, in boosting order.
+  //! Lane blocks: internal nodes (feature and split rank, see LaneNode in forest.cc) and leaf values
+  //! (float bits), each block from a new line.
+  std::vector<Line<uint32_t>> lane_lines_;
+  //! Per feature, 1 + kCutSegments lines: the last value of each segment, then the segments of its
+  //! sorted split values. PredictRow ranks a value with them.
+  std::vector<Line<float>> cut_lines_;
   std::vector<uint32_t> roots_;       //!< Root node of each tree, in boosting order.
   std::vector<uint32_t> depths_;      //!< Depth of each tree (0 for a single leaf).
   bool direct_only_ = false;          //!< Rows too wide, or thresholds the prepared rows can't serve.

@@ -129,6 +129,25 @@ TEST_CASE("Forest matches libxgboost: unusual trees and parameters", "[models][f
   for (const Case& c : cases) CheckAgainstLibxgboost(c, seed++);
 }
 
+// PredictRow ranks values and walks eight trees per vector for models of at most
+// Forest::kMaxLaneFeatures features, kMaxLaneThresholds split values per feature and depth
+// kMaxLaneDepth; these shapes sit on both sides of those limits.
+TEST_CASE("Forest matches libxgboost: single-row path limits", "[models][forest]") {
+  const std::vector<Case> cases = {
+      {"30 features depth8 x37", {{"objective", "binary:logistic"}, {"max_depth", "8"}, {"eta", "0.3"}}, 37, 30, 0.15},
+      {"31 features x20", {{"objective", "binary:logistic"}, {"max_depth", "4"}}, 20, 31, 0.1},
+      {"16 features x13", {{"objective", "reg:squarederror"}, {"max_depth", "3"}}, 13, 16, 0.3},
+      {"depth10 x9",
+       {{"objective", "binary:logistic"}, {"max_depth", "10"}, {"min_child_weight", "0"}, {"eta", "0.5"}},
+       9, 8, 0.1, 4000},
+      {"exact many split values",
+       {{"objective", "reg:squarederror"}, {"max_depth", "6"}, {"tree_method", "exact"}, {"eta", "0.3"}},
+       40, 3, 0.05, 6000},
+  };
+  uint32_t seed = 71;
+  for (const Case& c : cases) CheckAgainstLibxgboost(c, seed++);
+}
+
 TEST_CASE("Forest honours row_stride and special values", "[models][forest]") {
   Dataset train = MakeDataset(2000, 6, 0.1, true, 7);
   auto booster = testing::TrainOrDie(train, {{"objective", "binary:logistic"}, {"max_depth", "4"}}, 30);
@@ -147,6 +166,9 @@ TEST_CASE("Forest honours row_stride and special values", "[models][forest]") {
   std::vector<float> got(test.num_rows);
   (*forest)->PredictBatch(padded.data(), test.num_rows, kStride, got.data());
   CHECK(MaxAbsDiff(got, *expected) <= kTolerance);
+  size_t row_mismatches = 0;
+  for (size_t i = 0; i < test.num_rows; ++i) row_mismatches += (*forest)->PredictRow(test.row(i)) != got[i];
+  CHECK(row_mismatches == 0);
 }
 
 TEST_CASE("Forest serves models wider than the prepared-row limit", "[models][forest]") {
