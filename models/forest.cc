@@ -181,10 +181,20 @@ inline void WalkLanes(const __m256i* tables, const uint32_t* const* blocks, uint
       if (d == 0) {
         node = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(base));
       } else if (d == 1) {
-        // Level 1 is rows 1 and 2: pick by the lane's at (8 + lane if left, 16 + lane if right).
+        // The first levels are a few rows: picking from them is cheaper than a gather.
+        // Level 1 is rows 1 and 2: at = 8 + lane if left, 16 + lane if right.
         const __m256 right = _mm256_castsi256_ps(_mm256_slli_epi32(at[b], 27));
         node = _mm256_castps_si256(_mm256_blendv_ps(_mm256_loadu_ps(reinterpret_cast<const float*>(base) + 8),
                                                     _mm256_loadu_ps(reinterpret_cast<const float*>(base) + 16), right));
+      } else if (d == 2) {
+        // Level 2 is rows 3..6: at - 24 = 8 * (row - 3) + lane.
+        const __m256i j = _mm256_sub_epi32(at[b], _mm256_set1_epi32(24));
+        const __m256 low = _mm256_castsi256_ps(_mm256_slli_epi32(j, 28));
+        const __m256 high = _mm256_castsi256_ps(_mm256_slli_epi32(j, 27));
+        const auto* rows = reinterpret_cast<const float*>(base);
+        const __m256 left_pair = _mm256_blendv_ps(_mm256_loadu_ps(rows + 24), _mm256_loadu_ps(rows + 32), low);
+        const __m256 right_pair = _mm256_blendv_ps(_mm256_loadu_ps(rows + 40), _mm256_loadu_ps(rows + 48), low);
+        node = _mm256_castps_si256(_mm256_blendv_ps(left_pair, right_pair, high));
       } else {
         node = _mm256_i32gather_epi32(base, at[b], 4);
       }
