@@ -63,12 +63,12 @@ int RunPipelineCommand(const RunOptions& options) {
     fmt::print(stderr, "error: {}\n", st.ToString());
     return 1;
   }
-  auto plan = engine::Plan::Build(spec, registry);
+  auto metrics = engine::NewMetricsRegistry();
+  auto plan = engine::Plan::Build(spec, registry, metrics);
   if (!plan.ok()) {
     fmt::print(stderr, "error: {}\n", plan.status().message());
     return 2;
   }
-  auto metrics = engine::NewMetricsRegistry();
   engine::EngineProbe probe(metrics, spec.name);
   auto source = connectors::MakeSource(spec);
   auto output = connectors::MakeSink(spec, spec.output, (*plan)->output_encoder().csv_header());

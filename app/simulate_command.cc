@@ -176,6 +176,9 @@ void AddSimulateCommand(CLI::App& app, SimulateOptions& o) {
   cmd->add_option("--label-delay-days", o.sim.label_delay_days, "Days until a transaction's label is published")->capture_default_str();
   cmd->add_option("--seed", o.sim.seed, "Random seed; the same seed gives the same data")->capture_default_str();
   cmd->add_option("--drift-day", o.sim.drift.start_day, "Day from which fraud drifts (more compromised terminals, smaller fraud amounts); -1 = none")->capture_default_str();
+  cmd->add_option("--drift-amount-factor", o.sim.drift.amount_factor,
+                  "With --drift-day: every amount from that day is multiplied by this (a data drift)")
+      ->capture_default_str();
   cmd->add_option("--out", o.out, "Write transactions to this .jsonl or .csv file");
   cmd->add_option("--labels-out", o.labels_out, "Write labels to this .jsonl or .csv file");
   cmd->add_option("--kafka", o.bootstrap, "Produce to the Kafka cluster at these bootstrap servers");

@@ -49,6 +49,40 @@ Status ParseAggregate(const YamlReader& r, const YAML::Node& node, Aggregate* ag
   return Status::OK();
 }
 
+//! `monitor: {drift: {events: N | span: 1h, sub_windows: N}, every: 5s,
+//!           performance: {window_days: 7, label_delay_days: 7, top_k: 100, card: CUSTOMER_ID}}`
+Status ParseMonitor(const YamlReader& r, const YAML::Node& node, MonitorSpec* m) {
+  VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, "monitor", {"drift", "every", "performance"}));
+  m->enabled = true;
+  m->loc = r.Loc(node);
+  VIGIL_RETURN_IF_ERROR(r.ReadDuration(node, "every", &m->every_ms));
+  if (m->every_ms < 100) return r.Error(node["every"], "every: expected at least 100ms");
+  if (YAML::Node d = node["drift"]) {
+    VIGIL_RETURN_IF_ERROR(r.ExpectMap(d, "drift", {"events", "span", "sub_windows"}));
+    VIGIL_RETURN_IF_ERROR(r.Read(d, "events", &m->events));
+    VIGIL_RETURN_IF_ERROR(r.ReadDuration(d, "span", &m->span_ms));
+    VIGIL_RETURN_IF_ERROR(r.Read(d, "sub_windows", &m->sub_windows));
+    if (m->events < 1) return r.Error(d["events"], "events: expected at least 1");
+    if (m->sub_windows < 1 || m->sub_windows > 1024) return r.Error(d["sub_windows"], "sub_windows: expected 1..1024");
+    if (d["events"] && d["span"]) return r.Error(d, "drift: give events or span, not both");
+  }
+  if (YAML::Node p = node["performance"]) {
+    VIGIL_RETURN_IF_ERROR(r.ExpectMap(p, "performance", {"window_days", "label_delay_days", "top_k", "card",
+                                                          "ph_lambda", "ph_delta"}));
+    m->performance = true;
+    VIGIL_RETURN_IF_ERROR(r.Read(p, "window_days", &m->window_days));
+    VIGIL_RETURN_IF_ERROR(r.Read(p, "label_delay_days", &m->label_delay_days));
+    VIGIL_RETURN_IF_ERROR(r.Read(p, "top_k", &m->top_k));
+    VIGIL_RETURN_IF_ERROR(r.Read(p, "card", &m->card));
+    VIGIL_RETURN_IF_ERROR(r.Read(p, "ph_lambda", &m->ph_lambda));
+    VIGIL_RETURN_IF_ERROR(r.Read(p, "ph_delta", &m->ph_delta));
+    if (m->window_days < 1) return r.Error(p["window_days"], "window_days: expected at least 1");
+    if (m->label_delay_days < 0) return r.Error(p["label_delay_days"], "label_delay_days: expected 0 or more");
+    if (m->top_k < 1) return r.Error(p["top_k"], "top_k: expected at least 1");
+  }
+  return Status::OK();
+}
+
 Status ParseWindow(const YamlReader& r, const YAML::Node& node, WindowSpec* w) {
   VIGIL_ASSIGN_OR_RETURN(YAML::Node key, r.Required(node, "key"));
   w->key = key.Scalar();
@@ -105,7 +139,7 @@ Status ParseOperators(const YamlReader& r, const YAML::Node& node, std::vector<O
       spec.params = std::move(w);
     } else if (spec.type == "score") {
       VIGIL_RETURN_IF_ERROR(r.ExpectMap(o, "a score operator", {"type", "name", "registry", "threshold", "poll", "review_threshold",
-                                                                   "reasons", "reason_mode"}));
+                                                                   "reasons", "reason_mode", "monitor"}));
       ScoreSpec sc;
       VIGIL_ASSIGN_OR_RETURN(YAML::Node registry, r.Required(o, "registry"));
       sc.registry = registry.Scalar();
@@ -122,6 +156,7 @@ Status ParseOperators(const YamlReader& r, const YAML::Node& node, std::vector<O
       VIGIL_RETURN_IF_ERROR(r.Read(o, "reason_mode", &sc.reason_mode));
       if (sc.reason_mode != "approximate" && sc.reason_mode != "exact")
         return r.Error(o["reason_mode"], "reason_mode: expected approximate or exact");
+      if (YAML::Node m = o["monitor"]) VIGIL_RETURN_IF_ERROR(ParseMonitor(r, m, &sc.monitor));
       spec.params = std::move(sc);
     } else {
       return r.Error(type, "unknown operator type '" + spec.type + "'; expected derive, window or score");

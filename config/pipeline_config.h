@@ -166,6 +166,26 @@ struct WindowSpec {
   std::vector<WindowOutputSpec> outputs;
 };
 
+//! `score: monitor:` — drift of the model's inputs and score against the reference histograms stored
+//! with the serving version, and its performance on delayed labels; exported as Prometheus gauges.
+struct MonitorSpec {
+  bool enabled = false;          //!< A `monitor:` section is present.
+  int64_t events = 1000;         //!< Drift window: events per sub-window (when span_ms is 0). Default 1000.
+  int64_t span_ms = 0;           //!< Drift window: event time per sub-window instead (e.g. 1h). Default 0: events.
+  int sub_windows = 10;          //!< Sub-windows in the sliding drift window. Default 10.
+  int64_t every_ms = 5000;       //!< How often the gauges are recomputed (wall clock). Default 5 s.
+  bool performance = false;      //!< Track performance on delayed labels (needs the pipeline's labels).
+  int window_days = 7;           //!< Performance: matured days evaluated. Default 7.
+  int label_delay_days = 7;      //!< Performance: days after which a day's labels are complete. Default 7.
+  int64_t top_k = 100;           //!< Performance: k of card precision@k. Default 100.
+  std::string card = "CUSTOMER_ID";  //!< Performance: the card (customer) column. Default CUSTOMER_ID.
+  //! Performance: Page-Hinkley on the daily card precision; an alarm sets
+  //! vigil_performance_drift_detected. lambda (alarm threshold) default 0.5, delta default 0.01.
+  double ph_lambda = 0.5;
+  double ph_delta = 0.01;
+  Location loc;
+};
+
 //! `score`: the registry's champion model scores the pipeline's `features`; hot-swapped on promotion.
 struct ScoreSpec {
   std::string registry;          //!< Models directory (see models/registry.h).
@@ -177,6 +197,7 @@ struct ScoreSpec {
   //! How contributions are computed: "approximate" (Saabas, about one prediction's cost; default) or
   //! "exact" (TreeSHAP, libxgboost's pred_contribs).
   std::string reason_mode = "approximate";
+  MonitorSpec monitor;           //!< Drift and performance monitoring; off unless configured.
 };
 
 //! One operator of the graph.

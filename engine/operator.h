@@ -40,6 +40,10 @@
 #include "engine/label_index.h"
 #include "engine/state_store.h"
 
+namespace prometheus {
+class Registry;
+}
+
 namespace vigil::engine {
 
 //! What a task hands its operators' states.
@@ -89,6 +93,7 @@ struct BindContext {
   const config::OperatorSpec& spec;      //!< This operator's entry (parse gets a synthetic one).
   Schema& schema;                        //!< Columns so far; the factory adds its outputs.
   TableId table;                         //!< This operator's keyspace in each task's store.
+  std::shared_ptr<prometheus::Registry> metrics;  //!< Where to register the operator's own metrics; may be null.
 };
 
 using OperatorFactory = std::function<base::Result<std::unique_ptr<Operator>>(BindContext&)>;

@@ -3,7 +3,8 @@
 namespace vigil::engine {
 
 base::Result<std::unique_ptr<const Plan>> Plan::Build(const config::PipelineSpec& spec,
-                                                      const OperatorRegistry& registry) {
+                                                      const OperatorRegistry& registry,
+                                                      std::shared_ptr<prometheus::Registry> metrics) {
   std::unique_ptr<Plan> plan(new Plan(spec));
   config::OperatorSpec parse_spec;
   parse_spec.type = "parse";
@@ -15,7 +16,7 @@ base::Result<std::unique_ptr<const Plan>> Plan::Build(const config::PipelineSpec
   for (const config::OperatorSpec* op : chain) {
     const OperatorFactory* factory = registry.Find(op->type);
     if (factory == nullptr) return config::ConfigError(op->loc, "no operator named '" + op->type + "' is registered");
-    BindContext ctx{plan->spec_, *op, plan->schema_, table++};
+    BindContext ctx{plan->spec_, *op, plan->schema_, table++, metrics};
     VIGIL_ASSIGN_OR_RETURN(std::unique_ptr<Operator> bound, (*factory)(ctx));
     plan->operators_.push_back(std::move(bound));
   }

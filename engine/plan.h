@@ -15,9 +15,11 @@ namespace vigil::engine {
 //! Immutable after Build; shared by every task and thread.
 class Plan {
  public:
-  //! Binds every operator; the first error (located in the file) is returned.
+  //! Binds every operator; the first error (located in the file) is returned. Operators that export
+  //! metrics of their own register them in `metrics` (none when null: replays, tests).
   static base::Result<std::unique_ptr<const Plan>> Build(const config::PipelineSpec& spec,
-                                                         const OperatorRegistry& registry);
+                                                         const OperatorRegistry& registry,
+                                                         std::shared_ptr<prometheus::Registry> metrics = nullptr);
 
   const config::PipelineSpec& spec() const { return spec_; }
   const Schema& schema() const { return schema_; }

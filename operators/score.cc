@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "models/registry.h"
+#include "operators/score_monitor.h"
 
 namespace vigil::operators {
 namespace {
@@ -26,6 +27,13 @@ class ScoreState final : public engine::OperatorState {
   std::vector<float> contributions;  //!< One row's, num_features + 1.
   std::vector<uint32_t> order;       //!< Feature indexes, sorted by |contribution|.
   std::string reasons;               //!< One row's REASONS text.
+  std::vector<int64_t> times;        //!< Event times of the scored rows (drift windows).
+  // Performance on delayed labels: scored events wait here (oldest first, from pending_head) until
+  // their label is due, then go to the monitor with it.
+  engine::LabelIndex* labels = nullptr;
+  std::vector<ScoredEvent> pending;
+  size_t pending_head = 0;
+  std::vector<ScoredEvent> matured;
 };
 
 class ScoreOperator final : public engine::Operator {
@@ -50,8 +58,17 @@ class ScoreOperator final : public engine::Operator {
     watcher_.join();
   }
 
-  base::Result<std::unique_ptr<engine::OperatorState>> MakeState(const engine::TaskContext&) const override {
-    return std::unique_ptr<engine::OperatorState>(std::make_unique<ScoreState>());
+  base::Result<std::unique_ptr<engine::OperatorState>> MakeState(const engine::TaskContext& ctx) const override {
+    auto state = std::make_unique<ScoreState>();
+    state->labels = ctx.labels;
+    return std::unique_ptr<engine::OperatorState>(std::move(state));
+  }
+
+  //! Drift and performance monitoring; set once by the factory, before any batch.
+  void set_monitor(std::unique_ptr<ScoreMonitor> monitor, int id_column, int card_column) {
+    monitor_ = std::move(monitor);
+    id_column_ = id_column;
+    card_column_ = card_column;
   }
 
   base::Status Process(engine::Batch& batch, engine::OperatorState* s) const override {
@@ -85,10 +102,43 @@ class ScoreOperator final : public engine::Operator {
       }
       batch.SetString(row, reasons_, st->reasons);
     }
+    if (monitor_ && !batch.mode().read_only) VIGIL_RETURN_IF_ERROR(Monitor(batch, *model, st));
     return base::Status::OK();
   }
 
  private:
+  base::Status Monitor(const engine::Batch& batch, const ModelVersion& model, ScoreState* st) const {
+    st->times.clear();
+    int64_t now = INT64_MIN;
+    for (size_t row : st->rows) {
+      st->times.push_back(batch.meta(row).event_time);
+      now = std::max(now, batch.meta(row).event_time);
+    }
+    monitor_->Observe(model, st->inputs, st->scores, st->times);
+    if (!monitor_->tracks_performance() || st->labels == nullptr) return base::Status::OK();
+    for (size_t i = 0; i < st->rows.size(); ++i) {
+      const size_t row = st->rows[i];
+      st->pending.push_back(ScoredEvent{batch.i64(row, id_column_), st->times[i], batch.i64(row, card_column_),
+                                        st->scores[i], st->scores[i] >= spec_.threshold, 0});
+    }
+    // Labels due by `now` are in the task's label index by now (the task reads labels up to the
+    // batch's event time before its operators run).
+    const int64_t delay = int64_t{monitor_->label_delay_days()} * 86'400'000;
+    st->matured.clear();
+    while (st->pending_head < st->pending.size() && st->pending[st->pending_head].time_ms + delay <= now) {
+      ScoredEvent e = st->pending[st->pending_head++];
+      VIGIL_ASSIGN_OR_RETURN(const engine::LabelRecord* label, st->labels->Lookup(e.id));
+      e.label = label != nullptr && label->time_ms <= now && label->label > 0.5 ? 1 : 0;
+      st->matured.push_back(e);
+    }
+    monitor_->AddOutcomes(model, st->matured);
+    if (st->pending_head > 4096 && st->pending_head * 2 > st->pending.size()) {  // compact, keeping capacity
+      st->pending.erase(st->pending.begin(), st->pending.begin() + static_cast<std::ptrdiff_t>(st->pending_head));
+      st->pending_head = 0;
+    }
+    return base::Status::OK();
+  }
+
   // Writes the row's top-k reasons to st->reasons: "FEATURE:+0.1234;FEATURE:-0.0567", in margin units,
   // largest |contribution| first.
   void Explain(const ModelVersion& model, const float* row, models::ExplainMode mode, ScoreState* st) const {
@@ -140,6 +190,8 @@ class ScoreOperator final : public engine::Operator {
   int score_, decision_, version_, reasons_;
   double review_threshold_;
   models::ExplainMode mode_;
+  std::unique_ptr<ScoreMonitor> monitor_;  // null without `monitor:`
+  int id_column_ = -1, card_column_ = -1;
   mutable std::atomic<std::shared_ptr<const ModelVersion>> current_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -169,8 +221,24 @@ base::Result<std::unique_ptr<engine::Operator>> MakeScore(engine::BindContext& c
   auto reasons = ctx.schema.Add("REASONS", config::FieldType::kString);
   for (const auto* r : {&score, &decision, &version, &reasons})
     if (!r->ok()) return config::ConfigError(ctx.spec.loc, r->status().message());
-  return std::unique_ptr<engine::Operator>(std::make_unique<ScoreOperator>(
-      ctx.spec.name, spec, std::move(columns), features, *score, *decision, *version, *reasons, *model));
+  auto op = std::make_unique<ScoreOperator>(ctx.spec.name, spec, std::move(columns), features, *score, *decision,
+                                            *version, *reasons, *model);
+  if (spec.monitor.enabled) {
+    int id = -1, card = -1;
+    if (spec.monitor.performance) {
+      if (!ctx.pipeline.labels.enabled)
+        return config::ConfigError(spec.monitor.loc, "monitor performance needs the pipeline's labels: section");
+      id = ctx.schema.Find(ctx.pipeline.labels.id);
+      card = ctx.schema.Find(spec.monitor.card);
+      if (card < 0 || ctx.schema.column(card).type != config::FieldType::kInt64)
+        return config::ConfigError(spec.monitor.loc, "monitor card column '" + spec.monitor.card + "' must be an int64 column");
+    }
+    auto monitor = ScoreMonitor::Make(spec.monitor, spec.review_threshold.value_or(spec.threshold), spec.registry,
+                                      ctx.pipeline.name, ctx.metrics);
+    if (!monitor.ok()) return config::ConfigError(spec.monitor.loc, monitor.status().message());
+    op->set_monitor(std::move(monitor).value(), id, card);
+  }
+  return std::unique_ptr<engine::Operator>(std::move(op));
 }
 
 }  // namespace vigil::operators

@@ -137,7 +137,7 @@ class CompromisedCardScenario final : public Scenario {
   std::deque<int32_t> pending_;  //!< Start days of the compromise periods not yet resolved.
 };
 
-//! Drift: from a given day, every fraud's amount is scaled.
+//! Drift: from a given day, every fraud's amount is scaled, and optionally every amount.
 class FraudAmountDriftScenario final : public Scenario {
  public:
   //! A drift from `drift.start_day` on.
@@ -147,6 +147,7 @@ class FraudAmountDriftScenario final : public Scenario {
     if (day < drift_.start_day) return;
     for (Transaction& tx : window.Day(day)) {
       if (tx.is_fraud) tx.amount = RoundToCents(tx.amount * drift_.fraud_amount_factor);
+      if (drift_.amount_factor != 1.0) tx.amount = RoundToCents(tx.amount * drift_.amount_factor);
     }
   }
 
@@ -192,7 +193,8 @@ base::Status ValidateScenarioOptions(const FraudOptions& fraud, const DriftOptio
   }
   if (std::isnan(fraud.large_amount_threshold)) return base::InvalidArgument("large_amount_threshold is NaN");
   if (drift.start_day >= 0 && (drift.compromised_terminals_factor < 0 || !(drift.fraud_amount_factor > 0) ||
-                               !std::isfinite(drift.fraud_amount_factor))) {
+                               !std::isfinite(drift.fraud_amount_factor) || !(drift.amount_factor > 0) ||
+                               !std::isfinite(drift.amount_factor))) {
     return base::InvalidArgument("drift factors must be positive");
   }
   return base::Status::OK();

@@ -57,6 +57,9 @@ struct DriftOptions {
   //! From start_day, the amount of every fraud (any scenario) is multiplied by this, after all fraud
   //! scenarios ran. Default 0.5: fraudsters switch to smaller amounts.
   double fraud_amount_factor = 0.5;
+  //! From start_day, the amount of every transaction (genuine or not) is multiplied by this, after
+  //! the fraud scenarios ran: a shift of the amount distribution. Default 1: none.
+  double amount_factor = 1.0;
 };
 
 //! Checks the options' ranges against the numbers of customers and terminals.

@@ -1,0 +1,245 @@
+#include "operators/score_monitor.h"
+
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+#include <optional>
+
+#include "monitor/detector.h"
+#include "monitor/drift.h"
+#include "monitor/label_window.h"
+#include "monitor/reference.h"
+
+namespace vigil::operators {
+
+using prometheus::Family;
+using prometheus::Gauge;
+
+struct ScoreMonitor::Impl {
+  std::string registry, pipeline;
+  double review_threshold = 0.5;
+  std::shared_ptr<prometheus::Registry> metrics;
+  Family<Gauge>* feature_psi = nullptr;
+  Family<Gauge>* feature_ks = nullptr;
+  Family<Gauge>* score_psi = nullptr;
+  Family<Gauge>* window_events = nullptr;
+  Family<Gauge>* last_evaluation = nullptr;
+  Family<Gauge>* average_precision = nullptr;
+  Family<Gauge>* precision_at_threshold = nullptr;
+  Family<Gauge>* card_precision = nullptr;
+  Family<Gauge>* drift_detected = nullptr;
+
+  // The version being monitored and its series.
+  std::string version;
+  std::unique_ptr<monitor::DriftMonitor> drift;  // null: the version has no reference
+  std::unique_ptr<monitor::LabelWindow> labels;
+  std::optional<monitor::PageHinkley> detector;
+  int32_t last_detected_day = -1;
+  bool alarm = false;
+  std::vector<Gauge*> feature_psi_series, feature_ks_series;
+  std::vector<std::pair<Family<Gauge>*, Gauge*>> version_series;  // one per family, this version
+  Gauge* last_evaluation_series = nullptr;
+
+  void RemoveSeries() {
+    for (size_t i = 0; i < feature_psi_series.size(); ++i) {
+      feature_psi->Remove(feature_psi_series[i]);
+      feature_ks->Remove(feature_ks_series[i]);
+    }
+    feature_psi_series.clear();
+    feature_ks_series.clear();
+    for (auto [family, gauge] : version_series) family->Remove(gauge);
+    version_series.clear();
+  }
+  Gauge* VersionGauge(Family<Gauge>* family) {
+    Gauge* g = &family->Add({{"pipeline", pipeline}, {"model_version", version}});
+    g->Set(std::nan(""));
+    version_series.emplace_back(family, g);
+    return g;
+  }
+};
+
+namespace {
+Family<Gauge>* MakeFamily(prometheus::Registry& r, const std::string& name, const std::string& help) {
+  return &prometheus::BuildGauge().Name(name).Help(help).Register(r);
+}
+}  // namespace
+
+base::Result<std::unique_ptr<ScoreMonitor>> ScoreMonitor::Make(const config::MonitorSpec& spec, double review_threshold,
+                                                               std::string registry, std::string pipeline,
+                                                               std::shared_ptr<prometheus::Registry> metrics) {
+  auto impl = std::make_unique<Impl>();
+  impl->registry = std::move(registry);
+  impl->pipeline = std::move(pipeline);
+  impl->review_threshold = review_threshold;
+  impl->metrics = std::move(metrics);
+  if (impl->metrics) {
+    auto& r = *impl->metrics;
+    impl->feature_psi = MakeFamily(r, "vigil_feature_psi", "PSI of a model input over the drift window vs the serving model's training reference.");
+    impl->feature_ks = MakeFamily(r, "vigil_feature_ks", "Binned Kolmogorov-Smirnov distance of a model input vs its reference.");
+    impl->score_psi = MakeFamily(r, "vigil_score_psi", "PSI of the model score over the drift window vs its training reference.");
+    impl->window_events = MakeFamily(r, "vigil_drift_window_events", "Events in the drift window.");
+    impl->last_evaluation = MakeFamily(r, "vigil_drift_last_evaluation_timestamp_seconds", "When drift and performance were last evaluated (Unix time).");
+    impl->average_precision = MakeFamily(r, "vigil_label_average_precision", "Average precision over the recent days whose labels matured.");
+    impl->precision_at_threshold = MakeFamily(r, "vigil_label_precision_at_threshold", "Frauds among events scored at or above the review threshold, matured days.");
+    impl->card_precision = MakeFamily(r, "vigil_label_card_precision_at_k", "Card precision@k per day, averaged over the matured window.");
+    impl->drift_detected = MakeFamily(r, "vigil_performance_drift_detected", "1 once the change detector saw the daily card precision drop for this model version.");
+    impl->last_evaluation_series = &impl->last_evaluation->Add({{"pipeline", impl->pipeline}});
+  }
+  if (spec.performance) {
+    monitor::LabelWindowOptions o;
+    o.window_days = spec.window_days;
+    o.label_delay_days = spec.label_delay_days;
+    o.review_threshold = review_threshold;
+    o.top_k = spec.top_k;
+    VIGIL_RETURN_IF_ERROR(monitor::LabelWindow::Make(o).status());  // validates the options now
+  }
+  return std::unique_ptr<ScoreMonitor>(new ScoreMonitor(spec, std::move(impl)));
+}
+
+ScoreMonitor::ScoreMonitor(const config::MonitorSpec& spec, std::unique_ptr<Impl> impl)
+    : spec_(spec), impl_(std::move(impl)) {
+  exporter_ = std::thread([this] { Run(); });
+}
+
+void ScoreMonitor::Run() {
+  std::unique_lock lock(mu_);
+  while (!cv_.wait_for(lock, std::chrono::milliseconds(spec_.every_ms), [this] { return stopping_; })) Export();
+}
+
+ScoreMonitor::~ScoreMonitor() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  exporter_.join();
+  if (impl_->metrics) {
+    impl_->RemoveSeries();
+    impl_->last_evaluation->Remove(impl_->last_evaluation_series);
+  }
+}
+
+void ScoreMonitor::SwitchTo(const models::ModelVersion& model) {
+  Impl& m = *impl_;
+  if (m.version == model.version) return;
+  if (m.metrics) m.RemoveSeries();
+  m.version = model.version;
+  m.drift.reset();
+  auto reference = monitor::LoadVersionReference(m.registry, model.version);
+  if (!reference.ok()) {
+    spdlog::warn("model {}: no drift monitoring ({})", model.version, reference.status().message());
+  } else {
+    monitor::WindowOptions w;
+    w.sub_windows = spec_.sub_windows;
+    if (spec_.span_ms > 0) {
+      w.kind = monitor::WindowKind::kEventTime;
+      w.sub_window_ms = spec_.span_ms;
+    } else {
+      w.kind = monitor::WindowKind::kEventCount;
+      w.events_per_sub_window = spec_.events;
+    }
+    auto drift = monitor::DriftMonitor::Make(*reference, w);
+    if (!drift.ok()) spdlog::warn("model {}: no drift monitoring ({})", model.version, drift.status().message());
+    else m.drift = std::move(drift).value();
+  }
+  if (spec_.performance) {
+    monitor::LabelWindowOptions o;
+    o.window_days = spec_.window_days;
+    o.label_delay_days = spec_.label_delay_days;
+    o.review_threshold = m.review_threshold;
+    o.top_k = spec_.top_k;
+    m.labels = monitor::LabelWindow::Make(o).value();
+    monitor::PageHinkleyOptions ph;
+    ph.lambda = spec_.ph_lambda;
+    ph.delta = spec_.ph_delta;
+    ph.min_samples = 3;
+    m.detector = monitor::PageHinkley::Make(ph).value();
+    m.last_detected_day = -1;
+    m.alarm = false;
+  }
+  if (m.metrics) {
+    if (m.drift) {
+      for (const std::string& f : m.drift->feature_names()) {
+        const prometheus::Labels labels{{"pipeline", m.pipeline}, {"model_version", m.version}, {"feature", f}};
+        m.feature_psi_series.push_back(&m.feature_psi->Add(labels));
+        m.feature_ks_series.push_back(&m.feature_ks->Add(labels));
+        m.feature_psi_series.back()->Set(std::nan(""));
+        m.feature_ks_series.back()->Set(std::nan(""));
+      }
+      m.VersionGauge(m.score_psi);
+      m.VersionGauge(m.window_events);
+    }
+    if (spec_.performance) {
+      m.VersionGauge(m.average_precision);
+      m.VersionGauge(m.precision_at_threshold);
+      m.VersionGauge(m.card_precision);
+      m.VersionGauge(m.drift_detected)->Set(0);
+    }
+  }
+}
+
+void ScoreMonitor::Observe(const models::ModelVersion& model, std::span<const float> rows,
+                           std::span<const float> scores, std::span<const int64_t> times_ms) {
+  std::lock_guard lock(mu_);
+  SwitchTo(model);
+  if (impl_->drift) {
+    if (base::Status st = impl_->drift->Observe(rows, scores, times_ms); !st.ok())
+      spdlog::warn("drift monitor: {}", st.message());
+  }
+}
+
+void ScoreMonitor::AddOutcomes(const models::ModelVersion& model, std::span<const ScoredEvent> events) {
+  if (!spec_.performance || events.empty()) return;
+  std::lock_guard lock(mu_);
+  SwitchTo(model);
+  monitor::LabelWindow& w = *impl_->labels;
+  for (const ScoredEvent& e : events) {
+    if (!w.Record(e.id, e.time_ms, e.card, e.score, e.flagged).ok()) continue;
+    if (e.label != 0) (void)w.SetLabel(e.id, e.label);
+  }
+}
+
+void ScoreMonitor::Export() {
+  Impl& m = *impl_;
+  const int64_t wall_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  size_t series = 0;  // index into version_series, in SwitchTo's order
+  if (m.drift) {
+    const monitor::DriftSnapshot snap = m.drift->Snapshot(wall_ms);
+    if (m.metrics) {
+      for (size_t i = 0; i < snap.feature_psi.size(); ++i) {
+        m.feature_psi_series[i]->Set(snap.feature_psi[i]);
+        m.feature_ks_series[i]->Set(snap.feature_ks[i]);
+      }
+      m.version_series[series++].second->Set(snap.score_psi);
+      m.version_series[series++].second->Set(static_cast<double>(snap.events_in_window));
+    }
+  }
+  if (spec_.performance && m.labels) {
+    auto metrics = m.labels->Evaluate();
+    if (metrics.ok()) {
+      // Feed each newly matured day's card precision to the detector once.
+      for (size_t i = 0; i < metrics->days.size(); ++i) {
+        if (metrics->days[i] <= m.last_detected_day) continue;
+        m.last_detected_day = metrics->days[i];
+        if (m.detector->Update(metrics->card_precision_per_day[i])) {
+          m.alarm = true;
+          spdlog::warn("model {}: card precision dropped (change detected on day {})", m.version, metrics->days[i]);
+        }
+      }
+      if (m.metrics) {
+        m.version_series[series++].second->Set(metrics->average_precision);
+        m.version_series[series++].second->Set(metrics->precision_at_threshold);
+        m.version_series[series++].second->Set(metrics->card_precision_at_k);
+        m.version_series[series++].second->Set(m.alarm ? 1.0 : 0.0);
+      }
+    }
+  }
+  if (m.metrics) m.last_evaluation_series->Set(static_cast<double>(wall_ms) / 1000.0);
+}
+
+}  // namespace vigil::operators

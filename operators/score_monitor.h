@@ -1,0 +1,87 @@
+#pragma once
+// ScoreMonitor: what the score operator knows about how its model is doing, as Prometheus gauges.
+//   - Drift: the model's inputs and its score, over a sliding window (events or event time), against
+//     the reference histograms stored with the serving version (monitor::DriftMonitor): PSI and KS.
+//   - Performance on delayed labels (monitor::LabelWindow): average precision, precision at the
+//     review threshold and card precision@k over the recent matured days, with a Page-Hinkley
+//     detector on the daily card precision.
+// Gauges (labels: pipeline, model_version, feature): vigil_feature_psi, vigil_feature_ks,
+// vigil_score_psi, vigil_drift_window_events, vigil_drift_last_evaluation_timestamp_seconds,
+// vigil_label_average_precision, vigil_label_precision_at_threshold, vigil_label_card_precision_at_k,
+// vigil_performance_drift_detected. A new champion brings its own reference: the windows restart and
+// the old version's series are removed, so cardinality stays at one version.
+//
+// Lifecycle: one per score operator, shared by every task. Thread-safety: every method may be called
+// from any thread (one mutex; tasks take it once per batch). Cost per batch: one lock, (features + 1)
+// binary searches per event. The gauges are recomputed every `every_ms` of wall time by the monitor's
+// own thread, so they stay fresh (and the last-evaluation time advances) while no event arrives.
+
+#include <memory>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "config/pipeline_config.h"
+#include "models/registry.h"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace vigil::operators {
+
+//! One scored event whose label has matured (see ScoreMonitor::AddOutcomes).
+struct ScoredEvent {
+  int64_t id = 0;          //!< Transaction id (the labels' join key).
+  int64_t time_ms = 0;     //!< Event time.
+  int64_t card = 0;        //!< Card / customer id.
+  float score = 0;         //!< The model's score.
+  bool flagged = false;    //!< Its decision.
+  int label = 0;           //!< 1 fraud, 0 genuine or unknown.
+};
+
+class ScoreMonitor {
+ public:
+  //! `metrics` may be null (nothing exported; the monitor still runs). `registry` is the models
+  //! directory whose versions carry the reference histograms.
+  static base::Result<std::unique_ptr<ScoreMonitor>> Make(const config::MonitorSpec& spec, double review_threshold,
+                                                          std::string registry, std::string pipeline,
+                                                          std::shared_ptr<prometheus::Registry> metrics);
+  ~ScoreMonitor();
+
+  //! Counts a scored batch: `rows` row-major (the model's inputs), `scores`, `times_ms` (event times).
+  //! Switches to `model`'s reference first if the version changed; a version without reference
+  //! histograms is not drift-monitored (logged once).
+  void Observe(const models::ModelVersion& model, std::span<const float> rows, std::span<const float> scores,
+               std::span<const int64_t> times_ms);
+  //! Records events whose labels matured (performance); ignored without `performance:`.
+  void AddOutcomes(const models::ModelVersion& model, std::span<const ScoredEvent> events);
+
+  //! Whether performance tracking is on.
+  bool tracks_performance() const { return spec_.performance; }
+  //! Days after which an event's label is taken as known.
+  int label_delay_days() const { return spec_.label_delay_days; }
+
+ private:
+  struct Impl;
+  ScoreMonitor(const config::MonitorSpec& spec, std::unique_ptr<Impl> impl);
+  //! Switches to `model` if it is not the current version (mutex held).
+  void SwitchTo(const models::ModelVersion& model);
+  //! Recomputes the gauges (mutex held).
+  void Export();
+  //! The export thread's loop.
+  void Run();
+
+  config::MonitorSpec spec_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::unique_ptr<Impl> impl_;
+  std::thread exporter_;
+};
+
+}  // namespace vigil::operators

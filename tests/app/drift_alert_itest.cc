@@ -1,0 +1,153 @@
+// Drift, end to end: the simulator's drift scenario streams through the real broker into `vigil run`,
+// a real Prometheus scrapes it with the shipped rules, and VigilFeatureDrift fires for the shifted
+// input once the drift starts, not before.
+#include <simdjson.h>
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <csignal>
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#include "tests/support/kafka_env.h"
+#include "tests/support/process.h"
+#include "tests/support/prometheus_env.h"
+
+namespace vigil::testing {
+namespace {
+
+constexpr int64_t kDayMs = 86'400'000;
+
+//! The port from the pipeline log's "http server on 127.0.0.1:PORT" line, waiting for it.
+int LoggedHttpPort(const std::string& log) {
+  const std::regex re("http server on 127\\.0\\.0\\.1:([0-9]+)");
+  for (int i = 0; i < 300; ++i) {
+    std::smatch m;
+    const std::string text = ReadFile(log);
+    if (std::regex_search(text, m, re)) return std::stoi(m[1]);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return -1;
+}
+
+//! The lines of a JSONL file whose `field` (epoch ms) is before / from `split_ms`, as Kafka messages.
+void SplitByTime(const std::string& path, const char* field, int64_t split_ms, std::vector<Message>* before,
+                 std::vector<Message>* after) {
+  simdjson::dom::parser parser;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    const int64_t t = parser.parse(line)[field].get_int64().value();
+    Message m;
+    m.value = line;
+    m.partition = 0;
+    m.timestamp_ms = t;
+    (t < split_ms ? before : after)->push_back(std::move(m));
+  }
+}
+
+//! Alerts of `name` (pending or firing) whose `feature` label is `feature` (any when empty).
+std::vector<PrometheusAlert> AlertsOf(const PrometheusEnv& prom, const std::string& name, const std::string& feature = "") {
+  std::vector<PrometheusAlert> out;
+  for (auto& a : prom.Alerts())
+    if (a.name() == name && (feature.empty() || a.labels["feature"] == feature)) out.push_back(a);
+  return out;
+}
+
+TEST_CASE("a drift in the stream fires VigilFeatureDrift in a real Prometheus and not before", "[integration]") {
+  const std::string dir = TempDir("vigil-drift");
+  const std::string vigil = VigilBinary() + " --log-level warn";
+  const std::string pipeline = std::string(VIGIL_SOURCE_DIR) + "/deploy/examples/handbook.yaml";
+  // From day 50 every amount triples.
+  constexpr int kDriftDay = 50;
+  REQUIRE(Shell(VigilBinary() + " simulate --customers 300 --terminals 600 --days 80 --seed 6 --quiet --drift-day " +
+                std::to_string(kDriftDay) + " --drift-amount-factor 3 --out " + dir + "/tx.jsonl --labels-out " + dir +
+                "/labels.jsonl") == 0);
+  REQUIRE(Shell(vigil + " replay " + pipeline + " --events " + dir + "/tx.jsonl --labels " + dir +
+                "/labels.jsonl --out " + dir + "/table.csv > /dev/null") == 0);
+  const std::string reg = dir + "/models";
+  REQUIRE(Shell(vigil + " train " + pipeline + " --table " + dir + "/table.csv --models-dir " + reg +
+                " --rounds 20 --train-start 2018-05-06 > /dev/null") == 0);
+  REQUIRE(Shell(vigil + " models --registry " + reg + " promote v1 > /dev/null") == 0);
+
+  const std::string tx = UniqueTopic("tx"), labels = UniqueTopic("labels"), decisions = UniqueTopic("decisions"),
+                    dlq = UniqueTopic("dlq");
+  for (const auto& t : {tx, labels, decisions, dlq}) CreateTopic(t, 1);
+  std::string yaml = ReadFile(pipeline);
+  ReplaceAll(&yaml, "topic: transactions}", "topic: " + tx + "}");
+  ReplaceAll(&yaml, "topic: labels}", "topic: " + labels + "}");
+  ReplaceAll(&yaml, "topic: transactions.dlq}", "topic: " + dlq + "}");
+  ReplaceAll(&yaml, "topic: features", "topic: " + decisions);
+  ReplaceAll(&yaml, "bootstrap: 127.0.0.1:19092", "bootstrap: '" + Bootstrap() + "'");
+  ReplaceAll(&yaml, "fields: [TRANSACTION_ID, TX_TIME_MS,", "fields: [SCORE, MODEL_VERSION, TRANSACTION_ID, TX_TIME_MS,");
+  // A drift window of 8 x 1000 events (about two weeks of this population, so weekdays and hours
+  // are represented as in the training week), re-evaluated every 500 ms.
+  ReplaceAll(&yaml, "      - {name: TERMINAL_ID_RISK_30DAY_WINDOW, agg: ratio, field: $label, window: 30d}\n",
+             "      - {name: TERMINAL_ID_RISK_30DAY_WINDOW, agg: ratio, field: $label, window: 30d}\n"
+             "  - type: score\n    registry: " + reg + "\n"
+             "    monitor: {drift: {events: 1000, sub_windows: 8}, every: 500ms,\n"
+             "              performance: {window_days: 7, label_delay_days: 7}}\n");
+  ReplaceAll(&yaml, "runtime: {workers: 2, commit_interval: 1s}",
+             "runtime: {workers: 1, commit_interval: 500ms, state_dir: " + dir + "/state}\nhttp: {port: 0}");
+  std::ofstream(dir + "/pipeline.yaml") << yaml;
+
+  const int64_t split = 1522540800000 + kDriftDay * kDayMs;  // 2018-04-01 + drift day
+  std::vector<Message> tx_before, tx_after, labels_before, labels_after;
+  SplitByTime(dir + "/tx.jsonl", "TX_TIME_MS", split, &tx_before, &tx_after);
+  SplitByTime(dir + "/labels.jsonl", "LABEL_TIME_MS", split, &labels_before, &labels_after);
+  REQUIRE(tx_before.size() > 20'000);
+  REQUIRE(tx_after.size() > 10'000);
+  Produce(labels, labels_before);
+  Produce(tx, tx_before);
+
+  Child live({VigilBinary(), "run", dir + "/pipeline.yaml"}, dir + "/run.log");
+  const int port = LoggedHttpPort(dir + "/run.log");
+  REQUIRE(port > 0);
+  PrometheusOptions options;
+  options.targets = {"127.0.0.1:" + std::to_string(port)};
+  options.rule_files = {ShippedRulesPath()};
+  options.rules_for = "2s";
+  auto prom = PrometheusEnv::Start(options);
+  INFO(ReadFile(dir + "/run.log"));
+
+  // Before the drift: everything up to the drift day is scored, and several evaluations later no
+  // drift alert is pending or firing.
+  REQUIRE(ConsumeAll(decisions, tx_before.size(), std::chrono::seconds(120)).size() == tx_before.size());
+  std::this_thread::sleep_for(std::chrono::seconds(8));  // > 4 scrapes, evaluations and the 2 s `for:`
+  const auto psi_before = prom->Query("vigil_feature_psi{feature=\"TX_AMOUNT\"}");
+  REQUIRE(psi_before.size() == 1);
+  INFO("TX_AMOUNT psi before the drift: " << psi_before[0].value);
+  CHECK(psi_before[0].value < 0.1);
+  for (const auto& a : AlertsOf(*prom, "VigilFeatureDrift")) UNSCOPED_INFO("drift alert on " << a.labels.at("feature"));
+  CHECK(AlertsOf(*prom, "VigilFeatureDrift").empty());
+  CHECK(AlertsOf(*prom, "VigilScoreDrift").empty());
+  CHECK(AlertsOf(*prom, "VigilDriftEvaluationStale").empty());
+
+  // The drift: the rest of the stream.
+  Produce(labels, labels_after);
+  Produce(tx, tx_after);
+  std::string state;
+  for (int i = 0; i < 120 && state != "firing"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    const auto alerts = AlertsOf(*prom, "VigilFeatureDrift", "TX_AMOUNT");
+    state = alerts.empty() ? "" : alerts[0].state;
+  }
+  const auto psi_after = prom->Query("vigil_feature_psi{feature=\"TX_AMOUNT\"}");
+  const auto window = prom->Query("vigil_drift_window_events");
+  INFO("TX_AMOUNT psi after the drift: " << (psi_after.empty() ? -1 : psi_after[0].value) << ", window events "
+                                          << (window.empty() ? -1 : window[0].value));
+  INFO("decisions: " << ConsumeAll(decisions, tx_before.size() + tx_after.size(), std::chrono::seconds(5)).size()
+                     << " of " << tx_before.size() + tx_after.size());
+  REQUIRE(state == "firing");
+  const auto alert = AlertsOf(*prom, "VigilFeatureDrift", "TX_AMOUNT")[0];
+  CHECK(alert.labels.at("model_version") == "v1");
+  CHECK(alert.labels.at("pipeline") == "handbook");
+  CHECK(std::stod(alert.value) > 0.25);
+
+  live.Signal(SIGTERM);
+  CHECK(live.Wait(std::chrono::seconds(60)) == 0);
+}
+
+}  // namespace
+}  // namespace vigil::testing
