@@ -1,0 +1,367 @@
+#include "models/runs.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <simdjson.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <vector>
+
+#include "base/time.h"
+#include "models/file_io.h"
+
+namespace vigil::models {
+namespace {
+
+namespace fs = std::filesystem;
+namespace dom = simdjson::dom;
+
+constexpr std::string_view kFormat = "vigil-run/1";
+constexpr std::string_view kExtension = ".json";
+//! Sequence numbers per second of NewRunId: four digits keep ids fixed-width, hence sortable.
+constexpr int kMaxRunsPerSecond = 10'000;
+
+std::string JsonString(std::string_view s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    if (c == '"' || c == '\\') out += {'\\', c};
+    else if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\u{:04x}", static_cast<int>(c));
+    else out += c;
+  }
+  return out + "\"";
+}
+
+//! Empty strings are written as null: "no version", "no parent".
+std::string JsonStringOrNull(std::string_view s) { return s.empty() ? "null" : JsonString(s); }
+
+std::string JsonNumber(double v) { return std::isfinite(v) ? fmt::format("{}", v) : "null"; }
+
+std::string IsoTime(int64_t ms) {
+  char buffer[32];
+  return std::string(buffer, static_cast<size_t>(base::FormatIso8601(ms, buffer)));
+}
+
+std::string WindowJson(const TimeWindow& w) {
+  if (w.empty()) return "null";
+  return fmt::format("{{\"start\": {}, \"end\": {}, \"start_ms\": {}, \"end_ms\": {}}}", JsonString(IsoTime(w.start_ms)),
+                     JsonString(IsoTime(w.end_ms)), w.start_ms, w.end_ms);
+}
+
+template <typename Map, typename Format>
+std::string ObjectJson(const Map& map, Format format) {
+  std::vector<std::string> items;
+  for (const auto& [key, value] : map) items.push_back(JsonString(key) + ": " + format(value));
+  return fmt::format("{{{}}}", fmt::join(items, ", "));
+}
+
+bool IsRunId(std::string_view id) {
+  return !id.empty() && id[0] != '.' && std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+}
+
+fs::path RunPath(const std::string& registry, std::string_view id) {
+  return fs::path(RunsDir(registry)) / (std::string(id) + std::string(kExtension));
+}
+
+//! Reads typed members of one JSON object; the first error sticks and names the member.
+class ObjectReader {
+ public:
+  explicit ObjectReader(dom::object object) : object_(object) {}
+
+  //! The member, or nullopt when it is absent or null.
+  std::optional<dom::element> Get(std::string_view key) {
+    dom::element e;
+    if (object_.at_key(key).get(e) || e.is_null()) return std::nullopt;
+    return e;
+  }
+  void String(std::string_view key, std::string* out) {
+    if (auto e = Get(key)) {
+      std::string_view s;
+      if (e->get_string().get(s)) return Fail(key, "a string");
+      *out = std::string(s);
+    }
+  }
+  void Int(std::string_view key, int64_t* out) {
+    if (auto e = Get(key); e && e->get_int64().get(*out)) Fail(key, "an integer");
+  }
+  void Window(std::string_view key, TimeWindow* out) {
+    if (auto e = Get(key)) {
+      dom::object o;
+      if (e->get_object().get(o)) return Fail(key, "an object");
+      ObjectReader r(o);
+      r.Int("start_ms", &out->start_ms);
+      r.Int("end_ms", &out->end_ms);
+      if (!r.status_.ok()) status_ = r.status_.WithContext(key);
+    }
+  }
+  void Strings(std::string_view key, std::map<std::string, std::string>* out) {
+    if (auto e = Get(key)) {
+      dom::object o;
+      if (e->get_object().get(o)) return Fail(key, "an object");
+      for (dom::key_value_pair kv : o) {
+        std::string_view s;
+        if (kv.value.get_string().get(s)) return Fail(key, "an object of strings");
+        (*out)[std::string(kv.key)] = std::string(s);
+      }
+    }
+  }
+  void Numbers(std::string_view key, std::map<std::string, double>* out) {
+    if (auto e = Get(key)) {
+      dom::object o;
+      if (e->get_object().get(o)) return Fail(key, "an object");
+      for (dom::key_value_pair kv : o) {
+        double d = NAN;
+        if (!kv.value.is_null() && kv.value.get_double().get(d)) return Fail(key, "an object of numbers");
+        (*out)[std::string(kv.key)] = d;
+      }
+    }
+  }
+  void Offsets(std::string_view key, std::vector<OffsetRange>* out) {
+    auto e = Get(key);
+    if (!e) return;
+    dom::array a;
+    if (e->get_array().get(a)) return Fail(key, "an array");
+    for (dom::element item : a) {
+      dom::object o;
+      if (item.get_object().get(o)) return Fail(key, "an array of objects");
+      ObjectReader r(o);
+      OffsetRange range;
+      int64_t partition = 0;
+      r.String("topic", &range.topic);
+      r.Int("partition", &partition);
+      r.Int("first", &range.first);
+      r.Int("end", &range.end);
+      if (!r.status_.ok()) {
+        status_ = r.status_.WithContext(key);
+        return;
+      }
+      range.partition = static_cast<int32_t>(partition);
+      out->push_back(std::move(range));
+    }
+  }
+  bool Has(std::string_view key) { return Get(key).has_value(); }
+  const base::Status& status() const { return status_; }
+
+ private:
+  void Fail(std::string_view key, std::string_view what) {
+    if (status_.ok()) status_ = base::Corruption(fmt::format("'{}' is not {}", key, what));
+  }
+
+  dom::object object_;
+  base::Status status_;
+};
+
+base::Result<int64_t> ParseInt(std::string_view text, std::string_view what, std::string_view whole) {
+  int64_t v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty() || v < 0)
+    return base::InvalidArgument(fmt::format("offset range '{}': {} '{}' is not a non-negative integer", whole, what, text));
+  return v;
+}
+
+//! Creates `path` holding `text` only if it does not exist, and never visible half-written: the text
+//! goes to a private file first, which is then hard-linked to `path` (link fails if `path` exists).
+//! Returns false when `path` exists already.
+base::Result<bool> CreateExclusively(const fs::path& path, const std::string& text) {
+  static std::atomic<uint64_t> counter{0};
+  const fs::path tmp = fmt::format("{}.{}-{}.tmp", path.string(), ::getpid(), counter.fetch_add(1));
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+    if (!out) return base::IoError("cannot write '" + tmp.string() + "'");
+  }
+  const int rc = ::link(tmp.c_str(), path.c_str());
+  const int err = errno;
+  std::error_code ec;
+  fs::remove(tmp, ec);
+  if (rc == 0) return true;
+  if (err == EEXIST) return false;
+  return base::IoError(fmt::format("cannot create '{}': {}", path.string(), std::strerror(err)));
+}
+
+}  // namespace
+
+std::string RunToJson(const RunRecord& r) {
+  std::string j = "{\n";
+  j += fmt::format("  \"format\": {},\n  \"id\": {},\n  \"trigger\": {},\n", JsonString(kFormat), JsonString(r.id),
+                   JsonString(r.trigger));
+  j += fmt::format("  \"outcome\": {},\n  \"detail\": {},\n", JsonString(r.outcome), JsonString(r.detail));
+  j += fmt::format("  \"started\": {},\n  \"started_ms\": {},\n", JsonString(IsoTime(r.started_ms)), r.started_ms);
+  if (r.finished_ms > 0) {
+    j += fmt::format("  \"finished\": {},\n  \"finished_ms\": {},\n  \"duration_ms\": {},\n",
+                     JsonString(IsoTime(r.finished_ms)), r.finished_ms, r.duration_ms());
+  } else {
+    j += "  \"finished\": null,\n  \"finished_ms\": null,\n  \"duration_ms\": null,\n";
+  }
+  j += fmt::format("  \"input\": {},\n", JsonStringOrNull(r.input));
+  j += fmt::format("  \"train_window\": {},\n  \"validation_window\": {},\n", WindowJson(r.train_window),
+                   WindowJson(r.validation_window));
+  std::vector<std::string> offsets;
+  for (const OffsetRange& o : r.offsets) {
+    offsets.push_back(fmt::format("{{\"topic\": {}, \"partition\": {}, \"first\": {}, \"end\": {}}}", JsonString(o.topic),
+                                  o.partition, o.first, o.end));
+  }
+  j += fmt::format("  \"offsets\": [{}],\n", fmt::join(offsets, ", "));
+  j += fmt::format("  \"params\": {},\n", ObjectJson(r.params, [](const std::string& v) { return JsonString(v); }));
+  j += fmt::format("  \"train_metrics\": {},\n", ObjectJson(r.train_metrics, [](double v) { return JsonNumber(v); }));
+  j += fmt::format("  \"validation_metrics\": {},\n",
+                   ObjectJson(r.validation_metrics, [](double v) { return JsonNumber(v); }));
+  j += fmt::format("  \"model_version\": {},\n  \"model_sha256\": {},\n  \"parent\": {}\n}}\n",
+                   JsonStringOrNull(r.model_version), JsonStringOrNull(r.model_sha256), JsonStringOrNull(r.parent));
+  return j;
+}
+
+base::Result<RunRecord> RunFromJson(std::string_view json, std::string_view what) {
+  const auto fail = [what](std::string message) { return base::Corruption(fmt::format("{}: {}", what, message)); };
+  dom::parser parser;
+  dom::element doc;
+  if (auto error = parser.parse(json.data(), json.size()).get(doc))
+    return fail(fmt::format("not valid JSON ({})", simdjson::error_message(error)));
+  dom::object object;
+  if (doc.get_object().get(object)) return fail("not a JSON object");
+  ObjectReader in(object);
+  std::string format;
+  in.String("format", &format);
+  if (in.status().ok() && !format.empty() && format != kFormat)
+    return fail(fmt::format("format '{}', expected '{}'", format, kFormat));
+  for (const char* key : {"id", "started_ms", "outcome"})
+    if (!in.Has(key)) return fail(fmt::format("no '{}'", key));
+  RunRecord r;
+  in.String("id", &r.id);
+  in.String("trigger", &r.trigger);
+  in.String("outcome", &r.outcome);
+  in.String("detail", &r.detail);
+  in.Int("started_ms", &r.started_ms);
+  in.Int("finished_ms", &r.finished_ms);
+  in.String("input", &r.input);
+  in.Window("train_window", &r.train_window);
+  in.Window("validation_window", &r.validation_window);
+  in.Offsets("offsets", &r.offsets);
+  in.Strings("params", &r.params);
+  in.Numbers("train_metrics", &r.train_metrics);
+  in.Numbers("validation_metrics", &r.validation_metrics);
+  in.String("model_version", &r.model_version);
+  in.String("model_sha256", &r.model_sha256);
+  in.String("parent", &r.parent);
+  if (!in.status().ok()) return in.status().WithContext(what);
+  return r;
+}
+
+base::Result<OffsetRange> ParseOffsetRange(std::string_view text) {
+  const size_t last = text.rfind(':');
+  const size_t mid = last == std::string_view::npos || last == 0 ? std::string_view::npos : text.rfind(':', last - 1);
+  if (mid == std::string_view::npos || mid == 0)
+    return base::InvalidArgument(fmt::format("offset range '{}': expected TOPIC:PARTITION:FIRST-END", text));
+  const std::string_view range = text.substr(last + 1);
+  const size_t dash = range.find('-');
+  if (dash == std::string_view::npos)
+    return base::InvalidArgument(fmt::format("offset range '{}': expected FIRST-END after the partition", text));
+  OffsetRange r;
+  r.topic = std::string(text.substr(0, mid));
+  VIGIL_ASSIGN_OR_RETURN(const int64_t partition, ParseInt(text.substr(mid + 1, last - mid - 1), "partition", text));
+  VIGIL_ASSIGN_OR_RETURN(r.first, ParseInt(range.substr(0, dash), "first offset", text));
+  VIGIL_ASSIGN_OR_RETURN(r.end, ParseInt(range.substr(dash + 1), "end offset", text));
+  if (partition > INT32_MAX) return base::InvalidArgument(fmt::format("offset range '{}': partition too large", text));
+  r.partition = static_cast<int32_t>(partition);
+  if (r.end < r.first) return base::InvalidArgument(fmt::format("offset range '{}': END is before FIRST", text));
+  return r;
+}
+
+std::string RunsDir(const std::string& registry) { return (fs::path(registry) / "runs").string(); }
+
+base::Result<std::string> NewRunId(const std::string& registry, std::string_view trigger, int64_t now_ms) {
+  std::error_code ec;
+  fs::create_directories(RunsDir(registry), ec);
+  if (ec) return base::IoError(fmt::format("cannot create '{}': {}", RunsDir(registry), ec.message()));
+  std::string stamp;  // "YYYYMMDD-HHMMSS" from "YYYY-MM-DDTHH:MM:SSZ"
+  for (const char c : IsoTime(now_ms)) {
+    if (c == 'T') stamp += '-';
+    else if (std::isdigit(static_cast<unsigned char>(c))) stamp += c;
+  }
+  RunRecord run;
+  run.trigger = std::string(trigger);
+  run.started_ms = now_ms;
+  run.outcome = std::string(kRunRunning);
+  for (int seq = 1; seq < kMaxRunsPerSecond; ++seq) {
+    run.id = fmt::format("r{}-{:04d}", stamp, seq);
+    VIGIL_ASSIGN_OR_RETURN(const bool created, CreateExclusively(RunPath(registry, run.id), RunToJson(run)));
+    if (created) return run.id;
+  }
+  return base::FailedPrecondition(fmt::format("{} runs started in one second in '{}'", kMaxRunsPerSecond, registry));
+}
+
+base::Status WriteRun(const std::string& registry, const RunRecord& run) {
+  if (!IsRunId(run.id)) return base::InvalidArgument(fmt::format("'{}' is not a run id", run.id));
+  std::error_code ec;
+  fs::create_directories(RunsDir(registry), ec);
+  if (ec) return base::IoError(fmt::format("cannot create '{}': {}", RunsDir(registry), ec.message()));
+  return WriteAtomically(RunPath(registry, run.id), RunToJson(run));
+}
+
+base::Result<RunRecord> ReadRun(const std::string& registry, std::string_view id) {
+  if (!IsRunId(id)) return base::InvalidArgument(fmt::format("'{}' is not a run id", id));
+  const fs::path path = RunPath(registry, id);
+  auto text = ReadText(path);
+  if (!text.ok()) return base::NotFound(fmt::format("no run '{}' in '{}'", id, registry));
+  VIGIL_ASSIGN_OR_RETURN(RunRecord run, RunFromJson(*text, path.string()));
+  if (run.id != id) return base::Corruption(fmt::format("{}: holds run '{}'", path.string(), run.id));
+  return run;
+}
+
+base::Result<std::vector<RunRecord>> ListRuns(const std::string& registry) {
+  std::error_code ec;
+  if (!fs::is_directory(registry, ec)) return base::NotFound(fmt::format("no registry directory '{}'", registry));
+  std::vector<std::string> ids;
+  const fs::path dir = RunsDir(registry);
+  if (!fs::exists(dir, ec)) return std::vector<RunRecord>();
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!entry.is_regular_file() || !name.ends_with(kExtension)) continue;
+    ids.push_back(name.substr(0, name.size() - kExtension.size()));
+  }
+  if (ec) return base::IoError(fmt::format("cannot list '{}': {}", dir.string(), ec.message()));
+  std::sort(ids.begin(), ids.end());
+  std::vector<RunRecord> runs;
+  for (const std::string& id : ids) {
+    VIGIL_ASSIGN_OR_RETURN(RunRecord run, ReadRun(registry, id));
+    runs.push_back(std::move(run));
+  }
+  return runs;
+}
+
+base::Status SetRunOutcome(const std::string& registry, std::string_view id, std::string_view outcome,
+                           std::string_view detail) {
+  VIGIL_ASSIGN_OR_RETURN(RunRecord run, ReadRun(registry, id));
+  run.outcome = std::string(outcome);
+  run.detail = std::string(detail);
+  return WriteRun(registry, run);
+}
+
+base::Result<std::optional<RunRecord>> FindRunOfVersion(const std::string& registry, std::string_view version) {
+  VIGIL_ASSIGN_OR_RETURN(std::vector<RunRecord> runs, ListRuns(registry));
+  for (auto it = runs.rbegin(); it != runs.rend(); ++it)
+    if (it->model_version == version) return std::optional<RunRecord>(std::move(*it));
+  return std::optional<RunRecord>();
+}
+
+base::Status SetVersionRunOutcome(const std::string& registry, std::string_view version, std::string_view outcome,
+                                  std::string_view detail) {
+  VIGIL_ASSIGN_OR_RETURN(std::optional<RunRecord> run, FindRunOfVersion(registry, version));
+  if (!run) return base::Status::OK();
+  run->outcome = std::string(outcome);
+  run->detail = std::string(detail);
+  return WriteRun(registry, *run);
+}
+
+}  // namespace vigil::models

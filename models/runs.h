@@ -1,0 +1,132 @@
+#pragma once
+// Training run records: one JSON file per run, `<registry>/runs/<run id>.json`, next to the model
+// versions they produce. A run is written when it starts (outcome "running") and rewritten when it
+// ends; `vigil models promote|rollback` update the outcome of the run that registered the version.
+// The files are the store: records survive restarts, and any process may read them.
+//
+// Lifecycle of a record:
+//   1. NewRunId reserves an id and writes a first record {id, trigger, started_ms, outcome "running"};
+//   2. the trainer fills the record and WriteRun replaces the file (window, offsets, params, metrics,
+//      version, sha256, outcome "registered" or "failed: <reason>");
+//   3. later, SetRunOutcome / SetVersionRunOutcome change only `outcome` and `detail`.
+//
+// Thread-safety: every call is a function of the directory. Each write replaces the whole file
+// atomically (tmp + rename), so readers never see half a record. Read-modify-write calls
+// (SetRunOutcome) are not serialised: two writers of the same run at once may lose one update.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace vigil::models {
+
+//! Outcome of a run still in progress (or of one whose process died before it ended).
+inline constexpr std::string_view kRunRunning = "running";
+//! Outcome of a run whose model was stored as a version of the registry.
+inline constexpr std::string_view kRunRegistered = "registered";
+//! Outcome once the run's version became the champion.
+inline constexpr std::string_view kRunPromoted = "promoted";
+//! Outcome once the run's version stopped serving through a rollback.
+inline constexpr std::string_view kRunRolledBack = "rolled_back";
+//! Outcome of a run whose model was trained but refused (e.g. by a promotion gate).
+inline constexpr std::string_view kRunRejected = "rejected";
+//! Prefix of the outcome of a run that failed: "failed: <reason>".
+inline constexpr std::string_view kRunFailedPrefix = "failed: ";
+
+//! A half-open time window [start_ms, end_ms), epoch ms (UTC). Empty when end_ms <= start_ms.
+struct TimeWindow {
+  int64_t start_ms = 0;  //!< First instant inside.
+  int64_t end_ms = 0;    //!< First instant after.
+  bool empty() const { return end_ms <= start_ms; }
+  bool operator==(const TimeWindow&) const = default;
+};
+
+//! The offsets [first, end) of one Kafka partition that a run's data came from.
+struct OffsetRange {
+  std::string topic;    //!< Topic name.
+  int32_t partition = 0;  //!< Partition number.
+  int64_t first = 0;    //!< First offset read.
+  int64_t end = 0;      //!< One past the last offset read.
+  bool operator==(const OffsetRange&) const = default;
+};
+
+//! One training run. A plain value; the JSON file is its durable form (see RunToJson).
+struct RunRecord {
+  std::string id;                 //!< Run id, e.g. "r20260412-101500-0001"; the file name without ".json".
+  std::string trigger;            //!< What started it: "manual", "schedule", "drift" or "command".
+  int64_t started_ms = 0;         //!< Wall-clock start, epoch ms.
+  int64_t finished_ms = 0;        //!< Wall-clock end, epoch ms; 0 while running.
+  std::string input;              //!< The data it read: a table path, or empty.
+  TimeWindow train_window;        //!< Event-time window of the training rows.
+  TimeWindow validation_window;   //!< Event-time window of the validation rows; empty if none.
+  std::vector<OffsetRange> offsets;  //!< Kafka offset ranges behind the data; empty for file input.
+  std::map<std::string, std::string> params;          //!< Training parameters (libxgboost, rounds).
+  std::map<std::string, double> train_metrics;        //!< On the training rows, e.g. "average_precision".
+  std::map<std::string, double> validation_metrics;   //!< On the validation rows; empty if none.
+  std::string model_version;      //!< Version it registered; empty if none.
+  std::string model_sha256;       //!< SHA-256 (hex) of the model file; empty if none.
+  std::string parent;             //!< The champion when it started; empty if none.
+  std::string outcome;            //!< kRunRunning, kRunRegistered, kRunPromoted, ..., or "failed: <reason>".
+  std::string detail;             //!< Free text about the outcome (e.g. why validation was skipped).
+
+  //! finished_ms - started_ms, or 0 while running.
+  int64_t duration_ms() const { return finished_ms > 0 ? finished_ms - started_ms : 0; }
+  bool operator==(const RunRecord&) const = default;
+};
+
+//! The record as a JSON object, one member a line, e.g. (abridged):
+//!   {"format": "vigil-run/1", "id": "r20260412-101500-0001", "trigger": "manual",
+//!    "outcome": "registered", "detail": "", "started": "2026-04-12T10:15:00Z", "started_ms": ...,
+//!    "finished": ..., "finished_ms": ..., "duration_ms": 3120, "input": "table.csv",
+//!    "train_window": {"start": "2018-04-11T00:00:00Z", "end": ..., "start_ms": ..., "end_ms": ...},
+//!    "validation_window": {...} or null,
+//!    "offsets": [{"topic": "transactions", "partition": 0, "first": 0, "end": 1200}],
+//!    "params": {"eta": "0.3", "rounds": "100", ...},
+//!    "train_metrics": {"auc_roc": 0.99, "average_precision": 0.91, "rows": 58264, "frauds": 385},
+//!    "validation_metrics": {...}, "model_version": "v3", "model_sha256": "9f2c...", "parent": "v2"}
+//! Times appear both as epoch ms (what is read back) and ISO-8601 text (for people); the ISO text and
+//! duration_ms are ignored on reading. Empty strings (no version, no parent, no end) and non-finite
+//! metrics are written as null.
+std::string RunToJson(const RunRecord& run);
+//! Parses RunToJson's output. Unknown keys are ignored; a null metric reads as NaN. Corruption, with
+//! `what` (e.g. the file name) as context, for invalid JSON, a missing id/started_ms/outcome, a value
+//! of the wrong type, or another format.
+base::Result<RunRecord> RunFromJson(std::string_view json, std::string_view what);
+
+//! Parses "TOPIC:PARTITION:FIRST-END" (e.g. "transactions:0:1200-5400"). InvalidArgument otherwise,
+//! or when END < FIRST.
+base::Result<OffsetRange> ParseOffsetRange(std::string_view text);
+
+//! `<registry>/runs`.
+std::string RunsDir(const std::string& registry);
+
+//! Reserves a new run id, sortable by start time: "r" + YYYYMMDD-HHMMSS (UTC, of `now_ms`) + "-" +
+//! a 4-digit sequence number, the first free one. The reservation is the file itself: it is created
+//! exclusively (so concurrent processes never share an id) holding {id, trigger, started_ms = now_ms,
+//! outcome "running"}. Creates `<registry>/runs` if needed. IoError if it cannot; FailedPrecondition
+//! after 10,000 runs in one second.
+base::Result<std::string> NewRunId(const std::string& registry, std::string_view trigger, int64_t now_ms);
+//! Creates or replaces `<registry>/runs/<run.id>.json`, atomically. InvalidArgument for a bad id.
+base::Status WriteRun(const std::string& registry, const RunRecord& run);
+//! Reads one run. InvalidArgument for an id that is not a file name ([A-Za-z0-9._-], no leading
+//! '.'); NotFound "no run 'ID' in 'REGISTRY'"; Corruption naming the file.
+base::Result<RunRecord> ReadRun(const std::string& registry, std::string_view id);
+//! Every run, sorted by id (oldest first). Empty when `<registry>/runs` does not exist; NotFound if
+//! `registry` itself does not; Corruption naming the file if any record does not parse.
+base::Result<std::vector<RunRecord>> ListRuns(const std::string& registry);
+//! Sets `outcome` and `detail` of an existing run (read, modify, write). Errors as ReadRun/WriteRun.
+base::Status SetRunOutcome(const std::string& registry, std::string_view id, std::string_view outcome,
+                           std::string_view detail);
+//! The most recent run (highest id) that registered `version`; nullopt if none did (versions made
+//! before run records existed, or copied in). Errors as ListRuns.
+base::Result<std::optional<RunRecord>> FindRunOfVersion(const std::string& registry, std::string_view version);
+//! Sets the outcome of FindRunOfVersion's run; OK and no change when there is none.
+base::Status SetVersionRunOutcome(const std::string& registry, std::string_view version, std::string_view outcome,
+                                  std::string_view detail);
+
+}  // namespace vigil::models
