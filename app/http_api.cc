@@ -8,6 +8,7 @@
 #include "engine/engine_probe.h"
 #include "engine/row_encoder.h"
 #include "models/registry.h"
+#include "models/runs.h"
 
 namespace vigil::app {
 namespace {
@@ -147,6 +148,31 @@ HttpResponse ListModels(const std::string& registry) {
   return engine::JsonResponse(200, std::move(body));
 }
 
+//! GET /v1/runs: {"runs":[...]}, newest first, at most ?limit=N (default 50); ?id=X: that run's record.
+HttpResponse GetRuns(const HttpRequest& req, const std::string& registry) {
+  constexpr size_t kDefaultLimit = 50;
+  if (auto id = req.QueryParam("id")) {
+    auto run = models::ReadRun(registry, *id);
+    if (!run.ok()) return JsonError(HttpStatus(run.status()), run.status().message());
+    return engine::JsonResponse(200, models::RunToJson(*run));
+  }
+  size_t limit = kDefaultLimit;
+  if (auto text = req.QueryParam("limit")) {
+    const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), limit);
+    if (ec != std::errc() || end != text->data() + text->size() || limit == 0)
+      return JsonError(400, "limit: expected a positive integer");
+  }
+  auto runs = models::ListRuns(registry);
+  if (!runs.ok()) return JsonError(HttpStatus(runs.status()), runs.status().message());
+  std::string body = "{\"runs\":[";
+  for (size_t i = 0; i < runs->size() && i < limit; ++i) {
+    if (i > 0) body.push_back(',');
+    body += models::RunToJson((*runs)[runs->size() - 1 - i]);
+  }
+  body += "]}";
+  return engine::JsonResponse(200, std::move(body));
+}
+
 HttpResponse PromoteModel(const HttpRequest& req, const std::string& registry,
                           const std::vector<std::string>& features) {
   simdjson::dom::parser parser;
@@ -207,6 +233,8 @@ void RegisterRoutes(engine::HttpServer& server, engine::Runtime* runtime, const 
     return Score(req, runtime, plan, cols);
   }, plan.spec().http.score_updates_state ? RouteKind::kMutating : RouteKind::kReadOnly);
   server.Route("GET", "/v1/models", [registry](const HttpRequest&) { return ListModels(registry); },
+               RouteKind::kReadOnly);
+  server.Route("GET", "/v1/runs", [registry](const HttpRequest& req) { return GetRuns(req, registry); },
                RouteKind::kReadOnly);
   server.Route("POST", "/v1/models/promote", [registry, features = plan.spec().features](const HttpRequest& req) {
     return PromoteModel(req, registry, features);
