@@ -5,6 +5,7 @@
 #include "app/evaluate_command.h"
 #include "app/models_command.h"
 #include "app/replay_command.h"
+#include "app/runs_command.h"
 #include "app/simulate_command.h"
 #include "app/train_command.h"
 #include "config/pipeline_config.h"
@@ -37,6 +38,8 @@ int RunCli(int argc, char** argv) {
   AddReplayCommand(app, replay);
   ModelsOptions models;
   AddModelsCommand(app, models);
+  RunsOptions runs;
+  AddRunsCommand(app, runs);
   TrainCommandOptions train;
   AddTrainCommand(app, train);
   EvaluateOptions evaluate;
@@ -61,6 +64,7 @@ int RunCli(int argc, char** argv) {
   if (simulate.selected) return SimulateCommand(simulate);
   if (replay.selected) return ReplayCommand(replay);
   if (!models.action.empty()) return ModelsCommand(models);
+  if (!runs.action.empty()) return RunsCommand(runs);
   if (train.selected) return TrainCommand(train);
   if (evaluate.selected) return EvaluateCommand(evaluate);
   return 2;

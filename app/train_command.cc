@@ -15,6 +15,8 @@
 #include "config/pipeline_config.h"
 #include "models/forest.h"
 #include "models/metrics.h"
+#include "models/registry.h"
+#include "models/runs.h"
 #include "monitor/reference.h"
 
 namespace vigil::app {
@@ -110,30 +112,39 @@ base::Status WriteFile(const fs::path& path, std::string_view data) {
 //! What metadata.json records besides the model itself.
 struct VersionInfo {
   std::string version;                          //!< Version name.
+  std::string parent;                           //!< The champion when training started; empty if none.
   std::string pipeline_name;                    //!< The pipeline's `name:`.
   std::vector<std::string> features;            //!< Input columns, in order.
   std::string table;                            //!< Training table path.
   int64_t start_ms = 0;                         //!< Training window start (inclusive).
   int64_t end_ms = 0;                           //!< Training window end (exclusive).
+  int64_t valid_start_ms = 0;                   //!< Validation window start (inclusive).
+  int64_t valid_end_ms = 0;                     //!< Validation window end (exclusive); = start: none.
+  std::vector<models::OffsetRange> offsets;     //!< Kafka offsets behind the table, from --offsets.
   int64_t rows = 0;                             //!< Training rows.
   int64_t frauds = 0;                           //!< Frauds among them.
   models::TrainOptions train;                   //!< libxgboost parameters and rounds.
   double auc_roc = 0;                           //!< On the training rows.
   double average_precision = 0;                 //!< On the training rows.
+  std::map<std::string, double> train_metrics;       //!< The two above, rows and frauds; empty until computed.
+  std::map<std::string, double> validation_metrics;  //!< Same on the validation rows; empty if none.
+  std::string validation_note;                  //!< Why there are no validation metrics, or empty.
+  std::string model_sha256;                     //!< SHA-256 of model.json; empty until trained.
   std::vector<size_t> golden;                   //!< Golden table rows.
   std::vector<float> golden_inputs;             //!< Their inputs, row-major.
   std::vector<float> golden_scores;             //!< Their scores (Forest).
   std::string reference_json;                   //!< ReferenceSet of the training rows, as JSON.
 };
 
-std::string MetadataJson(const VersionInfo& v, const Table& table, std::string_view model_sha256, size_t model_bytes) {
+std::string MetadataJson(const VersionInfo& v, const Table& table, size_t model_bytes) {
   std::string j = "{\n";
-  j += fmt::format("  \"format\": \"vigil-model/1\",\n  \"version\": {},\n  \"parent\": null,\n", JsonString(v.version));
+  j += fmt::format("  \"format\": \"vigil-model/1\",\n  \"version\": {},\n  \"parent\": {},\n", JsonString(v.version),
+                   v.parent.empty() ? "null" : JsonString(v.parent));
   const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                              std::chrono::system_clock::now().time_since_epoch()).count();
   j += fmt::format("  \"created\": {},\n  \"pipeline\": {},\n", JsonString(FormatTimeMs(now_ms)), JsonString(v.pipeline_name));
   j += fmt::format("  \"model_file\": \"model.json\",\n  \"model_sha256\": \"{}\",\n  \"model_bytes\": {},\n",
-                   model_sha256, model_bytes);
+                   v.model_sha256, model_bytes);
   std::vector<std::string> quoted;
   for (const std::string& f : v.features) quoted.push_back(JsonString(f));
   j += fmt::format("  \"features\": [{}],\n", fmt::join(quoted, ", "));
@@ -296,8 +307,7 @@ base::Status WriteVersion(const fs::path& models_dir, const VersionInfo& info, c
   fs::create_directories(staging, ec);
   if (ec) return base::IoError(fmt::format("cannot create {}: {}", staging.string(), ec.message()));
   VIGIL_RETURN_IF_ERROR(WriteFile(staging / "model.json", model_json));
-  VIGIL_RETURN_IF_ERROR(WriteFile(staging / "metadata.json",
-                                  MetadataJson(info, table, Sha256Hex(model_json), model_json.size())));
+  VIGIL_RETURN_IF_ERROR(WriteFile(staging / "metadata.json", MetadataJson(info, table, model_json.size())));
   fs::rename(staging, target, ec);
   if (ec) return base::IoError(fmt::format("cannot rename {} to {}: {}", staging.string(), target.string(), ec.message()));
   return base::Status::OK();
@@ -316,45 +326,95 @@ base::Status FillReference(std::span<const float> inputs, std::span<const float>
   return base::Status::OK();
 }
 
+//! The Forest's scores of `rows` (and their inputs, row-major, in `inputs`).
+base::Result<std::vector<double>> ScoreRows(const Table& table, const models::Forest& forest,
+                                            std::span<const size_t> rows, const VersionInfo& info,
+                                            std::vector<float>& inputs) {
+  VIGIL_ASSIGN_OR_RETURN(inputs, table.DenseRows(info.features, rows));
+  std::vector<float> scores(rows.size());
+  forest.PredictBatch(inputs.data(), rows.size(), info.features.size(), scores.data());
+  return std::vector<double>(scores.begin(), scores.end());
+}
+
+//! The LABEL of `rows`.
+base::Result<std::vector<int>> LabelsOf(const Table& table, std::span<const size_t> rows) {
+  VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> labels, table.Int64s(kLabelColumn));
+  std::vector<int> l(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) l[i] = static_cast<int>(labels[rows[i]]);
+  return l;
+}
+
 //! Train AUC ROC and AP, and the reference histograms, from the Forest's scores of the training rows.
 base::Status FillTrainMetrics(const Table& table, const models::Forest& forest, std::span<const size_t> rows,
                               VersionInfo& info) {
-  VIGIL_ASSIGN_OR_RETURN(std::vector<float> inputs, table.DenseRows(info.features, rows));
-  std::vector<float> scores(rows.size());
-  forest.PredictBatch(inputs.data(), rows.size(), info.features.size(), scores.data());
+  std::vector<float> inputs;
+  VIGIL_ASSIGN_OR_RETURN(std::vector<double> s, ScoreRows(table, forest, rows, info, inputs));
+  const std::vector<float> scores(s.begin(), s.end());
   VIGIL_RETURN_IF_ERROR(FillReference(inputs, scores, info));
-  VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> labels, table.Int64s(kLabelColumn));
-  std::vector<double> s(scores.begin(), scores.end());
-  std::vector<int> l(rows.size());
-  for (size_t i = 0; i < rows.size(); ++i) l[i] = static_cast<int>(labels[rows[i]]);
+  VIGIL_ASSIGN_OR_RETURN(std::vector<int> l, LabelsOf(table, rows));
   VIGIL_ASSIGN_OR_RETURN(info.auc_roc, models::AucRoc(s, l));
   VIGIL_ASSIGN_OR_RETURN(info.average_precision, models::AveragePrecision(s, l));
+  info.train_metrics = {{"auc_roc", info.auc_roc}, {"average_precision", info.average_precision},
+                        {"rows", static_cast<double>(info.rows)}, {"frauds", static_cast<double>(info.frauds)}};
   return base::Status::OK();
 }
 
-base::Result<VersionInfo> RunTrain(const TrainCommandOptions& o) {
-  VIGIL_ASSIGN_OR_RETURN(config::PipelineSpec pipeline, config::LoadPipelineFile(o.pipeline));
+//! Validation AUC ROC and AP on the rows of the validation window, or a note saying why there are none.
+base::Status FillValidationMetrics(const Table& table, const models::Forest& forest, std::span<const int64_t> times,
+                                   VersionInfo& info) {
+  if (info.valid_end_ms <= info.valid_start_ms) return base::Status::OK();
+  const std::vector<size_t> rows = RowsInWindow(times, info.valid_start_ms, info.valid_end_ms);
+  const std::string window = fmt::format("[{}, {})", FormatTimeMs(info.valid_start_ms), FormatTimeMs(info.valid_end_ms));
+  if (rows.empty()) {
+    info.validation_note = fmt::format("no validation: the table has no row in {}", window);
+    return base::Status::OK();
+  }
+  VIGIL_ASSIGN_OR_RETURN(std::vector<int> l, LabelsOf(table, rows));
+  const auto frauds = std::count(l.begin(), l.end(), 1);
+  if (frauds == 0 || frauds == static_cast<int64_t>(rows.size())) {
+    info.validation_note = fmt::format("no validation: the {} rows in {} are all of one class", rows.size(), window);
+    return base::Status::OK();
+  }
+  std::vector<float> inputs;
+  VIGIL_ASSIGN_OR_RETURN(std::vector<double> s, ScoreRows(table, forest, rows, info, inputs));
+  VIGIL_ASSIGN_OR_RETURN(const double auc, models::AucRoc(s, l));
+  VIGIL_ASSIGN_OR_RETURN(const double ap, models::AveragePrecision(s, l));
+  info.validation_metrics = {{"auc_roc", auc}, {"average_precision", ap}, {"rows", static_cast<double>(rows.size())},
+                             {"frauds", static_cast<double>(frauds)}};
+  return base::Status::OK();
+}
+
+//! Checks the options and fills in what the run record needs before any data is read.
+base::Status PrepareRun(const TrainCommandOptions& o, const config::PipelineSpec& pipeline, VersionInfo& info) {
   if (pipeline.features.empty()) return base::InvalidArgument(o.pipeline + ": the pipeline has no `features:` list");
   if (o.train_days < 1) return base::InvalidArgument("--train-days must be at least 1");
-  VIGIL_ASSIGN_OR_RETURN(const int64_t start_ms, ParseDateMs(o.train_start));
-  VIGIL_ASSIGN_OR_RETURN(models::TrainOptions train, MakeTrainOptions(o.model));
-  VersionInfo info;
-  std::error_code ec;
-  fs::create_directories(o.models_dir, ec);
-  if (ec) return base::IoError(fmt::format("cannot create {}: {}", o.models_dir, ec.message()));
+  if (o.valid_days < 0) return base::InvalidArgument("--valid-days must be 0 or more");
+  VIGIL_ASSIGN_OR_RETURN(info.start_ms, ParseDateMs(o.train_start));
+  info.end_ms = info.start_ms + o.train_days * kMsPerDay;
+  info.valid_start_ms = info.end_ms;
+  info.valid_end_ms = info.end_ms + o.valid_days * kMsPerDay;
+  VIGIL_ASSIGN_OR_RETURN(info.train, MakeTrainOptions(o.model));
+  for (const std::string& text : o.offsets) {
+    VIGIL_ASSIGN_OR_RETURN(models::OffsetRange range, models::ParseOffsetRange(text));
+    info.offsets.push_back(std::move(range));
+  }
   info.version = o.version.empty() ? NextVersion(o.models_dir) : o.version;
   VIGIL_RETURN_IF_ERROR(CheckVersionName(info.version));
   if (fs::exists(fs::path(o.models_dir) / info.version)) {
     return base::Status(base::StatusCode::kAlreadyExists,
                         (fs::path(o.models_dir) / info.version).string() + " exists already");
   }
-  VIGIL_ASSIGN_OR_RETURN(Table table, ReadTrainingTable(o.table, pipeline.features));
   info.pipeline_name = pipeline.name;
   info.features = pipeline.features;
   info.table = o.table;
-  info.start_ms = start_ms;
-  info.end_ms = start_ms + o.train_days * kMsPerDay;
-  info.train = train;
+  return base::Status::OK();
+}
+
+//! Trains and stores the version. `info` holds what is known so far even when this fails.
+base::Status RunTrain(const TrainCommandOptions& o, VersionInfo& info) {
+  VIGIL_ASSIGN_OR_RETURN(config::PipelineSpec pipeline, config::LoadPipelineFile(o.pipeline));
+  VIGIL_RETURN_IF_ERROR(PrepareRun(o, pipeline, info));
+  VIGIL_ASSIGN_OR_RETURN(Table table, ReadTrainingTable(o.table, pipeline.features));
   VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> times, table.Int64s(kTimeColumn));
   const std::vector<size_t> rows = RowsInWindow(times, info.start_ms, info.end_ms);
   if (rows.empty()) {
@@ -364,35 +424,112 @@ base::Result<VersionInfo> RunTrain(const TrainCommandOptions& o) {
         FormatTimeMs(info.start_ms), FormatTimeMs(info.end_ms), times.empty() ? "-" : FormatTimeMs(*lo),
         times.empty() ? "-" : FormatTimeMs(*hi)));
   }
-  VIGIL_ASSIGN_OR_RETURN(TrainedModel trained, TrainOnRows(table, info.features, rows, train));
+  VIGIL_ASSIGN_OR_RETURN(TrainedModel trained, TrainOnRows(table, info.features, rows, info.train));
   info.rows = trained.rows;
   info.frauds = trained.frauds;
   VIGIL_ASSIGN_OR_RETURN(std::string model_json, trained.booster->Save(models::ModelFormat::kJson));
   VIGIL_ASSIGN_OR_RETURN(std::shared_ptr<const models::Forest> forest, models::Forest::Load(model_json));
+  info.model_sha256 = Sha256Hex(model_json);
   VIGIL_RETURN_IF_ERROR(FillTrainMetrics(table, *forest, rows, info));
+  VIGIL_RETURN_IF_ERROR(FillValidationMetrics(table, *forest, times, info));
   VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> labels, table.Int64s(kLabelColumn));
   info.golden = PickGoldenRows(rows, labels);
   VIGIL_RETURN_IF_ERROR(ScoreGoldenRows(table, *forest, *trained.booster, info));
   VIGIL_RETURN_IF_ERROR(WriteVersion(o.models_dir, info, table, model_json));
-  return info;
+  return base::Status::OK();
 }
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int ExitCode(const base::Status& st) {
+  return st.code() == base::StatusCode::kInvalidArgument || st.code() == base::StatusCode::kNotFound ? 2 : 1;
+}
+
+//! Copies what the run learned into its record; `trained` is the outcome of RunTrain.
+void FillRun(const VersionInfo& info, const base::Status& trained, models::RunRecord& run) {
+  run.train_window = {info.start_ms, info.end_ms};
+  run.validation_window = {info.valid_start_ms, info.valid_end_ms};
+  run.offsets = info.offsets;
+  if (!info.train.params.empty()) {
+    run.params = info.train.params;
+    run.params["rounds"] = std::to_string(info.train.rounds);
+  }
+  run.train_metrics = info.train_metrics;
+  run.validation_metrics = info.validation_metrics;
+  if (trained.ok()) {
+    run.model_version = info.version;
+    run.model_sha256 = info.model_sha256;
+    run.outcome = std::string(models::kRunRegistered);
+    run.detail = info.validation_note;
+  } else {
+    run.outcome = std::string(models::kRunFailedPrefix) + trained.message();
+  }
+}
+
+void PrintTrained(const TrainCommandOptions& o, const VersionInfo& info, const models::RunRecord& run) {
+  const fs::path dir = fs::path(o.models_dir) / info.version;
+  fmt::print("model {}: {} features, {} rounds, trained on {} .. {} ({} rows, {} frauds)\n", dir.string(),
+             info.features.size(), info.train.rounds, FormatTimeMs(info.start_ms), FormatTimeMs(info.end_ms),
+             info.rows, info.frauds);
+  fmt::print("train AUC ROC {:.4f}, AP {:.4f}\n", info.auc_roc, info.average_precision);
+  if (!info.validation_metrics.empty()) {
+    const auto& v = info.validation_metrics;
+    fmt::print("validation {} .. {}: AUC ROC {:.4f}, AP {:.4f} ({} rows, {} frauds)\n", FormatTimeMs(info.valid_start_ms),
+               FormatTimeMs(info.valid_end_ms), v.at("auc_roc"), v.at("average_precision"), v.at("rows"),
+               v.at("frauds"));
+  } else if (!info.validation_note.empty()) {
+    fmt::print("{}\n", info.validation_note);
+  }
+  fmt::print("run {}: {} {} (parent {}), {:.1f} s\n", run.id, run.outcome, info.version,
+             run.parent.empty() ? "none" : run.parent, static_cast<double>(run.duration_ms()) / 1000.0);
+}
+
+constexpr std::array<std::string_view, 4> kTriggers = {"manual", "schedule", "drift", "command"};
 
 }  // namespace
 
 int TrainCommand(const TrainCommandOptions& o) {
-  auto info = RunTrain(o);
-  if (!info.ok()) {
-    fmt::print(stderr, "error: {}\n", info.status().message());
-    return info.status().code() == base::StatusCode::kInvalidArgument ||
-                   info.status().code() == base::StatusCode::kNotFound
-               ? 2
-               : 1;
+  if (std::find(kTriggers.begin(), kTriggers.end(), o.trigger) == kTriggers.end()) {
+    fmt::print(stderr, "error: --trigger '{}': expected manual, schedule, drift or command\n", o.trigger);
+    return 2;
   }
-  const fs::path dir = fs::path(o.models_dir) / info->version;
-  fmt::print("model {}: {} features, {} rounds, trained on {} .. {} ({} rows, {} frauds)\n", dir.string(),
-             info->features.size(), info->train.rounds, FormatTimeMs(info->start_ms), FormatTimeMs(info->end_ms),
-             info->rows, info->frauds);
-  fmt::print("train AUC ROC {:.4f}, AP {:.4f}\n", info->auc_roc, info->average_precision);
+  models::RunRecord run;
+  run.trigger = o.trigger;
+  run.started_ms = NowMs();
+  run.input = o.table;
+  std::error_code ec;
+  fs::create_directories(o.models_dir, ec);
+  if (ec) {
+    fmt::print(stderr, "error: cannot create {}: {}\n", o.models_dir, ec.message());
+    return 1;
+  }
+  auto id = models::NewRunId(o.models_dir, o.trigger, run.started_ms);
+  if (!id.ok()) {
+    fmt::print(stderr, "error: {}\n", id.status().message());
+    return 1;
+  }
+  run.id = *id;
+  if (auto champion = models::ReadChampion(o.models_dir); champion.ok()) run.parent = *champion;
+  VersionInfo info;
+  info.parent = run.parent;
+  const base::Status trained = RunTrain(o, info);
+  run.finished_ms = NowMs();
+  FillRun(info, trained, run);
+  const base::Status recorded = models::WriteRun(o.models_dir, run);
+  if (!trained.ok()) {
+    fmt::print(stderr, "error: {}\n", trained.message());
+    if (!recorded.ok()) fmt::print(stderr, "error: run {} not recorded: {}\n", run.id, recorded.message());
+    return ExitCode(trained);
+  }
+  PrintTrained(o, info, run);
+  if (!recorded.ok()) {
+    fmt::print(stderr, "error: {} is stored, but its run record {} is not: {}\n", info.version, run.id,
+               recorded.message());
+    return 1;
+  }
   return 0;
 }
 
@@ -413,8 +550,14 @@ void AddTrainCommand(CLI::App& app, TrainCommandOptions& o) {
   cmd->add_option("--models-dir", o.models_dir, "Model registry directory; the model goes to DIR/<version>/")->required();
   cmd->add_option("--train-start", o.train_start, "First training day (UTC), YYYY-MM-DD")->capture_default_str();
   cmd->add_option("--train-days", o.train_days, "Training window length, in days")->capture_default_str();
+  cmd->add_option("--valid-days", o.valid_days, "Validation window: this many days right after the training "
+                                                "window, scored for the run record (0 = none)")->capture_default_str();
   AddModelFlags(*cmd, o.model);
   cmd->add_option("--version", o.version, "Version name (default: v<N+1> after the highest vN in the directory)");
+  cmd->add_option("--trigger", o.trigger, "What started this run, as recorded in DIR/runs/: manual, schedule, drift "
+                                          "or command")->capture_default_str();
+  cmd->add_option("--offsets", o.offsets, "Kafka offsets the table was replayed from, TOPIC:PARTITION:FIRST-END "
+                                          "(END exclusive), repeatable; recorded in the run");
   cmd->callback([&o] { o.selected = true; });
 }
 

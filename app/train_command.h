@@ -1,7 +1,10 @@
 #pragma once
 // `vigil train`: fits an XGBoost model on one time window of a training table (the CSV that
 // `vigil replay` writes) and stores it as a model version: DIR/<version>/model.json and
-// DIR/<version>/metadata.json. The helpers below are shared with `vigil evaluate`.
+// DIR/<version>/metadata.json. Every run, failed ones included, is recorded in DIR/runs/<run id>.json
+// (models/runs.h): trigger, windows, offsets, params, train and validation metrics, duration, model
+// hash, parent (the champion when it started) and outcome. The helpers below are shared with
+// `vigil evaluate`.
 
 #include <CLI/CLI.hpp>
 
@@ -45,11 +48,23 @@ struct TrainCommandOptions {
   std::string models_dir;                             //!< Model registry directory.
   std::string train_start = std::string(kBookTrainStart);  //!< First training day (UTC), YYYY-MM-DD.
   int train_days = 7;                                 //!< Training window length, days. Default 7.
+  //! Validation window: the days right after the training window, scored with the trained model
+  //! for the run record's validation metrics. 0 = no validation. Default 7 (the Handbook's test
+  //! length). Skipped, with a note in the record, when those days hold no rows or a single class.
+  int valid_days = 7;
   ModelFlags model;                                   //!< Hyper-parameters.
   std::string version;                                //!< Version name; empty = v<N+1>.
+  //! What started the run, as recorded in `DIR/runs/`: manual, schedule, drift or command. Default manual.
+  std::string trigger = "manual";
+  //! Kafka offset ranges the table was replayed from, "TOPIC:PARTITION:FIRST-END" each; recorded in the
+  //! run. Default none (a table from a file).
+  std::vector<std::string> offsets;
   bool selected = false;                              //!< Set when the subcommand was given.
 };
 
+//! Runs `vigil train`: reserves a run id in `models_dir/runs/`, trains, stores the version, and
+//! rewrites the run record with its outcome ("registered", or "failed: <reason>"). Prints a summary;
+//! returns 0, 1 (runtime failure, or the record could not be written) or 2 (bad options or inputs).
 int TrainCommand(const TrainCommandOptions& options);
 void AddTrainCommand(CLI::App& app, TrainCommandOptions& options);
 //! Adds --rounds, --param, --seed and --threads to `cmd`.

@@ -1,5 +1,7 @@
-// The CLI as a user meets it: help text, and config errors with file:line:col and a non-zero exit.
+// The CLI as a user meets it: help text, config errors with file:line:col and a non-zero exit, and
+// `vigil runs` errors.
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <fstream>
 
 #include "tests/support/process.h"
@@ -20,7 +22,8 @@ int RunVigil(const std::vector<std::string>& args, std::string* output) {
 TEST_CASE("vigil --help lists the subcommands", "[app]") {
   std::string out;
   CHECK(RunVigil({"--help"}, &out) == 0);
-  for (const char* cmd : {"run", "check-config", "simulate"}) CHECK(out.find(cmd) != std::string::npos);
+  for (const char* cmd : {"run", "check-config", "simulate", "train", "models", "runs"})
+    CHECK(out.find(cmd) != std::string::npos);
   CHECK(RunVigil({}, &out) != 0);
   CHECK(out.find("A subcommand is required") != std::string::npos);
 }
@@ -40,6 +43,24 @@ TEST_CASE("check-config accepts the example and names file:line:col for a broken
   std::ofstream(path) << "name: x\nsource: {kind: kafka, topic: t}\nschema: [\n";
   CHECK(RunVigil({"run", path}, &out) == 2);
   CHECK(out.find(path + ":4:1: YAML syntax error") != std::string::npos);
+}
+
+TEST_CASE("vigil runs names the registry and the run it cannot find", "[app]") {
+  std::string out;
+  const std::string registry = TempDir("vigil-cli");
+  CHECK(RunVigil({"runs", "--registry", registry, "list"}, &out) == 0);
+  CHECK(out == "no runs in '" + registry + "'\n");
+  CHECK(RunVigil({"runs", "--registry", registry, "list", "--json"}, &out) == 0);
+  CHECK(out == "{\"runs\": []}\n");
+  CHECK(RunVigil({"runs", "--registry", registry, "show", "r1"}, &out) == 2);
+  CHECK(out == "error: no run 'r1' in '" + registry + "'\n");
+  CHECK(RunVigil({"runs", "--registry", registry + "/none", "list"}, &out) == 2);
+  CHECK(out.find("no registry directory '" + registry + "/none'") != std::string::npos);
+  std::filesystem::create_directories(registry + "/runs");
+  std::ofstream(registry + "/runs/r2.json") << "{\"id\": ";
+  CHECK(RunVigil({"runs", "--registry", registry, "list"}, &out) == 1);
+  CHECK(out.find("error: " + registry + "/runs/r2.json: not valid JSON") == 0);
+  CHECK(RunVigil({"runs", "--registry", registry}, &out) != 0);
 }
 
 }  // namespace

@@ -1,9 +1,11 @@
 // `vigil train` and `vigil evaluate` on a small simulated training table (40 days, 1,000 cards), the
-// table reader they share, and their errors for bad inputs.
+// table reader they share, their errors for bad inputs, and the run records of `vigil train` as
+// `vigil runs` and `vigil models promote|rollback` see them.
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -12,7 +14,10 @@
 #include "app/table.h"
 #include "app/train_command.h"
 #include "base/time.h"
+#include "models/forest.h"
+#include "models/metrics.h"
 #include "models/registry.h"
+#include "models/runs.h"
 #include "monitor/reference.h"
 #include "sim/simulator.h"
 #include "tests/support/process.h"
@@ -279,6 +284,167 @@ TEST_CASE("train and evaluate reject bad inputs with clear errors", "[app]") {
   CHECK(out.find("--model DIR and/or --prequential N") != std::string::npos);
   CHECK(RunVigil({"evaluate", kPipeline, "--table", dir + "/none.csv", "--prequential", "2"}, &out) == 2);
   CHECK(out.find("none.csv") != std::string::npos);
+}
+
+//! The one run of `registry` whose model_version is `version`.
+models::RunRecord RunOf(const std::string& registry, const std::string& version) {
+  auto run = models::FindRunOfVersion(registry, version);
+  REQUIRE(run.ok());
+  REQUIRE(run->has_value());
+  return **run;
+}
+
+//! Validation AP of `version`, computed here from the table: its Forest over the rows of [start, end).
+double ValidationAp(const std::string& registry, const std::string& version, int64_t start_ms, int64_t end_ms) {
+  auto model = models::LoadVersion(registry, version, {});
+  REQUIRE(model.ok());
+  auto table = app::ReadTrainingTable(SmallTable(), (*model)->features);
+  REQUIRE(table.ok());
+  const std::vector<size_t> rows = app::RowsInWindow(*table->Int64s("TX_TIME_MS"), start_ms, end_ms);
+  REQUIRE(!rows.empty());
+  auto inputs = table->DenseRows((*model)->features, rows);
+  REQUIRE(inputs.ok());
+  std::vector<float> scores(rows.size());
+  (*model)->forest->PredictBatch(inputs->data(), rows.size(), (*model)->features.size(), scores.data());
+  const auto labels = *table->Int64s("LABEL");
+  std::vector<int> l;
+  for (const size_t r : rows) l.push_back(static_cast<int>(labels[r]));
+  auto ap = models::AveragePrecision(std::vector<double>(scores.begin(), scores.end()), l);
+  REQUIRE(ap.ok());
+  return *ap;
+}
+
+TEST_CASE("train records its run: window, offsets, params, metrics, hash, version", "[app]") {
+  const std::string models = TempDir("vigil-models");
+  const int64_t before_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch()).count();
+  std::string out;
+  REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start", "2018-04-11",
+                    "--rounds", "20", "--offsets", "transactions:0:0-1200", "--offsets", "transactions:1:7-1190"},
+                   &out) == 0);
+  INFO(out);
+  auto runs = models::ListRuns(models);
+  REQUIRE(runs.ok());
+  REQUIRE(runs->size() == 1);
+  const models::RunRecord& run = runs->front();
+  CHECK(std::regex_match(run.id, std::regex("r[0-9]{8}-[0-9]{6}-0001")));
+  CHECK(out.find("run " + run.id + ": registered v1 (parent none)") != std::string::npos);
+  CHECK(run.trigger == "manual");
+  CHECK(run.outcome == "registered");
+  CHECK(run.detail.empty());
+  CHECK(run.input == SmallTable());
+  CHECK(run.started_ms >= before_ms);
+  CHECK(run.finished_ms >= run.started_ms);
+  const int64_t start_ms = *base::ParseIso8601Ms("2018-04-11");
+  CHECK(run.train_window == models::TimeWindow{start_ms, start_ms + 7 * kDay});
+  CHECK(run.validation_window == models::TimeWindow{start_ms + 7 * kDay, start_ms + 14 * kDay});
+  CHECK(run.offsets == std::vector<models::OffsetRange>{{"transactions", 0, 0, 1200}, {"transactions", 1, 7, 1190}});
+  CHECK(run.params.at("rounds") == "20");
+  CHECK(run.params.at("eta") == "0.3");
+  CHECK(run.params.at("max_depth") == "6");
+  CHECK(run.params.at("objective") == "binary:logistic");
+  CHECK(run.model_version == "v1");
+  CHECK(run.model_sha256 == app::Sha256Hex(ReadFile(models + "/v1/model.json")));
+  CHECK(run.parent.empty());
+  // Train metrics are metadata.json's, to the last digit.
+  const std::string metadata = ReadFile(models + "/v1/metadata.json");
+  CHECK(run.train_metrics.at("average_precision") == JsonNumbers(metadata, "average_precision").at(0));
+  CHECK(run.train_metrics.at("auc_roc") == JsonNumbers(metadata, "auc_roc").at(0));
+  CHECK(run.train_metrics.at("rows") == JsonNumbers(metadata, "rows").at(0));
+  CHECK(run.train_metrics.at("frauds") == JsonNumbers(metadata, "frauds").at(0));
+  // Validation metrics: the model on the seven days after its window.
+  const double valid_ap = ValidationAp(models, "v1", start_ms + 7 * kDay, start_ms + 14 * kDay);
+  CHECK(run.validation_metrics.at("average_precision") == Approx(valid_ap).epsilon(1e-12));
+  CHECK(run.validation_metrics.at("auc_roc") > 0.5);
+  CHECK(run.validation_metrics.at("rows") > 0);
+  CHECK(out.find(fmt::format("validation 2018-04-18T00:00:00Z .. 2018-04-25T00:00:00Z: AUC ROC {:.4f}, AP {:.4f}",
+                             run.validation_metrics.at("auc_roc"), valid_ap)) != std::string::npos);
+
+  // `vigil runs` (another process) reads the record back.
+  REQUIRE(RunVigil({"runs", "--registry", models, "list"}, &out) == 0);
+  CHECK(out.find("RUN") == 0);
+  CHECK(out.find(fmt::format("{}  manual    2018-04-11 .. 2018-04-18    {:.4f}  {:.4f}  v1", run.id,
+                             run.train_metrics.at("average_precision"), valid_ap)) != std::string::npos);
+  CHECK(out.find(" registered\n") != std::string::npos);
+  REQUIRE(RunVigil({"runs", "--registry", models, "show", run.id}, &out) == 0);
+  CHECK(out.find("validation window   2018-04-18 .. 2018-04-25\n") != std::string::npos);
+  CHECK(out.find("offsets             transactions:0:0-1200, transactions:1:7-1190\n") != std::string::npos);
+  CHECK(out.find("model sha256        " + run.model_sha256 + "\n") != std::string::npos);
+  CHECK(out.find("parent              -\n") != std::string::npos);
+  REQUIRE(RunVigil({"runs", "--registry", models, "show", run.id, "--json"}, &out) == 0);
+  auto parsed = models::RunFromJson(out, "stdout");
+  REQUIRE(parsed.ok());
+  CHECK(*parsed == run);
+  CHECK(RunVigil({"runs", "--registry", models, "show", "r20990101-000000-0001"}, &out) == 2);
+  CHECK(out.find("no run 'r20990101-000000-0001' in '" + models + "'") != std::string::npos);
+}
+
+TEST_CASE("promote and rollback set the outcome of the run behind the version", "[app]") {
+  const std::string models = TempDir("vigil-models");
+  std::string out;
+  REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start", "2018-04-11",
+                    "--rounds", "5", "--trigger", "schedule"}, &out) == 0);
+  REQUIRE(RunVigil({"models", "--registry", models, "promote", "v1"}, &out) == 0);
+  CHECK(RunOf(models, "v1").outcome == "promoted");
+  CHECK(RunOf(models, "v1").trigger == "schedule");
+  // The next run's parent is the champion it would replace, in its record and in metadata.json.
+  REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start", "2018-04-18",
+                    "--rounds", "5", "--trigger", "drift"}, &out) == 0);
+  const models::RunRecord v2 = RunOf(models, "v2");
+  CHECK(v2.parent == "v1");
+  CHECK(v2.outcome == "registered");
+  CHECK(v2.trigger == "drift");
+  CHECK(ReadFile(models + "/v2/metadata.json").find("\"parent\": \"v1\"") != std::string::npos);
+  REQUIRE(RunVigil({"models", "--registry", models, "promote", "v2"}, &out) == 0);
+  CHECK(RunOf(models, "v2").outcome == "promoted");
+  REQUIRE(RunVigil({"models", "--registry", models, "rollback"}, &out) == 0);
+  CHECK(out.find("v1 is the champion again") != std::string::npos);
+  CHECK(RunOf(models, "v2").outcome == "rolled_back");
+  CHECK(RunOf(models, "v1").outcome == "promoted");
+  REQUIRE(RunVigil({"runs", "--registry", models, "list"}, &out) == 0);
+  CHECK(out.find(" rolled_back\n") != std::string::npos);
+  CHECK(out.find(" promoted\n") != std::string::npos);
+}
+
+TEST_CASE("failed runs are recorded, and validation is skipped with a note when it has no data", "[app]") {
+  const std::string models = TempDir("vigil-models");
+  std::string out;
+  CHECK(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start", "2019-01-01"},
+                 &out) == 2);
+  auto runs = models::ListRuns(models);
+  REQUIRE(runs.ok());
+  REQUIRE(runs->size() == 1);
+  CHECK(runs->front().outcome.find("failed: empty training window") == 0);
+  CHECK(runs->front().model_version.empty());
+  CHECK(runs->front().finished_ms >= runs->front().started_ms);
+  CHECK(runs->front().train_window.start_ms == *base::ParseIso8601Ms("2019-01-01"));
+  CHECK(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--trigger", "cron"}, &out) == 2);
+  CHECK(out.find("--trigger 'cron'") != std::string::npos);
+  CHECK(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--offsets", "t:0:9-5"},
+                 &out) == 2);
+  CHECK(out.find("END is before FIRST") != std::string::npos);
+
+  // The table ends on 2018-05-10: a window from 2018-05-04 leaves no day to validate on.
+  REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start", "2018-05-04",
+                    "--rounds", "5"}, &out) == 0);
+  CHECK(out.find("no validation: the table has no row in [2018-05-11T00:00:00Z, 2018-05-18T00:00:00Z)") !=
+        std::string::npos);
+  models::RunRecord run = RunOf(models, "v1");
+  CHECK(run.outcome == "registered");
+  CHECK(run.validation_metrics.empty());
+  CHECK(run.detail == "no validation: the table has no row in [2018-05-11T00:00:00Z, 2018-05-18T00:00:00Z)");
+  REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start", "2018-04-11",
+                    "--rounds", "5", "--valid-days", "0"}, &out) == 0);
+  run = RunOf(models, "v2");
+  CHECK(run.validation_window.empty());
+  CHECK(run.validation_metrics.empty());
+  CHECK(run.detail.empty());
+  runs = models::ListRuns(models);
+  REQUIRE(runs.ok());
+  // A bad --offsets fails a run that has started; an unknown --trigger is refused before any starts.
+  CHECK(runs->size() == 4);
+  REQUIRE(RunVigil({"runs", "--registry", models, "list"}, &out) == 0);
+  CHECK(out.find("failed: empty training window") != std::string::npos);
 }
 
 }  // namespace
