@@ -89,7 +89,8 @@ base::Status Task::CatchUpLabels(int64_t until) {
 base::Status Task::Query(std::string_view event, const BatchMode& mode,
                          const std::function<void(const Batch&, size_t row)>& fn) {
   std::lock_guard lock(mu_);
-  if (!store_) return base::Unavailable("partition " + std::to_string(partition_) + " is closing");
+  if (!store_ || states_.size() != plan_.operators().size())
+    return base::Unavailable("partition " + std::to_string(partition_) + " is closed");
   if (!query_batch_) query_batch_ = std::make_unique<Batch>(&plan_.schema());
   const RawEvent raw{event.data(), static_cast<uint32_t>(event.size()), nullptr, 0, -1};
   query_batch_->set_mode(mode);
