@@ -110,9 +110,9 @@ inline void RankRow(const float* cuts, size_t cut_stride, size_t num_features, c
 //! missing rank into the smallest. Byte 0 holds (rank + 1) ^ kRankBias (+ 1 if default-left): the
 //! split goes left iff byte 0 > the row's rank, as signed bytes.
 inline uint32_t LaneNode(uint32_t feature, uint32_t rank, bool default_left) {
-  const uint32_t other = default_left ? kTableFeatures : 0x80;
-  const uint32_t index = feature < kTableFeatures ? feature << 24 | other << 16
-                                                  : other << 24 | (feature - kTableFeatures) << 16;
+  constexpr auto kPerTable = static_cast<uint32_t>(kTableFeatures);
+  const uint32_t other = default_left ? kPerTable : 0x80;
+  const uint32_t index = feature < kPerTable ? feature << 24 | other << 16 : other << 24 | (feature - kPerTable) << 16;
   return index | static_cast<uint8_t>(((rank + 1) ^ kRankBias) + default_left);
 }
 //! A lane node that goes right whatever the row: reads 0 and compares it with -128.
