@@ -3,7 +3,6 @@
 
 #include "app/models_command.h"
 #include "models/registry.h"
-#include "models/runs.h"
 
 namespace vigil::app {
 namespace {
@@ -13,12 +12,6 @@ int Fail(const base::Status& st) {
   return st.code() == base::StatusCode::kInvalidArgument || st.code() == base::StatusCode::kNotFound ? 2 : 1;
 }
 
-//! Records `outcome` on the run that registered `version`. The registry change is done by then, so a
-//! record that cannot be updated is a warning, not a failure of the command.
-void RecordOutcome(const std::string& registry, const std::string& version, std::string_view outcome) {
-  if (base::Status st = models::SetVersionRunOutcome(registry, version, outcome, ""); !st.ok())
-    fmt::print(stderr, "warning: the run record of {} was not updated: {}\n", version, st.message());
-}
 
 }  // namespace
 
@@ -40,15 +33,12 @@ int ModelsCommand(const ModelsOptions& o) {
   }
   if (o.action == "promote") {
     if (base::Status st = models::Promote(o.registry, o.version, {}); !st.ok()) return Fail(st);
-    RecordOutcome(o.registry, o.version, models::kRunPromoted);
     fmt::print("{} is the champion\n", o.version);
     return 0;
   }
   if (o.action == "rollback") {
-    auto replaced = models::ReadChampion(o.registry);
     auto previous = models::Rollback(o.registry);
     if (!previous.ok()) return Fail(previous.status());
-    if (replaced.ok() && *replaced != *previous) RecordOutcome(o.registry, *replaced, models::kRunRolledBack);
     fmt::print("{} is the champion again\n", *previous);
     return 0;
   }

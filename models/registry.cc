@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "models/file_io.h"
+#include "models/runs.h"
 
 namespace vigil::models {
 namespace {
@@ -101,6 +102,8 @@ base::Status Promote(const std::string& registry, const std::string& version,
   VIGIL_RETURN_IF_ERROR(WriteAtomically(fs::path(registry) / "CHAMPION", version + "\n"));
   std::ofstream history(fs::path(registry) / "HISTORY", std::ios::app);
   history << version << "\n";
+  // The registry change is done; the run record follows it on a best-effort basis.
+  (void)SetVersionRunOutcome(registry, version, kRunPromoted, "");
   return base::Status::OK();
 }
 
@@ -115,6 +118,7 @@ base::Result<std::string> Rollback(const std::string& registry) {
   VIGIL_RETURN_IF_ERROR(WriteAtomically(fs::path(registry) / "CHAMPION", previous + "\n"));
   std::ofstream history(fs::path(registry) / "HISTORY", std::ios::app);
   history << previous << "\n";
+  if (lines.back() != previous) (void)SetVersionRunOutcome(registry, lines.back(), kRunRolledBack, "");
   return previous;
 }
 

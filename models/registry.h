@@ -31,10 +31,12 @@ base::Result<std::shared_ptr<const ModelVersion>> LoadVersion(const std::string&
                                                               const std::vector<std::string>& expected_features);
 //! The serving version's name (contents of CHAMPION), NotFound when none was promoted.
 base::Result<std::string> ReadChampion(const std::string& registry);
-//! Verifies `version` (as LoadVersion) and makes it the champion; records it in HISTORY.
+//! Verifies `version` (as LoadVersion) and makes it the champion; records it in HISTORY and marks the
+//! run that registered it (runs.h) "promoted", best effort.
 base::Status Promote(const std::string& registry, const std::string& version,
                      const std::vector<std::string>& expected_features);
-//! Makes the champion before the current one serve again; returns its name.
+//! Makes the champion before the current one serve again; returns its name. The replaced version's
+//! run is marked "rolled_back", best effort.
 base::Result<std::string> Rollback(const std::string& registry);
 //! Every version directory, sorted by name.
 base::Result<std::vector<std::string>> ListVersions(const std::string& registry);
