@@ -5,6 +5,7 @@
 //   GET  /v1/models                                        the registry's versions and champion
 //   POST /v1/models/promote   {"version":"v3"}             bearer token
 //   POST /v1/models/rollback                               bearer token
+//   GET  /v1/runs[?limit=N], /v1/runs?id=RUN                training run records (experiment tracking)
 // /v1/score computes the features from the live state of the task that owns the event's key, without
 // changing it (unless http.score_updates_state), through the same operators as the stream.
 
