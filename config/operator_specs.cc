@@ -139,7 +139,7 @@ Status ParseOperators(const YamlReader& r, const YAML::Node& node, std::vector<O
       spec.params = std::move(w);
     } else if (spec.type == "score") {
       VIGIL_RETURN_IF_ERROR(r.ExpectMap(o, "a score operator", {"type", "name", "registry", "threshold", "poll", "review_threshold",
-                                                                   "reasons", "reason_mode", "monitor"}));
+                                                                   "reasons", "reason_mode", "monitor", "feature_log"}));
       ScoreSpec sc;
       VIGIL_ASSIGN_OR_RETURN(YAML::Node registry, r.Required(o, "registry"));
       sc.registry = registry.Scalar();
@@ -157,6 +157,7 @@ Status ParseOperators(const YamlReader& r, const YAML::Node& node, std::vector<O
       if (sc.reason_mode != "approximate" && sc.reason_mode != "exact")
         return r.Error(o["reason_mode"], "reason_mode: expected approximate or exact");
       if (YAML::Node m = o["monitor"]) VIGIL_RETURN_IF_ERROR(ParseMonitor(r, m, &sc.monitor));
+      VIGIL_RETURN_IF_ERROR(r.Read(o, "feature_log", &sc.feature_log));
       spec.params = std::move(sc);
     } else {
       return r.Error(type, "unknown operator type '" + spec.type + "'; expected derive, window or score");

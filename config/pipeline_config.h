@@ -198,6 +198,10 @@ struct ScoreSpec {
   //! "exact" (TreeSHAP, libxgboost's pred_contribs).
   std::string reason_mode = "approximate";
   MonitorSpec monitor;           //!< Drift and performance monitoring; off unless configured.
+  //! CSV file that receives, once each event's label is due (monitor's label_delay_days after its
+  //! event time), the vector served for it, its score, model version and label: the training table
+  //! of retraining. Default empty: none.
+  std::string feature_log;
 };
 
 //! One operator of the graph.

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "models/registry.h"
+#include "operators/feature_log.h"
 #include "operators/score_monitor.h"
 
 namespace vigil::operators {
@@ -28,12 +29,20 @@ class ScoreState final : public engine::OperatorState {
   std::vector<uint32_t> order;       //!< Feature indexes, sorted by |contribution|.
   std::string reasons;               //!< One row's REASONS text.
   std::vector<int64_t> times;        //!< Event times of the scored rows (drift windows).
-  // Performance on delayed labels: scored events wait here (oldest first, from pending_head) until
-  // their label is due, then go to the monitor with it.
+  // Outcomes on delayed labels: scored events wait here (oldest first, from pending_head) until
+  // their label is due, then go to the monitor and the feature log with it. pending_inputs holds
+  // each pending event's served vector (width floats, same order).
   engine::LabelIndex* labels = nullptr;
+  FeatureLog* log = nullptr;
   std::vector<ScoredEvent> pending;
+  std::vector<std::shared_ptr<const ModelVersion>> pending_models;
+  std::vector<float> pending_inputs;
   size_t pending_head = 0;
   std::vector<ScoredEvent> matured;
+  std::vector<LogRow> log_rows;
+  void Flush() override {
+    if (log != nullptr) (void)log->Flush();  // a failed flush shows at the next Append
+  }
 };
 
 class ScoreOperator final : public engine::Operator {
@@ -61,14 +70,19 @@ class ScoreOperator final : public engine::Operator {
   base::Result<std::unique_ptr<engine::OperatorState>> MakeState(const engine::TaskContext& ctx) const override {
     auto state = std::make_unique<ScoreState>();
     state->labels = ctx.labels;
+    state->log = log_.get();
     return std::unique_ptr<engine::OperatorState>(std::move(state));
   }
 
-  //! Drift and performance monitoring; set once by the factory, before any batch.
-  void set_monitor(std::unique_ptr<ScoreMonitor> monitor, int id_column, int card_column) {
+  //! Drift and performance monitoring, and the feature log (either may be null); set once by the
+  //! factory, before any batch. `id_column`/`card_column` are needed when outcomes are tracked.
+  void set_outcomes(std::unique_ptr<ScoreMonitor> monitor, std::unique_ptr<FeatureLog> log, int id_column,
+                    int card_column) {
     monitor_ = std::move(monitor);
+    log_ = std::move(log);
     id_column_ = id_column;
     card_column_ = card_column;
+    track_outcomes_ = log_ != nullptr || (monitor_ && monitor_->tracks_performance());
   }
 
   base::Status Process(engine::Batch& batch, engine::OperatorState* s) const override {
@@ -102,38 +116,53 @@ class ScoreOperator final : public engine::Operator {
       }
       batch.SetString(row, reasons_, st->reasons);
     }
-    if (monitor_ && !batch.mode().read_only) VIGIL_RETURN_IF_ERROR(Monitor(batch, *model, st));
+    if ((monitor_ || track_outcomes_) && !batch.mode().read_only) VIGIL_RETURN_IF_ERROR(Outcomes(batch, model, st));
     return base::Status::OK();
   }
 
  private:
-  base::Status Monitor(const engine::Batch& batch, const ModelVersion& model, ScoreState* st) const {
+  base::Status Outcomes(const engine::Batch& batch, const std::shared_ptr<const ModelVersion>& model,
+                        ScoreState* st) const {
     st->times.clear();
     int64_t now = INT64_MIN;
     for (size_t row : st->rows) {
       st->times.push_back(batch.meta(row).event_time);
       now = std::max(now, batch.meta(row).event_time);
     }
-    monitor_->Observe(model, st->inputs, st->scores, st->times);
-    if (!monitor_->tracks_performance() || st->labels == nullptr) return base::Status::OK();
+    if (monitor_) monitor_->Observe(*model, st->inputs, st->scores, st->times);
+    if (!track_outcomes_ || st->labels == nullptr) return base::Status::OK();
+    const size_t width = feature_columns_.size();
     for (size_t i = 0; i < st->rows.size(); ++i) {
       const size_t row = st->rows[i];
       st->pending.push_back(ScoredEvent{batch.i64(row, id_column_), st->times[i], batch.i64(row, card_column_),
                                         st->scores[i], st->scores[i] >= spec_.threshold, 0});
+      st->pending_models.push_back(model);
     }
-    // Labels due by `now` are in the task's label index by now (the task reads labels up to the
-    // batch's event time before its operators run).
-    const int64_t delay = int64_t{monitor_->label_delay_days()} * 86'400'000;
+    st->pending_inputs.insert(st->pending_inputs.end(), st->inputs.begin(), st->inputs.end());
+    // An event is settled once its label is due (delay after its event time) and the task's label
+    // stream has been read that far: labels arrive on their own topic and may lag the events.
+    const int64_t delay = int64_t{spec_.monitor.label_delay_days} * 86'400'000;
+    now = std::min(now, st->labels->watermark());
     st->matured.clear();
+    st->log_rows.clear();
     while (st->pending_head < st->pending.size() && st->pending[st->pending_head].time_ms + delay <= now) {
-      ScoredEvent e = st->pending[st->pending_head++];
+      const size_t i = st->pending_head++;
+      ScoredEvent& e = st->pending[i];
       VIGIL_ASSIGN_OR_RETURN(const engine::LabelRecord* label, st->labels->Lookup(e.id));
       e.label = label != nullptr && label->time_ms <= now && label->label > 0.5 ? 1 : 0;
       st->matured.push_back(e);
+      if (log_)
+        st->log_rows.push_back(LogRow{e.id, e.time_ms, e.card, e.score, e.label, st->pending_inputs.data() + i * width,
+                                      &st->pending_models[i]->version});
     }
-    monitor_->AddOutcomes(model, st->matured);
-    if (st->pending_head > 4096 && st->pending_head * 2 > st->pending.size()) {  // compact, keeping capacity
-      st->pending.erase(st->pending.begin(), st->pending.begin() + static_cast<std::ptrdiff_t>(st->pending_head));
+    if (monitor_) monitor_->AddOutcomes(*model, st->matured);
+    if (log_) VIGIL_RETURN_IF_ERROR(log_->Append(st->log_rows));
+    const size_t head = st->pending_head;
+    if (head > 4096 && head * 2 > st->pending.size()) {  // compact, keeping capacity
+      st->pending.erase(st->pending.begin(), st->pending.begin() + static_cast<std::ptrdiff_t>(head));
+      st->pending_models.erase(st->pending_models.begin(), st->pending_models.begin() + static_cast<std::ptrdiff_t>(head));
+      st->pending_inputs.erase(st->pending_inputs.begin(),
+                               st->pending_inputs.begin() + static_cast<std::ptrdiff_t>(head * width));
       st->pending_head = 0;
     }
     return base::Status::OK();
@@ -191,6 +220,8 @@ class ScoreOperator final : public engine::Operator {
   double review_threshold_;
   models::ExplainMode mode_;
   std::unique_ptr<ScoreMonitor> monitor_;  // null without `monitor:`
+  std::unique_ptr<FeatureLog> log_;        // null without `feature_log:`
+  bool track_outcomes_ = false;            // events wait for their labels (performance or log)
   int id_column_ = -1, card_column_ = -1;
   mutable std::atomic<std::shared_ptr<const ModelVersion>> current_;
   std::mutex mu_;
@@ -223,21 +254,30 @@ base::Result<std::unique_ptr<engine::Operator>> MakeScore(engine::BindContext& c
     if (!r->ok()) return config::ConfigError(ctx.spec.loc, r->status().message());
   auto op = std::make_unique<ScoreOperator>(ctx.spec.name, spec, std::move(columns), features, *score, *decision,
                                             *version, *reasons, *model);
-  if (spec.monitor.enabled) {
-    int id = -1, card = -1;
-    if (spec.monitor.performance) {
-      if (!ctx.pipeline.labels.enabled)
-        return config::ConfigError(spec.monitor.loc, "monitor performance needs the pipeline's labels: section");
-      id = ctx.schema.Find(ctx.pipeline.labels.id);
-      card = ctx.schema.Find(spec.monitor.card);
-      if (card < 0 || ctx.schema.column(card).type != config::FieldType::kInt64)
-        return config::ConfigError(spec.monitor.loc, "monitor card column '" + spec.monitor.card + "' must be an int64 column");
-    }
-    auto monitor = ScoreMonitor::Make(spec.monitor, spec.review_threshold.value_or(spec.threshold), spec.registry,
-                                      ctx.pipeline.name, ctx.metrics);
-    if (!monitor.ok()) return config::ConfigError(spec.monitor.loc, monitor.status().message());
-    op->set_monitor(std::move(monitor).value(), id, card);
+  int id = -1, card = -1;
+  if (spec.monitor.performance || !spec.feature_log.empty()) {
+    if (!ctx.pipeline.labels.enabled)
+      return config::ConfigError(ctx.spec.loc, "monitor performance and feature_log need the pipeline's labels: section");
+    id = ctx.schema.Find(ctx.pipeline.labels.id);
+    card = ctx.schema.Find(spec.monitor.card);
+    if (card < 0 || ctx.schema.column(card).type != config::FieldType::kInt64)
+      return config::ConfigError(ctx.spec.loc, "the card column '" + spec.monitor.card + "' must be an int64 column");
   }
+  std::unique_ptr<ScoreMonitor> monitor;
+  if (spec.monitor.enabled) {
+    auto made = ScoreMonitor::Make(spec.monitor, spec.review_threshold.value_or(spec.threshold), spec.registry,
+                                   ctx.pipeline.name, ctx.metrics);
+    if (!made.ok()) return config::ConfigError(spec.monitor.loc, made.status().message());
+    monitor = std::move(made).value();
+  }
+  std::unique_ptr<FeatureLog> log;
+  if (!spec.feature_log.empty()) {
+    auto made = FeatureLog::Make(spec.feature_log, ctx.pipeline.labels.id, ctx.pipeline.schema.event_time,
+                                 spec.monitor.card, features);
+    if (!made.ok()) return config::ConfigError(ctx.spec.loc, made.status().message());
+    log = std::move(made).value();
+  }
+  op->set_outcomes(std::move(monitor), std::move(log), id, card);
   return std::unique_ptr<engine::Operator>(std::move(op));
 }
 

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "tests/support/kafka_env.h"
@@ -66,7 +67,8 @@ TEST_CASE("POST /v1/score answers from live state without changing it and as the
              "fields: [SCORE, DECISION, MODEL_VERSION, REASONS, TRANSACTION_ID, TX_TIME_MS,");
   ReplaceAll(&yaml, "      - {name: TERMINAL_ID_RISK_30DAY_WINDOW, agg: ratio, field: $label, window: 30d}\n",
              "      - {name: TERMINAL_ID_RISK_30DAY_WINDOW, agg: ratio, field: $label, window: 30d}\n"
-             "  - type: score\n    registry: " + reg + "\n    poll: 50ms\n    review_threshold: 0.3\n    reasons: 3\n");
+             "  - type: score\n    registry: " + reg + "\n    poll: 50ms\n    review_threshold: 0.3\n    reasons: 3\n    feature_log: " +
+                 dir + "/log/features.csv\n");
   ReplaceAll(&yaml, "runtime: {workers: 2, commit_interval: 1s}",
              "runtime: {workers: 2, commit_interval: 500ms, state_dir: " + dir +
                  "/state}\nhttp: {port: 0, token_env: VIGIL_TEST_API_TOKEN}");
@@ -195,6 +197,61 @@ TEST_CASE("POST /v1/score answers from live state without changing it and as the
 
   live.Signal(SIGTERM);
   CHECK(live.Wait(std::chrono::seconds(60)) == 0);
+
+  // The feature log: every event whose label was due by the end of the stream (7 days after its
+  // event time), with the vector it was served, its score and its label; a training table.
+  std::map<int64_t, int> truth;
+  {
+    std::ifstream in(dir + "/labels.jsonl");
+    for (std::string line; std::getline(in, line);) {
+      simdjson::dom::element l = parser.parse(line);
+      truth[l["TRANSACTION_ID"].get_int64().value()] = static_cast<int>(l["TX_FRAUD"].get_int64().value());
+    }
+  }
+  std::map<int64_t, std::string> served;
+  int64_t newest = 0;
+  for (const Message& m : streamed) {
+    simdjson::dom::element doc = parser.parse(m.value);
+    served[doc["TRANSACTION_ID"].get_int64().value()] = m.value;
+    newest = std::max(newest, doc["TX_TIME_MS"].get_int64().value());
+  }
+  size_t due = 0;
+  for (const auto& [tx_id, value] : served)
+    if (parser.parse(value)["TX_TIME_MS"].get_int64().value() + 7 * 86'400'000LL <= newest) ++due;
+  std::ifstream log(dir + "/log/features.csv");
+  std::string header, cell;
+  std::getline(log, header);
+  REQUIRE(header.rfind("TRANSACTION_ID,TX_TIME_MS,CUSTOMER_ID,TX_AMOUNT,", 0) == 0);
+  std::vector<std::string> columns;
+  for (std::stringstream h(header); std::getline(h, cell, ',');) columns.push_back(cell);
+  REQUIRE(columns.size() == 3 + 15 + 3);
+  size_t rows = 0, frauds = 0, mismatches = 0;
+  for (std::string line; std::getline(log, line); ++rows) {
+    std::vector<std::string> cells;
+    for (std::stringstream c(line); std::getline(c, cell, ',');) cells.push_back(cell);
+    if (line.back() == ',') cells.push_back("");
+    REQUIRE(cells.size() == columns.size());
+    const int64_t tx_id = std::stoll(cells[0]);
+    REQUIRE(served.count(tx_id) == 1);
+    simdjson::dom::element decision = parser.parse(served[tx_id]);
+    for (size_t c = 3; c < 3 + 15; ++c) {
+      const float logged = std::stof(cells[c]);
+      if (logged != static_cast<float>(decision[columns[c]].get_double().value()) && ++mismatches < 5)
+        UNSCOPED_INFO(columns[c] << " of " << tx_id << ": logged " << cells[c]);
+    }
+    CHECK(std::stod(cells[18]) == Approx(decision["SCORE"].get_double().value()).margin(1e-6));
+    const int label = std::stoi(cells[20]);
+    CHECK(label == (truth.count(tx_id) ? truth[tx_id] : 0));
+    frauds += static_cast<size_t>(label);
+  }
+  CHECK(mismatches == 0);
+  CHECK(rows == due);
+  CHECK(frauds > 0);
+  // It trains like a replay table.
+  CHECK(Shell(vigil + " train " + pipeline + " --table " + dir + "/log/features.csv --models-dir " + reg +
+              " --rounds 10 --train-start 2018-04-12 --valid-days 3 > " + dir + "/train.log 2>&1") == 0);
+  INFO(ReadFile(dir + "/train.log"));
+  CHECK(ReadFile(reg + "/v3/metadata.json").find("\"parent\": \"v1\"") != std::string::npos);
 }
 
 }  // namespace
