@@ -10,6 +10,7 @@
 #include <regex>
 #include <thread>
 
+#include "tests/support/handbook.h"
 #include "tests/support/kafka_env.h"
 #include "tests/support/process.h"
 #include "tests/support/prometheus_env.h"
@@ -74,21 +75,15 @@ TEST_CASE("a drift in the stream fires VigilFeatureDrift in a real Prometheus an
   const std::string tx = UniqueTopic("tx"), labels = UniqueTopic("labels"), decisions = UniqueTopic("decisions"),
                     dlq = UniqueTopic("dlq");
   for (const auto& t : {tx, labels, decisions, dlq}) CreateTopic(t, 1);
-  std::string yaml = ReadFile(pipeline);
-  ReplaceAll(&yaml, "topic: transactions}", "topic: " + tx + "}");
-  ReplaceAll(&yaml, "topic: labels}", "topic: " + labels + "}");
-  ReplaceAll(&yaml, "topic: transactions.dlq}", "topic: " + dlq + "}");
-  ReplaceAll(&yaml, "topic: features", "topic: " + decisions);
-  ReplaceAll(&yaml, "bootstrap: 127.0.0.1:19092", "bootstrap: '" + Bootstrap() + "'");
-  ReplaceAll(&yaml, "fields: [TRANSACTION_ID, TX_TIME_MS,", "fields: [SCORE, MODEL_VERSION, TRANSACTION_ID, TX_TIME_MS,");
+  std::string yaml = HandbookYaml({tx, labels, decisions, dlq});
+  PrependOutputFields(&yaml, "SCORE, MODEL_VERSION");
   // A drift window of 8 x 1000 events (about two weeks of this population, so weekdays and hours
   // are represented as in the training week), re-evaluated every 500 ms.
-  ReplaceAll(&yaml, "      - {name: TERMINAL_ID_RISK_30DAY_WINDOW, agg: ratio, field: $label, window: 30d}\n",
-             "      - {name: TERMINAL_ID_RISK_30DAY_WINDOW, agg: ratio, field: $label, window: 30d}\n"
+  AppendOperators(&yaml,
              "  - type: score\n    registry: " + reg + "\n"
              "    monitor: {drift: {events: 1000, sub_windows: 8}, every: 500ms,\n"
              "              performance: {window_days: 7, label_delay_days: 7}}\n");
-  ReplaceAll(&yaml, "runtime: {workers: 2, commit_interval: 1s}",
+  ReplaceRuntime(&yaml,
              "runtime: {workers: 1, commit_interval: 500ms, state_dir: " + dir + "/state}\nhttp: {port: 0}");
   std::ofstream(dir + "/pipeline.yaml") << yaml;
 

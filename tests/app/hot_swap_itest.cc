@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "tests/support/handbook.h"
 #include "tests/support/kafka_env.h"
 #include "tests/support/process.h"
 
@@ -58,25 +59,18 @@ TEST_CASE("promotions under load swap models between batches and corrupt models 
   const std::string tx = UniqueTopic("tx"), labels = UniqueTopic("labels"), decisions = UniqueTopic("decisions"),
                     dlq = UniqueTopic("dlq");
   for (const auto& t : {tx, labels, decisions, dlq}) CreateTopic(t, 1);
-  std::string yaml = ReadFile(pipeline);
-  ReplaceAll(&yaml, "topic: transactions}", "topic: " + tx + "}");
-  ReplaceAll(&yaml, "topic: labels}", "topic: " + labels + "}");
-  ReplaceAll(&yaml, "topic: transactions.dlq}", "topic: " + dlq + "}");
-  ReplaceAll(&yaml, "topic: features", "topic: " + decisions);
-  ReplaceAll(&yaml, "bootstrap: 127.0.0.1:19092", "bootstrap: '" + Bootstrap() + "'");
-  ReplaceAll(&yaml, "fields: [TRANSACTION_ID, TX_TIME_MS,", "fields: [SCORE, DECISION, MODEL_VERSION, TRANSACTION_ID, TX_TIME_MS,");
-  ReplaceAll(&yaml, "# The model's input vector", "# (score)\n# The model's input vector");
-  ReplaceAll(&yaml, "      - {name: TERMINAL_ID_RISK_30DAY_WINDOW, agg: ratio, field: $label, window: 30d}\n",
-             "      - {name: TERMINAL_ID_RISK_30DAY_WINDOW, agg: ratio, field: $label, window: 30d}\n"
-             "  - type: score\n    registry: " + reg + "\n    poll: 50ms\n");
-  ReplaceAll(&yaml, "runtime: {workers: 2, commit_interval: 1s}",
+  std::string yaml = HandbookYaml({tx, labels, decisions, dlq});
+  PrependOutputFields(&yaml, "SCORE, DECISION, MODEL_VERSION");
+  AppendOperators(&yaml, "  - type: score\n    registry: " + reg + "\n    poll: 50ms\n");
+  ReplaceRuntime(&yaml,
              "batch: {max_events: 200}\nruntime: {workers: 1, commit_interval: 500ms, state_dir: " + dir +
                  "/state}\nhttp: {enabled: false}");
   std::ofstream(dir + "/pipeline.yaml") << yaml;
   REQUIRE(Shell(sim + " --kafka " + Bootstrap() + " --topic " + tx + " --labels-topic " + labels) == 0);
 
   Child live({VigilBinary(), "run", dir + "/pipeline.yaml", "--idle-exit", "5s"}, dir + "/run.log");
-  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  // Promote only once v1 has scored something: the pipeline's start-up time depends on the machine.
+  REQUIRE(ConsumeAll(decisions, 1, std::chrono::seconds(60)).size() == 1);
   for (const char* v : {"v2", "v1", "v2"}) {
     REQUIRE(promote(v, &out) == 0);
     std::this_thread::sleep_for(std::chrono::milliseconds(600));

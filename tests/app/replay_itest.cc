@@ -5,6 +5,7 @@
 #include <sstream>
 #include <vector>
 
+#include "tests/support/handbook.h"
 #include "tests/support/kafka_env.h"
 #include "tests/support/process.h"
 
@@ -39,10 +40,7 @@ TEST_CASE("vigil replay reads a Kafka offset range", "[integration]") {
   REQUIRE(Shell(sim + " --out " + dir + "/tx.jsonl --labels-out " + dir + "/labels.jsonl") == 0);
   REQUIRE(Shell(sim + " --kafka " + Bootstrap() + " --topic " + tx + " --labels-topic " + labels + " 2>/dev/null") == 0);
 
-  std::string yaml = ReadFile(std::string(VIGIL_SOURCE_DIR) + "/deploy/examples/handbook.yaml");
-  ReplaceAll(&yaml, "topic: transactions}", "topic: " + tx + "}");
-  ReplaceAll(&yaml, "topic: labels}", "topic: " + labels + "}");
-  ReplaceAll(&yaml, "bootstrap: 127.0.0.1:19092", "bootstrap: '" + Bootstrap() + "'");
+  std::string yaml = HandbookYaml({tx, labels, "", ""});
   const std::string pipeline = dir + "/pipeline.yaml";
   std::ofstream(pipeline) << yaml;
   const std::string replay = vigil + " replay " + pipeline;

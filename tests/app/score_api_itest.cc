@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/support/handbook.h"
 #include "tests/support/kafka_env.h"
 #include "tests/support/process.h"
 
@@ -57,19 +58,11 @@ TEST_CASE("POST /v1/score answers from live state without changing it and as the
   const std::string tx = UniqueTopic("tx"), labels = UniqueTopic("labels"), decisions = UniqueTopic("decisions"),
                     dlq = UniqueTopic("dlq");
   for (const auto& t : {tx, labels, decisions, dlq}) CreateTopic(t, 2);
-  std::string yaml = ReadFile(pipeline);
-  ReplaceAll(&yaml, "topic: transactions}", "topic: " + tx + "}");
-  ReplaceAll(&yaml, "topic: labels}", "topic: " + labels + "}");
-  ReplaceAll(&yaml, "topic: transactions.dlq}", "topic: " + dlq + "}");
-  ReplaceAll(&yaml, "topic: features", "topic: " + decisions);
-  ReplaceAll(&yaml, "bootstrap: 127.0.0.1:19092", "bootstrap: '" + Bootstrap() + "'");
-  ReplaceAll(&yaml, "fields: [TRANSACTION_ID, TX_TIME_MS,",
-             "fields: [SCORE, DECISION, MODEL_VERSION, REASONS, TRANSACTION_ID, TX_TIME_MS,");
-  ReplaceAll(&yaml, "      - {name: TERMINAL_ID_RISK_30DAY_WINDOW, agg: ratio, field: $label, window: 30d}\n",
-             "      - {name: TERMINAL_ID_RISK_30DAY_WINDOW, agg: ratio, field: $label, window: 30d}\n"
-             "  - type: score\n    registry: " + reg + "\n    poll: 50ms\n    review_threshold: 0.3\n    reasons: 3\n    feature_log: " +
+  std::string yaml = HandbookYaml({tx, labels, decisions, dlq});
+  PrependOutputFields(&yaml, "SCORE, DECISION, MODEL_VERSION, REASONS");
+  AppendOperators(&yaml, "  - type: score\n    registry: " + reg + "\n    poll: 50ms\n    review_threshold: 0.3\n    reasons: 3\n    feature_log: " +
                  dir + "/log/features.csv\n");
-  ReplaceAll(&yaml, "runtime: {workers: 2, commit_interval: 1s}",
+  ReplaceRuntime(&yaml,
              "runtime: {workers: 2, commit_interval: 500ms, state_dir: " + dir +
                  "/state}\nhttp: {port: 0, token_env: VIGIL_TEST_API_TOKEN}");
   std::ofstream(dir + "/pipeline.yaml") << yaml;

@@ -8,6 +8,7 @@
 #include <map>
 #include <sstream>
 
+#include "tests/support/handbook.h"
 #include "tests/support/kafka_env.h"
 #include "tests/support/process.h"
 
@@ -24,13 +25,8 @@ TEST_CASE("live features from Kafka equal vigil replay bit for bit", "[integrati
   REQUIRE(Shell(sim + " --out " + dir + "/tx.jsonl --labels-out " + dir + "/labels.jsonl") == 0);
   REQUIRE(Shell(sim + " --kafka " + Bootstrap() + " --topic " + tx + " --labels-topic " + labels) == 0);
 
-  std::string yaml = ReadFile(std::string(VIGIL_SOURCE_DIR) + "/deploy/examples/handbook.yaml");
-  ReplaceAll(&yaml, "topic: transactions}", "topic: " + tx + "}");
-  ReplaceAll(&yaml, "topic: labels}", "topic: " + labels + "}");
-  ReplaceAll(&yaml, "topic: transactions.dlq}", "topic: " + dlq + "}");
-  ReplaceAll(&yaml, "topic: features", "topic: " + out);
-  ReplaceAll(&yaml, "bootstrap: 127.0.0.1:19092", "bootstrap: '" + Bootstrap() + "'");
-  ReplaceAll(&yaml, "runtime: {workers: 2, commit_interval: 1s}",
+  std::string yaml = HandbookYaml({tx, labels, out, dlq});
+  ReplaceRuntime(&yaml,
              "runtime: {workers: 2, commit_interval: 1s, state_dir: " + dir + "/state}\nhttp: {enabled: false}");
   std::ofstream(dir + "/pipeline.yaml") << yaml;
 

@@ -1,0 +1,44 @@
+#include "tests/support/handbook.h"
+
+#include <catch2/catch.hpp>
+
+#include "tests/support/kafka_env.h"
+#include "tests/support/process.h"
+
+namespace vigil::testing {
+namespace {
+
+//! Replaces `from`, which must occur, with `to`.
+void ReplaceRequired(std::string* yaml, const std::string& from, const std::string& to) {
+  INFO("handbook.yaml no longer contains: " << from);
+  REQUIRE(yaml->find(from) != std::string::npos);
+  ReplaceAll(yaml, from, to);
+}
+
+}  // namespace
+
+std::string HandbookYaml(const HandbookTopics& topics) {
+  std::string yaml = ReadFile(std::string(VIGIL_SOURCE_DIR) + "/deploy/examples/handbook.yaml");
+  if (!topics.transactions.empty()) ReplaceRequired(&yaml, "topic: transactions}", "topic: " + topics.transactions + "}");
+  if (!topics.labels.empty()) ReplaceRequired(&yaml, "topic: labels}", "topic: " + topics.labels + "}");
+  if (!topics.dead_letter.empty())
+    ReplaceRequired(&yaml, "topic: transactions.dlq}", "topic: " + topics.dead_letter + "}");
+  if (!topics.output.empty()) ReplaceRequired(&yaml, "topic: features", "topic: " + topics.output);
+  ReplaceRequired(&yaml, "bootstrap: 127.0.0.1:19092", "bootstrap: '" + Bootstrap() + "'");
+  return yaml;
+}
+
+void AppendOperators(std::string* yaml, const std::string& operators) {
+  const std::string last = "      - {name: TERMINAL_ID_RISK_30DAY_WINDOW, agg: ratio, field: $label, window: 30d}\n";
+  ReplaceRequired(yaml, last, last + operators);
+}
+
+void PrependOutputFields(std::string* yaml, const std::string& columns) {
+  ReplaceRequired(yaml, "fields: [TRANSACTION_ID, TX_TIME_MS,", "fields: [" + columns + ", TRANSACTION_ID, TX_TIME_MS,");
+}
+
+void ReplaceRuntime(std::string* yaml, const std::string& text) {
+  ReplaceRequired(yaml, "runtime: {workers: 2, commit_interval: 1s}", text);
+}
+
+}  // namespace vigil::testing

@@ -1,0 +1,27 @@
+#pragma once
+// The Handbook pipeline (deploy/examples/handbook.yaml) rewritten for one test: its own topics, the
+// test broker, extra operators and output columns. Every end-to-end test of scoring starts here.
+
+#include <string>
+
+namespace vigil::testing {
+
+//! Topics of one test run; an empty name keeps the file's.
+struct HandbookTopics {
+  std::string transactions;
+  std::string labels;
+  std::string output;
+  std::string dead_letter;
+};
+
+//! deploy/examples/handbook.yaml with `topics` and the broker at Bootstrap().
+std::string HandbookYaml(const HandbookTopics& topics);
+//! Appends `operators` (one or more "  - type: ..." list items, newline-terminated) after the
+//! pipeline's last feature operator.
+void AppendOperators(std::string* yaml, const std::string& operators);
+//! Puts `columns` (e.g. "SCORE, DECISION") first among the output fields.
+void PrependOutputFields(std::string* yaml, const std::string& columns);
+//! Replaces the file's `runtime:` line with `text` (which may add further sections, e.g. http).
+void ReplaceRuntime(std::string* yaml, const std::string& text);
+
+}  // namespace vigil::testing
