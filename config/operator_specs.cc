@@ -83,6 +83,26 @@ Status ParseMonitor(const YamlReader& r, const YAML::Node& node, MonitorSpec* m)
   return Status::OK();
 }
 
+//! `retrain: {every: 7d, train_days: 7, valid_days: 2, rounds: 100, params: {k: "v"}, min_rows: 1000}`
+Status ParseRetrain(const YamlReader& r, const YAML::Node& node, RetrainSpec* t) {
+  VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, "retrain", {"every", "train_days", "valid_days", "rounds", "params",
+                                                      "min_rows"}));
+  t->enabled = true;
+  t->loc = r.Loc(node);
+  VIGIL_RETURN_IF_ERROR(r.ReadDuration(node, "every", &t->every_ms));
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "train_days", &t->train_days));
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "valid_days", &t->valid_days));
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "rounds", &t->rounds));
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "min_rows", &t->min_rows));
+  if (t->every_ms < 60'000) return r.Error(node["every"], "every: expected at least 1m (event time)");
+  if (t->train_days < 1) return r.Error(node["train_days"], "train_days: expected at least 1");
+  if (t->valid_days < 0) return r.Error(node["valid_days"], "valid_days: expected 0 or more");
+  if (t->rounds < 1 || t->rounds > 100'000) return r.Error(node["rounds"], "rounds: expected 1..100000");
+  if (t->min_rows < 1) return r.Error(node["min_rows"], "min_rows: expected at least 1");
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "params", &t->params));
+  return Status::OK();
+}
+
 Status ParseWindow(const YamlReader& r, const YAML::Node& node, WindowSpec* w) {
   VIGIL_ASSIGN_OR_RETURN(YAML::Node key, r.Required(node, "key"));
   w->key = key.Scalar();
@@ -139,7 +159,8 @@ Status ParseOperators(const YamlReader& r, const YAML::Node& node, std::vector<O
       spec.params = std::move(w);
     } else if (spec.type == "score") {
       VIGIL_RETURN_IF_ERROR(r.ExpectMap(o, "a score operator", {"type", "name", "registry", "threshold", "poll", "review_threshold",
-                                                                   "reasons", "reason_mode", "monitor", "feature_log"}));
+                                                                   "reasons", "reason_mode", "monitor", "feature_log",
+                                                                   "retrain"}));
       ScoreSpec sc;
       VIGIL_ASSIGN_OR_RETURN(YAML::Node registry, r.Required(o, "registry"));
       sc.registry = registry.Scalar();
@@ -158,6 +179,10 @@ Status ParseOperators(const YamlReader& r, const YAML::Node& node, std::vector<O
         return r.Error(o["reason_mode"], "reason_mode: expected approximate or exact");
       if (YAML::Node m = o["monitor"]) VIGIL_RETURN_IF_ERROR(ParseMonitor(r, m, &sc.monitor));
       VIGIL_RETURN_IF_ERROR(r.Read(o, "feature_log", &sc.feature_log));
+      if (YAML::Node t = o["retrain"]) {
+        VIGIL_RETURN_IF_ERROR(ParseRetrain(r, t, &sc.retrain));
+        if (sc.feature_log.empty()) return r.Error(t, "retrain: needs feature_log (the table it trains on)");
+      }
       spec.params = std::move(sc);
     } else {
       return r.Error(type, "unknown operator type '" + spec.type + "'; expected derive, window or score");

@@ -186,6 +186,22 @@ struct MonitorSpec {
   Location loc;
 };
 
+//! `score: retrain:` — a background worker of `vigil run` retrains from the feature log (app/retrainer.h)
+//! and registers, without promoting, each new version. Needs `feature_log`.
+struct RetrainSpec {
+  bool enabled = false;          //!< A `retrain:` section is present.
+  //! Event-time schedule: a training whenever the log's newest event time has advanced this much
+  //! since the last one. Default 7d.
+  int64_t every_ms = 7 * 86'400'000LL;
+  int train_days = 7;            //!< Training window, days, right before the validation window. Default 7.
+  int valid_days = 2;            //!< Validation window: the last days of matured rows. Default 2; 0 = none.
+  int rounds = 100;              //!< Boosting rounds. Default 100.
+  //! libxgboost parameters, as strings; override the defaults of `vigil train`. Default none.
+  std::map<std::string, std::string> params;
+  int64_t min_rows = 1000;       //!< Fewer training rows: the training is skipped (logged). Default 1000.
+  Location loc;
+};
+
 //! `score`: the registry's champion model scores the pipeline's `features`; hot-swapped on promotion.
 struct ScoreSpec {
   std::string registry;          //!< Models directory (see models/registry.h).
@@ -202,6 +218,7 @@ struct ScoreSpec {
   //! event time), the vector served for it, its score, model version and label: the training table
   //! of retraining. Default empty: none.
   std::string feature_log;
+  RetrainSpec retrain;           //!< Background retraining from `feature_log`; off unless configured.
 };
 
 //! One operator of the graph.

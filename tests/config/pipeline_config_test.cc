@@ -69,6 +69,53 @@ TEST_CASE("config errors name file, line and column and what was expected", "[co
   ExpectError(Replace(kValid, "commit_interval: 250ms", "commit_interval: [1]"), "19:28", "expected a duration");
 }
 
+//! kValid with a score operator whose extra keys are `score_extra` (one YAML line each, 4-space indent).
+std::string WithScore(const std::string& score_extra) {
+  return Replace(kValid, "output: {kind", "  - type: score\n    registry: /tmp/models\n" + score_extra + "output: {kind");
+}
+
+TEST_CASE("score retrain: defaults and values and located errors", "[config]") {
+  auto plain = LoadPipelineText(WithScore("    feature_log: /tmp/log.csv\n"), "p.yaml");
+  REQUIRE(plain.ok());
+  CHECK_FALSE(std::get<ScoreSpec>(plain->operators[1].params).retrain.enabled);
+
+  const std::string log = "    feature_log: /tmp/log.csv\n";
+  auto spec = LoadPipelineText(WithScore(log + "    retrain: {every: 3d, train_days: 5, valid_days: 1, rounds: 20, "
+                                               "params: {max_depth: \"4\", eta: \"0.1\"}, min_rows: 500}\n"), "p.yaml");
+  REQUIRE(spec.ok());
+  const RetrainSpec& t = std::get<ScoreSpec>(spec->operators[1].params).retrain;
+  CHECK(t.enabled);
+  CHECK(t.every_ms == 3 * 86'400'000LL);
+  CHECK(t.train_days == 5);
+  CHECK(t.valid_days == 1);
+  CHECK(t.rounds == 20);
+  CHECK(t.min_rows == 500);
+  CHECK(t.params == std::map<std::string, std::string>{{"eta", "0.1"}, {"max_depth", "4"}});
+  auto defaults = LoadPipelineText(WithScore(log + "    retrain: {}\n"), "p.yaml");
+  REQUIRE(defaults.ok());
+  const RetrainSpec& d = std::get<ScoreSpec>(defaults->operators[1].params).retrain;
+  CHECK(d.enabled);
+  CHECK(d.every_ms == 7 * 86'400'000LL);
+  CHECK(d.train_days == 7);
+  CHECK(d.valid_days == 2);
+  CHECK(d.rounds == 100);
+  CHECK(d.min_rows == 1000);
+  CHECK(d.params.empty());
+
+  // The retrain line is line 21 (20 without feature_log); its map starts at column 14.
+  ExpectError(WithScore("    retrain: {every: 7d}\n"), "20:14", "retrain: needs feature_log");
+  ExpectError(WithScore(log + "    retrain: {every: 1 week}\n"), "21:22", "unknown duration unit");
+  ExpectError(WithScore(log + "    retrain: {every: 10s}\n"), "21:22", "every: expected at least 1m");
+  ExpectError(WithScore(log + "    retrain: {train_days: 0}\n"), "21:27", "train_days: expected at least 1");
+  ExpectError(WithScore(log + "    retrain: {valid_days: -1}\n"), "21:27", "valid_days: expected 0 or more");
+  ExpectError(WithScore(log + "    retrain: {rounds: 0}\n"), "21:23", "rounds: expected 1..100000");
+  ExpectError(WithScore(log + "    retrain: {min_rows: 0}\n"), "21:25", "min_rows: expected at least 1");
+  ExpectError(WithScore(log + "    retrain: {rounds: many}\n"), "21:23", "rounds");
+  ExpectError(WithScore(log + "    retrain: {params: [a, b]}\n"), "21:23", "params");
+  ExpectError(WithScore(log + "    retrain: {evry: 7d}\n"), "21:15", "unknown key 'evry'");
+  ExpectError(WithScore(log + "    retrain: 7d\n"), "21:14", "retrain");
+}
+
 TEST_CASE("durations", "[config]") {
   CHECK(*ParseDurationMs("250ms") == 250);
   CHECK(*ParseDurationMs("7d") == 7 * 86'400'000LL);
