@@ -384,12 +384,15 @@ base::Status FillValidationMetrics(const Table& table, const models::Forest& for
   return base::Status::OK();
 }
 
-//! Checks the options and fills in what the run record needs before any data is read.
-base::Status PrepareRun(const TrainCommandOptions& o, const config::PipelineSpec& pipeline, VersionInfo& info) {
-  if (pipeline.features.empty()) return base::InvalidArgument(o.pipeline + ": the pipeline has no `features:` list");
+//! Checks the request and fills in what the run record needs before any data is read.
+base::Status PrepareRun(const TrainRequest& o, const config::PipelineSpec& pipeline, VersionInfo& info) {
+  if (pipeline.features.empty()) return base::InvalidArgument(o.pipeline_file + ": the pipeline has no `features:` list");
   if (o.train_days < 1) return base::InvalidArgument("--train-days must be at least 1");
   if (o.valid_days < 0) return base::InvalidArgument("--valid-days must be 0 or more");
-  VIGIL_ASSIGN_OR_RETURN(info.start_ms, ParseDateMs(o.train_start));
+  info.start_ms = o.train_start_ms;
+  if (!o.train_start.empty()) {
+    VIGIL_ASSIGN_OR_RETURN(info.start_ms, ParseDateMs(o.train_start));
+  }
   info.end_ms = info.start_ms + o.train_days * kMsPerDay;
   info.valid_start_ms = info.end_ms;
   info.valid_end_ms = info.end_ms + o.valid_days * kMsPerDay;
@@ -406,13 +409,17 @@ base::Status PrepareRun(const TrainCommandOptions& o, const config::PipelineSpec
   }
   info.pipeline_name = pipeline.name;
   info.features = pipeline.features;
-  info.table = o.table;
+  info.table = o.input.empty() ? o.table : o.input;
   return base::Status::OK();
 }
 
 //! Trains and stores the version. `info` holds what is known so far even when this fails.
-base::Status RunTrain(const TrainCommandOptions& o, VersionInfo& info) {
-  VIGIL_ASSIGN_OR_RETURN(config::PipelineSpec pipeline, config::LoadPipelineFile(o.pipeline));
+base::Status RunTrain(const TrainRequest& o, VersionInfo& info) {
+  config::PipelineSpec loaded;
+  if (!o.pipeline) {
+    VIGIL_ASSIGN_OR_RETURN(loaded, config::LoadPipelineFile(o.pipeline_file));
+  }
+  const config::PipelineSpec& pipeline = o.pipeline ? *o.pipeline : loaded;
   VIGIL_RETURN_IF_ERROR(PrepareRun(o, pipeline, info));
   VIGIL_ASSIGN_OR_RETURN(Table table, ReadTrainingTable(o.table, pipeline.features));
   VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> times, table.Int64s(kTimeColumn));
@@ -420,7 +427,7 @@ base::Status RunTrain(const TrainCommandOptions& o, VersionInfo& info) {
   if (rows.empty()) {
     const auto [lo, hi] = std::minmax_element(times.begin(), times.end());
     return base::InvalidArgument(fmt::format(
-        "empty training window: no row of {} has TX_TIME_MS in [{}, {}) (the table spans {} .. {})", o.table,
+        "empty training window: no row of {} has TX_TIME_MS in [{}, {}) (the table spans {} .. {})", info.table,
         FormatTimeMs(info.start_ms), FormatTimeMs(info.end_ms), times.empty() ? "-" : FormatTimeMs(*lo),
         times.empty() ? "-" : FormatTimeMs(*hi)));
   }
@@ -469,21 +476,29 @@ void FillRun(const VersionInfo& info, const base::Status& trained, models::RunRe
   }
 }
 
-void PrintTrained(const TrainCommandOptions& o, const VersionInfo& info, const models::RunRecord& run) {
-  const fs::path dir = fs::path(o.models_dir) / info.version;
+void PrintTrained(const TrainCommandOptions& o, const TrainOutcome& outcome) {
+  const models::RunRecord& run = outcome.run;
+  const fs::path dir = fs::path(o.models_dir) / run.model_version;
+  const auto metric = [](const std::map<std::string, double>& m, const char* key) {
+    const auto it = m.find(key);
+    return it == m.end() ? 0.0 : it->second;
+  };
   fmt::print("model {}: {} features, {} rounds, trained on {} .. {} ({} rows, {} frauds)\n", dir.string(),
-             info.features.size(), info.train.rounds, FormatTimeMs(info.start_ms), FormatTimeMs(info.end_ms),
-             info.rows, info.frauds);
-  fmt::print("train AUC ROC {:.4f}, AP {:.4f}\n", info.auc_roc, info.average_precision);
-  if (!info.validation_metrics.empty()) {
-    const auto& v = info.validation_metrics;
-    fmt::print("validation {} .. {}: AUC ROC {:.4f}, AP {:.4f} ({} rows, {} frauds)\n", FormatTimeMs(info.valid_start_ms),
-               FormatTimeMs(info.valid_end_ms), v.at("auc_roc"), v.at("average_precision"), v.at("rows"),
-               v.at("frauds"));
-  } else if (!info.validation_note.empty()) {
-    fmt::print("{}\n", info.validation_note);
+             outcome.features.size(), run.params.count("rounds") ? run.params.at("rounds") : "?",
+             FormatTimeMs(run.train_window.start_ms), FormatTimeMs(run.train_window.end_ms),
+             static_cast<int64_t>(metric(run.train_metrics, "rows")),
+             static_cast<int64_t>(metric(run.train_metrics, "frauds")));
+  fmt::print("train AUC ROC {:.4f}, AP {:.4f}\n", metric(run.train_metrics, "auc_roc"),
+             metric(run.train_metrics, "average_precision"));
+  if (!run.validation_metrics.empty()) {
+    const auto& v = run.validation_metrics;
+    fmt::print("validation {} .. {}: AUC ROC {:.4f}, AP {:.4f} ({} rows, {} frauds)\n",
+               FormatTimeMs(run.validation_window.start_ms), FormatTimeMs(run.validation_window.end_ms),
+               v.at("auc_roc"), v.at("average_precision"), v.at("rows"), v.at("frauds"));
+  } else if (!run.detail.empty()) {
+    fmt::print("{}\n", run.detail);
   }
-  fmt::print("run {}: {} {} (parent {}), {:.1f} s\n", run.id, run.outcome, info.version,
+  fmt::print("run {}: {} {} (parent {}), {:.1f} s\n", run.id, run.outcome, run.model_version,
              run.parent.empty() ? "none" : run.parent, static_cast<double>(run.duration_ms()) / 1000.0);
 }
 
@@ -491,43 +506,63 @@ constexpr std::array<std::string_view, 4> kTriggers = {"manual", "schedule", "dr
 
 }  // namespace
 
-int TrainCommand(const TrainCommandOptions& o) {
+base::Result<TrainOutcome> TrainAndRegister(const TrainRequest& o) {
   if (std::find(kTriggers.begin(), kTriggers.end(), o.trigger) == kTriggers.end()) {
-    fmt::print(stderr, "error: --trigger '{}': expected manual, schedule, drift or command\n", o.trigger);
-    return 2;
+    return base::InvalidArgument(
+        fmt::format("--trigger '{}': expected manual, schedule, drift or command", o.trigger));
   }
-  models::RunRecord run;
+  TrainOutcome outcome;
+  models::RunRecord& run = outcome.run;
   run.trigger = o.trigger;
   run.started_ms = NowMs();
-  run.input = o.table;
+  run.input = o.input.empty() ? o.table : o.input;
   std::error_code ec;
   fs::create_directories(o.models_dir, ec);
-  if (ec) {
-    fmt::print(stderr, "error: cannot create {}: {}\n", o.models_dir, ec.message());
-    return 1;
+  if (ec) return base::IoError(fmt::format("cannot create {}: {}", o.models_dir, ec.message()));
+  if (o.run_id.empty()) {
+    VIGIL_ASSIGN_OR_RETURN(run.id, models::NewRunId(o.models_dir, o.trigger, run.started_ms));
+  } else {
+    run.id = o.run_id;
   }
-  auto id = models::NewRunId(o.models_dir, o.trigger, run.started_ms);
-  if (!id.ok()) {
-    fmt::print(stderr, "error: {}\n", id.status().message());
-    return 1;
-  }
-  run.id = *id;
   if (auto champion = models::ReadChampion(o.models_dir); champion.ok()) run.parent = *champion;
   VersionInfo info;
   info.parent = run.parent;
-  const base::Status trained = RunTrain(o, info);
+  outcome.trained = RunTrain(o, info);
+  outcome.features = info.features;
   run.finished_ms = NowMs();
-  FillRun(info, trained, run);
-  const base::Status recorded = models::WriteRun(o.models_dir, run);
-  if (!trained.ok()) {
-    fmt::print(stderr, "error: {}\n", trained.message());
-    if (!recorded.ok()) fmt::print(stderr, "error: run {} not recorded: {}\n", run.id, recorded.message());
-    return ExitCode(trained);
+  FillRun(info, outcome.trained, run);
+  outcome.recorded = models::WriteRun(o.models_dir, run);
+  return outcome;
+}
+
+int TrainCommand(const TrainCommandOptions& o) {
+  TrainRequest request;
+  request.pipeline_file = o.pipeline;
+  request.table = o.table;
+  request.models_dir = o.models_dir;
+  request.train_start = o.train_start;
+  request.train_days = o.train_days;
+  request.valid_days = o.valid_days;
+  request.model = o.model;
+  request.version = o.version;
+  request.trigger = o.trigger;
+  request.offsets = o.offsets;
+  auto result = TrainAndRegister(request);
+  if (!result.ok()) {
+    fmt::print(stderr, "error: {}\n", result.status().message());
+    return result.status().code() == base::StatusCode::kInvalidArgument ? 2 : 1;
   }
-  PrintTrained(o, info, run);
-  if (!recorded.ok()) {
-    fmt::print(stderr, "error: {} is stored, but its run record {} is not: {}\n", info.version, run.id,
-               recorded.message());
+  const TrainOutcome& outcome = *result;
+  if (!outcome.trained.ok()) {
+    fmt::print(stderr, "error: {}\n", outcome.trained.message());
+    if (!outcome.recorded.ok())
+      fmt::print(stderr, "error: run {} not recorded: {}\n", outcome.run.id, outcome.recorded.message());
+    return ExitCode(outcome.trained);
+  }
+  PrintTrained(o, outcome);
+  if (!outcome.recorded.ok()) {
+    fmt::print(stderr, "error: {} is stored, but its run record {} is not: {}\n", outcome.run.model_version,
+               outcome.run.id, outcome.recorded.message());
     return 1;
   }
   return 0;

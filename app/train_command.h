@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -18,6 +19,8 @@
 
 #include "app/table.h"
 #include "base/status.h"
+#include "config/pipeline_config.h"
+#include "models/runs.h"
 #include "models/xgb_booster.h"
 
 namespace vigil::app {
@@ -61,6 +64,46 @@ struct TrainCommandOptions {
   std::vector<std::string> offsets;
   bool selected = false;                              //!< Set when the subcommand was given.
 };
+
+//! One training run, as `vigil train` and the retraining worker (app/retrainer.h) ask for it.
+struct TrainRequest {
+  //! Pipeline YAML path: read inside the run when `pipeline` is empty (so a bad file is a recorded,
+  //! failed run), and named in errors.
+  std::string pipeline_file;
+  //! The pipeline, already loaded; its `name:` and `features:` are recorded and used. Default: read
+  //! `pipeline_file`.
+  std::optional<config::PipelineSpec> pipeline;
+  std::string table;                 //!< Training table CSV, read whole.
+  std::string input;                 //!< Recorded as the run's input and the version's table. Default: `table`.
+  std::string models_dir;            //!< Model registry directory (created if needed).
+  //! First training day (UTC), YYYY-MM-DD, parsed inside the run; when empty, `train_start_ms` is used.
+  std::string train_start;
+  int64_t train_start_ms = 0;        //!< Training window start, epoch ms, when `train_start` is empty.
+  int train_days = 7;                //!< Training window length, days. Default 7.
+  int valid_days = 7;                //!< Validation window right after it, days; 0 = none. Default 7.
+  ModelFlags model;                  //!< Hyper-parameters.
+  std::string version;               //!< Version name; empty = v<N+1>.
+  std::string trigger = "manual";    //!< manual, schedule, drift or command.
+  std::vector<std::string> offsets;  //!< Kafka offset ranges behind the table, "TOPIC:PARTITION:FIRST-END".
+  //! A run id already reserved with models::NewRunId (its record says "running"); empty = reserve one.
+  std::string run_id;
+};
+
+//! What a TrainAndRegister run did.
+struct TrainOutcome {
+  models::RunRecord run;              //!< The run record as written (outcome "registered" or "failed: ...").
+  base::Status trained;               //!< OK when the version was stored; else why not.
+  base::Status recorded;              //!< OK when the run record was written.
+  std::vector<std::string> features;  //!< The model's inputs (empty if the pipeline could not be read).
+};
+
+//! Trains on one window of a table and stores the version (not promoted), with parent = the champion
+//! when it started, and records the run in `models_dir/runs/`. Errors (InvalidArgument for an unknown
+//! trigger, IoError when the registry or the run id cannot be made) mean nothing was recorded;
+//! otherwise the outcome says whether training and recording succeeded. Blocking: reads the table
+//! whole and trains on the calling thread (libxgboost `nthread` threads). Thread-safe: a function of
+//! the files; concurrent runs get distinct run ids, and a version name taken meanwhile fails the run.
+base::Result<TrainOutcome> TrainAndRegister(const TrainRequest& request);
 
 //! Runs `vigil train`: reserves a run id in `models_dir/runs/`, trains, stores the version, and
 //! rewrites the run record with its outcome ("registered", or "failed: <reason>"). Prints a summary;
