@@ -1,5 +1,7 @@
 #include "app/http_api.h"
 
+#include "app/retrainer.h"
+
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
 
@@ -241,6 +243,17 @@ void RegisterRoutes(engine::HttpServer& server, engine::Runtime* runtime, const 
   }, RouteKind::kMutating);
   server.Route("POST", "/v1/models/rollback", [registry](const HttpRequest&) { return RollbackModel(registry); },
                RouteKind::kMutating);
+}
+
+void RegisterRetrainRoute(engine::HttpServer& server, Retrainer* retrainer) {
+  server.Route("POST", "/v1/retrain", [retrainer](const HttpRequest&) {
+    auto id = retrainer->RequestRetrain();
+    if (!id.ok()) return JsonError(HttpStatus(id.status()), id.status().message());
+    std::string body = "{\"run_id\":";
+    engine::AppendJsonString(*id, &body);
+    body.push_back('}');
+    return engine::JsonResponse(202, std::move(body));
+  }, engine::RouteKind::kMutating);
 }
 
 }  // namespace vigil::app

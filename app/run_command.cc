@@ -7,6 +7,7 @@
 
 #include "app/commands.h"
 #include "app/http_api.h"
+#include "app/retrainer.h"
 #include "connectors/factory.h"
 #include "engine/engine_probe.h"
 #include "engine/http_server.h"
@@ -33,7 +34,8 @@ void InstallSignalHandlers() {
 
 base::Result<std::unique_ptr<engine::HttpServer>> StartHttp(const config::HttpSpec& http, engine::Runtime* runtime,
                                                             const engine::Plan& plan,
-                                                            const std::shared_ptr<prometheus::Registry>& registry) {
+                                                            const std::shared_ptr<prometheus::Registry>& registry,
+                                                            Retrainer* retrainer) {
   engine::HttpServerOptions options;
   options.bind_address = http.bind;
   options.port = static_cast<uint16_t>(http.port);
@@ -41,6 +43,7 @@ base::Result<std::unique_ptr<engine::HttpServer>> StartHttp(const config::HttpSp
   if (const char* token = std::getenv(http.token_env.c_str())) options.token = token;
   VIGIL_ASSIGN_OR_RETURN(auto server, engine::HttpServer::Start(options));
   RegisterRoutes(*server, runtime, plan, registry);
+  if (retrainer != nullptr) RegisterRetrainRoute(*server, retrainer);
   spdlog::info("http server on {}:{}", http.bind, server->port());
   return server;
 }
@@ -86,9 +89,15 @@ int RunPipelineCommand(const RunOptions& options) {
     return 1;
   }
   (*runtime)->set_idle_exit_ms(options.idle_exit_ms);
+  // Declared after the runtime and before the server: destroyed after the server, before the runtime.
+  auto retrainer = Retrainer::Start(spec, metrics);
+  if (!retrainer.ok()) {
+    fmt::print(stderr, "error: {}\n", retrainer.status().message());
+    return 2;
+  }
   std::unique_ptr<engine::HttpServer> http;
   if (spec.http.enabled) {
-    auto server = StartHttp(spec.http, runtime->get(), **plan, metrics);
+    auto server = StartHttp(spec.http, runtime->get(), **plan, metrics, retrainer->get());
     if (!server.ok()) {
       fmt::print(stderr, "error: http: {}\n", server.status().message());
       return 2;
@@ -108,6 +117,7 @@ int RunPipelineCommand(const RunOptions& options) {
                s.dead_letters, s.commits);
   }
   if (http) http->Stop();
+  if (*retrainer) (*retrainer)->Stop();
   if (!st.ok()) {
     fmt::print(stderr, "error: {}\n", st.ToString());
     return 1;

@@ -1,0 +1,346 @@
+// The retraining worker: follows the feature log, trains through TrainAndRegister.
+#include "app/retrainer.h"
+
+#include <fmt/format.h>
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+
+#include "app/train_command.h"
+#include "models/runs.h"
+
+namespace vigil::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int64_t kMsPerDay = 86'400'000;
+constexpr int64_t kNoTime = std::numeric_limits<int64_t>::min();
+//! How often the worker looks at the log.
+constexpr auto kPollInterval = std::chrono::seconds(1);
+//! Read size of the log follower.
+constexpr size_t kReadChunk = 1 << 20;
+//! Lowest CPU priority (highest nice value).
+constexpr int kLowestPriority = 19;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+//! Copies the first `bytes` of `from` to `to`.
+base::Status CopyPrefix(const std::string& from, const std::string& to, uint64_t bytes) {
+  std::ifstream in(from, std::ios::binary);
+  std::ofstream out(to, std::ios::binary | std::ios::trunc);
+  if (!in || !out) return base::IoError(fmt::format("cannot copy {} to {}", from, to));
+  std::vector<char> buffer(kReadChunk);
+  while (bytes > 0 && in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(std::min<uint64_t>(bytes, buffer.size())));
+    const auto got = static_cast<uint64_t>(in.gcount());
+    out.write(buffer.data(), static_cast<std::streamsize>(got));
+    bytes -= got;
+    if (got == 0) break;
+  }
+  out.close();
+  if (bytes != 0 || !out) return base::IoError(fmt::format("cannot copy {} to {}", from, to));
+  return base::Status::OK();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// FeatureLogTail
+
+FeatureLogTail::FeatureLogTail(std::string path, std::string time_column)
+    : path_(std::move(path)), time_column_(std::move(time_column)) {}
+
+base::Status FeatureLogTail::OnLine(std::string_view line) {
+  if (time_index_ < 0) {
+    int index = 0;
+    for (size_t pos = 0; pos <= line.size(); ++index) {
+      const size_t comma = std::min(line.find(',', pos), line.size());
+      if (line.substr(pos, comma - pos) == time_column_) {
+        time_index_ = index;
+        return base::Status::OK();
+      }
+      pos = comma + 1;
+    }
+    return base::Corruption(fmt::format("{}: the header has no column {}", path_, time_column_));
+  }
+  if (line.empty()) return base::Status::OK();
+  size_t pos = 0;
+  for (int i = 0; i < time_index_ && pos != std::string_view::npos; ++i) {
+    pos = line.find(',', pos);
+    if (pos != std::string_view::npos) ++pos;
+  }
+  ++rows_;
+  int64_t time = 0;
+  if (pos == std::string_view::npos) {
+    ++bad_rows_;
+    return base::Status::OK();
+  }
+  const size_t end = std::min(line.find(',', pos), line.size());
+  const auto [ptr, ec] = std::from_chars(line.data() + pos, line.data() + end, time);
+  if (ec != std::errc() || ptr != line.data() + end) {
+    ++bad_rows_;
+    return base::Status::OK();
+  }
+  newest_ms_ = std::max(newest_ms_.value_or(time), time);
+  oldest_ms_ = std::min(oldest_ms_.value_or(time), time);
+  times_.push_back(time);
+  return base::Status::OK();
+}
+
+base::Result<size_t> FeatureLogTail::Poll() {
+  std::error_code ec;
+  const uintmax_t size = fs::file_size(path_, ec);
+  if (ec) return size_t{0};  // not created yet
+  if (size < offset_) {
+    spdlog::warn("retrain: {} shrank; reading it again from the start", path_);
+    *this = FeatureLogTail(path_, time_column_);
+  }
+  if (size == offset_) return size_t{0};
+  std::FILE* file = std::fopen(path_.c_str(), "rb");
+  if (file == nullptr) return base::IoError(fmt::format("cannot open {}: {}", path_, std::strerror(errno)));
+  const uint64_t rows_before = rows_;
+  base::Status st;
+  if (::fseeko(file, static_cast<off_t>(offset_), SEEK_SET) != 0) {
+    st = base::IoError(fmt::format("cannot seek in {}", path_));
+  }
+  std::string carry;
+  std::vector<char> buffer(kReadChunk);
+  uint64_t remaining = size - offset_;
+  while (st.ok() && remaining > 0) {
+    const size_t got = std::fread(buffer.data(), 1, std::min<uint64_t>(remaining, buffer.size()), file);
+    if (got == 0) break;
+    remaining -= got;
+    carry.append(buffer.data(), got);
+    size_t start = 0;
+    for (size_t nl = carry.find('\n'); nl != std::string::npos; nl = carry.find('\n', start)) {
+      st = OnLine(std::string_view(carry).substr(start, nl - start));
+      if (!st.ok()) break;
+      offset_ += nl + 1 - start;
+      start = nl + 1;
+    }
+    carry.erase(0, start);
+  }
+  std::fclose(file);
+  if (!st.ok()) return st;
+  return static_cast<size_t>(rows_ - rows_before);
+}
+
+int64_t FeatureLogTail::CountRows(int64_t start_ms, int64_t end_ms) const {
+  return std::count_if(times_.begin(), times_.end(), [&](int64_t t) { return t >= start_ms && t < end_ms; });
+}
+
+void FeatureLogTail::ForgetBefore(int64_t ms) {
+  std::erase_if(times_, [ms](int64_t t) { return t < ms; });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Retrainer
+
+//! The worker's metrics (prometheus-cpp stays inside this file).
+struct Retrainer::Probe {
+  Probe(prometheus::Registry& registry, const std::string& pipeline)
+      : runs(prometheus::BuildCounter()
+                 .Name("vigil_retrain_runs_total")
+                 .Help("Background retraining runs, by outcome (registered, failed, skipped)")
+                 .Register(registry)),
+        last_run(prometheus::BuildGauge()
+                     .Name("vigil_retrain_last_run_timestamp_seconds")
+                     .Help("Wall-clock end of the last background retraining run, Unix seconds")
+                     .Register(registry)
+                     .Add({{"pipeline", pipeline}})),
+        pipeline(pipeline) {}
+  //! Counts one run with `outcome`; registered and failed runs also set the timestamp.
+  void Ran(const std::string& outcome) {
+    runs.Add({{"pipeline", pipeline}, {"outcome", outcome}}).Increment();
+    if (outcome != "skipped") last_run.Set(static_cast<double>(NowMs()) / 1000.0);
+  }
+  prometheus::Family<prometheus::Counter>& runs;
+  prometheus::Gauge& last_run;
+  std::string pipeline;
+};
+
+Retrainer::Retrainer(config::PipelineSpec pipeline, const config::ScoreSpec& score,
+                     const std::shared_ptr<prometheus::Registry>& metrics)
+    : pipeline_(std::move(pipeline)), score_(score), tail_(score.feature_log), newest_ms_(kNoTime) {
+  if (metrics) probe_ = std::make_unique<Probe>(*metrics, pipeline_.name);
+}
+
+base::Result<std::unique_ptr<Retrainer>> Retrainer::Start(const config::PipelineSpec& pipeline,
+                                                          const std::shared_ptr<prometheus::Registry>& metrics) {
+  for (const auto& op : pipeline.operators) {
+    const auto* score = std::get_if<config::ScoreSpec>(&op.params);
+    if (score == nullptr || !score->retrain.enabled) continue;
+    if (score->feature_log.empty()) return base::InvalidArgument("retrain: needs the score operator's feature_log");
+    if (pipeline.features.empty()) return base::InvalidArgument("retrain: the pipeline has no `features:` list");
+    std::unique_ptr<Retrainer> retrainer(new Retrainer(pipeline, *score, metrics));
+    retrainer->thread_ = std::thread([r = retrainer.get()] { r->Loop(); });
+    return retrainer;
+  }
+  return std::unique_ptr<Retrainer>();
+}
+
+Retrainer::~Retrainer() { Stop(); }
+
+void Retrainer::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool Retrainer::busy() const {
+  std::lock_guard lock(mu_);
+  return training_ || !pending_command_.empty();
+}
+
+base::Result<std::string> Retrainer::RequestRetrain() {
+  std::lock_guard lock(mu_);
+  if (training_ || !pending_command_.empty()) return base::FailedPrecondition("a training is running");
+  if (stop_) return base::FailedPrecondition("the pipeline is stopping");
+  if (newest_ms_.load() == kNoTime) return base::FailedPrecondition("the feature log holds no row yet");
+  VIGIL_ASSIGN_OR_RETURN(std::string id, models::NewRunId(score_.registry, "command", NowMs()));
+  pending_command_ = id;
+  wake_.notify_all();
+  return id;
+}
+
+std::optional<int64_t> Retrainer::LastScheduledPoint() const {
+  auto runs = models::ListRuns(score_.registry);
+  if (!runs.ok()) return std::nullopt;
+  for (auto it = runs->rbegin(); it != runs->rend(); ++it) {
+    if (it->trigger != "schedule" || it->input != score_.feature_log) continue;
+    return it->validation_window.empty() ? it->train_window.end_ms : it->validation_window.end_ms;
+  }
+  return std::nullopt;
+}
+
+void Retrainer::TrainAsOf(int64_t point_ms, const std::string& trigger, const std::string& run_id) {
+  const config::RetrainSpec& spec = score_.retrain;
+  const int64_t train_end = point_ms - spec.valid_days * kMsPerDay;
+  const int64_t train_start = train_end - spec.train_days * kMsPerDay;
+  const int64_t rows = tail_.CountRows(train_start, train_end);
+  if (rows < spec.min_rows) {
+    const std::string reason = fmt::format("{} rows in the training window, fewer than min_rows {}", rows, spec.min_rows);
+    spdlog::info("retrain ({}) skipped: {}", trigger, reason);
+    if (!run_id.empty()) {
+      models::RunRecord run;
+      if (auto reserved = models::ReadRun(score_.registry, run_id); reserved.ok()) run = *reserved;
+      run.finished_ms = NowMs();
+      run.input = score_.feature_log;
+      run.train_window = {train_start, train_end};
+      run.validation_window = {train_end, point_ms};
+      run.outcome = std::string(models::kRunFailedPrefix) + reason;
+      if (base::Status st = models::WriteRun(score_.registry, run); !st.ok())
+        spdlog::warn("retrain: run {} not recorded: {}", run_id, st.message());
+    }
+    if (probe_) probe_->Ran("skipped");
+    return;
+  }
+  const std::string snapshot =
+      (fs::temp_directory_path() / fmt::format("vigil-retrain-{}-{}.csv", ::getpid(), NowMs())).string();
+  TrainRequest request;
+  request.pipeline_file = pipeline_.file;
+  request.pipeline = pipeline_;
+  request.table = snapshot;
+  request.input = score_.feature_log;
+  request.models_dir = score_.registry;
+  request.train_start_ms = train_start;
+  request.train_days = spec.train_days;
+  request.valid_days = spec.valid_days;
+  request.model.rounds = spec.rounds;
+  for (const auto& [key, value] : spec.params) request.model.params.push_back(key + "=" + value);
+  request.trigger = trigger;
+  request.run_id = run_id;
+  base::Result<TrainOutcome> outcome = base::IoError("no snapshot");
+  if (base::Status st = CopyPrefix(score_.feature_log, snapshot, tail_.offset()); !st.ok()) {
+    outcome = st;
+  } else {
+    outcome = TrainAndRegister(request);
+  }
+  std::error_code ec;
+  fs::remove(snapshot, ec);
+  if (!outcome.ok()) {
+    spdlog::warn("retrain ({}) failed before it was recorded: {}", trigger, outcome.status().message());
+    if (!run_id.empty()) (void)models::SetRunOutcome(score_.registry, run_id,
+                                                     std::string(models::kRunFailedPrefix) + outcome.status().message(), "");
+    if (probe_) probe_->Ran("failed");
+    return;
+  }
+  const models::RunRecord& run = outcome->run;
+  if (outcome->trained.ok()) {
+    spdlog::info("retrain ({}): run {} registered {} (parent {}), trained on {} rows", trigger, run.id,
+                 run.model_version, run.parent.empty() ? "none" : run.parent, rows);
+  } else {
+    spdlog::warn("retrain ({}): run {} failed: {}", trigger, run.id, outcome->trained.message());
+  }
+  if (!outcome->recorded.ok()) spdlog::warn("retrain: run {} not recorded: {}", run.id, outcome->recorded.message());
+  if (probe_) probe_->Ran(outcome->trained.ok() ? "registered" : "failed");
+}
+
+void Retrainer::Loop() {
+  // Linux nice values are per thread: this lowers only the worker (and nothing it does not start).
+  if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), kLowestPriority) != 0)
+    spdlog::warn("retrain: cannot lower the worker's priority: {}", std::strerror(errno));
+  const config::RetrainSpec& spec = score_.retrain;
+  const int64_t span_ms = (spec.train_days + spec.valid_days) * kMsPerDay;
+  std::optional<int64_t> point = LastScheduledPoint();
+  spdlog::info("retrain: following {} (every {} h of event time)", score_.feature_log, spec.every_ms / 3'600'000);
+  if (auto polled = tail_.Poll(); !polled.ok()) spdlog::warn("retrain: {}", polled.status().message());
+  if (!point) point = tail_.newest_ms();
+  bool due = false;
+  for (;;) {
+    std::string command;
+    {
+      std::unique_lock lock(mu_);
+      if (!due) wake_.wait_for(lock, kPollInterval, [this] { return stop_ || !pending_command_.empty(); });
+      if (stop_) return;
+      command = pending_command_;
+    }
+    if (auto polled = tail_.Poll(); !polled.ok()) spdlog::warn("retrain: {}", polled.status().message());
+    const std::optional<int64_t> newest = tail_.newest_ms();
+    if (newest) newest_ms_ = *newest;
+    if (newest && !point) point = tail_.oldest_ms();
+    due = newest && point && *newest >= *point + spec.every_ms;
+    if (command.empty() && !due) continue;
+    {
+      std::lock_guard lock(mu_);
+      training_ = true;
+    }
+    if (!command.empty()) {
+      TrainAsOf(*newest + 1, "command", command);
+    } else {
+      *point += spec.every_ms;
+      TrainAsOf(*point, "schedule", "");
+      tail_.ForgetBefore(std::min(*point, *newest) - span_ms);
+    }
+    {
+      std::lock_guard lock(mu_);
+      training_ = false;
+      if (!command.empty()) pending_command_.clear();
+    }
+    due = newest && point && *newest >= *point + spec.every_ms;
+  }
+}
+
+}  // namespace vigil::app
