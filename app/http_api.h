@@ -6,6 +6,7 @@
 //   POST /v1/models/promote   {"version":"v3"}             bearer token
 //   POST /v1/models/rollback                               bearer token
 //   GET  /v1/runs[?limit=N], /v1/runs?id=RUN                training run records (experiment tracking)
+//   POST /v1/retrain                                       bearer token; a retraining from the feature log
 // /v1/score computes the features from the live state of the task that owns the event's key, without
 // changing it (unless http.score_updates_state), through the same operators as the stream.
 

@@ -20,9 +20,10 @@ TEST_CASE("/metrics passes promtool check metrics", "[integration]") {
   CreateTopic(dlq, 1);
   std::vector<Message> messages;
   for (int i = 0; i < 1000; ++i)
-    messages.push_back({std::to_string(i % 10), R"({"ID":)" + std::to_string(i) + R"(,"T":)" + std::to_string(1000 * i) +
-                                                    R"(,"K":)" + std::to_string(i % 10) + "}"});
-  messages.push_back({std::nullopt, "not json"});
+    messages.push_back(Message{std::to_string(i % 10), R"({"ID":)" + std::to_string(i) + R"(,"T":)" +
+                                                           std::to_string(1000 * i) + R"(,"K":)" + std::to_string(i % 10) + "}",
+                               -1});
+  messages.push_back(Message{std::nullopt, "not json", -1});
   Produce(in, messages);
   const std::string config = dir + "/p.yaml";
   std::ofstream(config) << "name: metrics\nsource: {kind: kafka, topic: " << in << "}\n"

@@ -26,7 +26,7 @@ struct Message {
   int32_t partition = -1;          //!< Produce: -1 lets the partitioner choose (murmur2 of the key).
   int64_t offset = -1;             //!< Set by ConsumeAll(); ignored by Produce().
   int64_t timestamp_ms = 0;        //!< Produce: 0 = now. ConsumeAll: the record's timestamp.
-  std::vector<std::pair<std::string, std::string>> headers;  //!< In order; names may repeat.
+  std::vector<std::pair<std::string, std::string>> headers = {};  //!< In order; names may repeat.
 };
 
 //! The broker to use: env VIGIL_TEST_BOOTSTRAP, default "127.0.0.1:19092" (scripts/kafka's default).
