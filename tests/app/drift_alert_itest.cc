@@ -20,18 +20,6 @@ namespace {
 
 constexpr int64_t kDayMs = 86'400'000;
 
-//! The port from the pipeline log's "http server on 127.0.0.1:PORT" line, waiting for it.
-int LoggedHttpPort(const std::string& log) {
-  const std::regex re("http server on 127\\.0\\.0\\.1:([0-9]+)");
-  for (int i = 0; i < 300; ++i) {
-    std::smatch m;
-    const std::string text = ReadFile(log);
-    if (std::regex_search(text, m, re)) return std::stoi(m[1]);
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return -1;
-}
-
 //! The lines of a JSONL file whose `field` (epoch ms) is before / from `split_ms`, as Kafka messages.
 void SplitByTime(const std::string& path, const char* field, int64_t split_ms, std::vector<Message>* before,
                  std::vector<Message>* after) {

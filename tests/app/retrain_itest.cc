@@ -18,26 +18,6 @@ namespace {
 
 constexpr int64_t kDayMs = 86'400'000;
 
-//! An HTTP exchange through curl: the status code, and the body in `body`.
-int Curl(const std::string& dir, const std::string& args, std::string* body) {
-  const std::string out = dir + "/curl.out";
-  if (Shell("curl -s -o " + out + " -w '%{http_code}' " + args + " > " + dir + "/curl.code") != 0) return -1;
-  *body = ReadFile(out);
-  return std::stoi(ReadFile(dir + "/curl.code"));
-}
-
-//! The port from the pipeline log's "http server on 127.0.0.1:PORT" line, waiting for it.
-int HttpPort(const std::string& log) {
-  const std::regex re("http server on 127\\.0\\.0\\.1:([0-9]+)");
-  for (int i = 0; i < 300; ++i) {
-    std::smatch m;
-    const std::string text = ReadFile(log);
-    if (std::regex_search(text, m, re)) return std::stoi(m[1]);
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return -1;
-}
-
 //! One run record, as `vigil runs list --json` prints it.
 struct Run {
   std::string id, trigger, outcome, parent, version;
@@ -127,7 +107,7 @@ TEST_CASE("vigil run retrains from its feature log on an event-time schedule and
 
   ::setenv("VIGIL_TEST_RETRAIN_TOKEN", "retrain-token", 1);
   Child live({VigilBinary(), "run", dir + "/pipeline.yaml"}, dir + "/run.log");
-  const int port = HttpPort(dir + "/run.log");
+  const int port = LoggedHttpPort(dir + "/run.log");
   REQUIRE(port > 0);
   const std::string url = "http://127.0.0.1:" + std::to_string(port);
   const auto streamed = ConsumeAll(decisions, inputs.size(), std::chrono::seconds(120));

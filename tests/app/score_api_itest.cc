@@ -19,27 +19,6 @@
 namespace vigil::testing {
 namespace {
 
-//! An HTTP exchange through curl: the status code, and the body in `body`.
-int Curl(const std::string& dir, const std::string& args, std::string* body) {
-  const std::string out = dir + "/curl.out";
-  const int rc = Shell("curl -s -o " + out + " -w '%{http_code}' " + args + " > " + dir + "/curl.code");
-  if (rc != 0) return -1;
-  *body = ReadFile(out);
-  return std::stoi(ReadFile(dir + "/curl.code"));
-}
-
-//! The port from the pipeline log's "http server on 127.0.0.1:PORT" line, waiting for it.
-int HttpPort(const std::string& log) {
-  const std::regex re("http server on 127\\.0\\.0\\.1:([0-9]+)");
-  for (int i = 0; i < 300; ++i) {
-    std::smatch m;
-    const std::string text = ReadFile(log);
-    if (std::regex_search(text, m, re)) return std::stoi(m[1]);
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return -1;
-}
-
 TEST_CASE("POST /v1/score answers from live state without changing it and as the stream would", "[integration]") {
   const std::string dir = TempDir("vigil-api");
   const std::string vigil = VigilBinary() + " --log-level warn";
@@ -72,7 +51,7 @@ TEST_CASE("POST /v1/score answers from live state without changing it and as the
 
   ::setenv("VIGIL_TEST_API_TOKEN", "s3cret-token", 1);
   Child live({VigilBinary(), "run", dir + "/pipeline.yaml"}, dir + "/run.log");
-  const int port = HttpPort(dir + "/run.log");
+  const int port = LoggedHttpPort(dir + "/run.log");
   REQUIRE(port > 0);
   const std::string url = "http://127.0.0.1:" + std::to_string(port);
   auto streamed = ConsumeAll(decisions, inputs.size(), std::chrono::seconds(120));

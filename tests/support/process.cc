@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -79,6 +80,24 @@ std::string TempDir(const std::string& prefix) {
 void ReplaceAll(std::string* s, const std::string& from, const std::string& to) {
   for (size_t pos = s->find(from); pos != std::string::npos; pos = s->find(from, pos + to.size()))
     s->replace(pos, from.size(), to);
+}
+
+int Curl(const std::string& dir, const std::string& args, std::string* body) {
+  const std::string out = dir + "/curl.out";
+  if (Shell("curl -s -o " + out + " -w '%{http_code}' " + args + " > " + dir + "/curl.code") != 0) return -1;
+  *body = ReadFile(out);
+  return std::stoi(ReadFile(dir + "/curl.code"));
+}
+
+int LoggedHttpPort(const std::string& log_path) {
+  const std::regex re("http server on 127\\.0\\.0\\.1:([0-9]+)");
+  for (int i = 0; i < 300; ++i) {
+    std::smatch m;
+    const std::string text = ReadFile(log_path);
+    if (std::regex_search(text, m, re)) return std::stoi(m[1]);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return -1;
 }
 
 }  // namespace vigil::testing

@@ -35,6 +35,12 @@ int Shell(const std::string& command);
 std::string ReadFile(const std::string& path);
 //! A fresh temporary directory.
 std::string TempDir(const std::string& prefix);
+//! An HTTP exchange through curl `args` (files in `dir`): the status code (-1 if curl failed), and
+//! the body in `body`.
+int Curl(const std::string& dir, const std::string& args, std::string* body);
+//! The port of a `vigil run` HTTP server, from its log line "http server on 127.0.0.1:PORT", waiting
+//! up to 30 s for it; -1 if it never appears.
+int LoggedHttpPort(const std::string& log_path);
 //! Replaces every occurrence of `from` in `s` with `to` (e.g. topic names in an example pipeline).
 void ReplaceAll(std::string* s, const std::string& from, const std::string& to);
 
