@@ -141,6 +141,9 @@ HttpResponse ListModels(const std::string& registry) {
   std::string body = "{\"champion\":";
   if (champion.ok()) engine::AppendJsonString(*champion, &body);
   else body += "null";
+  body += ",\"candidate\":";
+  if (auto candidate = models::ReadCandidate(registry); candidate.ok()) engine::AppendJsonString(*candidate, &body);
+  else body += "null";
   body += ",\"versions\":[";
   for (size_t i = 0; i < versions->size(); ++i) {
     if (i > 0) body.push_back(',');
@@ -175,8 +178,9 @@ HttpResponse GetRuns(const HttpRequest& req, const std::string& registry) {
   return engine::JsonResponse(200, std::move(body));
 }
 
-HttpResponse PromoteModel(const HttpRequest& req, const std::string& registry,
-                          const std::vector<std::string>& features) {
+//! POST /v1/models/promote ("champion") or /v1/models/candidate ("candidate"): body {"version": "..."}.
+HttpResponse SetModel(const HttpRequest& req, const std::string& registry, const std::vector<std::string>& features,
+                      const std::string& role) {
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   std::string_view version;
@@ -185,12 +189,15 @@ HttpResponse PromoteModel(const HttpRequest& req, const std::string& registry,
   if (version.find('/') != std::string_view::npos || version.find("..") != std::string_view::npos)
     return JsonError(400, "bad version name");
   const std::string name(version);
-  if (base::Status st = models::Promote(registry, name, features); !st.ok()) {
-    spdlog::warn("promotion of {} refused: {}", name, st.message());
+  const bool champion = role == "champion";
+  base::Status st = champion ? models::Promote(registry, name, features)
+                             : models::ProposeCandidate(registry, name, features);
+  if (!st.ok()) {
+    spdlog::warn("{} of {} refused: {}", champion ? "promotion" : "proposal", name, st.message());
     return JsonError(HttpStatus(st), st.message());
   }
-  spdlog::info("model {} promoted through the API", name);
-  std::string body = "{\"champion\":";
+  spdlog::info("model {} {} through the API", name, champion ? "promoted" : "proposed as the candidate");
+  std::string body = "{\"" + role + "\":";
   engine::AppendJsonString(name, &body);
   body.push_back('}');
   return engine::JsonResponse(200, std::move(body));
@@ -239,7 +246,10 @@ void RegisterRoutes(engine::HttpServer& server, engine::Runtime* runtime, const 
   server.Route("GET", "/v1/runs", [registry](const HttpRequest& req) { return GetRuns(req, registry); },
                RouteKind::kReadOnly);
   server.Route("POST", "/v1/models/promote", [registry, features = plan.spec().features](const HttpRequest& req) {
-    return PromoteModel(req, registry, features);
+    return SetModel(req, registry, features, "champion");
+  }, RouteKind::kMutating);
+  server.Route("POST", "/v1/models/candidate", [registry, features = plan.spec().features](const HttpRequest& req) {
+    return SetModel(req, registry, features, "candidate");
   }, RouteKind::kMutating);
   server.Route("POST", "/v1/models/rollback", [registry](const HttpRequest&) { return RollbackModel(registry); },
                RouteKind::kMutating);

@@ -1,4 +1,4 @@
-// `vigil models list|show|promote|rollback`: the model registry from the command line.
+// `vigil models list|show|promote|propose|rollback`: the model registry from the command line.
 #include <fmt/core.h>
 
 #include "app/models_command.h"
@@ -20,7 +20,11 @@ int ModelsCommand(const ModelsOptions& o) {
     auto versions = models::ListVersions(o.registry);
     if (!versions.ok()) return Fail(versions.status());
     auto champion = models::ReadChampion(o.registry);
-    for (const auto& v : *versions) fmt::print("{}{}\n", v, champion.ok() && *champion == v ? "  (champion)" : "");
+    auto candidate = models::ReadCandidate(o.registry);
+    for (const auto& v : *versions)
+      fmt::print("{}{}\n", v, champion.ok() && *champion == v     ? "  (champion)"
+                              : candidate.ok() && *candidate == v ? "  (candidate)"
+                                                                  : "");
     return 0;
   }
   if (o.action == "show") {
@@ -36,6 +40,11 @@ int ModelsCommand(const ModelsOptions& o) {
     fmt::print("{} is the champion\n", o.version);
     return 0;
   }
+  if (o.action == "propose") {
+    if (base::Status st = models::ProposeCandidate(o.registry, o.version, {}); !st.ok()) return Fail(st);
+    fmt::print("{} is the candidate: pipelines with `rollout:` now try it against the champion\n", o.version);
+    return 0;
+  }
   if (o.action == "rollback") {
     auto previous = models::Rollback(o.registry);
     if (!previous.ok()) return Fail(previous.status());
@@ -46,7 +55,7 @@ int ModelsCommand(const ModelsOptions& o) {
 }
 
 void AddModelsCommand(CLI::App& app, ModelsOptions& o) {
-  CLI::App* cmd = app.add_subcommand("models", "The model registry: list, show, promote, rollback");
+  CLI::App* cmd = app.add_subcommand("models", "The model registry: list, show, promote, propose, rollback");
   cmd->add_option("--registry", o.registry, "Models directory")->required();
   cmd->require_subcommand(1);
   cmd->add_subcommand("list", "List versions; the champion is marked")->callback([&o] { o.action = "list"; });
@@ -56,6 +65,10 @@ void AddModelsCommand(CLI::App& app, ModelsOptions& o) {
   CLI::App* promote = cmd->add_subcommand("promote", "Verify a version and make it the champion (running pipelines swap to it)");
   promote->add_option("version", o.version)->required();
   promote->callback([&o] { o.action = "promote"; });
+  CLI::App* propose = cmd->add_subcommand(
+      "propose", "Verify a version and make it the candidate (pipelines with `rollout:` shadow or canary it)");
+  propose->add_option("version", o.version)->required();
+  propose->callback([&o] { o.action = "propose"; });
   cmd->add_subcommand("rollback", "Make the previous champion serve again")->callback([&o] { o.action = "rollback"; });
 }
 

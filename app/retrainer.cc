@@ -22,6 +22,7 @@
 #include <limits>
 
 #include "app/train_command.h"
+#include "models/registry.h"
 #include "models/runs.h"
 
 namespace vigil::app {
@@ -298,6 +299,29 @@ void Retrainer::TrainAsOf(int64_t point_ms, const std::string& trigger, const st
   if (probe_) probe_->Ran(outcome->trained.ok() ? "registered" : "failed");
 }
 
+void Retrainer::ProposeNewest() {
+  const config::RolloutSpec& rollout = score_.rollout;
+  if (!rollout.enabled || !rollout.propose_retrained || models::ReadCandidate(score_.registry).ok()) return;
+  auto runs = models::ListRuns(score_.registry);
+  if (!runs.ok()) return;
+  for (auto it = runs->rbegin(); it != runs->rend(); ++it) {
+    if (it->input != score_.feature_log || it->model_version.empty()) continue;
+    if (it->outcome != models::kRunRegistered) {
+      if (it->outcome.starts_with(models::kRunFailedPrefix) || it->outcome == models::kRunRunning) continue;
+      return;  // the newest version was tried already
+    }
+    base::Status st = models::ProposeCandidate(score_.registry, it->model_version, pipeline_.features);
+    if (st.code() == base::StatusCode::kFailedPrecondition) return;  // a trial started meanwhile: later
+    if (!st.ok()) {
+      spdlog::warn("retrain: cannot propose {}: {}", it->model_version, st.message());
+      (void)models::SetRunOutcome(score_.registry, it->id, models::kRunRejected, "not proposed: " + st.message());
+    } else {
+      spdlog::info("retrain: {} (run {}) proposed as the candidate", it->model_version, it->id);
+    }
+    return;
+  }
+}
+
 void Retrainer::Loop() {
   // Linux nice values are per thread: this lowers only the worker (and nothing it does not start).
   if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), kLowestPriority) != 0)
@@ -322,6 +346,7 @@ void Retrainer::Loop() {
     if (newest) newest_ms_ = *newest;
     if (newest && !point) point = tail_.oldest_ms();
     due = newest && point && *newest >= *point + spec.every_ms;
+    ProposeNewest();
     if (command.empty() && !due) continue;
     {
       std::lock_guard lock(mu_);

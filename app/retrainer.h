@@ -13,6 +13,10 @@
 //             time of the log at start (history is not retrained), or after its first row when the
 //             log was empty or absent at start.
 //   command   RequestRetrain (POST /v1/retrain): a training as of just after the newest logged row.
+// With the score operator's `rollout:` (propose_retrained, the default), the newest registered version
+// becomes the registry's candidate as soon as no trial runs; the pipeline then shadows or canaries it
+// and promotes or rejects it (operators/rollout_judge.h).
+//
 // A training with fewer than `min_rows` rows in its training window is skipped, with a log line
 // (a command run is then recorded "failed: ...").
 //
@@ -122,6 +126,9 @@ class Retrainer {
   void Loop();
   //! The as-of point of the first scheduled training's predecessor, from the registry's runs.
   std::optional<int64_t> LastScheduledPoint() const;
+  //! With `rollout:` (propose_retrained), proposes the newest version this worker registered as the
+  //! candidate when no trial runs (older, never-tried versions are skipped).
+  void ProposeNewest();
   //! Trains as of `point_ms` (exclusive end of the validation window) with `trigger`; `run_id` is a
   //! reserved id or empty.
   void TrainAsOf(int64_t point_ms, const std::string& trigger, const std::string& run_id);

@@ -103,6 +103,29 @@ Status ParseRetrain(const YamlReader& r, const YAML::Node& node, RetrainSpec* t)
   return Status::OK();
 }
 
+//! `rollout: {mode: shadow|canary, canary_percent: 10, metric: average_precision|card_precision,
+//!            margin: 0.0, days: 3, propose_retrained: true}`
+Status ParseRollout(const YamlReader& r, const YAML::Node& node, RolloutSpec* o) {
+  VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, "rollout", {"mode", "canary_percent", "metric", "margin", "days",
+                                                      "propose_retrained"}));
+  o->enabled = true;
+  o->loc = r.Loc(node);
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "mode", &o->mode));
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "canary_percent", &o->canary_percent));
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "metric", &o->metric));
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "margin", &o->margin));
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "days", &o->days));
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "propose_retrained", &o->propose_retrained));
+  if (o->mode != "shadow" && o->mode != "canary") return r.Error(node["mode"], "mode: expected shadow or canary");
+  if (!(o->canary_percent > 0 && o->canary_percent < 100))
+    return r.Error(node["canary_percent"], "canary_percent: expected a share strictly between 0 and 100");
+  if (o->metric != "average_precision" && o->metric != "card_precision")
+    return r.Error(node["metric"], "metric: expected average_precision or card_precision");
+  if (!(o->margin > -1 && o->margin < 1)) return r.Error(node["margin"], "margin: expected -1 < margin < 1");
+  if (o->days < 1 || o->days > 365) return r.Error(node["days"], "days: expected 1..365");
+  return Status::OK();
+}
+
 Status ParseWindow(const YamlReader& r, const YAML::Node& node, WindowSpec* w) {
   VIGIL_ASSIGN_OR_RETURN(YAML::Node key, r.Required(node, "key"));
   w->key = key.Scalar();
@@ -160,7 +183,7 @@ Status ParseOperators(const YamlReader& r, const YAML::Node& node, std::vector<O
     } else if (spec.type == "score") {
       VIGIL_RETURN_IF_ERROR(r.ExpectMap(o, "a score operator", {"type", "name", "registry", "threshold", "poll", "review_threshold",
                                                                    "reasons", "reason_mode", "monitor", "feature_log",
-                                                                   "retrain"}));
+                                                                   "retrain", "rollout"}));
       ScoreSpec sc;
       VIGIL_ASSIGN_OR_RETURN(YAML::Node registry, r.Required(o, "registry"));
       sc.registry = registry.Scalar();
@@ -183,6 +206,7 @@ Status ParseOperators(const YamlReader& r, const YAML::Node& node, std::vector<O
         VIGIL_RETURN_IF_ERROR(ParseRetrain(r, t, &sc.retrain));
         if (sc.feature_log.empty()) return r.Error(t, "retrain: needs feature_log (the table it trains on)");
       }
+      if (YAML::Node t = o["rollout"]) VIGIL_RETURN_IF_ERROR(ParseRollout(r, t, &sc.rollout));
       spec.params = std::move(sc);
     } else {
       return r.Error(type, "unknown operator type '" + spec.type + "'; expected derive, window or score");

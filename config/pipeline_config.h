@@ -202,6 +202,27 @@ struct RetrainSpec {
   Location loc;
 };
 
+//! `score: rollout:` — how a candidate version (the registry's CANDIDATE, proposed by the retrainer or
+//! by hand) is tried against the champion on live events before it serves alone (operators/rollout_judge.h).
+//! While a rollout runs both versions score every event. Needs the pipeline's labels: the verdict is
+//! taken on matured labels (monitor's label_delay_days after each event).
+struct RolloutSpec {
+  bool enabled = false;          //!< A `rollout:` section is present.
+  //! "shadow": the champion decides every event, the candidate's scores are only recorded; "canary":
+  //! the candidate decides for `canary_percent` of the cards (sticky by hash of the card id). Default shadow.
+  std::string mode = "shadow";
+  double canary_percent = 10;    //!< Canary: share of cards, 0 < x < 100. Default 10.
+  //! Compared metric: "average_precision" or "card_precision" (card precision@top_k per day, averaged).
+  std::string metric = "average_precision";
+  //! The candidate is promoted when its metric >= the champion's + margin, rejected otherwise.
+  double margin = 0.0;
+  //! Matured days (UTC days after the one the rollout started in) compared before the verdict. Default 3.
+  int days = 3;
+  //! The retrainer proposes each version it registers as the candidate when no rollout runs. Default true.
+  bool propose_retrained = true;
+  Location loc;
+};
+
 //! `score`: the registry's champion model scores the pipeline's `features`; hot-swapped on promotion.
 struct ScoreSpec {
   std::string registry;          //!< Models directory (see models/registry.h).
@@ -219,6 +240,7 @@ struct ScoreSpec {
   //! of retraining. Default empty: none.
   std::string feature_log;
   RetrainSpec retrain;           //!< Background retraining from `feature_log`; off unless configured.
+  RolloutSpec rollout;           //!< Shadow or canary rollout of candidates; off unless configured.
 };
 
 //! One operator of the graph.

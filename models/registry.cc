@@ -88,12 +88,49 @@ base::Result<std::shared_ptr<const ModelVersion>> LoadVersion(const std::string&
   return std::shared_ptr<const ModelVersion>(std::move(v));
 }
 
-base::Result<std::string> ReadChampion(const std::string& registry) {
-  auto text = ReadText(fs::path(registry) / "CHAMPION");
-  if (!text.ok()) return base::NotFound("no champion in '" + registry + "'; promote a version first");
-  std::string name = *text;
+namespace {
+//! The name written in `<registry>/<file>`, trailing whitespace removed.
+base::Result<std::string> ReadName(const std::string& registry, const char* file) {
+  VIGIL_ASSIGN_OR_RETURN(std::string name, ReadText(fs::path(registry) / file));
   while (!name.empty() && std::isspace(static_cast<unsigned char>(name.back()))) name.pop_back();
+  if (name.empty()) return base::NotFound(std::string(file) + " is empty");
   return name;
+}
+}  // namespace
+
+base::Result<std::string> ReadChampion(const std::string& registry) {
+  auto name = ReadName(registry, "CHAMPION");
+  if (!name.ok()) return base::NotFound("no champion in '" + registry + "'; promote a version first");
+  return name;
+}
+
+base::Result<std::string> ReadCandidate(const std::string& registry) {
+  auto name = ReadName(registry, "CANDIDATE");
+  if (!name.ok()) return base::NotFound("no candidate in '" + registry + "'");
+  return name;
+}
+
+base::Status ProposeCandidate(const std::string& registry, const std::string& version,
+                              const std::vector<std::string>& expected_features) {
+  VIGIL_RETURN_IF_ERROR(LoadVersion(registry, version, expected_features).status());
+  if (auto champion = ReadChampion(registry); champion.ok() && *champion == version)
+    return base::FailedPrecondition(version + " is already the champion");
+  if (auto current = ReadCandidate(registry); current.ok() && *current != version)
+    return base::FailedPrecondition(*current + " is on trial; wait for its verdict");
+  VIGIL_RETURN_IF_ERROR(WriteAtomically(fs::path(registry) / "CANDIDATE", version + "\n"));
+  (void)SetVersionRunOutcome(registry, version, kRunCandidate, "");
+  return base::Status::OK();
+}
+
+base::Status EndCandidate(const std::string& registry, const std::string& version, std::string_view outcome,
+                          const std::string& detail) {
+  if (auto current = ReadCandidate(registry); current.ok() && *current == version) {
+    std::error_code ec;
+    fs::remove(fs::path(registry) / "CANDIDATE", ec);
+    if (ec) return base::IoError("cannot remove " + (fs::path(registry) / "CANDIDATE").string() + ": " + ec.message());
+  }
+  (void)SetVersionRunOutcome(registry, version, outcome, detail);
+  return base::Status::OK();
 }
 
 base::Status Promote(const std::string& registry, const std::string& version,
@@ -102,6 +139,10 @@ base::Status Promote(const std::string& registry, const std::string& version,
   VIGIL_RETURN_IF_ERROR(WriteAtomically(fs::path(registry) / "CHAMPION", version + "\n"));
   std::ofstream history(fs::path(registry) / "HISTORY", std::ios::app);
   history << version << "\n";
+  if (auto candidate = ReadCandidate(registry); candidate.ok() && *candidate == version) {
+    std::error_code ec;
+    fs::remove(fs::path(registry) / "CANDIDATE", ec);  // its trial is over
+  }
   // The registry change is done; the run record follows it on a best-effort basis.
   (void)SetVersionRunOutcome(registry, version, kRunPromoted, "");
   return base::Status::OK();

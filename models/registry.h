@@ -2,6 +2,8 @@
 // The model registry: a directory of versions, each `<dir>/<version>/model.json` (or .ubj) plus
 // `metadata.json` (features in order, data window, params, metrics, golden rows, parent). The file
 // `<dir>/CHAMPION` names the version that serves; `<dir>/HISTORY` lists every promotion, oldest first.
+// `<dir>/CANDIDATE`, when present, names the version on trial: pipelines with `rollout:` score it next
+// to the champion (shadow or canary) and promote or reject it on matured labels.
 //
 // A version is only ever served after it loads, its features match the pipeline's, and its golden
 // rows reproduce (|score - expected| <= 1e-6). Promotion writes CHAMPION atomically (rename), so a
@@ -9,6 +11,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -38,6 +41,16 @@ base::Status Promote(const std::string& registry, const std::string& version,
 //! Makes the champion before the current one serve again; returns its name. The replaced version's
 //! run is marked "rolled_back", best effort.
 base::Result<std::string> Rollback(const std::string& registry);
+//! The version on trial (contents of CANDIDATE); NotFound when there is none.
+base::Result<std::string> ReadCandidate(const std::string& registry);
+//! Verifies `version` (as LoadVersion) and makes it the candidate; marks its run "candidate".
+//! FailedPrecondition when it is the champion, or when another candidate is on trial.
+base::Status ProposeCandidate(const std::string& registry, const std::string& version,
+                              const std::vector<std::string>& expected_features);
+//! Ends the trial of `version`: removes CANDIDATE if it still names it, and sets the run outcome of
+//! the version to `outcome` (e.g. kRunRejected) with `detail`, best effort.
+base::Status EndCandidate(const std::string& registry, const std::string& version, std::string_view outcome,
+                          const std::string& detail);
 //! Every version directory, sorted by name.
 base::Result<std::vector<std::string>> ListVersions(const std::string& registry);
 

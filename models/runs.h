@@ -29,6 +29,8 @@ namespace vigil::models {
 inline constexpr std::string_view kRunRunning = "running";
 //! Outcome of a run whose model was stored as a version of the registry.
 inline constexpr std::string_view kRunRegistered = "registered";
+//! Outcome while the run's version is the registry's candidate (shadow or canary rollout).
+inline constexpr std::string_view kRunCandidate = "candidate";
 //! Outcome once the run's version became the champion.
 inline constexpr std::string_view kRunPromoted = "promoted";
 //! Outcome once the run's version stopped serving through a rollback.

@@ -1,5 +1,6 @@
 #include "operators/score.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -11,7 +12,9 @@
 #include <thread>
 
 #include "models/registry.h"
+#include "models/runs.h"
 #include "operators/feature_log.h"
+#include "operators/rollout_judge.h"
 #include "operators/score_monitor.h"
 
 namespace vigil::operators {
@@ -19,11 +22,21 @@ namespace {
 
 using models::ModelVersion;
 
+//! A candidate on trial: immutable, swapped whole (like the champion).
+struct Trial {
+  std::shared_ptr<const ModelVersion> model;
+  uint32_t epoch = 0;       //!< Tags the events scored during this trial.
+  bool canary = false;      //!< Canary (the candidate decides for its cards) or shadow.
+  double percent = 0;       //!< Canary share of cards.
+};
+
 //! Per-task scratch: the batch's feature matrix and scores.
 class ScoreState final : public engine::OperatorState {
  public:
   std::vector<float> inputs;
-  std::vector<float> scores;
+  std::vector<float> scores;       //!< Served scores (the champion's, or the candidate's for canary cards).
+  std::vector<float> challenger;   //!< The candidate's scores during a trial.
+  std::vector<uint8_t> canary;     //!< 1 where the candidate decided (canary).
   std::vector<size_t> rows;
   std::vector<float> contributions;  //!< One row's, num_features + 1.
   std::vector<uint32_t> order;       //!< Feature indexes, sorted by |contribution|.
@@ -35,7 +48,7 @@ class ScoreState final : public engine::OperatorState {
   engine::LabelIndex* labels = nullptr;
   FeatureLog* log = nullptr;
   std::vector<ScoredEvent> pending;
-  std::vector<std::shared_ptr<const ModelVersion>> pending_models;
+  std::vector<std::shared_ptr<const ModelVersion>> pending_models;  //!< The version that decided each.
   std::vector<float> pending_inputs;
   size_t pending_head = 0;
   std::vector<ScoredEvent> matured;
@@ -54,9 +67,7 @@ class ScoreOperator final : public engine::Operator {
         features_(std::move(features)), score_(score), decision_(decision), version_(version), reasons_(reasons),
         review_threshold_(spec_.review_threshold.value_or(spec_.threshold)),
         mode_(spec_.reason_mode == "exact" ? models::ExplainMode::kExact : models::ExplainMode::kApproximate),
-        current_(std::move(initial)) {
-    watcher_ = std::thread([this] { Watch(); });
-  }
+        current_(std::move(initial)) {}
 
   ~ScoreOperator() override {
     {
@@ -64,7 +75,7 @@ class ScoreOperator final : public engine::Operator {
       stopping_ = true;
     }
     cv_.notify_all();
-    watcher_.join();
+    if (watcher_.joinable()) watcher_.join();
   }
 
   base::Result<std::unique_ptr<engine::OperatorState>> MakeState(const engine::TaskContext& ctx) const override {
@@ -74,21 +85,25 @@ class ScoreOperator final : public engine::Operator {
     return std::unique_ptr<engine::OperatorState>(std::move(state));
   }
 
-  //! Drift and performance monitoring, and the feature log (either may be null); set once by the
-  //! factory, before any batch. `id_column`/`card_column` are needed when outcomes are tracked.
-  void set_outcomes(std::unique_ptr<ScoreMonitor> monitor, std::unique_ptr<FeatureLog> log, int id_column,
-                    int card_column) {
+  //! Drift and performance monitoring, the feature log and the rollout judge (any may be null); set
+  //! once by the factory, before any batch; starts the watcher thread. `id_column`/`card_column` are
+  //! needed when outcomes are tracked.
+  void set_outcomes(std::unique_ptr<ScoreMonitor> monitor, std::unique_ptr<FeatureLog> log,
+                    std::unique_ptr<RolloutJudge> judge, int id_column, int card_column) {
     monitor_ = std::move(monitor);
     log_ = std::move(log);
+    judge_ = std::move(judge);
     id_column_ = id_column;
     card_column_ = card_column;
-    track_outcomes_ = log_ != nullptr || (monitor_ && monitor_->tracks_performance());
+    track_outcomes_ = log_ != nullptr || judge_ != nullptr || (monitor_ && monitor_->tracks_performance());
+    watcher_ = std::thread([this] { Watch(); });  // after the fields it reads are set
   }
 
   base::Status Process(engine::Batch& batch, engine::OperatorState* s) const override {
     auto* st = static_cast<ScoreState*>(s);
     // One model for the whole batch: a promotion takes effect at the next batch.
     const std::shared_ptr<const ModelVersion> model = current_.load();
+    const std::shared_ptr<const Trial> trial = trial_.load();
     const size_t width = feature_columns_.size();
     st->rows.clear();
     st->inputs.clear();
@@ -99,30 +114,44 @@ class ScoreOperator final : public engine::Operator {
     }
     st->scores.resize(st->rows.size());
     model->forest->PredictBatch(st->inputs.data(), st->rows.size(), width, st->scores.data());
+    st->canary.assign(st->rows.size(), 0);
+    if (trial) {  // both versions score every event; a canary card gets the candidate's decision
+      st->challenger.resize(st->rows.size());
+      trial->model->forest->PredictBatch(st->inputs.data(), st->rows.size(), width, st->challenger.data());
+      if (trial->canary) {
+        for (size_t i = 0; i < st->rows.size(); ++i) {
+          if (!InCanary(batch.i64(st->rows[i], card_column_), trial->percent)) continue;
+          st->canary[i] = 1;
+          st->scores[i] = st->challenger[i];
+        }
+      }
+    }
     const int explain = batch.mode().explain;
     for (size_t i = 0; i < st->rows.size(); ++i) {
       const size_t row = st->rows[i];
+      const ModelVersion& decider = st->canary[i] != 0 ? *trial->model : *model;
       batch.f64(row, score_) = st->scores[i];
       batch.f64(row, decision_) = st->scores[i] >= spec_.threshold ? 1.0 : 0.0;
-      batch.SetString(row, version_, model->version);
-      if (model->explainer == nullptr || spec_.reasons == 0) continue;
+      batch.SetString(row, version_, decider.version);
+      if (decider.explainer == nullptr || spec_.reasons == 0) continue;
       if (explain != 0) {
-        Explain(*model, st->inputs.data() + i * width,
+        Explain(decider, st->inputs.data() + i * width,
                 explain == 2 ? models::ExplainMode::kExact : models::ExplainMode::kApproximate, st);
       } else if (st->scores[i] >= review_threshold_) {
-        Explain(*model, st->inputs.data() + i * width, mode_, st);
+        Explain(decider, st->inputs.data() + i * width, mode_, st);
       } else {
         continue;
       }
       batch.SetString(row, reasons_, st->reasons);
     }
-    if ((monitor_ || track_outcomes_) && !batch.mode().read_only) VIGIL_RETURN_IF_ERROR(Outcomes(batch, model, st));
+    if ((monitor_ || track_outcomes_) && !batch.mode().read_only)
+      VIGIL_RETURN_IF_ERROR(Outcomes(batch, model, trial.get(), st));
     return base::Status::OK();
   }
 
  private:
   base::Status Outcomes(const engine::Batch& batch, const std::shared_ptr<const ModelVersion>& model,
-                        ScoreState* st) const {
+                        const Trial* trial, ScoreState* st) const {
     st->times.clear();
     int64_t now = INT64_MIN;
     for (size_t row : st->rows) {
@@ -134,9 +163,15 @@ class ScoreOperator final : public engine::Operator {
     const size_t width = feature_columns_.size();
     for (size_t i = 0; i < st->rows.size(); ++i) {
       const size_t row = st->rows[i];
-      st->pending.push_back(ScoredEvent{batch.i64(row, id_column_), st->times[i], batch.i64(row, card_column_),
-                                        st->scores[i], st->scores[i] >= spec_.threshold, 0});
-      st->pending_models.push_back(model);
+      ScoredEvent e{batch.i64(row, id_column_), st->times[i], batch.i64(row, card_column_),
+                    st->scores[i], st->scores[i] >= spec_.threshold, 0};
+      if (trial != nullptr) {
+        e.epoch = trial->epoch;
+        e.canary = st->canary[i] != 0;
+        e.challenger = st->challenger[i];
+      }
+      st->pending.push_back(e);
+      st->pending_models.push_back(e.canary ? trial->model : model);
     }
     st->pending_inputs.insert(st->pending_inputs.end(), st->inputs.begin(), st->inputs.end());
     // An event is settled once its label is due (delay after its event time) and the task's label
@@ -156,6 +191,7 @@ class ScoreOperator final : public engine::Operator {
                                       &st->pending_models[i]->version});
     }
     if (monitor_) monitor_->AddOutcomes(*model, st->matured);
+    if (judge_) judge_->AddOutcomes(st->matured);
     if (log_) VIGIL_RETURN_IF_ERROR(log_->Append(st->log_rows));
     const size_t head = st->pending_head;
     if (head > 4096 && head * 2 > st->pending.size()) {  // compact, keeping capacity
@@ -194,23 +230,108 @@ class ScoreOperator final : public engine::Operator {
     }
   }
 
+  // The watcher thread: every poll_ms, follows CHAMPION (hot swap) and, with `rollout:`, CANDIDATE
+  // (starts a trial) and asks the judge for a verdict.
   void Watch() {
-    std::string refused;
     std::unique_lock lock(mu_);
     while (!cv_.wait_for(lock, std::chrono::milliseconds(spec_.poll_ms), [this] { return stopping_; })) {
-      auto champion = models::ReadChampion(spec_.registry);
-      if (!champion.ok() || *champion == current_.load()->version || *champion == refused) continue;
-      auto next = models::LoadVersion(spec_.registry, *champion, features_);
-      if (!next.ok()) {
-        spdlog::error("refusing model {}: {} (still serving {})", *champion, next.status().message(),
-                      current_.load()->version);
-        refused = *champion;
-        continue;
-      }
-      spdlog::info("model {} replaces {}", *champion, current_.load()->version);
-      current_.store(*next);
-      refused.clear();
+      FollowChampion();
+      if (!judge_) continue;
+      FollowCandidate();
+      JudgeTrial();
     }
+  }
+
+  void FollowChampion() {
+    auto champion = models::ReadChampion(spec_.registry);
+    if (!champion.ok() || *champion == current_.load()->version || *champion == refused_) return;
+    auto next = models::LoadVersion(spec_.registry, *champion, features_);
+    if (!next.ok()) {
+      spdlog::error("refusing model {}: {} (still serving {})", *champion, next.status().message(),
+                    current_.load()->version);
+      refused_ = *champion;
+      return;
+    }
+    spdlog::info("model {} replaces {}", *champion, current_.load()->version);
+    current_.store(*next);
+    refused_.clear();
+    if (auto trial = trial_.load()) {
+      if (trial->model->version == *champion) {
+        EndTrial("promoted elsewhere");  // by hand, or by another instance's judge
+      } else {
+        StartTrial(trial->model);  // the comparison starts again, against the new champion
+      }
+    }
+  }
+
+  void FollowCandidate() {
+    auto name = models::ReadCandidate(spec_.registry);
+    const auto trial = trial_.load();
+    if (!name.ok()) {
+      if (trial) EndTrial("withdrawn");
+      return;
+    }
+    if ((trial && trial->model->version == *name) || *name == refused_candidate_) return;
+    if (*name == current_.load()->version) return;
+    auto model = models::LoadVersion(spec_.registry, *name, features_);
+    if (!model.ok()) {
+      spdlog::error("rollout: refusing candidate {}: {}", *name, model.status().message());
+      refused_candidate_ = *name;
+      (void)models::EndCandidate(spec_.registry, *name, models::kRunRejected,
+                                 "refused: " + model.status().message());
+      judge_->Count("refused");
+      return;
+    }
+    StartTrial(*model);
+  }
+
+  void StartTrial(std::shared_ptr<const ModelVersion> model) {
+    auto trial = std::make_shared<Trial>();
+    trial->model = std::move(model);
+    trial->epoch = ++epochs_;
+    trial->canary = spec_.rollout.mode == "canary";
+    trial->percent = spec_.rollout.canary_percent;
+    const std::string champion = current_.load()->version;
+    judge_->Begin(trial->epoch, trial->model->version, champion);
+    spdlog::info("rollout: candidate {} starts as {} against champion {}", trial->model->version,
+                 trial->canary ? fmt::format("canary on {}% of cards", trial->percent) : std::string("shadow"), champion);
+    judge_->Count("started");
+    trial_.store(std::move(trial));
+  }
+
+  void EndTrial(const std::string& why) {
+    const auto trial = trial_.load();
+    spdlog::info("rollout: trial of {} ended ({})", trial->model->version, why);
+    judge_->End();
+    trial_.store(nullptr);
+  }
+
+  void JudgeTrial() {
+    const auto trial = trial_.load();
+    if (!trial) return;
+    const RolloutVerdict verdict = judge_->Judge();
+    if (verdict.kind == RolloutVerdict::Kind::kWait) return;
+    const std::string& name = trial->model->version;
+    if (verdict.kind == RolloutVerdict::Kind::kPromote) {
+      if (base::Status st = models::Promote(spec_.registry, name, features_); !st.ok()) {
+        spdlog::error("rollout: cannot promote {}: {}", name, st.message());
+        (void)models::EndCandidate(spec_.registry, name, models::kRunRejected, "promotion failed: " + st.message());
+        judge_->Count("refused");
+      } else {
+        current_.store(trial->model);
+        (void)models::SetVersionRunOutcome(spec_.registry, name, models::kRunPromoted, verdict.detail);
+        spdlog::info("rollout: {} promoted: {}", name, verdict.detail);
+        judge_->Count("promoted");
+      }
+    } else {
+      const bool canary = trial->canary;
+      (void)models::EndCandidate(spec_.registry, name, canary ? models::kRunRolledBack : models::kRunRejected,
+                                 verdict.detail);
+      spdlog::warn("rollout: {} {}: {}", name, canary ? "rolled back" : "rejected", verdict.detail);
+      judge_->Count(canary ? "rolled_back" : "rejected");
+    }
+    judge_->End();
+    trial_.store(nullptr);
   }
 
   config::ScoreSpec spec_;
@@ -221,9 +342,14 @@ class ScoreOperator final : public engine::Operator {
   models::ExplainMode mode_;
   std::unique_ptr<ScoreMonitor> monitor_;  // null without `monitor:`
   std::unique_ptr<FeatureLog> log_;        // null without `feature_log:`
+  std::unique_ptr<RolloutJudge> judge_;    // null without `rollout:`
   bool track_outcomes_ = false;            // events wait for their labels (performance or log)
   int id_column_ = -1, card_column_ = -1;
   mutable std::atomic<std::shared_ptr<const ModelVersion>> current_;
+  mutable std::atomic<std::shared_ptr<const Trial>> trial_;  // null: no candidate on trial
+  // The watcher thread's own:
+  std::string refused_, refused_candidate_;  // versions that failed to load (not retried)
+  uint32_t epochs_ = 0;                       // trials started
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
@@ -255,9 +381,10 @@ base::Result<std::unique_ptr<engine::Operator>> MakeScore(engine::BindContext& c
   auto op = std::make_unique<ScoreOperator>(ctx.spec.name, spec, std::move(columns), features, *score, *decision,
                                             *version, *reasons, *model);
   int id = -1, card = -1;
-  if (spec.monitor.performance || !spec.feature_log.empty()) {
+  if (spec.monitor.performance || !spec.feature_log.empty() || spec.rollout.enabled) {
     if (!ctx.pipeline.labels.enabled)
-      return config::ConfigError(ctx.spec.loc, "monitor performance and feature_log need the pipeline's labels: section");
+      return config::ConfigError(ctx.spec.loc,
+                                 "monitor performance, feature_log and rollout need the pipeline's labels: section");
     id = ctx.schema.Find(ctx.pipeline.labels.id);
     card = ctx.schema.Find(spec.monitor.card);
     if (card < 0 || ctx.schema.column(card).type != config::FieldType::kInt64)
@@ -277,7 +404,14 @@ base::Result<std::unique_ptr<engine::Operator>> MakeScore(engine::BindContext& c
     if (!made.ok()) return config::ConfigError(ctx.spec.loc, made.status().message());
     log = std::move(made).value();
   }
-  op->set_outcomes(std::move(monitor), std::move(log), id, card);
+  std::unique_ptr<RolloutJudge> judge;
+  if (spec.rollout.enabled) {
+    auto made = RolloutJudge::Make(spec.rollout, spec.monitor.top_k, spec.review_threshold.value_or(spec.threshold),
+                                   ctx.pipeline.name, ctx.metrics);
+    if (!made.ok()) return config::ConfigError(spec.rollout.loc, made.status().message());
+    judge = std::move(made).value();
+  }
+  op->set_outcomes(std::move(monitor), std::move(log), std::move(judge), id, card);
   return std::unique_ptr<engine::Operator>(std::move(op));
 }
 

@@ -149,7 +149,7 @@ void ScoreMonitor::SwitchTo(const models::ModelVersion& model) {
   if (spec_.performance) {
     monitor::LabelWindowOptions o;
     o.window_days = spec_.window_days;
-    o.label_delay_days = spec_.label_delay_days;
+    o.label_delay_days = 0;  // the score operator hands over events once their label is due
     o.review_threshold = m.review_threshold;
     o.top_k = spec_.top_k;
     m.labels = monitor::LabelWindow::Make(o).value();

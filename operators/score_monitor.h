@@ -42,6 +42,10 @@ struct ScoredEvent {
   float score = 0;         //!< The model's score.
   bool flagged = false;    //!< Its decision.
   int label = 0;           //!< 1 fraud, 0 genuine or unknown.
+  // During a rollout (operators/rollout_judge.h):
+  uint32_t epoch = 0;      //!< The rollout it was scored in; 0 = none.
+  bool canary = false;     //!< The candidate decided it (canary); `score` is then the candidate's.
+  float challenger = 0;    //!< The candidate's score (rollout only).
 };
 
 class ScoreMonitor {

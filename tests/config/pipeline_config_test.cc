@@ -74,6 +74,36 @@ std::string WithScore(const std::string& score_extra) {
   return Replace(kValid, "output: {kind", "  - type: score\n    registry: /tmp/models\n" + score_extra + "output: {kind");
 }
 
+TEST_CASE("score rollout: defaults and values and located errors", "[config]") {
+  auto defaults = LoadPipelineText(WithScore("    rollout: {}\n"), "p.yaml");
+  REQUIRE(defaults.ok());
+  const RolloutSpec& d = std::get<ScoreSpec>(defaults->operators[1].params).rollout;
+  CHECK(d.enabled);
+  CHECK(d.mode == "shadow");
+  CHECK(d.metric == "average_precision");
+  CHECK(d.margin == 0.0);
+  CHECK(d.days == 3);
+  CHECK(d.propose_retrained);
+  auto spec = LoadPipelineText(WithScore("    rollout: {mode: canary, canary_percent: 5, metric: card_precision, "
+                                         "margin: 0.02, days: 4, propose_retrained: false}\n"), "p.yaml");
+  REQUIRE(spec.ok());
+  const RolloutSpec& o = std::get<ScoreSpec>(spec->operators[1].params).rollout;
+  CHECK(o.mode == "canary");
+  CHECK(o.canary_percent == 5);
+  CHECK(o.metric == "card_precision");
+  CHECK(o.margin == 0.02);
+  CHECK(o.days == 4);
+  CHECK_FALSE(o.propose_retrained);
+  CHECK_FALSE(std::get<ScoreSpec>(LoadPipelineText(WithScore(""), "p.yaml")->operators[1].params).rollout.enabled);
+
+  ExpectError(WithScore("    rollout: {mode: blue_green}\n"), "20:21", "mode: expected shadow or canary");
+  ExpectError(WithScore("    rollout: {canary_percent: 100}\n"), "20:31", "canary_percent: expected a share");
+  ExpectError(WithScore("    rollout: {metric: auc}\n"), "20:23", "metric: expected average_precision or card_precision");
+  ExpectError(WithScore("    rollout: {days: 0}\n"), "20:21", "days: expected 1..365");
+  ExpectError(WithScore("    rollout: {margin: 2}\n"), "20:23", "margin: expected -1 < margin < 1");
+  ExpectError(WithScore("    rollout: {mode: shadow, dayz: 2}\n"), "20:15", "unknown key 'dayz'");
+}
+
 TEST_CASE("score retrain: defaults and values and located errors", "[config]") {
   auto plain = LoadPipelineText(WithScore("    feature_log: /tmp/log.csv\n"), "p.yaml");
   REQUIRE(plain.ok());

@@ -1,0 +1,137 @@
+#include "operators/rollout_judge.h"
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <vector>
+
+namespace vigil::operators {
+namespace {
+
+constexpr int64_t kDay = 86'400'000;
+constexpr int64_t kDay0 = 17'622LL * kDay;  // 2018-04-01, the day the rollout starts
+
+std::unique_ptr<RolloutJudge> MakeJudge(const std::string& mode, int days, double margin) {
+  config::RolloutSpec spec;
+  spec.enabled = true;
+  spec.mode = mode;
+  spec.days = days;
+  spec.margin = margin;
+  spec.canary_percent = 50;
+  auto judge = RolloutJudge::Make(spec, 100, 0.5, "test", nullptr);
+  REQUIRE(judge.ok());
+  return std::move(judge).value();
+}
+
+//! `per_day` events on each of days [first, last] (relative to kDay0), card = id; every 10th is a
+//! fraud. The champion ranks frauds with `champion_good` and the candidate with `candidate_good`:
+//! a "good" model scores the frauds 0.9 and the rest 0.1..0.5, a bad one scores everything by id.
+std::vector<ScoredEvent> Events(uint32_t epoch, int first, int last, int per_day, bool champion_good,
+                                bool candidate_good, bool canary = false) {
+  std::vector<ScoredEvent> events;
+  int64_t id = 1000 * first;
+  for (int day = first; day <= last; ++day) {
+    for (int i = 0; i < per_day; ++i, ++id) {
+      const int label = id % 10 == 0 ? 1 : 0;
+      auto score = [&](bool good) {
+        return static_cast<float>(good ? (label ? 0.9 : 0.1 + 0.004 * static_cast<double>(i % 100))
+                                       : static_cast<double>(id % 97) / 97.0);
+      };
+      ScoredEvent e;
+      e.id = id;
+      e.time_ms = kDay0 + day * kDay + i * 1000;
+      e.card = id;
+      e.label = label;
+      e.epoch = epoch;
+      e.canary = canary && InCanary(id, 50);
+      e.score = score(e.canary ? candidate_good : champion_good);
+      e.challenger = score(candidate_good);
+      e.flagged = e.score >= 0.5;
+      events.push_back(e);
+    }
+  }
+  return events;
+}
+
+TEST_CASE("RolloutJudge waits for the configured matured days then promotes a better shadow candidate") {
+  auto judge = MakeJudge("shadow", 3, 0.05);
+  judge->Begin(1, "v2", "v1");
+  // Day 0 is the start day (not counted); days 1..3 must be complete, so the verdict needs day 4.
+  judge->AddOutcomes(Events(1, 0, 3, 200, false, true));
+  RolloutVerdict v = judge->Judge();
+  CHECK(v.kind == RolloutVerdict::Kind::kWait);
+  CHECK(v.candidate == Approx(1.0));  // the metric so far is reported while waiting
+  judge->AddOutcomes(Events(1, 4, 4, 10, false, true));
+  v = judge->Judge();
+  REQUIRE(v.kind == RolloutVerdict::Kind::kPromote);
+  CHECK(v.candidate == Approx(1.0));
+  CHECK(v.champion < 0.5);
+  CHECK(v.events == 600);  // days 1..3, paired
+  CHECK_THAT(v.detail, Catch::Contains("average_precision 1.0000 (v2) vs champion") && Catch::Contains("shadow"));
+}
+
+TEST_CASE("RolloutJudge rejects a candidate that does not beat the champion by the margin") {
+  auto judge = MakeJudge("shadow", 2, 0.0);
+  judge->Begin(7, "v3", "v2");
+  judge->AddOutcomes(Events(7, 0, 3, 200, true, false));
+  const RolloutVerdict v = judge->Judge();
+  REQUIRE(v.kind == RolloutVerdict::Kind::kReject);
+  CHECK(v.champion == Approx(1.0));
+  CHECK(v.candidate < 0.5);
+
+  // Equal models and a positive margin: rejected too.
+  auto strict = MakeJudge("shadow", 2, 0.01);
+  strict->Begin(1, "v3", "v2");
+  strict->AddOutcomes(Events(1, 0, 3, 200, true, true));
+  CHECK(strict->Judge().kind == RolloutVerdict::Kind::kReject);
+  auto lenient = MakeJudge("shadow", 2, 0.0);
+  lenient->Begin(1, "v3", "v2");
+  lenient->AddOutcomes(Events(1, 0, 3, 200, true, true));
+  CHECK(lenient->Judge().kind == RolloutVerdict::Kind::kPromote);
+}
+
+TEST_CASE("RolloutJudge ignores events of other trials and waits while no fraud is labelled") {
+  auto judge = MakeJudge("shadow", 2, 0.0);
+  judge->Begin(2, "v3", "v2");
+  judge->AddOutcomes(Events(1, 0, 5, 200, false, true));  // an earlier trial's events
+  CHECK(judge->Judge().kind == RolloutVerdict::Kind::kWait);
+  // No fraud at all: average precision is undefined, the verdict waits.
+  std::vector<ScoredEvent> genuine = Events(2, 0, 5, 200, false, true);
+  for (auto& e : genuine) e.label = 0;
+  judge->AddOutcomes(genuine);
+  const RolloutVerdict v = judge->Judge();
+  CHECK(v.kind == RolloutVerdict::Kind::kWait);
+  CHECK(std::isnan(v.candidate));
+  // After End, nothing is recorded or judged.
+  judge->End();
+  judge->AddOutcomes(Events(2, 6, 9, 200, false, true));
+  CHECK(judge->Judge().kind == RolloutVerdict::Kind::kWait);
+}
+
+TEST_CASE("RolloutJudge compares a canary on the cards each version decided") {
+  auto judge = MakeJudge("canary", 2, 0.0);
+  judge->Begin(3, "v4", "v3");
+  // The candidate is good, the champion bad; in canary each event counts once, for its decider.
+  judge->AddOutcomes(Events(3, 0, 3, 400, false, true, /*canary=*/true));
+  const RolloutVerdict v = judge->Judge();
+  REQUIRE(v.kind == RolloutVerdict::Kind::kPromote);
+  CHECK(v.candidate == Approx(1.0));
+  CHECK(v.champion < 0.5);
+  CHECK(v.events == 800);  // days 1..2, every event once (not paired)
+  CHECK_THAT(v.detail, Catch::Contains("canary 50%"));
+}
+
+TEST_CASE("InCanary is sticky per card and takes about the configured share") {
+  int in = 0;
+  for (int64_t card = 0; card < 100'000; ++card) {
+    const bool a = InCanary(card, 10);
+    CHECK(a == InCanary(card, 10));
+    if (a) ++in;
+    if (a) CHECK(InCanary(card, 20));  // a larger share keeps the cards of a smaller one
+  }
+  CHECK(in > 9'500);
+  CHECK(in < 10'500);
+}
+
+}  // namespace
+}  // namespace vigil::operators
