@@ -101,7 +101,7 @@ TEST_CASE("score rollout: defaults and values and located errors", "[config]") {
   ExpectError(WithScore("    rollout: {metric: auc}\n"), "20:23", "metric: expected average_precision or card_precision");
   ExpectError(WithScore("    rollout: {days: 0}\n"), "20:21", "days: expected 1..365");
   ExpectError(WithScore("    rollout: {margin: 2}\n"), "20:23", "margin: expected -1 < margin < 1");
-  ExpectError(WithScore("    rollout: {mode: shadow, dayz: 2}\n"), "20:15", "unknown key 'dayz'");
+  ExpectError(WithScore("    rollout: {mode: shadow, dayz: 2}\n"), "20:29", "unknown key 'dayz'");
 }
 
 TEST_CASE("score retrain: defaults and values and located errors", "[config]") {
