@@ -11,6 +11,7 @@
 #include <limits>
 #include <optional>
 
+#include "base/time.h"
 #include "monitor/label_window.h"
 
 namespace vigil::operators {
@@ -31,6 +32,13 @@ uint64_t Mix(uint64_t x) {
   x ^= x >> 27;
   x *= 0x94d049bb133111ebULL;
   return x ^ (x >> 31);
+}
+
+//! "YYYY-MM-DD" of a day number (days since the epoch).
+std::string Date(int32_t day) {
+  char text[32];
+  const int n = base::FormatIso8601(int64_t{day} * kMsPerDay, text);
+  return std::string(text, static_cast<size_t>(std::min(n, 10)));
 }
 
 }  // namespace
@@ -182,10 +190,11 @@ RolloutVerdict RolloutJudge::Judge() {
     m.champion_metric->Set(v.champion);
     m.candidate_metric->Set(v.candidate);
   }
-  v.detail = fmt::format("{} {:.4f} ({}) vs champion {:.4f} ({}), margin {}, {} {} over days {}..{} ({} events, {} frauds)",
-                         m.spec.metric, v.candidate, m.candidate, v.champion, m.champion, m.spec.margin, m.spec.mode,
-                         m.spec.mode == "canary" ? fmt::format("{}%", m.spec.canary_percent) : "",
-                         champion->first_day, champion->last_day, v.events,
+  const std::string mode =
+      m.spec.mode == "canary" ? fmt::format("canary {}%", m.spec.canary_percent) : std::string("shadow");
+  v.detail = fmt::format("{} {:.4f} ({}) vs champion {:.4f} ({}), margin {}, {} over days {}..{} ({} events, {} frauds)",
+                         m.spec.metric, v.candidate, m.candidate, v.champion, m.champion, m.spec.margin, mode,
+                         Date(champion->first_day), Date(champion->last_day), v.events,
                          champion->frauds + (m.spec.mode == "canary" ? candidate->frauds : 0));
   if (matured < m.spec.days) return v;  // not enough matured days yet
   if (std::isnan(v.champion) || std::isnan(v.candidate)) return v;

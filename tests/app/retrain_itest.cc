@@ -12,50 +12,12 @@
 
 #include "tests/support/kafka_env.h"
 #include "tests/support/process.h"
+#include "tests/support/runs.h"
 
 namespace vigil::testing {
 namespace {
 
 constexpr int64_t kDayMs = 86'400'000;
-
-//! One run record, as `vigil runs list --json` prints it.
-struct Run {
-  std::string id, trigger, outcome, parent, version;
-  int64_t train_start = 0, train_end = 0, valid_end = 0;
-};
-
-//! The registry's run records (oldest first), through `vigil runs --registry R list --json`.
-std::vector<Run> ListRuns(const std::string& dir, const std::string& reg) {
-  if (Shell(VigilBinary() + " runs --registry " + reg + " list --json > " + dir + "/runs.json 2>/dev/null") != 0) return {};
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  if (parser.parse(ReadFile(dir + "/runs.json")).get(doc)) return {};
-  simdjson::dom::array array;
-  if (doc.get_array().get(array) && doc["runs"].get_array().get(array)) return {};
-  std::vector<Run> runs;
-  for (simdjson::dom::element r : array) {
-    Run run;
-    std::string_view s;
-    if (!r["id"].get_string().get(s)) run.id = s;
-    if (!r["trigger"].get_string().get(s)) run.trigger = s;
-    if (!r["outcome"].get_string().get(s)) run.outcome = s;
-    if (!r["parent"].get_string().get(s)) run.parent = s;
-    if (!r["model_version"].get_string().get(s)) run.version = s;
-    if (r["train_window"]["start_ms"].get_int64().get(run.train_start)) run.train_start = -1;
-    if (r["train_window"]["end_ms"].get_int64().get(run.train_end)) run.train_end = -1;
-    if (r["validation_window"]["end_ms"].get_int64().get(run.valid_end)) run.valid_end = -1;
-    runs.push_back(run);
-  }
-  std::sort(runs.begin(), runs.end(), [](const Run& a, const Run& b) { return a.id < b.id; });
-  return runs;
-}
-
-std::vector<Run> WithTrigger(const std::vector<Run>& runs, const std::string& trigger) {
-  std::vector<Run> out;
-  for (const Run& r : runs)
-    if (r.trigger == trigger && r.outcome != "running") out.push_back(r);
-  return out;
-}
 
 //! The newest TX_TIME_MS of the feature log (second column).
 int64_t NewestLogged(const std::string& path) {

@@ -1,0 +1,151 @@
+// Continuous learning without a human step: `vigil run` streams the simulator's transactions from the
+// broker, its retrainer trains a new version from the feature log on an event-time schedule and
+// proposes it, the score operator shadows it against the champion and the judge promotes it on
+// matured labels. The run record shows its lineage and verdict; every transaction gets one decision.
+#include <simdjson.h>
+
+#include <catch2/catch.hpp>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "tests/support/handbook.h"
+#include "tests/support/kafka_env.h"
+#include "tests/support/process.h"
+#include "tests/support/runs.h"
+
+namespace vigil::testing {
+namespace {
+
+constexpr int64_t kDayMs = 86'400'000;
+constexpr int64_t kStartMs = 1'522'540'800'000;  // 2018-04-01T00:00:00Z, the simulation's first day
+
+//! The lines of a JSONL file as messages keyed by `key_field`, timestamped with `time_field`, split
+//! at `split_ms`: records before it go to `first`, the others to `second`.
+void SplitJsonl(const std::string& path, const char* key_field, const char* time_field, int64_t split_ms,
+                std::vector<Message>* first, std::vector<Message>* second) {
+  std::ifstream in(path);
+  simdjson::dom::parser parser;
+  for (std::string line; std::getline(in, line);) {
+    simdjson::dom::element doc = parser.parse(line);
+    Message m;
+    m.key = std::to_string(int64_t(doc[key_field]));
+    m.timestamp_ms = int64_t(doc[time_field]);
+    m.value = line;
+    (m.timestamp_ms < split_ms ? first : second)->push_back(std::move(m));
+  }
+}
+
+bool WaitFor(const std::function<bool()>& done, std::chrono::seconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  return true;
+}
+
+TEST_CASE("a retrained version is proposed shadowed and promoted on matured labels without a human step",
+          "[integration]") {
+  namespace fs = std::filesystem;
+  const std::string dir = TempDir("vigil-rollout");
+  const std::string vigil = VigilBinary() + " --log-level warn";
+  const std::string pipeline = std::string(VIGIL_SOURCE_DIR) + "/deploy/examples/handbook.yaml";
+  const std::string sim = VigilBinary() +
+                          " simulate --customers 2000 --terminals 4000 --days 30 --seed 11 --label-delay-days 1 --quiet";
+  REQUIRE(Shell(sim + " --out " + dir + "/tx.jsonl --labels-out " + dir + "/labels.jsonl") == 0);
+  REQUIRE(Shell(vigil + " replay " + pipeline + " --events " + dir + "/tx.jsonl --labels " + dir +
+                "/labels.jsonl --out " + dir + "/table.csv > /dev/null") == 0);
+  // The champion is deliberately weak (one depth-1 tree): a retrained version must beat it.
+  const std::string reg = dir + "/models";
+  REQUIRE(Shell(vigil + " train " + pipeline + " --table " + dir + "/table.csv --models-dir " + reg +
+                " --rounds 1 --param max_depth=1 --train-start 2018-04-01 --train-days 5 --valid-days 1 > /dev/null") == 0);
+  REQUIRE(Shell(vigil + " models --registry " + reg + " promote v1 > /dev/null") == 0);
+
+  HandbookTopics topics{UniqueTopic("tx"), UniqueTopic("labels"), UniqueTopic("decisions"), UniqueTopic("dlq")};
+  for (const auto& t : {topics.transactions, topics.labels, topics.output, topics.dead_letter}) CreateTopic(t, 1);
+  std::string yaml = HandbookYaml(topics);
+  const std::string log = dir + "/log/features.csv";
+  AppendOperators(&yaml, "  - type: score\n    registry: " + reg + "\n    poll: 50ms\n    feature_log: " + log +
+                             "\n    monitor: {every: 200ms, performance: {window_days: 3, label_delay_days: 1}}"
+                             "\n    retrain: {every: 7d, train_days: 6, valid_days: 1, rounds: 30, min_rows: 500}"
+                             "\n    rollout: {mode: shadow, metric: average_precision, margin: 0.0, days: 2}\n");
+  PrependOutputFields(&yaml, "SCORE, MODEL_VERSION");
+  ReplaceRuntime(&yaml, "runtime: {workers: 2, commit_interval: 500ms, state_dir: " + dir +
+                            "/state}\nhttp: {port: 0, token_env: VIGIL_TEST_ROLLOUT_TOKEN}");
+  std::ofstream(dir + "/pipeline.yaml") << yaml;
+
+  // Phase 1: the first 12 days. The retrainer's first scheduled training (as of day 7) registers
+  // v2, which it proposes; phase 2 (the rest) arrives once the trial has begun.
+  const int64_t split = kStartMs + 12 * kDayMs;
+  std::vector<Message> tx1, tx2, labels1, labels2;
+  SplitJsonl(dir + "/tx.jsonl", "CUSTOMER_ID", "TX_TIME_MS", split, &tx1, &tx2);
+  SplitJsonl(dir + "/labels.jsonl", "TRANSACTION_ID", "LABEL_TIME_MS", split, &labels1, &labels2);
+  const size_t total = tx1.size() + tx2.size();
+  REQUIRE(tx2.size() > tx1.size());
+  Produce(topics.transactions, tx1);
+  Produce(topics.labels, labels1);
+
+  ::setenv("VIGIL_TEST_ROLLOUT_TOKEN", "rollout-token", 1);
+  Child live({VigilBinary(), "run", dir + "/pipeline.yaml"}, dir + "/run.log");
+  const int port = LoggedHttpPort(dir + "/run.log");
+  REQUIRE(port > 0);
+  const std::string url = "http://127.0.0.1:" + std::to_string(port);
+  INFO(ReadFile(dir + "/run.log"));
+
+  REQUIRE(WaitFor([&] { return fs::exists(reg + "/CANDIDATE"); }, std::chrono::seconds(180)));
+  const std::string candidate = ReadFile(reg + "/CANDIDATE").substr(0, ReadFile(reg + "/CANDIDATE").find('\n'));
+  std::string metrics;
+  REQUIRE(WaitFor([&] {
+    return Curl(dir, url + "/metrics", &metrics) == 200 &&
+           metrics.find("vigil_rollout_transitions_total{pipeline=\"handbook\",transition=\"started\"} 1") !=
+               std::string::npos;
+  }, std::chrono::seconds(30)));
+  // The models API names the candidate next to the champion.
+  std::string models;
+  REQUIRE(Curl(dir, url + "/v1/models", &models) == 200);
+  CHECK_THAT(models, Catch::Contains("\"champion\":\"v1\"") && Catch::Contains("\"candidate\":\"" + candidate + "\""));
+
+  Produce(topics.transactions, tx2);
+  Produce(topics.labels, labels2);
+
+  // The verdict: the candidate's run is promoted, with the comparison as its detail.
+  Run promoted;
+  REQUIRE(WaitFor([&] {
+    for (const Run& r : ListRuns(dir, reg))
+      if (r.version == candidate && r.outcome == "promoted") promoted = r;
+    return !promoted.id.empty();
+  }, std::chrono::seconds(180)));
+  CHECK(promoted.trigger == "schedule");
+  CHECK(promoted.parent == "v1");
+  CHECK_THAT(promoted.detail, Catch::Contains("average_precision") && Catch::Contains("(" + candidate + ") vs champion") &&
+                                  Catch::Contains("(v1)") && Catch::Contains("shadow"));
+  const std::string history = ReadFile(reg + "/HISTORY");
+  CHECK_THAT(history, Catch::StartsWith("v1\n" + candidate + "\n"));
+
+  // Every transaction gets exactly one decision; the last ones are served by a retrained version.
+  const auto decisions = ConsumeAll(topics.output, total, std::chrono::seconds(120));
+  REQUIRE(decisions.size() == total);
+  std::set<int64_t> ids;
+  simdjson::dom::parser parser;
+  std::string last_version;
+  for (const Message& m : decisions) {
+    simdjson::dom::element doc = parser.parse(m.value);
+    ids.insert(int64_t(doc["TRANSACTION_ID"]));
+    last_version = std::string(std::string_view(doc["MODEL_VERSION"]));
+  }
+  CHECK(ids.size() == total);
+  CHECK(last_version != "v1");
+
+  REQUIRE(Curl(dir, url + "/metrics", &metrics) == 200);
+  CHECK_THAT(metrics, Catch::Contains("vigil_rollout_transitions_total{pipeline=\"handbook\",transition=\"promoted\"}"));
+  CHECK(metrics.find("vigil_rollout_transitions_total{pipeline=\"handbook\",transition=\"promoted\"} 0") ==
+        std::string::npos);
+  live.Signal(SIGTERM);
+  CHECK(live.Wait(std::chrono::seconds(120)) == 0);
+}
+
+}  // namespace
+}  // namespace vigil::testing
