@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "app/served_eval.h"
 #include "base/time.h"
 #include "config/pipeline_config.h"
 #include "models/forest.h"
@@ -249,6 +250,10 @@ void PrintJson(const FoldResult* chapter3, const std::vector<FoldResult>& folds,
 }
 
 base::Status RunEvaluate(const EvaluateOptions& o) {
+  if (!o.served.empty()) {
+    if (!o.model_dir.empty() || o.prequential > 0) return base::InvalidArgument("--served goes without --model and --prequential");
+    return EvaluateServed({o.table, o.served, o.weeks_from, o.delay_days, o.k, o.last, o.json});
+  }
   if (o.model_dir.empty() && o.prequential == 0) return base::InvalidArgument("give --model DIR and/or --prequential N");
   if (o.prequential < 0) return base::InvalidArgument("--prequential must be 0 or more");
   if (o.k < 1) return base::InvalidArgument("--k must be at least 1");
@@ -300,6 +305,12 @@ void AddEvaluateCommand(CLI::App& app, EvaluateOptions& o) {
   cmd->add_option("--prequential", o.prequential,
                   "Also run N prequential folds (chapter 5): the earliest trains from --train-start, each next one "
                   "a test period later; one model trained per fold, in memory (0 = none)")->capture_default_str();
+  cmd->add_option("--served", o.served,
+                  "NAME=FILE, repeatable: scores a pipeline served (decisions JSONL or a replay CSV, with TRANSACTION_ID "
+                  "and SCORE), evaluated week by week on the table's labels (AP, CP@k; known compromised cards removed)");
+  cmd->add_option("--weeks-from", o.weeks_from, "With --served: first day of the first week, YYYY-MM-DD (default: the "
+                                                "table's first day)");
+  cmd->add_option("--last", o.last, "With --served: weeks averaged in the summary")->capture_default_str();
   AddModelFlags(*cmd, o.model);
   cmd->add_flag("--json", o.json, "Print one JSON object instead of tables");
   cmd->callback([&o] { o.selected = true; });

@@ -3,12 +3,14 @@
 // score a test week with a trained model, drop the cards already known to be compromised, report
 // AUC ROC, average precision and card precision@k beside the book's numbers. Chapter 5
 // (--prequential N): N train/delay/test folds a week apart, one model trained per fold in memory,
-// mean ± standard deviation.
+// mean ± standard deviation. With --served, the scores a pipeline actually served, week by week
+// (app/served_eval.h).
 
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "app/train_command.h"
 
@@ -28,6 +30,10 @@ struct EvaluateOptions {
   int prequential = 0;     //!< Chapter-5 folds; 0 = none. The earliest fold trains from train_start.
   ModelFlags model;        //!< Hyper-parameters of the models trained per fold.
   bool json = false;       //!< Print one JSON object instead of tables.
+  //! Served scores to evaluate week by week instead (NAME=FILE; app/served_eval.h).
+  std::vector<std::string> served;
+  std::string weeks_from;  //!< With `served`: first day of the first week; default the table's first day.
+  int last = 8;            //!< With `served`: weeks averaged in the summary. Default 8.
   bool selected = false;   //!< Set when the subcommand was given.
 };
 

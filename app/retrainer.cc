@@ -168,6 +168,11 @@ struct Retrainer::Probe {
                      .Help("Wall-clock end of the last background retraining run, Unix seconds")
                      .Register(registry)
                      .Add({{"pipeline", pipeline}})),
+        busy(prometheus::BuildGauge()
+                 .Name("vigil_retrain_busy")
+                 .Help("1 while the background retraining worker trains")
+                 .Register(registry)
+                 .Add({{"pipeline", pipeline}})),
         pipeline(pipeline) {}
   //! Counts one run with `outcome`; registered and failed runs also set the timestamp.
   void Ran(const std::string& outcome) {
@@ -176,6 +181,7 @@ struct Retrainer::Probe {
   }
   prometheus::Family<prometheus::Counter>& runs;
   prometheus::Gauge& last_run;
+  prometheus::Gauge& busy;
   std::string pipeline;
 };
 
@@ -352,6 +358,7 @@ void Retrainer::Loop() {
       std::lock_guard lock(mu_);
       training_ = true;
     }
+    if (probe_) probe_->busy.Set(1);
     if (!command.empty()) {
       TrainAsOf(*newest + 1, "command", command);
     } else {
@@ -359,6 +366,7 @@ void Retrainer::Loop() {
       TrainAsOf(*point, "schedule", "");
       tail_.ForgetBefore(std::min(*point, *newest) - span_ms);
     }
+    if (probe_) probe_->busy.Set(0);
     {
       std::lock_guard lock(mu_);
       training_ = false;

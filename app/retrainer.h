@@ -101,8 +101,8 @@ class Retrainer {
  public:
   //! Starts the worker for the pipeline's first score operator with `retrain:`; nullptr when there
   //! is none. Registers vigil_retrain_runs_total{pipeline,outcome} (outcome registered, failed or
-  //! skipped) and vigil_retrain_last_run_timestamp_seconds{pipeline} (wall clock of the last ended
-  //! run) in `metrics` (may be null: no metrics). The spec is copied.
+  //! skipped), vigil_retrain_last_run_timestamp_seconds{pipeline} (wall clock of the last ended
+  //! run) and vigil_retrain_busy{pipeline} (1 while training) in `metrics` (may be null: no metrics). The spec is copied.
   static base::Result<std::unique_ptr<Retrainer>> Start(const config::PipelineSpec& pipeline,
                                                         const std::shared_ptr<prometheus::Registry>& metrics);
   ~Retrainer();
