@@ -13,6 +13,7 @@ struct RunOptions {
   std::string bootstrap;        //!< Overrides kafka.bootstrap when not empty.
   int http_port = -1;           //!< Overrides http.port when ≥ 0.
   std::string state_dir;        //!< Overrides runtime.state_dir when not empty.
+  std::string instance_id;      //!< Overrides runtime.instance_id when not empty.
   int64_t idle_exit_ms = 0;     //!< Stop after this long without events (0 = run until signalled).
   bool json_summary = false;    //!< Print the end-of-run summary as one JSON line.
 };

@@ -60,6 +60,7 @@ int RunPipelineCommand(const RunOptions& options) {
   if (!options.bootstrap.empty()) spec.kafka.bootstrap = options.bootstrap;
   if (options.http_port >= 0) spec.http.port = options.http_port;
   if (!options.state_dir.empty()) spec.runtime.state_dir = options.state_dir;
+  if (!options.instance_id.empty()) spec.runtime.instance_id = options.instance_id;
 
   engine::OperatorRegistry registry;
   if (base::Status st = operators::RegisterOperators(&registry); !st.ok()) {
@@ -73,21 +74,20 @@ int RunPipelineCommand(const RunOptions& options) {
     return 2;
   }
   engine::EngineProbe probe(metrics, spec.name);
-  auto source = connectors::MakeSource(spec);
-  auto output = connectors::MakeSink(spec, spec.output, (*plan)->output_encoder().csv_header());
-  auto dead_letter = connectors::MakeSink(spec, spec.dead_letter);
-  for (const base::Status* st : {&source.status(), &output.status(), &dead_letter.status()}) {
-    if (!st->ok()) {
-      fmt::print(stderr, "error: {}\n", st->message());
-      return 2;
-    }
+  auto io = connectors::MakePipelineIo(spec, (*plan)->output_encoder().csv_header());
+  if (!io.ok()) {
+    fmt::print(stderr, "error: {}\n", io.status().message());
+    return 2;
   }
-  auto runtime = engine::Runtime::Make(**plan, std::move(source).value(), std::move(output).value(),
-                                       std::move(dead_letter).value(), &probe);
+  auto runtime = engine::Runtime::Make(**plan, std::move(io->source), std::move(io->output),
+                                       std::move(io->dead_letter), &probe);
   if (!runtime.ok()) {
     fmt::print(stderr, "error: {}\n", runtime.status().ToString());
     return 1;
   }
+  (*runtime)->set_changelog(std::move(io->changelog), io->exactly_once);
+  spdlog::info("{}{}", io->exactly_once ? "exactly-once" : "at-least-once",
+               (*runtime)->has_changelog() ? ", state backed by a changelog topic" : "");
   (*runtime)->set_idle_exit_ms(options.idle_exit_ms);
   // Declared after the runtime and before the server: destroyed after the server, before the runtime.
   auto retrainer = Retrainer::Start(spec, metrics);

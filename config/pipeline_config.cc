@@ -156,7 +156,8 @@ Status ParseLabels(const YamlReader& r, const YAML::Node& node, PipelineSpec* p)
 }
 
 Status ParseRuntime(const YamlReader& r, const YAML::Node& node, RuntimeSpec* s) {
-  VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, "runtime", {"workers", "state_dir", "commit_interval", "cache_max_keys", "guarantee"}));
+  VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, "runtime", {"workers", "state_dir", "commit_interval", "cache_max_keys", "guarantee",
+                                                     "instance_id", "changelog"}));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "workers", &s->workers));
   if (s->workers < 1 || s->workers > 256) return r.Error(node["workers"], "workers: expected 1..256");
   VIGIL_RETURN_IF_ERROR(r.Read(node, "state_dir", &s->state_dir));
@@ -165,7 +166,9 @@ Status ParseRuntime(const YamlReader& r, const YAML::Node& node, RuntimeSpec* s)
   if (commit < 1) return r.Error(node["commit_interval"], "commit_interval: expected a positive duration");
   s->commit_interval_ms = static_cast<int>(commit);
   VIGIL_RETURN_IF_ERROR(r.Read(node, "cache_max_keys", &s->cache_max_keys));
-  std::string g = "at_least_once";
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "instance_id", &s->instance_id));
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "changelog", &s->changelog));
+  std::string g = s->guarantee == Guarantee::kExactlyOnce ? "exactly_once" : "at_least_once";
   VIGIL_RETURN_IF_ERROR(r.Read(node, "guarantee", &g));
   if (g == "at_least_once") s->guarantee = Guarantee::kAtLeastOnce;
   else if (g == "exactly_once") s->guarantee = Guarantee::kExactlyOnce;

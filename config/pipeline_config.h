@@ -113,7 +113,17 @@ struct RuntimeSpec {
   std::string state_dir = "/tmp/vigil/state";  //!< RocksDB directories, one per task.
   int commit_interval_ms = 1000;             //!< Offsets + state are committed this often. Default 1 s.
   std::size_t cache_max_keys = 200000;       //!< Write-back cache size per task, in keys. Default 200k.
-  Guarantee guarantee = Guarantee::kAtLeastOnce;
+  //! exactly_once (default): with a Kafka source and Kafka sinks, one Kafka transaction per commit
+  //! interval holds the outputs, dead letters, changelog records and consumed offsets; readers use
+  //! read_committed. at_least_once: no transactions (lower latency; a crash may repeat outputs).
+  //! File pipelines are at-least-once.
+  Guarantee guarantee = Guarantee::kExactlyOnce;
+  //! Names this process among the group's instances: the transactional id is "<group>.<instance_id>",
+  //! so a restarted instance fences its previous incarnation. Default: derived from state_dir.
+  std::string instance_id;
+  //! Back each task's store with the compacted topic "<group>.changelog" (Kafka sources): a task
+  //! restores its state from it on assignment. Default true.
+  bool changelog = true;
 };
 
 //! The HTTP server (metrics, health, API).

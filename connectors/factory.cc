@@ -2,7 +2,15 @@
 
 #include "connectors/file_io.h"
 #include "connectors/kafka_sink.h"
+#include "connectors/kafka_changelog.h"
+#include "connectors/kafka_producer.h"
 #include "connectors/kafka_source.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <functional>
 
 namespace vigil::connectors {
 
@@ -31,6 +39,50 @@ base::Result<std::unique_ptr<engine::Sink>> MakeSink(const config::PipelineSpec&
     }
   }
   return base::Internal("unknown sink kind");
+}
+
+std::string TransactionalId(const config::PipelineSpec& spec) {
+  std::string instance = spec.runtime.instance_id;
+  if (instance.empty()) {
+    std::error_code ec;
+    const auto dir = std::filesystem::weakly_canonical(spec.runtime.state_dir, ec);
+    instance = fmt::format("{:016x}", std::hash<std::string>{}(ec ? spec.runtime.state_dir : dir.string()));
+  }
+  return spec.source.group + "." + instance;
+}
+
+base::Result<PipelineIo> MakePipelineIo(const config::PipelineSpec& spec, const std::string& csv_header) {
+  PipelineIo io;
+  if (spec.source.kind != config::SourceSpec::Kind::kKafka) {
+    VIGIL_ASSIGN_OR_RETURN(io.source, MakeSource(spec));
+    VIGIL_ASSIGN_OR_RETURN(io.output, MakeSink(spec, spec.output, csv_header));
+    VIGIL_ASSIGN_OR_RETURN(io.dead_letter, MakeSink(spec, spec.dead_letter));
+    return io;
+  }
+  using Kind = config::SinkSpec::Kind;
+  const bool file_sink = spec.output.kind == Kind::kFile || spec.dead_letter.kind == Kind::kFile;
+  io.exactly_once = spec.runtime.guarantee == config::Guarantee::kExactlyOnce && !file_sink;
+  if (spec.runtime.guarantee == config::Guarantee::kExactlyOnce && file_sink)
+    spdlog::warn("exactly_once needs Kafka sinks; a file sink makes this pipeline at-least-once");
+  VIGIL_ASSIGN_OR_RETURN(auto source, KafkaSource::Make(spec));
+  VIGIL_ASSIGN_OR_RETURN(std::shared_ptr<KafkaProducer> producer,
+                         KafkaProducer::Make(spec.kafka, io.exactly_once ? TransactionalId(spec) : ""));
+  if (io.exactly_once) source->set_transactions(producer);
+  auto sink = [&](const config::SinkSpec& s, const std::string& header) -> base::Result<std::unique_ptr<engine::Sink>> {
+    if (s.kind == Kind::kKafka) return std::unique_ptr<engine::Sink>(std::make_unique<KafkaSink>(producer, s.topic));
+    return MakeSink(spec, s, header);
+  };
+  VIGIL_ASSIGN_OR_RETURN(io.output, sink(spec.output, csv_header));
+  VIGIL_ASSIGN_OR_RETURN(io.dead_letter, sink(spec.dead_letter, ""));
+  if (spec.runtime.changelog) {
+    const std::string topic = spec.source.group + ".changelog";
+    auto partitions = PartitionCount(spec.kafka, spec.source.topic);
+    if (!partitions.ok()) return partitions.status().WithContext("the changelog is partitioned like the input");
+    VIGIL_RETURN_IF_ERROR(EnsureCompactedTopic(spec.kafka, topic, *partitions));
+    io.changelog = std::make_unique<KafkaChangelog>(spec.kafka, producer, topic);
+  }
+  io.source = std::move(source);
+  return io;
 }
 
 }  // namespace vigil::connectors

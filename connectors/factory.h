@@ -15,4 +15,22 @@ base::Result<std::unique_ptr<engine::Source>> MakeSource(const config::PipelineS
 base::Result<std::unique_ptr<engine::Sink>> MakeSink(const config::PipelineSpec& spec, const config::SinkSpec& sink,
                                                      const std::string& csv_header = "");
 
+//! Everything `vigil run` connects to.
+struct PipelineIo {
+  std::unique_ptr<engine::Source> source;
+  std::unique_ptr<engine::Sink> output;       //!< Null for kind none.
+  std::unique_ptr<engine::Sink> dead_letter;  //!< Null for kind none.
+  std::unique_ptr<engine::Changelog> changelog;  //!< Null unless a Kafka source with runtime.changelog.
+  bool exactly_once = false;                  //!< The source commits a transaction (see engine/runtime.h).
+};
+
+//! The source, sinks and changelog of a pipeline. With a Kafka source, every Kafka sink and the
+//! changelog share one producer, transactional under exactly_once (then every sink must be Kafka or
+//! none; a file sink makes the pipeline at-least-once, with a warning). The changelog topic
+//! "<group>.changelog" is created if needed, partitioned like the input topic, which must exist.
+base::Result<PipelineIo> MakePipelineIo(const config::PipelineSpec& spec, const std::string& csv_header);
+//! The transactional id of this process: "<group>.<instance id>" (runtime.instance_id, or one
+//! derived from the absolute state_dir, so a restart with the same state fences its predecessor).
+std::string TransactionalId(const config::PipelineSpec& spec);
+
 }  // namespace vigil::connectors

@@ -6,30 +6,14 @@
 namespace vigil::connectors {
 
 base::Result<std::unique_ptr<KafkaSink>> KafkaSink::Make(const config::KafkaSpec& kafka, const std::string& topic) {
-  VIGIL_ASSIGN_OR_RETURN(rd_kafka_conf_t* conf, MakeKafkaConf(kafka, KafkaRole::kProducer, {}));
-  std::unique_ptr<KafkaSink> sink(new KafkaSink(topic));
-  rd_kafka_conf_set_opaque(conf, sink.get());
-  rd_kafka_conf_set_dr_msg_cb(conf, &KafkaSink::DeliveryCallback);
-  char err[512];
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-  if (rk == nullptr) {
-    rd_kafka_conf_destroy(conf);
-    return base::InvalidArgument(std::string("kafka producer: ") + err);
-  }
-  sink->rk_.reset(rk);
-  sink->rkt_ = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
-  return sink;
+  VIGIL_ASSIGN_OR_RETURN(std::shared_ptr<KafkaProducer> producer, KafkaProducer::Make(kafka, ""));
+  return std::make_unique<KafkaSink>(std::move(producer), topic);
 }
+
+KafkaSink::KafkaSink(std::shared_ptr<KafkaProducer> producer, std::string topic)
+    : producer_(std::move(producer)), topic_(std::move(topic)), rkt_(producer_->Topic(topic_)) {}
 
 KafkaSink::~KafkaSink() { (void)Close(); }
-
-void KafkaSink::DeliveryCallback(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
-  if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
-  auto* self = static_cast<KafkaSink*>(opaque);
-  std::lock_guard lock(self->error_mu_);
-  if (self->delivery_error_.ok()) self->delivery_error_ = KafkaError(msg->err, "delivery to '" + self->topic_ + "'");
-  self->failed_ = true;
-}
 
 namespace {
 
@@ -50,48 +34,25 @@ rd_kafka_headers_t* DeadLetterHeaders(const engine::OutBatch& batch, const engin
 }  // namespace
 
 base::Status KafkaSink::Write(const engine::OutBatch& batch) {
-  if (failed_) {
-    std::lock_guard lock(error_mu_);
-    return delivery_error_;
-  }
   for (const engine::OutRecord& r : batch.records) {
-    char* value = const_cast<char*>(batch.buffer.data()) + r.value_offset;
-    char* key = r.key_size ? const_cast<char*>(batch.buffer.data()) + r.key_offset : nullptr;
+    const std::string_view value(batch.buffer.data() + r.value_offset, r.value_size);
+    const std::string_view key = r.key_size ? std::string_view(batch.buffer.data() + r.key_offset, r.key_size)
+                                            : std::string_view();
     rd_kafka_headers_t* headers = r.reason != engine::DlqReason::kNone ? DeadLetterHeaders(batch, r) : nullptr;
-    for (;;) {
-      const rd_kafka_resp_err_t err = rd_kafka_producev(
-          rk_.get(), RD_KAFKA_V_RKT(rkt_), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-          RD_KAFKA_V_VALUE(value, r.value_size), RD_KAFKA_V_KEY(key, r.key_size),
-          RD_KAFKA_V_TIMESTAMP(r.timestamp_ms > 0 ? r.timestamp_ms : 0), RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_END);
-      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
-      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {  // backpressure: wait for deliveries
-        rd_kafka_poll(rk_.get(), 50);
-        continue;
-      }
-      if (headers) rd_kafka_headers_destroy(headers);
-      return KafkaError(err, "produce to '" + topic_ + "'");
-    }
+    VIGIL_RETURN_IF_ERROR(producer_->Produce(rkt_, RD_KAFKA_PARTITION_UA, key, value, false, r.timestamp_ms, headers));
   }
-  rd_kafka_poll(rk_.get(), 0);
+  producer_->Serve();
   return base::Status::OK();
 }
 
 base::Status KafkaSink::Flush(int timeout_ms) {
-  const rd_kafka_resp_err_t err = rd_kafka_flush(rk_.get(), timeout_ms);
-  {
-    std::lock_guard lock(error_mu_);
-    if (!delivery_error_.ok()) return delivery_error_;
-  }
-  return KafkaError(err, "flush to '" + topic_ + "'");
+  if (producer_->transactional()) return base::Status::OK();
+  return producer_->Flush(timeout_ms).WithContext("'" + topic_ + "'");
 }
 
 base::Status KafkaSink::Close() {
-  if (!rk_) return base::Status::OK();
-  base::Status st = Flush(30'000);
-  if (rkt_) rd_kafka_topic_destroy(rkt_);
-  rkt_ = nullptr;
-  rk_.reset();
-  return st;
+  if (!producer_ || producer_->transactional()) return base::Status::OK();
+  return producer_->Flush(30'000);
 }
 
 }  // namespace vigil::connectors

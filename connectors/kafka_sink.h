@@ -1,14 +1,12 @@
 #pragma once
-// KafkaSink: writes encoded records to a topic with an idempotent producer. Dead-letter records carry
-// their reason and source position as headers and their original bytes as the value.
+// KafkaSink: writes encoded records to a topic through the pipeline's shared KafkaProducer
+// (idempotent; transactional under exactly-once). Dead-letter records carry their reason and source
+// position as headers and their original bytes as the value.
 
-#include <atomic>
 #include <memory>
-#include <mutex>
 #include <string>
 
-#include "config/pipeline_config.h"
-#include "connectors/kafka_client.h"
+#include "connectors/kafka_producer.h"
 #include "engine/io.h"
 
 namespace vigil::connectors {
@@ -17,23 +15,21 @@ namespace vigil::connectors {
 //! record fails, Flush returns the error, so the runtime never commits past lost outputs.
 class KafkaSink final : public engine::Sink {
  public:
+  //! A sink with a producer of its own (idempotent, not transactional).
   static base::Result<std::unique_ptr<KafkaSink>> Make(const config::KafkaSpec& kafka, const std::string& topic);
+  //! A sink writing through `producer`.
+  KafkaSink(std::shared_ptr<KafkaProducer> producer, std::string topic);
   ~KafkaSink() override;
 
   base::Status Write(const engine::OutBatch& batch) override;
+  //! At-least-once: waits for delivery. Transactional: a no-op (the transaction's commit delivers).
   base::Status Flush(int timeout_ms) override;
   base::Status Close() override;
 
  private:
-  explicit KafkaSink(std::string topic) : topic_(std::move(topic)) {}
-  static void DeliveryCallback(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque);
-
+  std::shared_ptr<KafkaProducer> producer_;
   std::string topic_;
-  KafkaHandle rk_;
-  rd_kafka_topic_t* rkt_ = nullptr;
-  std::mutex error_mu_;
-  base::Status delivery_error_;
-  std::atomic<bool> failed_{false};
+  rd_kafka_topic_t* rkt_;
 };
 
 }  // namespace vigil::connectors

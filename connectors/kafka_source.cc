@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/time.h"
+#include "connectors/kafka_producer.h"
 
 namespace vigil::connectors {
 
@@ -455,6 +456,11 @@ base::Status KafkaSource::Commit(std::span<const engine::PartitionOffset> offset
     if (o.next_offset >= 0) rd_kafka_topic_partition_list_add(list, topic_.c_str(), o.partition)->offset = o.next_offset;
     if (o.label_next_offset >= 0 && !labels_topic_.empty())
       rd_kafka_topic_partition_list_add(list, labels_topic_.c_str(), o.partition)->offset = o.label_next_offset;
+  }
+  if (producer_) {
+    base::Status st = producer_->CommitTransaction(rk_.get(), list);
+    rd_kafka_topic_partition_list_destroy(list);
+    return st;
   }
   if (list->cnt == 0) {
     rd_kafka_topic_partition_list_destroy(list);

@@ -60,6 +60,9 @@ class KafkaSource final : public engine::Source {
   base::Result<int32_t> PartitionFor(std::string_view key) const override;
   base::Status Close() override;
   const std::string& name() const override { return topic_; }
+  //! Exactly-once: Commit sends the offsets into `producer`'s open transaction and commits it
+  //! (with this consumer's group metadata, so a zombie of an older generation is fenced).
+  void set_transactions(std::shared_ptr<class KafkaProducer> producer) { producer_ = std::move(producer); }
 
   //! Bounded-read bookkeeping, shared with the readers.
   struct Range;
@@ -84,6 +87,7 @@ class KafkaSource final : public engine::Source {
   std::shared_ptr<Range> range_;  // null for a group subscription
   bool murmur2_ = false;          // partitioner: murmur2_random instead of consistent_random
   mutable std::atomic<int32_t> partition_count_{0};  // 0 = not fetched yet
+  std::shared_ptr<class KafkaProducer> producer_;    // exactly-once: the transactional producer
 };
 
 }  // namespace vigil::connectors

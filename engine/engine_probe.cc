@@ -47,6 +47,14 @@ EngineProbe::EngineProbe(std::shared_ptr<prometheus::Registry> registry, const s
                       .Register(*registry_).Add(labels);
   hit_ratio_ = &BuildGauge().Name("vigil_state_cache_hit_ratio").Help("Share of state lookups served from memory.")
                     .Register(*registry_).Add(labels);
+  restored_changes_ = &BuildCounter().Name("vigil_restore_changes_total")
+                           .Help("State changes read back from the changelog when partitions were assigned.")
+                           .Register(*registry_).Add(labels);
+  restore_seconds_ = &BuildCounter().Name("vigil_restore_seconds_total")
+                          .Help("Time spent restoring state from the changelog.")
+                          .Register(*registry_).Add(labels);
+  restore_rate_ = &BuildGauge().Name("vigil_restore_rate").Help("Changes per second of the last restore.")
+                       .Register(*registry_).Add(labels);
   assigned_ = &BuildGauge().Name("vigil_assigned_partitions").Help("Input partitions owned by this process.")
                    .Register(*registry_).Add(labels);
 }
@@ -79,6 +87,12 @@ void EngineProbe::SetState(uint64_t cached_keys, uint64_t stored_keys, double hi
 }
 
 void EngineProbe::SetAssigned(int partitions) { assigned_->Set(partitions); }
+
+void EngineProbe::Restored(uint64_t changes, double seconds) {
+  restored_changes_->Increment(static_cast<double>(changes));
+  restore_seconds_->Increment(seconds);
+  if (seconds > 0 && changes > 0) restore_rate_->Set(static_cast<double>(changes) / seconds);
+}
 
 std::string SerializeMetrics(const prometheus::Registry& registry) {
   return prometheus::TextSerializer().Serialize(registry.Collect());

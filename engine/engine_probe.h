@@ -39,6 +39,8 @@ class EngineProbe {
   void SetState(uint64_t cached_keys, uint64_t stored_keys, double hit_ratio);
   //! Partitions currently assigned to this process.
   void SetAssigned(int partitions);
+  //! One partition's state restored from the changelog: changes read, seconds taken.
+  void Restored(uint64_t changes, double seconds);
 
   //! The registry, for the HTTP /metrics endpoint and other probes.
   const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
@@ -57,6 +59,9 @@ class EngineProbe {
   prometheus::Gauge* stored_keys_;
   prometheus::Gauge* hit_ratio_;
   prometheus::Gauge* assigned_;
+  prometheus::Counter* restored_changes_;
+  prometheus::Counter* restore_seconds_;
+  prometheus::Gauge* restore_rate_;
 };
 
 //! Renders a registry in the Prometheus text format (for GET /metrics).

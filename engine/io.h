@@ -3,6 +3,7 @@
 // where encoded records go (Sink). Calls are per batch, never per event.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -109,6 +110,27 @@ class Sink {
   virtual base::Status Flush(int timeout_ms) = 0;
   //! Flushes and releases resources. Idempotent.
   virtual base::Status Close() = 0;
+};
+
+//! The changelog of the tasks' stores: every committed state change, keyed like the store, in the
+//! partition of its task. A task whose local store is missing or behind restores from it.
+//! Append and NextOffset are called by the commit coordinator (workers paused); Restore by the
+//! control thread when a partition is assigned.
+class Changelog {
+ public:
+  virtual ~Changelog() = default;
+  //! Queues one change of `partition`'s store: `value` null is a deletion.
+  virtual base::Status Append(int32_t partition, std::string_view key, const std::string_view* value) = 0;
+  //! Returns once every appended change is delivered (at-least-once commits; a transactional
+  //! changelog is delivered by the source's commit instead).
+  virtual base::Status Flush(int timeout_ms) = 0;
+  //! The offset after the last delivered change of `partition`, or -1 when none was appended.
+  virtual int64_t NextOffset(int32_t partition) const = 0;
+  //! Reads `partition`'s committed changes from `from` (-1: its beginning) to its current end, in
+  //! order, calling `fn` for each (value null: deletion); returns the offset after the last read.
+  virtual base::Result<int64_t> Restore(
+      int32_t partition, int64_t from,
+      const std::function<base::Status(std::string_view key, const std::string_view* value)>& fn) = 0;
 };
 
 }  // namespace vigil::engine

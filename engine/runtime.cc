@@ -112,6 +112,22 @@ base::Result<StartOffsets> Runtime::PrepareAssign(int32_t partition) {
   options.cache_max_keys = spec.runtime.cache_max_keys;
   options.source_name = source_->name();
   VIGIL_ASSIGN_OR_RETURN(std::unique_ptr<Task> task, Task::Open(plan_, partition, options, probe_));
+  if (changelog_) {
+    const auto begin = std::chrono::steady_clock::now();
+    auto restored = task->Restore(changelog_.get());
+    if (!restored.ok() && restored.status().code() == base::StatusCode::kFailedPrecondition) {
+      spdlog::warn("partition {}: {}; rebuilding it from the changelog", partition, restored.status().message());
+      task.reset();
+      VIGIL_RETURN_IF_ERROR(StateStore::Destroy(options.store_path));
+      VIGIL_ASSIGN_OR_RETURN(task, Task::Open(plan_, partition, options, probe_));
+      restored = task->Restore(changelog_.get());
+    }
+    if (!restored.ok()) return restored.status().WithContext("restore of partition " + std::to_string(partition));
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+    probe_->Restored(*restored, seconds);
+    spdlog::info("partition {}: restored {} changes from the changelog in {:.3f} s ({:.0f}/s)", partition, *restored,
+                 seconds, seconds > 0 ? static_cast<double>(*restored) / seconds : 0.0);
+  }
   const StartOffsets start{task->checkpoint_offset(), task->label_checkpoint_offset()};
   spdlog::info("partition {} assigned; state checkpoint {}", partition, start.events);
   pending_tasks_[partition] = std::move(task);
@@ -143,16 +159,18 @@ base::Status Runtime::Revoked(std::span<const int32_t> partitions) {
     auto it = tasks_.find(p);
     if (it != tasks_.end()) revoked.push_back(it->second.get());
   }
-  base::Status st = failed_ ? base::Status::OK() : CommitPaused(revoked);
+  // A transaction spans every task: committing the revoked ones commits them all.
+  base::Status st = failed_ ? base::Status::OK() : CommitPaused(exactly_once_ ? std::span<Task* const>{} : revoked);
   for (Task* task : revoked) {
     const TaskStats& s = task->stats();
     retired_.events_in += s.events_in;
     retired_.events_out += s.events_out;
     retired_.dead_letters += s.dead_letters;
     (void)task->Close();
+    const int32_t partition = task->partition();
     std::lock_guard lock(tasks_mu_);
-    tasks_.erase(task->partition());
-    spdlog::info("partition {} revoked", task->partition());
+    tasks_.erase(partition);  // destroys the task
+    spdlog::info("partition {} revoked", partition);
   }
   RebuildWorkerLists();
   gate_.Resume();
@@ -162,21 +180,28 @@ base::Status Runtime::Revoked(std::span<const int32_t> partitions) {
 base::Status Runtime::CommitPaused(std::span<Task* const> tasks) {
   const auto start = std::chrono::steady_clock::now();
   constexpr int kFlushTimeoutMs = 60'000;
-  if (output_) VIGIL_RETURN_IF_ERROR(output_->Flush(kFlushTimeoutMs).WithContext("output sink"));
-  if (dead_letter_) VIGIL_RETURN_IF_ERROR(dead_letter_->Flush(kFlushTimeoutMs).WithContext("dead-letter sink"));
+  std::vector<Task*> all;
+  if (tasks.empty()) {
+    for (auto& [p, task] : tasks_) all.push_back(task.get());
+    tasks = all;
+  }
   std::vector<PartitionOffset> offsets;
-  auto commit_one = [&](Task* task) -> base::Status {
-    VIGIL_RETURN_IF_ERROR(task->CommitState());
+  for (Task* task : tasks) {
+    VIGIL_RETURN_IF_ERROR(task->StageState(changelog_.get()));
     if (task->next_offset() >= 0 || task->label_next_offset() >= 0)
       offsets.push_back({task->partition(), task->next_offset(), task->label_next_offset()});
-    return base::Status::OK();
-  };
-  if (tasks.empty()) {
-    for (auto& [p, task] : tasks_) VIGIL_RETURN_IF_ERROR(commit_one(task.get()));
-  } else {
-    for (Task* task : tasks) VIGIL_RETURN_IF_ERROR(commit_one(task));
   }
-  if (!offsets.empty()) VIGIL_RETURN_IF_ERROR(source_->Commit(offsets));
+  if (exactly_once_) {
+    // One transaction: the sinks and the changelog are flushed by the source's commit.
+    VIGIL_RETURN_IF_ERROR(source_->Commit(offsets));
+    for (Task* task : tasks) VIGIL_RETURN_IF_ERROR(task->ApplyState(changelog_.get()));
+  } else {
+    if (output_) VIGIL_RETURN_IF_ERROR(output_->Flush(kFlushTimeoutMs).WithContext("output sink"));
+    if (dead_letter_) VIGIL_RETURN_IF_ERROR(dead_letter_->Flush(kFlushTimeoutMs).WithContext("dead-letter sink"));
+    if (changelog_) VIGIL_RETURN_IF_ERROR(changelog_->Flush(kFlushTimeoutMs).WithContext("changelog"));
+    for (Task* task : tasks) VIGIL_RETURN_IF_ERROR(task->ApplyState(changelog_.get()));
+    if (!offsets.empty()) VIGIL_RETURN_IF_ERROR(source_->Commit(offsets));
+  }
   ++commits_;
   probe_->Committed(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return base::Status::OK();

@@ -2,10 +2,18 @@
 // Runtime: runs a Plan. A control thread serves the source (rebalances), commits at every interval and
 // publishes metrics; a small pool of worker threads runs the partitions' tasks batch by batch.
 //
-// Commit protocol (at-least-once): pause the workers between batches, flush the sinks (every output
-// of the processed offsets is delivered), commit each task's state with its next offset, then commit
-// the offsets to the source. A crash anywhere re-reads events whose outputs may already exist, never
-// the reverse. On restart a task resumes from the later of its store checkpoint and the committed offset.
+// Commit protocol: pause the workers between batches; stage each task's state changes and
+// checkpoint (its next offsets) and append them to the changelog, if any; then
+//   at-least-once: flush the sinks and the changelog (every output of the processed offsets is
+//     delivered), write the stores, commit the offsets to the source. A crash anywhere re-reads
+//     events whose outputs may already exist, never the reverse;
+//   exactly-once (a transactional source): the source's commit sends the offsets into the Kafka
+//     transaction that already holds this interval's outputs, dead letters and changelog records,
+//     and commits it; only then are the stores written. A crash before the commit aborts all of it;
+//     after it, the changelog holds what a store may lack.
+// On assignment a task restores its store from the changelog (only the tail when its local store
+// has a changelog position), and resumes from the later of its store checkpoint and the committed
+// offset (equal under exactly-once).
 
 #include <atomic>
 #include <condition_variable>
@@ -63,6 +71,13 @@ class Runtime final : public SourceListener {
   //! Makes Run return once no event has arrived for `ms` (0 = never). For demos, tests and replays
   //! of a bounded range.
   void set_idle_exit_ms(int64_t ms) { idle_exit_ms_ = ms; }
+  //! Backs the tasks' stores with `changelog`; with `exactly_once` the source's Commit commits a
+  //! transaction (see the protocol above). Before Run.
+  void set_changelog(std::unique_ptr<Changelog> changelog, bool exactly_once) {
+    changelog_ = std::move(changelog);
+    exactly_once_ = exactly_once;
+  }
+  bool has_changelog() const { return changelog_ != nullptr; }
   //! True once every assigned task exists and the source is polling (for /readyz).
   bool ready() const { return ready_.load(std::memory_order_relaxed); }
   RunSummary summary() const;
@@ -94,6 +109,8 @@ class Runtime final : public SourceListener {
   std::unique_ptr<Source> source_;
   std::unique_ptr<Sink> output_;
   std::unique_ptr<Sink> dead_letter_;
+  std::unique_ptr<Changelog> changelog_;  // null: stores are local only
+  bool exactly_once_ = false;
   EngineProbe* probe_;
 
   PauseGate gate_;

@@ -16,6 +16,8 @@ namespace {
 constexpr TableId kMetaTable = 0;
 constexpr std::string_view kCheckpointKey = "checkpoint_offset";
 constexpr std::string_view kLabelCheckpointKey = "label_checkpoint_offset";
+// Local only: never in the changelog (it is a position in it).
+constexpr std::string_view kChangelogKey = "changelog_offset";
 
 int64_t ReadOffset(rocksdb::DB* db, std::string_view name, rocksdb::Status* status) {
   std::string key(2, '\0');
@@ -36,9 +38,10 @@ base::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
 
 }  // namespace
 
-StateStore::StateStore(std::unique_ptr<rocksdb::DB> db, int64_t checkpoint, int64_t label_checkpoint)
+StateStore::StateStore(std::unique_ptr<rocksdb::DB> db, int64_t checkpoint, int64_t label_checkpoint,
+                       int64_t changelog)
     : db_(std::move(db)), pending_(std::make_unique<rocksdb::WriteBatch>()), checkpoint_offset_(checkpoint),
-      label_checkpoint_offset_(label_checkpoint) {}
+      label_checkpoint_offset_(label_checkpoint), changelog_offset_(changelog) {}
 
 StateStore::~StateStore() { (void)Close(); }
 
@@ -59,7 +62,9 @@ base::Result<std::unique_ptr<StateStore>> StateStore::Open(const StateStoreOptio
   if (!s.ok()) return FromRocks(s, "cannot read checkpoint of '" + options.path + "'");
   const int64_t label_checkpoint = ReadOffset(db.get(), kLabelCheckpointKey, &s);
   if (!s.ok()) return FromRocks(s, "cannot read checkpoint of '" + options.path + "'");
-  return std::unique_ptr<StateStore>(new StateStore(std::move(db), checkpoint, label_checkpoint));
+  const int64_t changelog = ReadOffset(db.get(), kChangelogKey, &s);
+  if (!s.ok()) return FromRocks(s, "cannot read checkpoint of '" + options.path + "'");
+  return std::unique_ptr<StateStore>(new StateStore(std::move(db), checkpoint, label_checkpoint, changelog));
 }
 
 base::Status StateStore::Destroy(const std::string& path) {
@@ -96,21 +101,80 @@ void StateStore::Delete(TableId table, std::string_view key) {
   ++staged_;
 }
 
-base::Status StateStore::Commit(int64_t next_offset, int64_t label_next_offset) {
+namespace {
+void PutOffset(rocksdb::WriteBatch* batch, std::string key, int64_t offset) {
   char buf[sizeof(int64_t)];
-  std::memcpy(buf, &next_offset, sizeof buf);
-  (void)pending_->Put(TableKey(kMetaTable, kCheckpointKey), rocksdb::Slice(buf, sizeof buf));
-  char label_buf[sizeof(int64_t)];
-  std::memcpy(label_buf, &label_next_offset, sizeof label_buf);
-  (void)pending_->Put(TableKey(kMetaTable, kLabelCheckpointKey), rocksdb::Slice(label_buf, sizeof label_buf));
+  std::memcpy(buf, &offset, sizeof buf);
+  (void)batch->Put(key, rocksdb::Slice(buf, sizeof buf));
+}
+}  // namespace
+
+base::Status StateStore::Commit(int64_t next_offset, int64_t label_next_offset) {
+  Prepare(next_offset, label_next_offset);
+  return Apply(changelog_offset_);
+}
+
+void StateStore::Prepare(int64_t next_offset, int64_t label_next_offset) {
+  PutOffset(pending_.get(), TableKey(kMetaTable, kCheckpointKey), next_offset);
+  PutOffset(pending_.get(), TableKey(kMetaTable, kLabelCheckpointKey), label_next_offset);
+  prepared_offset_ = next_offset;
+  prepared_label_offset_ = label_next_offset;
+}
+
+base::Status StateStore::ForEachStaged(
+    const std::function<base::Status(std::string_view, const std::string_view*)>& fn) const {
+  struct Handler : rocksdb::WriteBatch::Handler {
+    const std::function<base::Status(std::string_view, const std::string_view*)>* fn;
+    base::Status status;
+    void Put(const rocksdb::Slice& key, const rocksdb::Slice& value) override {
+      if (!status.ok()) return;
+      const std::string_view v(value.data(), value.size());
+      status = (*fn)(std::string_view(key.data(), key.size()), &v);
+    }
+    void Delete(const rocksdb::Slice& key) override {
+      if (status.ok()) status = (*fn)(std::string_view(key.data(), key.size()), nullptr);
+    }
+  } handler;
+  handler.fn = &fn;
+  VIGIL_RETURN_IF_ERROR(FromRocks(pending_->Iterate(&handler), "state changes"));
+  return handler.status;
+}
+
+base::Status StateStore::Apply(int64_t changelog_offset) {
+  if (changelog_offset >= 0) PutOffset(pending_.get(), TableKey(kMetaTable, kChangelogKey), changelog_offset);
   rocksdb::WriteOptions wo;
   wo.disableWAL = true;
   VIGIL_RETURN_IF_ERROR(FromRocks(db_->Write(wo, pending_.get()), "state commit"));
   pending_->Clear();
   staged_ = 0;
-  checkpoint_offset_ = next_offset;
-  label_checkpoint_offset_ = label_next_offset;
+  checkpoint_offset_ = prepared_offset_;
+  label_checkpoint_offset_ = prepared_label_offset_;
+  if (changelog_offset >= 0) changelog_offset_ = changelog_offset;
   return base::Status::OK();
+}
+
+bool StateStore::empty() const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  it->SeekToFirst();
+  return !it->Valid();
+}
+
+base::Status StateStore::ApplyRestored(const std::vector<std::pair<std::string, std::optional<std::string>>>& changes,
+                                       int64_t changelog_offset) {
+  rocksdb::WriteBatch batch;
+  for (const auto& [key, value] : changes) {
+    if (value) (void)batch.Put(key, *value);
+    else (void)batch.Delete(key);
+  }
+  PutOffset(&batch, TableKey(kMetaTable, kChangelogKey), changelog_offset);
+  rocksdb::WriteOptions wo;
+  wo.disableWAL = true;
+  VIGIL_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "state restore"));
+  rocksdb::Status s;
+  checkpoint_offset_ = ReadOffset(db_.get(), kCheckpointKey, &s);
+  if (s.ok()) label_checkpoint_offset_ = ReadOffset(db_.get(), kLabelCheckpointKey, &s);
+  changelog_offset_ = changelog_offset;
+  return FromRocks(s, "state restore checkpoint");
 }
 
 base::Status StateStore::Close() {

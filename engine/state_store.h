@@ -5,6 +5,10 @@
 // the changelog (see the reliability docs), not from the WAL.
 
 #include <cstdint>
+#include <functional>
+#include <optional>
+#include <utility>
+#include <vector>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -51,8 +55,26 @@ class StateStore {
   void Delete(TableId table, std::string_view key);
   //! Applies every staged change and records `next_offset` (the first input offset not yet reflected
   //! in the state) and `label_next_offset` (the same for the label stream, -1 if none), atomically,
-  //! without the WAL.
+  //! without the WAL. Same as Prepare then Apply(changelog_offset()).
   base::Status Commit(int64_t next_offset, int64_t label_next_offset = -1);
+
+  // The commit in two steps, with a changelog in between: Prepare stages the checkpoint with the
+  // changes, ForEachStaged hands them (checkpoint included) to the changelog, Apply writes them.
+  //! Stages the checkpoint (`next_offset`, `label_next_offset`) with the staged changes.
+  void Prepare(int64_t next_offset, int64_t label_next_offset);
+  //! Calls `fn(store key, value or null for a deletion)` for every staged change, in order.
+  base::Status ForEachStaged(const std::function<base::Status(std::string_view, const std::string_view*)>& fn) const;
+  //! Writes the staged changes atomically and records `changelog_offset`: the changelog offset
+  //! after the last of them (-1: no changelog).
+  base::Status Apply(int64_t changelog_offset);
+  //! The changelog offset of the last Apply or restore, or -1.
+  int64_t changelog_offset() const { return changelog_offset_; }
+  //! True when the store holds nothing (a new store).
+  bool empty() const;
+  //! Writes changes read from the changelog (store keys as ForEachStaged gives them), then records
+  //! `changelog_offset` and re-reads the checkpoint they carry.
+  base::Status ApplyRestored(const std::vector<std::pair<std::string, std::optional<std::string>>>& changes,
+                             int64_t changelog_offset);
   //! The `next_offset` of the last commit, or -1 for a new store.
   int64_t checkpoint_offset() const { return checkpoint_offset_; }
   //! The `label_next_offset` of the last commit, or -1.
@@ -65,13 +87,15 @@ class StateStore {
   std::size_t staged() const { return staged_; }
 
  private:
-  StateStore(std::unique_ptr<rocksdb::DB> db, int64_t checkpoint, int64_t label_checkpoint);
+  StateStore(std::unique_ptr<rocksdb::DB> db, int64_t checkpoint, int64_t label_checkpoint, int64_t changelog);
   std::string TableKey(TableId table, std::string_view key) const;
 
   std::unique_ptr<rocksdb::DB> db_;
   std::unique_ptr<rocksdb::WriteBatch> pending_;
   int64_t checkpoint_offset_ = -1;
   int64_t label_checkpoint_offset_ = -1;
+  int64_t changelog_offset_ = -1;
+  int64_t prepared_offset_ = -1, prepared_label_offset_ = -1;
   std::size_t staged_ = 0;
   mutable std::string key_buf_;
 };

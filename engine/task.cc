@@ -26,6 +26,7 @@ base::Result<std::unique_ptr<Task>> Task::Open(const Plan& plan, int32_t partiti
   task->source_name_ = options.source_name;
   task->out_.source = task->source_name_;
   task->dead_.source = task->source_name_;
+  task->cache_max_keys_ = options.cache_max_keys;
   task->next_offset_ = task->store_->checkpoint_offset();
   task->label_next_offset_ = task->store_->label_checkpoint_offset();
   return task;
@@ -105,12 +106,63 @@ base::Status Task::Query(std::string_view event, const BatchMode& mode,
 }
 
 base::Status Task::CommitState() {
+  VIGIL_RETURN_IF_ERROR(StageState(nullptr));
+  return ApplyState(nullptr);
+}
+
+base::Status Task::StageState(Changelog* changelog) {
   std::lock_guard lock(mu_);
   if (next_offset_ < 0 && label_next_offset_ < 0) return base::Status::OK();
   for (auto& state : states_)
     if (state) state->Flush();
   if (labels_) labels_->Flush();
-  return store_->Commit(next_offset_, label_next_offset_);
+  store_->Prepare(next_offset_, label_next_offset_);
+  staged_ = true;
+  if (changelog == nullptr) return base::Status::OK();
+  return store_->ForEachStaged([&](std::string_view key, const std::string_view* value) {
+    return changelog->Append(partition_, key, value);
+  });
+}
+
+base::Status Task::ApplyState(const Changelog* changelog) {
+  std::lock_guard lock(mu_);
+  if (!staged_) return base::Status::OK();
+  staged_ = false;
+  return store_->Apply(changelog != nullptr ? changelog->NextOffset(partition_) : -1);
+}
+
+base::Result<uint64_t> Task::Restore(Changelog* changelog) {
+  std::lock_guard lock(mu_);
+  // A store without a changelog position cannot say which changes it lacks: rebuild it whole.
+  if (store_->changelog_offset() < 0 && !store_->empty())
+    return base::FailedPrecondition("the store of partition " + std::to_string(partition_) +
+                                    " has no changelog position");
+  constexpr size_t kChunk = 10'000;
+  std::vector<std::pair<std::string, std::optional<std::string>>> changes;
+  uint64_t read = 0;
+  int64_t position = store_->changelog_offset();
+  VIGIL_ASSIGN_OR_RETURN(int64_t end, changelog->Restore(partition_, position, [&](std::string_view key,
+                                                                                    const std::string_view* value) {
+    changes.emplace_back(std::string(key), value ? std::optional<std::string>(std::string(*value)) : std::nullopt);
+    ++read;
+    if (changes.size() < kChunk) return base::Status::OK();
+    // A crash from here on replays from the old position again (the changes are whole values).
+    base::Status st = store_->ApplyRestored(changes, std::max<int64_t>(position, 0));
+    changes.clear();
+    return st;
+  }));
+  if (end >= 0) VIGIL_RETURN_IF_ERROR(store_->ApplyRestored(changes, end));
+  // The operators' states were built over the store before the restore: rebuild them.
+  if (labels_) labels_ = std::make_unique<LabelIndex>(plan_.spec().labels, store_.get(), cache_max_keys_);
+  const TaskContext fresh{partition_, store_.get(), cache_max_keys_, labels_.get()};
+  states_.clear();
+  for (const auto& op : plan_.operators()) {
+    VIGIL_ASSIGN_OR_RETURN(std::unique_ptr<OperatorState> state, op->MakeState(fresh));
+    states_.push_back(std::move(state));
+  }
+  next_offset_ = store_->checkpoint_offset();
+  label_next_offset_ = store_->label_checkpoint_offset();
+  return read;
 }
 
 base::Status Task::Close() {

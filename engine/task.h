@@ -53,6 +53,15 @@ class Task {
                      const std::function<void(const Batch&, size_t row)>& fn);
   //! Stages the operators' state and commits the store at next_offset(). Sinks must be flushed first.
   base::Status CommitState();
+  //! A commit in two steps around the source's commit: StageState stages the operators' state and
+  //! the checkpoint and appends them to `changelog` (may be null); ApplyState writes them to the store
+  //! (with the changelog position once they are delivered). Workers must be paused.
+  base::Status StageState(Changelog* changelog);
+  base::Status ApplyState(const Changelog* changelog);
+  //! Brings the store up to date with `changelog` (from the store's changelog position, or from the
+  //! start for a new store), then resets the operators' states to it. Control thread, before the
+  //! task runs. Returns the number of changes read.
+  base::Result<uint64_t> Restore(Changelog* changelog);
   //! Flushes the store to disk and closes it. Idempotent.
   base::Status Close();
 
@@ -94,6 +103,8 @@ class Task {
   std::mutex mu_;  //!< Held while the operators' states are in use (processing, query, commit, close).
   std::unique_ptr<Batch> query_batch_;  //!< Query's one-row batch, made on first use.
   int64_t next_offset_ = -1;
+  std::size_t cache_max_keys_ = 0;
+  bool staged_ = false;  //!< StageState ran; ApplyState pending.
   TaskStats stats_;
 };
 

@@ -1,0 +1,153 @@
+#include "connectors/kafka_changelog.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <chrono>
+
+namespace vigil::connectors {
+namespace {
+
+constexpr int kTimeoutMs = 10'000;
+
+//! A client with `role`'s configuration, for admin and restore work.
+base::Result<KafkaHandle> NewClient(const config::KafkaSpec& kafka, rd_kafka_type_t type,
+                                    const std::map<std::string, std::string>& extra) {
+  VIGIL_ASSIGN_OR_RETURN(rd_kafka_conf_t* conf,
+                         MakeKafkaConf(kafka, type == RD_KAFKA_PRODUCER ? KafkaRole::kProducer : KafkaRole::kConsumer,
+                                       extra));
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(type, conf, err, sizeof err);
+  if (rk == nullptr) {
+    rd_kafka_conf_destroy(conf);
+    return base::InvalidArgument(std::string("kafka client: ") + err);
+  }
+  return KafkaHandle(rk);
+}
+
+}  // namespace
+
+base::Result<int> PartitionCount(const config::KafkaSpec& kafka, const std::string& topic) {
+  VIGIL_ASSIGN_OR_RETURN(KafkaHandle rk, NewClient(kafka, RD_KAFKA_PRODUCER, {{"enable.idempotence", "false"}}));
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk.get(), topic.c_str(), nullptr);
+  const rd_kafka_metadata_t* md = nullptr;
+  const rd_kafka_resp_err_t err = rd_kafka_metadata(rk.get(), 0, rkt, &md, kTimeoutMs);
+  rd_kafka_topic_destroy(rkt);
+  VIGIL_RETURN_IF_ERROR(KafkaError(err, "metadata of '" + topic + "'"));
+  const int partitions = md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR
+                             ? md->topics[0].partition_cnt : 0;
+  rd_kafka_metadata_destroy(md);
+  if (partitions == 0) return base::NotFound("topic '" + topic + "' does not exist");
+  return partitions;
+}
+
+base::Status EnsureCompactedTopic(const config::KafkaSpec& kafka, const std::string& topic, int partitions) {
+  if (auto existing = PartitionCount(kafka, topic); existing.ok()) {
+    if (*existing != partitions)
+      return base::FailedPrecondition("changelog topic '" + topic + "' has " + std::to_string(*existing) +
+                                      " partitions, the input has " + std::to_string(partitions));
+    return base::Status::OK();
+  }
+  VIGIL_ASSIGN_OR_RETURN(KafkaHandle rk, NewClient(kafka, RD_KAFKA_PRODUCER, {{"enable.idempotence", "false"}}));
+  char err[512];
+  rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), partitions, -1, err, sizeof err);
+  if (nt == nullptr) return base::InvalidArgument("changelog topic '" + topic + "': " + err);
+  rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(rk.get());
+  rd_kafka_CreateTopics(rk.get(), &nt, 1, nullptr, queue);
+  rd_kafka_event_t* ev = rd_kafka_queue_poll(queue, kTimeoutMs * 3);
+  base::Status st = base::Unavailable("creating topic '" + topic + "': no answer");
+  if (ev != nullptr) {
+    const rd_kafka_CreateTopics_result_t* res = rd_kafka_event_CreateTopics_result(ev);
+    size_t n = 0;
+    const rd_kafka_topic_result_t** results = res ? rd_kafka_CreateTopics_result_topics(res, &n) : nullptr;
+    const rd_kafka_resp_err_t e = rd_kafka_event_error(ev) ? rd_kafka_event_error(ev)
+                                  : n == 1 ? rd_kafka_topic_result_error(results[0])
+                                           : RD_KAFKA_RESP_ERR__FAIL;
+    st = e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS ? base::Status::OK() : KafkaError(e, "create topic '" + topic + "'");
+    rd_kafka_event_destroy(ev);
+  }
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_NewTopic_destroy(nt);
+  if (st.ok()) spdlog::info("changelog topic '{}' ({} partitions, compacted)", topic, partitions);
+  return st;
+}
+
+KafkaChangelog::KafkaChangelog(const config::KafkaSpec& kafka, std::shared_ptr<KafkaProducer> producer,
+                               std::string topic)
+    : kafka_(kafka), producer_(std::move(producer)), topic_(std::move(topic)), rkt_(producer_->Topic(topic_)) {}
+
+base::Status KafkaChangelog::Append(int32_t partition, std::string_view key, const std::string_view* value) {
+  return producer_->Produce(rkt_, partition, key, value ? *value : std::string_view(), value == nullptr, 0, nullptr);
+}
+
+base::Status KafkaChangelog::Flush(int timeout_ms) {
+  if (producer_->transactional()) return base::Status::OK();
+  return producer_->Flush(timeout_ms).WithContext("changelog '" + topic_ + "'");
+}
+
+int64_t KafkaChangelog::NextOffset(int32_t partition) const { return producer_->NextOffset(topic_, partition); }
+
+base::Result<int64_t> KafkaChangelog::Restore(
+    int32_t partition, int64_t from,
+    const std::function<base::Status(std::string_view key, const std::string_view* value)>& fn) {
+  std::lock_guard lock(restore_mu_);
+  if (!restorer_) {
+    const std::string group = "vigil-restore-" + std::to_string(::getpid());
+    VIGIL_ASSIGN_OR_RETURN(restorer_, NewClient(kafka_, RD_KAFKA_CONSUMER,
+                                                {{"group.id", group},
+                                                 {"enable.partition.eof", "true"},
+                                                 {"isolation.level", "read_committed"},
+                                                 {"auto.offset.reset", "earliest"}}));
+    rd_kafka_poll_set_consumer(restorer_.get());
+  }
+  rd_kafka_t* rk = restorer_.get();
+  int64_t low = 0, high = 0;
+  VIGIL_RETURN_IF_ERROR(KafkaError(rd_kafka_query_watermark_offsets(rk, topic_.c_str(), partition, &low, &high, kTimeoutMs),
+                                   "watermarks of changelog '" + topic_ + "'"));
+  if (high <= std::max(from, low)) return std::max<int64_t>(from, high);  // nothing to read
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(list, topic_.c_str(), partition)->offset = from >= 0 ? from : RD_KAFKA_OFFSET_BEGINNING;
+  rd_kafka_resp_err_t err = rd_kafka_assign(rk, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  VIGIL_RETURN_IF_ERROR(KafkaError(err, "assign changelog '" + topic_ + "'"));
+  int64_t end = std::max<int64_t>(from, 0);
+  auto last_progress = std::chrono::steady_clock::now();
+  base::Status st;
+  for (;;) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
+    if (m == nullptr) {
+      if (std::chrono::steady_clock::now() - last_progress > std::chrono::milliseconds(kTimeoutMs * 6)) {
+        st = base::Unavailable("restoring from '" + topic_ + "': no progress for 60 s");
+        break;
+      }
+      continue;
+    }
+    last_progress = std::chrono::steady_clock::now();
+    if (m->partition != partition || std::string_view(rd_kafka_topic_name(m->rkt)) != topic_) {
+      rd_kafka_message_destroy(m);  // left over from an earlier restore
+      continue;
+    }
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      end = std::max(end, m->offset);  // the EOF's offset: where the next read would start
+      rd_kafka_message_destroy(m);
+      break;
+    }
+    if (m->err) {
+      st = base::Unavailable("restoring from '" + topic_ + "': " + rd_kafka_message_errstr(m));
+      rd_kafka_message_destroy(m);
+      break;
+    }
+    const std::string_view key(static_cast<const char*>(m->key), m->key_len);
+    const std::string_view value(static_cast<const char*>(m->payload), m->len);
+    st = fn(key, m->payload == nullptr ? nullptr : &value);
+    end = m->offset + 1;
+    rd_kafka_message_destroy(m);
+    if (!st.ok()) break;
+  }
+  rd_kafka_assign(rk, nullptr);
+  if (!st.ok()) return st;
+  return end;
+}
+
+}  // namespace vigil::connectors

@@ -1,0 +1,137 @@
+#include "connectors/kafka_producer.h"
+
+#include <spdlog/spdlog.h>
+
+namespace vigil::connectors {
+namespace {
+constexpr int kTxnTimeoutMs = 60'000;
+}  // namespace
+
+base::Result<std::shared_ptr<KafkaProducer>> KafkaProducer::Make(const config::KafkaSpec& kafka,
+                                                                 const std::string& transactional_id) {
+  std::map<std::string, std::string> extra;
+  if (!transactional_id.empty()) {
+    extra["transactional.id"] = transactional_id;
+    // A crashed instance's open transaction blocks read_committed readers of its partitions until it
+    // times out (or the instance restarts): keep that short, well above a commit interval.
+    if (!kafka.producer.contains("transaction.timeout.ms") && !kafka.properties.contains("transaction.timeout.ms"))
+      extra["transaction.timeout.ms"] = "15000";
+  }
+  VIGIL_ASSIGN_OR_RETURN(rd_kafka_conf_t* conf, MakeKafkaConf(kafka, KafkaRole::kProducer, extra));
+  std::shared_ptr<KafkaProducer> p(new KafkaProducer());
+  rd_kafka_conf_set_opaque(conf, p.get());
+  rd_kafka_conf_set_dr_msg_cb(conf, &KafkaProducer::DeliveryCallback);
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  if (rk == nullptr) {
+    rd_kafka_conf_destroy(conf);
+    return base::InvalidArgument(std::string("kafka producer: ") + err);
+  }
+  p->rk_.reset(rk);
+  if (!transactional_id.empty()) {
+    p->transactional_ = true;
+    VIGIL_RETURN_IF_ERROR(p->TxnError(rd_kafka_init_transactions(rk, kTxnTimeoutMs), "init transactions"));
+    VIGIL_RETURN_IF_ERROR(p->TxnError(rd_kafka_begin_transaction(rk), "begin transaction"));
+    spdlog::info("exactly-once: transactional producer '{}' ready", transactional_id);
+  }
+  return p;
+}
+
+KafkaProducer::~KafkaProducer() {
+  if (!rk_) return;
+  if (!transactional_) rd_kafka_flush(rk_.get(), 30'000);
+  // An open transaction is left to the broker (aborted by the next incarnation or its timeout).
+  for (auto& [name, rkt] : topics_) rd_kafka_topic_destroy(rkt);
+  topics_.clear();
+}
+
+base::Status KafkaProducer::TxnError(rd_kafka_error_t* error, std::string_view what) {
+  if (error == nullptr) return base::Status::OK();
+  std::string msg = std::string(what) + ": " + rd_kafka_error_string(error);
+  const bool fenced = rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__FENCED ||
+                      rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR_PRODUCER_FENCED;
+  const bool abortable = rd_kafka_error_txn_requires_abort(error);
+  rd_kafka_error_destroy(error);
+  if (abortable) {
+    if (rd_kafka_error_t* e = rd_kafka_abort_transaction(rk_.get(), kTxnTimeoutMs)) rd_kafka_error_destroy(e);
+    return base::Aborted(msg + " (transaction aborted)");
+  }
+  return fenced ? base::Aborted(msg + " (fenced: another instance took over)") : base::Unavailable(msg);
+}
+
+void KafkaProducer::DeliveryCallback(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque) {
+  auto* self = static_cast<KafkaProducer*>(opaque);
+  if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    std::lock_guard lock(self->error_mu_);
+    if (self->delivery_error_.ok())
+      self->delivery_error_ = KafkaError(msg->err, std::string("delivery to '") + rd_kafka_topic_name(msg->rkt) + "'");
+    self->failed_ = true;
+    return;
+  }
+  (void)rk;
+  std::lock_guard lock(self->offsets_mu_);
+  int64_t& next = self->next_offsets_[{rd_kafka_topic_name(msg->rkt), msg->partition}];
+  next = std::max(next, msg->offset + 1);
+}
+
+rd_kafka_topic_t* KafkaProducer::Topic(const std::string& name) {
+  std::lock_guard lock(topics_mu_);
+  auto [it, inserted] = topics_.try_emplace(name, nullptr);
+  if (inserted) it->second = rd_kafka_topic_new(rk_.get(), name.c_str(), nullptr);
+  return it->second;
+}
+
+base::Status KafkaProducer::Produce(rd_kafka_topic_t* topic, int32_t partition, std::string_view key,
+                                    std::string_view value, bool tombstone, int64_t timestamp_ms,
+                                    rd_kafka_headers_t* headers) {
+  if (failed_) {
+    if (headers) rd_kafka_headers_destroy(headers);
+    std::lock_guard lock(error_mu_);
+    return delivery_error_;
+  }
+  void* v = tombstone ? nullptr : const_cast<char*>(value.data());
+  for (;;) {
+    const rd_kafka_resp_err_t err = rd_kafka_producev(
+        rk_.get(), RD_KAFKA_V_RKT(topic), RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_VALUE(v, tombstone ? 0 : value.size()), RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()),
+        RD_KAFKA_V_TIMESTAMP(timestamp_ms > 0 ? timestamp_ms : 0), RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return base::Status::OK();
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {  // backpressure: wait for deliveries
+      rd_kafka_poll(rk_.get(), 50);
+      continue;
+    }
+    if (headers) rd_kafka_headers_destroy(headers);
+    return KafkaError(err, std::string("produce to '") + rd_kafka_topic_name(topic) + "'");
+  }
+}
+
+base::Status KafkaProducer::Flush(int timeout_ms) {
+  const rd_kafka_resp_err_t err = rd_kafka_flush(rk_.get(), timeout_ms);
+  {
+    std::lock_guard lock(error_mu_);
+    if (!delivery_error_.ok()) return delivery_error_;
+  }
+  return KafkaError(err, "flush");
+}
+
+base::Status KafkaProducer::CommitTransaction(rd_kafka_t* consumer, rd_kafka_topic_partition_list_t* offsets) {
+  if (!transactional_) return base::FailedPrecondition("the producer is not transactional");
+  // Deliver first, so the delivery reports (changelog positions) are in before the commit returns.
+  VIGIL_RETURN_IF_ERROR(Flush(kTxnTimeoutMs));
+  if (offsets != nullptr && offsets->cnt > 0) {
+    rd_kafka_consumer_group_metadata_t* group = rd_kafka_consumer_group_metadata(consumer);
+    rd_kafka_error_t* error = rd_kafka_send_offsets_to_transaction(rk_.get(), offsets, group, kTxnTimeoutMs);
+    rd_kafka_consumer_group_metadata_destroy(group);
+    VIGIL_RETURN_IF_ERROR(TxnError(error, "send offsets to the transaction"));
+  }
+  VIGIL_RETURN_IF_ERROR(TxnError(rd_kafka_commit_transaction(rk_.get(), kTxnTimeoutMs), "commit transaction"));
+  return TxnError(rd_kafka_begin_transaction(rk_.get()), "begin transaction");
+}
+
+int64_t KafkaProducer::NextOffset(const std::string& topic, int32_t partition) const {
+  std::lock_guard lock(offsets_mu_);
+  auto it = next_offsets_.find({topic, partition});
+  return it == next_offsets_.end() ? -1 : it->second;
+}
+
+}  // namespace vigil::connectors
