@@ -74,6 +74,24 @@ std::string WithScore(const std::string& score_extra) {
   return Replace(kValid, "output: {kind", "  - type: score\n    registry: /tmp/models\n" + score_extra + "output: {kind");
 }
 
+TEST_CASE("runtime: exactly-once by default, instance id and changelog", "[config]") {
+  auto defaults = LoadPipelineText(Replace(kValid, "runtime: {commit_interval: 250ms, guarantee: exactly_once}",
+                                           "runtime: {commit_interval: 250ms}"), "p.yaml");
+  REQUIRE(defaults.ok());
+  CHECK(defaults->runtime.guarantee == Guarantee::kExactlyOnce);
+  CHECK(defaults->runtime.instance_id.empty());
+  CHECK(defaults->runtime.changelog);
+  auto set = LoadPipelineText(Replace(kValid, "guarantee: exactly_once",
+                                      "guarantee: at_least_once, instance_id: node-2, changelog: false"), "p.yaml");
+  REQUIRE(set.ok());
+  CHECK(set->runtime.guarantee == Guarantee::kAtLeastOnce);
+  CHECK(set->runtime.instance_id == "node-2");
+  CHECK_FALSE(set->runtime.changelog);
+  ExpectError(Replace(kValid, "guarantee: exactly_once", "guarantee: twice"), "19:46",
+              "guarantee: expected at_least_once or exactly_once");
+  ExpectError(Replace(kValid, "guarantee: exactly_once", "changelog: maybe"), "19:46", "changelog: expected true or false");
+}
+
 TEST_CASE("score rollout: defaults and values and located errors", "[config]") {
   auto defaults = LoadPipelineText(WithScore("    rollout: {}\n"), "p.yaml");
   REQUIRE(defaults.ok());
