@@ -89,7 +89,7 @@ TEST_CASE("runtime: exactly-once by default, instance id and changelog", "[confi
   CHECK_FALSE(set->runtime.changelog);
   ExpectError(Replace(kValid, "guarantee: exactly_once", "guarantee: twice"), "19:46",
               "guarantee: expected at_least_once or exactly_once");
-  ExpectError(Replace(kValid, "guarantee: exactly_once", "changelog: maybe"), "19:46", "changelog: expected true or false");
+  ExpectError(Replace(kValid, "guarantee: exactly_once", "changelog: maybe"), "19:46", "'changelog': expected true or false");
 }
 
 TEST_CASE("score rollout: defaults and values and located errors", "[config]") {
