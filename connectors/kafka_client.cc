@@ -9,11 +9,16 @@ base::Result<rd_kafka_conf_t*> MakeKafkaConf(const config::KafkaSpec& spec, Kafk
     props["enable.idempotence"] = "true";
     props["linger.ms"] = "5";
     props["message.max.bytes"] = "2000000";
+    // Backpressure: a slow broker fills this bounded queue, producers then wait (KafkaProducer), the
+    // workers stop reading, and the consumer's bounded prefetch pauses fetching.
+    props["queue.buffering.max.messages"] = "200000";
+    props["queue.buffering.max.kbytes"] = "131072";
   } else {
     props["enable.auto.commit"] = "false";
     props["enable.auto.offset.store"] = "false";
     props["auto.offset.reset"] = "earliest";
     props["fetch.message.max.bytes"] = "2000000";
+    props["queued.max.messages.kbytes"] = "16384";  // prefetch per partition, bounded (librdkafka pauses)
   }
   for (const auto& [k, v] : spec.properties) props[k] = v;
   for (const auto& [k, v] : role == KafkaRole::kProducer ? spec.producer : spec.consumer) props[k] = v;

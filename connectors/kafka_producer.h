@@ -48,6 +48,8 @@ class KafkaProducer {
   //! Unavailable, and the producer is unusable; an abortable error aborts the transaction and fails.
   base::Status CommitTransaction(rd_kafka_t* consumer, rd_kafka_topic_partition_list_t* offsets);
   bool transactional() const { return transactional_; }
+  //! The librdkafka handle (fault injection in tests: the mock cluster, queue length).
+  rd_kafka_t* handle() const { return rk_.get(); }
   //! Offset after the last delivered record of (topic, partition), or -1.
   int64_t NextOffset(const std::string& topic, int32_t partition) const;
 
