@@ -121,7 +121,7 @@ struct RuntimeSpec {
   //! Names this process among the group's instances: the transactional id is "<group>.<instance_id>",
   //! so a restarted instance fences its previous incarnation. Default: derived from state_dir.
   std::string instance_id;
-  //! Back each task's store with the compacted topic "<group>.changelog" (Kafka sources): a task
+  //! Back each task's store with the compacted topic "<group>.<input topic>.changelog" (Kafka sources): a task
   //! restores its state from it on assignment. Default true.
   bool changelog = true;
 };

@@ -41,6 +41,10 @@ base::Result<std::unique_ptr<engine::Sink>> MakeSink(const config::PipelineSpec&
   return base::Internal("unknown sink kind");
 }
 
+std::string ChangelogTopic(const config::PipelineSpec& spec) {
+  return spec.source.group + "." + spec.source.topic + ".changelog";
+}
+
 std::string TransactionalId(const config::PipelineSpec& spec) {
   std::string instance = spec.runtime.instance_id;
   if (instance.empty()) {
@@ -75,7 +79,7 @@ base::Result<PipelineIo> MakePipelineIo(const config::PipelineSpec& spec, const 
   VIGIL_ASSIGN_OR_RETURN(io.output, sink(spec.output, csv_header));
   VIGIL_ASSIGN_OR_RETURN(io.dead_letter, sink(spec.dead_letter, ""));
   if (spec.runtime.changelog) {
-    const std::string topic = spec.source.group + ".changelog";
+    const std::string topic = ChangelogTopic(spec);
     auto partitions = PartitionCount(spec.kafka, spec.source.topic);
     if (!partitions.ok()) return partitions.status().WithContext("the changelog is partitioned like the input");
     VIGIL_RETURN_IF_ERROR(EnsureCompactedTopic(spec.kafka, topic, *partitions));

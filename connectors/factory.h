@@ -27,8 +27,11 @@ struct PipelineIo {
 //! The source, sinks and changelog of a pipeline. With a Kafka source, every Kafka sink and the
 //! changelog share one producer, transactional under exactly_once (then every sink must be Kafka or
 //! none; a file sink makes the pipeline at-least-once, with a warning). The changelog topic
-//! "<group>.changelog" is created if needed, partitioned like the input topic, which must exist.
+//! ChangelogTopic(spec) is created if needed, partitioned like the input topic, which must exist.
 base::Result<PipelineIo> MakePipelineIo(const config::PipelineSpec& spec, const std::string& csv_header);
+//! The changelog topic of the pipeline's stores: "<group>.<input topic>.changelog" (a group reused
+//! with another input never restores the wrong state).
+std::string ChangelogTopic(const config::PipelineSpec& spec);
 //! The transactional id of this process: "<group>.<instance id>" (runtime.instance_id, or one
 //! derived from the absolute state_dir, so a restart with the same state fences its predecessor).
 std::string TransactionalId(const config::PipelineSpec& spec);
