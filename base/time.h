@@ -10,6 +10,10 @@ namespace vigil::base {
 inline constexpr int64_t kMsPerSecond = 1000;
 inline constexpr int64_t kMsPerHour = 3'600'000;
 inline constexpr int64_t kMsPerDay = 86'400'000;
+//! Largest magnitude of an epoch-ms time vigil handles: 2^53 ms (about 285,000 years). Such times are
+//! exact in a double, and the calendar arithmetic below cannot overflow on them. `parse` refuses
+//! event times beyond it.
+inline constexpr int64_t kMaxAbsTimeMs = int64_t{1} << 53;
 
 //! Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
 constexpr int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {

@@ -97,7 +97,8 @@ class ParseOperator final : public engine::Operator {
     simdjson::ondemand::json_type type;
     if (value.type().get(type)) return DlqReason::kInvalidJson;
     if (type == simdjson::ondemand::json_type::null) {
-      if (!value.is_null()) return DlqReason::kInvalidJson;
+      bool is_null = false;  // the type comes from the first byte: "nul" or "nullx" is not null
+      if (value.is_null().get(is_null) || !is_null) return DlqReason::kInvalidJson;
       return DlqReason::kNone;  // null = absent; required fields are caught afterwards
     }
     st->seen[static_cast<size_t>(i)] = 1;
@@ -113,6 +114,7 @@ class ParseOperator final : public engine::Operator {
         int64_t v;
         if (type != simdjson::ondemand::json_type::number) return DlqReason::kWrongType;
         if (value.get_int64().get(v)) return DlqReason::kWrongType;
+        if (v == engine::kNullInt) return DlqReason::kOutOfRange;  // INT64_MIN is how a cell says null
         batch.i64(row, i) = v;
         return CheckRange(f, static_cast<double>(v));
       }
@@ -148,8 +150,11 @@ class ParseOperator final : public engine::Operator {
       if (type != simdjson::ondemand::json_type::number) return DlqReason::kWrongType;
       double v;
       if (value.get_double().get(v) || !std::isfinite(v)) return DlqReason::kWrongType;
-      ms = f.time_format == config::TimeFormat::kEpochSeconds ? static_cast<int64_t>(std::llround(v * 1000))
-                                                              : static_cast<int64_t>(v);
+      const double scaled = f.time_format == config::TimeFormat::kEpochSeconds ? v * 1000 : v;
+      // Also keeps the conversion defined: a double beyond int64 has none.
+      if (!(std::abs(scaled) <= static_cast<double>(base::kMaxAbsTimeMs))) return DlqReason::kOutOfRange;
+      ms = f.time_format == config::TimeFormat::kEpochSeconds ? static_cast<int64_t>(std::llround(scaled))
+                                                              : static_cast<int64_t>(scaled);
     }
     batch.i64(row, i) = ms;
     return CheckRange(f, static_cast<double>(ms));

@@ -59,5 +59,41 @@ TEST_CASE("parse fills typed columns and dead-letters each kind of bad event wit
   CHECK(r.dead_letters[11].field == "CHANNEL");
 }
 
+// Inputs found by fuzz_event (fuzz/): each once crashed the task or slipped a bad value through.
+TEST_CASE("parse dead-letters a malformed null, INT64_MIN and times beyond 2^53 ms without crashing",
+          "[operators]") {
+  const char* yaml = R"(source: {kind: file, path: unused}
+schema:
+  event_time: MS
+  fields:
+    - {name: MS, type: timestamp, format: epoch_ms}
+    - {name: S, type: timestamp, format: epoch_s, required: false}
+    - {name: N, type: int64}
+    - {name: X, type: string, required: false}
+output: {kind: none}
+)";
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {R"({"MS":1,"N":1,"X":nul})", "invalid_json"},  // used to throw out of simdjson and terminate
+      {R"({"MS":1,"N":1,"X":nullx})", "invalid_json"},
+      {R"({"MS":1,"N":-9223372036854775808})", "out_of_range"},  // the null sentinel, read back as missing
+      {R"({"MS":1.52254e+21,"N":1})", "out_of_range"},           // undefined double to int64 conversion
+      {R"({"MS":9007199254740994,"N":1})", "out_of_range"},
+      {R"({"MS":1,"S":-1e300,"N":1})", "out_of_range"},
+  };
+  std::string input = R"({"MS":-9007199254740992,"S":1522540831.5,"N":-9223372036854775807,"X":null})";
+  input += "\n";
+  for (const auto& [line, reason] : bad) input += line + "\n";
+  const auto r = RunOnText(yaml, input, TempDir("parse_fuzz"));
+  REQUIRE(r.status.ok());
+  REQUIRE(r.outputs.size() == 1);
+  CHECK(r.outputs[0].value ==
+        R"({"MS":-9007199254740992,"S":1522540831500,"N":-9223372036854775807,"X":null})");
+  REQUIRE(r.dead_letters.size() == bad.size());
+  for (size_t i = 0; i < bad.size(); ++i) {
+    INFO(bad[i].first);
+    CHECK(r.dead_letters[i].reason == bad[i].second);
+  }
+}
+
 }  // namespace
 }  // namespace vigil::testing
