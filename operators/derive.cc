@@ -40,6 +40,9 @@ struct Output {
 double Apply(Fn fn, double a, double b) {
   constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
   if (std::isnan(a) || std::isnan(b)) return kNaN;
+  // Any number column may reach a calendar function; far outside event times it has no answer.
+  const bool calendar = fn == Fn::kHourOfDay || fn == Fn::kDayOfWeek || fn == Fn::kIsWeekend;
+  if (calendar && !(std::abs(a) <= static_cast<double>(base::kMaxAbsTimeMs))) return kNaN;
   switch (fn) {
     case Fn::kHourOfDay: return base::HourOfDay(static_cast<int64_t>(a));
     case Fn::kDayOfWeek: return base::DayOfWeek(static_cast<int64_t>(a));
