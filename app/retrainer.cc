@@ -328,6 +328,19 @@ void Retrainer::ProposeNewest() {
   }
 }
 
+bool Retrainer::DriftDue(std::optional<int64_t> newest) {
+  auto signal = models::ReadDriftSignal(score_.registry);
+  if (!signal.ok() || signal->time_ms <= drift_seen_ms_) return false;
+  drift_seen_ms_ = signal->time_ms;
+  if (!score_.retrain.on_drift || !newest) return false;
+  if (drift_trained_at_ && *newest - *drift_trained_at_ < score_.retrain.drift_cooldown_ms) {
+    spdlog::info("retrain: drift signal ({}) within the cooldown; not retraining", signal->reason);
+    return false;
+  }
+  spdlog::info("retrain: drift signal for {}: {}", signal->version, signal->reason);
+  return true;
+}
+
 void Retrainer::Loop() {
   // Linux nice values are per thread: this lowers only the worker (and nothing it does not start).
   if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), kLowestPriority) != 0)
@@ -338,6 +351,7 @@ void Retrainer::Loop() {
   spdlog::info("retrain: following {} (every {} h of event time)", score_.feature_log, spec.every_ms / 3'600'000);
   if (auto polled = tail_.Poll(); !polled.ok()) spdlog::warn("retrain: {}", polled.status().message());
   if (!point) point = tail_.newest_ms();
+  if (auto signal = models::ReadDriftSignal(score_.registry); signal.ok()) drift_seen_ms_ = signal->time_ms;  // old news
   bool due = false;
   for (;;) {
     std::string command;
@@ -353,7 +367,8 @@ void Retrainer::Loop() {
     if (newest && !point) point = tail_.oldest_ms();
     due = newest && point && *newest >= *point + spec.every_ms;
     ProposeNewest();
-    if (command.empty() && !due) continue;
+    const bool drift = DriftDue(newest);
+    if (command.empty() && !due && !drift) continue;
     {
       std::lock_guard lock(mu_);
       training_ = true;
@@ -361,6 +376,9 @@ void Retrainer::Loop() {
     if (probe_) probe_->busy.Set(1);
     if (!command.empty()) {
       TrainAsOf(*newest + 1, "command", command);
+    } else if (drift) {
+      drift_trained_at_ = *newest;
+      TrainAsOf(*newest + 1, "drift", "");
     } else {
       *point += spec.every_ms;
       TrainAsOf(*point, "schedule", "");

@@ -13,6 +13,9 @@
 //             time of the log at start (history is not retrained), or after its first row when the
 //             log was empty or absent at start.
 //   command   RequestRetrain (POST /v1/retrain): a training as of just after the newest logged row.
+//   drift     (`on_drift`) the monitor raised a drift signal (models::DriftSignal in the registry)
+//             newer than the worker's start: a training as of just after the newest logged row,
+//             unless a drift training ran less than `drift_cooldown` of event time before.
 // With the score operator's `rollout:` (propose_retrained, the default), the newest registered version
 // becomes the registry's candidate as soon as no trial runs; the pipeline then shadows or canaries it
 // and promotes or rejects it (operators/rollout_judge.h).
@@ -129,6 +132,8 @@ class Retrainer {
   //! With `rollout:` (propose_retrained), proposes the newest version this worker registered as the
   //! candidate when no trial runs (older, never-tried versions are skipped).
   void ProposeNewest();
+  //! With `on_drift`: true when a new drift signal calls for a training now (consumes it).
+  bool DriftDue(std::optional<int64_t> newest);
   //! Trains as of `point_ms` (exclusive end of the validation window) with `trigger`; `run_id` is a
   //! reserved id or empty.
   void TrainAsOf(int64_t point_ms, const std::string& trigger, const std::string& run_id);
@@ -136,6 +141,8 @@ class Retrainer {
   const config::PipelineSpec pipeline_;  //!< Copy of the pipeline (features, name, file).
   const config::ScoreSpec score_;        //!< The score operator: registry, feature_log, retrain.
   std::unique_ptr<Probe> probe_;         //!< Metrics; null without a registry.
+  int64_t drift_seen_ms_ = 0;            //!< Time of the newest drift signal handled (thread only).
+  std::optional<int64_t> drift_trained_at_;  //!< Log time of the last drift training (thread only).
   FeatureLogTail tail_;                  //!< The log follower; touched by the thread only.
   std::atomic<int64_t> newest_ms_;       //!< tail_.newest_ms() for other threads; INT64_MIN: none.
 

@@ -86,7 +86,12 @@ Status ParseMonitor(const YamlReader& r, const YAML::Node& node, MonitorSpec* m)
 //! `retrain: {every: 7d, train_days: 7, valid_days: 2, rounds: 100, params: {k: "v"}, min_rows: 1000}`
 Status ParseRetrain(const YamlReader& r, const YAML::Node& node, RetrainSpec* t) {
   VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, "retrain", {"every", "train_days", "valid_days", "rounds", "params",
-                                                      "min_rows"}));
+                                                      "min_rows", "on_drift", "drift_psi", "drift_cooldown"}));
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "on_drift", &t->on_drift));
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "drift_psi", &t->drift_psi));
+  VIGIL_RETURN_IF_ERROR(r.ReadDuration(node, "drift_cooldown", &t->drift_cooldown_ms));
+  if (!(t->drift_psi > 0)) return r.Error(node["drift_psi"], "drift_psi: expected a positive PSI");
+  if (t->drift_cooldown_ms < 0) return r.Error(node["drift_cooldown"], "drift_cooldown: expected 0 or more");
   t->enabled = true;
   t->loc = r.Loc(node);
   VIGIL_RETURN_IF_ERROR(r.ReadDuration(node, "every", &t->every_ms));
@@ -205,6 +210,8 @@ Status ParseOperators(const YamlReader& r, const YAML::Node& node, std::vector<O
       if (YAML::Node t = o["retrain"]) {
         VIGIL_RETURN_IF_ERROR(ParseRetrain(r, t, &sc.retrain));
         if (sc.feature_log.empty()) return r.Error(t, "retrain: needs feature_log (the table it trains on)");
+        if (sc.retrain.on_drift && !sc.monitor.enabled)
+          return r.Error(t["on_drift"], "retrain: on_drift needs the score operator's monitor: section");
       }
       if (YAML::Node t = o["rollout"]) VIGIL_RETURN_IF_ERROR(ParseRollout(r, t, &sc.rollout));
       spec.params = std::move(sc);

@@ -209,6 +209,12 @@ struct RetrainSpec {
   //! libxgboost parameters, as strings; override the defaults of `vigil train`. Default none.
   std::map<std::string, std::string> params;
   int64_t min_rows = 1000;       //!< Fewer training rows: the training is skipped (logged). Default 1000.
+  //! Drift trigger: the monitor signals drift (a feature's or the score's PSI >= drift_psi over the
+  //! drift window, or the performance change detector's alarm) and the worker trains at once, at most
+  //! once per drift_cooldown of event time. Needs `monitor:`. Default off.
+  bool on_drift = false;
+  double drift_psi = 0.25;       //!< PSI that signals drift. Default 0.25 (the alert rule's).
+  int64_t drift_cooldown_ms = 86'400'000;  //!< Event time between drift trainings. Default 1d.
   Location loc;
 };
 

@@ -163,6 +163,29 @@ base::Result<std::string> Rollback(const std::string& registry) {
   return previous;
 }
 
+base::Status WriteDriftSignal(const std::string& registry, const DriftSignal& signal) {
+  std::string reason = signal.reason;
+  std::replace(reason.begin(), reason.end(), '\n', ' ');
+  return WriteAtomically(fs::path(registry) / "DRIFT",
+                         std::to_string(signal.time_ms) + "\t" + signal.version + "\t" + reason + "\n");
+}
+
+base::Result<DriftSignal> ReadDriftSignal(const std::string& registry) {
+  auto text = ReadText(fs::path(registry) / "DRIFT");
+  if (!text.ok()) return base::NotFound("no drift signal in '" + registry + "'");
+  DriftSignal signal;
+  std::stringstream in(*text);
+  std::string time;
+  if (!std::getline(in, time, '\t') || !std::getline(in, signal.version, '\t') || !std::getline(in, signal.reason))
+    return base::Corruption("malformed DRIFT in '" + registry + "'");
+  try {
+    signal.time_ms = std::stoll(time);
+  } catch (...) {
+    return base::Corruption("malformed DRIFT in '" + registry + "'");
+  }
+  return signal;
+}
+
 base::Result<std::vector<std::string>> ListVersions(const std::string& registry) {
   std::error_code ec;
   std::vector<std::string> versions;

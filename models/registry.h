@@ -51,6 +51,17 @@ base::Status ProposeCandidate(const std::string& registry, const std::string& ve
 //! the version to `outcome` (e.g. kRunRejected) with `detail`, best effort.
 base::Status EndCandidate(const std::string& registry, const std::string& version, std::string_view outcome,
                           const std::string& detail);
+//! A drift signal: the monitor saw the serving version's inputs or score drift (or its precision on
+//! matured labels drop). `<registry>/DRIFT` holds the latest; the retraining worker follows it.
+struct DriftSignal {
+  int64_t time_ms = 0;     //!< Wall clock when it was raised.
+  std::string version;     //!< The serving version.
+  std::string reason;      //!< E.g. "TX_AMOUNT PSI 0.41 >= 0.25".
+};
+//! Replaces `<registry>/DRIFT` atomically.
+base::Status WriteDriftSignal(const std::string& registry, const DriftSignal& signal);
+//! The latest signal; NotFound when none was raised.
+base::Result<DriftSignal> ReadDriftSignal(const std::string& registry);
 //! Every version directory, sorted by name.
 base::Result<std::vector<std::string>> ListVersions(const std::string& registry);
 

@@ -393,7 +393,7 @@ base::Result<std::unique_ptr<engine::Operator>> MakeScore(engine::BindContext& c
   std::unique_ptr<ScoreMonitor> monitor;
   if (spec.monitor.enabled) {
     auto made = ScoreMonitor::Make(spec.monitor, spec.review_threshold.value_or(spec.threshold), spec.registry,
-                                   ctx.pipeline.name, ctx.metrics);
+                                   ctx.pipeline.name, ctx.metrics, spec.retrain.on_drift ? spec.retrain.drift_psi : 0);
     if (!made.ok()) return config::ConfigError(spec.monitor.loc, made.status().message());
     monitor = std::move(made).value();
   }

@@ -3,8 +3,10 @@
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <optional>
@@ -22,6 +24,9 @@ using prometheus::Gauge;
 struct ScoreMonitor::Impl {
   std::string registry, pipeline;
   double review_threshold = 0.5;
+  double drift_signal_psi = 0;  // 0: no drift signal
+  bool signaled = false;        // a signal was raised and the drift has not cleared since
+  bool alarm_signaled = false;  // the change detector's alarm was signalled for this version
   std::shared_ptr<prometheus::Registry> metrics;
   Family<Gauge>* feature_psi = nullptr;
   Family<Gauge>* feature_ks = nullptr;
@@ -70,8 +75,10 @@ Family<Gauge>* MakeFamily(prometheus::Registry& r, const std::string& name, cons
 
 base::Result<std::unique_ptr<ScoreMonitor>> ScoreMonitor::Make(const config::MonitorSpec& spec, double review_threshold,
                                                                std::string registry, std::string pipeline,
-                                                               std::shared_ptr<prometheus::Registry> metrics) {
+                                                               std::shared_ptr<prometheus::Registry> metrics,
+                                                               double drift_signal_psi) {
   auto impl = std::make_unique<Impl>();
+  impl->drift_signal_psi = drift_signal_psi;
   impl->registry = std::move(registry);
   impl->pipeline = std::move(pipeline);
   impl->review_threshold = review_threshold;
@@ -128,6 +135,8 @@ void ScoreMonitor::SwitchTo(const models::ModelVersion& model) {
   if (m.version == model.version) return;
   if (m.metrics) m.RemoveSeries();
   m.version = model.version;
+  m.signaled = false;
+  m.alarm_signaled = false;
   m.drift.reset();
   auto reference = monitor::LoadVersionReference(m.registry, model.version);
   if (!reference.ok()) {
@@ -208,8 +217,22 @@ void ScoreMonitor::Export() {
   const int64_t wall_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   size_t series = 0;  // index into version_series, in SwitchTo's order
+  std::string drift_reason;     // why a drift signal is due, if one is
+  bool drift_evaluated = false;  // the drift window was full enough to judge
   if (m.drift) {
     const monitor::DriftSnapshot snap = m.drift->Snapshot(wall_ms);
+    // A signal needs a full window (count windows: every sub-window but the one filling) or at least
+    // 1000 events (time windows): a PSI over the first few events is noise.
+    const int64_t needed = spec_.span_ms > 0 ? 1000 : spec_.events * std::max(1, spec_.sub_windows - 1);
+    drift_evaluated = m.drift_signal_psi > 0 && static_cast<int64_t>(snap.events_in_window) >= needed;
+    if (drift_evaluated) {
+      const auto& names = m.drift->feature_names();
+      for (size_t i = 0; i < snap.feature_psi.size() && drift_reason.empty(); ++i)
+        if (snap.feature_psi[i] >= m.drift_signal_psi)
+          drift_reason = fmt::format("{} PSI {:.3f} >= {}", names[i], snap.feature_psi[i], m.drift_signal_psi);
+      if (drift_reason.empty() && snap.score_psi >= m.drift_signal_psi)
+        drift_reason = fmt::format("score PSI {:.3f} >= {}", snap.score_psi, m.drift_signal_psi);
+    }
     if (m.metrics) {
       for (size_t i = 0; i < snap.feature_psi.size(); ++i) {
         m.feature_psi_series[i]->Set(snap.feature_psi[i]);
@@ -238,6 +261,17 @@ void ScoreMonitor::Export() {
         m.version_series[series++].second->Set(m.alarm ? 1.0 : 0.0);
       }
     }
+  }
+  if (m.drift_signal_psi > 0 && m.alarm && drift_reason.empty() && !m.alarm_signaled) {
+    drift_reason = "card precision dropped (change detector)";
+    m.alarm_signaled = true;  // the detector's alarm stays set for the version: signal it once
+  }
+  if (drift_evaluated && drift_reason.empty()) m.signaled = false;  // back under the threshold: re-armed
+  if (!drift_reason.empty() && !m.signaled) {
+    m.signaled = true;
+    spdlog::warn("model {}: drift: {}", m.version, drift_reason);
+    if (base::Status st = models::WriteDriftSignal(m.registry, {wall_ms, m.version, drift_reason}); !st.ok())
+      spdlog::warn("drift signal not written: {}", st.message());
   }
   if (m.metrics) m.last_evaluation_series->Set(static_cast<double>(wall_ms) / 1000.0);
 }

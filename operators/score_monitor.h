@@ -52,9 +52,13 @@ class ScoreMonitor {
  public:
   //! `metrics` may be null (nothing exported; the monitor still runs). `registry` is the models
   //! directory whose versions carry the reference histograms.
+  //! `drift_signal_psi` > 0: when a feature's or the score's PSI reaches it over a full drift window
+  //! (again only after every PSI fell back under it), or when the change detector alarms, a drift
+  //! signal is written to the registry (models::DriftSignal) for the retraining worker.
   static base::Result<std::unique_ptr<ScoreMonitor>> Make(const config::MonitorSpec& spec, double review_threshold,
                                                           std::string registry, std::string pipeline,
-                                                          std::shared_ptr<prometheus::Registry> metrics);
+                                                          std::shared_ptr<prometheus::Registry> metrics,
+                                                          double drift_signal_psi = 0);
   ~ScoreMonitor();
 
   //! Counts a scored batch: `rows` row-major (the model's inputs), `scores`, `times_ms` (event times).

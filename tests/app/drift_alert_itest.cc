@@ -4,6 +4,7 @@
 #include <simdjson.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <cmath>
 #include <csignal>
 #include <fstream>
@@ -13,6 +14,7 @@
 #include "tests/support/handbook.h"
 #include "tests/support/kafka_env.h"
 #include "tests/support/process.h"
+#include "tests/support/runs.h"
 #include "tests/support/prometheus_env.h"
 
 namespace vigil::testing {
@@ -70,7 +72,9 @@ TEST_CASE("a drift in the stream fires VigilFeatureDrift in a real Prometheus an
   AppendOperators(&yaml,
              "  - type: score\n    registry: " + reg + "\n"
              "    monitor: {drift: {events: 1000, sub_windows: 8}, every: 500ms,\n"
-             "              performance: {window_days: 7, label_delay_days: 7}}\n");
+             "              performance: {window_days: 7, label_delay_days: 7}}\n"
+             "    feature_log: " + dir + "/log/features.csv\n"
+             "    retrain: {every: 365d, train_days: 14, valid_days: 1, rounds: 10, min_rows: 200, on_drift: true}\n");
   ReplaceRuntime(&yaml,
              "runtime: {workers: 1, commit_interval: 500ms, state_dir: " + dir + "/state}\nhttp: {port: 0}");
   std::ofstream(dir + "/pipeline.yaml") << yaml;
@@ -106,6 +110,12 @@ TEST_CASE("a drift in the stream fires VigilFeatureDrift in a real Prometheus an
   CHECK(AlertsOf(*prom, "VigilFeatureDrift").empty());
   CHECK(AlertsOf(*prom, "VigilScoreDrift").empty());
   CHECK(AlertsOf(*prom, "VigilDriftEvaluationStale").empty());
+  // A cold pipeline's 30-day counts differ from the training week's until they fill, which may
+  // raise a drift signal early on; none names an amount feature before the drift.
+  const std::string early = std::filesystem::exists(reg + "/DRIFT") ? ReadFile(reg + "/DRIFT") : "";
+  INFO("drift signal before the drift day: " << early);
+  CHECK(early.find("AMOUNT") == std::string::npos);
+  const size_t drift_runs_before = WithTrigger(ListRuns(dir, reg), "drift").size();
 
   // The drift: the rest of the stream.
   Produce(labels, labels_after);
@@ -127,6 +137,21 @@ TEST_CASE("a drift in the stream fires VigilFeatureDrift in a real Prometheus an
   CHECK(alert.labels.at("model_version") == "v1");
   CHECK(alert.labels.at("pipeline") == "handbook");
   CHECK(std::stod(alert.value) > 0.25);
+
+  // The amount drift raises a drift signal and the retraining worker trains at once (trigger
+  // "drift"), from the champion, on data up to after the drift day.
+  std::vector<Run> drift_runs;
+  for (int i = 0; i < 240 && drift_runs.size() <= drift_runs_before; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    drift_runs = WithTrigger(ListRuns(dir, reg), "drift");
+  }
+  INFO("DRIFT: " << (std::filesystem::exists(reg + "/DRIFT") ? ReadFile(reg + "/DRIFT") : "none"));
+  REQUIRE(drift_runs.size() == drift_runs_before + 1);
+  const Run& retrained = drift_runs.back();
+  CHECK(retrained.outcome == "registered");
+  CHECK(retrained.parent == "v1");
+  CHECK(retrained.valid_end > split);
+  CHECK_THAT(ReadFile(reg + "/DRIFT"), Catch::Contains("\tv1\t") && Catch::Contains("AMOUNT") && Catch::Contains("PSI"));
 
   live.Signal(SIGTERM);
   CHECK(live.Wait(std::chrono::seconds(60)) == 0);

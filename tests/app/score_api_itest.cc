@@ -153,7 +153,7 @@ TEST_CASE("POST /v1/score answers from live state without changing it and as the
   REQUIRE(Curl(dir, "-H 'Authorization: Bearer s3cret-token' " + promote, &body) == 200);
   CHECK(ReadFile(reg + "/CHAMPION") == "v2\n");
   REQUIRE(Curl(dir, url + "/v1/models", &body) == 200);
-  CHECK(body == R"({"champion":"v2","versions":["v1","v2"]})");
+  CHECK(body == R"({"champion":"v2","candidate":null,"versions":["v1","v2"]})");
   // The running scorer picks the promotion up.
   std::string version;
   for (int i = 0; i < 100 && version != "v2"; ++i) {

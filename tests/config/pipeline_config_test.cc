@@ -161,6 +161,15 @@ TEST_CASE("score retrain: defaults and values and located errors", "[config]") {
   ExpectError(WithScore(log + "    retrain: {rounds: many}\n"), "21:23", "rounds");
   ExpectError(WithScore(log + "    retrain: {params: [a, b]}\n"), "21:23", "params");
   ExpectError(WithScore(log + "    retrain: {evry: 7d}\n"), "21:15", "unknown key 'evry'");
+  ExpectError(WithScore(log + "    retrain: {on_drift: true}\n"), "21:25", "on_drift needs the score operator's monitor");
+  auto drift = LoadPipelineText(WithScore(log + "    monitor: {every: 1s}\n    retrain: {on_drift: true, drift_psi: 0.3, "
+                                                "drift_cooldown: 2d}\n"), "p.yaml");
+  REQUIRE(drift.ok());
+  const RetrainSpec& r = std::get<ScoreSpec>(drift->operators[1].params).retrain;
+  CHECK(r.on_drift);
+  CHECK(r.drift_psi == 0.3);
+  CHECK(r.drift_cooldown_ms == 2 * 86'400'000LL);
+  CHECK_FALSE(d.on_drift);
   ExpectError(WithScore(log + "    retrain: 7d\n"), "21:14", "retrain");
 }
 
