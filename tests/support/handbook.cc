@@ -41,4 +41,8 @@ void ReplaceRuntime(std::string* yaml, const std::string& text) {
   ReplaceRequired(yaml, "runtime: {workers: 2, commit_interval: 1s}", text);
 }
 
+void SetGroup(std::string* yaml, const std::string& group) {
+  ReplaceRequired(yaml, "source: {kind: kafka, key: CUSTOMER_ID,", "source: {kind: kafka, group: " + group + ", key: CUSTOMER_ID,");
+}
+
 }  // namespace vigil::testing

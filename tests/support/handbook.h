@@ -23,5 +23,8 @@ void AppendOperators(std::string* yaml, const std::string& operators);
 void PrependOutputFields(std::string* yaml, const std::string& columns);
 //! Replaces the file's `runtime:` line with `text` (which may add further sections, e.g. http).
 void ReplaceRuntime(std::string* yaml, const std::string& text);
+//! Sets the source's consumer group (default "vigil-handbook"), which also names the changelog topic
+//! "<group>.<input topic>.changelog" and the transactional id "<group>.<instance id>".
+void SetGroup(std::string* yaml, const std::string& group);
 
 }  // namespace vigil::testing

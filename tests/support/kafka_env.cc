@@ -219,6 +219,41 @@ void Produce(const std::string& topic, const std::vector<Message>& messages) {
   }
 }
 
+int TopicPartitions(const std::string& topic) {
+  KafkaPtr client = NewClient(RD_KAFKA_PRODUCER, {});
+  return LedPartitions(client.get(), topic);
+}
+
+int64_t CommittedOffset(const std::string& group, const std::string& topic, int32_t partition,
+                        std::chrono::milliseconds timeout) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char err[512];
+  for (const auto& [name, value] : std::map<std::string, std::string>{{"bootstrap.servers", Bootstrap()},
+                                                                      {"group.id", group},
+                                                                      {"isolation.level", "read_committed"},
+                                                                      {"enable.auto.commit", "false"}}) {
+    if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      return -1;
+    }
+  }
+  KafkaPtr consumer(rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err)));
+  if (!consumer) {
+    rd_kafka_conf_destroy(conf);
+    return -1;
+  }
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(list, topic.c_str(), partition);
+  int64_t offset = -1;
+  if (rd_kafka_committed(consumer.get(), list, static_cast<int>(timeout.count())) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+      list->elems[0].err == RD_KAFKA_RESP_ERR_NO_ERROR && list->elems[0].offset >= 0) {
+    offset = list->elems[0].offset;
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  rd_kafka_consumer_close(consumer.get());
+  return offset;
+}
+
 std::vector<Message> ConsumeAll(const std::string& topic, size_t expected_count,
                                 std::chrono::milliseconds timeout, bool read_committed) {
   // librdkafka 2.0 refuses assign() without a group.id; this group never joins and never commits.

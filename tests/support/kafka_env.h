@@ -54,4 +54,15 @@ std::vector<Message> ConsumeAll(const std::string& topic, size_t expected_count,
                                 std::chrono::milliseconds timeout = std::chrono::seconds(30),
                                 bool read_committed = true);
 
+//! Number of partitions of `topic` that have a leader; -1 when the topic does not exist. Fails the
+//! test when the broker does not answer.
+int TopicPartitions(const std::string& topic);
+
+//! The offset consumer group `group` has committed on `topic`/`partition`, as a read_committed
+//! consumer of the group would resume from it (committed transactions only). -1 when the group has
+//! committed none there or the broker did not answer within `timeout` (e.g. while it restarts):
+//! poll it. Never joins the group and never fails the test.
+int64_t CommittedOffset(const std::string& group, const std::string& topic, int32_t partition,
+                        std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
 }  // namespace vigil::testing

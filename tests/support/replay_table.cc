@@ -26,8 +26,8 @@ bool SameValue(simdjson::dom::element field, double expected) {
 
 //! Values of `doc` that differ from `row`, over every column but the last (LABEL); the first three
 //! differences are described in `what` when not null.
-size_t Differences(simdjson::dom::element doc, const std::vector<std::string>& columns, const std::vector<double>& row,
-                   std::string* what) {
+size_t Differences(simdjson::dom::element doc, const std::vector<std::string>& columns,
+                   const std::vector<double>& row, std::string* what) {
   size_t differences = 0;
   std::ostringstream described;
   for (size_t c = 0; c + 1 < columns.size(); ++c) {
@@ -100,8 +100,8 @@ ReplayTable ReplayFiles(const std::string& dir, const std::string& pipeline, con
                         const std::string& labels) {
   const std::string out = dir + "/replay.csv";
   const std::string log = dir + "/replay.log";
-  const int rc = Shell(VigilBinary() + " --log-level warn replay " + pipeline + " --events " + events + " --labels " +
-                       labels + " --out " + out + " > " + log + " 2>&1");
+  const int rc = Shell(VigilBinary() + " --log-level warn replay " + pipeline + " --events " + events +
+                       " --labels " + labels + " --out " + out + " > " + log + " 2>&1");
   INFO(ReadFile(log));
   REQUIRE(rc == 0);
   return ReadReplayTable(out);
@@ -111,21 +111,23 @@ ReplayComparison CompareWithReplay(const std::vector<Message>& records, const Re
   ReplayComparison result;
   result.records = records.size();
   simdjson::dom::parser parser;
-  std::unordered_map<int64_t, size_t> seen;       // id -> records
-  std::unordered_map<int64_t, bool> last_exact;   // id -> its last record matched
+  std::unordered_map<int64_t, size_t> seen;      // id -> records
+  std::unordered_map<int64_t, bool> last_exact;  // id -> its last record matched
   size_t printed_duplicates = 0, printed_differences = 0, printed_unknown = 0;
   for (const Message& m : records) {
     simdjson::dom::element doc;
     int64_t id = 0;
     if (!ParseId(parser, m, &doc, &id)) {
       ++result.unknown;
-      if (++printed_unknown <= 3) Note(&result.examples) << "unparsable record at offset " << m.offset << ": " << m.value;
+      if (++printed_unknown <= 3)
+        Note(&result.examples) << "unparsable record at offset " << m.offset << ": " << m.value;
       continue;
     }
     const auto row = table.rows.find(id);
     if (row == table.rows.end()) {
       ++result.unknown;
-      if (++printed_unknown <= 3) Note(&result.examples) << "record for unknown TRANSACTION_ID " << id << " at offset " << m.offset;
+      if (++printed_unknown <= 3)
+        Note(&result.examples) << "record for unknown TRANSACTION_ID " << id << " at offset " << m.offset;
       continue;
     }
     if (++seen[id] == 2 && ++printed_duplicates <= 5)
@@ -137,8 +139,9 @@ ReplayComparison CompareWithReplay(const std::vector<Message>& records, const Re
     result.mismatched_records += differences > 0 ? 1 : 0;
     last_exact[id] = differences == 0;
     if (differences > 0 && ++printed_differences <= 5)
-      Note(&result.examples) << "TRANSACTION_ID " << id << " at offset " << m.offset << " (" << table.columns[1] << " "
-                             << static_cast<int64_t>(row->second[1]) << "): " << differences << " values differ: " << first;
+      Note(&result.examples) << "TRANSACTION_ID " << id << " at offset " << m.offset << " ("
+                             << table.columns[1] << " " << static_cast<int64_t>(row->second[1])
+                             << "): " << differences << " values differ: " << first;
   }
   result.distinct = seen.size();
   result.duplicates = (result.records - result.unknown) - result.distinct;
@@ -179,7 +182,8 @@ FinalStateComparison CompareFinalState(const std::vector<Message>& records, cons
       ++result.equal;
     } else {
       ++result.different;
-      if (++printed <= 5) Note(&result.examples) << key_column << " " << k << ", last TRANSACTION_ID " << id << ": " << first;
+      if (++printed <= 5)
+        Note(&result.examples) << key_column << " " << k << ", last TRANSACTION_ID " << id << ": " << first;
     }
   }
   return result;

@@ -38,13 +38,13 @@ ReplayTable ReplayFiles(const std::string& dir, const std::string& pipeline, con
 
 //! What CompareWithReplay found. Every count is of records or values, never of time.
 struct ReplayComparison {
-  size_t records = 0;     //!< Output records read.
-  size_t distinct = 0;    //!< Distinct TRANSACTION_IDs among them.
-  size_t duplicates = 0;  //!< records - distinct: ids decided more than once.
-  size_t missing = 0;     //!< Table ids without any output record.
-  size_t unknown = 0;     //!< Records whose id is not in the table, or that do not parse.
-  size_t compared = 0;    //!< Values compared (every column but LABEL, of every record).
-  size_t mismatches = 0;  //!< Values that differ from the table's, bit for bit (null = NaN).
+  size_t records = 0;             //!< Output records read.
+  size_t distinct = 0;            //!< Distinct TRANSACTION_IDs among them.
+  size_t duplicates = 0;          //!< records - distinct: ids decided more than once.
+  size_t missing = 0;             //!< Table ids without any output record.
+  size_t unknown = 0;             //!< Records whose id is not in the table, or that do not parse.
+  size_t compared = 0;            //!< Values compared (every column but LABEL, of every record).
+  size_t mismatches = 0;          //!< Values that differ from the table's, bit for bit (null = NaN).
   size_t mismatched_records = 0;  //!< Records with at least one such value.
   //! The last record of each id (in topic order) that matches the table's row in every column.
   size_t exact_ids = 0;
@@ -61,9 +61,9 @@ ReplayComparison CompareWithReplay(const std::vector<Message>& records, const Re
 //! event of that key, and whether the last output record (in topic order) of the same transaction
 //! equals it in every column but LABEL.
 struct FinalStateComparison {
-  size_t keys = 0;        //!< Distinct keys in the table.
-  size_t equal = 0;       //!< Keys whose last event's output record equals the table's row.
-  size_t different = 0;   //!< Keys whose last event has no output record or a different one.
+  size_t keys = 0;                    //!< Distinct keys in the table.
+  size_t equal = 0;                   //!< Keys whose last event's output record equals the table's row.
+  size_t different = 0;               //!< Keys whose last event has no output record or a different one.
   std::vector<std::string> examples;  //!< The first few different keys, one line each.
 };
 
