@@ -1,0 +1,392 @@
+// Rebalance: three `vigil run` instances of one consumer group share a six-partition topic while a
+// stream flows; one is killed with SIGKILL. Its partitions move to the other two, which restore their
+// state from the changelog ("<group>.<topic>.changelog") into fresh local stores and go on. A read_committed
+// reader of the decisions topic then sees one decision per transaction, each with the features
+// `vigil replay` computes from the same file as one partition: the windows are keyed by the partition
+// key (CUSTOMER_ID), so they do not depend on how the events were partitioned.
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <regex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support/end_offsets.h"
+#include "tests/support/kafka_env.h"
+#include "tests/support/process.h"
+#include "tests/support/replay_table.h"
+
+namespace vigil::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr int kPartitions = 6;
+constexpr int kInstances = 3;
+
+//! Topics and group of one run.
+struct Names {
+  std::string tx, decisions, dead_letter, group;
+};
+
+//! deploy/examples/windows.yaml reduced to the derive and the per-customer window (no per-terminal
+//! window: it would need a repartition by terminal), with this run's topics and group. A short
+//! session timeout lets the group notice the killed instance after 6 s instead of librdkafka's 45 s.
+std::string PipelineYaml(const Names& n) {
+  std::string yaml = R"(name: rebalance
+source: {kind: kafka, topic: @TX@, group: @GROUP@, key: CUSTOMER_ID}
+kafka:
+  bootstrap: '@BOOTSTRAP@'
+  consumer: {session.timeout.ms: '6000', heartbeat.interval.ms: '1000'}
+schema:
+  event_time: TX_TIME_MS
+  key: CUSTOMER_ID
+  fields:
+    - {name: TRANSACTION_ID, type: int64}
+    - {name: TX_TIME_MS, type: timestamp, format: epoch_ms}
+    - {name: CUSTOMER_ID, type: int64}
+    - {name: TERMINAL_ID, type: int64}
+    - {name: TX_AMOUNT, type: double, min: 0}
+operators:
+  - type: derive
+    outputs:
+      - {name: TX_HOUR, fn: hour_of_day, args: [TX_TIME_MS]}
+      - {name: TX_DURING_WEEKEND, fn: is_weekend, args: [TX_TIME_MS]}
+      - {name: TX_DURING_NIGHT, fn: le, args: [TX_HOUR, 6]}
+  - type: window
+    name: customer
+    key: CUSTOMER_ID
+    lateness: 1h
+    outputs:
+      - {name: CUSTOMER_ID_NB_TX_1DAY_WINDOW, agg: count, window: 1d}
+      - {name: CUSTOMER_ID_NB_TX_7DAY_WINDOW, agg: count, window: 7d}
+      - {name: CUSTOMER_ID_NB_TX_30DAY_WINDOW, agg: count, window: 30d}
+      - {name: CUSTOMER_ID_AVG_AMOUNT_1DAY_WINDOW, agg: avg, field: TX_AMOUNT, window: 1d}
+      - {name: CUSTOMER_ID_AVG_AMOUNT_7DAY_WINDOW, agg: avg, field: TX_AMOUNT, window: 7d}
+      - {name: CUSTOMER_ID_AVG_AMOUNT_30DAY_WINDOW, agg: avg, field: TX_AMOUNT, window: 30d}
+      - {name: CUSTOMER_ID_MAX_AMOUNT_1DAY_WINDOW, agg: max, field: TX_AMOUNT, window: 1d}
+output:
+  kind: kafka
+  topic: @DECISIONS@
+  fields: [TRANSACTION_ID, TX_TIME_MS, CUSTOMER_ID, TERMINAL_ID, TX_AMOUNT, TX_HOUR, TX_DURING_WEEKEND,
+           TX_DURING_NIGHT, CUSTOMER_ID_NB_TX_1DAY_WINDOW, CUSTOMER_ID_NB_TX_7DAY_WINDOW,
+           CUSTOMER_ID_NB_TX_30DAY_WINDOW, CUSTOMER_ID_AVG_AMOUNT_1DAY_WINDOW,
+           CUSTOMER_ID_AVG_AMOUNT_7DAY_WINDOW, CUSTOMER_ID_AVG_AMOUNT_30DAY_WINDOW,
+           CUSTOMER_ID_MAX_AMOUNT_1DAY_WINDOW]
+dead_letter: {kind: kafka, topic: @DLQ@}
+batch: {max_events: 500, max_wait: 10ms}
+runtime: {workers: 2, commit_interval: 1s, guarantee: exactly_once}
+http: {enabled: false}
+)";
+  ReplaceAll(&yaml, "@TX@", n.tx);
+  ReplaceAll(&yaml, "@GROUP@", n.group);
+  ReplaceAll(&yaml, "@BOOTSTRAP@", Bootstrap());
+  ReplaceAll(&yaml, "@DECISIONS@", n.decisions);
+  ReplaceAll(&yaml, "@DLQ@", n.dead_letter);
+  return yaml;
+}
+
+//! The integer after `"FIELD":` in a flat JSON line, or -1.
+int64_t JsonInt(const std::string& line, const std::string& field) {
+  const std::string needle = "\"" + field + "\":";
+  const size_t at = line.find(needle);
+  return at == std::string::npos ? -1 : std::strtoll(line.c_str() + at + needle.size(), nullptr, 10);
+}
+
+//! Splits DIR/tx.jsonl into `chunks` files DIR/chunks/chunk-NNNNN.tsv of "CUSTOMER_ID<TAB>json" lines,
+//! in file order; returns the number of transactions.
+size_t WriteChunks(const std::string& dir, int chunks) {
+  std::vector<std::string> lines;
+  std::ifstream in(dir + "/tx.jsonl");
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) lines.push_back(std::move(line));
+  std::filesystem::create_directories(dir + "/chunks");
+  const size_t per_chunk = (lines.size() + static_cast<size_t>(chunks) - 1) / static_cast<size_t>(chunks);
+  for (size_t first = 0, n = 0; first < lines.size(); first += per_chunk, ++n) {
+    char name[64];
+    std::snprintf(name, sizeof name, "/chunks/chunk-%05zu.tsv", n);
+    std::ofstream out(dir + name);
+    for (size_t i = first; i < std::min(lines.size(), first + per_chunk); ++i)
+      out << JsonInt(lines[i], "CUSTOMER_ID") << '\t' << lines[i] << '\n';
+  }
+  return lines.size();
+}
+
+//! A background shell producing the chunk files in order with kcat, keyed by customer (librdkafka's
+//! default partitioner, consistent_random, as the source's `partitioner` says), idempotently, with
+//! `pause_s` seconds after each chunk.
+std::unique_ptr<Child> StartProducer(const std::string& dir, const std::string& topic, double pause_s) {
+  const std::string kcat =
+      "kcat -P -b " + Bootstrap() + " -t " + topic + " -K '\\t' -z lz4 -X enable.idempotence=true -l \"$f\"";
+  const std::string script = "set -e; for f in " + dir + "/chunks/chunk-*.tsv; do " + kcat + "; sleep " +
+                             std::to_string(pause_s) + "; done";
+  return std::make_unique<Child>(std::vector<std::string>{"/bin/sh", "-c", script}, dir + "/producer.log");
+}
+
+//! One `vigil run` process of the group, with its own instance id, state directory and log.
+struct Instance {
+  std::string id, state_dir, log;
+  std::unique_ptr<Child> child;
+};
+
+Instance StartInstance(const std::string& dir, int k) {
+  Instance in;
+  in.id = "rebalance-" + std::to_string(k);
+  in.state_dir = dir + "/state-" + std::to_string(k);
+  in.log = dir + "/run-" + std::to_string(k) + ".log";
+  in.child =
+      std::make_unique<Child>(std::vector<std::string>{VigilBinary(), "run", dir + "/pipeline.yaml",
+                                                       "--instance-id", in.id, "--state-dir", in.state_dir},
+                              in.log);
+  return in;
+}
+
+//! The partitions an instance owns according to its log, `text` read in order: "partition P
+//! assigned" adds P, "partition P revoked" removes it.
+std::set<int> Owned(const std::string& text) {
+  static const std::regex re("partition ([0-9]+) (assigned|revoked)");
+  std::set<int> owned;
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator(); ++it) {
+    const int p = std::stoi((*it)[1]);
+    if ((*it)[2] == "assigned") {
+      owned.insert(p);
+    } else {
+      owned.erase(p);
+    }
+  }
+  return owned;
+}
+
+//! "partition P: restored N changes ..." lines of `text`: N by P (the last line of each P).
+std::map<int, int64_t> Restored(const std::string& text) {
+  static const std::regex re("partition ([0-9]+): restored ([0-9]+) changes");
+  std::map<int, int64_t> restored;
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator(); ++it)
+    restored[std::stoi((*it)[1])] = std::stoll((*it)[2]);
+  return restored;
+}
+
+//! The full lines of `text` that contain "restored".
+std::string RestoreLines(const std::string& text) {
+  std::string lines;
+  for (size_t at = text.find("restored"); at != std::string::npos; at = text.find("restored", at + 1)) {
+    const size_t begin = text.rfind('\n', at) == std::string::npos ? 0 : text.rfind('\n', at) + 1;
+    const size_t end = text.find('\n', at);
+    lines += text.substr(begin, end - begin) + "\n";
+    at = end == std::string::npos ? text.size() : end;
+  }
+  return lines;
+}
+
+//! The instances' logs, for failure messages.
+std::string Logs(const std::vector<Instance>& instances, size_t max_chars = 3000) {
+  std::string all;
+  for (const Instance& in : instances) {
+    const std::string text = ReadFile(in.log);
+    all += "---- " + in.log + "\n" +
+           (text.size() <= max_chars ? text : "..." + text.substr(text.size() - max_chars));
+  }
+  return all;
+}
+
+//! Polls until `done` holds (true) or `timeout` passes (false).
+template <typename Done>
+bool WaitFor(std::chrono::milliseconds timeout, Done done) {
+  const auto deadline = Clock::now() + timeout;
+  while (!done()) {
+    if (Clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return true;
+}
+
+//! The group's committed offsets on the input summed over its partitions: the transactions it has
+//! consumed (offsets of a fresh topic count from 0; an unknown offset counts as 0).
+int64_t CommittedTotal(const Names& n) {
+  int64_t total = 0;
+  for (int p = 0; p < kPartitions; ++p) total += std::max<int64_t>(0, CommittedOffset(n.group, n.tx, p));
+  return total;
+}
+
+//! Starts the instances and waits until the group has settled at an equal share each.
+std::vector<Instance> StartSettledGroup(const std::string& dir) {
+  std::vector<Instance> instances;
+  for (int k = 0; k < kInstances; ++k) instances.push_back(StartInstance(dir, k));
+  const bool settled = WaitFor(std::chrono::seconds(60), [&] {
+    std::set<int> all;
+    for (const Instance& in : instances) {
+      const std::set<int> owned = Owned(ReadFile(in.log));
+      if (owned.size() != kPartitions / kInstances) return false;
+      all.insert(owned.begin(), owned.end());
+    }
+    return all.size() == static_cast<size_t>(kPartitions);
+  });
+  INFO(Logs(instances));
+  REQUIRE(settled);
+  return instances;
+}
+
+//! What the kill hit.
+struct Kill {
+  std::set<int> partitions;  //!< The victim's partitions, which move.
+  int64_t committed = 0;     //!< The group's committed transactions at the kill.
+  bool in_flight = false;    //!< An open transaction of the victim held decisions just before.
+};
+
+//! Kills `victim` with SIGKILL inside one of its transactions if one is seen within 20 s: decisions
+//! written, not yet committed. A decision's partition is its input partition (the same key and
+//! partitioner), so the victim's open transactions show on its own partitions of the decisions topic.
+Kill KillInsideTransaction(Instance& victim, const Names& n) {
+  Kill kill;
+  kill.partitions = Owned(ReadFile(victim.log));
+  kill.committed = CommittedTotal(n);
+  REQUIRE(victim.child->Wait(std::chrono::milliseconds(0)) == -1);
+  const auto ends = EndOffsets::Make(n.decisions);
+  kill.in_flight = WaitFor(std::chrono::seconds(20), [&] {
+    for (const int p : kill.partitions)
+      if (ends->OpenTransaction(p)) return true;
+    return false;
+  });
+  victim.child->Signal(SIGKILL);
+  REQUIRE(victim.child->Wait(std::chrono::seconds(30)) == 128 + SIGKILL);
+  return kill;
+}
+
+//! Waits until the survivors own every partition and have restored each of `moved` since the kill
+//! (their logs from `log_at_kill` on); returns the changes restored for each moved partition.
+std::map<int, int64_t> WaitForTakeover(const std::vector<Instance>& instances,
+                                       const std::vector<Instance*>& survivors, const std::set<int>& moved,
+                                       std::map<const Instance*, size_t>& log_at_kill) {
+  std::map<int, int64_t> restored;
+  const bool taken = WaitFor(std::chrono::seconds(90), [&] {
+    std::set<int> all;
+    restored.clear();
+    for (const Instance* s : survivors) {
+      const std::string text = ReadFile(s->log);
+      const std::set<int> owned = Owned(text);
+      all.insert(owned.begin(), owned.end());
+      for (const auto& [p, changes] : Restored(text.substr(log_at_kill[s])))
+        if (moved.count(p) != 0 && owned.count(p) != 0) restored[p] = changes;
+    }
+    return all.size() == static_cast<size_t>(kPartitions) && restored.size() == moved.size();
+  });
+  INFO(Logs(instances));
+  REQUIRE(taken);
+  for (const Instance* s : survivors)
+    std::printf("rebalance: %s after the kill:\n%s", s->id.c_str(),
+                RestoreLines(ReadFile(s->log).substr(log_at_kill[s])).c_str());
+  return restored;
+}
+
+//! Once the group has committed every transaction, stops the survivors with SIGTERM (drain, commit).
+void StopWhenAllCommitted(const std::vector<Instance>& instances, const std::vector<Instance*>& survivors,
+                          const Names& n, size_t transactions) {
+  const bool all_committed = WaitFor(std::chrono::seconds(120),
+                                     [&] { return CommittedTotal(n) == static_cast<int64_t>(transactions); });
+  INFO(Logs(instances));
+  {
+    INFO("committed " << CommittedTotal(n) << " of " << transactions);
+    REQUIRE(all_committed);
+  }
+  for (Instance* s : survivors) s->child->Signal(SIGTERM);
+  for (Instance* s : survivors) REQUIRE(s->child->Wait(std::chrono::seconds(60)) == 0);
+}
+
+//! The decisions topic, read_committed, against `vigil replay` of the same file: one decision per
+//! transaction, every feature bit for bit, each customer's last decision (the final state) equal.
+void CheckExactlyOnce(const std::string& dir, const Names& n, size_t transactions,
+                      Clock::time_point started) {
+  // The killed instance's open transaction holds read_committed readers back until the broker aborts
+  // it (transaction.timeout.ms): wait for every decision to be readable, then read them all.
+  (void)ConsumeAll(n.decisions, transactions, std::chrono::seconds(90));
+  const auto decisions = ConsumeAll(n.decisions, 0, std::chrono::seconds(90));
+  // Read uncommitted, the topic also shows what the killed transaction wrote and the broker aborted.
+  const size_t written = ConsumeAll(n.decisions, 0, std::chrono::seconds(90), false).size();
+  const size_t aborted = written > decisions.size() ? written - decisions.size() : 0;
+  const auto dead_letters = ConsumeAll(n.dead_letter, 0, std::chrono::seconds(30));
+  const ReplayTable table =
+      ReplayFiles(dir, dir + "/pipeline.yaml", dir + "/tx.jsonl", dir + "/labels.jsonl");
+  const ReplayComparison c = CompareWithReplay(decisions, table);
+  const FinalStateComparison last = CompareFinalState(decisions, table, "CUSTOMER_ID");
+  const double wall_s = std::chrono::duration<double>(Clock::now() - started).count();
+  std::printf(
+      "rebalance: transactions=%zu decisions=%zu distinct=%zu duplicates=%zu missing=%zu unknown=%zu "
+      "values_compared=%zu feature_mismatches=%zu customers=%zu last_per_customer_mismatches=%zu "
+      "dead_letters=%zu aborted_decisions=%zu wall_s=%.1f\n",
+      transactions, c.records, c.distinct, c.duplicates, c.missing, c.unknown, c.compared, c.mismatches,
+      last.keys, last.different, dead_letters.size(), aborted, wall_s);
+  std::fflush(stdout);
+  CHECK(table.rows.size() == transactions);
+  CHECK(c.records == transactions);
+  CHECK(c.duplicates == 0);
+  CHECK(c.missing == 0);
+  CHECK(c.unknown == 0);
+  CHECK(c.mismatches == 0);
+  CHECK(last.keys > 0);
+  CHECK(last.different == 0);
+  CHECK(dead_letters.empty());
+  // Not asserted: the victim may commit between the look and the kill (about a millisecond of a 1 s
+  // commit interval), and then nothing is aborted.
+  if (aborted == 0) WARN("the kill aborted no decision: it fell between two transactions of the victim");
+}
+
+TEST_CASE("three instances share six partitions and one is killed: its partitions move with their state",
+          "[integration]") {
+  const auto started = Clock::now();
+  const std::string dir = TempDir("vigil-rebalance");
+  Names n{UniqueTopic("tx"), UniqueTopic("decisions"), UniqueTopic("dlq"), UniqueTopic("vigil-rebalance")};
+  for (const auto& t : {n.tx, n.decisions, n.dead_letter}) CreateTopic(t, kPartitions);
+  REQUIRE(Shell(VigilBinary() +
+                " simulate --quiet --customers 3000 --terminals 6000 --days 20 --seed 3 --out " + dir +
+                "/tx.jsonl --labels-out " + dir + "/labels.jsonl") == 0);
+  const size_t transactions = WriteChunks(dir, 30);
+  REQUIRE(transactions > 50'000);
+  std::ofstream(dir + "/pipeline.yaml") << PipelineYaml(n);
+
+  // Three instances settle at two partitions each; then the stream starts.
+  std::vector<Instance> instances = StartSettledGroup(dir);
+  auto producer = StartProducer(dir, n.tx, 0.5);
+
+  // After the first third, the middle instance dies without a word.
+  const bool third = WaitFor(std::chrono::seconds(60),
+                             [&] { return CommittedTotal(n) >= static_cast<int64_t>(transactions / 3); });
+  {
+    INFO(Logs(instances));
+    REQUIRE(third);
+  }
+  const Kill kill = KillInsideTransaction(instances[1], n);
+  const std::vector<Instance*> survivors{&instances[0], &instances[2]};
+  std::map<const Instance*, size_t> log_at_kill;
+  for (const Instance* s : survivors) log_at_kill[s] = ReadFile(s->log).size();
+  std::printf("rebalance: %zu transactions, group %s; killed %s (partitions", transactions, n.group.c_str(),
+              instances[1].id.c_str());
+  for (const int p : kill.partitions) std::printf(" %d", p);
+  std::printf(") with %lld of them committed%s\n", static_cast<long long>(kill.committed),
+              kill.in_flight ? ", inside an open transaction of its" : ", no open transaction of its seen");
+  CHECK(kill.committed < static_cast<int64_t>(transactions));
+
+  // The survivors take every partition; each moved one is restored from the changelog, not empty.
+  for (const auto& [p, changes] : WaitForTakeover(instances, survivors, kill.partitions, log_at_kill)) {
+    INFO("moved partition " << p);
+    CHECK(changes > 0);
+  }
+  std::printf("rebalance: the moved partitions were restored %s the stream ended\n",
+              producer->Wait(std::chrono::milliseconds(0)) == -1 ? "before" : "after");
+
+  // The rest of the stream, a graceful stop, and the verdict.
+  REQUIRE(producer->Wait(std::chrono::seconds(120)) == 0);
+  StopWhenAllCommitted(instances, survivors, n, transactions);
+  CHECK(TopicPartitions(n.group + "." + n.tx + ".changelog") == kPartitions);
+  CheckExactlyOnce(dir, n, transactions, started);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace vigil::testing
