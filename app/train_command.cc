@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <unistd.h>
 #include <fstream>
+#include <map>
 
 #include "base/time.h"
 #include "config/pipeline_config.h"
@@ -204,6 +205,15 @@ base::Result<Table> ReadTrainingTable(const std::string& path, const std::vector
   read.double_columns = features;
   read.int64_columns = {std::string(kTimeColumn), std::string(kCustomerColumn), std::string(kTransactionColumn),
                         std::string(kLabelColumn)};
+  // A feature log (operators/feature_log.h) also says where each row came from.
+  if (std::ifstream in(path); in) {
+    std::string header;
+    std::getline(in, header);
+    if (header.find(",SOURCE_PARTITION,SOURCE_OFFSET") != std::string::npos) {
+      read.int64_columns.emplace_back("SOURCE_PARTITION");
+      read.int64_columns.emplace_back("SOURCE_OFFSET");
+    }
+  }
   for (const std::string& name : features) {
     if (std::find(read.int64_columns.begin(), read.int64_columns.end(), name) != read.int64_columns.end()) {
       return base::InvalidArgument(fmt::format("feature '{}' is an id, time or label column", name));
@@ -430,6 +440,19 @@ base::Status RunTrain(const TrainRequest& o, VersionInfo& info) {
         "empty training window: no row of {} has TX_TIME_MS in [{}, {}) (the table spans {} .. {})", info.table,
         FormatTimeMs(info.start_ms), FormatTimeMs(info.end_ms), times.empty() ? "-" : FormatTimeMs(*lo),
         times.empty() ? "-" : FormatTimeMs(*hi)));
+  }
+  if (info.offsets.empty() && table.HasColumn("SOURCE_OFFSET") && table.HasColumn("SOURCE_PARTITION")) {
+    // The Kafka offsets behind the rows used (training and validation windows), per partition.
+    VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> partitions, table.Int64s("SOURCE_PARTITION"));
+    VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> offsets, table.Int64s("SOURCE_OFFSET"));
+    std::map<int32_t, std::pair<int64_t, int64_t>> ranges;
+    for (size_t i : RowsInWindow(times, info.start_ms, std::max(info.end_ms, info.valid_end_ms))) {
+      if (partitions[i] < 0 || offsets[i] < 0) continue;
+      auto [it, inserted] = ranges.try_emplace(static_cast<int32_t>(partitions[i]), offsets[i], offsets[i] + 1);
+      it->second.first = std::min(it->second.first, offsets[i]);
+      it->second.second = std::max(it->second.second, offsets[i] + 1);
+    }
+    for (const auto& [p, range] : ranges) info.offsets.push_back({pipeline.source.topic, p, range.first, range.second});
   }
   VIGIL_ASSIGN_OR_RETURN(TrainedModel trained, TrainOnRows(table, info.features, rows, info.train));
   info.rows = trained.rows;

@@ -12,7 +12,7 @@ base::Result<std::unique_ptr<FeatureLog>> FeatureLog::Make(const std::string& pa
                                                            const std::vector<std::string>& features) {
   std::string header = id_name + "," + time_name + "," + card_name;
   for (const auto& f : features) header += "," + f;
-  header += ",SCORE,MODEL_VERSION,LABEL";
+  header += ",SCORE,MODEL_VERSION,LABEL,SOURCE_PARTITION,SOURCE_OFFSET";
   std::error_code ec;
   const std::filesystem::path p(path);
   if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path(), ec);
@@ -58,6 +58,10 @@ base::Status FeatureLog::Append(std::span<const LogRow> rows) {
     buf += *r.version;
     buf.push_back(',');
     buf.push_back(r.label ? '1' : '0');
+    buf.push_back(',');
+    buf += std::to_string(r.partition);
+    buf.push_back(',');
+    buf += std::to_string(r.offset);
     buf.push_back('\n');
   }
   std::lock_guard lock(mu_);

@@ -2,7 +2,9 @@
 // FeatureLog: the feature vectors a pipeline actually served, joined with their labels, as a training
 // table. Each row is written once the event's label is due (label delay after its event time), so a
 // row never holds anything the pipeline did not know by then:
-//   <id>,<event time>,<card>,<feature 1..n>,SCORE,MODEL_VERSION,LABEL
+//   <id>,<event time>,<card>,<feature 1..n>,SCORE,MODEL_VERSION,LABEL,SOURCE_PARTITION,SOURCE_OFFSET
+// (the input partition and offset of the event, so a training on the log knows which Kafka offsets
+// its rows came from)
 // With the Handbook's names (TRANSACTION_ID, TX_TIME_MS, CUSTOMER_ID) it is a `vigil train --table`.
 //
 // Lifecycle: one per score operator, shared by its tasks; opened (appending, header when new) by
@@ -30,6 +32,8 @@ struct LogRow {
   int label = 0;         //!< 1 fraud, 0 genuine or no label by the delay.
   const float* features = nullptr;  //!< The served input vector (num_features values).
   const std::string* version = nullptr;  //!< The model version that served it.
+  int32_t partition = -1;  //!< Input partition of the event.
+  int64_t offset = -1;     //!< Its offset there.
 };
 
 class FeatureLog {

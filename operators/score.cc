@@ -165,6 +165,7 @@ class ScoreOperator final : public engine::Operator {
       const size_t row = st->rows[i];
       ScoredEvent e{batch.i64(row, id_column_), st->times[i], batch.i64(row, card_column_),
                     st->scores[i], st->scores[i] >= spec_.threshold, 0};
+      e.offset = batch.meta(row).offset;
       if (trial != nullptr) {
         e.epoch = trial->epoch;
         e.canary = st->canary[i] != 0;
@@ -188,7 +189,7 @@ class ScoreOperator final : public engine::Operator {
       st->matured.push_back(e);
       if (log_)
         st->log_rows.push_back(LogRow{e.id, e.time_ms, e.card, e.score, e.label, st->pending_inputs.data() + i * width,
-                                      &st->pending_models[i]->version});
+                                      &st->pending_models[i]->version, batch.partition(), e.offset});
     }
     if (monitor_) monitor_->AddOutcomes(*model, st->matured);
     if (judge_) judge_->AddOutcomes(st->matured);

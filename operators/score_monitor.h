@@ -46,6 +46,7 @@ struct ScoredEvent {
   uint32_t epoch = 0;      //!< The rollout it was scored in; 0 = none.
   bool canary = false;     //!< The candidate decided it (canary); `score` is then the candidate's.
   float challenger = 0;    //!< The candidate's score (rollout only).
+  int64_t offset = -1;     //!< Source offset of the event (feature log).
 };
 
 class ScoreMonitor {

@@ -127,6 +127,16 @@ TEST_CASE("vigil run retrains from its feature log on an event-time schedule and
     CHECK(r.valid_end <= newest);  // no row after the newest logged one
     if (i > 0) CHECK(r.train_end - scheduled[i - 1].train_end == 7 * kDayMs);
     CHECK(Shell(vigil + " models --registry " + reg + " show " + r.version + " > /dev/null") == 0);
+    // The Kafka offsets its rows came from (the feature log records each event's partition and offset).
+    REQUIRE(Shell(vigil + " runs --registry " + reg + " show " + r.id + " --json > " + dir + "/run.json") == 0);
+    simdjson::dom::parser run_parser;
+    simdjson::dom::element record = run_parser.load(dir + "/run.json");
+    simdjson::dom::array offsets = record["offsets"];
+    REQUIRE(offsets.size() == 1);
+    CHECK(std::string_view(offsets.at(0)["topic"]) == tx);
+    CHECK(int64_t(offsets.at(0)["partition"]) == 0);
+    CHECK(int64_t(offsets.at(0)["first"]) < int64_t(offsets.at(0)["end"]));
+    CHECK(int64_t(offsets.at(0)["end"]) <= static_cast<int64_t>(inputs.size()));
   }
   CHECK(Shell(vigil + " models --registry " + reg + " show " + commanded[0].version + " > /dev/null") == 0);
   CHECK(ReadFile(reg + "/CHAMPION") == "v1\n");  // registered, never promoted
