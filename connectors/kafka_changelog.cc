@@ -98,7 +98,10 @@ base::Result<int64_t> KafkaChangelog::Restore(
                                                 {{"group.id", group},
                                                  {"enable.partition.eof", "true"},
                                                  {"isolation.level", "read_committed"},
-                                                 {"auto.offset.reset", "earliest"}}));
+                                                 {"auto.offset.reset", "earliest"},
+                                                 // The end is found by one more fetch: do not wait long
+                                                 // for data that will not come.
+                                                 {"fetch.wait.max.ms", "10"}}));
     rd_kafka_poll_set_consumer(restorer_.get());
   }
   rd_kafka_t* rk = restorer_.get();
