@@ -12,10 +12,11 @@ base::Result<std::shared_ptr<KafkaProducer>> KafkaProducer::Make(const config::K
   std::map<std::string, std::string> extra;
   if (!transactional_id.empty()) {
     extra["transactional.id"] = transactional_id;
-    // A crashed instance's open transaction blocks read_committed readers of its partitions until it
-    // times out (or the instance restarts): keep that short, well above a commit interval.
+    // Also the longest a record may wait for a broker (librdkafka caps message.timeout.ms by it), so
+    // it is what a broker outage may last without failing the pipeline; a crashed instance's open
+    // transaction blocks read_committed readers of its partitions that long (unless it restarts).
     if (!kafka.producer.contains("transaction.timeout.ms") && !kafka.properties.contains("transaction.timeout.ms"))
-      extra["transaction.timeout.ms"] = "15000";
+      extra["transaction.timeout.ms"] = "60000";
   }
   VIGIL_ASSIGN_OR_RETURN(rd_kafka_conf_t* conf, MakeKafkaConf(kafka, KafkaRole::kProducer, extra));
   std::shared_ptr<KafkaProducer> p(new KafkaProducer());

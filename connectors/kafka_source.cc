@@ -302,9 +302,21 @@ base::Status ReadTopic(const config::KafkaSpec& kafka, const std::string& topic,
   return base::Status::OK();
 }
 
+namespace {
+//! The group, and static membership for a named instance: restarted with the same instance id, it
+//! gets its partitions back at once instead of after the session timeout of its previous incarnation.
+std::map<std::string, std::string> ConsumerExtras(const config::PipelineSpec& spec) {
+  std::map<std::string, std::string> extra{{"group.id", spec.source.group}};
+  if (!spec.runtime.instance_id.empty() && !spec.kafka.consumer.contains("group.instance.id") &&
+      !spec.kafka.properties.contains("group.instance.id"))
+    extra["group.instance.id"] = spec.source.group + "." + spec.runtime.instance_id;
+  return extra;
+}
+}  // namespace
+
 base::Result<std::unique_ptr<KafkaSource>> KafkaSource::Make(const config::PipelineSpec& spec) {
   VIGIL_ASSIGN_OR_RETURN(rd_kafka_conf_t* conf,
-                         MakeKafkaConf(spec.kafka, KafkaRole::kConsumer, {{"group.id", spec.source.group}}));
+                         MakeKafkaConf(spec.kafka, KafkaRole::kConsumer, ConsumerExtras(spec)));
   const std::string labels = spec.labels.enabled ? spec.labels.source.topic : "";
   auto source = std::unique_ptr<KafkaSource>(new KafkaSource(spec.source.topic, labels, conf));
   source->murmur2_ = spec.source.partitioner == "murmur2_random";

@@ -1,5 +1,7 @@
 #include "engine/task.h"
 
+#include <spdlog/spdlog.h>
+
 #include <filesystem>
 
 namespace vigil::engine {
@@ -70,14 +72,20 @@ base::Result<std::size_t> Task::RunOnce(std::size_t max_events, int wait_ms, Sin
 
 base::Status Task::CatchUpLabels(int64_t until) {
   constexpr size_t kLabelBatch = 1000;
-  // When the label stream is known (or not yet known) to hold more than was read, wait for it a
-  // little: an event should see every label that exists for its time, however fetching interleaves.
-  constexpr int kWaitMs = 20, kMaxWaits = 25;
+  // Until the label stream is known to be at its end, wait for it: an event must see every label that
+  // exists for its time, however fetching interleaves (after an assignment the end is unknown until
+  // the first fetch answers). Give up after a minute (a stalled label stream), with a warning.
+  constexpr int kWaitMs = 20, kMaxWaits = 3000;
   int waits = 0;
   while (labels_->watermark() < until) {
     VIGIL_RETURN_IF_ERROR(label_reader_->Read(kLabelBatch, 0, &label_raw_));
     if (label_raw_.empty()) {
-      if (label_reader_->Lag() == 0 || waits++ >= kMaxWaits) break;  // nothing more for now
+      if (label_reader_->Lag() == 0) break;  // every label that exists was read
+      if (waits++ >= kMaxWaits) {
+        spdlog::warn("partition {}: the label stream did not reach the events' time in 60 s; going on without",
+                     partition_);
+        break;
+      }
       VIGIL_RETURN_IF_ERROR(label_reader_->Read(kLabelBatch, kWaitMs, &label_raw_));
       if (label_raw_.empty()) continue;
     }
