@@ -196,7 +196,9 @@ TEST_CASE("POST /v1/score answers from live state without changing it and as the
   REQUIRE(header.rfind("TRANSACTION_ID,TX_TIME_MS,CUSTOMER_ID,TX_AMOUNT,", 0) == 0);
   std::vector<std::string> columns;
   for (std::stringstream h(header); std::getline(h, cell, ',');) columns.push_back(cell);
-  REQUIRE(columns.size() == 3 + 15 + 3);
+  REQUIRE(columns.size() == 3 + 15 + 5);  // ids, features, SCORE, MODEL_VERSION, LABEL, source partition, offset
+  CHECK(columns[21] == "SOURCE_PARTITION");
+  CHECK(columns[22] == "SOURCE_OFFSET");
   size_t rows = 0, frauds = 0, mismatches = 0;
   for (std::string line; std::getline(log, line); ++rows) {
     std::vector<std::string> cells;
@@ -214,6 +216,8 @@ TEST_CASE("POST /v1/score answers from live state without changing it and as the
     CHECK(std::stod(cells[18]) == Approx(decision["SCORE"].get_double().value()).margin(1e-6));
     const int label = std::stoi(cells[20]);
     CHECK(label == (truth.count(tx_id) ? truth[tx_id] : 0));
+    CHECK(std::stoll(cells[21]) >= 0);  // the event's input partition and offset
+    CHECK(std::stoll(cells[22]) >= 0);
     frauds += static_cast<size_t>(label);
   }
   CHECK(mismatches == 0);
