@@ -1,6 +1,7 @@
 #include "config/pipeline_config.h"
 
 #include <charconv>
+#include <limits>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -258,8 +259,12 @@ base::Result<int64_t> ParseDurationMs(std::string_view text) {
   std::string_view unit(ptr, text.data() + text.size() - ptr);
   static const std::pair<std::string_view, int64_t> kUnits[] = {
       {"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}};
-  for (const auto& [name, scale] : kUnits)
-    if (unit == name) return value * scale;
+  for (const auto& [name, scale] : kUnits) {
+    if (unit != name) continue;
+    if (value > std::numeric_limits<int64_t>::max() / scale)
+      return base::InvalidArgument("duration '" + std::string(text) + "' is too long");
+    return value * scale;
+  }
   return base::InvalidArgument("unknown duration unit '" + std::string(unit) + "' in '" + std::string(text) +
                                "'; expected ms, s, m, h or d");
 }

@@ -179,6 +179,9 @@ TEST_CASE("durations", "[config]") {
   CHECK(*ParseDurationMs("90") == 90);
   CHECK_FALSE(ParseDurationMs("7 days").ok());
   CHECK_FALSE(ParseDurationMs("-1s").ok());
+  // Found by fuzz_config: a product past int64 is an error, not undefined behaviour.
+  CHECK(ParseDurationMs("932356024711512063d").status().message().find("too long") != std::string::npos);
+  CHECK(*ParseDurationMs("106751991167d") == 106'751'991'167LL * 86'400'000LL);
 }
 
 }  // namespace
