@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "base/time.h"
 #include "operators/window_state.h"
 
 namespace vigil::operators {
@@ -257,6 +258,10 @@ base::Result<int> BindValue(engine::BindContext& ctx, const config::WindowOutput
 
 base::Result<std::unique_ptr<engine::Operator>> MakeWindow(engine::BindContext& ctx) {
   const auto& spec = std::get<config::WindowSpec>(ctx.spec.params);
+  // Event times are within ±base::kMaxAbsTimeMs (parse); spans subtracted from them must be too, or
+  // t − delay − window and latest − lateness − horizon overflow.
+  if (spec.lateness_ms > base::kMaxAbsTimeMs)
+    return config::ConfigError(ctx.spec.loc, "lateness is too long: at most 2^53 ms (285,000 years)");
   const int key = ctx.schema.Find(spec.key);
   if (key < 0) return config::ConfigError(ctx.spec.loc, "window key '" + spec.key + "' is not a column");
   if (ctx.schema.column(key).type == config::FieldType::kDouble)
@@ -265,6 +270,8 @@ base::Result<std::unique_ptr<engine::Operator>> MakeWindow(engine::BindContext& 
   std::vector<Output> outputs;
   int label_id = -1;
   for (const auto& o : spec.outputs) {
+    if (o.window_ms > base::kMaxAbsTimeMs || o.delay_ms > base::kMaxAbsTimeMs)
+      return config::ConfigError(o.loc, "window and delay are too long: at most 2^53 ms (285,000 years)");
     Output out{-1, o.agg, -1, -1, o.window_ms, o.delay_ms};
     if (o.agg != Aggregate::kCount && o.field == kLabelField) {
       const auto& labels = ctx.pipeline.labels;

@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
+#include "engine/plan.h"
+#include "operators/register.h"
 #include "tests/support/pipeline_harness.h"
 #include "tests/support/process.h"
 
@@ -112,6 +114,35 @@ TEST_CASE("window: state survives a restart and resumes exactly", "[operators]")
   for (const auto& [id, row] : a) {
     INFO(id);
     CHECK(std::memcmp(&row, &b[id], sizeof row) == 0);
+  }
+}
+
+std::string SpanYaml(const std::string& lateness, const std::string& window, const std::string& delay) {
+  return "source: {kind: file, path: unused}\n"
+         "schema: {event_time: T, fields: [{name: T, type: timestamp}, {name: K, type: int64}]}\n"
+         "operators:\n"
+         "  - {type: window, key: K, lateness: " + lateness +
+         ", outputs: [{name: C, agg: count, window: " + window + ", delay: " + delay + "}]}\n"
+         "output: {kind: none}\n";
+}
+
+// Found by fuzz_config (fuzz/): binding a window whose window + delay passed int64 overflowed.
+TEST_CASE("window: lateness, window and delay beyond 2^53 ms are located config errors", "[operators]") {
+  engine::OperatorRegistry registry;
+  REQUIRE(operators::RegisterOperators(&registry).ok());
+  auto bind = [&](const std::string& yaml) {
+    auto spec = config::LoadPipelineText(yaml, "t.yaml");
+    REQUIRE(spec.ok());
+    return engine::Plan::Build(*spec, registry).status();
+  };
+  CHECK(bind(SpanYaml("1h", "7d", "1d")).ok());
+  CHECK(bind(SpanYaml("104249991d", "104249991d", "104249991d")).ok());  // 2^53 ms is 104,249,991.4 days
+  for (const auto& yaml : {SpanYaml("1h", "7d", "9223372036854775807"), SpanYaml("1h", "104249992d", "0"),
+                           SpanYaml("9007199254740993", "7d", "0")}) {
+    const base::Status st = bind(yaml);
+    INFO(yaml);
+    CHECK(st.message().rfind("t.yaml:", 0) == 0);
+    CHECK(st.message().find("too long") != std::string::npos);
   }
 }
 
