@@ -20,10 +20,7 @@ namespace {
 constexpr int64_t kMsPerDay = 86'400'000;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-int32_t DayOf(int64_t time_ms) {
-  const int64_t q = time_ms / kMsPerDay;
-  return static_cast<int32_t>(time_ms % kMsPerDay < 0 ? q - 1 : q);
-}
+int32_t DayOf(int64_t time_ms) { return static_cast<int32_t>(base::DayOf(time_ms)); }
 
 //! splitmix64's finaliser: a well-mixed 64-bit hash of the card id.
 uint64_t Mix(uint64_t x) {
