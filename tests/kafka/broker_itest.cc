@@ -273,6 +273,9 @@ TEST_CASE("transactions: send_offsets_to_transaction commits the group's offsets
     if (commit) {
       Check(rd_kafka_commit_transaction(producer.get(), 30000), "commit_transaction");
     } else {
+      // Abort purges what is still queued in the client: flush first, so that the aborted records
+      // really are on the broker and the read_uncommitted check below means something.
+      REQUIRE(rd_kafka_flush(producer.get(), 10000) == RD_KAFKA_RESP_ERR_NO_ERROR);
       Check(rd_kafka_abort_transaction(producer.get(), 30000), "abort_transaction");
     }
   };
