@@ -6,6 +6,8 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <optional>
+#include <span>
 
 #include "engine/engine_probe.h"
 #include "engine/row_encoder.h"
@@ -75,36 +77,62 @@ void AppendReasons(std::string_view text, std::string* out) {
   out->push_back(']');
 }
 
-HttpResponse Score(const HttpRequest& req, engine::Runtime* runtime, const engine::Plan& plan,
-                   const ScoreColumns& cols) {
-  const config::PipelineSpec& spec = plan.spec();
+//! The 422 answer for a row a stage rejected (dead-lettered).
+HttpResponse Rejected(const engine::Batch& batch, size_t row) {
+  const engine::RowMeta& m = batch.meta(row);
+  std::string body = "{\"error\":\"event rejected\",\"reason\":";
+  engine::AppendJsonString(engine::DlqReasonName(m.reason), &body);
+  if (m.detail_column >= 0) {
+    body += ",\"field\":";
+    engine::AppendJsonString(batch.schema().column(m.detail_column).name, &body);
+  }
+  body.push_back('}');
+  return engine::JsonResponse(422, std::move(body));
+}
+
+HttpResponse Score(const HttpRequest& req, std::span<const Stage> stages, const ScoreColumns& cols) {
+  const config::PipelineSpec& first = stages.front().plan->spec();
   engine::BatchMode mode;
-  mode.read_only = !spec.http.score_updates_state;
+  mode.read_only = !first.http.score_updates_state;
   if (auto reasons = req.QueryParam("reasons")) {
     if (*reasons == "exact") mode.explain = 2;
     else if (*reasons == "approximate") mode.explain = 1;
     else if (*reasons != "auto") return JsonError(400, "reasons: expected exact, approximate or auto");
   }
-  auto key = EventKey(req, spec.source);
+  auto key = EventKey(req, first.source);
   if (!key.ok()) return JsonError(400, key.status().message());
+  // A pipeline of several stages (engine/stages.h): each stage's row, every column, is the next
+  // stage's event, found in the task of its key as the repartition topic would deliver it.
+  std::string event = req.body;
+  for (size_t s = 0; s + 1 < stages.size(); ++s) {
+    auto partition = stages[s].runtime->PartitionFor(*key);
+    if (!partition.ok()) return JsonError(HttpStatus(partition.status()), partition.status().message());
+    std::optional<HttpResponse> rejected;
+    std::string next, next_key;
+    const engine::RowEncoder& encoder = stages[s].plan->output_encoder();
+    const base::Status st = stages[s].runtime->Query(*partition, event, mode, [&](const engine::Batch& batch, size_t row) {
+      if (!batch.live(row)) {
+        rejected = Rejected(batch, row);
+        return;
+      }
+      encoder.EncodeRow(batch, row, &next);
+      encoder.EncodeKey(batch, row, &next_key);
+    });
+    if (!st.ok()) return JsonError(HttpStatus(st), st.message());
+    if (rejected) return *std::move(rejected);
+    event = std::move(next);
+    *key = std::move(next_key);
+  }
+  engine::Runtime* runtime = stages.back().runtime;
   auto partition = runtime->PartitionFor(*key);
   if (!partition.ok()) return JsonError(HttpStatus(partition.status()), partition.status().message());
   HttpResponse response;
-  const base::Status st = runtime->Query(*partition, req.body, mode, [&](const engine::Batch& batch, size_t row) {
-    std::string body;
+  const base::Status st = runtime->Query(*partition, event, mode, [&](const engine::Batch& batch, size_t row) {
     if (!batch.live(row)) {
-      const engine::RowMeta& m = batch.meta(row);
-      body = "{\"error\":\"event rejected\",\"reason\":";
-      engine::AppendJsonString(engine::DlqReasonName(m.reason), &body);
-      if (m.detail_column >= 0) {
-        body += ",\"field\":";
-        engine::AppendJsonString(batch.schema().column(m.detail_column).name, &body);
-      }
-      body.push_back('}');
-      response = engine::JsonResponse(422, std::move(body));
+      response = Rejected(batch, row);
       return;
     }
-    body = "{\"score\":";
+    std::string body = "{\"score\":";
     engine::AppendJsonDouble(batch.f64(row, cols.score), &body);
     body += ",\"decision\":";
     engine::AppendJsonDouble(batch.f64(row, cols.decision), &body);
@@ -217,6 +245,11 @@ HttpResponse RollbackModel(const std::string& registry) {
 
 void RegisterRoutes(engine::HttpServer& server, engine::Runtime* runtime, const engine::Plan& plan,
                     const std::shared_ptr<prometheus::Registry>& metrics) {
+  RegisterRoutes(server, std::vector<Stage>{{runtime, &plan}}, metrics);
+}
+
+void RegisterRoutes(engine::HttpServer& server, std::vector<Stage> stages,
+                    const std::shared_ptr<prometheus::Registry>& metrics) {
   using engine::RouteKind;
   server.Route("GET", "/metrics", [metrics](const HttpRequest&) {
     return engine::TextResponse(200, engine::SerializeMetrics(*metrics), "text/plain; version=0.0.4; charset=utf-8");
@@ -224,11 +257,14 @@ void RegisterRoutes(engine::HttpServer& server, engine::Runtime* runtime, const 
   server.Route("GET", "/healthz", [](const HttpRequest&) {
     return engine::JsonResponse(200, R"({"status":"ok"})");
   }, RouteKind::kReadOnly);
-  server.Route("GET", "/readyz", [runtime](const HttpRequest&) {
-    return runtime->ready() ? engine::JsonResponse(200, R"({"status":"ready"})")
-                            : engine::JsonResponse(503, R"({"status":"not ready"})");
+  server.Route("GET", "/readyz", [stages](const HttpRequest&) {
+    for (const Stage& s : stages)
+      if (!s.runtime->ready()) return engine::JsonResponse(503, R"({"status":"not ready"})");
+    return engine::JsonResponse(200, R"({"status":"ready"})");
   }, RouteKind::kReadOnly);
 
+  // The score operator and the model's features are in the last stage (engine/stages.h).
+  const engine::Plan& plan = *stages.back().plan;
   const std::string registry = ScoreRegistry(plan.spec());
   if (registry.empty()) return;  // no score operator: nothing to score or promote
   ScoreColumns cols;
@@ -238,8 +274,8 @@ void RegisterRoutes(engine::HttpServer& server, engine::Runtime* runtime, const 
   cols.version = schema.Find("MODEL_VERSION");
   cols.reasons = schema.Find("REASONS");
   for (const auto& f : plan.spec().features) cols.features.emplace_back(f, schema.Find(f));
-  server.Route("POST", "/v1/score", [runtime, &plan, cols](const HttpRequest& req) {
-    return Score(req, runtime, plan, cols);
+  server.Route("POST", "/v1/score", [stages, cols](const HttpRequest& req) {
+    return Score(req, stages, cols);
   }, plan.spec().http.score_updates_state ? RouteKind::kMutating : RouteKind::kReadOnly);
   server.Route("GET", "/v1/models", [registry](const HttpRequest&) { return ListModels(registry); },
                RouteKind::kReadOnly);

@@ -11,6 +11,7 @@
 // changing it (unless http.score_updates_state), through the same operators as the stream.
 
 #include <memory>
+#include <vector>
 
 #include "config/pipeline_config.h"
 #include "engine/http_server.h"
@@ -23,8 +24,18 @@ class Registry;
 
 namespace vigil::app {
 
-//! Registers every route above on `server`. `runtime`, `plan` and `metrics` must outlive the server's
-//! handlers (stop the server first).
+//! One stage of the pipeline (engine/stages.h): its runtime and plan.
+struct Stage {
+  engine::Runtime* runtime;
+  const engine::Plan* plan;
+};
+
+//! Registers every route above on `server`, for the stages of a pipeline in data order (one, unless it
+//! repartitions): /v1/score runs the event through each. The stages and `metrics` must outlive the
+//! server's handlers (stop the server first).
+void RegisterRoutes(engine::HttpServer& server, std::vector<Stage> stages,
+                    const std::shared_ptr<prometheus::Registry>& metrics);
+//! The same for a pipeline of one stage.
 void RegisterRoutes(engine::HttpServer& server, engine::Runtime* runtime, const engine::Plan& plan,
                     const std::shared_ptr<prometheus::Registry>& metrics);
 

@@ -4,6 +4,9 @@
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "app/commands.h"
 #include "app/http_api.h"
@@ -18,10 +21,12 @@
 namespace vigil::app {
 namespace {
 
-std::atomic<engine::Runtime*> g_runtime{nullptr};
+//! The running stages' runtimes, for the signal handler (set before it is installed, never resized).
+std::atomic<std::vector<std::unique_ptr<engine::Runtime>>*> g_runtimes{nullptr};
 
 extern "C" void OnSignal(int) {
-  if (engine::Runtime* rt = g_runtime.load()) rt->RequestStop();
+  if (auto* runtimes = g_runtimes.load())
+    for (auto& rt : *runtimes) rt->RequestStop();
 }
 
 void InstallSignalHandlers() {
@@ -32,8 +37,7 @@ void InstallSignalHandlers() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
-base::Result<std::unique_ptr<engine::HttpServer>> StartHttp(const config::HttpSpec& http, engine::Runtime* runtime,
-                                                            const engine::Plan& plan,
+base::Result<std::unique_ptr<engine::HttpServer>> StartHttp(const config::HttpSpec& http, std::vector<Stage> stages,
                                                             const std::shared_ptr<prometheus::Registry>& registry,
                                                             Retrainer* retrainer) {
   engine::HttpServerOptions options;
@@ -42,10 +46,30 @@ base::Result<std::unique_ptr<engine::HttpServer>> StartHttp(const config::HttpSp
   options.threads = http.threads;
   if (const char* token = std::getenv(http.token_env.c_str())) options.token = token;
   VIGIL_ASSIGN_OR_RETURN(auto server, engine::HttpServer::Start(options));
-  RegisterRoutes(*server, runtime, plan, registry);
+  RegisterRoutes(*server, std::move(stages), registry);
   if (retrainer != nullptr) RegisterRetrainRoute(*server, retrainer);
   spdlog::info("http server on {}:{}", http.bind, server->port());
   return server;
+}
+
+//! Runs every stage's runtime on a thread of its own until all have returned; the first error stops
+//! the others. Returns that error, or OK.
+base::Status RunStages(std::vector<std::unique_ptr<engine::Runtime>>& runtimes) {
+  if (runtimes.size() == 1) return runtimes.front()->Run();
+  std::mutex mu;
+  base::Status first_error;
+  std::vector<std::thread> threads;
+  for (auto& rt : runtimes) {
+    threads.emplace_back([&, runtime = rt.get()] {
+      base::Status st = runtime->Run();
+      if (st.ok()) return;
+      std::lock_guard lock(mu);
+      if (first_error.ok()) first_error = std::move(st);
+      for (auto& other : runtimes) other->RequestStop();
+    });
+  }
+  for (auto& t : threads) t.join();
+  return first_error;
 }
 
 }  // namespace
@@ -67,29 +91,44 @@ int RunPipelineCommand(const RunOptions& options) {
     fmt::print(stderr, "error: {}\n", st.ToString());
     return 1;
   }
+  auto stage_specs = connectors::PipelineStages(spec, registry);
+  if (!stage_specs.ok()) {
+    fmt::print(stderr, "error: {}\n", stage_specs.status().message());
+    return 2;
+  }
   auto metrics = engine::NewMetricsRegistry();
-  auto plan = engine::Plan::Build(spec, registry, metrics);
-  if (!plan.ok()) {
-    fmt::print(stderr, "error: {}\n", plan.status().message());
-    return 2;
+  // One plan, probe and runtime per stage (engine/stages.h); a pipeline that is not re-keyed has one.
+  std::vector<std::unique_ptr<const engine::Plan>> plans;
+  std::vector<std::unique_ptr<engine::EngineProbe>> probes;
+  auto runtimes = std::make_unique<std::vector<std::unique_ptr<engine::Runtime>>>();
+  std::vector<Stage> stages;
+  for (const config::PipelineSpec& stage : *stage_specs) {
+    auto plan = engine::Plan::Build(stage, registry, metrics);
+    if (!plan.ok()) {
+      fmt::print(stderr, "error: {}\n", plan.status().message());
+      return 2;
+    }
+    probes.push_back(std::make_unique<engine::EngineProbe>(metrics, stage.name));
+    auto io = connectors::MakePipelineIo(stage, (*plan)->output_encoder().csv_header());
+    if (!io.ok()) {
+      fmt::print(stderr, "error: {}\n", io.status().message());
+      return 2;
+    }
+    auto runtime = engine::Runtime::Make(**plan, std::move(io->source), std::move(io->output),
+                                         std::move(io->dead_letter), probes.back().get());
+    if (!runtime.ok()) {
+      fmt::print(stderr, "error: {}\n", runtime.status().ToString());
+      return 1;
+    }
+    (*runtime)->set_changelog(std::move(io->changelog), io->exactly_once);
+    spdlog::info("{}: {}{}", stage.name, io->exactly_once ? "exactly-once" : "at-least-once",
+                 (*runtime)->has_changelog() ? ", state backed by a changelog topic" : "");
+    (*runtime)->set_idle_exit_ms(options.idle_exit_ms);
+    stages.push_back({runtime->get(), plan->get()});
+    plans.push_back(std::move(plan).value());
+    runtimes->push_back(std::move(runtime).value());
   }
-  engine::EngineProbe probe(metrics, spec.name);
-  auto io = connectors::MakePipelineIo(spec, (*plan)->output_encoder().csv_header());
-  if (!io.ok()) {
-    fmt::print(stderr, "error: {}\n", io.status().message());
-    return 2;
-  }
-  auto runtime = engine::Runtime::Make(**plan, std::move(io->source), std::move(io->output),
-                                       std::move(io->dead_letter), &probe);
-  if (!runtime.ok()) {
-    fmt::print(stderr, "error: {}\n", runtime.status().ToString());
-    return 1;
-  }
-  (*runtime)->set_changelog(std::move(io->changelog), io->exactly_once);
-  spdlog::info("{}{}", io->exactly_once ? "exactly-once" : "at-least-once",
-               (*runtime)->has_changelog() ? ", state backed by a changelog topic" : "");
-  (*runtime)->set_idle_exit_ms(options.idle_exit_ms);
-  // Declared after the runtime and before the server: destroyed after the server, before the runtime.
+  // Declared after the runtimes and before the server: destroyed after the server, before the runtimes.
   auto retrainer = Retrainer::Start(spec, metrics);
   if (!retrainer.ok()) {
     fmt::print(stderr, "error: {}\n", retrainer.status().message());
@@ -97,18 +136,25 @@ int RunPipelineCommand(const RunOptions& options) {
   }
   std::unique_ptr<engine::HttpServer> http;
   if (spec.http.enabled) {
-    auto server = StartHttp(spec.http, runtime->get(), **plan, metrics, retrainer->get());
+    auto server = StartHttp(spec.http, stages, metrics, retrainer->get());
     if (!server.ok()) {
       fmt::print(stderr, "error: http: {}\n", server.status().message());
       return 2;
     }
     http = std::move(server).value();
   }
-  g_runtime = runtime->get();
+  g_runtimes = runtimes.get();
   InstallSignalHandlers();
-  const base::Status st = (*runtime)->Run();
-  g_runtime = nullptr;
-  const engine::RunSummary s = (*runtime)->summary();
+  const base::Status st = RunStages(*runtimes);
+  // The counts of the pipeline: events read by the first stage, written by the last; dead letters
+  // and commits of every stage.
+  engine::RunSummary s;
+  s.events_in = runtimes->front()->summary().events_in;
+  s.events_out = runtimes->back()->summary().events_out;
+  for (const auto& rt : *runtimes) {
+    s.dead_letters += rt->summary().dead_letters;
+    s.commits += rt->summary().commits;
+  }
   if (options.json_summary) {
     fmt::print("{{\"events_in\":{},\"events_out\":{},\"dead_letters\":{},\"commits\":{},\"ok\":{}}}\n", s.events_in,
                s.events_out, s.dead_letters, s.commits, st.ok());
@@ -118,6 +164,7 @@ int RunPipelineCommand(const RunOptions& options) {
   }
   if (http) http->Stop();
   if (*retrainer) (*retrainer)->Stop();
+  g_runtimes = nullptr;
   if (!st.ok()) {
     fmt::print(stderr, "error: {}\n", st.ToString());
     return 1;

@@ -30,7 +30,8 @@ class ProgressBar {
 };
 
 //! Produces transactions (keyed by customer) and their labels (keyed by customer too, so a label
-//! lands on the same partition number as its transaction) to two topics. Labels are published once
+//! lands on the same partition number as its transaction, or by terminal for a pipeline that reads
+//! them in its per-terminal stage) to two topics. Labels are published once
 //! their label time has passed in event time: after the day that reaches it.
 class KafkaPublisher {
  public:
@@ -44,6 +45,7 @@ class KafkaPublisher {
     if (!o.labels_topic.empty()) {
       VIGIL_ASSIGN_OR_RETURN(p->labels_, connectors::KafkaSink::Make(kafka, o.labels_topic));
     }
+    p->by_terminal_ = o.labels_key == "TERMINAL_ID";
     return p;
   }
 
@@ -51,7 +53,7 @@ class KafkaPublisher {
     batch_.Clear();
     for (const sim::Transaction& tx : txs) {
       AddRecord(tx.customer_id, tx.tx_time_ms, [&](std::string& out) { sim::AppendTransactionJson(tx, out); });
-      if (labels_) pending_.push_back({sim::MakeLabel(tx, label_delay_ms), tx.customer_id});
+      if (labels_) pending_.push_back({sim::MakeLabel(tx, label_delay_ms), by_terminal_ ? tx.terminal_id : tx.customer_id});
     }
     VIGIL_RETURN_IF_ERROR(transactions_->Write(batch_));
     if (!labels_ || txs.empty()) return base::Status::OK();
@@ -69,7 +71,7 @@ class KafkaPublisher {
  private:
   struct PendingLabel {
     sim::Label label;
-    int32_t customer;
+    int32_t key;  // customer or terminal id
   };
 
   template <typename Encode>
@@ -91,13 +93,14 @@ class KafkaPublisher {
     while (!pending_.empty() && pending_.front().label.label_time_ms <= time_ms) {
       const PendingLabel p = pending_.front();
       pending_.pop_front();
-      AddRecord(p.customer, p.label.label_time_ms, [&](std::string& out) { sim::AppendLabelJson(p.label, out); });
+      AddRecord(p.key, p.label.label_time_ms, [&](std::string& out) { sim::AppendLabelJson(p.label, out); });
     }
     return batch_.records.empty() ? base::Status::OK() : labels_->Write(batch_);
   }
 
   std::unique_ptr<connectors::KafkaSink> transactions_;
   std::unique_ptr<connectors::KafkaSink> labels_;
+  bool by_terminal_ = false;
   std::deque<PendingLabel> pending_;
   engine::OutBatch batch_;
 };
@@ -184,6 +187,11 @@ void AddSimulateCommand(CLI::App& app, SimulateOptions& o) {
   cmd->add_option("--kafka", o.bootstrap, "Produce to the Kafka cluster at these bootstrap servers");
   cmd->add_option("--topic", o.topic, "Transactions topic (keyed by customer)")->capture_default_str();
   cmd->add_option("--labels-topic", o.labels_topic, "Labels topic (empty = no labels)")->capture_default_str();
+  cmd->add_option("--labels-key", o.labels_key,
+                  "Field the labels are keyed by: CUSTOMER_ID, like the transactions, or TERMINAL_ID, for a "
+                  "pipeline that reads them after its repartition by terminal (labels.source.key)")
+      ->check(CLI::IsMember({"CUSTOMER_ID", "TERMINAL_ID"}))
+      ->capture_default_str();
   cmd->add_flag("--quiet", o.quiet, "No progress bar and no summary");
   cmd->callback([&o] { o.selected = true; });
 }

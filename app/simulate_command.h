@@ -14,6 +14,9 @@ struct SimulateOptions {
   std::string bootstrap;                     //!< Kafka bootstrap servers; empty = no Kafka.
   std::string topic = "transactions";        //!< Transactions topic.
   std::string labels_topic = "labels";       //!< Labels topic; empty = none.
+  //! The transaction field the labels are keyed by: CUSTOMER_ID (co-partitioned with the transactions)
+  //! or TERMINAL_ID (with a pipeline's per-terminal stage; labels.source.key: TERMINAL_ID).
+  std::string labels_key = "CUSTOMER_ID";
   bool quiet = false;
   bool selected = false;                     //!< Set when the subcommand was given.
 };

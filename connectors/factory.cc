@@ -5,6 +5,7 @@
 #include "connectors/kafka_changelog.h"
 #include "connectors/kafka_producer.h"
 #include "connectors/kafka_source.h"
+#include "engine/stages.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -69,8 +70,11 @@ base::Result<PipelineIo> MakePipelineIo(const config::PipelineSpec& spec, const 
   if (spec.runtime.guarantee == config::Guarantee::kExactlyOnce && file_sink)
     spdlog::warn("exactly_once needs Kafka sinks; a file sink makes this pipeline at-least-once");
   VIGIL_ASSIGN_OR_RETURN(auto source, KafkaSource::Make(spec));
+  // Keyed records (outputs, repartition topics) land where the source's partitioner says a key lives.
+  config::KafkaSpec kafka = spec.kafka;
+  kafka.producer.emplace("partitioner", spec.source.partitioner);
   VIGIL_ASSIGN_OR_RETURN(std::shared_ptr<KafkaProducer> producer,
-                         KafkaProducer::Make(spec.kafka, io.exactly_once ? TransactionalId(spec) : ""));
+                         KafkaProducer::Make(kafka, io.exactly_once ? TransactionalId(spec) : ""));
   if (io.exactly_once) source->set_transactions(producer);
   auto sink = [&](const config::SinkSpec& s, const std::string& header) -> base::Result<std::unique_ptr<engine::Sink>> {
     if (s.kind == Kind::kKafka) return std::unique_ptr<engine::Sink>(std::make_unique<KafkaSink>(producer, s.topic));
@@ -82,11 +86,25 @@ base::Result<PipelineIo> MakePipelineIo(const config::PipelineSpec& spec, const 
     const std::string topic = ChangelogTopic(spec);
     auto partitions = PartitionCount(spec.kafka, spec.source.topic);
     if (!partitions.ok()) return partitions.status().WithContext("the changelog is partitioned like the input");
-    VIGIL_RETURN_IF_ERROR(EnsureCompactedTopic(spec.kafka, topic, *partitions));
+    VIGIL_RETURN_IF_ERROR(EnsureTopic(spec.kafka, topic, *partitions, /*compacted=*/true));
     io.changelog = std::make_unique<KafkaChangelog>(spec.kafka, producer, topic);
   }
   io.source = std::move(source);
   return io;
+}
+
+base::Result<std::vector<config::PipelineSpec>> PipelineStages(const config::PipelineSpec& spec,
+                                                               const engine::OperatorRegistry& registry) {
+  VIGIL_ASSIGN_OR_RETURN(std::vector<config::PipelineSpec> stages, engine::SplitStages(spec, registry));
+  if (stages.size() == 1) return stages;
+  auto partitions = PartitionCount(spec.kafka, spec.source.topic);
+  if (!partitions.ok()) return partitions.status().WithContext("the input of a pipeline with re-keyed windows");
+  if (*partitions == 1) return std::vector<config::PipelineSpec>{spec};
+  for (size_t s = 1; s < stages.size(); ++s) {
+    VIGIL_RETURN_IF_ERROR(EnsureTopic(spec.kafka, stages[s].source.topic, *partitions, /*compacted=*/false));
+    spdlog::info("stage {} ({}): {} by {}", s + 1, stages[s].name, stages[s].source.topic, stages[s].source.key);
+  }
+  return stages;
 }
 
 }  // namespace vigil::connectors

@@ -2,9 +2,11 @@
 // Makes the source and sinks a pipeline file names.
 
 #include <memory>
+#include <vector>
 
 #include "config/pipeline_config.h"
 #include "engine/io.h"
+#include "engine/operator_registry.h"
 
 namespace vigil::connectors {
 
@@ -29,6 +31,11 @@ struct PipelineIo {
 //! none; a file sink makes the pipeline at-least-once, with a warning). The changelog topic
 //! ChangelogTopic(spec) is created if needed, partitioned like the input topic, which must exist.
 base::Result<PipelineIo> MakePipelineIo(const config::PipelineSpec& spec, const std::string& csv_header);
+//! The stages `vigil run` runs for `spec` (engine/stages.h): cut at re-keyed windows when the source is
+//! a Kafka topic of more than one partition (which must exist), else `spec` alone. Each repartition
+//! topic is created, partitioned like the input, if it does not exist.
+base::Result<std::vector<config::PipelineSpec>> PipelineStages(const config::PipelineSpec& spec,
+                                                               const engine::OperatorRegistry& registry);
 //! The changelog topic of the pipeline's stores: "<group>.<input topic>.changelog" (a group reused
 //! with another input never restores the wrong state).
 std::string ChangelogTopic(const config::PipelineSpec& spec);

@@ -41,18 +41,18 @@ base::Result<int> PartitionCount(const config::KafkaSpec& kafka, const std::stri
   return partitions;
 }
 
-base::Status EnsureCompactedTopic(const config::KafkaSpec& kafka, const std::string& topic, int partitions) {
+base::Status EnsureTopic(const config::KafkaSpec& kafka, const std::string& topic, int partitions, bool compacted) {
   if (auto existing = PartitionCount(kafka, topic); existing.ok()) {
     if (*existing != partitions)
-      return base::FailedPrecondition("changelog topic '" + topic + "' has " + std::to_string(*existing) +
+      return base::FailedPrecondition("topic '" + topic + "' has " + std::to_string(*existing) +
                                       " partitions, the input has " + std::to_string(partitions));
     return base::Status::OK();
   }
   VIGIL_ASSIGN_OR_RETURN(KafkaHandle rk, NewClient(kafka, RD_KAFKA_PRODUCER, {{"enable.idempotence", "false"}}));
   char err[512];
   rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), partitions, -1, err, sizeof err);
-  if (nt == nullptr) return base::InvalidArgument("changelog topic '" + topic + "': " + err);
-  rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+  if (nt == nullptr) return base::InvalidArgument("topic '" + topic + "': " + err);
+  if (compacted) rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
   rd_kafka_queue_t* queue = rd_kafka_queue_new(rk.get());
   rd_kafka_CreateTopics(rk.get(), &nt, 1, nullptr, queue);
   rd_kafka_event_t* ev = rd_kafka_queue_poll(queue, kTimeoutMs * 3);
@@ -69,7 +69,7 @@ base::Status EnsureCompactedTopic(const config::KafkaSpec& kafka, const std::str
   }
   rd_kafka_queue_destroy(queue);
   rd_kafka_NewTopic_destroy(nt);
-  if (st.ok()) spdlog::info("changelog topic '{}' ({} partitions, compacted)", topic, partitions);
+  if (st.ok()) spdlog::info("topic '{}' ({} partitions{})", topic, partitions, compacted ? ", compacted" : "");
   return st;
 }
 

@@ -12,9 +12,9 @@
 
 namespace vigil::connectors {
 
-//! Creates `topic` (cleanup.policy=compact) with `partitions` partitions if it does not exist, and
-//! checks an existing one has that many. Errors name the topic.
-base::Status EnsureCompactedTopic(const config::KafkaSpec& kafka, const std::string& topic, int partitions);
+//! Creates `topic` with `partitions` partitions (cleanup.policy=compact if `compacted`) if it does not
+//! exist, and checks an existing one has that many. Errors name the topic.
+base::Status EnsureTopic(const config::KafkaSpec& kafka, const std::string& topic, int partitions, bool compacted);
 //! The number of partitions of `topic`; NotFound when it does not exist.
 base::Result<int> PartitionCount(const config::KafkaSpec& kafka, const std::string& topic);
 

@@ -125,11 +125,12 @@ base::Result<StartOffsets> Runtime::PrepareAssign(int32_t partition) {
     if (!restored.ok()) return restored.status().WithContext("restore of partition " + std::to_string(partition));
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
     probe_->Restored(*restored, seconds);
-    spdlog::info("partition {}: restored {} changes from the changelog in {:.3f} s ({:.0f}/s)", partition, *restored,
+    spdlog::info("{}: partition {}: restored {} changes from the changelog in {:.3f} s ({:.0f}/s)", plan_.spec().name,
+                 partition, *restored,
                  seconds, seconds > 0 ? static_cast<double>(*restored) / seconds : 0.0);
   }
   const StartOffsets start{task->checkpoint_offset(), task->label_checkpoint_offset()};
-  spdlog::info("partition {} assigned; state checkpoint {}", partition, start.events);
+  spdlog::info("{}: partition {} assigned; state checkpoint {}", plan_.spec().name, partition, start.events);
   pending_tasks_[partition] = std::move(task);
   return start;
 }
@@ -170,7 +171,7 @@ base::Status Runtime::Revoked(std::span<const int32_t> partitions) {
     const int32_t partition = task->partition();
     std::lock_guard lock(tasks_mu_);
     tasks_.erase(partition);  // destroys the task
-    spdlog::info("partition {} revoked", partition);
+    spdlog::info("{}: partition {} revoked", plan_.spec().name, partition);
   }
   RebuildWorkerLists();
   gate_.Resume();

@@ -1,9 +1,15 @@
 // Rebalance: three `vigil run` instances of one consumer group share a six-partition topic while a
-// stream flows; one is killed with SIGKILL. Its partitions move to the other two, which restore their
-// state from the changelog ("<group>.<topic>.changelog") into fresh local stores and go on. A read_committed
-// reader of the decisions topic then sees one decision per transaction, each with the features
-// `vigil replay` computes from the same file as one partition: the windows are keyed by the partition
-// key (CUSTOMER_ID), so they do not depend on how the events were partitioned.
+// stream flows; one is killed with SIGKILL. The pipeline has a per-customer window and a per-terminal
+// window over the labels, so each instance runs two stages (engine/stages.h): the first by CUSTOMER_ID
+// over the input, the second by TERMINAL_ID over the repartition topic, with the labels keyed by
+// terminal. The killed instance's partitions of both stages move to the other two, which restore their
+// state from the stages' changelogs into fresh local stores and go on. A read_committed reader of the
+// decisions topic then sees one decision per transaction, each with the features `vigil replay`
+// computes from the same files as one partition.
+//
+// The stream is produced in chunks, each once the first stage has consumed the previous one, as a live
+// stream arrives: a terminal's events then reach the second stage at most a chunk out of event-time
+// order, which the terminal window's lateness (2d) admits and its 7-day delay does not see.
 #include <signal.h>
 
 #include <catch2/catch.hpp>
@@ -33,12 +39,12 @@ constexpr int kInstances = 3;
 
 //! Topics and group of one run.
 struct Names {
-  std::string tx, decisions, dead_letter, group;
+  std::string tx, labels, decisions, dead_letter, group;
 };
 
-//! deploy/examples/windows.yaml reduced to the derive and the per-customer window (no per-terminal
-//! window: it would need a repartition by terminal), with this run's topics and group. A short
-//! session timeout lets the group notice the killed instance after 6 s instead of librdkafka's 45 s.
+//! The Handbook's features (deploy/examples/handbook.yaml) with a few more per-customer outputs, the
+//! labels keyed by terminal, and this run's topics and group. A short session timeout lets the group
+//! notice the killed instance after 6 s instead of librdkafka's 45 s.
 std::string PipelineYaml(const Names& n) {
   std::string yaml = R"(name: rebalance
 source: {kind: kafka, topic: @TX@, group: @GROUP@, key: CUSTOMER_ID}
@@ -54,6 +60,8 @@ schema:
     - {name: CUSTOMER_ID, type: int64}
     - {name: TERMINAL_ID, type: int64}
     - {name: TX_AMOUNT, type: double, min: 0}
+labels:
+  source: {kind: kafka, topic: @LABELS@, key: TERMINAL_ID}
 operators:
   - type: derive
     outputs:
@@ -72,6 +80,16 @@ operators:
       - {name: CUSTOMER_ID_AVG_AMOUNT_7DAY_WINDOW, agg: avg, field: TX_AMOUNT, window: 7d}
       - {name: CUSTOMER_ID_AVG_AMOUNT_30DAY_WINDOW, agg: avg, field: TX_AMOUNT, window: 30d}
       - {name: CUSTOMER_ID_MAX_AMOUNT_1DAY_WINDOW, agg: max, field: TX_AMOUNT, window: 1d}
+  - type: window
+    name: terminal
+    key: TERMINAL_ID
+    lateness: 2d
+    delay: 7d
+    outputs:
+      - {name: TERMINAL_ID_NB_TX_1DAY_WINDOW, agg: count, window: 1d}
+      - {name: TERMINAL_ID_RISK_1DAY_WINDOW, agg: ratio, field: $label, window: 1d}
+      - {name: TERMINAL_ID_NB_TX_7DAY_WINDOW, agg: count, window: 7d}
+      - {name: TERMINAL_ID_RISK_7DAY_WINDOW, agg: ratio, field: $label, window: 7d}
 output:
   kind: kafka
   topic: @DECISIONS@
@@ -79,13 +97,15 @@ output:
            TX_DURING_NIGHT, CUSTOMER_ID_NB_TX_1DAY_WINDOW, CUSTOMER_ID_NB_TX_7DAY_WINDOW,
            CUSTOMER_ID_NB_TX_30DAY_WINDOW, CUSTOMER_ID_AVG_AMOUNT_1DAY_WINDOW,
            CUSTOMER_ID_AVG_AMOUNT_7DAY_WINDOW, CUSTOMER_ID_AVG_AMOUNT_30DAY_WINDOW,
-           CUSTOMER_ID_MAX_AMOUNT_1DAY_WINDOW]
+           CUSTOMER_ID_MAX_AMOUNT_1DAY_WINDOW, TERMINAL_ID_NB_TX_1DAY_WINDOW, TERMINAL_ID_RISK_1DAY_WINDOW,
+           TERMINAL_ID_NB_TX_7DAY_WINDOW, TERMINAL_ID_RISK_7DAY_WINDOW]
 dead_letter: {kind: kafka, topic: @DLQ@}
 batch: {max_events: 500, max_wait: 10ms}
 runtime: {workers: 2, commit_interval: 1s, guarantee: exactly_once}
 http: {enabled: false}
 )";
   ReplaceAll(&yaml, "@TX@", n.tx);
+  ReplaceAll(&yaml, "@LABELS@", n.labels);
   ReplaceAll(&yaml, "@GROUP@", n.group);
   ReplaceAll(&yaml, "@BOOTSTRAP@", Bootstrap());
   ReplaceAll(&yaml, "@DECISIONS@", n.decisions);
@@ -119,15 +139,29 @@ size_t WriteChunks(const std::string& dir, int chunks) {
   return lines.size();
 }
 
-//! A background shell producing the chunk files in order with kcat, keyed by customer (librdkafka's
-//! default partitioner, consistent_random, as the source's `partitioner` says), idempotently, with
-//! `pause_s` seconds after each chunk.
-std::unique_ptr<Child> StartProducer(const std::string& dir, const std::string& topic, double pause_s) {
-  const std::string kcat =
-      "kcat -P -b " + Bootstrap() + " -t " + topic + " -K '\\t' -z lz4 -X enable.idempotence=true -l \"$f\"";
-  const std::string script = "set -e; for f in " + dir + "/chunks/chunk-*.tsv; do " + kcat + "; sleep " +
-                             std::to_string(pause_s) + "; done";
-  return std::make_unique<Child>(std::vector<std::string>{"/bin/sh", "-c", script}, dir + "/producer.log");
+//! DIR/labels.jsonl as DIR/labels.tsv of "TERMINAL_ID<TAB>json" lines: each label keyed by its
+//! transaction's terminal (labels.source.key: TERMINAL_ID); returns the number of labels.
+size_t WriteLabelsByTerminal(const std::string& dir) {
+  std::map<int64_t, int64_t> terminal_of;
+  std::ifstream tx(dir + "/tx.jsonl");
+  for (std::string line; std::getline(tx, line);)
+    if (!line.empty()) terminal_of[JsonInt(line, "TRANSACTION_ID")] = JsonInt(line, "TERMINAL_ID");
+  std::ifstream in(dir + "/labels.jsonl");
+  std::ofstream out(dir + "/labels.tsv");
+  size_t count = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    out << terminal_of.at(JsonInt(line, "TRANSACTION_ID")) << '\t' << line << '\n';
+    ++count;
+  }
+  return count;
+}
+
+//! Produces a "key<TAB>json" file to `topic` with kcat, keyed (librdkafka's default partitioner,
+//! consistent_random, as the source's `partitioner` says), idempotently; fails the test if kcat does.
+void ProduceFile(const std::string& path, const std::string& topic) {
+  REQUIRE(Shell("kcat -P -b " + Bootstrap() + " -t " + topic + " -K '\\t' -z lz4 -X enable.idempotence=true -l " +
+                path) == 0);
 }
 
 //! One `vigil run` process of the group, with its own instance id, state directory and log.
@@ -148,28 +182,33 @@ Instance StartInstance(const std::string& dir, int k) {
   return in;
 }
 
-//! The partitions an instance owns according to its log, `text` read in order: "partition P
-//! assigned" adds P, "partition P revoked" removes it.
-std::set<int> Owned(const std::string& text) {
-  static const std::regex re("partition ([0-9]+) (assigned|revoked)");
-  std::set<int> owned;
+//! Partitions by stage name ("rebalance.by_CUSTOMER_ID" reads the input, "rebalance" the
+//! repartition topic by TERMINAL_ID).
+using Ownership = std::map<std::string, std::set<int>>;
+const std::vector<std::string> kStages{"rebalance.by_CUSTOMER_ID", "rebalance"};
+
+//! The partitions an instance owns according to its log, `text` read in order: "STAGE: partition P
+//! assigned" adds P to STAGE's, "STAGE: partition P revoked" removes it.
+Ownership Owned(const std::string& text) {
+  static const std::regex re("([A-Za-z0-9_.]+): partition ([0-9]+) (assigned|revoked)");
+  Ownership owned;
   for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator(); ++it) {
-    const int p = std::stoi((*it)[1]);
-    if ((*it)[2] == "assigned") {
-      owned.insert(p);
+    const int p = std::stoi((*it)[2]);
+    if ((*it)[3] == "assigned") {
+      owned[(*it)[1]].insert(p);
     } else {
-      owned.erase(p);
+      owned[(*it)[1]].erase(p);
     }
   }
   return owned;
 }
 
-//! "partition P: restored N changes ..." lines of `text`: N by P (the last line of each P).
-std::map<int, int64_t> Restored(const std::string& text) {
-  static const std::regex re("partition ([0-9]+): restored ([0-9]+) changes");
-  std::map<int, int64_t> restored;
+//! "STAGE: partition P: restored N changes ..." lines of `text`: N by (STAGE, P) (the last line of each).
+std::map<std::pair<std::string, int>, int64_t> Restored(const std::string& text) {
+  static const std::regex re("([A-Za-z0-9_.]+): partition ([0-9]+): restored ([0-9]+) changes");
+  std::map<std::pair<std::string, int>, int64_t> restored;
   for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator(); ++it)
-    restored[std::stoi((*it)[1])] = std::stoll((*it)[2]);
+    restored[{(*it)[1], std::stoi((*it)[2])}] = std::stoll((*it)[3]);
   return restored;
 }
 
@@ -220,13 +259,16 @@ std::vector<Instance> StartSettledGroup(const std::string& dir) {
   std::vector<Instance> instances;
   for (int k = 0; k < kInstances; ++k) instances.push_back(StartInstance(dir, k));
   const bool settled = WaitFor(std::chrono::seconds(60), [&] {
-    std::set<int> all;
-    for (const Instance& in : instances) {
-      const std::set<int> owned = Owned(ReadFile(in.log));
-      if (owned.size() != kPartitions / kInstances) return false;
-      all.insert(owned.begin(), owned.end());
+    for (const std::string& stage : kStages) {
+      std::set<int> all;
+      for (const Instance& in : instances) {
+        const std::set<int> owned = Owned(ReadFile(in.log))[stage];
+        if (owned.size() != kPartitions / kInstances) return false;
+        all.insert(owned.begin(), owned.end());
+      }
+      if (all.size() != static_cast<size_t>(kPartitions)) return false;
     }
-    return all.size() == static_cast<size_t>(kPartitions);
+    return true;
   });
   INFO(Logs(instances));
   REQUIRE(settled);
@@ -235,23 +277,24 @@ std::vector<Instance> StartSettledGroup(const std::string& dir) {
 
 //! What the kill hit.
 struct Kill {
-  std::set<int> partitions;  //!< The victim's partitions, which move.
-  int64_t committed = 0;     //!< The group's committed transactions at the kill.
-  bool in_flight = false;    //!< An open transaction of the victim held decisions just before.
+  Ownership partitions;    //!< The victim's partitions of each stage, which move.
+  int64_t committed = 0;   //!< The group's committed transactions at the kill.
+  bool in_flight = false;  //!< An open transaction held decisions or repartitioned rows just before.
 };
 
-//! Kills `victim` with SIGKILL inside one of its transactions if one is seen within 20 s: decisions
-//! written, not yet committed. A decision's partition is its input partition (the same key and
-//! partitioner), so the victim's open transactions show on its own partitions of the decisions topic.
-Kill KillInsideTransaction(Instance& victim, const Names& n) {
+//! Kills `victim` with SIGKILL while the chunk just produced is being processed, inside a transaction
+//! if one is seen within 20 s (records written to the decisions or the repartition topic, not yet
+//! committed: the victim's, or a survivor's).
+Kill KillInFlight(Instance& victim, const Names& n) {
   Kill kill;
   kill.partitions = Owned(ReadFile(victim.log));
   kill.committed = CommittedTotal(n);
   REQUIRE(victim.child->Wait(std::chrono::milliseconds(0)) == -1);
-  const auto ends = EndOffsets::Make(n.decisions);
+  const auto decisions = EndOffsets::Make(n.decisions);
+  const auto repartition = EndOffsets::Make(n.group + ".repartition.TERMINAL_ID");
   kill.in_flight = WaitFor(std::chrono::seconds(20), [&] {
-    for (const int p : kill.partitions)
-      if (ends->OpenTransaction(p)) return true;
+    for (int p = 0; p < kPartitions; ++p)
+      if (decisions->OpenTransaction(p) || repartition->OpenTransaction(p)) return true;
     return false;
   });
   victim.child->Signal(SIGKILL);
@@ -259,23 +302,33 @@ Kill KillInsideTransaction(Instance& victim, const Names& n) {
   return kill;
 }
 
-//! Waits until the survivors own every partition and have restored each of `moved` since the kill
-//! (their logs from `log_at_kill` on); returns the changes restored for each moved partition.
-std::map<int, int64_t> WaitForTakeover(const std::vector<Instance>& instances,
-                                       const std::vector<Instance*>& survivors, const std::set<int>& moved,
-                                       std::map<const Instance*, size_t>& log_at_kill) {
-  std::map<int, int64_t> restored;
+//! Waits until the survivors own every partition of both stages and have restored each of `moved`
+//! since the kill (their logs from `log_at_kill` on); returns the changes restored for each moved
+//! partition, by (stage, partition).
+std::map<std::pair<std::string, int>, int64_t> WaitForTakeover(const std::vector<Instance>& instances,
+                                                              const std::vector<Instance*>& survivors,
+                                                              const Ownership& moved,
+                                                              std::map<const Instance*, size_t>& log_at_kill) {
+  std::map<std::pair<std::string, int>, int64_t> restored;
+  size_t moved_count = 0;
+  for (const auto& [stage, partitions] : moved) moved_count += partitions.size();
   const bool taken = WaitFor(std::chrono::seconds(90), [&] {
-    std::set<int> all;
+    Ownership all;
     restored.clear();
     for (const Instance* s : survivors) {
       const std::string text = ReadFile(s->log);
-      const std::set<int> owned = Owned(text);
-      all.insert(owned.begin(), owned.end());
-      for (const auto& [p, changes] : Restored(text.substr(log_at_kill[s])))
-        if (moved.count(p) != 0 && owned.count(p) != 0) restored[p] = changes;
+      const Ownership owned = Owned(text);
+      for (const auto& [stage, partitions] : owned) all[stage].insert(partitions.begin(), partitions.end());
+      for (const auto& [at, changes] : Restored(text.substr(log_at_kill[s]))) {
+        const auto m = moved.find(at.first);
+        const auto o = owned.find(at.first);
+        if (m != moved.end() && m->second.count(at.second) != 0 && o != owned.end() && o->second.count(at.second) != 0)
+          restored[at] = changes;
+      }
     }
-    return all.size() == static_cast<size_t>(kPartitions) && restored.size() == moved.size();
+    for (const std::string& stage : kStages)
+      if (all[stage].size() != static_cast<size_t>(kPartitions)) return false;
+    return restored.size() == moved_count;
   });
   INFO(Logs(instances));
   REQUIRE(taken);
@@ -295,6 +348,11 @@ void StopWhenAllCommitted(const std::vector<Instance>& instances, const std::vec
     INFO("committed " << CommittedTotal(n) << " of " << transactions);
     REQUIRE(all_committed);
   }
+  // The second stage follows: wait for its decisions (read_committed; the killed instance's open
+  // transaction holds them back until the broker aborts it, transaction.timeout.ms).
+  const size_t decided = ConsumeAll(n.decisions, transactions, std::chrono::seconds(150)).size();
+  INFO("decisions " << decided << " of " << transactions);
+  REQUIRE(decided >= transactions);
   for (Instance* s : survivors) s->child->Signal(SIGTERM);
   for (Instance* s : survivors) REQUIRE(s->child->Wait(std::chrono::seconds(60)) == 0);
 }
@@ -315,13 +373,14 @@ void CheckExactlyOnce(const std::string& dir, const Names& n, size_t transaction
       ReplayFiles(dir, dir + "/pipeline.yaml", dir + "/tx.jsonl", dir + "/labels.jsonl");
   const ReplayComparison c = CompareWithReplay(decisions, table);
   const FinalStateComparison last = CompareFinalState(decisions, table, "CUSTOMER_ID");
+  const FinalStateComparison last_terminal = CompareFinalState(decisions, table, "TERMINAL_ID");
   const double wall_s = std::chrono::duration<double>(Clock::now() - started).count();
   std::printf(
       "rebalance: transactions=%zu decisions=%zu distinct=%zu duplicates=%zu missing=%zu unknown=%zu "
       "values_compared=%zu feature_mismatches=%zu customers=%zu last_per_customer_mismatches=%zu "
-      "dead_letters=%zu aborted_decisions=%zu wall_s=%.1f\n",
+      "terminals=%zu last_per_terminal_mismatches=%zu dead_letters=%zu aborted_decisions=%zu wall_s=%.1f\n",
       transactions, c.records, c.distinct, c.duplicates, c.missing, c.unknown, c.compared, c.mismatches,
-      last.keys, last.different, dead_letters.size(), aborted, wall_s);
+      last.keys, last.different, last_terminal.keys, last_terminal.different, dead_letters.size(), aborted, wall_s);
   std::fflush(stdout);
   CHECK(table.rows.size() == transactions);
   CHECK(c.records == transactions);
@@ -331,59 +390,71 @@ void CheckExactlyOnce(const std::string& dir, const Names& n, size_t transaction
   CHECK(c.mismatches == 0);
   CHECK(last.keys > 0);
   CHECK(last.different == 0);
+  CHECK(last_terminal.keys > 0);
+  CHECK(last_terminal.different == 0);
   CHECK(dead_letters.empty());
   // Not asserted: the victim may commit between the look and the kill (about a millisecond of a 1 s
   // commit interval), and then nothing is aborted.
   if (aborted == 0) WARN("the kill aborted no decision: it fell between two transactions of the victim");
 }
 
-TEST_CASE("three instances share six partitions and one is killed: its partitions move with their state",
+TEST_CASE("three instances share six partitions and one is killed: its partitions of both stages move with their state",
           "[integration]") {
   const auto started = Clock::now();
   const std::string dir = TempDir("vigil-rebalance");
-  Names n{UniqueTopic("tx"), UniqueTopic("decisions"), UniqueTopic("dlq"), UniqueTopic("vigil-rebalance")};
-  for (const auto& t : {n.tx, n.decisions, n.dead_letter}) CreateTopic(t, kPartitions);
+  Names n{UniqueTopic("tx"), UniqueTopic("labels"), UniqueTopic("decisions"), UniqueTopic("dlq"),
+          UniqueTopic("vigil-rebalance")};
+  for (const auto& t : {n.tx, n.labels, n.decisions, n.dead_letter}) CreateTopic(t, kPartitions);
   REQUIRE(Shell(VigilBinary() +
                 " simulate --quiet --customers 3000 --terminals 6000 --days 20 --seed 3 --out " + dir +
                 "/tx.jsonl --labels-out " + dir + "/labels.jsonl") == 0);
-  const size_t transactions = WriteChunks(dir, 30);
+  constexpr int kChunks = 30;
+  const size_t transactions = WriteChunks(dir, kChunks);
   REQUIRE(transactions > 50'000);
+  REQUIRE(WriteLabelsByTerminal(dir) == transactions);
+  ProduceFile(dir + "/labels.tsv", n.labels);
   std::ofstream(dir + "/pipeline.yaml") << PipelineYaml(n);
 
-  // Three instances settle at two partitions each; then the stream starts.
+  // Three instances settle at two partitions of each stage; then the stream starts, chunk by chunk.
   std::vector<Instance> instances = StartSettledGroup(dir);
-  auto producer = StartProducer(dir, n.tx, 0.5);
-
-  // After the first third, the middle instance dies without a word.
-  const bool third = WaitFor(std::chrono::seconds(60),
-                             [&] { return CommittedTotal(n) >= static_cast<int64_t>(transactions / 3); });
-  {
-    INFO(Logs(instances));
-    REQUIRE(third);
-  }
-  const Kill kill = KillInsideTransaction(instances[1], n);
   const std::vector<Instance*> survivors{&instances[0], &instances[2]};
   std::map<const Instance*, size_t> log_at_kill;
-  for (const Instance* s : survivors) log_at_kill[s] = ReadFile(s->log).size();
-  std::printf("rebalance: %zu transactions, group %s; killed %s (partitions", transactions, n.group.c_str(),
-              instances[1].id.c_str());
-  for (const int p : kill.partitions) std::printf(" %d", p);
-  std::printf(") with %lld of them committed%s\n", static_cast<long long>(kill.committed),
-              kill.in_flight ? ", inside an open transaction of its" : ", no open transaction of its seen");
-  CHECK(kill.committed < static_cast<int64_t>(transactions));
-
-  // The survivors take every partition; each moved one is restored from the changelog, not empty.
-  for (const auto& [p, changes] : WaitForTakeover(instances, survivors, kill.partitions, log_at_kill)) {
-    INFO("moved partition " << p);
-    CHECK(changes > 0);
+  const size_t per_chunk = (transactions + kChunks - 1) / kChunks;
+  for (int c = 0; c < kChunks; ++c) {
+    char name[64];
+    std::snprintf(name, sizeof name, "/chunks/chunk-%05d.tsv", c);
+    ProduceFile(dir + name, n.tx);
+    if (c == kChunks / 3) {
+      // A third of the way in, the middle instance dies without a word while the chunk is processed.
+      const Kill kill = KillInFlight(instances[1], n);
+      for (const Instance* s : survivors) log_at_kill[s] = ReadFile(s->log).size();
+      std::printf("rebalance: %zu transactions, group %s; killed %s (partitions", transactions, n.group.c_str(),
+                  instances[1].id.c_str());
+      for (const auto& [stage, partitions] : kill.partitions) {
+        std::printf(" %s:", stage.c_str());
+        for (const int p : partitions) std::printf(" %d", p);
+      }
+      std::printf(") with %lld of them committed%s\n", static_cast<long long>(kill.committed),
+                  kill.in_flight ? ", inside an open transaction" : ", no open transaction seen");
+      CHECK(kill.committed < static_cast<int64_t>(transactions));
+      // The survivors take every partition; each moved one is restored from its changelog, not empty.
+      for (const auto& [at, changes] : WaitForTakeover(instances, survivors, kill.partitions, log_at_kill)) {
+        INFO("moved partition " << at.second << " of " << at.first);
+        CHECK(changes > 0);
+      }
+    }
+    const int64_t produced = static_cast<int64_t>(std::min(transactions, per_chunk * static_cast<size_t>(c + 1)));
+    const bool consumed = WaitFor(std::chrono::seconds(120), [&] { return CommittedTotal(n) >= produced; });
+    INFO(Logs(instances));
+    INFO("chunk " << c << ": committed " << CommittedTotal(n) << " of " << produced);
+    REQUIRE(consumed);
   }
-  std::printf("rebalance: the moved partitions were restored %s the stream ended\n",
-              producer->Wait(std::chrono::milliseconds(0)) == -1 ? "before" : "after");
 
-  // The rest of the stream, a graceful stop, and the verdict.
-  REQUIRE(producer->Wait(std::chrono::seconds(120)) == 0);
+  // A graceful stop, and the verdict.
   StopWhenAllCommitted(instances, survivors, n, transactions);
   CHECK(TopicPartitions(n.group + "." + n.tx + ".changelog") == kPartitions);
+  CHECK(TopicPartitions(n.group + ".repartition.TERMINAL_ID") == kPartitions);
+  CHECK(TopicPartitions(n.group + ".by_TERMINAL_ID." + n.group + ".repartition.TERMINAL_ID.changelog") == kPartitions);
   CheckExactlyOnce(dir, n, transactions, started);
   std::filesystem::remove_all(dir);
 }

@@ -1,0 +1,37 @@
+#pragma once
+// Stages: a pipeline over a partitioned Kafka topic whose windows are keyed by something other than the
+// topic's key (a per-terminal window over transactions keyed by customer) cannot compute them in the
+// input's tasks: a terminal's events are spread over every partition. It is cut, before each window
+// whose key differs from the current one, into stages joined by repartition topics, as Kafka Streams
+// does:
+//
+//   transactions (by CUSTOMER_ID) → [parse, derive, window customer] → <group>.repartition.TERMINAL_ID
+//   <group>.repartition.TERMINAL_ID (by TERMINAL_ID) → [parse, window terminal, score] → decisions
+//
+// Each stage is an ordinary pipeline (its own consumer group "<group>.by_<KEY>" after the first, tasks,
+// changelog and transactional producer), so exactly-once, restore and rebalancing hold stage by stage,
+// hence end to end. A stage writes every column it has (JSON, doubles in shortest round-trip form,
+// so features stay bit-exact) keyed by the next stage's key; the next stage's schema is those columns.
+//
+// Labels are read by the one stage partitioned like them: `labels.source.key` names the event field
+// the label records are keyed by (default: the source's key). Operators that read labels (`$label`
+// window outputs, `score` with performance monitoring, rollout or a feature log) must be in that stage.
+
+#include <string>
+#include <vector>
+
+#include "config/pipeline_config.h"
+#include "engine/operator_registry.h"
+
+namespace vigil::engine {
+
+//! The stages of `spec` when its source has more than one partition: one spec per stage, in data
+//! order; the spec itself when no window is re-keyed (or the source's key is unknown). Errors (labels
+//! needed in a stage that does not read them) are located in the file.
+base::Result<std::vector<config::PipelineSpec>> SplitStages(const config::PipelineSpec& spec,
+                                                            const OperatorRegistry& registry);
+
+//! The topic a stage writes for the stage keyed by `key`: "<group>.repartition.<key>".
+std::string RepartitionTopic(const config::PipelineSpec& spec, const std::string& key);
+
+}  // namespace vigil::engine
