@@ -51,7 +51,7 @@ config::SchemaSpec SchemaOf(const Plan& plan, const std::string& key) {
 }  // namespace
 
 std::string RepartitionTopic(const config::PipelineSpec& spec, const std::string& key) {
-  return spec.source.group + ".repartition." + key;
+  return spec.source.group + "." + spec.source.topic + ".repartition." + key;
 }
 
 base::Result<std::vector<config::PipelineSpec>> SplitStages(const config::PipelineSpec& spec,

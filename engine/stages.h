@@ -5,8 +5,8 @@
 // whose key differs from the current one, into stages joined by repartition topics, as Kafka Streams
 // does:
 //
-//   transactions (by CUSTOMER_ID) → [parse, derive, window customer] → <group>.repartition.TERMINAL_ID
-//   <group>.repartition.TERMINAL_ID (by TERMINAL_ID) → [parse, window terminal, score] → decisions
+//   transactions (by CUSTOMER_ID) → [parse, derive, window customer] → <group>.<topic>.repartition.TERMINAL_ID
+//   <group>.<topic>.repartition.TERMINAL_ID (by TERMINAL_ID) → [parse, window terminal, score] → decisions
 //
 // Each stage is an ordinary pipeline (its own consumer group "<group>.by_<KEY>" after the first, tasks,
 // changelog and transactional producer), so exactly-once, restore and rebalancing hold stage by stage,
@@ -31,7 +31,8 @@ namespace vigil::engine {
 base::Result<std::vector<config::PipelineSpec>> SplitStages(const config::PipelineSpec& spec,
                                                             const OperatorRegistry& registry);
 
-//! The topic a stage writes for the stage keyed by `key`: "<group>.repartition.<key>".
+//! The topic a stage writes for the stage keyed by `key`: "<group>.<input topic>.repartition.<key>" (a
+//! group reused with another input starts afresh, as its changelogs do).
 std::string RepartitionTopic(const config::PipelineSpec& spec, const std::string& key);
 
 }  // namespace vigil::engine

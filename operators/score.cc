@@ -42,7 +42,7 @@ class ScoreState final : public engine::OperatorState {
   std::vector<uint32_t> order;       //!< Feature indexes, sorted by |contribution|.
   std::string reasons;               //!< One row's REASONS text.
   std::vector<int64_t> times;        //!< Event times of the scored rows (drift windows).
-  // Outcomes on delayed labels: scored events wait here (oldest first, from pending_head) until
+  // Outcomes on delayed labels: scored events wait here (in event-time order, from pending_head) until
   // their label is due, then go to the monitor and the feature log with it. pending_inputs holds
   // each pending event's served vector (width floats, same order).
   engine::LabelIndex* labels = nullptr;
@@ -171,10 +171,18 @@ class ScoreOperator final : public engine::Operator {
         e.canary = st->canary[i] != 0;
         e.challenger = st->challenger[i];
       }
-      st->pending.push_back(e);
-      st->pending_models.push_back(e.canary ? trial->model : model);
+      // Kept in event-time order: an event that arrives out of order (a stage after a repartition
+      // topic sees a terminal's events as fast as each input partition goes) takes its place, so the
+      // events before it are not held back behind it. In order, this appends.
+      const auto at = std::upper_bound(st->pending.begin() + static_cast<std::ptrdiff_t>(st->pending_head),
+                                       st->pending.end(), e.time_ms,
+                                       [](int64_t t, const ScoredEvent& p) { return t < p.time_ms; });
+      const auto k = at - st->pending.begin();
+      st->pending.insert(at, e);
+      st->pending_models.insert(st->pending_models.begin() + k, e.canary ? trial->model : model);
+      const float* in = st->inputs.data() + i * width;
+      st->pending_inputs.insert(st->pending_inputs.begin() + k * static_cast<std::ptrdiff_t>(width), in, in + width);
     }
-    st->pending_inputs.insert(st->pending_inputs.end(), st->inputs.begin(), st->inputs.end());
     // An event is settled once its label is due (delay after its event time) and the task's label
     // stream has been read that far: labels arrive on their own topic and may lag the events.
     const int64_t delay = int64_t{spec_.monitor.label_delay_days} * 86'400'000;

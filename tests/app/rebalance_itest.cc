@@ -291,7 +291,7 @@ Kill KillInFlight(Instance& victim, const Names& n) {
   kill.committed = CommittedTotal(n);
   REQUIRE(victim.child->Wait(std::chrono::milliseconds(0)) == -1);
   const auto decisions = EndOffsets::Make(n.decisions);
-  const auto repartition = EndOffsets::Make(n.group + ".repartition.TERMINAL_ID");
+  const auto repartition = EndOffsets::Make(n.group + "." + n.tx + ".repartition.TERMINAL_ID");
   kill.in_flight = WaitFor(std::chrono::seconds(20), [&] {
     for (int p = 0; p < kPartitions; ++p)
       if (decisions->OpenTransaction(p) || repartition->OpenTransaction(p)) return true;
@@ -453,8 +453,9 @@ TEST_CASE("three instances share six partitions and one is killed: its partition
   // A graceful stop, and the verdict.
   StopWhenAllCommitted(instances, survivors, n, transactions);
   CHECK(TopicPartitions(n.group + "." + n.tx + ".changelog") == kPartitions);
-  CHECK(TopicPartitions(n.group + ".repartition.TERMINAL_ID") == kPartitions);
-  CHECK(TopicPartitions(n.group + ".by_TERMINAL_ID." + n.group + ".repartition.TERMINAL_ID.changelog") == kPartitions);
+  const std::string repartition = n.group + "." + n.tx + ".repartition.TERMINAL_ID";
+  CHECK(TopicPartitions(repartition) == kPartitions);
+  CHECK(TopicPartitions(n.group + ".by_TERMINAL_ID." + repartition + ".changelog") == kPartitions);
   CheckExactlyOnce(dir, n, transactions, started);
   std::filesystem::remove_all(dir);
 }

@@ -6,21 +6,17 @@
 #include "tests/support/process.h"
 
 namespace vigil::testing {
-namespace {
 
-//! Replaces `from`, which must occur, with `to`.
 void ReplaceRequired(std::string* yaml, const std::string& from, const std::string& to) {
   INFO("handbook.yaml no longer contains: " << from);
   REQUIRE(yaml->find(from) != std::string::npos);
   ReplaceAll(yaml, from, to);
 }
 
-}  // namespace
-
 std::string HandbookYaml(const HandbookTopics& topics) {
   std::string yaml = ReadFile(std::string(VIGIL_SOURCE_DIR) + "/deploy/examples/handbook.yaml");
   if (!topics.transactions.empty()) ReplaceRequired(&yaml, "topic: transactions}", "topic: " + topics.transactions + "}");
-  if (!topics.labels.empty()) ReplaceRequired(&yaml, "topic: labels}", "topic: " + topics.labels + "}");
+  if (!topics.labels.empty()) ReplaceRequired(&yaml, "topic: labels,", "topic: " + topics.labels + ",");
   if (!topics.dead_letter.empty())
     ReplaceRequired(&yaml, "topic: transactions.dlq}", "topic: " + topics.dead_letter + "}");
   if (!topics.output.empty()) ReplaceRequired(&yaml, "topic: features", "topic: " + topics.output);

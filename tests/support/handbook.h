@@ -16,6 +16,8 @@ struct HandbookTopics {
 
 //! deploy/examples/handbook.yaml with `topics` and the broker at Bootstrap().
 std::string HandbookYaml(const HandbookTopics& topics);
+//! Replaces `from` in `yaml`, which must contain it (the test fails otherwise), with `to`.
+void ReplaceRequired(std::string* yaml, const std::string& from, const std::string& to);
 //! Appends `operators` (one or more "  - type: ..." list items, newline-terminated) after the
 //! pipeline's last feature operator.
 void AppendOperators(std::string* yaml, const std::string& operators);
