@@ -150,7 +150,14 @@ Status ParseLabels(const YamlReader& r, const YAML::Node& node, PipelineSpec* p)
   VIGIL_RETURN_IF_ERROR(r.Read(node, "time", &l.time));
   if (l.source.kind != p->source.kind) return r.Error(source, "labels must come from the same kind of source as the events");
   const FieldSpec* id = nullptr;
-  for (const auto& f : p->schema.fields) if (f.name == l.id) id = &f;
+  bool key_known = l.source.key.empty();
+  for (const auto& f : p->schema.fields) {
+    if (f.name == l.id) id = &f;
+    key_known = key_known || f.name == l.source.key;
+  }
+  if (!key_known)
+    return r.Error(source["key"], "labels.source.key '" + l.source.key +
+                                      "' must be a field of the schema: the event field the label records are keyed by");
   if (id == nullptr || id->type != FieldType::kInt64 || !id->required)
     return r.Error(node, "labels.id '" + l.id + "' must be a required int64 field of the schema");
   return Status::OK();

@@ -272,7 +272,10 @@ struct OperatorSpec {
 //! joined by id. An event at time t sees a label only if the label's time is ≤ t.
 struct LabelsSpec {
   bool enabled = false;
-  SourceSpec source;                  //!< Kafka topic (co-partitioned with the events) or a JSONL file.
+  //! Kafka topic or a JSONL file. `source.key` names the event field the label records are keyed by
+  //! (default: the events' source key); over several partitions, the stage partitioned by that field
+  //! reads them (engine/stages.h).
+  SourceSpec source;
   std::string id = "TRANSACTION_ID";  //!< Join key: the event id field, also the label record's id field.
   std::string label = "TX_FRAUD";     //!< Label field of label records (a number, 0/1 for fraud).
   std::string time = "LABEL_TIME_MS"; //!< When the label became known, epoch ms.

@@ -67,6 +67,12 @@ TEST_CASE("config errors name file, line and column and what was expected", "[co
   ExpectError(Replace(kValid, "{kind: kafka, topic: tx}", "{kind: kafka, topic: tx"), "3:7", "YAML syntax error");
   ExpectError(Replace(kValid, "{kind: kafka, topic: tx}", "{kind: pulsar, topic: tx}"), "2:16", "unknown source kind 'pulsar'");
   ExpectError(Replace(kValid, "commit_interval: 250ms", "commit_interval: [1]"), "19:28", "expected a duration");
+  // The labels' key (which stage reads them, engine/stages.h) must be an event field.
+  const std::string with_labels =
+      Replace(Replace(kValid, "    - {name: AMOUNT", "    - {name: ID, type: int64}\n    - {name: AMOUNT"), "operators:",
+              "labels:\n  source: {kind: kafka, topic: labels, key: TERMINAL}\n  id: ID\noperators:");
+  ExpectError(with_labels, "13:45", "labels.source.key 'TERMINAL' must be a field of the schema");
+  CHECK(LoadPipelineText(Replace(with_labels, "key: TERMINAL}", "key: CARD}"), "p.yaml").ok());
 }
 
 //! kValid with a score operator whose extra keys are `score_extra` (one YAML line each, 4-space indent).
