@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <thread>
+#include <utility>
 
 namespace vigil::connectors {
 namespace {
@@ -27,18 +29,27 @@ base::Result<KafkaHandle> NewClient(const config::KafkaSpec& kafka, rd_kafka_typ
 
 }  // namespace
 
-base::Result<int> PartitionCount(const config::KafkaSpec& kafka, const std::string& topic) {
-  VIGIL_ASSIGN_OR_RETURN(KafkaHandle rk, NewClient(kafka, RD_KAFKA_PRODUCER, {{"enable.idempotence", "false"}}));
-  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk.get(), topic.c_str(), nullptr);
+//! The partitions of `topic` and how many of them have a leader; 0 partitions when it does not exist.
+base::Result<std::pair<int, int>> Partitions(rd_kafka_t* rk, const std::string& topic) {
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
   const rd_kafka_metadata_t* md = nullptr;
-  const rd_kafka_resp_err_t err = rd_kafka_metadata(rk.get(), 0, rkt, &md, kTimeoutMs);
+  const rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, kTimeoutMs);
   rd_kafka_topic_destroy(rkt);
   VIGIL_RETURN_IF_ERROR(KafkaError(err, "metadata of '" + topic + "'"));
-  const int partitions = md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR
-                             ? md->topics[0].partition_cnt : 0;
+  std::pair<int, int> counts{0, 0};
+  if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    counts.first = md->topics[0].partition_cnt;
+    for (int i = 0; i < counts.first; ++i) counts.second += md->topics[0].partitions[i].leader >= 0 ? 1 : 0;
+  }
   rd_kafka_metadata_destroy(md);
-  if (partitions == 0) return base::NotFound("topic '" + topic + "' does not exist");
-  return partitions;
+  return counts;
+}
+
+base::Result<int> PartitionCount(const config::KafkaSpec& kafka, const std::string& topic) {
+  VIGIL_ASSIGN_OR_RETURN(KafkaHandle rk, NewClient(kafka, RD_KAFKA_PRODUCER, {{"enable.idempotence", "false"}}));
+  VIGIL_ASSIGN_OR_RETURN(const auto counts, Partitions(rk.get(), topic));
+  if (counts.first == 0) return base::NotFound("topic '" + topic + "' does not exist");
+  return counts.first;
 }
 
 base::Status EnsureTopic(const config::KafkaSpec& kafka, const std::string& topic, int partitions, bool compacted) {
@@ -69,6 +80,17 @@ base::Status EnsureTopic(const config::KafkaSpec& kafka, const std::string& topi
   }
   rd_kafka_queue_destroy(queue);
   rd_kafka_NewTopic_destroy(nt);
+  // A new topic's partitions get their leaders a moment later; until then reads fail with "not leader".
+  for (const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kTimeoutMs * 3);
+       st.ok();) {
+    VIGIL_ASSIGN_OR_RETURN(const auto counts, Partitions(rk.get(), topic));
+    if (counts.first == partitions && counts.second == partitions) break;
+    if (std::chrono::steady_clock::now() > deadline) {
+      st = base::Unavailable("topic '" + topic + "': its partitions have no leader yet");
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   if (st.ok()) spdlog::info("topic '{}' ({} partitions{})", topic, partitions, compacted ? ", compacted" : "");
   return st;
 }
