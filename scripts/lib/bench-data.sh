@@ -17,7 +17,7 @@ bench_paths() {
 bench_write_pipeline() {
   local score="  - type: score\n    registry: $registry\n    review_threshold: 0.3\n    reasons: 3"
   sed -e "s|^source: {kind: kafka, key: CUSTOMER_ID, topic: transactions}|source: {kind: file, key: CUSTOMER_ID, path: $tx}|" \
-      -e "s|^  source: {kind: kafka, topic: labels}|  source: {kind: file, path: $labels}|" \
+      -e "s|^  source: {kind: kafka, topic: labels, key: TERMINAL_ID}|  source: {kind: file, path: $labels}|" \
       -e "s|^\( *- {name: TERMINAL_ID_RISK_30DAY_WINDOW, agg: ratio, field: \$label, window: 30d}\)$|\1\n$score|" \
       -e "s|^  fields: \[TRANSACTION_ID, TX_TIME_MS,|  fields: [SCORE, DECISION, MODEL_VERSION, REASONS, TRANSACTION_ID, TX_TIME_MS,|" \
       -e "/^output:$/,/^  fields:/{s|^  kind: kafka$|  kind: none|;/^  topic: features$/d}" \

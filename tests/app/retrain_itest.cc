@@ -50,7 +50,7 @@ TEST_CASE("vigil run retrains from its feature log on an event-time schedule and
   for (const auto& t : {tx, labels, decisions, dlq}) CreateTopic(t, 1);
   std::string yaml = ReadFile(pipeline);
   ReplaceAll(&yaml, "topic: transactions}", "topic: " + tx + "}");
-  ReplaceAll(&yaml, "topic: labels}", "topic: " + labels + "}");
+  ReplaceAll(&yaml, "topic: labels,", "topic: " + labels + ",");
   ReplaceAll(&yaml, "topic: transactions.dlq}", "topic: " + dlq + "}");
   ReplaceAll(&yaml, "topic: features", "topic: " + decisions);
   ReplaceAll(&yaml, "bootstrap: 127.0.0.1:19092", "bootstrap: '" + Bootstrap() + "'");
