@@ -67,6 +67,9 @@ struct SourceSpec {
   //! Kafka: how producers map keys to partitions: "consistent_random" (librdkafka's default, CRC32)
   //! or "murmur2_random" (the Java client's default). Default "consistent_random".
   std::string partitioner = "consistent_random";
+  //! Kafka: delete the records the group has committed past (a repartition topic, engine/stages.h,
+  //! which only the next stage reads). Never read from YAML. Default false.
+  bool purge_committed = false;
   Location loc;
 };
 

@@ -76,6 +76,7 @@ base::Result<PipelineIo> MakePipelineIo(const config::PipelineSpec& spec, const 
   VIGIL_ASSIGN_OR_RETURN(std::shared_ptr<KafkaProducer> producer,
                          KafkaProducer::Make(kafka, io.exactly_once ? TransactionalId(spec) : ""));
   if (io.exactly_once) source->set_transactions(producer);
+  if (spec.source.purge_committed) source->set_purge_committed(10'000);
   auto sink = [&](const config::SinkSpec& s, const std::string& header) -> base::Result<std::unique_ptr<engine::Sink>> {
     if (s.kind == Kind::kKafka) return std::unique_ptr<engine::Sink>(std::make_unique<KafkaSink>(producer, s.topic));
     return MakeSink(spec, s, header);

@@ -342,6 +342,41 @@ base::Result<int32_t> KafkaSource::PartitionFor(std::string_view key) const {
                   : rd_kafka_msg_partitioner_consistent(nullptr, key.data(), key.size(), count, nullptr, nullptr);
 }
 
+//! The queue DeleteRecords answers on; destroyed before the client.
+struct KafkaSource::PurgeQueue {
+  rd_kafka_queue_t* queue;
+  explicit PurgeQueue(rd_kafka_t* rk) : queue(rd_kafka_queue_new(rk)) {}
+  ~PurgeQueue() {
+    while (rd_kafka_event_t* ev = rd_kafka_queue_poll(queue, 0)) rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(queue);
+  }
+  PurgeQueue(const PurgeQueue&) = delete;
+  PurgeQueue& operator=(const PurgeQueue&) = delete;
+};
+
+void KafkaSource::Purge(std::span<const engine::PartitionOffset> offsets) {
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch()).count();
+  if (now - last_purge_ms_ < purge_interval_ms_) return;
+  last_purge_ms_ = now;
+  if (!purge_) purge_ = std::make_shared<PurgeQueue>(rk_.get());
+  // The answers to earlier requests: a failure only delays the deletion to the next one.
+  while (rd_kafka_event_t* ev = rd_kafka_queue_poll(purge_->queue, 0)) {
+    if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR)
+      spdlog::warn("'{}': deleting committed records: {}", topic_, rd_kafka_event_error_string(ev));
+    rd_kafka_event_destroy(ev);
+  }
+  rd_kafka_topic_partition_list_t* before = rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
+  for (const auto& o : offsets)
+    if (o.next_offset > 0) rd_kafka_topic_partition_list_add(before, topic_.c_str(), o.partition)->offset = o.next_offset;
+  if (before->cnt > 0) {
+    rd_kafka_DeleteRecords_t* del = rd_kafka_DeleteRecords_new(before);
+    rd_kafka_DeleteRecords(rk_.get(), &del, 1, nullptr, purge_->queue);
+    rd_kafka_DeleteRecords_destroy(del);
+  }
+  rd_kafka_topic_partition_list_destroy(before);
+}
+
 KafkaSource::~KafkaSource() {
   (void)Close();
   if (conf_) rd_kafka_conf_destroy(conf_);
@@ -469,23 +504,21 @@ base::Status KafkaSource::Commit(std::span<const engine::PartitionOffset> offset
     if (o.label_next_offset >= 0 && !labels_topic_.empty())
       rd_kafka_topic_partition_list_add(list, labels_topic_.c_str(), o.partition)->offset = o.label_next_offset;
   }
+  base::Status st;
   if (producer_) {
-    base::Status st = producer_->CommitTransaction(rk_.get(), list);
-    rd_kafka_topic_partition_list_destroy(list);
-    return st;
+    st = producer_->CommitTransaction(rk_.get(), list);
+  } else if (list->cnt > 0) {
+    st = KafkaError(rd_kafka_commit(rk_.get(), list, 0), "commit offsets of '" + topic_ + "'");
   }
-  if (list->cnt == 0) {
-    rd_kafka_topic_partition_list_destroy(list);
-    return base::Status::OK();
-  }
-  const rd_kafka_resp_err_t err = rd_kafka_commit(rk_.get(), list, 0);
   rd_kafka_topic_partition_list_destroy(list);
-  return KafkaError(err, "commit offsets of '" + topic_ + "'");
+  if (st.ok() && purge_interval_ms_ >= 0) Purge(offsets);
+  return st;
 }
 
 base::Status KafkaSource::Close() {
   if (closed_ || !rk_) return base::Status::OK();
   closed_ = true;
+  purge_.reset();
   if (range_ && listener_ != nullptr && !range_->offsets.empty()) {
     // No group revokes a direct assignment: hand the partitions back as a revocation would, so the
     // tasks release their readers (and their queues) before the client goes.

@@ -63,6 +63,9 @@ class KafkaSource final : public engine::Source {
   //! Exactly-once: Commit sends the offsets into `producer`'s open transaction and commits it
   //! (with this consumer's group metadata, so a zombie of an older generation is fenced).
   void set_transactions(std::shared_ptr<class KafkaProducer> producer) { producer_ = std::move(producer); }
+  //! After a commit, at most every `interval_ms`, deletes the topic's records before the committed
+  //! offsets (DeleteRecords), as a repartition topic that only this group reads wants.
+  void set_purge_committed(int interval_ms) { purge_interval_ms_ = interval_ms; }
 
   //! Bounded-read bookkeeping, shared with the readers.
   struct Range;
@@ -88,6 +91,13 @@ class KafkaSource final : public engine::Source {
   bool murmur2_ = false;          // partitioner: murmur2_random instead of consistent_random
   mutable std::atomic<int32_t> partition_count_{0};  // 0 = not fetched yet
   std::shared_ptr<class KafkaProducer> producer_;    // exactly-once: the transactional producer
+  int purge_interval_ms_ = -1;                        // < 0: never delete records
+  int64_t last_purge_ms_ = 0;                         // steady clock
+  struct PurgeQueue;
+  std::shared_ptr<PurgeQueue> purge_;                 // DeleteRecords answers, read at the next purge
+
+  //! Deletes `offsets`' records before each committed offset; errors are logged, never fatal.
+  void Purge(std::span<const engine::PartitionOffset> offsets);
 };
 
 }  // namespace vigil::connectors

@@ -108,6 +108,7 @@ base::Result<std::vector<config::PipelineSpec>> SplitStages(const config::Pipeli
       stage.source.topic = RepartitionTopic(spec, b.key);
       stage.source.group = spec.source.group + ".by_" + b.key;
       stage.source.key = b.key;
+      stage.source.purge_committed = true;  // only this stage reads it
       stage.schema = SchemaOf(*previous, last ? spec.schema.key : bounds[s + 1].key);
     } else {
       stage.name = spec.name + ".by_" + b.key;

@@ -455,6 +455,17 @@ TEST_CASE("three instances share six partitions and one is killed: its partition
   CHECK(TopicPartitions(n.group + "." + n.tx + ".changelog") == kPartitions);
   const std::string repartition = n.group + "." + n.tx + ".repartition.TERMINAL_ID";
   CHECK(TopicPartitions(repartition) == kPartitions);
+  // The second stage deletes what it has committed from the repartition topic (every 10 s).
+  const auto watermarks = EndOffsets::Make(repartition);
+  int64_t deleted = 0, written = 0;
+  for (int p = 0; p < kPartitions; ++p) {
+    deleted += watermarks->LowWatermark(p);
+    written += watermarks->HighWatermark(p);
+  }
+  std::printf("rebalance: repartition topic: %lld records deleted of %lld written\n", static_cast<long long>(deleted),
+              static_cast<long long>(written));
+  CHECK(deleted > 0);
+  CHECK(deleted <= written);
   CHECK(TopicPartitions(n.group + ".by_TERMINAL_ID." + repartition + ".changelog") == kPartitions);
   CheckExactlyOnce(dir, n, transactions, started);
   std::filesystem::remove_all(dir);

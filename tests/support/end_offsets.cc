@@ -37,11 +37,12 @@ KafkaPtr Consumer(const std::string& isolation) {
   return KafkaPtr(rk);
 }
 
-int64_t End(rd_kafka_t* rk, const std::string& topic, int32_t partition) {
+//! The low (`low` true) or high watermark of `partition`; -1 when the broker does not answer.
+int64_t Watermark(rd_kafka_t* rk, const std::string& topic, int32_t partition, bool low_end = false) {
   int64_t low = -1, high = -1;
   return rd_kafka_query_watermark_offsets(rk, topic.c_str(), partition, &low, &high, kQueryTimeoutMs) ==
                  RD_KAFKA_RESP_ERR_NO_ERROR
-             ? high
+             ? (low_end ? low : high)
              : -1;
 }
 
@@ -65,11 +66,15 @@ std::unique_ptr<EndOffsets> EndOffsets::Make(const std::string& topic) {
 }
 
 int64_t EndOffsets::HighWatermark(int32_t partition) const {
-  return End(clients_->uncommitted.get(), topic_, partition);
+  return Watermark(clients_->uncommitted.get(), topic_, partition);
+}
+
+int64_t EndOffsets::LowWatermark(int32_t partition) const {
+  return Watermark(clients_->uncommitted.get(), topic_, partition, /*low_end=*/true);
 }
 
 int64_t EndOffsets::LastStable(int32_t partition) const {
-  return End(clients_->committed.get(), topic_, partition);
+  return Watermark(clients_->committed.get(), topic_, partition);
 }
 
 bool EndOffsets::OpenTransaction(int32_t partition) const {

@@ -26,6 +26,9 @@ class EndOffsets {
   //! The high watermark of `partition`: the offset the next record will get. -1 when the broker did
   //! not answer within 5 s.
   int64_t HighWatermark(int32_t partition) const;
+  //! The low watermark of `partition`: its first record not deleted. -1 when the broker did not
+  //! answer within 5 s.
+  int64_t LowWatermark(int32_t partition) const;
   //! The last stable offset of `partition`: where a read_committed reader stops. -1 when the broker
   //! did not answer within 5 s.
   int64_t LastStable(int32_t partition) const;
