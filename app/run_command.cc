@@ -16,6 +16,7 @@
 #include "engine/http_server.h"
 #include "engine/plan.h"
 #include "engine/runtime.h"
+#include "engine/stages.h"
 #include "operators/register.h"
 
 namespace vigil::app {
@@ -186,6 +187,20 @@ int CheckConfigCommand(const std::string& path) {
     return 2;
   }
   fmt::print("{}: ok ({} operators, {} columns)\n", path, (*plan)->operators().size(), (*plan)->schema().size());
+  // What `vigil run` does over an input topic of several partitions (engine/stages.h).
+  auto stages = engine::SplitStages(*spec, registry);
+  if (!stages.ok()) {
+    fmt::print(stderr, "warning: over an input topic of several partitions: {}\n", stages.status().message());
+  } else if (stages->size() > 1) {
+    fmt::print("over an input topic of several partitions, {} stages:\n", stages->size());
+    for (const config::PipelineSpec& stage : *stages) {
+      std::string ops;
+      for (const auto& op : stage.operators) ops += (ops.empty() ? "" : ", ") + op.name;
+      fmt::print("  {}: {} by {} -> [{}] -> {}{}\n", stage.name, stage.source.topic, stage.source.key, ops,
+                 stage.output.topic.empty() ? stage.output.path : stage.output.topic,
+                 stage.labels.enabled ? " (reads the labels)" : "");
+    }
+  }
   return 0;
 }
 

@@ -32,6 +32,14 @@ TEST_CASE("check-config accepts the example and names file:line:col for a broken
   std::string out;
   CHECK(RunVigil({"check-config", std::string(VIGIL_SOURCE_DIR) + "/deploy/examples/windows.yaml"}, &out) == 0);
   CHECK(out.find("ok") != std::string::npos);
+  CHECK(out.find("stages") == std::string::npos);  // every window is keyed by the source's key
+  // The Handbook's per-terminal window: the stages `vigil run` makes over several partitions.
+  CHECK(RunVigil({"check-config", std::string(VIGIL_SOURCE_DIR) + "/deploy/examples/handbook.yaml"}, &out) == 0);
+  CHECK(out.find("over an input topic of several partitions, 2 stages:\n"
+                 "  handbook.by_CUSTOMER_ID: transactions by CUSTOMER_ID -> [derive-0, customer] -> "
+                 "vigil-handbook.transactions.repartition.TERMINAL_ID\n"
+                 "  handbook: vigil-handbook.transactions.repartition.TERMINAL_ID by TERMINAL_ID -> [terminal] -> "
+                 "features (reads the labels)\n") != std::string::npos);
 
   const std::string path = TempDir("vigil-cli") + "/broken.yaml";
   std::ofstream(path) << "name: x\nsource: {kind: kafka, topic: t}\nschema:\n  event_time: TS\n  fields:\n"
