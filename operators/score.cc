@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <functional>
 #include <atomic>
 #include <cstdio>
 #include <cmath>
@@ -42,14 +43,19 @@ class ScoreState final : public engine::OperatorState {
   std::vector<uint32_t> order;       //!< Feature indexes, sorted by |contribution|.
   std::string reasons;               //!< One row's REASONS text.
   std::vector<int64_t> times;        //!< Event times of the scored rows (drift windows).
-  // Outcomes on delayed labels: scored events wait here (in event-time order, from pending_head) until
-  // their label is due, then go to the monitor and the feature log with it. pending_inputs holds
-  // each pending event's served vector (width floats, same order).
+  // Outcomes on delayed labels: scored events wait here (in arrival order, from pending_head) until
+  // their label is due, then go to the monitor and the feature log with it, in event-time order: `due`
+  // is a min-heap of (event time, index), so an event that arrived out of order (a stage after a
+  // repartition topic sees a terminal's events as fast as each input partition goes) is not held back
+  // behind a newer one. pending_inputs holds each pending event's served vector (width floats, same
+  // order); settled marks the ones gone, and the settled prefix is compacted away now and then.
   engine::LabelIndex* labels = nullptr;
   FeatureLog* log = nullptr;
   std::vector<ScoredEvent> pending;
   std::vector<std::shared_ptr<const ModelVersion>> pending_models;  //!< The version that decided each.
   std::vector<float> pending_inputs;
+  std::vector<uint8_t> settled;
+  std::vector<std::pair<int64_t, size_t>> due;
   size_t pending_head = 0;
   std::vector<ScoredEvent> matured;
   std::vector<LogRow> log_rows;
@@ -171,26 +177,24 @@ class ScoreOperator final : public engine::Operator {
         e.canary = st->canary[i] != 0;
         e.challenger = st->challenger[i];
       }
-      // Kept in event-time order: an event that arrives out of order (a stage after a repartition
-      // topic sees a terminal's events as fast as each input partition goes) takes its place, so the
-      // events before it are not held back behind it. In order, this appends.
-      const auto at = std::upper_bound(st->pending.begin() + static_cast<std::ptrdiff_t>(st->pending_head),
-                                       st->pending.end(), e.time_ms,
-                                       [](int64_t t, const ScoredEvent& p) { return t < p.time_ms; });
-      const auto k = at - st->pending.begin();
-      st->pending.insert(at, e);
-      st->pending_models.insert(st->pending_models.begin() + k, e.canary ? trial->model : model);
-      const float* in = st->inputs.data() + i * width;
-      st->pending_inputs.insert(st->pending_inputs.begin() + k * static_cast<std::ptrdiff_t>(width), in, in + width);
+      st->due.emplace_back(e.time_ms, st->pending.size());
+      std::push_heap(st->due.begin(), st->due.end(), std::greater<>());
+      st->pending.push_back(e);
+      st->pending_models.push_back(e.canary ? trial->model : model);
+      st->settled.push_back(0);
     }
+    st->pending_inputs.insert(st->pending_inputs.end(), st->inputs.begin(), st->inputs.end());
     // An event is settled once its label is due (delay after its event time) and the task's label
     // stream has been read that far: labels arrive on their own topic and may lag the events.
     const int64_t delay = int64_t{spec_.monitor.label_delay_days} * 86'400'000;
     now = std::min(now, st->labels->watermark());
     st->matured.clear();
     st->log_rows.clear();
-    while (st->pending_head < st->pending.size() && st->pending[st->pending_head].time_ms + delay <= now) {
-      const size_t i = st->pending_head++;
+    while (!st->due.empty() && st->due.front().first + delay <= now) {
+      std::pop_heap(st->due.begin(), st->due.end(), std::greater<>());
+      const size_t i = st->due.back().second;
+      st->due.pop_back();
+      st->settled[i] = 1;
       ScoredEvent& e = st->pending[i];
       VIGIL_ASSIGN_OR_RETURN(const engine::LabelRecord* label, st->labels->Lookup(e.id));
       e.label = label != nullptr && label->time_ms <= now && label->label > 0.5 ? 1 : 0;
@@ -202,12 +206,16 @@ class ScoreOperator final : public engine::Operator {
     if (monitor_) monitor_->AddOutcomes(*model, st->matured);
     if (judge_) judge_->AddOutcomes(st->matured);
     if (log_) VIGIL_RETURN_IF_ERROR(log_->Append(st->log_rows));
+    while (st->pending_head < st->pending.size() && st->settled[st->pending_head]) ++st->pending_head;
     const size_t head = st->pending_head;
     if (head > 4096 && head * 2 > st->pending.size()) {  // compact, keeping capacity
-      st->pending.erase(st->pending.begin(), st->pending.begin() + static_cast<std::ptrdiff_t>(head));
-      st->pending_models.erase(st->pending_models.begin(), st->pending_models.begin() + static_cast<std::ptrdiff_t>(head));
+      const auto cut = static_cast<std::ptrdiff_t>(head);
+      st->pending.erase(st->pending.begin(), st->pending.begin() + cut);
+      st->pending_models.erase(st->pending_models.begin(), st->pending_models.begin() + cut);
+      st->settled.erase(st->settled.begin(), st->settled.begin() + cut);
       st->pending_inputs.erase(st->pending_inputs.begin(),
                                st->pending_inputs.begin() + static_cast<std::ptrdiff_t>(head * width));
+      for (auto& d : st->due) d.second -= head;  // every index still due is past the settled prefix
       st->pending_head = 0;
     }
     return base::Status::OK();
