@@ -73,7 +73,12 @@ void Runtime::WorkerLoop(int worker) {
     // A worker with one task blocks in the read (the batch's max wait); with several it polls each.
     const int wait_ms = mine.size() == 1 ? batch.max_wait_ms : 0;
     size_t read = 0;
+    bool held = false;
     for (Task* task : mine) {
+      if (align_ms_ >= 0 && AheadOfOthers(*task)) {
+        held = true;
+        continue;
+      }
       auto n = task->RunOnce(batch.max_events, wait_ms, output_.get(), dead_letter_.get());
       if (!n.ok()) {
         Fail(n.status().WithContext("partition " + std::to_string(task->partition())));
@@ -85,13 +90,28 @@ void Runtime::WorkerLoop(int worker) {
     const bool had_tasks = !mine.empty();
     gate_.Leave();
     if (failed_) return;
-    if (read == 0 && (!had_tasks || wait_ms == 0)) {
+    if (read == 0 && (!had_tasks || wait_ms == 0 || held)) {
       std::this_thread::sleep_for(std::chrono::milliseconds(idle_sleep_ms));
       idle_sleep_ms = std::min(idle_sleep_ms * 2, std::max(1, batch.max_wait_ms));
     } else {
       idle_sleep_ms = 1;
     }
   }
+}
+
+bool Runtime::AheadOfOthers(const Task& task) const {
+  // The lists only change while every worker is paused at the gate.
+  const int64_t mine = task.event_time();
+  if (mine == INT64_MIN || task.idle()) return false;
+  if (starting_.load(std::memory_order_relaxed) > 0) return true;  // partitions of this assignment still to come
+  for (const auto& list : worker_tasks_) {
+    for (const Task* other : list) {
+      if (other == &task || other->idle()) continue;
+      const int64_t theirs = other->pending_from();  // what they may still write
+      if (theirs == INT64_MIN || mine - theirs > align_ms_) return true;
+    }
+  }
+  return false;
 }
 
 void Runtime::RebuildWorkerLists() {
@@ -132,6 +152,7 @@ base::Result<StartOffsets> Runtime::PrepareAssign(int32_t partition) {
   const StartOffsets start{task->checkpoint_offset(), task->label_checkpoint_offset()};
   spdlog::info("{}: partition {} assigned; state checkpoint {}", plan_.spec().name, partition, start.events);
   pending_tasks_[partition] = std::move(task);
+  starting_.store(static_cast<int>(pending_tasks_.size()), std::memory_order_relaxed);
   return start;
 }
 
@@ -148,6 +169,7 @@ base::Status Runtime::Assigned(int32_t partition, std::unique_ptr<PartitionReade
     tasks_[partition] = std::move(it->second);
   }
   pending_tasks_.erase(it);
+  starting_.store(static_cast<int>(pending_tasks_.size()), std::memory_order_relaxed);
   RebuildWorkerLists();
   gate_.Resume();
   return base::Status::OK();

@@ -71,6 +71,12 @@ class Runtime final : public SourceListener {
   //! Makes Run return once no event has arrived for `ms` (0 = never). For demos, tests and replays
   //! of a bounded range.
   void set_idle_exit_ms(int64_t ms) { idle_exit_ms_ = ms; }
+  //! Keeps the tasks within `ms` of event time of each other: a worker skips a task that is further
+  //! ahead of the slowest task with input (a task whose last read found nothing does not hold the
+  //! others back). For a stage that feeds a repartition topic (engine/stages.h): a catch-up over a
+  //! backlog then reaches the next stage about in event-time order, as far as this process's
+  //! partitions go. < 0 (default): off. Before Run.
+  void set_event_time_alignment(int64_t ms) { align_ms_ = ms; }
   //! Backs the tasks' stores with `changelog`; with `exactly_once` the source's Commit commits a
   //! transaction (see the protocol above). Before Run.
   void set_changelog(std::unique_ptr<Changelog> changelog, bool exactly_once) {
@@ -127,6 +133,10 @@ class Runtime final : public SourceListener {
   std::atomic<bool> failed_{false};
   std::atomic<uint64_t> events_seen_{0};
   int64_t idle_exit_ms_ = 0;
+  int64_t align_ms_ = -1;
+  std::atomic<int> starting_{0};  //!< Partitions prepared and not yet assigned (pending_tasks_), for workers.
+  //! With alignment: whether `task` is further ahead than align_ms_ of the slowest task with input.
+  bool AheadOfOthers(const Task& task) const;
   RunSummary retired_;  // totals of tasks already closed
   uint64_t commits_ = 0;
 };

@@ -13,6 +13,10 @@
 // hence end to end. A stage writes every column it has (JSON, doubles in shortest round-trip form,
 // so features stay bit-exact) keyed by the next stage's key; the next stage's schema is those columns.
 //
+// The next stage sees a key's events as each input partition is processed, not in event-time order;
+// its windows' lateness must cover that. `vigil run` keeps a feeding stage's partitions within a quarter
+// of the next stages' smallest lateness of each other (Runtime::set_event_time_alignment).
+//
 // Labels are read by the one stage partitioned like them: `labels.source.key` names the event field
 // the label records are keyed by (default: the source's key). Operators that read labels (`$label`
 // window outputs, `score` with performance monitoring, rollout or a feature log) must be in that stage.

@@ -36,19 +36,32 @@ base::Result<std::unique_ptr<Task>> Task::Open(const Plan& plan, int32_t partiti
 
 base::Result<std::size_t> Task::RunOnce(std::size_t max_events, int wait_ms, Sink* output, Sink* dead_letter) {
   VIGIL_RETURN_IF_ERROR(reader_->Read(max_events, wait_ms, &raw_));
-  if (raw_.empty()) return std::size_t{0};
+  if (raw_.empty()) {
+    // Drained, or so it seems: right after the assignment the first fetch may still be on its way.
+    const auto now = std::chrono::steady_clock::now();
+    idle_.store(reader_->Lag() == 0 || now - last_data_ > std::chrono::seconds(10), std::memory_order_relaxed);
+    return std::size_t{0};
+  }
+  idle_.store(false, std::memory_order_relaxed);
+  last_data_ = std::chrono::steady_clock::now();
   std::lock_guard lock(mu_);
   const auto start = std::chrono::steady_clock::now();
   batch_.Reset(raw_, partition_);
+  int64_t batch_max_time = INT64_MIN;
   const auto& ops = plan_.operators();
   for (size_t i = 0; i < ops.size(); ++i) {
     base::Status st = ops[i]->Process(batch_, states_[i].get());
     if (!st.ok()) return st.WithContext("operator '" + ops[i]->name() + "'");
-    if (i == 0 && label_reader_) {  // after parse: event times are known
+    if (i == 0) {  // after parse: event times are known
       int64_t until = INT64_MIN;
       for (size_t r = 0; r < batch_.size(); ++r)
         if (batch_.live(r)) until = std::max(until, batch_.meta(r).event_time);
-      VIGIL_RETURN_IF_ERROR(CatchUpLabels(until));
+      batch_max_time = until;
+      int64_t from = INT64_MAX;
+      for (size_t r = 0; r < batch_.size(); ++r)
+        if (batch_.live(r)) from = std::min(from, batch_.meta(r).event_time);
+      in_flight_from_.store(from, std::memory_order_relaxed);
+      if (label_reader_) VIGIL_RETURN_IF_ERROR(CatchUpLabels(until));
     }
   }
   plan_.output_encoder().EncodeLive(batch_, &out_, plan_.spec().output.format);
@@ -61,6 +74,10 @@ base::Result<std::size_t> Task::RunOnce(std::size_t max_events, int wait_ms, Sin
     for (const OutRecord& r : dead_.records) probe_->DeadLettered(r.reason);
     if (dead_letter != nullptr) VIGIL_RETURN_IF_ERROR(dead_letter->Write(dead_));
   }
+  // Written: the next stage may see these event times now.
+  if (batch_max_time > event_time_.load(std::memory_order_relaxed))
+    event_time_.store(batch_max_time, std::memory_order_relaxed);
+  in_flight_from_.store(INT64_MAX, std::memory_order_relaxed);
   next_offset_ = raw_.back().offset + 1;
   stats_.events_in += batch_.size();
   stats_.events_out += out_.records.size();

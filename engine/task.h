@@ -2,7 +2,10 @@
 // Task: everything that belongs to one input partition — its reader, its RocksDB store, its
 // operators' states and its reusable batch buffers. State never crosses tasks.
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -42,6 +45,7 @@ class Task {
   void SetReaders(std::unique_ptr<PartitionReader> reader, std::unique_ptr<PartitionReader> labels) {
     reader_ = std::move(reader);
     label_reader_ = std::move(labels);
+    last_data_ = std::chrono::steady_clock::now();
   }
   //! Reads one micro-batch and runs it through the operators into the sinks. Returns the number of
   //! events read (0 when the partition had nothing). A non-OK status is fatal (see operator.h).
@@ -75,6 +79,14 @@ class Task {
   //! Offset the store's state reflects (its last commit), or -1.
   int64_t checkpoint_offset() const { return store_->checkpoint_offset(); }
   int64_t lag() const { return reader_ ? reader_->Lag() : -1; }
+  //! The worker scheduling's view (Runtime::set_event_time_alignment), read by any worker: the latest
+  //! event time written to the sinks (INT64_MIN before the first); the earliest event time that may
+  //! still be written (the batch in flight's earliest, else event_time()); and whether the partition
+  //! looks drained (the last read found nothing and the reader is at the partition's end, or nothing
+  //! came for 10 s).
+  int64_t event_time() const { return event_time_.load(std::memory_order_relaxed); }
+  int64_t pending_from() const { return std::min(in_flight_from_.load(std::memory_order_relaxed), event_time()); }
+  bool idle() const { return idle_.load(std::memory_order_relaxed); }
   const TaskStats& stats() const { return stats_; }
   std::size_t cached_keys() const;
   CacheStats cache_stats() const;
@@ -106,6 +118,10 @@ class Task {
   std::size_t cache_max_keys_ = 0;
   bool staged_ = false;  //!< StageState ran; ApplyState pending.
   TaskStats stats_;
+  std::atomic<int64_t> event_time_{INT64_MIN};
+  std::atomic<int64_t> in_flight_from_{INT64_MAX};
+  std::atomic<bool> idle_{false};
+  std::chrono::steady_clock::time_point last_data_;  //!< When a read last found events (or the readers came).
 };
 
 }  // namespace vigil::engine
