@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "tests/support/end_offsets.h"
+#include "tests/support/handbook_stream.h"
 #include "tests/support/kafka_env.h"
 #include "tests/support/process.h"
 #include "tests/support/replay_table.h"
@@ -113,13 +114,6 @@ http: {enabled: false}
   return yaml;
 }
 
-//! The integer after `"FIELD":` in a flat JSON line, or -1.
-int64_t JsonInt(const std::string& line, const std::string& field) {
-  const std::string needle = "\"" + field + "\":";
-  const size_t at = line.find(needle);
-  return at == std::string::npos ? -1 : std::strtoll(line.c_str() + at + needle.size(), nullptr, 10);
-}
-
 //! Splits DIR/tx.jsonl into `chunks` files DIR/chunks/chunk-NNNNN.tsv of "CUSTOMER_ID<TAB>json" lines,
 //! in file order; returns the number of transactions.
 size_t WriteChunks(const std::string& dir, int chunks) {
@@ -127,15 +121,7 @@ size_t WriteChunks(const std::string& dir, int chunks) {
   std::ifstream in(dir + "/tx.jsonl");
   for (std::string line; std::getline(in, line);)
     if (!line.empty()) lines.push_back(std::move(line));
-  std::filesystem::create_directories(dir + "/chunks");
-  const size_t per_chunk = (lines.size() + static_cast<size_t>(chunks) - 1) / static_cast<size_t>(chunks);
-  for (size_t first = 0, n = 0; first < lines.size(); first += per_chunk, ++n) {
-    char name[64];
-    std::snprintf(name, sizeof name, "/chunks/chunk-%05zu.tsv", n);
-    std::ofstream out(dir + name);
-    for (size_t i = first; i < std::min(lines.size(), first + per_chunk); ++i)
-      out << JsonInt(lines[i], "CUSTOMER_ID") << '\t' << lines[i] << '\n';
-  }
+  WriteChunkFiles(dir, lines, chunks);
   return lines.size();
 }
 

@@ -11,14 +11,26 @@
 #include "tests/support/kafka_env.h"
 
 namespace vigil::testing {
-namespace {
 
-//! The integer after `"FIELD":` in a flat JSON line, or -1.
 int64_t JsonInt(const std::string& line, const std::string& field) {
   const std::string needle = "\"" + field + "\":";
   const size_t at = line.find(needle);
   return at == std::string::npos ? -1 : std::strtoll(line.c_str() + at + needle.size(), nullptr, 10);
 }
+
+void WriteChunkFiles(const std::string& dir, const std::vector<std::string>& lines, int chunks) {
+  std::filesystem::create_directories(dir + "/chunks");
+  const size_t per_chunk = (lines.size() + static_cast<size_t>(chunks) - 1) / static_cast<size_t>(chunks);
+  for (size_t first = 0, n = 0; first < lines.size(); first += per_chunk, ++n) {
+    char name[64];
+    std::snprintf(name, sizeof name, "/chunks/chunk-%05zu.tsv", n);
+    std::ofstream out(dir + name);
+    for (size_t i = first; i < std::min(lines.size(), first + per_chunk); ++i)
+      out << JsonInt(lines[i], "CUSTOMER_ID") << '\t' << lines[i] << '\n';
+  }
+}
+
+namespace {
 
 //! kcat producing the "key<TAB>value" lines of `file` to partition 0 of `topic`, idempotently (a
 //! retry across a broker restart must not duplicate an input event).
@@ -62,15 +74,7 @@ std::unique_ptr<HandbookStream> HandbookStream::Make(const std::string& dir,
   }
   s->transactions_ = lines.size();
   REQUIRE(s->transactions_ > 0);
-  const size_t per_chunk =
-      (lines.size() + static_cast<size_t>(options.chunks) - 1) / static_cast<size_t>(options.chunks);
-  for (size_t first = 0, n = 0; first < lines.size(); first += per_chunk, ++n) {
-    char name[64];
-    std::snprintf(name, sizeof name, "/chunks/chunk-%05zu.tsv", n);
-    std::ofstream out(dir + name);
-    for (size_t i = first; i < std::min(lines.size(), first + per_chunk); ++i)
-      out << JsonInt(lines[i], "CUSTOMER_ID") << '\t' << lines[i] << '\n';
-  }
+  WriteChunkFiles(dir, lines, options.chunks);
   {
     std::ifstream in(dir + "/labels.jsonl");
     std::ofstream out(dir + "/labels.tsv");

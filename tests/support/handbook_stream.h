@@ -15,11 +15,18 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "tests/support/process.h"
 #include "tests/support/replay_table.h"
 
 namespace vigil::testing {
+
+//! The integer after `"FIELD":` in a flat JSON line, or -1.
+int64_t JsonInt(const std::string& line, const std::string& field);
+//! Splits the transaction JSON `lines`, in order, into `chunks` files DIR/chunks/chunk-NNNNN.tsv of
+//! "CUSTOMER_ID<TAB>json" lines (the key `vigil simulate --kafka` gives them), for kcat -K '\t'.
+void WriteChunkFiles(const std::string& dir, const std::vector<std::string>& lines, int chunks);
 
 //! Options of HandbookStream::Make; each states its default.
 struct HandbookStreamOptions {
