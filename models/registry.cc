@@ -166,15 +166,27 @@ base::Result<std::string> Rollback(const std::string& registry) {
 base::Status WriteDriftSignal(const std::string& registry, const DriftSignal& signal) {
   std::string reason = signal.reason;
   std::replace(reason.begin(), reason.end(), '\n', ' ');
-  return WriteAtomically(fs::path(registry) / "DRIFT",
-                         std::to_string(signal.time_ms) + "\t" + signal.version + "\t" + reason + "\n");
+  const std::string line = std::to_string(signal.time_ms) + "\t" + signal.version + "\t" + reason + "\n";
+  const fs::path path = fs::path(registry) / "DRIFT";
+  std::ofstream out(path, std::ios::app | std::ios::binary);
+  out.write(line.data(), static_cast<std::streamsize>(line.size()));
+  out.flush();
+  if (!out) return base::IoError("cannot append to '" + path.string() + "'");
+  return base::Status::OK();
 }
 
 base::Result<DriftSignal> ReadDriftSignal(const std::string& registry) {
   auto text = ReadText(fs::path(registry) / "DRIFT");
   if (!text.ok()) return base::NotFound("no drift signal in '" + registry + "'");
+  // The newest complete line (a line still being appended has no newline yet).
+  const std::string& all = *text;
+  const size_t end = all.rfind('\n');
+  if (end == std::string::npos) return base::NotFound("no drift signal in '" + registry + "'");
+  const size_t previous = end == 0 ? std::string::npos : all.rfind('\n', end - 1);
+  const size_t begin = previous == std::string::npos ? 0 : previous + 1;
+  const std::string line = all.substr(begin, end - begin);
   DriftSignal signal;
-  std::stringstream in(*text);
+  std::stringstream in(line);
   std::string time;
   if (!std::getline(in, time, '\t') || !std::getline(in, signal.version, '\t') || !std::getline(in, signal.reason))
     return base::Corruption("malformed DRIFT in '" + registry + "'");

@@ -52,15 +52,16 @@ base::Status ProposeCandidate(const std::string& registry, const std::string& ve
 base::Status EndCandidate(const std::string& registry, const std::string& version, std::string_view outcome,
                           const std::string& detail);
 //! A drift signal: the monitor saw the serving version's inputs or score drift (or its precision on
-//! matured labels drop). `<registry>/DRIFT` holds the latest; the retraining worker follows it.
+//! matured labels drop). `<registry>/DRIFT` keeps every signal, one line each (`time version reason`,
+//! tab-separated), the newest last; the retraining worker follows the newest.
 struct DriftSignal {
   int64_t time_ms = 0;     //!< Wall clock when it was raised.
   std::string version;     //!< The serving version.
   std::string reason;      //!< E.g. "TX_AMOUNT PSI 0.41 >= 0.25".
 };
-//! Replaces `<registry>/DRIFT` atomically.
+//! Appends `signal` to `<registry>/DRIFT` (one write of a whole line).
 base::Status WriteDriftSignal(const std::string& registry, const DriftSignal& signal);
-//! The latest signal; NotFound when none was raised.
+//! The newest signal; NotFound when none was raised.
 base::Result<DriftSignal> ReadDriftSignal(const std::string& registry);
 //! Every version directory, sorted by name.
 base::Result<std::vector<std::string>> ListVersions(const std::string& registry);

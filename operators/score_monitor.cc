@@ -25,7 +25,8 @@ struct ScoreMonitor::Impl {
   std::string registry, pipeline;
   double review_threshold = 0.5;
   double drift_signal_psi = 0;  // 0: no drift signal
-  bool signaled = false;        // a signal was raised and the drift has not cleared since
+  // Per feature, then the score: a PSI signal was raised for it and it has not fallen back under since.
+  std::vector<bool> psi_signaled;
   bool alarm_signaled = false;  // the change detector's alarm was signalled for this version
   std::shared_ptr<prometheus::Registry> metrics;
   Family<Gauge>* feature_psi = nullptr;
@@ -135,7 +136,7 @@ void ScoreMonitor::SwitchTo(const models::ModelVersion& model) {
   if (m.version == model.version) return;
   if (m.metrics) m.RemoveSeries();
   m.version = model.version;
-  m.signaled = false;
+  m.psi_signaled.clear();
   m.alarm_signaled = false;
   m.drift.reset();
   auto reference = monitor::LoadVersionReference(m.registry, model.version);
@@ -217,21 +218,28 @@ void ScoreMonitor::Export() {
   const int64_t wall_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   size_t series = 0;  // index into version_series, in SwitchTo's order
-  std::string drift_reason;     // why a drift signal is due, if one is
-  bool drift_evaluated = false;  // the drift window was full enough to judge
+  std::vector<std::string> signals;  // drift signals due now, one reason each
   if (m.drift) {
     const monitor::DriftSnapshot snap = m.drift->Snapshot(wall_ms);
     // A signal needs a full window (count windows: every sub-window but the one filling) or at least
     // 1000 events (time windows): a PSI over the first few events is noise.
     const int64_t needed = spec_.span_ms > 0 ? 1000 : spec_.events * std::max(1, spec_.sub_windows - 1);
-    drift_evaluated = m.drift_signal_psi > 0 && static_cast<int64_t>(snap.events_in_window) >= needed;
-    if (drift_evaluated) {
+    if (m.drift_signal_psi > 0 && static_cast<int64_t>(snap.events_in_window) >= needed) {
+      // Each feature (and the score) is latched on its own: signalled when its PSI reaches the
+      // threshold, re-armed when it falls back under, so one drifted feature does not hide another.
       const auto& names = m.drift->feature_names();
-      for (size_t i = 0; i < snap.feature_psi.size() && drift_reason.empty(); ++i)
-        if (snap.feature_psi[i] >= m.drift_signal_psi)
-          drift_reason = fmt::format("{} PSI {:.3f} >= {}", names[i], snap.feature_psi[i], m.drift_signal_psi);
-      if (drift_reason.empty() && snap.score_psi >= m.drift_signal_psi)
-        drift_reason = fmt::format("score PSI {:.3f} >= {}", snap.score_psi, m.drift_signal_psi);
+      m.psi_signaled.resize(snap.feature_psi.size() + 1, false);
+      std::string reason;
+      for (size_t i = 0; i <= snap.feature_psi.size(); ++i) {
+        const bool is_score = i == snap.feature_psi.size();
+        const double psi = is_score ? snap.score_psi : snap.feature_psi[i];
+        const bool over = psi >= m.drift_signal_psi;
+        if (over && !m.psi_signaled[i])
+          reason += fmt::format("{}{} PSI {:.3f} >= {}", reason.empty() ? "" : "; ", is_score ? "score" : names[i], psi,
+                                m.drift_signal_psi);
+        m.psi_signaled[i] = over;
+      }
+      if (!reason.empty()) signals.push_back(std::move(reason));
     }
     if (m.metrics) {
       for (size_t i = 0; i < snap.feature_psi.size(); ++i) {
@@ -262,15 +270,13 @@ void ScoreMonitor::Export() {
       }
     }
   }
-  if (m.drift_signal_psi > 0 && m.alarm && drift_reason.empty() && !m.alarm_signaled) {
-    drift_reason = "card precision dropped (change detector)";
+  if (m.drift_signal_psi > 0 && m.alarm && !m.alarm_signaled) {
     m.alarm_signaled = true;  // the detector's alarm stays set for the version: signal it once
+    signals.push_back("card precision dropped (change detector)");
   }
-  if (drift_evaluated && drift_reason.empty()) m.signaled = false;  // back under the threshold: re-armed
-  if (!drift_reason.empty() && !m.signaled) {
-    m.signaled = true;
-    spdlog::warn("model {}: drift: {}", m.version, drift_reason);
-    if (base::Status st = models::WriteDriftSignal(m.registry, {wall_ms, m.version, drift_reason}); !st.ok())
+  for (const std::string& reason : signals) {
+    spdlog::warn("model {}: drift: {}", m.version, reason);
+    if (base::Status st = models::WriteDriftSignal(m.registry, {wall_ms, m.version, reason}); !st.ok())
       spdlog::warn("drift signal not written: {}", st.message());
   }
   if (m.metrics) m.last_evaluation_series->Set(static_cast<double>(wall_ms) / 1000.0);

@@ -54,8 +54,9 @@ class ScoreMonitor {
   //! `metrics` may be null (nothing exported; the monitor still runs). `registry` is the models
   //! directory whose versions carry the reference histograms.
   //! `drift_signal_psi` > 0: when a feature's or the score's PSI reaches it over a full drift window
-  //! (again only after every PSI fell back under it), or when the change detector alarms, a drift
-  //! signal is written to the registry (models::DriftSignal) for the retraining worker.
+  //! (each latched on its own: again only after it fell back under), or when the change detector
+  //! alarms (once per version), a drift signal is appended to the registry (models::DriftSignal) for
+  //! the retraining worker.
   static base::Result<std::unique_ptr<ScoreMonitor>> Make(const config::MonitorSpec& spec, double review_threshold,
                                                           std::string registry, std::string pipeline,
                                                           std::shared_ptr<prometheus::Registry> metrics,

@@ -146,12 +146,21 @@ TEST_CASE("a drift in the stream fires VigilFeatureDrift in a real Prometheus an
     drift_runs = WithTrigger(ListRuns(dir, reg), "drift");
   }
   INFO("DRIFT: " << (std::filesystem::exists(reg + "/DRIFT") ? ReadFile(reg + "/DRIFT") : "none"));
-  REQUIRE(drift_runs.size() == drift_runs_before + 1);
-  const Run& retrained = drift_runs.back();
+  // The first drift training; the model's card precision may drop with the amounts too, and that
+  // signal (latched apart from the PSI's) may trigger another, a day of event time later at most.
+  REQUIRE(drift_runs.size() > drift_runs_before);
+  const Run& retrained = drift_runs[drift_runs_before];
   CHECK(retrained.outcome == "registered");
   CHECK(retrained.parent == "v1");
   CHECK(retrained.valid_end > split);
-  CHECK_THAT(ReadFile(reg + "/DRIFT"), Catch::Contains("\tv1\t") && Catch::Contains("AMOUNT") && Catch::Contains("PSI"));
+  // The registry's DRIFT keeps every signal: one names an amount feature's PSI for v1.
+  const auto amount_signal = [&] {
+    std::istringstream lines(ReadFile(reg + "/DRIFT"));
+    for (std::string line; std::getline(lines, line);)
+      if (line.find("\tv1\t") != std::string::npos && line.find("AMOUNT PSI") != std::string::npos) return true;
+    return false;
+  };
+  CHECK(amount_signal());
 
   live.Signal(SIGTERM);
   CHECK(live.Wait(std::chrono::seconds(60)) == 0);
