@@ -5,6 +5,23 @@
 #include <filesystem>
 
 namespace vigil::engine {
+namespace {
+
+//! Drops the records of `raw` below `next` (a partition's first unprocessed offset; -1: none yet):
+//! a client that re-delivers what the task already processed (a stale fetch position after a
+//! rebalance) must not have it counted twice. A partition's records arrive in offset order, so
+//! they are a prefix. Returns how many were dropped.
+size_t DropRedelivered(std::vector<RawEvent>* raw, int64_t next, int32_t partition, const char* what) {
+  if (next < 0 || raw->empty() || raw->front().offset >= next) return 0;
+  size_t n = 0;
+  while (n < raw->size() && (*raw)[n].offset < next) ++n;
+  spdlog::warn("partition {}: {} offsets {}..{} were delivered again; already processed, skipped", partition, what,
+               raw->front().offset, (*raw)[n - 1].offset);
+  raw->erase(raw->begin(), raw->begin() + static_cast<std::ptrdiff_t>(n));
+  return n;
+}
+
+}  // namespace
 
 Task::Task(const Plan& plan, int32_t partition, EngineProbe* probe)
     : plan_(plan), partition_(partition), probe_(probe), batch_(&plan.schema()) {}
@@ -36,6 +53,7 @@ base::Result<std::unique_ptr<Task>> Task::Open(const Plan& plan, int32_t partiti
 
 base::Result<std::size_t> Task::RunOnce(std::size_t max_events, int wait_ms, Sink* output, Sink* dead_letter) {
   VIGIL_RETURN_IF_ERROR(reader_->Read(max_events, wait_ms, &raw_));
+  if (DropRedelivered(&raw_, next_offset_, partition_, "event") > 0 && raw_.empty()) return std::size_t{0};
   if (raw_.empty()) {
     // Drained, or so it seems: right after the assignment the first fetch may still be on its way.
     const auto now = std::chrono::steady_clock::now();
@@ -106,6 +124,7 @@ base::Status Task::CatchUpLabels(int64_t until) {
       VIGIL_RETURN_IF_ERROR(label_reader_->Read(kLabelBatch, kWaitMs, &label_raw_));
       if (label_raw_.empty()) continue;
     }
+    if (DropRedelivered(&label_raw_, label_next_offset_, partition_, "label") > 0 && label_raw_.empty()) continue;
     VIGIL_RETURN_IF_ERROR(labels_->Ingest(label_raw_));
     label_next_offset_ = label_raw_.back().offset + 1;
   }

@@ -49,6 +49,8 @@ class Task {
   }
   //! Reads one micro-batch and runs it through the operators into the sinks. Returns the number of
   //! events read (0 when the partition had nothing). A non-OK status is fatal (see operator.h).
+  //! Records below next_offset() (or labels below label_next_offset()) that a client delivers again
+  //! are skipped with a warning: an offset is processed once.
   base::Result<std::size_t> RunOnce(std::size_t max_events, int wait_ms, Sink* output, Sink* dead_letter);
   //! Runs one event through the operators with `mode` (read-only: operator.h rule 8) on a batch of
   //! its own, then calls `fn` with that batch and the row (dead-lettered if the event was rejected)
