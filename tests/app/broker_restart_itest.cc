@@ -2,8 +2,9 @@
 // once with a controlled shutdown (SIGTERM) and once as a crash (SIGKILL), each time on the same data.
 // The same vigil process rides through both; nothing is lost or duplicated: a read_committed reader
 // sees one decision per transaction with the features `vigil replay` computes, and no dead letter.
-// The test's own producer of the input (kcat, which gives up when no broker answers) pauses between
-// two chunks for each restart; vigil keeps running throughout.
+// The test's own producer of the input (one idempotent client, tests/support/chunk_producer.h) pauses
+// between two chunks for each restart, so the restart lands while vigil, not the producer, is busy;
+// vigil keeps running throughout.
 //
 // The test runs its own broker (tests/support/private_broker.h) on a free port: restarting the shared
 // one would break whatever else uses it at the time, and `scripts/kafka restart` empties the storage.
@@ -34,7 +35,7 @@ using Clock = std::chrono::steady_clock;
 struct Supervised {
   HandbookStream& stream;
   std::unique_ptr<Child> vigil = stream.StartVigil();
-  std::vector<std::string> exits;  //!< One line per exit: code and the end of its log.
+  std::vector<std::string> exits = {};  //!< One line per exit: code and the end of its log.
 
   void KeepRunning() {
     const int rc = vigil->Wait(std::chrono::milliseconds(0));
@@ -89,7 +90,7 @@ TEST_CASE("broker restarted twice mid-run: nothing lost or duplicated and featur
       REQUIRE(committed > 0);
     }
     CHECK(committed < n);     // mid-run
-    stream->PauseProducer();  // the test's kcat, not vigil, would give up while the broker is down
+    stream->PauseProducer();  // the restart hits vigil between two chunks of input
     const auto down = Clock::now();
     broker->Restart(signal);
     stream->ResumeProducer();

@@ -1,5 +1,6 @@
 #include "tests/support/handbook_stream.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
@@ -7,6 +8,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "tests/support/chunk_producer.h"
 #include "tests/support/handbook.h"
 #include "tests/support/kafka_env.h"
 
@@ -32,11 +34,13 @@ void WriteChunkFiles(const std::string& dir, const std::vector<std::string>& lin
 
 namespace {
 
-//! kcat producing the "key<TAB>value" lines of `file` to partition 0 of `topic`, idempotently (a
-//! retry across a broker restart must not duplicate an input event).
-std::string KcatProduce(const std::string& topic, const std::string& file) {
-  return "kcat -P -b " + Bootstrap() + " -t " + topic +
-         " -p 0 -K '\\t' -z lz4 -X enable.idempotence=true -l " + file;
+//! The chunk files WriteChunkFiles wrote under `dir`, in order.
+std::vector<std::string> ChunkFiles(const std::string& dir) {
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir + "/chunks"))
+    if (entry.path().extension() == ".tsv") files.push_back(entry.path().string());
+  std::sort(files.begin(), files.end());
+  return files;
 }
 
 }  // namespace
@@ -81,7 +85,10 @@ std::unique_ptr<HandbookStream> HandbookStream::Make(const std::string& dir,
     for (std::string line; std::getline(in, line);)
       if (!line.empty()) out << customer_of[JsonInt(line, "TRANSACTION_ID")] << '\t' << line << '\n';
   }
-  REQUIRE(Shell(KcatProduce(s->labels_topic_, dir + "/labels.tsv")) == 0);
+  {
+    ChunkProducer labels(s->labels_topic_, {dir + "/labels.tsv"}, std::chrono::milliseconds(0), dir + "/producer.log");
+    REQUIRE(labels.Wait(std::chrono::seconds(120)) == "");
+  }
 
   std::string yaml =
       HandbookYaml({s->tx_topic_, s->labels_topic_, s->decisions_topic_, s->dead_letter_topic_});
@@ -101,35 +108,20 @@ std::unique_ptr<HandbookStream> HandbookStream::Make(const std::string& dir,
 HandbookStream::~HandbookStream() = default;
 
 void HandbookStream::StartProducer() {
-  const double pause_s = static_cast<double>(options_.chunk_pause.count()) / 1000.0;
-  // Between chunks the script waits while DIR/pause exists, saying so with DIR/paused.
-  const std::string script = "set -e; for f in " + dir_ + "/chunks/chunk-*.tsv; do while [ -e " + dir_ +
-                             "/pause ]; do touch " + dir_ + "/paused; sleep 0.05; done; rm -f " + dir_ +
-                             "/paused; " + KcatProduce(tx_topic_, "\"$f\"") + "; sleep " +
-                             std::to_string(pause_s) + "; done";
-  producer_ =
-      std::make_unique<Child>(std::vector<std::string>{"/bin/sh", "-c", script}, dir_ + "/producer.log");
+  producer_ = std::make_unique<ChunkProducer>(tx_topic_, ChunkFiles(dir_), options_.chunk_pause, dir_ + "/producer.log");
 }
 
-void HandbookStream::PauseProducer() {
-  std::ofstream(dir_ + "/pause").flush();
-  while (ProducerRunning() && !std::filesystem::exists(dir_ + "/paused"))
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-}
+void HandbookStream::PauseProducer() { producer_->Pause(); }
 
-void HandbookStream::ResumeProducer() { std::filesystem::remove(dir_ + "/pause"); }
+void HandbookStream::ResumeProducer() { producer_->Resume(); }
 
-bool HandbookStream::ProducerRunning() {
-  if (!producer_ || producer_rc_ >= 0) return false;
-  producer_rc_ = producer_->Wait(std::chrono::milliseconds(0));
-  return producer_rc_ < 0;
-}
+bool HandbookStream::ProducerRunning() { return producer_ && producer_->Running(); }
 
 void HandbookStream::WaitProducer(std::chrono::milliseconds timeout) {
   REQUIRE(producer_);
-  if (producer_rc_ < 0) producer_rc_ = producer_->Wait(timeout);
+  const std::string error = producer_->Wait(timeout);
   INFO(ReadFile(dir_ + "/producer.log"));
-  REQUIRE(producer_rc_ == 0);
+  REQUIRE(error == "");
 }
 
 std::unique_ptr<Child> HandbookStream::StartVigil() {

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/chunk_producer.h"
 #include "tests/support/process.h"
 #include "tests/support/replay_table.h"
 
@@ -25,7 +26,7 @@ namespace vigil::testing {
 //! The integer after `"FIELD":` in a flat JSON line, or -1.
 int64_t JsonInt(const std::string& line, const std::string& field);
 //! Splits the transaction JSON `lines`, in order, into `chunks` files DIR/chunks/chunk-NNNNN.tsv of
-//! "CUSTOMER_ID<TAB>json" lines (the key `vigil simulate --kafka` gives them), for kcat -K '\t'.
+//! "CUSTOMER_ID<TAB>json" lines (the key `vigil simulate --kafka` gives them), for ChunkProducer.
 void WriteChunkFiles(const std::string& dir, const std::vector<std::string>& lines, int chunks);
 
 //! Options of HandbookStream::Make; each states its default.
@@ -71,13 +72,13 @@ class HandbookStream {
   HandbookStream(const HandbookStream&) = delete;
   HandbookStream& operator=(const HandbookStream&) = delete;
 
-  //! Starts producing the transaction chunks, in order, to partition 0 (kcat, idempotent, one chunk
-  //! then one pause at a time), in the background.
+  //! Starts producing the transaction chunks, in order, to partition 0 (ChunkProducer: one
+  //! idempotent client, one chunk then one pause at a time), in the background.
   void StartProducer();
   //! Waits for the producer; fails the test unless it delivered every chunk within `timeout`.
   void WaitProducer(std::chrono::milliseconds timeout);
   //! Returns once the producer waits between two chunks (or has ended); it sends nothing until
-  //! ResumeProducer. kcat gives up when every broker is down, so pause it around a broker restart.
+  //! ResumeProducer.
   void PauseProducer();
   void ResumeProducer();
   //! True while the producer runs.
@@ -123,8 +124,7 @@ class HandbookStream {
   std::string state_dir_, pipeline_, group_;
   std::string tx_topic_, labels_topic_, decisions_topic_, dead_letter_topic_;
   size_t transactions_ = 0;
-  std::unique_ptr<Child> producer_;
-  int producer_rc_ = -1;
+  std::unique_ptr<ChunkProducer> producer_;
   int incarnations_ = 0;
 };
 
