@@ -62,32 +62,42 @@ struct Answer {
   std::string reason;
 };
 
-TEST_CASE("task query: read-only answers from live state and changes nothing", "[engine]") {
-  auto spec = config::LoadPipelineText(kYaml, "query.yaml");
-  REQUIRE(spec.ok());
+//! The test pipeline's plan and one task of it (partition 0) on a fresh state directory.
+struct OneTask {
+  explicit OneTask(const std::string& name) : probe(engine::NewMetricsRegistry(), name) {
+    auto spec = config::LoadPipelineText(kYaml, name + ".yaml");
+    REQUIRE(spec.ok());
+    REQUIRE(operators::RegisterOperators(&registry).ok());
+    auto built = engine::Plan::Build(*spec, registry);
+    REQUIRE(built.ok());
+    plan = std::move(*built);
+    auto opened = engine::Task::Open(*plan, 0, engine::TaskOptions{TempDir("vigil-" + name) + "/p0", "test"}, &probe);
+    REQUIRE(opened.ok());
+    task = std::move(*opened);
+  }
   engine::OperatorRegistry registry;
-  REQUIRE(operators::RegisterOperators(&registry).ok());
-  auto plan = engine::Plan::Build(*spec, registry);
-  REQUIRE(plan.ok());
-  const std::string dir = TempDir("vigil-query");
-  engine::EngineProbe probe(engine::NewMetricsRegistry(), "query");
-  auto task = engine::Task::Open(**plan, 0, engine::TaskOptions{dir + "/p0", "test"}, &probe);
-  REQUIRE(task.ok());
-  (*task)->SetReaders(std::make_unique<LinesReader>(std::vector<std::string>{Ev(1, 10, "a", 1), Ev(2, 20, "a", 2),
+  engine::EngineProbe probe;
+  std::unique_ptr<const engine::Plan> plan;
+  std::unique_ptr<engine::Task> task;
+};
+
+TEST_CASE("task query: read-only answers from live state and changes nothing", "[engine]") {
+  OneTask t("query");
+  t.task->SetReaders(std::make_unique<LinesReader>(std::vector<std::string>{Ev(1, 10, "a", 1), Ev(2, 20, "a", 2),
                                                                              Ev(3, 30, "b", 5)}),
                       nullptr);
   std::vector<Captured> out, dead;
   CapturingSink output(&out), dead_letter(&dead);
-  REQUIRE((*task)->RunOnce(100, 0, &output, &dead_letter).ok());
+  REQUIRE(t.task->RunOnce(100, 0, &output, &dead_letter).ok());
   REQUIRE(out.size() == 3);
 
-  const engine::Schema& schema = (*plan)->schema();
+  const engine::Schema& schema = t.plan->schema();
   const int c = schema.Find("C"), s = schema.Find("S");
   const auto query = [&](const std::string& event, bool read_only) {
     Answer a;
     engine::BatchMode mode;
     mode.read_only = read_only;
-    const base::Status st = (*task)->Query(event, mode, [&](const engine::Batch& batch, size_t row) {
+    const base::Status st = t.task->Query(event, mode, [&](const engine::Batch& batch, size_t row) {
       a.live = batch.live(row);
       if (!a.live) a.reason = std::string(engine::DlqReasonName(batch.meta(row).reason));
       else a = Answer{true, batch.f64(row, c), batch.f64(row, s), ""};
@@ -109,9 +119,9 @@ TEST_CASE("task query: read-only answers from live state and changes nothing", "
   CHECK(query("{\"ID\":7,", true).reason == "invalid_json");
 
   // The stream, given the queried event now, computes what the query answered: nothing was added.
-  (*task)->SetReaders(std::make_unique<LinesReader>(std::vector<std::string>{Ev(4, 40, "a", 7)}, 3), nullptr);
+  t.task->SetReaders(std::make_unique<LinesReader>(std::vector<std::string>{Ev(4, 40, "a", 7)}, 3), nullptr);
   out.clear();
-  REQUIRE((*task)->RunOnce(100, 0, &output, &dead_letter).ok());
+  REQUIRE(t.task->RunOnce(100, 0, &output, &dead_letter).ok());
   REQUIRE(out.size() == 1);
   simdjson::dom::parser parser;
   simdjson::dom::element doc = parser.parse(out[0].value);
@@ -122,36 +132,27 @@ TEST_CASE("task query: read-only answers from live state and changes nothing", "
   CHECK(query(Ev(8, 50, "a", 100), false).c == 4);
   CHECK(query(Ev(9, 60, "a", 0), true).c == 5);
   CHECK(query(Ev(9, 60, "a", 0), true).s == 110);
-  REQUIRE((*task)->Close().ok());
-  CHECK_FALSE((*task)->Query(Ev(10, 70, "a", 0), engine::BatchMode{true, 0}, [](const engine::Batch&, size_t) {}).ok());
+  REQUIRE(t.task->Close().ok());
+  CHECK_FALSE(t.task->Query(Ev(10, 70, "a", 0), engine::BatchMode{true, 0}, [](const engine::Batch&, size_t) {}).ok());
 }
 
 TEST_CASE("a task skips records delivered again below its next offset", "[engine]") {
-  auto spec = config::LoadPipelineText(kYaml, "redelivery.yaml");
-  REQUIRE(spec.ok());
-  engine::OperatorRegistry registry;
-  REQUIRE(operators::RegisterOperators(&registry).ok());
-  auto plan = engine::Plan::Build(*spec, registry);
-  REQUIRE(plan.ok());
-  const std::string dir = TempDir("vigil-redelivery");
-  engine::EngineProbe probe(engine::NewMetricsRegistry(), "redelivery");
-  auto task = engine::Task::Open(**plan, 0, engine::TaskOptions{dir + "/p0", "test"}, &probe);
-  REQUIRE(task.ok());
+  OneTask t("redelivery");
   std::vector<Captured> out, dead;
   CapturingSink output(&out), dead_letter(&dead);
-  (*task)->SetReaders(
+  t.task->SetReaders(
       std::make_unique<LinesReader>(std::vector<std::string>{Ev(1, 10, "a", 1), Ev(2, 20, "a", 2), Ev(3, 30, "a", 4)}),
       nullptr);
-  REQUIRE((*task)->RunOnce(100, 0, &output, &dead_letter).ok());
+  REQUIRE(t.task->RunOnce(100, 0, &output, &dead_letter).ok());
   REQUIRE(out.size() == 3);
-  CHECK((*task)->next_offset() == 3);
+  CHECK(t.task->next_offset() == 3);
 
   // The client rewinds to offset 1 (a stale fetch position): 1 and 2 are skipped, 3 is new.
-  (*task)->SetReaders(
+  t.task->SetReaders(
       std::make_unique<LinesReader>(std::vector<std::string>{Ev(2, 20, "a", 2), Ev(3, 30, "a", 4), Ev(4, 40, "a", 8)}, 1),
       nullptr);
   out.clear();
-  auto processed = (*task)->RunOnce(100, 0, &output, &dead_letter);
+  auto processed = t.task->RunOnce(100, 0, &output, &dead_letter);
   REQUIRE(processed.ok());
   CHECK(*processed == 1);
   REQUIRE(out.size() == 1);
@@ -161,18 +162,18 @@ TEST_CASE("a task skips records delivered again below its next offset", "[engine
   CHECK(doc["ID"].get_int64().value() == 4);
   CHECK(doc["C"].get_double().value() == 4);  // counted once each: 1, 2, 4 and 8
   CHECK(doc["S"].get_double().value() == 15);
-  CHECK((*task)->next_offset() == 4);
-  CHECK((*task)->stats().events_in == 4);
+  CHECK(t.task->next_offset() == 4);
+  CHECK(t.task->stats().events_in == 4);
 
   // A batch entirely below the next offset produces nothing.
-  (*task)->SetReaders(std::make_unique<LinesReader>(std::vector<std::string>{Ev(4, 40, "a", 8)}, 3), nullptr);
+  t.task->SetReaders(std::make_unique<LinesReader>(std::vector<std::string>{Ev(4, 40, "a", 8)}, 3), nullptr);
   out.clear();
-  processed = (*task)->RunOnce(100, 0, &output, &dead_letter);
+  processed = t.task->RunOnce(100, 0, &output, &dead_letter);
   REQUIRE(processed.ok());
   CHECK(*processed == 0);
   CHECK(out.empty());
-  CHECK((*task)->next_offset() == 4);
-  REQUIRE((*task)->Close().ok());
+  CHECK(t.task->next_offset() == 4);
+  REQUIRE(t.task->Close().ok());
 }
 
 }  // namespace
