@@ -16,6 +16,73 @@ using config::FieldType;
 using engine::Batch;
 using engine::DlqReason;
 
+//! True when `token` (a number's raw JSON, maybe followed by whitespace) follows JSON's number
+//! grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+bool IsJsonNumber(std::string_view token) {
+  while (!token.empty() && (token.back() == ' ' || token.back() == '\t' || token.back() == '\n' || token.back() == '\r'))
+    token.remove_suffix(1);
+  size_t i = 0;
+  const auto digits = [&] {
+    const size_t from = i;
+    while (i < token.size() && token[i] >= '0' && token[i] <= '9') ++i;
+    return i > from;
+  };
+  if (i < token.size() && token[i] == '-') ++i;
+  if (i < token.size() && token[i] == '0') ++i;
+  else if (!digits()) return false;
+  if (i < token.size() && token[i] == '.' && (++i, !digits())) return false;
+  if (i < token.size() && (token[i] == 'e' || token[i] == 'E')) {
+    ++i;
+    if (i < token.size() && (token[i] == '+' || token[i] == '-')) ++i;
+    if (!digits()) return false;
+  }
+  return i == token.size();
+}
+
+//! True when `value`, one the schema does not name, is well-formed JSON. On-demand parsing checks
+//! only what it reads, so a skipped value could hide `tru` or `[1,,2]`; this reads it all (strings
+//! unescaped, numbers by grammar, so a number too large for a double is still well-formed).
+bool WellFormed(simdjson::ondemand::value value) {
+  simdjson::ondemand::json_type type;
+  if (value.type().get(type)) return false;
+  switch (type) {
+    case simdjson::ondemand::json_type::array: {
+      simdjson::ondemand::array array;
+      if (value.get_array().get(array)) return false;
+      for (auto element : array) {
+        simdjson::ondemand::value v;
+        if (std::move(element).get(v) || !WellFormed(v)) return false;
+      }
+      return true;
+    }
+    case simdjson::ondemand::json_type::object: {
+      simdjson::ondemand::object object;
+      if (value.get_object().get(object)) return false;
+      for (auto field_result : object) {
+        simdjson::ondemand::field field;
+        std::string_view key;
+        if (std::move(field_result).get(field) || field.unescaped_key().get(key) || !WellFormed(field.value()))
+          return false;
+      }
+      return true;
+    }
+    case simdjson::ondemand::json_type::number: return IsJsonNumber(value.raw_json_token());
+    case simdjson::ondemand::json_type::string: {
+      std::string_view v;
+      return !value.get_string().get(v);
+    }
+    case simdjson::ondemand::json_type::boolean: {
+      bool v;
+      return !value.get_bool().get(v);
+    }
+    case simdjson::ondemand::json_type::null: {
+      bool is_null = false;
+      return !value.is_null().get(is_null) && is_null;
+    }
+  }
+  return false;
+}
+
 //! Per-task scratch: the simdjson parser and a padded copy of the current payload.
 class ParseState final : public engine::OperatorState {
  public:
@@ -69,7 +136,10 @@ class ParseOperator final : public engine::Operator {
       std::string_view key;
       if (field.unescaped_key().get(key)) return DlqReason::kInvalidJson;
       const int i = FindField(key);
-      if (i < 0) continue;  // unknown fields are skipped
+      if (i < 0) {  // a field the schema does not name: skipped, once known to be well-formed
+        if (!WellFormed(field.value())) return DlqReason::kInvalidJson;
+        continue;
+      }
       *column = i;
       const DlqReason r = ReadValue(batch, row, i, field.value(), st);
       if (r != DlqReason::kNone) return r;

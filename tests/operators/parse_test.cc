@@ -95,5 +95,41 @@ output: {kind: none}
   }
 }
 
+TEST_CASE("parse dead-letters malformed JSON under fields the schema does not name", "[operators]") {
+  const char* yaml = R"(source: {kind: file, path: unused}
+schema:
+  event_time: MS
+  fields:
+    - {name: MS, type: timestamp, format: epoch_ms}
+output: {kind: none}
+)";
+  // Well-formed values of every kind under unknown keys are skipped, whatever they hold.
+  const std::vector<std::string> good = {
+      R"({"MS":1,"X":{"a":[1,-2.5e3,"s\u00e9\n",true,false,null,{}],"b":{"c":[]}}})",
+      R"({"U":123456789012345678901234567890,"V":1e999,"W":-0.0,"MS":2})",
+      R"({"MS":3,"E":"","A":[[[[]]]],"O":{"k":{"k":{"k":null}}}})",
+  };
+  const std::vector<std::string> bad = {
+      R"({"MS":1,"X":tru})",           R"({"MS":1,"X":nul})",         R"({"MS":1,"X":fals})",
+      R"({"MS":1,"X":[1,2,]})",        R"({"MS":1,"X":[1 2]})",       R"({"MS":1,"X":{"a"}})",
+      R"({"MS":1,"X":{"a":1,}})",      R"({"MS":1,"X":{1:2}})",       R"({"MS":1,"X":"bad\q escape"})",
+      R"({"MS":1,"X":01})",            R"({"MS":1,"X":1.})",          R"({"MS":1,"X":-})",
+      R"({"MS":1,"X":+1})",            R"({"MS":1,"X":[nulll]})",     R"({"MS":1,"X":{"a":[1,{"b":x}]}})",
+      R"({"X":[1,,2],"MS":1})",        R"({"X":"\ud800","MS":1})",
+  };
+  std::string input;
+  for (const auto& line : good) input += line + "\n";
+  for (const auto& line : bad) input += line + "\n";
+  const auto r = RunOnText(yaml, input, TempDir("parse_unknown"));
+  REQUIRE(r.status.ok());
+  CHECK(r.outputs.size() == good.size());
+  REQUIRE(r.dead_letters.size() == bad.size());
+  for (size_t i = 0; i < bad.size(); ++i) {
+    INFO(bad[i]);
+    CHECK(r.dead_letters[i].reason == "invalid_json");
+    CHECK(r.dead_letters[i].value == bad[i]);
+  }
+}
+
 }  // namespace
 }  // namespace vigil::testing
