@@ -45,6 +45,7 @@ base::Result<std::unique_ptr<engine::HttpServer>> StartHttp(const config::HttpSp
   options.bind_address = http.bind;
   options.port = static_cast<uint16_t>(http.port);
   options.threads = http.threads;
+  options.max_connections = static_cast<std::size_t>(http.max_connections);
   if (const char* token = std::getenv(http.token_env.c_str())) options.token = token;
   VIGIL_ASSIGN_OR_RETURN(auto server, engine::HttpServer::Start(options));
   RegisterRoutes(*server, std::move(stages), registry);

@@ -223,9 +223,13 @@ Status ParseDocument(const YamlReader& r, const YAML::Node& root, PipelineSpec* 
   }
   if (YAML::Node rt = root["runtime"]) VIGIL_RETURN_IF_ERROR(ParseRuntime(r, rt, &p->runtime));
   if (YAML::Node h = root["http"]) {
-    VIGIL_RETURN_IF_ERROR(r.ExpectMap(h, "http", {"enabled", "bind", "port", "token_env", "threads", "score_updates_state"}));
+    VIGIL_RETURN_IF_ERROR(r.ExpectMap(h, "http", {"enabled", "bind", "port", "token_env", "threads", "max_connections",
+                                                  "score_updates_state"}));
     VIGIL_RETURN_IF_ERROR(r.Read(h, "threads", &p->http.threads));
     if (p->http.threads < 1 || p->http.threads > 64) return r.Error(h["threads"], "threads: expected 1..64");
+    VIGIL_RETURN_IF_ERROR(r.Read(h, "max_connections", &p->http.max_connections));
+    if (p->http.max_connections < 1 || p->http.max_connections > 100000)
+      return r.Error(h["max_connections"], "max_connections: expected 1..100000");
     VIGIL_RETURN_IF_ERROR(r.Read(h, "score_updates_state", &p->http.score_updates_state));
     VIGIL_RETURN_IF_ERROR(r.Read(h, "enabled", &p->http.enabled));
     VIGIL_RETURN_IF_ERROR(r.Read(h, "bind", &p->http.bind));

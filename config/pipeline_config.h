@@ -136,6 +136,7 @@ struct HttpSpec {
   int port = 9464;                           //!< Default 9464; 0 picks a free port.
   std::string token_env = "VIGIL_API_TOKEN"; //!< Env var holding the bearer token for mutating calls.
   int threads = 2;                           //!< Server threads (handlers run on them). Default 2.
+  int max_connections = 256;                 //!< Open connections at most; more get 503. Default 256.
   //! POST /v1/score also applies the event to the state (as if it came from the stream; it is then
   //! not replayed after a crash) and needs the token. Default false: scoring changes nothing.
   bool score_updates_state = false;

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
+#include <atomic>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -14,6 +15,7 @@
 #include <boost/beast/http.hpp>
 #include <cassert>
 #include <cctype>
+#include <chrono>
 #include <exception>
 #include <map>
 #include <mutex>
@@ -146,6 +148,7 @@ base::Status ValidateOptions(const HttpServerOptions& options) {
     return base::InvalidArgument("http max_header_bytes must be in 1..4294967295");
   }
   if (options.request_timeout.count() <= 0) return base::InvalidArgument("http request_timeout must be > 0");
+  if (options.max_connections == 0) return base::InvalidArgument("http max_connections must be > 0");
   return base::Status::OK();
 }
 
@@ -246,10 +249,16 @@ struct SessionLimits {
 
 //! One TCP connection: read a request, answer it, repeat while keep-alive holds. Runs on its own
 //! strand, so its members need no lock. Kept alive by the shared_ptr its pending operation holds.
+//! Counts itself in `open` (owned by the server's Impl, which outlives every session) while it lives.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, const Router& router, const SessionLimits& limits)
-      : stream_(std::move(socket)), router_(router), limits_(limits) {}
+  Session(tcp::socket&& socket, const Router& router, const SessionLimits& limits, std::atomic<std::size_t>& open)
+      : stream_(std::move(socket)), router_(router), limits_(limits), open_(open) {
+    open_.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~Session() { open_.fetch_sub(1, std::memory_order_relaxed); }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
   //! Starts reading on the session's strand.
   void Run() {
@@ -380,6 +389,8 @@ class Session : public std::enable_shared_from_this<Session> {
   const Router& router_;
   //! Limits for this connection.
   const SessionLimits limits_;
+  //! The server's count of open connections.
+  std::atomic<std::size_t>& open_;
   //! Parser of the request being read; a fresh one per request.
   std::optional<http::request_parser<http::string_body>> parser_;
   //! Response being written; must live until the write completes.
@@ -438,6 +449,7 @@ struct HttpServer::Impl {
   explicit Impl(const HttpServerOptions& options)
       : router(options.token),
         limits{options.max_body_bytes, options.max_header_bytes, options.request_timeout},
+        max_connections(options.max_connections),
         threads_wanted(options.threads),
         runtime(std::make_unique<Runtime>(options.threads)) {}
 
@@ -481,8 +493,32 @@ struct HttpServer::Impl {
     }
     beast::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);  // small responses must not wait for delayed ACKs
-    std::make_shared<Session>(std::move(socket), router, limits)->Run();
+    if (open_connections.load(std::memory_order_relaxed) >= max_connections) {
+      Refuse(std::move(socket));
+    } else {
+      std::make_shared<Session>(std::move(socket), router, limits, open_connections)->Run();
+    }
     Accept();
+  }
+
+  //! Answers 503 on a connection over max_connections and closes it, without reading the request.
+  void Refuse(tcp::socket socket) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_refusal_log >= std::chrono::seconds(10)) {  // accepts run one at a time
+      last_refusal_log = now;
+      spdlog::warn("http: {} connections open, the limit (max_connections); new ones get 503",
+                   open_connections.load(std::memory_order_relaxed));
+    }
+    static const std::string kBody = "{\"error\":\"too many connections\"}";
+    static const std::string kAnswer = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                                       "Content-Length: " + std::to_string(kBody.size()) +
+                                       "\r\nConnection: close\r\nRetry-After: 1\r\n\r\n" + kBody;
+    auto refused = std::make_shared<tcp::socket>(std::move(socket));
+    net::async_write(*refused, net::buffer(kAnswer), [refused](beast::error_code, std::size_t) {
+      beast::error_code ignored;
+      refused->shutdown(tcp::socket::shutdown_both, ignored);
+      refused->close(ignored);
+    });
   }
 
   void StartThreads() {
@@ -515,6 +551,9 @@ struct HttpServer::Impl {
   Router router;
   //! Copied into every session.
   const SessionLimits limits;
+  const std::size_t max_connections;
+  std::atomic<std::size_t> open_connections{0};  //!< Sessions alive (see Session).
+  std::chrono::steady_clock::time_point last_refusal_log{};  //!< Refusals are logged every 10 s at most.
   //! options.threads.
   const int threads_wanted;
   //! The endpoint actually listened on; kept after Stop for port().

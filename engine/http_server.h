@@ -56,6 +56,9 @@ struct HttpServerOptions {
   //! Time allowed to receive one whole request and to send its response; also how long an idle
   //! keep-alive connection is kept open. Default 30 s. The connection is closed when it runs out.
   std::chrono::milliseconds request_timeout{30'000};
+  //! Open connections at most. A connection beyond it is answered 503 and closed at once, so idle or
+  //! slow clients cannot exhaust the process's file descriptors. Default 256; must be > 0.
+  std::size_t max_connections = 256;
 };
 
 //! One request as a handler sees it. Lives only for the duration of the handler call.

@@ -75,6 +75,21 @@ TEST_CASE("config errors name file, line and column and what was expected", "[co
   CHECK(LoadPipelineText(Replace(with_labels, "key: TERMINAL}", "key: CARD}"), "p.yaml").ok());
 }
 
+TEST_CASE("http: defaults, values and located errors", "[config]") {
+  auto defaults = LoadPipelineText(kValid, "p.yaml");
+  REQUIRE(defaults.ok());
+  CHECK(defaults->http.max_connections == 256);
+  CHECK(defaults->http.threads == 2);
+  const std::string with_http = std::string(kValid) + "http: {port: 0, threads: 4, max_connections: 32}\n";
+  auto set = LoadPipelineText(with_http, "p.yaml");
+  REQUIRE(set.ok());
+  CHECK(set->http.port == 0);
+  CHECK(set->http.threads == 4);
+  CHECK(set->http.max_connections == 32);
+  ExpectError(Replace(with_http, "max_connections: 32", "max_connections: 0"), "20:46", "max_connections: expected 1..100000");
+  ExpectError(Replace(with_http, "max_connections: 32", "max_conections: 32"), "20:29", "unknown key 'max_conections'");
+}
+
 //! kValid with a score operator whose extra keys are `score_extra` (one YAML line each, 4-space indent).
 std::string WithScore(const std::string& score_extra) {
   return Replace(kValid, "output: {kind", "  - type: score\n    registry: /tmp/models\n" + score_extra + "output: {kind");

@@ -275,6 +275,39 @@ TEST_CASE("HttpServer rejects invalid options", "[engine][http]") {
   options = TestOptions();
   options.max_body_bytes = 0;
   CHECK_FALSE(HttpServer::Start(options).ok());
+  options = TestOptions();
+  options.max_connections = 0;
+  CHECK(HttpServer::Start(options).status().message() == "http max_connections must be > 0");
+}
+
+TEST_CASE("HttpServer answers 503 beyond max_connections and serves again once one closes", "[engine][http]") {
+  HttpServerOptions options = TestOptions();
+  options.max_connections = 2;
+  auto server = StartOrDie(options);
+  AddDefaultRoutes(*server);
+  auto first = std::make_unique<Client>(server->port());
+  Client second(server->port());
+  CHECK(first->Send(http::verb::get, "/healthz").result_int() == 200);
+  CHECK(second.Send(http::verb::get, "/healthz").result_int() == 200);
+
+  // A third connection is answered 503 without being read, and closed.
+  Client third(server->port());
+  Response refused = third.Read();
+  CHECK(refused.result_int() == 503);
+  CHECK(refused.body() == R"({"error":"too many connections"})");
+  CHECK_FALSE(refused.keep_alive());
+  CHECK_THROWS_AS(third.Read(), beast::system_error);
+
+  // The open ones still work; once one closes, a new connection is served.
+  CHECK(second.Send(http::verb::get, "/healthz").result_int() == 200);
+  first.reset();
+  Response served;
+  for (int attempt = 0; attempt < 100; ++attempt) {  // the server notices the close asynchronously
+    served = Client(server->port()).Send(http::verb::get, "/healthz");
+    if (served.result_int() == 200) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(served.result_int() == 200);
 }
 
 TEST_CASE("HttpServer answers 413 to a body over max_body_bytes", "[engine][http]") {
