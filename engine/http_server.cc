@@ -249,16 +249,27 @@ struct SessionLimits {
 
 //! One TCP connection: read a request, answer it, repeat while keep-alive holds. Runs on its own
 //! strand, so its members need no lock. Kept alive by the shared_ptr its pending operation holds.
-//! Counts itself in `open` (owned by the server's Impl, which outlives every session) while it lives.
+//! Counts itself in `open` (the server's count, owned by its Impl, which outlives every session)
+//! while it lives; a refused connection's session has none.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, const Router& router, const SessionLimits& limits, std::atomic<std::size_t>& open)
+  Session(tcp::socket&& socket, const Router& router, const SessionLimits& limits, std::atomic<std::size_t>* open)
       : stream_(std::move(socket)), router_(router), limits_(limits), open_(open) {
-    open_.fetch_add(1, std::memory_order_relaxed);
+    if (open_ != nullptr) open_->fetch_add(1, std::memory_order_relaxed);
   }
-  ~Session() { open_.fetch_sub(1, std::memory_order_relaxed); }
+  ~Session() {
+    if (open_ != nullptr) open_->fetch_sub(1, std::memory_order_relaxed);
+  }
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
+
+  //! Answers 503 without reading a request, then closes gracefully (the peer reads the answer even
+  //! if it has sent a request meanwhile).
+  void Refuse() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      self->Respond({JsonError(503, "too many connections")}, kHttp11, false);
+    });
+  }
 
   //! Starts reading on the session's strand.
   void Run() {
@@ -389,8 +400,8 @@ class Session : public std::enable_shared_from_this<Session> {
   const Router& router_;
   //! Limits for this connection.
   const SessionLimits limits_;
-  //! The server's count of open connections.
-  std::atomic<std::size_t>& open_;
+  //! The server's count of open connections; null for a refused one.
+  std::atomic<std::size_t>* open_;
   //! Parser of the request being read; a fresh one per request.
   std::optional<http::request_parser<http::string_body>> parser_;
   //! Response being written; must live until the write completes.
@@ -493,32 +504,18 @@ struct HttpServer::Impl {
     }
     beast::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);  // small responses must not wait for delayed ACKs
-    if (open_connections.load(std::memory_order_relaxed) >= max_connections) {
-      Refuse(std::move(socket));
+    if (open_connections.load(std::memory_order_relaxed) < max_connections) {
+      std::make_shared<Session>(std::move(socket), router, limits, &open_connections)->Run();
     } else {
-      std::make_shared<Session>(std::move(socket), router, limits, open_connections)->Run();
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_refusal_log >= std::chrono::seconds(10)) {  // accepts complete one at a time
+        last_refusal_log = now;
+        spdlog::warn("http: {} connections open, the limit (max_connections); new ones get 503",
+                     open_connections.load(std::memory_order_relaxed));
+      }
+      std::make_shared<Session>(std::move(socket), router, limits, nullptr)->Refuse();
     }
     Accept();
-  }
-
-  //! Answers 503 on a connection over max_connections and closes it, without reading the request.
-  void Refuse(tcp::socket socket) {
-    const auto now = std::chrono::steady_clock::now();
-    if (now - last_refusal_log >= std::chrono::seconds(10)) {  // accepts run one at a time
-      last_refusal_log = now;
-      spdlog::warn("http: {} connections open, the limit (max_connections); new ones get 503",
-                   open_connections.load(std::memory_order_relaxed));
-    }
-    static const std::string kBody = "{\"error\":\"too many connections\"}";
-    static const std::string kAnswer = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                                       "Content-Length: " + std::to_string(kBody.size()) +
-                                       "\r\nConnection: close\r\nRetry-After: 1\r\n\r\n" + kBody;
-    auto refused = std::make_shared<tcp::socket>(std::move(socket));
-    net::async_write(*refused, net::buffer(kAnswer), [refused](beast::error_code, std::size_t) {
-      beast::error_code ignored;
-      refused->shutdown(tcp::socket::shutdown_both, ignored);
-      refused->close(ignored);
-    });
   }
 
   void StartThreads() {

@@ -290,13 +290,17 @@ TEST_CASE("HttpServer answers 503 beyond max_connections and serves again once o
   CHECK(first->Send(http::verb::get, "/healthz").result_int() == 200);
   CHECK(second.Send(http::verb::get, "/healthz").result_int() == 200);
 
-  // A third connection is answered 503 without being read, and closed.
+  // A third connection is answered 503 without being read, and closed; the answer arrives whole
+  // even when the client has sent a request meanwhile.
   Client third(server->port());
   Response refused = third.Read();
   CHECK(refused.result_int() == 503);
   CHECK(refused.body() == R"({"error":"too many connections"})");
   CHECK_FALSE(refused.keep_alive());
   CHECK_THROWS_AS(third.Read(), beast::system_error);
+  Client eager(server->port());
+  eager.WriteRaw("POST /v1/models/promote HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nv2");
+  CHECK(eager.Read().result_int() == 503);
 
   // The open ones still work; once one closes, a new connection is served.
   CHECK(second.Send(http::verb::get, "/healthz").result_int() == 200);
