@@ -11,6 +11,7 @@ find_package(yaml-cpp REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(Boost 1.74 REQUIRED)
+find_package(OpenSSL REQUIRED COMPONENTS Crypto)  # SHA-256 of model files
 if(VIGIL_BUILD_TESTS)
   find_package(Catch2 2 REQUIRED)
 endif()
