@@ -38,9 +38,9 @@ void InstallSignalHandlers() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
-base::Result<std::unique_ptr<engine::HttpServer>> StartHttp(const config::HttpSpec& http, std::vector<Stage> stages,
-                                                            const std::shared_ptr<prometheus::Registry>& registry,
-                                                            Retrainer* retrainer) {
+base::Result<std::unique_ptr<engine::HttpServer>> StartHttp(
+    const config::HttpSpec& http, std::vector<Stage> stages,
+    const std::shared_ptr<prometheus::Registry>& registry, Retrainer* retrainer) {
   engine::HttpServerOptions options;
   options.bind_address = http.bind;
   options.port = static_cast<uint16_t>(http.port);
@@ -62,7 +62,8 @@ int64_t AlignmentFor(const std::vector<config::PipelineSpec>& stages, size_t s) 
   int64_t lateness = INT64_MAX;
   for (size_t later = s + 1; later < stages.size(); ++later)
     for (const auto& op : stages[later].operators)
-      if (const auto* w = std::get_if<config::WindowSpec>(&op.params)) lateness = std::min(lateness, w->lateness_ms);
+      if (const auto* w = std::get_if<config::WindowSpec>(&op.params))
+        lateness = std::min(lateness, w->lateness_ms);
   return lateness == INT64_MAX ? 0 : lateness / 4;
 }
 
@@ -174,8 +175,8 @@ int RunPipelineCommand(const RunOptions& options) {
     s.commits += rt->summary().commits;
   }
   if (options.json_summary) {
-    fmt::print("{{\"events_in\":{},\"events_out\":{},\"dead_letters\":{},\"commits\":{},\"ok\":{}}}\n", s.events_in,
-               s.events_out, s.dead_letters, s.commits, st.ok());
+    fmt::print("{{\"events_in\":{},\"events_out\":{},\"dead_letters\":{},\"commits\":{},\"ok\":{}}}\n",
+               s.events_in, s.events_out, s.dead_letters, s.commits, st.ok());
   } else {
     fmt::print("vigil: {} events in, {} out, {} dead-lettered, {} commits\n", s.events_in, s.events_out,
                s.dead_letters, s.commits);
@@ -203,7 +204,8 @@ int CheckConfigCommand(const std::string& path) {
     fmt::print(stderr, "error: {}\n", plan.status().message());
     return 2;
   }
-  fmt::print("{}: ok ({} operators, {} columns)\n", path, (*plan)->operators().size(), (*plan)->schema().size());
+  fmt::print("{}: ok ({} operators, {} columns)\n", path, (*plan)->operators().size(),
+             (*plan)->schema().size());
   // What `vigil run` does over an input topic of several partitions (engine/stages.h).
   auto stages = engine::SplitStages(*spec, registry);
   if (!stages.ok()) {

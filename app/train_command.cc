@@ -3,13 +3,13 @@
 
 #include <fmt/format.h>
 #include <openssl/evp.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <unistd.h>
 #include <fstream>
 #include <map>
 
@@ -35,9 +35,12 @@ constexpr double kGoldenTolerance = 1e-5;
 std::string JsonString(std::string_view s) {
   std::string out = "\"";
   for (const char c : s) {
-    if (c == '"' || c == '\\') out += {'\\', c};
-    else if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\u{:04x}", static_cast<int>(c));
-    else out += c;
+    if (c == '"' || c == '\\')
+      out += {'\\', c};
+    else if (static_cast<unsigned char>(c) < 0x20)
+      out += fmt::format("\\u{:04x}", static_cast<int>(c));
+    else
+      out += c;
   }
   return out + "\"";
 }
@@ -64,11 +67,13 @@ std::string NextVersion(const fs::path& dir) {
 }
 
 base::Status CheckVersionName(const std::string& version) {
-  const bool ok = !version.empty() && version[0] != '.' && std::all_of(version.begin(), version.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
-  });
+  const bool ok =
+      !version.empty() && version[0] != '.' && std::all_of(version.begin(), version.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+      });
   return ok ? base::Status::OK()
-            : base::InvalidArgument(fmt::format("--version '{}': use letters, digits, '.', '_' or '-'", version));
+            : base::InvalidArgument(
+                  fmt::format("--version '{}': use letters, digits, '.', '_' or '-'", version));
 }
 
 base::Status WriteFile(const fs::path& path, std::string_view data) {
@@ -95,42 +100,47 @@ struct VersionInfo {
   models::TrainOptions train;                   //!< libxgboost parameters and rounds.
   double auc_roc = 0;                           //!< On the training rows.
   double average_precision = 0;                 //!< On the training rows.
-  std::map<std::string, double> train_metrics;       //!< The two above, rows and frauds; empty until computed.
+  std::map<std::string, double> train_metrics;  //!< The two above, rows and frauds; empty until computed.
   std::map<std::string, double> validation_metrics;  //!< Same on the validation rows; empty if none.
-  std::string validation_note;                  //!< Why there are no validation metrics, or empty.
-  std::string model_sha256;                     //!< SHA-256 of model.json; empty until trained.
-  std::vector<size_t> golden;                   //!< Golden table rows.
-  std::vector<float> golden_inputs;             //!< Their inputs, row-major.
-  std::vector<float> golden_scores;             //!< Their scores (Forest).
-  std::string reference_json;                   //!< ReferenceSet of the training rows, as JSON.
+  std::string validation_note;                       //!< Why there are no validation metrics, or empty.
+  std::string model_sha256;                          //!< SHA-256 of model.json; empty until trained.
+  std::vector<size_t> golden;                        //!< Golden table rows.
+  std::vector<float> golden_inputs;                  //!< Their inputs, row-major.
+  std::vector<float> golden_scores;                  //!< Their scores (Forest).
+  std::string reference_json;                        //!< ReferenceSet of the training rows, as JSON.
 };
 
 std::string MetadataJson(const VersionInfo& v, const Table& table, size_t model_bytes) {
   std::string j = "{\n";
-  j += fmt::format("  \"format\": \"vigil-model/1\",\n  \"version\": {},\n  \"parent\": {},\n", JsonString(v.version),
-                   v.parent.empty() ? "null" : JsonString(v.parent));
+  j += fmt::format("  \"format\": \"vigil-model/1\",\n  \"version\": {},\n  \"parent\": {},\n",
+                   JsonString(v.version), v.parent.empty() ? "null" : JsonString(v.parent));
   const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch()).count();
-  j += fmt::format("  \"created\": {},\n  \"pipeline\": {},\n", JsonString(FormatTimeMs(now_ms)), JsonString(v.pipeline_name));
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  j += fmt::format("  \"created\": {},\n  \"pipeline\": {},\n", JsonString(FormatTimeMs(now_ms)),
+                   JsonString(v.pipeline_name));
   j += fmt::format("  \"model_file\": \"model.json\",\n  \"model_sha256\": \"{}\",\n  \"model_bytes\": {},\n",
                    v.model_sha256, model_bytes);
   std::vector<std::string> quoted;
   for (const std::string& f : v.features) quoted.push_back(JsonString(f));
   j += fmt::format("  \"features\": [{}],\n", fmt::join(quoted, ", "));
   std::vector<std::string> params;
-  for (const auto& [key, value] : v.train.params) params.push_back(JsonString(key) + ": " + JsonString(value));
+  for (const auto& [key, value] : v.train.params)
+    params.push_back(JsonString(key) + ": " + JsonString(value));
   j += fmt::format("  \"params\": {{{}}},\n  \"rounds\": {},\n", fmt::join(params, ", "), v.train.rounds);
-  j += fmt::format("  \"training\": {{\"table\": {}, \"start\": {}, \"end\": {}, \"start_ms\": {}, \"end_ms\": {}, "
-                   "\"rows\": {}, \"frauds\": {}}},\n",
-                   JsonString(v.table), JsonString(FormatTimeMs(v.start_ms)), JsonString(FormatTimeMs(v.end_ms)),
-                   v.start_ms, v.end_ms, v.rows, v.frauds);
-  j += fmt::format("  \"train_metrics\": {{\"auc_roc\": {}, \"average_precision\": {}}},\n", JsonNumber(v.auc_roc),
-                   JsonNumber(v.average_precision));
+  j += fmt::format(
+      "  \"training\": {{\"table\": {}, \"start\": {}, \"end\": {}, \"start_ms\": {}, \"end_ms\": {}, "
+      "\"rows\": {}, \"frauds\": {}}},\n",
+      JsonString(v.table), JsonString(FormatTimeMs(v.start_ms)), JsonString(FormatTimeMs(v.end_ms)),
+      v.start_ms, v.end_ms, v.rows, v.frauds);
+  j += fmt::format("  \"train_metrics\": {{\"auc_roc\": {}, \"average_precision\": {}}},\n",
+                   JsonNumber(v.auc_roc), JsonNumber(v.average_precision));
   const auto ids = table.Int64s(kTransactionColumn);
   std::vector<std::string> golden;
   for (size_t g = 0; g < v.golden.size(); ++g) {
     std::vector<std::string> inputs;
-    for (size_t c = 0; c < v.features.size(); ++c) inputs.push_back(JsonNumber(v.golden_inputs[g * v.features.size() + c]));
+    for (size_t c = 0; c < v.features.size(); ++c)
+      inputs.push_back(JsonNumber(v.golden_inputs[g * v.features.size() + c]));
     golden.push_back(fmt::format("    {{\"transaction_id\": {}, \"inputs\": [{}], \"score\": {}}}",
                                  ids.ok() ? (*ids)[v.golden[g]] : -1, fmt::join(inputs, ", "),
                                  JsonNumber(v.golden_scores[g])));
@@ -145,7 +155,8 @@ std::string MetadataJson(const VersionInfo& v, const Table& table, size_t model_
 std::string Sha256Hex(std::string_view data) {
   std::array<unsigned char, 32> digest{};
   unsigned int size = 0;
-  if (EVP_Digest(data.data(), data.size(), digest.data(), &size, EVP_sha256(), nullptr) != 1 || size != digest.size())
+  if (EVP_Digest(data.data(), data.size(), digest.data(), &size, EVP_sha256(), nullptr) != 1 ||
+      size != digest.size())
     return {};  // OpenSSL failed: no digest rather than a wrong one
   std::string hex;
   hex.reserve(2 * digest.size());
@@ -163,8 +174,8 @@ base::Result<int64_t> ParseDateMs(std::string_view date) {
 base::Result<Table> ReadTrainingTable(const std::string& path, const std::vector<std::string>& features) {
   TableReadOptions read;
   read.double_columns = features;
-  read.int64_columns = {std::string(kTimeColumn), std::string(kCustomerColumn), std::string(kTransactionColumn),
-                        std::string(kLabelColumn)};
+  read.int64_columns = {std::string(kTimeColumn), std::string(kCustomerColumn),
+                        std::string(kTransactionColumn), std::string(kLabelColumn)};
   // A feature log (operators/feature_log.h) also says where each row came from.
   if (std::ifstream in(path); in) {
     std::string header;
@@ -181,8 +192,9 @@ base::Result<Table> ReadTrainingTable(const std::string& path, const std::vector
   }
   auto table = Table::ReadCsv(path, read);
   if (!table.ok() && table.status().code() == base::StatusCode::kNotFound && fs::exists(path)) {
-    return table.status().WithContext("the pipeline's features and TX_TIME_MS, CUSTOMER_ID, TRANSACTION_ID, LABEL "
-                                      "must all be table columns");
+    return table.status().WithContext(
+        "the pipeline's features and TX_TIME_MS, CUSTOMER_ID, TRANSACTION_ID, LABEL "
+        "must all be table columns");
   }
   return table;
 }
@@ -197,12 +209,14 @@ std::vector<size_t> RowsInWindow(std::span<const int64_t> times_ms, int64_t star
 
 base::Result<models::TrainOptions> MakeTrainOptions(const ModelFlags& flags) {
   models::TrainOptions options;
-  options.params = {{"objective", "binary:logistic"}, {"max_depth", "6"}, {"eta", "0.3"}, {"tree_method", "exact"}};
+  options.params = {
+      {"objective", "binary:logistic"}, {"max_depth", "6"}, {"eta", "0.3"}, {"tree_method", "exact"}};
   options.params["seed"] = std::to_string(flags.seed);
   options.params["nthread"] = std::to_string(flags.threads);
   for (const std::string& kv : flags.params) {
     const size_t eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0) return base::InvalidArgument(fmt::format("--param '{}': expected key=value", kv));
+    if (eq == std::string::npos || eq == 0)
+      return base::InvalidArgument(fmt::format("--param '{}': expected key=value", kv));
     options.params[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
   if (flags.rounds < 1) return base::InvalidArgument("--rounds must be at least 1");
@@ -218,7 +232,8 @@ base::Result<TrainedModel> TrainOnRows(const Table& table, const std::vector<std
   std::vector<float> targets(rows.size());
   for (size_t i = 0; i < rows.size(); ++i) {
     const int64_t label = labels[rows[i]];
-    if (label != 0 && label != 1) return base::InvalidArgument(fmt::format("LABEL {} is neither 0 nor 1", label));
+    if (label != 0 && label != 1)
+      return base::InvalidArgument(fmt::format("LABEL {} is neither 0 nor 1", label));
     targets[i] = static_cast<float>(label);
     trained.frauds += label;
   }
@@ -228,7 +243,8 @@ base::Result<TrainedModel> TrainOnRows(const Table& table, const std::vector<std
                                              trained.rows, trained.frauds));
   }
   VIGIL_ASSIGN_OR_RETURN(std::vector<float> inputs, table.DenseRows(features, rows));
-  VIGIL_ASSIGN_OR_RETURN(auto matrix, models::DMatrix::FromDense(inputs.data(), rows.size(), features.size(), targets));
+  VIGIL_ASSIGN_OR_RETURN(auto matrix,
+                         models::DMatrix::FromDense(inputs.data(), rows.size(), features.size(), targets));
   VIGIL_RETURN_IF_ERROR(matrix->SetFeatureNames(features));
   VIGIL_ASSIGN_OR_RETURN(trained.booster, models::XgbBooster::Train(*matrix, options));
   return trained;
@@ -250,13 +266,15 @@ std::vector<size_t> PickGoldenRows(std::span<const size_t> rows, std::span<const
 }
 
 //! Scores the golden rows with Forest and checks libxgboost agrees.
-base::Status ScoreGoldenRows(const Table& table, const models::Forest& forest, const models::XgbBooster& booster,
-                             VersionInfo& info) {
+base::Status ScoreGoldenRows(const Table& table, const models::Forest& forest,
+                             const models::XgbBooster& booster, VersionInfo& info) {
   VIGIL_ASSIGN_OR_RETURN(info.golden_inputs, table.DenseRows(info.features, info.golden));
   info.golden_scores.resize(info.golden.size());
-  forest.PredictBatch(info.golden_inputs.data(), info.golden.size(), info.features.size(), info.golden_scores.data());
-  VIGIL_ASSIGN_OR_RETURN(std::vector<float> reference,
-                         booster.PredictDense(info.golden_inputs.data(), info.golden.size(), info.features.size()));
+  forest.PredictBatch(info.golden_inputs.data(), info.golden.size(), info.features.size(),
+                      info.golden_scores.data());
+  VIGIL_ASSIGN_OR_RETURN(
+      std::vector<float> reference,
+      booster.PredictDense(info.golden_inputs.data(), info.golden.size(), info.features.size()));
   for (size_t g = 0; g < info.golden.size(); ++g) {
     if (std::fabs(double{reference[g]} - double{info.golden_scores[g]}) > kGoldenTolerance) {
       return base::Internal(fmt::format("golden row {}: Forest scores {} but libxgboost {}", g,
@@ -270,7 +288,8 @@ base::Status ScoreGoldenRows(const Table& table, const models::Forest& forest, c
 base::Status WriteVersion(const fs::path& models_dir, const VersionInfo& info, const Table& table,
                           const std::string& model_json) {
   const fs::path target = models_dir / info.version;
-  if (fs::exists(target)) return base::Status(base::StatusCode::kAlreadyExists, target.string() + " exists already");
+  if (fs::exists(target))
+    return base::Status(base::StatusCode::kAlreadyExists, target.string() + " exists already");
   const fs::path staging = models_dir / fmt::format(".{}.tmp-{}", info.version, ::getpid());
   std::error_code ec;
   fs::remove_all(staging, ec);
@@ -279,7 +298,9 @@ base::Status WriteVersion(const fs::path& models_dir, const VersionInfo& info, c
   VIGIL_RETURN_IF_ERROR(WriteFile(staging / "model.json", model_json));
   VIGIL_RETURN_IF_ERROR(WriteFile(staging / "metadata.json", MetadataJson(info, table, model_json.size())));
   fs::rename(staging, target, ec);
-  if (ec) return base::IoError(fmt::format("cannot rename {} to {}: {}", staging.string(), target.string(), ec.message()));
+  if (ec)
+    return base::IoError(
+        fmt::format("cannot rename {} to {}: {}", staging.string(), target.string(), ec.message()));
   return base::Status::OK();
 }
 
@@ -324,17 +345,20 @@ base::Status FillTrainMetrics(const Table& table, const models::Forest& forest, 
   VIGIL_ASSIGN_OR_RETURN(std::vector<int> l, LabelsOf(table, rows));
   VIGIL_ASSIGN_OR_RETURN(info.auc_roc, models::AucRoc(s, l));
   VIGIL_ASSIGN_OR_RETURN(info.average_precision, models::AveragePrecision(s, l));
-  info.train_metrics = {{"auc_roc", info.auc_roc}, {"average_precision", info.average_precision},
-                        {"rows", static_cast<double>(info.rows)}, {"frauds", static_cast<double>(info.frauds)}};
+  info.train_metrics = {{"auc_roc", info.auc_roc},
+                        {"average_precision", info.average_precision},
+                        {"rows", static_cast<double>(info.rows)},
+                        {"frauds", static_cast<double>(info.frauds)}};
   return base::Status::OK();
 }
 
 //! Validation AUC ROC and AP on the rows of the validation window, or a note saying why there are none.
-base::Status FillValidationMetrics(const Table& table, const models::Forest& forest, std::span<const int64_t> times,
-                                   VersionInfo& info) {
+base::Status FillValidationMetrics(const Table& table, const models::Forest& forest,
+                                   std::span<const int64_t> times, VersionInfo& info) {
   if (info.valid_end_ms <= info.valid_start_ms) return base::Status::OK();
   const std::vector<size_t> rows = RowsInWindow(times, info.valid_start_ms, info.valid_end_ms);
-  const std::string window = fmt::format("[{}, {})", FormatTimeMs(info.valid_start_ms), FormatTimeMs(info.valid_end_ms));
+  const std::string window =
+      fmt::format("[{}, {})", FormatTimeMs(info.valid_start_ms), FormatTimeMs(info.valid_end_ms));
   if (rows.empty()) {
     info.validation_note = fmt::format("no validation: the table has no row in {}", window);
     return base::Status::OK();
@@ -342,21 +366,25 @@ base::Status FillValidationMetrics(const Table& table, const models::Forest& for
   VIGIL_ASSIGN_OR_RETURN(std::vector<int> l, LabelsOf(table, rows));
   const auto frauds = std::count(l.begin(), l.end(), 1);
   if (frauds == 0 || frauds == static_cast<int64_t>(rows.size())) {
-    info.validation_note = fmt::format("no validation: the {} rows in {} are all of one class", rows.size(), window);
+    info.validation_note =
+        fmt::format("no validation: the {} rows in {} are all of one class", rows.size(), window);
     return base::Status::OK();
   }
   std::vector<float> inputs;
   VIGIL_ASSIGN_OR_RETURN(std::vector<double> s, ScoreRows(table, forest, rows, info, inputs));
   VIGIL_ASSIGN_OR_RETURN(const double auc, models::AucRoc(s, l));
   VIGIL_ASSIGN_OR_RETURN(const double ap, models::AveragePrecision(s, l));
-  info.validation_metrics = {{"auc_roc", auc}, {"average_precision", ap}, {"rows", static_cast<double>(rows.size())},
+  info.validation_metrics = {{"auc_roc", auc},
+                             {"average_precision", ap},
+                             {"rows", static_cast<double>(rows.size())},
                              {"frauds", static_cast<double>(frauds)}};
   return base::Status::OK();
 }
 
 //! Checks the request and fills in what the run record needs before any data is read.
 base::Status PrepareRun(const TrainRequest& o, const config::PipelineSpec& pipeline, VersionInfo& info) {
-  if (pipeline.features.empty()) return base::InvalidArgument(o.pipeline_file + ": the pipeline has no `features:` list");
+  if (pipeline.features.empty())
+    return base::InvalidArgument(o.pipeline_file + ": the pipeline has no `features:` list");
   if (o.train_days < 1) return base::InvalidArgument("--train-days must be at least 1");
   if (o.valid_days < 0) return base::InvalidArgument("--valid-days must be 0 or more");
   info.start_ms = o.train_start_ms;
@@ -397,9 +425,9 @@ base::Status RunTrain(const TrainRequest& o, VersionInfo& info) {
   if (rows.empty()) {
     const auto [lo, hi] = std::minmax_element(times.begin(), times.end());
     return base::InvalidArgument(fmt::format(
-        "empty training window: no row of {} has TX_TIME_MS in [{}, {}) (the table spans {} .. {})", info.table,
-        FormatTimeMs(info.start_ms), FormatTimeMs(info.end_ms), times.empty() ? "-" : FormatTimeMs(*lo),
-        times.empty() ? "-" : FormatTimeMs(*hi)));
+        "empty training window: no row of {} has TX_TIME_MS in [{}, {}) (the table spans {} .. {})",
+        info.table, FormatTimeMs(info.start_ms), FormatTimeMs(info.end_ms),
+        times.empty() ? "-" : FormatTimeMs(*lo), times.empty() ? "-" : FormatTimeMs(*hi)));
   }
   if (info.offsets.empty() && table.HasColumn("SOURCE_OFFSET") && table.HasColumn("SOURCE_PARTITION")) {
     // The Kafka offsets behind the rows used (training and validation windows), per partition.
@@ -408,11 +436,13 @@ base::Status RunTrain(const TrainRequest& o, VersionInfo& info) {
     std::map<int32_t, std::pair<int64_t, int64_t>> ranges;
     for (size_t i : RowsInWindow(times, info.start_ms, std::max(info.end_ms, info.valid_end_ms))) {
       if (partitions[i] < 0 || offsets[i] < 0) continue;
-      auto [it, inserted] = ranges.try_emplace(static_cast<int32_t>(partitions[i]), offsets[i], offsets[i] + 1);
+      auto [it, inserted] =
+          ranges.try_emplace(static_cast<int32_t>(partitions[i]), offsets[i], offsets[i] + 1);
       it->second.first = std::min(it->second.first, offsets[i]);
       it->second.second = std::max(it->second.second, offsets[i] + 1);
     }
-    for (const auto& [p, range] : ranges) info.offsets.push_back({pipeline.source.topic, p, range.first, range.second});
+    for (const auto& [p, range] : ranges)
+      info.offsets.push_back({pipeline.source.topic, p, range.first, range.second});
   }
   VIGIL_ASSIGN_OR_RETURN(TrainedModel trained, TrainOnRows(table, info.features, rows, info.train));
   info.rows = trained.rows;
@@ -430,7 +460,8 @@ base::Status RunTrain(const TrainRequest& o, VersionInfo& info) {
 }
 
 int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -553,29 +584,43 @@ int TrainCommand(const TrainCommandOptions& o) {
 
 void AddModelFlags(CLI::App& cmd, ModelFlags& flags) {
   cmd.add_option("--rounds", flags.rounds, "Boosting rounds (trees)")->capture_default_str();
-  cmd.add_option("--param", flags.params,
-                 "libxgboost parameter key=value, repeatable; overrides the defaults objective=binary:logistic, "
-                 "max_depth=6, eta=0.3, tree_method=exact");
+  cmd.add_option(
+      "--param", flags.params,
+      "libxgboost parameter key=value, repeatable; overrides the defaults objective=binary:logistic, "
+      "max_depth=6, eta=0.3, tree_method=exact");
   cmd.add_option("--seed", flags.seed, "libxgboost random seed")->capture_default_str();
   cmd.add_option("--threads", flags.threads, "libxgboost threads (nthread)")->capture_default_str();
 }
 
 void AddTrainCommand(CLI::App& app, TrainCommandOptions& o) {
-  CLI::App* cmd = app.add_subcommand("train", "Train an XGBoost model on a time window of a training table (vigil replay's CSV)");
-  cmd->add_option("pipeline", o.pipeline, "Pipeline YAML; its `features:` list names the model's input columns")->required();
-  cmd->add_option("--table", o.table, "Training table CSV: header line, the features, TX_TIME_MS, CUSTOMER_ID, "
-                                      "TRANSACTION_ID and LABEL (0/1)")->required();
-  cmd->add_option("--models-dir", o.models_dir, "Model registry directory; the model goes to DIR/<version>/")->required();
-  cmd->add_option("--train-start", o.train_start, "First training day (UTC), YYYY-MM-DD")->capture_default_str();
+  CLI::App* cmd = app.add_subcommand(
+      "train", "Train an XGBoost model on a time window of a training table (vigil replay's CSV)");
+  cmd->add_option("pipeline", o.pipeline,
+                  "Pipeline YAML; its `features:` list names the model's input columns")
+      ->required();
+  cmd->add_option("--table", o.table,
+                  "Training table CSV: header line, the features, TX_TIME_MS, CUSTOMER_ID, "
+                  "TRANSACTION_ID and LABEL (0/1)")
+      ->required();
+  cmd->add_option("--models-dir", o.models_dir, "Model registry directory; the model goes to DIR/<version>/")
+      ->required();
+  cmd->add_option("--train-start", o.train_start, "First training day (UTC), YYYY-MM-DD")
+      ->capture_default_str();
   cmd->add_option("--train-days", o.train_days, "Training window length, in days")->capture_default_str();
-  cmd->add_option("--valid-days", o.valid_days, "Validation window: this many days right after the training "
-                                                "window, scored for the run record (0 = none)")->capture_default_str();
+  cmd->add_option("--valid-days", o.valid_days,
+                  "Validation window: this many days right after the training "
+                  "window, scored for the run record (0 = none)")
+      ->capture_default_str();
   AddModelFlags(*cmd, o.model);
-  cmd->add_option("--version", o.version, "Version name (default: v<N+1> after the highest vN in the directory)");
-  cmd->add_option("--trigger", o.trigger, "What started this run, as recorded in DIR/runs/: manual, schedule, drift "
-                                          "or command")->capture_default_str();
-  cmd->add_option("--offsets", o.offsets, "Kafka offsets the table was replayed from, TOPIC:PARTITION:FIRST-END "
-                                          "(END exclusive), repeatable; recorded in the run");
+  cmd->add_option("--version", o.version,
+                  "Version name (default: v<N+1> after the highest vN in the directory)");
+  cmd->add_option("--trigger", o.trigger,
+                  "What started this run, as recorded in DIR/runs/: manual, schedule, drift "
+                  "or command")
+      ->capture_default_str();
+  cmd->add_option("--offsets", o.offsets,
+                  "Kafka offsets the table was replayed from, TOPIC:PARTITION:FIRST-END "
+                  "(END exclusive), repeatable; recorded in the run");
   cmd->callback([&o] { o.selected = true; });
 }
 

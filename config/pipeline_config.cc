@@ -1,8 +1,8 @@
 #include "config/pipeline_config.h"
 
 #include <charconv>
-#include <limits>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -14,21 +14,29 @@ namespace {
 using base::Status;
 
 Status ParseFieldType(const YamlReader& r, const YAML::Node& node, FieldSpec* f) {
-  static const std::map<std::string, FieldType> kTypes = {
-      {"int64", FieldType::kInt64}, {"double", FieldType::kDouble}, {"string", FieldType::kString},
-      {"bool", FieldType::kBool}, {"timestamp", FieldType::kTimestamp}};
+  static const std::map<std::string, FieldType> kTypes = {{"int64", FieldType::kInt64},
+                                                          {"double", FieldType::kDouble},
+                                                          {"string", FieldType::kString},
+                                                          {"bool", FieldType::kBool},
+                                                          {"timestamp", FieldType::kTimestamp}};
   std::string type = "double";
   VIGIL_RETURN_IF_ERROR(r.Read(node, "type", &type));
   auto it = kTypes.find(type);
   if (it == kTypes.end())
-    return r.Error(node["type"], "unknown field type '" + type + "'; expected int64, double, string, bool or timestamp");
+    return r.Error(node["type"],
+                   "unknown field type '" + type + "'; expected int64, double, string, bool or timestamp");
   f->type = it->second;
   std::string format = "epoch_ms";
   VIGIL_RETURN_IF_ERROR(r.Read(node, "format", &format));
-  if (format == "epoch_ms") f->time_format = TimeFormat::kEpochMillis;
-  else if (format == "epoch_s") f->time_format = TimeFormat::kEpochSeconds;
-  else if (format == "iso8601") f->time_format = TimeFormat::kIso8601;
-  else return r.Error(node["format"], "unknown time format '" + format + "'; expected epoch_ms, epoch_s or iso8601");
+  if (format == "epoch_ms")
+    f->time_format = TimeFormat::kEpochMillis;
+  else if (format == "epoch_s")
+    f->time_format = TimeFormat::kEpochSeconds;
+  else if (format == "iso8601")
+    f->time_format = TimeFormat::kIso8601;
+  else
+    return r.Error(node["format"],
+                   "unknown time format '" + format + "'; expected epoch_ms, epoch_s or iso8601");
   return Status::OK();
 }
 
@@ -42,7 +50,8 @@ Status ParseSchema(const YamlReader& r, const YAML::Node& node, SchemaSpec* s) {
   VIGIL_RETURN_IF_ERROR(r.ExpectSeq(fields, "schema.fields"));
   std::set<std::string> seen;
   for (const auto& fn : fields) {
-    VIGIL_RETURN_IF_ERROR(r.ExpectMap(fn, "a schema field", {"name", "type", "required", "min", "max", "enum", "format"}));
+    VIGIL_RETURN_IF_ERROR(
+        r.ExpectMap(fn, "a schema field", {"name", "type", "required", "min", "max", "enum", "format"}));
     FieldSpec f;
     f.loc = r.Loc(fn);
     VIGIL_ASSIGN_OR_RETURN(YAML::Node name, r.Required(fn, "name"));
@@ -50,8 +59,16 @@ Status ParseSchema(const YamlReader& r, const YAML::Node& node, SchemaSpec* s) {
     if (!seen.insert(f.name).second) return r.Error(name, "duplicate field '" + f.name + "'");
     VIGIL_RETURN_IF_ERROR(ParseFieldType(r, fn, &f));
     VIGIL_RETURN_IF_ERROR(r.Read(fn, "required", &f.required));
-    if (fn["min"]) { double v = 0; VIGIL_RETURN_IF_ERROR(r.Read(fn, "min", &v)); f.min = v; }
-    if (fn["max"]) { double v = 0; VIGIL_RETURN_IF_ERROR(r.Read(fn, "max", &v)); f.max = v; }
+    if (fn["min"]) {
+      double v = 0;
+      VIGIL_RETURN_IF_ERROR(r.Read(fn, "min", &v));
+      f.min = v;
+    }
+    if (fn["max"]) {
+      double v = 0;
+      VIGIL_RETURN_IF_ERROR(r.Read(fn, "max", &v));
+      f.max = v;
+    }
     if (YAML::Node e = fn["enum"]) {
       VIGIL_RETURN_IF_ERROR(r.ExpectSeq(e, "enum"));
       if (f.type != FieldType::kString) return r.Error(e, "'enum' applies to string fields only");
@@ -61,16 +78,21 @@ Status ParseSchema(const YamlReader& r, const YAML::Node& node, SchemaSpec* s) {
   }
   if (s->event_time.empty()) return r.Error(node, "missing required key 'event_time' (the timestamp field)");
   const FieldSpec* et = nullptr;
-  for (const auto& f : s->fields) if (f.name == s->event_time) et = &f;
-  if (et == nullptr) return r.Error(node["event_time"], "event_time '" + s->event_time + "' is not a schema field");
+  for (const auto& f : s->fields)
+    if (f.name == s->event_time) et = &f;
+  if (et == nullptr)
+    return r.Error(node["event_time"], "event_time '" + s->event_time + "' is not a schema field");
   if (et->type != FieldType::kTimestamp || !et->required)
-    return r.Error(node["event_time"], "event_time '" + s->event_time + "' must be a required timestamp field");
-  if (!s->key.empty() && !seen.count(s->key)) return r.Error(node["key"], "key '" + s->key + "' is not a schema field");
+    return r.Error(node["event_time"],
+                   "event_time '" + s->event_time + "' must be a required timestamp field");
+  if (!s->key.empty() && !seen.count(s->key))
+    return r.Error(node["key"], "key '" + s->key + "' is not a schema field");
   return Status::OK();
 }
 
 Status ParseSource(const YamlReader& r, const YAML::Node& node, SourceSpec* s) {
-  VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, "source", {"kind", "topic", "group", "path", "key", "partitioner"}));
+  VIGIL_RETURN_IF_ERROR(
+      r.ExpectMap(node, "source", {"kind", "topic", "group", "path", "key", "partitioner"}));
   s->loc = r.Loc(node);
   std::string kind = "kafka";
   VIGIL_RETURN_IF_ERROR(r.Read(node, "kind", &kind));
@@ -97,19 +119,27 @@ Status ParseSink(const YamlReader& r, const YAML::Node& node, std::string_view w
   VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, what, {"kind", "topic", "path", "fields", "format"}));
   std::string format = "json";
   VIGIL_RETURN_IF_ERROR(r.Read(node, "format", &format));
-  if (format == "csv") s->format = SinkSpec::Format::kCsv;
-  else if (format != "json") return r.Error(node["format"], "format: expected json or csv");
+  if (format == "csv")
+    s->format = SinkSpec::Format::kCsv;
+  else if (format != "json")
+    return r.Error(node["format"], "format: expected json or csv");
   s->loc = r.Loc(node);
   std::string kind = "kafka";
   VIGIL_RETURN_IF_ERROR(r.Read(node, "kind", &kind));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "topic", &s->topic));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "path", &s->path));
-  if (kind == "kafka") s->kind = SinkSpec::Kind::kKafka;
-  else if (kind == "file") s->kind = SinkSpec::Kind::kFile;
-  else if (kind == "none") s->kind = SinkSpec::Kind::kNone;
-  else return r.Error(node["kind"], "unknown sink kind '" + kind + "'; expected kafka, file or none");
-  if (s->kind == SinkSpec::Kind::kKafka && s->topic.empty()) return r.Error(node, std::string(what) + ": a kafka sink needs 'topic'");
-  if (s->kind == SinkSpec::Kind::kFile && s->path.empty()) return r.Error(node, std::string(what) + ": a file sink needs 'path'");
+  if (kind == "kafka")
+    s->kind = SinkSpec::Kind::kKafka;
+  else if (kind == "file")
+    s->kind = SinkSpec::Kind::kFile;
+  else if (kind == "none")
+    s->kind = SinkSpec::Kind::kNone;
+  else
+    return r.Error(node["kind"], "unknown sink kind '" + kind + "'; expected kafka, file or none");
+  if (s->kind == SinkSpec::Kind::kKafka && s->topic.empty())
+    return r.Error(node, std::string(what) + ": a kafka sink needs 'topic'");
+  if (s->kind == SinkSpec::Kind::kFile && s->path.empty())
+    return r.Error(node, std::string(what) + ": a file sink needs 'path'");
   if (s->kind == SinkSpec::Kind::kKafka && s->format == SinkSpec::Format::kCsv)
     return r.Error(node["format"], std::string(what) + ": csv is for file sinks");
   if (YAML::Node fields = node["fields"]) {
@@ -148,7 +178,8 @@ Status ParseLabels(const YamlReader& r, const YAML::Node& node, PipelineSpec* p)
   VIGIL_RETURN_IF_ERROR(r.Read(node, "id", &l.id));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "label", &l.label));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "time", &l.time));
-  if (l.source.kind != p->source.kind) return r.Error(source, "labels must come from the same kind of source as the events");
+  if (l.source.kind != p->source.kind)
+    return r.Error(source, "labels must come from the same kind of source as the events");
   const FieldSpec* id = nullptr;
   bool key_known = l.source.key.empty();
   for (const auto& f : p->schema.fields) {
@@ -156,16 +187,18 @@ Status ParseLabels(const YamlReader& r, const YAML::Node& node, PipelineSpec* p)
     key_known = key_known || f.name == l.source.key;
   }
   if (!key_known)
-    return r.Error(source["key"], "labels.source.key '" + l.source.key +
-                                      "' must be a field of the schema: the event field the label records are keyed by");
+    return r.Error(source["key"],
+                   "labels.source.key '" + l.source.key +
+                       "' must be a field of the schema: the event field the label records are keyed by");
   if (id == nullptr || id->type != FieldType::kInt64 || !id->required)
     return r.Error(node, "labels.id '" + l.id + "' must be a required int64 field of the schema");
   return Status::OK();
 }
 
 Status ParseRuntime(const YamlReader& r, const YAML::Node& node, RuntimeSpec* s) {
-  VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, "runtime", {"workers", "state_dir", "commit_interval", "cache_max_keys", "guarantee",
-                                                     "instance_id", "changelog"}));
+  VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, "runtime",
+                                    {"workers", "state_dir", "commit_interval", "cache_max_keys", "guarantee",
+                                     "instance_id", "changelog"}));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "workers", &s->workers));
   if (s->workers < 1 || s->workers > 256) return r.Error(node["workers"], "workers: expected 1..256");
   VIGIL_RETURN_IF_ERROR(r.Read(node, "state_dir", &s->state_dir));
@@ -178,15 +211,19 @@ Status ParseRuntime(const YamlReader& r, const YAML::Node& node, RuntimeSpec* s)
   VIGIL_RETURN_IF_ERROR(r.Read(node, "changelog", &s->changelog));
   std::string g = s->guarantee == Guarantee::kExactlyOnce ? "exactly_once" : "at_least_once";
   VIGIL_RETURN_IF_ERROR(r.Read(node, "guarantee", &g));
-  if (g == "at_least_once") s->guarantee = Guarantee::kAtLeastOnce;
-  else if (g == "exactly_once") s->guarantee = Guarantee::kExactlyOnce;
-  else return r.Error(node["guarantee"], "guarantee: expected at_least_once or exactly_once");
+  if (g == "at_least_once")
+    s->guarantee = Guarantee::kAtLeastOnce;
+  else if (g == "exactly_once")
+    s->guarantee = Guarantee::kExactlyOnce;
+  else
+    return r.Error(node["guarantee"], "guarantee: expected at_least_once or exactly_once");
   return Status::OK();
 }
 
 Status ParseDocument(const YamlReader& r, const YAML::Node& root, PipelineSpec* p) {
   VIGIL_RETURN_IF_ERROR(r.ExpectMap(root, "the pipeline file",
-      {"name", "source", "kafka", "schema", "labels", "operators", "features", "output", "dead_letter", "batch", "runtime", "http"}));
+                                    {"name", "source", "kafka", "schema", "labels", "operators", "features",
+                                     "output", "dead_letter", "batch", "runtime", "http"}));
   VIGIL_RETURN_IF_ERROR(r.Read(root, "name", &p->name));
   VIGIL_ASSIGN_OR_RETURN(YAML::Node source, r.Required(root, "source"));
   VIGIL_RETURN_IF_ERROR(ParseSource(r, source, &p->source));
@@ -212,19 +249,22 @@ Status ParseDocument(const YamlReader& r, const YAML::Node& root, PipelineSpec* 
   }
   VIGIL_ASSIGN_OR_RETURN(YAML::Node output, r.Required(root, "output"));
   VIGIL_RETURN_IF_ERROR(ParseSink(r, output, "output", &p->output));
-  if (YAML::Node dlq = root["dead_letter"]) VIGIL_RETURN_IF_ERROR(ParseSink(r, dlq, "dead_letter", &p->dead_letter));
+  if (YAML::Node dlq = root["dead_letter"])
+    VIGIL_RETURN_IF_ERROR(ParseSink(r, dlq, "dead_letter", &p->dead_letter));
   if (YAML::Node b = root["batch"]) {
     VIGIL_RETURN_IF_ERROR(r.ExpectMap(b, "batch", {"max_events", "max_wait"}));
     VIGIL_RETURN_IF_ERROR(r.Read(b, "max_events", &p->batch.max_events));
-    if (p->batch.max_events < 1 || p->batch.max_events > 100000) return r.Error(b["max_events"], "max_events: expected 1..100000");
+    if (p->batch.max_events < 1 || p->batch.max_events > 100000)
+      return r.Error(b["max_events"], "max_events: expected 1..100000");
     int64_t wait = p->batch.max_wait_ms;
     VIGIL_RETURN_IF_ERROR(r.ReadDuration(b, "max_wait", &wait));
     p->batch.max_wait_ms = static_cast<int>(wait);
   }
   if (YAML::Node rt = root["runtime"]) VIGIL_RETURN_IF_ERROR(ParseRuntime(r, rt, &p->runtime));
   if (YAML::Node h = root["http"]) {
-    VIGIL_RETURN_IF_ERROR(r.ExpectMap(h, "http", {"enabled", "bind", "port", "token_env", "threads", "max_connections",
-                                                  "score_updates_state"}));
+    VIGIL_RETURN_IF_ERROR(r.ExpectMap(
+        h, "http",
+        {"enabled", "bind", "port", "token_env", "threads", "max_connections", "score_updates_state"}));
     VIGIL_RETURN_IF_ERROR(r.Read(h, "threads", &p->http.threads));
     if (p->http.threads < 1 || p->http.threads > 64) return r.Error(h["threads"], "threads: expected 1..64");
     VIGIL_RETURN_IF_ERROR(r.Read(h, "max_connections", &p->http.max_connections));
@@ -253,11 +293,16 @@ base::Status ConfigError(const Location& loc, std::string_view message) {
 
 std::string_view FieldTypeName(FieldType type) {
   switch (type) {
-    case FieldType::kInt64: return "int64";
-    case FieldType::kDouble: return "double";
-    case FieldType::kString: return "string";
-    case FieldType::kBool: return "bool";
-    case FieldType::kTimestamp: return "timestamp";
+    case FieldType::kInt64:
+      return "int64";
+    case FieldType::kDouble:
+      return "double";
+    case FieldType::kString:
+      return "string";
+    case FieldType::kBool:
+      return "bool";
+    case FieldType::kTimestamp:
+      return "timestamp";
   }
   return "?";
 }
@@ -266,7 +311,8 @@ base::Result<int64_t> ParseDurationMs(std::string_view text) {
   int64_t value = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || ptr == text.data() || value < 0)
-    return base::InvalidArgument("expected a duration like 250ms, 10s, 5m, 2h or 7d, got '" + std::string(text) + "'");
+    return base::InvalidArgument("expected a duration like 250ms, 10s, 5m, 2h or 7d, got '" +
+                                 std::string(text) + "'");
   std::string_view unit(ptr, text.data() + text.size() - ptr);
   static const std::pair<std::string_view, int64_t> kUnits[] = {
       {"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}};

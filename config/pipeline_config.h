@@ -34,7 +34,7 @@ std::string_view FieldTypeName(FieldType type);
 
 //! One field of the input events.
 struct FieldSpec {
-  std::string name;                  //!< JSON key at the top level of the event.
+  std::string name;  //!< JSON key at the top level of the event.
   FieldType type = FieldType::kDouble;
   bool required = true;              //!< Missing required field ⇒ DLQ `missing_field`. Default true.
   std::optional<double> min;         //!< Inclusive lower bound for numbers ⇒ DLQ `out_of_range`.
@@ -47,9 +47,9 @@ struct FieldSpec {
 //! The input event schema; `parse` validates every event against it.
 struct SchemaSpec {
   std::vector<FieldSpec> fields;
-  std::string event_time;                  //!< Name of the kTimestamp field that gives event time.
-  std::string key;                         //!< Field used as the record key of outputs. Default: none.
-  std::size_t max_event_bytes = 1 << 20;   //!< Larger payloads ⇒ DLQ `too_large`. Default 1 MiB.
+  std::string event_time;                 //!< Name of the kTimestamp field that gives event time.
+  std::string key;                        //!< Field used as the record key of outputs. Default: none.
+  std::size_t max_event_bytes = 1 << 20;  //!< Larger payloads ⇒ DLQ `too_large`. Default 1 MiB.
   Location loc;
 };
 
@@ -57,9 +57,9 @@ struct SchemaSpec {
 struct SourceSpec {
   enum class Kind { kKafka, kFile };
   Kind kind = Kind::kKafka;
-  std::string topic;   //!< Kafka: topic to consume.
-  std::string group;   //!< Kafka: consumer group id. Default "vigil-<pipeline name>".
-  std::string path;    //!< File: a JSONL file, one event per line.
+  std::string topic;  //!< Kafka: topic to consume.
+  std::string group;  //!< Kafka: consumer group id. Default "vigil-<pipeline name>".
+  std::string path;   //!< File: a JSONL file, one event per line.
   //! Kafka: the event field whose value producers use as the record key (an integer is keyed by its
   //! decimal text). Lets POST /v1/score find the partition, hence the task, that holds the event's
   //! state. Default none: the request must say `?key=`, or the topic has one partition.
@@ -95,10 +95,10 @@ struct SinkSpec {
 
 //! Kafka client settings shared by source and sinks.
 struct KafkaSpec {
-  std::string bootstrap = "127.0.0.1:9092";         //!< bootstrap.servers.
-  std::map<std::string, std::string> properties;    //!< Passed to librdkafka as they are.
-  std::map<std::string, std::string> consumer;      //!< Consumer-only librdkafka properties.
-  std::map<std::string, std::string> producer;      //!< Producer-only librdkafka properties.
+  std::string bootstrap = "127.0.0.1:9092";       //!< bootstrap.servers.
+  std::map<std::string, std::string> properties;  //!< Passed to librdkafka as they are.
+  std::map<std::string, std::string> consumer;    //!< Consumer-only librdkafka properties.
+  std::map<std::string, std::string> producer;    //!< Producer-only librdkafka properties.
 };
 
 //! Micro-batching: a batch closes at `max_events` or after `max_wait_ms`, whichever first.
@@ -112,10 +112,10 @@ enum class Guarantee { kAtLeastOnce, kExactlyOnce };
 
 //! Process-level runtime settings.
 struct RuntimeSpec {
-  int workers = 2;                           //!< Worker threads running tasks. Default 2.
+  int workers = 2;                             //!< Worker threads running tasks. Default 2.
   std::string state_dir = "/tmp/vigil/state";  //!< RocksDB directories, one per task.
-  int commit_interval_ms = 1000;             //!< Offsets + state are committed this often. Default 1 s.
-  std::size_t cache_max_keys = 200000;       //!< Write-back cache size per task, in keys. Default 200k.
+  int commit_interval_ms = 1000;               //!< Offsets + state are committed this often. Default 1 s.
+  std::size_t cache_max_keys = 200000;         //!< Write-back cache size per task, in keys. Default 200k.
   //! exactly_once (default): with a Kafka source and Kafka sinks, one Kafka transaction per commit
   //! interval holds the outputs, dead letters, changelog records and consumed offsets; readers use
   //! read_committed. at_least_once: no transactions (lower latency; a crash may repeat outputs).
@@ -124,19 +124,19 @@ struct RuntimeSpec {
   //! Names this process among the group's instances: the transactional id is "<group>.<instance_id>",
   //! so a restarted instance fences its previous incarnation. Default: derived from state_dir.
   std::string instance_id;
-  //! Back each task's store with the compacted topic "<group>.<input topic>.changelog" (Kafka sources): a task
-  //! restores its state from it on assignment. Default true.
+  //! Back each task's store with the compacted topic "<group>.<input topic>.changelog" (Kafka sources): a
+  //! task restores its state from it on assignment. Default true.
   bool changelog = true;
 };
 
 //! The HTTP server (metrics, health, API).
 struct HttpSpec {
   bool enabled = true;
-  std::string bind = "127.0.0.1";            //!< Default loopback only.
-  int port = 9464;                           //!< Default 9464; 0 picks a free port.
-  std::string token_env = "VIGIL_API_TOKEN"; //!< Env var holding the bearer token for mutating calls.
-  int threads = 2;                           //!< Server threads (handlers run on them). Default 2.
-  int max_connections = 256;                 //!< Open connections at most; more get 503. Default 256.
+  std::string bind = "127.0.0.1";             //!< Default loopback only.
+  int port = 9464;                            //!< Default 9464; 0 picks a free port.
+  std::string token_env = "VIGIL_API_TOKEN";  //!< Env var holding the bearer token for mutating calls.
+  int threads = 2;                            //!< Server threads (handlers run on them). Default 2.
+  int max_connections = 256;                  //!< Open connections at most; more get 503. Default 256.
   //! POST /v1/score also applies the event to the state (as if it came from the stream; it is then
   //! not replayed after a crash) and needs the token. Default false: scoring changes nothing.
   bool score_updates_state = false;
@@ -151,7 +151,7 @@ struct Operand {
 //! `derive`: one computed column per entry.
 struct DeriveOutputSpec {
   std::string name;
-  std::string fn;                 //!< hour_of_day, day_of_week, is_weekend, add, sub, mul, div, lt, le, gt, ge, eq.
+  std::string fn;  //!< hour_of_day, day_of_week, is_weekend, add, sub, mul, div, lt, le, gt, ge, eq.
   std::vector<Operand> args;
   Location loc;
 };
@@ -175,23 +175,23 @@ struct WindowOutputSpec {
 
 //! `window`: keyed event-time sliding windows with exact semantics.
 struct WindowSpec {
-  std::string key;                        //!< Key column.
-  int64_t lateness_ms = 0;                //!< Events older than the key's latest by more ⇒ DLQ `late`.
+  std::string key;          //!< Key column.
+  int64_t lateness_ms = 0;  //!< Events older than the key's latest by more ⇒ DLQ `late`.
   std::vector<WindowOutputSpec> outputs;
 };
 
 //! `score: monitor:` — drift of the model's inputs and score against the reference histograms stored
 //! with the serving version, and its performance on delayed labels; exported as Prometheus gauges.
 struct MonitorSpec {
-  bool enabled = false;          //!< A `monitor:` section is present.
-  int64_t events = 1000;         //!< Drift window: events per sub-window (when span_ms is 0). Default 1000.
-  int64_t span_ms = 0;           //!< Drift window: event time per sub-window instead (e.g. 1h). Default 0: events.
-  int sub_windows = 10;          //!< Sub-windows in the sliding drift window. Default 10.
-  int64_t every_ms = 5000;       //!< How often the gauges are recomputed (wall clock). Default 5 s.
-  bool performance = false;      //!< Track performance on delayed labels (needs the pipeline's labels).
-  int window_days = 7;           //!< Performance: matured days evaluated. Default 7.
-  int label_delay_days = 7;      //!< Performance: days after which a day's labels are complete. Default 7.
-  int64_t top_k = 100;           //!< Performance: k of card precision@k. Default 100.
+  bool enabled = false;     //!< A `monitor:` section is present.
+  int64_t events = 1000;    //!< Drift window: events per sub-window (when span_ms is 0). Default 1000.
+  int64_t span_ms = 0;      //!< Drift window: event time per sub-window instead (e.g. 1h). Default 0: events.
+  int sub_windows = 10;     //!< Sub-windows in the sliding drift window. Default 10.
+  int64_t every_ms = 5000;  //!< How often the gauges are recomputed (wall clock). Default 5 s.
+  bool performance = false;  //!< Track performance on delayed labels (needs the pipeline's labels).
+  int window_days = 7;       //!< Performance: matured days evaluated. Default 7.
+  int label_delay_days = 7;  //!< Performance: days after which a day's labels are complete. Default 7.
+  int64_t top_k = 100;       //!< Performance: k of card precision@k. Default 100.
   std::string card = "CUSTOMER_ID";  //!< Performance: the card (customer) column. Default CUSTOMER_ID.
   //! Performance: Page-Hinkley on the daily card precision; an alarm sets
   //! vigil_performance_drift_detected. lambda (alarm threshold) default 0.5, delta default 0.01.
@@ -203,21 +203,21 @@ struct MonitorSpec {
 //! `score: retrain:` — a background worker of `vigil run` retrains from the feature log (app/retrainer.h)
 //! and registers, without promoting, each new version. Needs `feature_log`.
 struct RetrainSpec {
-  bool enabled = false;          //!< A `retrain:` section is present.
+  bool enabled = false;  //!< A `retrain:` section is present.
   //! Event-time schedule: a training whenever the log's newest event time has advanced this much
   //! since the last one. Default 7d.
   int64_t every_ms = 7 * 86'400'000LL;
-  int train_days = 7;            //!< Training window, days, right before the validation window. Default 7.
-  int valid_days = 2;            //!< Validation window: the last days of matured rows. Default 2; 0 = none.
-  int rounds = 100;              //!< Boosting rounds. Default 100.
+  int train_days = 7;  //!< Training window, days, right before the validation window. Default 7.
+  int valid_days = 2;  //!< Validation window: the last days of matured rows. Default 2; 0 = none.
+  int rounds = 100;    //!< Boosting rounds. Default 100.
   //! libxgboost parameters, as strings; override the defaults of `vigil train`. Default none.
   std::map<std::string, std::string> params;
-  int64_t min_rows = 1000;       //!< Fewer training rows: the training is skipped (logged). Default 1000.
+  int64_t min_rows = 1000;  //!< Fewer training rows: the training is skipped (logged). Default 1000.
   //! Drift trigger: the monitor signals drift (a feature's or the score's PSI >= drift_psi over the
   //! drift window, or the performance change detector's alarm) and the worker trains at once, at most
   //! once per drift_cooldown of event time. Needs `monitor:`. Default off.
   bool on_drift = false;
-  double drift_psi = 0.25;       //!< PSI that signals drift. Default 0.25 (the alert rule's).
+  double drift_psi = 0.25;                 //!< PSI that signals drift. Default 0.25 (the alert rule's).
   int64_t drift_cooldown_ms = 86'400'000;  //!< Event time between drift trainings. Default 1d.
   Location loc;
 };
@@ -227,11 +227,11 @@ struct RetrainSpec {
 //! While a rollout runs both versions score every event. Needs the pipeline's labels: the verdict is
 //! taken on matured labels (monitor's label_delay_days after each event).
 struct RolloutSpec {
-  bool enabled = false;          //!< A `rollout:` section is present.
+  bool enabled = false;  //!< A `rollout:` section is present.
   //! "shadow": the champion decides every event, the candidate's scores are only recorded; "canary":
   //! the candidate decides for `canary_percent` of the cards (sticky by hash of the card id). Default shadow.
   std::string mode = "shadow";
-  double canary_percent = 10;    //!< Canary: share of cards, 0 < x < 100. Default 10.
+  double canary_percent = 10;  //!< Canary: share of cards, 0 < x < 100. Default 10.
   //! Compared metric: "average_precision" or "card_precision" (card precision@top_k per day, averaged).
   std::string metric = "average_precision";
   //! The candidate is promoted when its metric >= the champion's + margin, rejected otherwise.
@@ -245,22 +245,22 @@ struct RolloutSpec {
 
 //! `score`: the registry's champion model scores the pipeline's `features`; hot-swapped on promotion.
 struct ScoreSpec {
-  std::string registry;          //!< Models directory (see models/registry.h).
-  double threshold = 0.5;        //!< DECISION is 1 when SCORE ≥ threshold. Default 0.5.
-  int64_t poll_ms = 1000;        //!< How often CHAMPION is checked for a promotion. Default 1 s.
+  std::string registry;    //!< Models directory (see models/registry.h).
+  double threshold = 0.5;  //!< DECISION is 1 when SCORE ≥ threshold. Default 0.5.
+  int64_t poll_ms = 1000;  //!< How often CHAMPION is checked for a promotion. Default 1 s.
   //! Decisions with SCORE ≥ review_threshold carry REASONS. Default: `threshold`.
   std::optional<double> review_threshold;
-  int reasons = 3;               //!< Reason codes per flagged decision (top-k contributions); 0 = none. Default 3.
+  int reasons = 3;  //!< Reason codes per flagged decision (top-k contributions); 0 = none. Default 3.
   //! How contributions are computed: "approximate" (Saabas, about one prediction's cost; default) or
   //! "exact" (TreeSHAP, libxgboost's pred_contribs).
   std::string reason_mode = "approximate";
-  MonitorSpec monitor;           //!< Drift and performance monitoring; off unless configured.
+  MonitorSpec monitor;  //!< Drift and performance monitoring; off unless configured.
   //! CSV file that receives, once each event's label is due (monitor's label_delay_days after its
   //! event time), the vector served for it, its score, model version and label: the training table
   //! of retraining. Default empty: none.
   std::string feature_log;
-  RetrainSpec retrain;           //!< Background retraining from `feature_log`; off unless configured.
-  RolloutSpec rollout;           //!< Shadow or canary rollout of candidates; off unless configured.
+  RetrainSpec retrain;  //!< Background retraining from `feature_log`; off unless configured.
+  RolloutSpec rollout;  //!< Shadow or canary rollout of candidates; off unless configured.
 };
 
 //! One operator of the graph.
@@ -280,9 +280,9 @@ struct LabelsSpec {
   //! (default: the events' source key); over several partitions, the stage partitioned by that field
   //! reads them (engine/stages.h).
   SourceSpec source;
-  std::string id = "TRANSACTION_ID";  //!< Join key: the event id field, also the label record's id field.
-  std::string label = "TX_FRAUD";     //!< Label field of label records (a number, 0/1 for fraud).
-  std::string time = "LABEL_TIME_MS"; //!< When the label became known, epoch ms.
+  std::string id = "TRANSACTION_ID";   //!< Join key: the event id field, also the label record's id field.
+  std::string label = "TX_FRAUD";      //!< Label field of label records (a number, 0/1 for fraud).
+  std::string time = "LABEL_TIME_MS";  //!< When the label became known, epoch ms.
   Location loc;
 };
 

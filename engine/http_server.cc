@@ -253,7 +253,8 @@ struct SessionLimits {
 //! while it lives; a refused connection's session has none.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, const Router& router, const SessionLimits& limits, std::atomic<std::size_t>* open)
+  Session(tcp::socket&& socket, const Router& router, const SessionLimits& limits,
+          std::atomic<std::size_t>* open)
       : stream_(std::move(socket)), router_(router), limits_(limits), open_(open) {
     if (open_ != nullptr) open_->fetch_add(1, std::memory_order_relaxed);
   }
@@ -549,7 +550,7 @@ struct HttpServer::Impl {
   //! Copied into every session.
   const SessionLimits limits;
   const std::size_t max_connections;
-  std::atomic<std::size_t> open_connections{0};  //!< Sessions alive (see Session).
+  std::atomic<std::size_t> open_connections{0};              //!< Sessions alive (see Session).
   std::chrono::steady_clock::time_point last_refusal_log{};  //!< Refusals are logged every 10 s at most.
   //! options.threads.
   const int threads_wanted;

@@ -15,8 +15,8 @@ size_t DropRedelivered(std::vector<RawEvent>* raw, int64_t next, int32_t partiti
   if (next < 0 || raw->empty() || raw->front().offset >= next) return 0;
   size_t n = 0;
   while (n < raw->size() && (*raw)[n].offset < next) ++n;
-  spdlog::warn("partition {}: {} offsets {}..{} were delivered again; already processed, skipped", partition, what,
-               raw->front().offset, (*raw)[n - 1].offset);
+  spdlog::warn("partition {}: {} offsets {}..{} were delivered again; already processed, skipped", partition,
+               what, raw->front().offset, (*raw)[n - 1].offset);
   raw->erase(raw->begin(), raw->begin() + static_cast<std::ptrdiff_t>(n));
   return n;
 }
@@ -28,15 +28,16 @@ Task::Task(const Plan& plan, int32_t partition, EngineProbe* probe)
 
 Task::~Task() { (void)Close(); }
 
-base::Result<std::unique_ptr<Task>> Task::Open(const Plan& plan, int32_t partition, const TaskOptions& options,
-                                               EngineProbe* probe) {
+base::Result<std::unique_ptr<Task>> Task::Open(const Plan& plan, int32_t partition,
+                                               const TaskOptions& options, EngineProbe* probe) {
   std::unique_ptr<Task> task(new Task(plan, partition, probe));
   std::error_code ec;
   std::filesystem::create_directories(options.store_path, ec);
   if (ec) return base::IoError("cannot create state directory '" + options.store_path + "': " + ec.message());
   VIGIL_ASSIGN_OR_RETURN(task->store_, StateStore::Open(StateStoreOptions{options.store_path}));
   if (plan.spec().labels.enabled)
-    task->labels_ = std::make_unique<LabelIndex>(plan.spec().labels, task->store_.get(), options.cache_max_keys);
+    task->labels_ =
+        std::make_unique<LabelIndex>(plan.spec().labels, task->store_.get(), options.cache_max_keys);
   const TaskContext ctx{partition, task->store_.get(), options.cache_max_keys, task->labels_.get()};
   for (const auto& op : plan.operators()) {
     VIGIL_ASSIGN_OR_RETURN(std::unique_ptr<OperatorState> state, op->MakeState(ctx));
@@ -51,13 +52,15 @@ base::Result<std::unique_ptr<Task>> Task::Open(const Plan& plan, int32_t partiti
   return task;
 }
 
-base::Result<std::size_t> Task::RunOnce(std::size_t max_events, int wait_ms, Sink* output, Sink* dead_letter) {
+base::Result<std::size_t> Task::RunOnce(std::size_t max_events, int wait_ms, Sink* output,
+                                        Sink* dead_letter) {
   VIGIL_RETURN_IF_ERROR(reader_->Read(max_events, wait_ms, &raw_));
   if (DropRedelivered(&raw_, next_offset_, partition_, "event") > 0 && raw_.empty()) return std::size_t{0};
   if (raw_.empty()) {
     // Drained, or so it seems: right after the assignment the first fetch may still be on its way.
     const auto now = std::chrono::steady_clock::now();
-    idle_.store(reader_->Lag() == 0 || now - last_data_ > std::chrono::seconds(10), std::memory_order_relaxed);
+    idle_.store(reader_->Lag() == 0 || now - last_data_ > std::chrono::seconds(10),
+                std::memory_order_relaxed);
     return std::size_t{0};
   }
   idle_.store(false, std::memory_order_relaxed);
@@ -117,14 +120,16 @@ base::Status Task::CatchUpLabels(int64_t until) {
     if (label_raw_.empty()) {
       if (label_reader_->Lag() == 0) break;  // every label that exists was read
       if (waits++ >= kMaxWaits) {
-        spdlog::warn("partition {}: the label stream did not reach the events' time in 60 s; going on without",
-                     partition_);
+        spdlog::warn(
+            "partition {}: the label stream did not reach the events' time in 60 s; going on without",
+            partition_);
         break;
       }
       VIGIL_RETURN_IF_ERROR(label_reader_->Read(kLabelBatch, kWaitMs, &label_raw_));
       if (label_raw_.empty()) continue;
     }
-    if (DropRedelivered(&label_raw_, label_next_offset_, partition_, "label") > 0 && label_raw_.empty()) continue;
+    if (DropRedelivered(&label_raw_, label_next_offset_, partition_, "label") > 0 && label_raw_.empty())
+      continue;
     VIGIL_RETURN_IF_ERROR(labels_->Ingest(label_raw_));
     label_next_offset_ = label_raw_.back().offset + 1;
   }
@@ -185,16 +190,18 @@ base::Result<uint64_t> Task::Restore(Changelog* changelog) {
   std::vector<std::pair<std::string, std::optional<std::string>>> changes;
   uint64_t read = 0;
   int64_t position = store_->changelog_offset();
-  VIGIL_ASSIGN_OR_RETURN(int64_t end, changelog->Restore(partition_, position, [&](std::string_view key,
-                                                                                    const std::string_view* value) {
-    changes.emplace_back(std::string(key), value ? std::optional<std::string>(std::string(*value)) : std::nullopt);
-    ++read;
-    if (changes.size() < kChunk) return base::Status::OK();
-    // A crash from here on replays from the old position again (the changes are whole values).
-    base::Status st = store_->ApplyRestored(changes, std::max<int64_t>(position, 0));
-    changes.clear();
-    return st;
-  }));
+  VIGIL_ASSIGN_OR_RETURN(
+      int64_t end,
+      changelog->Restore(partition_, position, [&](std::string_view key, const std::string_view* value) {
+        changes.emplace_back(std::string(key),
+                             value ? std::optional<std::string>(std::string(*value)) : std::nullopt);
+        ++read;
+        if (changes.size() < kChunk) return base::Status::OK();
+        // A crash from here on replays from the old position again (the changes are whole values).
+        base::Status st = store_->ApplyRestored(changes, std::max<int64_t>(position, 0));
+        changes.clear();
+        return st;
+      }));
   if (end >= 0) VIGIL_RETURN_IF_ERROR(store_->ApplyRestored(changes, end));
   // The operators' states were built over the store before the restore: rebuild them.
   if (labels_) labels_ = std::make_unique<LabelIndex>(plan_.spec().labels, store_.get(), cache_max_keys_);

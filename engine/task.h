@@ -20,8 +20,8 @@ namespace vigil::engine {
 
 //! Where a task keeps its store and how big its caches may grow.
 struct TaskOptions {
-  std::string store_path;          //!< RocksDB directory of this partition.
-  std::string source_name;         //!< Input topic or file, for dead-letter headers.
+  std::string store_path;               //!< RocksDB directory of this partition.
+  std::string source_name;              //!< Input topic or file, for dead-letter headers.
   std::size_t cache_max_keys = 200000;  //!< Per operator cache, in keys.
 };
 
@@ -37,8 +37,8 @@ struct TaskStats {
 //! RunOnce's processing, CommitState and Close, so operator states are used by one thread at a time.
 class Task {
  public:
-  static base::Result<std::unique_ptr<Task>> Open(const Plan& plan, int32_t partition, const TaskOptions& options,
-                                                  EngineProbe* probe);
+  static base::Result<std::unique_ptr<Task>> Open(const Plan& plan, int32_t partition,
+                                                  const TaskOptions& options, EngineProbe* probe);
   ~Task();
 
   //! The partition's event reader and, with labels, its label reader.
@@ -87,7 +87,9 @@ class Task {
   //! looks drained (the last read found nothing and the reader is at the partition's end, or nothing
   //! came for 10 s).
   int64_t event_time() const { return event_time_.load(std::memory_order_relaxed); }
-  int64_t pending_from() const { return std::min(in_flight_from_.load(std::memory_order_relaxed), event_time()); }
+  int64_t pending_from() const {
+    return std::min(in_flight_from_.load(std::memory_order_relaxed), event_time());
+  }
   bool idle() const { return idle_.load(std::memory_order_relaxed); }
   const TaskStats& stats() const { return stats_; }
   std::size_t cached_keys() const;

@@ -33,7 +33,8 @@ base::Status CheckGoldenRows(const ModelVersion& v, simdjson::dom::element meta)
       if (!x.is_null() && x.get_double().get(d)) return base::Corruption("malformed golden row input");
       input.push_back(static_cast<float>(d));
     }
-    if (input.size() != v.features.size()) return base::Corruption("a golden row has the wrong number of inputs");
+    if (input.size() != v.features.size())
+      return base::Corruption("a golden row has the wrong number of inputs");
     const double got = v.forest->PredictRow(input.data());
     if (std::abs(got - expected) > kGoldenTolerance)
       return base::Corruption("golden row " + std::to_string(checked) + " scores " + std::to_string(got) +
@@ -46,8 +47,9 @@ base::Status CheckGoldenRows(const ModelVersion& v, simdjson::dom::element meta)
 
 }  // namespace
 
-base::Result<std::shared_ptr<const ModelVersion>> LoadVersion(const std::string& registry, const std::string& version,
-                                                              const std::vector<std::string>& expected_features) {
+base::Result<std::shared_ptr<const ModelVersion>> LoadVersion(
+    const std::string& registry, const std::string& version,
+    const std::vector<std::string>& expected_features) {
   const fs::path dir = fs::path(registry) / version;
   const std::string where = "model " + version + " in '" + registry + "'";
   VIGIL_ASSIGN_OR_RETURN(std::string meta_text, ReadText(dir / "metadata.json"));
@@ -61,7 +63,8 @@ base::Result<std::shared_ptr<const ModelVersion>> LoadVersion(const std::string&
   std::string model_file = "model.json";
   if (!meta["model_file"].get_string().get(text)) model_file = std::string(text);
   simdjson::dom::array features;
-  if (meta["features"].get_array().get(features)) return base::Corruption(where + ": metadata lists no features");
+  if (meta["features"].get_array().get(features))
+    return base::Corruption(where + ": metadata lists no features");
   for (simdjson::dom::element f : features) {
     if (f.get_string().get(text)) return base::Corruption(where + ": a feature name is not a string");
     v->features.emplace_back(text);
@@ -70,7 +73,8 @@ base::Result<std::shared_ptr<const ModelVersion>> LoadVersion(const std::string&
     std::string want, got;
     for (const auto& f : expected_features) want += (want.empty() ? "" : ",") + f;
     for (const auto& f : v->features) got += (got.empty() ? "" : ",") + f;
-    return base::InvalidArgument(where + ": its features [" + got + "] do not match the pipeline's [" + want + "]");
+    return base::InvalidArgument(where + ": its features [" + got + "] do not match the pipeline's [" + want +
+                                 "]");
   }
   const std::string model_path = (dir / model_file).string();
   VIGIL_ASSIGN_OR_RETURN(std::string model_bytes, ReadText(model_path));
@@ -127,7 +131,9 @@ base::Status EndCandidate(const std::string& registry, const std::string& versio
   if (auto current = ReadCandidate(registry); current.ok() && *current == version) {
     std::error_code ec;
     fs::remove(fs::path(registry) / "CANDIDATE", ec);
-    if (ec) return base::IoError("cannot remove " + (fs::path(registry) / "CANDIDATE").string() + ": " + ec.message());
+    if (ec)
+      return base::IoError("cannot remove " + (fs::path(registry) / "CANDIDATE").string() + ": " +
+                           ec.message());
   }
   (void)SetVersionRunOutcome(registry, version, outcome, detail);
   return base::Status::OK();
@@ -188,7 +194,8 @@ base::Result<DriftSignal> ReadDriftSignal(const std::string& registry) {
   DriftSignal signal;
   std::stringstream in(line);
   std::string time;
-  if (!std::getline(in, time, '\t') || !std::getline(in, signal.version, '\t') || !std::getline(in, signal.reason))
+  if (!std::getline(in, time, '\t') || !std::getline(in, signal.version, '\t') ||
+      !std::getline(in, signal.reason))
     return base::Corruption("malformed DRIFT in '" + registry + "'");
   try {
     signal.time_ms = std::stoll(time);
@@ -202,7 +209,8 @@ base::Result<std::vector<std::string>> ListVersions(const std::string& registry)
   std::error_code ec;
   std::vector<std::string> versions;
   for (const auto& entry : fs::directory_iterator(registry, ec))
-    if (entry.is_directory() && fs::exists(entry.path() / "metadata.json")) versions.push_back(entry.path().filename());
+    if (entry.is_directory() && fs::exists(entry.path() / "metadata.json"))
+      versions.push_back(entry.path().filename());
   if (ec) return base::NotFound("cannot list '" + registry + "': " + ec.message());
   std::sort(versions.begin(), versions.end());
   return versions;

@@ -22,16 +22,17 @@ namespace vigil::models {
 
 //! A loaded, verified version. Immutable; shared by every task that scores with it.
 struct ModelVersion {
-  std::string version;                 //!< Directory name, e.g. "v3".
-  std::string parent;                  //!< Version it was derived from, or empty.
-  std::vector<std::string> features;   //!< Input columns, in order.
+  std::string version;                //!< Directory name, e.g. "v3".
+  std::string parent;                 //!< Version it was derived from, or empty.
+  std::vector<std::string> features;  //!< Input columns, in order.
   std::shared_ptr<const Forest> forest;
   std::shared_ptr<const Explainer> explainer;  //!< Reason codes; null when the model has no node covers.
 };
 
 //! Loads `<registry>/<version>` and verifies it. `expected_features` empty = accept any.
-base::Result<std::shared_ptr<const ModelVersion>> LoadVersion(const std::string& registry, const std::string& version,
-                                                              const std::vector<std::string>& expected_features);
+base::Result<std::shared_ptr<const ModelVersion>> LoadVersion(
+    const std::string& registry, const std::string& version,
+    const std::vector<std::string>& expected_features);
 //! The serving version's name (contents of CHAMPION), NotFound when none was promoted.
 base::Result<std::string> ReadChampion(const std::string& registry);
 //! Verifies `version` (as LoadVersion) and makes it the champion; records it in HISTORY and marks the
@@ -55,9 +56,9 @@ base::Status EndCandidate(const std::string& registry, const std::string& versio
 //! matured labels drop). `<registry>/DRIFT` keeps every signal, one line each (`time version reason`,
 //! tab-separated), the newest last; the retraining worker follows the newest.
 struct DriftSignal {
-  int64_t time_ms = 0;     //!< Wall clock when it was raised.
-  std::string version;     //!< The serving version.
-  std::string reason;      //!< E.g. "TX_AMOUNT PSI 0.41 >= 0.25".
+  int64_t time_ms = 0;  //!< Wall clock when it was raised.
+  std::string version;  //!< The serving version.
+  std::string reason;   //!< E.g. "TX_AMOUNT PSI 0.41 >= 0.25".
 };
 //! Appends `signal` to `<registry>/DRIFT` (one write of a whole line).
 base::Status WriteDriftSignal(const std::string& registry, const DriftSignal& signal);

@@ -19,7 +19,8 @@ using engine::DlqReason;
 //! True when `token` (a number's raw JSON, maybe followed by whitespace) follows JSON's number
 //! grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
 bool IsJsonNumber(std::string_view token) {
-  while (!token.empty() && (token.back() == ' ' || token.back() == '\t' || token.back() == '\n' || token.back() == '\r'))
+  while (!token.empty() &&
+         (token.back() == ' ' || token.back() == '\t' || token.back() == '\n' || token.back() == '\r'))
     token.remove_suffix(1);
   size_t i = 0;
   const auto digits = [&] {
@@ -28,8 +29,10 @@ bool IsJsonNumber(std::string_view token) {
     return i > from;
   };
   if (i < token.size() && token[i] == '-') ++i;
-  if (i < token.size() && token[i] == '0') ++i;
-  else if (!digits()) return false;
+  if (i < token.size() && token[i] == '0')
+    ++i;
+  else if (!digits())
+    return false;
   if (i < token.size() && token[i] == '.' && (++i, !digits())) return false;
   if (i < token.size() && (token[i] == 'e' || token[i] == 'E')) {
     ++i;
@@ -61,12 +64,14 @@ bool WellFormed(simdjson::ondemand::value value) {
       for (auto field_result : object) {
         simdjson::ondemand::field field;
         std::string_view key;
-        if (std::move(field_result).get(field) || field.unescaped_key().get(key) || !WellFormed(field.value()))
+        if (std::move(field_result).get(field) || field.unescaped_key().get(key) ||
+            !WellFormed(field.value()))
           return false;
       }
       return true;
     }
-    case simdjson::ondemand::json_type::number: return IsJsonNumber(value.raw_json_token());
+    case simdjson::ondemand::json_type::number:
+      return IsJsonNumber(value.raw_json_token());
     case simdjson::ondemand::json_type::string: {
       std::string_view v;
       return !value.get_string().get(v);
@@ -94,7 +99,10 @@ class ParseState final : public engine::OperatorState {
 class ParseOperator final : public engine::Operator {
  public:
   ParseOperator(std::string name, std::vector<FieldSpec> fields, int event_time_index, size_t max_bytes)
-      : Operator(std::move(name)), fields_(std::move(fields)), event_time_(event_time_index), max_bytes_(max_bytes) {}
+      : Operator(std::move(name)),
+        fields_(std::move(fields)),
+        event_time_(event_time_index),
+        max_bytes_(max_bytes) {}
 
   base::Result<std::unique_ptr<engine::OperatorState>> MakeState(const engine::TaskContext&) const override {
     auto state = std::make_unique<ParseState>();
@@ -120,14 +128,16 @@ class ParseOperator final : public engine::Operator {
     return -1;
   }
 
-  DlqReason ParseRow(Batch& batch, size_t row, const engine::RawEvent& ev, ParseState* st, int* column) const {
+  DlqReason ParseRow(Batch& batch, size_t row, const engine::RawEvent& ev, ParseState* st,
+                     int* column) const {
     if (ev.size > max_bytes_) return DlqReason::kTooLarge;
     if (!simdjson::validate_utf8(ev.data, ev.size)) return DlqReason::kInvalidUtf8;
     st->padded.assign(ev.data, ev.size);
     st->padded.append(simdjson::SIMDJSON_PADDING, '\0');
     std::fill(st->seen.begin(), st->seen.end(), 0);
     simdjson::ondemand::document doc;
-    if (st->parser.iterate(st->padded.data(), ev.size, st->padded.size()).get(doc)) return DlqReason::kInvalidJson;
+    if (st->parser.iterate(st->padded.data(), ev.size, st->padded.size()).get(doc))
+      return DlqReason::kInvalidJson;
     simdjson::ondemand::object obj;
     if (doc.get_object().get(obj)) return DlqReason::kInvalidJson;
     for (auto field_result : obj) {
@@ -162,7 +172,8 @@ class ParseOperator final : public engine::Operator {
     return DlqReason::kNone;
   }
 
-  DlqReason ReadValue(Batch& batch, size_t row, int i, simdjson::ondemand::value value, ParseState* st) const {
+  DlqReason ReadValue(Batch& batch, size_t row, int i, simdjson::ondemand::value value,
+                      ParseState* st) const {
     const FieldSpec& f = fields_[static_cast<size_t>(i)];
     simdjson::ondemand::json_type type;
     if (value.type().get(type)) return DlqReason::kInvalidJson;
@@ -202,13 +213,14 @@ class ParseOperator final : public engine::Operator {
         batch.SetString(row, i, v);
         return DlqReason::kNone;
       }
-      case FieldType::kTimestamp: return ReadTimestamp(batch, row, i, f, value, type);
+      case FieldType::kTimestamp:
+        return ReadTimestamp(batch, row, i, f, value, type);
     }
     return DlqReason::kWrongType;
   }
 
-  DlqReason ReadTimestamp(Batch& batch, size_t row, int i, const FieldSpec& f, simdjson::ondemand::value value,
-                          simdjson::ondemand::json_type type) const {
+  DlqReason ReadTimestamp(Batch& batch, size_t row, int i, const FieldSpec& f,
+                          simdjson::ondemand::value value, simdjson::ondemand::json_type type) const {
     int64_t ms = 0;
     if (f.time_format == config::TimeFormat::kIso8601) {
       std::string_view text;
@@ -246,7 +258,9 @@ base::Result<std::unique_ptr<engine::Operator>> MakeParse(engine::BindContext& c
     if (!index.ok()) return config::ConfigError(f.loc, index.status().message());
     if (f.name == schema.event_time) event_time = *index;
   }
-  if (event_time < 0) return config::ConfigError(schema.loc, "event_time field '" + schema.event_time + "' is not in the schema");
+  if (event_time < 0)
+    return config::ConfigError(schema.loc,
+                               "event_time field '" + schema.event_time + "' is not in the schema");
   return std::unique_ptr<engine::Operator>(
       std::make_unique<ParseOperator>(ctx.spec.name, schema.fields, event_time, schema.max_event_bytes));
 }

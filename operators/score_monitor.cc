@@ -1,9 +1,9 @@
 #include "operators/score_monitor.h"
 
+#include <fmt/format.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
-#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -74,8 +74,9 @@ Family<Gauge>* MakeFamily(prometheus::Registry& r, const std::string& name, cons
 }
 }  // namespace
 
-base::Result<std::unique_ptr<ScoreMonitor>> ScoreMonitor::Make(const config::MonitorSpec& spec, double review_threshold,
-                                                               std::string registry, std::string pipeline,
+base::Result<std::unique_ptr<ScoreMonitor>> ScoreMonitor::Make(const config::MonitorSpec& spec,
+                                                               double review_threshold, std::string registry,
+                                                               std::string pipeline,
                                                                std::shared_ptr<prometheus::Registry> metrics,
                                                                double drift_signal_psi) {
   auto impl = std::make_unique<Impl>();
@@ -86,15 +87,26 @@ base::Result<std::unique_ptr<ScoreMonitor>> ScoreMonitor::Make(const config::Mon
   impl->metrics = std::move(metrics);
   if (impl->metrics) {
     auto& r = *impl->metrics;
-    impl->feature_psi = MakeFamily(r, "vigil_feature_psi", "PSI of a model input over the drift window vs the serving model's training reference.");
-    impl->feature_ks = MakeFamily(r, "vigil_feature_ks", "Binned Kolmogorov-Smirnov distance of a model input vs its reference.");
-    impl->score_psi = MakeFamily(r, "vigil_score_psi", "PSI of the model score over the drift window vs its training reference.");
+    impl->feature_psi =
+        MakeFamily(r, "vigil_feature_psi",
+                   "PSI of a model input over the drift window vs the serving model's training reference.");
+    impl->feature_ks = MakeFamily(r, "vigil_feature_ks",
+                                  "Binned Kolmogorov-Smirnov distance of a model input vs its reference.");
+    impl->score_psi = MakeFamily(r, "vigil_score_psi",
+                                 "PSI of the model score over the drift window vs its training reference.");
     impl->window_events = MakeFamily(r, "vigil_drift_window_events", "Events in the drift window.");
-    impl->last_evaluation = MakeFamily(r, "vigil_drift_last_evaluation_timestamp_seconds", "When drift and performance were last evaluated (Unix time).");
-    impl->average_precision = MakeFamily(r, "vigil_label_average_precision", "Average precision over the recent days whose labels matured.");
-    impl->precision_at_threshold = MakeFamily(r, "vigil_label_precision_at_threshold", "Frauds among events scored at or above the review threshold, matured days.");
-    impl->card_precision = MakeFamily(r, "vigil_label_card_precision_at_k", "Card precision@k per day, averaged over the matured window.");
-    impl->drift_detected = MakeFamily(r, "vigil_performance_drift_detected", "1 once the change detector saw the daily card precision drop for this model version.");
+    impl->last_evaluation = MakeFamily(r, "vigil_drift_last_evaluation_timestamp_seconds",
+                                       "When drift and performance were last evaluated (Unix time).");
+    impl->average_precision = MakeFamily(r, "vigil_label_average_precision",
+                                         "Average precision over the recent days whose labels matured.");
+    impl->precision_at_threshold =
+        MakeFamily(r, "vigil_label_precision_at_threshold",
+                   "Frauds among events scored at or above the review threshold, matured days.");
+    impl->card_precision = MakeFamily(r, "vigil_label_card_precision_at_k",
+                                      "Card precision@k per day, averaged over the matured window.");
+    impl->drift_detected =
+        MakeFamily(r, "vigil_performance_drift_detected",
+                   "1 once the change detector saw the daily card precision drop for this model version.");
     impl->last_evaluation_series = &impl->last_evaluation->Add({{"pipeline", impl->pipeline}});
   }
   if (spec.performance) {
@@ -115,7 +127,8 @@ ScoreMonitor::ScoreMonitor(const config::MonitorSpec& spec, std::unique_ptr<Impl
 
 void ScoreMonitor::Run() {
   std::unique_lock lock(mu_);
-  while (!cv_.wait_for(lock, std::chrono::milliseconds(spec_.every_ms), [this] { return stopping_; })) Export();
+  while (!cv_.wait_for(lock, std::chrono::milliseconds(spec_.every_ms), [this] { return stopping_; }))
+    Export();
 }
 
 ScoreMonitor::~ScoreMonitor() {
@@ -153,8 +166,10 @@ void ScoreMonitor::SwitchTo(const models::ModelVersion& model) {
       w.events_per_sub_window = spec_.events;
     }
     auto drift = monitor::DriftMonitor::Make(*reference, w);
-    if (!drift.ok()) spdlog::warn("model {}: no drift monitoring ({})", model.version, drift.status().message());
-    else m.drift = std::move(drift).value();
+    if (!drift.ok())
+      spdlog::warn("model {}: no drift monitoring ({})", model.version, drift.status().message());
+    else
+      m.drift = std::move(drift).value();
   }
   if (spec_.performance) {
     monitor::LabelWindowOptions o;
@@ -174,7 +189,8 @@ void ScoreMonitor::SwitchTo(const models::ModelVersion& model) {
   if (m.metrics) {
     if (m.drift) {
       for (const std::string& f : m.drift->feature_names()) {
-        const prometheus::Labels labels{{"pipeline", m.pipeline}, {"model_version", m.version}, {"feature", f}};
+        const prometheus::Labels labels{
+            {"pipeline", m.pipeline}, {"model_version", m.version}, {"feature", f}};
         m.feature_psi_series.push_back(&m.feature_psi->Add(labels));
         m.feature_ks_series.push_back(&m.feature_ks->Add(labels));
         m.feature_psi_series.back()->Set(std::nan(""));
@@ -215,9 +231,10 @@ void ScoreMonitor::AddOutcomes(const models::ModelVersion& model, std::span<cons
 
 void ScoreMonitor::Export() {
   Impl& m = *impl_;
-  const int64_t wall_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  size_t series = 0;  // index into version_series, in SwitchTo's order
+  const int64_t wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+  size_t series = 0;                 // index into version_series, in SwitchTo's order
   std::vector<std::string> signals;  // drift signals due now, one reason each
   if (m.drift) {
     const monitor::DriftSnapshot snap = m.drift->Snapshot(wall_ms);
@@ -235,8 +252,8 @@ void ScoreMonitor::Export() {
         const double psi = is_score ? snap.score_psi : snap.feature_psi[i];
         const bool over = psi >= m.drift_signal_psi;
         if (over && !m.psi_signaled[i])
-          reason += fmt::format("{}{} PSI {:.3f} >= {}", reason.empty() ? "" : "; ", is_score ? "score" : names[i], psi,
-                                m.drift_signal_psi);
+          reason += fmt::format("{}{} PSI {:.3f} >= {}", reason.empty() ? "" : "; ",
+                                is_score ? "score" : names[i], psi, m.drift_signal_psi);
         m.psi_signaled[i] = over;
       }
       if (!reason.empty()) signals.push_back(std::move(reason));
@@ -259,7 +276,8 @@ void ScoreMonitor::Export() {
         m.last_detected_day = metrics->days[i];
         if (m.detector->Update(metrics->card_precision_per_day[i])) {
           m.alarm = true;
-          spdlog::warn("model {}: card precision dropped (change detected on day {})", m.version, metrics->days[i]);
+          spdlog::warn("model {}: card precision dropped (change detected on day {})", m.version,
+                       metrics->days[i]);
         }
       }
       if (m.metrics) {

@@ -16,12 +16,12 @@
 // binary searches per event. The gauges are recomputed every `every_ms` of wall time by the monitor's
 // own thread, so they stay fresh (and the last-evaluation time advances) while no event arrives.
 
-#include <memory>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
-#include <thread>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/status.h"
@@ -36,17 +36,17 @@ namespace vigil::operators {
 
 //! One scored event whose label has matured (see ScoreMonitor::AddOutcomes).
 struct ScoredEvent {
-  int64_t id = 0;          //!< Transaction id (the labels' join key).
-  int64_t time_ms = 0;     //!< Event time.
-  int64_t card = 0;        //!< Card / customer id.
-  float score = 0;         //!< The model's score.
-  bool flagged = false;    //!< Its decision.
-  int label = 0;           //!< 1 fraud, 0 genuine or unknown.
+  int64_t id = 0;        //!< Transaction id (the labels' join key).
+  int64_t time_ms = 0;   //!< Event time.
+  int64_t card = 0;      //!< Card / customer id.
+  float score = 0;       //!< The model's score.
+  bool flagged = false;  //!< Its decision.
+  int label = 0;         //!< 1 fraud, 0 genuine or unknown.
   // During a rollout (operators/rollout_judge.h):
-  uint32_t epoch = 0;      //!< The rollout it was scored in; 0 = none.
-  bool canary = false;     //!< The candidate decided it (canary); `score` is then the candidate's.
-  float challenger = 0;    //!< The candidate's score (rollout only).
-  int64_t offset = -1;     //!< Source offset of the event (feature log).
+  uint32_t epoch = 0;    //!< The rollout it was scored in; 0 = none.
+  bool canary = false;   //!< The candidate decided it (canary); `score` is then the candidate's.
+  float challenger = 0;  //!< The candidate's score (rollout only).
+  int64_t offset = -1;   //!< Source offset of the event (feature log).
 };
 
 class ScoreMonitor {
@@ -57,8 +57,9 @@ class ScoreMonitor {
   //! (each latched on its own: again only after it fell back under), or when the change detector
   //! alarms (once per version), a drift signal is appended to the registry (models::DriftSignal) for
   //! the retraining worker.
-  static base::Result<std::unique_ptr<ScoreMonitor>> Make(const config::MonitorSpec& spec, double review_threshold,
-                                                          std::string registry, std::string pipeline,
+  static base::Result<std::unique_ptr<ScoreMonitor>> Make(const config::MonitorSpec& spec,
+                                                          double review_threshold, std::string registry,
+                                                          std::string pipeline,
                                                           std::shared_ptr<prometheus::Registry> metrics,
                                                           double drift_signal_psi = 0);
   ~ScoreMonitor();

@@ -4,9 +4,9 @@
 #include <simdjson.h>
 
 #include <catch2/catch.hpp>
-#include <filesystem>
 #include <cmath>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <regex>
@@ -15,8 +15,8 @@
 #include "tests/support/handbook.h"
 #include "tests/support/kafka_env.h"
 #include "tests/support/process.h"
-#include "tests/support/runs.h"
 #include "tests/support/prometheus_env.h"
+#include "tests/support/runs.h"
 
 namespace vigil::testing {
 namespace {
@@ -40,22 +40,25 @@ void SplitByTime(const std::string& path, const char* field, int64_t split_ms, s
 }
 
 //! Alerts of `name` (pending or firing) whose `feature` label is `feature` (any when empty).
-std::vector<PrometheusAlert> AlertsOf(const PrometheusEnv& prom, const std::string& name, const std::string& feature = "") {
+std::vector<PrometheusAlert> AlertsOf(const PrometheusEnv& prom, const std::string& name,
+                                      const std::string& feature = "") {
   std::vector<PrometheusAlert> out;
   for (auto& a : prom.Alerts())
     if (a.name() == name && (feature.empty() || a.labels["feature"] == feature)) out.push_back(a);
   return out;
 }
 
-TEST_CASE("a drift in the stream fires VigilFeatureDrift in a real Prometheus and not before", "[integration]") {
+TEST_CASE("a drift in the stream fires VigilFeatureDrift in a real Prometheus and not before",
+          "[integration]") {
   const std::string dir = TempDir("vigil-drift");
   const std::string vigil = VigilBinary() + " --log-level warn";
   const std::string pipeline = std::string(VIGIL_SOURCE_DIR) + "/deploy/examples/handbook.yaml";
   // From day 50 every amount triples.
   constexpr int kDriftDay = 50;
-  REQUIRE(Shell(VigilBinary() + " simulate --customers 300 --terminals 600 --days 80 --seed 6 --quiet --drift-day " +
-                std::to_string(kDriftDay) + " --drift-amount-factor 3 --out " + dir + "/tx.jsonl --labels-out " + dir +
-                "/labels.jsonl") == 0);
+  REQUIRE(Shell(VigilBinary() +
+                " simulate --customers 300 --terminals 600 --days 80 --seed 6 --quiet --drift-day " +
+                std::to_string(kDriftDay) + " --drift-amount-factor 3 --out " + dir +
+                "/tx.jsonl --labels-out " + dir + "/labels.jsonl") == 0);
   REQUIRE(Shell(vigil + " replay " + pipeline + " --events " + dir + "/tx.jsonl --labels " + dir +
                 "/labels.jsonl --out " + dir + "/table.csv > /dev/null") == 0);
   const std::string reg = dir + "/models";
@@ -63,21 +66,24 @@ TEST_CASE("a drift in the stream fires VigilFeatureDrift in a real Prometheus an
                 " --rounds 20 --train-start 2018-05-06 > /dev/null") == 0);
   REQUIRE(Shell(vigil + " models --registry " + reg + " promote v1 > /dev/null") == 0);
 
-  const std::string tx = UniqueTopic("tx"), labels = UniqueTopic("labels"), decisions = UniqueTopic("decisions"),
-                    dlq = UniqueTopic("dlq");
+  const std::string tx = UniqueTopic("tx"), labels = UniqueTopic("labels"),
+                    decisions = UniqueTopic("decisions"), dlq = UniqueTopic("dlq");
   for (const auto& t : {tx, labels, decisions, dlq}) CreateTopic(t, 1);
   std::string yaml = HandbookYaml({tx, labels, decisions, dlq});
   PrependOutputFields(&yaml, "SCORE, MODEL_VERSION");
   // A drift window of 8 x 1000 events (about two weeks of this population, so weekdays and hours
   // are represented as in the training week), re-evaluated every 500 ms.
-  AppendOperators(&yaml,
-             "  - type: score\n    registry: " + reg + "\n"
-             "    monitor: {drift: {events: 1000, sub_windows: 8}, every: 500ms,\n"
-             "              performance: {window_days: 7, label_delay_days: 7}}\n"
-             "    feature_log: " + dir + "/log/features.csv\n"
-             "    retrain: {every: 365d, train_days: 14, valid_days: 1, rounds: 10, min_rows: 200, on_drift: true}\n");
-  ReplaceRuntime(&yaml,
-             "runtime: {workers: 1, commit_interval: 500ms, state_dir: " + dir + "/state}\nhttp: {port: 0}");
+  AppendOperators(&yaml, "  - type: score\n    registry: " + reg +
+                             "\n"
+                             "    monitor: {drift: {events: 1000, sub_windows: 8}, every: 500ms,\n"
+                             "              performance: {window_days: 7, label_delay_days: 7}}\n"
+                             "    feature_log: " +
+                             dir +
+                             "/log/features.csv\n"
+                             "    retrain: {every: 365d, train_days: 14, valid_days: 1, rounds: 10, "
+                             "min_rows: 200, on_drift: true}\n");
+  ReplaceRuntime(
+      &yaml, "runtime: {workers: 1, commit_interval: 500ms, state_dir: " + dir + "/state}\nhttp: {port: 0}");
   std::ofstream(dir + "/pipeline.yaml") << yaml;
 
   const int64_t split = 1522540800000 + kDriftDay * kDayMs;  // 2018-04-01 + drift day
@@ -107,7 +113,8 @@ TEST_CASE("a drift in the stream fires VigilFeatureDrift in a real Prometheus an
   REQUIRE(psi_before.size() == 1);
   INFO("TX_AMOUNT psi before the drift: " << psi_before[0].value);
   CHECK(psi_before[0].value < 0.1);
-  for (const auto& a : AlertsOf(*prom, "VigilFeatureDrift")) UNSCOPED_INFO("drift alert on " << a.labels.at("feature"));
+  for (const auto& a : AlertsOf(*prom, "VigilFeatureDrift"))
+    UNSCOPED_INFO("drift alert on " << a.labels.at("feature"));
   CHECK(AlertsOf(*prom, "VigilFeatureDrift").empty());
   CHECK(AlertsOf(*prom, "VigilScoreDrift").empty());
   CHECK(AlertsOf(*prom, "VigilDriftEvaluationStale").empty());
@@ -129,10 +136,11 @@ TEST_CASE("a drift in the stream fires VigilFeatureDrift in a real Prometheus an
   }
   const auto psi_after = prom->Query("vigil_feature_psi{feature=\"TX_AMOUNT\"}");
   const auto window = prom->Query("vigil_drift_window_events");
-  INFO("TX_AMOUNT psi after the drift: " << (psi_after.empty() ? -1 : psi_after[0].value) << ", window events "
-                                          << (window.empty() ? -1 : window[0].value));
-  INFO("decisions: " << ConsumeAll(decisions, tx_before.size() + tx_after.size(), std::chrono::seconds(5)).size()
-                     << " of " << tx_before.size() + tx_after.size());
+  INFO("TX_AMOUNT psi after the drift: " << (psi_after.empty() ? -1 : psi_after[0].value)
+                                         << ", window events " << (window.empty() ? -1 : window[0].value));
+  INFO("decisions: "
+       << ConsumeAll(decisions, tx_before.size() + tx_after.size(), std::chrono::seconds(5)).size() << " of "
+       << tx_before.size() + tx_after.size());
   REQUIRE(state == "firing");
   const auto alert = AlertsOf(*prom, "VigilFeatureDrift", "TX_AMOUNT")[0];
   CHECK(alert.labels.at("model_version") == "v1");
@@ -159,7 +167,8 @@ TEST_CASE("a drift in the stream fires VigilFeatureDrift in a real Prometheus an
   const auto amount_signal = [&] {
     std::istringstream lines(ReadFile(reg + "/DRIFT"));
     for (std::string line; std::getline(lines, line);)
-      if (line.find("\tv1\t") != std::string::npos && line.find("AMOUNT PSI") != std::string::npos) return true;
+      if (line.find("\tv1\t") != std::string::npos && line.find("AMOUNT PSI") != std::string::npos)
+        return true;
     return false;
   };
   CHECK(amount_signal());

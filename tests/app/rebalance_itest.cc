@@ -146,8 +146,8 @@ size_t WriteLabelsByTerminal(const std::string& dir) {
 //! Produces a "key<TAB>json" file to `topic` with kcat, keyed (librdkafka's default partitioner,
 //! consistent_random, as the source's `partitioner` says), idempotently; fails the test if kcat does.
 void ProduceFile(const std::string& path, const std::string& topic) {
-  REQUIRE(Shell("kcat -P -b " + Bootstrap() + " -t " + topic + " -K '\\t' -z lz4 -X enable.idempotence=true -l " +
-                path) == 0);
+  REQUIRE(Shell("kcat -P -b " + Bootstrap() + " -t " + topic +
+                " -K '\\t' -z lz4 -X enable.idempotence=true -l " + path) == 0);
 }
 
 //! One `vigil run` process of the group, with its own instance id, state directory and log.
@@ -291,10 +291,9 @@ Kill KillInFlight(Instance& victim, const Names& n) {
 //! Waits until the survivors own every partition of both stages and have restored each of `moved`
 //! since the kill (their logs from `log_at_kill` on); returns the changes restored for each moved
 //! partition, by (stage, partition).
-std::map<std::pair<std::string, int>, int64_t> WaitForTakeover(const std::vector<Instance>& instances,
-                                                              const std::vector<Instance*>& survivors,
-                                                              const Ownership& moved,
-                                                              std::map<const Instance*, size_t>& log_at_kill) {
+std::map<std::pair<std::string, int>, int64_t> WaitForTakeover(
+    const std::vector<Instance>& instances, const std::vector<Instance*>& survivors, const Ownership& moved,
+    std::map<const Instance*, size_t>& log_at_kill) {
   std::map<std::pair<std::string, int>, int64_t> restored;
   size_t moved_count = 0;
   for (const auto& [stage, partitions] : moved) moved_count += partitions.size();
@@ -308,7 +307,8 @@ std::map<std::pair<std::string, int>, int64_t> WaitForTakeover(const std::vector
       for (const auto& [at, changes] : Restored(text.substr(log_at_kill[s]))) {
         const auto m = moved.find(at.first);
         const auto o = owned.find(at.first);
-        if (m != moved.end() && m->second.count(at.second) != 0 && o != owned.end() && o->second.count(at.second) != 0)
+        if (m != moved.end() && m->second.count(at.second) != 0 && o != owned.end() &&
+            o->second.count(at.second) != 0)
           restored[at] = changes;
       }
     }
@@ -366,7 +366,8 @@ void CheckExactlyOnce(const std::string& dir, const Names& n, size_t transaction
       "values_compared=%zu feature_mismatches=%zu customers=%zu last_per_customer_mismatches=%zu "
       "terminals=%zu last_per_terminal_mismatches=%zu dead_letters=%zu aborted_decisions=%zu wall_s=%.1f\n",
       transactions, c.records, c.distinct, c.duplicates, c.missing, c.unknown, c.compared, c.mismatches,
-      last.keys, last.different, last_terminal.keys, last_terminal.different, dead_letters.size(), aborted, wall_s);
+      last.keys, last.different, last_terminal.keys, last_terminal.different, dead_letters.size(), aborted,
+      wall_s);
   std::fflush(stdout);
   CHECK(table.rows.size() == transactions);
   CHECK(c.records == transactions);
@@ -384,8 +385,10 @@ void CheckExactlyOnce(const std::string& dir, const Names& n, size_t transaction
   if (aborted == 0) WARN("the kill aborted no decision: it fell between two transactions of the victim");
 }
 
-TEST_CASE("three instances share six partitions and one is killed: its partitions of both stages move with their state",
-          "[integration]") {
+TEST_CASE(
+    "three instances share six partitions and one is killed: its partitions of both stages move with their "
+    "state",
+    "[integration]") {
   const auto started = Clock::now();
   const std::string dir = TempDir("vigil-rebalance");
   Names n{UniqueTopic("tx"), UniqueTopic("labels"), UniqueTopic("decisions"), UniqueTopic("dlq"),
@@ -414,8 +417,8 @@ TEST_CASE("three instances share six partitions and one is killed: its partition
       // A third of the way in, the middle instance dies without a word while the chunk is processed.
       const Kill kill = KillInFlight(instances[1], n);
       for (const Instance* s : survivors) log_at_kill[s] = ReadFile(s->log).size();
-      std::printf("rebalance: %zu transactions, group %s; killed %s (partitions", transactions, n.group.c_str(),
-                  instances[1].id.c_str());
+      std::printf("rebalance: %zu transactions, group %s; killed %s (partitions", transactions,
+                  n.group.c_str(), instances[1].id.c_str());
       for (const auto& [stage, partitions] : kill.partitions) {
         std::printf(" %s:", stage.c_str());
         for (const int p : partitions) std::printf(" %d", p);
@@ -429,7 +432,8 @@ TEST_CASE("three instances share six partitions and one is killed: its partition
         CHECK(changes > 0);
       }
     }
-    const int64_t produced = static_cast<int64_t>(std::min(transactions, per_chunk * static_cast<size_t>(c + 1)));
+    const int64_t produced =
+        static_cast<int64_t>(std::min(transactions, per_chunk * static_cast<size_t>(c + 1)));
     const bool consumed = WaitFor(std::chrono::seconds(120), [&] { return CommittedTotal(n) >= produced; });
     INFO(Logs(instances));
     INFO("chunk " << c << ": committed " << CommittedTotal(n) << " of " << produced);
@@ -448,8 +452,8 @@ TEST_CASE("three instances share six partitions and one is killed: its partition
     deleted += watermarks->LowWatermark(p);
     written += watermarks->HighWatermark(p);
   }
-  std::printf("rebalance: repartition topic: %lld records deleted of %lld written\n", static_cast<long long>(deleted),
-              static_cast<long long>(written));
+  std::printf("rebalance: repartition topic: %lld records deleted of %lld written\n",
+              static_cast<long long>(deleted), static_cast<long long>(written));
   CHECK(deleted > 0);
   CHECK(deleted <= written);
   CHECK(TopicPartitions(n.group + ".by_TERMINAL_ID." + repartition + ".changelog") == kPartitions);

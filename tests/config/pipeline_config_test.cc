@@ -59,18 +59,23 @@ std::string Replace(std::string s, const std::string& from, const std::string& t
 }
 
 TEST_CASE("config errors name file, line and column and what was expected", "[config]") {
-  ExpectError(Replace(kValid, "agg: count", "agg: median"), "16:25", "unknown aggregate 'median'; expected count");
+  ExpectError(Replace(kValid, "agg: count", "agg: median"), "16:25",
+              "unknown aggregate 'median'; expected count");
   ExpectError(Replace(kValid, "lateness: 2h", "lateness: 2 weeks"), "14:15", "unknown duration unit");
   ExpectError(Replace(kValid, "type: double", "type: float"), "9:28", "unknown field type 'float'");
   ExpectError(Replace(kValid, "    lateness", "    latenes"), "14:5", "unknown key 'latenes'");
-  ExpectError(Replace(kValid, "event_time: TS", "event_time: CARD"), "4:15", "must be a required timestamp field");
-  ExpectError(Replace(kValid, "{kind: kafka, topic: tx}", "{kind: kafka, topic: tx"), "3:7", "YAML syntax error");
-  ExpectError(Replace(kValid, "{kind: kafka, topic: tx}", "{kind: pulsar, topic: tx}"), "2:16", "unknown source kind 'pulsar'");
-  ExpectError(Replace(kValid, "commit_interval: 250ms", "commit_interval: [1]"), "19:28", "expected a duration");
+  ExpectError(Replace(kValid, "event_time: TS", "event_time: CARD"), "4:15",
+              "must be a required timestamp field");
+  ExpectError(Replace(kValid, "{kind: kafka, topic: tx}", "{kind: kafka, topic: tx"), "3:7",
+              "YAML syntax error");
+  ExpectError(Replace(kValid, "{kind: kafka, topic: tx}", "{kind: pulsar, topic: tx}"), "2:16",
+              "unknown source kind 'pulsar'");
+  ExpectError(Replace(kValid, "commit_interval: 250ms", "commit_interval: [1]"), "19:28",
+              "expected a duration");
   // The labels' key (which stage reads them, engine/stages.h) must be an event field.
-  const std::string with_labels =
-      Replace(Replace(kValid, "    - {name: AMOUNT", "    - {name: ID, type: int64}\n    - {name: AMOUNT"), "operators:",
-              "labels:\n  source: {kind: kafka, topic: labels, key: TERMINAL}\n  id: ID\noperators:");
+  const std::string with_labels = Replace(
+      Replace(kValid, "    - {name: AMOUNT", "    - {name: ID, type: int64}\n    - {name: AMOUNT"),
+      "operators:", "labels:\n  source: {kind: kafka, topic: labels, key: TERMINAL}\n  id: ID\noperators:");
   ExpectError(with_labels, "13:45", "labels.source.key 'TERMINAL' must be a field of the schema");
   CHECK(LoadPipelineText(Replace(with_labels, "key: TERMINAL}", "key: CARD}"), "p.yaml").ok());
 }
@@ -86,31 +91,38 @@ TEST_CASE("http: defaults, values and located errors", "[config]") {
   CHECK(set->http.port == 0);
   CHECK(set->http.threads == 4);
   CHECK(set->http.max_connections == 32);
-  ExpectError(Replace(with_http, "max_connections: 32", "max_connections: 0"), "20:46", "max_connections: expected 1..100000");
-  ExpectError(Replace(with_http, "max_connections: 32", "max_conections: 32"), "20:29", "unknown key 'max_conections'");
+  ExpectError(Replace(with_http, "max_connections: 32", "max_connections: 0"), "20:46",
+              "max_connections: expected 1..100000");
+  ExpectError(Replace(with_http, "max_connections: 32", "max_conections: 32"), "20:29",
+              "unknown key 'max_conections'");
 }
 
 //! kValid with a score operator whose extra keys are `score_extra` (one YAML line each, 4-space indent).
 std::string WithScore(const std::string& score_extra) {
-  return Replace(kValid, "output: {kind", "  - type: score\n    registry: /tmp/models\n" + score_extra + "output: {kind");
+  return Replace(kValid, "output: {kind",
+                 "  - type: score\n    registry: /tmp/models\n" + score_extra + "output: {kind");
 }
 
 TEST_CASE("runtime: exactly-once by default, instance id and changelog", "[config]") {
-  auto defaults = LoadPipelineText(Replace(kValid, "runtime: {commit_interval: 250ms, guarantee: exactly_once}",
-                                           "runtime: {commit_interval: 250ms}"), "p.yaml");
+  auto defaults =
+      LoadPipelineText(Replace(kValid, "runtime: {commit_interval: 250ms, guarantee: exactly_once}",
+                               "runtime: {commit_interval: 250ms}"),
+                       "p.yaml");
   REQUIRE(defaults.ok());
   CHECK(defaults->runtime.guarantee == Guarantee::kExactlyOnce);
   CHECK(defaults->runtime.instance_id.empty());
   CHECK(defaults->runtime.changelog);
   auto set = LoadPipelineText(Replace(kValid, "guarantee: exactly_once",
-                                      "guarantee: at_least_once, instance_id: node-2, changelog: false"), "p.yaml");
+                                      "guarantee: at_least_once, instance_id: node-2, changelog: false"),
+                              "p.yaml");
   REQUIRE(set.ok());
   CHECK(set->runtime.guarantee == Guarantee::kAtLeastOnce);
   CHECK(set->runtime.instance_id == "node-2");
   CHECK_FALSE(set->runtime.changelog);
   ExpectError(Replace(kValid, "guarantee: exactly_once", "guarantee: twice"), "19:46",
               "guarantee: expected at_least_once or exactly_once");
-  ExpectError(Replace(kValid, "guarantee: exactly_once", "changelog: maybe"), "19:46", "'changelog': expected true or false");
+  ExpectError(Replace(kValid, "guarantee: exactly_once", "changelog: maybe"), "19:46",
+              "'changelog': expected true or false");
 }
 
 TEST_CASE("score rollout: defaults and values and located errors", "[config]") {
@@ -123,8 +135,10 @@ TEST_CASE("score rollout: defaults and values and located errors", "[config]") {
   CHECK(d.margin == 0.0);
   CHECK(d.days == 3);
   CHECK(d.propose_retrained);
-  auto spec = LoadPipelineText(WithScore("    rollout: {mode: canary, canary_percent: 5, metric: card_precision, "
-                                         "margin: 0.02, days: 4, propose_retrained: false}\n"), "p.yaml");
+  auto spec =
+      LoadPipelineText(WithScore("    rollout: {mode: canary, canary_percent: 5, metric: card_precision, "
+                                 "margin: 0.02, days: 4, propose_retrained: false}\n"),
+                       "p.yaml");
   REQUIRE(spec.ok());
   const RolloutSpec& o = std::get<ScoreSpec>(spec->operators[1].params).rollout;
   CHECK(o.mode == "canary");
@@ -133,11 +147,13 @@ TEST_CASE("score rollout: defaults and values and located errors", "[config]") {
   CHECK(o.margin == 0.02);
   CHECK(o.days == 4);
   CHECK_FALSE(o.propose_retrained);
-  CHECK_FALSE(std::get<ScoreSpec>(LoadPipelineText(WithScore(""), "p.yaml")->operators[1].params).rollout.enabled);
+  CHECK_FALSE(
+      std::get<ScoreSpec>(LoadPipelineText(WithScore(""), "p.yaml")->operators[1].params).rollout.enabled);
 
   ExpectError(WithScore("    rollout: {mode: blue_green}\n"), "20:21", "mode: expected shadow or canary");
   ExpectError(WithScore("    rollout: {canary_percent: 100}\n"), "20:31", "canary_percent: expected a share");
-  ExpectError(WithScore("    rollout: {metric: auc}\n"), "20:23", "metric: expected average_precision or card_precision");
+  ExpectError(WithScore("    rollout: {metric: auc}\n"), "20:23",
+              "metric: expected average_precision or card_precision");
   ExpectError(WithScore("    rollout: {days: 0}\n"), "20:21", "days: expected 1..365");
   ExpectError(WithScore("    rollout: {margin: 2}\n"), "20:23", "margin: expected -1 < margin < 1");
   ExpectError(WithScore("    rollout: {mode: shadow, dayz: 2}\n"), "20:29", "unknown key 'dayz'");
@@ -149,8 +165,10 @@ TEST_CASE("score retrain: defaults and values and located errors", "[config]") {
   CHECK_FALSE(std::get<ScoreSpec>(plain->operators[1].params).retrain.enabled);
 
   const std::string log = "    feature_log: /tmp/log.csv\n";
-  auto spec = LoadPipelineText(WithScore(log + "    retrain: {every: 3d, train_days: 5, valid_days: 1, rounds: 20, "
-                                               "params: {max_depth: \"4\", eta: \"0.1\"}, min_rows: 500}\n"), "p.yaml");
+  auto spec =
+      LoadPipelineText(WithScore(log + "    retrain: {every: 3d, train_days: 5, valid_days: 1, rounds: 20, "
+                                       "params: {max_depth: \"4\", eta: \"0.1\"}, min_rows: 500}\n"),
+                       "p.yaml");
   REQUIRE(spec.ok());
   const RetrainSpec& t = std::get<ScoreSpec>(spec->operators[1].params).retrain;
   CHECK(t.enabled);
@@ -182,9 +200,12 @@ TEST_CASE("score retrain: defaults and values and located errors", "[config]") {
   ExpectError(WithScore(log + "    retrain: {rounds: many}\n"), "21:23", "rounds");
   ExpectError(WithScore(log + "    retrain: {params: [a, b]}\n"), "21:23", "params");
   ExpectError(WithScore(log + "    retrain: {evry: 7d}\n"), "21:15", "unknown key 'evry'");
-  ExpectError(WithScore(log + "    retrain: {on_drift: true}\n"), "21:25", "on_drift needs the score operator's monitor");
-  auto drift = LoadPipelineText(WithScore(log + "    monitor: {every: 1s}\n    retrain: {on_drift: true, drift_psi: 0.3, "
-                                                "drift_cooldown: 2d}\n"), "p.yaml");
+  ExpectError(WithScore(log + "    retrain: {on_drift: true}\n"), "21:25",
+              "on_drift needs the score operator's monitor");
+  auto drift = LoadPipelineText(
+      WithScore(log + "    monitor: {every: 1s}\n    retrain: {on_drift: true, drift_psi: 0.3, "
+                      "drift_cooldown: 2d}\n"),
+      "p.yaml");
   REQUIRE(drift.ok());
   const RetrainSpec& r = std::get<ScoreSpec>(drift->operators[1].params).retrain;
   CHECK(r.on_drift);

@@ -280,7 +280,8 @@ TEST_CASE("HttpServer rejects invalid options", "[engine][http]") {
   CHECK(HttpServer::Start(options).status().message() == "http max_connections must be > 0");
 }
 
-TEST_CASE("HttpServer answers 503 beyond max_connections and serves again once one closes", "[engine][http]") {
+TEST_CASE("HttpServer answers 503 beyond max_connections and serves again once one closes",
+          "[engine][http]") {
   HttpServerOptions options = TestOptions();
   options.max_connections = 2;
   auto server = StartOrDie(options);

@@ -36,12 +36,13 @@ output: {kind: none, fields: [ID, C, S]}
 //! Serves the given lines once, as offsets first, first + 1, ...
 class LinesReader final : public engine::PartitionReader {
  public:
-  explicit LinesReader(std::vector<std::string> lines, int64_t first = 0) : lines_(std::move(lines)), first_(first) {}
+  explicit LinesReader(std::vector<std::string> lines, int64_t first = 0)
+      : lines_(std::move(lines)), first_(first) {}
   base::Status Read(std::size_t max_events, int, std::vector<engine::RawEvent>* out) override {
     out->clear();
     for (; next_ < lines_.size() && out->size() < max_events; ++next_)
-      out->push_back(engine::RawEvent{lines_[next_].data(), static_cast<uint32_t>(lines_[next_].size()), nullptr, 0,
-                                      first_ + static_cast<int64_t>(next_)});
+      out->push_back(engine::RawEvent{lines_[next_].data(), static_cast<uint32_t>(lines_[next_].size()),
+                                      nullptr, 0, first_ + static_cast<int64_t>(next_)});
     return base::Status::OK();
   }
 
@@ -71,7 +72,8 @@ struct OneTask {
     auto built = engine::Plan::Build(*spec, registry);
     REQUIRE(built.ok());
     plan = std::move(*built);
-    auto opened = engine::Task::Open(*plan, 0, engine::TaskOptions{TempDir("vigil-" + name) + "/p0", "test"}, &probe);
+    auto opened =
+        engine::Task::Open(*plan, 0, engine::TaskOptions{TempDir("vigil-" + name) + "/p0", "test"}, &probe);
     REQUIRE(opened.ok());
     task = std::move(*opened);
   }
@@ -83,9 +85,9 @@ struct OneTask {
 
 TEST_CASE("task query: read-only answers from live state and changes nothing", "[engine]") {
   OneTask t("query");
-  t.task->SetReaders(std::make_unique<LinesReader>(std::vector<std::string>{Ev(1, 10, "a", 1), Ev(2, 20, "a", 2),
-                                                                             Ev(3, 30, "b", 5)}),
-                      nullptr);
+  t.task->SetReaders(std::make_unique<LinesReader>(
+                         std::vector<std::string>{Ev(1, 10, "a", 1), Ev(2, 20, "a", 2), Ev(3, 30, "b", 5)}),
+                     nullptr);
   std::vector<Captured> out, dead;
   CapturingSink output(&out), dead_letter(&dead);
   REQUIRE(t.task->RunOnce(100, 0, &output, &dead_letter).ok());
@@ -99,8 +101,10 @@ TEST_CASE("task query: read-only answers from live state and changes nothing", "
     mode.read_only = read_only;
     const base::Status st = t.task->Query(event, mode, [&](const engine::Batch& batch, size_t row) {
       a.live = batch.live(row);
-      if (!a.live) a.reason = std::string(engine::DlqReasonName(batch.meta(row).reason));
-      else a = Answer{true, batch.f64(row, c), batch.f64(row, s), ""};
+      if (!a.live)
+        a.reason = std::string(engine::DlqReasonName(batch.meta(row).reason));
+      else
+        a = Answer{true, batch.f64(row, c), batch.f64(row, s), ""};
     });
     REQUIRE(st.ok());
     return a;
@@ -133,23 +137,26 @@ TEST_CASE("task query: read-only answers from live state and changes nothing", "
   CHECK(query(Ev(9, 60, "a", 0), true).c == 5);
   CHECK(query(Ev(9, 60, "a", 0), true).s == 110);
   REQUIRE(t.task->Close().ok());
-  CHECK_FALSE(t.task->Query(Ev(10, 70, "a", 0), engine::BatchMode{true, 0}, [](const engine::Batch&, size_t) {}).ok());
+  CHECK_FALSE(
+      t.task->Query(Ev(10, 70, "a", 0), engine::BatchMode{true, 0}, [](const engine::Batch&, size_t) {})
+          .ok());
 }
 
 TEST_CASE("a task skips records delivered again below its next offset", "[engine]") {
   OneTask t("redelivery");
   std::vector<Captured> out, dead;
   CapturingSink output(&out), dead_letter(&dead);
-  t.task->SetReaders(
-      std::make_unique<LinesReader>(std::vector<std::string>{Ev(1, 10, "a", 1), Ev(2, 20, "a", 2), Ev(3, 30, "a", 4)}),
-      nullptr);
+  t.task->SetReaders(std::make_unique<LinesReader>(
+                         std::vector<std::string>{Ev(1, 10, "a", 1), Ev(2, 20, "a", 2), Ev(3, 30, "a", 4)}),
+                     nullptr);
   REQUIRE(t.task->RunOnce(100, 0, &output, &dead_letter).ok());
   REQUIRE(out.size() == 3);
   CHECK(t.task->next_offset() == 3);
 
   // The client rewinds to offset 1 (a stale fetch position): 1 and 2 are skipped, 3 is new.
   t.task->SetReaders(
-      std::make_unique<LinesReader>(std::vector<std::string>{Ev(2, 20, "a", 2), Ev(3, 30, "a", 4), Ev(4, 40, "a", 8)}, 1),
+      std::make_unique<LinesReader>(
+          std::vector<std::string>{Ev(2, 20, "a", 2), Ev(3, 30, "a", 4), Ev(4, 40, "a", 8)}, 1),
       nullptr);
   out.clear();
   auto processed = t.task->RunOnce(100, 0, &output, &dead_letter);

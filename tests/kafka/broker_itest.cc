@@ -6,6 +6,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <cstring>
 #include <functional>
@@ -16,8 +17,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <catch2/catch.hpp>
 
 #include "tests/support/kafka_env.h"
 
@@ -69,12 +68,12 @@ void Check(rd_kafka_error_t* error, const char* what) {
   FAIL(what << ": " << text);
 }
 
-void ProduceValue(rd_kafka_t* producer, const std::string& topic, int32_t partition,
-                  const std::string& key, const std::string& value) {
-  rd_kafka_resp_err_t err = rd_kafka_producev(
-      producer, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
-      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key.data(), key.size()),
-      RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_END);
+void ProduceValue(rd_kafka_t* producer, const std::string& topic, int32_t partition, const std::string& key,
+                  const std::string& value) {
+  rd_kafka_resp_err_t err =
+      rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key.data(), key.size()),
+                        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_END);
   REQUIRE(std::string(rd_kafka_err2str(err)) == rd_kafka_err2str(RD_KAFKA_RESP_ERR_NO_ERROR));
 }
 
@@ -147,15 +146,13 @@ TEST_CASE("idempotent producer delivers every message once, in order per key", "
   const std::string topic = UniqueTopic("idempotent");
   CreateTopic(topic, 4);
   int delivered = 0;
-  KafkaPtr producer = MakeClient(RD_KAFKA_PRODUCER,
-                                 {{"enable.idempotence", "true"}, {"linger.ms", "5"}},
-                                 [&](rd_kafka_conf_t* conf) {
-                                   rd_kafka_conf_set_opaque(conf, &delivered);
-                                   rd_kafka_conf_set_dr_msg_cb(
-                                       conf, [](rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
-                                         if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) ++*static_cast<int*>(opaque);
-                                       });
-                                 });
+  KafkaPtr producer = MakeClient(
+      RD_KAFKA_PRODUCER, {{"enable.idempotence", "true"}, {"linger.ms", "5"}}, [&](rd_kafka_conf_t* conf) {
+        rd_kafka_conf_set_opaque(conf, &delivered);
+        rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+          if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) ++*static_cast<int*>(opaque);
+        });
+      });
   constexpr int kCount = 2000;
   for (int i = 0; i < kCount; ++i) {
     ProduceValue(producer.get(), topic, RD_KAFKA_PARTITION_UA, "k" + std::to_string(i % 16),
@@ -183,8 +180,7 @@ TEST_CASE("idempotent producer delivers every message once, in order per key", "
 TEST_CASE("transactions: read_committed sees committed records only", "[integration][kafka]") {
   const std::string topic = UniqueTopic("txn");
   CreateTopic(topic, 2);
-  KafkaPtr producer =
-      MakeClient(RD_KAFKA_PRODUCER, {{"transactional.id", UniqueTopic("txn-id")}});
+  KafkaPtr producer = MakeClient(RD_KAFKA_PRODUCER, {{"transactional.id", UniqueTopic("txn-id")}});
   Check(rd_kafka_init_transactions(producer.get(), 60000), "init_transactions");
 
   auto produce_batch = [&](const std::string& prefix, int count) {
@@ -266,8 +262,8 @@ TEST_CASE("transactions: send_offsets_to_transaction commits the group's offsets
       rd_kafka_topic_partition_list_add(offsets.get(), input.c_str(), partition)->offset = offset;
     }
     rd_kafka_consumer_group_metadata_t* metadata = rd_kafka_consumer_group_metadata(consumer.get());
-    rd_kafka_error_t* sent = rd_kafka_send_offsets_to_transaction(producer.get(), offsets.get(),
-                                                                  metadata, 30000);
+    rd_kafka_error_t* sent =
+        rd_kafka_send_offsets_to_transaction(producer.get(), offsets.get(), metadata, 30000);
     rd_kafka_consumer_group_metadata_destroy(metadata);
     Check(sent, "send_offsets_to_transaction");
     if (commit) {
@@ -392,15 +388,13 @@ TEST_CASE("consumer group: join, rebalance callbacks, commit, hand-over", "[inte
   CHECK(a->protocol == (strategy == "range" ? "EAGER" : "COOPERATIVE"));
 
   std::unique_ptr<Member> b = Join(group, topic, strategy);
-  REQUIRE(PollUntil({a.get(), b.get()},
-                    [&] { return a->assigned.size() == 2 && b->assigned.size() == 2; }));
+  REQUIRE(PollUntil({a.get(), b.get()}, [&] { return a->assigned.size() == 2 && b->assigned.size() == 2; }));
   CHECK(a->revoke_events >= 1);
 
   std::vector<Message> batch;
   for (int i = 0; i < 40; ++i) batch.push_back(Record(std::nullopt, std::to_string(i), i % 4));
   Produce(topic, batch);
-  REQUIRE(PollUntil({a.get(), b.get()},
-                    [&] { return a->received.size() + b->received.size() == 40; }));
+  REQUIRE(PollUntil({a.get(), b.get()}, [&] { return a->received.size() + b->received.size() == 40; }));
   for (Member* member : {a.get(), b.get()}) {
     for (const Message& m : member->received) CHECK(member->assigned.count(m.partition) == 1);
     REQUIRE(rd_kafka_commit(member->consumer.get(), nullptr, /*async=*/0) == RD_KAFKA_RESP_ERR_NO_ERROR);

@@ -21,8 +21,10 @@ schema:
 output: {kind: none}
 )";
 
-TEST_CASE("parse fills typed columns and dead-letters each kind of bad event with its reason", "[operators]") {
-  const std::string good = R"({"TS":"2018-04-01T00:00:31Z","CARD":"c\"1","N":3,"AMOUNT":12.5,"OK":true,"X":{"nested":[1,2]}})";
+TEST_CASE("parse fills typed columns and dead-letters each kind of bad event with its reason",
+          "[operators]") {
+  const std::string good =
+      R"({"TS":"2018-04-01T00:00:31Z","CARD":"c\"1","N":3,"AMOUNT":12.5,"OK":true,"X":{"nested":[1,2]}})";
   const std::vector<std::pair<std::string, std::string>> bad = {
       {R"({"TS":"2018-04-01T00:00:31Z","CARD":"c1","N":3)", "invalid_json"},
       {R"([1,2,3])", "invalid_json"},
@@ -110,12 +112,12 @@ output: {kind: none}
       R"({"MS":3,"E":"","A":[[[[]]]],"O":{"k":{"k":{"k":null}}}})",
   };
   const std::vector<std::string> bad = {
-      R"({"MS":1,"X":tru})",           R"({"MS":1,"X":nul})",         R"({"MS":1,"X":fals})",
-      R"({"MS":1,"X":[1,2,]})",        R"({"MS":1,"X":[1 2]})",       R"({"MS":1,"X":{"a"}})",
-      R"({"MS":1,"X":{"a":1,}})",      R"({"MS":1,"X":{1:2}})",       R"({"MS":1,"X":"bad\q escape"})",
-      R"({"MS":1,"X":01})",            R"({"MS":1,"X":1.})",          R"({"MS":1,"X":-})",
-      R"({"MS":1,"X":+1})",            R"({"MS":1,"X":[nulll]})",     R"({"MS":1,"X":{"a":[1,{"b":x}]}})",
-      R"({"X":[1,,2],"MS":1})",        R"({"X":"\ud800","MS":1})",
+      R"({"MS":1,"X":tru})",      R"({"MS":1,"X":nul})",      R"({"MS":1,"X":fals})",
+      R"({"MS":1,"X":[1,2,]})",   R"({"MS":1,"X":[1 2]})",    R"({"MS":1,"X":{"a"}})",
+      R"({"MS":1,"X":{"a":1,}})", R"({"MS":1,"X":{1:2}})",    R"({"MS":1,"X":"bad\q escape"})",
+      R"({"MS":1,"X":01})",       R"({"MS":1,"X":1.})",       R"({"MS":1,"X":-})",
+      R"({"MS":1,"X":+1})",       R"({"MS":1,"X":[nulll]})",  R"({"MS":1,"X":{"a":[1,{"b":x}]}})",
+      R"({"X":[1,,2],"MS":1})",   R"({"X":"\ud800","MS":1})",
   };
   std::string input;
   for (const auto& line : good) input += line + "\n";

@@ -24,8 +24,8 @@ struct Destroy {
 
 }  // namespace
 
-ChunkProducer::ChunkProducer(std::string topic, std::vector<std::string> files, std::chrono::milliseconds pause,
-                             std::string log_path)
+ChunkProducer::ChunkProducer(std::string topic, std::vector<std::string> files,
+                             std::chrono::milliseconds pause, std::string log_path)
     : topic_(std::move(topic)), files_(std::move(files)), pause_(pause), log_path_(std::move(log_path)) {
   thread_ = std::thread([this] { Run(); });
 }
@@ -92,14 +92,17 @@ std::string ChunkProducer::ProduceAll() {
   rd_kafka_conf_set_opaque(conf, &reports);
   rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* record, void* opaque) {
     auto* r = static_cast<Reports*>(opaque);
-    if (record->err == RD_KAFKA_RESP_ERR_NO_ERROR) ++r->delivered;
-    else if (r->first_error.empty()) r->first_error = rd_kafka_err2str(record->err);
+    if (record->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+      ++r->delivered;
+    else if (r->first_error.empty())
+      r->first_error = rd_kafka_err2str(record->err);
   });
   // Transport errors while the broker restarts are logged, not fatal: the client retries.
   rd_kafka_conf_set_error_cb(conf, [](rd_kafka_t*, int code, const char* reason, void* opaque) {
     auto* r = static_cast<Reports*>(opaque);
     std::lock_guard lock(r->log_mu);
-    *r->log << "error " << rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(code)) << ": " << reason << std::endl;
+    *r->log << "error " << rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(code)) << ": " << reason
+            << std::endl;
   });
   rd_kafka_conf_set_log_cb(conf, [](const rd_kafka_t* rk, int level, const char* facility, const char* line) {
     auto* r = static_cast<Reports*>(rd_kafka_opaque(rk));
@@ -131,8 +134,8 @@ std::string ChunkProducer::ProduceAll() {
       const size_t value_size = line.size() - tab - 1;
       rd_kafka_resp_err_t e;
       while ((e = rd_kafka_producev(rk.get(), RD_KAFKA_V_TOPIC(topic_.c_str()), RD_KAFKA_V_PARTITION(0),
-                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(line.data(), tab),
-                                    RD_KAFKA_V_VALUE(value, value_size),
+                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                    RD_KAFKA_V_KEY(line.data(), tab), RD_KAFKA_V_VALUE(value, value_size),
                                     RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
         rd_kafka_poll(rk.get(), 100);
       if (e != RD_KAFKA_RESP_ERR_NO_ERROR) return std::string("produce: ") + rd_kafka_err2str(e);

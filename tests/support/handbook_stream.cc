@@ -86,7 +86,8 @@ std::unique_ptr<HandbookStream> HandbookStream::Make(const std::string& dir,
       if (!line.empty()) out << customer_of[JsonInt(line, "TRANSACTION_ID")] << '\t' << line << '\n';
   }
   {
-    ChunkProducer labels(s->labels_topic_, {dir + "/labels.tsv"}, std::chrono::milliseconds(0), dir + "/producer.log");
+    ChunkProducer labels(s->labels_topic_, {dir + "/labels.tsv"}, std::chrono::milliseconds(0),
+                         dir + "/producer.log");
     REQUIRE(labels.Wait(std::chrono::seconds(120)) == "");
   }
 
@@ -108,7 +109,8 @@ std::unique_ptr<HandbookStream> HandbookStream::Make(const std::string& dir,
 HandbookStream::~HandbookStream() = default;
 
 void HandbookStream::StartProducer() {
-  producer_ = std::make_unique<ChunkProducer>(tx_topic_, ChunkFiles(dir_), options_.chunk_pause, dir_ + "/producer.log");
+  producer_ = std::make_unique<ChunkProducer>(tx_topic_, ChunkFiles(dir_), options_.chunk_pause,
+                                              dir_ + "/producer.log");
 }
 
 void HandbookStream::PauseProducer() { producer_->Pause(); }
