@@ -1,6 +1,8 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <string_view>
+
 #include "app/commands.h"
 #include "app/evaluate_command.h"
 #include "app/models_command.h"
@@ -11,10 +13,28 @@
 #include "config/pipeline_config.h"
 
 namespace vigil::app {
+namespace {
+
+//! The first word of `argv` that is not an option or an option's value, or "" (only global options).
+std::string_view FirstCommandWord(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--log-level") {
+      ++i;  // its value
+      continue;
+    }
+    if (!arg.empty() && arg[0] == '-') continue;
+    return arg;
+  }
+  return {};
+}
+
+}  // namespace
 
 int RunCli(int argc, char** argv) {
   CLI::App app{"vigil — streaming fraud detection: Kafka in, features in RocksDB, XGBoost scores, decisions out."};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("vigil ") + VIGIL_VERSION);
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")->capture_default_str();
 
@@ -48,6 +68,19 @@ int RunCli(int argc, char** argv) {
   EvaluateOptions evaluate;
   AddEvaluateCommand(app, evaluate);
 
+  // CLI11 would say "The following arguments were not expected"; name the mistake and the way out.
+  if (const std::string_view word = FirstCommandWord(argc, argv); !word.empty()) {
+    std::string known;
+    bool found = false;
+    for (const CLI::App* sub : app.get_subcommands({})) {
+      found = found || sub->get_name() == word;
+      known += (known.empty() ? "" : ", ") + sub->get_name();
+    }
+    if (!found) {
+      fmt::print(stderr, "vigil: unknown command '{}'; the commands are {} (see vigil --help)\n", word, known);
+      return 2;
+    }
+  }
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");

@@ -86,6 +86,7 @@ base::Status AppendLabels(const std::string& in, const std::string& out, int id_
 
 base::Status Replay(const ReplayOptions& o, engine::RunSummary* summary) {
   VIGIL_ASSIGN_OR_RETURN(config::PipelineSpec spec, config::LoadPipelineFile(o.config_path));
+  if (!o.bootstrap.empty()) spec.kafka.bootstrap = o.bootstrap;
   const bool from_kafka = o.events.empty();
   if (from_kafka && spec.source.kind != config::SourceSpec::Kind::kKafka)
     return base::InvalidArgument("the pipeline reads a file, not Kafka: give --events FILE");
@@ -190,6 +191,7 @@ void AddReplayCommand(CLI::App& app, ReplayOptions& o) {
   cmd->add_option("--start", o.start, "Kafka: where each partition starts")->capture_default_str();
   cmd->add_option("--end", o.end, "Kafka: where each partition ends (exclusive)")->capture_default_str();
   cmd->add_option("--out", o.out, "Training table (CSV): the pipeline's output fields, then LABEL")->required();
+  cmd->add_option("--bootstrap", o.bootstrap, "Kafka bootstrap servers (overrides kafka.bootstrap)");
   cmd->add_option("--state-dir", o.state_dir, "State directory (default: a temporary one, removed afterwards)");
   cmd->callback([&o] { o.selected = true; });
 }

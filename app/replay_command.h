@@ -15,6 +15,7 @@ struct ReplayOptions {
   std::string end = "latest";      //!< Kafka: end offset (exclusive) of each partition.
   std::string out;          //!< Training table (CSV): the output fields, then LABEL.
   std::string state_dir;    //!< Where the replay keeps its state; default a temporary directory.
+  std::string bootstrap;    //!< Kafka bootstrap servers; empty = the pipeline's kafka.bootstrap.
   bool selected = false;
 };
 

@@ -579,6 +579,17 @@ int TrainCommand(const TrainCommandOptions& o) {
                outcome.run.id, outcome.recorded.message());
     return 1;
   }
+  const std::string& version = outcome.run.model_version;
+  if (!o.promote) {
+    fmt::print("next: vigil models --registry {} promote {}   (or train with --promote)\n", o.models_dir, version);
+    return 0;
+  }
+  if (base::Status st = models::Promote(o.models_dir, version, outcome.features); !st.ok()) {
+    fmt::print(stderr, "error: {} is registered but not promoted: {}\n", version, st.message());
+    return ExitCode(st);
+  }
+  fmt::print("{} is the champion\nnext: vigil run {}   (its score operator's registry: {})\n", version, o.pipeline,
+             o.models_dir);
   return 0;
 }
 
@@ -618,6 +629,9 @@ void AddTrainCommand(CLI::App& app, TrainCommandOptions& o) {
                   "What started this run, as recorded in DIR/runs/: manual, schedule, drift "
                   "or command")
       ->capture_default_str();
+  cmd->add_flag("--promote", o.promote,
+                "Make the new version the champion once trained (as `vigil models promote`); "
+                "otherwise it is only registered");
   cmd->add_option("--offsets", o.offsets,
                   "Kafka offsets the table was replayed from, TOPIC:PARTITION:FIRST-END "
                   "(END exclusive), repeatable; recorded in the run");

@@ -62,6 +62,9 @@ struct TrainCommandOptions {
   //! Kafka offset ranges the table was replayed from, "TOPIC:PARTITION:FIRST-END" each; recorded in the
   //! run. Default none (a table from a file).
   std::vector<std::string> offsets;
+  //! Promote the new version to champion once trained and recorded (as `vigil models promote`).
+  //! Default off: a version is registered, and serves only once promoted.
+  bool promote = false;
   bool selected = false;                              //!< Set when the subcommand was given.
 };
 

@@ -1,6 +1,7 @@
 #include "config/pipeline_config.h"
 
 #include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <set>
@@ -344,12 +345,34 @@ base::Result<PipelineSpec> LoadPipelineText(const std::string& text, const std::
   return spec;
 }
 
+namespace {
+
+//! Makes a relative `path` relative to `base` (the pipeline file's folder) instead of the working
+//! directory, so a pipeline means the same wherever it is started from. Empty stays empty.
+void ResolveAgainst(const std::filesystem::path& base, std::string* path) {
+  if (path->empty() || std::filesystem::path(*path).is_absolute()) return;
+  *path = (base / *path).lexically_normal().string();
+}
+
+}  // namespace
+
 base::Result<PipelineSpec> LoadPipelineFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return base::NotFound("cannot open config file '" + path + "'");
   std::stringstream buffer;
   buffer << in.rdbuf();
-  return LoadPipelineText(buffer.str(), path);
+  VIGIL_ASSIGN_OR_RETURN(PipelineSpec spec, LoadPipelineText(buffer.str(), path));
+  const std::filesystem::path base = std::filesystem::path(path).parent_path();
+  for (std::string* p : {&spec.source.path, &spec.labels.source.path, &spec.output.path, &spec.dead_letter.path,
+                         &spec.runtime.state_dir})
+    ResolveAgainst(base, p);
+  for (OperatorSpec& op : spec.operators) {
+    if (auto* score = std::get_if<ScoreSpec>(&op.params)) {
+      ResolveAgainst(base, &score->registry);
+      ResolveAgainst(base, &score->feature_log);
+    }
+  }
+  return spec;
 }
 
 }  // namespace vigil::config

@@ -307,6 +307,8 @@ struct PipelineSpec {
 };
 
 //! Reads and validates a pipeline file. Every error names file:line:col and what was expected.
+//! Relative paths in it (file source and sinks, labels file, runtime.state_dir, a score operator's
+//! registry and feature_log) are resolved against the file's own folder, not the working directory.
 base::Result<PipelineSpec> LoadPipelineFile(const std::string& path);
 //! Same, from text; `file` is used in error messages.
 base::Result<PipelineSpec> LoadPipelineText(const std::string& text, const std::string& file);

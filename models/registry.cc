@@ -103,8 +103,14 @@ base::Result<std::string> ReadName(const std::string& registry, const char* file
 }  // namespace
 
 base::Result<std::string> ReadChampion(const std::string& registry) {
+  std::error_code ec;
+  if (!fs::is_directory(registry, ec))
+    return base::NotFound("the model registry '" + registry + "' does not exist (" +
+                          fs::absolute(registry, ec).string() + " is not a directory)");
   auto name = ReadName(registry, "CHAMPION");
-  if (!name.ok()) return base::NotFound("no champion in '" + registry + "'; promote a version first");
+  if (!name.ok())
+    return base::NotFound("no champion in '" + registry +
+                          "'; promote a version first: vigil models --registry " + registry + " promote vN");
   return name;
 }
 

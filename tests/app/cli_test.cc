@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/support/handbook.h"
 #include "tests/support/process.h"
 
 namespace vigil::testing {
@@ -26,6 +27,29 @@ TEST_CASE("vigil --help lists the subcommands", "[app]") {
     CHECK(out.find(cmd) != std::string::npos);
   CHECK(RunVigil({}, &out) != 0);
   CHECK(out.find("A subcommand is required") != std::string::npos);
+}
+
+TEST_CASE("vigil --version prints the version and an unknown command is named with the known ones", "[app]") {
+  std::string out;
+  CHECK(RunVigil({"--version"}, &out) == 0);
+  CHECK(out.rfind("vigil 0.", 0) == 0);
+  CHECK(RunVigil({"--log-level", "warn", "frobnicate", "x.yaml"}, &out) == 2);
+  CHECK(out == "vigil: unknown command 'frobnicate'; the commands are run, check-config, simulate, replay, models, "
+               "runs, train, evaluate (see vigil --help)\n");
+}
+
+TEST_CASE("a missing model registry is named as missing, not as a registry without champion", "[app]") {
+  const std::string dir = TempDir("vigil-cli");
+  std::string yaml = HandbookYaml({"tx", "labels", "decisions", "dlq"});
+  AppendOperators(&yaml, "  - type: score\n    registry: " + dir + "/modelz\n");
+  std::ofstream(dir + "/p.yaml") << yaml;
+  std::string out;
+  CHECK(RunVigil({"check-config", dir + "/p.yaml"}, &out) != 0);
+  CHECK(out.find("the model registry '" + dir + "/modelz' does not exist") != std::string::npos);
+  std::filesystem::create_directories(dir + "/modelz");
+  CHECK(RunVigil({"check-config", dir + "/p.yaml"}, &out) != 0);
+  CHECK(out.find("no champion in '" + dir + "/modelz'; promote a version first: vigil models --registry " + dir +
+                 "/modelz promote vN") != std::string::npos);
 }
 
 TEST_CASE("check-config accepts the example and names file:line:col for a broken one", "[app]") {

@@ -2,6 +2,7 @@
 // table reader they share, their errors for bad inputs, and the run records of `vigil train` as
 // `vigil runs` and `vigil models promote|rollback` see them.
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -384,6 +385,9 @@ TEST_CASE("promote and rollback set the outcome of the run behind the version", 
   std::string out;
   REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start", "2018-04-11",
                     "--rounds", "5", "--trigger", "schedule"}, &out) == 0);
+  // Without --promote, train names the next step and CHAMPION does not exist yet.
+  CHECK(out.find("next: vigil models --registry " + models + " promote v1") != std::string::npos);
+  CHECK(!std::filesystem::exists(models + "/CHAMPION"));
   REQUIRE(RunVigil({"models", "--registry", models, "promote", "v1"}, &out) == 0);
   CHECK(RunOf(models, "v1").outcome == "promoted");
   CHECK(RunOf(models, "v1").trigger == "schedule");
@@ -404,6 +408,12 @@ TEST_CASE("promote and rollback set the outcome of the run behind the version", 
   REQUIRE(RunVigil({"runs", "--registry", models, "list"}, &out) == 0);
   CHECK(out.find(" rolled_back\n") != std::string::npos);
   CHECK(out.find(" promoted\n") != std::string::npos);
+  // train --promote: registered, verified and serving in one step.
+  REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start", "2018-04-18",
+                    "--rounds", "5", "--promote"}, &out) == 0);
+  CHECK(out.find("v3 is the champion\nnext: vigil run " + std::string(kPipeline)) != std::string::npos);
+  CHECK(ReadFile(models + "/CHAMPION") == "v3\n");
+  CHECK(RunOf(models, "v3").outcome == "promoted");
 }
 
 TEST_CASE("failed runs are recorded, and validation is skipped with a note when it has no data", "[app]") {

@@ -1,6 +1,9 @@
 #include "config/pipeline_config.h"
 
 #include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 
 namespace vigil::config {
 namespace {
@@ -56,6 +59,33 @@ void ExpectError(const std::string& text, const std::string& where, const std::s
 std::string Replace(std::string s, const std::string& from, const std::string& to) {
   s.replace(s.find(from), from.size(), to);
   return s;
+}
+
+TEST_CASE("relative paths in a pipeline file resolve against the file's folder", "[config]") {
+  namespace fs = std::filesystem;
+  char tmpl[] = "/tmp/vigil-config-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  const fs::path dir = fs::path(tmpl) / "pipelines";
+  fs::create_directories(dir);
+  std::string text = kValid;
+  text = Replace(text, "source: {kind: kafka, topic: tx}", "source: {kind: file, path: events.jsonl}");
+  text = Replace(text, "output: {kind: kafka, topic: out,", "output: {kind: file, path: ../out/decisions.jsonl,");
+  text = Replace(text, "runtime: {commit_interval: 250ms,", "runtime: {state_dir: state, commit_interval: 250ms,");
+  std::ofstream(dir / "p.yaml") << text;
+  // Loaded from elsewhere, through a relative path: the working directory does not matter.
+  const fs::path cwd = fs::current_path();
+  fs::current_path(tmpl);
+  auto spec = LoadPipelineFile("pipelines/p.yaml");
+  fs::current_path(cwd);
+  REQUIRE(spec.ok());
+  CHECK(spec->source.path == "pipelines/events.jsonl");
+  CHECK(spec->output.path == "out/decisions.jsonl");
+  CHECK(spec->runtime.state_dir == "pipelines/state");
+  auto absolute = LoadPipelineFile((dir / "p.yaml").string());
+  REQUIRE(absolute.ok());
+  CHECK(absolute->source.path == (dir / "events.jsonl").string());
+  CHECK(absolute->runtime.state_dir == (dir / "state").string());
+  fs::remove_all(tmpl);
 }
 
 TEST_CASE("config errors name file, line and column and what was expected", "[config]") {
