@@ -269,8 +269,10 @@ class ScoreOperator final : public engine::Operator {
       refused_ = *champion;
       return;
     }
-    spdlog::info("model {} replaces {}", *champion, current_.load()->version);
+    const std::string previous = current_.load()->version;
     current_.store(*next);
+    // Logged once stored: a batch that starts after this line scores with the new version.
+    spdlog::info("model {} replaces {}", *champion, previous);
     refused_.clear();
     if (auto trial = trial_.load()) {
       if (trial->model->version == *champion) {

@@ -203,7 +203,11 @@ TEST_CASE("SIGTERM mid-stream, then restart: resumes from committed offsets with
       std::vector<Tx> part(txs.begin() + static_cast<std::ptrdiff_t>(chunk * 5000),
                            txs.begin() + static_cast<std::ptrdiff_t>((chunk + 1) * 5000));
       ProduceWithKcat(dir, in, part);
-      if (chunk == 8) first.Signal(SIGTERM);
+      if (chunk == 8) {
+        // Stopped once it has written something (its start-up time depends on the machine's load).
+        REQUIRE(ConsumeAll(out, 1, std::chrono::seconds(120)).size() == 1);
+        first.Signal(SIGTERM);
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(150));
     }
     INFO(ReadFile(dir + "/first.log"));

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "tests/support/handbook.h"
+#include "tests/support/handbook_stream.h"
 #include "tests/support/kafka_env.h"
 #include "tests/support/process.h"
 #include "tests/support/runs.h"
@@ -36,6 +37,12 @@ void SplitJsonl(const std::string& path, const char* key_field, const char* time
     m.value = line;
     (m.timestamp_ms < split_ms ? first : second)->push_back(std::move(m));
   }
+}
+
+//! Moves the messages of `all` timestamped before `split_ms` to `first`, the others to `second`.
+void SplitAt(std::vector<Message>* all, int64_t split_ms, std::vector<Message>* first, std::vector<Message>* second) {
+  for (Message& m : *all) (m.timestamp_ms < split_ms ? first : second)->push_back(std::move(m));
+  all->clear();
 }
 
 bool WaitFor(const std::function<bool()>& done, std::chrono::seconds limit) {
@@ -80,11 +87,17 @@ TEST_CASE("a retrained version is proposed shadowed and promoted on matured labe
   // Phase 1: the first 12 days. The retrainer's first scheduled training (as of day 7) registers
   // v2, which it proposes; phase 2 (the rest) arrives once the trial has begun.
   const int64_t split = kStartMs + 12 * kDayMs;
-  std::vector<Message> tx1, tx2, labels1, labels2;
-  SplitJsonl(dir + "/tx.jsonl", "CUSTOMER_ID", "TX_TIME_MS", split, &tx1, &tx2);
-  SplitJsonl(dir + "/labels.jsonl", "TRANSACTION_ID", "LABEL_TIME_MS", split, &labels1, &labels2);
-  const size_t total = tx1.size() + tx2.size();
+  // Phase 3 (the last 2 days) arrives once the candidate serves, so the test knows which decisions
+  // it must have made, whatever the machine's speed.
+  const int64_t tail = kStartMs + 28 * kDayMs;
+  std::vector<Message> tx1, tx2, tx3, labels1, labels2, labels3, rest;
+  SplitJsonl(dir + "/tx.jsonl", "CUSTOMER_ID", "TX_TIME_MS", split, &tx1, &rest);
+  SplitAt(&rest, tail, &tx2, &tx3);
+  SplitJsonl(dir + "/labels.jsonl", "TRANSACTION_ID", "LABEL_TIME_MS", split, &labels1, &rest);
+  SplitAt(&rest, tail, &labels2, &labels3);
+  const size_t total = tx1.size() + tx2.size() + tx3.size();
   REQUIRE(tx2.size() > tx1.size());
+  REQUIRE(!tx3.empty());
   Produce(topics.transactions, tx1);
   Produce(topics.labels, labels1);
 
@@ -125,19 +138,33 @@ TEST_CASE("a retrained version is proposed shadowed and promoted on matured labe
   const std::string history = ReadFile(reg + "/HISTORY");
   CHECK_THAT(history, Catch::StartsWith("v1\n" + candidate + "\n"));
 
-  // Every transaction gets exactly one decision; the last ones are served by a retrained version.
-  const auto decisions = ConsumeAll(topics.output, total, std::chrono::seconds(120));
+  // Once the promoted candidate serves (the judge logs its verdict after the swap), the last two days
+  // arrive.
+  REQUIRE(WaitFor([&] { return ReadFile(dir + "/run.log").find("rollout: " + candidate + " promoted") != std::string::npos; },
+                  std::chrono::seconds(60)));
+  Produce(topics.transactions, tx3);
+  Produce(topics.labels, labels3);
+
+  // Every transaction gets exactly one decision; none of the last two days' is served by v1 (a later
+  // retrained version may have been promoted after the candidate meanwhile).
+  std::set<int64_t> tail_ids;
+  for (const Message& m : tx3) tail_ids.insert(JsonInt(m.value, "TRANSACTION_ID"));
+  const auto decisions = ConsumeAll(topics.output, total, std::chrono::seconds(180));
   REQUIRE(decisions.size() == total);
   std::set<int64_t> ids;
   simdjson::dom::parser parser;
-  std::string last_version;
+  size_t tail_by_v1 = 0, tail_decided = 0;
   for (const Message& m : decisions) {
     simdjson::dom::element doc = parser.parse(m.value);
-    ids.insert(int64_t(doc["TRANSACTION_ID"]));
-    last_version = std::string(std::string_view(doc["MODEL_VERSION"]));
+    const int64_t id = int64_t(doc["TRANSACTION_ID"]);
+    ids.insert(id);
+    if (!tail_ids.count(id)) continue;
+    ++tail_decided;
+    if (std::string_view(doc["MODEL_VERSION"]) == "v1") ++tail_by_v1;
   }
   CHECK(ids.size() == total);
-  CHECK(last_version != "v1");
+  CHECK(tail_decided == tx3.size());
+  CHECK(tail_by_v1 == 0);
 
   REQUIRE(Curl(dir, url + "/metrics", &metrics) == 200);
   CHECK_THAT(metrics, Catch::Contains("vigil_rollout_transitions_total{pipeline=\"handbook\",transition=\"promoted\"}"));

@@ -162,7 +162,9 @@ TEST_CASE("POST /v1/score answers from live state without changing it and as the
   CHECK(body == R"({"champion":"v2","candidate":null,"versions":["v1","v2"]})");
   // The running scorer picks the promotion up.
   std::string version;
-  for (int i = 0; i < 100 && version != "v2"; ++i) {
+  // Bounded by a deadline, not a count: a loaded machine polls the registry later.
+  for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+       version != "v2" && std::chrono::steady_clock::now() < until;) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     REQUIRE(Curl(dir, "-X POST --data-binary @" + dir + "/event.json " + url + "/v1/score", &body) == 200);
     version = std::string(std::string_view(parser.parse(body)["model_version"].get_string()));
