@@ -50,6 +50,9 @@ int RunCli(int argc, char** argv) {
                       "the same id fences the previous incarnation's transactions");
   run_cmd->add_option("--idle-exit", idle_exit, "Stop after this long without events, e.g. 10s (default: never)");
   run_cmd->add_flag("--json-summary", run.json_summary, "Print the end-of-run summary as one JSON line");
+  run_cmd->add_flag("--create-topics", run.create_topics,
+                    "Create the missing topics the pipeline reads or writes, with the input's partitions "
+                    "(default: name them and exit)");
 
   std::string check_path;
   CLI::App* check_cmd = app.add_subcommand("check-config", "Validate a pipeline file and bind its operators");

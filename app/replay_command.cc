@@ -13,6 +13,7 @@
 #include "config/pipeline_config.h"
 #include "connectors/factory.h"
 #include "connectors/kafka_source.h"
+#include "connectors/topic_check.h"
 #include "engine/engine_probe.h"
 #include "engine/plan.h"
 #include "engine/runtime.h"
@@ -98,6 +99,9 @@ base::Status Replay(const ReplayOptions& o, engine::RunSummary* summary) {
     return base::InvalidArgument("--labels goes with --events; a Kafka replay reads the pipeline's labels topic");
   std::unique_ptr<engine::Source> source;
   if (from_kafka) {
+    std::vector<connectors::NeededTopic> topics = connectors::PipelineTopics(spec);
+    std::erase_if(topics, [](const connectors::NeededTopic& t) { return t.role != "input" && t.role != "labels"; });
+    VIGIL_RETURN_IF_ERROR(connectors::CheckTopics(spec.kafka, topics, {}));
     VIGIL_ASSIGN_OR_RETURN(connectors::OffsetBound start, connectors::ParseOffsetBound(o.start));
     VIGIL_ASSIGN_OR_RETURN(connectors::OffsetBound end, connectors::ParseOffsetBound(o.end));
     VIGIL_ASSIGN_OR_RETURN(source, connectors::KafkaSource::MakeRange(spec, std::move(start), std::move(end)));

@@ -12,6 +12,7 @@
 #include "app/http_api.h"
 #include "app/retrainer.h"
 #include "connectors/factory.h"
+#include "connectors/topic_check.h"
 #include "engine/engine_probe.h"
 #include "engine/http_server.h"
 #include "engine/plan.h"
@@ -100,6 +101,13 @@ int RunPipelineCommand(const RunOptions& options) {
   if (options.http_port >= 0) spec.http.port = options.http_port;
   if (!options.state_dir.empty()) spec.runtime.state_dir = options.state_dir;
   if (!options.instance_id.empty()) spec.runtime.instance_id = options.instance_id;
+  connectors::TopicCheckOptions topic_check;
+  topic_check.create = options.create_topics;
+  topic_check.create_command = "vigil run " + options.config_path + " --create-topics";
+  if (base::Status st = connectors::CheckTopics(spec.kafka, connectors::PipelineTopics(spec), topic_check); !st.ok()) {
+    fmt::print(stderr, "error: {}\n", st.message());
+    return 2;
+  }
 
   engine::OperatorRegistry registry;
   if (base::Status st = operators::RegisterOperators(&registry); !st.ok()) {

@@ -6,6 +6,7 @@
 
 #include "app/simulate_command.h"
 #include "connectors/kafka_sink.h"
+#include "connectors/topic_check.h"
 #include "sim/labels.h"
 #include "sim/simulator.h"
 #include "sim/stats.h"
@@ -139,6 +140,17 @@ int SimulateCommand(const SimulateOptions& o) {
     if (w.ok()) label_writer = std::move(w).value(); else st = w.status();
   }
   if (st.ok() && !o.bootstrap.empty()) {
+    config::KafkaSpec kafka;
+    kafka.bootstrap = o.bootstrap;
+    std::vector<connectors::NeededTopic> topics = {{o.topic, "transactions"}};
+    if (!o.labels_topic.empty()) topics.push_back({o.labels_topic, "labels"});
+    connectors::TopicCheckOptions check;
+    check.create = o.create_topics;
+    check.partitions = o.partitions;
+    check.create_command = "vigil simulate ... --create-topics [--partitions N]";
+    st = connectors::CheckTopics(kafka, topics, check);
+  }
+  if (st.ok() && !o.bootstrap.empty()) {
     auto p = KafkaPublisher::Make(o);
     if (p.ok()) publisher = std::move(p).value(); else st = p.status();
   }
@@ -193,6 +205,10 @@ void AddSimulateCommand(CLI::App& app, SimulateOptions& o) {
       ->check(CLI::IsMember({"CUSTOMER_ID", "TERMINAL_ID"}))
       ->capture_default_str();
   cmd->add_flag("--quiet", o.quiet, "No progress bar and no summary");
+  cmd->add_flag("--create-topics", o.create_topics,
+                "With --kafka: create the topics that do not exist (default: name them and exit)");
+  cmd->add_option("--partitions", o.partitions,
+                  "Partitions of the topics --create-topics creates (default: those of the existing one, else 1)");
   cmd->callback([&o] { o.selected = true; });
 }
 

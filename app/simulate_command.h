@@ -18,6 +18,10 @@ struct SimulateOptions {
   //! or TERMINAL_ID (with a pipeline's per-terminal stage; labels.source.key: TERMINAL_ID).
   std::string labels_key = "CUSTOMER_ID";
   bool quiet = false;
+  //! Create the topics that do not exist: with `partitions`, else the partitions of the one that
+  //! exists, else 1. Default false: a missing topic is named, with the command that creates it.
+  bool create_topics = false;
+  int partitions = 0;                        //!< Partitions of created topics; 0 = as above.
   bool selected = false;                     //!< Set when the subcommand was given.
 };
 

@@ -12,21 +12,6 @@ namespace {
 
 constexpr int kTimeoutMs = 10'000;
 
-//! A client with `role`'s configuration, for admin and restore work.
-base::Result<KafkaHandle> NewClient(const config::KafkaSpec& kafka, rd_kafka_type_t type,
-                                    const std::map<std::string, std::string>& extra) {
-  VIGIL_ASSIGN_OR_RETURN(rd_kafka_conf_t* conf,
-                         MakeKafkaConf(kafka, type == RD_KAFKA_PRODUCER ? KafkaRole::kProducer : KafkaRole::kConsumer,
-                                       extra));
-  char err[512];
-  rd_kafka_t* rk = rd_kafka_new(type, conf, err, sizeof err);
-  if (rk == nullptr) {
-    rd_kafka_conf_destroy(conf);
-    return base::InvalidArgument(std::string("kafka client: ") + err);
-  }
-  return KafkaHandle(rk);
-}
-
 }  // namespace
 
 //! The partitions of `topic` and how many of them have a leader; 0 partitions when it does not exist.
@@ -46,7 +31,7 @@ base::Result<std::pair<int, int>> Partitions(rd_kafka_t* rk, const std::string& 
 }
 
 base::Result<int> PartitionCount(const config::KafkaSpec& kafka, const std::string& topic) {
-  VIGIL_ASSIGN_OR_RETURN(KafkaHandle rk, NewClient(kafka, RD_KAFKA_PRODUCER, {{"enable.idempotence", "false"}}));
+  VIGIL_ASSIGN_OR_RETURN(KafkaHandle rk, NewKafkaClient(kafka, RD_KAFKA_PRODUCER, {{"enable.idempotence", "false"}}));
   VIGIL_ASSIGN_OR_RETURN(const auto counts, Partitions(rk.get(), topic));
   if (counts.first == 0) return base::NotFound("topic '" + topic + "' does not exist");
   return counts.first;
@@ -59,7 +44,7 @@ base::Status EnsureTopic(const config::KafkaSpec& kafka, const std::string& topi
                                       " partitions, the input has " + std::to_string(partitions));
     return base::Status::OK();
   }
-  VIGIL_ASSIGN_OR_RETURN(KafkaHandle rk, NewClient(kafka, RD_KAFKA_PRODUCER, {{"enable.idempotence", "false"}}));
+  VIGIL_ASSIGN_OR_RETURN(KafkaHandle rk, NewKafkaClient(kafka, RD_KAFKA_PRODUCER, {{"enable.idempotence", "false"}}));
   char err[512];
   rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), partitions, -1, err, sizeof err);
   if (nt == nullptr) return base::InvalidArgument("topic '" + topic + "': " + err);
@@ -116,7 +101,7 @@ base::Result<int64_t> KafkaChangelog::Restore(
   std::lock_guard lock(restore_mu_);
   if (!restorer_) {
     const std::string group = "vigil-restore-" + std::to_string(::getpid());
-    VIGIL_ASSIGN_OR_RETURN(restorer_, NewClient(kafka_, RD_KAFKA_CONSUMER,
+    VIGIL_ASSIGN_OR_RETURN(restorer_, NewKafkaClient(kafka_, RD_KAFKA_CONSUMER,
                                                 {{"group.id", group},
                                                  {"enable.partition.eof", "true"},
                                                  {"isolation.level", "read_committed"},

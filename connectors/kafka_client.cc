@@ -1,6 +1,18 @@
 #include "connectors/kafka_client.h"
 
+#include <spdlog/spdlog.h>
+
 namespace vigil::connectors {
+
+namespace {
+
+//! librdkafka's own log lines (it prints them to stderr otherwise) go to the debug level: what they
+//! report reaches the user as vigil's errors; `--log-level debug` shows the client's view.
+void LogToSpdlog(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
+  spdlog::debug("librdkafka {} [{}] {}: {}", rk != nullptr ? rd_kafka_name(rk) : "-", level, facility, message);
+}
+
+}  // namespace
 
 base::Result<rd_kafka_conf_t*> MakeKafkaConf(const config::KafkaSpec& spec, KafkaRole role,
                                              const std::map<std::string, std::string>& extra) {
@@ -24,6 +36,7 @@ base::Result<rd_kafka_conf_t*> MakeKafkaConf(const config::KafkaSpec& spec, Kafk
   for (const auto& [k, v] : role == KafkaRole::kProducer ? spec.producer : spec.consumer) props[k] = v;
   for (const auto& [k, v] : extra) props[k] = v;
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set_log_cb(conf, LogToSpdlog);
   char err[512];
   for (const auto& [k, v] : props) {
     if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
@@ -32,6 +45,20 @@ base::Result<rd_kafka_conf_t*> MakeKafkaConf(const config::KafkaSpec& spec, Kafk
     }
   }
   return conf;
+}
+
+base::Result<KafkaHandle> NewKafkaClient(const config::KafkaSpec& spec, rd_kafka_type_t type,
+                                         const std::map<std::string, std::string>& extra) {
+  VIGIL_ASSIGN_OR_RETURN(rd_kafka_conf_t * conf,
+                         MakeKafkaConf(spec, type == RD_KAFKA_PRODUCER ? KafkaRole::kProducer : KafkaRole::kConsumer,
+                                       extra));
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(type, conf, err, sizeof err);
+  if (rk == nullptr) {
+    rd_kafka_conf_destroy(conf);
+    return base::InvalidArgument(std::string("kafka client: ") + err);
+  }
+  return KafkaHandle(rk);
 }
 
 base::Status KafkaError(rd_kafka_resp_err_t err, std::string_view context) {

@@ -26,6 +26,10 @@ using KafkaHandle = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
 //! `extra` (what the connector itself needs). Unknown or invalid properties are errors naming the key.
 base::Result<rd_kafka_conf_t*> MakeKafkaConf(const config::KafkaSpec& spec, KafkaRole role,
                                              const std::map<std::string, std::string>& extra);
+//! A client of `type` (RD_KAFKA_PRODUCER or RD_KAFKA_CONSUMER) with MakeKafkaConf's configuration for
+//! that role plus `extra`, for admin, metadata and restore work.
+base::Result<KafkaHandle> NewKafkaClient(const config::KafkaSpec& spec, rd_kafka_type_t type,
+                                         const std::map<std::string, std::string>& extra);
 //! A Status for a librdkafka error code, with context.
 base::Status KafkaError(rd_kafka_resp_err_t err, std::string_view context);
 

@@ -52,6 +52,17 @@ TEST_CASE("a missing model registry is named as missing, not as a registry witho
                  "/modelz promote vN") != std::string::npos);
 }
 
+TEST_CASE("an unreachable broker fails the run at once with one line and no client log lines", "[app]") {
+  const std::string dir = TempDir("vigil-cli");
+  std::string yaml = HandbookYaml({"tx", "labels", "decisions", "dlq"});
+  ReplaceRuntime(&yaml, "runtime: {state_dir: " + dir + "/state}\nhttp: {enabled: false}");
+  std::ofstream(dir + "/p.yaml") << yaml;
+  std::string out;
+  // Port 1 on loopback: nothing listens, every connection is refused.
+  CHECK(RunVigil({"run", dir + "/p.yaml", "--bootstrap", "127.0.0.1:1"}, &out) == 2);
+  CHECK(out == "error: cannot reach Kafka at 127.0.0.1:1 (is it running?)\n");
+}
+
 TEST_CASE("check-config accepts the example and names file:line:col for a broken one", "[app]") {
   std::string out;
   CHECK(RunVigil({"check-config", std::string(VIGIL_SOURCE_DIR) + "/deploy/examples/windows.yaml"}, &out) == 0);
