@@ -21,6 +21,7 @@
 #include <fstream>
 #include <limits>
 
+#include "base/time.h"
 #include "app/train_command.h"
 #include "models/registry.h"
 #include "models/runs.h"
@@ -30,7 +31,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr int64_t kMsPerDay = 86'400'000;
+using base::kMsPerDay;
 constexpr int64_t kNoTime = std::numeric_limits<int64_t>::min();
 //! How often the worker looks at the log.
 constexpr auto kPollInterval = std::chrono::seconds(1);

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <map>
 
+#include "base/json.h"
 #include "base/time.h"
 #include "config/pipeline_config.h"
 #include "models/forest.h"
@@ -26,24 +27,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr int64_t kMsPerDay = 86'400'000;
+using base::kMsPerDay;
 //! Golden rows stored in metadata.json.
 constexpr size_t kGoldenRows = 5;
 //! Largest difference tolerated between vigil's Forest and libxgboost on the golden rows.
 constexpr double kGoldenTolerance = 1e-5;
 
-std::string JsonString(std::string_view s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    if (c == '"' || c == '\\')
-      out += {'\\', c};
-    else if (static_cast<unsigned char>(c) < 0x20)
-      out += fmt::format("\\u{:04x}", static_cast<int>(c));
-    else
-      out += c;
-  }
-  return out + "\"";
-}
+using base::JsonString;
 
 std::string JsonNumber(double v) { return std::isfinite(v) ? fmt::format("{}", v) : "null"; }
 //! Shortest round-trip text of a float: the model's input precision.

@@ -44,6 +44,7 @@
 #include <variant>
 #include <vector>
 
+#include "base/time.h"
 #include "app/train_command.h"
 #include "config/pipeline_config.h"
 #include "engine/engine_probe.h"
@@ -57,7 +58,7 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-constexpr int64_t kMsPerDay = 86'400'000;
+using base::kMsPerDay;
 constexpr int64_t kPassGapMs = 60'000;  // event time between two passes over the file
 constexpr auto kCatchUpTimeout = std::chrono::minutes(30);
 constexpr auto kDrainTimeout = std::chrono::minutes(2);  // for the backlog left when the stream stops

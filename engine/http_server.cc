@@ -22,6 +22,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include "base/json.h"
+
 namespace vigil::engine {
 namespace {
 
@@ -92,39 +94,6 @@ std::string PercentDecode(std::string_view s) {
   return out;
 }
 
-std::string JsonEscape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          constexpr std::string_view kHex = "0123456789abcdef";
-          out += "\\u00";
-          out.push_back(kHex[(c >> 4) & 0xf]);
-          out.push_back(kHex[c & 0xf]);
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  return out;
-}
 
 std::string EndpointText(const net::ip::address& address, uint16_t port) {
   std::string host = address.to_string();
@@ -442,7 +411,7 @@ HttpResponse TextResponse(int status, std::string body, std::string content_type
 }
 
 HttpResponse JsonError(int status, std::string_view message) {
-  return JsonResponse(status, "{\"error\":\"" + JsonEscape(message) + "\"}");
+  return JsonResponse(status, "{\"error\":" + base::JsonString(message) + "}");
 }
 
 //! The listener and everything the worker threads touch. Everything that refers to the io_context

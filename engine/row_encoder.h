@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "base/json.h"
 #include "config/pipeline_config.h"
 #include "engine/batch.h"
 #include "engine/io.h"
@@ -43,8 +44,7 @@ class RowEncoder {
   FieldType key_type_ = FieldType::kString;
 };
 
-//! Appends `s` to `out` as a JSON string literal (quotes and escapes included).
-void AppendJsonString(std::string_view s, std::string* out);
+using base::AppendJsonString;  //!< base/json.h, for the encoders' callers.
 //! Appends a double in shortest round-trip form; NaN and infinities become null.
 void AppendJsonDouble(double v, std::string* out);
 

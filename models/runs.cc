@@ -17,6 +17,7 @@
 #include <optional>
 #include <vector>
 
+#include "base/json.h"
 #include "base/time.h"
 #include "models/file_io.h"
 
@@ -31,15 +32,7 @@ constexpr std::string_view kExtension = ".json";
 //! Sequence numbers per second of NewRunId: four digits keep ids fixed-width, hence sortable.
 constexpr int kMaxRunsPerSecond = 10'000;
 
-std::string JsonString(std::string_view s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    if (c == '"' || c == '\\') out += {'\\', c};
-    else if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\u{:04x}", static_cast<int>(c));
-    else out += c;
-  }
-  return out + "\"";
-}
+using base::JsonString;
 
 //! Empty strings are written as null: "no version", "no parent".
 std::string JsonStringOrNull(std::string_view s) { return s.empty() ? "null" : JsonString(s); }

@@ -5,10 +5,12 @@
 #include <cmath>
 #include <limits>
 
+#include "base/time.h"
+
 namespace vigil::monitor {
 namespace {
 
-constexpr int64_t kMsPerDay = 86'400'000;
+using base::kMsPerDay;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 int32_t DayOf(int64_t time_ms) {

@@ -10,26 +10,15 @@
 #include <limits>
 #include <sstream>
 
+#include "base/json.h"
+
 namespace vigil::monitor {
 namespace {
 
 //! Tolerance on the sum of the fractions of a parsed histogram.
 constexpr double kFractionSumTolerance = 1e-6;
 
-std::string JsonString(std::string_view s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += fmt::format("\\u{:04x}", static_cast<int>(c));
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
+using base::JsonString;
 
 std::string HistogramJson(const ReferenceHistogram& h) {
   const std::span<const double> fractions = h.fractions();

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "base/time.h"
+
 namespace vigil::sim {
 
 //! Which rule made a transaction fraudulent. Written as its integer value (TX_FRAUD_SCENARIO).
@@ -44,7 +46,6 @@ inline Label MakeLabel(const Transaction& tx, int64_t label_delay_ms) {
   return Label{tx.transaction_id, tx.tx_time_ms + label_delay_ms, tx.is_fraud};
 }
 
-//! Milliseconds in one day.
-inline constexpr int64_t kMsPerDay = 86'400'000;
+using base::kMsPerDay;  //!< Milliseconds in one day (base/time.h).
 
 }  // namespace vigil::sim

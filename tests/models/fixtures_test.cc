@@ -21,7 +21,7 @@ namespace {
 
 constexpr double kTolerance = 1e-6;
 
-std::filesystem::path FixtureDir() { return std::filesystem::path(__FILE__).parent_path() / "fixtures"; }
+std::filesystem::path FixtureDir() { return std::filesystem::path(VIGIL_SOURCE_DIR) / "tests/models/fixtures"; }
 
 std::string ReadFile(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
