@@ -283,6 +283,11 @@ struct LabelsSpec {
   std::string id = "TRANSACTION_ID";   //!< Join key: the event id field, also the label record's id field.
   std::string label = "TX_FRAUD";      //!< Label field of label records (a number, 0/1 for fraud).
   std::string time = "LABEL_TIME_MS";  //!< When the label became known, epoch ms.
+  //! Longest a batch waits, in total, for the label stream to reach its events' time (a stalled or
+  //! lagging label stream) before it is scored with the labels read so far; each such batch counts in
+  //! vigil_label_wait_timeouts_total. Well under runtime.commit_interval (the commit waits for the
+  //! batch). 0..10 s. Default 200 ms.
+  int max_wait_ms = 200;
   Location loc;
 };
 

@@ -61,6 +61,10 @@ class KafkaPartitionReader final : public engine::PartitionReader {
       if (m->err) {
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
           if (range_) at_end_ = true;  // the end is never past the log's end when the read began
+          // The fetch position at the end: past a transaction's commit marker, which is an offset
+          // of the log but never a message, so the last message's offset + 1 would fall short of
+          // the end by one marker per transaction.
+          next_ = std::max(next_, m->offset);
           continue;
         }
         spdlog::warn("{}[{}]: {}", topic_, partition_, rd_kafka_message_errstr(m));
@@ -306,7 +310,8 @@ namespace {
 //! The group, and static membership for a named instance: restarted with the same instance id, it
 //! gets its partitions back at once instead of after the session timeout of its previous incarnation.
 std::map<std::string, std::string> ConsumerExtras(const config::PipelineSpec& spec) {
-  std::map<std::string, std::string> extra{{"group.id", spec.source.group}};
+  // Partition EOF events tell a reader where the end is (KafkaPartitionReader::Lag).
+  std::map<std::string, std::string> extra{{"group.id", spec.source.group}, {"enable.partition.eof", "true"}};
   if (!spec.runtime.instance_id.empty() && !spec.kafka.consumer.contains("group.instance.id") &&
       !spec.kafka.properties.contains("group.instance.id"))
     extra["group.instance.id"] = spec.source.group + "." + spec.runtime.instance_id;
