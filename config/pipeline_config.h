@@ -64,9 +64,10 @@ struct SourceSpec {
   //! decimal text). Lets POST /v1/score find the partition, hence the task, that holds the event's
   //! state. Default none: the request must say `?key=`, or the topic has one partition.
   std::string key;
-  //! Kafka: how producers map keys to partitions: "consistent_random" (librdkafka's default, CRC32)
-  //! or "murmur2_random" (the Java client's default). Default "consistent_random".
-  std::string partitioner = "consistent_random";
+  //! Kafka: how producers map keys to partitions: "murmur2_random" (the Java client's default, so
+  //! labels and events produced by any Kafka client co-partition) or "consistent_random" (librdkafka's
+  //! own default, CRC32). vigil's producers use it too. Default "murmur2_random".
+  std::string partitioner = "murmur2_random";
   //! Kafka: delete the records the group has committed past (a repartition topic, engine/stages.h,
   //! which only the next stage reads). Never read from YAML. Default false.
   bool purge_committed = false;

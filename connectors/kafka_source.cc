@@ -328,6 +328,35 @@ base::Result<std::unique_ptr<KafkaSource>> KafkaSource::Make(const config::Pipel
   return source;
 }
 
+namespace {
+//! Partitions of `topic`; 0 when it does not exist.
+base::Result<int> TopicPartitions(rd_kafka_t* rk, const std::string& topic, int timeout_ms) {
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  const rd_kafka_metadata_t* md = nullptr;
+  const rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+  rd_kafka_topic_destroy(rkt);
+  VIGIL_RETURN_IF_ERROR(KafkaError(err, "metadata of '" + topic + "'"));
+  const int partitions =
+      md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR ? md->topics[0].partition_cnt : 0;
+  rd_kafka_metadata_destroy(md);
+  return partitions;
+}
+}  // namespace
+
+base::Status KafkaSource::CheckCoPartitioned() {
+  if (labels_topic_.empty()) return base::Status::OK();
+  constexpr int kTimeoutMs = 10'000;
+  VIGIL_ASSIGN_OR_RETURN(const int events, TopicPartitions(rk_.get(), topic_, kTimeoutMs));
+  VIGIL_ASSIGN_OR_RETURN(const int labels, TopicPartitions(rk_.get(), labels_topic_, kTimeoutMs));
+  if (events == 0 || labels == 0) return base::Status::OK();  // not created yet: nothing to compare
+  if (events == labels) return base::Status::OK();
+  return base::FailedPrecondition(
+      "labels topic '" + labels_topic_ + "' has " + std::to_string(labels) +
+      " partitions but events topic '" + topic_ + "' has " + std::to_string(events) +
+      ": labels are joined partition by partition, so give '" + labels_topic_ + "' " +
+      std::to_string(events) + " partitions (and produce both with the same key and partitioner)");
+}
+
 base::Result<int32_t> KafkaSource::PartitionFor(std::string_view key) const {
   int32_t count = partition_count_.load();
   if (count == 0) {
@@ -397,6 +426,7 @@ base::Status KafkaSource::Start(engine::SourceListener* listener) {
   conf_ = nullptr;  // owned by rk now
   rk_.reset(rk);
   rd_kafka_poll_set_consumer(rk);
+  VIGIL_RETURN_IF_ERROR(CheckCoPartitioned());
   if (range_) return StartRange();
   rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(topics, topic_.c_str(), RD_KAFKA_PARTITION_UA);

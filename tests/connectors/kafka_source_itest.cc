@@ -1,5 +1,6 @@
 // KafkaSource against the real broker: a reader at the end of a transactionally written topic
-// reports lag 0 (the commit markers are offsets, never messages).
+// reports lag 0 (the commit markers are offsets, never messages), and a labels topic partitioned
+// differently from the events is refused at start-up.
 #include <librdkafka/rdkafka.h>
 
 #include <catch2/catch.hpp>
@@ -121,6 +122,23 @@ TEST_CASE("kafka source: a reader at the end of a transactional labels topic has
   }
   CHECK(lag == 0);
   REQUIRE((*source)->Close().ok());
+}
+
+TEST_CASE("kafka source: labels partitioned unlike the events are refused at start-up, naming both",
+          "[integration][connectors]") {
+  const std::string events = UniqueTopic("src-events"), labels = UniqueTopic("src-labels");
+  CreateTopic(events, 3);
+  CreateTopic(labels, 2);
+  auto source = connectors::KafkaSource::Make(Spec(events, labels));
+  REQUIRE(source.ok());
+  Listener listener;
+  const base::Status st = (*source)->Start(&listener);
+  REQUIRE_FALSE(st.ok());
+  INFO(st.message());
+  CHECK(st.message().find("labels topic '" + labels + "' has 2 partitions but events topic '" + events +
+                          "' has 3") != std::string::npos);
+  CHECK(st.message().find("give '" + labels + "' 3 partitions") != std::string::npos);
+  CHECK(st.message().find('\n') == std::string::npos);
 }
 
 }  // namespace

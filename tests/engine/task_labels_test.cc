@@ -1,4 +1,5 @@
-// The label join of a task: how long a batch waits for its label stream (labels.max_wait).
+// The label join of a task: how long a batch waits for its label stream (labels.max_wait), ids
+// compared as int64 (exact beyond 2^53), and a corrected label replacing the first from its time on.
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cmath>
@@ -161,6 +162,79 @@ TEST_CASE("task labels: a label stream at its end is not waited for", "[engine][
   CHECK(t.labels->waited_ms() == 0);
   CHECK(t.Metrics().find("vigil_label_wait_timeouts_total{pipeline=\"labels-at-end\"} 0") !=
         std::string::npos);
+}
+
+TEST_CASE("task labels: ids above 2^53 match exactly and never collide", "[engine][labels]") {
+  constexpr int64_t kA = 9007199254740993;  // 2^53 + 1: as a double it would be 2^53
+  constexpr int64_t kB = 9007199254740992;  // 2^53
+  SECTION("the label of 2^53 + 1") {
+    LabelledTask t("labels-big-a");
+    t.labels->Push(Label(kA, 1, 5));
+    t.events->Push(Ev(kA, 1, "a"));
+    t.events->Push(Ev(kB, 2, "a"));
+    t.events->Push(Ev(7, 10, "a"));
+    const std::vector<double> sums = t.Run();
+    REQUIRE(sums.size() == 3);
+    CHECK(sums[2] == 1);
+  }
+  SECTION("the label of 2^53") {
+    LabelledTask t("labels-big-b");
+    t.labels->Push(Label(kB, 1, 5));
+    t.events->Push(Ev(kA, 1, "a"));
+    t.events->Push(Ev(kB, 2, "a"));
+    t.events->Push(Ev(7, 10, "a"));
+    const std::vector<double> sums = t.Run();
+    REQUIRE(sums.size() == 3);
+    CHECK(sums[2] == 1);
+  }
+}
+
+TEST_CASE("task labels: a corrected label replaces the first from its own time on", "[engine][labels]") {
+  SECTION("both values already read: each event sees the value known at its time") {
+    LabelledTask t("labels-corrected");
+    t.labels->Push(Label(1, 1, 10));  // fraud...
+    t.labels->Push(Label(1, 0, 20));  // ...reversed (a dispute won)
+    t.events->Push(Ev(1, 1, "a"));
+    t.events->Push(Ev(2, 5, "a"));
+    t.events->Push(Ev(3, 15, "a"));
+    t.events->Push(Ev(4, 25, "a"));
+    const std::vector<double> sums = t.Run();
+    REQUIRE(sums.size() == 4);
+    CHECK(sums[1] == 0);  // not known yet at 5
+    CHECK(sums[2] == 1);  // the first value, known at 15
+    CHECK(sums[3] == 0);  // the correction, known at 25
+  }
+  SECTION("the correction arrives after the window has read the first value") {
+    LabelledTask t("labels-corrected-later");
+    t.labels->Push(Label(1, 1, 10));
+    t.events->Push(Ev(1, 1, "a"));
+    t.events->Push(Ev(2, 15, "a"));
+    std::vector<double> sums = t.Run();
+    REQUIRE(sums.size() == 2);
+    CHECK(sums[1] == 1);
+    t.labels->Push(Label(1, 0, 20));
+    t.events->Push(Ev(3, 25, "a"));
+    sums = t.Run();
+    REQUIRE(sums.size() == 1);
+    CHECK(sums[0] == 0);
+  }
+}
+
+TEST_CASE("label record: the value known at a time, corrections and late older values", "[engine][labels]") {
+  engine::LabelRecord r;
+  CHECK(std::isnan(r.At(100)));
+  r.Add(1, 10);
+  CHECK(std::isnan(r.At(9)));
+  CHECK(r.At(10) == 1);
+  r.Add(0, 20);
+  CHECK(r.At(15) == 1);
+  CHECK(r.At(20) == 0);
+  r.Add(1, 15);  // older than the latest, newer than the one before: replaces that one
+  CHECK(std::isnan(r.At(12)));
+  CHECK(r.At(16) == 1);
+  CHECK(r.At(25) == 0);
+  r.Add(1, 20);  // the same time as the latest: the later record wins
+  CHECK(r.At(25) == 1);
 }
 
 }  // namespace
