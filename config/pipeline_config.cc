@@ -170,7 +170,7 @@ Status ParseOperators(const YamlReader& r, const YAML::Node& node, std::vector<O
 namespace {
 
 Status ParseLabels(const YamlReader& r, const YAML::Node& node, PipelineSpec* p) {
-  VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, "labels", {"source", "id", "label", "time"}));
+  VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, "labels", {"source", "id", "label", "time", "max_wait"}));
   LabelsSpec& l = p->labels;
   l.enabled = true;
   l.loc = r.Loc(node);
@@ -179,6 +179,11 @@ Status ParseLabels(const YamlReader& r, const YAML::Node& node, PipelineSpec* p)
   VIGIL_RETURN_IF_ERROR(r.Read(node, "id", &l.id));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "label", &l.label));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "time", &l.time));
+  int64_t wait = l.max_wait_ms;
+  VIGIL_RETURN_IF_ERROR(r.ReadDuration(node, "max_wait", &wait));
+  if (wait < 0 || wait > 10'000)
+    return r.Error(node["max_wait"], "max_wait: expected 0 to 10s (a commit waits for the batch that waits)");
+  l.max_wait_ms = static_cast<int>(wait);
   if (l.source.kind != p->source.kind)
     return r.Error(source, "labels must come from the same kind of source as the events");
   const FieldSpec* id = nullptr;

@@ -64,9 +64,10 @@ struct SourceSpec {
   //! decimal text). Lets POST /v1/score find the partition, hence the task, that holds the event's
   //! state. Default none: the request must say `?key=`, or the topic has one partition.
   std::string key;
-  //! Kafka: how producers map keys to partitions: "consistent_random" (librdkafka's default, CRC32)
-  //! or "murmur2_random" (the Java client's default). Default "consistent_random".
-  std::string partitioner = "consistent_random";
+  //! Kafka: how producers map keys to partitions: "murmur2_random" (the Java client's default, so
+  //! labels and events produced by any Kafka client co-partition) or "consistent_random" (librdkafka's
+  //! own default, CRC32). vigil's producers use it too. Default "murmur2_random".
+  std::string partitioner = "murmur2_random";
   //! Kafka: delete the records the group has committed past (a repartition topic, engine/stages.h,
   //! which only the next stage reads). Never read from YAML. Default false.
   bool purge_committed = false;
@@ -283,6 +284,11 @@ struct LabelsSpec {
   std::string id = "TRANSACTION_ID";   //!< Join key: the event id field, also the label record's id field.
   std::string label = "TX_FRAUD";      //!< Label field of label records (a number, 0/1 for fraud).
   std::string time = "LABEL_TIME_MS";  //!< When the label became known, epoch ms.
+  //! Longest a batch waits, in total, for the label stream to reach its events' time (a stalled or
+  //! lagging label stream) before it is scored with the labels read so far; each such batch counts in
+  //! vigil_label_wait_timeouts_total. Well under runtime.commit_interval (the commit waits for the
+  //! batch). 0..10 s. Default 200 ms.
+  int max_wait_ms = 200;
   Location loc;
 };
 

@@ -19,6 +19,8 @@ base::Result<rd_kafka_conf_t*> MakeKafkaConf(const config::KafkaSpec& spec, Kafk
   std::map<std::string, std::string> props = {{"bootstrap.servers", spec.bootstrap}};
   if (role == KafkaRole::kProducer) {
     props["enable.idempotence"] = "true";
+    // Keys land where the Java clients put them (and where source.partitioner says by default).
+    props["partitioner"] = "murmur2_random";
     props["linger.ms"] = "5";
     props["message.max.bytes"] = "2000000";
     // Backpressure: a slow broker fills this bounded queue, producers then wait (KafkaProducer), the

@@ -61,6 +61,10 @@ class KafkaPartitionReader final : public engine::PartitionReader {
       if (m->err) {
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
           if (range_) at_end_ = true;  // the end is never past the log's end when the read began
+          // The fetch position at the end: past a transaction's commit marker, which is an offset
+          // of the log but never a message, so the last message's offset + 1 would fall short of
+          // the end by one marker per transaction.
+          next_ = std::max(next_, m->offset);
           continue;
         }
         spdlog::warn("{}[{}]: {}", topic_, partition_, rd_kafka_message_errstr(m));
@@ -306,7 +310,8 @@ namespace {
 //! The group, and static membership for a named instance: restarted with the same instance id, it
 //! gets its partitions back at once instead of after the session timeout of its previous incarnation.
 std::map<std::string, std::string> ConsumerExtras(const config::PipelineSpec& spec) {
-  std::map<std::string, std::string> extra{{"group.id", spec.source.group}};
+  // Partition EOF events tell a reader where the end is (KafkaPartitionReader::Lag).
+  std::map<std::string, std::string> extra{{"group.id", spec.source.group}, {"enable.partition.eof", "true"}};
   if (!spec.runtime.instance_id.empty() && !spec.kafka.consumer.contains("group.instance.id") &&
       !spec.kafka.properties.contains("group.instance.id"))
     extra["group.instance.id"] = spec.source.group + "." + spec.runtime.instance_id;
@@ -321,6 +326,35 @@ base::Result<std::unique_ptr<KafkaSource>> KafkaSource::Make(const config::Pipel
   auto source = std::unique_ptr<KafkaSource>(new KafkaSource(spec.source.topic, labels, conf));
   source->murmur2_ = spec.source.partitioner == "murmur2_random";
   return source;
+}
+
+namespace {
+//! Partitions of `topic`; 0 when it does not exist.
+base::Result<int> TopicPartitions(rd_kafka_t* rk, const std::string& topic, int timeout_ms) {
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  const rd_kafka_metadata_t* md = nullptr;
+  const rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+  rd_kafka_topic_destroy(rkt);
+  VIGIL_RETURN_IF_ERROR(KafkaError(err, "metadata of '" + topic + "'"));
+  const int partitions =
+      md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR ? md->topics[0].partition_cnt : 0;
+  rd_kafka_metadata_destroy(md);
+  return partitions;
+}
+}  // namespace
+
+base::Status KafkaSource::CheckCoPartitioned() {
+  if (labels_topic_.empty()) return base::Status::OK();
+  constexpr int kTimeoutMs = 10'000;
+  VIGIL_ASSIGN_OR_RETURN(const int events, TopicPartitions(rk_.get(), topic_, kTimeoutMs));
+  VIGIL_ASSIGN_OR_RETURN(const int labels, TopicPartitions(rk_.get(), labels_topic_, kTimeoutMs));
+  if (events == 0 || labels == 0) return base::Status::OK();  // not created yet: nothing to compare
+  if (events == labels) return base::Status::OK();
+  return base::FailedPrecondition(
+      "labels topic '" + labels_topic_ + "' has " + std::to_string(labels) +
+      " partitions but events topic '" + topic_ + "' has " + std::to_string(events) +
+      ": labels are joined partition by partition, so give '" + labels_topic_ + "' " +
+      std::to_string(events) + " partitions (and produce both with the same key and partitioner)");
 }
 
 base::Result<int32_t> KafkaSource::PartitionFor(std::string_view key) const {
@@ -392,6 +426,7 @@ base::Status KafkaSource::Start(engine::SourceListener* listener) {
   conf_ = nullptr;  // owned by rk now
   rk_.reset(rk);
   rd_kafka_poll_set_consumer(rk);
+  VIGIL_RETURN_IF_ERROR(CheckCoPartitioned());
   if (range_) return StartRange();
   rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(topics, topic_.c_str(), RD_KAFKA_PARTITION_UA);

@@ -79,6 +79,9 @@ class KafkaSource final : public engine::Source {
   base::Status OnRevoke(rd_kafka_topic_partition_list_t* parts);
   //! MakeRange's Start: resolves the bounds to offsets and assigns every partition.
   base::Status StartRange();
+  //! Start: fails when the labels topic and the events topic both exist with different partition
+  //! counts (labels are read partition by partition alongside the events).
+  base::Status CheckCoPartitioned();
 
   std::string topic_;
   std::string labels_topic_;  // empty without labels; co-partitioned with topic_

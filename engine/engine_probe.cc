@@ -55,6 +55,16 @@ EngineProbe::EngineProbe(std::shared_ptr<prometheus::Registry> registry, const s
                           .Register(*registry_).Add(labels);
   restore_rate_ = &BuildGauge().Name("vigil_restore_rate").Help("Changes per second of the last restore.")
                        .Register(*registry_).Add(labels);
+  label_lag_family_ = &BuildGauge()
+                           .Name("vigil_label_lag_seconds")
+                           .Help("Event time by which the label stream is behind the events being scored.")
+                           .Register(*registry_);
+  label_wait_timeouts_ =
+      &BuildCounter()
+           .Name("vigil_label_wait_timeouts_total")
+           .Help("Batches scored after waiting labels.max_wait for a lagging label stream.")
+           .Register(*registry_)
+           .Add(labels);
   assigned_ = &BuildGauge().Name("vigil_assigned_partitions").Help("Input partitions owned by this process.")
                    .Register(*registry_).Add(labels);
 }
@@ -93,6 +103,12 @@ void EngineProbe::Restored(uint64_t changes, double seconds) {
   restore_seconds_->Increment(seconds);
   if (seconds > 0 && changes > 0) restore_rate_->Set(static_cast<double>(changes) / seconds);
 }
+
+void EngineProbe::SetLabelLag(int32_t partition, double seconds) {
+  label_lag_family_->Add({{"pipeline", pipeline_}, {"partition", std::to_string(partition)}}).Set(seconds);
+}
+
+void EngineProbe::LabelWaitTimedOut() { label_wait_timeouts_->Increment(); }
 
 std::string SerializeMetrics(const prometheus::Registry& registry) {
   return prometheus::TextSerializer().Serialize(registry.Collect());

@@ -41,6 +41,12 @@ class EngineProbe {
   void SetAssigned(int partitions);
   //! One partition's state restored from the changelog: changes read, seconds taken.
   void Restored(uint64_t changes, double seconds);
+  //! How far, in event time, a partition's label stream (its latest label time) is behind the
+  //! events being scored, in seconds; 0 when it is level with them.
+  void SetLabelLag(int32_t partition, double seconds);
+  //! One batch scored without waiting any longer for a label stream that did not reach its time
+  //! within labels.max_wait.
+  void LabelWaitTimedOut();
 
   //! The registry, for the HTTP /metrics endpoint and other probes.
   const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
@@ -62,6 +68,8 @@ class EngineProbe {
   prometheus::Counter* restored_changes_;
   prometheus::Counter* restore_seconds_;
   prometheus::Gauge* restore_rate_;
+  prometheus::Family<prometheus::Gauge>* label_lag_family_;
+  prometheus::Counter* label_wait_timeouts_;
 };
 
 //! Renders a registry in the Prometheus text format (for GET /metrics).

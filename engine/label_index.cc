@@ -14,6 +14,21 @@ struct LabelIndex::Parser {
   std::string padded;
 };
 
+void LabelRecord::Add(double value, int64_t t) {
+  if (time_ms == kNever || t == time_ms) {
+    label = value;
+    time_ms = t;
+  } else if (t > time_ms) {
+    previous_label = label;
+    previous_time_ms = time_ms;
+    label = value;
+    time_ms = t;
+  } else if (previous_time_ms == kNever || t >= previous_time_ms) {
+    previous_label = value;  // an older value arriving late: before the latest
+    previous_time_ms = t;
+  }
+}
+
 LabelIndex::LabelIndex(const config::LabelsSpec& spec, StateStore* store, size_t max_keys)
     : spec_(spec), cache_(store, kLabelTable, max_keys), parser_(std::make_unique<Parser>()) {}
 
@@ -56,7 +71,10 @@ base::Status LabelIndex::Ingest(std::span<const RawEvent> records) {
       continue;
     }
     const std::string_view key(reinterpret_cast<const char*>(&id), sizeof id);
-    cache_.Put(key, LabelRecord{label, time});
+    VIGIL_ASSIGN_OR_RETURN(LabelRecord * rec, cache_.GetForUpdate(key));
+    const LabelRecord before = *rec;
+    rec->Add(label, time);
+    if (before.time_ms != LabelRecord::kNever && std::memcmp(&before, rec, sizeof before) != 0) ++revision_;
     watermark_ = std::max(watermark_, time);
   }
   return base::Status::OK();
@@ -69,8 +87,8 @@ base::Result<const LabelRecord*> LabelIndex::Lookup(int64_t id) {
 
 base::Result<double> LabelIndex::KnownAt(int64_t id, int64_t time_ms) {
   VIGIL_ASSIGN_OR_RETURN(const LabelRecord* rec, Lookup(id));
-  if (rec == nullptr || rec->time_ms > time_ms) return std::numeric_limits<double>::quiet_NaN();
-  return rec->label;
+  if (rec == nullptr) return std::numeric_limits<double>::quiet_NaN();
+  return rec->At(time_ms);
 }
 
 }  // namespace vigil::engine

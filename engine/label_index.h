@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <span>
 #include <string>
@@ -15,10 +16,24 @@
 
 namespace vigil::engine {
 
-//! One label: its value and when it became known.
+//! The labels of one id: its latest value and the one it replaced, each with when it became known.
+//! A second label record for an id (a corrected label: a reversed dispute) replaces the first from
+//! its own time on; an event at time t sees the value known at t (At). Older values are forgotten:
+//! an event older than both values sees none.
 struct LabelRecord {
-  double label = 0;
-  int64_t time_ms = 0;
+  static constexpr int64_t kNever = INT64_MAX;                       //!< Time of a value that does not exist.
+  double label = std::numeric_limits<double>::quiet_NaN();           //!< Latest value (by label time).
+  int64_t time_ms = kNever;                                          //!< When it became known, epoch ms.
+  double previous_label = std::numeric_limits<double>::quiet_NaN();  //!< The value it replaced.
+  int64_t previous_time_ms = kNever;                                 //!< When that one became known.
+
+  //! The value known at `t` (the latest with time ≤ t), or NaN.
+  double At(int64_t t) const {
+    if (time_ms <= t) return label;
+    return previous_time_ms <= t ? previous_label : std::numeric_limits<double>::quiet_NaN();
+  }
+  //! Adds a value known from `t`: the latest by time wins; equal times: the later record wins.
+  void Add(double value, int64_t t);
 };
 
 //! Per task; used by the task's worker only. Persisted in the task's store (table kLabelTable).
@@ -33,7 +48,7 @@ class LabelIndex {
   //! Parses and stores label records (JSON objects with the id, label and time fields). Malformed
   //! records are counted and skipped.
   base::Status Ingest(std::span<const RawEvent> records);
-  //! The label of `id` if it was known at `time_ms` (label time ≤ time_ms), else NaN.
+  //! The label of `id` known at `time_ms` (the latest value with label time ≤ time_ms), else NaN.
   base::Result<double> KnownAt(int64_t id, int64_t time_ms);
   //! The label record of `id`, or nullptr; valid until the next Flush or Ingest.
   base::Result<const LabelRecord*> Lookup(int64_t id);
@@ -42,6 +57,9 @@ class LabelIndex {
   //! Latest label time ingested; -inf before the first.
   int64_t watermark() const { return watermark_; }
   uint64_t malformed() const { return malformed_; }
+  //! Counts label records that changed an id's existing record (corrections): a reader that cached
+  //! a record re-reads it when this moved.
+  uint64_t revision() const { return revision_; }
 
  private:
   struct Codec {
@@ -49,8 +67,11 @@ class LabelIndex {
       out->append(reinterpret_cast<const char*>(&r), sizeof r);
     }
     static bool Decode(std::string_view in, LabelRecord* r) {
-      if (in.size() != sizeof *r) return false;
-      std::memcpy(r, in.data(), sizeof *r);
+      static_assert(sizeof(LabelRecord) == 32);
+      // 16 bytes: a store written before corrections were kept (label, time).
+      if (in.size() != sizeof *r && in.size() != 16) return false;
+      *r = LabelRecord{};
+      std::memcpy(r, in.data(), in.size());
       return true;
     }
   };
@@ -61,6 +82,7 @@ class LabelIndex {
   std::unique_ptr<Parser> parser_;
   int64_t watermark_ = INT64_MIN;
   uint64_t malformed_ = 0;
+  uint64_t revision_ = 0;
 };
 
 }  // namespace vigil::engine

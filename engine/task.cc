@@ -110,22 +110,25 @@ base::Result<std::size_t> Task::RunOnce(std::size_t max_events, int wait_ms, Sin
 
 base::Status Task::CatchUpLabels(int64_t until) {
   constexpr size_t kLabelBatch = 1000;
+  constexpr auto kSlice = std::chrono::milliseconds(20);  // one read's wait, so the deadline holds
   // Until the label stream is known to be at its end, wait for it: an event must see every label that
   // exists for its time, however fetching interleaves (after an assignment the end is unknown until
-  // the first fetch answers). Give up after a minute (a stalled label stream), with a warning.
-  constexpr int kWaitMs = 20, kMaxWaits = 3000;
-  int waits = 0;
+  // the first fetch answers). The wait is bounded per batch: the commit waits for this batch.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(plan_.spec().labels.max_wait_ms);
+  bool timed_out = false;
   while (labels_->watermark() < until) {
     VIGIL_RETURN_IF_ERROR(label_reader_->Read(kLabelBatch, 0, &label_raw_));
     if (label_raw_.empty()) {
       if (label_reader_->Lag() == 0) break;  // every label that exists was read
-      if (waits++ >= kMaxWaits) {
-        spdlog::warn(
-            "partition {}: the label stream did not reach the events' time in 60 s; going on without",
-            partition_);
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) {
+        timed_out = true;
         break;
       }
-      VIGIL_RETURN_IF_ERROR(label_reader_->Read(kLabelBatch, kWaitMs, &label_raw_));
+      VIGIL_RETURN_IF_ERROR(
+          label_reader_->Read(kLabelBatch, static_cast<int>(std::min(left, kSlice).count()), &label_raw_));
       if (label_raw_.empty()) continue;
     }
     if (DropRedelivered(&label_raw_, label_next_offset_, partition_, "label") > 0 && label_raw_.empty())
@@ -133,6 +136,21 @@ base::Status Task::CatchUpLabels(int64_t until) {
     VIGIL_RETURN_IF_ERROR(labels_->Ingest(label_raw_));
     label_next_offset_ = label_raw_.back().offset + 1;
   }
+  if (timed_out) {
+    probe_->LabelWaitTimedOut();
+    if (!label_stalled_)
+      spdlog::warn(
+          "partition {}: the label stream is behind the events and did not catch up within {} ms; "
+          "scoring with the labels known so far (vigil_label_wait_timeouts_total counts the batches)",
+          partition_, plan_.spec().labels.max_wait_ms);
+  } else if (label_stalled_) {
+    spdlog::info("partition {}: the label stream caught up", partition_);
+  }
+  label_stalled_ = timed_out;
+  const int64_t watermark = labels_->watermark();
+  const double behind =
+      watermark == INT64_MIN ? 0.0 : static_cast<double>(std::max<int64_t>(0, until - watermark)) / 1000.0;
+  probe_->SetLabelLag(partition_, behind);
   return base::Status::OK();
 }
 

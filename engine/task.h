@@ -98,7 +98,10 @@ class Task {
 
  private:
   Task(const Plan& plan, int32_t partition, EngineProbe* probe);
-  //! Ingests labels until they reach event time `until` or the label stream has nothing more now.
+  //! Ingests labels until they reach event time `until`, the label stream has nothing more now, or
+  //! labels.max_wait has passed (then counted in vigil_label_wait_timeouts_total): the batch is then
+  //! scored with the labels known so far, which a replay (reading the whole label stream) may not
+  //! reproduce. Sets vigil_label_lag_seconds.
   base::Status CatchUpLabels(int64_t until);
 
   const Plan& plan_;
@@ -109,6 +112,7 @@ class Task {
   std::unique_ptr<PartitionReader> label_reader_;
   std::vector<RawEvent> label_raw_;
   int64_t label_next_offset_ = -1;
+  bool label_stalled_ = false;  //!< The last batch gave up waiting for labels (logged once per stall).
   std::vector<std::unique_ptr<OperatorState>> states_;
   std::unique_ptr<PartitionReader> reader_;
   std::vector<RawEvent> raw_;

@@ -197,7 +197,7 @@ class ScoreOperator final : public engine::Operator {
       st->settled[i] = 1;
       ScoredEvent& e = st->pending[i];
       VIGIL_ASSIGN_OR_RETURN(const engine::LabelRecord* label, st->labels->Lookup(e.id));
-      e.label = label != nullptr && label->time_ms <= now && label->label > 0.5 ? 1 : 0;
+      e.label = label != nullptr && label->At(now) > 0.5 ? 1 : 0;
       st->matured.push_back(e);
       if (log_)
         st->log_rows.push_back(LogRow{e.id, e.time_ms, e.card, e.score, e.label, st->pending_inputs.data() + i * width,

@@ -1,6 +1,7 @@
 #include "operators/window.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 
@@ -18,6 +19,8 @@ constexpr size_t kMaxRanges = 32;  // distinct (window, delay) pairs per operato
 constexpr size_t kMaxValues = 16;  // distinct value fields per operator
 constexpr int kLabelValue = -2;    // Output::value of "$label" outputs
 constexpr std::string_view kLabelField = "$label";
+// The label slots at the end of an entry of a window with "$label" outputs (see WindowOperator).
+enum LabelSlot : size_t { kId, kLatest, kLatestTime, kPrevious, kPreviousTime, kRevision, kLabelSlots };
 
 //! A bound output: where to write, what to compute, over which slot of the per-event values.
 struct Output {
@@ -71,13 +74,14 @@ inline void Prefetch(const WindowKeyState* s) {
 
 class WindowOperator final : public engine::Operator {
  public:
-  //! `label_id` ≥ 0: index in value_columns of the event id whose label "$label" outputs read; the
-  //! label and its time are then cached in two extra slots of each entry.
+  //! `label_id` ≥ 0: the int64 column of the event id whose label "$label" outputs read. Each entry
+  //! then ends with kLabelSlots slots: the id's bits (exact beyond 2^53) and a copy of its label
+  //! record (LabelIndex) with the index revision it was read at.
   WindowOperator(std::string name, engine::TableId table, int key, std::vector<int> value_columns,
                  std::vector<Output> outputs, int64_t lateness, int label_id)
       : Operator(std::move(name)), table_(table), key_(key), value_columns_(std::move(value_columns)),
         outputs_(std::move(outputs)), lateness_(lateness), label_id_(label_id) {
-    stride_ = 1 + value_columns_.size() + (label_id_ >= 0 ? 2 : 0);
+    stride_ = 1 + value_columns_.size() + (label_id_ >= 0 ? size_t{kLabelSlots} : size_t{0});
     for (Output& o : outputs_) {
       horizon_ = std::max(horizon_, o.window_ms + o.delay_ms);
       auto it = std::find_if(ranges_.begin(), ranges_.end(),
@@ -128,7 +132,7 @@ class WindowOperator final : public engine::Operator {
     const size_t pos = Insert(batch, row, t, state);
     Bounds bounds[kMaxRanges];
     for (size_t r = 0; r < ranges_.size(); ++r) bounds[r] = Locate(*state, ranges_[r], t, pos);
-    if (label_id_ >= 0) VIGIL_RETURN_IF_ERROR(ResolveLabels(state, bounds, t, labels));
+    if (label_id_ >= 0) VIGIL_RETURN_IF_ERROR(ResolveLabels(state, bounds, labels));
     for (const Output& o : outputs_) batch.f64(row, o.column) = Compute(*state, o, bounds[o.range], t);
     return base::Status::OK();
   }
@@ -153,10 +157,15 @@ class WindowOperator final : public engine::Operator {
       state->head = 0;
     }
     Evict(state, std::max(state->max_time, t));
-    double entry[3 + kMaxValues];
+    double entry[1 + kMaxValues + kLabelSlots];
     entry[0] = static_cast<double>(t);
     for (size_t v = 0; v < value_columns_.size(); ++v) entry[1 + v] = batch.AsDouble(row, value_columns_[v]);
-    if (label_id_ >= 0) entry[stride_ - 2] = entry[stride_ - 1] = kNaN;  // label unknown yet
+    if (label_id_ >= 0) {
+      double* l = entry + stride_ - kLabelSlots;
+      l[kId] = std::bit_cast<double>(batch.i64(row, label_id_));
+      l[kLatest] = l[kLatestTime] = l[kPrevious] = l[kPreviousTime] = kNaN;  // label unknown yet
+      l[kRevision] = -1;
+    }
     const size_t n = state->size();
     const size_t pos = (n == 0 || state->time(n - 1) <= entry[0]) ? n : state->UpperBound(entry[0], n);
     state->Insert(pos, entry);
@@ -182,19 +191,28 @@ class WindowOperator final : public engine::Operator {
     return {s.UpperBound(lo_t, hi), hi};
   }
 
-  // Makes the label slot of every entry that a "$label" output will read hold the label known at t
-  // (NaN if none). A label once seen is cached in the entry with its time, so each is looked up once.
-  base::Status ResolveLabels(WindowKeyState* s, const Bounds* bounds, int64_t t, engine::LabelIndex* labels) const {
+  // Makes the label slots of every entry that a "$label" output will read hold its id's label record.
+  // A record once seen is cached in the entry, so each is looked up once, and again only after the
+  // index took a correction (its revision moved).
+  base::Status ResolveLabels(WindowKeyState* s, const Bounds* bounds, engine::LabelIndex* labels) const {
+    const auto revision = static_cast<double>(labels->revision());
     for (const Output& o : outputs_) {
       if (o.value != kLabelValue) continue;
       const Bounds b = bounds[o.range];
       for (size_t i = b.lo; i < b.hi; ++i) {
-        double* e = s->data.data() + (s->head + i) * stride_;
-        if (!std::isnan(e[stride_ - 1])) continue;  // resolved before
-        VIGIL_ASSIGN_OR_RETURN(const engine::LabelRecord* rec, labels->Lookup(static_cast<int64_t>(e[1 + label_id_])));
+        double* l = s->data.data() + (s->head + i) * stride_ + stride_ - kLabelSlots;
+        if (!std::isnan(l[kLatestTime]) && l[kRevision] == revision) continue;  // resolved before
+        VIGIL_ASSIGN_OR_RETURN(const engine::LabelRecord* rec,
+                               labels->Lookup(std::bit_cast<int64_t>(l[kId])));
         if (rec == nullptr) continue;
-        e[stride_ - 2] = rec->label;
-        e[stride_ - 1] = static_cast<double>(rec->time_ms);
+        const auto time = [](int64_t ms) {
+          return ms == engine::LabelRecord::kNever ? kNaN : static_cast<double>(ms);
+        };
+        l[kLatest] = rec->label;
+        l[kLatestTime] = time(rec->time_ms);
+        l[kPrevious] = rec->previous_label;
+        l[kPreviousTime] = time(rec->previous_time_ms);
+        l[kRevision] = revision;
       }
     }
     return base::Status::OK();
@@ -205,13 +223,13 @@ class WindowOperator final : public engine::Operator {
     double sum = 0, den = 0, mn = kNaN, mx = kNaN;
     size_t n = 0;
     const bool is_label = o.value == kLabelValue;
-    const size_t value = is_label ? stride_ - 2 : static_cast<size_t>(1 + o.value);
+    const size_t value = static_cast<size_t>(1 + o.value);
     const auto denominator = static_cast<size_t>(1 + o.denominator);
     const double now = static_cast<double>(t);
     for (size_t i = b.lo; i < b.hi; ++i) {
       const double* e = s.entry(i);
-      // A label counts only if it was known at the event's time.
-      const double v = is_label && !(e[stride_ - 1] <= now) ? kNaN : e[value];
+      // A label counts only if it was known at the event's time: the value known then.
+      const double v = is_label ? LabelAt(e + stride_ - kLabelSlots, now) : e[value];
       if (o.agg == Aggregate::kRatio) den += o.denominator < 0 ? 1.0 : e[denominator];
       if (std::isnan(v)) continue;
       sum += v;
@@ -228,6 +246,12 @@ class WindowOperator final : public engine::Operator {
       case Aggregate::kCount: break;
     }
     return kNaN;
+  }
+
+  // The label value of an entry's cached record known at `now`, or NaN.
+  static double LabelAt(const double* l, double now) {
+    if (l[kLatestTime] <= now) return l[kLatest];
+    return l[kPreviousTime] <= now ? l[kPrevious] : kNaN;
   }
 
   engine::TableId table_;
@@ -277,7 +301,8 @@ base::Result<std::unique_ptr<engine::Operator>> MakeWindow(engine::BindContext& 
       const auto& labels = ctx.pipeline.labels;
       if (!labels.enabled) return config::ConfigError(o.loc, "'$label' needs a labels: section in the pipeline");
       if (label_id < 0) {
-        VIGIL_ASSIGN_OR_RETURN(label_id, BindValue(ctx, o, labels.id, &value_columns));
+        label_id = ctx.schema.Find(labels.id);  // a required int64 field (config checks it)
+        if (label_id < 0) return config::ConfigError(o.loc, "unknown column '" + labels.id + "'");
       }
       out.value = kLabelValue;
     } else if (o.agg != Aggregate::kCount) {

@@ -51,7 +51,8 @@ void ProduceWithKcat(const std::string& dir, const std::string& topic, const std
   std::ofstream out(path);
   for (const Tx& tx : txs) out << tx.customer << '\t' << ToJson(tx) << '\n';
   out.close();
-  const std::string cmd = "kcat -P -b " + Bootstrap() + " -t " + topic + " -K '\t' -z lz4 -X linger.ms=20 -l " + path;
+  const std::string cmd = "kcat -P -b " + Bootstrap() + " -t " + topic +
+                          " -K '\t' -z lz4 -X linger.ms=20 -X partitioner=murmur2_random -l " + path;
   REQUIRE(Shell(cmd) == 0);
 }
 

@@ -143,11 +143,11 @@ size_t WriteLabelsByTerminal(const std::string& dir) {
   return count;
 }
 
-//! Produces a "key<TAB>json" file to `topic` with kcat, keyed (librdkafka's default partitioner,
-//! consistent_random, as the source's `partitioner` says), idempotently; fails the test if kcat does.
+//! Produces a "key<TAB>json" file to `topic` with kcat, keyed (murmur2_random, as the source's
+//! default `partitioner` says), idempotently; fails the test if kcat does.
 void ProduceFile(const std::string& path, const std::string& topic) {
   REQUIRE(Shell("kcat -P -b " + Bootstrap() + " -t " + topic +
-                " -K '\\t' -z lz4 -X enable.idempotence=true -l " + path) == 0);
+                " -K '\\t' -z lz4 -X enable.idempotence=true -X partitioner=murmur2_random -l " + path) == 0);
 }
 
 //! One `vigil run` process of the group, with its own instance id, state directory and log.

@@ -110,6 +110,23 @@ TEST_CASE("config errors name file, line and column and what was expected", "[co
   CHECK(LoadPipelineText(Replace(with_labels, "key: TERMINAL}", "key: CARD}"), "p.yaml").ok());
 }
 
+TEST_CASE("labels.max_wait: default 200 ms, a duration, bounded, located errors", "[config]") {
+  const std::string with_labels =
+      Replace(Replace(kValid, "    - {name: AMOUNT", "    - {name: ID, type: int64}\n    - {name: AMOUNT"),
+              "operators:", "labels:\n  source: {kind: kafka, topic: labels}\n  id: ID\noperators:");
+  auto defaults = LoadPipelineText(with_labels, "p.yaml");
+  REQUIRE(defaults.ok());
+  CHECK(defaults->labels.max_wait_ms == 200);
+  CHECK(defaults->labels.max_wait_ms < RuntimeSpec{}.commit_interval_ms / 2);
+  auto set = LoadPipelineText(Replace(with_labels, "  id: ID", "  id: ID\n  max_wait: 1s"), "p.yaml");
+  REQUIRE(set.ok());
+  CHECK(set->labels.max_wait_ms == 1000);
+  ExpectError(Replace(with_labels, "  id: ID", "  id: ID\n  max_wait: 1m"), "15:13",
+              "max_wait: expected 0 to 10s");
+  ExpectError(Replace(with_labels, "  id: ID", "  id: ID\n  max_wait: soon"), "15:13", "expected a duration");
+  ExpectError(Replace(with_labels, "  id: ID", "  id: ID\n  max_wiat: 1s"), "15:3", "unknown key 'max_wiat'");
+}
+
 TEST_CASE("http: defaults, values and located errors", "[config]") {
   auto defaults = LoadPipelineText(kValid, "p.yaml");
   REQUIRE(defaults.ok());

@@ -14,7 +14,7 @@ struct HandbookTopics {
   std::string dead_letter;
 };
 
-//! deploy/examples/handbook.yaml with `topics` and the broker at Bootstrap().
+//! deploy/examples/handbook.yaml with `topics`, the broker at Bootstrap() and labels.max_wait 10 s.
 std::string HandbookYaml(const HandbookTopics& topics);
 //! Replaces `from` in `yaml`, which must contain it (the test fails otherwise), with `to`.
 void ReplaceRequired(std::string* yaml, const std::string& from, const std::string& to);

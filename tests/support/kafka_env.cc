@@ -180,6 +180,7 @@ void Produce(const std::string& topic, const std::vector<Message>& messages) {
   Set(conf, "message.max.bytes", kMaxMessageBytes);
   Set(conf, "acks", "all");
   Set(conf, "message.timeout.ms", "30000");
+  Set(conf, "partitioner", "murmur2_random");  // the Java clients' and vigil's default
   char err[512];
   rd_kafka_t* raw = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
   if (raw == nullptr) {
