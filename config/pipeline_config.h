@@ -126,7 +126,10 @@ struct RuntimeSpec {
   //! File pipelines are at-least-once.
   Guarantee guarantee = Guarantee::kExactlyOnce;
   //! Names this process among the group's instances: the transactional id is "<group>.<instance_id>",
-  //! so a restarted instance fences its previous incarnation. Default: derived from state_dir.
+  //! so a restarted instance fences its previous incarnation. Default, for the transactional id only:
+  //! "<hostname>-<8 hex digits of a hash of the absolute state_dir>" (connectors::DefaultInstanceId),
+  //! unique per host and directory. An id given here (or --instance-id) also makes the process a
+  //! static member of its group.
   std::string instance_id;
   //! A partition none of whose reads gave an accepted event (one that passed `parse`) for this long
   //! counts as idle: with event-time alignment (engine/runtime.h) it no longer holds the other

@@ -26,7 +26,14 @@ using KafkaHandle = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
 //! `extra` (what the connector itself needs). Unknown or invalid properties are errors naming the key.
 base::Result<rd_kafka_conf_t*> MakeKafkaConf(const config::KafkaSpec& spec, KafkaRole role,
                                              const std::map<std::string, std::string>& extra);
-//! A Status for a librdkafka error code, with context.
+//! A Status for a librdkafka error code, with context. A fence (producer fenced, group instance id
+//! fenced) is kFenced.
 base::Status KafkaError(rd_kafka_resp_err_t err, std::string_view context);
+//! True for the error codes that mean another client took over this one's transactional id or
+//! group instance id.
+bool IsFence(rd_kafka_resp_err_t err);
+//! The client's fatal error (rd_kafka_fatal_error), if it has one: kFenced for a fence, saying
+//! `who` ("transactional id 'g.a'") was taken over, else kUnavailable. OK when the client is healthy.
+base::Status FatalError(rd_kafka_t* rk, std::string_view who);
 
 }  // namespace vigil::connectors
