@@ -46,8 +46,10 @@ int RunCli(int argc, char** argv) {
   run_cmd->add_option("--http-port", run.http_port, "HTTP port (overrides http.port; 0 = any free port)");
   run_cmd->add_option("--state-dir", run.state_dir, "State directory (overrides runtime.state_dir)");
   run_cmd->add_option("--instance-id", run.instance_id,
-                      "This instance's name in its consumer group (overrides runtime.instance_id); a restart with "
-                      "the same id fences the previous incarnation's transactions");
+                      "This instance's name in its consumer group (overrides runtime.instance_id; default "
+                      "<hostname>-<8 hex of a hash of the state directory>); a restart with the same id "
+                      "fences the previous incarnation's transactions. An instance fenced by another "
+                      "with its id exits 3");
   run_cmd->add_option("--idle-exit", idle_exit, "Stop after this long without events, e.g. 10s (default: never)");
   run_cmd->add_flag("--json-summary", run.json_summary, "Print the end-of-run summary as one JSON line");
   run_cmd->add_flag("--create-topics", run.create_topics,

@@ -1,6 +1,6 @@
 #pragma once
 // The `vigil` subcommands. Each returns the process exit code: 0 success, 1 runtime failure,
-// 2 bad usage or configuration.
+// 2 bad usage or configuration; `vigil run` also kExitFenced.
 
 #include <cstdint>
 #include <string>
@@ -20,6 +20,10 @@ struct RunOptions {
   //! Default false: a missing topic is named, with the command that creates it.
   bool create_topics = false;
 };
+
+//! Exit code of `vigil run` when another instance took over its transactional id or group instance
+//! id: restarting it as it is would only fence the other one in turn.
+inline constexpr int kExitFenced = 3;
 
 int RunPipelineCommand(const RunOptions& options);
 int CheckConfigCommand(const std::string& path);

@@ -192,6 +192,10 @@ int RunPipelineCommand(const RunOptions& options) {
   if (http) http->Stop();
   if (*retrainer) (*retrainer)->Stop();
   g_runtimes = nullptr;
+  if (st.code() == base::StatusCode::kFenced) {
+    fmt::print(stderr, "fenced: {}; give each instance its own --instance-id\n", st.message());
+    return kExitFenced;
+  }
   if (!st.ok()) {
     fmt::print(stderr, "error: {}\n", st.ToString());
     return 1;

@@ -13,6 +13,7 @@ std::string_view StatusCodeName(StatusCode code) {
     case StatusCode::kIoError: return "IoError";
     case StatusCode::kUnavailable: return "Unavailable";
     case StatusCode::kAborted: return "Aborted";
+    case StatusCode::kFenced: return "Fenced";
     case StatusCode::kInternal: return "Internal";
   }
   return "Unknown";

@@ -21,7 +21,9 @@ enum class StatusCode {
   kCorruption,          //!< Stored data failed a check (checksum, golden rows, truncated file).
   kIoError,             //!< The file system or RocksDB failed.
   kUnavailable,         //!< A remote service (Kafka) could not be reached; retrying may help.
-  kAborted,             //!< The operation was stopped (shutdown, fenced producer).
+  kAborted,             //!< The operation was stopped (shutdown, an aborted transaction).
+  kFenced,              //!< Another process took over this one's identity (its transactional id or
+                        //!< group instance id); retrying cannot help.
   kInternal,            //!< A bug: an invariant did not hold.
 };
 
@@ -91,6 +93,7 @@ inline Status Corruption(std::string msg) { return {StatusCode::kCorruption, std
 inline Status IoError(std::string msg) { return {StatusCode::kIoError, std::move(msg)}; }
 inline Status Unavailable(std::string msg) { return {StatusCode::kUnavailable, std::move(msg)}; }
 inline Status Aborted(std::string msg) { return {StatusCode::kAborted, std::move(msg)}; }
+inline Status Fenced(std::string msg) { return {StatusCode::kFenced, std::move(msg)}; }
 inline Status Internal(std::string msg) { return {StatusCode::kInternal, std::move(msg)}; }
 
 }  // namespace vigil::base

@@ -42,11 +42,15 @@ Status ParseFieldType(const YamlReader& r, const YAML::Node& node, FieldSpec* f)
 }
 
 Status ParseSchema(const YamlReader& r, const YAML::Node& node, SchemaSpec* s) {
-  VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, "schema", {"fields", "event_time", "key", "max_event_bytes"}));
+  VIGIL_RETURN_IF_ERROR(
+      r.ExpectMap(node, "schema", {"fields", "event_time", "key", "max_event_bytes", "max_future"}));
   s->loc = r.Loc(node);
   VIGIL_RETURN_IF_ERROR(r.Read(node, "event_time", &s->event_time));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "key", &s->key));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "max_event_bytes", &s->max_event_bytes));
+  VIGIL_RETURN_IF_ERROR(r.ReadDuration(node, "max_future", &s->max_future_ms));
+  if (s->max_future_ms < 1)
+    return r.Error(node["max_future"], "max_future: expected a positive duration, e.g. 1d");
   VIGIL_ASSIGN_OR_RETURN(YAML::Node fields, r.Required(node, "fields"));
   VIGIL_RETURN_IF_ERROR(r.ExpectSeq(fields, "schema.fields"));
   std::set<std::string> seen;
@@ -204,7 +208,7 @@ Status ParseLabels(const YamlReader& r, const YAML::Node& node, PipelineSpec* p)
 Status ParseRuntime(const YamlReader& r, const YAML::Node& node, RuntimeSpec* s) {
   VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, "runtime",
                                     {"workers", "state_dir", "commit_interval", "cache_max_keys", "guarantee",
-                                     "instance_id", "changelog"}));
+                                     "instance_id", "changelog", "idle_timeout"}));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "workers", &s->workers));
   if (s->workers < 1 || s->workers > 256) return r.Error(node["workers"], "workers: expected 1..256");
   VIGIL_RETURN_IF_ERROR(r.Read(node, "state_dir", &s->state_dir));
@@ -212,6 +216,9 @@ Status ParseRuntime(const YamlReader& r, const YAML::Node& node, RuntimeSpec* s)
   VIGIL_RETURN_IF_ERROR(r.ReadDuration(node, "commit_interval", &commit));
   if (commit < 1) return r.Error(node["commit_interval"], "commit_interval: expected a positive duration");
   s->commit_interval_ms = static_cast<int>(commit);
+  VIGIL_RETURN_IF_ERROR(r.ReadDuration(node, "idle_timeout", &s->idle_timeout_ms));
+  if (s->idle_timeout_ms < 1)
+    return r.Error(node["idle_timeout"], "idle_timeout: expected a positive duration");
   VIGIL_RETURN_IF_ERROR(r.Read(node, "cache_max_keys", &s->cache_max_keys));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "instance_id", &s->instance_id));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "changelog", &s->changelog));

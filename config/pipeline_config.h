@@ -50,6 +50,10 @@ struct SchemaSpec {
   std::string event_time;                 //!< Name of the kTimestamp field that gives event time.
   std::string key;                        //!< Field used as the record key of outputs. Default: none.
   std::size_t max_event_bytes = 1 << 20;  //!< Larger payloads ⇒ DLQ `too_large`. Default 1 MiB.
+  //! An event whose time is more than this ahead of its partition's progress (the latest event time
+  //! accepted on the partition, or the wall clock when that is later) ⇒ DLQ `future`, before any
+  //! operator sees it. Default 1 day, in ms; must be positive.
+  int64_t max_future_ms = 86'400'000;
   Location loc;
 };
 
@@ -123,8 +127,16 @@ struct RuntimeSpec {
   //! File pipelines are at-least-once.
   Guarantee guarantee = Guarantee::kExactlyOnce;
   //! Names this process among the group's instances: the transactional id is "<group>.<instance_id>",
-  //! so a restarted instance fences its previous incarnation. Default: derived from state_dir.
+  //! so a restarted instance fences its previous incarnation. Default, for the transactional id only:
+  //! "<hostname>-<8 hex digits of a hash of the absolute state_dir>" (connectors::DefaultInstanceId),
+  //! unique per host and directory. An id given here (or --instance-id) also makes the process a
+  //! static member of its group.
   std::string instance_id;
+  //! A partition none of whose reads gave an accepted event (one that passed `parse`) for this long
+  //! counts as idle: with event-time alignment (engine/runtime.h) it no longer holds the other
+  //! partitions of its stage back, so a partition that receives only garbage, or nothing, cannot
+  //! stall them. Default 10 s, in ms; must be positive.
+  int64_t idle_timeout_ms = 10'000;
   //! Back each task's store with the compacted topic "<group>.<input topic>.changelog" (Kafka sources): a
   //! task restores its state from it on assignment. Default true.
   bool changelog = true;

@@ -10,8 +10,11 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdint>
 #include <filesystem>
-#include <functional>
 
 namespace vigil::connectors {
 
@@ -46,12 +49,27 @@ std::string ChangelogTopic(const config::PipelineSpec& spec) {
   return spec.source.group + "." + spec.source.topic + ".changelog";
 }
 
+std::string DefaultInstanceId(std::string_view hostname, std::string_view state_dir) {
+  std::string host;
+  for (char c : hostname)
+    host += std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ? c : '_';
+  if (host.empty()) host = "host";
+  uint32_t hash = 2166136261u;  // FNV-1a: stable across builds, unlike std::hash
+  for (char c : state_dir) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 16777619u;
+  }
+  return fmt::format("{}-{:08x}", host, hash);
+}
+
 std::string TransactionalId(const config::PipelineSpec& spec) {
   std::string instance = spec.runtime.instance_id;
   if (instance.empty()) {
     std::error_code ec;
     const auto dir = std::filesystem::weakly_canonical(spec.runtime.state_dir, ec);
-    instance = fmt::format("{:016x}", std::hash<std::string>{}(ec ? spec.runtime.state_dir : dir.string()));
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+    instance = DefaultInstanceId(host, ec ? spec.runtime.state_dir : dir.string());
   }
   return spec.source.group + "." + instance;
 }

@@ -39,8 +39,13 @@ base::Result<std::vector<config::PipelineSpec>> PipelineStages(const config::Pip
 //! The changelog topic of the pipeline's stores: "<group>.<input topic>.changelog" (a group reused
 //! with another input never restores the wrong state).
 std::string ChangelogTopic(const config::PipelineSpec& spec);
-//! The transactional id of this process: "<group>.<instance id>" (runtime.instance_id, or one
-//! derived from the absolute state_dir, so a restart with the same state fences its predecessor).
+//! The transactional id of this process: "<group>.<instance id>", with runtime.instance_id or else
+//! DefaultInstanceId(this host's name, the absolute state_dir): a restart on the same host with the
+//! same state fences its predecessor, and two hosts (pods) that mount the same path do not fence
+//! each other.
 std::string TransactionalId(const config::PipelineSpec& spec);
+//! "<hostname>-<8 hex digits of a 32-bit FNV-1a hash of state_dir>", the hostname reduced to
+//! [A-Za-z0-9._-] ("host" when empty). The same inputs give the same id on every build and host.
+std::string DefaultInstanceId(std::string_view hostname, std::string_view state_dir);
 
 }  // namespace vigil::connectors

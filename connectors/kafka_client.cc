@@ -72,12 +72,23 @@ base::Status KafkaError(rd_kafka_resp_err_t err, std::string_view context) {
     case RD_KAFKA_RESP_ERR__TIMED_OUT:
     case RD_KAFKA_RESP_ERR__QUEUE_FULL:
       return base::Unavailable(std::move(msg));
-    case RD_KAFKA_RESP_ERR__FENCED:
-    case RD_KAFKA_RESP_ERR_PRODUCER_FENCED:
-      return base::Aborted(std::move(msg));
     default:
-      return base::Status(base::StatusCode::kUnavailable, std::move(msg));
+      return IsFence(err) ? base::Fenced(std::move(msg)) : base::Unavailable(std::move(msg));
   }
+}
+
+bool IsFence(rd_kafka_resp_err_t err) {
+  return err == RD_KAFKA_RESP_ERR__FENCED || err == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+         err == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID;
+}
+
+base::Status FatalError(rd_kafka_t* rk, std::string_view who) {
+  char reason[512];
+  const rd_kafka_resp_err_t err = rd_kafka_fatal_error(rk, reason, sizeof reason);
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return base::Status::OK();
+  if (IsFence(err))
+    return base::Fenced("another instance with " + std::string(who) + " took over (" + reason + ")");
+  return base::Unavailable(std::string("kafka fatal error: ") + reason);
 }
 
 }  // namespace vigil::connectors

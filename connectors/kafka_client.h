@@ -30,7 +30,14 @@ base::Result<rd_kafka_conf_t*> MakeKafkaConf(const config::KafkaSpec& spec, Kafk
 //! that role plus `extra`, for admin, metadata and restore work.
 base::Result<KafkaHandle> NewKafkaClient(const config::KafkaSpec& spec, rd_kafka_type_t type,
                                          const std::map<std::string, std::string>& extra);
-//! A Status for a librdkafka error code, with context.
+//! A Status for a librdkafka error code, with context. A fence (producer fenced, group instance id
+//! fenced) is kFenced.
 base::Status KafkaError(rd_kafka_resp_err_t err, std::string_view context);
+//! True for the error codes that mean another client took over this one's transactional id or
+//! group instance id.
+bool IsFence(rd_kafka_resp_err_t err);
+//! The client's fatal error (rd_kafka_fatal_error), if it has one: kFenced for a fence, saying
+//! `who` ("transactional id 'g.a'") was taken over, else kUnavailable. OK when the client is healthy.
+base::Status FatalError(rd_kafka_t* rk, std::string_view who);
 
 }  // namespace vigil::connectors

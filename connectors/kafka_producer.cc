@@ -31,6 +31,7 @@ base::Result<std::shared_ptr<KafkaProducer>> KafkaProducer::Make(const config::K
   p->rk_.reset(rk);
   if (!transactional_id.empty()) {
     p->transactional_ = true;
+    p->transactional_id_ = transactional_id;
     VIGIL_RETURN_IF_ERROR(p->TxnError(rd_kafka_init_transactions(rk, kTxnTimeoutMs), "init transactions"));
     VIGIL_RETURN_IF_ERROR(p->TxnError(rd_kafka_begin_transaction(rk), "begin transaction"));
     spdlog::info("exactly-once: transactional producer '{}' ready", transactional_id);
@@ -49,15 +50,25 @@ KafkaProducer::~KafkaProducer() {
 base::Status KafkaProducer::TxnError(rd_kafka_error_t* error, std::string_view what) {
   if (error == nullptr) return base::Status::OK();
   std::string msg = std::string(what) + ": " + rd_kafka_error_string(error);
-  const bool fenced = rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__FENCED ||
-                      rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR_PRODUCER_FENCED;
+  const bool fenced = IsFence(rd_kafka_error_code(error));
   const bool abortable = rd_kafka_error_txn_requires_abort(error);
   rd_kafka_error_destroy(error);
+  if (fenced)
+    return base::Fenced("another instance with transactional id '" + transactional_id_ + "' took over (" +
+                        msg + ")");
   if (abortable) {
     if (rd_kafka_error_t* e = rd_kafka_abort_transaction(rk_.get(), kTxnTimeoutMs)) rd_kafka_error_destroy(e);
     return base::Aborted(msg + " (transaction aborted)");
   }
-  return fenced ? base::Aborted(msg + " (fenced: another instance took over)") : base::Unavailable(msg);
+  return UnlessFenced(base::Unavailable(msg));
+}
+
+base::Status KafkaProducer::UnlessFenced(base::Status st) const {
+  if (st.ok() || !transactional_) return st;
+  // A fence is a fatal error of the client; the call that meets it first may only see its
+  // consequences (a purged delivery, a refused produce).
+  base::Status fatal = FatalError(rk_.get(), "transactional id '" + transactional_id_ + "'");
+  return fatal.code() == base::StatusCode::kFenced ? fatal : st;
 }
 
 void KafkaProducer::DeliveryCallback(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque) {
@@ -88,7 +99,7 @@ base::Status KafkaProducer::Produce(rd_kafka_topic_t* topic, int32_t partition, 
   if (failed_) {
     if (headers) rd_kafka_headers_destroy(headers);
     std::lock_guard lock(error_mu_);
-    return delivery_error_;
+    return UnlessFenced(delivery_error_);
   }
   void* v = tombstone ? nullptr : const_cast<char*>(value.data());
   for (;;) {
@@ -102,7 +113,7 @@ base::Status KafkaProducer::Produce(rd_kafka_topic_t* topic, int32_t partition, 
       continue;
     }
     if (headers) rd_kafka_headers_destroy(headers);
-    return KafkaError(err, std::string("produce to '") + rd_kafka_topic_name(topic) + "'");
+    return UnlessFenced(KafkaError(err, std::string("produce to '") + rd_kafka_topic_name(topic) + "'"));
   }
 }
 
@@ -110,9 +121,9 @@ base::Status KafkaProducer::Flush(int timeout_ms) {
   const rd_kafka_resp_err_t err = rd_kafka_flush(rk_.get(), timeout_ms);
   {
     std::lock_guard lock(error_mu_);
-    if (!delivery_error_.ok()) return delivery_error_;
+    if (!delivery_error_.ok()) return UnlessFenced(delivery_error_);
   }
-  return KafkaError(err, "flush");
+  return UnlessFenced(KafkaError(err, "flush"));
 }
 
 base::Status KafkaProducer::CommitTransaction(rd_kafka_t* consumer, rd_kafka_topic_partition_list_t* offsets) {

@@ -44,8 +44,9 @@ class KafkaProducer {
   //! Waits for every queued record; returns the first delivery error since Make (sticky).
   base::Status Flush(int timeout_ms);
   //! Commits the open transaction with `offsets` (topic, partition, next offset) as the consumer group
-  //! of `consumer` consumed them, then begins the next one. Fenced or fatal errors: Aborted /
-  //! Unavailable, and the producer is unusable; an abortable error aborts the transaction and fails.
+  //! of `consumer` consumed them, then begins the next one. Fenced or fatal errors: Fenced /
+  //! Unavailable, and the producer is unusable; an abortable error aborts the transaction and fails
+  //! (Aborted). Every call here reports a fence as kFenced, whichever call meets it first.
   base::Status CommitTransaction(rd_kafka_t* consumer, rd_kafka_topic_partition_list_t* offsets);
   bool transactional() const { return transactional_; }
   //! The librdkafka handle (fault injection in tests: the mock cluster, queue length).
@@ -57,9 +58,12 @@ class KafkaProducer {
   KafkaProducer() = default;
   static void DeliveryCallback(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque);
   base::Status TxnError(rd_kafka_error_t* error, std::string_view what);
+  //! `st` unless the producer has been fenced, then the Fenced status that says so.
+  base::Status UnlessFenced(base::Status st) const;
 
   KafkaHandle rk_;
   bool transactional_ = false;
+  std::string transactional_id_;
   std::mutex topics_mu_;
   std::map<std::string, rd_kafka_topic_t*> topics_;
   mutable std::mutex error_mu_;

@@ -320,11 +320,13 @@ std::map<std::string, std::string> ConsumerExtras(const config::PipelineSpec& sp
 }  // namespace
 
 base::Result<std::unique_ptr<KafkaSource>> KafkaSource::Make(const config::PipelineSpec& spec) {
-  VIGIL_ASSIGN_OR_RETURN(rd_kafka_conf_t* conf,
-                         MakeKafkaConf(spec.kafka, KafkaRole::kConsumer, ConsumerExtras(spec)));
+  const std::map<std::string, std::string> extra = ConsumerExtras(spec);
+  VIGIL_ASSIGN_OR_RETURN(rd_kafka_conf_t* conf, MakeKafkaConf(spec.kafka, KafkaRole::kConsumer, extra));
   const std::string labels = spec.labels.enabled ? spec.labels.source.topic : "";
   auto source = std::unique_ptr<KafkaSource>(new KafkaSource(spec.source.topic, labels, conf));
   source->murmur2_ = spec.source.partitioner == "murmur2_random";
+  if (auto it = extra.find("group.instance.id"); it != extra.end())
+    source->member_ = "group.instance.id '" + it->second + "'";
   return source;
 }
 
@@ -517,7 +519,8 @@ base::Status KafkaSource::Poll(int timeout_ms) {
       spdlog::warn("kafka consumer: {}", rd_kafka_message_errstr(m));
       if (fatal) {
         rd_kafka_message_destroy(m);
-        return base::Unavailable("kafka consumer fatal error");
+        base::Status st = FatalError(rk_.get(), member_.empty() ? "this group instance id" : member_);
+        return st.ok() ? base::Unavailable("kafka consumer fatal error") : st;
       }
     } else if (!m->err) {
       spdlog::error("message for {}[{}] reached the group queue", topic_, m->partition);

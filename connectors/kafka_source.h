@@ -92,6 +92,7 @@ class KafkaSource final : public engine::Source {
   bool closed_ = false;
   std::shared_ptr<Range> range_;  // null for a group subscription
   bool murmur2_ = false;          // partitioner: murmur2_random instead of consistent_random
+  std::string member_;            // "group.instance.id 'X'" of a static member, for a fence's message
   mutable std::atomic<int32_t> partition_count_{0};  // 0 = not fetched yet
   std::shared_ptr<class KafkaProducer> producer_;    // exactly-once: the transactional producer
   int purge_interval_ms_ = -1;                        // < 0: never delete records

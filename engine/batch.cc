@@ -16,6 +16,7 @@ std::string_view DlqReasonName(DlqReason reason) {
     case DlqReason::kOutOfRange: return "out_of_range";
     case DlqReason::kInvalidEnum: return "invalid_enum";
     case DlqReason::kLate: return "late";
+    case DlqReason::kFuture: return "future";
   }
   return "unknown";
 }

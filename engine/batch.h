@@ -3,6 +3,7 @@
 // partition, stored column by column in 8-byte slots. A task owns one Batch and reuses it for every
 // micro-batch, so steady-state processing allocates nothing per event.
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -36,7 +37,10 @@ enum class DlqReason : uint8_t {
   kOutOfRange,    //!< "out_of_range": a number outside [min, max].
   kInvalidEnum,   //!< "invalid_enum": a string outside the allowed values.
   kLate,          //!< "late": event time older than the key's latest minus the allowed lateness.
+  kFuture,        //!< "future": event time beyond the partition's progress plus schema.max_future.
 };
+//! Number of DlqReason values (kNone included), for tables indexed by reason.
+inline constexpr std::size_t kDlqReasonCount = static_cast<std::size_t>(DlqReason::kFuture) + 1;
 
 std::string_view DlqReasonName(DlqReason reason);
 

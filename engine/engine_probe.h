@@ -57,7 +57,7 @@ class EngineProbe {
   prometheus::Counter* events_in_;
   prometheus::Counter* events_out_;
   prometheus::Counter* batches_;
-  std::array<prometheus::Counter*, 9> dlq_{};
+  std::array<prometheus::Counter*, kDlqReasonCount> dlq_{};
   prometheus::Histogram* batch_latency_;
   prometheus::Histogram* commit_latency_;
   prometheus::Family<prometheus::Gauge>* lag_family_;

@@ -72,10 +72,11 @@ class Runtime final : public SourceListener {
   //! of a bounded range.
   void set_idle_exit_ms(int64_t ms) { idle_exit_ms_ = ms; }
   //! Keeps the tasks within `ms` of event time of each other: a worker skips a task that is further
-  //! ahead of the slowest task with input (a task whose last read found nothing does not hold the
-  //! others back). For a stage that feeds a repartition topic (engine/stages.h): a catch-up over a
-  //! backlog then reaches the next stage about in event-time order, as far as this process's
-  //! partitions go. < 0 (default): off. Before Run.
+  //! ahead of the slowest task with input (an idle task, see Task::idle(): drained, or without an
+  //! accepted event for runtime.idle_timeout, does not hold the others back). For a stage that
+  //! feeds a repartition topic (engine/stages.h): a catch-up over a backlog then reaches the next
+  //! stage about in event-time order, as far as this process's partitions go. < 0 (default): off.
+  //! Before Run.
   void set_event_time_alignment(int64_t ms) { align_ms_ = ms; }
   //! Backs the tasks' stores with `changelog`; with `exactly_once` the source's Commit commits a
   //! transaction (see the protocol above). Before Run.

@@ -56,15 +56,16 @@ base::Result<std::size_t> Task::RunOnce(std::size_t max_events, int wait_ms, Sin
                                         Sink* dead_letter) {
   VIGIL_RETURN_IF_ERROR(reader_->Read(max_events, wait_ms, &raw_));
   if (DropRedelivered(&raw_, next_offset_, partition_, "event") > 0 && raw_.empty()) return std::size_t{0};
+  // Idle: drained, or so it seems (right after the assignment the first fetch may still be on its
+  // way), or reading only what parse rejects, which never moves event time forward.
+  const auto idle_timeout = std::chrono::milliseconds(plan_.spec().runtime.idle_timeout_ms);
   if (raw_.empty()) {
-    // Drained, or so it seems: right after the assignment the first fetch may still be on its way.
-    const auto now = std::chrono::steady_clock::now();
-    idle_.store(reader_->Lag() == 0 || now - last_data_ > std::chrono::seconds(10),
+    idle_.store(reader_->Lag() == 0 || std::chrono::steady_clock::now() - last_accepted_ > idle_timeout,
                 std::memory_order_relaxed);
     return std::size_t{0};
   }
-  idle_.store(false, std::memory_order_relaxed);
-  last_data_ = std::chrono::steady_clock::now();
+  if (std::chrono::steady_clock::now() - last_accepted_ <= idle_timeout)
+    idle_.store(false, std::memory_order_relaxed);
   std::lock_guard lock(mu_);
   const auto start = std::chrono::steady_clock::now();
   batch_.Reset(raw_, partition_);
@@ -78,6 +79,9 @@ base::Result<std::size_t> Task::RunOnce(std::size_t max_events, int wait_ms, Sin
       for (size_t r = 0; r < batch_.size(); ++r)
         if (batch_.live(r)) until = std::max(until, batch_.meta(r).event_time);
       batch_max_time = until;
+      const auto now = std::chrono::steady_clock::now();
+      if (until != INT64_MIN) last_accepted_ = now;
+      idle_.store(now - last_accepted_ > idle_timeout, std::memory_order_relaxed);
       int64_t from = INT64_MAX;
       for (size_t r = 0; r < batch_.size(); ++r)
         if (batch_.live(r)) from = std::min(from, batch_.meta(r).event_time);

@@ -45,7 +45,7 @@ class Task {
   void SetReaders(std::unique_ptr<PartitionReader> reader, std::unique_ptr<PartitionReader> labels) {
     reader_ = std::move(reader);
     label_reader_ = std::move(labels);
-    last_data_ = std::chrono::steady_clock::now();
+    last_accepted_ = std::chrono::steady_clock::now();
   }
   //! Reads one micro-batch and runs it through the operators into the sinks. Returns the number of
   //! events read (0 when the partition had nothing). A non-OK status is fatal (see operator.h).
@@ -84,8 +84,9 @@ class Task {
   //! The worker scheduling's view (Runtime::set_event_time_alignment), read by any worker: the latest
   //! event time written to the sinks (INT64_MIN before the first); the earliest event time that may
   //! still be written (the batch in flight's earliest, else event_time()); and whether the partition
-  //! looks drained (the last read found nothing and the reader is at the partition's end, or nothing
-  //! came for 10 s).
+  //! looks idle: the last read found nothing and the reader is at the partition's end, or no read
+  //! gave an accepted event (one that passed parse) for runtime.idle_timeout (a partition of only
+  //! garbage, or of nothing).
   int64_t event_time() const { return event_time_.load(std::memory_order_relaxed); }
   int64_t pending_from() const {
     return std::min(in_flight_from_.load(std::memory_order_relaxed), event_time());
@@ -129,7 +130,8 @@ class Task {
   std::atomic<int64_t> event_time_{INT64_MIN};
   std::atomic<int64_t> in_flight_from_{INT64_MAX};
   std::atomic<bool> idle_{false};
-  std::chrono::steady_clock::time_point last_data_;  //!< When a read last found events (or the readers came).
+  //! When a read last gave an event that passed parse (or the readers came).
+  std::chrono::steady_clock::time_point last_accepted_;
 };
 
 }  // namespace vigil::engine

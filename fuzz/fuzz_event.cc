@@ -82,7 +82,7 @@ Fixture& GetFixture() {
 void CheckDropped(const Fixture& fx, const Batch& batch, size_t row) {
   const engine::RowMeta& meta = batch.meta(row);
   const auto reason = static_cast<int>(meta.reason);
-  Check(reason > static_cast<int>(DlqReason::kNone) && reason <= static_cast<int>(DlqReason::kLate),
+  Check(reason > static_cast<int>(DlqReason::kNone) && reason <= static_cast<int>(DlqReason::kFuture),
         "a dropped row has a known reason");
   Check(engine::DlqReasonName(meta.reason) != "unknown", "the reason has a name");
   Check(meta.detail_column >= -1 && meta.detail_column < batch.schema().size(), "detail column in range");

@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 
@@ -88,21 +89,26 @@ bool WellFormed(simdjson::ondemand::value value) {
   return false;
 }
 
-//! Per-task scratch: the simdjson parser and a padded copy of the current payload.
+//! Per-task scratch: the simdjson parser and a padded copy of the current payload; and the
+//! partition's event-time progress, for the `future` check.
 class ParseState final : public engine::OperatorState {
  public:
   simdjson::ondemand::parser parser;
   std::string padded;
   std::vector<uint8_t> seen;
+  //! Latest event time accepted on this partition since the task was opened (or restored), epoch ms.
+  int64_t watermark = INT64_MIN;
 };
 
 class ParseOperator final : public engine::Operator {
  public:
-  ParseOperator(std::string name, std::vector<FieldSpec> fields, int event_time_index, size_t max_bytes)
+  ParseOperator(std::string name, std::vector<FieldSpec> fields, int event_time_index, size_t max_bytes,
+                int64_t max_future_ms)
       : Operator(std::move(name)),
         fields_(std::move(fields)),
         event_time_(event_time_index),
-        max_bytes_(max_bytes) {}
+        max_bytes_(max_bytes),
+        max_future_ms_(max_future_ms) {}
 
   base::Result<std::unique_ptr<engine::OperatorState>> MakeState(const engine::TaskContext&) const override {
     auto state = std::make_unique<ParseState>();
@@ -118,10 +124,33 @@ class ParseOperator final : public engine::Operator {
       const DlqReason reason = ParseRow(batch, row, raw[row], state, &column);
       if (reason != DlqReason::kNone) batch.Drop(row, reason, column);
     }
+    DropFuture(batch, state);
     return base::Status::OK();
   }
 
  private:
+  // One device with its clock years ahead would otherwise raise its card's (or its terminal's)
+  // latest time in every window, and each real event of that key after it would be `late`. The
+  // reference is the partition's progress, or the wall clock when that is later: the wall clock
+  // covers a partition's first events, and past data (a replay of 2018) is accepted live and in a
+  // replay alike. A read-only query (POST /v1/score) is judged too but moves nothing.
+  void DropFuture(Batch& batch, ParseState* state) const {
+    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    int64_t watermark = state->watermark;
+    for (size_t row = 0; row < batch.size(); ++row) {
+      if (!batch.live(row)) continue;
+      const int64_t t = batch.meta(row).event_time;
+      if (t - std::max(watermark, now) > max_future_ms_) {
+        batch.Drop(row, DlqReason::kFuture, event_time_);
+        continue;
+      }
+      watermark = std::max(watermark, t);
+    }
+    if (!batch.mode().read_only) state->watermark = watermark;
+  }
+
   int FindField(std::string_view key) const {
     for (size_t i = 0; i < fields_.size(); ++i)
       if (fields_[i].name == key) return static_cast<int>(i);
@@ -245,6 +274,7 @@ class ParseOperator final : public engine::Operator {
   std::vector<FieldSpec> fields_;
   int event_time_;
   size_t max_bytes_;
+  int64_t max_future_ms_;
 };
 
 }  // namespace
@@ -261,8 +291,8 @@ base::Result<std::unique_ptr<engine::Operator>> MakeParse(engine::BindContext& c
   if (event_time < 0)
     return config::ConfigError(schema.loc,
                                "event_time field '" + schema.event_time + "' is not in the schema");
-  return std::unique_ptr<engine::Operator>(
-      std::make_unique<ParseOperator>(ctx.spec.name, schema.fields, event_time, schema.max_event_bytes));
+  return std::unique_ptr<engine::Operator>(std::make_unique<ParseOperator>(
+      ctx.spec.name, schema.fields, event_time, schema.max_event_bytes, schema.max_future_ms));
 }
 
 }  // namespace vigil::operators

@@ -150,7 +150,9 @@ TEST_CASE("kcat in, vigil run, exact windows out and malformed events go to the 
       {"wrong_type", R"({"TRANSACTION_ID":"abc","TX_TIME_MS":1522540800000,"CUSTOMER_ID":1,"TERMINAL_ID":1,"TX_AMOUNT":1.0})"},
       {"missing", R"({"TRANSACTION_ID":7,"TX_TIME_MS":1522540800000,"TERMINAL_ID":1,"TX_AMOUNT":1.0})"},
       {"utf8", "{\"TRANSACTION_ID\":8,\"TX_TIME_MS\":1522540800000,\"CUSTOMER_ID\":1,\"TERMINAL_ID\":1,\"TX_AMOUNT\":1.0,\"NOTE\":\"\xff\xfe\"}"},
-      {"large", "{\"TRANSACTION_ID\":9,\"PAD\":\"" + std::string(900'000, 'x') + "\"}"}};
+      {"large", "{\"TRANSACTION_ID\":9,\"PAD\":\"" + std::string(900'000, 'x') + "\"}"},
+      // A card reader whose clock says 2100: dead-lettered before its customer's window sees it.
+      {"future", R"({"TRANSACTION_ID":10,"TX_TIME_MS":4102444800000,"CUSTOMER_ID":1,"TERMINAL_ID":1,"TX_AMOUNT":1.0})"}};
   std::string files;
   for (const auto& [name, body] : bad) {
     std::ofstream(dir + "/" + name + ".bin", std::ios::binary) << body;
@@ -164,14 +166,14 @@ TEST_CASE("kcat in, vigil run, exact windows out and malformed events go to the 
   INFO(ReadFile(dir + "/vigil.log"));
   REQUIRE(rc == 0);
   const std::string log = ReadFile(dir + "/vigil.log");
-  CHECK(log.find(R"({"events_in":100005,"events_out":100000,"dead_letters":5,)") != std::string::npos);
+  CHECK(log.find(R"({"events_in":100006,"events_out":100000,"dead_letters":6,)") != std::string::npos);
 
   const auto outputs = ConsumeAll(out, 100'000, std::chrono::seconds(60));
   REQUIRE(outputs.size() == 100'000);
   CHECK(CheckOutputs(outputs, Reference(txs)) == 100'000);
 
-  const auto dead = ConsumeAll(dlq, 5, std::chrono::seconds(30));
-  REQUIRE(dead.size() == 5);
+  const auto dead = ConsumeAll(dlq, 6, std::chrono::seconds(30));
+  REQUIRE(dead.size() == 6);
   std::multiset<std::string> reasons;
   for (const Message& m : dead) {
     std::map<std::string, std::string> h(m.headers.begin(), m.headers.end());
@@ -180,12 +182,14 @@ TEST_CASE("kcat in, vigil run, exact windows out and malformed events go to the 
     CHECK(h["vigil.source.partition"] == "0");
     CHECK(m.value.size() > 0);
   }
-  CHECK(reasons == std::multiset<std::string>{"invalid_json", "invalid_utf8", "missing_field", "too_large", "wrong_type"});
+  CHECK(reasons == std::multiset<std::string>{"future", "invalid_json", "invalid_utf8", "missing_field", "too_large",
+                                              "wrong_type"});
   // The dead letter keeps the original bytes.
   for (const Message& m : dead) {
     std::map<std::string, std::string> h(m.headers.begin(), m.headers.end());
     if (h["vigil.reason"] == "too_large") CHECK(m.value == bad.at("large"));
     if (h["vigil.reason"] == "invalid_utf8") CHECK(m.value == bad.at("utf8"));
+    if (h["vigil.reason"] == "future") CHECK(h["vigil.field"] == "TX_TIME_MS");
   }
 }
 

@@ -172,6 +172,24 @@ TEST_CASE("runtime: exactly-once by default, instance id and changelog", "[confi
               "'changelog': expected true or false");
 }
 
+TEST_CASE("schema.max_future and runtime.idle_timeout: defaults, values and located errors", "[config]") {
+  auto defaults = LoadPipelineText(kValid, "p.yaml");
+  REQUIRE(defaults.ok());
+  CHECK(defaults->schema.max_future_ms == 86'400'000);
+  CHECK(defaults->runtime.idle_timeout_ms == 10'000);
+  const std::string set_text = Replace(Replace(kValid, "  key: CARD\n", "  key: CARD\n  max_future: 2h\n"),
+                                       "guarantee: exactly_once", "idle_timeout: 30s");
+  auto set = LoadPipelineText(set_text, "p.yaml");
+  REQUIRE(set.ok());
+  CHECK(set->schema.max_future_ms == 2 * 3'600'000);
+  CHECK(set->runtime.idle_timeout_ms == 30'000);
+  ExpectError(Replace(set_text, "max_future: 2h", "max_future: 0s"), "6:15",
+              "max_future: expected a positive duration");
+  ExpectError(Replace(set_text, "max_future: 2h", "max_future: soon"), "6:15", "expected a duration");
+  ExpectError(Replace(set_text, "idle_timeout: 30s", "idle_timeout: 0"), "20:49",
+              "idle_timeout: expected a positive duration");
+}
+
 TEST_CASE("score rollout: defaults and values and located errors", "[config]") {
   auto defaults = LoadPipelineText(WithScore("    rollout: {}\n"), "p.yaml");
   REQUIRE(defaults.ok());

@@ -63,7 +63,7 @@ TEST_CASE("fuzz event corpus: valid events are accepted and malformed ones dead-
   // The corpus keeps examples of accepted events and of every reason parse gives.
   CHECK(files.size() >= 30);
   for (const char* outcome : {"valid", "invalid_json", "invalid_utf8", "missing_field", "wrong_type",
-                              "out_of_range", "invalid_enum", "too_large"}) {
+                              "out_of_range", "invalid_enum", "too_large", "future"}) {
     INFO(outcome);
     CHECK(per_outcome[outcome] > 0);
   }

@@ -1,6 +1,7 @@
 #include <simdjson.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cmath>
 
 #include "engine/plan.h"
@@ -94,6 +95,62 @@ TEST_CASE("window: late events are dead-lettered and change nothing and ratio is
   CHECK(rows[1].r == 0);      // nothing in (850, 950]
   CHECK(rows[5].r == 0.5);    // (1050, 1150]: 1091 (y=1), 1100 (y=0)
   CHECK(rows[5].dc == 2);
+}
+
+//! An event of `kYaml` at epoch ms `t` (64-bit: real dates).
+std::string EvAt(int id, int64_t t, const char* k, double v) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, R"({"ID":%d,"T":%lld,"K":"%s","V":%.17g,"Y":0})", id,
+                static_cast<long long>(t), k, v);
+  return std::string(buf) + "\n";
+}
+
+TEST_CASE("window: an event from a clock years ahead is dead-lettered future; the key's real events stay exact",
+          "[operators]") {
+  const int64_t t0 = 1522540800000;   // 2018-04-01T00:00:00Z
+  const int64_t ahead = 4102444800000;  // 2100-01-01T00:00:00Z, far beyond the wall clock plus the default 1d
+  std::string in = EvAt(1, t0 + 1000, "a", 10) + EvAt(2, t0 + 1050, "a", 20) + EvAt(3, ahead, "a", 1000) +
+                   EvAt(4, t0 + 1100, "a", 30) + EvAt(5, t0 + 1150, "a", 40);
+  const auto r = RunOnText(kYaml, in, TempDir("window"));
+  REQUIRE(r.status.ok());
+  REQUIRE(r.dead_letters.size() == 1);
+  CHECK(r.dead_letters[0].reason == "future");
+  CHECK(r.dead_letters[0].field == "T");
+  CHECK(r.dead_letters[0].offset == 2);
+  auto rows = Rows(r.outputs);
+  REQUIRE(rows.size() == 4);
+  CHECK(rows.count(3) == 0);
+  CHECK(rows[2].c == 2);
+  CHECK(rows[2].s == 30);
+  CHECK(rows[4].c == 2);  // (t0+1000, t0+1100]: 1050, 1100; the event of 2100 is nowhere
+  CHECK(rows[4].s == 50);
+  CHECK(rows[5].c == 2);  // (t0+1050, t0+1150]: 1100, 1150
+  CHECK(rows[5].s == 70);
+  CHECK(rows[5].mn == 30);
+  CHECK(rows[5].mx == 40);
+}
+
+TEST_CASE("window: max_future is measured from the partition's progress when it is ahead of the wall clock",
+          "[operators]") {
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  constexpr int64_t kHour = 3'600'000;
+  std::string yaml = kYaml;
+  const std::string at = "  event_time: T\n";
+  yaml.insert(yaml.find(at) + at.size(), "  max_future: 1d\n");
+  // 20 h ahead: within 1 d of the wall clock; 40 h: within 1 d of the 20 h one; 100 h: beyond both;
+  // 50 h: within 1 d of the 40 h one (the rejected event moved nothing).
+  std::string in = EvAt(1, now + 20 * kHour, "a", 1) + EvAt(2, now + 40 * kHour, "b", 1) +
+                   EvAt(3, now + 100 * kHour, "c", 1) + EvAt(4, now + 50 * kHour, "a", 1);
+  const auto r = RunOnText(yaml, in, TempDir("window"));
+  REQUIRE(r.status.ok());
+  REQUIRE(r.dead_letters.size() == 1);
+  CHECK(r.dead_letters[0].reason == "future");
+  CHECK(r.dead_letters[0].offset == 2);
+  auto rows = Rows(r.outputs);
+  CHECK(rows.size() == 3);
+  CHECK(rows.count(3) == 0);
 }
 
 TEST_CASE("window: state survives a restart and resumes exactly", "[operators]") {
