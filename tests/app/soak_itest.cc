@@ -309,6 +309,9 @@ TEST_CASE("soak: the live loop under faults", "[.soak]") {
   std::vector<int64_t> times;
   for (const Arrival& a : arrivals) times.push_back(a.arrived_ms);
   std::sort(times.begin(), times.end());
+  if (!times.empty())
+    std::printf("soak: first decision %.1f s after the stream started\n", since_start(times.front()));
+  times.insert(times.begin(), stream_start_ms);  // a start without decisions counts as a gap too
   int64_t gap = 0, gap_at = stream_start_ms;
   for (size_t i = 1; i < times.size(); ++i)
     if (times[i] - times[i - 1] > gap) {
