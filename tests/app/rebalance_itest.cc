@@ -27,6 +27,7 @@
 
 #include "tests/support/end_offsets.h"
 #include "tests/support/handbook_stream.h"
+#include "tests/support/instance_group.h"
 #include "tests/support/kafka_env.h"
 #include "tests/support/process.h"
 #include "tests/support/replay_table.h"
@@ -125,24 +126,6 @@ size_t WriteChunks(const std::string& dir, int chunks) {
   return lines.size();
 }
 
-//! DIR/labels.jsonl as DIR/labels.tsv of "TERMINAL_ID<TAB>json" lines: each label keyed by its
-//! transaction's terminal (labels.source.key: TERMINAL_ID); returns the number of labels.
-size_t WriteLabelsByTerminal(const std::string& dir) {
-  std::map<int64_t, int64_t> terminal_of;
-  std::ifstream tx(dir + "/tx.jsonl");
-  for (std::string line; std::getline(tx, line);)
-    if (!line.empty()) terminal_of[JsonInt(line, "TRANSACTION_ID")] = JsonInt(line, "TERMINAL_ID");
-  std::ifstream in(dir + "/labels.jsonl");
-  std::ofstream out(dir + "/labels.tsv");
-  size_t count = 0;
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty()) continue;
-    out << terminal_of.at(JsonInt(line, "TRANSACTION_ID")) << '\t' << line << '\n';
-    ++count;
-  }
-  return count;
-}
-
 //! Produces a "key<TAB>json" file to `topic` with kcat, keyed (murmur2_random, as the source's
 //! default `partitioner` says), idempotently; fails the test if kcat does.
 void ProduceFile(const std::string& path, const std::string& topic) {
@@ -150,44 +133,9 @@ void ProduceFile(const std::string& path, const std::string& topic) {
                 " -K '\\t' -z lz4 -X enable.idempotence=true -X partitioner=murmur2_random -l " + path) == 0);
 }
 
-//! One `vigil run` process of the group, with its own instance id, state directory and log.
-struct Instance {
-  std::string id, state_dir, log;
-  std::unique_ptr<Child> child;
-};
-
-Instance StartInstance(const std::string& dir, int k) {
-  Instance in;
-  in.id = "rebalance-" + std::to_string(k);
-  in.state_dir = dir + "/state-" + std::to_string(k);
-  in.log = dir + "/run-" + std::to_string(k) + ".log";
-  in.child =
-      std::make_unique<Child>(std::vector<std::string>{VigilBinary(), "run", dir + "/pipeline.yaml",
-                                                       "--instance-id", in.id, "--state-dir", in.state_dir},
-                              in.log);
-  return in;
-}
-
-//! Partitions by stage name ("rebalance.by_CUSTOMER_ID" reads the input, "rebalance" the
-//! repartition topic by TERMINAL_ID).
-using Ownership = std::map<std::string, std::set<int>>;
+//! The stages: "rebalance.by_CUSTOMER_ID" reads the input, "rebalance" the repartition topic by
+//! TERMINAL_ID.
 const std::vector<std::string> kStages{"rebalance.by_CUSTOMER_ID", "rebalance"};
-
-//! The partitions an instance owns according to its log, `text` read in order: "STAGE: partition P
-//! assigned" adds P to STAGE's, "STAGE: partition P revoked" removes it.
-Ownership Owned(const std::string& text) {
-  static const std::regex re("([A-Za-z0-9_.]+): partition ([0-9]+) (assigned|revoked)");
-  Ownership owned;
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator(); ++it) {
-    const int p = std::stoi((*it)[2]);
-    if ((*it)[3] == "assigned") {
-      owned[(*it)[1]].insert(p);
-    } else {
-      owned[(*it)[1]].erase(p);
-    }
-  }
-  return owned;
-}
 
 //! "STAGE: partition P: restored N changes ..." lines of `text`: N by (STAGE, P) (the last line of each).
 std::map<std::pair<std::string, int>, int64_t> Restored(const std::string& text) {
@@ -210,52 +158,16 @@ std::string RestoreLines(const std::string& text) {
   return lines;
 }
 
-//! The instances' logs, for failure messages.
-std::string Logs(const std::vector<Instance>& instances, size_t max_chars = 3000) {
-  std::string all;
-  for (const Instance& in : instances) {
-    const std::string text = ReadFile(in.log);
-    all += "---- " + in.log + "\n" +
-           (text.size() <= max_chars ? text : "..." + text.substr(text.size() - max_chars));
-  }
-  return all;
-}
-
-//! Polls until `done` holds (true) or `timeout` passes (false).
-template <typename Done>
-bool WaitFor(std::chrono::milliseconds timeout, Done done) {
-  const auto deadline = Clock::now() + timeout;
-  while (!done()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  return true;
-}
-
 //! The group's committed offsets on the input summed over its partitions: the transactions it has
 //! consumed (offsets of a fresh topic count from 0; an unknown offset counts as 0).
-int64_t CommittedTotal(const Names& n) {
-  int64_t total = 0;
-  for (int p = 0; p < kPartitions; ++p) total += std::max<int64_t>(0, CommittedOffset(n.group, n.tx, p));
-  return total;
-}
+int64_t Consumed(const Names& n) { return CommittedTotal(n.group, n.tx, kPartitions); }
 
 //! Starts the instances and waits until the group has settled at an equal share each.
 std::vector<Instance> StartSettledGroup(const std::string& dir) {
   std::vector<Instance> instances;
-  for (int k = 0; k < kInstances; ++k) instances.push_back(StartInstance(dir, k));
-  const bool settled = WaitFor(std::chrono::seconds(60), [&] {
-    for (const std::string& stage : kStages) {
-      std::set<int> all;
-      for (const Instance& in : instances) {
-        const std::set<int> owned = Owned(ReadFile(in.log))[stage];
-        if (owned.size() != kPartitions / kInstances) return false;
-        all.insert(owned.begin(), owned.end());
-      }
-      if (all.size() != static_cast<size_t>(kPartitions)) return false;
-    }
-    return true;
-  });
+  for (int k = 0; k < kInstances; ++k) instances.push_back(StartInstance(dir, "rebalance", k));
+  const bool settled =
+      WaitFor(std::chrono::seconds(60), [&] { return Settled(instances, kStages, kPartitions); });
   INFO(Logs(instances));
   REQUIRE(settled);
   return instances;
@@ -274,7 +186,7 @@ struct Kill {
 Kill KillInFlight(Instance& victim, const Names& n) {
   Kill kill;
   kill.partitions = Owned(ReadFile(victim.log));
-  kill.committed = CommittedTotal(n);
+  kill.committed = Consumed(n);
   REQUIRE(victim.child->Wait(std::chrono::milliseconds(0)) == -1);
   const auto decisions = EndOffsets::Make(n.decisions);
   const auto repartition = EndOffsets::Make(n.group + "." + n.tx + ".repartition.TERMINAL_ID");
@@ -327,11 +239,11 @@ std::map<std::pair<std::string, int>, int64_t> WaitForTakeover(
 //! Once the group has committed every transaction, stops the survivors with SIGTERM (drain, commit).
 void StopWhenAllCommitted(const std::vector<Instance>& instances, const std::vector<Instance*>& survivors,
                           const Names& n, size_t transactions) {
-  const bool all_committed = WaitFor(std::chrono::seconds(120),
-                                     [&] { return CommittedTotal(n) == static_cast<int64_t>(transactions); });
+  const bool all_committed =
+      WaitFor(std::chrono::seconds(120), [&] { return Consumed(n) == static_cast<int64_t>(transactions); });
   INFO(Logs(instances));
   {
-    INFO("committed " << CommittedTotal(n) << " of " << transactions);
+    INFO("committed " << Consumed(n) << " of " << transactions);
     REQUIRE(all_committed);
   }
   // The second stage follows: wait for its decisions (read_committed; the killed instance's open
@@ -400,7 +312,8 @@ TEST_CASE(
   constexpr int kChunks = 30;
   const size_t transactions = WriteChunks(dir, kChunks);
   REQUIRE(transactions > 50'000);
-  REQUIRE(WriteLabelsByTerminal(dir) == transactions);
+  REQUIRE(WriteLabelsByTerminal(dir + "/tx.jsonl", dir + "/labels.jsonl", dir + "/labels.tsv") ==
+          transactions);
   ProduceFile(dir + "/labels.tsv", n.labels);
   std::ofstream(dir + "/pipeline.yaml") << PipelineYaml(n);
 
@@ -434,9 +347,9 @@ TEST_CASE(
     }
     const int64_t produced =
         static_cast<int64_t>(std::min(transactions, per_chunk * static_cast<size_t>(c + 1)));
-    const bool consumed = WaitFor(std::chrono::seconds(120), [&] { return CommittedTotal(n) >= produced; });
+    const bool consumed = WaitFor(std::chrono::seconds(120), [&] { return Consumed(n) >= produced; });
     INFO(Logs(instances));
-    INFO("chunk " << c << ": committed " << CommittedTotal(n) << " of " << produced);
+    INFO("chunk " << c << ": committed " << Consumed(n) << " of " << produced);
     REQUIRE(consumed);
   }
 

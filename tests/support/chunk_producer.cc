@@ -2,6 +2,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <utility>
@@ -25,8 +26,12 @@ struct Destroy {
 }  // namespace
 
 ChunkProducer::ChunkProducer(std::string topic, std::vector<std::string> files,
-                             std::chrono::milliseconds pause, std::string log_path)
-    : topic_(std::move(topic)), files_(std::move(files)), pause_(pause), log_path_(std::move(log_path)) {
+                             std::chrono::milliseconds pause, std::string log_path, ChunkPacing pacing)
+    : topic_(std::move(topic)),
+      files_(std::move(files)),
+      pause_(pause),
+      log_path_(std::move(log_path)),
+      pacing_(pacing) {
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -70,6 +75,11 @@ std::string ChunkProducer::Wait(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
   if (!cv_.wait_for(lock, timeout, [this] { return done_; })) return "still producing after the timeout";
   return error_;
+}
+
+std::vector<int64_t> ChunkProducer::DeliveredMs() {
+  std::lock_guard lock(mu_);
+  return delivered_ms_;
 }
 
 std::string ChunkProducer::ProduceAll() {
@@ -116,7 +126,9 @@ std::string ChunkProducer::ProduceAll() {
   }
 
   size_t produced = 0;
-  for (const std::string& file : files_) {
+  const auto first_start = std::chrono::steady_clock::now();
+  for (size_t chunk = 0; chunk < files_.size(); ++chunk) {
+    const std::string& file = files_[chunk];
     {
       std::unique_lock lock(mu_);
       paused_ = true;
@@ -128,14 +140,22 @@ std::string ChunkProducer::ProduceAll() {
     std::ifstream in(file);
     if (!in) return "cannot read " + file;
     for (std::string line; std::getline(in, line);) {
-      const size_t tab = line.find('\t');
+      int32_t partition = 0;
+      size_t key_at = 0;
+      if (pacing_.partition_column) {
+        key_at = line.find('\t') + 1;
+        if (key_at == 0) return "no partition in a line of " + file;
+        partition = static_cast<int32_t>(std::strtol(line.c_str(), nullptr, 10));
+      }
+      const size_t tab = line.find('\t', key_at);
       if (tab == std::string::npos) return "no key in a line of " + file;
+      char* key = line.data() + key_at;  // RD_KAFKA_V_KEY does not parenthesise its argument
       char* value = line.data() + tab + 1;
       const size_t value_size = line.size() - tab - 1;
       rd_kafka_resp_err_t e;
-      while ((e = rd_kafka_producev(rk.get(), RD_KAFKA_V_TOPIC(topic_.c_str()), RD_KAFKA_V_PARTITION(0),
-                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                    RD_KAFKA_V_KEY(line.data(), tab), RD_KAFKA_V_VALUE(value, value_size),
+      while ((e = rd_kafka_producev(rk.get(), RD_KAFKA_V_TOPIC(topic_.c_str()),
+                                    RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                    RD_KAFKA_V_KEY(key, tab - key_at), RD_KAFKA_V_VALUE(value, value_size),
                                     RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
         rd_kafka_poll(rk.get(), 100);
       if (e != RD_KAFKA_RESP_ERR_NO_ERROR) return std::string("produce: ") + rd_kafka_err2str(e);
@@ -153,7 +173,12 @@ std::string ChunkProducer::ProduceAll() {
     if (reports.delivered != produced)
       return std::to_string(reports.delivered) + " of " + std::to_string(produced) + " records delivered";
     std::unique_lock lock(mu_);
-    if (cv_.wait_for(lock, pause_, [this] { return stop_; })) return "stopped";
+    delivered_ms_.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count());
+    const auto next = pacing_.fixed_rate ? first_start + pause_ * static_cast<int64_t>(chunk + 1)
+                                         : std::chrono::steady_clock::now() + pause_;
+    if (cv_.wait_until(lock, next, [this] { return stop_; })) return "stopped";
   }
   return "";
 }

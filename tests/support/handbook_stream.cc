@@ -32,6 +32,23 @@ void WriteChunkFiles(const std::string& dir, const std::vector<std::string>& lin
   }
 }
 
+size_t WriteLabelsByTerminal(const std::string& tx_path, const std::string& labels_path,
+                             const std::string& out_path) {
+  std::unordered_map<int64_t, int64_t> terminal_of;
+  std::ifstream tx(tx_path);
+  for (std::string line; std::getline(tx, line);)
+    if (!line.empty()) terminal_of[JsonInt(line, "TRANSACTION_ID")] = JsonInt(line, "TERMINAL_ID");
+  std::ifstream in(labels_path);
+  std::ofstream out(out_path);
+  size_t count = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    out << terminal_of.at(JsonInt(line, "TRANSACTION_ID")) << '\t' << line << '\n';
+    ++count;
+  }
+  return count;
+}
+
 namespace {
 
 //! The chunk files WriteChunkFiles wrote under `dir`, in order.

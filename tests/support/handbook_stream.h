@@ -28,6 +28,11 @@ int64_t JsonInt(const std::string& line, const std::string& field);
 //! Splits the transaction JSON `lines`, in order, into `chunks` files DIR/chunks/chunk-NNNNN.tsv of
 //! "CUSTOMER_ID<TAB>json" lines (the key `vigil simulate --kafka` gives them), for ChunkProducer.
 void WriteChunkFiles(const std::string& dir, const std::vector<std::string>& lines, int chunks);
+//! The labels at `labels_path` (JSONL) as "TERMINAL_ID<TAB>json" lines at `out_path`: each label keyed
+//! by its transaction's terminal (from the transactions at `tx_path`), for a pipeline that reads them
+//! after its repartition by terminal (labels.source.key: TERMINAL_ID); returns the number of labels.
+size_t WriteLabelsByTerminal(const std::string& tx_path, const std::string& labels_path,
+                             const std::string& out_path);
 
 //! Options of HandbookStream::Make; each states its default.
 struct HandbookStreamOptions {
