@@ -40,8 +40,8 @@ std::vector<std::string> WriteChunks(const std::string& dir, const std::string& 
 
 }  // namespace
 
-int32_t ConsistentPartition(const std::string& key, int partitions) {
-  return rd_kafka_msg_partitioner_consistent(nullptr, key.data(), key.size(), partitions, nullptr, nullptr);
+int32_t KeyPartition(const std::string& key, int partitions) {
+  return rd_kafka_msg_partitioner_murmur2_random(nullptr, key.data(), key.size(), partitions, nullptr, nullptr);
 }
 
 SoakStream BuildSoakStream(const std::string& dir, const std::string& sim_tx, const std::string& sim_labels,
@@ -68,7 +68,7 @@ SoakStream BuildSoakStream(const std::string& dir, const std::string& sim_tx, co
     const std::string& line = lines[i];
     const int64_t id = JsonInt(line, "TRANSACTION_ID");
     const std::string customer = std::to_string(JsonInt(line, "CUSTOMER_ID"));
-    const int32_t partition = ConsistentPartition(customer, options.partitions);
+    const int32_t partition = KeyPartition(customer, options.partitions);
     size_t c = i / per;
     if (c >= options.garbage_first && c < garbage_end && partition == options.garbage_partition) {
       // The partition receives garbage instead; its transactions wait for the window's end.
@@ -114,7 +114,7 @@ SoakStream BuildSoakStream(const std::string& dir, const std::string& sim_tx, co
     const int64_t due = JsonInt(line, "LABEL_TIME_MS") - options.label_lead_ms;
     while (c + 1 < chunks && latest[c] < due) ++c;
     const std::string terminal = line.substr(0, line.find('\t'));
-    labels[c] += std::to_string(ConsistentPartition(terminal, options.partitions)) + "\t" + line + "\n";
+    labels[c] += std::to_string(KeyPartition(terminal, options.partitions)) + "\t" + line + "\n";
   }
   s.label_chunks = WriteChunks(dir, "label-chunks", labels);
   return s;

@@ -47,7 +47,7 @@ struct SoakStream {
 SoakStream BuildSoakStream(const std::string& dir, const std::string& sim_tx, const std::string& sim_labels,
                            size_t count, const SoakStreamOptions& options);
 
-//! The partition librdkafka's consistent partitioner (the sources' default) gives `key` of `partitions`.
-int32_t ConsistentPartition(const std::string& key, int partitions);
+//! The partition of `key` under murmur2_random, the partitioner vigil produces with by default.
+int32_t KeyPartition(const std::string& key, int partitions);
 
 }  // namespace vigil::testing
