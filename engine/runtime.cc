@@ -208,6 +208,13 @@ base::Status Runtime::CommitPaused(std::span<Task* const> tasks) {
     for (auto& [p, task] : tasks_) all.push_back(task.get());
     tasks = all;
   }
+  if (!exactly_once_) {
+    // Every output and dead letter of the processed offsets is delivered before the changelog gets
+    // the checkpoint: once a restore can see the checkpoint, the decisions below it exist. A failed
+    // delivery fails the commit here, with nothing staged, appended or committed.
+    if (output_) VIGIL_RETURN_IF_ERROR(output_->Flush(kFlushTimeoutMs).WithContext("output sink"));
+    if (dead_letter_) VIGIL_RETURN_IF_ERROR(dead_letter_->Flush(kFlushTimeoutMs).WithContext("dead-letter sink"));
+  }
   std::vector<PartitionOffset> offsets;
   for (Task* task : tasks) {
     VIGIL_RETURN_IF_ERROR(task->StageState(changelog_.get()));
@@ -219,8 +226,6 @@ base::Status Runtime::CommitPaused(std::span<Task* const> tasks) {
     VIGIL_RETURN_IF_ERROR(source_->Commit(offsets));
     for (Task* task : tasks) VIGIL_RETURN_IF_ERROR(task->ApplyState(changelog_.get()));
   } else {
-    if (output_) VIGIL_RETURN_IF_ERROR(output_->Flush(kFlushTimeoutMs).WithContext("output sink"));
-    if (dead_letter_) VIGIL_RETURN_IF_ERROR(dead_letter_->Flush(kFlushTimeoutMs).WithContext("dead-letter sink"));
     if (changelog_) VIGIL_RETURN_IF_ERROR(changelog_->Flush(kFlushTimeoutMs).WithContext("changelog"));
     for (Task* task : tasks) VIGIL_RETURN_IF_ERROR(task->ApplyState(changelog_.get()));
     if (!offsets.empty()) VIGIL_RETURN_IF_ERROR(source_->Commit(offsets));

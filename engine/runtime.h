@@ -2,12 +2,15 @@
 // Runtime: runs a Plan. A control thread serves the source (rebalances), commits at every interval and
 // publishes metrics; a small pool of worker threads runs the partitions' tasks batch by batch.
 //
-// Commit protocol: pause the workers between batches; stage each task's state changes and
-// checkpoint (its next offsets) and append them to the changelog, if any; then
-//   at-least-once: flush the sinks and the changelog (every output of the processed offsets is
-//     delivered), write the stores, commit the offsets to the source. A crash anywhere re-reads
-//     events whose outputs may already exist, never the reverse;
-//   exactly-once (a transactional source): the source's commit sends the offsets into the Kafka
+// Commit protocol: pause the workers between batches; then
+//   at-least-once: flush the output and dead-letter sinks (every record of the processed offsets is
+//     delivered; a failed delivery fails the commit before anything below happens); only then stage
+//     each task's state changes and checkpoint (its next offsets), append them to the changelog, if
+//     any, and flush it; write the stores; commit the offsets to the source. A crash or a failed
+//     delivery anywhere re-reads events whose outputs may already exist, never the reverse: no
+//     checkpoint, in the changelog or a store, is ahead of the delivered outputs;
+//   exactly-once (a transactional source): stage each task's state changes and checkpoint and append
+//     them to the changelog; the source's commit sends the offsets into the Kafka
 //     transaction that already holds this interval's outputs, dead letters and changelog records,
 //     and commits it; only then are the stores written. A crash before the commit aborts all of it;
 //     after it, the changelog holds what a store may lack.
