@@ -90,8 +90,10 @@ class Runtime final : public SourceListener {
   //! True once every assigned task exists and the source is polling (for /readyz).
   bool ready() const { return ready_.load(std::memory_order_relaxed); }
   RunSummary summary() const;
-  //! Runs one event through the task of `partition` (see Task::Query). Thread-safe; for the HTTP
-  //! scoring API. Unavailable when this process does not own the partition (now).
+  //! Runs one event through the task of `partition` (see Task::Query: live state between batches,
+  //! never waiting for a commit). Thread-safe; for the HTTP scoring API. The runtime's lock is held
+  //! only to find and pin the task, so a query waits for nothing of other partitions. Unavailable
+  //! when this process does not own the partition (now).
   base::Status Query(int32_t partition, std::string_view event, const BatchMode& mode,
                      const std::function<void(const Batch&, size_t row)>& fn);
   //! The input partition that holds `key`'s state (see Source::PartitionFor).
@@ -123,8 +125,13 @@ class Runtime final : public SourceListener {
   EngineProbe* probe_;
 
   PauseGate gate_;
-  std::mutex tasks_mu_;  // guards changes to tasks_ against Query (the control thread reads without it)
-  std::map<int32_t, std::unique_ptr<Task>> tasks_;          // control thread; workers read while not paused
+  std::mutex tasks_mu_;  // guards changes to tasks_ and the pins against Query (the control thread reads without it)
+  //! Control thread; workers read while not paused. Query pins a task by copying its pointer (under
+  //! tasks_mu_, dropped under it too): a revoked task is destroyed by the control thread once unpinned.
+  std::map<int32_t, std::shared_ptr<Task>> tasks_;
+  std::condition_variable unpinned_;  //!< A query dropped its pin.
+  //! Waits for `task`'s pins other than the caller's to go. Holds `lock` (on tasks_mu_).
+  void WaitUnpinned(std::unique_lock<std::mutex>& lock, const std::shared_ptr<Task>& task);
   std::map<int32_t, std::unique_ptr<Task>> pending_tasks_;  // opened in PrepareAssign, awaiting a reader
   std::vector<std::vector<Task*>> worker_tasks_;            // modified only while paused
   std::vector<std::thread> workers_;
