@@ -1,7 +1,7 @@
 // How long a worker's record call waits while the performance monitor and the rollout judge
 // evaluate N matured records (default 200,000) on their own threads, in one process.
 //
-//   cmake --build --preset release --target monitor_stall_bench && build/release/bench/monitor_stall_bench [N] [SECONDS]
+//   build/release/bench/monitor_stall_bench [N] [SECONDS]   # release preset, target monitor_stall_bench
 //
 // Two phases of SECONDS (default 3) each. monitor: a ScoreMonitor (performance on, 7-day window)
 // holds N matured records and exports every 50 ms; a worker records batches of 100 newly matured
@@ -83,8 +83,8 @@ Waits Measure(int64_t first_id, double seconds, Record record) {
 }
 
 void Print(const char* phase, size_t n, const Waits& w) {
-  std::printf("%-8s N=%zu  record calls %zu  wait mean %.1f us  p99 %.1f us  max %.1f us\n", phase, n, w.calls,
-              w.mean_us, w.p99_us, w.max_us);
+  std::printf("%-8s N=%zu  record calls %zu  wait mean %.1f us  p99 %.1f us  max %.1f us\n", phase, n,
+              w.calls, w.mean_us, w.p99_us, w.max_us);
 }
 
 int Main(int argc, char** argv) {
@@ -107,7 +107,8 @@ int Main(int argc, char** argv) {
     models::ModelVersion model;
     model.version = "v1";
     for (size_t i = 0; i < preload.size(); i += 1000)
-      (*monitor)->AddOutcomes(model, std::span(preload).subspan(i, std::min<size_t>(1000, preload.size() - i)));
+      (*monitor)->AddOutcomes(model,
+                              std::span(preload).subspan(i, std::min<size_t>(1000, preload.size() - i)));
     std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the exports take the preload in
     Print("monitor", n, Measure(next_id, seconds, [&](const std::vector<ScoredEvent>& b) {
             (*monitor)->AddOutcomes(model, b);
@@ -131,7 +132,8 @@ int Main(int argc, char** argv) {
         ++verdicts;
       }
     });
-    const Waits w = Measure(next_id, seconds, [&](const std::vector<ScoredEvent>& b) { (*judge)->AddOutcomes(b); });
+    const Waits w =
+        Measure(next_id, seconds, [&](const std::vector<ScoredEvent>& b) { (*judge)->AddOutcomes(b); });
     stop = true;
     judging.join();
     Print("judge", n, w);

@@ -103,8 +103,10 @@ class KeyedCache {
       const size_t target = max_keys_ - max_keys_ / 8;
       for (uint32_t age = 4; age > 0 && map_.size() > target; age /= 2) {
         for (auto it = map_.begin(); it != map_.end() && map_.size() > target;) {
-          if (!it->second.dirty && epoch_ + 1 - it->second.epoch >= age) it = map_.erase(it);
-          else ++it;
+          if (!it->second.dirty && epoch_ + 1 - it->second.epoch >= age)
+            it = map_.erase(it);
+          else
+            ++it;
         }
       }
     }

@@ -220,7 +220,8 @@ base::Status Runtime::CommitPaused(std::span<Task* const> tasks) {
     // the checkpoint: once a restore can see the checkpoint, the decisions below it exist. A failed
     // delivery fails the commit here, with nothing staged, appended or committed.
     if (output_) VIGIL_RETURN_IF_ERROR(output_->Flush(kFlushTimeoutMs).WithContext("output sink"));
-    if (dead_letter_) VIGIL_RETURN_IF_ERROR(dead_letter_->Flush(kFlushTimeoutMs).WithContext("dead-letter sink"));
+    if (dead_letter_)
+      VIGIL_RETURN_IF_ERROR(dead_letter_->Flush(kFlushTimeoutMs).WithContext("dead-letter sink"));
   }
   std::vector<PartitionOffset> offsets;
   for (Task* task : tasks) {
@@ -324,7 +325,8 @@ base::Status Runtime::Query(int32_t partition, std::string_view event, const Bat
     std::lock_guard lock(tasks_mu_);
     auto it = tasks_.find(partition);
     if (it == tasks_.end())
-      return base::Unavailable("partition " + std::to_string(partition) + " is not assigned to this instance");
+      return base::Unavailable("partition " + std::to_string(partition) +
+                               " is not assigned to this instance");
     task = it->second;
   }
   base::Status st = task->Query(event, mode, fn);

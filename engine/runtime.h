@@ -125,7 +125,7 @@ class Runtime final : public SourceListener {
   EngineProbe* probe_;
 
   PauseGate gate_;
-  std::mutex tasks_mu_;  // guards changes to tasks_ and the pins against Query (the control thread reads without it)
+  std::mutex tasks_mu_;  // guards tasks_ changes and pins against Query (the control thread reads without it)
   //! Control thread; workers read while not paused. Query pins a task by copying its pointer (under
   //! tasks_mu_, dropped under it too): a revoked task is destroyed by the control thread once unpinned.
   std::map<int32_t, std::shared_ptr<Task>> tasks_;

@@ -123,7 +123,7 @@ class Task {
   OutBatch out_;
   OutBatch dead_;
   std::string source_name_;
-  std::mutex mu_;  //!< Held while the operators' states are in use (processing, query, staging, close).
+  std::mutex mu_;       //!< Held while the operators' states are in use (processing, query, staging, close).
   std::mutex turn_mu_;  //!< Taken to wait for mu_, so a query waits for one batch at most.
   std::unique_ptr<Batch> query_batch_;  //!< Query's one-row batch, made on first use.
   int64_t next_offset_ = -1;

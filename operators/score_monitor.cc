@@ -301,7 +301,8 @@ void ScoreMonitor::Export(std::unique_lock<std::mutex>& lock) {
         m.last_detected_day = metrics->days[i];
         if (m.detector->Update(metrics->card_precision_per_day[i])) {
           m.alarm = true;
-          spdlog::warn("model {}: card precision dropped (change detected on day {})", version, metrics->days[i]);
+          spdlog::warn("model {}: card precision dropped (change detected on day {})", version,
+                       metrics->days[i]);
         }
       }
       evaluated = std::move(*metrics);

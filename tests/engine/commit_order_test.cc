@@ -9,7 +9,6 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include <catch2/catch.hpp>
-
 #include <string>
 
 #include "config/pipeline_config.h"
@@ -88,7 +87,8 @@ struct Pipeline {
   }
   //! Runs `n` events from where the changelog's checkpoint says, on a fresh state directory (so the
   //! store is restored from the changelog), through `output`, until idle.
-  base::Status Run(int n, std::unique_ptr<engine::Sink> output, std::unique_ptr<engine::Changelog> changelog) {
+  base::Status Run(int n, std::unique_ptr<engine::Sink> output,
+                   std::unique_ptr<engine::Changelog> changelog) {
     spec.runtime.state_dir = TempDir("vigil-commit-order");
     auto run_plan = engine::Plan::Build(spec, registry);
     REQUIRE(run_plan.ok());
@@ -101,8 +101,8 @@ struct Pipeline {
   }
   //! The checkpoint a store restored from `changelog` holds.
   int64_t RestoredCheckpoint(engine::Changelog* changelog) {
-    auto task = engine::Task::Open(*plan, 0, engine::TaskOptions{TempDir("vigil-commit-order") + "/p0", "input"},
-                                   &probe);
+    auto task = engine::Task::Open(
+        *plan, 0, engine::TaskOptions{TempDir("vigil-commit-order") + "/p0", "input"}, &probe);
     REQUIRE(task.ok());
     REQUIRE((*task)->Restore(changelog).ok());
     return (*task)->checkpoint_offset();
@@ -146,7 +146,7 @@ TEST_CASE("at-least-once: a failed output delivery leaves the changelog checkpoi
     const base::Status st =
         pipeline.Run(20, std::make_unique<connectors::KafkaSink>(*producer, "out"), changelog(*producer));
     INFO(st.ToString());
-    CHECK_FALSE(st.ok());  // the commit failed
+    CHECK_FALSE(st.ok());                          // the commit failed
     CHECK((*producer)->NextOffset("out", 0) < 0);  // nothing of 10..19 reached the output topic
   }
   auto reader = connectors::KafkaProducer::Make(cluster.kafka, "");

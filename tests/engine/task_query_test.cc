@@ -5,7 +5,6 @@
 #include <simdjson.h>
 
 #include <catch2/catch.hpp>
-
 #include <chrono>
 #include <condition_variable>
 #include <future>
@@ -228,8 +227,9 @@ class HeldChangelog final : public engine::Changelog {
   }
   base::Status Flush(int) override { return base::Status::OK(); }
   int64_t NextOffset(int32_t) const override { return appended; }
-  base::Result<int64_t> Restore(int32_t, int64_t from,
-                                const std::function<base::Status(std::string_view, const std::string_view*)>&) override {
+  base::Result<int64_t> Restore(
+      int32_t, int64_t from,
+      const std::function<base::Status(std::string_view, const std::string_view*)>&) override {
     return from;
   }
   int64_t appended = 0;
@@ -282,7 +282,8 @@ class TwoPartitions final : public engine::Source {
 //! answer is expected while something else is held, so a wait that long means it never comes).
 class Pending {
  public:
-  explicit Pending(std::function<base::Status()> query) : future_(std::async(std::launch::async, std::move(query))) {}
+  explicit Pending(std::function<base::Status()> query)
+      : future_(std::async(std::launch::async, std::move(query))) {}
   bool Done(std::chrono::seconds guard = std::chrono::seconds(60)) {
     return future_.wait_for(guard) == std::future_status::ready;
   }
@@ -312,10 +313,11 @@ TEST_CASE("task query: answered while the task's commit appends to the changelog
   const int c = t.plan->schema().Find("C"), s = t.plan->schema().Find("S");
   double count = 0, sum = 0;
   Pending query([&] {
-    return t.task->Query(Ev(4, 40, "a", 7), engine::BatchMode{true, 0}, [&](const engine::Batch& batch, size_t row) {
-      count = batch.f64(row, c);
-      sum = batch.f64(row, s);
-    });
+    return t.task->Query(Ev(4, 40, "a", 7), engine::BatchMode{true, 0},
+                         [&](const engine::Batch& batch, size_t row) {
+                           count = batch.f64(row, c);
+                           sum = batch.f64(row, s);
+                         });
   });
   const bool answered = query.Done();
   CHECK(answered);  // while the commit is still held

@@ -1,9 +1,8 @@
 #include "operators/rollout_judge.h"
 
-#include <catch2/catch.hpp>
-
 #include <algorithm>
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <thread>
 #include <vector>
@@ -135,7 +134,8 @@ TEST_CASE("RolloutJudge judges the same while workers record during its verdicts
   auto judge = MakeJudge("shadow", 3, 0.05);
   judge->Begin(5, "v2", "v1");
   // Day 0 first (it fixes the start day), then four workers record the rest while verdicts run.
-  const auto day1 = std::find_if(events.begin(), events.end(), [](const ScoredEvent& e) { return e.time_ms >= kDay0 + kDay; });
+  const auto day1 = std::find_if(events.begin(), events.end(),
+                                 [](const ScoredEvent& e) { return e.time_ms >= kDay0 + kDay; });
   judge->AddOutcomes(std::span<const ScoredEvent>(events.data(), static_cast<size_t>(day1 - events.begin())));
   const size_t first = static_cast<size_t>(day1 - events.begin());
   std::atomic<int> running{4};
