@@ -93,9 +93,23 @@ class KeyedCache {
     return true;
   }
 
-  //! Stages every dirty entry into the store (applied by StateStore::Commit), then, above max_keys,
-  //! evicts the entries least recently used (by flush interval), which are all on disk by then.
+  //! Above max_keys, evicts the clean entries least recently used (by flush interval), then stages
+  //! every dirty entry into the store (applied by StateStore::Apply). Entries changed since the last
+  //! flush stay until the next one: an evicted key's latest value is always in the store already,
+  //! so a read-only lookup between this staging and its Apply (a scoring query during a commit)
+  //! never finds an older value there.
   void Flush() {
+    if (map_.size() > max_keys_) {
+      const size_t target = max_keys_ - max_keys_ / 8;
+      for (uint32_t age = 4; age > 0 && map_.size() > target; age /= 2) {
+        for (auto it = map_.begin(); it != map_.end() && map_.size() > target;) {
+          if (!it->second.dirty && epoch_ + 1 - it->second.epoch >= age)
+            it = map_.erase(it);
+          else
+            ++it;
+        }
+      }
+    }
     for (const auto& [key, entry] : dirty_) {
       buf_.clear();
       Codec::Encode(entry->value, &buf_);
@@ -104,14 +118,6 @@ class KeyedCache {
     }
     dirty_.clear();
     ++epoch_;
-    if (map_.size() <= max_keys_) return;
-    const size_t target = max_keys_ - max_keys_ / 8;
-    for (uint32_t age = 4; age > 0 && map_.size() > target; age /= 2) {
-      for (auto it = map_.begin(); it != map_.end() && map_.size() > target;) {
-        if (epoch_ - it->second.epoch >= age) it = map_.erase(it);
-        else ++it;
-      }
-    }
   }
 
   size_t size() const { return map_.size(); }

@@ -27,6 +27,8 @@
 //     output as it would for the next event of the stream, but leaves the state as it found it: no
 //     insert, no eviction, nothing marked dirty. It runs on a thread other than the task's worker,
 //     with the worker held off by the task's lock, so the state is never used by two threads at once.
+//     It may also run while a commit writes the staged changes to the changelog and the store (after
+//     every Flush returned), so it touches the store through Get only.
 
 #include <cstdint>
 #include <functional>

@@ -36,6 +36,10 @@ Runtime::Runtime(const Plan& plan, std::unique_ptr<Source> source, std::unique_p
       dead_letter_(std::move(dead_letter)), probe_(probe) {}
 
 Runtime::~Runtime() {
+  {
+    std::unique_lock lock(tasks_mu_);
+    for (auto& [p, task] : tasks_) WaitUnpinned(lock, task);
+  }
   workers_stop_ = true;
   gate_.Resume();
   for (auto& w : workers_)
@@ -189,10 +193,13 @@ base::Status Runtime::Revoked(std::span<const int32_t> partitions) {
     retired_.events_in += s.events_in;
     retired_.events_out += s.events_out;
     retired_.dead_letters += s.dead_letters;
-    (void)task->Close();
+    (void)task->Close();  // a query inside returns first; later ones find the task closed
     const int32_t partition = task->partition();
-    std::lock_guard lock(tasks_mu_);
-    tasks_.erase(partition);  // destroys the task
+    std::unique_lock lock(tasks_mu_);
+    auto gone = tasks_.extract(partition);
+    // Destroyed here, not by the last query's pin: its reader must go while the source is open.
+    WaitUnpinned(lock, gone.mapped());
+    lock.unlock();
     spdlog::info("{}: partition {} revoked", plan_.spec().name, partition);
   }
   RebuildWorkerLists();
@@ -208,6 +215,14 @@ base::Status Runtime::CommitPaused(std::span<Task* const> tasks) {
     for (auto& [p, task] : tasks_) all.push_back(task.get());
     tasks = all;
   }
+  if (!exactly_once_) {
+    // Every output and dead letter of the processed offsets is delivered before the changelog gets
+    // the checkpoint: once a restore can see the checkpoint, the decisions below it exist. A failed
+    // delivery fails the commit here, with nothing staged, appended or committed.
+    if (output_) VIGIL_RETURN_IF_ERROR(output_->Flush(kFlushTimeoutMs).WithContext("output sink"));
+    if (dead_letter_)
+      VIGIL_RETURN_IF_ERROR(dead_letter_->Flush(kFlushTimeoutMs).WithContext("dead-letter sink"));
+  }
   std::vector<PartitionOffset> offsets;
   for (Task* task : tasks) {
     VIGIL_RETURN_IF_ERROR(task->StageState(changelog_.get()));
@@ -219,8 +234,6 @@ base::Status Runtime::CommitPaused(std::span<Task* const> tasks) {
     VIGIL_RETURN_IF_ERROR(source_->Commit(offsets));
     for (Task* task : tasks) VIGIL_RETURN_IF_ERROR(task->ApplyState(changelog_.get()));
   } else {
-    if (output_) VIGIL_RETURN_IF_ERROR(output_->Flush(kFlushTimeoutMs).WithContext("output sink"));
-    if (dead_letter_) VIGIL_RETURN_IF_ERROR(dead_letter_->Flush(kFlushTimeoutMs).WithContext("dead-letter sink"));
     if (changelog_) VIGIL_RETURN_IF_ERROR(changelog_->Flush(kFlushTimeoutMs).WithContext("changelog"));
     for (Task* task : tasks) VIGIL_RETURN_IF_ERROR(task->ApplyState(changelog_.get()));
     if (!offsets.empty()) VIGIL_RETURN_IF_ERROR(source_->Commit(offsets));
@@ -307,11 +320,27 @@ base::Status Runtime::Run() {
 
 base::Status Runtime::Query(int32_t partition, std::string_view event, const BatchMode& mode,
                             const std::function<void(const Batch&, size_t row)>& fn) {
-  std::lock_guard lock(tasks_mu_);
-  auto it = tasks_.find(partition);
-  if (it == tasks_.end())
-    return base::Unavailable("partition " + std::to_string(partition) + " is not assigned to this instance");
-  return it->second->Query(event, mode, fn);
+  std::shared_ptr<Task> task;
+  {
+    std::lock_guard lock(tasks_mu_);
+    auto it = tasks_.find(partition);
+    if (it == tasks_.end())
+      return base::Unavailable("partition " + std::to_string(partition) +
+                               " is not assigned to this instance");
+    task = it->second;
+  }
+  base::Status st = task->Query(event, mode, fn);
+  {
+    std::lock_guard lock(tasks_mu_);
+    task.reset();
+  }
+  unpinned_.notify_all();
+  return st;
+}
+
+void Runtime::WaitUnpinned(std::unique_lock<std::mutex>& lock, const std::shared_ptr<Task>& task) {
+  // Pins are taken and dropped under tasks_mu_, so the count is exact here.
+  unpinned_.wait(lock, [&] { return task.use_count() == 1; });
 }
 
 RunSummary Runtime::summary() const {

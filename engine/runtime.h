@@ -2,12 +2,15 @@
 // Runtime: runs a Plan. A control thread serves the source (rebalances), commits at every interval and
 // publishes metrics; a small pool of worker threads runs the partitions' tasks batch by batch.
 //
-// Commit protocol: pause the workers between batches; stage each task's state changes and
-// checkpoint (its next offsets) and append them to the changelog, if any; then
-//   at-least-once: flush the sinks and the changelog (every output of the processed offsets is
-//     delivered), write the stores, commit the offsets to the source. A crash anywhere re-reads
-//     events whose outputs may already exist, never the reverse;
-//   exactly-once (a transactional source): the source's commit sends the offsets into the Kafka
+// Commit protocol: pause the workers between batches; then
+//   at-least-once: flush the output and dead-letter sinks (every record of the processed offsets is
+//     delivered; a failed delivery fails the commit before anything below happens); only then stage
+//     each task's state changes and checkpoint (its next offsets), append them to the changelog, if
+//     any, and flush it; write the stores; commit the offsets to the source. A crash or a failed
+//     delivery anywhere re-reads events whose outputs may already exist, never the reverse: no
+//     checkpoint, in the changelog or a store, is ahead of the delivered outputs;
+//   exactly-once (a transactional source): stage each task's state changes and checkpoint and append
+//     them to the changelog; the source's commit sends the offsets into the Kafka
 //     transaction that already holds this interval's outputs, dead letters and changelog records,
 //     and commits it; only then are the stores written. A crash before the commit aborts all of it;
 //     after it, the changelog holds what a store may lack.
@@ -88,8 +91,10 @@ class Runtime final : public SourceListener {
   //! True once every assigned task exists and the source is polling (for /readyz).
   bool ready() const { return ready_.load(std::memory_order_relaxed); }
   RunSummary summary() const;
-  //! Runs one event through the task of `partition` (see Task::Query). Thread-safe; for the HTTP
-  //! scoring API. Unavailable when this process does not own the partition (now).
+  //! Runs one event through the task of `partition` (see Task::Query: live state between batches,
+  //! never waiting for a commit). Thread-safe; for the HTTP scoring API. The runtime's lock is held
+  //! only to find and pin the task, so a query waits for nothing of other partitions. Unavailable
+  //! when this process does not own the partition (now).
   base::Status Query(int32_t partition, std::string_view event, const BatchMode& mode,
                      const std::function<void(const Batch&, size_t row)>& fn);
   //! The input partition that holds `key`'s state (see Source::PartitionFor).
@@ -121,8 +126,13 @@ class Runtime final : public SourceListener {
   EngineProbe* probe_;
 
   PauseGate gate_;
-  std::mutex tasks_mu_;  // guards changes to tasks_ against Query (the control thread reads without it)
-  std::map<int32_t, std::unique_ptr<Task>> tasks_;          // control thread; workers read while not paused
+  std::mutex tasks_mu_;  // guards tasks_ changes and pins against Query (the control thread reads without it)
+  //! Control thread; workers read while not paused. Query pins a task by copying its pointer (under
+  //! tasks_mu_, dropped under it too): a revoked task is destroyed by the control thread once unpinned.
+  std::map<int32_t, std::shared_ptr<Task>> tasks_;
+  std::condition_variable unpinned_;  //!< A query dropped its pin.
+  //! Waits for `task`'s pins other than the caller's to go. Holds `lock` (on tasks_mu_).
+  void WaitUnpinned(std::unique_lock<std::mutex>& lock, const std::shared_ptr<Task>& task);
   std::map<int32_t, std::unique_ptr<Task>> pending_tasks_;  // opened in PrepareAssign, awaiting a reader
   std::vector<std::vector<Task*>> worker_tasks_;            // modified only while paused
   std::vector<std::thread> workers_;

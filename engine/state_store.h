@@ -33,8 +33,9 @@ struct StateStoreOptions {
 using TableId = uint16_t;
 
 //! Lifecycle: Open → (Get | Put | Delete)* → Commit → … → Close (or destructor).
-//! Thread-safety: owned by one task and used by one thread at a time; Get may run concurrently
-//! with other Gets (read-only API queries) but never with Put/Commit.
+//! Thread-safety: owned by one task and used by one thread at a time, except that one Get (a scoring
+//! query) may run concurrently with ForEachStaged and Apply (a commit's I/O), never with
+//! Put/Delete/Prepare/Commit.
 class StateStore {
  public:
   //! Opens or creates the store at options.path.

@@ -66,7 +66,11 @@ base::Result<std::size_t> Task::RunOnce(std::size_t max_events, int wait_ms, Sin
   }
   if (std::chrono::steady_clock::now() - last_accepted_ <= idle_timeout)
     idle_.store(false, std::memory_order_relaxed);
+  // Through the turnstile: a query waiting for the state gets it before this batch, however busy
+  // the stream is.
+  std::unique_lock turn(turn_mu_);
   std::lock_guard lock(mu_);
+  turn.unlock();
   const auto start = std::chrono::steady_clock::now();
   batch_.Reset(raw_, partition_);
   int64_t batch_max_time = INT64_MIN;
@@ -160,7 +164,9 @@ base::Status Task::CatchUpLabels(int64_t until) {
 
 base::Status Task::Query(std::string_view event, const BatchMode& mode,
                          const std::function<void(const Batch&, size_t row)>& fn) {
+  std::unique_lock turn(turn_mu_);
   std::lock_guard lock(mu_);
+  turn.unlock();
   if (!store_ || states_.size() != plan_.operators().size())
     return base::Unavailable("partition " + std::to_string(partition_) + " is closed");
   if (!query_batch_) query_batch_ = std::make_unique<Batch>(&plan_.schema());
@@ -182,21 +188,28 @@ base::Status Task::CommitState() {
 }
 
 base::Status Task::StageState(Changelog* changelog) {
-  std::lock_guard lock(mu_);
-  if (next_offset_ < 0 && label_next_offset_ < 0) return base::Status::OK();
-  for (auto& state : states_)
-    if (state) state->Flush();
-  if (labels_) labels_->Flush();
-  store_->Prepare(next_offset_, label_next_offset_);
-  staged_ = true;
+  {
+    std::lock_guard lock(mu_);
+    if (next_offset_ < 0 && label_next_offset_ < 0) return base::Status::OK();
+    for (auto& state : states_)
+      if (state) state->Flush();
+    if (labels_) labels_->Flush();
+    store_->Prepare(next_offset_, label_next_offset_);
+    staged_ = true;
+  }
   if (changelog == nullptr) return base::Status::OK();
+  // Without the state lock: the appends may wait on a full producer queue, and queries go on
+  // meanwhile. They read the cache and the store's applied state, never the staged batch, which
+  // only this commit touches until ApplyState.
   return store_->ForEachStaged([&](std::string_view key, const std::string_view* value) {
     return changelog->Append(partition_, key, value);
   });
 }
 
 base::Status Task::ApplyState(const Changelog* changelog) {
-  std::lock_guard lock(mu_);
+  // Without the state lock too: a query's store reads see the RocksDB write whole or not at all, and
+  // a key they miss in the cache was not changed since the last commit (KeyedCache::Flush keeps
+  // changed entries), so both values are the same.
   if (!staged_) return base::Status::OK();
   staged_ = false;
   return store_->Apply(changelog != nullptr ? changelog->NextOffset(partition_) : -1);

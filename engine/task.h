@@ -33,8 +33,11 @@ struct TaskStats {
 };
 
 //! Lifecycle: Open (control thread) → SetReader → RunOnce* (its worker) / Commit (control thread,
-//! worker paused) → Close. Query may be called from any thread: the task's lock keeps it apart from
-//! RunOnce's processing, CommitState and Close, so operator states are used by one thread at a time.
+//! worker paused) → Close. Query may be called from any thread: the task's state lock keeps it apart
+//! from RunOnce's processing, the in-memory staging of StageState (the states' Flush), Restore and
+//! Close, so operator states are used by one thread at a time. A commit's I/O (the changelog
+//! appends in StageState, the store write in ApplyState) runs without that lock: a query never
+//! waits for it, and sees the live state between batches (the processed events, committed or not).
 class Task {
  public:
   static base::Result<std::unique_ptr<Task>> Open(const Plan& plan, int32_t partition,
@@ -54,14 +57,18 @@ class Task {
   base::Result<std::size_t> RunOnce(std::size_t max_events, int wait_ms, Sink* output, Sink* dead_letter);
   //! Runs one event through the operators with `mode` (read-only: operator.h rule 8) on a batch of
   //! its own, then calls `fn` with that batch and the row (dead-lettered if the event was rejected)
-  //! while the lock is held. Waits for a batch in progress. Unavailable once the task is closed.
+  //! while the lock is held. Answers from the live state between batches: waits for a batch in
+  //! progress (at most that one: the worker lets a waiting query in before its next batch) and for a
+  //! commit's in-memory staging, never for the commit's changelog appends, flushes or store write.
+  //! Unavailable once the task is closed.
   base::Status Query(std::string_view event, const BatchMode& mode,
                      const std::function<void(const Batch&, size_t row)>& fn);
   //! Stages the operators' state and commits the store at next_offset(). Sinks must be flushed first.
   base::Status CommitState();
   //! A commit in two steps around the source's commit: StageState stages the operators' state and
   //! the checkpoint and appends them to `changelog` (may be null); ApplyState writes them to the store
-  //! (with the changelog position once they are delivered). Workers must be paused.
+  //! (with the changelog position once they are delivered). Workers must be paused; queries may go on
+  //! (only the states' Flush holds the state lock). Control thread.
   base::Status StageState(Changelog* changelog);
   base::Status ApplyState(const Changelog* changelog);
   //! Brings the store up to date with `changelog` (from the store's changelog position, or from the
@@ -121,11 +128,12 @@ class Task {
   OutBatch out_;
   OutBatch dead_;
   std::string source_name_;
-  std::mutex mu_;  //!< Held while the operators' states are in use (processing, query, commit, close).
+  std::mutex mu_;       //!< Held while the operators' states are in use (processing, query, staging, close).
+  std::mutex turn_mu_;  //!< Taken to wait for mu_, so a query waits for one batch at most.
   std::unique_ptr<Batch> query_batch_;  //!< Query's one-row batch, made on first use.
   int64_t next_offset_ = -1;
   std::size_t cache_max_keys_ = 0;
-  bool staged_ = false;  //!< StageState ran; ApplyState pending.
+  bool staged_ = false;  //!< StageState ran; ApplyState pending. Control thread only.
   TaskStats stats_;
   std::atomic<int64_t> event_time_{INT64_MIN};
   std::atomic<int64_t> in_flight_from_{INT64_MAX};

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <limits>
 #include <optional>
+#include <vector>
 
 #include "base/time.h"
 #include "monitor/label_window.h"
@@ -56,11 +57,41 @@ struct RolloutJudge::Impl {
   prometheus::Gauge* candidate_metric = nullptr;
   prometheus::Gauge* active_gauge = nullptr;
 
+  // Under mu_: what the workers touch.
   uint32_t epoch = 0;  // 0: not judging
   std::string candidate, champion;
+  std::vector<ScoredEvent> matured;  // this epoch's events recorded since the last Judge
+
+  // Under judge_mu_ only: the windows, fed and evaluated by Judge, so their sorts hold no worker up.
+  std::vector<ScoredEvent> judging;
   std::optional<int32_t> start_day;  // the day the first event of the rollout was scored in
   int64_t newest_ms = std::numeric_limits<int64_t>::min();
   std::unique_ptr<monitor::LabelWindow> champion_window, candidate_window;
+
+  //! Records `judging` into the windows (judge_mu_ held).
+  void Record() {
+    const bool canary = spec.mode == "canary";
+    for (const ScoredEvent& e : judging) {
+      const int32_t day = DayOf(e.time_ms);
+      if (!start_day) start_day = day;
+      newest_ms = std::max(newest_ms, e.time_ms);
+      champion_window->AdvanceTo(e.time_ms);
+      candidate_window->AdvanceTo(e.time_ms);
+      if (day <= *start_day) continue;  // the rollout began during that day: not a full day
+      // Record then label: a window keeps at most one entry per id (duplicates are ignored).
+      auto add = [&e](monitor::LabelWindow& w, float score, bool flagged) {
+        if (!w.Record(e.id, e.time_ms, e.card, score, flagged).ok()) return;
+        if (e.label != 0) (void)w.SetLabel(e.id, e.label);
+      };
+      if (canary) {
+        add(e.canary ? *candidate_window : *champion_window, e.score, e.flagged);
+      } else {
+        add(*champion_window, e.score, e.flagged);
+        add(*candidate_window, e.challenger, e.challenger >= review_threshold);
+      }
+    }
+    judging.clear();
+  }
 
   std::unique_ptr<monitor::LabelWindow> NewWindow(double share) const {
     monitor::LabelWindowOptions o;
@@ -114,11 +145,14 @@ RolloutJudge::RolloutJudge(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) 
 RolloutJudge::~RolloutJudge() = default;
 
 void RolloutJudge::Begin(uint32_t epoch, const std::string& candidate, const std::string& champion) {
+  std::lock_guard judging(judge_mu_);
   std::lock_guard lock(mu_);
   Impl& m = *impl_;
   m.epoch = epoch;
   m.candidate = candidate;
   m.champion = champion;
+  m.matured.clear();
+  m.judging.clear();
   m.start_day.reset();
   m.newest_ms = std::numeric_limits<int64_t>::min();
   const bool canary = m.spec.mode == "canary";
@@ -133,8 +167,10 @@ void RolloutJudge::Begin(uint32_t epoch, const std::string& candidate, const std
 }
 
 void RolloutJudge::End() {
+  std::lock_guard judging(judge_mu_);
   std::lock_guard lock(mu_);
   impl_->epoch = 0;
+  impl_->matured.clear();
   impl_->champion_window.reset();
   impl_->candidate_window.reset();
   if (impl_->active_gauge) impl_->active_gauge->Set(0);
@@ -144,34 +180,21 @@ void RolloutJudge::AddOutcomes(std::span<const ScoredEvent> events) {
   std::lock_guard lock(mu_);
   Impl& m = *impl_;
   if (m.epoch == 0) return;
-  const bool canary = m.spec.mode == "canary";
-  for (const ScoredEvent& e : events) {
-    if (e.epoch != m.epoch) continue;
-    const int32_t day = DayOf(e.time_ms);
-    if (!m.start_day) m.start_day = day;
-    m.newest_ms = std::max(m.newest_ms, e.time_ms);
-    m.champion_window->AdvanceTo(e.time_ms);
-    m.candidate_window->AdvanceTo(e.time_ms);
-    if (day <= *m.start_day) continue;  // the rollout began during that day: not a full day
-    // Record then label: a window keeps at most one entry per id (duplicates are ignored).
-    auto add = [&e](monitor::LabelWindow& w, float score, bool flagged) {
-      if (!w.Record(e.id, e.time_ms, e.card, score, flagged).ok()) return;
-      if (e.label != 0) (void)w.SetLabel(e.id, e.label);
-    };
-    if (canary) {
-      add(e.canary ? *m.candidate_window : *m.champion_window, e.score, e.flagged);
-    } else {
-      add(*m.champion_window, e.score, e.flagged);
-      add(*m.candidate_window, e.challenger, e.challenger >= m.review_threshold);
-    }
-  }
+  for (const ScoredEvent& e : events)
+    if (e.epoch == m.epoch) m.matured.push_back(e);
 }
 
 RolloutVerdict RolloutJudge::Judge() {
-  std::lock_guard lock(mu_);
+  std::lock_guard judging(judge_mu_);
   Impl& m = *impl_;
   RolloutVerdict v;
-  if (m.epoch == 0 || !m.start_day) return v;
+  {
+    std::lock_guard lock(mu_);  // only to take the workers' new events
+    if (m.epoch == 0) return v;
+    m.judging.swap(m.matured);
+  }
+  m.Record();
+  if (!m.start_day) return v;
   const int32_t last_matured = DayOf(m.newest_ms) - 1;  // the newest event's day may still grow
   const int32_t matured = std::max(0, last_matured - *m.start_day);
   auto champion = m.champion_window->Evaluate();

@@ -14,8 +14,10 @@
 // started|promoted|rejected|rolled_back|refused}, vigil_rollout_metric{role=champion|candidate} (the
 // compared metric over the window so far), vigil_rollout_active (1 while a candidate is on trial).
 //
-// Lifecycle: one per score operator. Thread-safety: every method may be called from any thread (one
-// mutex; tasks take it once per batch that has matured events).
+// Lifecycle: one per score operator. Thread-safety: every method may be called from any thread. The
+// tasks take one mutex once per batch that has matured events, only to append them to a buffer;
+// Judge swaps that buffer out under it and records and evaluates (sorts) the windows under a lock of
+// its own, so a verdict never holds a worker up.
 
 #include <cstdint>
 #include <memory>
@@ -66,7 +68,8 @@ class RolloutJudge {
  private:
   struct Impl;
   explicit RolloutJudge(std::unique_ptr<Impl> impl);
-  std::mutex mu_;
+  std::mutex judge_mu_;  //!< The windows (Begin, End, Judge); taken before mu_.
+  std::mutex mu_;        //!< The epoch and the events recorded since the last Judge.
   std::unique_ptr<Impl> impl_;
 };
 

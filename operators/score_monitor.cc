@@ -27,7 +27,6 @@ struct ScoreMonitor::Impl {
   double drift_signal_psi = 0;  // 0: no drift signal
   // Per feature, then the score: a PSI signal was raised for it and it has not fallen back under since.
   std::vector<bool> psi_signaled;
-  bool alarm_signaled = false;  // the change detector's alarm was signalled for this version
   std::shared_ptr<prometheus::Registry> metrics;
   Family<Gauge>* feature_psi = nullptr;
   Family<Gauge>* feature_ks = nullptr;
@@ -39,16 +38,25 @@ struct ScoreMonitor::Impl {
   Family<Gauge>* card_precision = nullptr;
   Family<Gauge>* drift_detected = nullptr;
 
-  // The version being monitored and its series.
+  // The version being monitored and its series (mutex held).
   std::string version;
+  uint64_t generation = 0;  // counts version switches: the evaluation below restarts at each
   std::unique_ptr<monitor::DriftMonitor> drift;  // null: the version has no reference
+  std::vector<ScoredEvent> matured;  // recorded by the workers since the last Export, this version
+  std::vector<Gauge*> feature_psi_series, feature_ks_series;
+  std::vector<std::pair<Family<Gauge>*, Gauge*>> version_series;  // one per family, this version
+  Gauge* last_evaluation_series = nullptr;
+
+  // Performance on matured labels: the export thread's own, used without the mutex (Export swaps the
+  // workers' `matured` in under it and evaluates here, so the sort over every matured record never
+  // holds a worker up).
+  uint64_t evaluated_generation = 0;
+  std::vector<ScoredEvent> evaluating;
   std::unique_ptr<monitor::LabelWindow> labels;
   std::optional<monitor::PageHinkley> detector;
   int32_t last_detected_day = -1;
   bool alarm = false;
-  std::vector<Gauge*> feature_psi_series, feature_ks_series;
-  std::vector<std::pair<Family<Gauge>*, Gauge*>> version_series;  // one per family, this version
-  Gauge* last_evaluation_series = nullptr;
+  bool alarm_signaled = false;  // the change detector's alarm was signalled for this version
 
   void RemoveSeries() {
     for (size_t i = 0; i < feature_psi_series.size(); ++i) {
@@ -128,7 +136,7 @@ ScoreMonitor::ScoreMonitor(const config::MonitorSpec& spec, std::unique_ptr<Impl
 void ScoreMonitor::Run() {
   std::unique_lock lock(mu_);
   while (!cv_.wait_for(lock, std::chrono::milliseconds(spec_.every_ms), [this] { return stopping_; }))
-    Export();
+    Export(lock);
 }
 
 ScoreMonitor::~ScoreMonitor() {
@@ -149,8 +157,9 @@ void ScoreMonitor::SwitchTo(const models::ModelVersion& model) {
   if (m.version == model.version) return;
   if (m.metrics) m.RemoveSeries();
   m.version = model.version;
+  ++m.generation;
+  m.matured.clear();
   m.psi_signaled.clear();
-  m.alarm_signaled = false;
   m.drift.reset();
   auto reference = monitor::LoadVersionReference(m.registry, model.version);
   if (!reference.ok()) {
@@ -170,21 +179,6 @@ void ScoreMonitor::SwitchTo(const models::ModelVersion& model) {
       spdlog::warn("model {}: no drift monitoring ({})", model.version, drift.status().message());
     else
       m.drift = std::move(drift).value();
-  }
-  if (spec_.performance) {
-    monitor::LabelWindowOptions o;
-    o.window_days = spec_.window_days;
-    o.label_delay_days = 0;  // the score operator hands over events once their label is due
-    o.review_threshold = m.review_threshold;
-    o.top_k = spec_.top_k;
-    m.labels = monitor::LabelWindow::Make(o).value();
-    monitor::PageHinkleyOptions ph;
-    ph.lambda = spec_.ph_lambda;
-    ph.delta = spec_.ph_delta;
-    ph.min_samples = 3;
-    m.detector = monitor::PageHinkley::Make(ph).value();
-    m.last_detected_day = -1;
-    m.alarm = false;
   }
   if (m.metrics) {
     if (m.drift) {
@@ -222,14 +216,37 @@ void ScoreMonitor::AddOutcomes(const models::ModelVersion& model, std::span<cons
   if (!spec_.performance || events.empty()) return;
   std::lock_guard lock(mu_);
   SwitchTo(model);
-  monitor::LabelWindow& w = *impl_->labels;
-  for (const ScoredEvent& e : events) {
+  impl_->matured.insert(impl_->matured.end(), events.begin(), events.end());
+}
+
+void ScoreMonitor::EvaluatePerformance(uint64_t generation) {
+  Impl& m = *impl_;
+  if (m.evaluated_generation != generation || !m.labels) {  // a new version: its own window
+    monitor::LabelWindowOptions o;
+    o.window_days = spec_.window_days;
+    o.label_delay_days = 0;  // the score operator hands over events once their label is due
+    o.review_threshold = m.review_threshold;
+    o.top_k = spec_.top_k;
+    m.labels = monitor::LabelWindow::Make(o).value();
+    monitor::PageHinkleyOptions ph;
+    ph.lambda = spec_.ph_lambda;
+    ph.delta = spec_.ph_delta;
+    ph.min_samples = 3;
+    m.detector = monitor::PageHinkley::Make(ph).value();
+    m.last_detected_day = -1;
+    m.alarm = false;
+    m.alarm_signaled = false;
+    m.evaluated_generation = generation;
+  }
+  monitor::LabelWindow& w = *m.labels;
+  for (const ScoredEvent& e : m.evaluating) {
     if (!w.Record(e.id, e.time_ms, e.card, e.score, e.flagged).ok()) continue;
     if (e.label != 0) (void)w.SetLabel(e.id, e.label);
   }
+  m.evaluating.clear();
 }
 
-void ScoreMonitor::Export() {
+void ScoreMonitor::Export(std::unique_lock<std::mutex>& lock) {
   Impl& m = *impl_;
   const int64_t wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::system_clock::now().time_since_epoch())
@@ -267,35 +284,46 @@ void ScoreMonitor::Export() {
       m.version_series[series++].second->Set(static_cast<double>(snap.events_in_window));
     }
   }
-  if (spec_.performance && m.labels) {
-    auto metrics = m.labels->Evaluate();
-    if (metrics.ok()) {
+  // Performance: only the swap of the workers' new records happens under the mutex; recording them,
+  // the evaluation (sorts over every matured record) and the signal files happen without it.
+  const bool performance = spec_.performance && !m.version.empty();
+  const uint64_t generation = m.generation;
+  const std::string version = m.version;
+  if (performance) m.evaluating.swap(m.matured);
+  lock.unlock();
+  std::optional<monitor::LabelMetrics> evaluated;
+  if (performance) {
+    EvaluatePerformance(generation);
+    if (auto metrics = m.labels->Evaluate(); metrics.ok()) {
       // Feed each newly matured day's card precision to the detector once.
       for (size_t i = 0; i < metrics->days.size(); ++i) {
         if (metrics->days[i] <= m.last_detected_day) continue;
         m.last_detected_day = metrics->days[i];
         if (m.detector->Update(metrics->card_precision_per_day[i])) {
           m.alarm = true;
-          spdlog::warn("model {}: card precision dropped (change detected on day {})", m.version,
+          spdlog::warn("model {}: card precision dropped (change detected on day {})", version,
                        metrics->days[i]);
         }
       }
-      if (m.metrics) {
-        m.version_series[series++].second->Set(metrics->average_precision);
-        m.version_series[series++].second->Set(metrics->precision_at_threshold);
-        m.version_series[series++].second->Set(metrics->card_precision_at_k);
-        m.version_series[series++].second->Set(m.alarm ? 1.0 : 0.0);
-      }
+      evaluated = std::move(*metrics);
+    }
+    if (m.drift_signal_psi > 0 && m.alarm && !m.alarm_signaled) {
+      m.alarm_signaled = true;  // the detector's alarm stays set for the version: signal it once
+      signals.push_back("card precision dropped (change detector)");
     }
   }
-  if (m.drift_signal_psi > 0 && m.alarm && !m.alarm_signaled) {
-    m.alarm_signaled = true;  // the detector's alarm stays set for the version: signal it once
-    signals.push_back("card precision dropped (change detector)");
-  }
   for (const std::string& reason : signals) {
-    spdlog::warn("model {}: drift: {}", m.version, reason);
-    if (base::Status st = models::WriteDriftSignal(m.registry, {wall_ms, m.version, reason}); !st.ok())
+    spdlog::warn("model {}: drift: {}", version, reason);
+    if (base::Status st = models::WriteDriftSignal(m.registry, {wall_ms, version, reason}); !st.ok())
       spdlog::warn("drift signal not written: {}", st.message());
+  }
+  lock.lock();
+  // The version's series exist as long as it is the monitored one.
+  if (evaluated && m.metrics && m.generation == generation) {
+    m.version_series[series++].second->Set(evaluated->average_precision);
+    m.version_series[series++].second->Set(evaluated->precision_at_threshold);
+    m.version_series[series++].second->Set(evaluated->card_precision_at_k);
+    m.version_series[series++].second->Set(m.alarm ? 1.0 : 0.0);
   }
   if (m.metrics) m.last_evaluation_series->Set(static_cast<double>(wall_ms) / 1000.0);
 }

@@ -13,8 +13,10 @@
 //
 // Lifecycle: one per score operator, shared by every task. Thread-safety: every method may be called
 // from any thread (one mutex; tasks take it once per batch). Cost per batch: one lock, (features + 1)
-// binary searches per event. The gauges are recomputed every `every_ms` of wall time by the monitor's
-// own thread, so they stay fresh (and the last-evaluation time advances) while no event arrives.
+// binary searches per event; matured events are only appended to a buffer. The gauges are recomputed
+// every `every_ms` of wall time by the monitor's own thread, so they stay fresh (and the
+// last-evaluation time advances) while no event arrives. That thread takes the buffer by a swap under
+// the mutex and evaluates the performance (sorts over every matured record) without it.
 
 #include <condition_variable>
 #include <memory>
@@ -82,8 +84,12 @@ class ScoreMonitor {
   ScoreMonitor(const config::MonitorSpec& spec, std::unique_ptr<Impl> impl);
   //! Switches to `model` if it is not the current version (mutex held).
   void SwitchTo(const models::ModelVersion& model);
-  //! Recomputes the gauges (mutex held).
-  void Export();
+  //! Recomputes the gauges. Called with `lock` (on mu_) held; releases it while it evaluates the
+  //! performance and writes drift signals, and returns with it held.
+  void Export(std::unique_lock<std::mutex>& lock);
+  //! Records the matured events swapped in by Export into the export thread's label window (a new one
+  //! when the version of `generation` is not the one it holds). Export's thread, without the mutex.
+  void EvaluatePerformance(uint64_t generation);
   //! The export thread's loop.
   void Run();
 

@@ -1,12 +1,19 @@
 // Task::Query: one event through the task's operators on a batch of its own. Read-only queries see
 // the live state and leave it as it was (operator contract rule 8); the stream then computes the
-// same values. A writing query changes the state like a stream event.
+// same values. A writing query changes the state like a stream event. A query never waits for a
+// commit's changelog appends, nor for another partition's batch.
 #include <simdjson.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <thread>
 
 #include "config/pipeline_config.h"
 #include "engine/plan.h"
+#include "engine/runtime.h"
 #include "engine/task.h"
 #include "operators/register.h"
 #include "tests/support/pipeline_harness.h"
@@ -181,6 +188,187 @@ TEST_CASE("a task skips records delivered again below its next offset", "[engine
   CHECK(out.empty());
   CHECK(t.task->next_offset() == 4);
   REQUIRE(t.task->Close().ok());
+}
+
+//! A one-shot gate: Enter (once) signals `entered` and blocks until Release.
+class Hold {
+ public:
+  void Enter() {
+    std::unique_lock lock(mu_);
+    if (used_) return;
+    used_ = entered_ = true;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return released_; });
+  }
+  void WaitEntered() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return entered_; });
+  }
+  void Release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool used_ = false, entered_ = false, released_ = false;
+};
+
+//! A changelog whose first Append is held (a commit stuck on a full producer queue).
+class HeldChangelog final : public engine::Changelog {
+ public:
+  explicit HeldChangelog(Hold* hold) : hold_(hold) {}
+  base::Status Append(int32_t, std::string_view, const std::string_view*) override {
+    hold_->Enter();
+    ++appended;
+    return base::Status::OK();
+  }
+  base::Status Flush(int) override { return base::Status::OK(); }
+  int64_t NextOffset(int32_t) const override { return appended; }
+  base::Result<int64_t> Restore(
+      int32_t, int64_t from,
+      const std::function<base::Status(std::string_view, const std::string_view*)>&) override {
+    return from;
+  }
+  int64_t appended = 0;
+
+ private:
+  Hold* hold_;
+};
+
+//! A sink whose first Write of partition `held` is held (a batch in progress). Thread-safe.
+class HeldSink final : public engine::Sink {
+ public:
+  HeldSink(Hold* hold, int32_t held) : hold_(hold), held_(held) {}
+  base::Status Write(const engine::OutBatch& batch) override {
+    if (batch.source_partition == held_) hold_->Enter();
+    return base::Status::OK();
+  }
+  base::Status Flush(int) override { return base::Status::OK(); }
+  base::Status Close() override { return base::Status::OK(); }
+
+ private:
+  Hold* hold_;
+  int32_t held_;
+};
+
+//! Partitions 0 and 1, assigned at Start, each serving `lines` once.
+class TwoPartitions final : public engine::Source {
+ public:
+  explicit TwoPartitions(std::vector<std::string> lines) : lines_(std::move(lines)) {}
+  base::Status Start(engine::SourceListener* listener) override {
+    for (int32_t p = 0; p < 2; ++p) {
+      VIGIL_RETURN_IF_ERROR(listener->PrepareAssign(p).status());
+      VIGIL_RETURN_IF_ERROR(listener->Assigned(p, std::make_unique<LinesReader>(lines_), nullptr));
+    }
+    return base::Status::OK();
+  }
+  base::Status Poll(int) override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return base::Status::OK();
+  }
+  base::Status Commit(std::span<const engine::PartitionOffset>) override { return base::Status::OK(); }
+  base::Status Close() override { return base::Status::OK(); }
+  const std::string& name() const override { return name_; }
+
+ private:
+  std::vector<std::string> lines_;
+  std::string name_ = "two";
+};
+
+//! Runs `query` on a thread of its own; Done waits for it, up to a deadlock guard of 60 s (the
+//! answer is expected while something else is held, so a wait that long means it never comes).
+class Pending {
+ public:
+  explicit Pending(std::function<base::Status()> query)
+      : future_(std::async(std::launch::async, std::move(query))) {}
+  bool Done(std::chrono::seconds guard = std::chrono::seconds(60)) {
+    return future_.wait_for(guard) == std::future_status::ready;
+  }
+  base::Status Get() { return future_.get(); }
+
+ private:
+  std::future<base::Status> future_;
+};
+
+TEST_CASE("task query: answered while the task's commit appends to the changelog", "[engine]") {
+  OneTask t("query-commit");
+  t.task->SetReaders(std::make_unique<LinesReader>(
+                         std::vector<std::string>{Ev(1, 10, "a", 1), Ev(2, 20, "a", 2), Ev(3, 30, "b", 5)}),
+                     nullptr);
+  std::vector<Captured> out, dead;
+  CapturingSink output(&out), dead_letter(&dead);
+  REQUIRE(t.task->RunOnce(100, 0, &output, &dead_letter).ok());
+
+  Hold hold;
+  HeldChangelog changelog(&hold);
+  auto commit = std::async(std::launch::async, [&] {
+    VIGIL_RETURN_IF_ERROR(t.task->StageState(&changelog));
+    return t.task->ApplyState(&changelog);
+  });
+  hold.WaitEntered();  // the commit is inside its first changelog append
+
+  const int c = t.plan->schema().Find("C"), s = t.plan->schema().Find("S");
+  double count = 0, sum = 0;
+  Pending query([&] {
+    return t.task->Query(Ev(4, 40, "a", 7), engine::BatchMode{true, 0},
+                         [&](const engine::Batch& batch, size_t row) {
+                           count = batch.f64(row, c);
+                           sum = batch.f64(row, s);
+                         });
+  });
+  const bool answered = query.Done();
+  CHECK(answered);  // while the commit is still held
+  hold.Release();
+  REQUIRE(query.Get().ok());
+  CHECK(count == 3);  // the live state: both events of "a"
+  CHECK(sum == 10);
+  REQUIRE(commit.get().ok());
+  CHECK(changelog.appended > 0);
+  CHECK(t.task->checkpoint_offset() == 3);
+  REQUIRE(t.task->Close().ok());
+}
+
+TEST_CASE("runtime query: another partition answers while one is busy in a batch", "[engine]") {
+  auto spec = config::LoadPipelineText(kYaml, "two.yaml");
+  REQUIRE(spec.ok());
+  spec->runtime.workers = 2;  // one per partition
+  spec->runtime.state_dir = TempDir("vigil-query-busy");
+  engine::OperatorRegistry registry;
+  REQUIRE(operators::RegisterOperators(&registry).ok());
+  auto plan = engine::Plan::Build(*spec, registry);
+  REQUIRE(plan.ok());
+  engine::EngineProbe probe(engine::NewMetricsRegistry(), "query-busy");
+  Hold hold;
+  auto runtime = engine::Runtime::Make(
+      **plan, std::make_unique<TwoPartitions>(std::vector<std::string>{Ev(1, 10, "a", 1), Ev(2, 20, "a", 2)}),
+      std::make_unique<HeldSink>(&hold, 0), nullptr, &probe);
+  REQUIRE(runtime.ok());
+  engine::Runtime& rt = **runtime;
+  auto run = std::async(std::launch::async, [&] { return rt.Run(); });
+  hold.WaitEntered();  // partition 0's worker is inside a batch, holding its task's state
+
+  const auto query = [&](int32_t partition) {
+    return [&rt, partition] {
+      return rt.Query(partition, Ev(9, 40, "a", 1), engine::BatchMode{true, 0},
+                      [](const engine::Batch&, size_t) {});
+    };
+  };
+  Pending busy(query(0));
+  // Let it reach its wait for partition 0's batch (it cannot say when it has): the query below
+  // must not queue behind it.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  Pending other(query(1));
+  const bool answered = other.Done();
+  CHECK(answered);
+  CHECK_FALSE(busy.Done(std::chrono::seconds(0)));  // partition 0 still waits for its batch
+  hold.Release();
+  REQUIRE(other.Get().ok());
+  CHECK(busy.Get().ok());  // answered once the batch is done
+  rt.RequestStop();
+  CHECK(run.get().ok());
 }
 
 }  // namespace

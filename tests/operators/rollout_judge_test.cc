@@ -1,8 +1,10 @@
 #include "operators/rollout_judge.h"
 
+#include <algorithm>
+#include <atomic>
 #include <catch2/catch.hpp>
-
 #include <cmath>
+#include <thread>
 #include <vector>
 
 namespace vigil::operators {
@@ -119,6 +121,47 @@ TEST_CASE("RolloutJudge compares a canary on the cards each version decided") {
   CHECK(v.champion < 0.5);
   CHECK(v.events == 800);  // days 1..2, every event once (not paired)
   CHECK_THAT(v.detail, Catch::Contains("canary 50%"));
+}
+
+TEST_CASE("RolloutJudge judges the same while workers record during its verdicts") {
+  const std::vector<ScoredEvent> events = Events(5, 0, 4, 2000, false, true);
+  auto sequential = MakeJudge("shadow", 3, 0.05);
+  sequential->Begin(5, "v2", "v1");
+  sequential->AddOutcomes(events);
+  const RolloutVerdict expected = sequential->Judge();
+  REQUIRE(expected.kind == RolloutVerdict::Kind::kPromote);
+
+  auto judge = MakeJudge("shadow", 3, 0.05);
+  judge->Begin(5, "v2", "v1");
+  // Day 0 first (it fixes the start day), then four workers record the rest while verdicts run.
+  const auto day1 = std::find_if(events.begin(), events.end(),
+                                 [](const ScoredEvent& e) { return e.time_ms >= kDay0 + kDay; });
+  judge->AddOutcomes(std::span<const ScoredEvent>(events.data(), static_cast<size_t>(day1 - events.begin())));
+  const size_t first = static_cast<size_t>(day1 - events.begin());
+  std::atomic<int> running{4};
+  std::vector<std::thread> workers;
+  for (size_t w = 0; w < 4; ++w) {
+    workers.emplace_back([&, w] {
+      std::vector<ScoredEvent> batch;
+      for (size_t i = first + w; i < events.size(); i += 4) {
+        batch.push_back(events[i]);
+        if (batch.size() == 50) {
+          judge->AddOutcomes(batch);
+          batch.clear();
+        }
+      }
+      judge->AddOutcomes(batch);
+      --running;
+    });
+  }
+  while (running > 0) (void)judge->Judge();
+  for (auto& t : workers) t.join();
+  const RolloutVerdict v = judge->Judge();
+  CHECK(v.kind == expected.kind);
+  CHECK(v.champion == expected.champion);
+  CHECK(v.candidate == expected.candidate);
+  CHECK(v.events == expected.events);
+  CHECK(v.detail == expected.detail);
 }
 
 TEST_CASE("InCanary is sticky per card and takes about the configured share") {
