@@ -9,6 +9,7 @@
 #include "engine/plan.h"
 #include "engine/task.h"
 #include "operators/register.h"
+#include "tests/support/one_task.h"
 #include "tests/support/pipeline_harness.h"
 #include "tests/support/process.h"
 
@@ -83,18 +84,8 @@ double Value(const std::string& metrics, const std::string& series) {
 }
 
 //! The test pipeline and one task of it (partition 0), reading from two QueueReaders it owns.
-struct LabelledTask {
-  explicit LabelledTask(const std::string& name) : probe(engine::NewMetricsRegistry(), name) {
-    auto spec = config::LoadPipelineText(kYaml, name + ".yaml");
-    REQUIRE(spec.ok());
-    REQUIRE(operators::RegisterOperators(&registry).ok());
-    auto built = engine::Plan::Build(*spec, registry);
-    REQUIRE(built.ok());
-    plan = std::move(*built);
-    auto opened =
-        engine::Task::Open(*plan, 0, engine::TaskOptions{TempDir("vigil-" + name) + "/p0", "test"}, &probe);
-    REQUIRE(opened.ok());
-    task = std::move(*opened);
+struct LabelledTask : OneTask {
+  explicit LabelledTask(const std::string& name) : OneTask(kYaml, name) {
     auto e = std::make_unique<QueueReader>();
     auto l = std::make_unique<QueueReader>();
     events = e.get();
@@ -118,10 +109,6 @@ struct LabelledTask {
   }
   std::string Metrics() const { return engine::SerializeMetrics(*probe.registry()); }
 
-  engine::OperatorRegistry registry;
-  engine::EngineProbe probe;
-  std::unique_ptr<const engine::Plan> plan;
-  std::unique_ptr<engine::Task> task;
   QueueReader* events = nullptr;
   QueueReader* labels = nullptr;
 };

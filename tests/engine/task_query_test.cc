@@ -16,6 +16,7 @@
 #include "engine/runtime.h"
 #include "engine/task.h"
 #include "operators/register.h"
+#include "tests/support/one_task.h"
 #include "tests/support/pipeline_harness.h"
 #include "tests/support/process.h"
 
@@ -70,28 +71,9 @@ struct Answer {
   std::string reason;
 };
 
-//! The test pipeline's plan and one task of it (partition 0) on a fresh state directory.
-struct OneTask {
-  explicit OneTask(const std::string& name) : probe(engine::NewMetricsRegistry(), name) {
-    auto spec = config::LoadPipelineText(kYaml, name + ".yaml");
-    REQUIRE(spec.ok());
-    REQUIRE(operators::RegisterOperators(&registry).ok());
-    auto built = engine::Plan::Build(*spec, registry);
-    REQUIRE(built.ok());
-    plan = std::move(*built);
-    auto opened =
-        engine::Task::Open(*plan, 0, engine::TaskOptions{TempDir("vigil-" + name) + "/p0", "test"}, &probe);
-    REQUIRE(opened.ok());
-    task = std::move(*opened);
-  }
-  engine::OperatorRegistry registry;
-  engine::EngineProbe probe;
-  std::unique_ptr<const engine::Plan> plan;
-  std::unique_ptr<engine::Task> task;
-};
 
 TEST_CASE("task query: read-only answers from live state and changes nothing", "[engine]") {
-  OneTask t("query");
+  OneTask t(kYaml, "query");
   t.task->SetReaders(std::make_unique<LinesReader>(
                          std::vector<std::string>{Ev(1, 10, "a", 1), Ev(2, 20, "a", 2), Ev(3, 30, "b", 5)}),
                      nullptr);
@@ -150,7 +132,7 @@ TEST_CASE("task query: read-only answers from live state and changes nothing", "
 }
 
 TEST_CASE("a task skips records delivered again below its next offset", "[engine]") {
-  OneTask t("redelivery");
+  OneTask t(kYaml, "redelivery");
   std::vector<Captured> out, dead;
   CapturingSink output(&out), dead_letter(&dead);
   t.task->SetReaders(std::make_unique<LinesReader>(
@@ -294,7 +276,7 @@ class Pending {
 };
 
 TEST_CASE("task query: answered while the task's commit appends to the changelog", "[engine]") {
-  OneTask t("query-commit");
+  OneTask t(kYaml, "query-commit");
   t.task->SetReaders(std::make_unique<LinesReader>(
                          std::vector<std::string>{Ev(1, 10, "a", 1), Ev(2, 20, "a", 2), Ev(3, 30, "b", 5)}),
                      nullptr);
