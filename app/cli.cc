@@ -5,6 +5,7 @@
 
 #include "app/commands.h"
 #include "app/evaluate_command.h"
+#include "app/logging.h"
 #include "app/models_command.h"
 #include "app/replay_command.h"
 #include "app/runs_command.h"
@@ -19,7 +20,7 @@ namespace {
 std::string_view FirstCommandWord(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
-    if (arg == "--log-level") {
+    if (arg == "--log-level" || arg == "--log-format") {
       ++i;  // its value
       continue;
     }
@@ -36,7 +37,11 @@ int RunCli(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("vigil ") + VIGIL_VERSION);
   std::string log_level = "info";
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")->capture_default_str();
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off (debug adds the Kafka client's lines)")
+      ->capture_default_str();
+  std::string log_format = "text";
+  app.add_option("--log-format", log_format, "text, or json: one JSON object a line (time, level, msg)")
+      ->capture_default_str();
 
   RunOptions run;
   std::string idle_exit;
@@ -51,6 +56,10 @@ int RunCli(int argc, char** argv) {
                       "fences the previous incarnation's transactions. An instance fenced by another "
                       "with its id exits 3");
   run_cmd->add_option("--idle-exit", idle_exit, "Stop after this long without events, e.g. 10s (default: never)");
+  std::string progress = "10s";
+  run_cmd->add_option("--progress", progress,
+                      "Log one progress line (events/s, lag, champion) this often; 0 = never")
+      ->capture_default_str();
   run_cmd->add_flag("--json-summary", run.json_summary, "Print the end-of-run summary as one JSON line");
   run_cmd->add_flag("--create-topics", run.create_topics,
                     "Create the missing topics the pipeline reads or writes, with the input's partitions "
@@ -87,8 +96,10 @@ int RunCli(int argc, char** argv) {
     }
   }
   CLI11_PARSE(app, argc, argv);
-  spdlog::set_level(spdlog::level::from_str(log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  if (base::Status st = ConfigureLogging(log_level, log_format); !st.ok()) {
+    fmt::print(stderr, "vigil: {}\n", st.message());
+    return 2;
+  }
 
   if (*run_cmd) {
     if (!idle_exit.empty()) {
@@ -99,6 +110,12 @@ int RunCli(int argc, char** argv) {
       }
       run.idle_exit_ms = *ms;
     }
+    auto progress_ms = config::ParseDurationMs(progress);
+    if (!progress_ms.ok()) {
+      fmt::print(stderr, "--progress: {}\n", progress_ms.status().message());
+      return 2;
+    }
+    run.progress_ms = *progress_ms;
     return RunPipelineCommand(run);
   }
   if (*check_cmd) return CheckConfigCommand(check_path);

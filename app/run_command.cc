@@ -13,6 +13,7 @@
 #include "app/retrainer.h"
 #include "connectors/factory.h"
 #include "connectors/topic_check.h"
+#include "models/registry.h"
 #include "engine/engine_probe.h"
 #include "engine/http_server.h"
 #include "engine/plan.h"
@@ -88,6 +89,17 @@ base::Status RunStages(std::vector<std::unique_ptr<engine::Runtime>>& runtimes) 
   return first_error;
 }
 
+//! "champion vN" of the stage's first score operator (its registry's CHAMPION), or "" without one.
+std::function<std::string()> ChampionNote(const config::PipelineSpec& stage) {
+  for (const auto& op : stage.operators)
+    if (const auto* score = std::get_if<config::ScoreSpec>(&op.params))
+      return [registry = score->registry] {
+        auto champion = models::ReadChampion(registry);
+        return champion.ok() ? "champion " + *champion : std::string("no champion");
+      };
+  return {};
+}
+
 }  // namespace
 
 int RunPipelineCommand(const RunOptions& options) {
@@ -147,6 +159,7 @@ int RunPipelineCommand(const RunOptions& options) {
     spdlog::info("{}: {}{}", stage.name, io->exactly_once ? "exactly-once" : "at-least-once",
                  (*runtime)->has_changelog() ? ", state backed by a changelog topic" : "");
     (*runtime)->set_idle_exit_ms(options.idle_exit_ms);
+    if (stages.size() + 1 == stage_specs->size()) (*runtime)->set_progress(options.progress_ms, ChampionNote(stage));
     if (const int64_t align = AlignmentFor(*stage_specs, stages.size()); align >= 0) {
       (*runtime)->set_event_time_alignment(align);
       spdlog::info("{}: partitions kept within {} ms of event time of each other", stage.name, align);

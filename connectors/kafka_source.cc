@@ -567,6 +567,14 @@ base::Status KafkaSource::Close() {
       return st;
     }
   }
+  // A consumer with a fatal error (a static member fenced by another with its group.instance.id)
+  // cannot leave its group: librdkafka 2.0's close would wait for that forever. Its partitions
+  // are already someone else's; drop the client without the close protocol.
+  if (base::Status fatal = FatalError(rk_.get(), "its group.instance.id"); !fatal.ok()) {
+    spdlog::warn("closing the consumer without leaving the group: {}", fatal.message());
+    rd_kafka_destroy_flags(rk_.release(), RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    return callback_error_.ok() ? fatal : std::move(callback_error_);
+  }
   const rd_kafka_resp_err_t err = rd_kafka_consumer_close(rk_.get());
   base::Status st = std::move(callback_error_);
   rk_.reset();

@@ -265,6 +265,26 @@ void Runtime::PublishMetrics() {
   probe_->SetState(cached, stored, lookups ? static_cast<double>(cache.hits) / static_cast<double>(lookups) : 1.0);
 }
 
+void Runtime::LogProgress(std::chrono::steady_clock::time_point now) {
+  if (progress_ms_ <= 0) return;
+  const uint64_t events = events_seen_.load(std::memory_order_relaxed);
+  if (last_progress_log_ == std::chrono::steady_clock::time_point{}) {
+    last_progress_log_ = now;
+    events_at_last_progress_ = events;
+    return;
+  }
+  const double seconds = std::chrono::duration<double>(now - last_progress_log_).count();
+  if (seconds * 1000 < static_cast<double>(progress_ms_)) return;
+  int64_t lag = 0;
+  for (auto& [p, task] : tasks_) lag += std::max<int64_t>(0, task->lag());
+  const std::string note = progress_note_ ? progress_note_() : std::string();
+  spdlog::info("{}: {:.0f} events/s, lag {} events, {} partitions{}{}", plan_.spec().name,
+               static_cast<double>(events - events_at_last_progress_) / seconds, lag, tasks_.size(),
+               note.empty() ? "" : ", ", note);
+  last_progress_log_ = now;
+  events_at_last_progress_ = events;
+}
+
 base::Status Runtime::Run() {
   const auto& spec = plan_.spec();
   worker_tasks_.assign(static_cast<size_t>(spec.runtime.workers), {});
@@ -295,6 +315,7 @@ base::Status Runtime::Run() {
         break;
       }
       PublishMetrics();
+      LogProgress(std::chrono::steady_clock::now());
       next_commit = std::chrono::steady_clock::now() + interval;
     }
   }

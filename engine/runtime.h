@@ -21,6 +21,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <string>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -74,6 +75,14 @@ class Runtime final : public SourceListener {
   //! Makes Run return once no event has arrived for `ms` (0 = never). For demos, tests and replays
   //! of a bounded range.
   void set_idle_exit_ms(int64_t ms) { idle_exit_ms_ = ms; }
+  //! Logs one progress line (info) every `ms` on the control thread: events/s in since the last
+  //! line, the consumer lag summed over the partitions, the partitions owned, and what `note`
+  //! returns (e.g. "champion v3"; called on the control thread; may be empty). 0 (default): none.
+  //! Before Run.
+  void set_progress(int64_t ms, std::function<std::string()> note) {
+    progress_ms_ = ms;
+    progress_note_ = std::move(note);
+  }
   //! Keeps the tasks within `ms` of event time of each other: a worker skips a task that is further
   //! ahead of the slowest task with input (an idle task, see Task::idle(): drained, or without an
   //! accepted event for runtime.idle_timeout, does not hold the others back). For a stage that
@@ -144,6 +153,12 @@ class Runtime final : public SourceListener {
   std::atomic<bool> failed_{false};
   std::atomic<uint64_t> events_seen_{0};
   int64_t idle_exit_ms_ = 0;
+  int64_t progress_ms_ = 0;
+  std::function<std::string()> progress_note_;
+  //! Logs the progress line when progress_ms_ has passed since the last one. Control thread.
+  void LogProgress(std::chrono::steady_clock::time_point now);
+  std::chrono::steady_clock::time_point last_progress_log_{};
+  uint64_t events_at_last_progress_ = 0;
   int64_t align_ms_ = -1;
   std::atomic<int> starting_{0};  //!< Partitions prepared and not yet assigned (pending_tasks_), for workers.
   //! With alignment: whether `task` is further ahead than align_ms_ of the slowest task with input.

@@ -1,6 +1,10 @@
 // The CLI as a user meets it: help text, config errors with file:line:col and a non-zero exit, and
 // `vigil runs` errors.
+#include <simdjson.h>
+
 #include <catch2/catch.hpp>
+#include <regex>
+#include <sstream>
 #include <filesystem>
 #include <fstream>
 
@@ -61,6 +65,34 @@ TEST_CASE("an unreachable broker fails the run at once with one line and no clie
   // Port 1 on loopback: nothing listens, every connection is refused.
   CHECK(RunVigil({"run", dir + "/p.yaml", "--bootstrap", "127.0.0.1:1"}, &out) == 2);
   CHECK(out == "error: cannot reach Kafka at 127.0.0.1:1 (is it running?)\n");
+}
+
+TEST_CASE("--log-format json writes one JSON object a line, with a timezone in each timestamp", "[app]") {
+  const std::string dir = TempDir("vigil-cli");
+  std::ofstream(dir + "/events.jsonl") << "{\"ID\":1,\"T\":1000,\"K\":\"a \\\"quoted\\\" key\"}\n";
+  std::ofstream(dir + "/p.yaml") << "name: logs\nsource: {kind: file, path: events.jsonl}\nschema:\n  event_time: T\n"
+                                    "  fields:\n    - {name: ID, type: int64}\n    - {name: T, type: timestamp}\n"
+                                    "    - {name: K, type: string}\noperators: []\noutput: {kind: file, path: out.jsonl}\n"
+                                    "runtime: {state_dir: state}\nhttp: {enabled: false}\n";
+  std::string out;
+  REQUIRE(RunVigil({"--log-format", "json", "run", dir + "/p.yaml", "--idle-exit", "1s"}, &out) == 0);
+  INFO(out);
+  size_t objects = 0;
+  simdjson::dom::parser parser;
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("vigil: ", 0) == 0) continue;  // the run's summary, on stdout
+    simdjson::dom::element doc;
+    REQUIRE(parser.parse(line).get(doc) == simdjson::SUCCESS);
+    const std::string_view time = doc["time"].get_string().value();
+    CHECK(std::regex_match(std::string(time), std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d)")));
+    CHECK(!doc["level"].get_string().value().empty());
+    CHECK(!doc["msg"].get_string().value().empty());
+    ++objects;
+  }
+  CHECK(objects > 0);
+  CHECK(RunVigil({"--log-format", "xml", "check-config", dir + "/p.yaml"}, &out) == 2);
+  CHECK(out == "vigil: --log-format 'xml': expected text or json\n");
 }
 
 TEST_CASE("check-config accepts the example and names file:line:col for a broken one", "[app]") {
