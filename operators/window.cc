@@ -124,6 +124,14 @@ class WindowOperator final : public engine::Operator {
 
   // Appends the row's event to its key's state and computes its outputs (or drops it as late).
   base::Status UpdateRow(Batch& batch, size_t row, WindowKeyState* state, engine::LabelIndex* labels) const {
+    // A stored state of another layout (the window's value fields changed since it was written, or
+    // an older vigil wrote it) would be read as garbage: refuse it, never mix the two.
+    if (!state->data.empty() && state->stride != stride_) [[unlikely]]
+      return base::FailedPrecondition(
+          "window '" + name() + "': the stored state has " + std::to_string(state->stride) +
+          " values per event, this pipeline " + std::to_string(stride_) +
+          " (its fields changed, or an older vigil wrote it); rebuild the state: a new runtime.state_dir "
+          "and source.group, or vigil replay");
     const int64_t t = batch.meta(row).event_time;
     if (state->max_time != INT64_MIN && t < state->max_time - lateness_) {
       batch.Drop(row, engine::DlqReason::kLate, key_);

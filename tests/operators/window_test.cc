@@ -174,6 +174,24 @@ TEST_CASE("window: state survives a restart and resumes exactly", "[operators]")
   }
 }
 
+TEST_CASE("window: a stored state of another layout is refused, never read as garbage", "[operators]") {
+  std::string events;
+  for (int i = 0; i < 20; ++i) events += Ev(i, i * 7, "x", i, 0);
+  const std::string dir = TempDir("window");
+  REQUIRE(RunOnText(kYaml, events.substr(0, events.find('\n') + 1), dir).status.ok());
+  // The same window without its V outputs: one value per event fewer, under the same state name.
+  std::string fewer = kYaml;
+  for (const char* line : {"      - {name: S, agg: sum, field: V, window: 100}\n",
+                           "      - {name: A, agg: avg, field: V, window: 100}\n",
+                           "      - {name: MN, agg: min, field: V, window: 100}\n",
+                           "      - {name: MX, agg: max, field: V, window: 100}\n"})
+    fewer.erase(fewer.find(line), std::string(line).size());
+  fewer.replace(fewer.find("[ID, C, S, A, MN, MX, DC, R]"), 28, "[ID, C, DC, R]");
+  const auto r = RunOnText(fewer, events, dir);
+  REQUIRE_FALSE(r.status.ok());
+  CHECK_THAT(r.status.message(), Catch::Contains("the stored state has 3 values per event, this pipeline 2"));
+}
+
 std::string SpanYaml(const std::string& lateness, const std::string& window, const std::string& delay) {
   return "source: {kind: file, path: unused}\n"
          "schema: {event_time: T, fields: [{name: T, type: timestamp}, {name: K, type: int64}]}\n"
