@@ -196,7 +196,7 @@ void AddSimulateCommand(CLI::App& app, SimulateOptions& o) {
       ->capture_default_str();
   cmd->add_option("--out", o.out, "Write transactions to this .jsonl or .csv file");
   cmd->add_option("--labels-out", o.labels_out, "Write labels to this .jsonl or .csv file");
-  cmd->add_option("--kafka", o.bootstrap, "Produce to the Kafka cluster at these bootstrap servers");
+  cmd->add_option("--kafka,--bootstrap", o.bootstrap, "Produce to the Kafka cluster at these bootstrap servers");
   cmd->add_option("--topic", o.topic, "Transactions topic (keyed by customer)")->capture_default_str();
   cmd->add_option("--labels-topic", o.labels_topic, "Labels topic (empty = no labels)")->capture_default_str();
   cmd->add_option("--labels-key", o.labels_key,

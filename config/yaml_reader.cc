@@ -1,6 +1,8 @@
 #include "config/yaml_reader.h"
 
 #include <algorithm>
+#include <cctype>
+#include <vector>
 
 namespace vigil::config {
 
@@ -13,6 +15,43 @@ base::Status YamlReader::Error(const YAML::Node& node, std::string_view message)
   return ConfigError(Loc(node), message);
 }
 
+namespace {
+
+//! Edit distance (insertions, deletions, substitutions) between `a` and `b`, case-insensitive.
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) ==
+                        std::tolower(static_cast<unsigned char>(b[j - 1]));
+      const size_t next = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (same ? 0 : 1)});
+      diagonal = row[j];
+      row[j] = next;
+    }
+  }
+  return row[b.size()];
+}
+
+//! The allowed key closest to `key`, if it is close enough to be a typo of it: at most a third of
+//! its letters (and at least one) differ. Empty otherwise.
+std::string_view ClosestKey(std::string_view key, std::initializer_list<std::string_view> allowed) {
+  std::string_view best;
+  size_t best_distance = std::max<size_t>(1, key.size() / 3) + 1;
+  for (std::string_view a : allowed) {
+    const size_t d = EditDistance(key, a);
+    if (d < best_distance) {
+      best = a;
+      best_distance = d;
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
 base::Status YamlReader::ExpectMap(const YAML::Node& node, std::string_view what,
                                    std::initializer_list<std::string_view> allowed) const {
   if (!node.IsMap()) return Error(node, "expected a mapping for " + std::string(what));
@@ -21,7 +60,10 @@ base::Status YamlReader::ExpectMap(const YAML::Node& node, std::string_view what
     if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
     std::string list;
     for (std::string_view a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-    return Error(kv.first, "unknown key '" + key + "' in " + std::string(what) + "; expected one of: " + list);
+    const std::string_view closest = ClosestKey(key, allowed);
+    return Error(kv.first, "unknown key '" + key + "' in " + std::string(what) + "; " +
+                               (closest.empty() ? "" : "did you mean '" + std::string(closest) + "'? ") +
+                               "expected one of: " + list);
   }
   return base::Status::OK();
 }

@@ -94,6 +94,9 @@ TEST_CASE("config errors name file, line and column and what was expected", "[co
   ExpectError(Replace(kValid, "lateness: 2h", "lateness: 2 weeks"), "14:15", "unknown duration unit");
   ExpectError(Replace(kValid, "type: double", "type: float"), "9:28", "unknown field type 'float'");
   ExpectError(Replace(kValid, "    lateness", "    latenes"), "14:5", "unknown key 'latenes'");
+  // A typo is answered with the key it most likely meant; a word like no key, with the list only.
+  ExpectError(Replace(kValid, "    lateness", "    latenes"), "14:5", "did you mean 'lateness'? expected one of:");
+  ExpectError(Replace(kValid, "    lateness", "    ABSOLUTELY"), "14:5", "in a window operator; expected one of:");
   ExpectError(Replace(kValid, "event_time: TS", "event_time: CARD"), "4:15",
               "must be a required timestamp field");
   ExpectError(Replace(kValid, "{kind: kafka, topic: tx}", "{kind: kafka, topic: tx"), "3:7",
@@ -222,6 +225,7 @@ TEST_CASE("score rollout: defaults and values and located errors", "[config]") {
   ExpectError(WithScore("    rollout: {days: 0}\n"), "20:21", "days: expected 1..365");
   ExpectError(WithScore("    rollout: {margin: 2}\n"), "20:23", "margin: expected -1 < margin < 1");
   ExpectError(WithScore("    rollout: {mode: shadow, dayz: 2}\n"), "20:29", "unknown key 'dayz'");
+  ExpectError(WithScore("    rollout: {mode: shadow, dayz: 2}\n"), "20:29", "did you mean 'days'?");
 }
 
 TEST_CASE("score retrain: defaults and values and located errors", "[config]") {
