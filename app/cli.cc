@@ -8,6 +8,7 @@
 #include "app/logging.h"
 #include "app/models_command.h"
 #include "app/replay_command.h"
+#include "app/reset_command.h"
 #include "app/runs_command.h"
 #include "app/simulate_command.h"
 #include "app/train_command.h"
@@ -81,6 +82,8 @@ int RunCli(int argc, char** argv) {
   AddTrainCommand(app, train);
   EvaluateOptions evaluate;
   AddEvaluateCommand(app, evaluate);
+  ResetOptions reset;
+  AddResetCommand(app, reset);
 
   // CLI11 would say "The following arguments were not expected"; name the mistake and the way out.
   if (const std::string_view word = FirstCommandWord(argc, argv); !word.empty()) {
@@ -125,6 +128,7 @@ int RunCli(int argc, char** argv) {
   if (!runs.action.empty()) return RunsCommand(runs);
   if (train.selected) return TrainCommand(train);
   if (evaluate.selected) return EvaluateCommand(evaluate);
+  if (reset.selected) return ResetCommand(reset);
   return 2;
 }
 

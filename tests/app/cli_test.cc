@@ -39,7 +39,7 @@ TEST_CASE("vigil --version prints the version and an unknown command is named wi
   CHECK(out.rfind("vigil 0.", 0) == 0);
   CHECK(RunVigil({"--log-level", "warn", "frobnicate", "x.yaml"}, &out) == 2);
   CHECK(out == "vigil: unknown command 'frobnicate'; the commands are run, check-config, simulate, replay, models, "
-               "runs, train, evaluate (see vigil --help)\n");
+               "runs, train, evaluate, reset (see vigil --help)\n");
 }
 
 TEST_CASE("a missing model registry is named as missing, not as a registry without champion", "[app]") {
