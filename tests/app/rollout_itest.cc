@@ -8,6 +8,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -43,6 +44,20 @@ void SplitJsonl(const std::string& path, const char* key_field, const char* time
 void SplitAt(std::vector<Message>* all, int64_t split_ms, std::vector<Message>* first, std::vector<Message>* second) {
   for (Message& m : *all) (m.timestamp_ms < split_ms ? first : second)->push_back(std::move(m));
   all->clear();
+}
+
+//! The metric families the Grafana dashboard queries: every vigil_* name in its expressions, with a
+//! histogram's _bucket/_sum/_count suffix removed.
+std::set<std::string> DashboardMetrics() {
+  const std::string dashboard = ReadFile(std::string(VIGIL_SOURCE_DIR) + "/deploy/grafana/vigil.json");
+  std::set<std::string> names;
+  const std::regex expr_re(R"re("expr": "([^"]*)")re"), name_re("vigil_[a-z0-9_]+");
+  for (auto e = std::sregex_iterator(dashboard.begin(), dashboard.end(), expr_re); e != std::sregex_iterator(); ++e) {
+    const std::string expr = (*e)[1].str();
+    for (auto n = std::sregex_iterator(expr.begin(), expr.end(), name_re); n != std::sregex_iterator(); ++n)
+      names.insert(std::regex_replace(n->str(), std::regex("_(bucket|sum|count)$"), ""));
+  }
+  return names;
 }
 
 bool WaitFor(const std::function<bool()>& done, std::chrono::seconds limit) {
@@ -170,6 +185,14 @@ TEST_CASE("a retrained version is proposed shadowed and promoted on matured labe
   CHECK_THAT(metrics, Catch::Contains("vigil_rollout_transitions_total{pipeline=\"handbook\",transition=\"promoted\"}"));
   CHECK(metrics.find("vigil_rollout_transitions_total{pipeline=\"handbook\",transition=\"promoted\"} 0") ==
         std::string::npos);
+  // The Grafana dashboard (deploy/grafana/vigil.json) queries only metrics that vigil exports: this
+  // pipeline has every part (score, monitor, retraining, rollout, changelog).
+  const std::set<std::string> dashboard = DashboardMetrics();
+  CHECK(dashboard.size() >= 30);
+  for (const std::string& name : dashboard) {
+    INFO(name);
+    CHECK(metrics.find("# TYPE " + name + " ") != std::string::npos);
+  }
   live.Signal(SIGTERM);
   CHECK(live.Wait(std::chrono::seconds(120)) == 0);
 }
