@@ -416,6 +416,20 @@ TEST_CASE("promote and rollback set the outcome of the run behind the version", 
   CHECK(RunOf(models, "v3").outcome == "promoted");
 }
 
+TEST_CASE("deploy/examples/fraud.yaml binds with a model trained on the Handbook features", "[app]") {
+  const std::string dir = TempDir("vigil-fraud");
+  std::string out;
+  REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", dir + "/models", "--train-start",
+                    "2018-04-11", "--rounds", "5", "--promote"}, &out) == 0);
+  std::string yaml = ReadFile(std::string(VIGIL_SOURCE_DIR) + "/deploy/examples/fraud.yaml");
+  REQUIRE(yaml.find("registry: /tmp/vigil/models") != std::string::npos);
+  yaml.replace(yaml.find("registry: /tmp/vigil/models"), 27, "registry: " + dir + "/models");
+  std::ofstream(dir + "/fraud.yaml") << yaml;
+  INFO(out);
+  CHECK(RunVigil({"check-config", dir + "/fraud.yaml"}, &out) == 0);
+  CHECK(out.find("fraud.yaml: ok (") != std::string::npos);
+}
+
 TEST_CASE("failed runs are recorded, and validation is skipped with a note when it has no data", "[app]") {
   const std::string models = TempDir("vigil-models");
   std::string out;
