@@ -231,8 +231,8 @@ HttpResponse SetModel(const HttpRequest& req, const std::string& registry, const
   return engine::JsonResponse(200, std::move(body));
 }
 
-HttpResponse RollbackModel(const std::string& registry) {
-  auto previous = models::Rollback(registry);
+HttpResponse RollbackModel(const std::string& registry, const std::vector<std::string>& features) {
+  auto previous = models::Rollback(registry, features);
   if (!previous.ok()) return JsonError(HttpStatus(previous.status()), previous.status().message());
   spdlog::info("model {} is the champion again (rollback through the API)", *previous);
   std::string body = "{\"champion\":";
@@ -287,7 +287,8 @@ void RegisterRoutes(engine::HttpServer& server, std::vector<Stage> stages,
   server.Route("POST", "/v1/models/candidate", [registry, features = plan.spec().features](const HttpRequest& req) {
     return SetModel(req, registry, features, "candidate");
   }, RouteKind::kMutating);
-  server.Route("POST", "/v1/models/rollback", [registry](const HttpRequest&) { return RollbackModel(registry); },
+  server.Route("POST", "/v1/models/rollback",
+               [registry, features = plan.spec().features](const HttpRequest&) { return RollbackModel(registry, features); },
                RouteKind::kMutating);
 }
 

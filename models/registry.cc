@@ -160,18 +160,45 @@ base::Status Promote(const std::string& registry, const std::string& version,
   return base::Status::OK();
 }
 
-base::Result<std::string> Rollback(const std::string& registry) {
-  VIGIL_ASSIGN_OR_RETURN(std::string text, ReadText(fs::path(registry) / "HISTORY"));
-  std::vector<std::string> lines;
-  for (std::stringstream s(text); std::getline(s, text);)
-    if (!text.empty()) lines.push_back(text);
-  if (lines.size() < 2) return base::FailedPrecondition("nothing to roll back to in '" + registry + "'");
-  const std::string previous = lines[lines.size() - 2];
-  VIGIL_RETURN_IF_ERROR(LoadVersion(registry, previous, {}).status());
+namespace {
+
+constexpr std::string_view kRollbackPrefix = "rollback ";
+
+//! The champions' stack that HISTORY describes, oldest first: a version line pushes, a
+//! "rollback vN" line pops. Empty when there is no HISTORY.
+std::vector<std::string> ChampionStack(const std::string& registry) {
+  std::vector<std::string> stack;
+  auto text = ReadText(fs::path(registry) / "HISTORY");
+  if (!text.ok()) return stack;
+  std::stringstream in(*text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    if (line.rfind(kRollbackPrefix, 0) == 0) {
+      if (!stack.empty()) stack.pop_back();
+    } else {
+      stack.push_back(line);
+    }
+  }
+  return stack;
+}
+
+}  // namespace
+
+base::Result<std::string> Rollback(const std::string& registry, const std::vector<std::string>& expected_features) {
+  std::vector<std::string> stack = ChampionStack(registry);
+  if (stack.size() < 2)
+    return base::FailedPrecondition("nothing to roll back to in '" + registry + "': " +
+                                    (stack.empty() ? "no champion was promoted" : "only " + stack.back() + " was"));
+  const std::string current = stack.back();
+  const std::string previous = stack[stack.size() - 2];
+  // The version that serves again is verified as a promotion verifies it.
+  VIGIL_RETURN_IF_ERROR(LoadVersion(registry, previous, expected_features).status());
   VIGIL_RETURN_IF_ERROR(WriteAtomically(fs::path(registry) / "CHAMPION", previous + "\n"));
   std::ofstream history(fs::path(registry) / "HISTORY", std::ios::app);
-  history << previous << "\n";
-  if (lines.back() != previous) (void)SetVersionRunOutcome(registry, lines.back(), kRunRolledBack, "");
+  history << kRollbackPrefix << current << "\n";
+  (void)SetVersionRunOutcome(registry, current, kRunRolledBack, "");
+  // Its run says promoted again, as CHAMPION does.
+  (void)SetVersionRunOutcome(registry, previous, kRunPromoted, "");
   return previous;
 }
 

@@ -1,7 +1,8 @@
 #pragma once
 // The model registry: a directory of versions, each `<dir>/<version>/model.json` (or .ubj) plus
 // `metadata.json` (features in order, data window, params, metrics, golden rows, parent). The file
-// `<dir>/CHAMPION` names the version that serves; `<dir>/HISTORY` lists every promotion, oldest first.
+// `<dir>/CHAMPION` names the version that serves; `<dir>/HISTORY` lists every promotion, oldest first,
+// and every rollback as "rollback <version>": replayed as a stack, its top is the champion.
 // `<dir>/CANDIDATE`, when present, names the version on trial: pipelines with `rollout:` score it next
 // to the champion (shadow or canary) and promote or reject it on matured labels.
 //
@@ -39,9 +40,12 @@ base::Result<std::string> ReadChampion(const std::string& registry);
 //! run that registered it (runs.h) "promoted", best effort.
 base::Status Promote(const std::string& registry, const std::string& version,
                      const std::vector<std::string>& expected_features);
-//! Makes the champion before the current one serve again; returns its name. The replaced version's
-//! run is marked "rolled_back", best effort.
-base::Result<std::string> Rollback(const std::string& registry);
+//! Pops the champions' stack: the champion promoted before the current one serves again, verified as
+//! Promote verifies (with `expected_features` when not empty); returns its name. HISTORY gets a line
+//! "rollback <current>", so a second rollback goes one step further back, never back and forth. The
+//! rolled-back version's run is marked "rolled_back" and the restored one's "promoted", best effort.
+//! FailedPrecondition when fewer than two champions are on the stack.
+base::Result<std::string> Rollback(const std::string& registry, const std::vector<std::string>& expected_features = {});
 //! The version on trial (contents of CANDIDATE); NotFound when there is none.
 base::Result<std::string> ReadCandidate(const std::string& registry);
 //! Verifies `version` (as LoadVersion) and makes it the candidate; marks its run "candidate".

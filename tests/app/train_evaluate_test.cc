@@ -416,6 +416,33 @@ TEST_CASE("promote and rollback set the outcome of the run behind the version", 
   CHECK(RunOf(models, "v3").outcome == "promoted");
 }
 
+TEST_CASE("rollback pops the champions' stack: two rollbacks after three promotions land on the first", "[app]") {
+  const std::string models = TempDir("vigil-models");
+  std::string out;
+  for (const char* start : {"2018-04-11", "2018-04-12", "2018-04-13"})
+    REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start", start,
+                      "--rounds", "3", "--promote"}, &out) == 0);
+  REQUIRE(ReadFile(models + "/CHAMPION") == "v3\n");
+  REQUIRE(RunVigil({"models", "--registry", models, "rollback"}, &out) == 0);
+  CHECK(ReadFile(models + "/CHAMPION") == "v2\n");
+  // The second goes one step further back (a toggle would bring v3 back).
+  REQUIRE(RunVigil({"models", "--registry", models, "rollback"}, &out) == 0);
+  CHECK(out.find("v1 is the champion again") != std::string::npos);
+  CHECK(ReadFile(models + "/CHAMPION") == "v1\n");
+  // The run outcomes agree with CHAMPION.
+  CHECK(RunOf(models, "v1").outcome == "promoted");
+  CHECK(RunOf(models, "v2").outcome == "rolled_back");
+  CHECK(RunOf(models, "v3").outcome == "rolled_back");
+  // Nothing is left below the first champion.
+  CHECK(RunVigil({"models", "--registry", models, "rollback"}, &out) != 0);
+  CHECK(out.find("nothing to roll back to") != std::string::npos);
+  CHECK(ReadFile(models + "/CHAMPION") == "v1\n");
+  // A promotion after rollbacks pushes on the stack again; its rollback returns to v1.
+  REQUIRE(RunVigil({"models", "--registry", models, "promote", "v3"}, &out) == 0);
+  REQUIRE(RunVigil({"models", "--registry", models, "rollback"}, &out) == 0);
+  CHECK(ReadFile(models + "/CHAMPION") == "v1\n");
+}
+
 TEST_CASE("deploy/examples/fraud.yaml binds with a model trained on the Handbook features", "[app]") {
   const std::string dir = TempDir("vigil-fraud");
   std::string out;
