@@ -1,7 +1,10 @@
-// `vigil models list|show|promote|propose|rollback`: the model registry from the command line.
+// `vigil models list|show|promote|propose|rollback|import`: the model registry from the command line.
 #include <fmt/core.h>
 
+#include <filesystem>
+
 #include "app/models_command.h"
+#include "app/train_command.h"
 #include "models/registry.h"
 
 namespace vigil::app {
@@ -13,9 +16,40 @@ int Fail(const base::Status& st) {
 }
 
 
+//! `vigil models import`: registers a model trained elsewhere as vigil train registers its own.
+int Import(const ModelsOptions& o) {
+  TrainRequest request;
+  request.pipeline_file = o.pipeline;
+  request.table = o.table;
+  request.models_dir = o.registry;
+  request.train_start = o.start;
+  request.train_days = o.days;
+  request.valid_days = 0;
+  request.version = o.version;
+  request.trigger = "import";
+  request.import_model = o.model;
+  auto result = TrainAndRegister(request);
+  if (!result.ok()) return Fail(result.status());
+  if (!result->trained.ok()) return Fail(result->trained);
+  if (!result->recorded.ok()) return Fail(result->recorded);
+  const std::string& version = result->run.model_version;
+  fmt::print("{} registered from {} ({} features checked; golden rows and reference from {} rows of {})\n", version,
+             o.model, result->features.size(), static_cast<int64_t>(result->run.train_metrics.count("rows")
+                                                                         ? result->run.train_metrics.at("rows") : 0),
+             o.table);
+  if (!o.promote) {
+    fmt::print("next: vigil models --registry {} promote {}\n", o.registry, version);
+    return 0;
+  }
+  if (base::Status st = models::Promote(o.registry, version, result->features); !st.ok()) return Fail(st);
+  fmt::print("{} is the champion\n", version);
+  return 0;
+}
+
 }  // namespace
 
 int ModelsCommand(const ModelsOptions& o) {
+  if (o.action == "import") return Import(o);
   if (o.action == "list") {
     auto versions = models::ListVersions(o.registry);
     if (!versions.ok()) return Fail(versions.status());
@@ -25,6 +59,14 @@ int ModelsCommand(const ModelsOptions& o) {
       fmt::print("{}{}\n", v, champion.ok() && *champion == v     ? "  (champion)"
                               : candidate.ok() && *candidate == v ? "  (candidate)"
                                                                   : "");
+    // A folder with a model but no metadata.json is not a version yet: say so instead of hiding it.
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(o.registry, ec))
+      if (entry.is_directory() && !std::filesystem::exists(entry.path() / "metadata.json") &&
+          (std::filesystem::exists(entry.path() / "model.json") || std::filesystem::exists(entry.path() / "model.ubj")))
+        fmt::print("{}  (not registered: a model without metadata.json; register it with vigil models --registry {} "
+                   "import --model FILE --pipeline P.yaml --table T.csv)\n",
+                   entry.path().filename().string(), o.registry);
     return 0;
   }
   if (o.action == "show") {
@@ -70,6 +112,17 @@ void AddModelsCommand(CLI::App& app, ModelsOptions& o) {
   propose->add_option("version", o.version)->required();
   propose->callback([&o] { o.action = "propose"; });
   cmd->add_subcommand("rollback", "Make the previous champion serve again")->callback([&o] { o.action = "rollback"; });
+  CLI::App* import = cmd->add_subcommand(
+      "import", "Register an XGBoost model trained anywhere (JSON or UBJSON, xgboost 1.7-3.x): its features are "
+                "checked against the pipeline, its golden rows and reference histograms computed from the table");
+  import->add_option("--model", o.model, "The model file (Booster.save_model('model.json') or .ubj)")->required();
+  import->add_option("--pipeline", o.pipeline, "The pipeline whose features: the model reads, in order")->required();
+  import->add_option("--table", o.table, "A training table (vigil replay's CSV) with those features")->required();
+  import->add_option("--version", o.version, "Version name (default: v<N+1>)");
+  import->add_option("--start", o.start, "First day (UTC, YYYY-MM-DD) of the rows it was trained on (default: the whole table)");
+  import->add_option("--days", o.days, "With --start: days of that window")->capture_default_str();
+  import->add_flag("--promote", o.promote, "Make it the champion once registered");
+  import->callback([&o] { o.action = "import"; });
 }
 
 }  // namespace vigil::app

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <map>
 
 #include "base/json.h"
@@ -93,7 +94,8 @@ struct VersionInfo {
   std::map<std::string, double> train_metrics;  //!< The two above, rows and frauds; empty until computed.
   std::map<std::string, double> validation_metrics;  //!< Same on the validation rows; empty if none.
   std::string validation_note;                       //!< Why there are no validation metrics, or empty.
-  std::string model_sha256;                          //!< SHA-256 of model.json; empty until trained.
+  std::string model_sha256;                          //!< SHA-256 of the model file; empty until trained.
+  std::string model_file = "model.json";             //!< Its name in the version's folder.
   std::vector<size_t> golden;                        //!< Golden table rows.
   std::vector<float> golden_inputs;                  //!< Their inputs, row-major.
   std::vector<float> golden_scores;                  //!< Their scores (Forest).
@@ -109,8 +111,8 @@ std::string MetadataJson(const VersionInfo& v, const Table& table, size_t model_
                              .count();
   j += fmt::format("  \"created\": {},\n  \"pipeline\": {},\n", JsonString(FormatTimeMs(now_ms)),
                    JsonString(v.pipeline_name));
-  j += fmt::format("  \"model_file\": \"model.json\",\n  \"model_sha256\": \"{}\",\n  \"model_bytes\": {},\n",
-                   v.model_sha256, model_bytes);
+  j += fmt::format("  \"model_file\": {},\n  \"model_sha256\": \"{}\",\n  \"model_bytes\": {},\n",
+                   JsonString(v.model_file), v.model_sha256, model_bytes);
   std::vector<std::string> quoted;
   for (const std::string& f : v.features) quoted.push_back(JsonString(f));
   j += fmt::format("  \"features\": [{}],\n", fmt::join(quoted, ", "));
@@ -256,15 +258,18 @@ std::vector<size_t> PickGoldenRows(std::span<const size_t> rows, std::span<const
 }
 
 //! Scores the golden rows with Forest and checks libxgboost agrees.
+//! Scores the golden rows with `forest`, and checks them against libxgboost's `booster` (when given:
+//! an imported model in a format newer than libxgboost 1.7 reads has none).
 base::Status ScoreGoldenRows(const Table& table, const models::Forest& forest,
-                             const models::XgbBooster& booster, VersionInfo& info) {
+                             const models::XgbBooster* booster, VersionInfo& info) {
   VIGIL_ASSIGN_OR_RETURN(info.golden_inputs, table.DenseRows(info.features, info.golden));
   info.golden_scores.resize(info.golden.size());
   forest.PredictBatch(info.golden_inputs.data(), info.golden.size(), info.features.size(),
                       info.golden_scores.data());
+  if (booster == nullptr) return base::Status::OK();
   VIGIL_ASSIGN_OR_RETURN(
       std::vector<float> reference,
-      booster.PredictDense(info.golden_inputs.data(), info.golden.size(), info.features.size()));
+      booster->PredictDense(info.golden_inputs.data(), info.golden.size(), info.features.size()));
   for (size_t g = 0; g < info.golden.size(); ++g) {
     if (std::fabs(double{reference[g]} - double{info.golden_scores[g]}) > kGoldenTolerance) {
       return base::Internal(fmt::format("golden row {}: Forest scores {} but libxgboost {}", g,
@@ -285,7 +290,7 @@ base::Status WriteVersion(const fs::path& models_dir, const VersionInfo& info, c
   fs::remove_all(staging, ec);
   fs::create_directories(staging, ec);
   if (ec) return base::IoError(fmt::format("cannot create {}: {}", staging.string(), ec.message()));
-  VIGIL_RETURN_IF_ERROR(WriteFile(staging / "model.json", model_json));
+  VIGIL_RETURN_IF_ERROR(WriteFile(staging / info.model_file, model_json));
   VIGIL_RETURN_IF_ERROR(WriteFile(staging / "metadata.json", MetadataJson(info, table, model_json.size())));
   fs::rename(staging, target, ec);
   if (ec)
@@ -401,7 +406,34 @@ base::Status PrepareRun(const TrainRequest& o, const config::PipelineSpec& pipel
   return base::Status::OK();
 }
 
-//! Trains and stores the version. `info` holds what is known so far even when this fails.
+//! The bytes of the model file to import (XGBoost JSON or UBJSON, any version the evaluator reads);
+//! sets the name it gets in the version's folder.
+base::Result<std::string> ReadImportedModel(const std::string& path, VersionInfo& info) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return base::NotFound("cannot read the model file '" + path + "'");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  std::string bytes = buffer.str();
+  info.model_file = models::SniffModelFormat(bytes) == models::ModelFormat::kJson ? "model.json" : "model.ubj";
+  return bytes;
+}
+
+//! An imported model must read the pipeline's features: by name when it names them (a model trained
+//! on a pandas DataFrame does), else by count.
+base::Status CheckImportedFeatures(const models::Forest& forest, const std::vector<std::string>& features,
+                                   const std::string& path) {
+  const auto list = [](const std::vector<std::string>& names) { return fmt::format("[{}]", fmt::join(names, ", ")); };
+  if (!forest.feature_names().empty() && forest.feature_names() != features)
+    return base::InvalidArgument(fmt::format("{}: the model's features {} differ from the pipeline's {} (names and order must match)",
+                                             path, list(forest.feature_names()), list(features)));
+  if (forest.num_features() != features.size())
+    return base::InvalidArgument(fmt::format("{}: the model reads {} features, the pipeline has {} {}", path,
+                                             forest.num_features(), features.size(), list(features)));
+  return base::Status::OK();
+}
+
+//! Trains (or, with `import_model`, reads) and stores the version. `info` holds what is known so far
+//! even when this fails.
 base::Status RunTrain(const TrainRequest& o, VersionInfo& info) {
   config::PipelineSpec loaded;
   if (!o.pipeline) {
@@ -411,6 +443,12 @@ base::Status RunTrain(const TrainRequest& o, VersionInfo& info) {
   VIGIL_RETURN_IF_ERROR(PrepareRun(o, pipeline, info));
   VIGIL_ASSIGN_OR_RETURN(Table table, ReadTrainingTable(o.table, pipeline.features));
   VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> times, table.Int64s(kTimeColumn));
+  if (!o.import_model.empty() && o.train_start.empty() && o.train_start_ms == 0 && !times.empty()) {
+    // An imported model without a stated window: its reference is the whole table, no validation.
+    const auto [lo, hi] = std::minmax_element(times.begin(), times.end());
+    info.start_ms = *lo;
+    info.end_ms = info.valid_start_ms = info.valid_end_ms = *hi + 1;
+  }
   const std::vector<size_t> rows = RowsInWindow(times, info.start_ms, info.end_ms);
   if (rows.empty()) {
     const auto [lo, hi] = std::minmax_element(times.begin(), times.end());
@@ -434,17 +472,30 @@ base::Status RunTrain(const TrainRequest& o, VersionInfo& info) {
     for (const auto& [p, range] : ranges)
       info.offsets.push_back({pipeline.source.topic, p, range.first, range.second});
   }
-  VIGIL_ASSIGN_OR_RETURN(TrainedModel trained, TrainOnRows(table, info.features, rows, info.train));
-  info.rows = trained.rows;
-  info.frauds = trained.frauds;
-  VIGIL_ASSIGN_OR_RETURN(std::string model_json, trained.booster->Save(models::ModelFormat::kJson));
+  std::unique_ptr<models::XgbBooster> booster;
+  std::string model_json;
+  if (o.import_model.empty()) {
+    VIGIL_ASSIGN_OR_RETURN(TrainedModel trained, TrainOnRows(table, info.features, rows, info.train));
+    info.rows = trained.rows;
+    info.frauds = trained.frauds;
+    booster = std::move(trained.booster);
+    VIGIL_ASSIGN_OR_RETURN(model_json, booster->Save(models::ModelFormat::kJson));
+  } else {
+    VIGIL_ASSIGN_OR_RETURN(model_json, ReadImportedModel(o.import_model, info));
+    VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> labels, table.Int64s(kLabelColumn));
+    info.rows = static_cast<int64_t>(rows.size());
+    for (size_t r : rows) info.frauds += labels[r] != 0 ? 1 : 0;
+    // libxgboost 1.7 cross-checks the golden rows when it reads the format (3.x files it may not).
+    if (auto loaded = models::XgbBooster::Load(model_json); loaded.ok()) booster = std::move(*loaded);
+  }
   VIGIL_ASSIGN_OR_RETURN(std::shared_ptr<const models::Forest> forest, models::Forest::Load(model_json));
+  if (!o.import_model.empty()) VIGIL_RETURN_IF_ERROR(CheckImportedFeatures(*forest, info.features, o.import_model));
   info.model_sha256 = Sha256Hex(model_json);
   VIGIL_RETURN_IF_ERROR(FillTrainMetrics(table, *forest, rows, info));
   VIGIL_RETURN_IF_ERROR(FillValidationMetrics(table, *forest, times, info));
   VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> labels, table.Int64s(kLabelColumn));
   info.golden = PickGoldenRows(rows, labels);
-  VIGIL_RETURN_IF_ERROR(ScoreGoldenRows(table, *forest, *trained.booster, info));
+  VIGIL_RETURN_IF_ERROR(ScoreGoldenRows(table, *forest, booster.get(), info));
   VIGIL_RETURN_IF_ERROR(WriteVersion(o.models_dir, info, table, model_json));
   return base::Status::OK();
 }
@@ -506,7 +557,7 @@ void PrintTrained(const TrainCommandOptions& o, const TrainOutcome& outcome) {
              run.parent.empty() ? "none" : run.parent, static_cast<double>(run.duration_ms()) / 1000.0);
 }
 
-constexpr std::array<std::string_view, 4> kTriggers = {"manual", "schedule", "drift", "command"};
+constexpr std::array<std::string_view, 5> kTriggers = {"manual", "schedule", "drift", "command", "import"};
 
 }  // namespace
 

@@ -90,6 +90,10 @@ struct TrainRequest {
   std::vector<std::string> offsets;  //!< Kafka offset ranges behind the table, "TOPIC:PARTITION:FIRST-END".
   //! A run id already reserved with models::NewRunId (its record says "running"); empty = reserve one.
   std::string run_id;
+  //! An XGBoost model file (JSON or UBJSON, trained anywhere) to register instead of training: its
+  //! features are checked against the pipeline's, and the window's rows give its metrics, reference
+  //! histograms and golden rows. Default empty: train.
+  std::string import_model;
 };
 
 //! What a TrainAndRegister run did.

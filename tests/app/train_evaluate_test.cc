@@ -443,6 +443,65 @@ TEST_CASE("rollback pops the champions' stack: two rollbacks after three promoti
   CHECK(ReadFile(models + "/CHAMPION") == "v1\n");
 }
 
+TEST_CASE("models import registers a Python-trained model whose served scores equal Python's predict", "[app]") {
+  const std::string dir = TempDir("vigil-import");
+  const std::vector<std::string> features = {
+      "TX_AMOUNT", "TX_DURING_WEEKEND", "TX_DURING_NIGHT", "CUSTOMER_ID_NB_TX_1DAY_WINDOW",
+      "CUSTOMER_ID_AVG_AMOUNT_1DAY_WINDOW", "CUSTOMER_ID_NB_TX_7DAY_WINDOW", "CUSTOMER_ID_AVG_AMOUNT_7DAY_WINDOW",
+      "CUSTOMER_ID_NB_TX_30DAY_WINDOW", "CUSTOMER_ID_AVG_AMOUNT_30DAY_WINDOW", "TERMINAL_ID_NB_TX_1DAY_WINDOW",
+      "TERMINAL_ID_RISK_1DAY_WINDOW", "TERMINAL_ID_NB_TX_7DAY_WINDOW", "TERMINAL_ID_RISK_7DAY_WINDOW",
+      "TERMINAL_ID_NB_TX_30DAY_WINDOW", "TERMINAL_ID_RISK_30DAY_WINDOW"};
+  std::string joined;
+  for (const auto& f : features) joined += (joined.empty() ? "" : ",") + f;
+  REQUIRE(Shell("/usr/bin/python3 " + std::string(VIGIL_SOURCE_DIR) + "/tests/app/import_model.py " + SmallTable() +
+                " " + joined + " " + dir) == 0);
+  const std::string models = dir + "/models";
+  std::string out;
+  REQUIRE(RunVigil({"models", "--registry", models, "import", "--model", dir + "/model.json", "--pipeline", kPipeline,
+                    "--table", SmallTable(), "--promote"}, &out) == 0);
+  INFO(out);
+  CHECK(out.find("v1 registered from " + dir + "/model.json (15 features checked") != std::string::npos);
+  CHECK(ReadFile(models + "/CHAMPION") == "v1\n");
+  REQUIRE(RunVigil({"models", "--registry", models, "import", "--model", dir + "/model.ubj", "--pipeline", kPipeline,
+                    "--table", SmallTable()}, &out) == 0);
+  CHECK(ReadFile(models + "/v2/metadata.json").find("\"model_file\": \"model.ubj\"") != std::string::npos);
+  CHECK(RunOf(models, "v2").trigger == "import");
+  // What the score operator serves (the registry's verified version) equals Python's predict.
+  app::TableReadOptions read;
+  read.double_columns = features;
+  read.int64_columns = {"TRANSACTION_ID"};
+  auto loaded = app::Table::ReadCsv(SmallTable(), read);
+  REQUIRE(loaded.ok());
+  const app::Table& table = *loaded;
+  const auto ids = *table.Int64s("TRANSACTION_ID");
+  std::map<int64_t, double> python;
+  std::ifstream preds(dir + "/predictions.csv");
+  for (std::string line; std::getline(preds, line);)
+    python[std::stoll(line.substr(0, line.find(',')))] = std::stod(line.substr(line.find(',') + 1));
+  REQUIRE(python.size() == ids.size());
+  for (const char* version : {"v1", "v2"}) {
+    auto served = models::LoadVersion(models, version, features);
+    REQUIRE(served.ok());
+    std::vector<size_t> rows(ids.size());
+    for (size_t i = 0; i < rows.size(); ++i) rows[i] = i;
+    const std::vector<float> inputs = *table.DenseRows(features, rows);
+    std::vector<float> scores(rows.size());
+    (*served)->forest->PredictBatch(inputs.data(), rows.size(), features.size(), scores.data());
+    double worst = 0;
+    for (size_t i = 0; i < rows.size(); ++i) worst = std::max(worst, std::fabs(scores[i] - python.at(ids[i])));
+    INFO(version << ": " << rows.size() << " rows, largest difference " << worst);
+    CHECK(worst <= 1e-6);
+  }
+  // A model that reads other features is refused, naming both lists.
+  std::string other = ReadFile(dir + "/model.json");
+  ReplaceAll(&other, "\"TX_AMOUNT\"", "\"AMOUNT\"");
+  std::ofstream(dir + "/other.json") << other;
+  CHECK(RunVigil({"models", "--registry", models, "import", "--model", dir + "/other.json", "--pipeline", kPipeline,
+                  "--table", SmallTable()}, &out) == 2);
+  CHECK(out.find("the model's features [AMOUNT, TX_DURING_WEEKEND") != std::string::npos);
+  CHECK(out.find("differ from the pipeline's [TX_AMOUNT, TX_DURING_WEEKEND") != std::string::npos);
+}
+
 TEST_CASE("deploy/examples/fraud.yaml binds with a model trained on the Handbook features", "[app]") {
   const std::string dir = TempDir("vigil-fraud");
   std::string out;
