@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -41,7 +42,8 @@ std::vector<std::string> WriteChunks(const std::string& dir, const std::string& 
 }  // namespace
 
 int32_t KeyPartition(const std::string& key, int partitions) {
-  return rd_kafka_msg_partitioner_murmur2_random(nullptr, key.data(), key.size(), partitions, nullptr, nullptr);
+  return rd_kafka_msg_partitioner_murmur2_random(nullptr, key.data(), key.size(), partitions, nullptr,
+                                                 nullptr);
 }
 
 SoakStream BuildSoakStream(const std::string& dir, const std::string& sim_tx, const std::string& sim_labels,
@@ -63,6 +65,13 @@ SoakStream BuildSoakStream(const std::string& dir, const std::string& sim_tx, co
   std::vector<int64_t> latest(chunks, 0);  // the latest (not future-dated) TX_TIME_MS sent by each chunk
   std::mt19937_64 rng(options.seed);
   std::bernoulli_distribution future(options.future_percent / 100.0);
+  // A device whose clock runs years ahead dates its transactions years after the real time, whatever
+  // time the simulated stream replays: five years after now (the stream's 2018 dates plus five years
+  // would still lie in the past, and a stream of real time never carries those).
+  const int64_t bad_clock_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count() +
+                               kFiveYearsMs;
   std::ofstream replay_tx(dir + "/tx.jsonl");
   for (size_t i = 0; i < lines.size(); ++i) {
     const std::string& line = lines[i];
@@ -84,7 +93,7 @@ SoakStream BuildSoakStream(const std::string& dir, const std::string& sim_tx, co
       latest[c] = std::max(latest[c], JsonInt(line, "TX_TIME_MS"));
     }
     tx[c] += std::to_string(partition) + "\t" + customer + "\t" +
-             (is_future ? Shifted(line, kFiveYearsMs) : line) + "\n";
+             (is_future ? Shifted(line, bad_clock_ms - JsonInt(line, "TX_TIME_MS")) : line) + "\n";
     if (s.chunk_of.size() <= static_cast<size_t>(id))
       s.chunk_of.resize(static_cast<size_t>(id) + 1, SIZE_MAX);
     s.chunk_of[static_cast<size_t>(id)] = c;

@@ -18,13 +18,14 @@ namespace vigil::testing {
 
 //! What BuildSoakStream makes; each field states its default.
 struct SoakStreamOptions {
-  int partitions = 6;           //!< Partitions of the transactions and labels topics. Default 6.
-  int per_second = 300;         //!< Transactions per chunk (one chunk a second). Default 300.
-  double future_percent = 1.0;  //!< Share of transactions moved 5 years ahead, in percent. Default 1.
-  uint64_t seed = 1;            //!< Chooses the future-dated transactions. Default 1.
-  int garbage_partition = 5;    //!< The partition that receives garbage. Default 5.
-  size_t garbage_first = 0;     //!< First chunk of the garbage window. Default 0.
-  size_t garbage_chunks = 0;    //!< Chunks in the garbage window; 0 = none. Default 0.
+  int partitions = 6;    //!< Partitions of the transactions and labels topics. Default 6.
+  int per_second = 300;  //!< Transactions per chunk (one chunk a second). Default 300.
+  double future_percent =
+      1.0;            //!< Share of transactions dated 5 years after now (a bad clock), in percent. Default 1.
+  uint64_t seed = 1;  //!< Chooses the future-dated transactions. Default 1.
+  int garbage_partition = 5;  //!< The partition that receives garbage. Default 5.
+  size_t garbage_first = 0;   //!< First chunk of the garbage window. Default 0.
+  size_t garbage_chunks = 0;  //!< Chunks in the garbage window; 0 = none. Default 0.
   //! Labels are sent with the first chunk whose latest transaction is at most this long before the
   //! label's LABEL_TIME_MS. Default 3 days (the simulator's labels come 7 days after their transaction).
   int64_t label_lead_ms = 3LL * 24 * 3600 * 1000;
