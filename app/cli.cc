@@ -1,6 +1,6 @@
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <string_view>
 
 #include "app/commands.h"
@@ -34,11 +34,13 @@ std::string_view FirstCommandWord(int argc, char** argv) {
 }  // namespace
 
 int RunCli(int argc, char** argv) {
-  CLI::App app{"vigil — streaming fraud detection: Kafka in, features in RocksDB, XGBoost scores, decisions out."};
+  CLI::App app{
+      "vigil — streaming fraud detection: Kafka in, features in RocksDB, XGBoost scores, decisions out."};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("vigil ") + VIGIL_VERSION);
   std::string log_level = "info";
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off (debug adds the Kafka client's lines)")
+  app.add_option("--log-level", log_level,
+                 "trace, debug, info, warn, error or off (debug adds the Kafka client's lines)")
       ->capture_default_str();
   std::string log_format = "text";
   app.add_option("--log-format", log_format, "text, or json: one JSON object a line (time, level, msg)")
@@ -46,7 +48,8 @@ int RunCli(int argc, char** argv) {
 
   RunOptions run;
   std::string idle_exit;
-  CLI::App* run_cmd = app.add_subcommand("run", "Run a pipeline described by a YAML file until SIGINT/SIGTERM");
+  CLI::App* run_cmd =
+      app.add_subcommand("run", "Run a pipeline described by a YAML file until SIGINT/SIGTERM");
   run_cmd->add_option("config", run.config_path, "Pipeline YAML file")->required();
   run_cmd->add_option("--bootstrap", run.bootstrap, "Kafka bootstrap servers (overrides kafka.bootstrap)");
   run_cmd->add_option("--http-port", run.http_port, "HTTP port (overrides http.port; 0 = any free port)");
@@ -56,10 +59,12 @@ int RunCli(int argc, char** argv) {
                       "<hostname>-<8 hex of a hash of the state directory>); a restart with the same id "
                       "fences the previous incarnation's transactions. An instance fenced by another "
                       "with its id exits 3");
-  run_cmd->add_option("--idle-exit", idle_exit, "Stop after this long without events, e.g. 10s (default: never)");
+  run_cmd->add_option("--idle-exit", idle_exit,
+                      "Stop after this long without events, e.g. 10s (default: never)");
   std::string progress = "10s";
-  run_cmd->add_option("--progress", progress,
-                      "Log one progress line (events/s, lag, champion) this often; 0 = never")
+  run_cmd
+      ->add_option("--progress", progress,
+                   "Log one progress line (events/s, lag, champion) this often; 0 = never")
       ->capture_default_str();
   run_cmd->add_flag("--json-summary", run.json_summary, "Print the end-of-run summary as one JSON line");
   run_cmd->add_flag("--create-topics", run.create_topics,
@@ -94,7 +99,8 @@ int RunCli(int argc, char** argv) {
       known += (known.empty() ? "" : ", ") + sub->get_name();
     }
     if (!found) {
-      fmt::print(stderr, "vigil: unknown command '{}'; the commands are {} (see vigil --help)\n", word, known);
+      fmt::print(stderr, "vigil: unknown command '{}'; the commands are {} (see vigil --help)\n", word,
+                 known);
       return 2;
     }
   }

@@ -1,7 +1,5 @@
 #include "app/http_api.h"
 
-#include "app/retrainer.h"
-
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
 
@@ -9,6 +7,7 @@
 #include <optional>
 #include <span>
 
+#include "app/retrainer.h"
 #include "engine/engine_probe.h"
 #include "engine/row_encoder.h"
 #include "models/registry.h"
@@ -24,12 +23,18 @@ using engine::JsonError;
 //! HTTP status for a Status from the engine or the registry.
 int HttpStatus(const base::Status& st) {
   switch (st.code()) {
-    case base::StatusCode::kInvalidArgument: return 400;
-    case base::StatusCode::kNotFound: return 404;
-    case base::StatusCode::kFailedPrecondition: return 409;
-    case base::StatusCode::kCorruption: return 422;
-    case base::StatusCode::kUnavailable: return 503;
-    default: return 500;
+    case base::StatusCode::kInvalidArgument:
+      return 400;
+    case base::StatusCode::kNotFound:
+      return 404;
+    case base::StatusCode::kFailedPrecondition:
+      return 409;
+    case base::StatusCode::kCorruption:
+      return 422;
+    case base::StatusCode::kUnavailable:
+      return 503;
+    default:
+      return 500;
   }
 }
 
@@ -47,7 +52,8 @@ base::Result<std::string> EventKey(const HttpRequest& req, const config::SourceS
   simdjson::dom::element doc;
   if (parser.parse(req.body).get(doc)) return base::InvalidArgument("the body is not valid JSON");
   simdjson::dom::element value;
-  if (doc[source.key].get(value)) return base::InvalidArgument("the event has no key field '" + source.key + "'");
+  if (doc[source.key].get(value))
+    return base::InvalidArgument("the event has no key field '" + source.key + "'");
   if (int64_t i = 0; !value.get_int64().get(i)) return std::to_string(i);
   if (std::string_view s; !value.get_string().get(s)) return std::string(s);
   return base::InvalidArgument("key field '" + source.key + "' must be an integer or a string");
@@ -95,9 +101,12 @@ HttpResponse Score(const HttpRequest& req, std::span<const Stage> stages, const 
   engine::BatchMode mode;
   mode.read_only = !first.http.score_updates_state;
   if (auto reasons = req.QueryParam("reasons")) {
-    if (*reasons == "exact") mode.explain = 2;
-    else if (*reasons == "approximate") mode.explain = 1;
-    else if (*reasons != "auto") return JsonError(400, "reasons: expected exact, approximate or auto");
+    if (*reasons == "exact")
+      mode.explain = 2;
+    else if (*reasons == "approximate")
+      mode.explain = 1;
+    else if (*reasons != "auto")
+      return JsonError(400, "reasons: expected exact, approximate or auto");
   }
   auto key = EventKey(req, first.source);
   if (!key.ok()) return JsonError(400, key.status().message());
@@ -110,14 +119,15 @@ HttpResponse Score(const HttpRequest& req, std::span<const Stage> stages, const 
     std::optional<HttpResponse> rejected;
     std::string next, next_key;
     const engine::RowEncoder& encoder = stages[s].plan->output_encoder();
-    const base::Status st = stages[s].runtime->Query(*partition, event, mode, [&](const engine::Batch& batch, size_t row) {
-      if (!batch.live(row)) {
-        rejected = Rejected(batch, row);
-        return;
-      }
-      encoder.EncodeRow(batch, row, &next);
-      encoder.EncodeKey(batch, row, &next_key);
-    });
+    const base::Status st =
+        stages[s].runtime->Query(*partition, event, mode, [&](const engine::Batch& batch, size_t row) {
+          if (!batch.live(row)) {
+            rejected = Rejected(batch, row);
+            return;
+          }
+          encoder.EncodeRow(batch, row, &next);
+          encoder.EncodeKey(batch, row, &next_key);
+        });
     if (!st.ok()) return JsonError(HttpStatus(st), st.message());
     if (rejected) return *std::move(rejected);
     event = std::move(next);
@@ -127,30 +137,31 @@ HttpResponse Score(const HttpRequest& req, std::span<const Stage> stages, const 
   auto partition = runtime->PartitionFor(*key);
   if (!partition.ok()) return JsonError(HttpStatus(partition.status()), partition.status().message());
   HttpResponse response;
-  const base::Status st = runtime->Query(*partition, event, mode, [&](const engine::Batch& batch, size_t row) {
-    if (!batch.live(row)) {
-      response = Rejected(batch, row);
-      return;
-    }
-    std::string body = "{\"score\":";
-    engine::AppendJsonDouble(batch.f64(row, cols.score), &body);
-    body += ",\"decision\":";
-    engine::AppendJsonDouble(batch.f64(row, cols.decision), &body);
-    body += ",\"model_version\":";
-    engine::AppendJsonString(batch.str(row, cols.version), &body);
-    body += ",\"reasons\":";
-    AppendReasons(batch.str(row, cols.reasons), &body);
-    body += ",\"features\":{";
-    for (size_t i = 0; i < cols.features.size(); ++i) {
-      if (i > 0) body.push_back(',');
-      engine::AppendJsonString(cols.features[i].first, &body);
-      body.push_back(':');
-      engine::AppendJsonDouble(batch.AsDouble(row, cols.features[i].second), &body);
-    }
-    body += "},\"partition\":" + std::to_string(*partition) + ",\"state_updated\":";
-    body += mode.read_only ? "false}" : "true}";
-    response = engine::JsonResponse(200, std::move(body));
-  });
+  const base::Status st =
+      runtime->Query(*partition, event, mode, [&](const engine::Batch& batch, size_t row) {
+        if (!batch.live(row)) {
+          response = Rejected(batch, row);
+          return;
+        }
+        std::string body = "{\"score\":";
+        engine::AppendJsonDouble(batch.f64(row, cols.score), &body);
+        body += ",\"decision\":";
+        engine::AppendJsonDouble(batch.f64(row, cols.decision), &body);
+        body += ",\"model_version\":";
+        engine::AppendJsonString(batch.str(row, cols.version), &body);
+        body += ",\"reasons\":";
+        AppendReasons(batch.str(row, cols.reasons), &body);
+        body += ",\"features\":{";
+        for (size_t i = 0; i < cols.features.size(); ++i) {
+          if (i > 0) body.push_back(',');
+          engine::AppendJsonString(cols.features[i].first, &body);
+          body.push_back(':');
+          engine::AppendJsonDouble(batch.AsDouble(row, cols.features[i].second), &body);
+        }
+        body += "},\"partition\":" + std::to_string(*partition) + ",\"state_updated\":";
+        body += mode.read_only ? "false}" : "true}";
+        response = engine::JsonResponse(200, std::move(body));
+      });
   if (!st.ok()) return JsonError(HttpStatus(st), st.message());
   return response;
 }
@@ -167,11 +178,15 @@ HttpResponse ListModels(const std::string& registry) {
   if (!versions.ok()) return JsonError(HttpStatus(versions.status()), versions.status().message());
   auto champion = models::ReadChampion(registry);
   std::string body = "{\"champion\":";
-  if (champion.ok()) engine::AppendJsonString(*champion, &body);
-  else body += "null";
+  if (champion.ok())
+    engine::AppendJsonString(*champion, &body);
+  else
+    body += "null";
   body += ",\"candidate\":";
-  if (auto candidate = models::ReadCandidate(registry); candidate.ok()) engine::AppendJsonString(*candidate, &body);
-  else body += "null";
+  if (auto candidate = models::ReadCandidate(registry); candidate.ok())
+    engine::AppendJsonString(*candidate, &body);
+  else
+    body += "null";
   body += ",\"versions\":[";
   for (size_t i = 0; i < versions->size(); ++i) {
     if (i > 0) body.push_back(',');
@@ -207,8 +222,8 @@ HttpResponse GetRuns(const HttpRequest& req, const std::string& registry) {
 }
 
 //! POST /v1/models/promote ("champion") or /v1/models/candidate ("candidate"): body {"version": "..."}.
-HttpResponse SetModel(const HttpRequest& req, const std::string& registry, const std::vector<std::string>& features,
-                      const std::string& role) {
+HttpResponse SetModel(const HttpRequest& req, const std::string& registry,
+                      const std::vector<std::string>& features, const std::string& role) {
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   std::string_view version;
@@ -251,17 +266,24 @@ void RegisterRoutes(engine::HttpServer& server, engine::Runtime* runtime, const 
 void RegisterRoutes(engine::HttpServer& server, std::vector<Stage> stages,
                     const std::shared_ptr<prometheus::Registry>& metrics) {
   using engine::RouteKind;
-  server.Route("GET", "/metrics", [metrics](const HttpRequest&) {
-    return engine::TextResponse(200, engine::SerializeMetrics(*metrics), "text/plain; version=0.0.4; charset=utf-8");
-  }, RouteKind::kReadOnly);
-  server.Route("GET", "/healthz", [](const HttpRequest&) {
-    return engine::JsonResponse(200, R"({"status":"ok"})");
-  }, RouteKind::kReadOnly);
-  server.Route("GET", "/readyz", [stages](const HttpRequest&) {
-    for (const Stage& s : stages)
-      if (!s.runtime->ready()) return engine::JsonResponse(503, R"({"status":"not ready"})");
-    return engine::JsonResponse(200, R"({"status":"ready"})");
-  }, RouteKind::kReadOnly);
+  server.Route(
+      "GET", "/metrics",
+      [metrics](const HttpRequest&) {
+        return engine::TextResponse(200, engine::SerializeMetrics(*metrics),
+                                    "text/plain; version=0.0.4; charset=utf-8");
+      },
+      RouteKind::kReadOnly);
+  server.Route(
+      "GET", "/healthz", [](const HttpRequest&) { return engine::JsonResponse(200, R"({"status":"ok"})"); },
+      RouteKind::kReadOnly);
+  server.Route(
+      "GET", "/readyz",
+      [stages](const HttpRequest&) {
+        for (const Stage& s : stages)
+          if (!s.runtime->ready()) return engine::JsonResponse(503, R"({"status":"not ready"})");
+        return engine::JsonResponse(200, R"({"status":"ready"})");
+      },
+      RouteKind::kReadOnly);
 
   // The score operator and the model's features are in the last stage (engine/stages.h).
   const engine::Plan& plan = *stages.back().plan;
@@ -274,33 +296,47 @@ void RegisterRoutes(engine::HttpServer& server, std::vector<Stage> stages,
   cols.version = schema.Find("MODEL_VERSION");
   cols.reasons = schema.Find("REASONS");
   for (const auto& f : plan.spec().features) cols.features.emplace_back(f, schema.Find(f));
-  server.Route("POST", "/v1/score", [stages, cols](const HttpRequest& req) {
-    return Score(req, stages, cols);
-  }, plan.spec().http.score_updates_state ? RouteKind::kMutating : RouteKind::kReadOnly);
-  server.Route("GET", "/v1/models", [registry](const HttpRequest&) { return ListModels(registry); },
-               RouteKind::kReadOnly);
-  server.Route("GET", "/v1/runs", [registry](const HttpRequest& req) { return GetRuns(req, registry); },
-               RouteKind::kReadOnly);
-  server.Route("POST", "/v1/models/promote", [registry, features = plan.spec().features](const HttpRequest& req) {
-    return SetModel(req, registry, features, "champion");
-  }, RouteKind::kMutating);
-  server.Route("POST", "/v1/models/candidate", [registry, features = plan.spec().features](const HttpRequest& req) {
-    return SetModel(req, registry, features, "candidate");
-  }, RouteKind::kMutating);
-  server.Route("POST", "/v1/models/rollback",
-               [registry, features = plan.spec().features](const HttpRequest&) { return RollbackModel(registry, features); },
-               RouteKind::kMutating);
+  server.Route(
+      "POST", "/v1/score", [stages, cols](const HttpRequest& req) { return Score(req, stages, cols); },
+      plan.spec().http.score_updates_state ? RouteKind::kMutating : RouteKind::kReadOnly);
+  server.Route(
+      "GET", "/v1/models", [registry](const HttpRequest&) { return ListModels(registry); },
+      RouteKind::kReadOnly);
+  server.Route(
+      "GET", "/v1/runs", [registry](const HttpRequest& req) { return GetRuns(req, registry); },
+      RouteKind::kReadOnly);
+  server.Route(
+      "POST", "/v1/models/promote",
+      [registry, features = plan.spec().features](const HttpRequest& req) {
+        return SetModel(req, registry, features, "champion");
+      },
+      RouteKind::kMutating);
+  server.Route(
+      "POST", "/v1/models/candidate",
+      [registry, features = plan.spec().features](const HttpRequest& req) {
+        return SetModel(req, registry, features, "candidate");
+      },
+      RouteKind::kMutating);
+  server.Route(
+      "POST", "/v1/models/rollback",
+      [registry, features = plan.spec().features](const HttpRequest&) {
+        return RollbackModel(registry, features);
+      },
+      RouteKind::kMutating);
 }
 
 void RegisterRetrainRoute(engine::HttpServer& server, Retrainer* retrainer) {
-  server.Route("POST", "/v1/retrain", [retrainer](const HttpRequest&) {
-    auto id = retrainer->RequestRetrain();
-    if (!id.ok()) return JsonError(HttpStatus(id.status()), id.status().message());
-    std::string body = "{\"run_id\":";
-    engine::AppendJsonString(*id, &body);
-    body.push_back('}');
-    return engine::JsonResponse(202, std::move(body));
-  }, engine::RouteKind::kMutating);
+  server.Route(
+      "POST", "/v1/retrain",
+      [retrainer](const HttpRequest&) {
+        auto id = retrainer->RequestRetrain();
+        if (!id.ok()) return JsonError(HttpStatus(id.status()), id.status().message());
+        std::string body = "{\"run_id\":";
+        engine::AppendJsonString(*id, &body);
+        body.push_back('}');
+        return engine::JsonResponse(202, std::move(body));
+      },
+      engine::RouteKind::kMutating);
 }
 
 }  // namespace vigil::app

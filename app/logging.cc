@@ -19,7 +19,9 @@ class JsonMessageFlag final : public spdlog::custom_flag_formatter {
     base::AppendJsonString(std::string_view(msg.payload.data(), msg.payload.size()), &escaped_);
     dest.append(escaped_.data(), escaped_.data() + escaped_.size());
   }
-  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<JsonMessageFlag>(); }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<JsonMessageFlag>();
+  }
 
  private:
   std::string escaped_;
@@ -37,7 +39,8 @@ base::Status ConfigureLogging(std::string_view level, std::string_view format) {
   if (format == "text") {
     formatter->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
   } else if (format == "json") {
-    formatter->add_flag<JsonMessageFlag>('*').set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","msg":%*})");
+    formatter->add_flag<JsonMessageFlag>('*').set_pattern(
+        R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","msg":%*})");
   } else {
     return base::InvalidArgument("--log-format '" + std::string(format) + "': expected text or json");
   }

@@ -1,9 +1,10 @@
 // `vigil models list|show|promote|propose|rollback|import`: the model registry from the command line.
+#include "app/models_command.h"
+
 #include <fmt/core.h>
 
 #include <filesystem>
 
-#include "app/models_command.h"
 #include "app/train_command.h"
 #include "models/registry.h"
 
@@ -14,7 +15,6 @@ int Fail(const base::Status& st) {
   fmt::print(stderr, "error: {}\n", st.message());
   return st.code() == base::StatusCode::kInvalidArgument || st.code() == base::StatusCode::kNotFound ? 2 : 1;
 }
-
 
 //! `vigil models import`: registers a model trained elsewhere as vigil train registers its own.
 int Import(const ModelsOptions& o) {
@@ -33,9 +33,10 @@ int Import(const ModelsOptions& o) {
   if (!result->trained.ok()) return Fail(result->trained);
   if (!result->recorded.ok()) return Fail(result->recorded);
   const std::string& version = result->run.model_version;
-  fmt::print("{} registered from {} ({} features checked; golden rows and reference from {} rows of {})\n", version,
-             o.model, result->features.size(), static_cast<int64_t>(result->run.train_metrics.count("rows")
-                                                                         ? result->run.train_metrics.at("rows") : 0),
+  fmt::print("{} registered from {} ({} features checked; golden rows and reference from {} rows of {})\n",
+             version, o.model, result->features.size(),
+             static_cast<int64_t>(
+                 result->run.train_metrics.count("rows") ? result->run.train_metrics.at("rows") : 0),
              o.table);
   if (!o.promote) {
     fmt::print("next: vigil models --registry {} promote {}\n", o.registry, version);
@@ -56,24 +57,28 @@ int ModelsCommand(const ModelsOptions& o) {
     auto champion = models::ReadChampion(o.registry);
     auto candidate = models::ReadCandidate(o.registry);
     for (const auto& v : *versions)
-      fmt::print("{}{}\n", v, champion.ok() && *champion == v     ? "  (champion)"
-                              : candidate.ok() && *candidate == v ? "  (candidate)"
-                                                                  : "");
+      fmt::print("{}{}\n", v,
+                 champion.ok() && *champion == v     ? "  (champion)"
+                 : candidate.ok() && *candidate == v ? "  (candidate)"
+                                                     : "");
     // A folder with a model but no metadata.json is not a version yet: say so instead of hiding it.
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(o.registry, ec))
       if (entry.is_directory() && !std::filesystem::exists(entry.path() / "metadata.json") &&
-          (std::filesystem::exists(entry.path() / "model.json") || std::filesystem::exists(entry.path() / "model.ubj")))
-        fmt::print("{}  (not registered: a model without metadata.json; register it with vigil models --registry {} "
-                   "import --model FILE --pipeline P.yaml --table T.csv)\n",
-                   entry.path().filename().string(), o.registry);
+          (std::filesystem::exists(entry.path() / "model.json") ||
+           std::filesystem::exists(entry.path() / "model.ubj")))
+        fmt::print(
+            "{}  (not registered: a model without metadata.json; register it with vigil models --registry {} "
+            "import --model FILE --pipeline P.yaml --table T.csv)\n",
+            entry.path().filename().string(), o.registry);
     return 0;
   }
   if (o.action == "show") {
     auto v = models::LoadVersion(o.registry, o.version, {});
     if (!v.ok()) return Fail(v.status());
-    fmt::print("{}: {} trees, {} features, parent {}, golden rows reproduce\n", (*v)->version, (*v)->forest->num_trees(),
-               (*v)->features.size(), (*v)->parent.empty() ? "none" : (*v)->parent);
+    fmt::print("{}: {} trees, {} features, parent {}, golden rows reproduce\n", (*v)->version,
+               (*v)->forest->num_trees(), (*v)->features.size(),
+               (*v)->parent.empty() ? "none" : (*v)->parent);
     for (const auto& f : (*v)->features) fmt::print("  {}\n", f);
     return 0;
   }
@@ -104,25 +109,35 @@ void AddModelsCommand(CLI::App& app, ModelsOptions& o) {
   CLI::App* show = cmd->add_subcommand("show", "Load and verify a version, print its features");
   show->add_option("version", o.version)->required();
   show->callback([&o] { o.action = "show"; });
-  CLI::App* promote = cmd->add_subcommand("promote", "Verify a version and make it the champion (running pipelines swap to it)");
+  CLI::App* promote = cmd->add_subcommand(
+      "promote", "Verify a version and make it the champion (running pipelines swap to it)");
   promote->add_option("version", o.version)->required();
   promote->callback([&o] { o.action = "promote"; });
   CLI::App* propose = cmd->add_subcommand(
-      "propose", "Verify a version and make it the candidate (pipelines with `rollout:` shadow or canary it)");
+      "propose",
+      "Verify a version and make it the candidate (pipelines with `rollout:` shadow or canary it)");
   propose->add_option("version", o.version)->required();
   propose->callback([&o] { o.action = "propose"; });
-  cmd->add_subcommand("rollback", "Make the previous champion serve again")->callback([&o] { o.action = "rollback"; });
+  cmd->add_subcommand("rollback", "Make the previous champion serve again")->callback([&o] {
+    o.action = "rollback";
+  });
   CLI::App* import = cmd->add_subcommand(
-      "import", "Register an XGBoost model trained anywhere (JSON or UBJSON, xgboost 1.7-3.x): its features are "
-                "checked against the pipeline, its golden rows and reference histograms computed from the table");
-  import->add_option("--model", o.model, "The model file (Booster.save_model('model.json') or .ubj)")->required();
-  import->add_option("--pipeline", o.pipeline, "The pipeline whose features: the model reads, in order")->required();
-  import->add_option("--table", o.table, "A training table (vigil replay's CSV) with those features")->required();
+      "import",
+      "Register an XGBoost model trained anywhere (JSON or UBJSON, xgboost 1.7-3.x): its features are "
+      "checked against the pipeline, its golden rows and reference histograms computed from the table");
+  import->add_option("--model", o.model, "The model file (Booster.save_model('model.json') or .ubj)")
+      ->required();
+  import->add_option("--pipeline", o.pipeline, "The pipeline whose features: the model reads, in order")
+      ->required();
+  import->add_option("--table", o.table, "A training table (vigil replay's CSV) with those features")
+      ->required();
   import->add_option("--version", o.version, "Version name (default: v<N+1>)");
-  import->add_option("--start", o.start, "First day (UTC, YYYY-MM-DD) of the rows it was trained on (default: the whole table)");
+  import->add_option("--start", o.start,
+                     "First day (UTC, YYYY-MM-DD) of the rows it was trained on (default: the whole table)");
   import->add_option("--days", o.days, "With --start: days of that window")->capture_default_str();
   import->add_flag("--promote", o.promote, "Make it the champion once registered");
-  import->callback([&o] { o.action = "import"; });
-}
+  import->callback([&o] { o.action = "import";
+});
+}  // namespace vigil::app
 
 }  // namespace vigil::app

@@ -39,7 +39,8 @@ base::Result<LabelMap> ReadLabelsFile(const std::string& path, const config::Lab
   auto loaded = simdjson::padded_string::load(path);
   if (loaded.error()) return base::NotFound("cannot read labels file '" + path + "'");
   const simdjson::padded_string text = std::move(loaded).value();
-  if (parser.parse_many(text).get(stream)) return base::InvalidArgument("labels file '" + path + "' is not JSONL");
+  if (parser.parse_many(text).get(stream))
+    return base::InvalidArgument("labels file '" + path + "' is not JSONL");
   LabelMap labels;
   for (auto doc : stream) {
     simdjson::dom::element element;
@@ -52,10 +53,11 @@ base::Result<LabelMap> ReadLabelsFile(const std::string& path, const config::Lab
 base::Result<LabelMap> ReadLabelsTopic(const config::PipelineSpec& spec) {
   simdjson::dom::parser parser;
   LabelMap labels;
-  VIGIL_RETURN_IF_ERROR(connectors::ReadTopic(spec.kafka, spec.labels.source.topic, [&](std::string_view value) {
-    simdjson::dom::element doc;
-    if (!parser.parse(value.data(), value.size()).get(doc)) AddLabel(doc, spec.labels, &labels);
-  }));
+  VIGIL_RETURN_IF_ERROR(
+      connectors::ReadTopic(spec.kafka, spec.labels.source.topic, [&](std::string_view value) {
+        simdjson::dom::element doc;
+        if (!parser.parse(value.data(), value.size()).get(doc)) AddLabel(doc, spec.labels, &labels);
+      }));
   return labels;
 }
 
@@ -96,18 +98,24 @@ base::Status Replay(const ReplayOptions& o, engine::RunSummary* summary) {
   if (!from_kafka && (o.start != "earliest" || o.end != "latest"))
     return base::InvalidArgument("--start and --end bound a Kafka replay; they do not apply to --events");
   if (from_kafka && !o.labels.empty())
-    return base::InvalidArgument("--labels goes with --events; a Kafka replay reads the pipeline's labels topic");
+    return base::InvalidArgument(
+        "--labels goes with --events; a Kafka replay reads the pipeline's labels topic");
   std::unique_ptr<engine::Source> source;
   if (from_kafka) {
     std::vector<connectors::NeededTopic> topics = connectors::PipelineTopics(spec);
-    std::erase_if(topics, [](const connectors::NeededTopic& t) { return t.role != "input" && t.role != "labels"; });
+    std::erase_if(topics,
+                  [](const connectors::NeededTopic& t) { return t.role != "input" && t.role != "labels"; });
     VIGIL_RETURN_IF_ERROR(connectors::CheckTopics(spec.kafka, topics, {}));
     VIGIL_ASSIGN_OR_RETURN(connectors::OffsetBound start, connectors::ParseOffsetBound(o.start));
     VIGIL_ASSIGN_OR_RETURN(connectors::OffsetBound end, connectors::ParseOffsetBound(o.end));
-    VIGIL_ASSIGN_OR_RETURN(source, connectors::KafkaSource::MakeRange(spec, std::move(start), std::move(end)));
+    VIGIL_ASSIGN_OR_RETURN(source,
+                           connectors::KafkaSource::MakeRange(spec, std::move(start), std::move(end)));
   }
-  const std::string state_dir = !o.state_dir.empty() ? o.state_dir
-      : (std::filesystem::temp_directory_path() / ("vigil-replay-" + std::to_string(::getpid()))).string();
+  const std::string state_dir =
+      !o.state_dir.empty()
+          ? o.state_dir
+          : (std::filesystem::temp_directory_path() / ("vigil-replay-" + std::to_string(::getpid())))
+                .string();
   const std::string features_csv = o.out + ".features.tmp";
   // The state and the intermediate table go, whatever happens.
   struct Cleanup {
@@ -128,8 +136,12 @@ base::Status Replay(const ReplayOptions& o, engine::RunSummary* summary) {
   spec.output.kind = config::SinkSpec::Kind::kFile;
   spec.output.format = config::SinkSpec::Format::kCsv;
   spec.output.path = features_csv;
-  spec.dead_letter = config::SinkSpec{config::SinkSpec::Kind::kFile, config::SinkSpec::Format::kJson, "",
-                                      o.out + ".dead-letters.jsonl", {}, {}};
+  spec.dead_letter = config::SinkSpec{config::SinkSpec::Kind::kFile,
+                                      config::SinkSpec::Format::kJson,
+                                      "",
+                                      o.out + ".dead-letters.jsonl",
+                                      {},
+                                      {}};
   spec.http.enabled = false;
   spec.runtime.state_dir = state_dir;
   spec.runtime.workers = 1;
@@ -145,11 +157,14 @@ base::Status Replay(const ReplayOptions& o, engine::RunSummary* summary) {
       if (fields[i].name == spec.labels.id) return static_cast<int>(i);
     return fields.empty() ? plan->schema().Find(spec.labels.id) : -1;
   }();
-  if (id_column < 0) return base::InvalidArgument("the output fields must include the id '" + spec.labels.id + "'");
+  if (id_column < 0)
+    return base::InvalidArgument("the output fields must include the id '" + spec.labels.id + "'");
   engine::EngineProbe probe(engine::NewMetricsRegistry(), spec.name);
-  VIGIL_ASSIGN_OR_RETURN(auto output, connectors::MakeSink(spec, spec.output, plan->output_encoder().csv_header()));
+  VIGIL_ASSIGN_OR_RETURN(auto output,
+                         connectors::MakeSink(spec, spec.output, plan->output_encoder().csv_header()));
   VIGIL_ASSIGN_OR_RETURN(auto dead, connectors::MakeSink(spec, spec.dead_letter));
-  VIGIL_ASSIGN_OR_RETURN(auto runtime, engine::Runtime::Make(*plan, std::move(source), std::move(output), std::move(dead), &probe));
+  VIGIL_ASSIGN_OR_RETURN(auto runtime, engine::Runtime::Make(*plan, std::move(source), std::move(output),
+                                                             std::move(dead), &probe));
   VIGIL_RETURN_IF_ERROR(runtime->Run());
   *summary = runtime->summary();
   runtime.reset();
@@ -172,16 +187,18 @@ int ReplayCommand(const ReplayOptions& o) {
   engine::RunSummary summary;
   if (base::Status st = Replay(o, &summary); !st.ok()) {
     fmt::print(stderr, "error: {}\n", st.message());
-    return st.code() == base::StatusCode::kInvalidArgument || st.code() == base::StatusCode::kNotFound ? 2 : 1;
+    return st.code() == base::StatusCode::kInvalidArgument || st.code() == base::StatusCode::kNotFound ? 2
+                                                                                                       : 1;
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  fmt::print("replay: {} events, {} rows in {}, {} dead-lettered, {:.1f} s\n", summary.events_in, summary.events_out,
-             o.out, summary.dead_letters, seconds);
+  fmt::print("replay: {} events, {} rows in {}, {} dead-lettered, {:.1f} s\n", summary.events_in,
+             summary.events_out, o.out, summary.dead_letters, seconds);
   return 0;
 }
 
 void AddReplayCommand(CLI::App& app, ReplayOptions& o) {
-  CLI::App* cmd = app.add_subcommand("replay", "Run a pipeline's operators over recorded events and write the training table");
+  CLI::App* cmd = app.add_subcommand(
+      "replay", "Run a pipeline's operators over recorded events and write the training table");
   cmd->footer(
       "Events come from a file (--events) or, without --events, from the pipeline's Kafka topic: every\n"
       "partition from --start to --end, read outside the pipeline's consumer group (nothing is committed),\n"
@@ -190,13 +207,17 @@ void AddReplayCommand(CLI::App& app, ReplayOptions& o) {
       "or an ISO-8601 time (the first offset at or after it).\n"
       "Example: vigil replay pipeline.yaml --start 2018-05-01 --end 2018-06-01 --out may.csv");
   cmd->add_option("config", o.config_path, "Pipeline YAML file")->required();
-  cmd->add_option("--events", o.events, "Events file (JSONL), e.g. from vigil simulate --out; default: the Kafka topic");
-  cmd->add_option("--labels", o.labels, "Labels file (JSONL) for --events, e.g. from vigil simulate --labels-out");
+  cmd->add_option("--events", o.events,
+                  "Events file (JSONL), e.g. from vigil simulate --out; default: the Kafka topic");
+  cmd->add_option("--labels", o.labels,
+                  "Labels file (JSONL) for --events, e.g. from vigil simulate --labels-out");
   cmd->add_option("--start", o.start, "Kafka: where each partition starts")->capture_default_str();
   cmd->add_option("--end", o.end, "Kafka: where each partition ends (exclusive)")->capture_default_str();
-  cmd->add_option("--out", o.out, "Training table (CSV): the pipeline's output fields, then LABEL")->required();
+  cmd->add_option("--out", o.out, "Training table (CSV): the pipeline's output fields, then LABEL")
+      ->required();
   cmd->add_option("--bootstrap", o.bootstrap, "Kafka bootstrap servers (overrides kafka.bootstrap)");
-  cmd->add_option("--state-dir", o.state_dir, "State directory (default: a temporary one, removed afterwards)");
+  cmd->add_option("--state-dir", o.state_dir,
+                  "State directory (default: a temporary one, removed afterwards)");
   cmd->callback([&o] { o.selected = true; });
 }
 

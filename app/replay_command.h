@@ -1,7 +1,6 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <string>
 
 namespace vigil::app {
@@ -9,13 +8,13 @@ namespace vigil::app {
 //! Options of `vigil replay`.
 struct ReplayOptions {
   std::string config_path;  //!< The pipeline whose operators compute the features.
-  std::string events;       //!< Events file (JSONL), in offset order; empty = read the pipeline's Kafka topic.
-  std::string labels;       //!< Labels file (JSONL); with --events, required when the pipeline has labels.
+  std::string events;  //!< Events file (JSONL), in offset order; empty = read the pipeline's Kafka topic.
+  std::string labels;  //!< Labels file (JSONL); with --events, required when the pipeline has labels.
   std::string start = "earliest";  //!< Kafka: first offset of each partition (see ParseOffsetBound).
   std::string end = "latest";      //!< Kafka: end offset (exclusive) of each partition.
-  std::string out;          //!< Training table (CSV): the output fields, then LABEL.
-  std::string state_dir;    //!< Where the replay keeps its state; default a temporary directory.
-  std::string bootstrap;    //!< Kafka bootstrap servers; empty = the pipeline's kafka.bootstrap.
+  std::string out;                 //!< Training table (CSV): the output fields, then LABEL.
+  std::string state_dir;           //!< Where the replay keeps its state; default a temporary directory.
+  std::string bootstrap;           //!< Kafka bootstrap servers; empty = the pipeline's kafka.bootstrap.
   bool selected = false;
 };
 

@@ -75,10 +75,12 @@ int ResetCommand(const ResetOptions& o) {
   add(&f.groups, whole.groups);
   add(&f.topics, whole.topics);
   add(&f.state_dirs, whole.state_dirs);
-  fmt::print("vigil reset {} deletes, on {}:\n  consumer groups (their committed offsets): {}\n  internal topics: {}\n"
-             "  local state: {}\nThe next run starts from the beginning of {}.\n",
-             o.config_path, spec.kafka.bootstrap, Join(f.groups), Join(f.topics), Join(f.state_dirs),
-             spec.source.topic);
+  fmt::print(
+      "vigil reset {} deletes, on {}:\n  consumer groups (their committed offsets): {}\n  internal topics: "
+      "{}\n"
+      "  local state: {}\nThe next run starts from the beginning of {}.\n",
+      o.config_path, spec.kafka.bootstrap, Join(f.groups), Join(f.topics), Join(f.state_dirs),
+      spec.source.topic);
   if (!o.yes) {
     fmt::print("Type yes to go on: ");
     std::fflush(stdout);
@@ -88,7 +90,8 @@ int ResetCommand(const ResetOptions& o) {
       return 1;
     }
   }
-  for (base::Status st : {connectors::DeleteGroups(spec.kafka, f.groups), connectors::DeleteTopics(spec.kafka, f.topics)}) {
+  for (base::Status st :
+       {connectors::DeleteGroups(spec.kafka, f.groups), connectors::DeleteTopics(spec.kafka, f.topics)}) {
     if (!st.ok()) {
       fmt::print(stderr, "error: {}\n", st.message());
       return 1;
@@ -108,7 +111,8 @@ int ResetCommand(const ResetOptions& o) {
 
 void AddResetCommand(CLI::App& app, ResetOptions& o) {
   CLI::App* cmd = app.add_subcommand(
-      "reset", "Forget what a pipeline has done: its consumer groups' offsets, internal topics and local state");
+      "reset",
+      "Forget what a pipeline has done: its consumer groups' offsets, internal topics and local state");
   cmd->add_option("config", o.config_path, "Pipeline YAML file")->required();
   cmd->add_option("--bootstrap", o.bootstrap, "Kafka bootstrap servers (overrides kafka.bootstrap)");
   cmd->add_option("--state-dir", o.state_dir, "State directory (overrides runtime.state_dir)");

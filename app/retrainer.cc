@@ -21,8 +21,8 @@
 #include <fstream>
 #include <limits>
 
-#include "base/time.h"
 #include "app/train_command.h"
+#include "base/time.h"
 #include "models/registry.h"
 #include "models/runs.h"
 
@@ -41,7 +41,8 @@ constexpr size_t kReadChunk = 1 << 20;
 constexpr int kLowestPriority = 19;
 
 int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -192,13 +193,15 @@ Retrainer::Retrainer(config::PipelineSpec pipeline, const config::ScoreSpec& sco
   if (metrics) probe_ = std::make_unique<Probe>(*metrics, pipeline_.name);
 }
 
-base::Result<std::unique_ptr<Retrainer>> Retrainer::Start(const config::PipelineSpec& pipeline,
-                                                          const std::shared_ptr<prometheus::Registry>& metrics) {
+base::Result<std::unique_ptr<Retrainer>> Retrainer::Start(
+    const config::PipelineSpec& pipeline, const std::shared_ptr<prometheus::Registry>& metrics) {
   for (const auto& op : pipeline.operators) {
     const auto* score = std::get_if<config::ScoreSpec>(&op.params);
     if (score == nullptr || !score->retrain.enabled) continue;
-    if (score->feature_log.empty()) return base::InvalidArgument("retrain: needs the score operator's feature_log");
-    if (pipeline.features.empty()) return base::InvalidArgument("retrain: the pipeline has no `features:` list");
+    if (score->feature_log.empty())
+      return base::InvalidArgument("retrain: needs the score operator's feature_log");
+    if (pipeline.features.empty())
+      return base::InvalidArgument("retrain: the pipeline has no `features:` list");
     std::unique_ptr<Retrainer> retrainer(new Retrainer(pipeline, *score, metrics));
     retrainer->thread_ = std::thread([r = retrainer.get()] { r->Loop(); });
     return retrainer;
@@ -249,7 +252,8 @@ void Retrainer::TrainAsOf(int64_t point_ms, const std::string& trigger, const st
   const int64_t train_start = train_end - spec.train_days * kMsPerDay;
   const int64_t rows = tail_.CountRows(train_start, train_end);
   if (rows < spec.min_rows) {
-    const std::string reason = fmt::format("{} rows in the training window, fewer than min_rows {}", rows, spec.min_rows);
+    const std::string reason =
+        fmt::format("{} rows in the training window, fewer than min_rows {}", rows, spec.min_rows);
     spdlog::info("retrain ({}) skipped: {}", trigger, reason);
     if (!run_id.empty()) {
       models::RunRecord run;
@@ -290,8 +294,9 @@ void Retrainer::TrainAsOf(int64_t point_ms, const std::string& trigger, const st
   fs::remove(snapshot, ec);
   if (!outcome.ok()) {
     spdlog::warn("retrain ({}) failed before it was recorded: {}", trigger, outcome.status().message());
-    if (!run_id.empty()) (void)models::SetRunOutcome(score_.registry, run_id,
-                                                     std::string(models::kRunFailedPrefix) + outcome.status().message(), "");
+    if (!run_id.empty())
+      (void)models::SetRunOutcome(score_.registry, run_id,
+                                  std::string(models::kRunFailedPrefix) + outcome.status().message(), "");
     if (probe_) probe_->Ran("failed");
     return;
   }
@@ -302,7 +307,8 @@ void Retrainer::TrainAsOf(int64_t point_ms, const std::string& trigger, const st
   } else {
     spdlog::warn("retrain ({}): run {} failed: {}", trigger, run.id, outcome->trained.message());
   }
-  if (!outcome->recorded.ok()) spdlog::warn("retrain: run {} not recorded: {}", run.id, outcome->recorded.message());
+  if (!outcome->recorded.ok())
+    spdlog::warn("retrain: run {} not recorded: {}", run.id, outcome->recorded.message());
   if (probe_) probe_->Ran(outcome->trained.ok() ? "registered" : "failed");
 }
 
@@ -321,7 +327,8 @@ void Retrainer::ProposeNewest() {
     if (st.code() == base::StatusCode::kFailedPrecondition) return;  // a trial started meanwhile: later
     if (!st.ok()) {
       spdlog::warn("retrain: cannot propose {}: {}", it->model_version, st.message());
-      (void)models::SetRunOutcome(score_.registry, it->id, models::kRunRejected, "not proposed: " + st.message());
+      (void)models::SetRunOutcome(score_.registry, it->id, models::kRunRejected,
+                                  "not proposed: " + st.message());
     } else {
       spdlog::info("retrain: {} (run {}) proposed as the candidate", it->model_version, it->id);
     }
@@ -349,10 +356,12 @@ void Retrainer::Loop() {
   const config::RetrainSpec& spec = score_.retrain;
   const int64_t span_ms = (spec.train_days + spec.valid_days) * kMsPerDay;
   std::optional<int64_t> point = LastScheduledPoint();
-  spdlog::info("retrain: following {} (every {} h of event time)", score_.feature_log, spec.every_ms / 3'600'000);
+  spdlog::info("retrain: following {} (every {} h of event time)", score_.feature_log,
+               spec.every_ms / 3'600'000);
   if (auto polled = tail_.Poll(); !polled.ok()) spdlog::warn("retrain: {}", polled.status().message());
   if (!point) point = tail_.newest_ms();
-  if (auto signal = models::ReadDriftSignal(score_.registry); signal.ok()) drift_seen_ms_ = signal->time_ms;  // old news
+  if (auto signal = models::ReadDriftSignal(score_.registry); signal.ok())
+    drift_seen_ms_ = signal->time_ms;  // old news
   bool due = false;
   for (;;) {
     std::string command;

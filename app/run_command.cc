@@ -13,12 +13,12 @@
 #include "app/retrainer.h"
 #include "connectors/factory.h"
 #include "connectors/topic_check.h"
-#include "models/registry.h"
 #include "engine/engine_probe.h"
 #include "engine/http_server.h"
 #include "engine/plan.h"
 #include "engine/runtime.h"
 #include "engine/stages.h"
+#include "models/registry.h"
 #include "operators/register.h"
 
 namespace vigil::app {
@@ -116,7 +116,8 @@ int RunPipelineCommand(const RunOptions& options) {
   connectors::TopicCheckOptions topic_check;
   topic_check.create = options.create_topics;
   topic_check.create_command = "vigil run " + options.config_path + " --create-topics";
-  if (base::Status st = connectors::CheckTopics(spec.kafka, connectors::PipelineTopics(spec), topic_check); !st.ok()) {
+  if (base::Status st = connectors::CheckTopics(spec.kafka, connectors::PipelineTopics(spec), topic_check);
+      !st.ok()) {
     fmt::print(stderr, "error: {}\n", st.message());
     return 2;
   }
@@ -159,7 +160,8 @@ int RunPipelineCommand(const RunOptions& options) {
     spdlog::info("{}: {}{}", stage.name, io->exactly_once ? "exactly-once" : "at-least-once",
                  (*runtime)->has_changelog() ? ", state backed by a changelog topic" : "");
     (*runtime)->set_idle_exit_ms(options.idle_exit_ms);
-    if (stages.size() + 1 == stage_specs->size()) (*runtime)->set_progress(options.progress_ms, ChampionNote(stage));
+    if (stages.size() + 1 == stage_specs->size())
+      (*runtime)->set_progress(options.progress_ms, ChampionNote(stage));
     if (const int64_t align = AlignmentFor(*stage_specs, stages.size()); align >= 0) {
       (*runtime)->set_event_time_alignment(align);
       spdlog::info("{}: partitions kept within {} ms of event time of each other", stage.name, align);

@@ -1,10 +1,11 @@
 // `vigil simulate`: the Handbook transaction simulator, to files or straight to Kafka.
+#include "app/simulate_command.h"
+
 #include <fmt/core.h>
 #include <unistd.h>
 
 #include <deque>
 
-#include "app/simulate_command.h"
 #include "connectors/kafka_sink.h"
 #include "connectors/topic_check.h"
 #include "sim/labels.h"
@@ -53,8 +54,11 @@ class KafkaPublisher {
   base::Status Day(std::span<const sim::Transaction> txs, int64_t label_delay_ms) {
     batch_.Clear();
     for (const sim::Transaction& tx : txs) {
-      AddRecord(tx.customer_id, tx.tx_time_ms, [&](std::string& out) { sim::AppendTransactionJson(tx, out); });
-      if (labels_) pending_.push_back({sim::MakeLabel(tx, label_delay_ms), by_terminal_ ? tx.terminal_id : tx.customer_id});
+      AddRecord(tx.customer_id, tx.tx_time_ms,
+                [&](std::string& out) { sim::AppendTransactionJson(tx, out); });
+      if (labels_)
+        pending_.push_back(
+            {sim::MakeLabel(tx, label_delay_ms), by_terminal_ ? tx.terminal_id : tx.customer_id});
     }
     VIGIL_RETURN_IF_ERROR(transactions_->Write(batch_));
     if (!labels_ || txs.empty()) return base::Status::OK();
@@ -78,7 +82,8 @@ class KafkaPublisher {
   template <typename Encode>
   void AddRecord(int32_t key, int64_t time_ms, Encode encode) {
     engine::OutRecord rec;
-    rec.timestamp_ms = time_ms;  // the record's Kafka timestamp: event time for transactions, label time for labels
+    rec.timestamp_ms =
+        time_ms;  // the record's Kafka timestamp: event time for transactions, label time for labels
     rec.key_offset = static_cast<uint32_t>(batch_.buffer.size());
     batch_.buffer += std::to_string(key);
     rec.key_size = static_cast<uint32_t>(batch_.buffer.size()) - rec.key_offset;
@@ -109,9 +114,10 @@ class KafkaPublisher {
 void PrintStats(const sim::SimStats& s) {
   fmt::print("transactions: {}\nfrauds: {} ({:.3f}%)\n", s.transactions, s.frauds, 100.0 * s.FraudRate());
   for (int i = 1; i < sim::kFraudScenarioCount; ++i)
-    fmt::print("  scenario {} ({}): {}\n", i, sim::FraudScenarioName(static_cast<sim::FraudScenario>(i)), s.by_scenario[static_cast<size_t>(i)]);
-  fmt::print("per day: {:.0f} transactions, {:.1f} frauds, {:.1f} compromised cards\n", s.MeanTransactionsPerDay(),
-             s.MeanFraudsPerDay(), s.MeanCompromisedCardsPerDay());
+    fmt::print("  scenario {} ({}): {}\n", i, sim::FraudScenarioName(static_cast<sim::FraudScenario>(i)),
+               s.by_scenario[static_cast<size_t>(i)]);
+  fmt::print("per day: {:.0f} transactions, {:.1f} frauds, {:.1f} compromised cards\n",
+             s.MeanTransactionsPerDay(), s.MeanFraudsPerDay(), s.MeanCompromisedCardsPerDay());
 }
 
 }  // namespace
@@ -132,12 +138,18 @@ int SimulateCommand(const SimulateOptions& o) {
   if (!o.out.empty()) {
     auto format = sim::OutputFormatFromPath(o.out);
     auto w = format.ok() ? sim::RecordWriter::OpenTransactions(o.out, *format) : format.status();
-    if (w.ok()) tx_writer = std::move(w).value(); else st = w.status();
+    if (w.ok())
+      tx_writer = std::move(w).value();
+    else
+      st = w.status();
   }
   if (st.ok() && !o.labels_out.empty()) {
     auto format = sim::OutputFormatFromPath(o.labels_out);
     auto w = format.ok() ? sim::RecordWriter::OpenLabels(o.labels_out, *format) : format.status();
-    if (w.ok()) label_writer = std::move(w).value(); else st = w.status();
+    if (w.ok())
+      label_writer = std::move(w).value();
+    else
+      st = w.status();
   }
   if (st.ok() && !o.bootstrap.empty()) {
     config::KafkaSpec kafka;
@@ -152,7 +164,10 @@ int SimulateCommand(const SimulateOptions& o) {
   }
   if (st.ok() && !o.bootstrap.empty()) {
     auto p = KafkaPublisher::Make(o);
-    if (p.ok()) publisher = std::move(p).value(); else st = p.status();
+    if (p.ok())
+      publisher = std::move(p).value();
+    else
+      st = p.status();
   }
   if (!st.ok()) {
     fmt::print(stderr, "error: {}\n", st.message());
@@ -161,15 +176,16 @@ int SimulateCommand(const SimulateOptions& o) {
   sim::StatsAccumulator stats;
   ProgressBar bar(!o.quiet);
   const int64_t delay = o.sim.LabelDelayMs();
-  st = (*simulator)->Run(
-      [&](int32_t day, std::span<const sim::Transaction> txs) -> base::Status {
-        stats.AddDay(day, txs);
-        if (tx_writer) VIGIL_RETURN_IF_ERROR(tx_writer->Write(txs));
-        if (label_writer) VIGIL_RETURN_IF_ERROR(label_writer->Write(sim::MakeLabels(txs, delay)));
-        if (publisher) VIGIL_RETURN_IF_ERROR(publisher->Day(txs, delay));
-        return base::Status::OK();
-      },
-      [&](double percent) { bar.Update(percent); });
+  st = (*simulator)
+           ->Run(
+               [&](int32_t day, std::span<const sim::Transaction> txs) -> base::Status {
+                 stats.AddDay(day, txs);
+                 if (tx_writer) VIGIL_RETURN_IF_ERROR(tx_writer->Write(txs));
+                 if (label_writer) VIGIL_RETURN_IF_ERROR(label_writer->Write(sim::MakeLabels(txs, delay)));
+                 if (publisher) VIGIL_RETURN_IF_ERROR(publisher->Day(txs, delay));
+                 return base::Status::OK();
+               },
+               [&](double percent) { bar.Update(percent); });
   if (st.ok() && tx_writer) st = tx_writer->Close();
   if (st.ok() && label_writer) st = label_writer->Close();
   if (st.ok() && publisher) st = publisher->Finish();
@@ -182,23 +198,33 @@ int SimulateCommand(const SimulateOptions& o) {
 }
 
 void AddSimulateCommand(CLI::App& app, SimulateOptions& o) {
-  CLI::App* cmd = app.add_subcommand("simulate", "Generate the Handbook's simulated card transactions (and delayed labels)");
+  CLI::App* cmd = app.add_subcommand(
+      "simulate", "Generate the Handbook's simulated card transactions (and delayed labels)");
   cmd->add_option("--customers", o.sim.customers, "Number of customers")->capture_default_str();
   cmd->add_option("--terminals", o.sim.terminals, "Number of terminals")->capture_default_str();
   cmd->add_option("--days", o.sim.days, "Number of days")->capture_default_str();
   cmd->add_option("--start-date", o.sim.start_date, "First day, YYYY-MM-DD")->capture_default_str();
-  cmd->add_option("--radius", o.sim.radius, "Customers use terminals closer than this (map is 100x100)")->capture_default_str();
-  cmd->add_option("--label-delay-days", o.sim.label_delay_days, "Days until a transaction's label is published")->capture_default_str();
-  cmd->add_option("--seed", o.sim.seed, "Random seed; the same seed gives the same data")->capture_default_str();
-  cmd->add_option("--drift-day", o.sim.drift.start_day, "Day from which fraud drifts (more compromised terminals, smaller fraud amounts); -1 = none")->capture_default_str();
+  cmd->add_option("--radius", o.sim.radius, "Customers use terminals closer than this (map is 100x100)")
+      ->capture_default_str();
+  cmd->add_option("--label-delay-days", o.sim.label_delay_days,
+                  "Days until a transaction's label is published")
+      ->capture_default_str();
+  cmd->add_option("--seed", o.sim.seed, "Random seed; the same seed gives the same data")
+      ->capture_default_str();
+  cmd->add_option(
+         "--drift-day", o.sim.drift.start_day,
+         "Day from which fraud drifts (more compromised terminals, smaller fraud amounts); -1 = none")
+      ->capture_default_str();
   cmd->add_option("--drift-amount-factor", o.sim.drift.amount_factor,
                   "With --drift-day: every amount from that day is multiplied by this (a data drift)")
       ->capture_default_str();
   cmd->add_option("--out", o.out, "Write transactions to this .jsonl or .csv file");
   cmd->add_option("--labels-out", o.labels_out, "Write labels to this .jsonl or .csv file");
-  cmd->add_option("--kafka,--bootstrap", o.bootstrap, "Produce to the Kafka cluster at these bootstrap servers");
+  cmd->add_option("--kafka,--bootstrap", o.bootstrap,
+                  "Produce to the Kafka cluster at these bootstrap servers");
   cmd->add_option("--topic", o.topic, "Transactions topic (keyed by customer)")->capture_default_str();
-  cmd->add_option("--labels-topic", o.labels_topic, "Labels topic (empty = no labels)")->capture_default_str();
+  cmd->add_option("--labels-topic", o.labels_topic, "Labels topic (empty = no labels)")
+      ->capture_default_str();
   cmd->add_option("--labels-key", o.labels_key,
                   "Field the labels are keyed by: CUSTOMER_ID, like the transactions, or TERMINAL_ID, for a "
                   "pipeline that reads them after its repartition by terminal (labels.source.key)")
@@ -207,8 +233,9 @@ void AddSimulateCommand(CLI::App& app, SimulateOptions& o) {
   cmd->add_flag("--quiet", o.quiet, "No progress bar and no summary");
   cmd->add_flag("--create-topics", o.create_topics,
                 "With --kafka: create the topics that do not exist (default: name them and exit)");
-  cmd->add_option("--partitions", o.partitions,
-                  "Partitions of the topics --create-topics creates (default: those of the existing one, else 1)");
+  cmd->add_option(
+      "--partitions", o.partitions,
+      "Partitions of the topics --create-topics creates (default: those of the existing one, else 1)");
   cmd->callback([&o] { o.selected = true; });
 }
 

@@ -11,8 +11,8 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <map>
+#include <sstream>
 
 #include "base/json.h"
 #include "base/time.h"
@@ -414,7 +414,8 @@ base::Result<std::string> ReadImportedModel(const std::string& path, VersionInfo
   std::stringstream buffer;
   buffer << in.rdbuf();
   std::string bytes = buffer.str();
-  info.model_file = models::SniffModelFormat(bytes) == models::ModelFormat::kJson ? "model.json" : "model.ubj";
+  info.model_file =
+      models::SniffModelFormat(bytes) == models::ModelFormat::kJson ? "model.json" : "model.ubj";
   return bytes;
 }
 
@@ -422,10 +423,13 @@ base::Result<std::string> ReadImportedModel(const std::string& path, VersionInfo
 //! on a pandas DataFrame does), else by count.
 base::Status CheckImportedFeatures(const models::Forest& forest, const std::vector<std::string>& features,
                                    const std::string& path) {
-  const auto list = [](const std::vector<std::string>& names) { return fmt::format("[{}]", fmt::join(names, ", ")); };
+  const auto list = [](const std::vector<std::string>& names) {
+    return fmt::format("[{}]", fmt::join(names, ", "));
+  };
   if (!forest.feature_names().empty() && forest.feature_names() != features)
-    return base::InvalidArgument(fmt::format("{}: the model's features {} differ from the pipeline's {} (names and order must match)",
-                                             path, list(forest.feature_names()), list(features)));
+    return base::InvalidArgument(
+        fmt::format("{}: the model's features {} differ from the pipeline's {} (names and order must match)",
+                    path, list(forest.feature_names()), list(features)));
   if (forest.num_features() != features.size())
     return base::InvalidArgument(fmt::format("{}: the model reads {} features, the pipeline has {} {}", path,
                                              forest.num_features(), features.size(), list(features)));
@@ -489,7 +493,8 @@ base::Status RunTrain(const TrainRequest& o, VersionInfo& info) {
     if (auto loaded = models::XgbBooster::Load(model_json); loaded.ok()) booster = std::move(*loaded);
   }
   VIGIL_ASSIGN_OR_RETURN(std::shared_ptr<const models::Forest> forest, models::Forest::Load(model_json));
-  if (!o.import_model.empty()) VIGIL_RETURN_IF_ERROR(CheckImportedFeatures(*forest, info.features, o.import_model));
+  if (!o.import_model.empty())
+    VIGIL_RETURN_IF_ERROR(CheckImportedFeatures(*forest, info.features, o.import_model));
   info.model_sha256 = Sha256Hex(model_json);
   VIGIL_RETURN_IF_ERROR(FillTrainMetrics(table, *forest, rows, info));
   VIGIL_RETURN_IF_ERROR(FillValidationMetrics(table, *forest, times, info));
@@ -622,15 +627,16 @@ int TrainCommand(const TrainCommandOptions& o) {
   }
   const std::string& version = outcome.run.model_version;
   if (!o.promote) {
-    fmt::print("next: vigil models --registry {} promote {}   (or train with --promote)\n", o.models_dir, version);
+    fmt::print("next: vigil models --registry {} promote {}   (or train with --promote)\n", o.models_dir,
+               version);
     return 0;
   }
   if (base::Status st = models::Promote(o.models_dir, version, outcome.features); !st.ok()) {
     fmt::print(stderr, "error: {} is registered but not promoted: {}\n", version, st.message());
     return ExitCode(st);
   }
-  fmt::print("{} is the champion\nnext: vigil run {}   (its score operator's registry: {})\n", version, o.pipeline,
-             o.models_dir);
+  fmt::print("{} is the champion\nnext: vigil run {}   (its score operator's registry: {})\n", version,
+             o.pipeline, o.models_dir);
   return 0;
 }
 

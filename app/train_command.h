@@ -7,7 +7,6 @@
 // `vigil evaluate`.
 
 #include <CLI/CLI.hpp>
-
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -46,17 +45,17 @@ struct ModelFlags {
 
 //! Options of `vigil train`.
 struct TrainCommandOptions {
-  std::string pipeline;                               //!< Pipeline YAML; its `features:` are the model inputs.
-  std::string table;                                  //!< Training table CSV.
-  std::string models_dir;                             //!< Model registry directory.
+  std::string pipeline;    //!< Pipeline YAML; its `features:` are the model inputs.
+  std::string table;       //!< Training table CSV.
+  std::string models_dir;  //!< Model registry directory.
   std::string train_start = std::string(kBookTrainStart);  //!< First training day (UTC), YYYY-MM-DD.
-  int train_days = 7;                                 //!< Training window length, days. Default 7.
+  int train_days = 7;                                      //!< Training window length, days. Default 7.
   //! Validation window: the days right after the training window, scored with the trained model
   //! for the run record's validation metrics. 0 = no validation. Default 7 (the Handbook's test
   //! length). Skipped, with a note in the record, when those days hold no rows or a single class.
   int valid_days = 7;
-  ModelFlags model;                                   //!< Hyper-parameters.
-  std::string version;                                //!< Version name; empty = v<N+1>.
+  ModelFlags model;     //!< Hyper-parameters.
+  std::string version;  //!< Version name; empty = v<N+1>.
   //! What started the run, as recorded in `DIR/runs/`: manual, schedule, drift or command. Default manual.
   std::string trigger = "manual";
   //! Kafka offset ranges the table was replayed from, "TOPIC:PARTITION:FIRST-END" each; recorded in the
@@ -65,7 +64,7 @@ struct TrainCommandOptions {
   //! Promote the new version to champion once trained and recorded (as `vigil models promote`).
   //! Default off: a version is registered, and serves only once promoted.
   bool promote = false;
-  bool selected = false;                              //!< Set when the subcommand was given.
+  bool selected = false;  //!< Set when the subcommand was given.
 };
 
 //! One training run, as `vigil train` and the retraining worker (app/retrainer.h) ask for it.
@@ -76,9 +75,9 @@ struct TrainRequest {
   //! The pipeline, already loaded; its `name:` and `features:` are recorded and used. Default: read
   //! `pipeline_file`.
   std::optional<config::PipelineSpec> pipeline;
-  std::string table;                 //!< Training table CSV, read whole.
-  std::string input;                 //!< Recorded as the run's input and the version's table. Default: `table`.
-  std::string models_dir;            //!< Model registry directory (created if needed).
+  std::string table;       //!< Training table CSV, read whole.
+  std::string input;       //!< Recorded as the run's input and the version's table. Default: `table`.
+  std::string models_dir;  //!< Model registry directory (created if needed).
   //! First training day (UTC), YYYY-MM-DD, parsed inside the run; when empty, `train_start_ms` is used.
   std::string train_start;
   int64_t train_start_ms = 0;        //!< Training window start, epoch ms, when `train_start` is empty.

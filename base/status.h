@@ -64,7 +64,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     assert(!std::get<Status>(v_).ok() && "Result built from an OK status");
   }
@@ -88,7 +88,9 @@ class [[nodiscard]] Result {
 
 inline Status InvalidArgument(std::string msg) { return {StatusCode::kInvalidArgument, std::move(msg)}; }
 inline Status NotFound(std::string msg) { return {StatusCode::kNotFound, std::move(msg)}; }
-inline Status FailedPrecondition(std::string msg) { return {StatusCode::kFailedPrecondition, std::move(msg)}; }
+inline Status FailedPrecondition(std::string msg) {
+  return {StatusCode::kFailedPrecondition, std::move(msg)};
+}
 inline Status Corruption(std::string msg) { return {StatusCode::kCorruption, std::move(msg)}; }
 inline Status IoError(std::string msg) { return {StatusCode::kIoError, std::move(msg)}; }
 inline Status Unavailable(std::string msg) { return {StatusCode::kUnavailable, std::move(msg)}; }
@@ -102,14 +104,15 @@ inline Status Internal(std::string msg) { return {StatusCode::kInternal, std::mo
 #define VIGIL_CONCAT_(a, b) VIGIL_CONCAT_INNER_(a, b)
 
 //! Returns the Status of `expr` from the enclosing function if it is not OK.
-#define VIGIL_RETURN_IF_ERROR(expr)                \
-  do {                                             \
-    ::vigil::base::Status _vigil_st = (expr);      \
-    if (!_vigil_st.ok()) return _vigil_st;         \
+#define VIGIL_RETURN_IF_ERROR(expr)           \
+  do {                                        \
+    ::vigil::base::Status _vigil_st = (expr); \
+    if (!_vigil_st.ok()) return _vigil_st;    \
   } while (false)
 
 //! Evaluates a Result<T>; on error returns its Status, otherwise moves the value into `lhs`.
-#define VIGIL_ASSIGN_OR_RETURN(lhs, expr) VIGIL_ASSIGN_OR_RETURN_IMPL_(VIGIL_CONCAT_(_vigil_r, __LINE__), lhs, expr)
+#define VIGIL_ASSIGN_OR_RETURN(lhs, expr) \
+  VIGIL_ASSIGN_OR_RETURN_IMPL_(VIGIL_CONCAT_(_vigil_r, __LINE__), lhs, expr)
 #define VIGIL_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
   auto tmp = (expr);                                 \
   if (!tmp.ok()) return tmp.status();                \

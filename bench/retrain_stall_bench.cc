@@ -44,8 +44,8 @@
 #include <variant>
 #include <vector>
 
-#include "base/time.h"
 #include "app/train_command.h"
+#include "base/time.h"
 #include "config/pipeline_config.h"
 #include "engine/engine_probe.h"
 #include "engine/plan.h"

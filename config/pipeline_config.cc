@@ -375,8 +375,8 @@ base::Result<PipelineSpec> LoadPipelineFile(const std::string& path) {
   buffer << in.rdbuf();
   VIGIL_ASSIGN_OR_RETURN(PipelineSpec spec, LoadPipelineText(buffer.str(), path));
   const std::filesystem::path base = std::filesystem::path(path).parent_path();
-  for (std::string* p : {&spec.source.path, &spec.labels.source.path, &spec.output.path, &spec.dead_letter.path,
-                         &spec.runtime.state_dir})
+  for (std::string* p : {&spec.source.path, &spec.labels.source.path, &spec.output.path,
+                         &spec.dead_letter.path, &spec.runtime.state_dir})
     ResolveAgainst(base, p);
   for (OperatorSpec& op : spec.operators) {
     if (auto* score = std::get_if<ScoreSpec>(&op.params)) {

@@ -116,7 +116,8 @@ base::Status YamlReader::Read(const YAML::Node& n, std::string_view k, bool* out
 base::Status YamlReader::ReadDuration(const YAML::Node& node, std::string_view key, int64_t* out) const {
   YAML::Node child = node[std::string(key)];
   if (!child) return base::Status::OK();
-  if (!child.IsScalar()) return Error(child, "'" + std::string(key) + "': expected a duration like 7d or 250ms");
+  if (!child.IsScalar())
+    return Error(child, "'" + std::string(key) + "': expected a duration like 7d or 250ms");
   auto ms = ParseDurationMs(child.Scalar());
   if (!ms.ok()) return Error(child, "'" + std::string(key) + "': " + ms.status().message());
   *out = *ms;

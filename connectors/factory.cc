@@ -1,37 +1,38 @@
 #include "connectors/factory.h"
 
-#include "connectors/file_io.h"
-#include "connectors/kafka_sink.h"
-#include "connectors/kafka_changelog.h"
-#include "connectors/kafka_producer.h"
-#include "connectors/kafka_source.h"
-#include "engine/stages.h"
-
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
-
 #include <unistd.h>
 
 #include <cctype>
 #include <cstdint>
 #include <filesystem>
 
+#include "connectors/file_io.h"
+#include "connectors/kafka_changelog.h"
+#include "connectors/kafka_producer.h"
+#include "connectors/kafka_sink.h"
+#include "connectors/kafka_source.h"
+#include "engine/stages.h"
+
 namespace vigil::connectors {
 
 base::Result<std::unique_ptr<engine::Source>> MakeSource(const config::PipelineSpec& spec) {
   if (spec.source.kind == config::SourceSpec::Kind::kFile) {
-    VIGIL_ASSIGN_OR_RETURN(auto source,
-                           FileSource::Make(spec.source.path, spec.labels.enabled ? spec.labels.source.path : ""));
+    VIGIL_ASSIGN_OR_RETURN(
+        auto source, FileSource::Make(spec.source.path, spec.labels.enabled ? spec.labels.source.path : ""));
     return std::unique_ptr<engine::Source>(std::move(source));
   }
   VIGIL_ASSIGN_OR_RETURN(auto source, KafkaSource::Make(spec));
   return std::unique_ptr<engine::Source>(std::move(source));
 }
 
-base::Result<std::unique_ptr<engine::Sink>> MakeSink(const config::PipelineSpec& spec, const config::SinkSpec& sink,
+base::Result<std::unique_ptr<engine::Sink>> MakeSink(const config::PipelineSpec& spec,
+                                                     const config::SinkSpec& sink,
                                                      const std::string& csv_header) {
   switch (sink.kind) {
-    case config::SinkSpec::Kind::kNone: return std::unique_ptr<engine::Sink>();
+    case config::SinkSpec::Kind::kNone:
+      return std::unique_ptr<engine::Sink>();
     case config::SinkSpec::Kind::kFile: {
       const bool csv = sink.format == config::SinkSpec::Format::kCsv;
       VIGIL_ASSIGN_OR_RETURN(auto s, FileSink::Make(sink.path, csv ? csv_header : ""));
@@ -95,8 +96,10 @@ base::Result<PipelineIo> MakePipelineIo(const config::PipelineSpec& spec, const 
                          KafkaProducer::Make(kafka, io.exactly_once ? TransactionalId(spec) : ""));
   if (io.exactly_once) source->set_transactions(producer);
   if (spec.source.purge_committed) source->set_purge_committed(10'000);
-  auto sink = [&](const config::SinkSpec& s, const std::string& header) -> base::Result<std::unique_ptr<engine::Sink>> {
-    if (s.kind == Kind::kKafka) return std::unique_ptr<engine::Sink>(std::make_unique<KafkaSink>(producer, s.topic));
+  auto sink = [&](const config::SinkSpec& s,
+                  const std::string& header) -> base::Result<std::unique_ptr<engine::Sink>> {
+    if (s.kind == Kind::kKafka)
+      return std::unique_ptr<engine::Sink>(std::make_unique<KafkaSink>(producer, s.topic));
     return MakeSink(spec, s, header);
   };
   VIGIL_ASSIGN_OR_RETURN(io.output, sink(spec.output, csv_header));
@@ -104,7 +107,8 @@ base::Result<PipelineIo> MakePipelineIo(const config::PipelineSpec& spec, const 
   if (spec.runtime.changelog) {
     const std::string topic = ChangelogTopic(spec);
     auto partitions = PartitionCount(spec.kafka, spec.source.topic);
-    if (!partitions.ok()) return partitions.status().WithContext("the changelog is partitioned like the input");
+    if (!partitions.ok())
+      return partitions.status().WithContext("the changelog is partitioned like the input");
     VIGIL_RETURN_IF_ERROR(EnsureTopic(spec.kafka, topic, *partitions, /*compacted=*/true));
     io.changelog = std::make_unique<KafkaChangelog>(spec.kafka, producer, topic);
   }
@@ -117,11 +121,13 @@ base::Result<std::vector<config::PipelineSpec>> PipelineStages(const config::Pip
   VIGIL_ASSIGN_OR_RETURN(std::vector<config::PipelineSpec> stages, engine::SplitStages(spec, registry));
   if (stages.size() == 1) return stages;
   auto partitions = PartitionCount(spec.kafka, spec.source.topic);
-  if (!partitions.ok()) return partitions.status().WithContext("the input of a pipeline with re-keyed windows");
+  if (!partitions.ok())
+    return partitions.status().WithContext("the input of a pipeline with re-keyed windows");
   if (*partitions == 1) return std::vector<config::PipelineSpec>{spec};
   for (size_t s = 1; s < stages.size(); ++s) {
     VIGIL_RETURN_IF_ERROR(EnsureTopic(spec.kafka, stages[s].source.topic, *partitions, /*compacted=*/false));
-    spdlog::info("stage {} ({}): {} by {}", s + 1, stages[s].name, stages[s].source.topic, stages[s].source.key);
+    spdlog::info("stage {} ({}): {} by {}", s + 1, stages[s].name, stages[s].source.topic,
+                 stages[s].source.key);
   }
   return stages;
 }

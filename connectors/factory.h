@@ -14,16 +14,17 @@ namespace vigil::connectors {
 base::Result<std::unique_ptr<engine::Source>> MakeSource(const config::PipelineSpec& spec);
 //! A sink from an output or dead_letter section; nullptr for kind none. `csv_header` is written
 //! first by CSV file sinks.
-base::Result<std::unique_ptr<engine::Sink>> MakeSink(const config::PipelineSpec& spec, const config::SinkSpec& sink,
+base::Result<std::unique_ptr<engine::Sink>> MakeSink(const config::PipelineSpec& spec,
+                                                     const config::SinkSpec& sink,
                                                      const std::string& csv_header = "");
 
 //! Everything `vigil run` connects to.
 struct PipelineIo {
   std::unique_ptr<engine::Source> source;
-  std::unique_ptr<engine::Sink> output;       //!< Null for kind none.
-  std::unique_ptr<engine::Sink> dead_letter;  //!< Null for kind none.
+  std::unique_ptr<engine::Sink> output;          //!< Null for kind none.
+  std::unique_ptr<engine::Sink> dead_letter;     //!< Null for kind none.
   std::unique_ptr<engine::Changelog> changelog;  //!< Null unless a Kafka source with runtime.changelog.
-  bool exactly_once = false;                  //!< The source commits a transaction (see engine/runtime.h).
+  bool exactly_once = false;                     //!< The source commits a transaction (see engine/runtime.h).
 };
 
 //! The source, sinks and changelog of a pipeline. With a Kafka source, every Kafka sink and the

@@ -11,9 +11,11 @@ constexpr int kTimeoutMs = 30'000;
 
 //! Runs one Admin API request (`send` enqueues it on the queue it is given) and checks the error of
 //! each of its results (`each` returns OK, or the error of one result), or of the request itself.
-base::Status RunAdmin(const config::KafkaSpec& kafka, const std::function<void(rd_kafka_t*, rd_kafka_queue_t*)>& send,
+base::Status RunAdmin(const config::KafkaSpec& kafka,
+                      const std::function<void(rd_kafka_t*, rd_kafka_queue_t*)>& send,
                       const std::function<base::Status(rd_kafka_event_t*)>& each, const std::string& what) {
-  VIGIL_ASSIGN_OR_RETURN(KafkaHandle rk, NewKafkaClient(kafka, RD_KAFKA_PRODUCER, {{"enable.idempotence", "false"}}));
+  VIGIL_ASSIGN_OR_RETURN(KafkaHandle rk,
+                         NewKafkaClient(kafka, RD_KAFKA_PRODUCER, {{"enable.idempotence", "false"}}));
   rd_kafka_queue_t* queue = rd_kafka_queue_new(rk.get());
   send(rk.get(), queue);
   rd_kafka_event_t* ev = rd_kafka_queue_poll(queue, kTimeoutMs);
@@ -34,7 +36,9 @@ base::Status DeleteGroups(const config::KafkaSpec& kafka, const std::vector<std:
   for (const std::string& g : groups) requests.push_back(rd_kafka_DeleteGroup_new(g.c_str()));
   base::Status st = RunAdmin(
       kafka,
-      [&](rd_kafka_t* rk, rd_kafka_queue_t* q) { rd_kafka_DeleteGroups(rk, requests.data(), requests.size(), nullptr, q); },
+      [&](rd_kafka_t* rk, rd_kafka_queue_t* q) {
+        rd_kafka_DeleteGroups(rk, requests.data(), requests.size(), nullptr, q);
+      },
       [](rd_kafka_event_t* ev) {
         size_t n = 0;
         const rd_kafka_group_result_t** results =
@@ -61,7 +65,9 @@ base::Status DeleteTopics(const config::KafkaSpec& kafka, const std::vector<std:
   for (const std::string& t : topics) requests.push_back(rd_kafka_DeleteTopic_new(t.c_str()));
   base::Status st = RunAdmin(
       kafka,
-      [&](rd_kafka_t* rk, rd_kafka_queue_t* q) { rd_kafka_DeleteTopics(rk, requests.data(), requests.size(), nullptr, q); },
+      [&](rd_kafka_t* rk, rd_kafka_queue_t* q) {
+        rd_kafka_DeleteTopics(rk, requests.data(), requests.size(), nullptr, q);
+      },
       [](rd_kafka_event_t* ev) {
         size_t n = 0;
         const rd_kafka_topic_result_t** results =

@@ -31,20 +31,23 @@ base::Result<std::pair<int, int>> Partitions(rd_kafka_t* rk, const std::string& 
 }
 
 base::Result<int> PartitionCount(const config::KafkaSpec& kafka, const std::string& topic) {
-  VIGIL_ASSIGN_OR_RETURN(KafkaHandle rk, NewKafkaClient(kafka, RD_KAFKA_PRODUCER, {{"enable.idempotence", "false"}}));
+  VIGIL_ASSIGN_OR_RETURN(KafkaHandle rk,
+                         NewKafkaClient(kafka, RD_KAFKA_PRODUCER, {{"enable.idempotence", "false"}}));
   VIGIL_ASSIGN_OR_RETURN(const auto counts, Partitions(rk.get(), topic));
   if (counts.first == 0) return base::NotFound("topic '" + topic + "' does not exist");
   return counts.first;
 }
 
-base::Status EnsureTopic(const config::KafkaSpec& kafka, const std::string& topic, int partitions, bool compacted) {
+base::Status EnsureTopic(const config::KafkaSpec& kafka, const std::string& topic, int partitions,
+                         bool compacted) {
   if (auto existing = PartitionCount(kafka, topic); existing.ok()) {
     if (*existing != partitions)
       return base::FailedPrecondition("topic '" + topic + "' has " + std::to_string(*existing) +
                                       " partitions, the input has " + std::to_string(partitions));
     return base::Status::OK();
   }
-  VIGIL_ASSIGN_OR_RETURN(KafkaHandle rk, NewKafkaClient(kafka, RD_KAFKA_PRODUCER, {{"enable.idempotence", "false"}}));
+  VIGIL_ASSIGN_OR_RETURN(KafkaHandle rk,
+                         NewKafkaClient(kafka, RD_KAFKA_PRODUCER, {{"enable.idempotence", "false"}}));
   char err[512];
   rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), partitions, -1, err, sizeof err);
   if (nt == nullptr) return base::InvalidArgument("topic '" + topic + "': " + err);
@@ -58,9 +61,10 @@ base::Status EnsureTopic(const config::KafkaSpec& kafka, const std::string& topi
     size_t n = 0;
     const rd_kafka_topic_result_t** results = res ? rd_kafka_CreateTopics_result_topics(res, &n) : nullptr;
     const rd_kafka_resp_err_t e = rd_kafka_event_error(ev) ? rd_kafka_event_error(ev)
-                                  : n == 1 ? rd_kafka_topic_result_error(results[0])
-                                           : RD_KAFKA_RESP_ERR__FAIL;
-    st = e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS ? base::Status::OK() : KafkaError(e, "create topic '" + topic + "'");
+                                  : n == 1                 ? rd_kafka_topic_result_error(results[0])
+                                                           : RD_KAFKA_RESP_ERR__FAIL;
+    st = e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS ? base::Status::OK()
+                                                     : KafkaError(e, "create topic '" + topic + "'");
     rd_kafka_event_destroy(ev);
   }
   rd_kafka_queue_destroy(queue);
@@ -76,16 +80,21 @@ base::Status EnsureTopic(const config::KafkaSpec& kafka, const std::string& topi
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  if (st.ok()) spdlog::info("topic '{}' ({} partitions{})", topic, partitions, compacted ? ", compacted" : "");
+  if (st.ok())
+    spdlog::info("topic '{}' ({} partitions{})", topic, partitions, compacted ? ", compacted" : "");
   return st;
 }
 
 KafkaChangelog::KafkaChangelog(const config::KafkaSpec& kafka, std::shared_ptr<KafkaProducer> producer,
                                std::string topic)
-    : kafka_(kafka), producer_(std::move(producer)), topic_(std::move(topic)), rkt_(producer_->Topic(topic_)) {}
+    : kafka_(kafka),
+      producer_(std::move(producer)),
+      topic_(std::move(topic)),
+      rkt_(producer_->Topic(topic_)) {}
 
 base::Status KafkaChangelog::Append(int32_t partition, std::string_view key, const std::string_view* value) {
-  return producer_->Produce(rkt_, partition, key, value ? *value : std::string_view(), value == nullptr, 0, nullptr);
+  return producer_->Produce(rkt_, partition, key, value ? *value : std::string_view(), value == nullptr, 0,
+                            nullptr);
 }
 
 base::Status KafkaChangelog::Flush(int timeout_ms) {
@@ -93,7 +102,9 @@ base::Status KafkaChangelog::Flush(int timeout_ms) {
   return producer_->Flush(timeout_ms).WithContext("changelog '" + topic_ + "'");
 }
 
-int64_t KafkaChangelog::NextOffset(int32_t partition) const { return producer_->NextOffset(topic_, partition); }
+int64_t KafkaChangelog::NextOffset(int32_t partition) const {
+  return producer_->NextOffset(topic_, partition);
+}
 
 base::Result<int64_t> KafkaChangelog::Restore(
     int32_t partition, int64_t from,
@@ -102,22 +113,24 @@ base::Result<int64_t> KafkaChangelog::Restore(
   if (!restorer_) {
     const std::string group = "vigil-restore-" + std::to_string(::getpid());
     VIGIL_ASSIGN_OR_RETURN(restorer_, NewKafkaClient(kafka_, RD_KAFKA_CONSUMER,
-                                                {{"group.id", group},
-                                                 {"enable.partition.eof", "true"},
-                                                 {"isolation.level", "read_committed"},
-                                                 {"auto.offset.reset", "earliest"},
-                                                 // The end is found by one more fetch: do not wait long
-                                                 // for data that will not come.
-                                                 {"fetch.wait.max.ms", "10"}}));
+                                                     {{"group.id", group},
+                                                      {"enable.partition.eof", "true"},
+                                                      {"isolation.level", "read_committed"},
+                                                      {"auto.offset.reset", "earliest"},
+                                                      // The end is found by one more fetch: do not wait long
+                                                      // for data that will not come.
+                                                      {"fetch.wait.max.ms", "10"}}));
     rd_kafka_poll_set_consumer(restorer_.get());
   }
   rd_kafka_t* rk = restorer_.get();
   int64_t low = 0, high = 0;
-  VIGIL_RETURN_IF_ERROR(KafkaError(rd_kafka_query_watermark_offsets(rk, topic_.c_str(), partition, &low, &high, kTimeoutMs),
-                                   "watermarks of changelog '" + topic_ + "'"));
+  VIGIL_RETURN_IF_ERROR(
+      KafkaError(rd_kafka_query_watermark_offsets(rk, topic_.c_str(), partition, &low, &high, kTimeoutMs),
+                 "watermarks of changelog '" + topic_ + "'"));
   if (high <= std::max(from, low)) return std::max<int64_t>(from, high);  // nothing to read
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
-  rd_kafka_topic_partition_list_add(list, topic_.c_str(), partition)->offset = from >= 0 ? from : RD_KAFKA_OFFSET_BEGINNING;
+  rd_kafka_topic_partition_list_add(list, topic_.c_str(), partition)->offset =
+      from >= 0 ? from : RD_KAFKA_OFFSET_BEGINNING;
   rd_kafka_resp_err_t err = rd_kafka_assign(rk, list);
   rd_kafka_topic_partition_list_destroy(list);
   VIGIL_RETURN_IF_ERROR(KafkaError(err, "assign changelog '" + topic_ + "'"));

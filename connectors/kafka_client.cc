@@ -9,7 +9,8 @@ namespace {
 //! librdkafka's own log lines (it prints them to stderr otherwise) go to the debug level: what they
 //! report reaches the user as vigil's errors; `--log-level debug` shows the client's view.
 void LogToSpdlog(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
-  spdlog::debug("librdkafka {} [{}] {}: {}", rk != nullptr ? rd_kafka_name(rk) : "-", level, facility, message);
+  spdlog::debug("librdkafka {} [{}] {}: {}", rk != nullptr ? rd_kafka_name(rk) : "-", level, facility,
+                message);
 }
 
 }  // namespace
@@ -51,9 +52,9 @@ base::Result<rd_kafka_conf_t*> MakeKafkaConf(const config::KafkaSpec& spec, Kafk
 
 base::Result<KafkaHandle> NewKafkaClient(const config::KafkaSpec& spec, rd_kafka_type_t type,
                                          const std::map<std::string, std::string>& extra) {
-  VIGIL_ASSIGN_OR_RETURN(rd_kafka_conf_t * conf,
-                         MakeKafkaConf(spec, type == RD_KAFKA_PRODUCER ? KafkaRole::kProducer : KafkaRole::kConsumer,
-                                       extra));
+  VIGIL_ASSIGN_OR_RETURN(
+      rd_kafka_conf_t * conf,
+      MakeKafkaConf(spec, type == RD_KAFKA_PRODUCER ? KafkaRole::kProducer : KafkaRole::kConsumer, extra));
   char err[512];
   rd_kafka_t* rk = rd_kafka_new(type, conf, err, sizeof err);
   if (rk == nullptr) {

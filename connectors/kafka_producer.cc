@@ -15,10 +15,11 @@ base::Result<std::shared_ptr<KafkaProducer>> KafkaProducer::Make(const config::K
     // Also the longest a record may wait for a broker (librdkafka caps message.timeout.ms by it), so
     // it is what a broker outage may last without failing the pipeline; a crashed instance's open
     // transaction blocks read_committed readers of its partitions that long (unless it restarts).
-    if (!kafka.producer.contains("transaction.timeout.ms") && !kafka.properties.contains("transaction.timeout.ms"))
+    if (!kafka.producer.contains("transaction.timeout.ms") &&
+        !kafka.properties.contains("transaction.timeout.ms"))
       extra["transaction.timeout.ms"] = "60000";
   }
-  VIGIL_ASSIGN_OR_RETURN(rd_kafka_conf_t* conf, MakeKafkaConf(kafka, KafkaRole::kProducer, extra));
+  VIGIL_ASSIGN_OR_RETURN(rd_kafka_conf_t * conf, MakeKafkaConf(kafka, KafkaRole::kProducer, extra));
   std::shared_ptr<KafkaProducer> p(new KafkaProducer());
   rd_kafka_conf_set_opaque(conf, p.get());
   rd_kafka_conf_set_dr_msg_cb(conf, &KafkaProducer::DeliveryCallback);
@@ -76,7 +77,8 @@ void KafkaProducer::DeliveryCallback(rd_kafka_t* rk, const rd_kafka_message_t* m
   if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     std::lock_guard lock(self->error_mu_);
     if (self->delivery_error_.ok())
-      self->delivery_error_ = KafkaError(msg->err, std::string("delivery to '") + rd_kafka_topic_name(msg->rkt) + "'");
+      self->delivery_error_ =
+          KafkaError(msg->err, std::string("delivery to '") + rd_kafka_topic_name(msg->rkt) + "'");
     self->failed_ = true;
     return;
   }
@@ -104,9 +106,11 @@ base::Status KafkaProducer::Produce(rd_kafka_topic_t* topic, int32_t partition, 
   void* v = tombstone ? nullptr : const_cast<char*>(value.data());
   for (;;) {
     const rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk_.get(), RD_KAFKA_V_RKT(topic), RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_VALUE(v, tombstone ? 0 : value.size()), RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()),
-        RD_KAFKA_V_TIMESTAMP(timestamp_ms > 0 ? timestamp_ms : 0), RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_END);
+        rk_.get(), RD_KAFKA_V_RKT(topic), RD_KAFKA_V_PARTITION(partition),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE(v, tombstone ? 0 : value.size()),
+        RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()),
+        RD_KAFKA_V_TIMESTAMP(timestamp_ms > 0 ? timestamp_ms : 0), RD_KAFKA_V_HEADERS(headers),
+        RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return base::Status::OK();
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {  // backpressure: wait for deliveries
       rd_kafka_poll(rk_.get(), 50);
@@ -126,7 +130,8 @@ base::Status KafkaProducer::Flush(int timeout_ms) {
   return UnlessFenced(KafkaError(err, "flush"));
 }
 
-base::Status KafkaProducer::CommitTransaction(rd_kafka_t* consumer, rd_kafka_topic_partition_list_t* offsets) {
+base::Status KafkaProducer::CommitTransaction(rd_kafka_t* consumer,
+                                              rd_kafka_topic_partition_list_t* offsets) {
   if (!transactional_) return base::FailedPrecondition("the producer is not transactional");
   // Deliver first, so the delivery reports (changelog positions) are in before the commit returns.
   VIGIL_RETURN_IF_ERROR(Flush(kTxnTimeoutMs));
@@ -136,7 +141,8 @@ base::Status KafkaProducer::CommitTransaction(rd_kafka_t* consumer, rd_kafka_top
     rd_kafka_consumer_group_metadata_destroy(group);
     VIGIL_RETURN_IF_ERROR(TxnError(error, "send offsets to the transaction"));
   }
-  VIGIL_RETURN_IF_ERROR(TxnError(rd_kafka_commit_transaction(rk_.get(), kTxnTimeoutMs), "commit transaction"));
+  VIGIL_RETURN_IF_ERROR(
+      TxnError(rd_kafka_commit_transaction(rk_.get(), kTxnTimeoutMs), "commit transaction"));
   return TxnError(rd_kafka_begin_transaction(rk_.get()), "begin transaction");
 }
 

@@ -37,8 +37,9 @@ class KafkaProducer {
   rd_kafka_topic_t* Topic(const std::string& name);
   //! Queues one record (copied). `partition` -1 lets the partitioner choose from the key. Waits while
   //! the local queue is full. Takes ownership of `headers` (may be null).
-  base::Status Produce(rd_kafka_topic_t* topic, int32_t partition, std::string_view key, std::string_view value,
-                       bool tombstone, int64_t timestamp_ms, rd_kafka_headers_t* headers);
+  base::Status Produce(rd_kafka_topic_t* topic, int32_t partition, std::string_view key,
+                       std::string_view value, bool tombstone, int64_t timestamp_ms,
+                       rd_kafka_headers_t* headers);
   //! Serves delivery reports without waiting (call after queuing a batch).
   void Serve() { rd_kafka_poll(rk_.get(), 0); }
   //! Waits for every queued record; returns the first delivery error since Make (sticky).

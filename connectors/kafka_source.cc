@@ -31,8 +31,14 @@ class KafkaPartitionReader final : public engine::PartitionReader {
  public:
   //! `range` set: the reader stops at `end` (exclusive) and counts itself out of range->open then.
   KafkaPartitionReader(rd_kafka_t* rk, rd_kafka_queue_t* queue, std::string topic, int32_t partition,
-                       std::shared_ptr<KafkaSource::Range> range = nullptr, int64_t first = 0, int64_t end = 0)
-      : rk_(rk), queue_(queue), topic_(std::move(topic)), partition_(partition), range_(std::move(range)), end_(end) {
+                       std::shared_ptr<KafkaSource::Range> range = nullptr, int64_t first = 0,
+                       int64_t end = 0)
+      : rk_(rk),
+        queue_(queue),
+        topic_(std::move(topic)),
+        partition_(partition),
+        range_(std::move(range)),
+        end_(end) {
     at_end_ = range_ != nullptr && first >= end;
   }
   ~KafkaPartitionReader() override {
@@ -90,7 +96,8 @@ class KafkaPartitionReader final : public engine::PartitionReader {
 
   int64_t Lag() const override {
     int64_t low = 0, high = 0;
-    if (rd_kafka_get_watermark_offsets(rk_, topic_.c_str(), partition_, &low, &high) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    if (rd_kafka_get_watermark_offsets(rk_, topic_.c_str(), partition_, &low, &high) !=
+        RD_KAFKA_RESP_ERR_NO_ERROR)
       return -1;
     if (high < 0) return -1;
     int64_t next = next_;
@@ -151,8 +158,10 @@ base::Result<OffsetBound> ParseOffsetBound(std::string_view text) {
       const size_t comma = std::min(text.find(',', pos), text.size());
       const std::string_view item = text.substr(pos, comma - pos);
       const size_t colon = item.find(':');
-      const auto partition = colon == std::string_view::npos ? std::nullopt : ParseOffset(item.substr(0, colon));
-      const auto offset = colon == std::string_view::npos ? std::nullopt : ParseOffset(item.substr(colon + 1));
+      const auto partition =
+          colon == std::string_view::npos ? std::nullopt : ParseOffset(item.substr(0, colon));
+      const auto offset =
+          colon == std::string_view::npos ? std::nullopt : ParseOffset(item.substr(colon + 1));
       if (!partition || !offset || *partition > INT32_MAX)
         return base::InvalidArgument("bad offset '" + std::string(item) + "' in '" + std::string(text) +
                                      "': expected PARTITION:OFFSET");
@@ -166,15 +175,16 @@ base::Result<OffsetBound> ParseOffsetBound(std::string_view text) {
     b.time_ms = *ms;
     return b;
   }
-  return base::InvalidArgument("bad offset bound '" + std::string(text) +
-                               "': expected earliest, latest, an offset, PARTITION:OFFSET,... or an ISO-8601 time");
+  return base::InvalidArgument(
+      "bad offset bound '" + std::string(text) +
+      "': expected earliest, latest, an offset, PARTITION:OFFSET,... or an ISO-8601 time");
 }
 
-base::Result<std::unique_ptr<KafkaSource>> KafkaSource::MakeRange(const config::PipelineSpec& spec, OffsetBound start,
-                                                                  OffsetBound end) {
+base::Result<std::unique_ptr<KafkaSource>> KafkaSource::MakeRange(const config::PipelineSpec& spec,
+                                                                  OffsetBound start, OffsetBound end) {
   const std::string group = "vigil-replay-" + std::to_string(::getpid()) + "-" +
                             std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
-  VIGIL_ASSIGN_OR_RETURN(rd_kafka_conf_t* conf,
+  VIGIL_ASSIGN_OR_RETURN(rd_kafka_conf_t * conf,
                          MakeKafkaConf(spec.kafka, KafkaRole::kConsumer,
                                        {{"group.id", group}, {"enable.partition.eof", "true"}}));
   const std::string labels = spec.labels.enabled ? spec.labels.source.topic : "";
@@ -195,16 +205,18 @@ base::Status KafkaSource::StartRange() {
   rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, kTimeoutMs);
   rd_kafka_topic_destroy(rkt);
   VIGIL_RETURN_IF_ERROR(KafkaError(err, "metadata of '" + topic_ + "'"));
-  const int partitions = md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR
-                             ? md->topics[0].partition_cnt : 0;
+  const int partitions =
+      md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR ? md->topics[0].partition_cnt : 0;
   rd_kafka_metadata_destroy(md);
   if (partitions == 0) return base::NotFound("topic '" + topic_ + "' does not exist");
 
   // Resolves one bound to an offset of partition p, within [low, high].
   auto resolve = [&](const OffsetBound& b, int32_t p, int64_t low, int64_t high, bool is_end) -> int64_t {
     switch (b.kind) {
-      case OffsetBound::Kind::kEarliest: return low;
-      case OffsetBound::Kind::kLatest: return high;
+      case OffsetBound::Kind::kEarliest:
+        return low;
+      case OffsetBound::Kind::kLatest:
+        return high;
       case OffsetBound::Kind::kOffset: {
         auto it = b.offsets.find(p);
         if (it == b.offsets.end()) it = b.offsets.find(-1);
@@ -248,8 +260,9 @@ base::Status ReadTopic(const config::KafkaSpec& kafka, const std::string& topic,
                        const std::function<void(std::string_view value)>& fn) {
   constexpr int kTimeoutMs = 10'000;
   const std::string group = "vigil-read-" + std::to_string(::getpid());
-  VIGIL_ASSIGN_OR_RETURN(rd_kafka_conf_t* conf, MakeKafkaConf(kafka, KafkaRole::kConsumer,
-                                                              {{"group.id", group}, {"enable.partition.eof", "true"}}));
+  VIGIL_ASSIGN_OR_RETURN(
+      rd_kafka_conf_t * conf,
+      MakeKafkaConf(kafka, KafkaRole::kConsumer, {{"group.id", group}, {"enable.partition.eof", "true"}}));
   char errstr[512];
   KafkaHandle rk(rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr));
   if (!rk) {
@@ -262,8 +275,8 @@ base::Status ReadTopic(const config::KafkaSpec& kafka, const std::string& topic,
   rd_kafka_resp_err_t err = rd_kafka_metadata(rk.get(), 0, rkt, &md, kTimeoutMs);
   rd_kafka_topic_destroy(rkt);
   VIGIL_RETURN_IF_ERROR(KafkaError(err, "metadata of '" + topic + "'"));
-  const int partitions = md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR
-                             ? md->topics[0].partition_cnt : 0;
+  const int partitions =
+      md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR ? md->topics[0].partition_cnt : 0;
   rd_kafka_metadata_destroy(md);
   if (partitions == 0) return base::NotFound("topic '" + topic + "' does not exist");
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
@@ -321,7 +334,7 @@ std::map<std::string, std::string> ConsumerExtras(const config::PipelineSpec& sp
 
 base::Result<std::unique_ptr<KafkaSource>> KafkaSource::Make(const config::PipelineSpec& spec) {
   const std::map<std::string, std::string> extra = ConsumerExtras(spec);
-  VIGIL_ASSIGN_OR_RETURN(rd_kafka_conf_t* conf, MakeKafkaConf(spec.kafka, KafkaRole::kConsumer, extra));
+  VIGIL_ASSIGN_OR_RETURN(rd_kafka_conf_t * conf, MakeKafkaConf(spec.kafka, KafkaRole::kConsumer, extra));
   const std::string labels = spec.labels.enabled ? spec.labels.source.topic : "";
   auto source = std::unique_ptr<KafkaSource>(new KafkaSource(spec.source.topic, labels, conf));
   source->murmur2_ = spec.source.partitioner == "murmur2_random";
@@ -368,14 +381,16 @@ base::Result<int32_t> KafkaSource::PartitionFor(std::string_view key) const {
     const rd_kafka_resp_err_t err = rd_kafka_metadata(rk_.get(), 0, rkt, &md, 5000);
     rd_kafka_topic_destroy(rkt);
     VIGIL_RETURN_IF_ERROR(KafkaError(err, "metadata of '" + topic_ + "'"));
-    if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) count = md->topics[0].partition_cnt;
+    if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+      count = md->topics[0].partition_cnt;
     rd_kafka_metadata_destroy(md);
     if (count <= 0) return base::NotFound("topic '" + topic_ + "' does not exist");
     partition_count_.store(count);
   }
   // The producers' own functions; with a key they never look at the topic handle.
-  return murmur2_ ? rd_kafka_msg_partitioner_murmur2(nullptr, key.data(), key.size(), count, nullptr, nullptr)
-                  : rd_kafka_msg_partitioner_consistent(nullptr, key.data(), key.size(), count, nullptr, nullptr);
+  return murmur2_
+             ? rd_kafka_msg_partitioner_murmur2(nullptr, key.data(), key.size(), count, nullptr, nullptr)
+             : rd_kafka_msg_partitioner_consistent(nullptr, key.data(), key.size(), count, nullptr, nullptr);
 }
 
 //! The queue DeleteRecords answers on; destroyed before the client.
@@ -392,7 +407,8 @@ struct KafkaSource::PurgeQueue {
 
 void KafkaSource::Purge(std::span<const engine::PartitionOffset> offsets) {
   const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::steady_clock::now().time_since_epoch()).count();
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
   if (now - last_purge_ms_ < purge_interval_ms_) return;
   last_purge_ms_ = now;
   if (!purge_) purge_ = std::make_shared<PurgeQueue>(rk_.get());
@@ -402,9 +418,11 @@ void KafkaSource::Purge(std::span<const engine::PartitionOffset> offsets) {
       spdlog::warn("'{}': deleting committed records: {}", topic_, rd_kafka_event_error_string(ev));
     rd_kafka_event_destroy(ev);
   }
-  rd_kafka_topic_partition_list_t* before = rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
+  rd_kafka_topic_partition_list_t* before =
+      rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
   for (const auto& o : offsets)
-    if (o.next_offset > 0) rd_kafka_topic_partition_list_add(before, topic_.c_str(), o.partition)->offset = o.next_offset;
+    if (o.next_offset > 0)
+      rd_kafka_topic_partition_list_add(before, topic_.c_str(), o.partition)->offset = o.next_offset;
   if (before->cnt > 0) {
     rd_kafka_DeleteRecords_t* del = rd_kafka_DeleteRecords_new(before);
     rd_kafka_DeleteRecords(rk_.get(), &del, 1, nullptr, purge_->queue);
@@ -479,9 +497,11 @@ base::Status KafkaSource::OnAssign(rd_kafka_topic_partition_list_t* parts) {
     Pending p{partition, detach(topic_, partition), nullptr};
     if (!labels_topic_.empty()) {
       // The label stream is co-partitioned: partition p of the labels belongs to the task of p.
-      rd_kafka_topic_partition_t* tp = rd_kafka_topic_partition_list_add(assignment, labels_topic_.c_str(), partition);
-      tp->offset = range_ ? RD_KAFKA_OFFSET_BEGINNING
-                   : start->labels >= 0 ? start->labels : RD_KAFKA_OFFSET_INVALID;
+      rd_kafka_topic_partition_t* tp =
+          rd_kafka_topic_partition_list_add(assignment, labels_topic_.c_str(), partition);
+      tp->offset = range_               ? RD_KAFKA_OFFSET_BEGINNING
+                   : start->labels >= 0 ? start->labels
+                                        : RD_KAFKA_OFFSET_INVALID;
       p.labels = detach(labels_topic_, partition);
     }
     pending.push_back(p);
@@ -496,7 +516,8 @@ base::Status KafkaSource::OnAssign(rd_kafka_topic_partition_list_t* parts) {
     std::unique_ptr<engine::PartitionReader> reader;
     if (range_) {
       const auto [first, end] = range_->offsets.at(p.partition);
-      reader = std::make_unique<KafkaPartitionReader>(rk_.get(), p.queue, topic_, p.partition, range_, first, end);
+      reader =
+          std::make_unique<KafkaPartitionReader>(rk_.get(), p.queue, topic_, p.partition, range_, first, end);
     } else {
       reader = std::make_unique<KafkaPartitionReader>(rk_.get(), p.queue, topic_, p.partition);
     }
@@ -538,9 +559,11 @@ base::Status KafkaSource::Commit(std::span<const engine::PartitionOffset> offset
   if (range_) return base::Status::OK();  // a replay leaves no trace in any group
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
   for (const auto& o : offsets) {
-    if (o.next_offset >= 0) rd_kafka_topic_partition_list_add(list, topic_.c_str(), o.partition)->offset = o.next_offset;
+    if (o.next_offset >= 0)
+      rd_kafka_topic_partition_list_add(list, topic_.c_str(), o.partition)->offset = o.next_offset;
     if (o.label_next_offset >= 0 && !labels_topic_.empty())
-      rd_kafka_topic_partition_list_add(list, labels_topic_.c_str(), o.partition)->offset = o.label_next_offset;
+      rd_kafka_topic_partition_list_add(list, labels_topic_.c_str(), o.partition)->offset =
+          o.label_next_offset;
   }
   base::Status st;
   if (producer_) {

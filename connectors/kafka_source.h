@@ -48,8 +48,8 @@ class KafkaSource final : public engine::Source {
   //! (exclusive, and never past the partition's end when Start runs). Partitions are assigned
   //! directly, outside any consumer group; nothing is committed; Finished() once every partition
   //! reached its end. The label stream, if any, is read from its beginning.
-  static base::Result<std::unique_ptr<KafkaSource>> MakeRange(const config::PipelineSpec& spec, OffsetBound start,
-                                                              OffsetBound end);
+  static base::Result<std::unique_ptr<KafkaSource>> MakeRange(const config::PipelineSpec& spec,
+                                                              OffsetBound start, OffsetBound end);
   ~KafkaSource() override;
 
   base::Status Start(engine::SourceListener* listener) override;
@@ -73,8 +73,8 @@ class KafkaSource final : public engine::Source {
  private:
   KafkaSource(std::string topic, std::string labels_topic, rd_kafka_conf_t* conf)
       : topic_(std::move(topic)), labels_topic_(std::move(labels_topic)), conf_(conf) {}
-  static void RebalanceCallback(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
-                                void* opaque);
+  static void RebalanceCallback(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                                rd_kafka_topic_partition_list_t* parts, void* opaque);
   base::Status OnAssign(rd_kafka_topic_partition_list_t* parts);
   base::Status OnRevoke(rd_kafka_topic_partition_list_t* parts);
   //! MakeRange's Start: resolves the bounds to offsets and assigns every partition.
@@ -85,7 +85,7 @@ class KafkaSource final : public engine::Source {
 
   std::string topic_;
   std::string labels_topic_;  // empty without labels; co-partitioned with topic_
-  rd_kafka_conf_t* conf_;  // owned until Start hands it to librdkafka
+  rd_kafka_conf_t* conf_;     // owned until Start hands it to librdkafka
   KafkaHandle rk_;
   engine::SourceListener* listener_ = nullptr;
   base::Status callback_error_;
@@ -95,10 +95,10 @@ class KafkaSource final : public engine::Source {
   std::string member_;            // "group.instance.id 'X'" of a static member, for a fence's message
   mutable std::atomic<int32_t> partition_count_{0};  // 0 = not fetched yet
   std::shared_ptr<class KafkaProducer> producer_;    // exactly-once: the transactional producer
-  int purge_interval_ms_ = -1;                        // < 0: never delete records
-  int64_t last_purge_ms_ = 0;                         // steady clock
+  int purge_interval_ms_ = -1;                       // < 0: never delete records
+  int64_t last_purge_ms_ = 0;                        // steady clock
   struct PurgeQueue;
-  std::shared_ptr<PurgeQueue> purge_;                 // DeleteRecords answers, read at the next purge
+  std::shared_ptr<PurgeQueue> purge_;  // DeleteRecords answers, read at the next purge
 
   //! Deletes `offsets`' records before each committed offset; errors are logged, never fatal.
   void Purge(std::span<const engine::PartitionOffset> offsets);

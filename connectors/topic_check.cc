@@ -24,9 +24,11 @@ std::vector<NeededTopic> PipelineTopics(const config::PipelineSpec& spec) {
 base::Status CheckTopics(const config::KafkaSpec& kafka, const std::vector<NeededTopic>& topics,
                          const TopicCheckOptions& options) {
   if (topics.empty()) return base::Status::OK();
-  VIGIL_ASSIGN_OR_RETURN(KafkaHandle rk, NewKafkaClient(kafka, RD_KAFKA_PRODUCER, {{"enable.idempotence", "false"}}));
+  VIGIL_ASSIGN_OR_RETURN(KafkaHandle rk,
+                         NewKafkaClient(kafka, RD_KAFKA_PRODUCER, {{"enable.idempotence", "false"}}));
   const rd_kafka_metadata_t* md = nullptr;
-  const rd_kafka_resp_err_t err = rd_kafka_metadata(rk.get(), /*all_topics=*/1, nullptr, &md, options.timeout_ms);
+  const rd_kafka_resp_err_t err =
+      rd_kafka_metadata(rk.get(), /*all_topics=*/1, nullptr, &md, options.timeout_ms);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     if (err == RD_KAFKA_RESP_ERR__TRANSPORT || err == RD_KAFKA_RESP_ERR__TIMED_OUT ||
         err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
@@ -35,7 +37,8 @@ base::Status CheckTopics(const config::KafkaSpec& kafka, const std::vector<Neede
   }
   std::map<std::string, int> partitions;
   for (int i = 0; i < md->topic_cnt; ++i)
-    if (md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) partitions[md->topics[i].topic] = md->topics[i].partition_cnt;
+    if (md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+      partitions[md->topics[i].topic] = md->topics[i].partition_cnt;
   rd_kafka_metadata_destroy(md);
 
   int create_partitions = options.partitions;
@@ -50,13 +53,15 @@ base::Status CheckTopics(const config::KafkaSpec& kafka, const std::vector<Neede
       partitions[t.topic] = create_partitions;
       continue;
     }
-    missing += fmt::format("{}topic '{}' ({}) does not exist on {}; create it with: kafka-topics.sh "
-                           "--bootstrap-server {} --create --topic {} --partitions {}",
-                           missing.empty() ? "" : "\n", t.topic, t.role, kafka.bootstrap, kafka.bootstrap, t.topic,
-                           create_partitions);
+    missing += fmt::format(
+        "{}topic '{}' ({}) does not exist on {}; create it with: kafka-topics.sh "
+        "--bootstrap-server {} --create --topic {} --partitions {}",
+        missing.empty() ? "" : "\n", t.topic, t.role, kafka.bootstrap, kafka.bootstrap, t.topic,
+        create_partitions);
   }
   if (missing.empty()) return base::Status::OK();
-  if (!options.create_command.empty()) missing += "\nor create every missing topic with: " + options.create_command;
+  if (!options.create_command.empty())
+    missing += "\nor create every missing topic with: " + options.create_command;
   return base::NotFound(missing);
 }
 

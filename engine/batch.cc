@@ -7,16 +7,26 @@ namespace vigil::engine {
 
 std::string_view DlqReasonName(DlqReason reason) {
   switch (reason) {
-    case DlqReason::kNone: return "none";
-    case DlqReason::kTooLarge: return "too_large";
-    case DlqReason::kInvalidJson: return "invalid_json";
-    case DlqReason::kInvalidUtf8: return "invalid_utf8";
-    case DlqReason::kMissingField: return "missing_field";
-    case DlqReason::kWrongType: return "wrong_type";
-    case DlqReason::kOutOfRange: return "out_of_range";
-    case DlqReason::kInvalidEnum: return "invalid_enum";
-    case DlqReason::kLate: return "late";
-    case DlqReason::kFuture: return "future";
+    case DlqReason::kNone:
+      return "none";
+    case DlqReason::kTooLarge:
+      return "too_large";
+    case DlqReason::kInvalidJson:
+      return "invalid_json";
+    case DlqReason::kInvalidUtf8:
+      return "invalid_utf8";
+    case DlqReason::kMissingField:
+      return "missing_field";
+    case DlqReason::kWrongType:
+      return "wrong_type";
+    case DlqReason::kOutOfRange:
+      return "out_of_range";
+    case DlqReason::kInvalidEnum:
+      return "invalid_enum";
+    case DlqReason::kLate:
+      return "late";
+    case DlqReason::kFuture:
+      return "future";
   }
   return "unknown";
 }
@@ -69,9 +79,12 @@ std::string_view Batch::str(size_t row, int c) const {
 bool Batch::is_null(size_t row, int c) const {
   const Slot& s = column(c)[row];
   switch (schema_->column(c).type) {
-    case FieldType::kDouble: return std::isnan(s.f64);
-    case FieldType::kString: return s.str.length == kNullLen;
-    default: return s.i64 == kNullInt;
+    case FieldType::kDouble:
+      return std::isnan(s.f64);
+    case FieldType::kString:
+      return s.str.length == kNullLen;
+    default:
+      return s.i64 == kNullInt;
   }
 }
 
@@ -85,9 +98,12 @@ void Batch::SetString(size_t row, int c, std::string_view value) {
 double Batch::AsDouble(size_t row, int c) const {
   const Slot& s = column(c)[row];
   switch (schema_->column(c).type) {
-    case FieldType::kDouble: return s.f64;
-    case FieldType::kString: return std::numeric_limits<double>::quiet_NaN();
-    default: return s.i64 == kNullInt ? std::numeric_limits<double>::quiet_NaN() : static_cast<double>(s.i64);
+    case FieldType::kDouble:
+      return s.f64;
+    case FieldType::kString:
+      return std::numeric_limits<double>::quiet_NaN();
+    default:
+      return s.i64 == kNullInt ? std::numeric_limits<double>::quiet_NaN() : static_cast<double>(s.i64);
   }
 }
 

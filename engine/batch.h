@@ -23,7 +23,7 @@ struct RawEvent {
   uint32_t size = 0;           //!< Payload size in bytes.
   const char* key = nullptr;   //!< Record key bytes, may be null.
   uint32_t key_size = 0;
-  int64_t offset = 0;          //!< Offset in its partition (line number for files).
+  int64_t offset = 0;  //!< Offset in its partition (line number for files).
 };
 
 //! Why a row was sent to the dead-letter queue. Names (see DlqReasonName) are machine-readable.
@@ -83,10 +83,10 @@ class Schema {
 
 //! Per-row bookkeeping.
 struct RowMeta {
-  int64_t offset = 0;        //!< Source offset of the event.
-  int64_t event_time = 0;    //!< Event time, epoch ms (set by parse).
+  int64_t offset = 0;                   //!< Source offset of the event.
+  int64_t event_time = 0;               //!< Event time, epoch ms (set by parse).
   DlqReason reason = DlqReason::kNone;  //!< kNone while the row is live.
-  int16_t detail_column = -1;  //!< Column the reason is about, or -1.
+  int16_t detail_column = -1;           //!< Column the reason is about, or -1.
 };
 
 //! How a batch is to be processed. Stream batches use the defaults; a synchronous scoring request

@@ -14,16 +14,28 @@ EngineProbe::EngineProbe(std::shared_ptr<prometheus::Registry> registry, const s
     : registry_(std::move(registry)), pipeline_(pipeline) {
   using namespace prometheus;
   const Labels labels{{"pipeline", pipeline}};
-  events_in_ = &BuildCounter().Name("vigil_events_in_total").Help("Events read from the source.")
-                    .Register(*registry_).Add(labels);
-  events_out_ = &BuildCounter().Name("vigil_events_out_total").Help("Records written to the output sink.")
-                     .Register(*registry_).Add(labels);
-  batches_ = &BuildCounter().Name("vigil_batches_total").Help("Micro-batches processed.")
-                  .Register(*registry_).Add(labels);
-  auto& dlq = BuildCounter().Name("vigil_dead_letters_total").Help("Events sent to the dead-letter sink, by reason.")
+  events_in_ = &BuildCounter()
+                    .Name("vigil_events_in_total")
+                    .Help("Events read from the source.")
+                    .Register(*registry_)
+                    .Add(labels);
+  events_out_ = &BuildCounter()
+                     .Name("vigil_events_out_total")
+                     .Help("Records written to the output sink.")
+                     .Register(*registry_)
+                     .Add(labels);
+  batches_ = &BuildCounter()
+                  .Name("vigil_batches_total")
+                  .Help("Micro-batches processed.")
+                  .Register(*registry_)
+                  .Add(labels);
+  auto& dlq = BuildCounter()
+                  .Name("vigil_dead_letters_total")
+                  .Help("Events sent to the dead-letter sink, by reason.")
                   .Register(*registry_);
   for (size_t i = 1; i < dlq_.size(); ++i) {
-    dlq_[i] = &dlq.Add({{"pipeline", pipeline}, {"reason", std::string(DlqReasonName(static_cast<DlqReason>(i)))}});
+    dlq_[i] =
+        &dlq.Add({{"pipeline", pipeline}, {"reason", std::string(DlqReasonName(static_cast<DlqReason>(i)))}});
   }
   // Half-octave steps, 2^(k/2) s from 43 µs to 11.3 s: histogram_quantile, which interpolates inside a
   // bucket, is then within a factor √2 of the true quantile. The powers of two (..., 0.25, 0.5, 1, 2 s)
@@ -33,28 +45,50 @@ EngineProbe::EngineProbe(std::shared_ptr<prometheus::Registry> registry, const s
     const int odd = k & 1;
     latency.push_back(std::ldexp(odd ? std::sqrt(2.0) : 1.0, (k - odd) / 2));
   }
-  batch_latency_ = &BuildHistogram().Name("vigil_batch_latency_seconds")
+  batch_latency_ = &BuildHistogram()
+                        .Name("vigil_batch_latency_seconds")
                         .Help("Time from reading a micro-batch to handing its records to the sink.")
-                        .Register(*registry_).Add(labels, latency);
-  commit_latency_ = &BuildHistogram().Name("vigil_commit_latency_seconds")
+                        .Register(*registry_)
+                        .Add(labels, latency);
+  commit_latency_ = &BuildHistogram()
+                         .Name("vigil_commit_latency_seconds")
                          .Help("Time to flush state and sinks and commit offsets.")
-                         .Register(*registry_).Add(labels, latency);
-  lag_family_ = &BuildGauge().Name("vigil_consumer_lag_events").Help("Events behind the partition end.")
+                         .Register(*registry_)
+                         .Add(labels, latency);
+  lag_family_ = &BuildGauge()
+                     .Name("vigil_consumer_lag_events")
+                     .Help("Events behind the partition end.")
                      .Register(*registry_);
-  cached_keys_ = &BuildGauge().Name("vigil_state_cached_keys").Help("Keys held in the write-back caches.")
-                      .Register(*registry_).Add(labels);
-  stored_keys_ = &BuildGauge().Name("vigil_state_stored_keys").Help("Estimated keys in the RocksDB stores.")
-                      .Register(*registry_).Add(labels);
-  hit_ratio_ = &BuildGauge().Name("vigil_state_cache_hit_ratio").Help("Share of state lookups served from memory.")
-                    .Register(*registry_).Add(labels);
-  restored_changes_ = &BuildCounter().Name("vigil_restore_changes_total")
+  cached_keys_ = &BuildGauge()
+                      .Name("vigil_state_cached_keys")
+                      .Help("Keys held in the write-back caches.")
+                      .Register(*registry_)
+                      .Add(labels);
+  stored_keys_ = &BuildGauge()
+                      .Name("vigil_state_stored_keys")
+                      .Help("Estimated keys in the RocksDB stores.")
+                      .Register(*registry_)
+                      .Add(labels);
+  hit_ratio_ = &BuildGauge()
+                    .Name("vigil_state_cache_hit_ratio")
+                    .Help("Share of state lookups served from memory.")
+                    .Register(*registry_)
+                    .Add(labels);
+  restored_changes_ = &BuildCounter()
+                           .Name("vigil_restore_changes_total")
                            .Help("State changes read back from the changelog when partitions were assigned.")
-                           .Register(*registry_).Add(labels);
-  restore_seconds_ = &BuildCounter().Name("vigil_restore_seconds_total")
+                           .Register(*registry_)
+                           .Add(labels);
+  restore_seconds_ = &BuildCounter()
+                          .Name("vigil_restore_seconds_total")
                           .Help("Time spent restoring state from the changelog.")
-                          .Register(*registry_).Add(labels);
-  restore_rate_ = &BuildGauge().Name("vigil_restore_rate").Help("Changes per second of the last restore.")
-                       .Register(*registry_).Add(labels);
+                          .Register(*registry_)
+                          .Add(labels);
+  restore_rate_ = &BuildGauge()
+                       .Name("vigil_restore_rate")
+                       .Help("Changes per second of the last restore.")
+                       .Register(*registry_)
+                       .Add(labels);
   label_lag_family_ = &BuildGauge()
                            .Name("vigil_label_lag_seconds")
                            .Help("Event time by which the label stream is behind the events being scored.")
@@ -65,8 +99,11 @@ EngineProbe::EngineProbe(std::shared_ptr<prometheus::Registry> registry, const s
            .Help("Batches scored after waiting labels.max_wait for a lagging label stream.")
            .Register(*registry_)
            .Add(labels);
-  assigned_ = &BuildGauge().Name("vigil_assigned_partitions").Help("Input partitions owned by this process.")
-                   .Register(*registry_).Add(labels);
+  assigned_ = &BuildGauge()
+                   .Name("vigil_assigned_partitions")
+                   .Help("Input partitions owned by this process.")
+                   .Register(*registry_)
+                   .Add(labels);
 }
 
 EngineProbe::~EngineProbe() = default;
@@ -114,6 +151,8 @@ std::string SerializeMetrics(const prometheus::Registry& registry) {
   return prometheus::TextSerializer().Serialize(registry.Collect());
 }
 
-std::shared_ptr<prometheus::Registry> NewMetricsRegistry() { return std::make_shared<prometheus::Registry>(); }
+std::shared_ptr<prometheus::Registry> NewMetricsRegistry() {
+  return std::make_shared<prometheus::Registry>();
+}
 
 }  // namespace vigil::engine

@@ -94,7 +94,6 @@ std::string PercentDecode(std::string_view s) {
   return out;
 }
 
-
 std::string EndpointText(const net::ip::address& address, uint16_t port) {
   std::string host = address.to_string();
   if (address.is_v6()) host = "[" + host + "]";

@@ -67,7 +67,8 @@ base::Status LabelIndex::Ingest(std::span<const RawEvent> records) {
       }
     }
     if (!ok || seen != 7) {
-      if (malformed_++ == 0) spdlog::warn("malformed label record at offset {} (further ones are only counted)", ev.offset);
+      if (malformed_++ == 0)
+        spdlog::warn("malformed label record at offset {} (further ones are only counted)", ev.offset);
       continue;
     }
     const std::string_view key(reinterpret_cast<const char*>(&id), sizeof id);

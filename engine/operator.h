@@ -95,7 +95,8 @@ struct BindContext {
   const config::OperatorSpec& spec;      //!< This operator's entry (parse gets a synthetic one).
   Schema& schema;                        //!< Columns so far; the factory adds its outputs.
   TableId table;                         //!< This operator's keyspace in each task's store.
-  std::shared_ptr<prometheus::Registry> metrics;  //!< Where to register the operator's own metrics; may be null.
+  std::shared_ptr<prometheus::Registry>
+      metrics;  //!< Where to register the operator's own metrics; may be null.
 };
 
 using OperatorFactory = std::function<base::Result<std::unique_ptr<Operator>>(BindContext&)>;

@@ -1,10 +1,10 @@
 #include "engine/row_encoder.h"
 
-#include <charconv>
-#include <cmath>
-
 #include <fmt/compile.h>
 #include <fmt/format.h>
+
+#include <charconv>
+#include <cmath>
 
 namespace vigil::engine {
 
@@ -39,18 +39,27 @@ void AppendCell(const Batch& batch, size_t row, int column, FieldType type, std:
     return;
   }
   switch (type) {
-    case FieldType::kDouble: AppendJsonDouble(batch.f64(row, column), out); break;
-    case FieldType::kString: AppendJsonString(batch.str(row, column), out); break;
-    case FieldType::kBool: out->append(batch.i64(row, column) ? "true" : "false"); break;
+    case FieldType::kDouble:
+      AppendJsonDouble(batch.f64(row, column), out);
+      break;
+    case FieldType::kString:
+      AppendJsonString(batch.str(row, column), out);
+      break;
+    case FieldType::kBool:
+      out->append(batch.i64(row, column) ? "true" : "false");
+      break;
     case FieldType::kInt64:
-    case FieldType::kTimestamp: AppendInt(batch.i64(row, column), out); break;
+    case FieldType::kTimestamp:
+      AppendInt(batch.i64(row, column), out);
+      break;
   }
 }
 
 }  // namespace
 
-base::Result<RowEncoder> RowEncoder::Make(const Schema& schema, const std::vector<config::OutputField>& fields,
-                                            const std::string& key_column) {
+base::Result<RowEncoder> RowEncoder::Make(const Schema& schema,
+                                          const std::vector<config::OutputField>& fields,
+                                          const std::string& key_column) {
   RowEncoder enc;
   auto add = [&](const std::string& name, int column) {
     std::string prefix = enc.fields_.empty() ? "{" : ",";
@@ -65,7 +74,10 @@ base::Result<RowEncoder> RowEncoder::Make(const Schema& schema, const std::vecto
   } else {
     for (const auto& f : fields) {
       int c = schema.Find(f.from);
-      if (c < 0) return config::ConfigError(f.loc, "output field '" + f.from + "' is not a column; known columns are the schema fields and operator outputs");
+      if (c < 0)
+        return config::ConfigError(
+            f.loc, "output field '" + f.from +
+                       "' is not a column; known columns are the schema fields and operator outputs");
       add(f.name, c);
     }
   }
@@ -100,9 +112,12 @@ void RowEncoder::EncodeCsvRow(const Batch& batch, size_t row, std::string* out) 
 
 void RowEncoder::EncodeKey(const Batch& batch, size_t row, std::string* out) const {
   if (key_column_ < 0 || batch.is_null(row, key_column_)) return;
-  if (key_type_ == FieldType::kString) out->append(batch.str(row, key_column_));
-  else if (key_type_ == FieldType::kDouble) AppendJsonDouble(batch.f64(row, key_column_), out);
-  else AppendInt(batch.i64(row, key_column_), out);
+  if (key_type_ == FieldType::kString)
+    out->append(batch.str(row, key_column_));
+  else if (key_type_ == FieldType::kDouble)
+    AppendJsonDouble(batch.f64(row, key_column_), out);
+  else
+    AppendInt(batch.i64(row, key_column_), out);
 }
 
 void RowEncoder::EncodeLive(const Batch& batch, OutBatch* out, config::SinkSpec::Format format) const {
@@ -115,8 +130,10 @@ void RowEncoder::EncodeLive(const Batch& batch, OutBatch* out, config::SinkSpec:
     EncodeKey(batch, r, &out->buffer);
     rec.key_size = static_cast<uint32_t>(out->buffer.size()) - rec.key_offset;
     rec.value_offset = static_cast<uint32_t>(out->buffer.size());
-    if (csv) EncodeCsvRow(batch, r, &out->buffer);
-    else EncodeRow(batch, r, &out->buffer);
+    if (csv)
+      EncodeCsvRow(batch, r, &out->buffer);
+    else
+      EncodeRow(batch, r, &out->buffer);
     rec.value_size = static_cast<uint32_t>(out->buffer.size()) - rec.value_offset;
     rec.source_offset = batch.meta(r).offset;
     rec.timestamp_ms = batch.meta(r).event_time;

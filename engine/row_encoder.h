@@ -18,7 +18,7 @@ class RowEncoder {
  public:
   //! `fields` empty means every column of `schema`, in order. Unknown columns are located errors.
   static base::Result<RowEncoder> Make(const Schema& schema, const std::vector<config::OutputField>& fields,
-                                        const std::string& key_column);
+                                       const std::string& key_column);
   //! Appends row `row` as one JSON object to `out`.
   void EncodeRow(const Batch& batch, size_t row, std::string* out) const;
   //! Appends the record key of `row` (the key column as text) to `out`; nothing without a key column.

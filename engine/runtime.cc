@@ -32,8 +32,11 @@ void PauseGate::Resume() {
 
 Runtime::Runtime(const Plan& plan, std::unique_ptr<Source> source, std::unique_ptr<Sink> output,
                  std::unique_ptr<Sink> dead_letter, EngineProbe* probe)
-    : plan_(plan), source_(std::move(source)), output_(std::move(output)),
-      dead_letter_(std::move(dead_letter)), probe_(probe) {}
+    : plan_(plan),
+      source_(std::move(source)),
+      output_(std::move(output)),
+      dead_letter_(std::move(dead_letter)),
+      probe_(probe) {}
 
 Runtime::~Runtime() {
   {
@@ -51,8 +54,8 @@ Runtime::~Runtime() {
 }
 
 base::Result<std::unique_ptr<Runtime>> Runtime::Make(const Plan& plan, std::unique_ptr<Source> source,
-                                                     std::unique_ptr<Sink> output, std::unique_ptr<Sink> dead_letter,
-                                                     EngineProbe* probe) {
+                                                     std::unique_ptr<Sink> output,
+                                                     std::unique_ptr<Sink> dead_letter, EngineProbe* probe) {
   if (!source) return base::InvalidArgument("runtime needs a source");
   return std::unique_ptr<Runtime>(
       new Runtime(plan, std::move(source), std::move(output), std::move(dead_letter), probe));
@@ -107,7 +110,8 @@ bool Runtime::AheadOfOthers(const Task& task) const {
   // The lists only change while every worker is paused at the gate.
   const int64_t mine = task.event_time();
   if (mine == INT64_MIN || task.idle()) return false;
-  if (starting_.load(std::memory_order_relaxed) > 0) return true;  // partitions of this assignment still to come
+  if (starting_.load(std::memory_order_relaxed) > 0)
+    return true;  // partitions of this assignment still to come
   for (const auto& list : worker_tasks_) {
     for (const Task* other : list) {
       if (other == &task || other->idle()) continue;
@@ -140,18 +144,20 @@ base::Result<StartOffsets> Runtime::PrepareAssign(int32_t partition) {
     const auto begin = std::chrono::steady_clock::now();
     auto restored = task->Restore(changelog_.get());
     if (!restored.ok() && restored.status().code() == base::StatusCode::kFailedPrecondition) {
-      spdlog::warn("partition {}: {}; rebuilding it from the changelog", partition, restored.status().message());
+      spdlog::warn("partition {}: {}; rebuilding it from the changelog", partition,
+                   restored.status().message());
       task.reset();
       VIGIL_RETURN_IF_ERROR(StateStore::Destroy(options.store_path));
       VIGIL_ASSIGN_OR_RETURN(task, Task::Open(plan_, partition, options, probe_));
       restored = task->Restore(changelog_.get());
     }
-    if (!restored.ok()) return restored.status().WithContext("restore of partition " + std::to_string(partition));
+    if (!restored.ok())
+      return restored.status().WithContext("restore of partition " + std::to_string(partition));
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
     probe_->Restored(*restored, seconds);
-    spdlog::info("{}: partition {}: restored {} changes from the changelog in {:.3f} s ({:.0f}/s)", plan_.spec().name,
-                 partition, *restored,
-                 seconds, seconds > 0 ? static_cast<double>(*restored) / seconds : 0.0);
+    spdlog::info("{}: partition {}: restored {} changes from the changelog in {:.3f} s ({:.0f}/s)",
+                 plan_.spec().name, partition, *restored, seconds,
+                 seconds > 0 ? static_cast<double>(*restored) / seconds : 0.0);
   }
   const StartOffsets start{task->checkpoint_offset(), task->label_checkpoint_offset()};
   spdlog::info("{}: partition {} assigned; state checkpoint {}", plan_.spec().name, partition, start.events);
@@ -161,9 +167,10 @@ base::Result<StartOffsets> Runtime::PrepareAssign(int32_t partition) {
 }
 
 base::Status Runtime::Assigned(int32_t partition, std::unique_ptr<PartitionReader> reader,
-                              std::unique_ptr<PartitionReader> labels) {
+                               std::unique_ptr<PartitionReader> labels) {
   auto it = pending_tasks_.find(partition);
-  if (it == pending_tasks_.end()) return base::Internal("partition " + std::to_string(partition) + " assigned without PrepareAssign");
+  if (it == pending_tasks_.end())
+    return base::Internal("partition " + std::to_string(partition) + " assigned without PrepareAssign");
   if (plan_.spec().labels.enabled && !labels)
     return base::Internal("partition " + std::to_string(partition) + " assigned without its label stream");
   it->second->SetReaders(std::move(reader), std::move(labels));
@@ -187,7 +194,8 @@ base::Status Runtime::Revoked(std::span<const int32_t> partitions) {
     if (it != tasks_.end()) revoked.push_back(it->second.get());
   }
   // A transaction spans every task: committing the revoked ones commits them all.
-  base::Status st = failed_ ? base::Status::OK() : CommitPaused(exactly_once_ ? std::span<Task* const>{} : revoked);
+  base::Status st =
+      failed_ ? base::Status::OK() : CommitPaused(exactly_once_ ? std::span<Task* const>{} : revoked);
   for (Task* task : revoked) {
     const TaskStats& s = task->stats();
     retired_.events_in += s.events_in;
@@ -262,7 +270,8 @@ void Runtime::PublishMetrics() {
     if (const int64_t lag = task->lag(); lag >= 0) probe_->SetLag(p, lag);
   }
   const uint64_t lookups = cache.hits + cache.misses;
-  probe_->SetState(cached, stored, lookups ? static_cast<double>(cache.hits) / static_cast<double>(lookups) : 1.0);
+  probe_->SetState(cached, stored,
+                   lookups ? static_cast<double>(cache.hits) / static_cast<double>(lookups) : 1.0);
 }
 
 void Runtime::LogProgress(std::chrono::steady_clock::time_point now) {

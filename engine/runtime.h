@@ -21,10 +21,10 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
-#include <string>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -64,8 +64,8 @@ class PauseGate {
 class Runtime final : public SourceListener {
  public:
   static base::Result<std::unique_ptr<Runtime>> Make(const Plan& plan, std::unique_ptr<Source> source,
-                                                     std::unique_ptr<Sink> output, std::unique_ptr<Sink> dead_letter,
-                                                     EngineProbe* probe);
+                                                     std::unique_ptr<Sink> output,
+                                                     std::unique_ptr<Sink> dead_letter, EngineProbe* probe);
   ~Runtime() override;
 
   //! Runs until RequestStop or until a finite source is exhausted. Returns the first fatal error.

@@ -6,12 +6,12 @@
 
 #include <cstdint>
 #include <functional>
-#include <optional>
-#include <utility>
-#include <vector>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "base/status.h"
 
@@ -24,7 +24,7 @@ namespace vigil::engine {
 
 //! Options of a task's store. Every size is in bytes.
 struct StateStoreOptions {
-  std::string path;                          //!< Directory of the RocksDB instance; created if absent.
+  std::string path;                           //!< Directory of the RocksDB instance; created if absent.
   std::size_t write_buffer_bytes = 16 << 20;  //!< Memtable size. Default 16 MiB.
   std::size_t block_cache_bytes = 32 << 20;   //!< Block cache. Default 32 MiB.
 };
@@ -64,7 +64,8 @@ class StateStore {
   //! Stages the checkpoint (`next_offset`, `label_next_offset`) with the staged changes.
   void Prepare(int64_t next_offset, int64_t label_next_offset);
   //! Calls `fn(store key, value or null for a deletion)` for every staged change, in order.
-  base::Status ForEachStaged(const std::function<base::Status(std::string_view, const std::string_view*)>& fn) const;
+  base::Status ForEachStaged(
+      const std::function<base::Status(std::string_view, const std::string_view*)>& fn) const;
   //! Writes the staged changes atomically and records `changelog_offset`: the changelog offset
   //! after the last of them (-1: no changelog).
   base::Status Apply(int64_t changelog_offset);
@@ -88,7 +89,8 @@ class StateStore {
   std::size_t staged() const { return staged_; }
 
  private:
-  StateStore(std::unique_ptr<rocksdb::DB> db, int64_t checkpoint, int64_t label_checkpoint, int64_t changelog);
+  StateStore(std::unique_ptr<rocksdb::DB> db, int64_t checkpoint, int64_t label_checkpoint,
+             int64_t changelog);
   std::string TableKey(TableId table, std::string_view key) const;
 
   std::unique_ptr<rocksdb::DB> db_;

@@ -184,11 +184,13 @@ std::vector<std::string> ChampionStack(const std::string& registry) {
 
 }  // namespace
 
-base::Result<std::string> Rollback(const std::string& registry, const std::vector<std::string>& expected_features) {
+base::Result<std::string> Rollback(const std::string& registry,
+                                   const std::vector<std::string>& expected_features) {
   std::vector<std::string> stack = ChampionStack(registry);
   if (stack.size() < 2)
-    return base::FailedPrecondition("nothing to roll back to in '" + registry + "': " +
-                                    (stack.empty() ? "no champion was promoted" : "only " + stack.back() + " was"));
+    return base::FailedPrecondition(
+        "nothing to roll back to in '" + registry +
+        "': " + (stack.empty() ? "no champion was promoted" : "only " + stack.back() + " was"));
   const std::string current = stack.back();
   const std::string previous = stack[stack.size() - 2];
   // The version that serves again is verified as a promotion verifies it.

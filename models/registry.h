@@ -45,7 +45,8 @@ base::Status Promote(const std::string& registry, const std::string& version,
 //! "rollback <current>", so a second rollback goes one step further back, never back and forth. The
 //! rolled-back version's run is marked "rolled_back" and the restored one's "promoted", best effort.
 //! FailedPrecondition when fewer than two champions are on the stack.
-base::Result<std::string> Rollback(const std::string& registry, const std::vector<std::string>& expected_features = {});
+base::Result<std::string> Rollback(const std::string& registry,
+                                   const std::vector<std::string>& expected_features = {});
 //! The version on trial (contents of CANDIDATE); NotFound when there is none.
 base::Result<std::string> ReadCandidate(const std::string& registry);
 //! Verifies `version` (as LoadVersion) and makes it the candidate; marks its run "candidate".

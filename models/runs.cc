@@ -46,8 +46,8 @@ std::string IsoTime(int64_t ms) {
 
 std::string WindowJson(const TimeWindow& w) {
   if (w.empty()) return "null";
-  return fmt::format("{{\"start\": {}, \"end\": {}, \"start_ms\": {}, \"end_ms\": {}}}", JsonString(IsoTime(w.start_ms)),
-                     JsonString(IsoTime(w.end_ms)), w.start_ms, w.end_ms);
+  return fmt::format("{{\"start\": {}, \"end\": {}, \"start_ms\": {}, \"end_ms\": {}}}",
+                     JsonString(IsoTime(w.start_ms)), JsonString(IsoTime(w.end_ms)), w.start_ms, w.end_ms);
 }
 
 template <typename Map, typename Format>
@@ -159,7 +159,8 @@ base::Result<int64_t> ParseInt(std::string_view text, std::string_view what, std
   int64_t v = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || end != text.data() + text.size() || text.empty() || v < 0)
-    return base::InvalidArgument(fmt::format("offset range '{}': {} '{}' is not a non-negative integer", whole, what, text));
+    return base::InvalidArgument(
+        fmt::format("offset range '{}': {} '{}' is not a non-negative integer", whole, what, text));
   return v;
 }
 
@@ -187,10 +188,11 @@ base::Result<bool> CreateExclusively(const fs::path& path, const std::string& te
 
 std::string RunToJson(const RunRecord& r) {
   std::string j = "{\n";
-  j += fmt::format("  \"format\": {},\n  \"id\": {},\n  \"trigger\": {},\n", JsonString(kFormat), JsonString(r.id),
-                   JsonString(r.trigger));
+  j += fmt::format("  \"format\": {},\n  \"id\": {},\n  \"trigger\": {},\n", JsonString(kFormat),
+                   JsonString(r.id), JsonString(r.trigger));
   j += fmt::format("  \"outcome\": {},\n  \"detail\": {},\n", JsonString(r.outcome), JsonString(r.detail));
-  j += fmt::format("  \"started\": {},\n  \"started_ms\": {},\n", JsonString(IsoTime(r.started_ms)), r.started_ms);
+  j += fmt::format("  \"started\": {},\n  \"started_ms\": {},\n", JsonString(IsoTime(r.started_ms)),
+                   r.started_ms);
   if (r.finished_ms > 0) {
     j += fmt::format("  \"finished\": {},\n  \"finished_ms\": {},\n  \"duration_ms\": {},\n",
                      JsonString(IsoTime(r.finished_ms)), r.finished_ms, r.duration_ms());
@@ -202,21 +204,26 @@ std::string RunToJson(const RunRecord& r) {
                    WindowJson(r.validation_window));
   std::vector<std::string> offsets;
   for (const OffsetRange& o : r.offsets) {
-    offsets.push_back(fmt::format("{{\"topic\": {}, \"partition\": {}, \"first\": {}, \"end\": {}}}", JsonString(o.topic),
-                                  o.partition, o.first, o.end));
+    offsets.push_back(fmt::format("{{\"topic\": {}, \"partition\": {}, \"first\": {}, \"end\": {}}}",
+                                  JsonString(o.topic), o.partition, o.first, o.end));
   }
   j += fmt::format("  \"offsets\": [{}],\n", fmt::join(offsets, ", "));
-  j += fmt::format("  \"params\": {},\n", ObjectJson(r.params, [](const std::string& v) { return JsonString(v); }));
-  j += fmt::format("  \"train_metrics\": {},\n", ObjectJson(r.train_metrics, [](double v) { return JsonNumber(v); }));
+  j += fmt::format("  \"params\": {},\n",
+                   ObjectJson(r.params, [](const std::string& v) { return JsonString(v); }));
+  j += fmt::format("  \"train_metrics\": {},\n",
+                   ObjectJson(r.train_metrics, [](double v) { return JsonNumber(v); }));
   j += fmt::format("  \"validation_metrics\": {},\n",
                    ObjectJson(r.validation_metrics, [](double v) { return JsonNumber(v); }));
   j += fmt::format("  \"model_version\": {},\n  \"model_sha256\": {},\n  \"parent\": {}\n}}\n",
-                   JsonStringOrNull(r.model_version), JsonStringOrNull(r.model_sha256), JsonStringOrNull(r.parent));
+                   JsonStringOrNull(r.model_version), JsonStringOrNull(r.model_sha256),
+                   JsonStringOrNull(r.parent));
   return j;
 }
 
 base::Result<RunRecord> RunFromJson(std::string_view json, std::string_view what) {
-  const auto fail = [what](std::string message) { return base::Corruption(fmt::format("{}: {}", what, message)); };
+  const auto fail = [what](std::string message) {
+    return base::Corruption(fmt::format("{}: {}", what, message));
+  };
   dom::parser parser;
   dom::element doc;
   if (auto error = parser.parse(json.data(), json.size()).get(doc))
@@ -253,21 +260,26 @@ base::Result<RunRecord> RunFromJson(std::string_view json, std::string_view what
 
 base::Result<OffsetRange> ParseOffsetRange(std::string_view text) {
   const size_t last = text.rfind(':');
-  const size_t mid = last == std::string_view::npos || last == 0 ? std::string_view::npos : text.rfind(':', last - 1);
+  const size_t mid =
+      last == std::string_view::npos || last == 0 ? std::string_view::npos : text.rfind(':', last - 1);
   if (mid == std::string_view::npos || mid == 0)
     return base::InvalidArgument(fmt::format("offset range '{}': expected TOPIC:PARTITION:FIRST-END", text));
   const std::string_view range = text.substr(last + 1);
   const size_t dash = range.find('-');
   if (dash == std::string_view::npos)
-    return base::InvalidArgument(fmt::format("offset range '{}': expected FIRST-END after the partition", text));
+    return base::InvalidArgument(
+        fmt::format("offset range '{}': expected FIRST-END after the partition", text));
   OffsetRange r;
   r.topic = std::string(text.substr(0, mid));
-  VIGIL_ASSIGN_OR_RETURN(const int64_t partition, ParseInt(text.substr(mid + 1, last - mid - 1), "partition", text));
+  VIGIL_ASSIGN_OR_RETURN(const int64_t partition,
+                         ParseInt(text.substr(mid + 1, last - mid - 1), "partition", text));
   VIGIL_ASSIGN_OR_RETURN(r.first, ParseInt(range.substr(0, dash), "first offset", text));
   VIGIL_ASSIGN_OR_RETURN(r.end, ParseInt(range.substr(dash + 1), "end offset", text));
-  if (partition > INT32_MAX) return base::InvalidArgument(fmt::format("offset range '{}': partition too large", text));
+  if (partition > INT32_MAX)
+    return base::InvalidArgument(fmt::format("offset range '{}': partition too large", text));
   r.partition = static_cast<int32_t>(partition);
-  if (r.end < r.first) return base::InvalidArgument(fmt::format("offset range '{}': END is before FIRST", text));
+  if (r.end < r.first)
+    return base::InvalidArgument(fmt::format("offset range '{}': END is before FIRST", text));
   return r;
 }
 
@@ -279,8 +291,10 @@ base::Result<std::string> NewRunId(const std::string& registry, std::string_view
   if (ec) return base::IoError(fmt::format("cannot create '{}': {}", RunsDir(registry), ec.message()));
   std::string stamp;  // "YYYYMMDD-HHMMSS" from "YYYY-MM-DDTHH:MM:SSZ"
   for (const char c : IsoTime(now_ms)) {
-    if (c == 'T') stamp += '-';
-    else if (std::isdigit(static_cast<unsigned char>(c))) stamp += c;
+    if (c == 'T')
+      stamp += '-';
+    else if (std::isdigit(static_cast<unsigned char>(c)))
+      stamp += c;
   }
   RunRecord run;
   run.trigger = std::string(trigger);
@@ -291,7 +305,8 @@ base::Result<std::string> NewRunId(const std::string& registry, std::string_view
     VIGIL_ASSIGN_OR_RETURN(const bool created, CreateExclusively(RunPath(registry, run.id), RunToJson(run)));
     if (created) return run.id;
   }
-  return base::FailedPrecondition(fmt::format("{} runs started in one second in '{}'", kMaxRunsPerSecond, registry));
+  return base::FailedPrecondition(
+      fmt::format("{} runs started in one second in '{}'", kMaxRunsPerSecond, registry));
 }
 
 base::Status WriteRun(const std::string& registry, const RunRecord& run) {
@@ -314,7 +329,8 @@ base::Result<RunRecord> ReadRun(const std::string& registry, std::string_view id
 
 base::Result<std::vector<RunRecord>> ListRuns(const std::string& registry) {
   std::error_code ec;
-  if (!fs::is_directory(registry, ec)) return base::NotFound(fmt::format("no registry directory '{}'", registry));
+  if (!fs::is_directory(registry, ec))
+    return base::NotFound(fmt::format("no registry directory '{}'", registry));
   std::vector<std::string> ids;
   const fs::path dir = RunsDir(registry);
   if (!fs::exists(dir, ec)) return std::vector<RunRecord>();
@@ -341,15 +357,16 @@ base::Status SetRunOutcome(const std::string& registry, std::string_view id, std
   return WriteRun(registry, run);
 }
 
-base::Result<std::optional<RunRecord>> FindRunOfVersion(const std::string& registry, std::string_view version) {
+base::Result<std::optional<RunRecord>> FindRunOfVersion(const std::string& registry,
+                                                        std::string_view version) {
   VIGIL_ASSIGN_OR_RETURN(std::vector<RunRecord> runs, ListRuns(registry));
   for (auto it = runs.rbegin(); it != runs.rend(); ++it)
     if (it->model_version == version) return std::optional<RunRecord>(std::move(*it));
   return std::optional<RunRecord>();
 }
 
-base::Status SetVersionRunOutcome(const std::string& registry, std::string_view version, std::string_view outcome,
-                                  std::string_view detail) {
+base::Status SetVersionRunOutcome(const std::string& registry, std::string_view version,
+                                  std::string_view outcome, std::string_view detail) {
   VIGIL_ASSIGN_OR_RETURN(std::optional<RunRecord> run, FindRunOfVersion(registry, version));
   if (!run) return base::Status::OK();
   run->outcome = std::string(outcome);

@@ -21,11 +21,14 @@ int32_t DayOf(int64_t time_ms) {
 }  // namespace
 
 base::Result<std::unique_ptr<LabelWindow>> LabelWindow::Make(const LabelWindowOptions& options) {
-  if (options.window_days < 1) return base::InvalidArgument(fmt::format("window_days must be >= 1, got {}", options.window_days));
+  if (options.window_days < 1)
+    return base::InvalidArgument(fmt::format("window_days must be >= 1, got {}", options.window_days));
   if (options.label_delay_days < 0) {
-    return base::InvalidArgument(fmt::format("label_delay_days must be >= 0, got {}", options.label_delay_days));
+    return base::InvalidArgument(
+        fmt::format("label_delay_days must be >= 0, got {}", options.label_delay_days));
   }
-  if (options.top_k < 1) return base::InvalidArgument(fmt::format("top_k must be >= 1, got {}", options.top_k));
+  if (options.top_k < 1)
+    return base::InvalidArgument(fmt::format("top_k must be >= 1, got {}", options.top_k));
   if (std::isnan(options.review_threshold)) return base::InvalidArgument("review_threshold is NaN");
   return std::unique_ptr<LabelWindow>(new LabelWindow(options));
 }
@@ -49,9 +52,10 @@ void LabelWindow::AdvanceTo(int64_t now_ms) {
   DropOldDays();
 }
 
-base::Status LabelWindow::Record(int64_t transaction_id, int64_t event_time_ms, int64_t customer_id, double score,
-                                 bool flagged) {
-  if (std::isnan(score)) return base::InvalidArgument(fmt::format("transaction {}: NaN score", transaction_id));
+base::Status LabelWindow::Record(int64_t transaction_id, int64_t event_time_ms, int64_t customer_id,
+                                 double score, bool flagged) {
+  if (std::isnan(score))
+    return base::InvalidArgument(fmt::format("transaction {}: NaN score", transaction_id));
   AdvanceTo(event_time_ms);
   const int32_t day = DayOf(event_time_ms);
   if (day < FirstKeptDay()) {
@@ -59,7 +63,8 @@ base::Status LabelWindow::Record(int64_t transaction_id, int64_t event_time_ms, 
     return base::Status::OK();
   }
   std::vector<Entry>& entries = days_[day];
-  const auto [it, inserted] = index_.try_emplace(transaction_id, Slot{day, static_cast<uint32_t>(entries.size())});
+  const auto [it, inserted] =
+      index_.try_emplace(transaction_id, Slot{day, static_cast<uint32_t>(entries.size())});
   if (!inserted) {
     ++duplicates_;
     return base::Status::OK();
@@ -70,7 +75,8 @@ base::Status LabelWindow::Record(int64_t transaction_id, int64_t event_time_ms, 
 
 base::Status LabelWindow::SetLabel(int64_t transaction_id, int label) {
   if (label != 0 && label != 1) {
-    return base::InvalidArgument(fmt::format("transaction {}: label {} is neither 0 nor 1", transaction_id, label));
+    return base::InvalidArgument(
+        fmt::format("transaction {}: label {} is neither 0 nor 1", transaction_id, label));
   }
   const auto it = index_.find(transaction_id);
   if (it == index_.end()) {
@@ -111,8 +117,10 @@ base::Result<LabelMetrics> LabelWindow::Evaluate() {
     }
   }
   m.transactions = static_cast<int64_t>(scratch_rows_.size());
-  m.precision_at_threshold = m.reviewed > 0 ? static_cast<double>(frauds_reviewed) / static_cast<double>(m.reviewed) : kNaN;
-  m.decision_precision = m.flagged > 0 ? static_cast<double>(frauds_flagged) / static_cast<double>(m.flagged) : kNaN;
+  m.precision_at_threshold =
+      m.reviewed > 0 ? static_cast<double>(frauds_reviewed) / static_cast<double>(m.reviewed) : kNaN;
+  m.decision_precision =
+      m.flagged > 0 ? static_cast<double>(frauds_flagged) / static_cast<double>(m.flagged) : kNaN;
   m.average_precision = kNaN;
   m.card_precision_at_k = kNaN;
   if (m.frauds > 0) {

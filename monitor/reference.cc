@@ -30,7 +30,8 @@ std::string HistogramJson(const ReferenceHistogram& h) {
 //! Reads an array of numbers; `what` names it in errors.
 base::Status ReadNumbers(simdjson::dom::element parent, std::string_view key, std::vector<double>& out) {
   simdjson::dom::array array;
-  if (parent[key].get_array().get(array)) return base::InvalidArgument(fmt::format("'{}' is missing or not an array", key));
+  if (parent[key].get_array().get(array))
+    return base::InvalidArgument(fmt::format("'{}' is missing or not an array", key));
   out.clear();
   size_t i = 0;
   for (simdjson::dom::element x : array) {
@@ -50,7 +51,8 @@ base::Result<ReferenceHistogram> ParseHistogram(simdjson::dom::element e) {
   VIGIL_RETURN_IF_ERROR(ReadNumbers(e, "edges", edges_in));
   VIGIL_RETURN_IF_ERROR(ReadNumbers(e, "fractions", fractions));
   double missing = 0;
-  if (e["missing"].get_double().get(missing)) return base::InvalidArgument("'missing' is missing or not a number");
+  if (e["missing"].get_double().get(missing))
+    return base::InvalidArgument("'missing' is missing or not a number");
   if (fractions.size() != edges_in.size() + 1) {
     return base::InvalidArgument(fmt::format("'fractions' has {} values, expected {} (one more than 'edges')",
                                              fractions.size(), edges_in.size() + 1));
@@ -58,7 +60,8 @@ base::Result<ReferenceHistogram> ParseHistogram(simdjson::dom::element e) {
   std::vector<float> edges;
   for (size_t i = 0; i < edges_in.size(); ++i) {
     const float f = static_cast<float>(edges_in[i]);
-    if (!std::isfinite(f)) return base::InvalidArgument(fmt::format("edges[{}] = {} is not a finite float", i, edges_in[i]));
+    if (!std::isfinite(f))
+      return base::InvalidArgument(fmt::format("edges[{}] = {} is not a finite float", i, edges_in[i]));
     edges.push_back(f);
   }
   fractions.push_back(missing);
@@ -68,22 +71,27 @@ base::Result<ReferenceHistogram> ParseHistogram(simdjson::dom::element e) {
 base::Result<ReferenceSet> ParseSet(simdjson::dom::element root) {
   if (!root.is_object()) return base::InvalidArgument("reference: is not a JSON object");
   std::string_view format;
-  if (root["format"].get_string().get(format)) return base::InvalidArgument("reference: 'format' is missing or not a string");
+  if (root["format"].get_string().get(format))
+    return base::InvalidArgument("reference: 'format' is missing or not a string");
   if (format != kReferenceFormat) {
     return base::InvalidArgument(fmt::format("reference: format '{}' is not '{}'", format, kReferenceFormat));
   }
   simdjson::dom::array features;
-  if (root["features"].get_array().get(features)) return base::InvalidArgument("reference: 'features' is missing or not an array");
+  if (root["features"].get_array().get(features))
+    return base::InvalidArgument("reference: 'features' is missing or not an array");
   std::vector<std::string> names;
   std::vector<ReferenceHistogram> histograms;
   size_t i = 0;
   for (simdjson::dom::element f : features) {
     std::string_view name;
     if (f["name"].get_string().get(name)) {
-      return base::InvalidArgument(fmt::format("reference.features[{}]: 'name' is missing or not a string", i));
+      return base::InvalidArgument(
+          fmt::format("reference.features[{}]: 'name' is missing or not a string", i));
     }
     auto h = ParseHistogram(f);
-    if (!h.ok()) return base::InvalidArgument(fmt::format("reference.features[{}] '{}': {}", i, name, h.status().message()));
+    if (!h.ok())
+      return base::InvalidArgument(
+          fmt::format("reference.features[{}] '{}': {}", i, name, h.status().message()));
     names.emplace_back(name);
     histograms.push_back(std::move(h).value());
     ++i;
@@ -133,21 +141,22 @@ base::Result<ReferenceHistogram> ReferenceHistogram::FromValues(std::span<const 
   return h;
 }
 
-base::Result<ReferenceHistogram> ReferenceHistogram::Make(std::vector<float> edges, std::vector<double> fractions,
-                                                          int64_t count) {
+base::Result<ReferenceHistogram> ReferenceHistogram::Make(std::vector<float> edges,
+                                                          std::vector<double> fractions, int64_t count) {
   if (edges.size() > kMaxEdges) {
     return base::InvalidArgument(fmt::format("{} edges, at most {} are allowed", edges.size(), kMaxEdges));
   }
   for (size_t i = 0; i < edges.size(); ++i) {
     if (!std::isfinite(edges[i])) return base::InvalidArgument(fmt::format("edges[{}] is not finite", i));
     if (i > 0 && !(edges[i] > edges[i - 1])) {
-      return base::InvalidArgument(fmt::format("edges[{}] = {} is not greater than edges[{}] = {}", i, edges[i], i - 1,
-                                               edges[i - 1]));
+      return base::InvalidArgument(
+          fmt::format("edges[{}] = {} is not greater than edges[{}] = {}", i, edges[i], i - 1, edges[i - 1]));
     }
   }
   if (fractions.size() != edges.size() + 2) {
-    return base::InvalidArgument(fmt::format("{} fractions for {} edges, expected {} (value bins and missing)",
-                                             fractions.size(), edges.size(), edges.size() + 2));
+    return base::InvalidArgument(
+        fmt::format("{} fractions for {} edges, expected {} (value bins and missing)", fractions.size(),
+                    edges.size(), edges.size() + 2));
   }
   double sum = 0;
   for (size_t i = 0; i < fractions.size(); ++i) {
@@ -173,12 +182,13 @@ size_t ReferenceHistogram::BinOf(float value) const {
   return static_cast<size_t>(std::lower_bound(edges_.begin(), edges_.end(), value) - edges_.begin());
 }
 
-base::Result<ReferenceSet> ReferenceSet::Build(std::span<const std::string> names, std::span<const float> features,
-                                               size_t num_rows, std::span<const float> scores, int bins) {
+base::Result<ReferenceSet> ReferenceSet::Build(std::span<const std::string> names,
+                                               std::span<const float> features, size_t num_rows,
+                                               std::span<const float> scores, int bins) {
   if (num_rows == 0) return base::InvalidArgument("a reference set needs at least one row");
   if (features.size() != names.size() * num_rows) {
-    return base::InvalidArgument(fmt::format("{} feature values for {} features of {} rows", features.size(),
-                                             names.size(), num_rows));
+    return base::InvalidArgument(
+        fmt::format("{} feature values for {} features of {} rows", features.size(), names.size(), num_rows));
   }
   if (scores.size() != num_rows) {
     return base::InvalidArgument(fmt::format("{} scores for {} rows", scores.size(), num_rows));
@@ -194,7 +204,8 @@ base::Result<ReferenceSet> ReferenceSet::Build(std::span<const std::string> name
   return Make(std::vector<std::string>(names.begin(), names.end()), std::move(histograms), std::move(score));
 }
 
-base::Result<ReferenceSet> ReferenceSet::Make(std::vector<std::string> names, std::vector<ReferenceHistogram> histograms,
+base::Result<ReferenceSet> ReferenceSet::Make(std::vector<std::string> names,
+                                              std::vector<ReferenceHistogram> histograms,
                                               ReferenceHistogram score) {
   if (names.size() != histograms.size()) {
     return base::InvalidArgument(fmt::format("{} names for {} histograms", names.size(), histograms.size()));
@@ -202,7 +213,8 @@ base::Result<ReferenceSet> ReferenceSet::Make(std::vector<std::string> names, st
   for (size_t i = 0; i < names.size(); ++i) {
     if (names[i].empty()) return base::InvalidArgument(fmt::format("feature {} has an empty name", i));
     for (size_t j = 0; j < i; ++j) {
-      if (names[j] == names[i]) return base::InvalidArgument(fmt::format("feature '{}' appears twice", names[i]));
+      if (names[j] == names[i])
+        return base::InvalidArgument(fmt::format("feature '{}' appears twice", names[i]));
     }
   }
   return ReferenceSet(std::move(names), std::move(histograms), std::move(score));
@@ -216,13 +228,14 @@ const ReferenceHistogram* ReferenceSet::Find(std::string_view name) const {
 }
 
 std::string ReferenceSet::ToJson(std::string_view indent) const {
-  std::string j = fmt::format("{{\n{}  \"format\": {},\n{}  \"features\": [", indent, JsonString(kReferenceFormat), indent);
+  std::string j = fmt::format("{{\n{}  \"format\": {},\n{}  \"features\": [", indent,
+                              JsonString(kReferenceFormat), indent);
   for (size_t i = 0; i < names_.size(); ++i) {
     j += fmt::format("{}\n{}    {{\"name\": {}, {}}}", i == 0 ? "" : ",", indent, JsonString(names_[i]),
                      HistogramJson(features_[i]));
   }
-  j += fmt::format("{}],\n{}  \"score\": {{{}}}\n{}}}", names_.empty() ? "" : fmt::format("\n{}  ", indent), indent,
-                   HistogramJson(score_), indent);
+  j += fmt::format("{}],\n{}  \"score\": {{{}}}\n{}}}", names_.empty() ? "" : fmt::format("\n{}  ", indent),
+                   indent, HistogramJson(score_), indent);
   return j;
 }
 
@@ -230,7 +243,8 @@ base::Result<ReferenceSet> ReferenceSet::FromJson(std::string_view json) {
   simdjson::dom::parser parser;
   simdjson::dom::element root;
   if (const auto error = parser.parse(json.data(), json.size()).get(root)) {
-    return base::InvalidArgument(fmt::format("reference: not valid JSON ({})", simdjson::error_message(error)));
+    return base::InvalidArgument(
+        fmt::format("reference: not valid JSON ({})", simdjson::error_message(error)));
   }
   return ParseSet(root);
 }
@@ -244,12 +258,15 @@ base::Result<ReferenceSet> LoadReference(const std::string& metadata_path) {
   simdjson::dom::parser parser;
   simdjson::dom::element meta;
   if (const auto error = parser.parse(json).get(meta)) {
-    return base::Corruption(fmt::format("'{}' is not valid JSON ({})", metadata_path, simdjson::error_message(error)));
+    return base::Corruption(
+        fmt::format("'{}' is not valid JSON ({})", metadata_path, simdjson::error_message(error)));
   }
   simdjson::dom::element reference;
   if (!meta.is_object() || meta["reference"].get(reference)) {
-    return base::NotFound(fmt::format("'{}' has no \"reference\" (a model version trained before vigil stored "
-                                      "reference histograms?)", metadata_path));
+    return base::NotFound(
+        fmt::format("'{}' has no \"reference\" (a model version trained before vigil stored "
+                    "reference histograms?)",
+                    metadata_path));
   }
   auto set = ParseSet(reference);
   if (!set.ok()) return base::Corruption(fmt::format("'{}': {}", metadata_path, set.status().message()));
@@ -262,7 +279,8 @@ base::Result<ReferenceSet> LoadReference(const std::string& metadata_path) {
     }
     if (listed != set->feature_names()) {
       return base::Corruption(fmt::format("'{}': the reference's features [{}] differ from \"features\" [{}]",
-                                          metadata_path, fmt::join(set->feature_names(), ","), fmt::join(listed, ",")));
+                                          metadata_path, fmt::join(set->feature_names(), ","),
+                                          fmt::join(listed, ",")));
     }
   }
   return set;

@@ -106,9 +106,9 @@ struct RolloutJudge::Impl {
   }
 };
 
-base::Result<std::unique_ptr<RolloutJudge>> RolloutJudge::Make(const config::RolloutSpec& spec, int64_t top_k,
-                                                               double review_threshold, std::string pipeline,
-                                                               const std::shared_ptr<prometheus::Registry>& metrics) {
+base::Result<std::unique_ptr<RolloutJudge>> RolloutJudge::Make(
+    const config::RolloutSpec& spec, int64_t top_k, double review_threshold, std::string pipeline,
+    const std::shared_ptr<prometheus::Registry>& metrics) {
   if (top_k < 1) return base::InvalidArgument("rollout: top_k must be >= 1");
   auto impl = std::make_unique<Impl>();
   impl->spec = spec;
@@ -120,12 +120,16 @@ base::Result<std::unique_ptr<RolloutJudge>> RolloutJudge::Make(const config::Rol
     using namespace prometheus;
     impl->transitions = &BuildCounter()
                              .Name("vigil_rollout_transitions_total")
-                             .Help("Rollout transitions of candidate versions: started, promoted, rejected, rolled_back, refused.")
+                             .Help(
+                                 "Rollout transitions of candidate versions: started, promoted, rejected, "
+                                 "rolled_back, refused.")
                              .Register(*metrics);
-    auto& metric = BuildGauge()
-                       .Name("vigil_rollout_metric")
-                       .Help("The rollout's compared label metric over its matured window, by role (champion, candidate).")
-                       .Register(*metrics);
+    auto& metric =
+        BuildGauge()
+            .Name("vigil_rollout_metric")
+            .Help(
+                "The rollout's compared label metric over its matured window, by role (champion, candidate).")
+            .Register(*metrics);
     impl->champion_metric = &metric.Add({{"pipeline", impl->pipeline}, {"role", "champion"}});
     impl->candidate_metric = &metric.Add({{"pipeline", impl->pipeline}, {"role", "candidate"}});
     impl->active_gauge = &BuildGauge()
@@ -212,19 +216,23 @@ RolloutVerdict RolloutJudge::Judge() {
   }
   const std::string mode =
       m.spec.mode == "canary" ? fmt::format("canary {}%", m.spec.canary_percent) : std::string("shadow");
-  v.detail = fmt::format("{} {:.4f} ({}) vs champion {:.4f} ({}), margin {}, {} over days {}..{} ({} events, {} frauds)",
-                         m.spec.metric, v.candidate, m.candidate, v.champion, m.champion, m.spec.margin, mode,
-                         Date(champion->first_day), Date(champion->last_day), v.events,
-                         champion->frauds + (m.spec.mode == "canary" ? candidate->frauds : 0));
+  v.detail = fmt::format(
+      "{} {:.4f} ({}) vs champion {:.4f} ({}), margin {}, {} over days {}..{} ({} events, {} frauds)",
+      m.spec.metric, v.candidate, m.candidate, v.champion, m.champion, m.spec.margin, mode,
+      Date(champion->first_day), Date(champion->last_day), v.events,
+      champion->frauds + (m.spec.mode == "canary" ? candidate->frauds : 0));
   if (matured < m.spec.days) return v;  // not enough matured days yet
   if (std::isnan(v.champion) || std::isnan(v.candidate)) return v;
-  v.kind = v.candidate >= v.champion + m.spec.margin ? RolloutVerdict::Kind::kPromote : RolloutVerdict::Kind::kReject;
+  v.kind = v.candidate >= v.champion + m.spec.margin ? RolloutVerdict::Kind::kPromote
+                                                     : RolloutVerdict::Kind::kReject;
   return v;
 }
 
 void RolloutJudge::Count(std::string_view transition) {
   std::lock_guard lock(mu_);
-  if (impl_->transitions) impl_->transitions->Add({{"pipeline", impl_->pipeline}, {"transition", std::string(transition)}}).Increment();
+  if (impl_->transitions)
+    impl_->transitions->Add({{"pipeline", impl_->pipeline}, {"transition", std::string(transition)}})
+        .Increment();
 }
 
 }  // namespace vigil::operators

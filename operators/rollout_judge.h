@@ -40,18 +40,18 @@ namespace vigil::operators {
 struct RolloutVerdict {
   enum class Kind { kWait, kPromote, kReject };
   Kind kind = Kind::kWait;
-  double champion = 0;    //!< The champion's metric over the window (NaN when undefined).
-  double candidate = 0;   //!< The candidate's.
-  int64_t events = 0;     //!< Events compared (both windows together in canary).
-  std::string detail;     //!< One line for logs and the run record, e.g. "average_precision 0.71 vs 0.65 ...".
+  double champion = 0;   //!< The champion's metric over the window (NaN when undefined).
+  double candidate = 0;  //!< The candidate's.
+  int64_t events = 0;    //!< Events compared (both windows together in canary).
+  std::string detail;    //!< One line for logs and the run record, e.g. "average_precision 0.71 vs 0.65 ...".
 };
 
 class RolloutJudge {
  public:
   //! `metrics` may be null. `top_k` and `review_threshold` as in the performance monitor.
-  static base::Result<std::unique_ptr<RolloutJudge>> Make(const config::RolloutSpec& spec, int64_t top_k,
-                                                          double review_threshold, std::string pipeline,
-                                                          const std::shared_ptr<prometheus::Registry>& metrics);
+  static base::Result<std::unique_ptr<RolloutJudge>> Make(
+      const config::RolloutSpec& spec, int64_t top_k, double review_threshold, std::string pipeline,
+      const std::shared_ptr<prometheus::Registry>& metrics);
   ~RolloutJudge();
 
   //! Starts judging rollout `epoch` (events tagged with another epoch are ignored): empty windows.

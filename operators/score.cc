@@ -4,11 +4,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <functional>
 #include <atomic>
-#include <cstdio>
 #include <cmath>
 #include <condition_variable>
+#include <cstdio>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -26,18 +26,18 @@ using models::ModelVersion;
 //! A candidate on trial: immutable, swapped whole (like the champion).
 struct Trial {
   std::shared_ptr<const ModelVersion> model;
-  uint32_t epoch = 0;       //!< Tags the events scored during this trial.
-  bool canary = false;      //!< Canary (the candidate decides for its cards) or shadow.
-  double percent = 0;       //!< Canary share of cards.
+  uint32_t epoch = 0;   //!< Tags the events scored during this trial.
+  bool canary = false;  //!< Canary (the candidate decides for its cards) or shadow.
+  double percent = 0;   //!< Canary share of cards.
 };
 
 //! Per-task scratch: the batch's feature matrix and scores.
 class ScoreState final : public engine::OperatorState {
  public:
   std::vector<float> inputs;
-  std::vector<float> scores;       //!< Served scores (the champion's, or the candidate's for canary cards).
-  std::vector<float> challenger;   //!< The candidate's scores during a trial.
-  std::vector<uint8_t> canary;     //!< 1 where the candidate decided (canary).
+  std::vector<float> scores;      //!< Served scores (the champion's, or the candidate's for canary cards).
+  std::vector<float> challenger;  //!< The candidate's scores during a trial.
+  std::vector<uint8_t> canary;    //!< 1 where the candidate decided (canary).
   std::vector<size_t> rows;
   std::vector<float> contributions;  //!< One row's, num_features + 1.
   std::vector<uint32_t> order;       //!< Feature indexes, sorted by |contribution|.
@@ -69,8 +69,14 @@ class ScoreOperator final : public engine::Operator {
   ScoreOperator(std::string name, config::ScoreSpec spec, std::vector<int> feature_columns,
                 std::vector<std::string> features, int score, int decision, int version, int reasons,
                 std::shared_ptr<const ModelVersion> initial)
-      : Operator(std::move(name)), spec_(std::move(spec)), feature_columns_(std::move(feature_columns)),
-        features_(std::move(features)), score_(score), decision_(decision), version_(version), reasons_(reasons),
+      : Operator(std::move(name)),
+        spec_(std::move(spec)),
+        feature_columns_(std::move(feature_columns)),
+        features_(std::move(features)),
+        score_(score),
+        decision_(decision),
+        version_(version),
+        reasons_(reasons),
         review_threshold_(spec_.review_threshold.value_or(spec_.threshold)),
         mode_(spec_.reason_mode == "exact" ? models::ExplainMode::kExact : models::ExplainMode::kApproximate),
         current_(std::move(initial)) {}
@@ -84,7 +90,8 @@ class ScoreOperator final : public engine::Operator {
     if (watcher_.joinable()) watcher_.join();
   }
 
-  base::Result<std::unique_ptr<engine::OperatorState>> MakeState(const engine::TaskContext& ctx) const override {
+  base::Result<std::unique_ptr<engine::OperatorState>> MakeState(
+      const engine::TaskContext& ctx) const override {
     auto state = std::make_unique<ScoreState>();
     state->labels = ctx.labels;
     state->log = log_.get();
@@ -169,8 +176,9 @@ class ScoreOperator final : public engine::Operator {
     const size_t width = feature_columns_.size();
     for (size_t i = 0; i < st->rows.size(); ++i) {
       const size_t row = st->rows[i];
-      ScoredEvent e{batch.i64(row, id_column_), st->times[i], batch.i64(row, card_column_),
-                    st->scores[i], st->scores[i] >= spec_.threshold, 0};
+      ScoredEvent e{batch.i64(row, id_column_),       st->times[i],
+                    batch.i64(row, card_column_),     st->scores[i],
+                    st->scores[i] >= spec_.threshold, 0};
       e.offset = batch.meta(row).offset;
       if (trial != nullptr) {
         e.epoch = trial->epoch;
@@ -200,8 +208,9 @@ class ScoreOperator final : public engine::Operator {
       e.label = label != nullptr && label->At(now) > 0.5 ? 1 : 0;
       st->matured.push_back(e);
       if (log_)
-        st->log_rows.push_back(LogRow{e.id, e.time_ms, e.card, e.score, e.label, st->pending_inputs.data() + i * width,
-                                      &st->pending_models[i]->version, batch.partition(), e.offset});
+        st->log_rows.push_back(LogRow{e.id, e.time_ms, e.card, e.score, e.label,
+                                      st->pending_inputs.data() + i * width, &st->pending_models[i]->version,
+                                      batch.partition(), e.offset});
     }
     if (monitor_) monitor_->AddOutcomes(*model, st->matured);
     if (judge_) judge_->AddOutcomes(st->matured);
@@ -312,8 +321,10 @@ class ScoreOperator final : public engine::Operator {
     trial->percent = spec_.rollout.canary_percent;
     const std::string champion = current_.load()->version;
     judge_->Begin(trial->epoch, trial->model->version, champion);
-    spdlog::info("rollout: candidate {} starts as {} against champion {}", trial->model->version,
-                 trial->canary ? fmt::format("canary on {}% of cards", trial->percent) : std::string("shadow"), champion);
+    spdlog::info(
+        "rollout: candidate {} starts as {} against champion {}", trial->model->version,
+        trial->canary ? fmt::format("canary on {}% of cards", trial->percent) : std::string("shadow"),
+        champion);
     judge_->Count("started");
     trial_.store(std::move(trial));
   }
@@ -334,7 +345,8 @@ class ScoreOperator final : public engine::Operator {
     if (verdict.kind == RolloutVerdict::Kind::kPromote) {
       if (base::Status st = models::Promote(spec_.registry, name, features_); !st.ok()) {
         spdlog::error("rollout: cannot promote {}: {}", name, st.message());
-        (void)models::EndCandidate(spec_.registry, name, models::kRunRejected, "promotion failed: " + st.message());
+        (void)models::EndCandidate(spec_.registry, name, models::kRunRejected,
+                                   "promotion failed: " + st.message());
         judge_->Count("refused");
       } else {
         current_.store(trial->model);
@@ -368,7 +380,7 @@ class ScoreOperator final : public engine::Operator {
   mutable std::atomic<std::shared_ptr<const Trial>> trial_;  // null: no candidate on trial
   // The watcher thread's own:
   std::string refused_, refused_candidate_;  // versions that failed to load (not retried)
-  uint32_t epochs_ = 0;                       // trials started
+  uint32_t epochs_ = 0;                      // trials started
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
@@ -380,7 +392,8 @@ class ScoreOperator final : public engine::Operator {
 base::Result<std::unique_ptr<engine::Operator>> MakeScore(engine::BindContext& ctx) {
   const auto& spec = std::get<config::ScoreSpec>(ctx.spec.params);
   const auto& features = ctx.pipeline.features;
-  if (features.empty()) return config::ConfigError(ctx.spec.loc, "score needs the pipeline's 'features:' list");
+  if (features.empty())
+    return config::ConfigError(ctx.spec.loc, "score needs the pipeline's 'features:' list");
   std::vector<int> columns;
   for (const auto& f : features) {
     const int c = ctx.schema.Find(f);
@@ -397,22 +410,24 @@ base::Result<std::unique_ptr<engine::Operator>> MakeScore(engine::BindContext& c
   auto reasons = ctx.schema.Add("REASONS", config::FieldType::kString);
   for (const auto* r : {&score, &decision, &version, &reasons})
     if (!r->ok()) return config::ConfigError(ctx.spec.loc, r->status().message());
-  auto op = std::make_unique<ScoreOperator>(ctx.spec.name, spec, std::move(columns), features, *score, *decision,
-                                            *version, *reasons, *model);
+  auto op = std::make_unique<ScoreOperator>(ctx.spec.name, spec, std::move(columns), features, *score,
+                                            *decision, *version, *reasons, *model);
   int id = -1, card = -1;
   if (spec.monitor.performance || !spec.feature_log.empty() || spec.rollout.enabled) {
     if (!ctx.pipeline.labels.enabled)
-      return config::ConfigError(ctx.spec.loc,
-                                 "monitor performance, feature_log and rollout need the pipeline's labels: section");
+      return config::ConfigError(
+          ctx.spec.loc, "monitor performance, feature_log and rollout need the pipeline's labels: section");
     id = ctx.schema.Find(ctx.pipeline.labels.id);
     card = ctx.schema.Find(spec.monitor.card);
     if (card < 0 || ctx.schema.column(card).type != config::FieldType::kInt64)
-      return config::ConfigError(ctx.spec.loc, "the card column '" + spec.monitor.card + "' must be an int64 column");
+      return config::ConfigError(ctx.spec.loc,
+                                 "the card column '" + spec.monitor.card + "' must be an int64 column");
   }
   std::unique_ptr<ScoreMonitor> monitor;
   if (spec.monitor.enabled) {
-    auto made = ScoreMonitor::Make(spec.monitor, spec.review_threshold.value_or(spec.threshold), spec.registry,
-                                   ctx.pipeline.name, ctx.metrics, spec.retrain.on_drift ? spec.retrain.drift_psi : 0);
+    auto made = ScoreMonitor::Make(spec.monitor, spec.review_threshold.value_or(spec.threshold),
+                                   spec.registry, ctx.pipeline.name, ctx.metrics,
+                                   spec.retrain.on_drift ? spec.retrain.drift_psi : 0);
     if (!made.ok()) return config::ConfigError(spec.monitor.loc, made.status().message());
     monitor = std::move(made).value();
   }
@@ -425,8 +440,9 @@ base::Result<std::unique_ptr<engine::Operator>> MakeScore(engine::BindContext& c
   }
   std::unique_ptr<RolloutJudge> judge;
   if (spec.rollout.enabled) {
-    auto made = RolloutJudge::Make(spec.rollout, spec.monitor.top_k, spec.review_threshold.value_or(spec.threshold),
-                                   ctx.pipeline.name, ctx.metrics);
+    auto made =
+        RolloutJudge::Make(spec.rollout, spec.monitor.top_k, spec.review_threshold.value_or(spec.threshold),
+                           ctx.pipeline.name, ctx.metrics);
     if (!made.ok()) return config::ConfigError(spec.rollout.loc, made.status().message());
     judge = std::move(made).value();
   }

@@ -30,7 +30,7 @@ struct Output {
   int denominator = -1;  // ratio only; -1 = count
   int64_t window_ms;
   int64_t delay_ms;
-  int range = -1;        // index into the operator's distinct (window, delay) ranges
+  int range = -1;  // index into the operator's distinct (window, delay) ranges
 };
 
 //! A distinct (window, delay) pair; outputs over the same range share its bounds.
@@ -79,20 +79,28 @@ class WindowOperator final : public engine::Operator {
   //! record (LabelIndex) with the index revision it was read at.
   WindowOperator(std::string name, engine::TableId table, int key, std::vector<int> value_columns,
                  std::vector<Output> outputs, int64_t lateness, int label_id)
-      : Operator(std::move(name)), table_(table), key_(key), value_columns_(std::move(value_columns)),
-        outputs_(std::move(outputs)), lateness_(lateness), label_id_(label_id) {
+      : Operator(std::move(name)),
+        table_(table),
+        key_(key),
+        value_columns_(std::move(value_columns)),
+        outputs_(std::move(outputs)),
+        lateness_(lateness),
+        label_id_(label_id) {
     stride_ = 1 + value_columns_.size() + (label_id_ >= 0 ? size_t{kLabelSlots} : size_t{0});
     for (Output& o : outputs_) {
       horizon_ = std::max(horizon_, o.window_ms + o.delay_ms);
-      auto it = std::find_if(ranges_.begin(), ranges_.end(),
-                             [&](const Range& r) { return r.window_ms == o.window_ms && r.delay_ms == o.delay_ms; });
+      auto it = std::find_if(ranges_.begin(), ranges_.end(), [&](const Range& r) {
+        return r.window_ms == o.window_ms && r.delay_ms == o.delay_ms;
+      });
       o.range = static_cast<int>(it - ranges_.begin());
       if (it == ranges_.end()) ranges_.push_back({o.window_ms, o.delay_ms});
     }
   }
 
-  base::Result<std::unique_ptr<engine::OperatorState>> MakeState(const engine::TaskContext& ctx) const override {
-    if (label_id_ >= 0 && ctx.labels == nullptr) return base::FailedPrecondition("window '" + name() + "' reads $label but the task has no labels");
+  base::Result<std::unique_ptr<engine::OperatorState>> MakeState(
+      const engine::TaskContext& ctx) const override {
+    if (label_id_ >= 0 && ctx.labels == nullptr)
+      return base::FailedPrecondition("window '" + name() + "' reads $label but the task has no labels");
     return std::unique_ptr<engine::OperatorState>(std::make_unique<WindowState>(ctx, table_));
   }
 
@@ -246,12 +254,18 @@ class WindowOperator final : public engine::Operator {
       if (!(v <= mx)) mx = v;
     }
     switch (o.agg) {
-      case Aggregate::kSum: return sum;
-      case Aggregate::kAvg: return n ? sum / static_cast<double>(n) : kNaN;
-      case Aggregate::kMin: return mn;
-      case Aggregate::kMax: return mx;
-      case Aggregate::kRatio: return den == 0 ? 0.0 : sum / den;
-      case Aggregate::kCount: break;
+      case Aggregate::kSum:
+        return sum;
+      case Aggregate::kAvg:
+        return n ? sum / static_cast<double>(n) : kNaN;
+      case Aggregate::kMin:
+        return mn;
+      case Aggregate::kMax:
+        return mx;
+      case Aggregate::kRatio:
+        return den == 0 ? 0.0 : sum / den;
+      case Aggregate::kCount:
+        break;
     }
     return kNaN;
   }
@@ -273,15 +287,16 @@ class WindowOperator final : public engine::Operator {
   size_t stride_;
 };
 
-base::Result<int> BindValue(engine::BindContext& ctx, const config::WindowOutputSpec& o, const std::string& field,
-                            std::vector<int>* value_columns) {
+base::Result<int> BindValue(engine::BindContext& ctx, const config::WindowOutputSpec& o,
+                            const std::string& field, std::vector<int>* value_columns) {
   const int column = ctx.schema.Find(field);
   if (column < 0) return config::ConfigError(o.loc, "unknown column '" + field + "'");
   if (ctx.schema.column(column).type == config::FieldType::kString)
     return config::ConfigError(o.loc, "column '" + field + "' is a string; window aggregates need numbers");
   auto it = std::find(value_columns->begin(), value_columns->end(), column);
   if (it != value_columns->end()) return static_cast<int>(it - value_columns->begin());
-  if (value_columns->size() == kMaxValues) return config::ConfigError(o.loc, "a window reads at most 16 distinct fields");
+  if (value_columns->size() == kMaxValues)
+    return config::ConfigError(o.loc, "a window reads at most 16 distinct fields");
   value_columns->push_back(column);
   return static_cast<int>(value_columns->size()) - 1;
 }
@@ -297,7 +312,8 @@ base::Result<std::unique_ptr<engine::Operator>> MakeWindow(engine::BindContext& 
   const int key = ctx.schema.Find(spec.key);
   if (key < 0) return config::ConfigError(ctx.spec.loc, "window key '" + spec.key + "' is not a column");
   if (ctx.schema.column(key).type == config::FieldType::kDouble)
-    return config::ConfigError(ctx.spec.loc, "window key '" + spec.key + "' must be a string or integer column");
+    return config::ConfigError(ctx.spec.loc,
+                               "window key '" + spec.key + "' must be a string or integer column");
   std::vector<int> value_columns;
   std::vector<Output> outputs;
   int label_id = -1;
@@ -307,7 +323,8 @@ base::Result<std::unique_ptr<engine::Operator>> MakeWindow(engine::BindContext& 
     Output out{-1, o.agg, -1, -1, o.window_ms, o.delay_ms};
     if (o.agg != Aggregate::kCount && o.field == kLabelField) {
       const auto& labels = ctx.pipeline.labels;
-      if (!labels.enabled) return config::ConfigError(o.loc, "'$label' needs a labels: section in the pipeline");
+      if (!labels.enabled)
+        return config::ConfigError(o.loc, "'$label' needs a labels: section in the pipeline");
       if (label_id < 0) {
         label_id = ctx.schema.Find(labels.id);  // a required int64 field (config checks it)
         if (label_id < 0) return config::ConfigError(o.loc, "unknown column '" + labels.id + "'");
@@ -325,8 +342,9 @@ base::Result<std::unique_ptr<engine::Operator>> MakeWindow(engine::BindContext& 
     outputs.push_back(out);
     if (outputs.size() > kMaxRanges) return config::ConfigError(o.loc, "a window has at most 32 outputs");
   }
-  return std::unique_ptr<engine::Operator>(std::make_unique<WindowOperator>(
-      ctx.spec.name, ctx.table, key, std::move(value_columns), std::move(outputs), spec.lateness_ms, label_id));
+  return std::unique_ptr<engine::Operator>(
+      std::make_unique<WindowOperator>(ctx.spec.name, ctx.table, key, std::move(value_columns),
+                                       std::move(outputs), spec.lateness_ms, label_id));
 }
 
 }  // namespace vigil::operators

@@ -3,10 +3,10 @@
 #include <simdjson.h>
 
 #include <catch2/catch.hpp>
-#include <regex>
-#include <sstream>
 #include <filesystem>
 #include <fstream>
+#include <regex>
+#include <sstream>
 
 #include "tests/support/handbook.h"
 #include "tests/support/process.h"
@@ -38,8 +38,9 @@ TEST_CASE("vigil --version prints the version and an unknown command is named wi
   CHECK(RunVigil({"--version"}, &out) == 0);
   CHECK(out.rfind("vigil 0.", 0) == 0);
   CHECK(RunVigil({"--log-level", "warn", "frobnicate", "x.yaml"}, &out) == 2);
-  CHECK(out == "vigil: unknown command 'frobnicate'; the commands are run, check-config, simulate, replay, models, "
-               "runs, train, evaluate, reset (see vigil --help)\n");
+  CHECK(out ==
+        "vigil: unknown command 'frobnicate'; the commands are run, check-config, simulate, replay, models, "
+        "runs, train, evaluate, reset (see vigil --help)\n");
 }
 
 TEST_CASE("a missing model registry is named as missing, not as a registry without champion", "[app]") {
@@ -52,8 +53,8 @@ TEST_CASE("a missing model registry is named as missing, not as a registry witho
   CHECK(out.find("the model registry '" + dir + "/modelz' does not exist") != std::string::npos);
   std::filesystem::create_directories(dir + "/modelz");
   CHECK(RunVigil({"check-config", dir + "/p.yaml"}, &out) != 0);
-  CHECK(out.find("no champion in '" + dir + "/modelz'; promote a version first: vigil models --registry " + dir +
-                 "/modelz promote vN") != std::string::npos);
+  CHECK(out.find("no champion in '" + dir + "/modelz'; promote a version first: vigil models --registry " +
+                 dir + "/modelz promote vN") != std::string::npos);
 }
 
 TEST_CASE("an unreachable broker fails the run at once with one line and no client log lines", "[app]") {
@@ -70,10 +71,11 @@ TEST_CASE("an unreachable broker fails the run at once with one line and no clie
 TEST_CASE("--log-format json writes one JSON object a line, with a timezone in each timestamp", "[app]") {
   const std::string dir = TempDir("vigil-cli");
   std::ofstream(dir + "/events.jsonl") << "{\"ID\":1,\"T\":1000,\"K\":\"a \\\"quoted\\\" key\"}\n";
-  std::ofstream(dir + "/p.yaml") << "name: logs\nsource: {kind: file, path: events.jsonl}\nschema:\n  event_time: T\n"
-                                    "  fields:\n    - {name: ID, type: int64}\n    - {name: T, type: timestamp}\n"
-                                    "    - {name: K, type: string}\noperators: []\noutput: {kind: file, path: out.jsonl}\n"
-                                    "runtime: {state_dir: state}\nhttp: {enabled: false}\n";
+  std::ofstream(dir + "/p.yaml")
+      << "name: logs\nsource: {kind: file, path: events.jsonl}\nschema:\n  event_time: T\n"
+         "  fields:\n    - {name: ID, type: int64}\n    - {name: T, type: timestamp}\n"
+         "    - {name: K, type: string}\noperators: []\noutput: {kind: file, path: out.jsonl}\n"
+         "runtime: {state_dir: state}\nhttp: {enabled: false}\n";
   std::string out;
   REQUIRE(RunVigil({"--log-format", "json", "run", dir + "/p.yaml", "--idle-exit", "1s"}, &out) == 0);
   INFO(out);
@@ -85,7 +87,8 @@ TEST_CASE("--log-format json writes one JSON object a line, with a timezone in e
     simdjson::dom::element doc;
     REQUIRE(parser.parse(line).get(doc) == simdjson::SUCCESS);
     const std::string_view time = doc["time"].get_string().value();
-    CHECK(std::regex_match(std::string(time), std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d)")));
+    CHECK(std::regex_match(std::string(time),
+                           std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d)")));
     CHECK(!doc["level"].get_string().value().empty());
     CHECK(!doc["msg"].get_string().value().empty());
     ++objects;
@@ -97,16 +100,19 @@ TEST_CASE("--log-format json writes one JSON object a line, with a timezone in e
 
 TEST_CASE("check-config accepts the example and names file:line:col for a broken one", "[app]") {
   std::string out;
-  CHECK(RunVigil({"check-config", std::string(VIGIL_SOURCE_DIR) + "/deploy/examples/windows.yaml"}, &out) == 0);
+  CHECK(RunVigil({"check-config", std::string(VIGIL_SOURCE_DIR) + "/deploy/examples/windows.yaml"}, &out) ==
+        0);
   CHECK(out.find("ok") != std::string::npos);
   CHECK(out.find("stages") == std::string::npos);  // every window is keyed by the source's key
   // The Handbook's per-terminal window: the stages `vigil run` makes over several partitions.
-  CHECK(RunVigil({"check-config", std::string(VIGIL_SOURCE_DIR) + "/deploy/examples/handbook.yaml"}, &out) == 0);
-  CHECK(out.find("over an input topic of several partitions, 2 stages:\n"
-                 "  handbook.by_CUSTOMER_ID: transactions by CUSTOMER_ID -> [derive-0, customer] -> "
-                 "vigil-handbook.transactions.repartition.TERMINAL_ID\n"
-                 "  handbook: vigil-handbook.transactions.repartition.TERMINAL_ID by TERMINAL_ID -> [terminal] -> "
-                 "features (reads the labels)\n") != std::string::npos);
+  CHECK(RunVigil({"check-config", std::string(VIGIL_SOURCE_DIR) + "/deploy/examples/handbook.yaml"}, &out) ==
+        0);
+  CHECK(out.find(
+            "over an input topic of several partitions, 2 stages:\n"
+            "  handbook.by_CUSTOMER_ID: transactions by CUSTOMER_ID -> [derive-0, customer] -> "
+            "vigil-handbook.transactions.repartition.TERMINAL_ID\n"
+            "  handbook: vigil-handbook.transactions.repartition.TERMINAL_ID by TERMINAL_ID -> [terminal] -> "
+            "features (reads the labels)\n") != std::string::npos);
 
   const std::string path = TempDir("vigil-cli") + "/broken.yaml";
   std::ofstream(path) << "name: x\nsource: {kind: kafka, topic: t}\nschema:\n  event_time: TS\n  fields:\n"

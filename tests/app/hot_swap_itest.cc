@@ -1,16 +1,16 @@
 // Hot swap under load: promotions while events flow through Kafka change the scoring model between
 // batches, lose or duplicate no decision, and a corrupt model is refused while the old one serves.
+#include <signal.h>
 #include <simdjson.h>
 
 #include <catch2/catch.hpp>
-#include <filesystem>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
-#include <signal.h>
-#include <unordered_map>
 #include <thread>
+#include <unordered_map>
 
 #include "tests/support/chunk_producer.h"
 #include "tests/support/handbook.h"
@@ -21,13 +21,15 @@
 namespace vigil::testing {
 namespace {
 
-TEST_CASE("promotions under load swap models between batches and corrupt models are refused", "[integration]") {
+TEST_CASE("promotions under load swap models between batches and corrupt models are refused",
+          "[integration]") {
   namespace fs = std::filesystem;
   const std::string dir = TempDir("vigil-swap");
   const std::string vigil = VigilBinary() + " --log-level warn";
   const std::string pipeline = std::string(VIGIL_SOURCE_DIR) + "/deploy/examples/handbook.yaml";
   // A registry with two good versions and three bad ones.
-  const std::string sim = VigilBinary() + " simulate --customers 1000 --terminals 2000 --days 60 --seed 9 --quiet";
+  const std::string sim =
+      VigilBinary() + " simulate --customers 1000 --terminals 2000 --days 60 --seed 9 --quiet";
   REQUIRE(Shell(sim + " --out " + dir + "/tx.jsonl --labels-out " + dir + "/labels.jsonl") == 0);
   REQUIRE(Shell(vigil + " replay " + pipeline + " --events " + dir + "/tx.jsonl --labels " + dir +
                 "/labels.jsonl --out " + dir + "/table.csv > /dev/null") == 0);
@@ -40,14 +42,16 @@ TEST_CASE("promotions under load swap models between batches and corrupt models 
   std::ofstream(reg + "/truncated/model.json") << model.substr(0, model.size() / 2);
   std::string meta = ReadFile(reg + "/v2/metadata.json");
   std::string swapped = meta;
-  ReplaceAll(&swapped, "\"TX_DURING_WEEKEND\", \"TX_DURING_NIGHT\"", "\"TX_DURING_NIGHT\", \"TX_DURING_WEEKEND\"");
+  ReplaceAll(&swapped, "\"TX_DURING_WEEKEND\", \"TX_DURING_NIGHT\"",
+             "\"TX_DURING_NIGHT\", \"TX_DURING_WEEKEND\"");
   std::ofstream(reg + "/features/metadata.json") << swapped;
   std::string golden = meta;
   golden.replace(golden.find("\"score\": ", golden.find("\"golden_rows\"")) + 9, 1, "7");
   std::ofstream(reg + "/golden/metadata.json") << golden;
 
   const auto promote = [&](const std::string& v, std::string* out) {
-    const int rc = Shell(vigil + " models --registry " + reg + " promote " + v + " > " + dir + "/promote.log 2>&1");
+    const int rc =
+        Shell(vigil + " models --registry " + reg + " promote " + v + " > " + dir + "/promote.log 2>&1");
     *out = ReadFile(dir + "/promote.log");
     return rc;
   };
@@ -62,15 +66,15 @@ TEST_CASE("promotions under load swap models between batches and corrupt models 
   CHECK(ReadFile(reg + "/CHAMPION") == "v1\n");
 
   // The live pipeline: score after the features; one partition so versions can be read in order.
-  const std::string tx = UniqueTopic("tx"), labels = UniqueTopic("labels"), decisions = UniqueTopic("decisions"),
-                    dlq = UniqueTopic("dlq");
+  const std::string tx = UniqueTopic("tx"), labels = UniqueTopic("labels"),
+                    decisions = UniqueTopic("decisions"), dlq = UniqueTopic("dlq");
   for (const auto& t : {tx, labels, decisions, dlq}) CreateTopic(t, 1);
   std::string yaml = HandbookYaml({tx, labels, decisions, dlq});
   PrependOutputFields(&yaml, "SCORE, DECISION, MODEL_VERSION");
   AppendOperators(&yaml, "  - type: score\n    registry: " + reg + "\n    poll: 50ms\n");
   ReplaceRuntime(&yaml,
-             "batch: {max_events: 200}\nruntime: {workers: 1, commit_interval: 500ms, state_dir: " + dir +
-                 "/state}\nhttp: {enabled: false}");
+                 "batch: {max_events: 200}\nruntime: {workers: 1, commit_interval: 500ms, state_dir: " + dir +
+                     "/state}\nhttp: {enabled: false}");
   std::ofstream(dir + "/pipeline.yaml") << yaml;
 
   // The transactions go in five chunks, each produced only once the version it must be scored with
@@ -97,7 +101,8 @@ TEST_CASE("promotions under load swap models between batches and corrupt models 
       if (!line.empty()) out << customer_of[JsonInt(line, "TRANSACTION_ID")] << '\t' << line << '\n';
   }
   {
-    ChunkProducer producer(labels, {dir + "/labels.tsv"}, std::chrono::milliseconds(0), dir + "/producer.log");
+    ChunkProducer producer(labels, {dir + "/labels.tsv"}, std::chrono::milliseconds(0),
+                           dir + "/producer.log");
     REQUIRE(producer.Wait(std::chrono::seconds(120)) == "");
   }
   std::vector<std::string> chunk_files;
@@ -110,7 +115,8 @@ TEST_CASE("promotions under load swap models between batches and corrupt models 
   std::unordered_map<int64_t, int> chunk_of;  // transaction id -> its chunk
   {
     const size_t per_chunk = (lines.size() + kChunks - 1) / kChunks;
-    for (size_t i = 0; i < lines.size(); ++i) chunk_of[JsonInt(lines[i], "TRANSACTION_ID")] = int(i / per_chunk);
+    for (size_t i = 0; i < lines.size(); ++i)
+      chunk_of[JsonInt(lines[i], "TRANSACTION_ID")] = int(i / per_chunk);
     for (int c = 0; c < kChunks; ++c) chunk_end.push_back(std::min(lines.size(), per_chunk * (c + 1)));
   }
   const auto produce_chunk = [&](int c) {
@@ -160,7 +166,8 @@ TEST_CASE("promotions under load swap models between batches and corrupt models 
   const auto records = ConsumeAll(decisions, lines.size(), std::chrono::seconds(60));
   simdjson::dom::parser parser;
   std::set<int64_t> ids;
-  std::map<std::string, size_t> wrong;  // "chunk C scored by V" -> count, for decisions off their chunk's version
+  std::map<std::string, size_t>
+      wrong;  // "chunk C scored by V" -> count, for decisions off their chunk's version
   for (const Message& m : records) {
     simdjson::dom::element doc = parser.parse(m.value);
     const int64_t id = doc["TRANSACTION_ID"].get_int64();

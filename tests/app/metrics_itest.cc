@@ -20,20 +20,22 @@ TEST_CASE("/metrics passes promtool check metrics", "[integration]") {
   CreateTopic(dlq, 1);
   std::vector<Message> messages;
   for (int i = 0; i < 1000; ++i)
-    messages.push_back(Message{std::to_string(i % 10), R"({"ID":)" + std::to_string(i) + R"(,"T":)" +
-                                                           std::to_string(1000 * i) + R"(,"K":)" + std::to_string(i % 10) + "}",
+    messages.push_back(Message{std::to_string(i % 10),
+                               R"({"ID":)" + std::to_string(i) + R"(,"T":)" + std::to_string(1000 * i) +
+                                   R"(,"K":)" + std::to_string(i % 10) + "}",
                                -1});
   messages.push_back(Message{std::nullopt, "not json", -1});
   Produce(in, messages);
   const std::string config = dir + "/p.yaml";
-  std::ofstream(config) << "name: metrics\nsource: {kind: kafka, topic: " << in << "}\n"
-                        << "kafka: {bootstrap: '" << Bootstrap() << "'}\n"
-                        << "schema:\n  event_time: T\n  fields:\n    - {name: ID, type: int64}\n"
-                        << "    - {name: T, type: timestamp}\n    - {name: K, type: int64}\n"
-                        << "operators:\n  - type: window\n    key: K\n    outputs: [{name: C, agg: count, window: 1h}]\n"
-                        << "output: {kind: kafka, topic: " << out << "}\ndead_letter: {kind: kafka, topic: " << dlq << "}\n"
-                        << "runtime: {state_dir: " << dir << "/state, commit_interval: 100ms}\n"
-                        << "http: {port: 0}\n";
+  std::ofstream(config)
+      << "name: metrics\nsource: {kind: kafka, topic: " << in << "}\n"
+      << "kafka: {bootstrap: '" << Bootstrap() << "'}\n"
+      << "schema:\n  event_time: T\n  fields:\n    - {name: ID, type: int64}\n"
+      << "    - {name: T, type: timestamp}\n    - {name: K, type: int64}\n"
+      << "operators:\n  - type: window\n    key: K\n    outputs: [{name: C, agg: count, window: 1h}]\n"
+      << "output: {kind: kafka, topic: " << out << "}\ndead_letter: {kind: kafka, topic: " << dlq << "}\n"
+      << "runtime: {state_dir: " << dir << "/state, commit_interval: 100ms}\n"
+      << "http: {port: 0}\n";
   Child vigil({VigilBinary(), "run", config}, dir + "/vigil.log");
   std::smatch m;
   std::string log;
@@ -62,9 +64,11 @@ TEST_CASE("/metrics passes promtool check metrics", "[integration]") {
   INFO(ReadFile(dir + "/promtool.txt"));
   CHECK(metrics.find("vigil_events_in_total{pipeline=\"metrics\"} 1001") != std::string::npos);
   CHECK(metrics.find("vigil_events_out_total{pipeline=\"metrics\"} 1000") != std::string::npos);
-  CHECK(metrics.find("vigil_dead_letters_total{pipeline=\"metrics\",reason=\"invalid_json\"} 1") != std::string::npos);
+  CHECK(metrics.find("vigil_dead_letters_total{pipeline=\"metrics\",reason=\"invalid_json\"} 1") !=
+        std::string::npos);
   CHECK(metrics.find("vigil_batch_latency_seconds_bucket") != std::string::npos);
-  CHECK(metrics.find("vigil_consumer_lag_events{partition=\"0\",pipeline=\"metrics\"} 0") != std::string::npos);
+  CHECK(metrics.find("vigil_consumer_lag_events{partition=\"0\",pipeline=\"metrics\"} 0") !=
+        std::string::npos);
   CHECK(metrics.find("vigil_state_cached_keys{pipeline=\"metrics\"} 10") != std::string::npos);
   CHECK(Shell("curl -sf " + url + "/readyz > /dev/null") == 0);
   CHECK(Shell("curl -sf " + url + "/healthz > /dev/null") == 0);

@@ -38,10 +38,11 @@ std::vector<Tx> MakeTransactions(size_t n, int customers, uint64_t seed) {
 
 std::string ToJson(const Tx& tx) {
   char buf[256];
-  std::snprintf(buf, sizeof buf,
-                R"({"TRANSACTION_ID":%lld,"TX_TIME_MS":%lld,"CUSTOMER_ID":%lld,"TERMINAL_ID":%lld,"TX_AMOUNT":%.2f})",
-                static_cast<long long>(tx.id), static_cast<long long>(tx.time_ms), static_cast<long long>(tx.customer),
-                static_cast<long long>(tx.id % 977), tx.amount);
+  std::snprintf(
+      buf, sizeof buf,
+      R"({"TRANSACTION_ID":%lld,"TX_TIME_MS":%lld,"CUSTOMER_ID":%lld,"TERMINAL_ID":%lld,"TX_AMOUNT":%.2f})",
+      static_cast<long long>(tx.id), static_cast<long long>(tx.time_ms), static_cast<long long>(tx.customer),
+      static_cast<long long>(tx.id % 977), tx.amount);
   return buf;
 }
 
@@ -86,8 +87,8 @@ std::map<int64_t, Expected> Reference(const std::vector<Tx>& txs) {
   return expected;
 }
 
-std::string WriteConfig(const std::string& dir, const std::string& in, const std::string& out, const std::string& dlq,
-                        int max_events) {
+std::string WriteConfig(const std::string& dir, const std::string& in, const std::string& out,
+                        const std::string& dlq, int max_events) {
   const std::string path = dir + "/pipeline.yaml";
   std::ofstream f(path);
   f << "name: itest\n"
@@ -103,7 +104,8 @@ std::string WriteConfig(const std::string& dir, const std::string& in, const std
     f << "      - {name: NB_" << n << ", agg: count, window: " << n << "d}\n";
     f << "      - {name: AVG_" << n << ", agg: avg, field: TX_AMOUNT, window: " << n << "d}\n";
   }
-  f << "output: {kind: kafka, topic: " << out << ", fields: [TRANSACTION_ID, CUSTOMER_ID, NB_1, NB_7, NB_30, AVG_1, AVG_7, AVG_30]}\n"
+  f << "output: {kind: kafka, topic: " << out
+    << ", fields: [TRANSACTION_ID, CUSTOMER_ID, NB_1, NB_7, NB_30, AVG_1, AVG_7, AVG_30]}\n"
     << "dead_letter: {kind: kafka, topic: " << dlq << "}\n"
     << "batch: {max_events: " << max_events << ", max_wait: 10ms}\n"
     << "runtime: {workers: 2, state_dir: " << dir << "/state, commit_interval: 200ms}\n"
@@ -126,8 +128,9 @@ size_t CheckOutputs(const std::vector<Message>& records, const std::map<int64_t,
       const double n = doc[std::string("NB_") + names[w]].get_double();
       const double avg = doc[std::string("AVG_") + names[w]].get_double();
       if (n != e.count[w] || std::abs(avg - e.avg[w]) > 1e-12 * std::abs(e.avg[w])) {
-        if (++mismatches <= 5) UNSCOPED_INFO("tx " << id << " window " << names[w] << ": got " << n << "/" << avg
-                                                   << " want " << e.count[w] << "/" << e.avg[w]);
+        if (++mismatches <= 5)
+          UNSCOPED_INFO("tx " << id << " window " << names[w] << ": got " << n << "/" << avg << " want "
+                              << e.count[w] << "/" << e.avg[w]);
       }
     }
   }
@@ -135,7 +138,8 @@ size_t CheckOutputs(const std::vector<Message>& records, const std::map<int64_t,
   return seen.size();
 }
 
-TEST_CASE("kcat in, vigil run, exact windows out and malformed events go to the DLQ with reasons", "[integration]") {
+TEST_CASE("kcat in, vigil run, exact windows out and malformed events go to the DLQ with reasons",
+          "[integration]") {
   const std::string dir = TempDir("vigil-e2e");
   const std::string in = UniqueTopic("tx"), out = UniqueTopic("features"), dlq = UniqueTopic("dlq");
   CreateTopic(in, 4);
@@ -147,12 +151,16 @@ TEST_CASE("kcat in, vigil run, exact windows out and malformed events go to the 
   // Malformed events, each its own file so kcat sends it as one message.
   const std::map<std::string, std::string> bad = {
       {"truncated", R"({"TRANSACTION_ID": 1, "TX_TIME_MS": 15225)"},
-      {"wrong_type", R"({"TRANSACTION_ID":"abc","TX_TIME_MS":1522540800000,"CUSTOMER_ID":1,"TERMINAL_ID":1,"TX_AMOUNT":1.0})"},
+      {"wrong_type",
+       R"({"TRANSACTION_ID":"abc","TX_TIME_MS":1522540800000,"CUSTOMER_ID":1,"TERMINAL_ID":1,"TX_AMOUNT":1.0})"},
       {"missing", R"({"TRANSACTION_ID":7,"TX_TIME_MS":1522540800000,"TERMINAL_ID":1,"TX_AMOUNT":1.0})"},
-      {"utf8", "{\"TRANSACTION_ID\":8,\"TX_TIME_MS\":1522540800000,\"CUSTOMER_ID\":1,\"TERMINAL_ID\":1,\"TX_AMOUNT\":1.0,\"NOTE\":\"\xff\xfe\"}"},
+      {"utf8",
+       "{\"TRANSACTION_ID\":8,\"TX_TIME_MS\":1522540800000,\"CUSTOMER_ID\":1,\"TERMINAL_ID\":1,\"TX_AMOUNT\":"
+       "1.0,\"NOTE\":\"\xff\xfe\"}"},
       {"large", "{\"TRANSACTION_ID\":9,\"PAD\":\"" + std::string(900'000, 'x') + "\"}"},
       // A card reader whose clock says 2100: dead-lettered before its customer's window sees it.
-      {"future", R"({"TRANSACTION_ID":10,"TX_TIME_MS":4102444800000,"CUSTOMER_ID":1,"TERMINAL_ID":1,"TX_AMOUNT":1.0})"}};
+      {"future",
+       R"({"TRANSACTION_ID":10,"TX_TIME_MS":4102444800000,"CUSTOMER_ID":1,"TERMINAL_ID":1,"TX_AMOUNT":1.0})"}};
   std::string files;
   for (const auto& [name, body] : bad) {
     std::ofstream(dir + "/" + name + ".bin", std::ios::binary) << body;
@@ -182,8 +190,8 @@ TEST_CASE("kcat in, vigil run, exact windows out and malformed events go to the 
     CHECK(h["vigil.source.partition"] == "0");
     CHECK(m.value.size() > 0);
   }
-  CHECK(reasons == std::multiset<std::string>{"future", "invalid_json", "invalid_utf8", "missing_field", "too_large",
-                                              "wrong_type"});
+  CHECK(reasons == std::multiset<std::string>{"future", "invalid_json", "invalid_utf8", "missing_field",
+                                              "too_large", "wrong_type"});
   // The dead letter keeps the original bytes.
   for (const Message& m : dead) {
     std::map<std::string, std::string> h(m.headers.begin(), m.headers.end());
@@ -193,7 +201,8 @@ TEST_CASE("kcat in, vigil run, exact windows out and malformed events go to the 
   }
 }
 
-TEST_CASE("SIGTERM mid-stream, then restart: resumes from committed offsets with exact windows", "[integration]") {
+TEST_CASE("SIGTERM mid-stream, then restart: resumes from committed offsets with exact windows",
+          "[integration]") {
   const std::string dir = TempDir("vigil-restart");
   const std::string in = UniqueTopic("tx"), out = UniqueTopic("features"), dlq = UniqueTopic("dlq");
   CreateTopic(in, 4);

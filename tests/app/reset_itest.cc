@@ -14,16 +14,19 @@ namespace {
 
 TEST_CASE("vigil reset asks first, then forgets the group's offsets, changelog and state", "[integration]") {
   const std::string dir = TempDir("vigil-reset");
-  const HandbookTopics topics{UniqueTopic("tx"), UniqueTopic("labels"), UniqueTopic("decisions"), UniqueTopic("dlq")};
-  for (const auto& t : {topics.transactions, topics.labels, topics.output, topics.dead_letter}) CreateTopic(t, 1);
+  const HandbookTopics topics{UniqueTopic("tx"), UniqueTopic("labels"), UniqueTopic("decisions"),
+                              UniqueTopic("dlq")};
+  for (const auto& t : {topics.transactions, topics.labels, topics.output, topics.dead_letter})
+    CreateTopic(t, 1);
   const std::string group = UniqueTopic("vigil-reset-group");
   std::string yaml = HandbookYaml(topics);
   SetGroup(&yaml, group);
-  ReplaceRuntime(&yaml, "runtime: {state_dir: " + dir + "/state, commit_interval: 200ms}\nhttp: {enabled: false}");
+  ReplaceRuntime(&yaml,
+                 "runtime: {state_dir: " + dir + "/state, commit_interval: 200ms}\nhttp: {enabled: false}");
   const std::string pipeline = dir + "/pipeline.yaml";
   std::ofstream(pipeline) << yaml;
-  REQUIRE(Shell(VigilBinary() + " simulate --quiet --customers 50 --terminals 100 --days 3 --kafka " + Bootstrap() +
-                " --topic " + topics.transactions + " --labels-topic " + topics.labels) == 0);
+  REQUIRE(Shell(VigilBinary() + " simulate --quiet --customers 50 --terminals 100 --days 3 --kafka " +
+                Bootstrap() + " --topic " + topics.transactions + " --labels-topic " + topics.labels) == 0);
   const size_t transactions = ConsumeAll(topics.transactions, 0).size();
   REQUIRE(transactions > 0);
 

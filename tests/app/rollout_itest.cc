@@ -41,7 +41,8 @@ void SplitJsonl(const std::string& path, const char* key_field, const char* time
 }
 
 //! Moves the messages of `all` timestamped before `split_ms` to `first`, the others to `second`.
-void SplitAt(std::vector<Message>* all, int64_t split_ms, std::vector<Message>* first, std::vector<Message>* second) {
+void SplitAt(std::vector<Message>* all, int64_t split_ms, std::vector<Message>* first,
+             std::vector<Message>* second) {
   for (Message& m : *all) (m.timestamp_ms < split_ms ? first : second)->push_back(std::move(m));
   all->clear();
 }
@@ -52,7 +53,8 @@ std::set<std::string> DashboardMetrics() {
   const std::string dashboard = ReadFile(std::string(VIGIL_SOURCE_DIR) + "/deploy/grafana/vigil.json");
   std::set<std::string> names;
   const std::regex expr_re(R"re("expr": "([^"]*)")re"), name_re("vigil_[a-z0-9_]+");
-  for (auto e = std::sregex_iterator(dashboard.begin(), dashboard.end(), expr_re); e != std::sregex_iterator(); ++e) {
+  for (auto e = std::sregex_iterator(dashboard.begin(), dashboard.end(), expr_re);
+       e != std::sregex_iterator(); ++e) {
     const std::string expr = (*e)[1].str();
     for (auto n = std::sregex_iterator(expr.begin(), expr.end(), name_re); n != std::sregex_iterator(); ++n)
       names.insert(std::regex_replace(n->str(), std::regex("_(bucket|sum|count)$"), ""));
@@ -75,25 +77,30 @@ TEST_CASE("a retrained version is proposed shadowed and promoted on matured labe
   const std::string dir = TempDir("vigil-rollout");
   const std::string vigil = VigilBinary() + " --log-level warn";
   const std::string pipeline = std::string(VIGIL_SOURCE_DIR) + "/deploy/examples/handbook.yaml";
-  const std::string sim = VigilBinary() +
-                          " simulate --customers 2000 --terminals 4000 --days 30 --seed 11 --label-delay-days 1 --quiet";
+  const std::string sim =
+      VigilBinary() +
+      " simulate --customers 2000 --terminals 4000 --days 30 --seed 11 --label-delay-days 1 --quiet";
   REQUIRE(Shell(sim + " --out " + dir + "/tx.jsonl --labels-out " + dir + "/labels.jsonl") == 0);
   REQUIRE(Shell(vigil + " replay " + pipeline + " --events " + dir + "/tx.jsonl --labels " + dir +
                 "/labels.jsonl --out " + dir + "/table.csv > /dev/null") == 0);
   // The champion is deliberately weak (one depth-1 tree): a retrained version must beat it.
   const std::string reg = dir + "/models";
   REQUIRE(Shell(vigil + " train " + pipeline + " --table " + dir + "/table.csv --models-dir " + reg +
-                " --rounds 1 --param max_depth=1 --train-start 2018-04-01 --train-days 5 --valid-days 1 > /dev/null") == 0);
+                " --rounds 1 --param max_depth=1 --train-start 2018-04-01 --train-days 5 --valid-days 1 > "
+                "/dev/null") == 0);
   REQUIRE(Shell(vigil + " models --registry " + reg + " promote v1 > /dev/null") == 0);
 
-  HandbookTopics topics{UniqueTopic("tx"), UniqueTopic("labels"), UniqueTopic("decisions"), UniqueTopic("dlq")};
-  for (const auto& t : {topics.transactions, topics.labels, topics.output, topics.dead_letter}) CreateTopic(t, 1);
+  HandbookTopics topics{UniqueTopic("tx"), UniqueTopic("labels"), UniqueTopic("decisions"),
+                        UniqueTopic("dlq")};
+  for (const auto& t : {topics.transactions, topics.labels, topics.output, topics.dead_letter})
+    CreateTopic(t, 1);
   std::string yaml = HandbookYaml(topics);
   const std::string log = dir + "/log/features.csv";
-  AppendOperators(&yaml, "  - type: score\n    registry: " + reg + "\n    poll: 50ms\n    feature_log: " + log +
-                             "\n    monitor: {every: 200ms, performance: {window_days: 3, label_delay_days: 1}}"
-                             "\n    retrain: {every: 7d, train_days: 6, valid_days: 1, rounds: 30, min_rows: 500}"
-                             "\n    rollout: {mode: shadow, metric: average_precision, margin: 0.0, days: 2}\n");
+  AppendOperators(&yaml,
+                  "  - type: score\n    registry: " + reg + "\n    poll: 50ms\n    feature_log: " + log +
+                      "\n    monitor: {every: 200ms, performance: {window_days: 3, label_delay_days: 1}}"
+                      "\n    retrain: {every: 7d, train_days: 6, valid_days: 1, rounds: 30, min_rows: 500}"
+                      "\n    rollout: {mode: shadow, metric: average_precision, margin: 0.0, days: 2}\n");
   PrependOutputFields(&yaml, "SCORE, MODEL_VERSION");
   ReplaceRuntime(&yaml, "runtime: {workers: 2, commit_interval: 500ms, state_dir: " + dir +
                             "/state}\nhttp: {port: 0, token_env: VIGIL_TEST_ROLLOUT_TOKEN}");
@@ -124,39 +131,50 @@ TEST_CASE("a retrained version is proposed shadowed and promoted on matured labe
   INFO(ReadFile(dir + "/run.log"));
 
   REQUIRE(WaitFor([&] { return fs::exists(reg + "/CANDIDATE"); }, std::chrono::seconds(180)));
-  const std::string candidate = ReadFile(reg + "/CANDIDATE").substr(0, ReadFile(reg + "/CANDIDATE").find('\n'));
+  const std::string candidate =
+      ReadFile(reg + "/CANDIDATE").substr(0, ReadFile(reg + "/CANDIDATE").find('\n'));
   std::string metrics;
-  REQUIRE(WaitFor([&] {
-    return Curl(dir, url + "/metrics", &metrics) == 200 &&
-           metrics.find("vigil_rollout_transitions_total{pipeline=\"handbook\",transition=\"started\"} 1") !=
-               std::string::npos;
-  }, std::chrono::seconds(30)));
+  REQUIRE(WaitFor(
+      [&] {
+        return Curl(dir, url + "/metrics", &metrics) == 200 &&
+               metrics.find(
+                   "vigil_rollout_transitions_total{pipeline=\"handbook\",transition=\"started\"} 1") !=
+                   std::string::npos;
+      },
+      std::chrono::seconds(30)));
   // The models API names the candidate next to the champion.
   std::string models;
   REQUIRE(Curl(dir, url + "/v1/models", &models) == 200);
-  CHECK_THAT(models, Catch::Contains("\"champion\":\"v1\"") && Catch::Contains("\"candidate\":\"" + candidate + "\""));
+  CHECK_THAT(models, Catch::Contains("\"champion\":\"v1\"") &&
+                         Catch::Contains("\"candidate\":\"" + candidate + "\""));
 
   Produce(topics.transactions, tx2);
   Produce(topics.labels, labels2);
 
   // The verdict: the candidate's run is promoted, with the comparison as its detail.
   Run promoted;
-  REQUIRE(WaitFor([&] {
-    for (const Run& r : ListRuns(dir, reg))
-      if (r.version == candidate && r.outcome == "promoted") promoted = r;
-    return !promoted.id.empty();
-  }, std::chrono::seconds(180)));
+  REQUIRE(WaitFor(
+      [&] {
+        for (const Run& r : ListRuns(dir, reg))
+          if (r.version == candidate && r.outcome == "promoted") promoted = r;
+        return !promoted.id.empty();
+      },
+      std::chrono::seconds(180)));
   CHECK(promoted.trigger == "schedule");
   CHECK(promoted.parent == "v1");
-  CHECK_THAT(promoted.detail, Catch::Contains("average_precision") && Catch::Contains("(" + candidate + ") vs champion") &&
+  CHECK_THAT(promoted.detail, Catch::Contains("average_precision") &&
+                                  Catch::Contains("(" + candidate + ") vs champion") &&
                                   Catch::Contains("(v1)") && Catch::Contains("shadow"));
   const std::string history = ReadFile(reg + "/HISTORY");
   CHECK_THAT(history, Catch::StartsWith("v1\n" + candidate + "\n"));
 
   // Once the promoted candidate serves (the judge logs its verdict after the swap), the last two days
   // arrive.
-  REQUIRE(WaitFor([&] { return ReadFile(dir + "/run.log").find("rollout: " + candidate + " promoted") != std::string::npos; },
-                  std::chrono::seconds(60)));
+  REQUIRE(WaitFor(
+      [&] {
+        return ReadFile(dir + "/run.log").find("rollout: " + candidate + " promoted") != std::string::npos;
+      },
+      std::chrono::seconds(60)));
   Produce(topics.transactions, tx3);
   Produce(topics.labels, labels3);
 
@@ -182,7 +200,8 @@ TEST_CASE("a retrained version is proposed shadowed and promoted on matured labe
   CHECK(tail_by_v1 == 0);
 
   REQUIRE(Curl(dir, url + "/metrics", &metrics) == 200);
-  CHECK_THAT(metrics, Catch::Contains("vigil_rollout_transitions_total{pipeline=\"handbook\",transition=\"promoted\"}"));
+  CHECK_THAT(metrics, Catch::Contains(
+                          "vigil_rollout_transitions_total{pipeline=\"handbook\",transition=\"promoted\"}"));
   CHECK(metrics.find("vigil_rollout_transitions_total{pipeline=\"handbook\",transition=\"promoted\"} 0") ==
         std::string::npos);
   // The Grafana dashboard (deploy/grafana/vigil.json) queries only metrics that vigil exports: this

@@ -19,11 +19,13 @@
 namespace vigil::testing {
 namespace {
 
-TEST_CASE("POST /v1/score answers from live state without changing it and as the stream would", "[integration]") {
+TEST_CASE("POST /v1/score answers from live state without changing it and as the stream would",
+          "[integration]") {
   const std::string dir = TempDir("vigil-api");
   const std::string vigil = VigilBinary() + " --log-level warn";
   const std::string pipeline = std::string(VIGIL_SOURCE_DIR) + "/deploy/examples/handbook.yaml";
-  const std::string sim = VigilBinary() + " simulate --customers 300 --terminals 600 --days 40 --seed 4 --quiet";
+  const std::string sim =
+      VigilBinary() + " simulate --customers 300 --terminals 600 --days 40 --seed 4 --quiet";
   REQUIRE(Shell(sim + " --out " + dir + "/tx.jsonl --labels-out " + dir + "/labels.jsonl") == 0);
   REQUIRE(Shell(vigil + " replay " + pipeline + " --events " + dir + "/tx.jsonl --labels " + dir +
                 "/labels.jsonl --out " + dir + "/table.csv > /dev/null") == 0);
@@ -35,16 +37,17 @@ TEST_CASE("POST /v1/score answers from live state without changing it and as the
 
   // Two partitions: the pipeline runs in two stages, by customer and (after the repartition topic) by
   // terminal; the API must find the task that owns the customer, then the one that owns the terminal.
-  const std::string tx = UniqueTopic("tx"), labels = UniqueTopic("labels"), decisions = UniqueTopic("decisions"),
-                    dlq = UniqueTopic("dlq");
+  const std::string tx = UniqueTopic("tx"), labels = UniqueTopic("labels"),
+                    decisions = UniqueTopic("decisions"), dlq = UniqueTopic("dlq");
   for (const auto& t : {tx, labels, decisions, dlq}) CreateTopic(t, 2);
   std::string yaml = HandbookYaml({tx, labels, decisions, dlq});
   PrependOutputFields(&yaml, "SCORE, DECISION, MODEL_VERSION, REASONS");
-  AppendOperators(&yaml, "  - type: score\n    registry: " + reg + "\n    poll: 50ms\n    review_threshold: 0.3\n    reasons: 3\n    feature_log: " +
-                 dir + "/log/features.csv\n");
-  ReplaceRuntime(&yaml,
-             "runtime: {workers: 2, commit_interval: 500ms, state_dir: " + dir +
-                 "/state}\nhttp: {port: 0, token_env: VIGIL_TEST_API_TOKEN}");
+  AppendOperators(&yaml,
+                  "  - type: score\n    registry: " + reg +
+                      "\n    poll: 50ms\n    review_threshold: 0.3\n    reasons: 3\n    feature_log: " + dir +
+                      "/log/features.csv\n");
+  ReplaceRuntime(&yaml, "runtime: {workers: 2, commit_interval: 500ms, state_dir: " + dir +
+                            "/state}\nhttp: {port: 0, token_env: VIGIL_TEST_API_TOKEN}");
   std::ofstream(dir + "/pipeline.yaml") << yaml;
   REQUIRE(Shell(sim + " --kafka " + Bootstrap() + " --topic " + tx + " --labels-topic " + labels +
                 " --labels-key TERMINAL_ID 2>/dev/null") == 0);
@@ -63,7 +66,8 @@ TEST_CASE("POST /v1/score answers from live state without changing it and as the
   // Reason codes: on every decision at or above the review threshold, none below.
   simdjson::dom::parser parser;
   std::set<std::string> features;
-  for (std::string_view f : parser.parse(std::string(ReadFile(reg + "/v1/metadata.json")))["features"].get_array())
+  for (std::string_view f :
+       parser.parse(std::string(ReadFile(reg + "/v1/metadata.json")))["features"].get_array())
     features.emplace(f);
   size_t flagged = 0;
   for (const Message& m : streamed) {
@@ -94,11 +98,14 @@ TEST_CASE("POST /v1/score answers from live state without changing it and as the
     break;
   }
   simdjson::dom::element tail = parser.parse(last_line);
-  const int64_t customer = tail["CUSTOMER_ID"].get_int64().value(), terminal = tail["TERMINAL_ID"].get_int64().value();
-  const int64_t time_ms = tail["TX_TIME_MS"].get_int64().value() + 60'000, id = tail["TRANSACTION_ID"].get_int64().value() + 1;
-  const std::string event = "{\"TRANSACTION_ID\":" + std::to_string(id) + ",\"TX_TIME_MS\":" + std::to_string(time_ms) +
-                            ",\"CUSTOMER_ID\":" + std::to_string(customer) + ",\"TERMINAL_ID\":" +
-                            std::to_string(terminal) + ",\"TX_AMOUNT\":123.45}";
+  const int64_t customer = tail["CUSTOMER_ID"].get_int64().value(),
+                terminal = tail["TERMINAL_ID"].get_int64().value();
+  const int64_t time_ms = tail["TX_TIME_MS"].get_int64().value() + 60'000,
+                id = tail["TRANSACTION_ID"].get_int64().value() + 1;
+  const std::string event = "{\"TRANSACTION_ID\":" + std::to_string(id) +
+                            ",\"TX_TIME_MS\":" + std::to_string(time_ms) +
+                            ",\"CUSTOMER_ID\":" + std::to_string(customer) +
+                            ",\"TERMINAL_ID\":" + std::to_string(terminal) + ",\"TX_AMOUNT\":123.45}";
   std::ofstream(dir + "/event.json") << event;
   (void)last;
 
@@ -120,12 +127,14 @@ TEST_CASE("POST /v1/score answers from live state without changing it and as the
   CHECK(answer["partition"].get_int64().value() == terminal_owner);
   const double api_score = answer["score"].get_double().value();
   std::map<std::string, double> api_features;
-  for (auto field : answer["features"].get_object()) api_features[std::string(field.key)] = field.value.get_double().value();
+  for (auto field : answer["features"].get_object())
+    api_features[std::string(field.key)] = field.value.get_double().value();
   REQUIRE(api_features.size() == 15);
   CHECK(api_features["CUSTOMER_ID_NB_TX_1DAY_WINDOW"] >= 1);
 
   // Exact reasons on request, for any score.
-  REQUIRE(Curl(dir, "-X POST --data-binary @" + dir + "/event.json '" + url + "/v1/score?reasons=exact'", &body) == 200);
+  REQUIRE(Curl(dir, "-X POST --data-binary @" + dir + "/event.json '" + url + "/v1/score?reasons=exact'",
+               &body) == 200);
   CHECK(parser.parse(body)["reasons"].get_array().value().size() == 3);
 
   // The stream, given the same event now, computes the same features and score.
@@ -146,7 +155,8 @@ TEST_CASE("POST /v1/score answers from live state without changing it and as the
   // Rejected events say why; an unowned or unknown route is an error, not a guess.
   REQUIRE(Curl(dir, "-X POST --data-binary '{\"TRANSACTION_ID\":1}' " + url + "/v1/score", &body) == 400);
   CHECK_THAT(body, Catch::Contains("no key field 'CUSTOMER_ID'"));
-  REQUIRE(Curl(dir, "-X POST --data-binary '{\"CUSTOMER_ID\":1,\"TX_AMOUNT\":-5}' " + url + "/v1/score", &body) == 422);
+  REQUIRE(Curl(dir, "-X POST --data-binary '{\"CUSTOMER_ID\":1,\"TX_AMOUNT\":-5}' " + url + "/v1/score",
+               &body) == 422);
   CHECK_THAT(body, Catch::Contains("\"reason\":"));
 
   // Promote and roll back through the API: the token is required.
@@ -154,8 +164,10 @@ TEST_CASE("POST /v1/score answers from live state without changing it and as the
   CHECK(Curl(dir, promote, &body) == 401);
   CHECK(Curl(dir, "-H 'Authorization: Bearer wrong' " + promote, &body) == 401);
   CHECK(ReadFile(reg + "/CHAMPION") == "v1\n");
-  CHECK(Curl(dir, "-H 'Authorization: Bearer s3cret-token' -X POST --data-binary '{\"version\":\"v9\"}' " + url +
-                      "/v1/models/promote", &body) == 404);
+  CHECK(Curl(dir,
+             "-H 'Authorization: Bearer s3cret-token' -X POST --data-binary '{\"version\":\"v9\"}' " + url +
+                 "/v1/models/promote",
+             &body) == 404);
   REQUIRE(Curl(dir, "-H 'Authorization: Bearer s3cret-token' " + promote, &body) == 200);
   CHECK(ReadFile(reg + "/CHAMPION") == "v2\n");
   REQUIRE(Curl(dir, url + "/v1/models", &body) == 200);
@@ -171,7 +183,8 @@ TEST_CASE("POST /v1/score answers from live state without changing it and as the
   }
   CHECK(version == "v2");
   CHECK(Curl(dir, "-X POST " + url + "/v1/models/rollback", &body) == 401);
-  REQUIRE(Curl(dir, "-H 'Authorization: Bearer s3cret-token' -X POST " + url + "/v1/models/rollback", &body) == 200);
+  REQUIRE(Curl(dir, "-H 'Authorization: Bearer s3cret-token' -X POST " + url + "/v1/models/rollback",
+               &body) == 200);
   CHECK(body == R"({"champion":"v1"})");
   CHECK(ReadFile(dir + "/run.log").find("s3cret-token") == std::string::npos);
 
@@ -204,7 +217,8 @@ TEST_CASE("POST /v1/score answers from live state without changing it and as the
   REQUIRE(header.rfind("TRANSACTION_ID,TX_TIME_MS,CUSTOMER_ID,TX_AMOUNT,", 0) == 0);
   std::vector<std::string> columns;
   for (std::stringstream h(header); std::getline(h, cell, ',');) columns.push_back(cell);
-  REQUIRE(columns.size() == 3 + 15 + 5);  // ids, features, SCORE, MODEL_VERSION, LABEL, source partition, offset
+  REQUIRE(columns.size() ==
+          3 + 15 + 5);  // ids, features, SCORE, MODEL_VERSION, LABEL, source partition, offset
   CHECK(columns[21] == "SOURCE_PARTITION");
   CHECK(columns[22] == "SOURCE_OFFSET");
   size_t rows = 0, frauds = 0, mismatches = 0;

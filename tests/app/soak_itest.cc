@@ -91,7 +91,8 @@ void WritePipelines(const std::string& dir, const HandbookTopics& topics, const 
   // The live pipeline waits for its labels as configured (the product's default unless the soak is
   // told otherwise), not the 10 s the other tests give it for exact comparisons on a loaded machine.
   const char* label_wait = std::getenv("VIGIL_SOAK_LABEL_MAX_WAIT");
-  ReplaceAll(&yaml, "max_wait: 10s", std::string("max_wait: ") + (label_wait != nullptr ? label_wait : "200ms"));
+  ReplaceAll(&yaml, "max_wait: 10s",
+             std::string("max_wait: ") + (label_wait != nullptr ? label_wait : "200ms"));
   AppendOperators(&yaml, "  - type: score\n    registry: " + registry + "\n    poll: 1s\n");
   PrependOutputFields(&yaml, "SCORE, DECISION, MODEL_VERSION");
   ReplaceRuntime(

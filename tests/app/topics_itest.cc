@@ -14,7 +14,8 @@ namespace {
 TEST_CASE("vigil run names a missing topic with the commands that create it, and --create-topics creates it",
           "[integration]") {
   const std::string dir = TempDir("vigil-topics");
-  const HandbookTopics topics{UniqueTopic("tx"), UniqueTopic("labels"), UniqueTopic("decisions"), UniqueTopic("dlq")};
+  const HandbookTopics topics{UniqueTopic("tx"), UniqueTopic("labels"), UniqueTopic("decisions"),
+                              UniqueTopic("dlq")};
   CreateTopic(topics.transactions, 3);
   CreateTopic(topics.labels, 3);
   std::string yaml = HandbookYaml(topics);
@@ -27,13 +28,14 @@ TEST_CASE("vigil run names a missing topic with the commands that create it, and
   const std::string missing = ReadFile(dir + "/missing.log");
   INFO(missing);
   CHECK(missing.find("error: topic '" + topics.output + "' (output) does not exist on " + Bootstrap() +
-                     "; create it with: kafka-topics.sh --bootstrap-server " + Bootstrap() + " --create --topic " +
-                     topics.output + " --partitions 3\n") != std::string::npos);
-  CHECK(missing.find("topic '" + topics.dead_letter + "' (dead letters) does not exist") != std::string::npos);
+                     "; create it with: kafka-topics.sh --bootstrap-server " + Bootstrap() +
+                     " --create --topic " + topics.output + " --partitions 3\n") != std::string::npos);
+  CHECK(missing.find("topic '" + topics.dead_letter + "' (dead letters) does not exist") !=
+        std::string::npos);
   CHECK(missing.find("or create every missing topic with: vigil run " + pipeline + " --create-topics") !=
         std::string::npos);
   CHECK(missing.find(topics.transactions) == std::string::npos);  // it exists
-  CHECK(TopicPartitions(topics.output) == -1);                     // nothing was created
+  CHECK(TopicPartitions(topics.output) == -1);                    // nothing was created
 
   REQUIRE(Shell(run + " --create-topics > " + dir + "/create.log 2>&1") == 0);
   INFO(ReadFile(dir + "/create.log"));

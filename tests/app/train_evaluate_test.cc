@@ -1,13 +1,13 @@
 // `vigil train` and `vigil evaluate` on a small simulated training table (40 days, 1,000 cards), the
 // table reader they share, their errors for bad inputs, and the run records of `vigil train` as
 // `vigil runs` and `vigil models promote|rollback` see them.
-#include <catch2/catch.hpp>
-#include <filesystem>
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -41,7 +41,9 @@ struct KeyHistory {
   }
 };
 
-std::string Num(double v) { return v == std::floor(v) ? std::to_string(static_cast<int64_t>(v)) : fmt::format("{}", v); }
+std::string Num(double v) {
+  return v == std::floor(v) ? std::to_string(static_cast<int64_t>(v)) : fmt::format("{}", v);
+}
 
 //! The Handbook table (the columns of handbook.yaml's output, then LABEL) for a small simulation,
 //! computed here the way the book does, with the terminal windows delayed by 7 days.
@@ -53,12 +55,14 @@ std::string WriteHandbookTable(const std::string& path, const std::vector<std::s
   auto simulator = sim::Simulator::Make(options);
   REQUIRE(simulator.ok());
   std::vector<sim::Transaction> txs;
-  REQUIRE((*simulator)->Run([&](int32_t, std::span<const sim::Transaction> day) {
-    txs.insert(txs.end(), day.begin(), day.end());
-    return base::Status::OK();
-  }).ok());
-  std::vector<std::string> header = {"TRANSACTION_ID", "TX_TIME_MS", "CUSTOMER_ID", "TERMINAL_ID", "TX_AMOUNT",
-                                     "TX_DURING_WEEKEND", "TX_DURING_NIGHT"};
+  REQUIRE((*simulator)
+              ->Run([&](int32_t, std::span<const sim::Transaction> day) {
+                txs.insert(txs.end(), day.begin(), day.end());
+                return base::Status::OK();
+              })
+              .ok());
+  std::vector<std::string> header = {"TRANSACTION_ID", "TX_TIME_MS",        "CUSTOMER_ID",    "TERMINAL_ID",
+                                     "TX_AMOUNT",      "TX_DURING_WEEKEND", "TX_DURING_NIGHT"};
   for (const int w : {1, 7, 30}) {
     header.push_back(fmt::format("CUSTOMER_ID_NB_TX_{}DAY_WINDOW", w));
     header.push_back(fmt::format("CUSTOMER_ID_AVG_AMOUNT_{}DAY_WINDOW", w));
@@ -69,18 +73,24 @@ std::string WriteHandbookTable(const std::string& path, const std::vector<std::s
   }
   header.push_back("LABEL");
   std::vector<bool> keep(header.size());
-  for (size_t c = 0; c < header.size(); ++c) keep[c] = std::find(drop.begin(), drop.end(), header[c]) == drop.end();
+  for (size_t c = 0; c < header.size(); ++c)
+    keep[c] = std::find(drop.begin(), drop.end(), header[c]) == drop.end();
   std::map<int64_t, KeyHistory> customers, terminals;
   std::ofstream out(path);
   std::vector<std::string> kept;
-  for (size_t c = 0; c < header.size(); ++c) if (keep[c]) kept.push_back(header[c]);
+  for (size_t c = 0; c < header.size(); ++c)
+    if (keep[c]) kept.push_back(header[c]);
   out << fmt::format("{}\n", fmt::join(kept, ","));
   for (const sim::Transaction& tx : txs) {
     KeyHistory& cust = customers[tx.customer_id];
     cust.times.push_back(tx.tx_time_ms);
     cust.sums.push_back(cust.sums.back() + tx.amount);
-    std::vector<double> row = {double(tx.transaction_id), double(tx.tx_time_ms), double(tx.customer_id),
-                               double(tx.terminal_id), tx.amount, base::DayOfWeek(tx.tx_time_ms) >= 5 ? 1.0 : 0.0,
+    std::vector<double> row = {double(tx.transaction_id),
+                               double(tx.tx_time_ms),
+                               double(tx.customer_id),
+                               double(tx.terminal_id),
+                               tx.amount,
+                               base::DayOfWeek(tx.tx_time_ms) >= 5 ? 1.0 : 0.0,
                                base::HourOfDay(tx.tx_time_ms) <= 6 ? 1.0 : 0.0};
     for (const int w : {1, 7, 30}) {
       const auto [n, sum] = cust.Range(tx.tx_time_ms - w * kDay, tx.tx_time_ms);
@@ -96,7 +106,8 @@ std::string WriteHandbookTable(const std::string& path, const std::vector<std::s
     term.sums.push_back(term.sums.back() + tx.is_fraud);
     row.push_back(tx.is_fraud);
     std::vector<std::string> cells;
-    for (size_t c = 0; c < row.size(); ++c) if (keep[c]) cells.push_back(Num(row[c]));
+    for (size_t c = 0; c < row.size(); ++c)
+      if (keep[c]) cells.push_back(Num(row[c]));
     out << fmt::format("{}\n", fmt::join(cells, ","));
   }
   return path;
@@ -151,7 +162,8 @@ TEST_CASE("Table reads numeric CSV columns by name", "[app]") {
   REQUIRE(!bad.ok());
   CHECK(bad.status().message().find(":2: column X is not a number: 'abc'") != std::string::npos);
   std::ofstream(path) << "ID,X\n1\n";
-  CHECK(app::Table::ReadCsv(path).status().message().find(":2: 1 cells, the header has 2") != std::string::npos);
+  CHECK(app::Table::ReadCsv(path).status().message().find(":2: 1 cells, the header has 2") !=
+        std::string::npos);
   read.int64_columns = {"NOPE"};
   CHECK(app::Table::ReadCsv(path, read).status().code() == base::StatusCode::kNotFound);
   CHECK(app::Table::ReadCsv(path + ".missing").status().code() == base::StatusCode::kNotFound);
@@ -166,8 +178,9 @@ TEST_CASE("Sha256Hex matches the FIPS 180-2 test vectors", "[app]") {
 TEST_CASE("train writes model.json and metadata.json with the feature list and window", "[app]") {
   const std::string models = TempDir("vigil-models");
   std::string out;
-  REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start", "2018-04-11",
-                    "--rounds", "20"}, &out) == 0);
+  REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start",
+                    "2018-04-11", "--rounds", "20"},
+                   &out) == 0);
   INFO(out);
   const std::string model = ReadFile(models + "/v1/model.json");
   const std::string metadata = ReadFile(models + "/v1/metadata.json");
@@ -188,19 +201,22 @@ TEST_CASE("train writes model.json and metadata.json with the feature list and w
   for (const double s : golden) CHECK((s >= 0 && s <= 1));
   for (const double m : JsonNumbers(metadata, "auc_roc")) CHECK((m > 0.5 && m <= 1));
 
-  REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start", "2018-04-11",
-                    "--rounds", "5"}, &out) == 0);
+  REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start",
+                    "2018-04-11", "--rounds", "5"},
+                   &out) == 0);
   CHECK(ReadFile(models + "/v2/metadata.json").find("\"version\": \"v2\"") != std::string::npos);
-  CHECK(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start", "2018-04-11",
-                  "--version", "v2"}, &out) == 1);
+  CHECK(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start",
+                  "2018-04-11", "--version", "v2"},
+                 &out) == 1);
   CHECK(out.find("exists already") != std::string::npos);
 }
 
 TEST_CASE("train stores reference histograms of every feature and the score in metadata.json", "[app]") {
   const std::string models = TempDir("vigil-models");
   std::string out;
-  REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start", "2018-04-11",
-                    "--rounds", "10"}, &out) == 0);
+  REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start",
+                    "2018-04-11", "--rounds", "10"},
+                   &out) == 0);
   INFO(out);
   auto version = models::LoadVersion(models, "v1", {});
   REQUIRE(version.ok());
@@ -237,10 +253,13 @@ TEST_CASE("train stores reference histograms of every feature and the score in m
 TEST_CASE("evaluate reports metrics between 0 and 1 for a model and for prequential folds", "[app]") {
   const std::string models = TempDir("vigil-models");
   std::string out;
-  REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start", "2018-04-11",
-                    "--rounds", "20"}, &out) == 0);
-  REQUIRE(RunVigil({"evaluate", kPipeline, "--table", SmallTable(), "--model", models + "/v1", "--train-start",
-                    "2018-04-11", "--k", "10", "--prequential", "2", "--rounds", "20", "--json"}, &out) == 0);
+  REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start",
+                    "2018-04-11", "--rounds", "20"},
+                   &out) == 0);
+  REQUIRE(
+      RunVigil({"evaluate", kPipeline, "--table", SmallTable(), "--model", models + "/v1", "--train-start",
+                "2018-04-11", "--k", "10", "--prequential", "2", "--rounds", "20", "--json"},
+               &out) == 0);
   INFO(out);
   const std::vector<double> auc = JsonNumbers(out, "auc_roc");
   const std::vector<double> ap = JsonNumbers(out, "average_precision");
@@ -256,8 +275,9 @@ TEST_CASE("evaluate reports metrics between 0 and 1 for a model and for prequent
   CHECK(auc[1] == Approx(auc[0]));
   CHECK(JsonNumbers(out, "test_transactions").at(0) > 0);
 
-  REQUIRE(RunVigil({"evaluate", kPipeline, "--table", SmallTable(), "--model", models + "/v1", "--train-start",
-                    "2018-04-11"}, &out) == 0);
+  REQUIRE(RunVigil({"evaluate", kPipeline, "--table", SmallTable(), "--model", models + "/v1",
+                    "--train-start", "2018-04-11"},
+                   &out) == 0);
   CHECK(out.find("AUC ROC") != std::string::npos);
   CHECK(out.find("card precision@100") != std::string::npos);
 }
@@ -267,16 +287,21 @@ TEST_CASE("train and evaluate reject bad inputs with clear errors", "[app]") {
   const std::string dir = TempDir("vigil-table");
   std::string out;
   const std::string partial = WriteHandbookTable(dir + "/partial.csv", {"TERMINAL_ID_RISK_7DAY_WINDOW"});
-  CHECK(RunVigil({"train", kPipeline, "--table", partial, "--models-dir", models, "--train-start", "2018-04-11"}, &out) == 2);
+  CHECK(RunVigil(
+            {"train", kPipeline, "--table", partial, "--models-dir", models, "--train-start", "2018-04-11"},
+            &out) == 2);
   CHECK(out.find("no column 'TERMINAL_ID_RISK_7DAY_WINDOW'") != std::string::npos);
 
-  CHECK(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start", "2019-01-01"},
+  CHECK(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start",
+                  "2019-01-01"},
                  &out) == 2);
   CHECK(out.find("empty training window") != std::string::npos);
-  CHECK(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start", "11/04/2018"},
+  CHECK(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start",
+                  "11/04/2018"},
                  &out) == 2);
   CHECK(out.find("is not a date YYYY-MM-DD") != std::string::npos);
-  CHECK(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--param", "eta"}, &out) == 2);
+  CHECK(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--param", "eta"},
+                 &out) == 2);
   CHECK(out.find("expected key=value") != std::string::npos);
 
   CHECK(RunVigil({"evaluate", kPipeline, "--table", SmallTable(), "--model", models + "/v9"}, &out) == 2);
@@ -296,7 +321,8 @@ models::RunRecord RunOf(const std::string& registry, const std::string& version)
 }
 
 //! Validation AP of `version`, computed here from the table: its Forest over the rows of [start, end).
-double ValidationAp(const std::string& registry, const std::string& version, int64_t start_ms, int64_t end_ms) {
+double ValidationAp(const std::string& registry, const std::string& version, int64_t start_ms,
+                    int64_t end_ms) {
   auto model = models::LoadVersion(registry, version, {});
   REQUIRE(model.ok());
   auto table = app::ReadTrainingTable(SmallTable(), (*model)->features);
@@ -318,10 +344,12 @@ double ValidationAp(const std::string& registry, const std::string& version, int
 TEST_CASE("train records its run: window, offsets, params, metrics, hash, version", "[app]") {
   const std::string models = TempDir("vigil-models");
   const int64_t before_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                std::chrono::system_clock::now().time_since_epoch()).count();
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
   std::string out;
-  REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start", "2018-04-11",
-                    "--rounds", "20", "--offsets", "transactions:0:0-1200", "--offsets", "transactions:1:7-1190"},
+  REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start",
+                    "2018-04-11", "--rounds", "20", "--offsets", "transactions:0:0-1200", "--offsets",
+                    "transactions:1:7-1190"},
                    &out) == 0);
   INFO(out);
   auto runs = models::ListRuns(models);
@@ -339,7 +367,8 @@ TEST_CASE("train records its run: window, offsets, params, metrics, hash, versio
   const int64_t start_ms = *base::ParseIso8601Ms("2018-04-11");
   CHECK(run.train_window == models::TimeWindow{start_ms, start_ms + 7 * kDay});
   CHECK(run.validation_window == models::TimeWindow{start_ms + 7 * kDay, start_ms + 14 * kDay});
-  CHECK(run.offsets == std::vector<models::OffsetRange>{{"transactions", 0, 0, 1200}, {"transactions", 1, 7, 1190}});
+  CHECK(run.offsets ==
+        std::vector<models::OffsetRange>{{"transactions", 0, 0, 1200}, {"transactions", 1, 7, 1190}});
   CHECK(run.params.at("rounds") == "20");
   CHECK(run.params.at("eta") == "0.3");
   CHECK(run.params.at("max_depth") == "6");
@@ -358,8 +387,9 @@ TEST_CASE("train records its run: window, offsets, params, metrics, hash, versio
   CHECK(run.validation_metrics.at("average_precision") == Approx(valid_ap).epsilon(1e-12));
   CHECK(run.validation_metrics.at("auc_roc") > 0.5);
   CHECK(run.validation_metrics.at("rows") > 0);
-  CHECK(out.find(fmt::format("validation 2018-04-18T00:00:00Z .. 2018-04-25T00:00:00Z: AUC ROC {:.4f}, AP {:.4f}",
-                             run.validation_metrics.at("auc_roc"), valid_ap)) != std::string::npos);
+  CHECK(out.find(
+            fmt::format("validation 2018-04-18T00:00:00Z .. 2018-04-25T00:00:00Z: AUC ROC {:.4f}, AP {:.4f}",
+                        run.validation_metrics.at("auc_roc"), valid_ap)) != std::string::npos);
 
   // `vigil runs` (another process) reads the record back.
   REQUIRE(RunVigil({"runs", "--registry", models, "list"}, &out) == 0);
@@ -383,8 +413,9 @@ TEST_CASE("train records its run: window, offsets, params, metrics, hash, versio
 TEST_CASE("promote and rollback set the outcome of the run behind the version", "[app]") {
   const std::string models = TempDir("vigil-models");
   std::string out;
-  REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start", "2018-04-11",
-                    "--rounds", "5", "--trigger", "schedule"}, &out) == 0);
+  REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start",
+                    "2018-04-11", "--rounds", "5", "--trigger", "schedule"},
+                   &out) == 0);
   // Without --promote, train names the next step and CHAMPION does not exist yet.
   CHECK(out.find("next: vigil models --registry " + models + " promote v1") != std::string::npos);
   CHECK(!std::filesystem::exists(models + "/CHAMPION"));
@@ -392,8 +423,9 @@ TEST_CASE("promote and rollback set the outcome of the run behind the version", 
   CHECK(RunOf(models, "v1").outcome == "promoted");
   CHECK(RunOf(models, "v1").trigger == "schedule");
   // The next run's parent is the champion it would replace, in its record and in metadata.json.
-  REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start", "2018-04-18",
-                    "--rounds", "5", "--trigger", "drift"}, &out) == 0);
+  REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start",
+                    "2018-04-18", "--rounds", "5", "--trigger", "drift"},
+                   &out) == 0);
   const models::RunRecord v2 = RunOf(models, "v2");
   CHECK(v2.parent == "v1");
   CHECK(v2.outcome == "registered");
@@ -409,19 +441,22 @@ TEST_CASE("promote and rollback set the outcome of the run behind the version", 
   CHECK(out.find(" rolled_back\n") != std::string::npos);
   CHECK(out.find(" promoted\n") != std::string::npos);
   // train --promote: registered, verified and serving in one step.
-  REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start", "2018-04-18",
-                    "--rounds", "5", "--promote"}, &out) == 0);
+  REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start",
+                    "2018-04-18", "--rounds", "5", "--promote"},
+                   &out) == 0);
   CHECK(out.find("v3 is the champion\nnext: vigil run " + std::string(kPipeline)) != std::string::npos);
   CHECK(ReadFile(models + "/CHAMPION") == "v3\n");
   CHECK(RunOf(models, "v3").outcome == "promoted");
 }
 
-TEST_CASE("rollback pops the champions' stack: two rollbacks after three promotions land on the first", "[app]") {
+TEST_CASE("rollback pops the champions' stack: two rollbacks after three promotions land on the first",
+          "[app]") {
   const std::string models = TempDir("vigil-models");
   std::string out;
   for (const char* start : {"2018-04-11", "2018-04-12", "2018-04-13"})
-    REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start", start,
-                      "--rounds", "3", "--promote"}, &out) == 0);
+    REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start",
+                      start, "--rounds", "3", "--promote"},
+                     &out) == 0);
   REQUIRE(ReadFile(models + "/CHAMPION") == "v3\n");
   REQUIRE(RunVigil({"models", "--registry", models, "rollback"}, &out) == 0);
   CHECK(ReadFile(models + "/CHAMPION") == "v2\n");
@@ -443,27 +478,39 @@ TEST_CASE("rollback pops the champions' stack: two rollbacks after three promoti
   CHECK(ReadFile(models + "/CHAMPION") == "v1\n");
 }
 
-TEST_CASE("models import registers a Python-trained model whose served scores equal Python's predict", "[app]") {
+TEST_CASE("models import registers a Python-trained model whose served scores equal Python's predict",
+          "[app]") {
   const std::string dir = TempDir("vigil-import");
-  const std::vector<std::string> features = {
-      "TX_AMOUNT", "TX_DURING_WEEKEND", "TX_DURING_NIGHT", "CUSTOMER_ID_NB_TX_1DAY_WINDOW",
-      "CUSTOMER_ID_AVG_AMOUNT_1DAY_WINDOW", "CUSTOMER_ID_NB_TX_7DAY_WINDOW", "CUSTOMER_ID_AVG_AMOUNT_7DAY_WINDOW",
-      "CUSTOMER_ID_NB_TX_30DAY_WINDOW", "CUSTOMER_ID_AVG_AMOUNT_30DAY_WINDOW", "TERMINAL_ID_NB_TX_1DAY_WINDOW",
-      "TERMINAL_ID_RISK_1DAY_WINDOW", "TERMINAL_ID_NB_TX_7DAY_WINDOW", "TERMINAL_ID_RISK_7DAY_WINDOW",
-      "TERMINAL_ID_NB_TX_30DAY_WINDOW", "TERMINAL_ID_RISK_30DAY_WINDOW"};
+  const std::vector<std::string> features = {"TX_AMOUNT",
+                                             "TX_DURING_WEEKEND",
+                                             "TX_DURING_NIGHT",
+                                             "CUSTOMER_ID_NB_TX_1DAY_WINDOW",
+                                             "CUSTOMER_ID_AVG_AMOUNT_1DAY_WINDOW",
+                                             "CUSTOMER_ID_NB_TX_7DAY_WINDOW",
+                                             "CUSTOMER_ID_AVG_AMOUNT_7DAY_WINDOW",
+                                             "CUSTOMER_ID_NB_TX_30DAY_WINDOW",
+                                             "CUSTOMER_ID_AVG_AMOUNT_30DAY_WINDOW",
+                                             "TERMINAL_ID_NB_TX_1DAY_WINDOW",
+                                             "TERMINAL_ID_RISK_1DAY_WINDOW",
+                                             "TERMINAL_ID_NB_TX_7DAY_WINDOW",
+                                             "TERMINAL_ID_RISK_7DAY_WINDOW",
+                                             "TERMINAL_ID_NB_TX_30DAY_WINDOW",
+                                             "TERMINAL_ID_RISK_30DAY_WINDOW"};
   std::string joined;
   for (const auto& f : features) joined += (joined.empty() ? "" : ",") + f;
-  REQUIRE(Shell("/usr/bin/python3 " + std::string(VIGIL_SOURCE_DIR) + "/tests/app/import_model.py " + SmallTable() +
-                " " + joined + " " + dir) == 0);
+  REQUIRE(Shell("/usr/bin/python3 " + std::string(VIGIL_SOURCE_DIR) + "/tests/app/import_model.py " +
+                SmallTable() + " " + joined + " " + dir) == 0);
   const std::string models = dir + "/models";
   std::string out;
-  REQUIRE(RunVigil({"models", "--registry", models, "import", "--model", dir + "/model.json", "--pipeline", kPipeline,
-                    "--table", SmallTable(), "--promote"}, &out) == 0);
+  REQUIRE(RunVigil({"models", "--registry", models, "import", "--model", dir + "/model.json", "--pipeline",
+                    kPipeline, "--table", SmallTable(), "--promote"},
+                   &out) == 0);
   INFO(out);
   CHECK(out.find("v1 registered from " + dir + "/model.json (15 features checked") != std::string::npos);
   CHECK(ReadFile(models + "/CHAMPION") == "v1\n");
-  REQUIRE(RunVigil({"models", "--registry", models, "import", "--model", dir + "/model.ubj", "--pipeline", kPipeline,
-                    "--table", SmallTable()}, &out) == 0);
+  REQUIRE(RunVigil({"models", "--registry", models, "import", "--model", dir + "/model.ubj", "--pipeline",
+                    kPipeline, "--table", SmallTable()},
+                   &out) == 0);
   CHECK(ReadFile(models + "/v2/metadata.json").find("\"model_file\": \"model.ubj\"") != std::string::npos);
   CHECK(RunOf(models, "v2").trigger == "import");
   // What the score operator serves (the registry's verified version) equals Python's predict.
@@ -488,7 +535,8 @@ TEST_CASE("models import registers a Python-trained model whose served scores eq
     std::vector<float> scores(rows.size());
     (*served)->forest->PredictBatch(inputs.data(), rows.size(), features.size(), scores.data());
     double worst = 0;
-    for (size_t i = 0; i < rows.size(); ++i) worst = std::max(worst, std::fabs(scores[i] - python.at(ids[i])));
+    for (size_t i = 0; i < rows.size(); ++i)
+      worst = std::max(worst, std::fabs(scores[i] - python.at(ids[i])));
     INFO(version << ": " << rows.size() << " rows, largest difference " << worst);
     CHECK(worst <= 1e-6);
   }
@@ -496,8 +544,9 @@ TEST_CASE("models import registers a Python-trained model whose served scores eq
   std::string other = ReadFile(dir + "/model.json");
   ReplaceAll(&other, "\"TX_AMOUNT\"", "\"AMOUNT\"");
   std::ofstream(dir + "/other.json") << other;
-  CHECK(RunVigil({"models", "--registry", models, "import", "--model", dir + "/other.json", "--pipeline", kPipeline,
-                  "--table", SmallTable()}, &out) == 2);
+  CHECK(RunVigil({"models", "--registry", models, "import", "--model", dir + "/other.json", "--pipeline",
+                  kPipeline, "--table", SmallTable()},
+                 &out) == 2);
   CHECK(out.find("the model's features [AMOUNT, TX_DURING_WEEKEND") != std::string::npos);
   CHECK(out.find("differ from the pipeline's [TX_AMOUNT, TX_DURING_WEEKEND") != std::string::npos);
 }
@@ -505,8 +554,9 @@ TEST_CASE("models import registers a Python-trained model whose served scores eq
 TEST_CASE("deploy/examples/fraud.yaml binds with a model trained on the Handbook features", "[app]") {
   const std::string dir = TempDir("vigil-fraud");
   std::string out;
-  REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", dir + "/models", "--train-start",
-                    "2018-04-11", "--rounds", "5", "--promote"}, &out) == 0);
+  REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", dir + "/models",
+                    "--train-start", "2018-04-11", "--rounds", "5", "--promote"},
+                   &out) == 0);
   std::string yaml = ReadFile(std::string(VIGIL_SOURCE_DIR) + "/deploy/examples/fraud.yaml");
   REQUIRE(yaml.find("registry: /tmp/vigil/models") != std::string::npos);
   yaml.replace(yaml.find("registry: /tmp/vigil/models"), 27, "registry: " + dir + "/models");
@@ -519,7 +569,8 @@ TEST_CASE("deploy/examples/fraud.yaml binds with a model trained on the Handbook
 TEST_CASE("failed runs are recorded, and validation is skipped with a note when it has no data", "[app]") {
   const std::string models = TempDir("vigil-models");
   std::string out;
-  CHECK(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start", "2019-01-01"},
+  CHECK(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start",
+                  "2019-01-01"},
                  &out) == 2);
   auto runs = models::ListRuns(models);
   REQUIRE(runs.ok());
@@ -528,23 +579,27 @@ TEST_CASE("failed runs are recorded, and validation is skipped with a note when 
   CHECK(runs->front().model_version.empty());
   CHECK(runs->front().finished_ms >= runs->front().started_ms);
   CHECK(runs->front().train_window.start_ms == *base::ParseIso8601Ms("2019-01-01"));
-  CHECK(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--trigger", "cron"}, &out) == 2);
-  CHECK(out.find("--trigger 'cron'") != std::string::npos);
-  CHECK(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--offsets", "t:0:9-5"},
+  CHECK(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--trigger", "cron"},
                  &out) == 2);
+  CHECK(out.find("--trigger 'cron'") != std::string::npos);
+  CHECK(
+      RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--offsets", "t:0:9-5"},
+               &out) == 2);
   CHECK(out.find("END is before FIRST") != std::string::npos);
 
   // The table ends on 2018-05-10: a window from 2018-05-04 leaves no day to validate on.
-  REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start", "2018-05-04",
-                    "--rounds", "5"}, &out) == 0);
+  REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start",
+                    "2018-05-04", "--rounds", "5"},
+                   &out) == 0);
   CHECK(out.find("no validation: the table has no row in [2018-05-11T00:00:00Z, 2018-05-18T00:00:00Z)") !=
         std::string::npos);
   models::RunRecord run = RunOf(models, "v1");
   CHECK(run.outcome == "registered");
   CHECK(run.validation_metrics.empty());
   CHECK(run.detail == "no validation: the table has no row in [2018-05-11T00:00:00Z, 2018-05-18T00:00:00Z)");
-  REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start", "2018-04-11",
-                    "--rounds", "5", "--valid-days", "0"}, &out) == 0);
+  REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start",
+                    "2018-04-11", "--rounds", "5", "--valid-days", "0"},
+                   &out) == 0);
   run = RunOf(models, "v2");
   CHECK(run.validation_window.empty());
   CHECK(run.validation_metrics.empty());

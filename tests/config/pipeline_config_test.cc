@@ -69,8 +69,10 @@ TEST_CASE("relative paths in a pipeline file resolve against the file's folder",
   fs::create_directories(dir);
   std::string text = kValid;
   text = Replace(text, "source: {kind: kafka, topic: tx}", "source: {kind: file, path: events.jsonl}");
-  text = Replace(text, "output: {kind: kafka, topic: out,", "output: {kind: file, path: ../out/decisions.jsonl,");
-  text = Replace(text, "runtime: {commit_interval: 250ms,", "runtime: {state_dir: state, commit_interval: 250ms,");
+  text = Replace(text, "output: {kind: kafka, topic: out,",
+                 "output: {kind: file, path: ../out/decisions.jsonl,");
+  text = Replace(text, "runtime: {commit_interval: 250ms,",
+                 "runtime: {state_dir: state, commit_interval: 250ms,");
   std::ofstream(dir / "p.yaml") << text;
   // Loaded from elsewhere, through a relative path: the working directory does not matter.
   const fs::path cwd = fs::current_path();
@@ -95,8 +97,10 @@ TEST_CASE("config errors name file, line and column and what was expected", "[co
   ExpectError(Replace(kValid, "type: double", "type: float"), "9:28", "unknown field type 'float'");
   ExpectError(Replace(kValid, "    lateness", "    latenes"), "14:5", "unknown key 'latenes'");
   // A typo is answered with the key it most likely meant; a word like no key, with the list only.
-  ExpectError(Replace(kValid, "    lateness", "    latenes"), "14:5", "did you mean 'lateness'? expected one of:");
-  ExpectError(Replace(kValid, "    lateness", "    ABSOLUTELY"), "14:5", "in a window operator; expected one of:");
+  ExpectError(Replace(kValid, "    lateness", "    latenes"), "14:5",
+              "did you mean 'lateness'? expected one of:");
+  ExpectError(Replace(kValid, "    lateness", "    ABSOLUTELY"), "14:5",
+              "in a window operator; expected one of:");
   ExpectError(Replace(kValid, "event_time: TS", "event_time: CARD"), "4:15",
               "must be a required timestamp field");
   ExpectError(Replace(kValid, "{kind: kafka, topic: tx}", "{kind: kafka, topic: tx"), "3:7",

@@ -71,7 +71,6 @@ struct Answer {
   std::string reason;
 };
 
-
 TEST_CASE("task query: read-only answers from live state and changes nothing", "[engine]") {
   OneTask t(kYaml, "query");
   t.task->SetReaders(std::make_unique<LinesReader>(

@@ -1,9 +1,9 @@
 // Models written by real Python xgboost 2.1 and 3.1 (tests/models/fixtures/make_fixtures.py), with the
 // predictions Python computed: Forest must reproduce them, and refuse what it cannot evaluate.
 
-#include <catch2/catch.hpp>
 #include <simdjson.h>
 
+#include <catch2/catch.hpp>
 #include <charconv>
 #include <cmath>
 #include <filesystem>
@@ -21,7 +21,9 @@ namespace {
 
 constexpr double kTolerance = 1e-6;
 
-std::filesystem::path FixtureDir() { return std::filesystem::path(VIGIL_SOURCE_DIR) / "tests/models/fixtures"; }
+std::filesystem::path FixtureDir() {
+  return std::filesystem::path(VIGIL_SOURCE_DIR) / "tests/models/fixtures";
+}
 
 std::string ReadFile(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -109,7 +111,8 @@ void CheckExpectations(const std::string& expected_file) {
     double worst_margin = 0;
     for (size_t i = 0; i < num_rows; ++i) {
       worst = std::max(worst, std::abs(static_cast<double>(got[i]) - expected[i]));
-      worst_margin = std::max(worst_margin, std::abs(static_cast<double>(got_margin[i]) - expected_margin[i]));
+      worst_margin =
+          std::max(worst_margin, std::abs(static_cast<double>(got_margin[i]) - expected_margin[i]));
     }
     CHECK(worst <= kTolerance);
     CHECK(worst_margin <= kTolerance);

@@ -69,7 +69,8 @@ TEST_CASE("RolloutJudge waits for the configured matured days then promotes a be
   CHECK(v.candidate == Approx(1.0));
   CHECK(v.champion < 0.5);
   CHECK(v.events == 600);  // days 1..3, paired
-  CHECK_THAT(v.detail, Catch::Contains("average_precision 1.0000 (v2) vs champion") && Catch::Contains("shadow"));
+  CHECK_THAT(v.detail,
+             Catch::Contains("average_precision 1.0000 (v2) vs champion") && Catch::Contains("shadow"));
 }
 
 TEST_CASE("RolloutJudge rejects a candidate that does not beat the champion by the margin") {

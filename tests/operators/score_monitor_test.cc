@@ -6,7 +6,6 @@
 #include <prometheus/registry.h>
 
 #include <catch2/catch.hpp>
-
 #include <chrono>
 #include <cmath>
 #include <thread>

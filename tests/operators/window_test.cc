@@ -52,13 +52,14 @@ std::map<int64_t, Row> Rows(const std::vector<Captured>& outputs) {
   auto num = [](simdjson::dom::element e) { return e.is_null() ? NAN : double(e.get_double()); };
   for (const auto& o : outputs) {
     auto doc = parser.parse(o.value).value();
-    rows[doc["ID"].get_int64()] = {num(doc["C"]), num(doc["S"]), num(doc["A"]), num(doc["MN"]), num(doc["MX"]),
-                                   num(doc["DC"]), num(doc["R"])};
+    rows[doc["ID"].get_int64()] = {num(doc["C"]),  num(doc["S"]),  num(doc["A"]), num(doc["MN"]),
+                                   num(doc["MX"]), num(doc["DC"]), num(doc["R"])};
   }
   return rows;
 }
 
-TEST_CASE("window: from t-N exclusive to t inclusive with the current event, twins in arrival order, per key", "[operators]") {
+TEST_CASE("window: from t-N exclusive to t inclusive with the current event, twins in arrival order, per key",
+          "[operators]") {
   std::string in = Ev(1, 1000, "a", 10) + Ev(2, 1050, "a", 20) + Ev(3, 1050, "a", 30) + Ev(4, 1050, "b", 5) +
                    Ev(5, 1100, "a", 40) + Ev(6, 1150, "a", 50) + Ev(7, 1200, "a", 60);
   const auto r = RunOnText(kYaml, in, TempDir("window"));
@@ -66,24 +67,25 @@ TEST_CASE("window: from t-N exclusive to t inclusive with the current event, twi
   auto rows = Rows(r.outputs);
   REQUIRE(rows.size() == 7);
   CHECK(rows[1].c == 1);
-  CHECK(rows[2].c == 2);   // the earlier twin at 1050 is not yet there; event 1 at 1000 is
-  CHECK(rows[3].c == 3);   // the later twin counts the earlier one
+  CHECK(rows[2].c == 2);  // the earlier twin at 1050 is not yet there; event 1 at 1000 is
+  CHECK(rows[3].c == 3);  // the later twin counts the earlier one
   CHECK(rows[3].s == 60);
-  CHECK(rows[4].c == 1);   // other key
-  CHECK(rows[5].c == 3);   // (1000, 1100]: 1000 excluded
+  CHECK(rows[4].c == 1);  // other key
+  CHECK(rows[5].c == 3);  // (1000, 1100]: 1000 excluded
   CHECK(rows[5].s == 20 + 30 + 40);
   CHECK(rows[5].a == Approx(30));
   CHECK(rows[5].mn == 20);
   CHECK(rows[5].mx == 40);
-  CHECK(rows[7].c == 2);   // (1100, 1200]: 1150, 1200
+  CHECK(rows[7].c == 2);  // (1100, 1200]: 1150, 1200
   // delayed: (t-150, t-50]
   CHECK(rows[5].dc == 3);  // (950, 1050] = 1000, 1050, 1050
   CHECK(rows[7].dc == 2);  // (1050, 1150] = 1100, 1150; the twins at 1050 are out
 }
 
-TEST_CASE("window: late events are dead-lettered and change nothing and ratio is 0 over nothing", "[operators]") {
-  std::string in = Ev(1, 1000, "a", 1, 1) + Ev(2, 1100, "a", 1, 0) + Ev(3, 1089, "a", 1, 1) + Ev(4, 1091, "a", 2, 1) +
-                   Ev(5, 1200, "a", 1, 0);
+TEST_CASE("window: late events are dead-lettered and change nothing and ratio is 0 over nothing",
+          "[operators]") {
+  std::string in = Ev(1, 1000, "a", 1, 1) + Ev(2, 1100, "a", 1, 0) + Ev(3, 1089, "a", 1, 1) +
+                   Ev(4, 1091, "a", 2, 1) + Ev(5, 1200, "a", 1, 0);
   const auto r = RunOnText(kYaml, in, TempDir("window"));
   REQUIRE(r.status.ok());
   REQUIRE(r.dead_letters.size() == 1);
@@ -91,9 +93,9 @@ TEST_CASE("window: late events are dead-lettered and change nothing and ratio is
   CHECK(r.dead_letters[0].offset == 2);
   auto rows = Rows(r.outputs);
   CHECK(rows.count(3) == 0);
-  CHECK(rows[4].c == 2);      // out of order but within lateness: (991, 1091] = 1000, 1091; not 1100
-  CHECK(rows[1].r == 0);      // nothing in (850, 950]
-  CHECK(rows[5].r == 0.5);    // (1050, 1150]: 1091 (y=1), 1100 (y=0)
+  CHECK(rows[4].c == 2);    // out of order but within lateness: (991, 1091] = 1000, 1091; not 1100
+  CHECK(rows[1].r == 0);    // nothing in (850, 950]
+  CHECK(rows[5].r == 0.5);  // (1050, 1150]: 1091 (y=1), 1100 (y=0)
   CHECK(rows[5].dc == 2);
 }
 
@@ -105,9 +107,10 @@ std::string EvAt(int id, int64_t t, const char* k, double v) {
   return std::string(buf) + "\n";
 }
 
-TEST_CASE("window: an event from a clock years ahead is dead-lettered future; the key's real events stay exact",
-          "[operators]") {
-  const int64_t t0 = 1522540800000;   // 2018-04-01T00:00:00Z
+TEST_CASE(
+    "window: an event from a clock years ahead is dead-lettered future; the key's real events stay exact",
+    "[operators]") {
+  const int64_t t0 = 1522540800000;     // 2018-04-01T00:00:00Z
   const int64_t ahead = 4102444800000;  // 2100-01-01T00:00:00Z, far beyond the wall clock plus the default 1d
   std::string in = EvAt(1, t0 + 1000, "a", 10) + EvAt(2, t0 + 1050, "a", 20) + EvAt(3, ahead, "a", 1000) +
                    EvAt(4, t0 + 1100, "a", 30) + EvAt(5, t0 + 1150, "a", 40);
@@ -196,8 +199,9 @@ std::string SpanYaml(const std::string& lateness, const std::string& window, con
   return "source: {kind: file, path: unused}\n"
          "schema: {event_time: T, fields: [{name: T, type: timestamp}, {name: K, type: int64}]}\n"
          "operators:\n"
-         "  - {type: window, key: K, lateness: " + lateness +
-         ", outputs: [{name: C, agg: count, window: " + window + ", delay: " + delay + "}]}\n"
+         "  - {type: window, key: K, lateness: " +
+         lateness + ", outputs: [{name: C, agg: count, window: " + window + ", delay: " + delay +
+         "}]}\n"
          "output: {kind: none}\n";
 }
 

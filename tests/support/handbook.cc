@@ -15,7 +15,8 @@ void ReplaceRequired(std::string* yaml, const std::string& from, const std::stri
 
 std::string HandbookYaml(const HandbookTopics& topics) {
   std::string yaml = ReadFile(std::string(VIGIL_SOURCE_DIR) + "/deploy/examples/handbook.yaml");
-  if (!topics.transactions.empty()) ReplaceRequired(&yaml, "topic: transactions}", "topic: " + topics.transactions + "}");
+  if (!topics.transactions.empty())
+    ReplaceRequired(&yaml, "topic: transactions}", "topic: " + topics.transactions + "}");
   if (!topics.labels.empty()) ReplaceRequired(&yaml, "topic: labels,", "topic: " + topics.labels + ",");
   if (!topics.dead_letter.empty())
     ReplaceRequired(&yaml, "topic: transactions.dlq}", "topic: " + topics.dead_letter + "}");
@@ -28,12 +29,14 @@ std::string HandbookYaml(const HandbookTopics& topics) {
 }
 
 void AppendOperators(std::string* yaml, const std::string& operators) {
-  const std::string last = "      - {name: TERMINAL_ID_RISK_30DAY_WINDOW, agg: ratio, field: $label, window: 30d}\n";
+  const std::string last =
+      "      - {name: TERMINAL_ID_RISK_30DAY_WINDOW, agg: ratio, field: $label, window: 30d}\n";
   ReplaceRequired(yaml, last, last + operators);
 }
 
 void PrependOutputFields(std::string* yaml, const std::string& columns) {
-  ReplaceRequired(yaml, "fields: [TRANSACTION_ID, TX_TIME_MS,", "fields: [" + columns + ", TRANSACTION_ID, TX_TIME_MS,");
+  ReplaceRequired(yaml, "fields: [TRANSACTION_ID, TX_TIME_MS,",
+                  "fields: [" + columns + ", TRANSACTION_ID, TX_TIME_MS,");
 }
 
 void ReplaceRuntime(std::string* yaml, const std::string& text) {
@@ -41,7 +44,8 @@ void ReplaceRuntime(std::string* yaml, const std::string& text) {
 }
 
 void SetGroup(std::string* yaml, const std::string& group) {
-  ReplaceRequired(yaml, "source: {kind: kafka, key: CUSTOMER_ID,", "source: {kind: kafka, group: " + group + ", key: CUSTOMER_ID,");
+  ReplaceRequired(yaml, "source: {kind: kafka, key: CUSTOMER_ID,",
+                  "source: {kind: kafka, group: " + group + ", key: CUSTOMER_ID,");
 }
 
 }  // namespace vigil::testing

@@ -5,13 +5,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <memory>
 #include <random>
 #include <thread>
 #include <tuple>
-
-#include <catch2/catch.hpp>
 
 namespace vigil::testing {
 namespace {
@@ -73,8 +72,7 @@ rd_kafka_headers_t* ToHeaders(const Message& message) {
   if (message.headers.empty()) return nullptr;
   rd_kafka_headers_t* headers = rd_kafka_headers_new(message.headers.size());
   for (const auto& [name, value] : message.headers) {
-    rd_kafka_header_add(headers, name.data(), static_cast<ssize_t>(name.size()), value.data(),
-                        value.size());
+    rd_kafka_header_add(headers, name.data(), static_cast<ssize_t>(name.size()), value.data(), value.size());
   }
   return headers;
 }
@@ -82,7 +80,8 @@ rd_kafka_headers_t* ToHeaders(const Message& message) {
 Message FromRecord(const rd_kafka_message_t* record) {
   Message message;
   if (record->key != nullptr) message.key.emplace(static_cast<const char*>(record->key), record->key_len);
-  if (record->payload != nullptr) message.value.assign(static_cast<const char*>(record->payload), record->len);
+  if (record->payload != nullptr)
+    message.value.assign(static_cast<const char*>(record->payload), record->len);
   message.partition = record->partition;
   message.offset = record->offset;
   message.timestamp_ms = rd_kafka_message_timestamp(record, nullptr);
@@ -91,9 +90,8 @@ Message FromRecord(const rd_kafka_message_t* record) {
     const char* name;
     const void* value;
     size_t size;
-    for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) ==
-                       RD_KAFKA_RESP_ERR_NO_ERROR;
-         ++i) {
+    for (size_t i = 0;
+         rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
       message.headers.emplace_back(name, value ? std::string(static_cast<const char*>(value), size) : "");
     }
   }
@@ -110,12 +108,11 @@ std::string Bootstrap() {
 std::string UniqueTopic(std::string_view prefix) {
   static std::atomic<int> counter{0};
   static const unsigned salt = std::random_device{}();
-  return std::string(prefix) + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) +
-         "-" + std::to_string(salt % 100000);
+  return std::string(prefix) + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
+         std::to_string(salt % 100000);
 }
 
-void CreateTopic(const std::string& name, int partitions,
-                 const std::map<std::string, std::string>& configs) {
+void CreateTopic(const std::string& name, int partitions, const std::map<std::string, std::string>& configs) {
   KafkaPtr admin = NewClient(RD_KAFKA_PRODUCER, {});
   LedPartitions(admin.get(), name);  // a clear failure when no broker is listening
 
@@ -214,8 +211,7 @@ void Produce(const std::string& topic, const std::vector<Message>& messages) {
   if (flush_err != RD_KAFKA_RESP_ERR_NO_ERROR || reports.delivered != messages.size()) {
     FAIL("Produce to " << topic << " on " << Bootstrap() << ": " << reports.delivered << " of "
                        << messages.size() << " delivered; "
-                       << (reports.first_error.empty() ? rd_kafka_err2str(flush_err)
-                                                       : reports.first_error)
+                       << (reports.first_error.empty() ? rd_kafka_err2str(flush_err) : reports.first_error)
                        << " (is the broker running? scripts/kafka start)");
   }
 }
@@ -246,7 +242,8 @@ int64_t CommittedOffset(const std::string& group, const std::string& topic, int3
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(list, topic.c_str(), partition);
   int64_t offset = -1;
-  if (rd_kafka_committed(consumer.get(), list, static_cast<int>(timeout.count())) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+  if (rd_kafka_committed(consumer.get(), list, static_cast<int>(timeout.count())) ==
+          RD_KAFKA_RESP_ERR_NO_ERROR &&
       list->elems[0].err == RD_KAFKA_RESP_ERR_NO_ERROR && list->elems[0].offset >= 0) {
     offset = list->elems[0].offset;
   }
@@ -258,12 +255,12 @@ int64_t CommittedOffset(const std::string& group, const std::string& topic, int3
 std::vector<Message> ConsumeAll(const std::string& topic, size_t expected_count,
                                 std::chrono::milliseconds timeout, bool read_committed) {
   // librdkafka 2.0 refuses assign() without a group.id; this group never joins and never commits.
-  KafkaPtr consumer = NewClient(
-      RD_KAFKA_CONSUMER, {{"group.id", UniqueTopic("vigil-consume-all")},
-                          {"isolation.level", read_committed ? "read_committed" : "read_uncommitted"},
-                          {"enable.partition.eof", "true"},
-                          {"enable.auto.commit", "false"},
-                          {"fetch.wait.max.ms", "100"}});
+  KafkaPtr consumer = NewClient(RD_KAFKA_CONSUMER,
+                                {{"group.id", UniqueTopic("vigil-consume-all")},
+                                 {"isolation.level", read_committed ? "read_committed" : "read_uncommitted"},
+                                 {"enable.partition.eof", "true"},
+                                 {"enable.auto.commit", "false"},
+                                 {"fetch.wait.max.ms", "100"}});
   const int partitions = LedPartitions(consumer.get(), topic);
   if (partitions <= 0) FAIL("ConsumeAll: topic " << topic << " does not exist on " << Bootstrap());
 

@@ -8,7 +8,8 @@
 
 namespace vigil::testing {
 
-OneTask::OneTask(const std::string& yaml, const std::string& name) : probe(engine::NewMetricsRegistry(), name) {
+OneTask::OneTask(const std::string& yaml, const std::string& name)
+    : probe(engine::NewMetricsRegistry(), name) {
   auto spec = config::LoadPipelineText(yaml, name + ".yaml");
   REQUIRE(spec.ok());
   REQUIRE(operators::RegisterOperators(&registry).ok());
