@@ -68,7 +68,7 @@ TEST_CASE("an unreachable broker fails the run at once with one line and no clie
   CHECK(out == "error: cannot reach Kafka at 127.0.0.1:1 (is it running?)\n");
 }
 
-TEST_CASE("--log-format json writes one JSON object a line, with a timezone in each timestamp", "[app]") {
+TEST_CASE("the json log format writes one JSON object a line with a timezone in each timestamp", "[app]") {
   const std::string dir = TempDir("vigil-cli");
   std::ofstream(dir + "/events.jsonl") << "{\"ID\":1,\"T\":1000,\"K\":\"a \\\"quoted\\\" key\"}\n";
   std::ofstream(dir + "/p.yaml")
