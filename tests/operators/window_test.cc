@@ -108,7 +108,7 @@ std::string EvAt(int id, int64_t t, const char* k, double v) {
 }
 
 TEST_CASE(
-    "window: an event from a clock years ahead is dead-lettered future; the key's real events stay exact",
+    "window: an event from a clock years ahead is dead-lettered future and the key's real events stay exact",
     "[operators]") {
   const int64_t t0 = 1522540800000;     // 2018-04-01T00:00:00Z
   const int64_t ahead = 4102444800000;  // 2100-01-01T00:00:00Z, far beyond the wall clock plus the default 1d
