@@ -1,6 +1,8 @@
 #include "connectors/kafka_admin.h"
 
+#include <chrono>
 #include <functional>
+#include <thread>
 
 #include "connectors/kafka_client.h"
 
@@ -34,27 +36,41 @@ base::Status DeleteGroups(const config::KafkaSpec& kafka, const std::vector<std:
   if (groups.empty()) return base::Status::OK();
   std::vector<rd_kafka_DeleteGroup_t*> requests;
   for (const std::string& g : groups) requests.push_back(rd_kafka_DeleteGroup_new(g.c_str()));
-  base::Status st = RunAdmin(
-      kafka,
-      [&](rd_kafka_t* rk, rd_kafka_queue_t* q) {
-        rd_kafka_DeleteGroups(rk, requests.data(), requests.size(), nullptr, q);
-      },
-      [](rd_kafka_event_t* ev) {
-        size_t n = 0;
-        const rd_kafka_group_result_t** results =
-            rd_kafka_DeleteGroups_result_groups(rd_kafka_event_DeleteGroups_result(ev), &n);
-        for (size_t i = 0; i < n; ++i) {
-          const rd_kafka_error_t* e = rd_kafka_group_result_error(results[i]);
-          if (e == nullptr || rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND) continue;
-          const std::string group = rd_kafka_group_result_name(results[i]);
-          if (rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR_NON_EMPTY_GROUP)
-            return base::FailedPrecondition("consumer group '" + group +
-                                            "' still has members: stop every `vigil run` of it first");
-          return KafkaError(rd_kafka_error_code(e), "delete consumer group '" + group + "'");
-        }
-        return base::Status::OK();
-      },
-      "delete consumer groups");
+  // A broker that has never had a consumer group has no coordinator yet (its offsets topic is created
+  // on the first lookup): the answer is then NOT_COORDINATOR or COORDINATOR_NOT_AVAILABLE for a while,
+  // which librdkafka 2.0 hands back as it is. Ask again, for up to about 10 s.
+  bool coordinator_moving = false;
+  base::Status st;
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    coordinator_moving = false;
+    st = RunAdmin(
+        kafka,
+        [&](rd_kafka_t* rk, rd_kafka_queue_t* q) {
+          rd_kafka_DeleteGroups(rk, requests.data(), requests.size(), nullptr, q);
+        },
+        [&](rd_kafka_event_t* ev) {
+          size_t n = 0;
+          const rd_kafka_group_result_t** results =
+              rd_kafka_DeleteGroups_result_groups(rd_kafka_event_DeleteGroups_result(ev), &n);
+          for (size_t i = 0; i < n; ++i) {
+            const rd_kafka_error_t* e = rd_kafka_group_result_error(results[i]);
+            if (e == nullptr || rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND) continue;
+            const std::string group = rd_kafka_group_result_name(results[i]);
+            const rd_kafka_resp_err_t code = rd_kafka_error_code(e);
+            if (code == RD_KAFKA_RESP_ERR_NON_EMPTY_GROUP)
+              return base::FailedPrecondition("consumer group '" + group +
+                                              "' still has members: stop every `vigil run` of it first");
+            coordinator_moving = code == RD_KAFKA_RESP_ERR_NOT_COORDINATOR ||
+                                 code == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE ||
+                                 code == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS;
+            return KafkaError(code, "delete consumer group '" + group + "'");
+          }
+          return base::Status::OK();
+        },
+        "delete consumer groups");
+    if (!coordinator_moving) break;
+  }
   rd_kafka_DeleteGroup_destroy_array(requests.data(), requests.size());
   return st;
 }

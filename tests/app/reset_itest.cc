@@ -7,6 +7,7 @@
 
 #include "tests/support/handbook.h"
 #include "tests/support/kafka_env.h"
+#include "tests/support/private_broker.h"
 #include "tests/support/process.h"
 
 namespace vigil::testing {
@@ -57,6 +58,24 @@ TEST_CASE("vigil reset asks first, then forgets the group's offsets, changelog a
   // The next run decides every transaction again, from the beginning.
   REQUIRE(Shell(run) == 0);
   CHECK(ConsumeAll(topics.output, 2 * transactions).size() == 2 * transactions);
+}
+
+// A fresh broker has no group coordinator until its offsets topic exists: the first group request is
+// answered NOT_COORDINATOR for a while. The reset of a pipeline that never ran there succeeds.
+TEST_CASE("vigil reset on a fresh broker that has never had a consumer group", "[integration]") {
+  const std::string dir = TempDir("vigil-reset-fresh");
+  auto broker = PrivateBroker::Start();
+  const HandbookTopics topics{UniqueTopic("tx"), UniqueTopic("labels"), UniqueTopic("decisions"),
+                              UniqueTopic("dlq")};
+  std::string yaml = HandbookYaml(topics);
+  SetGroup(&yaml, UniqueTopic("vigil-reset-fresh-group"));
+  ReplaceRuntime(&yaml, "runtime: {state_dir: " + dir + "/state}\nhttp: {enabled: false}");
+  std::ofstream(dir + "/pipeline.yaml") << yaml;
+  const int rc = Shell(VigilBinary() + " reset " + dir + "/pipeline.yaml --yes --bootstrap " +
+                       broker->bootstrap() + " > " + dir + "/reset.log 2>&1");
+  INFO(ReadFile(dir + "/reset.log"));
+  CHECK(rc == 0);
+  CHECK(ReadFile(dir + "/reset.log").find("error") == std::string::npos);
 }
 
 }  // namespace
