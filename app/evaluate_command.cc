@@ -21,7 +21,8 @@ namespace fs = std::filesystem;
 
 //! The book's chapter-3 XGBoost results (fraudsim/SPEC.md).
 constexpr double kBookAuc = 0.862, kBookAp = 0.639, kBookCp = 0.273;
-constexpr int64_t kBookTrainRows = 67'240, kBookTrainFrauds = 598, kBookTestRows = 58'264, kBookTestFrauds = 385;
+constexpr int64_t kBookTrainRows = 67'240, kBookTrainFrauds = 598, kBookTestRows = 58'264,
+                  kBookTestFrauds = 385;
 //! The book's chapter-5 prequential XGBoost results: mean and standard deviation.
 constexpr double kBookPreqAuc = 0.859, kBookPreqAucStd = 0.005, kBookPreqAp = 0.659, kBookPreqApStd = 0.012,
                  kBookPreqCp = 0.285, kBookPreqCpStd = 0.010;
@@ -34,16 +35,17 @@ std::string DateOfDay(int64_t epoch_day) {
 
 //! The table with its rows as the protocol sees them: day since the table's first day, card, label.
 struct EvalData {
-  Table table;                                   //!< The training table.
-  std::vector<std::string> features;             //!< Model inputs, in order.
-  int64_t first_epoch_day = 0;                   //!< Day (since 1970) of the earliest row: day 0.
-  int64_t last_epoch_day = 0;                    //!< Day (since 1970) of the latest row.
-  std::vector<models::ScoredTransaction> rows;   //!< One per table row, scores filled per split.
+  Table table;                                  //!< The training table.
+  std::vector<std::string> features;            //!< Model inputs, in order.
+  int64_t first_epoch_day = 0;                  //!< Day (since 1970) of the earliest row: day 0.
+  int64_t last_epoch_day = 0;                   //!< Day (since 1970) of the latest row.
+  std::vector<models::ScoredTransaction> rows;  //!< One per table row, scores filled per split.
 };
 
 base::Result<EvalData> LoadEvalData(const EvaluateOptions& o) {
   VIGIL_ASSIGN_OR_RETURN(config::PipelineSpec pipeline, config::LoadPipelineFile(o.pipeline));
-  if (pipeline.features.empty()) return base::InvalidArgument(o.pipeline + ": the pipeline has no `features:` list");
+  if (pipeline.features.empty())
+    return base::InvalidArgument(o.pipeline + ": the pipeline has no `features:` list");
   VIGIL_ASSIGN_OR_RETURN(Table table, ReadTrainingTable(o.table, pipeline.features));
   if (table.num_rows() == 0) return base::InvalidArgument(o.table + ": the table has no rows");
   EvalData data{std::move(table), pipeline.features, 0, 0, {}};
@@ -55,7 +57,13 @@ base::Result<EvalData> LoadEvalData(const EvaluateOptions& o) {
   data.last_epoch_day = base::DayOf(*hi);
   data.rows.resize(times.size());
   for (size_t i = 0; i < times.size(); ++i) {
-    if (labels[i] != 0 && labels[i] != 1) return base::InvalidArgument(fmt::format("{}: LABEL {} is neither 0 nor 1", o.table, labels[i]));
+    if (labels[i] == Table::kMissing)
+      return base::InvalidArgument(fmt::format(
+          "{}: row {} has no LABEL yet (its label was not known when the table was replayed): replay "
+          "again once the labels have arrived",
+          o.table, i + 1));
+    if (labels[i] != 0 && labels[i] != 1)
+      return base::InvalidArgument(fmt::format("{}: LABEL {} is neither 0 nor 1", o.table, labels[i]));
     data.rows[i] = {static_cast<int32_t>(base::DayOf(times[i]) - data.first_epoch_day), customers[i],
                     static_cast<int>(labels[i]), 0.0};
   }
@@ -93,27 +101,34 @@ base::Result<models::HandbookEvaluation> ScoreAndEvaluate(EvalData& data, const 
 base::Result<std::shared_ptr<const models::Forest>> LoadModel(const std::string& model_dir,
                                                               const std::vector<std::string>& features) {
   const fs::path path = fs::path(model_dir) / "model.json";
-  if (!fs::is_directory(model_dir)) return base::NotFound(fmt::format("model directory {} does not exist", model_dir));
-  if (!fs::exists(path)) return base::NotFound(fmt::format("{} does not exist (is {} a model version?)", path.string(), model_dir));
-  VIGIL_ASSIGN_OR_RETURN(std::shared_ptr<const models::Forest> forest, models::Forest::LoadFile(path.string()));
+  if (!fs::is_directory(model_dir))
+    return base::NotFound(fmt::format("model directory {} does not exist", model_dir));
+  if (!fs::exists(path))
+    return base::NotFound(
+        fmt::format("{} does not exist (is {} a model version?)", path.string(), model_dir));
+  VIGIL_ASSIGN_OR_RETURN(std::shared_ptr<const models::Forest> forest,
+                         models::Forest::LoadFile(path.string()));
   if (forest->num_features() != features.size() ||
       (!forest->feature_names().empty() && forest->feature_names() != features)) {
-    return base::InvalidArgument(fmt::format("{} was trained on [{}], the pipeline's features are [{}]", path.string(),
-                                             fmt::join(forest->feature_names(), ", "), fmt::join(features, ", ")));
+    return base::InvalidArgument(fmt::format("{} was trained on [{}], the pipeline's features are [{}]",
+                                             path.string(), fmt::join(forest->feature_names(), ", "),
+                                             fmt::join(features, ", ")));
   }
   return forest;
 }
 
 base::Result<models::HandbookSplit> MakeSplit(const EvalData& data, const EvaluateOptions& o) {
   VIGIL_RETURN_IF_ERROR(ParseDateMs(o.train_start).status());
-  auto split = models::SplitFromDates(DateOfDay(data.first_epoch_day), o.train_start, o.train_days, o.delay_days,
-                                      o.test_days);
-  if (!split.ok()) return split.status().WithContext(fmt::format("table starts on {}", DateOfDay(data.first_epoch_day)));
+  auto split = models::SplitFromDates(DateOfDay(data.first_epoch_day), o.train_start, o.train_days,
+                                      o.delay_days, o.test_days);
+  if (!split.ok())
+    return split.status().WithContext(fmt::format("table starts on {}", DateOfDay(data.first_epoch_day)));
   return split;
 }
 
 bool IsBookSetup(const EvaluateOptions& o) {
-  return o.train_start == kBookTrainStart && o.train_days == 7 && o.delay_days == 7 && o.test_days == 7 && o.k == 100;
+  return o.train_start == kBookTrainStart && o.train_days == 7 && o.delay_days == 7 && o.test_days == 7 &&
+         o.k == 100;
 }
 
 //! One evaluated fold (or the single chapter-3 split).
@@ -127,7 +142,8 @@ struct FoldResult {
 FoldResult MakeFoldResult(const EvalData& data, const models::HandbookEvaluation& evaluation) {
   const models::HandbookSplit& s = evaluation.split;
   return {evaluation, DateOfDay(data.first_epoch_day + s.train_start_day),
-          DateOfDay(data.first_epoch_day + s.TestStartDay()), DateOfDay(data.first_epoch_day + s.TestEndDay() - 1)};
+          DateOfDay(data.first_epoch_day + s.TestStartDay()),
+          DateOfDay(data.first_epoch_day + s.TestEndDay() - 1)};
 }
 
 //! Chapter 5: trains one model per fold and evaluates it, earliest fold first.
@@ -136,12 +152,14 @@ base::Result<std::vector<FoldResult>> RunPrequential(EvalData& data, const model
   VIGIL_ASSIGN_OR_RETURN(models::TrainOptions train, MakeTrainOptions(o.model));
   models::HandbookSplit latest = earliest;
   latest.train_start_day += (o.prequential - 1) * earliest.test_days;
-  VIGIL_ASSIGN_OR_RETURN(std::vector<models::HandbookSplit> splits, models::PrequentialSplits(latest, o.prequential));
+  VIGIL_ASSIGN_OR_RETURN(std::vector<models::HandbookSplit> splits,
+                         models::PrequentialSplits(latest, o.prequential));
   std::reverse(splits.begin(), splits.end());
   std::vector<FoldResult> folds;
   for (const models::HandbookSplit& split : splits) {
     const std::vector<size_t> rows = RowsOfDays(data, split.train_start_day, split.TrainEndDay());
-    const std::string context = fmt::format("fold training from {}", DateOfDay(data.first_epoch_day + split.train_start_day));
+    const std::string context =
+        fmt::format("fold training from {}", DateOfDay(data.first_epoch_day + split.train_start_day));
     auto trained = TrainOnRows(data.table, data.features, rows, train);
     if (!trained.ok()) return trained.status().WithContext(context);
     VIGIL_ASSIGN_OR_RETURN(std::string model_json, trained->booster->Save(models::ModelFormat::kJson));
@@ -189,27 +207,29 @@ void PrintChapter3(const EvalData& data, const FoldResult& r, const EvaluateOpti
   count("test frauds", e.test.frauds, kBookTestFrauds);
   fmt::print("{:<28}{:>10}\n", "test rows of known cards", e.removed_test_rows);
   fmt::print("{:<28}{:>10.3f}{:>10}\n", "AUC ROC", e.test.auc_roc, BookCell(book, kBookAuc));
-  fmt::print("{:<28}{:>10.3f}{:>10}\n", "average precision", e.test.average_precision, BookCell(book, kBookAp));
+  fmt::print("{:<28}{:>10.3f}{:>10}\n", "average precision", e.test.average_precision,
+             BookCell(book, kBookAp));
   fmt::print("{:<28}{:>10.3f}{:>10}\n", fmt::format("card precision@{}", o.k), e.test.card_precision_at_k,
              BookCell(book, kBookCp));
 }
 
 void PrintPrequential(const std::vector<FoldResult>& folds, const EvaluateOptions& o) {
-  fmt::print("\nprequential, {} folds (train {} d / delay {} d / test {} d, one model per fold)\n", folds.size(),
-             o.train_days, o.delay_days, o.test_days);
-  fmt::print("{:<12}{:<24}{:>8}{:>8}{:>17}{:>17}{:>17}\n", "train from", "test", "tx", "frauds", "AUC ROC", "AP",
-             fmt::format("CP@{}", o.k));
+  fmt::print("\nprequential, {} folds (train {} d / delay {} d / test {} d, one model per fold)\n",
+             folds.size(), o.train_days, o.delay_days, o.test_days);
+  fmt::print("{:<12}{:<24}{:>8}{:>8}{:>17}{:>17}{:>17}\n", "train from", "test", "tx", "frauds", "AUC ROC",
+             "AP", fmt::format("CP@{}", o.k));
   for (const FoldResult& f : folds) {
     const models::HandbookMetrics& m = f.evaluation.test;
-    fmt::print("{:<12}{:<24}{:>8}{:>8}{:>17.3f}{:>17.3f}{:>17.3f}\n", f.train_start, f.test_start + " .. " + f.test_end,
-               m.transactions, m.frauds, m.auc_roc, m.average_precision, m.card_precision_at_k);
+    fmt::print("{:<12}{:<24}{:>8}{:>8}{:>17.3f}{:>17.3f}{:>17.3f}\n", f.train_start,
+               f.test_start + " .. " + f.test_end, m.transactions, m.frauds, m.auc_roc, m.average_precision,
+               m.card_precision_at_k);
   }
   const MeanStd auc = Summarise(folds, [](const auto& m) { return m.auc_roc; });
   const MeanStd ap = Summarise(folds, [](const auto& m) { return m.average_precision; });
   const MeanStd cp = Summarise(folds, [](const auto& m) { return m.card_precision_at_k; });
   const auto cell = [](double mean, double std) { return fmt::format("{:.3f} ± {:.3f}", mean, std); };
-  fmt::print("{:<52}{:>17}{:>17}{:>17}\n", "vigil, mean ± std", cell(auc.mean, auc.std), cell(ap.mean, ap.std),
-             cell(cp.mean, cp.std));
+  fmt::print("{:<52}{:>17}{:>17}{:>17}\n", "vigil, mean ± std", cell(auc.mean, auc.std),
+             cell(ap.mean, ap.std), cell(cp.mean, cp.std));
   if (IsBookSetup(o) && o.prequential == 4) {
     fmt::print("{:<52}{:>17}{:>17}{:>17}\n", "book (XGBoost default)", cell(kBookPreqAuc, kBookPreqAucStd),
                cell(kBookPreqAp, kBookPreqApStd), cell(kBookPreqCp, kBookPreqCpStd));
@@ -218,12 +238,13 @@ void PrintPrequential(const std::vector<FoldResult>& folds, const EvaluateOption
 
 std::string FoldJson(const FoldResult& f) {
   const models::HandbookEvaluation& e = f.evaluation;
-  return fmt::format("{{\"train_start\": \"{}\", \"test_start\": \"{}\", \"test_end\": \"{}\", \"train_transactions\": {}, "
-                     "\"train_frauds\": {}, \"test_transactions\": {}, \"test_frauds\": {}, \"removed_test_rows\": {}, "
-                     "\"auc_roc\": {}, \"average_precision\": {}, \"k\": {}, \"card_precision_at_k\": {}}}",
-                     f.train_start, f.test_start, f.test_end, e.train_transactions, e.train_frauds, e.test.transactions,
-                     e.test.frauds, e.removed_test_rows, e.test.auc_roc, e.test.average_precision, e.test.top_k,
-                     e.test.card_precision_at_k);
+  return fmt::format(
+      "{{\"train_start\": \"{}\", \"test_start\": \"{}\", \"test_end\": \"{}\", \"train_transactions\": {}, "
+      "\"train_frauds\": {}, \"test_transactions\": {}, \"test_frauds\": {}, \"removed_test_rows\": {}, "
+      "\"auc_roc\": {}, \"average_precision\": {}, \"k\": {}, \"card_precision_at_k\": {}}}",
+      f.train_start, f.test_start, f.test_end, e.train_transactions, e.train_frauds, e.test.transactions,
+      e.test.frauds, e.removed_test_rows, e.test.auc_roc, e.test.average_precision, e.test.top_k,
+      e.test.card_precision_at_k);
 }
 
 void PrintJson(const FoldResult* chapter3, const std::vector<FoldResult>& folds, const EvaluateOptions& o) {
@@ -231,8 +252,10 @@ void PrintJson(const FoldResult* chapter3, const std::vector<FoldResult>& folds,
   if (chapter3 != nullptr) {
     parts.push_back(fmt::format("\"chapter3\": {}", FoldJson(*chapter3)));
     if (IsBookSetup(o)) {
-      parts.push_back(fmt::format("\"book_chapter3\": {{\"auc_roc\": {}, \"average_precision\": {}, "
-                                  "\"card_precision_at_k\": {}}}", kBookAuc, kBookAp, kBookCp));
+      parts.push_back(
+          fmt::format("\"book_chapter3\": {{\"auc_roc\": {}, \"average_precision\": {}, "
+                      "\"card_precision_at_k\": {}}}",
+                      kBookAuc, kBookAp, kBookCp));
     }
   }
   if (!folds.empty()) {
@@ -241,28 +264,33 @@ void PrintJson(const FoldResult* chapter3, const std::vector<FoldResult>& folds,
     const MeanStd auc = Summarise(folds, [](const auto& m) { return m.auc_roc; });
     const MeanStd ap = Summarise(folds, [](const auto& m) { return m.average_precision; });
     const MeanStd cp = Summarise(folds, [](const auto& m) { return m.card_precision_at_k; });
-    parts.push_back(fmt::format("\"prequential\": {{\"folds\": [{}], \"mean\": {{\"auc_roc\": {}, \"average_precision\": "
-                                "{}, \"card_precision_at_k\": {}}}, \"std\": {{\"auc_roc\": {}, \"average_precision\": "
-                                "{}, \"card_precision_at_k\": {}}}}}",
-                                fmt::join(fold_json, ", "), auc.mean, ap.mean, cp.mean, auc.std, ap.std, cp.std));
+    parts.push_back(
+        fmt::format("\"prequential\": {{\"folds\": [{}], \"mean\": {{\"auc_roc\": {}, \"average_precision\": "
+                    "{}, \"card_precision_at_k\": {}}}, \"std\": {{\"auc_roc\": {}, \"average_precision\": "
+                    "{}, \"card_precision_at_k\": {}}}}}",
+                    fmt::join(fold_json, ", "), auc.mean, ap.mean, cp.mean, auc.std, ap.std, cp.std));
   }
   fmt::print("{{{}}}\n", fmt::join(parts, ", "));
 }
 
 base::Status RunEvaluate(const EvaluateOptions& o) {
   if (!o.served.empty()) {
-    if (!o.model_dir.empty() || o.prequential > 0) return base::InvalidArgument("--served goes without --model and --prequential");
+    if (!o.model_dir.empty() || o.prequential > 0)
+      return base::InvalidArgument("--served goes without --model and --prequential");
     return EvaluateServed({o.table, o.served, o.weeks_from, o.delay_days, o.k, o.last, o.json});
   }
-  if (o.model_dir.empty() && o.prequential == 0) return base::InvalidArgument("give --model DIR and/or --prequential N");
+  if (o.model_dir.empty() && o.prequential == 0)
+    return base::InvalidArgument("give --model DIR and/or --prequential N");
   if (o.prequential < 0) return base::InvalidArgument("--prequential must be 0 or more");
   if (o.k < 1) return base::InvalidArgument("--k must be at least 1");
   VIGIL_ASSIGN_OR_RETURN(EvalData data, LoadEvalData(o));
   VIGIL_ASSIGN_OR_RETURN(models::HandbookSplit split, MakeSplit(data, o));
   std::unique_ptr<FoldResult> chapter3;
   if (!o.model_dir.empty()) {
-    VIGIL_ASSIGN_OR_RETURN(std::shared_ptr<const models::Forest> forest, LoadModel(o.model_dir, data.features));
-    VIGIL_ASSIGN_OR_RETURN(models::HandbookEvaluation evaluation, ScoreAndEvaluate(data, *forest, split, o.k));
+    VIGIL_ASSIGN_OR_RETURN(std::shared_ptr<const models::Forest> forest,
+                           LoadModel(o.model_dir, data.features));
+    VIGIL_ASSIGN_OR_RETURN(models::HandbookEvaluation evaluation,
+                           ScoreAndEvaluate(data, *forest, split, o.k));
     chapter3 = std::make_unique<FoldResult>(MakeFoldResult(data, evaluation));
   }
   std::vector<FoldResult> folds;
@@ -289,27 +317,38 @@ int EvaluateCommand(const EvaluateOptions& o) {
 
 void AddEvaluateCommand(CLI::App& app, EvaluateOptions& o) {
   CLI::App* cmd = app.add_subcommand(
-      "evaluate", "Evaluate models with the Fraud Detection Handbook's protocol (chapter 3 test week, chapter 5 "
-                  "prequential folds) on a training table");
-  cmd->add_option("pipeline", o.pipeline, "Pipeline YAML; its `features:` list names the model's input columns")->required();
+      "evaluate",
+      "Evaluate models with the Fraud Detection Handbook's protocol (chapter 3 test week, chapter 5 "
+      "prequential folds) on a training table");
+  cmd->add_option("pipeline", o.pipeline,
+                  "Pipeline YAML; its `features:` list names the model's input columns")
+      ->required();
   cmd->add_option("--table", o.table, "Training table CSV (vigil replay's output, with LABEL)")->required();
-  cmd->add_option("--model", o.model_dir, "Model version directory DIR/<version> written by vigil train; scored on "
-                                          "the test period");
-  cmd->add_option("--train-start", o.train_start, "First training day (UTC), YYYY-MM-DD; day 0 is the table's first "
-                                                  "day")->capture_default_str();
+  cmd->add_option("--model", o.model_dir,
+                  "Model version directory DIR/<version> written by vigil train; scored on "
+                  "the test period");
+  cmd->add_option("--train-start", o.train_start,
+                  "First training day (UTC), YYYY-MM-DD; day 0 is the table's first "
+                  "day")
+      ->capture_default_str();
   cmd->add_option("--train-days", o.train_days, "Training period, in days")->capture_default_str();
-  cmd->add_option("--delay-days", o.delay_days, "Gap between training and test, in days (labels not yet known)")
+  cmd->add_option("--delay-days", o.delay_days,
+                  "Gap between training and test, in days (labels not yet known)")
       ->capture_default_str();
   cmd->add_option("--test-days", o.test_days, "Test period, in days")->capture_default_str();
   cmd->add_option("--k", o.k, "The k of card precision@k (cards checked per day)")->capture_default_str();
-  cmd->add_option("--prequential", o.prequential,
-                  "Also run N prequential folds (chapter 5): the earliest trains from --train-start, each next one "
-                  "a test period later; one model trained per fold, in memory (0 = none)")->capture_default_str();
-  cmd->add_option("--served", o.served,
-                  "NAME=FILE, repeatable: scores a pipeline served (decisions JSONL or a replay CSV, with TRANSACTION_ID "
-                  "and SCORE), evaluated week by week on the table's labels (AP, CP@k; known compromised cards removed)");
-  cmd->add_option("--weeks-from", o.weeks_from, "With --served: first day of the first week, YYYY-MM-DD (default: the "
-                                                "table's first day)");
+  cmd->add_option(
+         "--prequential", o.prequential,
+         "Also run N prequential folds (chapter 5): the earliest trains from --train-start, each next one "
+         "a test period later; one model trained per fold, in memory (0 = none)")
+      ->capture_default_str();
+  cmd->add_option(
+      "--served", o.served,
+      "NAME=FILE, repeatable: scores a pipeline served (decisions JSONL or a replay CSV, with TRANSACTION_ID "
+      "and SCORE), evaluated week by week on the table's labels (AP, CP@k; known compromised cards removed)");
+  cmd->add_option("--weeks-from", o.weeks_from,
+                  "With --served: first day of the first week, YYYY-MM-DD (default: the "
+                  "table's first day)");
   cmd->add_option("--last", o.last, "With --served: weeks averaged in the summary")->capture_default_str();
   AddModelFlags(*cmd, o.model);
   cmd->add_flag("--json", o.json, "Print one JSON object instead of tables");

@@ -17,6 +17,7 @@
 #include "engine/engine_probe.h"
 #include "engine/plan.h"
 #include "engine/runtime.h"
+#include "models/registry.h"
 #include "operators/register.h"
 
 namespace vigil::app {
@@ -87,9 +88,33 @@ base::Status AppendLabels(const std::string& in, const std::string& out, int id_
   return dst.good() ? base::Status::OK() : base::IoError("write to '" + out + "' failed");
 }
 
+//! With `no_score`, removes the score operators and the output mapping (every column is written, the
+//! features among them). Without it, a score operator needs a champion: the first table of a new
+//! registry is the one case where there is none yet, and the error says what to do.
+base::Status LeaveOutScore(bool no_score, config::PipelineSpec* spec) {
+  if (no_score) {
+    std::erase_if(spec->operators, [](const config::OperatorSpec& op) { return op.type == "score"; });
+    spec->output.fields.clear();
+    return base::Status::OK();
+  }
+  for (const config::OperatorSpec& op : spec->operators) {
+    const auto* score = std::get_if<config::ScoreSpec>(&op.params);
+    if (score == nullptr || models::ReadChampion(score->registry).ok()) continue;
+    const std::string what =
+        std::filesystem::is_directory(score->registry)
+            ? "the score operator's registry '" + score->registry + "' has no champion yet"
+            : "the model registry '" + score->registry + "' does not exist";
+    return config::ConfigError(op.loc, what +
+                                           ": for a first training table, run `vigil replay` with --no-score "
+                                           "(the features, without SCORE), then `vigil train --promote`");
+  }
+  return base::Status::OK();
+}
+
 base::Status Replay(const ReplayOptions& o, engine::RunSummary* summary) {
   VIGIL_ASSIGN_OR_RETURN(config::PipelineSpec spec, config::LoadPipelineFile(o.config_path));
   if (!o.bootstrap.empty()) spec.kafka.bootstrap = o.bootstrap;
+  VIGIL_RETURN_IF_ERROR(LeaveOutScore(o.no_score, &spec));
   const bool from_kafka = o.events.empty();
   if (from_kafka && spec.source.kind != config::SourceSpec::Kind::kKafka)
     return base::InvalidArgument("the pipeline reads a file, not Kafka: give --events FILE");
@@ -218,6 +243,9 @@ void AddReplayCommand(CLI::App& app, ReplayOptions& o) {
   cmd->add_option("--bootstrap", o.bootstrap, "Kafka bootstrap servers (overrides kafka.bootstrap)");
   cmd->add_option("--state-dir", o.state_dir,
                   "State directory (default: a temporary one, removed afterwards)");
+  cmd->add_flag("--no-score", o.no_score,
+                "Leave the score operator out and write every column (the table of a first model, "
+                "before the registry has a champion)");
   cmd->callback([&o] { o.selected = true; });
 }
 

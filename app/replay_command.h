@@ -15,6 +15,9 @@ struct ReplayOptions {
   std::string out;                 //!< Training table (CSV): the output fields, then LABEL.
   std::string state_dir;           //!< Where the replay keeps its state; default a temporary directory.
   std::string bootstrap;           //!< Kafka bootstrap servers; empty = the pipeline's kafka.bootstrap.
+  //! Leave the score operators out, and write every column (the features of a first model, when the
+  //! registry has no champion yet) instead of the output fields, which may name the score's columns.
+  bool no_score = false;
   bool selected = false;
 };
 

@@ -36,7 +36,8 @@ std::vector<std::string> SplitHeader(std::string_view line) {
   size_t start = 0;
   while (true) {
     const size_t comma = line.find(',', start);
-    std::string_view cell = line.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    std::string_view cell =
+        line.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
     while (!cell.empty() && cell.front() == ' ') cell.remove_prefix(1);
     while (!cell.empty() && cell.back() == ' ') cell.remove_suffix(1);
     names.emplace_back(cell);
@@ -66,7 +67,8 @@ bool ParseInt64(const char* begin, const char* end, int64_t& out) {
   if (ec == std::errc() && ptr == end) return true;
   // An integral double such as "1.0" or "1e3" is accepted too.
   double d = 0;
-  if (begin == end || !ParseDouble(begin, end, d) || std::trunc(d) != d || std::fabs(d) > 9.0e15) return false;
+  if (begin == end || !ParseDouble(begin, end, d) || std::trunc(d) != d || std::fabs(d) > 9.0e15)
+    return false;
   out = static_cast<int64_t>(d);
   return true;
 }
@@ -76,8 +78,8 @@ bool ParseInt64(const char* begin, const char* end, int64_t& out) {
 base::Result<Table> Table::ReadCsv(const std::string& path, const TableReadOptions& options) {
   VIGIL_ASSIGN_OR_RETURN(std::string data, ReadWholeFile(path));
   const size_t header_end = data.find('\n');
-  const std::string_view header_line =
-      TrimLineEnd(std::string_view(data).substr(0, header_end == std::string::npos ? data.size() : header_end));
+  const std::string_view header_line = TrimLineEnd(
+      std::string_view(data).substr(0, header_end == std::string::npos ? data.size() : header_end));
   if (header_line.empty()) {
     return base::Status(base::StatusCode::kInvalidArgument, path + ":1: empty file or header line");
   }
@@ -86,17 +88,22 @@ base::Result<Table> Table::ReadCsv(const std::string& path, const TableReadOptio
   for (size_t i = 0; i < table.header_.size(); ++i) {
     const std::string& name = table.header_[i];
     if (name.empty() || std::count(table.header_.begin(), table.header_.end(), name) > 1) {
-      return base::Status(base::StatusCode::kInvalidArgument,
-                          fmt::format("{}:1: column {} has an empty or repeated name '{}'", path, i + 1, name));
+      return base::Status(
+          base::StatusCode::kInvalidArgument,
+          fmt::format("{}:1: column {} has an empty or repeated name '{}'", path, i + 1, name));
     }
     const bool as_int = Contains(options.int64_columns, name);
-    const bool as_double = !as_int && (options.double_columns.empty() || Contains(options.double_columns, name));
-    if (as_int || as_double) table.columns_.push_back(Column{name, i, as_int, {}, {}});
+    const bool as_double =
+        !as_int && (options.double_columns.empty() || Contains(options.double_columns, name));
+    if (as_int || as_double)
+      table.columns_.push_back(
+          Column{name, i, as_int, as_int && Contains(options.optional_int64_columns, name), {}, {}});
   }
   for (const auto* wanted : {&options.double_columns, &options.int64_columns}) {
     for (const std::string& name : *wanted) {
       if (!Contains(table.header_, name)) {
-        return base::Status(base::StatusCode::kNotFound, fmt::format("{}: no column '{}' in the header", path, name));
+        return base::Status(base::StatusCode::kNotFound,
+                            fmt::format("{}: no column '{}' in the header", path, name));
       }
     }
   }
@@ -110,8 +117,10 @@ base::Status Table::ParseBody(std::string_view body, const std::string& path, si
   std::vector<int> slot_of_cell(header_.size(), -1);
   for (size_t c = 0; c < columns_.size(); ++c) {
     slot_of_cell[columns_[c].index] = static_cast<int>(c);
-    if (columns_[c].is_int64) columns_[c].int64s.reserve(expected_rows);
-    else columns_[c].doubles.reserve(expected_rows);
+    if (columns_[c].is_int64)
+      columns_[c].int64s.reserve(expected_rows);
+    else
+      columns_[c].doubles.reserve(expected_rows);
   }
   const char* p = body.data();
   const char* const end = p + body.size();
@@ -128,20 +137,27 @@ base::Status Table::ParseBody(std::string_view body, const std::string& path, si
     size_t cell = 0;
     const char* cell_begin = p;
     while (true) {
-      const char* cell_end = static_cast<const char*>(std::memchr(cell_begin, ',', static_cast<size_t>(line_end - cell_begin)));
+      const char* cell_end =
+          static_cast<const char*>(std::memchr(cell_begin, ',', static_cast<size_t>(line_end - cell_begin)));
       if (cell_end == nullptr) cell_end = line_end;
       if (cell >= header_.size()) break;
       const int slot = slot_of_cell[cell];
       if (slot >= 0) {
         Column& column = columns_[static_cast<size_t>(slot)];
         bool ok = false;
-        if (column.is_int64) ok = ParseInt64(cell_begin, cell_end, column.int64s.emplace_back());
-        else ok = ParseDouble(cell_begin, cell_end, column.doubles.emplace_back());
+        if (column.is_int64 && column.optional && cell_begin == cell_end) {
+          column.int64s.push_back(kMissing);
+          ok = true;
+        } else if (column.is_int64) {
+          ok = ParseInt64(cell_begin, cell_end, column.int64s.emplace_back());
+        } else
+          ok = ParseDouble(cell_begin, cell_end, column.doubles.emplace_back());
         if (!ok) {
-          return base::Status(base::StatusCode::kInvalidArgument,
-                              fmt::format("{}:{}: column {} is not {}: '{}'", path, line_no, column.name,
-                                          column.is_int64 ? "an integer" : "a number",
-                                          std::string_view(cell_begin, static_cast<size_t>(cell_end - cell_begin))));
+          return base::Status(
+              base::StatusCode::kInvalidArgument,
+              fmt::format("{}:{}: column {} is not {}: '{}'", path, line_no, column.name,
+                          column.is_int64 ? "an integer" : "a number",
+                          std::string_view(cell_begin, static_cast<size_t>(cell_end - cell_begin))));
         }
       }
       ++cell;
@@ -149,9 +165,10 @@ base::Status Table::ParseBody(std::string_view body, const std::string& path, si
       cell_begin = cell_end + 1;
     }
     if (cell != header_.size()) {
-      return base::Status(base::StatusCode::kInvalidArgument,
-                          fmt::format("{}:{}: {} cells, the header has {}", path, line_no,
-                                      cell > header_.size() ? "too many" : std::to_string(cell), header_.size()));
+      return base::Status(
+          base::StatusCode::kInvalidArgument,
+          fmt::format("{}:{}: {} cells, the header has {}", path, line_no,
+                      cell > header_.size() ? "too many" : std::to_string(cell), header_.size()));
     }
     ++num_rows_;
     p = eol + 1;

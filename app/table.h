@@ -20,12 +20,18 @@ struct TableReadOptions {
   std::vector<std::string> double_columns;
   //! Columns to load as int64 (ids, times, labels). Every cell must be an integer. Default: none.
   std::vector<std::string> int64_columns;
+  //! Of `int64_columns`, those whose cell may be empty (a label not known yet when the table was
+  //! replayed): an empty cell is Table::kMissing. Default: none.
+  std::vector<std::string> optional_int64_columns;
 };
 
 //! A numeric CSV table held in memory. Lifecycle: built once by ReadCsv, then immutable; it may be
 //! read from several threads at once. Column spans live as long as the Table.
 class Table {
  public:
+  //! An empty cell of an optional int64 column.
+  static constexpr int64_t kMissing = INT64_MIN;
+
   //! Reads `path`. The first line names the columns; cells are separated by ',' and contain no
   //! quotes. NotFound / IoError if the file cannot be read; InvalidArgument (with file:line) for a
   //! bad header, a row with the wrong number of cells, or a cell that is not a number; NotFound if a
@@ -52,11 +58,12 @@ class Table {
  private:
   //! One loaded column.
   struct Column {
-    std::string name;              //!< Header name.
-    size_t index = 0;              //!< Position in the header.
-    bool is_int64 = false;         //!< Which of the two vectors holds the values.
-    std::vector<double> doubles;   //!< Values when !is_int64.
-    std::vector<int64_t> int64s;   //!< Values when is_int64.
+    std::string name;             //!< Header name.
+    size_t index = 0;             //!< Position in the header.
+    bool is_int64 = false;        //!< Which of the two vectors holds the values.
+    bool optional = false;        //!< An int64 column whose empty cell is kMissing.
+    std::vector<double> doubles;  //!< Values when !is_int64.
+    std::vector<int64_t> int64s;  //!< Values when is_int64.
   };
 
   const Column* Find(std::string_view name) const;

@@ -168,6 +168,8 @@ base::Result<Table> ReadTrainingTable(const std::string& path, const std::vector
   read.double_columns = features;
   read.int64_columns = {std::string(kTimeColumn), std::string(kCustomerColumn),
                         std::string(kTransactionColumn), std::string(kLabelColumn)};
+  // A table replayed from Kafka ends with events whose labels were not known yet.
+  read.optional_int64_columns = {std::string(kLabelColumn)};
   // A feature log (operators/feature_log.h) also says where each row came from.
   if (std::ifstream in(path); in) {
     std::string header;
@@ -216,10 +218,23 @@ base::Result<models::TrainOptions> MakeTrainOptions(const ModelFlags& flags) {
   return options;
 }
 
+//! InvalidArgument when a row of the `what` window has no label yet (Table::kMissing).
+base::Status CheckLabeled(std::span<const int64_t> labels, std::span<const size_t> rows,
+                          std::string_view what) {
+  const auto missing =
+      std::count_if(rows.begin(), rows.end(), [&](size_t r) { return labels[r] == Table::kMissing; });
+  if (missing == 0) return base::Status::OK();
+  return base::InvalidArgument(fmt::format(
+      "{} of the {} window's {} rows have no LABEL yet (their labels were not known when the table was "
+      "replayed): end the window earlier, or replay again once the labels have arrived",
+      missing, what, rows.size()));
+}
+
 base::Result<TrainedModel> TrainOnRows(const Table& table, const std::vector<std::string>& features,
                                        std::span<const size_t> rows, const models::TrainOptions& options) {
   if (rows.empty()) return base::InvalidArgument("the training window holds no rows of the table");
   VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> labels, table.Int64s(kLabelColumn));
+  VIGIL_RETURN_IF_ERROR(CheckLabeled(labels, rows, "training"));
   TrainedModel trained;
   std::vector<float> targets(rows.size());
   for (size_t i = 0; i < rows.size(); ++i) {
@@ -323,8 +338,10 @@ base::Result<std::vector<double>> ScoreRows(const Table& table, const models::Fo
 }
 
 //! The LABEL of `rows`.
-base::Result<std::vector<int>> LabelsOf(const Table& table, std::span<const size_t> rows) {
+base::Result<std::vector<int>> LabelsOf(const Table& table, std::span<const size_t> rows,
+                                        std::string_view what) {
   VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> labels, table.Int64s(kLabelColumn));
+  VIGIL_RETURN_IF_ERROR(CheckLabeled(labels, rows, what));
   std::vector<int> l(rows.size());
   for (size_t i = 0; i < rows.size(); ++i) l[i] = static_cast<int>(labels[rows[i]]);
   return l;
@@ -337,7 +354,7 @@ base::Status FillTrainMetrics(const Table& table, const models::Forest& forest, 
   VIGIL_ASSIGN_OR_RETURN(std::vector<double> s, ScoreRows(table, forest, rows, info, inputs));
   const std::vector<float> scores(s.begin(), s.end());
   VIGIL_RETURN_IF_ERROR(FillReference(inputs, scores, info));
-  VIGIL_ASSIGN_OR_RETURN(std::vector<int> l, LabelsOf(table, rows));
+  VIGIL_ASSIGN_OR_RETURN(std::vector<int> l, LabelsOf(table, rows, "training"));
   VIGIL_ASSIGN_OR_RETURN(info.auc_roc, models::AucRoc(s, l));
   VIGIL_ASSIGN_OR_RETURN(info.average_precision, models::AveragePrecision(s, l));
   info.train_metrics = {{"auc_roc", info.auc_roc},
@@ -358,7 +375,7 @@ base::Status FillValidationMetrics(const Table& table, const models::Forest& for
     info.validation_note = fmt::format("no validation: the table has no row in {}", window);
     return base::Status::OK();
   }
-  VIGIL_ASSIGN_OR_RETURN(std::vector<int> l, LabelsOf(table, rows));
+  VIGIL_ASSIGN_OR_RETURN(std::vector<int> l, LabelsOf(table, rows, "validation"));
   const auto frauds = std::count(l.begin(), l.end(), 1);
   if (frauds == 0 || frauds == static_cast<int64_t>(rows.size())) {
     info.validation_note =

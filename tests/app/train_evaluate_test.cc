@@ -312,6 +312,46 @@ TEST_CASE("train and evaluate reject bad inputs with clear errors", "[app]") {
   CHECK(out.find("none.csv") != std::string::npos);
 }
 
+TEST_CASE("a table whose last rows have no label yet trains on the labelled days only", "[app]") {
+  // As `vigil replay` of a Kafka topic writes it: the labels of the last days are not known yet.
+  const std::string dir = TempDir("vigil-table");
+  const std::string path = dir + "/unlabelled-tail.csv";
+  const int64_t cut = *base::ParseIso8601Ms("2018-04-22");
+  {
+    std::ifstream in(SmallTable());
+    std::ofstream out(path);
+    std::string line;
+    std::getline(in, line);
+    out << line << "\n";
+    size_t blank = 0;
+    while (std::getline(in, line)) {
+      const size_t t = line.find(',') + 1;  // TX_TIME_MS is the second column
+      if (std::stoll(line.substr(t, line.find(',', t) - t)) >= cut) {
+        line.erase(line.rfind(',') + 1);
+        ++blank;
+      }
+      out << line << "\n";
+    }
+    REQUIRE(blank > 0);
+  }
+  const std::string models = TempDir("vigil-models");
+  std::string out;
+  CHECK(RunVigil({"train", kPipeline, "--table", path, "--models-dir", models, "--train-start", "2018-04-11",
+                  "--valid-days", "3", "--rounds", "5"},
+                 &out) == 0);
+  INFO(out);
+  CHECK(RunVigil({"train", kPipeline, "--table", path, "--models-dir", models, "--train-start", "2018-04-11",
+                  "--valid-days", "7", "--rounds", "5"},
+                 &out) == 2);
+  CHECK_THAT(out, Catch::Contains("of the validation window's") && Catch::Contains("rows have no LABEL yet"));
+  CHECK(RunVigil({"train", kPipeline, "--table", path, "--models-dir", models, "--train-start", "2018-04-18",
+                  "--valid-days", "0", "--rounds", "5"},
+                 &out) == 2);
+  CHECK_THAT(out, Catch::Contains("of the training window's") && Catch::Contains("end the window earlier"));
+  CHECK(RunVigil({"evaluate", kPipeline, "--table", path, "--model", models + "/v1"}, &out) == 2);
+  CHECK_THAT(out, Catch::Contains("has no LABEL yet"));
+}
+
 //! The one run of `registry` whose model_version is `version`.
 models::RunRecord RunOf(const std::string& registry, const std::string& version) {
   auto run = models::FindRunOfVersion(registry, version);
