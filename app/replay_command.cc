@@ -4,19 +4,23 @@
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <unordered_map>
 
+#include "app/replay_files.h"
 #include "config/pipeline_config.h"
 #include "connectors/factory.h"
+#include "connectors/kafka_changelog.h"
 #include "connectors/kafka_source.h"
 #include "connectors/topic_check.h"
 #include "engine/engine_probe.h"
 #include "engine/plan.h"
 #include "engine/runtime.h"
+#include "engine/stages.h"
 #include "models/registry.h"
 #include "operators/register.h"
 
@@ -111,6 +115,32 @@ base::Status LeaveOutScore(bool no_score, config::PipelineSpec* spec) {
   return base::Status::OK();
 }
 
+//! Builds `spec`'s plan and runs it over `source` to its end, into the file sinks `spec` names.
+//! `id_column` receives the index of `id_field` among the output's columns (-1 when absent).
+base::Status RunToFiles(const config::PipelineSpec& spec, const engine::OperatorRegistry& registry,
+                        std::unique_ptr<engine::Source> source, const std::string& id_field, int* id_column,
+                        engine::RunSummary* summary) {
+  VIGIL_ASSIGN_OR_RETURN(auto plan, engine::Plan::Build(spec, registry));
+  *id_column = [&] {
+    const auto& fields = spec.output.fields;
+    for (size_t i = 0; i < fields.size(); ++i)
+      if (fields[i].name == id_field) return static_cast<int>(i);
+    return fields.empty() ? plan->schema().Find(id_field) : -1;
+  }();
+  engine::EngineProbe probe(engine::NewMetricsRegistry(), spec.name);
+  VIGIL_ASSIGN_OR_RETURN(auto output,
+                         connectors::MakeSink(spec, spec.output, plan->output_encoder().csv_header()));
+  VIGIL_ASSIGN_OR_RETURN(auto dead, connectors::MakeSink(spec, spec.dead_letter));
+  VIGIL_ASSIGN_OR_RETURN(auto runtime, engine::Runtime::Make(*plan, std::move(source), std::move(output),
+                                                             std::move(dead), &probe));
+  VIGIL_RETURN_IF_ERROR(runtime->Run());
+  const engine::RunSummary s = runtime->summary();
+  summary->events_in = summary->events_in == 0 ? s.events_in : summary->events_in;  // the first stage's
+  summary->events_out = s.events_out;
+  summary->dead_letters += s.dead_letters;
+  return base::Status::OK();
+}
+
 base::Status Replay(const ReplayOptions& o, engine::RunSummary* summary) {
   VIGIL_ASSIGN_OR_RETURN(config::PipelineSpec spec, config::LoadPipelineFile(o.config_path));
   if (!o.bootstrap.empty()) spec.kafka.bootstrap = o.bootstrap;
@@ -125,16 +155,18 @@ base::Status Replay(const ReplayOptions& o, engine::RunSummary* summary) {
   if (from_kafka && !o.labels.empty())
     return base::InvalidArgument(
         "--labels goes with --events; a Kafka replay reads the pipeline's labels topic");
-  std::unique_ptr<engine::Source> source;
+  engine::OperatorRegistry registry;
+  VIGIL_RETURN_IF_ERROR(operators::RegisterOperators(&registry));
+  std::vector<config::PipelineSpec> stages{spec};
   if (from_kafka) {
     std::vector<connectors::NeededTopic> topics = connectors::PipelineTopics(spec);
     std::erase_if(topics,
                   [](const connectors::NeededTopic& t) { return t.role != "input" && t.role != "labels"; });
     VIGIL_RETURN_IF_ERROR(connectors::CheckTopics(spec.kafka, topics, {}));
-    VIGIL_ASSIGN_OR_RETURN(connectors::OffsetBound start, connectors::ParseOffsetBound(o.start));
-    VIGIL_ASSIGN_OR_RETURN(connectors::OffsetBound end, connectors::ParseOffsetBound(o.end));
-    VIGIL_ASSIGN_OR_RETURN(source,
-                           connectors::KafkaSource::MakeRange(spec, std::move(start), std::move(end)));
+    VIGIL_ASSIGN_OR_RETURN(const int partitions, connectors::PartitionCount(spec.kafka, spec.source.topic));
+    if (partitions > 1) {
+      VIGIL_ASSIGN_OR_RETURN(stages, engine::SplitStages(spec, registry));
+    }
   }
   const std::string state_dir =
       !o.state_dir.empty()
@@ -142,66 +174,94 @@ base::Status Replay(const ReplayOptions& o, engine::RunSummary* summary) {
           : (std::filesystem::temp_directory_path() / ("vigil-replay-" + std::to_string(::getpid())))
                 .string();
   const std::string features_csv = o.out + ".features.tmp";
-  // The state and the intermediate table go, whatever happens.
+  const std::string scratch = state_dir + ".files";
+  // The state, the intermediate table and the stages' files go, whatever happens.
   struct Cleanup {
-    std::string state_dir, features_csv;
+    std::string state_dir, features_csv, scratch;
     ~Cleanup() {
       std::error_code ec;
       std::filesystem::remove_all(state_dir, ec);
       std::filesystem::remove(features_csv, ec);
+      std::filesystem::remove_all(scratch, ec);
     }
-  } cleanup{state_dir, features_csv};
-  if (!from_kafka) {
-    spec.source.kind = config::SourceSpec::Kind::kFile;
-    spec.source.path = o.events;
-    spec.labels.source.kind = config::SourceSpec::Kind::kFile;
-    spec.labels.source.path = o.labels;
-    VIGIL_ASSIGN_OR_RETURN(source, connectors::MakeSource(spec));
-  }
-  spec.output.kind = config::SinkSpec::Kind::kFile;
-  spec.output.format = config::SinkSpec::Format::kCsv;
-  spec.output.path = features_csv;
-  spec.dead_letter = config::SinkSpec{config::SinkSpec::Kind::kFile,
-                                      config::SinkSpec::Format::kJson,
-                                      "",
-                                      o.out + ".dead-letters.jsonl",
-                                      {},
-                                      {}};
-  spec.http.enabled = false;
-  spec.runtime.state_dir = state_dir;
-  spec.runtime.workers = 1;
-  spec.runtime.commit_interval_ms = 3'600'000;  // one commit at the end: replays restart from scratch
+  } cleanup{state_dir, features_csv, scratch};
   std::filesystem::remove_all(state_dir);
+  std::filesystem::create_directories(scratch);
 
-  engine::OperatorRegistry registry;
-  VIGIL_RETURN_IF_ERROR(operators::RegisterOperators(&registry));
-  VIGIL_ASSIGN_OR_RETURN(auto plan, engine::Plan::Build(spec, registry));
-  const int id_column = [&] {
-    const auto& fields = spec.output.fields;
-    for (size_t i = 0; i < fields.size(); ++i)
-      if (fields[i].name == spec.labels.id) return static_cast<int>(i);
-    return fields.empty() ? plan->schema().Find(spec.labels.id) : -1;
-  }();
-  if (id_column < 0)
-    return base::InvalidArgument("the output fields must include the id '" + spec.labels.id + "'");
-  engine::EngineProbe probe(engine::NewMetricsRegistry(), spec.name);
-  VIGIL_ASSIGN_OR_RETURN(auto output,
-                         connectors::MakeSink(spec, spec.output, plan->output_encoder().csv_header()));
-  VIGIL_ASSIGN_OR_RETURN(auto dead, connectors::MakeSink(spec, spec.dead_letter));
-  VIGIL_ASSIGN_OR_RETURN(auto runtime, engine::Runtime::Make(*plan, std::move(source), std::move(output),
-                                                             std::move(dead), &probe));
-  VIGIL_RETURN_IF_ERROR(runtime->Run());
-  *summary = runtime->summary();
-  runtime.reset();
-  std::filesystem::remove_all(state_dir);
-  LabelMap labels;
-  if (!o.labels.empty()) {
-    VIGIL_ASSIGN_OR_RETURN(labels, ReadLabelsFile(o.labels, spec.labels));
-  } else if (from_kafka && spec.labels.enabled) {
-    VIGIL_ASSIGN_OR_RETURN(labels, ReadLabelsTopic(spec));
+  // Every stage runs in this process, one after the other, to its end. A pipeline with windows
+  // re-keyed over a partitioned topic (engine/stages.h) is replayed as `vigil run` computes it: the
+  // first stage reads the topic's range, one task a partition, and writes every column to a file;
+  // the next reads that file sorted by event time as one partition (with the labels topic in
+  // label-time order), as a replay of the events' file does. A replay of one stage reads its input
+  // directly.
+  std::string events = o.events, labels_file = o.labels;
+  const std::string dead_letters = o.out + ".dead-letters.jsonl";
+  for (size_t s = 0; s < stages.size(); ++s) {
+    config::PipelineSpec stage = stages[s];
+    const bool last = s + 1 == stages.size();
+    std::unique_ptr<engine::Source> source;
+    if (from_kafka && s == 0) {
+      VIGIL_ASSIGN_OR_RETURN(connectors::OffsetBound start, connectors::ParseOffsetBound(o.start));
+      VIGIL_ASSIGN_OR_RETURN(connectors::OffsetBound end, connectors::ParseOffsetBound(o.end));
+      VIGIL_ASSIGN_OR_RETURN(source,
+                             connectors::KafkaSource::MakeRange(stage, std::move(start), std::move(end)));
+    } else {
+      stage.source.kind = config::SourceSpec::Kind::kFile;
+      stage.source.path = events;
+      if (stage.labels.enabled) {
+        if (from_kafka) {
+          labels_file = scratch + "/labels.jsonl";
+          VIGIL_RETURN_IF_ERROR(WriteLabelsByTime(spec, labels_file));
+        }
+        stage.labels.source.kind = config::SourceSpec::Kind::kFile;
+        stage.labels.source.path = labels_file;
+      }
+      VIGIL_ASSIGN_OR_RETURN(source, connectors::MakeSource(stage));
+    }
+    if (last) {
+      stage.output = config::SinkSpec{config::SinkSpec::Kind::kFile,
+                                      config::SinkSpec::Format::kCsv,
+                                      "",
+                                      features_csv,
+                                      stage.output.fields,
+                                      stage.output.loc};
+    } else {
+      events = scratch + "/stage-" + std::to_string(s + 1) + ".jsonl";
+      stage.output = config::SinkSpec{
+          config::SinkSpec::Kind::kFile, config::SinkSpec::Format::kJson, "", events, {}, stage.output.loc};
+    }
+    stage.dead_letter =
+        config::SinkSpec{config::SinkSpec::Kind::kFile,
+                         config::SinkSpec::Format::kJson,
+                         "",
+                         last ? dead_letters : scratch + "/dead-letters-" + std::to_string(s + 1) + ".jsonl",
+                         {},
+                         {}};
+    stage.http.enabled = false;
+    stage.runtime.state_dir = state_dir + "/stage-" + std::to_string(s + 1);
+    stage.runtime.workers = 1;
+    stage.runtime.commit_interval_ms = 3'600'000;  // one commit at the end: replays restart from scratch
+    int id_column = -1;
+    VIGIL_RETURN_IF_ERROR(
+        RunToFiles(stage, registry, std::move(source), stage.labels.id, &id_column, summary));
+    if (!last) {
+      // The next stage reads this one's output in event-time order (app/replay_files.h).
+      const std::string sorted = scratch + "/stage-" + std::to_string(s + 1) + ".sorted.jsonl";
+      VIGIL_RETURN_IF_ERROR(SortByEventTime(events, sorted, stage.schema.event_time));
+      events = sorted;
+      continue;
+    }
+    if (id_column < 0)
+      return base::InvalidArgument("the output fields must include the id '" + stage.labels.id + "'");
+    std::filesystem::remove_all(state_dir);
+    LabelMap labels;
+    if (!labels_file.empty()) {
+      VIGIL_ASSIGN_OR_RETURN(labels, ReadLabelsFile(labels_file, spec.labels));
+    } else if (from_kafka && spec.labels.enabled) {
+      VIGIL_ASSIGN_OR_RETURN(labels, ReadLabelsTopic(spec));
+    }
+    VIGIL_RETURN_IF_ERROR(AppendLabels(features_csv, o.out, id_column, labels));
   }
-  VIGIL_RETURN_IF_ERROR(AppendLabels(features_csv, o.out, id_column, labels));
-  std::filesystem::remove(features_csv);
   return base::Status::OK();
 }
 

@@ -56,19 +56,6 @@ base::Result<std::unique_ptr<engine::HttpServer>> StartHttp(
   return server;
 }
 
-//! How far apart in event time stage `s` of `stages` may run its partitions: a quarter of the smallest
-//! lateness of the windows in the stages after it, which read what it writes (engine/stages.h); -1 for
-//! the last stage.
-int64_t AlignmentFor(const std::vector<config::PipelineSpec>& stages, size_t s) {
-  if (s + 1 >= stages.size()) return -1;
-  int64_t lateness = INT64_MAX;
-  for (size_t later = s + 1; later < stages.size(); ++later)
-    for (const auto& op : stages[later].operators)
-      if (const auto* w = std::get_if<config::WindowSpec>(&op.params))
-        lateness = std::min(lateness, w->lateness_ms);
-  return lateness == INT64_MAX ? 0 : lateness / 4;
-}
-
 //! Runs every stage's runtime on a thread of its own until all have returned; the first error stops
 //! the others. Returns that error, or OK.
 base::Status RunStages(std::vector<std::unique_ptr<engine::Runtime>>& runtimes) {
@@ -162,7 +149,7 @@ int RunPipelineCommand(const RunOptions& options) {
     (*runtime)->set_idle_exit_ms(options.idle_exit_ms);
     if (stages.size() + 1 == stage_specs->size())
       (*runtime)->set_progress(options.progress_ms, ChampionNote(stage));
-    if (const int64_t align = AlignmentFor(*stage_specs, stages.size()); align >= 0) {
+    if (const int64_t align = engine::StageAlignmentMs(*stage_specs, stages.size()); align >= 0) {
       (*runtime)->set_event_time_alignment(align);
       spdlog::info("{}: partitions kept within {} ms of event time of each other", stage.name, align);
     }

@@ -1,5 +1,7 @@
 #include "engine/stages.h"
 
+#include <algorithm>
+
 #include "engine/plan.h"
 
 namespace vigil::engine {
@@ -78,10 +80,12 @@ base::Result<std::vector<config::PipelineSpec>> SplitStages(const config::Pipeli
     bool read = false;
     for (const Bounds& b : bounds) read = read || b.key == labels_key;
     if (!read)
-      return config::ConfigError(spec.labels.source.loc,
-                                 "the labels are keyed by " + labels_key + " (labels.source.key), but no stage of this "
-                                 "pipeline is partitioned by it: over several partitions, its stages are keyed by " +
-                                     spec.source.key + " and then by each re-keyed window's key");
+      return config::ConfigError(
+          spec.labels.source.loc,
+          "the labels are keyed by " + labels_key +
+              " (labels.source.key), but no stage of this "
+              "pipeline is partitioned by it: over several partitions, its stages are keyed by " +
+              spec.source.key + " and then by each re-keyed window's key");
   }
   for (const Bounds& b : bounds) {
     for (size_t i = b.begin; i < b.end; ++i) {
@@ -89,9 +93,11 @@ base::Result<std::vector<config::PipelineSpec>> SplitStages(const config::Pipeli
       if (loc == nullptr || (spec.labels.enabled && b.key == labels_key)) continue;
       if (!spec.labels.enabled) continue;  // the operator itself reports missing labels when bound
       return config::ConfigError(
-          *loc, "'" + spec.operators[i].name + "' reads the labels, but over several partitions it runs in the stage "
-                "partitioned by " + b.key + " (after a repartition topic) and the labels are keyed by " + labels_key +
-                ": publish the labels keyed by " + b.key + " and set labels.source.key: " + b.key);
+          *loc, "'" + spec.operators[i].name +
+                    "' reads the labels, but over several partitions it runs in the stage "
+                    "partitioned by " +
+                    b.key + " (after a repartition topic) and the labels are keyed by " + labels_key +
+                    ": publish the labels keyed by " + b.key + " and set labels.source.key: " + b.key);
     }
   }
 
@@ -127,6 +133,16 @@ base::Result<std::vector<config::PipelineSpec>> SplitStages(const config::Pipeli
     stages.push_back(std::move(stage));
   }
   return stages;
+}
+
+int64_t StageAlignmentMs(const std::vector<config::PipelineSpec>& stages, size_t s) {
+  if (s + 1 >= stages.size()) return -1;
+  int64_t lateness = INT64_MAX;
+  for (size_t later = s + 1; later < stages.size(); ++later)
+    for (const auto& op : stages[later].operators)
+      if (const auto* w = std::get_if<config::WindowSpec>(&op.params))
+        lateness = std::min(lateness, w->lateness_ms);
+  return lateness == INT64_MAX ? 0 : lateness / 4;
 }
 
 }  // namespace vigil::engine

@@ -5,8 +5,9 @@
 // whose key differs from the current one, into stages joined by repartition topics, as Kafka Streams
 // does:
 //
-//   transactions (by CUSTOMER_ID) → [parse, derive, window customer] → <group>.<topic>.repartition.TERMINAL_ID
-//   <group>.<topic>.repartition.TERMINAL_ID (by TERMINAL_ID) → [parse, window terminal, score] → decisions
+//   transactions (by CUSTOMER_ID) → [parse, derive, window customer] →
+//   <group>.<topic>.repartition.TERMINAL_ID <group>.<topic>.repartition.TERMINAL_ID (by TERMINAL_ID) →
+//   [parse, window terminal, score] → decisions
 //
 // Each stage is an ordinary pipeline (its own consumer group "<group>.by_<KEY>" after the first, tasks,
 // changelog and transactional producer), so exactly-once, restore and rebalancing hold stage by stage,
@@ -34,6 +35,10 @@ namespace vigil::engine {
 //! needed in a stage that does not read them) are located in the file.
 base::Result<std::vector<config::PipelineSpec>> SplitStages(const config::PipelineSpec& spec,
                                                             const OperatorRegistry& registry);
+
+//! How far apart in event time stage `s`'s partitions may be (Runtime::set_event_time_alignment): a
+//! quarter of the smallest lateness of the windows of the stages after it; -1 for the last stage.
+int64_t StageAlignmentMs(const std::vector<config::PipelineSpec>& stages, size_t s);
 
 //! The topic a stage writes for the stage keyed by `key`: "<group>.<input topic>.repartition.<key>" (a
 //! group reused with another input starts afresh, as its changelogs do).
