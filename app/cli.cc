@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "app/commands.h"
+#include "app/config_reference_command.h"
 #include "app/evaluate_command.h"
 #include "app/logging.h"
 #include "app/models_command.h"
@@ -74,6 +75,8 @@ int RunCli(int argc, char** argv) {
   std::string check_path;
   CLI::App* check_cmd = app.add_subcommand("check-config", "Validate a pipeline file and bind its operators");
   check_cmd->add_option("config", check_path, "Pipeline YAML file")->required();
+  ConfigReferenceOptions config_reference;
+  AddConfigReferenceCommand(app, config_reference);
 
   SimulateOptions simulate;
   AddSimulateCommand(app, simulate);
@@ -128,6 +131,7 @@ int RunCli(int argc, char** argv) {
     return RunPipelineCommand(run);
   }
   if (*check_cmd) return CheckConfigCommand(check_path);
+  if (config_reference.selected) return ConfigReferenceCommand();
   if (simulate.selected) return SimulateCommand(simulate);
   if (replay.selected) return ReplayCommand(replay);
   if (!models.action.empty()) return ModelsCommand(models);

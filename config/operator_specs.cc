@@ -14,12 +14,12 @@ Status ParseDerive(const YamlReader& r, const YAML::Node& node, DeriveSpec* d) {
   VIGIL_ASSIGN_OR_RETURN(YAML::Node outputs, r.Required(node, "outputs"));
   VIGIL_RETURN_IF_ERROR(r.ExpectSeq(outputs, "derive outputs"));
   for (const auto& o : outputs) {
-    VIGIL_RETURN_IF_ERROR(r.ExpectMap(o, "a derive output", {"name", "fn", "args"}));
+    VIGIL_RETURN_IF_ERROR(r.ExpectMap(o, "a derive output", Section::kDeriveOutput));
     DeriveOutputSpec out;
     out.loc = r.Loc(o);
-    VIGIL_ASSIGN_OR_RETURN(YAML::Node name, r.Required(o, "name"));
+    VIGIL_ASSIGN_OR_RETURN(YAML::Node name, r.RequiredScalar(o, "name"));
     out.name = name.Scalar();
-    VIGIL_ASSIGN_OR_RETURN(YAML::Node fn, r.Required(o, "fn"));
+    VIGIL_ASSIGN_OR_RETURN(YAML::Node fn, r.RequiredScalar(o, "fn"));
     out.fn = fn.Scalar();
     if (YAML::Node args = o["args"]) {
       VIGIL_RETURN_IF_ERROR(r.ExpectSeq(args, "args"));
@@ -40,8 +40,8 @@ Status ParseDerive(const YamlReader& r, const YAML::Node& node, DeriveSpec* d) {
 Status ParseAggregate(const YamlReader& r, const YAML::Node& node, Aggregate* agg) {
   static const std::map<std::string, Aggregate> kAggs = {
       {"count", Aggregate::kCount}, {"sum", Aggregate::kSum}, {"avg", Aggregate::kAvg},
-      {"min", Aggregate::kMin}, {"max", Aggregate::kMax}, {"ratio", Aggregate::kRatio}};
-  VIGIL_ASSIGN_OR_RETURN(YAML::Node a, r.Required(node, "agg"));
+      {"min", Aggregate::kMin},     {"max", Aggregate::kMax}, {"ratio", Aggregate::kRatio}};
+  VIGIL_ASSIGN_OR_RETURN(YAML::Node a, r.RequiredScalar(node, "agg"));
   auto it = kAggs.find(a.Scalar());
   if (it == kAggs.end())
     return r.Error(a, "unknown aggregate '" + a.Scalar() + "'; expected count, sum, avg, min, max or ratio");
@@ -52,23 +52,23 @@ Status ParseAggregate(const YamlReader& r, const YAML::Node& node, Aggregate* ag
 //! `monitor: {drift: {events: N | span: 1h, sub_windows: N}, every: 5s,
 //!           performance: {window_days: 7, label_delay_days: 7, top_k: 100, card: CUSTOMER_ID}}`
 Status ParseMonitor(const YamlReader& r, const YAML::Node& node, MonitorSpec* m) {
-  VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, "monitor", {"drift", "every", "performance"}));
+  VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, "monitor", Section::kMonitor));
   m->enabled = true;
   m->loc = r.Loc(node);
   VIGIL_RETURN_IF_ERROR(r.ReadDuration(node, "every", &m->every_ms));
   if (m->every_ms < 100) return r.Error(node["every"], "every: expected at least 100ms");
   if (YAML::Node d = node["drift"]) {
-    VIGIL_RETURN_IF_ERROR(r.ExpectMap(d, "drift", {"events", "span", "sub_windows"}));
+    VIGIL_RETURN_IF_ERROR(r.ExpectMap(d, "drift", Section::kMonitorDrift));
     VIGIL_RETURN_IF_ERROR(r.Read(d, "events", &m->events));
     VIGIL_RETURN_IF_ERROR(r.ReadDuration(d, "span", &m->span_ms));
     VIGIL_RETURN_IF_ERROR(r.Read(d, "sub_windows", &m->sub_windows));
     if (m->events < 1) return r.Error(d["events"], "events: expected at least 1");
-    if (m->sub_windows < 1 || m->sub_windows > 1024) return r.Error(d["sub_windows"], "sub_windows: expected 1..1024");
+    if (m->sub_windows < 1 || m->sub_windows > 1024)
+      return r.Error(d["sub_windows"], "sub_windows: expected 1..1024");
     if (d["events"] && d["span"]) return r.Error(d, "drift: give events or span, not both");
   }
   if (YAML::Node p = node["performance"]) {
-    VIGIL_RETURN_IF_ERROR(r.ExpectMap(p, "performance", {"window_days", "label_delay_days", "top_k", "card",
-                                                          "ph_lambda", "ph_delta"}));
+    VIGIL_RETURN_IF_ERROR(r.ExpectMap(p, "performance", Section::kMonitorPerformance));
     m->performance = true;
     VIGIL_RETURN_IF_ERROR(r.Read(p, "window_days", &m->window_days));
     VIGIL_RETURN_IF_ERROR(r.Read(p, "label_delay_days", &m->label_delay_days));
@@ -77,7 +77,8 @@ Status ParseMonitor(const YamlReader& r, const YAML::Node& node, MonitorSpec* m)
     VIGIL_RETURN_IF_ERROR(r.Read(p, "ph_lambda", &m->ph_lambda));
     VIGIL_RETURN_IF_ERROR(r.Read(p, "ph_delta", &m->ph_delta));
     if (m->window_days < 1) return r.Error(p["window_days"], "window_days: expected at least 1");
-    if (m->label_delay_days < 0) return r.Error(p["label_delay_days"], "label_delay_days: expected 0 or more");
+    if (m->label_delay_days < 0)
+      return r.Error(p["label_delay_days"], "label_delay_days: expected 0 or more");
     if (m->top_k < 1) return r.Error(p["top_k"], "top_k: expected at least 1");
   }
   return Status::OK();
@@ -85,8 +86,7 @@ Status ParseMonitor(const YamlReader& r, const YAML::Node& node, MonitorSpec* m)
 
 //! `retrain: {every: 7d, train_days: 7, valid_days: 2, rounds: 100, params: {k: "v"}, min_rows: 1000}`
 Status ParseRetrain(const YamlReader& r, const YAML::Node& node, RetrainSpec* t) {
-  VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, "retrain", {"every", "train_days", "valid_days", "rounds", "params",
-                                                      "min_rows", "on_drift", "drift_psi", "drift_cooldown"}));
+  VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, "retrain", Section::kRetrain));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "on_drift", &t->on_drift));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "drift_psi", &t->drift_psi));
   VIGIL_RETURN_IF_ERROR(r.ReadDuration(node, "drift_cooldown", &t->drift_cooldown_ms));
@@ -111,8 +111,7 @@ Status ParseRetrain(const YamlReader& r, const YAML::Node& node, RetrainSpec* t)
 //! `rollout: {mode: shadow|canary, canary_percent: 10, metric: average_precision|card_precision,
 //!            margin: 0.0, days: 3, propose_retrained: true}`
 Status ParseRollout(const YamlReader& r, const YAML::Node& node, RolloutSpec* o) {
-  VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, "rollout", {"mode", "canary_percent", "metric", "margin", "days",
-                                                      "propose_retrained"}));
+  VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, "rollout", Section::kRollout));
   o->enabled = true;
   o->loc = r.Loc(node);
   VIGIL_RETURN_IF_ERROR(r.Read(node, "mode", &o->mode));
@@ -121,7 +120,8 @@ Status ParseRollout(const YamlReader& r, const YAML::Node& node, RolloutSpec* o)
   VIGIL_RETURN_IF_ERROR(r.Read(node, "margin", &o->margin));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "days", &o->days));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "propose_retrained", &o->propose_retrained));
-  if (o->mode != "shadow" && o->mode != "canary") return r.Error(node["mode"], "mode: expected shadow or canary");
+  if (o->mode != "shadow" && o->mode != "canary")
+    return r.Error(node["mode"], "mode: expected shadow or canary");
   if (!(o->canary_percent > 0 && o->canary_percent < 100))
     return r.Error(node["canary_percent"], "canary_percent: expected a share strictly between 0 and 100");
   if (o->metric != "average_precision" && o->metric != "card_precision")
@@ -132,19 +132,19 @@ Status ParseRollout(const YamlReader& r, const YAML::Node& node, RolloutSpec* o)
 }
 
 Status ParseWindow(const YamlReader& r, const YAML::Node& node, WindowSpec* w) {
-  VIGIL_ASSIGN_OR_RETURN(YAML::Node key, r.Required(node, "key"));
+  VIGIL_ASSIGN_OR_RETURN(YAML::Node key, r.RequiredScalar(node, "key"));
   w->key = key.Scalar();
   VIGIL_RETURN_IF_ERROR(r.ReadDuration(node, "lateness", &w->lateness_ms));
-  int64_t default_delay = 0;
+  int64_t default_delay = WindowOutputSpec{}.delay_ms;
   VIGIL_RETURN_IF_ERROR(r.ReadDuration(node, "delay", &default_delay));
   VIGIL_ASSIGN_OR_RETURN(YAML::Node outputs, r.Required(node, "outputs"));
   VIGIL_RETURN_IF_ERROR(r.ExpectSeq(outputs, "window outputs"));
   for (const auto& o : outputs) {
-    VIGIL_RETURN_IF_ERROR(r.ExpectMap(o, "a window output", {"name", "agg", "field", "denominator", "window", "delay"}));
+    VIGIL_RETURN_IF_ERROR(r.ExpectMap(o, "a window output", Section::kWindowOutput));
     WindowOutputSpec out;
     out.loc = r.Loc(o);
     out.delay_ms = default_delay;
-    VIGIL_ASSIGN_OR_RETURN(YAML::Node name, r.Required(o, "name"));
+    VIGIL_ASSIGN_OR_RETURN(YAML::Node name, r.RequiredScalar(o, "name"));
     out.name = name.Scalar();
     VIGIL_RETURN_IF_ERROR(ParseAggregate(r, o, &out.agg));
     VIGIL_RETURN_IF_ERROR(r.Read(o, "field", &out.field));
@@ -170,27 +170,25 @@ Status ParseOperators(const YamlReader& r, const YAML::Node& node, std::vector<O
     if (!o.IsMap()) return r.Error(o, "expected an operator mapping with 'type'");
     OperatorSpec spec;
     spec.loc = r.Loc(o);
-    VIGIL_ASSIGN_OR_RETURN(YAML::Node type, r.Required(o, "type"));
+    VIGIL_ASSIGN_OR_RETURN(YAML::Node type, r.RequiredScalar(o, "type"));
     spec.type = type.Scalar();
     spec.name = spec.type + "-" + std::to_string(out->size());
     VIGIL_RETURN_IF_ERROR(r.Read(o, "name", &spec.name));
     if (!names.insert(spec.name).second) return r.Error(o, "duplicate operator name '" + spec.name + "'");
     if (spec.type == "derive") {
-      VIGIL_RETURN_IF_ERROR(r.ExpectMap(o, "a derive operator", {"type", "name", "outputs"}));
+      VIGIL_RETURN_IF_ERROR(r.ExpectMap(o, "a derive operator", Section::kDeriveOperator));
       DeriveSpec d;
       VIGIL_RETURN_IF_ERROR(ParseDerive(r, o, &d));
       spec.params = std::move(d);
     } else if (spec.type == "window") {
-      VIGIL_RETURN_IF_ERROR(r.ExpectMap(o, "a window operator", {"type", "name", "key", "lateness", "delay", "outputs"}));
+      VIGIL_RETURN_IF_ERROR(r.ExpectMap(o, "a window operator", Section::kWindowOperator));
       WindowSpec w;
       VIGIL_RETURN_IF_ERROR(ParseWindow(r, o, &w));
       spec.params = std::move(w);
     } else if (spec.type == "score") {
-      VIGIL_RETURN_IF_ERROR(r.ExpectMap(o, "a score operator", {"type", "name", "registry", "threshold", "poll", "review_threshold",
-                                                                   "reasons", "reason_mode", "monitor", "feature_log",
-                                                                   "retrain", "rollout"}));
+      VIGIL_RETURN_IF_ERROR(r.ExpectMap(o, "a score operator", Section::kScoreOperator));
       ScoreSpec sc;
-      VIGIL_ASSIGN_OR_RETURN(YAML::Node registry, r.Required(o, "registry"));
+      VIGIL_ASSIGN_OR_RETURN(YAML::Node registry, r.RequiredScalar(o, "registry"));
       sc.registry = registry.Scalar();
       VIGIL_RETURN_IF_ERROR(r.Read(o, "threshold", &sc.threshold));
       VIGIL_RETURN_IF_ERROR(r.ReadDuration(o, "poll", &sc.poll_ms));

@@ -1,9 +1,7 @@
 #include "config/pipeline_config.h"
 
-#include <charconv>
 #include <filesystem>
 #include <fstream>
-#include <limits>
 #include <set>
 #include <sstream>
 
@@ -20,14 +18,14 @@ Status ParseFieldType(const YamlReader& r, const YAML::Node& node, FieldSpec* f)
                                                           {"string", FieldType::kString},
                                                           {"bool", FieldType::kBool},
                                                           {"timestamp", FieldType::kTimestamp}};
-  std::string type = "double";
+  std::string type(FieldTypeName(f->type));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "type", &type));
   auto it = kTypes.find(type);
   if (it == kTypes.end())
     return r.Error(node["type"],
                    "unknown field type '" + type + "'; expected int64, double, string, bool or timestamp");
   f->type = it->second;
-  std::string format = "epoch_ms";
+  std::string format(TimeFormatName(f->time_format));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "format", &format));
   if (format == "epoch_ms")
     f->time_format = TimeFormat::kEpochMillis;
@@ -42,8 +40,7 @@ Status ParseFieldType(const YamlReader& r, const YAML::Node& node, FieldSpec* f)
 }
 
 Status ParseSchema(const YamlReader& r, const YAML::Node& node, SchemaSpec* s) {
-  VIGIL_RETURN_IF_ERROR(
-      r.ExpectMap(node, "schema", {"fields", "event_time", "key", "max_event_bytes", "max_future"}));
+  VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, "schema", Section::kSchema));
   s->loc = r.Loc(node);
   VIGIL_RETURN_IF_ERROR(r.Read(node, "event_time", &s->event_time));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "key", &s->key));
@@ -55,11 +52,10 @@ Status ParseSchema(const YamlReader& r, const YAML::Node& node, SchemaSpec* s) {
   VIGIL_RETURN_IF_ERROR(r.ExpectSeq(fields, "schema.fields"));
   std::set<std::string> seen;
   for (const auto& fn : fields) {
-    VIGIL_RETURN_IF_ERROR(
-        r.ExpectMap(fn, "a schema field", {"name", "type", "required", "min", "max", "enum", "format"}));
+    VIGIL_RETURN_IF_ERROR(r.ExpectMap(fn, "a schema field", Section::kSchemaField));
     FieldSpec f;
     f.loc = r.Loc(fn);
-    VIGIL_ASSIGN_OR_RETURN(YAML::Node name, r.Required(fn, "name"));
+    VIGIL_ASSIGN_OR_RETURN(YAML::Node name, r.RequiredScalar(fn, "name"));
     f.name = name.Scalar();
     if (!seen.insert(f.name).second) return r.Error(name, "duplicate field '" + f.name + "'");
     VIGIL_RETURN_IF_ERROR(ParseFieldType(r, fn, &f));
@@ -77,7 +73,10 @@ Status ParseSchema(const YamlReader& r, const YAML::Node& node, SchemaSpec* s) {
     if (YAML::Node e = fn["enum"]) {
       VIGIL_RETURN_IF_ERROR(r.ExpectSeq(e, "enum"));
       if (f.type != FieldType::kString) return r.Error(e, "'enum' applies to string fields only");
-      for (const auto& v : e) f.allowed.push_back(v.Scalar());
+      for (const auto& v : e) {
+        if (!v.IsScalar()) return r.Error(v, "expected an allowed value (a string)");
+        f.allowed.push_back(v.Scalar());
+      }
     }
     s->fields.push_back(std::move(f));
   }
@@ -96,10 +95,9 @@ Status ParseSchema(const YamlReader& r, const YAML::Node& node, SchemaSpec* s) {
 }
 
 Status ParseSource(const YamlReader& r, const YAML::Node& node, SourceSpec* s) {
-  VIGIL_RETURN_IF_ERROR(
-      r.ExpectMap(node, "source", {"kind", "topic", "group", "path", "key", "partitioner"}));
+  VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, "source", Section::kSource));
   s->loc = r.Loc(node);
-  std::string kind = "kafka";
+  std::string kind(SourceKindName(s->kind));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "kind", &kind));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "topic", &s->topic));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "group", &s->group));
@@ -121,15 +119,17 @@ Status ParseSource(const YamlReader& r, const YAML::Node& node, SourceSpec* s) {
 }
 
 Status ParseSink(const YamlReader& r, const YAML::Node& node, std::string_view what, SinkSpec* s) {
-  VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, what, {"kind", "topic", "path", "fields", "format"}));
-  std::string format = "json";
+  VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, what, Section::kSink));
+  std::string format(SinkFormatName(s->format));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "format", &format));
   if (format == "csv")
     s->format = SinkSpec::Format::kCsv;
-  else if (format != "json")
+  else if (format == "json")
+    s->format = SinkSpec::Format::kJson;
+  else
     return r.Error(node["format"], "format: expected json or csv");
   s->loc = r.Loc(node);
-  std::string kind = "kafka";
+  std::string kind(SinkKindName(SinkSpec::kDefaultKind));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "kind", &kind));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "topic", &s->topic));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "path", &s->path));
@@ -155,8 +155,8 @@ Status ParseSink(const YamlReader& r, const YAML::Node& node, std::string_view w
       if (f.IsScalar()) {
         of.name = of.from = f.Scalar();
       } else {
-        VIGIL_RETURN_IF_ERROR(r.ExpectMap(f, "an output field", {"name", "from"}));
-        VIGIL_ASSIGN_OR_RETURN(YAML::Node name, r.Required(f, "name"));
+        VIGIL_RETURN_IF_ERROR(r.ExpectMap(f, "an output field", Section::kOutputField));
+        VIGIL_ASSIGN_OR_RETURN(YAML::Node name, r.RequiredScalar(f, "name"));
         of.name = of.from = name.Scalar();
         VIGIL_RETURN_IF_ERROR(r.Read(f, "from", &of.from));
       }
@@ -174,7 +174,7 @@ Status ParseOperators(const YamlReader& r, const YAML::Node& node, std::vector<O
 namespace {
 
 Status ParseLabels(const YamlReader& r, const YAML::Node& node, PipelineSpec* p) {
-  VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, "labels", {"source", "id", "label", "time", "max_wait"}));
+  VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, "labels", Section::kLabels));
   LabelsSpec& l = p->labels;
   l.enabled = true;
   l.loc = r.Loc(node);
@@ -206,9 +206,7 @@ Status ParseLabels(const YamlReader& r, const YAML::Node& node, PipelineSpec* p)
 }
 
 Status ParseRuntime(const YamlReader& r, const YAML::Node& node, RuntimeSpec* s) {
-  VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, "runtime",
-                                    {"workers", "state_dir", "commit_interval", "cache_max_keys", "guarantee",
-                                     "instance_id", "changelog", "idle_timeout"}));
+  VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, "runtime", Section::kRuntime));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "workers", &s->workers));
   if (s->workers < 1 || s->workers > 256) return r.Error(node["workers"], "workers: expected 1..256");
   VIGIL_RETURN_IF_ERROR(r.Read(node, "state_dir", &s->state_dir));
@@ -222,7 +220,7 @@ Status ParseRuntime(const YamlReader& r, const YAML::Node& node, RuntimeSpec* s)
   VIGIL_RETURN_IF_ERROR(r.Read(node, "cache_max_keys", &s->cache_max_keys));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "instance_id", &s->instance_id));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "changelog", &s->changelog));
-  std::string g = s->guarantee == Guarantee::kExactlyOnce ? "exactly_once" : "at_least_once";
+  std::string g(GuaranteeName(s->guarantee));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "guarantee", &g));
   if (g == "at_least_once")
     s->guarantee = Guarantee::kAtLeastOnce;
@@ -234,15 +232,13 @@ Status ParseRuntime(const YamlReader& r, const YAML::Node& node, RuntimeSpec* s)
 }
 
 Status ParseDocument(const YamlReader& r, const YAML::Node& root, PipelineSpec* p) {
-  VIGIL_RETURN_IF_ERROR(r.ExpectMap(root, "the pipeline file",
-                                    {"name", "source", "kafka", "schema", "labels", "operators", "features",
-                                     "output", "dead_letter", "batch", "runtime", "http"}));
+  VIGIL_RETURN_IF_ERROR(r.ExpectMap(root, "the pipeline file", Section::kPipeline));
   VIGIL_RETURN_IF_ERROR(r.Read(root, "name", &p->name));
   VIGIL_ASSIGN_OR_RETURN(YAML::Node source, r.Required(root, "source"));
   VIGIL_RETURN_IF_ERROR(ParseSource(r, source, &p->source));
   if (p->source.group.empty()) p->source.group = "vigil-" + p->name;
   if (YAML::Node k = root["kafka"]) {
-    VIGIL_RETURN_IF_ERROR(r.ExpectMap(k, "kafka", {"bootstrap", "properties", "consumer", "producer"}));
+    VIGIL_RETURN_IF_ERROR(r.ExpectMap(k, "kafka", Section::kKafka));
     VIGIL_RETURN_IF_ERROR(r.Read(k, "bootstrap", &p->kafka.bootstrap));
     VIGIL_RETURN_IF_ERROR(r.Read(k, "properties", &p->kafka.properties));
     VIGIL_RETURN_IF_ERROR(r.Read(k, "consumer", &p->kafka.consumer));
@@ -265,7 +261,7 @@ Status ParseDocument(const YamlReader& r, const YAML::Node& root, PipelineSpec* 
   if (YAML::Node dlq = root["dead_letter"])
     VIGIL_RETURN_IF_ERROR(ParseSink(r, dlq, "dead_letter", &p->dead_letter));
   if (YAML::Node b = root["batch"]) {
-    VIGIL_RETURN_IF_ERROR(r.ExpectMap(b, "batch", {"max_events", "max_wait"}));
+    VIGIL_RETURN_IF_ERROR(r.ExpectMap(b, "batch", Section::kBatch));
     VIGIL_RETURN_IF_ERROR(r.Read(b, "max_events", &p->batch.max_events));
     if (p->batch.max_events < 1 || p->batch.max_events > 100000)
       return r.Error(b["max_events"], "max_events: expected 1..100000");
@@ -275,9 +271,7 @@ Status ParseDocument(const YamlReader& r, const YAML::Node& root, PipelineSpec* 
   }
   if (YAML::Node rt = root["runtime"]) VIGIL_RETURN_IF_ERROR(ParseRuntime(r, rt, &p->runtime));
   if (YAML::Node h = root["http"]) {
-    VIGIL_RETURN_IF_ERROR(r.ExpectMap(
-        h, "http",
-        {"enabled", "bind", "port", "token_env", "threads", "max_connections", "score_updates_state"}));
+    VIGIL_RETURN_IF_ERROR(r.ExpectMap(h, "http", Section::kHttp));
     VIGIL_RETURN_IF_ERROR(r.Read(h, "threads", &p->http.threads));
     if (p->http.threads < 1 || p->http.threads > 64) return r.Error(h["threads"], "threads: expected 1..64");
     VIGIL_RETURN_IF_ERROR(r.Read(h, "max_connections", &p->http.max_connections));
@@ -302,41 +296,6 @@ std::string Location::ToString() const {
 
 base::Status ConfigError(const Location& loc, std::string_view message) {
   return base::InvalidArgument(loc.ToString() + ": " + std::string(message));
-}
-
-std::string_view FieldTypeName(FieldType type) {
-  switch (type) {
-    case FieldType::kInt64:
-      return "int64";
-    case FieldType::kDouble:
-      return "double";
-    case FieldType::kString:
-      return "string";
-    case FieldType::kBool:
-      return "bool";
-    case FieldType::kTimestamp:
-      return "timestamp";
-  }
-  return "?";
-}
-
-base::Result<int64_t> ParseDurationMs(std::string_view text) {
-  int64_t value = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || ptr == text.data() || value < 0)
-    return base::InvalidArgument("expected a duration like 250ms, 10s, 5m, 2h or 7d, got '" +
-                                 std::string(text) + "'");
-  std::string_view unit(ptr, text.data() + text.size() - ptr);
-  static const std::pair<std::string_view, int64_t> kUnits[] = {
-      {"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}};
-  for (const auto& [name, scale] : kUnits) {
-    if (unit != name) continue;
-    if (value > std::numeric_limits<int64_t>::max() / scale)
-      return base::InvalidArgument("duration '" + std::string(text) + "' is too long");
-    return value * scale;
-  }
-  return base::InvalidArgument("unknown duration unit '" + std::string(unit) + "' in '" + std::string(text) +
-                               "'; expected ms, s, m, h or d");
 }
 
 base::Result<PipelineSpec> LoadPipelineText(const std::string& text, const std::string& file) {

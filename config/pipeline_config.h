@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -30,7 +31,9 @@ enum class FieldType { kInt64, kDouble, kString, kBool, kTimestamp };
 //! How a timestamp field is written in the event.
 enum class TimeFormat { kEpochMillis, kEpochSeconds, kIso8601 };
 
+//! The names pipeline files use: "int64", "epoch_ms", ...
 std::string_view FieldTypeName(FieldType type);
+std::string_view TimeFormatName(TimeFormat format);
 
 //! One field of the input events.
 struct FieldSpec {
@@ -60,10 +63,10 @@ struct SchemaSpec {
 //! Where events come from.
 struct SourceSpec {
   enum class Kind { kKafka, kFile };
-  Kind kind = Kind::kKafka;
-  std::string topic;  //!< Kafka: topic to consume.
-  std::string group;  //!< Kafka: consumer group id. Default "vigil-<pipeline name>".
-  std::string path;   //!< File: a JSONL file, one event per line.
+  Kind kind = Kind::kKafka;  //!< Default kafka.
+  std::string topic;         //!< Kafka: topic to consume.
+  std::string group;         //!< Kafka: consumer group id. Default "vigil-<pipeline name>".
+  std::string path;          //!< File: a JSONL file, one event per line.
   //! Kafka: the event field whose value producers use as the record key (an integer is keyed by its
   //! decimal text). Lets POST /v1/score find the partition, hence the task, that holds the event's
   //! state. Default none: the request must say `?key=`, or the topic has one partition.
@@ -90,6 +93,8 @@ struct SinkSpec {
   enum class Kind { kKafka, kFile, kNone };
   //! Record encoding: JSON objects (default) or CSV lines (file sinks; a header line comes first).
   enum class Format { kJson, kCsv };
+  //! The kind of a sink section that names none. A sink with no section at all is kNone.
+  static constexpr Kind kDefaultKind = Kind::kKafka;
   Kind kind = Kind::kNone;
   Format format = Format::kJson;
   std::string topic;                //!< Kafka topic.
@@ -114,6 +119,12 @@ struct BatchSpec {
 
 //! Delivery guarantee of outputs relative to consumed offsets.
 enum class Guarantee { kAtLeastOnce, kExactlyOnce };
+
+//! The names pipeline files use: "kafka", "json", "exactly_once", ...
+std::string_view SourceKindName(SourceSpec::Kind kind);
+std::string_view SinkKindName(SinkSpec::Kind kind);
+std::string_view SinkFormatName(SinkSpec::Format format);
+std::string_view GuaranteeName(Guarantee guarantee);
 
 //! Process-level runtime settings.
 struct RuntimeSpec {
@@ -333,5 +344,7 @@ base::Result<PipelineSpec> LoadPipelineText(const std::string& text, const std::
 
 //! Parses "250ms", "10s", "5m", "2h", "7d" (or a bare number of ms) into milliseconds.
 base::Result<int64_t> ParseDurationMs(std::string_view text);
+//! The inverse: `ms` in the largest unit that divides it exactly ("7d", "1500ms"); 0 is "0".
+std::string FormatDurationMs(int64_t ms);
 
 }  // namespace vigil::config

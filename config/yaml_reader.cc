@@ -37,13 +37,13 @@ size_t EditDistance(std::string_view a, std::string_view b) {
 
 //! The allowed key closest to `key`, if it is close enough to be a typo of it: at most a third of
 //! its letters (and at least one) differ. Empty otherwise.
-std::string_view ClosestKey(std::string_view key, std::initializer_list<std::string_view> allowed) {
+std::string_view ClosestKey(std::string_view key, const std::vector<KeyDoc>& allowed) {
   std::string_view best;
   size_t best_distance = std::max<size_t>(1, key.size() / 3) + 1;
-  for (std::string_view a : allowed) {
-    const size_t d = EditDistance(key, a);
+  for (const KeyDoc& a : allowed) {
+    const size_t d = EditDistance(key, a.key);
     if (d < best_distance) {
-      best = a;
+      best = a.key;
       best_distance = d;
     }
   }
@@ -52,14 +52,14 @@ std::string_view ClosestKey(std::string_view key, std::initializer_list<std::str
 
 }  // namespace
 
-base::Status YamlReader::ExpectMap(const YAML::Node& node, std::string_view what,
-                                   std::initializer_list<std::string_view> allowed) const {
+base::Status YamlReader::ExpectMap(const YAML::Node& node, std::string_view what, Section section) const {
   if (!node.IsMap()) return Error(node, "expected a mapping for " + std::string(what));
+  const std::vector<KeyDoc>& allowed = SectionOf(section).keys;
   for (const auto& kv : node) {
     const std::string key = kv.first.as<std::string>();
-    if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
+    if (std::any_of(allowed.begin(), allowed.end(), [&](const KeyDoc& a) { return a.key == key; })) continue;
     std::string list;
-    for (std::string_view a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+    for (const KeyDoc& a : allowed) list += (list.empty() ? "" : ", ") + a.key;
     const std::string_view closest = ClosestKey(key, allowed);
     return Error(kv.first, "unknown key '" + key + "' in " + std::string(what) + "; " +
                                (closest.empty() ? "" : "did you mean '" + std::string(closest) + "'? ") +
@@ -76,6 +76,12 @@ base::Status YamlReader::ExpectSeq(const YAML::Node& node, std::string_view what
 base::Result<YAML::Node> YamlReader::Required(const YAML::Node& parent, std::string_view key) const {
   YAML::Node child = parent[std::string(key)];
   if (!child) return Error(parent, "missing required key '" + std::string(key) + "'");
+  return child;
+}
+
+base::Result<YAML::Node> YamlReader::RequiredScalar(const YAML::Node& parent, std::string_view key) const {
+  VIGIL_ASSIGN_OR_RETURN(YAML::Node child, Required(parent, key));
+  if (!child.IsScalar()) return Error(child, "'" + std::string(key) + "': expected a string");
   return child;
 }
 

@@ -38,9 +38,10 @@ TEST_CASE("vigil --version prints the version and an unknown command is named wi
   CHECK(RunVigil({"--version"}, &out) == 0);
   CHECK(out.rfind("vigil 0.", 0) == 0);
   CHECK(RunVigil({"--log-level", "warn", "frobnicate", "x.yaml"}, &out) == 2);
-  CHECK(out ==
-        "vigil: unknown command 'frobnicate'; the commands are run, check-config, simulate, replay, models, "
-        "runs, train, evaluate, reset (see vigil --help)\n");
+  CHECK(
+      out ==
+      "vigil: unknown command 'frobnicate'; the commands are run, check-config, config-reference, simulate, "
+      "replay, models, runs, train, evaluate, reset (see vigil --help)\n");
 }
 
 TEST_CASE("a missing model registry is named as missing, not as a registry without champion", "[app]") {
@@ -124,6 +125,34 @@ TEST_CASE("check-config accepts the example and names file:line:col for a broken
   std::ofstream(path) << "name: x\nsource: {kind: kafka, topic: t}\nschema: [\n";
   CHECK(RunVigil({"run", path}, &out) == 2);
   CHECK(out.find(path + ":4:1: YAML syntax error") != std::string::npos);
+}
+
+//! Where `a` and `b` part: the first line that differs, or the one only one of them has.
+std::string FirstDifference(const std::string& a, const std::string& b) {
+  std::istringstream in_a(a), in_b(b);
+  std::string line_a, line_b;
+  for (int line = 1;; ++line) {
+    const bool more_a = static_cast<bool>(std::getline(in_a, line_a));
+    const bool more_b = static_cast<bool>(std::getline(in_b, line_b));
+    if (!more_a && !more_b) return "they differ only in the final newline";
+    if (more_a != more_b || line_a != line_b)
+      return "line " + std::to_string(line) + "\n  committed: " + (more_a ? line_a : "(end of file)") +
+             "\n  printed:   " + (more_b ? line_b : "(end of output)");
+  }
+}
+
+TEST_CASE("docs/config.md is exactly what vigil config-reference prints", "[app]") {
+  std::string printed;
+  REQUIRE(RunVigil({"config-reference"}, &printed) == 0);
+  const std::string committed = ReadFile(std::string(VIGIL_SOURCE_DIR) + "/docs/config.md");
+  if (printed != committed)
+    FAIL("docs/config.md is not what `vigil config-reference` prints now; it differs at "
+         << FirstDifference(committed, printed)
+         << "\nRegenerate it: build/release/app/vigil config-reference > docs/config.md");
+  std::string help;
+  CHECK(RunVigil({"config-reference", "--help"}, &help) == 0);
+  CHECK(help.find("every key, its type, default and meaning") != std::string::npos);
+  CHECK(help.find("build/release/app/vigil config-reference > docs/config.md") != std::string::npos);
 }
 
 TEST_CASE("vigil runs names the registry and the run it cannot find", "[app]") {

@@ -299,5 +299,16 @@ TEST_CASE("durations", "[config]") {
   CHECK(*ParseDurationMs("106751991167d") == 106'751'991'167LL * 86'400'000LL);
 }
 
+TEST_CASE("config durations format back to the largest exact unit", "[config]") {
+  CHECK(FormatDurationMs(0) == "0");
+  CHECK(FormatDurationMs(250) == "250ms");
+  CHECK(FormatDurationMs(1500) == "1500ms");
+  CHECK(FormatDurationMs(10'000) == "10s");
+  CHECK(FormatDurationMs(90'000) == "90s");
+  CHECK(FormatDurationMs(3'600'000) == "1h");
+  CHECK(FormatDurationMs(7 * 86'400'000LL) == "7d");
+  for (int64_t ms : {1LL, 999LL, 60'000LL, 86'400'001LL}) CHECK(*ParseDurationMs(FormatDurationMs(ms)) == ms);
+}
+
 }  // namespace
 }  // namespace vigil::config

@@ -1,0 +1,240 @@
+// The reference of the `operators` entries and of the score operator's subsections. Each default is
+// read from a default-constructed spec; only defaults computed at load time are written as text.
+#include "config/pipeline_config.h"
+#include "config/reference_sections.h"
+
+namespace vigil::config {
+namespace {
+
+KeyDoc TypeKey(std::string_view type) {
+  return {"type", "`" + std::string(type) + "`", "required", "The operator type."};
+}
+
+KeyDoc NameKey() {
+  return {"name", "string", "`<type>-<index>`",
+          "Unique among the operators; names the operator's state. The default's index is the entry's "
+          "0-based position in `operators`."};
+}
+
+SectionDoc DeriveOperatorDoc() {
+  return {
+      Section::kDeriveOperator,
+      "operators[]",
+      "`operators[]` with `type: derive`",
+      "Stateless column functions: calendar parts of a timestamp, arithmetic and comparisons.",
+      {TypeKey("derive"),
+       NameKey(),
+       {"outputs", "list of mappings", "required", "One computed column per entry: see the next table."}}};
+}
+
+SectionDoc DeriveOutputDoc() {
+  return {Section::kDeriveOutput,
+          "operators[].outputs[]",
+          "`operators[].outputs[]` of a `derive`",
+          "One computed column, always a double. `hour_of_day(ts)` 0–23, `day_of_week(ts)` Monday = 0, "
+          "`is_weekend(ts)` 1/0; `add`, `sub`, `mul`, `div` (a, b); `lt`, `le`, `gt`, `ge`, `eq` (a, b) "
+          "give 1/0. NaN in, NaN out; x/0 is NaN.",
+          {
+              {"name", "string", "required", "The new column's name."},
+              {"fn", "string", "required", "The function, one of those above."},
+              {"args", "list of strings", "none",
+               "The operands, in order: each a column name or a number. One for the calendar functions, two "
+               "for the others."},
+          }};
+}
+
+SectionDoc WindowOperatorDoc() {
+  const WindowSpec w;
+  const WindowOutputSpec o;
+  return {
+      Section::kWindowOperator,
+      "operators[]",
+      "`operators[]` with `type: window`",
+      "Keyed event-time sliding windows with exact semantics. For an event at time t, an output with "
+      "window w and delay d aggregates its key's events with time in (t − d − w, t − d]: with d = 0 "
+      "the current event is included. Events with equal times count in arrival order.",
+      {TypeKey("window"),
+       NameKey(),
+       {"key", "string", "required", "The key column: each value (a card, a terminal) has its own windows."},
+       {"lateness", "duration", DocDuration(w.lateness_ms),
+        "An event older than its key's latest by more than this is dead-lettered `late` and changes "
+        "nothing. After a repartition, it must cover the disorder between partitions."},
+       {"delay", "duration", DocDuration(o.delay_ms), "The `delay` of the outputs that give none."},
+       {"outputs", "list of mappings", "required", "One aggregate column per entry: see the next table."}}};
+}
+
+SectionDoc WindowOutputDoc() {
+  return {Section::kWindowOutput,
+          "operators[].outputs[]",
+          "`operators[].outputs[]` of a `window`",
+          "One aggregate column: `count`; `sum`, `avg`, `min`, `max` of a field (NaN values skipped; "
+          "`avg`, `min` and `max` of nothing are NaN); `ratio` = sum(field) / sum(denominator), or / count "
+          "without a denominator, 0 when the divisor is 0.",
+          {
+              {"name", "string", "required", "The new column's name."},
+              {"agg", "`count` | `sum` | `avg` | `min` | `max` | `ratio`", "required", "The aggregate."},
+              {"field", "string", "none",
+               "The value column, or `$label` for the joined label (needs `labels`); every aggregate but "
+               "`count` needs it."},
+              {"denominator", "string", "none",
+               "`ratio` only: the column whose sum divides sum(field); none: the count divides it."},
+              {"window", "duration", "required", "The window's length, w; positive."},
+              {"delay", "duration", "the operator's `delay`",
+               "Shift of the window into the past, d: e.g. a label delay, so that the window sees only "
+               "events whose labels are known."},
+          }};
+}
+
+SectionDoc ScoreOperatorDoc() {
+  const ScoreSpec s;
+  return {Section::kScoreOperator,
+          "operators[]",
+          "`operators[]` with `type: score`",
+          "The registry's champion model scores the pipeline's `features` and writes the columns `SCORE`, "
+          "`DECISION` (`SCORE` ≥ threshold), `MODEL_VERSION` and `REASONS`. A promoted version is loaded and "
+          "verified off the hot path and swapped in between batches.",
+          {TypeKey("score"),
+           NameKey(),
+           {"registry", "string", "required",
+            "The models directory, relative to the pipeline file's folder; it needs a champion at start-up."},
+           {"threshold", "number", DocNumber(s.threshold), "`DECISION` is 1 when `SCORE` ≥ threshold."},
+           {"poll", "duration", DocDuration(s.poll_ms),
+            "How often the registry's `CHAMPION` is checked for a promotion; at least `10ms`."},
+           {"review_threshold", "number", "`threshold`", "Decisions with `SCORE` ≥ this carry `REASONS`."},
+           {"reasons", "integer", DocInt(s.reasons),
+            "Reason codes per flagged decision (the top feature contributions), 0..64; 0: none."},
+           {"reason_mode", "`approximate` | `exact`", DocString(s.reason_mode),
+            "How contributions are computed: Saabas, about one prediction's cost, or TreeSHAP (libxgboost's "
+            "`pred_contribs`)."},
+           {"monitor", "mapping", "off", "Drift and delayed-label performance gauges."},
+           {"feature_log", "string", DocString(s.feature_log),
+            "CSV file (relative to the pipeline file's folder) that receives, once each event's label is "
+            "due (`monitor.performance.label_delay_days` after its event time), the vector served for it, "
+            "its score, model version and label: the training table of `retrain`."},
+           {"retrain", "mapping", "off", "Background retraining from `feature_log`."},
+           {"rollout", "mapping", "off", "Shadow or canary trial of candidate versions."}}};
+}
+
+SectionDoc MonitorDoc() {
+  const MonitorSpec m;
+  return {Section::kMonitor,
+          "operators[].monitor",
+          "`operators[].monitor` of a `score`",
+          "When the section is present, the operator watches the drift of the model's inputs and score "
+          "against the reference histograms "
+          "stored with the serving version (PSI, KS), and optionally its performance on delayed labels; "
+          "exported as Prometheus gauges.",
+          {
+              {"drift", "mapping", "its keys' defaults", "The sliding window over which drift is measured."},
+              {"every", "duration", DocDuration(m.every_ms),
+               "How often the gauges are recomputed (wall clock); at least `100ms`."},
+              {"performance", "mapping", "off", "Performance on delayed labels; needs `labels`."},
+          }};
+}
+
+SectionDoc MonitorDriftDoc() {
+  const MonitorSpec m;
+  return {Section::kMonitorDrift,
+          "operators[].monitor.drift",
+          "`operators[].monitor.drift`",
+          "The drift window slides by sub-windows, each of `events` events or of `span` of event time "
+          "(give one of the two).",
+          {
+              {"events", "integer", DocInt(m.events), "Events per sub-window; at least 1."},
+              {"span", "duration", DocDuration(m.span_ms),
+               "Event time per sub-window instead, e.g. `1h`; 0: count `events`."},
+              {"sub_windows", "integer", DocInt(m.sub_windows), "Sub-windows in the window, 1..1024."},
+          }};
+}
+
+SectionDoc MonitorPerformanceDoc() {
+  const MonitorSpec m;
+  return {Section::kMonitorPerformance,
+          "operators[].monitor.performance",
+          "`operators[].monitor.performance`",
+          "When the section is present, the monitor computes average precision, precision at the review "
+          "threshold and card precision@k "
+          "over the recent matured days, with a Page-Hinkley detector on the daily card precision whose "
+          "alarm sets `vigil_performance_drift_detected`.",
+          {
+              {"window_days", "integer", DocInt(m.window_days), "Matured days evaluated; at least 1."},
+              {"label_delay_days", "integer", DocInt(m.label_delay_days),
+               "Days after which a day's labels are complete; 0 or more. Also when `feature_log` rows are "
+               "written and rollout days mature."},
+              {"top_k", "integer", DocInt(m.top_k), "The k of card precision@k; at least 1."},
+              {"card", "string", DocString(m.card), "The card (customer) column."},
+              {"ph_lambda", "number", DocNumber(m.ph_lambda), "Page-Hinkley alarm threshold (lambda)."},
+              {"ph_delta", "number", DocNumber(m.ph_delta), "Page-Hinkley tolerated change (delta)."},
+          }};
+}
+
+SectionDoc RetrainDoc() {
+  const RetrainSpec t;
+  return {Section::kRetrain,
+          "operators[].retrain",
+          "`operators[].retrain` of a `score`",
+          "When the section is present, a background worker of `vigil run` trains on `feature_log` (which it "
+          "needs) as "
+          "`vigil train` does, and registers, never promotes, each new version.",
+          {
+              {"every", "duration", DocDuration(t.every_ms),
+               "Event-time schedule: a training whenever the log's newest event time has advanced this much "
+               "since the last one; at least `1m`."},
+              {"train_days", "integer", DocInt(t.train_days),
+               "Training window, in days, right before the validation window; at least 1."},
+              {"valid_days", "integer", DocInt(t.valid_days),
+               "Validation window: the last days of matured rows; 0: none."},
+              {"rounds", "integer", DocInt(t.rounds), "Boosting rounds, 1..100000."},
+              {"params", "map of strings", "none",
+               "libxgboost parameters; they override `vigil train`'s defaults."},
+              {"min_rows", "integer", DocInt(t.min_rows),
+               "With fewer training rows the training is skipped (logged)."},
+              {"on_drift", "bool", DocBool(t.on_drift),
+               "Also train at once when the monitor signals drift (a feature's or the score's PSI reaching "
+               "`drift_psi`, or the performance detector's alarm), at most once per `drift_cooldown`. Needs "
+               "`monitor`."},
+              {"drift_psi", "number", DocNumber(t.drift_psi), "The PSI that signals drift; positive."},
+              {"drift_cooldown", "duration", DocDuration(t.drift_cooldown_ms),
+               "Event time between two drift trainings; 0 or more."},
+          }};
+}
+
+SectionDoc RolloutDoc() {
+  const RolloutSpec o;
+  return {
+      Section::kRollout,
+      "operators[].rollout",
+      "`operators[].rollout` of a `score`",
+      "When the section is present, a candidate version (the registry's `CANDIDATE`: the retrainer's newest, "
+      "`vigil models propose` or the API) is tried against the champion on live events, both scoring "
+      "every event, before it serves alone. The verdict is taken on matured labels, so it needs `labels`.",
+      {
+          {"mode", "`shadow` | `canary`", DocString(o.mode),
+           "`shadow`: the champion decides every event, the candidate's scores are only recorded; "
+           "`canary`: the candidate decides for `canary_percent` of the cards (sticky by a hash of the "
+           "card id, `monitor.performance.card`)."},
+          {"canary_percent", "number", DocNumber(o.canary_percent),
+           "Canary: the share of cards, strictly between 0 and 100."},
+          {"metric", "`average_precision` | `card_precision`", DocString(o.metric),
+           "The metric compared; `card_precision` is card precision@top_k per day, averaged."},
+          {"margin", "number", DocNumber(o.margin),
+           "The candidate is promoted when its metric ≥ the champion's + margin, rejected otherwise "
+           "(canary: rolled back); between -1 and 1."},
+          {"days", "integer", DocInt(o.days),
+           "Matured days (UTC days after the one the rollout started in) compared before the verdict, "
+           "1..365."},
+          {"propose_retrained", "bool", DocBool(o.propose_retrained),
+           "The retrainer proposes each version it registers as the candidate when no rollout runs."},
+      }};
+}
+
+}  // namespace
+
+std::vector<SectionDoc> OperatorSections() {
+  return {
+      DeriveOperatorDoc(), DeriveOutputDoc(), WindowOperatorDoc(),     WindowOutputDoc(), ScoreOperatorDoc(),
+      MonitorDoc(),        MonitorDriftDoc(), MonitorPerformanceDoc(), RetrainDoc(),      RolloutDoc(),
+  };
+}
+
+}  // namespace vigil::config

@@ -1,0 +1,90 @@
+// The words and durations pipeline files write, both ways: enum names and "7d"-style durations.
+#include <charconv>
+#include <limits>
+#include <utility>
+
+#include "config/pipeline_config.h"
+
+namespace vigil::config {
+
+std::string_view FieldTypeName(FieldType type) {
+  switch (type) {
+    case FieldType::kInt64:
+      return "int64";
+    case FieldType::kDouble:
+      return "double";
+    case FieldType::kString:
+      return "string";
+    case FieldType::kBool:
+      return "bool";
+    case FieldType::kTimestamp:
+      return "timestamp";
+  }
+  return "?";
+}
+
+std::string_view TimeFormatName(TimeFormat format) {
+  switch (format) {
+    case TimeFormat::kEpochMillis:
+      return "epoch_ms";
+    case TimeFormat::kEpochSeconds:
+      return "epoch_s";
+    case TimeFormat::kIso8601:
+      return "iso8601";
+  }
+  return "?";
+}
+
+std::string_view SourceKindName(SourceSpec::Kind kind) {
+  return kind == SourceSpec::Kind::kKafka ? "kafka" : "file";
+}
+
+std::string_view SinkKindName(SinkSpec::Kind kind) {
+  switch (kind) {
+    case SinkSpec::Kind::kKafka:
+      return "kafka";
+    case SinkSpec::Kind::kFile:
+      return "file";
+    case SinkSpec::Kind::kNone:
+      return "none";
+  }
+  return "?";
+}
+
+std::string_view SinkFormatName(SinkSpec::Format format) {
+  return format == SinkSpec::Format::kJson ? "json" : "csv";
+}
+
+std::string_view GuaranteeName(Guarantee guarantee) {
+  return guarantee == Guarantee::kExactlyOnce ? "exactly_once" : "at_least_once";
+}
+
+base::Result<int64_t> ParseDurationMs(std::string_view text) {
+  int64_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr == text.data() || value < 0)
+    return base::InvalidArgument("expected a duration like 250ms, 10s, 5m, 2h or 7d, got '" +
+                                 std::string(text) + "'");
+  std::string_view unit(ptr, text.data() + text.size() - ptr);
+  static const std::pair<std::string_view, int64_t> kUnits[] = {
+      {"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}};
+  for (const auto& [name, scale] : kUnits) {
+    if (unit != name) continue;
+    if (value > std::numeric_limits<int64_t>::max() / scale)
+      return base::InvalidArgument("duration '" + std::string(text) + "' is too long");
+    return value * scale;
+  }
+  return base::InvalidArgument("unknown duration unit '" + std::string(unit) + "' in '" + std::string(text) +
+                               "'; expected ms, s, m, h or d");
+}
+
+std::string FormatDurationMs(int64_t ms) {
+  if (ms == 0) return "0";
+  static const std::pair<std::string_view, int64_t> kUnits[] = {
+      {"d", 86'400'000}, {"h", 3'600'000}, {"m", 60'000}, {"s", 1000}};
+  for (const auto& [name, scale] : kUnits)
+    if (ms % scale == 0) return std::to_string(ms / scale) + std::string(name);
+  return std::to_string(ms) + "ms";
+}
+
+}  // namespace vigil::config
