@@ -8,6 +8,7 @@
 #include <span>
 
 #include "app/retrainer.h"
+#include "app/status/status_page.h"
 #include "engine/engine_probe.h"
 #include "engine/row_encoder.h"
 #include "models/registry.h"
@@ -166,11 +167,50 @@ HttpResponse Score(const HttpRequest& req, std::span<const Stage> stages, const 
   return response;
 }
 
+//! The pipeline's first score operator, or null.
+const config::ScoreSpec* FirstScore(const config::PipelineSpec& spec) {
+  for (const auto& op : spec.operators)
+    if (const auto* s = std::get_if<config::ScoreSpec>(&op.params)) return s;
+  return nullptr;
+}
+
 //! The registry of the pipeline's first score operator, or empty.
 std::string ScoreRegistry(const config::PipelineSpec& spec) {
-  for (const auto& op : spec.operators)
-    if (const auto* s = std::get_if<config::ScoreSpec>(&op.params)) return s->registry;
-  return "";
+  const config::ScoreSpec* score = FirstScore(spec);
+  return score ? score->registry : "";
+}
+
+//! GET /v1/pipeline: what the status page cannot read from /metrics, fixed for the run. The stages'
+//! names are the `pipeline` label of their metrics, in data order (engine/stages.h: the last one
+//! bears the pipeline's own name); the rollout rule is the score operator's, or null.
+std::string PipelineJson(std::span<const Stage> stages) {
+  const config::PipelineSpec& last = stages.back().plan->spec();
+  std::string body = "{\"name\":";
+  engine::AppendJsonString(last.name, &body);
+  body += ",\"stages\":[";
+  for (size_t i = 0; i < stages.size(); ++i) {
+    if (i > 0) body.push_back(',');
+    engine::AppendJsonString(stages[i].plan->spec().name, &body);
+  }
+  const config::ScoreSpec* score = FirstScore(last);
+  body += "],\"score\":";
+  body += score ? "true" : "false";
+  body += ",\"rollout\":";
+  if (score == nullptr || !score->rollout.enabled) {
+    body += "null}";
+    return body;
+  }
+  const config::RolloutSpec& r = score->rollout;
+  body += "{\"mode\":";
+  engine::AppendJsonString(r.mode, &body);
+  body += ",\"canary_percent\":";
+  engine::AppendJsonDouble(r.canary_percent, &body);
+  body += ",\"metric\":";
+  engine::AppendJsonString(r.metric, &body);
+  body += ",\"margin\":";
+  engine::AppendJsonDouble(r.margin, &body);
+  body += ",\"days\":" + std::to_string(r.days) + "}}";
+  return body;
 }
 
 HttpResponse ListModels(const std::string& registry) {
@@ -266,6 +306,16 @@ void RegisterRoutes(engine::HttpServer& server, engine::Runtime* runtime, const 
 void RegisterRoutes(engine::HttpServer& server, std::vector<Stage> stages,
                     const std::shared_ptr<prometheus::Registry>& metrics) {
   using engine::RouteKind;
+  server.Route(
+      "GET", "/",
+      [](const HttpRequest&) {
+        return engine::TextResponse(200, std::string(status::Page()), "text/html; charset=utf-8");
+      },
+      RouteKind::kReadOnly);
+  server.Route(
+      "GET", "/v1/pipeline",
+      [body = PipelineJson(stages)](const HttpRequest&) { return engine::JsonResponse(200, body); },
+      RouteKind::kReadOnly);
   server.Route(
       "GET", "/metrics",
       [metrics](const HttpRequest&) {

@@ -1,6 +1,8 @@
 #pragma once
 // The HTTP API of a running pipeline, on its one HttpServer:
+//   GET  /                                                 the live status page (app/status/)
 //   GET  /metrics, /healthz, /readyz                       read-only
+//   GET  /v1/pipeline         its name, stages, whether it scores, its rollout rule (for the page)
 //   POST /v1/score            one transaction JSON -> score, decision, reasons, model version, features
 //   GET  /v1/models                                        the registry's versions and champion
 //   POST /v1/models/promote   {"version":"v3"}             bearer token
