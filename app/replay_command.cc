@@ -5,12 +5,16 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 #include <unordered_map>
 
+#include "app/progress_bar.h"
 #include "app/replay_files.h"
 #include "config/pipeline_config.h"
 #include "connectors/factory.h"
@@ -115,11 +119,21 @@ base::Status LeaveOutScore(bool no_score, config::PipelineSpec* spec) {
   return base::Status::OK();
 }
 
+//! Lines of a file (0 when it cannot be read).
+double CountLines(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::array<char, 1 << 16> buf;
+  double lines = 0;
+  while (in.read(buf.data(), buf.size()) || in.gcount() > 0)
+    lines += static_cast<double>(std::count(buf.data(), buf.data() + in.gcount(), '\n'));
+  return lines;
+}
+
 //! Builds `spec`'s plan and runs it over `source` to its end, into the file sinks `spec` names.
 //! `id_column` receives the index of `id_field` among the output's columns (-1 when absent).
 base::Status RunToFiles(const config::PipelineSpec& spec, const engine::OperatorRegistry& registry,
-                        std::unique_ptr<engine::Source> source, const std::string& id_field, int* id_column,
-                        engine::RunSummary* summary) {
+                        std::unique_ptr<engine::Source> source, const std::string& label,
+                        const std::string& id_field, int* id_column, engine::RunSummary* summary) {
   VIGIL_ASSIGN_OR_RETURN(auto plan, engine::Plan::Build(spec, registry));
   *id_column = [&] {
     const auto& fields = spec.output.fields;
@@ -133,7 +147,29 @@ base::Status RunToFiles(const config::PipelineSpec& spec, const engine::Operator
   VIGIL_ASSIGN_OR_RETURN(auto dead, connectors::MakeSink(spec, spec.dead_letter));
   VIGIL_ASSIGN_OR_RETURN(auto runtime, engine::Runtime::Make(*plan, std::move(source), std::move(output),
                                                              std::move(dead), &probe));
-  VIGIL_RETURN_IF_ERROR(runtime->Run());
+  base::Status run;
+  {
+    // The progress bar: events read against the input's lines when it is a file (counted up front).
+    ProgressBar bar(true, label);
+    const double total =
+        spec.source.kind == config::SourceSpec::Kind::kFile ? CountLines(spec.source.path) : 0;
+    std::atomic<bool> done = false;
+    std::thread progress([&] {
+      const auto begin = std::chrono::steady_clock::now();
+      while (!done.load()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        const double seen = static_cast<double>(runtime->events_seen());
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+        bar.Update(total > 0 ? seen / total : -1,
+                   fmt::format("{:.0f} events, {:.0f}/s", seen, seen / seconds));
+      }
+    });
+    run = runtime->Run();
+    done = true;
+    progress.join();
+  }
+  VIGIL_RETURN_IF_ERROR(run);
   const engine::RunSummary s = runtime->summary();
   summary->events_in = summary->events_in == 0 ? s.events_in : summary->events_in;  // the first stage's
   summary->events_out = s.events_out;
@@ -242,8 +278,10 @@ base::Status Replay(const ReplayOptions& o, engine::RunSummary* summary) {
     stage.runtime.workers = 1;
     stage.runtime.commit_interval_ms = 3'600'000;  // one commit at the end: replays restart from scratch
     int id_column = -1;
-    VIGIL_RETURN_IF_ERROR(
-        RunToFiles(stage, registry, std::move(source), stage.labels.id, &id_column, summary));
+    VIGIL_RETURN_IF_ERROR(RunToFiles(
+        stage, registry, std::move(source),
+        stages.size() == 1 ? std::string("replay") : fmt::format("replay, stage {}/{}", s + 1, stages.size()),
+        stage.labels.id, &id_column, summary));
     if (!last) {
       // The next stage reads this one's output in event-time order (app/replay_files.h).
       const std::string sorted = scratch + "/stage-" + std::to_string(s + 1) + ".sorted.jsonl";

@@ -2,10 +2,10 @@
 #include "app/simulate_command.h"
 
 #include <fmt/core.h>
-#include <unistd.h>
 
 #include <deque>
 
+#include "app/progress_bar.h"
 #include "connectors/kafka_sink.h"
 #include "connectors/topic_check.h"
 #include "sim/labels.h"
@@ -15,21 +15,6 @@
 
 namespace vigil::app {
 namespace {
-
-//! Draws a progress bar on stderr when it is a terminal.
-class ProgressBar {
- public:
-  explicit ProgressBar(bool enabled) : enabled_(enabled && isatty(STDERR_FILENO)) {}
-  void Update(double percent) {
-    if (!enabled_) return;
-    const int filled = static_cast<int>(percent / 100.0 * 40);
-    fmt::print(stderr, "\r[{:<40}] {:5.1f}%", std::string(static_cast<size_t>(filled), '#'), percent);
-    if (percent >= 100) fmt::print(stderr, "\n");
-  }
-
- private:
-  bool enabled_;
-};
 
 //! Produces transactions (keyed by customer) and their labels (keyed by customer too, so a label
 //! lands on the same partition number as its transaction, or by terminal for a pipeline that reads
@@ -174,7 +159,7 @@ int SimulateCommand(const SimulateOptions& o) {
     return 2;
   }
   sim::StatsAccumulator stats;
-  ProgressBar bar(!o.quiet);
+  ProgressBar bar(!o.quiet, "simulate");
   const int64_t delay = o.sim.LabelDelayMs();
   st = (*simulator)
            ->Run(
@@ -185,7 +170,8 @@ int SimulateCommand(const SimulateOptions& o) {
                  if (publisher) VIGIL_RETURN_IF_ERROR(publisher->Day(txs, delay));
                  return base::Status::OK();
                },
-               [&](double percent) { bar.Update(percent); });
+               [&](double percent) { bar.Update(percent / 100); });
+  bar.Finish();
   if (st.ok() && tx_writer) st = tx_writer->Close();
   if (st.ok() && label_writer) st = label_writer->Close();
   if (st.ok() && publisher) st = publisher->Finish();

@@ -14,6 +14,7 @@
 #include <map>
 #include <sstream>
 
+#include "app/progress_bar.h"
 #include "base/json.h"
 #include "base/time.h"
 #include "config/pipeline_config.h"
@@ -407,6 +408,8 @@ base::Status PrepareRun(const TrainRequest& o, const config::PipelineSpec& pipel
   info.valid_start_ms = info.end_ms;
   info.valid_end_ms = info.end_ms + o.valid_days * kMsPerDay;
   VIGIL_ASSIGN_OR_RETURN(info.train, MakeTrainOptions(o.model));
+  if (o.on_round)
+    info.train.on_round = [&o, total = info.train.rounds](int done) { o.on_round(done, total); };
   for (const std::string& text : o.offsets) {
     VIGIL_ASSIGN_OR_RETURN(models::OffsetRange range, models::ParseOffsetRange(text));
     info.offsets.push_back(std::move(range));
@@ -624,7 +627,12 @@ int TrainCommand(const TrainCommandOptions& o) {
   request.version = o.version;
   request.trigger = o.trigger;
   request.offsets = o.offsets;
+  ProgressBar bar(true, "train");
+  request.on_round = [&bar](int done, int total) {
+    bar.Update(static_cast<double>(done) / total, fmt::format("{}/{} rounds", done, total));
+  };
   auto result = TrainAndRegister(request);
+  bar.Finish();
   if (!result.ok()) {
     fmt::print(stderr, "error: {}\n", result.status().message());
     return result.status().code() == base::StatusCode::kInvalidArgument ? 2 : 1;

@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -93,6 +94,8 @@ struct TrainRequest {
   //! features are checked against the pipeline's, and the window's rows give its metrics, reference
   //! histograms and golden rows. Default empty: train.
   std::string import_model;
+  //! Called after each boosting round with the rounds done and the total (a progress bar). Default none.
+  std::function<void(int done, int total)> on_round;
 };
 
 //! What a TrainAndRegister run did.

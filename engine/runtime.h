@@ -100,6 +100,8 @@ class Runtime final : public SourceListener {
   //! True once every assigned task exists and the source is polling (for /readyz).
   bool ready() const { return ready_.load(std::memory_order_relaxed); }
   RunSummary summary() const;
+  //! Events read so far (any thread; for a progress display).
+  uint64_t events_seen() const { return events_seen_.load(std::memory_order_relaxed); }
   //! Runs one event through the task of `partition` (see Task::Query: live state between batches,
   //! never waiting for a commit). Thread-safe; for the HTTP scoring API. The runtime's lock is held
   //! only to find and pin the task, so a query waits for nothing of other partitions. Unavailable

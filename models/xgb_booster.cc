@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <limits>
 #include <cstdio>
+#include <limits>
 #include <string>
 #include <utility>
 
@@ -19,7 +19,8 @@ using base::Status;
 Status Check(int rc, std::string_view call) {
   if (rc == 0) return Status::OK();
   const char* message = XGBGetLastError();
-  return base::Internal("libxgboost " + std::string(call) + " failed: " + (message ? message : "unknown error"));
+  return base::Internal("libxgboost " + std::string(call) +
+                        " failed: " + (message ? message : "unknown error"));
 }
 
 #define VIGIL_XGB_CALL(call, ...) VIGIL_RETURN_IF_ERROR(Check(call(__VA_ARGS__), #call))
@@ -28,7 +29,8 @@ Status Check(int rc, std::string_view call) {
 int PredictType(PredictKind kind) { return kind == PredictKind::kMargin ? 1 : 0; }
 
 //! Copies a prediction result, checking that it has the expected number of values.
-Result<std::vector<float>> CopyResult(const bst_ulong* shape, bst_ulong dim, const float* result, size_t expected) {
+Result<std::vector<float>> CopyResult(const bst_ulong* shape, bst_ulong dim, const float* result,
+                                      size_t expected) {
   bst_ulong total = 1;
   for (bst_ulong i = 0; i < dim; ++i) total *= shape[i];
   if (total != expected) {
@@ -43,8 +45,8 @@ Result<std::vector<float>> CopyResult(const bst_ulong* shape, bst_ulong dim, con
 // ---- DMatrix ------------------------------------------------------------------------------------
 
 Result<std::unique_ptr<DMatrix>> DMatrix::FromDense(const float* rows, size_t num_rows, size_t num_cols,
-                                                   const std::vector<float>& labels,
-                                                   const std::vector<float>& weights) {
+                                                    const std::vector<float>& labels,
+                                                    const std::vector<float>& weights) {
   if (!labels.empty() && labels.size() != num_rows) {
     return base::InvalidArgument("DMatrix: " + std::to_string(labels.size()) + " labels for " +
                                  std::to_string(num_rows) + " rows");
@@ -54,11 +56,12 @@ Result<std::unique_ptr<DMatrix>> DMatrix::FromDense(const float* rows, size_t nu
                                  std::to_string(num_rows) + " rows");
   }
   DMatrixHandle handle = nullptr;
-  VIGIL_XGB_CALL(XGDMatrixCreateFromMat_omp, rows, num_rows, num_cols, std::numeric_limits<float>::quiet_NaN(),
-                 &handle, 1);
+  VIGIL_XGB_CALL(XGDMatrixCreateFromMat_omp, rows, num_rows, num_cols,
+                 std::numeric_limits<float>::quiet_NaN(), &handle, 1);
   std::unique_ptr<DMatrix> matrix(new DMatrix(handle, num_rows, num_cols));
   if (!labels.empty()) VIGIL_XGB_CALL(XGDMatrixSetFloatInfo, handle, "label", labels.data(), labels.size());
-  if (!weights.empty()) VIGIL_XGB_CALL(XGDMatrixSetFloatInfo, handle, "weight", weights.data(), weights.size());
+  if (!weights.empty())
+    VIGIL_XGB_CALL(XGDMatrixSetFloatInfo, handle, "weight", weights.data(), weights.size());
   return matrix;
 }
 
@@ -103,12 +106,13 @@ Result<std::unique_ptr<XgbBooster>> XgbBooster::Train(const DMatrix& train, cons
   }
   for (int round = 0; round < options.rounds; ++round) {
     VIGIL_XGB_CALL(XGBoosterUpdateOneIter, handle, round, train.handle());
+    if (options.on_round) options.on_round(round + 1);
   }
   return booster;
 }
 
 Result<std::unique_ptr<XgbBooster>> XgbBooster::Load(std::string_view bytes,
-                                                    const std::map<std::string, std::string>& params) {
+                                                     const std::map<std::string, std::string>& params) {
   BoosterHandle handle = nullptr;
   VIGIL_XGB_CALL(XGBoosterCreate, nullptr, 0, &handle);
   std::unique_ptr<XgbBooster> booster(new XgbBooster(handle));
@@ -171,9 +175,10 @@ Result<std::vector<float>> XgbBooster::PredictDense(const float* rows, size_t nu
 
 Result<std::vector<float>> XgbBooster::PredictWithType(const DMatrix& data, int type) const {
   char config[200];
-  std::snprintf(config, sizeof(config),
-                R"({"type": %d, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false})",
-                type);
+  std::snprintf(
+      config, sizeof(config),
+      R"({"type": %d, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false})",
+      type);
   const bst_ulong* shape = nullptr;
   bst_ulong dim = 0;
   const float* result = nullptr;

@@ -11,6 +11,7 @@
 // down first at exit, and freeing the booster then crashes.
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -28,8 +29,8 @@ class DMatrix {
   //! Copies `num_rows` x `num_cols` floats (row-major). `labels` is empty or has num_rows entries;
   //! `weights` likewise. The input may be freed after the call.
   static base::Result<std::unique_ptr<DMatrix>> FromDense(const float* rows, size_t num_rows, size_t num_cols,
-                                                         const std::vector<float>& labels,
-                                                         const std::vector<float>& weights = {});
+                                                          const std::vector<float>& labels,
+                                                          const std::vector<float>& weights = {});
   ~DMatrix();
   DMatrix(const DMatrix&) = delete;
   DMatrix& operator=(const DMatrix&) = delete;
@@ -45,11 +46,12 @@ class DMatrix {
   void* handle() const { return handle_; }
 
  private:
-  DMatrix(void* handle, size_t num_rows, size_t num_cols) : handle_(handle), num_rows_(num_rows), num_cols_(num_cols) {}
+  DMatrix(void* handle, size_t num_rows, size_t num_cols)
+      : handle_(handle), num_rows_(num_rows), num_cols_(num_cols) {}
 
-  void* handle_;      //!< Owned DMatrixHandle.
-  size_t num_rows_;   //!< Rows in the matrix.
-  size_t num_cols_;   //!< Columns in the matrix.
+  void* handle_;                            //!< Owned DMatrixHandle.
+  size_t num_rows_;                         //!< Rows in the matrix.
+  size_t num_cols_;                         //!< Columns in the matrix.
   std::vector<std::string> feature_names_;  //!< Column names, saved into models trained on this.
 };
 
@@ -66,6 +68,8 @@ struct TrainOptions {
   std::map<std::string, std::string> params;
   //! Boosting rounds (trees for single-output objectives). Default 100.
   int rounds = 100;
+  //! Called after each round with the rounds done (a progress bar). Default none.
+  std::function<void(int done)> on_round;
 };
 
 //! An owned XGBoost Booster (libxgboost's learner).
@@ -77,8 +81,8 @@ class XgbBooster {
   static base::Result<std::unique_ptr<XgbBooster>> Train(const DMatrix& train, const TrainOptions& options);
   //! Loads a model saved by any XGBoost version libxgboost 1.7.4 reads (JSON, UBJSON, binary).
   //! Extra `params` (e.g. {"nthread","1"}) are set after loading.
-  static base::Result<std::unique_ptr<XgbBooster>> Load(std::string_view bytes,
-                                                       const std::map<std::string, std::string>& params = {});
+  static base::Result<std::unique_ptr<XgbBooster>> Load(
+      std::string_view bytes, const std::map<std::string, std::string>& params = {});
   ~XgbBooster();
   XgbBooster(const XgbBooster&) = delete;
   XgbBooster& operator=(const XgbBooster&) = delete;
@@ -91,7 +95,8 @@ class XgbBooster {
   base::Result<size_t> NumFeatures() const;
 
   //! Inplace prediction on dense row-major floats (NaN = missing); writes num_rows values to `out`.
-  base::Status PredictDense(const float* rows, size_t num_rows, size_t num_cols, PredictKind kind, float* out) const;
+  base::Status PredictDense(const float* rows, size_t num_rows, size_t num_cols, PredictKind kind,
+                            float* out) const;
   //! As above, returning a vector.
   base::Result<std::vector<float>> PredictDense(const float* rows, size_t num_rows, size_t num_cols,
                                                 PredictKind kind = PredictKind::kValue) const;
