@@ -62,15 +62,6 @@ std::set<std::string> DashboardMetrics() {
   return names;
 }
 
-bool WaitFor(const std::function<bool()>& done, std::chrono::seconds limit) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  }
-  return true;
-}
-
 TEST_CASE("a retrained version is proposed shadowed and promoted on matured labels without a human step",
           "[integration]") {
   namespace fs = std::filesystem;
@@ -130,18 +121,15 @@ TEST_CASE("a retrained version is proposed shadowed and promoted on matured labe
   const std::string url = "http://127.0.0.1:" + std::to_string(port);
   INFO(ReadFile(dir + "/run.log"));
 
-  REQUIRE(WaitFor([&] { return fs::exists(reg + "/CANDIDATE"); }, std::chrono::seconds(180)));
+  REQUIRE(WaitFor(std::chrono::seconds(180), [&] { return fs::exists(reg + "/CANDIDATE"); }));
   const std::string candidate =
       ReadFile(reg + "/CANDIDATE").substr(0, ReadFile(reg + "/CANDIDATE").find('\n'));
   std::string metrics;
-  REQUIRE(WaitFor(
-      [&] {
-        return Curl(dir, url + "/metrics", &metrics) == 200 &&
-               metrics.find(
-                   "vigil_rollout_transitions_total{pipeline=\"handbook\",transition=\"started\"} 1") !=
-                   std::string::npos;
-      },
-      std::chrono::seconds(30)));
+  REQUIRE(WaitFor(std::chrono::seconds(30), [&] {
+    return Curl(dir, url + "/metrics", &metrics) == 200 &&
+           metrics.find("vigil_rollout_transitions_total{pipeline=\"handbook\",transition=\"started\"} 1") !=
+               std::string::npos;
+  }));
   // The models API names the candidate next to the champion.
   std::string models;
   REQUIRE(Curl(dir, url + "/v1/models", &models) == 200);
@@ -153,13 +141,11 @@ TEST_CASE("a retrained version is proposed shadowed and promoted on matured labe
 
   // The verdict: the candidate's run is promoted, with the comparison as its detail.
   Run promoted;
-  REQUIRE(WaitFor(
-      [&] {
-        for (const Run& r : ListRuns(dir, reg))
-          if (r.version == candidate && r.outcome == "promoted") promoted = r;
-        return !promoted.id.empty();
-      },
-      std::chrono::seconds(180)));
+  REQUIRE(WaitFor(std::chrono::seconds(180), [&] {
+    for (const Run& r : ListRuns(dir, reg))
+      if (r.version == candidate && r.outcome == "promoted") promoted = r;
+    return !promoted.id.empty();
+  }));
   CHECK(promoted.trigger == "schedule");
   CHECK(promoted.parent == "v1");
   CHECK_THAT(promoted.detail, Catch::Contains("average_precision") &&
@@ -170,11 +156,9 @@ TEST_CASE("a retrained version is proposed shadowed and promoted on matured labe
 
   // Once the promoted candidate serves (the judge logs its verdict after the swap), the last two days
   // arrive.
-  REQUIRE(WaitFor(
-      [&] {
-        return ReadFile(dir + "/run.log").find("rollout: " + candidate + " promoted") != std::string::npos;
-      },
-      std::chrono::seconds(60)));
+  REQUIRE(WaitFor(std::chrono::seconds(60), [&] {
+    return ReadFile(dir + "/run.log").find("rollout: " + candidate + " promoted") != std::string::npos;
+  }));
   Produce(topics.transactions, tx3);
   Produce(topics.labels, labels3);
 

@@ -49,15 +49,6 @@ std::vector<Sample> Samples(const std::string& metrics, const std::string& name)
   return out;
 }
 
-bool WaitFor(const std::function<bool()>& done, std::chrono::seconds limit) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  }
-  return true;
-}
-
 double WallSeconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -112,18 +103,16 @@ TEST_CASE("the status page shows the champion and the PSI gauges of /metrics wit
   REQUIRE(ConsumeAll(topics.output, events, std::chrono::seconds(180)).size() == events);
   const double decided = WallSeconds();
   std::string metrics;
-  REQUIRE(WaitFor(
-      [&] {
-        if (Curl(dir, url + "/metrics", &metrics) != 200) return false;
-        const auto evaluated = Samples(metrics, "vigil_drift_last_evaluation_timestamp_seconds");
-        const auto psi = Samples(metrics, "vigil_feature_psi");
-        return metrics.find(R"(vigil_dead_letters_total{pipeline="handbook",reason="invalid_json"} 1)") !=
-                   std::string::npos &&
-               !evaluated.empty() && std::stod(evaluated[0].value) > decided && !psi.empty() &&
-               std::all_of(psi.begin(), psi.end(),
-                           [](const Sample& s) { return std::isfinite(std::stod(s.value)); });
-      },
-      std::chrono::seconds(60)));
+  REQUIRE(WaitFor(std::chrono::seconds(60), [&] {
+    if (Curl(dir, url + "/metrics", &metrics) != 200) return false;
+    const auto evaluated = Samples(metrics, "vigil_drift_last_evaluation_timestamp_seconds");
+    const auto psi = Samples(metrics, "vigil_feature_psi");
+    return metrics.find(R"(vigil_dead_letters_total{pipeline="handbook",reason="invalid_json"} 1)") !=
+               std::string::npos &&
+           !evaluated.empty() && std::stod(evaluated[0].value) > decided && !psi.empty() &&
+           std::all_of(psi.begin(), psi.end(),
+                       [](const Sample& s) { return std::isfinite(std::stod(s.value)); });
+  }));
 
   // The page, as the browser shows it; then the server's own answers.
   const int shown_code =

@@ -18,17 +18,6 @@
 
 namespace vigil::testing {
 
-//! Polls `done` every 200 ms until it holds (true) or `timeout` passes (false).
-template <typename Done>
-bool WaitFor(std::chrono::milliseconds timeout, Done done) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  return true;
-}
-
 //! One `vigil run` process of the group, with its own instance id, state directory and log.
 struct Instance {
   std::string id, state_dir, log;

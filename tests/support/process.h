@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace vigil::testing {
@@ -43,5 +44,16 @@ int Curl(const std::string& dir, const std::string& args, std::string* body);
 int LoggedHttpPort(const std::string& log_path);
 //! Replaces every occurrence of `from` in `s` with `to` (e.g. topic names in an example pipeline).
 void ReplaceAll(std::string* s, const std::string& from, const std::string& to);
+
+//! Polls `done` every 200 ms until it holds (true) or `timeout` passes (false).
+template <typename Done>
+bool WaitFor(std::chrono::milliseconds timeout, Done done) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return true;
+}
 
 }  // namespace vigil::testing
