@@ -1,5 +1,6 @@
 #include "connectors/kafka_source.h"
 
+#include <fmt/core.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -468,6 +469,20 @@ void KafkaSource::RebalanceCallback(rd_kafka_t* rk, rd_kafka_resp_err_t err,
   if (!st.ok() && self->callback_error_.ok()) self->callback_error_ = st;
 }
 
+base::Status KafkaSource::CheckCheckpointInTopic(int32_t partition, int64_t checkpoint) {
+  int64_t low = 0, high = 0;
+  if (rd_kafka_query_watermark_offsets(rk_.get(), topic_.c_str(), partition, &low, &high, 10'000) !=
+          RD_KAFKA_RESP_ERR_NO_ERROR ||
+      checkpoint <= high)
+    return base::Status::OK();
+  return base::FailedPrecondition(fmt::format(
+      "{}[{}]: the state resumes at offset {}, past the partition's end ({}): the topic was recreated or "
+      "truncated since that state was written, and resuming would skip its records. Start over with "
+      "`vigil reset PIPELINE.yaml` (its offsets, internal topics and local state), or give the pipeline "
+      "another group",
+      topic_, partition, checkpoint, high));
+}
+
 base::Status KafkaSource::OnAssign(rd_kafka_topic_partition_list_t* parts) {
   struct Pending {
     int32_t partition;
@@ -492,6 +507,10 @@ base::Status KafkaSource::OnAssign(rd_kafka_topic_partition_list_t* parts) {
     if (range_) {
       assignment->elems[i].offset = range_->offsets.at(partition).first;  // a replay starts from scratch
     } else if (start->events >= 0) {
+      if (base::Status st = CheckCheckpointInTopic(partition, start->events); !st.ok()) {
+        rd_kafka_topic_partition_list_destroy(assignment);
+        return st;
+      }
       assignment->elems[i].offset = start->events;
     }
     Pending p{partition, detach(topic_, partition), nullptr};

@@ -82,6 +82,9 @@ class KafkaSource final : public engine::Source {
   //! Start: fails when the labels topic and the events topic both exist with different partition
   //! counts (labels are read partition by partition alongside the events).
   base::Status CheckCoPartitioned();
+  //! FailedPrecondition when a task's checkpoint lies past its partition's end: the topic was
+  //! recreated (or truncated) since the state was written, and resuming would skip its records.
+  base::Status CheckCheckpointInTopic(int32_t partition, int64_t checkpoint);
 
   std::string topic_;
   std::string labels_topic_;  // empty without labels; co-partitioned with topic_
