@@ -66,7 +66,7 @@ class WindowState final : public engine::OperatorState {
   std::vector<WindowKeyState*> rows;  //!< Per-batch scratch: each row's key state.
   WindowKeyState peek;                //!< Read-only batches: a copy of the key's state to compute on.
   KeyBuffer key;                      //!< The current row's state key.
-  std::vector<double> values;         //!< `distinct` scratch: a window's values, sorted.
+  DistinctScratch distinct;           //!< `distinct` scratch.
 };
 
 //! Pulls the parts of a key's state that a window update touches towards the cache.
@@ -186,7 +186,7 @@ class WindowOperator final : public engine::Operator {
       // The entry at `pos` is the current event: its own value, and the one before it its predecessor.
       batch.f64(row, o.column) = o.range < 0
                                      ? (pos == 0 ? kNaN : static_cast<double>(t) - state->time(pos - 1))
-                                     : Compute(*state, o, bounds[o.range], t, pos, &ws->values);
+                                     : Compute(*state, o, bounds[o.range], t, pos, &ws->distinct);
     }
     return base::Status::OK();
   }
@@ -277,7 +277,7 @@ class WindowOperator final : public engine::Operator {
 
   // Output `o` over the entries in `b`, for the event at `pos`, time t.
   double Compute(const WindowKeyState& s, const Output& o, Bounds b, int64_t t, size_t pos,
-                 std::vector<double>* scratch) const {
+                 DistinctScratch* scratch) const {
     if (o.agg == Aggregate::kCount) return static_cast<double>(b.hi - b.lo);
     const bool is_label = o.value == kLabelValue;
     const size_t slot = static_cast<size_t>(1 + o.value);

@@ -20,7 +20,7 @@
 //
 // Costs per event, on top of locating the window (bench/pipeline_bench measures them): one pass over
 // the window's entries for each of sum..max, ratio, ratio_to_*; two for stddev and zscore; distinct
-// copies and sorts the window's values in a reused buffer, O(n log n); time_since_last reads one entry.
+// puts the window's values in a reused hash table, O(n); time_since_last reads one entry.
 // Nothing allocates per event once the buffers have grown.
 
 #include "engine/operator.h"

@@ -5,9 +5,10 @@
 // its scratch), so a result depends only on the entries: live and replay compute the same bits.
 // Internal to operators/.
 
-#include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <limits>
 #include <vector>
 
@@ -67,17 +68,40 @@ inline double RatioTo(double current, double base) {
   return base == 0 || std::isnan(base) ? std::numeric_limits<double>::quiet_NaN() : current / base;
 }
 
-//! The number of distinct non-NaN values (−0 and 0 are one value). Sorts a copy in `scratch`, whose
-//! capacity is kept: O(n log n) and no allocation once it has grown to the largest window.
+//! Scratch of DistinctCount: an open-addressing set of doubles' bits, reused from event to event.
+//! std::unordered_set would allocate a node per value, per event; this allocates only when a window
+//! outgrows every earlier one.
+struct DistinctScratch {
+  std::vector<uint64_t> slots;
+};
+
+//! The number of distinct non-NaN values (−0 and 0 are one value): one pass that inserts each value's
+//! bits into a table of at least twice as many slots, O(n). A NaN's bits mark an empty slot: no value
+//! inserted is NaN.
 template <typename Value>
-double DistinctCount(const Value& value, size_t lo, size_t hi, std::vector<double>* scratch) {
-  scratch->clear();
+double DistinctCount(const Value& value, size_t lo, size_t hi, DistinctScratch* scratch) {
+  constexpr uint64_t kEmpty = 0x7ff8'0000'0000'0001;  // a NaN
+  size_t capacity = 16;
+  while (capacity < 2 * (hi - lo)) capacity *= 2;
+  scratch->slots.assign(capacity, kEmpty);
+  const size_t mask = capacity - 1;
+  const int shift = 64 - std::countr_zero(capacity);
+  size_t distinct = 0;
   for (size_t i = lo; i < hi; ++i) {
     const double v = value(i);
-    if (!std::isnan(v)) scratch->push_back(v);
+    if (std::isnan(v)) continue;
+    const uint64_t bits = std::bit_cast<uint64_t>(v == 0 ? 0.0 : v);
+    // Fibonacci hashing: the top bits of bits × 2^64/φ spread nearby values (consecutive ids) apart.
+    for (size_t slot = (bits * 0x9E37'79B9'7F4A'7C15ULL) >> shift;; slot = (slot + 1) & mask) {
+      if (scratch->slots[slot] == bits) break;
+      if (scratch->slots[slot] == kEmpty) {
+        scratch->slots[slot] = bits;
+        ++distinct;
+        break;
+      }
+    }
   }
-  std::sort(scratch->begin(), scratch->end());
-  return static_cast<double>(std::unique(scratch->begin(), scratch->end()) - scratch->begin());
+  return static_cast<double>(distinct);
 }
 
 }  // namespace vigil::operators
