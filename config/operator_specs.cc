@@ -1,4 +1,5 @@
 // Parsing of the `operators:` list: one function per operator type.
+#include <algorithm>
 #include <charconv>
 #include <set>
 
@@ -38,14 +39,42 @@ Status ParseDerive(const YamlReader& r, const YAML::Node& node, DeriveSpec* d) {
 }
 
 Status ParseAggregate(const YamlReader& r, const YAML::Node& node, Aggregate* agg) {
-  static const std::map<std::string, Aggregate> kAggs = {
-      {"count", Aggregate::kCount}, {"sum", Aggregate::kSum}, {"avg", Aggregate::kAvg},
-      {"min", Aggregate::kMin},     {"max", Aggregate::kMax}, {"ratio", Aggregate::kRatio}};
   VIGIL_ASSIGN_OR_RETURN(YAML::Node a, r.RequiredScalar(node, "agg"));
-  auto it = kAggs.find(a.Scalar());
-  if (it == kAggs.end())
-    return r.Error(a, "unknown aggregate '" + a.Scalar() + "'; expected count, sum, avg, min, max or ratio");
-  *agg = it->second;
+  std::string names;
+  for (int i = 0; i <= static_cast<int>(Aggregate::kRatioToMax); ++i) {
+    const auto candidate = static_cast<Aggregate>(i);
+    if (a.Scalar() == AggregateName(candidate)) {
+      *agg = candidate;
+      return Status::OK();
+    }
+    names += (names.empty() ? "" : ", ") + std::string(AggregateName(candidate));
+  }
+  return r.Error(a, "unknown aggregate '" + a.Scalar() + "'; expected " + names);
+}
+
+//! Whether `agg` divides or compares the current event's own value by its window.
+bool ReadsCurrentValue(Aggregate agg) {
+  return agg == Aggregate::kZscore || agg == Aggregate::kRatioToSum || agg == Aggregate::kRatioToAvg ||
+         agg == Aggregate::kRatioToMin || agg == Aggregate::kRatioToMax;
+}
+
+//! `key: CARD` or a composite `key: [CARD, TERMINAL]`.
+Status ParseWindowKey(const YamlReader& r, const YAML::Node& node, std::vector<std::string>* key) {
+  VIGIL_ASSIGN_OR_RETURN(YAML::Node k, r.Required(node, "key"));
+  if (k.IsScalar()) {
+    key->push_back(k.Scalar());
+    return Status::OK();
+  }
+  if (!k.IsSequence()) return r.Error(k, "key: expected a column name or a list of column names");
+  for (const auto& f : k) {
+    if (!f.IsScalar()) return r.Error(f, "key: expected a column name");
+    if (std::find(key->begin(), key->end(), f.Scalar()) != key->end())
+      return r.Error(f, "key: '" + f.Scalar() + "' is named twice");
+    key->push_back(f.Scalar());
+  }
+  if (key->size() < 2 || key->size() > WindowSpec::kMaxKeyFields)
+    return r.Error(k, "key: a composite key names 2 to " + std::to_string(WindowSpec::kMaxKeyFields) +
+                          " columns (a single one is written key: NAME)");
   return Status::OK();
 }
 
@@ -131,9 +160,42 @@ Status ParseRollout(const YamlReader& r, const YAML::Node& node, RolloutSpec* o)
   return Status::OK();
 }
 
+Status ParseWindowOutput(const YamlReader& r, const YAML::Node& o, int64_t default_delay,
+                         WindowOutputSpec* out) {
+  out->loc = r.Loc(o);
+  out->delay_ms = default_delay;
+  VIGIL_ASSIGN_OR_RETURN(YAML::Node name, r.RequiredScalar(o, "name"));
+  out->name = name.Scalar();
+  VIGIL_RETURN_IF_ERROR(ParseAggregate(r, o, &out->agg));
+  VIGIL_RETURN_IF_ERROR(r.Read(o, "field", &out->field));
+  VIGIL_RETURN_IF_ERROR(r.Read(o, "denominator", &out->denominator));
+  const std::string agg(AggregateName(out->agg));
+  if (out->agg == Aggregate::kTimeSinceLast) {
+    // It reads the key's previous event, however old: a window or a field would mean nothing.
+    for (const char* key : {"window", "delay", "field", "denominator"}) {
+      if (o[key]) return r.Error(o[key], "time_since_last takes no '" + std::string(key) + "'");
+    }
+    out->delay_ms = 0;
+    return Status::OK();
+  }
+  VIGIL_ASSIGN_OR_RETURN(YAML::Node window, r.Required(o, "window"));
+  (void)window;
+  VIGIL_RETURN_IF_ERROR(r.ReadDuration(o, "window", &out->window_ms));
+  VIGIL_RETURN_IF_ERROR(r.ReadDuration(o, "delay", &out->delay_ms));
+  if (out->window_ms <= 0) return r.Error(o["window"], "window: expected a positive duration");
+  if (out->agg != Aggregate::kCount && out->field.empty())
+    return r.Error(o, "'" + agg + "' of '" + out->name + "' needs 'field'");
+  if (!out->denominator.empty() && out->agg != Aggregate::kRatio)
+    return r.Error(o["denominator"], "denominator: only 'ratio' takes one, not '" + agg + "'");
+  if (ReadsCurrentValue(out->agg) && out->field == "$label")
+    return r.Error(o["field"], "'" + agg +
+                                   "' compares the current event's own value, and its label is not known at "
+                                   "its time: '$label' cannot be its field");
+  return Status::OK();
+}
+
 Status ParseWindow(const YamlReader& r, const YAML::Node& node, WindowSpec* w) {
-  VIGIL_ASSIGN_OR_RETURN(YAML::Node key, r.RequiredScalar(node, "key"));
-  w->key = key.Scalar();
+  VIGIL_RETURN_IF_ERROR(ParseWindowKey(r, node, &w->key));
   VIGIL_RETURN_IF_ERROR(r.ReadDuration(node, "lateness", &w->lateness_ms));
   int64_t default_delay = WindowOutputSpec{}.delay_ms;
   VIGIL_RETURN_IF_ERROR(r.ReadDuration(node, "delay", &default_delay));
@@ -142,20 +204,7 @@ Status ParseWindow(const YamlReader& r, const YAML::Node& node, WindowSpec* w) {
   for (const auto& o : outputs) {
     VIGIL_RETURN_IF_ERROR(r.ExpectMap(o, "a window output", Section::kWindowOutput));
     WindowOutputSpec out;
-    out.loc = r.Loc(o);
-    out.delay_ms = default_delay;
-    VIGIL_ASSIGN_OR_RETURN(YAML::Node name, r.RequiredScalar(o, "name"));
-    out.name = name.Scalar();
-    VIGIL_RETURN_IF_ERROR(ParseAggregate(r, o, &out.agg));
-    VIGIL_RETURN_IF_ERROR(r.Read(o, "field", &out.field));
-    VIGIL_RETURN_IF_ERROR(r.Read(o, "denominator", &out.denominator));
-    VIGIL_ASSIGN_OR_RETURN(YAML::Node window, r.Required(o, "window"));
-    (void)window;
-    VIGIL_RETURN_IF_ERROR(r.ReadDuration(o, "window", &out.window_ms));
-    VIGIL_RETURN_IF_ERROR(r.ReadDuration(o, "delay", &out.delay_ms));
-    if (out.window_ms <= 0) return r.Error(o["window"], "window: expected a positive duration");
-    if (out.agg != Aggregate::kCount && out.field.empty())
-      return r.Error(o, "aggregate of '" + out.name + "' needs 'field'");
+    VIGIL_RETURN_IF_ERROR(ParseWindowOutput(r, o, default_delay, &out));
     w->outputs.push_back(std::move(out));
   }
   return Status::OK();

@@ -183,8 +183,26 @@ struct DeriveSpec {
   std::vector<DeriveOutputSpec> outputs;
 };
 
-//! Aggregates a window output can compute.
-enum class Aggregate { kCount, kSum, kAvg, kMin, kMax, kRatio };
+//! Aggregates a window output can compute (operators/window.h gives each one's exact value).
+enum class Aggregate {
+  kCount,
+  kSum,
+  kAvg,
+  kMin,
+  kMax,
+  kRatio,
+  kStddev,         //!< Population standard deviation (ddof 0) of the field.
+  kZscore,         //!< (current value − mean) / stddev over the window.
+  kDistinct,       //!< Count of distinct values of the field.
+  kTimeSinceLast,  //!< Milliseconds since the key's previous event; takes no window.
+  kRatioToSum,     //!< Current value / sum of the field over the window.
+  kRatioToAvg,     //!< Current value / avg.
+  kRatioToMin,     //!< Current value / min.
+  kRatioToMax,     //!< Current value / max.
+};
+
+//! The name pipeline files use for `agg` ("count", "ratio_to_avg", ...).
+std::string_view AggregateName(Aggregate agg);
 
 //! One window output column: `agg` of `field` over (t − delay − window, t − delay].
 struct WindowOutputSpec {
@@ -192,16 +210,19 @@ struct WindowOutputSpec {
   Aggregate agg = Aggregate::kCount;
   std::string field;        //!< Value column, or "$label" for the joined label; not used by count.
   std::string denominator;  //!< kRatio only: sum(field) / sum(denominator) (count when empty).
-  int64_t window_ms = 0;    //!< Window length.
+  int64_t window_ms = 0;    //!< Window length; 0 for time_since_last, which has none.
   int64_t delay_ms = 0;     //!< Shift of the window into the past. Default 0.
   Location loc;
 };
 
 //! `window`: keyed event-time sliding windows with exact semantics.
 struct WindowSpec {
-  std::string key;          //!< Key column.
+  //! Key columns: one, or a composite key of 2 to kMaxKeyFields (e.g. card × terminal), whose state is
+  //! kept per combination of values.
+  std::vector<std::string> key;
   int64_t lateness_ms = 0;  //!< Events older than the key's latest by more ⇒ DLQ `late`.
   std::vector<WindowOutputSpec> outputs;
+  static constexpr size_t kMaxKeyFields = 4;
 };
 
 //! `score: monitor:` — drift of the model's inputs and score against the reference histograms stored

@@ -55,7 +55,14 @@ SectionDoc WindowOperatorDoc() {
       "the current event is included. Events with equal times count in arrival order.",
       {TypeKey("window"),
        NameKey(),
-       {"key", "string", "required", "The key column: each value (a card, a terminal) has its own windows."},
+       {"key", "string or list of strings", "required",
+        "The key column: each value (a card, a terminal) has its own windows. A list of 2 to 4 columns is a "
+        "composite key (`[CUSTOMER_ID, TERMINAL_ID]`: card × terminal), with windows per combination of "
+        "values. "
+        "Key columns are strings or integers. Over several partitions, a window runs in the current stage "
+        "when "
+        "its key includes that stage's key (at first `source.key`); otherwise a new stage starts, "
+        "repartitioned by the key's first column."},
        {"lateness", "duration", DocDuration(w.lateness_ms),
         "An event older than its key's latest by more than this is dead-lettered `late` and changes "
         "nothing. After a repartition, it must cover the disorder between partitions."},
@@ -67,21 +74,34 @@ SectionDoc WindowOutputDoc() {
   return {Section::kWindowOutput,
           "operators[].outputs[]",
           "`operators[].outputs[]` of a `window`",
-          "One aggregate column: `count`; `sum`, `avg`, `min`, `max` of a field (NaN values skipped; "
-          "`avg`, `min` and `max` of nothing are NaN); `ratio` = sum(field) / sum(denominator), or / count "
-          "without a denominator, 0 when the divisor is 0.",
+          "One aggregate column, over the window's events and NaN values skipped: `count`; `sum`, `avg`, "
+          "`min`, `max` of a field (`avg`, `min` and `max` of nothing are NaN); `ratio` = sum(field) / "
+          "sum(denominator), or / count without a denominator, 0 when the divisor is 0; `stddev`, the "
+          "population standard deviation (ddof 0, as pandas' `rolling(w).std(ddof=0)`): 0 for one value or "
+          "equal values, NaN for none; `zscore` = (the current event's value − avg) / stddev, 0 when stddev "
+          "is 0, NaN when the window has no value or the current value is NaN; `distinct`, the number of "
+          "distinct values; `ratio_to_sum`, `ratio_to_avg`, `ratio_to_min`, `ratio_to_max` = the current "
+          "event's value / that aggregate, NaN when it is 0 or NaN; `time_since_last`, the milliseconds from "
+          "the key's previous event (the latest at or before this one in event time, however old; an "
+          "earlier twin gives 0) to this one, NaN for its first event, with no window. With delay 0 the "
+          "window includes the current event.",
           {
               {"name", "string", "required", "The new column's name."},
-              {"agg", "`count` | `sum` | `avg` | `min` | `max` | `ratio`", "required", "The aggregate."},
+              {"agg",
+               "`count` | `sum` | `avg` | `min` | `max` | `ratio` | `stddev` | `zscore` | `distinct` | "
+               "`ratio_to_sum` | `ratio_to_avg` | `ratio_to_min` | `ratio_to_max` | `time_since_last`",
+               "required", "The aggregate."},
               {"field", "string", "none",
-               "The value column, or `$label` for the joined label (needs `labels`); every aggregate but "
-               "`count` needs it."},
+               "The value column (a number), or `$label` for the joined label (needs `labels`); every "
+               "aggregate but `count` and `time_since_last` needs it. `zscore` and `ratio_to_*` read the "
+               "current event's value, so not `$label`."},
               {"denominator", "string", "none",
                "`ratio` only: the column whose sum divides sum(field); none: the count divides it."},
-              {"window", "duration", "required", "The window's length, w; positive."},
+              {"window", "duration", "required",
+               "The window's length, w; positive. `time_since_last` takes none."},
               {"delay", "duration", "the operator's `delay`",
                "Shift of the window into the past, d: e.g. a label delay, so that the window sees only "
-               "events whose labels are known."},
+               "events whose labels are known. `time_since_last` takes none."},
           }};
 }
 

@@ -35,6 +35,40 @@ std::string_view TimeFormatName(TimeFormat format) {
   return "?";
 }
 
+std::string_view AggregateName(Aggregate agg) {
+  switch (agg) {
+    case Aggregate::kCount:
+      return "count";
+    case Aggregate::kSum:
+      return "sum";
+    case Aggregate::kAvg:
+      return "avg";
+    case Aggregate::kMin:
+      return "min";
+    case Aggregate::kMax:
+      return "max";
+    case Aggregate::kRatio:
+      return "ratio";
+    case Aggregate::kStddev:
+      return "stddev";
+    case Aggregate::kZscore:
+      return "zscore";
+    case Aggregate::kDistinct:
+      return "distinct";
+    case Aggregate::kTimeSinceLast:
+      return "time_since_last";
+    case Aggregate::kRatioToSum:
+      return "ratio_to_sum";
+    case Aggregate::kRatioToAvg:
+      return "ratio_to_avg";
+    case Aggregate::kRatioToMin:
+      return "ratio_to_min";
+    case Aggregate::kRatioToMax:
+      return "ratio_to_max";
+  }
+  return "?";
+}
+
 std::string_view SourceKindName(SourceSpec::Kind kind) {
   return kind == SourceSpec::Kind::kKafka ? "kafka" : "file";
 }

@@ -9,10 +9,18 @@ namespace {
 
 constexpr std::string_view kLabelField = "$label";
 
-//! The key of the first window of `ops` keyed otherwise than `current`, with its index; -1 if none.
+//! Whether a window keyed by `key` can run in a stage partitioned by `current`: when `current` is one
+//! of its columns, every event of one key value has the same `current`, hence the same partition.
+bool RunsIn(const std::vector<std::string>& key, const std::string& current) {
+  return std::find(key.begin(), key.end(), current) != key.end();
+}
+
+//! The index of the first window of `ops` from `from` that cannot run in a stage partitioned by
+//! `current`; -1 if none.
 int NextCut(const std::vector<config::OperatorSpec>& ops, size_t from, const std::string& current) {
   for (size_t i = from; i < ops.size(); ++i) {
-    if (const auto* w = std::get_if<config::WindowSpec>(&ops[i].params); w != nullptr && w->key != current)
+    if (const auto* w = std::get_if<config::WindowSpec>(&ops[i].params);
+        w != nullptr && !RunsIn(w->key, current))
       return static_cast<int>(i);
   }
   return -1;
@@ -69,7 +77,10 @@ base::Result<std::vector<config::PipelineSpec>> SplitStages(const config::Pipeli
   };
   std::vector<Bounds> bounds{{0, spec.operators.size(), spec.source.key}};
   for (int cut = NextCut(spec.operators, 0, spec.source.key); cut >= 0;) {
-    const auto& key = std::get<config::WindowSpec>(spec.operators[static_cast<size_t>(cut)].params).key;
+    // A composite key is repartitioned by its first column: every event of one of its values then
+    // lands in one partition, and the stage's key is a single field like the source's.
+    const auto& key =
+        std::get<config::WindowSpec>(spec.operators[static_cast<size_t>(cut)].params).key.front();
     bounds.back().end = static_cast<size_t>(cut);
     bounds.push_back({static_cast<size_t>(cut), spec.operators.size(), key});
     cut = NextCut(spec.operators, static_cast<size_t>(cut) + 1, key);

@@ -14,6 +14,10 @@
 // hence end to end. A stage writes every column it has (JSON, doubles in shortest round-trip form,
 // so features stay bit-exact) keyed by the next stage's key; the next stage's schema is those columns.
 //
+// A window with a composite key (`key: [CUSTOMER_ID, TERMINAL_ID]`) stays in the current stage when
+// one of its columns is that stage's key (all events of one card × terminal are in one partition of a
+// topic keyed by card); otherwise it starts a stage repartitioned by its first column.
+//
 // The next stage sees a key's events as each input partition is processed, not in event-time order;
 // its windows' lateness must cover that. `vigil run` keeps a feeding stage's partitions within a quarter
 // of the next stages' smallest lateness of each other (Runtime::set_event_time_alignment).

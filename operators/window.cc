@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "base/time.h"
+#include "operators/window_aggregates.h"
 #include "operators/window_state.h"
 
 namespace vigil::operators {
@@ -30,7 +31,7 @@ struct Output {
   int denominator = -1;  // ratio only; -1 = count
   int64_t window_ms;
   int64_t delay_ms;
-  int range = -1;  // index into the operator's distinct (window, delay) ranges
+  int range = -1;  // index into the operator's distinct (window, delay) ranges; -1: time_since_last
 };
 
 //! A distinct (window, delay) pair; outputs over the same range share its bounds.
@@ -46,6 +47,13 @@ struct Bounds {
 
 using Cache = engine::KeyedCache<WindowKeyState, WindowKeyCodec>;
 
+//! Room for one row's state key, reused from row to row: an integer key's bytes, or a composite key's
+//! encoding (each column in order: an integer's 8 bytes, a string's 4-byte length and bytes).
+struct KeyBuffer {
+  int64_t integer = 0;
+  std::string composite;
+};
+
 class WindowState final : public engine::OperatorState {
  public:
   WindowState(const engine::TaskContext& ctx, engine::TableId table)
@@ -57,6 +65,8 @@ class WindowState final : public engine::OperatorState {
   engine::LabelIndex* labels;         //!< The task's labels, for "$label" outputs.
   std::vector<WindowKeyState*> rows;  //!< Per-batch scratch: each row's key state.
   WindowKeyState peek;                //!< Read-only batches: a copy of the key's state to compute on.
+  KeyBuffer key;                      //!< The current row's state key.
+  DistinctScratch distinct;           //!< `distinct` scratch.
 };
 
 //! Pulls the parts of a key's state that a window update touches towards the cache.
@@ -77,17 +87,24 @@ class WindowOperator final : public engine::Operator {
   //! `label_id` ≥ 0: the int64 column of the event id whose label "$label" outputs read. Each entry
   //! then ends with kLabelSlots slots: the id's bits (exact beyond 2^53) and a copy of its label
   //! record (LabelIndex) with the index revision it was read at.
-  WindowOperator(std::string name, engine::TableId table, int key, std::vector<int> value_columns,
-                 std::vector<Output> outputs, int64_t lateness, int label_id)
+  //! `keys`: the key columns (one, or a composite key's), each a string or an integer.
+  WindowOperator(std::string name, engine::TableId table, std::vector<int> keys,
+                 std::vector<bool> string_keys, std::vector<int> value_columns, std::vector<Output> outputs,
+                 int64_t lateness, int label_id)
       : Operator(std::move(name)),
         table_(table),
-        key_(key),
+        keys_(std::move(keys)),
+        string_keys_(std::move(string_keys)),
         value_columns_(std::move(value_columns)),
         outputs_(std::move(outputs)),
         lateness_(lateness),
         label_id_(label_id) {
     stride_ = 1 + value_columns_.size() + (label_id_ >= 0 ? size_t{kLabelSlots} : size_t{0});
     for (Output& o : outputs_) {
+      if (o.agg == Aggregate::kTimeSinceLast) {
+        keep_previous_ = true;
+        continue;
+      }
       horizon_ = std::max(horizon_, o.window_ms + o.delay_ms);
       auto it = std::find_if(ranges_.begin(), ranges_.end(), [&](const Range& r) {
         return r.window_ms == o.window_ms && r.delay_ms == o.delay_ms;
@@ -112,26 +129,42 @@ class WindowOperator final : public engine::Operator {
     ws->rows.assign(batch.size(), nullptr);
     for (size_t row = 0; row < batch.size(); ++row) {
       if (!batch.live(row)) continue;
-      int64_t int_key = 0;
-      VIGIL_ASSIGN_OR_RETURN(ws->rows[row], ws->cache.GetForUpdate(Key(batch, row, &int_key)));
+      VIGIL_ASSIGN_OR_RETURN(ws->rows[row], ws->cache.GetForUpdate(Key(batch, row, &ws->key)));
     }
     constexpr size_t kAhead = 6;
     for (size_t row = 0; row < batch.size(); ++row) {
       if (row + kAhead < batch.size() && ws->rows[row + kAhead] != nullptr) Prefetch(ws->rows[row + kAhead]);
-      if (ws->rows[row] != nullptr) VIGIL_RETURN_IF_ERROR(UpdateRow(batch, row, ws->rows[row], ws->labels));
+      if (ws->rows[row] != nullptr) VIGIL_RETURN_IF_ERROR(UpdateRow(batch, row, ws->rows[row], ws));
     }
     return base::Status::OK();
   }
 
  private:
-  std::string_view Key(const Batch& batch, size_t row, int64_t* int_key) const {
-    if (batch.schema().column(key_).type == config::FieldType::kString) return batch.str(row, key_);
-    *int_key = batch.i64(row, key_);
-    return std::string_view(reinterpret_cast<const char*>(int_key), sizeof *int_key);
+  // The row's state key, valid until the next call with the same buffer. A single key's bytes are
+  // what they always were, so existing state keeps its keys.
+  std::string_view Key(const Batch& batch, size_t row, KeyBuffer* buf) const {
+    if (keys_.size() == 1) {
+      if (string_keys_[0]) return batch.str(row, keys_[0]);
+      buf->integer = batch.i64(row, keys_[0]);
+      return std::string_view(reinterpret_cast<const char*>(&buf->integer), sizeof buf->integer);
+    }
+    buf->composite.clear();  // keeps its capacity: no allocation once it fits the longest key
+    for (size_t k = 0; k < keys_.size(); ++k) {
+      if (string_keys_[k]) {
+        const std::string_view s = batch.str(row, keys_[k]);
+        const auto size = static_cast<uint32_t>(s.size());
+        buf->composite.append(reinterpret_cast<const char*>(&size), sizeof size);
+        buf->composite.append(s);
+      } else {
+        const int64_t v = batch.i64(row, keys_[k]);
+        buf->composite.append(reinterpret_cast<const char*>(&v), sizeof v);
+      }
+    }
+    return buf->composite;
   }
 
   // Appends the row's event to its key's state and computes its outputs (or drops it as late).
-  base::Status UpdateRow(Batch& batch, size_t row, WindowKeyState* state, engine::LabelIndex* labels) const {
+  base::Status UpdateRow(Batch& batch, size_t row, WindowKeyState* state, WindowState* ws) const {
     // A stored state of another layout (the window's value fields changed since it was written, or
     // an older vigil wrote it) would be read as garbage: refuse it, never mix the two.
     if (!state->data.empty() && state->stride != stride_) [[unlikely]]
@@ -142,14 +175,19 @@ class WindowOperator final : public engine::Operator {
           "and source.group, or vigil replay");
     const int64_t t = batch.meta(row).event_time;
     if (state->max_time != INT64_MIN && t < state->max_time - lateness_) {
-      batch.Drop(row, engine::DlqReason::kLate, key_);
+      batch.Drop(row, engine::DlqReason::kLate, keys_[0]);
       return base::Status::OK();
     }
     const size_t pos = Insert(batch, row, t, state);
     Bounds bounds[kMaxRanges];
     for (size_t r = 0; r < ranges_.size(); ++r) bounds[r] = Locate(*state, ranges_[r], t, pos);
-    if (label_id_ >= 0) VIGIL_RETURN_IF_ERROR(ResolveLabels(state, bounds, labels));
-    for (const Output& o : outputs_) batch.f64(row, o.column) = Compute(*state, o, bounds[o.range], t);
+    if (label_id_ >= 0) VIGIL_RETURN_IF_ERROR(ResolveLabels(state, bounds, ws->labels));
+    for (const Output& o : outputs_) {
+      // The entry at `pos` is the current event: its own value, and the one before it its predecessor.
+      batch.f64(row, o.column) = o.range < 0
+                                     ? (pos == 0 ? kNaN : static_cast<double>(t) - state->time(pos - 1))
+                                     : Compute(*state, o, bounds[o.range], t, pos, &ws->distinct);
+    }
     return base::Status::OK();
   }
 
@@ -157,10 +195,9 @@ class WindowOperator final : public engine::Operator {
   base::Status ProcessReadOnly(Batch& batch, WindowState* ws) const {
     for (size_t row = 0; row < batch.size(); ++row) {
       if (!batch.live(row)) continue;
-      int64_t int_key = 0;
-      VIGIL_ASSIGN_OR_RETURN(const bool found, ws->cache.Peek(Key(batch, row, &int_key), &ws->peek));
+      VIGIL_ASSIGN_OR_RETURN(const bool found, ws->cache.Peek(Key(batch, row, &ws->key), &ws->peek));
       if (!found) ws->peek = WindowKeyState{};
-      VIGIL_RETURN_IF_ERROR(UpdateRow(batch, row, &ws->peek, ws->labels));
+      VIGIL_RETURN_IF_ERROR(UpdateRow(batch, row, &ws->peek, ws));
     }
     return base::Status::OK();
   }
@@ -190,12 +227,16 @@ class WindowOperator final : public engine::Operator {
   }
 
   // Drops events no future in-time event can see: older than latest − lateness − longest window.
+  // With time_since_last the newest of them stays: it precedes every event still admitted, so it is
+  // the previous event of the next one inserted first. No window sees it: every admitted event's
+  // windows start after the cutoff.
   void Evict(WindowKeyState* state, int64_t latest) const {
     if (state->max_time == INT64_MIN) return;
     const auto cutoff = static_cast<double>(latest - lateness_ - horizon_);
     const size_t n = state->size();
     size_t drop = 0;
     while (drop < n && state->time(drop) <= cutoff) ++drop;
+    if (keep_previous_ && drop > 0) --drop;
     if (drop > 0) state->Evict(drop);
   }
 
@@ -234,37 +275,54 @@ class WindowOperator final : public engine::Operator {
     return base::Status::OK();
   }
 
-  double Compute(const WindowKeyState& s, const Output& o, Bounds b, int64_t t) const {
+  // Output `o` over the entries in `b`, for the event at `pos`, time t.
+  double Compute(const WindowKeyState& s, const Output& o, Bounds b, int64_t t, size_t pos,
+                 DistinctScratch* scratch) const {
     if (o.agg == Aggregate::kCount) return static_cast<double>(b.hi - b.lo);
-    double sum = 0, den = 0, mn = kNaN, mx = kNaN;
-    size_t n = 0;
     const bool is_label = o.value == kLabelValue;
-    const size_t value = static_cast<size_t>(1 + o.value);
-    const auto denominator = static_cast<size_t>(1 + o.denominator);
+    const size_t slot = static_cast<size_t>(1 + o.value);
     const double now = static_cast<double>(t);
-    for (size_t i = b.lo; i < b.hi; ++i) {
+    // A label counts only if it was known at the event's time: the value known then.
+    const auto value = [&](size_t i) {
       const double* e = s.entry(i);
-      // A label counts only if it was known at the event's time: the value known then.
-      const double v = is_label ? LabelAt(e + stride_ - kLabelSlots, now) : e[value];
-      if (o.agg == Aggregate::kRatio) den += o.denominator < 0 ? 1.0 : e[denominator];
-      if (std::isnan(v)) continue;
-      sum += v;
-      ++n;
-      if (!(v >= mn)) mn = v;
-      if (!(v <= mx)) mx = v;
-    }
+      return is_label ? LabelAt(e + stride_ - kLabelSlots, now) : e[slot];
+    };
+    if (o.agg == Aggregate::kDistinct) return DistinctCount(value, b.lo, b.hi, scratch);
+    const Moments m = Summarize(value, b.lo, b.hi);
+    // zscore and ratio_to_* are never over "$label" (config refuses it): the slot is the field's.
+    const double current = is_label ? kNaN : s.entry(pos)[slot];
     switch (o.agg) {
       case Aggregate::kSum:
-        return sum;
+        return m.sum;
       case Aggregate::kAvg:
-        return n ? sum / static_cast<double>(n) : kNaN;
+        return m.mean();
       case Aggregate::kMin:
-        return mn;
+        return m.min;
       case Aggregate::kMax:
-        return mx;
-      case Aggregate::kRatio:
-        return den == 0 ? 0.0 : sum / den;
+        return m.max;
+      case Aggregate::kRatio: {
+        double den = static_cast<double>(b.hi - b.lo);
+        if (o.denominator >= 0) {
+          den = 0;
+          for (size_t i = b.lo; i < b.hi; ++i) den += s.entry(i)[1 + o.denominator];
+        }
+        return den == 0 ? 0.0 : m.sum / den;
+      }
+      case Aggregate::kStddev:
+        return PopulationStddev(value, b.lo, b.hi, m);
+      case Aggregate::kZscore:
+        return ZScore(current, m, PopulationStddev(value, b.lo, b.hi, m));
+      case Aggregate::kRatioToSum:
+        return RatioTo(current, m.sum);
+      case Aggregate::kRatioToAvg:
+        return RatioTo(current, m.mean());
+      case Aggregate::kRatioToMin:
+        return RatioTo(current, m.min);
+      case Aggregate::kRatioToMax:
+        return RatioTo(current, m.max);
       case Aggregate::kCount:
+      case Aggregate::kDistinct:
+      case Aggregate::kTimeSinceLast:
         break;
     }
     return kNaN;
@@ -277,7 +335,8 @@ class WindowOperator final : public engine::Operator {
   }
 
   engine::TableId table_;
-  int key_;
+  std::vector<int> keys_;
+  std::vector<bool> string_keys_;
   std::vector<int> value_columns_;
   std::vector<Output> outputs_;
   int64_t lateness_;
@@ -285,6 +344,7 @@ class WindowOperator final : public engine::Operator {
   std::vector<Range> ranges_;
   int label_id_;
   size_t stride_;
+  bool keep_previous_ = false;  // a time_since_last output: Evict keeps the newest evicted event
 };
 
 base::Result<int> BindValue(engine::BindContext& ctx, const config::WindowOutputSpec& o,
@@ -309,11 +369,17 @@ base::Result<std::unique_ptr<engine::Operator>> MakeWindow(engine::BindContext& 
   // t − delay − window and latest − lateness − horizon overflow.
   if (spec.lateness_ms > base::kMaxAbsTimeMs)
     return config::ConfigError(ctx.spec.loc, "lateness is too long: at most 2^53 ms (285,000 years)");
-  const int key = ctx.schema.Find(spec.key);
-  if (key < 0) return config::ConfigError(ctx.spec.loc, "window key '" + spec.key + "' is not a column");
-  if (ctx.schema.column(key).type == config::FieldType::kDouble)
-    return config::ConfigError(ctx.spec.loc,
-                               "window key '" + spec.key + "' must be a string or integer column");
+  std::vector<int> keys;
+  std::vector<bool> string_keys;
+  for (const std::string& name : spec.key) {
+    const int key = ctx.schema.Find(name);
+    if (key < 0) return config::ConfigError(ctx.spec.loc, "window key '" + name + "' is not a column");
+    if (ctx.schema.column(key).type == config::FieldType::kDouble)
+      return config::ConfigError(ctx.spec.loc,
+                                 "window key '" + name + "' must be a string or integer column");
+    keys.push_back(key);
+    string_keys.push_back(ctx.schema.column(key).type == config::FieldType::kString);
+  }
   std::vector<int> value_columns;
   std::vector<Output> outputs;
   int label_id = -1;
@@ -321,7 +387,8 @@ base::Result<std::unique_ptr<engine::Operator>> MakeWindow(engine::BindContext& 
     if (o.window_ms > base::kMaxAbsTimeMs || o.delay_ms > base::kMaxAbsTimeMs)
       return config::ConfigError(o.loc, "window and delay are too long: at most 2^53 ms (285,000 years)");
     Output out{-1, o.agg, -1, -1, o.window_ms, o.delay_ms};
-    if (o.agg != Aggregate::kCount && o.field == kLabelField) {
+    const bool valueless = o.agg == Aggregate::kCount || o.agg == Aggregate::kTimeSinceLast;
+    if (!valueless && o.field == kLabelField) {
       const auto& labels = ctx.pipeline.labels;
       if (!labels.enabled)
         return config::ConfigError(o.loc, "'$label' needs a labels: section in the pipeline");
@@ -330,7 +397,7 @@ base::Result<std::unique_ptr<engine::Operator>> MakeWindow(engine::BindContext& 
         if (label_id < 0) return config::ConfigError(o.loc, "unknown column '" + labels.id + "'");
       }
       out.value = kLabelValue;
-    } else if (o.agg != Aggregate::kCount) {
+    } else if (!valueless) {
       VIGIL_ASSIGN_OR_RETURN(out.value, BindValue(ctx, o, o.field, &value_columns));
     }
     if (o.agg == Aggregate::kRatio && !o.denominator.empty()) {
@@ -342,9 +409,9 @@ base::Result<std::unique_ptr<engine::Operator>> MakeWindow(engine::BindContext& 
     outputs.push_back(out);
     if (outputs.size() > kMaxRanges) return config::ConfigError(o.loc, "a window has at most 32 outputs");
   }
-  return std::unique_ptr<engine::Operator>(
-      std::make_unique<WindowOperator>(ctx.spec.name, ctx.table, key, std::move(value_columns),
-                                       std::move(outputs), spec.lateness_ms, label_id));
+  return std::unique_ptr<engine::Operator>(std::make_unique<WindowOperator>(
+      ctx.spec.name, ctx.table, std::move(keys), std::move(string_keys), std::move(value_columns),
+      std::move(outputs), spec.lateness_ms, label_id));
 }
 
 }  // namespace vigil::operators

@@ -1,5 +1,7 @@
 // Training/serving skew: the features `vigil run` computes live from Kafka equal, bit for bit, the
-// ones `vigil replay` writes for the same transactions and labels.
+// ones `vigil replay` writes for the same transactions and labels: the Handbook's features and a window
+// of every other aggregate (tests/support/handbook.cc AggregateWindows: stddev, zscore, distinct,
+// ratio_to_*, time_since_last, delayed ones, a card × terminal key).
 #include <catch2/catch.hpp>
 #include <fstream>
 
@@ -22,19 +24,24 @@ TEST_CASE("live features from Kafka equal vigil replay bit for bit", "[integrati
   REQUIRE(Shell(sim + " --kafka " + Bootstrap() + " --topic " + tx + " --labels-topic " + labels) == 0);
 
   std::string yaml = HandbookYaml({tx, labels, out, dlq});
-  ReplaceRuntime(&yaml,
-             "runtime: {workers: 2, commit_interval: 1s, state_dir: " + dir + "/state}\nhttp: {enabled: false}");
+  AppendOperators(&yaml, AggregateWindows());
+  AppendOutputFields(&yaml, AggregateColumns());
+  ReplaceRuntime(&yaml, "runtime: {workers: 2, commit_interval: 1s, state_dir: " + dir +
+                            "/state}\nhttp: {enabled: false}");
   std::ofstream(dir + "/pipeline.yaml") << yaml;
 
   Child live({vigil, "run", dir + "/pipeline.yaml", "--idle-exit", "5s"}, dir + "/run.log");
   INFO(ReadFile(dir + "/run.log"));
   REQUIRE(live.Wait(std::chrono::seconds(240)) == 0);
-  const ReplayTable table = ReplayFiles(dir, dir + "/pipeline.yaml", dir + "/tx.jsonl", dir + "/labels.jsonl");
+  const ReplayTable table =
+      ReplayFiles(dir, dir + "/pipeline.yaml", dir + "/tx.jsonl", dir + "/labels.jsonl");
   REQUIRE(table.rows.size() > 30'000);
   const auto records = ConsumeAll(out, table.rows.size(), std::chrono::seconds(60));
   REQUIRE(records.size() == table.rows.size());
   const ReplayComparison c = CompareWithReplay(records, table);
   INFO("compared " << c.compared << " values");
+  CHECK(table.columns.size() == 19 + 15 + 1);  // the Handbook's output fields, the aggregates, LABEL
+  CHECK(c.compared == table.rows.size() * (table.columns.size() - 1));
   CHECK(c.missing == 0);
   CHECK(c.mismatches == 0);
 }

@@ -117,6 +117,48 @@ TEST_CASE("config errors name file, line and column and what was expected", "[co
   CHECK(LoadPipelineText(Replace(with_labels, "key: TERMINAL}", "key: CARD}"), "p.yaml").ok());
 }
 
+TEST_CASE("window: composite keys, the newer aggregates and their bad combinations are located errors",
+          "[config]") {
+  const std::string n1 = "{name: N1, agg: count, window: 1d}";
+  auto spec = LoadPipelineText(
+      Replace(Replace(kValid, "key: CARD\n    lateness", "key: [CARD, CHANNEL]\n    lateness"), n1,
+              "{name: GAP, agg: time_since_last}"),
+      "p.yaml");
+  REQUIRE(spec.ok());
+  const auto& w = std::get<WindowSpec>(spec->operators[0].params);
+  CHECK(w.key == std::vector<std::string>{"CARD", "CHANNEL"});
+  CHECK(w.outputs[0].agg == Aggregate::kTimeSinceLast);
+  CHECK(w.outputs[0].window_ms == 0);
+  for (const char* agg :
+       {"stddev", "zscore", "distinct", "ratio_to_sum", "ratio_to_avg", "ratio_to_min", "ratio_to_max"}) {
+    auto with = LoadPipelineText(
+        Replace(kValid, n1, "{name: N1, agg: " + std::string(agg) + ", field: AMOUNT, window: 1d}"),
+        "p.yaml");
+    INFO(agg);
+    REQUIRE(with.ok());
+    CHECK(AggregateName(std::get<WindowSpec>(with->operators[0].params).outputs[0].agg) == agg);
+  }
+  ExpectError(Replace(kValid, "agg: count", "agg: median"), "16:25",
+              "expected count, sum, avg, min, max, ratio, stddev, zscore, distinct, time_since_last, "
+              "ratio_to_sum, ratio_to_avg, ratio_to_min, ratio_to_max");
+  ExpectError(Replace(kValid, n1, "{name: N1, agg: distinct, window: 1d}"), "16:9",
+              "'distinct' of 'N1' needs 'field'");
+  ExpectError(Replace(kValid, n1, "{name: N1, agg: stddev, window: 1d}"), "16:9",
+              "'stddev' of 'N1' needs 'field'");
+  ExpectError(Replace(kValid, n1, "{name: N1, agg: time_since_last, window: 1d}"), "16:50",
+              "time_since_last takes no 'window'");
+  ExpectError(Replace(kValid, n1, "{name: N1, agg: zscore, field: $label, window: 1d}"), "16:40",
+              "'$label' cannot be its field");
+  ExpectError(Replace(kValid, n1, "{name: N1, agg: avg, field: AMOUNT, denominator: AMOUNT, window: 1d}"),
+              "16:58", "denominator: only 'ratio' takes one, not 'avg'");
+  ExpectError(Replace(kValid, "key: CARD\n    lateness", "key: [CARD]\n    lateness"), "13:10",
+              "a composite key names 2 to 4 columns");
+  ExpectError(Replace(kValid, "key: CARD\n    lateness", "key: [CARD, CARD]\n    lateness"), "13:17",
+              "'CARD' is named twice");
+  ExpectError(Replace(kValid, "key: CARD\n    lateness", "key: {a: b}\n    lateness"), "13:10",
+              "expected a column name or a list of column names");
+}
+
 TEST_CASE("labels.max_wait: default 200 ms, a duration, bounded, located errors", "[config]") {
   const std::string with_labels =
       Replace(Replace(kValid, "    - {name: AMOUNT", "    - {name: ID, type: int64}\n    - {name: AMOUNT"),

@@ -1,11 +1,12 @@
 // SplitStages: a pipeline over a partitioned Kafka topic is cut before each window keyed otherwise than
 // the current stage; each stage reads what the previous one wrote, every column, keyed by its own key;
 // the labels go to the stage keyed like them, and operators that need them elsewhere are located errors.
+#include "engine/stages.h"
+
 #include <catch2/catch.hpp>
 
 #include "config/pipeline_config.h"
 #include "engine/plan.h"
-#include "engine/stages.h"
 #include "operators/register.h"
 
 namespace vigil::testing {
@@ -62,7 +63,8 @@ std::vector<std::string> Names(const config::PipelineSpec& spec) {
   return names;
 }
 
-TEST_CASE("SplitStages cuts before a window keyed by another field and chains the stages by topics", "[stages]") {
+TEST_CASE("SplitStages cuts before a window keyed by another field and chains the stages by topics",
+          "[stages]") {
   auto spec = config::LoadPipelineText(Yaml("TERMINAL_ID"), "p.yaml");
   REQUIRE(spec.ok());
   const auto registry = Registry();
@@ -98,8 +100,8 @@ TEST_CASE("SplitStages cuts before a window keyed by another field and chains th
   CHECK(second.output.topic == "decisions");
   std::vector<std::string> fields;
   for (const auto& f : second.schema.fields) fields.push_back(f.name);
-  CHECK(fields == std::vector<std::string>{"TRANSACTION_ID", "T", "CUSTOMER_ID", "TERMINAL_ID", "AMOUNT", "HOUR",
-                                           "C_COUNT", "C_AVG"});
+  CHECK(fields == std::vector<std::string>{"TRANSACTION_ID", "T", "CUSTOMER_ID", "TERMINAL_ID", "AMOUNT",
+                                           "HOUR", "C_COUNT", "C_AVG"});
   CHECK(second.schema.fields[1].type == config::FieldType::kTimestamp);
   CHECK(second.schema.fields[1].time_format == config::TimeFormat::kEpochMillis);
   CHECK(second.schema.fields[1].required);
@@ -154,6 +156,56 @@ TEST_CASE("SplitStages refuses labels read in a stage not keyed like them, with 
   REQUIRE_FALSE(stages.ok());
   CHECK_THAT(stages.status().message(), Catch::StartsWith("p.yaml:13:"));
   CHECK_THAT(stages.status().message(), Catch::Contains("keyed by TRANSACTION_ID"));
+}
+
+//! `yaml` with the terminal window keyed by `key` and `extra` (window list items) after it.
+std::string Rekeyed(std::string yaml, const std::string& key, const std::string& extra = "") {
+  const std::string terminal = "    name: terminal\n    key: TERMINAL_ID\n";
+  REQUIRE(yaml.find(terminal) != std::string::npos);
+  yaml.replace(yaml.find(terminal), terminal.size(), "    name: terminal\n    key: " + key + "\n");
+  yaml.insert(yaml.find("features:"), extra);
+  return yaml;
+}
+
+TEST_CASE(
+    "SplitStages keeps a composite-keyed window in a stage keyed by one of its columns, else "
+    "repartitions by its first column",
+    "[stages]") {
+  const auto registry = Registry();
+  // Card × terminal over transactions keyed by card: one card's events are in one partition.
+  for (const char* key : {"[CUSTOMER_ID, TERMINAL_ID]", "[TERMINAL_ID, CUSTOMER_ID]"}) {
+    auto spec = config::LoadPipelineText(Rekeyed(Yaml("", "AMOUNT"), key), "p.yaml");
+    REQUIRE(spec.ok());
+    auto stages = engine::SplitStages(*spec, registry);
+    INFO(key);
+    REQUIRE(stages.ok());
+    CHECK(stages->size() == 1);
+    CHECK(engine::Plan::Build((*stages)[0], registry).ok());
+  }
+
+  // Terminal × transaction does not contain the card: a stage by terminal, its first column, where the
+  // card × terminal window after it stays; a card window after that cuts back to the card.
+  const std::string after =
+      "  - type: window\n    name: pair\n    key: [CUSTOMER_ID, TERMINAL_ID]\n"
+      "    outputs: [{name: P_COUNT, agg: count, window: 30d}]\n"
+      "  - type: window\n    name: card_again\n    key: CUSTOMER_ID\n"
+      "    outputs: [{name: C_GAP, agg: time_since_last}]\n";
+  auto spec = config::LoadPipelineText(Rekeyed(Yaml("TERMINAL_ID"), "[TERMINAL_ID, TRANSACTION_ID]", after),
+                                       "p.yaml");
+  REQUIRE(spec.ok());
+  auto stages = engine::SplitStages(*spec, registry);
+  REQUIRE(stages.ok());
+  REQUIRE(stages->size() == 3);
+  CHECK(Names((*stages)[0]) == std::vector<std::string>{"derive-0", "customer"});
+  CHECK(Names((*stages)[1]) == std::vector<std::string>{"terminal", "pair"});
+  CHECK(Names((*stages)[2]) == std::vector<std::string>{"card_again"});
+  CHECK((*stages)[0].output.topic == "vigil-fraud.tx.repartition.TERMINAL_ID");
+  CHECK((*stages)[1].source.key == "TERMINAL_ID");
+  CHECK((*stages)[1].labels.enabled);
+  CHECK((*stages)[1].output.topic == "vigil-fraud.tx.repartition.CUSTOMER_ID");
+  CHECK((*stages)[2].source.key == "CUSTOMER_ID");
+  CHECK((*stages)[2].name == "fraud");
+  for (const auto& stage : *stages) CHECK(engine::Plan::Build(stage, registry).ok());
 }
 
 }  // namespace

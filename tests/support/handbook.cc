@@ -1,6 +1,8 @@
 #include "tests/support/handbook.h"
 
 #include <catch2/catch.hpp>
+#include <utility>
+#include <vector>
 
 #include "tests/support/kafka_env.h"
 #include "tests/support/process.h"
@@ -37,6 +39,62 @@ void AppendOperators(std::string* yaml, const std::string& operators) {
 void PrependOutputFields(std::string* yaml, const std::string& columns) {
   ReplaceRequired(yaml, "fields: [TRANSACTION_ID, TX_TIME_MS,",
                   "fields: [" + columns + ", TRANSACTION_ID, TX_TIME_MS,");
+}
+
+void AppendOutputFields(std::string* yaml, const std::string& columns) {
+  ReplaceRequired(yaml, "TERMINAL_ID_RISK_30DAY_WINDOW]\ndead_letter:",
+                  "TERMINAL_ID_RISK_30DAY_WINDOW, " + columns + "]\ndead_letter:");
+}
+
+namespace {
+
+//! {column, aggregate spec} of AggregateWindows, window by window.
+struct AggregateWindow {
+  const char* header;
+  std::vector<std::pair<const char*, const char*>> outputs;
+};
+
+const std::vector<AggregateWindow>& Windows() {
+  static const std::vector<AggregateWindow> windows = {
+      {"  - type: window\n    name: customer_stats\n    key: CUSTOMER_ID\n    lateness: 1h\n",
+       {{"CUSTOMER_ID_STD_AMOUNT_7DAY_WINDOW", "agg: stddev, field: TX_AMOUNT, window: 7d"},
+        {"CUSTOMER_ID_ZSCORE_AMOUNT_30DAY_WINDOW", "agg: zscore, field: TX_AMOUNT, window: 30d"},
+        {"CUSTOMER_ID_NB_TERMINALS_30DAY_WINDOW", "agg: distinct, field: TERMINAL_ID, window: 30d"},
+        {"CUSTOMER_ID_MS_SINCE_LAST_TX", "agg: time_since_last"},
+        {"CUSTOMER_ID_AMOUNT_TO_30DAY_AVG", "agg: ratio_to_avg, field: TX_AMOUNT, window: 30d"},
+        {"CUSTOMER_ID_AMOUNT_TO_7DAY_MAX", "agg: ratio_to_max, field: TX_AMOUNT, window: 7d"},
+        {"CUSTOMER_ID_AMOUNT_TO_7DAY_MIN", "agg: ratio_to_min, field: TX_AMOUNT, window: 7d"},
+        {"CUSTOMER_ID_AMOUNT_TO_1DAY_SUM", "agg: ratio_to_sum, field: TX_AMOUNT, window: 1d"}}},
+      {"  - type: window\n    name: card_terminal\n    key: [CUSTOMER_ID, TERMINAL_ID]\n    lateness: 1h\n",
+       {{"CUSTOMER_TERMINAL_NB_TX_30DAY_WINDOW", "agg: count, window: 30d"},
+        {"CUSTOMER_TERMINAL_MS_SINCE_LAST_TX", "agg: time_since_last"}}},
+      {"  - type: window\n    name: terminal_stats\n    key: TERMINAL_ID\n    lateness: 7d\n    delay: 7d\n",
+       {{"TERMINAL_ID_STD_AMOUNT_7DAY_WINDOW", "agg: stddev, field: TX_AMOUNT, window: 7d"},
+        {"TERMINAL_ID_ZSCORE_AMOUNT_7DAY_WINDOW", "agg: zscore, field: TX_AMOUNT, window: 7d"},
+        {"TERMINAL_ID_NB_CUSTOMERS_30DAY_WINDOW", "agg: distinct, field: CUSTOMER_ID, window: 30d"},
+        {"TERMINAL_ID_AMOUNT_TO_30DAY_AVG", "agg: ratio_to_avg, field: TX_AMOUNT, window: 30d"},
+        {"TERMINAL_ID_RISK_STD_30DAY_WINDOW", "agg: stddev, field: $label, window: 30d"}}},
+  };
+  return windows;
+}
+
+}  // namespace
+
+std::string AggregateWindows() {
+  std::string text;
+  for (const AggregateWindow& w : Windows()) {
+    text += std::string(w.header) + "    outputs:\n";
+    for (const auto& [name, spec] : w.outputs)
+      text += "      - {name: " + std::string(name) + ", " + spec + "}\n";
+  }
+  return text;
+}
+
+std::string AggregateColumns() {
+  std::string text;
+  for (const AggregateWindow& w : Windows())
+    for (const auto& output : w.outputs) text += (text.empty() ? "" : ", ") + std::string(output.first);
+  return text;
 }
 
 void ReplaceRuntime(std::string* yaml, const std::string& text) {

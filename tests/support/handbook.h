@@ -21,6 +21,14 @@ void ReplaceRequired(std::string* yaml, const std::string& from, const std::stri
 //! Appends `operators` (one or more "  - type: ..." list items, newline-terminated) after the
 //! pipeline's last feature operator.
 void AppendOperators(std::string* yaml, const std::string& operators);
+//! Appends `columns` (e.g. "A, B") after the last output field.
+void AppendOutputFields(std::string* yaml, const std::string& columns);
+//! Windows with every aggregate beyond the Handbook's (stddev, zscore, distinct, ratio_to_*,
+//! time_since_last, delayed ones, a card × terminal key), for AppendOperators: the pipeline that
+//! tests/app/window_aggregates_reference.py checks.
+std::string AggregateWindows();
+//! The columns AggregateWindows adds, comma-separated, in order.
+std::string AggregateColumns();
 //! Puts `columns` (e.g. "SCORE, DECISION") first among the output fields.
 void PrependOutputFields(std::string* yaml, const std::string& columns);
 //! Replaces the file's `runtime:` line with `text` (which may add further sections, e.g. http).
