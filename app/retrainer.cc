@@ -22,6 +22,7 @@
 #include <limits>
 
 #include "app/train_command.h"
+#include "app/train_search.h"
 #include "base/time.h"
 #include "models/registry.h"
 #include "models/runs.h"
@@ -246,10 +247,32 @@ std::optional<int64_t> Retrainer::LastScheduledPoint() const {
   return std::nullopt;
 }
 
+TrainRequest Retrainer::MakeRequest(int64_t point_ms, const std::string& trigger,
+                                    const std::string& run_id) const {
+  const config::RetrainSpec& spec = score_.retrain;
+  TrainRequest request;
+  request.pipeline_file = pipeline_.file;
+  request.pipeline = pipeline_;
+  request.input = score_.feature_log;
+  request.models_dir = score_.registry;
+  request.train_days = spec.train_days;
+  request.delay_days = spec.delay_days;
+  request.valid_days = spec.valid_days;
+  request.train_start_ms = point_ms - (spec.valid_days + spec.delay_days + spec.train_days) * kMsPerDay;
+  request.model.rounds = spec.rounds;
+  for (const auto& [key, value] : spec.params) request.model.params.push_back(key + "=" + value);
+  request.model.early_stopping_rounds = spec.early_stopping_rounds;
+  request.model.early_stopping_metric = pipeline_.train.early_stopping_metric;
+  request.trigger = trigger;
+  request.run_id = run_id;
+  return request;
+}
+
 void Retrainer::TrainAsOf(int64_t point_ms, const std::string& trigger, const std::string& run_id) {
   const config::RetrainSpec& spec = score_.retrain;
-  const int64_t train_end = point_ms - spec.valid_days * kMsPerDay;
-  const int64_t train_start = train_end - spec.train_days * kMsPerDay;
+  TrainRequest request = MakeRequest(point_ms, trigger, run_id);
+  const int64_t train_start = request.train_start_ms;
+  const int64_t train_end = train_start + spec.train_days * kMsPerDay;
   const int64_t rows = tail_.CountRows(train_start, train_end);
   if (rows < spec.min_rows) {
     const std::string reason =
@@ -261,7 +284,7 @@ void Retrainer::TrainAsOf(int64_t point_ms, const std::string& trigger, const st
       run.finished_ms = NowMs();
       run.input = score_.feature_log;
       run.train_window = {train_start, train_end};
-      run.validation_window = {train_end, point_ms};
+      run.validation_window = {point_ms - spec.valid_days * kMsPerDay, point_ms};
       run.outcome = std::string(models::kRunFailedPrefix) + reason;
       if (base::Status st = models::WriteRun(score_.registry, run); !st.ok())
         spdlog::warn("retrain: run {} not recorded: {}", run_id, st.message());
@@ -271,22 +294,12 @@ void Retrainer::TrainAsOf(int64_t point_ms, const std::string& trigger, const st
   }
   const std::string snapshot =
       (fs::temp_directory_path() / fmt::format("vigil-retrain-{}-{}.csv", ::getpid(), NowMs())).string();
-  TrainRequest request;
-  request.pipeline_file = pipeline_.file;
-  request.pipeline = pipeline_;
   request.table = snapshot;
-  request.input = score_.feature_log;
-  request.models_dir = score_.registry;
-  request.train_start_ms = train_start;
-  request.train_days = spec.train_days;
-  request.valid_days = spec.valid_days;
-  request.model.rounds = spec.rounds;
-  for (const auto& [key, value] : spec.params) request.model.params.push_back(key + "=" + value);
-  request.trigger = trigger;
-  request.run_id = run_id;
   base::Result<TrainOutcome> outcome = base::IoError("no snapshot");
   if (base::Status st = CopyPrefix(score_.feature_log, snapshot, tail_.offset()); !st.ok()) {
     outcome = st;
+  } else if (spec.search > 0) {
+    outcome = Search(request);
   } else {
     outcome = TrainAndRegister(request);
   }
@@ -310,6 +323,29 @@ void Retrainer::TrainAsOf(int64_t point_ms, const std::string& trigger, const st
   if (!outcome->recorded.ok())
     spdlog::warn("retrain: run {} not recorded: {}", run.id, outcome->recorded.message());
   if (probe_) probe_->Ran(outcome->trained.ok() ? "registered" : "failed");
+}
+
+base::Result<TrainOutcome> Retrainer::Search(const TrainRequest& request) const {
+  const config::RetrainSpec& spec = score_.retrain;
+  SearchOptions options;
+  options.trials = spec.search;
+  options.metric = pipeline_.train.search.metric;
+  options.space = pipeline_.train.search.space;
+  options.budget_ms = spec.search_budget_ms;
+  const std::string trigger = request.trigger;
+  options.on_trial = [&trigger](const SearchTrial& t, int trials) {
+    spdlog::info("retrain ({}): search trial {}/{} (run {}): {}", trigger, t.number, trials, t.run.id,
+                 t.status.ok() ? fmt::format("validation {:.4f}", t.score) : t.status.message());
+  };
+  VIGIL_ASSIGN_OR_RETURN(SearchOutcome outcome, SearchAndRegister(request, options));
+  if (outcome.best > 0) {
+    spdlog::info(
+        "retrain ({}): search ran {} of {} trials{}; best trial {} ({} {:.4f})", trigger,
+        outcome.trials.size(), spec.search,
+        outcome.budget_reached ? fmt::format(", stopped by its budget of {} ms", spec.search_budget_ms) : "",
+        outcome.best, options.metric, outcome.trials[outcome.best - 1].score);
+  }
+  return std::move(outcome.registered);
 }
 
 void Retrainer::ProposeNewest() {
@@ -354,7 +390,7 @@ void Retrainer::Loop() {
   if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), kLowestPriority) != 0)
     spdlog::warn("retrain: cannot lower the worker's priority: {}", std::strerror(errno));
   const config::RetrainSpec& spec = score_.retrain;
-  const int64_t span_ms = (spec.train_days + spec.valid_days) * kMsPerDay;
+  const int64_t span_ms = (spec.train_days + spec.delay_days + spec.valid_days) * kMsPerDay;
   std::optional<int64_t> point = LastScheduledPoint();
   spdlog::info("retrain: following {} (every {} h of event time)", score_.feature_log,
                spec.every_ms / 3'600'000);

@@ -7,8 +7,8 @@
 // Triggers:
 //   schedule  event time: each time the log's newest event time passes the previous training's
 //             point P by `every`, a training "as of" P + every: validation on [P' - valid_days, P'),
-//             training on the train_days before. Points are taken in order, so windows advance by
-//             exactly `every`. The first point is `every` after the last scheduled run recorded in
+//             training on the train_days that end delay_days before it. Points are taken in order, so windows
+//             advance by exactly `every`. The first point is `every` after the last scheduled run recorded in
 //             the registry (so a restart keeps the cadence); without one, `every` after the newest
 //             time of the log at start (history is not retrained), or after its first row when the
 //             log was empty or absent at start.
@@ -21,7 +21,9 @@
 // and promotes or rejects it (operators/rollout_judge.h).
 //
 // A training with fewer than `min_rows` rows in its training window is skipped, with a log line
-// (a command run is then recorded "failed: ...").
+// (a command run is then recorded "failed: ..."). With `search: N`, a training is a random search
+// (app/train_search.h): N trials, each logged and recorded (trigger "search"), stopped early once
+// `search_budget` of wall time is spent; the best so far is registered under the trigger's run.
 //
 // Isolation from scoring: the worker only reads the log file (appended by the score operator) and
 // writes the registry; it takes no lock the pipeline's workers take. It trains on a snapshot of the
@@ -49,6 +51,9 @@ class HttpServer;
 }
 
 namespace vigil::app {
+
+struct TrainRequest;
+struct TrainOutcome;
 
 //! Follows a growing CSV feature log (operators/feature_log.h): reads only the bytes appended since
 //! the previous Poll, complete lines only, and keeps the newest event time and the event times of
@@ -83,15 +88,15 @@ class FeatureLogTail {
   //! Handles one complete line (no '\n').
   base::Status OnLine(std::string_view line);
 
-  std::string path_;           //!< The log file.
-  std::string time_column_;    //!< Name of the event-time column.
-  int time_index_ = -1;        //!< Its index; -1 until the header is read.
-  uint64_t offset_ = 0;        //!< End of the last complete line read.
-  uint64_t rows_ = 0;          //!< Rows read.
-  uint64_t bad_rows_ = 0;      //!< Rows skipped.
+  std::string path_;                  //!< The log file.
+  std::string time_column_;           //!< Name of the event-time column.
+  int time_index_ = -1;               //!< Its index; -1 until the header is read.
+  uint64_t offset_ = 0;               //!< End of the last complete line read.
+  uint64_t rows_ = 0;                 //!< Rows read.
+  uint64_t bad_rows_ = 0;             //!< Rows skipped.
   std::optional<int64_t> newest_ms_;  //!< Newest event time read.
   std::optional<int64_t> oldest_ms_;  //!< Oldest event time read.
-  std::vector<int64_t> times_;  //!< Event times of remembered rows, in file order.
+  std::vector<int64_t> times_;        //!< Event times of remembered rows, in file order.
 };
 
 //! The retraining worker. Lifecycle: Start (after the pipeline's runtime is made) starts its thread;
@@ -105,7 +110,8 @@ class Retrainer {
   //! Starts the worker for the pipeline's first score operator with `retrain:`; nullptr when there
   //! is none. Registers vigil_retrain_runs_total{pipeline,outcome} (outcome registered, failed or
   //! skipped), vigil_retrain_last_run_timestamp_seconds{pipeline} (wall clock of the last ended
-  //! run) and vigil_retrain_busy{pipeline} (1 while training) in `metrics` (may be null: no metrics). The spec is copied.
+  //! run) and vigil_retrain_busy{pipeline} (1 while training) in `metrics` (may be null: no metrics). The
+  //! spec is copied.
   static base::Result<std::unique_ptr<Retrainer>> Start(const config::PipelineSpec& pipeline,
                                                         const std::shared_ptr<prometheus::Registry>& metrics);
   ~Retrainer();
@@ -137,21 +143,25 @@ class Retrainer {
   //! Trains as of `point_ms` (exclusive end of the validation window) with `trigger`; `run_id` is a
   //! reserved id or empty.
   void TrainAsOf(int64_t point_ms, const std::string& trigger, const std::string& run_id);
+  //! The training as of `point_ms`: the windows and parameters of `retrain:` (table left empty).
+  TrainRequest MakeRequest(int64_t point_ms, const std::string& trigger, const std::string& run_id) const;
+  //! With `retrain: {search: N}`: a search within `search_budget`, logged trial by trial.
+  base::Result<TrainOutcome> Search(const TrainRequest& request) const;
 
-  const config::PipelineSpec pipeline_;  //!< Copy of the pipeline (features, name, file).
-  const config::ScoreSpec score_;        //!< The score operator: registry, feature_log, retrain.
-  std::unique_ptr<Probe> probe_;         //!< Metrics; null without a registry.
-  int64_t drift_seen_ms_ = 0;            //!< Time of the newest drift signal handled (thread only).
+  const config::PipelineSpec pipeline_;      //!< Copy of the pipeline (features, name, file).
+  const config::ScoreSpec score_;            //!< The score operator: registry, feature_log, retrain.
+  std::unique_ptr<Probe> probe_;             //!< Metrics; null without a registry.
+  int64_t drift_seen_ms_ = 0;                //!< Time of the newest drift signal handled (thread only).
   std::optional<int64_t> drift_trained_at_;  //!< Log time of the last drift training (thread only).
-  FeatureLogTail tail_;                  //!< The log follower; touched by the thread only.
-  std::atomic<int64_t> newest_ms_;       //!< tail_.newest_ms() for other threads; INT64_MIN: none.
+  FeatureLogTail tail_;                      //!< The log follower; touched by the thread only.
+  std::atomic<int64_t> newest_ms_;           //!< tail_.newest_ms() for other threads; INT64_MIN: none.
 
-  mutable std::mutex mu_;                //!< Guards the three fields below; never held while training.
-  std::condition_variable wake_;         //!< Signals stop or a command.
-  bool stop_ = false;                    //!< Stop was called.
-  bool training_ = false;                //!< A training runs.
-  std::string pending_command_;          //!< Reserved run id of a requested training; empty: none.
-  std::thread thread_;                   //!< The worker.
+  mutable std::mutex mu_;         //!< Guards the three fields below; never held while training.
+  std::condition_variable wake_;  //!< Signals stop or a command.
+  bool stop_ = false;             //!< Stop was called.
+  bool training_ = false;         //!< A training runs.
+  std::string pending_command_;   //!< Reserved run id of a requested training; empty: none.
+  std::thread thread_;            //!< The worker.
 };
 
 //! Registers POST /v1/retrain on `server` (a mutating route: bearer token): 202 {"run_id": "..."},

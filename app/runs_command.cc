@@ -54,11 +54,13 @@ std::string ShortOutcome(const std::string& outcome) {
 
 void PrintList(const std::vector<models::RunRecord>& runs) {
   constexpr std::string_view kRow = "{:<23}{:<10}{:<26}{:>8}{:>8}  {:<9}{:>10}  {}\n";
-  fmt::print(fmt::runtime(kRow), "RUN", "TRIGGER", "TRAIN WINDOW", "AP", "VAL AP", "VERSION", "DURATION", "OUTCOME");
+  fmt::print(fmt::runtime(kRow), "RUN", "TRIGGER", "TRAIN WINDOW", "AP", "VAL AP", "VERSION", "DURATION",
+             "OUTCOME");
   for (const models::RunRecord& r : runs) {
     fmt::print(fmt::runtime(kRow), r.id, OrNone(r.trigger), WindowText(r.train_window),
-               Metric(r.train_metrics, "average_precision"), Metric(r.validation_metrics, "average_precision"),
-               OrNone(r.model_version), Duration(r), ShortOutcome(r.outcome));
+               Metric(r.train_metrics, "average_precision"),
+               Metric(r.validation_metrics, "average_precision"), OrNone(r.model_version), Duration(r),
+               ShortOutcome(r.outcome));
   }
 }
 
@@ -70,7 +72,9 @@ std::string MetricsText(const std::map<std::string, double>& metrics) {
 
 void PrintRun(const models::RunRecord& r) {
   constexpr std::string_view kLine = "{:<20}{}\n";
-  const auto line = [&](std::string_view name, const std::string& value) { fmt::print(fmt::runtime(kLine), name, value); };
+  const auto line = [&](std::string_view name, const std::string& value) {
+    fmt::print(fmt::runtime(kLine), name, value);
+  };
   line("run", r.id);
   line("trigger", OrNone(r.trigger));
   line("outcome", r.outcome);
@@ -92,6 +96,11 @@ void PrintRun(const models::RunRecord& r) {
   line("version", OrNone(r.model_version));
   line("model sha256", OrNone(r.model_sha256));
   line("parent", OrNone(r.parent));
+  if (r.search.empty()) return;
+  if (r.search.id == r.id)
+    line("search", fmt::format("best of {} trials: trial {}", r.search.trials, r.search.trial));
+  else
+    line("search", fmt::format("trial {} of {} of search {}", r.search.trial, r.search.trials, r.search.id));
 }
 
 }  // namespace
@@ -114,8 +123,10 @@ int RunsCommand(const RunsOptions& o) {
   if (o.action == "show") {
     auto run = models::ReadRun(o.registry, o.id);
     if (!run.ok()) return Fail(run.status());
-    if (o.json) fmt::print("{}", models::RunToJson(*run));
-    else PrintRun(*run);
+    if (o.json)
+      fmt::print("{}", models::RunToJson(*run));
+    else
+      PrintRun(*run);
     return 0;
   }
   return 2;
@@ -125,7 +136,8 @@ void AddRunsCommand(CLI::App& app, RunsOptions& o) {
   CLI::App* cmd = app.add_subcommand("runs", "Training run records of a model registry: list, show");
   cmd->add_option("--registry", o.registry, "Models directory (the records are in DIR/runs/)")->required();
   cmd->require_subcommand(1);
-  CLI::App* list = cmd->add_subcommand("list", "One line per run, oldest first: window, AP, version, outcome");
+  CLI::App* list =
+      cmd->add_subcommand("list", "One line per run, oldest first: window, AP, version, outcome");
   list->add_flag("--json", o.json, "Print {\"runs\": [...]} instead of a table");
   list->callback([&o] { o.action = "list"; });
   CLI::App* show = cmd->add_subcommand("show", "Everything recorded about one run");

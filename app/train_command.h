@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "app/table.h"
+#include "app/train_data.h"
 #include "base/status.h"
 #include "config/pipeline_config.h"
 #include "models/runs.h"
@@ -25,37 +26,26 @@
 
 namespace vigil::app {
 
-//! Table column with the event time (epoch ms).
-inline constexpr std::string_view kTimeColumn = "TX_TIME_MS";
-//! Table column with the card.
-inline constexpr std::string_view kCustomerColumn = "CUSTOMER_ID";
-//! Table column with the transaction id.
-inline constexpr std::string_view kTransactionColumn = "TRANSACTION_ID";
-//! Table column with the final fraud label (0/1).
-inline constexpr std::string_view kLabelColumn = "LABEL";
-//! The book's first training day (chapter 3).
-inline constexpr std::string_view kBookTrainStart = "2018-07-25";
-
-//! Model hyper-parameters shared by `vigil train` and `vigil evaluate --prequential`.
-struct ModelFlags {
-  int rounds = 100;                 //!< Boosting rounds (trees). Default 100, as XGBoost's.
-  std::vector<std::string> params;  //!< Extra libxgboost parameters, "key=value"; override the defaults.
-  int seed = 0;                     //!< libxgboost "seed". Default 0.
-  int threads = 1;                  //!< libxgboost "nthread". Default 1.
-};
-
-//! Options of `vigil train`.
+//! Options of `vigil train`. An option left unset takes the pipeline's `train:` value, else its default.
 struct TrainCommandOptions {
-  std::string pipeline;    //!< Pipeline YAML; its `features:` are the model inputs.
+  std::string pipeline;    //!< Pipeline YAML; its `features:` are the model inputs, `train:` the defaults.
   std::string table;       //!< Training table CSV.
   std::string models_dir;  //!< Model registry directory.
   std::string train_start = std::string(kBookTrainStart);  //!< First training day (UTC), YYYY-MM-DD.
-  int train_days = 7;                                      //!< Training window length, days. Default 7.
-  //! Validation window: the days right after the training window, scored with the trained model
-  //! for the run record's validation metrics. 0 = no validation. Default 7 (the Handbook's test
-  //! length). Skipped, with a note in the record, when those days hold no rows or a single class.
-  int valid_days = 7;
-  ModelFlags model;     //!< Hyper-parameters.
+  std::optional<int> train_days;  //!< Training window length, days. Default train.train_days (7).
+  //! Validation window: the days `delay_days` after the training window, scored with the trained model
+  //! for the run record's validation metrics. 0 = no validation. Default train.valid_days (7). Skipped,
+  //! with a note in the record, when those days hold no rows or a single class.
+  std::optional<int> valid_days;
+  //! Days between the training and validation windows. Default train.delay_days, else 0 (7 with a search).
+  std::optional<int> delay_days;
+  std::optional<int> rounds;                 //!< Boosting rounds. Default train.rounds (100).
+  std::optional<int> early_stopping_rounds;  //!< Default train.early_stopping_rounds (0: none).
+  std::optional<int> search;                 //!< Random-search trials. Default train.search.trials (0: none).
+  std::optional<std::string> metric;         //!< What picks a search's best. Default train.search.metric.
+  std::optional<std::string>
+      search_budget;    //!< A search's wall-time budget ("10m"). Default train.search.budget.
+  ModelFlags model;     //!< Hyper-parameters: --param (over train.params), --seed, --threads.
   std::string version;  //!< Version name; empty = v<N+1>.
   //! What started the run, as recorded in `DIR/runs/`: manual, schedule, drift or command. Default manual.
   std::string trigger = "manual";
@@ -83,7 +73,8 @@ struct TrainRequest {
   std::string train_start;
   int64_t train_start_ms = 0;        //!< Training window start, epoch ms, when `train_start` is empty.
   int train_days = 7;                //!< Training window length, days. Default 7.
-  int valid_days = 7;                //!< Validation window right after it, days; 0 = none. Default 7.
+  int delay_days = 0;                //!< Days between the training and validation windows. Default 0.
+  int valid_days = 7;                //!< Validation window after the delay, days; 0 = none. Default 7.
   ModelFlags model;                  //!< Hyper-parameters.
   std::string version;               //!< Version name; empty = v<N+1>.
   std::string trigger = "manual";    //!< manual, schedule, drift or command.
@@ -94,6 +85,10 @@ struct TrainRequest {
   //! features are checked against the pipeline's, and the window's rows give its metrics, reference
   //! histograms and golden rows. Default empty: train.
   std::string import_model;
+  //! A model trained already on this request's windows with its `model` parameters (a search's best),
+  //! as XGBoost JSON: registered instead of training again. Default empty: train.
+  std::string model_bytes;
+  models::SearchRef search;  //!< The search the run belongs to, recorded. Default none.
   //! Called after each boosting round with the rounds done and the total (a progress bar). Default none.
   std::function<void(int done, int total)> on_round;
 };
@@ -122,34 +117,18 @@ void AddTrainCommand(CLI::App& app, TrainCommandOptions& options);
 //! Adds --rounds, --param, --seed and --threads to `cmd`.
 void AddModelFlags(CLI::App& cmd, ModelFlags& flags);
 
-//! Parses "YYYY-MM-DD" into the epoch ms of that day's UTC midnight. InvalidArgument otherwise.
-base::Result<int64_t> ParseDateMs(std::string_view date);
+//! The training `o` asks for, given its pipeline's `train:` section (flags win): windows, rounds,
+//! parameters (train.params, then --param), early stopping. The pipeline file, table and trigger are
+//! copied; the train start is left as text.
+TrainRequest ResolveTrainRequest(const TrainCommandOptions& o, const config::TrainSpec& train);
+//! Prints what `vigil train` did (or why it failed) and, with --promote, promotes the version. Returns
+//! TrainCommand's exit code.
+int FinishTraining(const TrainCommandOptions& o, const base::Result<TrainOutcome>& result);
 
-//! Reads a training table: `features` as doubles, TX_TIME_MS, CUSTOMER_ID, TRANSACTION_ID and LABEL
-//! as integers. NotFound, naming the pipeline, if the table lacks a feature or one of those columns.
-base::Result<Table> ReadTrainingTable(const std::string& path, const std::vector<std::string>& features);
-
-//! Indices of the rows whose TX_TIME_MS is in [start_ms, end_ms), in table order.
-std::vector<size_t> RowsInWindow(std::span<const int64_t> times_ms, int64_t start_ms, int64_t end_ms);
-
-//! The libxgboost parameters: the XGBoost defaults of the book (binary:logistic, max_depth 6,
-//! eta 0.3, exact tree method as XGBoost picks for small data), then `flags`. InvalidArgument for a
-//! --param without '='.
-base::Result<models::TrainOptions> MakeTrainOptions(const ModelFlags& flags);
-
-//! A model trained on some rows of a table.
-struct TrainedModel {
-  std::unique_ptr<models::XgbBooster> booster;  //!< The libxgboost learner.
-  int64_t rows = 0;                             //!< Training rows.
-  int64_t frauds = 0;                           //!< Frauds among them.
-};
-
-//! Trains on `rows` of `table` with `features` as inputs and LABEL as target. InvalidArgument if
-//! the rows are empty or hold a single class.
-base::Result<TrainedModel> TrainOnRows(const Table& table, const std::vector<std::string>& features,
-                                       std::span<const size_t> rows, const models::TrainOptions& options);
-
-//! Lower-case hex SHA-256 of `data`.
-std::string Sha256Hex(std::string_view data);
+//! InvalidArgument unless `trigger` is one a run record may name: manual, schedule, drift, command, import.
+base::Status CheckTrigger(std::string_view trigger);
+//! The `params` of a run record for a training with `options`: the libxgboost parameters, "rounds"
+//! and, with early stopping, "early_stopping_rounds" and "early_stopping_metric".
+std::map<std::string, std::string> RunParams(const models::TrainOptions& options);
 
 }  // namespace vigil::app

@@ -113,7 +113,8 @@ Status ParseMonitor(const YamlReader& r, const YAML::Node& node, MonitorSpec* m)
   return Status::OK();
 }
 
-//! `retrain: {every: 7d, train_days: 7, valid_days: 2, rounds: 100, params: {k: "v"}, min_rows: 1000}`
+//! `retrain: {every: 7d, train_days: 7, valid_days: 2, delay_days: 0, rounds: 100, params: {k: "v"},
+//!           early_stopping_rounds: 0, search: 0, search_budget: 0, min_rows: 1000}`
 Status ParseRetrain(const YamlReader& r, const YAML::Node& node, RetrainSpec* t) {
   VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, "retrain", Section::kRetrain));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "on_drift", &t->on_drift));
@@ -134,6 +135,21 @@ Status ParseRetrain(const YamlReader& r, const YAML::Node& node, RetrainSpec* t)
   if (t->rounds < 1 || t->rounds > 100'000) return r.Error(node["rounds"], "rounds: expected 1..100000");
   if (t->min_rows < 1) return r.Error(node["min_rows"], "min_rows: expected at least 1");
   VIGIL_RETURN_IF_ERROR(r.Read(node, "params", &t->params));
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "delay_days", &t->delay_days));
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "early_stopping_rounds", &t->early_stopping_rounds));
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "search", &t->search));
+  VIGIL_RETURN_IF_ERROR(r.ReadDuration(node, "search_budget", &t->search_budget_ms));
+  if (t->delay_days < 0) return r.Error(node["delay_days"], "delay_days: expected 0 or more");
+  if (t->early_stopping_rounds < 0 || t->early_stopping_rounds > 100'000)
+    return r.Error(node["early_stopping_rounds"], "early_stopping_rounds: expected 0..100000");
+  if (t->search < 0 || t->search > 10'000) return r.Error(node["search"], "search: expected 0..10000 trials");
+  // Checked whichever section gave the values: the error points at retrain's key, or at the section.
+  const auto at = [&](const char* key) { return node[key] ? node[key] : node; };
+  if (t->valid_days == 0 && t->early_stopping_rounds > 0)
+    return r.Error(at("early_stopping_rounds"),
+                   "early_stopping_rounds: needs a validation window (valid_days >= 1)");
+  if (t->valid_days == 0 && t->search > 0)
+    return r.Error(at("search"), "search: needs a validation window (valid_days >= 1)");
   return Status::OK();
 }
 
@@ -212,7 +228,8 @@ Status ParseWindow(const YamlReader& r, const YAML::Node& node, WindowSpec* w) {
 
 }  // namespace
 
-Status ParseOperators(const YamlReader& r, const YAML::Node& node, std::vector<OperatorSpec>* out) {
+Status ParseOperators(const YamlReader& r, const YAML::Node& node, const RetrainSpec& retrain_defaults,
+                      std::vector<OperatorSpec>* out) {
   VIGIL_RETURN_IF_ERROR(r.ExpectSeq(node, "operators"));
   std::set<std::string> names;
   for (const auto& o : node) {
@@ -255,6 +272,7 @@ Status ParseOperators(const YamlReader& r, const YAML::Node& node, std::vector<O
       if (YAML::Node m = o["monitor"]) VIGIL_RETURN_IF_ERROR(ParseMonitor(r, m, &sc.monitor));
       VIGIL_RETURN_IF_ERROR(r.Read(o, "feature_log", &sc.feature_log));
       if (YAML::Node t = o["retrain"]) {
+        sc.retrain = retrain_defaults;
         VIGIL_RETURN_IF_ERROR(ParseRetrain(r, t, &sc.retrain));
         if (sc.feature_log.empty()) return r.Error(t, "retrain: needs feature_log (the table it trains on)");
         if (sc.retrain.on_drift && !sc.monitor.enabled)

@@ -168,8 +168,14 @@ Status ParseSink(const YamlReader& r, const YAML::Node& node, std::string_view w
 
 }  // namespace
 
-// Operators are parsed in operator_specs.cc.
-Status ParseOperators(const YamlReader& r, const YAML::Node& node, std::vector<OperatorSpec>* out);
+// Operators are parsed in operator_specs.cc; a score operator's `retrain:` starts from `retrain_defaults`.
+Status ParseOperators(const YamlReader& r, const YAML::Node& node, const RetrainSpec& retrain_defaults,
+                      std::vector<OperatorSpec>* out);
+// `train:` is parsed in train_spec.cc.
+Status ParseTrain(const YamlReader& r, const YAML::Node& node, TrainSpec* t);
+//! The defaults of `retrain:` keys: RetrainSpec's own, or those that `train` (the section's node, null
+//! if absent, and `t`, its parsed form) gives.
+RetrainSpec RetrainDefaults(const YAML::Node& train, const TrainSpec& t);
 
 namespace {
 
@@ -247,7 +253,11 @@ Status ParseDocument(const YamlReader& r, const YAML::Node& root, PipelineSpec* 
   VIGIL_ASSIGN_OR_RETURN(YAML::Node schema, r.Required(root, "schema"));
   VIGIL_RETURN_IF_ERROR(ParseSchema(r, schema, &p->schema));
   if (YAML::Node labels = root["labels"]) VIGIL_RETURN_IF_ERROR(ParseLabels(r, labels, p));
-  if (YAML::Node ops = root["operators"]) VIGIL_RETURN_IF_ERROR(ParseOperators(r, ops, &p->operators));
+  // `train:` first: its keys are the defaults of the score operators' `retrain:`.
+  const YAML::Node train = root["train"];
+  if (train) VIGIL_RETURN_IF_ERROR(ParseTrain(r, train, &p->train));
+  if (YAML::Node ops = root["operators"])
+    VIGIL_RETURN_IF_ERROR(ParseOperators(r, ops, RetrainDefaults(train, p->train), &p->operators));
   if (YAML::Node features = root["features"]) {
     VIGIL_RETURN_IF_ERROR(r.ExpectSeq(features, "features"));
     p->features_loc = r.Loc(features);

@@ -246,7 +246,10 @@ struct MonitorSpec {
 };
 
 //! `score: retrain:` — a background worker of `vigil run` retrains from the feature log (app/retrainer.h)
-//! and registers, without promoting, each new version. Needs `feature_log`.
+//! and registers, without promoting, each new version. Needs `feature_log`. The keys it shares with
+//! `train:` (train_days, valid_days, delay_days, rounds, params, early_stopping_rounds, search,
+//! search_budget) take their defaults from that section when it gives them; `params` are merged, key by
+//! key, over `train.params`.
 struct RetrainSpec {
   bool enabled = false;  //!< A `retrain:` section is present.
   //! Event-time schedule: a training whenever the log's newest event time has advanced this much
@@ -258,6 +261,16 @@ struct RetrainSpec {
   //! libxgboost parameters, as strings; override the defaults of `vigil train`. Default none.
   std::map<std::string, std::string> params;
   int64_t min_rows = 1000;  //!< Fewer training rows: the training is skipped (logged). Default 1000.
+  //! Days between the training and the validation windows. Default 0: the log's rows are matured
+  //! already, so the newest of them validate.
+  int delay_days = 0;
+  //! Early stopping on the validation window (`train.early_stopping_metric`); 0: none. Default 0.
+  int early_stopping_rounds = 0;
+  //! Random-search trials per training, over `train.search.space`, picked by `train.search.metric`;
+  //! 0: one training with `params`. Default 0.
+  int search = 0;
+  //! Wall time after which a search starts no new trial and registers the best so far; 0: none.
+  int64_t search_budget_ms = 0;
   //! Drift trigger: the monitor signals drift (a feature's or the score's PSI >= drift_psi over the
   //! drift window, or the performance change detector's alarm) and the worker trains at once, at most
   //! once per drift_cooldown of event time. Needs `monitor:`. Default off.
@@ -308,6 +321,62 @@ struct ScoreSpec {
   RolloutSpec rollout;  //!< Shadow or canary rollout of candidates; off unless configured.
 };
 
+//! How one searched parameter of `train: search: space:` is drawn by each trial.
+struct SearchDimension {
+  enum class Kind {
+    kUniform,     //!< Uniform on [low, high).
+    kLogUniform,  //!< Log-uniform on [low, high); low > 0.
+    kInt,         //!< Uniform integer on [low, high], both included.
+    kChoice,      //!< One of `choices`, each as likely.
+  };
+  Kind kind = Kind::kUniform;
+  double low = 0;                    //!< Smallest value (not kChoice).
+  double high = 0;                   //!< Largest value: included for kInt, excluded otherwise.
+  std::vector<std::string> choices;  //!< kChoice: the values, as libxgboost reads them.
+  Location loc;
+};
+
+//! `train: search:` — the random search of `vigil train --search N` and of `retrain: search:`. Each trial
+//! draws every parameter of `space` independently, trains on the training window and is scored on the
+//! validation window; the best trial's model is registered.
+struct SearchSpec {
+  int trials = 0;  //!< Trials of `vigil train` without --search; 0: no search. Default 0.
+  //! What picks the best trial, on the validation window: "average_precision" or "card_precision"
+  //! (the Handbook's card precision@100). Default average_precision.
+  std::string metric = "average_precision";
+  int64_t budget_ms = 0;  //!< Wall time after which no trial starts (the best so far wins); 0: none.
+  //! Searched parameters: libxgboost parameter names, and `rounds`. Empty: DefaultSearchSpace().
+  std::map<std::string, SearchDimension> space;
+  Location loc;
+};
+
+//! The space searched when `space:` is not given: max_depth int [2, 8], eta log-uniform [0.03, 0.3),
+//! min_child_weight log-uniform [1, 10), subsample and colsample_bytree uniform [0.5, 1), lambda
+//! log-uniform [0.1, 10), rounds int [50, 300].
+std::map<std::string, SearchDimension> DefaultSearchSpace();
+
+//! `train:` — how `vigil train` fits a model: its parameters and default windows. Flags of `vigil
+//! train` win over it; a score operator's `retrain:` takes its defaults from it (RetrainSpec).
+struct TrainSpec {
+  //! libxgboost parameters, as strings, over `vigil train`'s defaults (binary:logistic, max_depth 6,
+  //! eta 0.3, tree_method exact). Default none.
+  std::map<std::string, std::string> params;
+  int rounds = 100;  //!< Boosting rounds (the most, with early stopping). Default 100.
+  //! Stop when the validation window's `early_stopping_metric` has not improved for this many rounds,
+  //! and keep the trees up to the best round; 0: none. Needs valid_days >= 1. Default 0.
+  int early_stopping_rounds = 0;
+  //! libxgboost's eval_metric for early stopping: "aucpr" (area under the precision-recall curve,
+  //! closest to average precision), "auc" or "logloss". Default aucpr.
+  std::string early_stopping_metric = "aucpr";
+  int train_days = 7;  //!< Training window, days. Default 7.
+  int valid_days = 7;  //!< Validation window, days; 0: none. Default 7.
+  //! Days between the training and the validation windows (the Handbook's delay period, when the
+  //! labels of the last days are not known yet). Default: 0 for a training, 7 for a search.
+  std::optional<int> delay_days;
+  SearchSpec search;  //!< Random search; off unless trials or --search say so.
+  Location loc;
+};
+
 //! One operator of the graph.
 struct OperatorSpec {
   std::string type;  //!< Registry name: "derive", "window", ...
@@ -351,6 +420,7 @@ struct PipelineSpec {
   Location features_loc;
   SinkSpec output;
   SinkSpec dead_letter;
+  TrainSpec train;  //!< Model training; its defaults when the section is absent.
   BatchSpec batch;
   RuntimeSpec runtime;
   HttpSpec http;

@@ -28,6 +28,9 @@ enum class Section {
   kMonitorPerformance,  //!< `monitor.performance`.
   kRetrain,             //!< A score operator's `retrain`.
   kRollout,             //!< A score operator's `rollout`.
+  kTrain,               //!< `train`.
+  kTrainSearch,         //!< `train.search`.
+  kSearchDimension,     //!< An entry of `train.search.space`.
   kSink,                //!< `output` and `dead_letter`.
   kOutputField,         //!< An entry of `output.fields` written as a mapping.
   kBatch,               //!< `batch`.

@@ -30,6 +30,9 @@ SectionDoc TopLevelDoc() {
                "The model's input vector, in order: column names (schema fields or operator outputs). Used "
                "by replay tables, training and scoring; empty: no model."},
               {"output", "mapping", "required", "Where the output records go: see `output`."},
+              {"train", "mapping", "its keys' defaults",
+               "How `vigil train` fits the model: libxgboost parameters, rounds, early stopping, the default "
+               "windows and the random search; the defaults of a score operator's `retrain`."},
               {"dead_letter", "mapping", DocString("kind: " + std::string(SinkKindName(p.dead_letter.kind))),
                "Where rejected events go, with their reason; without it they are only counted "
                "(`vigil_dead_letters_total`)."},
@@ -283,10 +286,13 @@ SectionDoc HttpDoc() {
 }  // namespace
 
 std::vector<SectionDoc> FileSections() {
-  return {
-      TopLevelDoc(), SourceDoc(),      KafkaDoc(), SchemaDoc(),  SchemaFieldDoc(), LabelsDoc(),
-      SinkDoc(),     OutputFieldDoc(), BatchDoc(), RuntimeDoc(), HttpDoc(),
+  std::vector<SectionDoc> sections = {
+      TopLevelDoc(),    SourceDoc(), KafkaDoc(), SchemaDoc(),
+      SchemaFieldDoc(), LabelsDoc(), SinkDoc(),  OutputFieldDoc(),
   };
+  for (SectionDoc& s : TrainSections()) sections.push_back(std::move(s));
+  for (SectionDoc s : {BatchDoc(), RuntimeDoc(), HttpDoc()}) sections.push_back(std::move(s));
+  return sections;
 }
 
 }  // namespace vigil::config

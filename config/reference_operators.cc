@@ -190,23 +190,41 @@ SectionDoc MonitorPerformanceDoc() {
 
 SectionDoc RetrainDoc() {
   const RetrainSpec t;
+  //! A key shared with `train`: its own default, unless `train` gives the key.
+  const auto shared = [](const std::string& own, const std::string& train_key) {
+    return "from `train." + train_key + "`, else " + own;
+  };
   return {Section::kRetrain,
           "operators[].retrain",
           "`operators[].retrain` of a `score`",
           "When the section is present, a background worker of `vigil run` trains on `feature_log` (which it "
-          "needs) as "
-          "`vigil train` does, and registers, never promotes, each new version.",
+          "needs) as `vigil train` does, and registers, never promotes, each new version. The keys it shares "
+          "with `train` default to the values `train` gives, then to their own defaults; `params` are merged "
+          "key by key over `train.params`. Early stopping watches `train.early_stopping_metric`; a search "
+          "uses `train.search`'s space and metric.",
           {
               {"every", "duration", DocDuration(t.every_ms),
                "Event-time schedule: a training whenever the log's newest event time has advanced this much "
                "since the last one; at least `1m`."},
-              {"train_days", "integer", DocInt(t.train_days),
-               "Training window, in days, right before the validation window; at least 1."},
-              {"valid_days", "integer", DocInt(t.valid_days),
+              {"train_days", "integer", shared(DocInt(t.train_days), "train_days"),
+               "Training window, in days, ending `delay_days` before the validation window; at least 1."},
+              {"valid_days", "integer", shared(DocInt(t.valid_days), "valid_days"),
                "Validation window: the last days of matured rows; 0: none."},
-              {"rounds", "integer", DocInt(t.rounds), "Boosting rounds, 1..100000."},
-              {"params", "map of strings", "none",
-               "libxgboost parameters; they override `vigil train`'s defaults."},
+              {"delay_days", "integer", shared(DocInt(t.delay_days), "delay_days"),
+               "Days between the training and the validation windows; 0 or more. The log holds matured rows "
+               "only, so none are needed for the labels to be known."},
+              {"rounds", "integer", shared(DocInt(t.rounds), "rounds"), "Boosting rounds, 1..100000."},
+              {"params", "map of strings", "from `train.params`, else none",
+               "libxgboost parameters; they override `vigil train`'s defaults and `train.params`."},
+              {"early_stopping_rounds", "integer",
+               shared(DocInt(t.early_stopping_rounds), "early_stopping_rounds"),
+               "Early stopping on the validation window, as `train.early_stopping_rounds`; 0: none."},
+              {"search", "integer", shared(DocInt(t.search), "search.trials"),
+               "Random-search trials per training (as `vigil train --search N`): one run record per trial, "
+               "and the best trial's model is registered; 0: one training with `params`. 0..10000."},
+              {"search_budget", "duration", shared(DocDuration(t.search_budget_ms), "search.budget"),
+               "Wall time after which a search starts no new trial and registers the best so far (logged); "
+               "0: none."},
               {"min_rows", "integer", DocInt(t.min_rows),
                "With fewer training rows the training is skipped (logged)."},
               {"on_drift", "bool", DocBool(t.on_drift),

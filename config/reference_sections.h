@@ -22,5 +22,7 @@ std::string DocDuration(int64_t ms);
 std::vector<SectionDoc> FileSections();
 //! The sections of `operators` entries, in reference order (reference_operators.cc).
 std::vector<SectionDoc> OperatorSections();
+//! `train` and its subsections, in reference order (reference_train.cc).
+std::vector<SectionDoc> TrainSections();
 
 }  // namespace vigil::config

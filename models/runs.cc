@@ -143,6 +143,20 @@ class ObjectReader {
       out->push_back(std::move(range));
     }
   }
+  void Search(std::string_view key, SearchRef* out) {
+    if (auto e = Get(key)) {
+      dom::object o;
+      if (e->get_object().get(o)) return Fail(key, "an object");
+      ObjectReader r(o);
+      int64_t trial = 0, trials = 0;
+      r.String("id", &out->id);
+      r.Int("trial", &trial);
+      r.Int("trials", &trials);
+      if (!r.status_.ok()) status_ = r.status_.WithContext(key);
+      out->trial = static_cast<int>(trial);
+      out->trials = static_cast<int>(trials);
+    }
+  }
   bool Has(std::string_view key) { return Get(key).has_value(); }
   const base::Status& status() const { return status_; }
 
@@ -214,9 +228,13 @@ std::string RunToJson(const RunRecord& r) {
                    ObjectJson(r.train_metrics, [](double v) { return JsonNumber(v); }));
   j += fmt::format("  \"validation_metrics\": {},\n",
                    ObjectJson(r.validation_metrics, [](double v) { return JsonNumber(v); }));
-  j += fmt::format("  \"model_version\": {},\n  \"model_sha256\": {},\n  \"parent\": {}\n}}\n",
+  j += fmt::format("  \"model_version\": {},\n  \"model_sha256\": {},\n  \"parent\": {},\n",
                    JsonStringOrNull(r.model_version), JsonStringOrNull(r.model_sha256),
                    JsonStringOrNull(r.parent));
+  j += fmt::format("  \"search\": {}\n}}\n",
+                   r.search.empty() ? "null"
+                                    : fmt::format("{{\"id\": {}, \"trial\": {}, \"trials\": {}}}",
+                                                  JsonString(r.search.id), r.search.trial, r.search.trials));
   return j;
 }
 
@@ -254,6 +272,7 @@ base::Result<RunRecord> RunFromJson(std::string_view json, std::string_view what
   in.String("model_version", &r.model_version);
   in.String("model_sha256", &r.model_sha256);
   in.String("parent", &r.parent);
+  in.Search("search", &r.search);
   if (!in.status().ok()) return in.status().WithContext(what);
   return r;
 }

@@ -35,6 +35,8 @@ inline constexpr std::string_view kRunCandidate = "candidate";
 inline constexpr std::string_view kRunPromoted = "promoted";
 //! Outcome once the run's version stopped serving through a rollback.
 inline constexpr std::string_view kRunRolledBack = "rolled_back";
+//! Outcome of one trial of a random search: a model trained and scored, not registered.
+inline constexpr std::string_view kRunTrial = "trial";
 //! Outcome of a run whose model was trained but refused (e.g. by a promotion gate).
 inline constexpr std::string_view kRunRejected = "rejected";
 //! Prefix of the outcome of a run that failed: "failed: <reason>".
@@ -50,31 +52,42 @@ struct TimeWindow {
 
 //! The offsets [first, end) of one Kafka partition that a run's data came from.
 struct OffsetRange {
-  std::string topic;    //!< Topic name.
+  std::string topic;      //!< Topic name.
   int32_t partition = 0;  //!< Partition number.
-  int64_t first = 0;    //!< First offset read.
-  int64_t end = 0;      //!< One past the last offset read.
+  int64_t first = 0;      //!< First offset read.
+  int64_t end = 0;        //!< One past the last offset read.
   bool operator==(const OffsetRange&) const = default;
+};
+
+//! The random search a run belongs to (app/train_search.h): each trial is a run, and so is the
+//! registration of the best trial's model, which names the search.
+struct SearchRef {
+  std::string id;  //!< The search: the id of the run that registers its best model.
+  int trial = 0;   //!< A trial: its 1-based number. The registering run: the best trial's number.
+  int trials = 0;  //!< A trial: the trials asked for. The registering run: the trials run.
+  bool empty() const { return id.empty(); }
+  bool operator==(const SearchRef&) const = default;
 };
 
 //! One training run. A plain value; the JSON file is its durable form (see RunToJson).
 struct RunRecord {
-  std::string id;                 //!< Run id, e.g. "r20260412-101500-0001"; the file name without ".json".
-  std::string trigger;            //!< What started it: "manual", "schedule", "drift" or "command".
-  int64_t started_ms = 0;         //!< Wall-clock start, epoch ms.
-  int64_t finished_ms = 0;        //!< Wall-clock end, epoch ms; 0 while running.
-  std::string input;              //!< The data it read: a table path, or empty.
-  TimeWindow train_window;        //!< Event-time window of the training rows.
-  TimeWindow validation_window;   //!< Event-time window of the validation rows; empty if none.
+  std::string id;                    //!< Run id, e.g. "r20260412-101500-0001"; the file name without ".json".
+  std::string trigger;               //!< What started it: "manual", "schedule", "drift" or "command".
+  int64_t started_ms = 0;            //!< Wall-clock start, epoch ms.
+  int64_t finished_ms = 0;           //!< Wall-clock end, epoch ms; 0 while running.
+  std::string input;                 //!< The data it read: a table path, or empty.
+  TimeWindow train_window;           //!< Event-time window of the training rows.
+  TimeWindow validation_window;      //!< Event-time window of the validation rows; empty if none.
   std::vector<OffsetRange> offsets;  //!< Kafka offset ranges behind the data; empty for file input.
-  std::map<std::string, std::string> params;          //!< Training parameters (libxgboost, rounds).
-  std::map<std::string, double> train_metrics;        //!< On the training rows, e.g. "average_precision".
-  std::map<std::string, double> validation_metrics;   //!< On the validation rows; empty if none.
-  std::string model_version;      //!< Version it registered; empty if none.
-  std::string model_sha256;       //!< SHA-256 (hex) of the model file; empty if none.
-  std::string parent;             //!< The champion when it started; empty if none.
-  std::string outcome;            //!< kRunRunning, kRunRegistered, kRunPromoted, ..., or "failed: <reason>".
-  std::string detail;             //!< Free text about the outcome (e.g. why validation was skipped).
+  std::map<std::string, std::string> params;         //!< Training parameters (libxgboost, rounds).
+  std::map<std::string, double> train_metrics;       //!< On the training rows, e.g. "average_precision".
+  std::map<std::string, double> validation_metrics;  //!< On the validation rows; empty if none.
+  std::string model_version;                         //!< Version it registered; empty if none.
+  std::string model_sha256;                          //!< SHA-256 (hex) of the model file; empty if none.
+  std::string parent;                                //!< The champion when it started; empty if none.
+  std::string outcome;  //!< kRunRunning, kRunRegistered, kRunPromoted, ..., or "failed: <reason>".
+  std::string detail;   //!< Free text about the outcome (e.g. why validation was skipped).
+  SearchRef search;     //!< The search it is part of; empty if none.
 
   //! finished_ms - started_ms, or 0 while running.
   int64_t duration_ms() const { return finished_ms > 0 ? finished_ms - started_ms : 0; }
@@ -90,7 +103,8 @@ struct RunRecord {
 //!    "offsets": [{"topic": "transactions", "partition": 0, "first": 0, "end": 1200}],
 //!    "params": {"eta": "0.3", "rounds": "100", ...},
 //!    "train_metrics": {"auc_roc": 0.99, "average_precision": 0.91, "rows": 58264, "frauds": 385},
-//!    "validation_metrics": {...}, "model_version": "v3", "model_sha256": "9f2c...", "parent": "v2"}
+//!    "validation_metrics": {...}, "model_version": "v3", "model_sha256": "9f2c...", "parent": "v2",
+//!    "search": {"id": "r20260412-101500-0001", "trial": 4, "trials": 10} or null}
 //! Times appear both as epoch ms (what is read back) and ISO-8601 text (for people); the ISO text and
 //! duration_ms are ignored on reading. Empty strings (no version, no parent, no end) and non-finite
 //! metrics are written as null.
@@ -126,9 +140,10 @@ base::Status SetRunOutcome(const std::string& registry, std::string_view id, std
                            std::string_view detail);
 //! The most recent run (highest id) that registered `version`; nullopt if none did (versions made
 //! before run records existed, or copied in). Errors as ListRuns.
-base::Result<std::optional<RunRecord>> FindRunOfVersion(const std::string& registry, std::string_view version);
+base::Result<std::optional<RunRecord>> FindRunOfVersion(const std::string& registry,
+                                                        std::string_view version);
 //! Sets the outcome of FindRunOfVersion's run; OK and no change when there is none.
-base::Status SetVersionRunOutcome(const std::string& registry, std::string_view version, std::string_view outcome,
-                                  std::string_view detail);
+base::Status SetVersionRunOutcome(const std::string& registry, std::string_view version,
+                                  std::string_view outcome, std::string_view detail);
 
 }  // namespace vigil::models

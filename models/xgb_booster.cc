@@ -3,6 +3,7 @@
 #include <xgboost/c_api.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdint>
 #include <cstdio>
 #include <limits>
@@ -88,27 +89,74 @@ XgbBooster::~XgbBooster() {
   if (handle_ != nullptr) XGBoosterFree(handle_);
 }
 
-Result<std::unique_ptr<XgbBooster>> XgbBooster::Train(const DMatrix& train, const TrainOptions& options) {
+Result<std::unique_ptr<XgbBooster>> XgbBooster::Train(const DMatrix& train, const TrainOptions& options,
+                                                      const DMatrix* valid) {
   if (options.rounds < 0) return base::InvalidArgument("XgbBooster::Train: rounds must be >= 0");
-  DMatrixHandle dmats[] = {train.handle()};
+  const bool early = options.early_stopping_rounds > 0;
+  if (early && valid == nullptr)
+    return base::InvalidArgument("XgbBooster::Train: early stopping needs an evaluation set");
+  // Matrices given at creation are cached: evaluating `valid` each round only adds the new trees.
+  DMatrixHandle dmats[] = {train.handle(), early ? valid->handle() : nullptr};
   BoosterHandle handle = nullptr;
-  VIGIL_XGB_CALL(XGBoosterCreate, dmats, 1, &handle);
+  VIGIL_XGB_CALL(XGBoosterCreate, dmats, early ? 2 : 1, &handle);
   std::unique_ptr<XgbBooster> booster(new XgbBooster(handle));
   std::map<std::string, std::string> params = options.params;
   params.try_emplace("seed", "0");
   params.try_emplace("nthread", "1");
   params.try_emplace("tree_method", "hist");
+  if (early) params["eval_metric"] = options.early_stopping_metric;
   for (const auto& [name, value] : params) VIGIL_RETURN_IF_ERROR(booster->SetParam(name, value));
-  if (!train.feature_names().empty()) {
-    std::vector<const char*> c_names;
-    for (const std::string& name : train.feature_names()) c_names.push_back(name.c_str());
-    VIGIL_XGB_CALL(XGBoosterSetStrFeatureInfo, handle, "feature_name", c_names.data(), c_names.size());
-  }
+  VIGIL_RETURN_IF_ERROR(booster->SetFeatureNames(train));
+  EarlyStopping stop{options.early_stopping_metric, 0, 0, 0};
+  const bool lower_is_better = options.early_stopping_metric == "logloss";
   for (int round = 0; round < options.rounds; ++round) {
     VIGIL_XGB_CALL(XGBoosterUpdateOneIter, handle, round, train.handle());
     if (options.on_round) options.on_round(round + 1);
+    stop.rounds_run = round + 1;
+    if (!early) continue;
+    VIGIL_ASSIGN_OR_RETURN(const double value, booster->Evaluate(round, *valid));
+    const bool better = lower_is_better ? value < stop.best_value : value > stop.best_value;
+    if (round == 0 || better) {
+      stop.best_round = round;
+      stop.best_value = value;
+    } else if (round - stop.best_round >= options.early_stopping_rounds) {
+      break;
+    }
   }
+  if (!early) return booster;
+  if (stop.best_round + 1 < stop.rounds_run) {
+    BoosterHandle sliced = nullptr;
+    VIGIL_XGB_CALL(XGBoosterSlice, handle, 0, stop.best_round + 1, 1, &sliced);
+    booster.reset(new XgbBooster(sliced));
+    VIGIL_RETURN_IF_ERROR(booster->SetFeatureNames(train));
+  }
+  booster->early_stopping_ = stop;
   return booster;
+}
+
+Status XgbBooster::SetFeatureNames(const DMatrix& data) {
+  if (data.feature_names().empty()) return Status::OK();
+  std::vector<const char*> c_names;
+  for (const std::string& name : data.feature_names()) c_names.push_back(name.c_str());
+  VIGIL_XGB_CALL(XGBoosterSetStrFeatureInfo, handle_, "feature_name", c_names.data(), c_names.size());
+  return Status::OK();
+}
+
+Result<double> XgbBooster::Evaluate(int round, const DMatrix& data) const {
+  DMatrixHandle dmats[] = {data.handle()};
+  const char* names[] = {"valid"};
+  const char* text = nullptr;
+  VIGIL_XGB_CALL(XGBoosterEvalOneIter, handle_, round, dmats, names, 1, &text);
+  // "[3]\tvalid-aucpr:0.734123": the value follows the last ':'.
+  const std::string_view result = text == nullptr ? "" : text;
+  const size_t colon = result.rfind(':');
+  double value = 0;
+  if (colon != std::string_view::npos) {
+    const std::string_view digits = result.substr(colon + 1);
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (ec == std::errc() && end == digits.data() + digits.size()) return value;
+  }
+  return base::Internal("libxgboost evaluation returned '" + std::string(result) + "'");
 }
 
 Result<std::unique_ptr<XgbBooster>> XgbBooster::Load(std::string_view bytes,
@@ -132,6 +180,12 @@ Result<std::string> XgbBooster::Save(ModelFormat format) const {
   const char* data = nullptr;
   VIGIL_XGB_CALL(XGBoosterSaveModelToBuffer, handle_, config, &len, &data);
   return std::string(data, len);
+}
+
+Result<int> XgbBooster::BoostedRounds() const {
+  int rounds = 0;
+  VIGIL_XGB_CALL(XGBoosterBoostedRounds, handle_, &rounds);
+  return rounds;
 }
 
 Result<size_t> XgbBooster::NumFeatures() const {

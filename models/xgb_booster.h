@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -70,6 +71,21 @@ struct TrainOptions {
   int rounds = 100;
   //! Called after each round with the rounds done (a progress bar). Default none.
   std::function<void(int done)> on_round;
+  //! Early stopping: once `early_stopping_metric` on the evaluation set (Train's `valid`) has not
+  //! improved for this many rounds, training stops and the model keeps the rounds up to the best one.
+  //! 0: none, every round is kept. Default 0.
+  int early_stopping_rounds = 0;
+  //! The libxgboost eval_metric early stopping watches: "aucpr" or "auc" (higher is better), or
+  //! "logloss" (lower is better). Default aucpr.
+  std::string early_stopping_metric = "aucpr";
+};
+
+//! What early stopping saw during a training.
+struct EarlyStopping {
+  std::string metric;     //!< The eval_metric watched.
+  int best_round = 0;     //!< 0-based round with the best value; the model keeps rounds 0..best_round.
+  double best_value = 0;  //!< The metric at that round, on the evaluation set.
+  int rounds_run = 0;     //!< Rounds trained before stopping (>= best_round + 1).
 };
 
 //! An owned XGBoost Booster (libxgboost's learner).
@@ -77,8 +93,11 @@ class XgbBooster {
  public:
   //! Trains a new booster on `train` for `options.rounds` rounds, deterministically for a given
   //! "seed" and "nthread". The DMatrix must have labels. Its feature names, if any, are stored in
-  //! the model.
-  static base::Result<std::unique_ptr<XgbBooster>> Train(const DMatrix& train, const TrainOptions& options);
+  //! the model. With `options.early_stopping_rounds`, `valid` (labelled, same columns) is evaluated
+  //! after every round, and the booster returned keeps the rounds up to the best (libxgboost's
+  //! XGBoosterSlice); InvalidArgument when `valid` is null then.
+  static base::Result<std::unique_ptr<XgbBooster>> Train(const DMatrix& train, const TrainOptions& options,
+                                                         const DMatrix* valid = nullptr);
   //! Loads a model saved by any XGBoost version libxgboost 1.7.4 reads (JSON, UBJSON, binary).
   //! Extra `params` (e.g. {"nthread","1"}) are set after loading.
   static base::Result<std::unique_ptr<XgbBooster>> Load(
@@ -93,6 +112,10 @@ class XgbBooster {
   base::Result<std::string> Save(ModelFormat format) const;
   //! Number of features the model was trained with.
   base::Result<size_t> NumFeatures() const;
+  //! Boosting rounds in the model (trees, for single-output objectives).
+  base::Result<int> BoostedRounds() const;
+  //! What early stopping saw, for a booster Train made with it; nullopt otherwise.
+  const std::optional<EarlyStopping>& early_stopping() const { return early_stopping_; }
 
   //! Inplace prediction on dense row-major floats (NaN = missing); writes num_rows values to `out`.
   base::Status PredictDense(const float* rows, size_t num_rows, size_t num_cols, PredictKind kind,
@@ -111,9 +134,14 @@ class XgbBooster {
 
  private:
   explicit XgbBooster(void* handle) : handle_(handle) {}
+  //! Stores `data`'s feature names, if it has any, in the model.
+  base::Status SetFeatureNames(const DMatrix& data);
+  //! The early-stopping metric of the model after `round` on `data`.
+  base::Result<double> Evaluate(int round, const DMatrix& data) const;
   base::Result<std::vector<float>> PredictWithType(const DMatrix& data, int type) const;
 
-  void* handle_;  //!< Owned BoosterHandle.
+  void* handle_;                                 //!< Owned BoosterHandle.
+  std::optional<EarlyStopping> early_stopping_;  //!< Set by Train with early stopping.
 };
 
 }  // namespace vigil::models

@@ -330,6 +330,147 @@ TEST_CASE("score retrain: defaults and values and located errors", "[config]") {
   ExpectError(WithScore(log + "    retrain: 7d\n"), "21:14", "retrain");
 }
 
+//! kValid with a `train:` section at its end: "train:" is line 21, `body` (indented) starts on line 22.
+std::string WithTrain(const std::string& body) { return std::string(kValid) + "train:\n" + body; }
+
+TEST_CASE("train: defaults, values and located errors", "[config]") {
+  auto plain = LoadPipelineText(kValid, "p.yaml");
+  REQUIRE(plain.ok());
+  const TrainSpec& d = plain->train;
+  CHECK(d.params.empty());
+  CHECK(d.rounds == 100);
+  CHECK(d.early_stopping_rounds == 0);
+  CHECK(d.early_stopping_metric == "aucpr");
+  CHECK(d.train_days == 7);
+  CHECK(d.valid_days == 7);
+  CHECK_FALSE(d.delay_days.has_value());
+  CHECK(d.search.trials == 0);
+  CHECK(d.search.metric == "average_precision");
+  CHECK(d.search.budget_ms == 0);
+  CHECK(d.search.space.empty());
+
+  auto spec = LoadPipelineText(WithTrain("  params: {max_depth: \"4\", eta: \"0.1\"}\n"
+                                         "  rounds: 50\n  early_stopping_rounds: 10\n"
+                                         "  early_stopping_metric: logloss\n"
+                                         "  train_days: 14\n  valid_days: 3\n  delay_days: 7\n"
+                                         "  search:\n    trials: 20\n    metric: card_precision\n"
+                                         "    budget: 10m\n    space:\n"
+                                         "      max_depth: {int: [3, 9]}\n"
+                                         "      eta: {log_uniform: [0.01, 0.3]}\n"
+                                         "      subsample: {uniform: [0.5, 1]}\n"
+                                         "      grow_policy: {choice: [depthwise, lossguide]}\n"
+                                         "      rounds: {choice: [50, 100]}\n"),
+                               "p.yaml");
+  REQUIRE(spec.ok());
+  const TrainSpec& t = spec->train;
+  CHECK(t.params == std::map<std::string, std::string>{{"eta", "0.1"}, {"max_depth", "4"}});
+  CHECK(t.rounds == 50);
+  CHECK(t.early_stopping_rounds == 10);
+  CHECK(t.early_stopping_metric == "logloss");
+  CHECK(t.train_days == 14);
+  CHECK(t.valid_days == 3);
+  CHECK(t.delay_days == 7);
+  CHECK(t.search.trials == 20);
+  CHECK(t.search.metric == "card_precision");
+  CHECK(t.search.budget_ms == 600'000);
+  REQUIRE(t.search.space.size() == 5);
+  const SearchDimension& depth = t.search.space.at("max_depth");
+  CHECK(depth.kind == SearchDimension::Kind::kInt);
+  CHECK(depth.low == 3);
+  CHECK(depth.high == 9);
+  CHECK(depth.loc.ToString() == "p.yaml:33:18");
+  CHECK(t.search.space.at("eta").kind == SearchDimension::Kind::kLogUniform);
+  CHECK(t.search.space.at("subsample").kind == SearchDimension::Kind::kUniform);
+  CHECK(t.search.space.at("grow_policy").choices == std::vector<std::string>{"depthwise", "lossguide"});
+  CHECK(t.search.space.at("rounds").choices == std::vector<std::string>{"50", "100"});
+  CHECK(DefaultSearchSpace().count("max_depth") == 1);
+
+  ExpectError(WithTrain("  rounds: 0\n"), "21:11", "rounds: expected 1..100000");
+  ExpectError(WithTrain("  rouns: 5\n"), "21:3", "did you mean 'rounds'?");
+  ExpectError(WithTrain("  early_stopping_metric: auc_pr\n"), "21:26",
+              "early_stopping_metric: expected aucpr, auc or logloss");
+  ExpectError(WithTrain("  delay_days: -1\n"), "21:15", "delay_days: expected 0 or more");
+  ExpectError(WithTrain("  train_days: 0\n"), "21:15", "train_days: expected at least 1");
+  ExpectError(WithTrain("  valid_days: 0\n  early_stopping_rounds: 5\n"), "22:26",
+              "early_stopping_rounds: needs a validation window");
+  ExpectError(WithTrain("  valid_days: 0\n  search: {trials: 3}\n"), "22:20",
+              "search: needs a validation window");
+  ExpectError(WithTrain("  search: {trials: 3, metric: recall}\n"), "21:31",
+              "metric: expected average_precision or card_precision");
+  ExpectError(WithTrain("  search: {trials: -1}\n"), "21:20", "trials: expected 0..10000");
+  ExpectError(WithTrain("  search: {budget: soon}\n"), "21:20", "budget");
+  ExpectError(WithTrain("  search:\n    space: {}\n"), "22:12", "space: expected a mapping");
+  ExpectError(WithTrain("  search:\n    space:\n      eta: {log_uniform: [0, 1]}\n"), "23:26",
+              "log_uniform: expected a positive low bound");
+  ExpectError(WithTrain("  search:\n    space:\n      eta: {uniform: [0.3, 0.1]}\n"), "23:22",
+              "uniform: expected [low, high] with low < high");
+  ExpectError(WithTrain("  search:\n    space:\n      eta: {uniform: [0.1]}\n"), "23:22",
+              "uniform: expected [low, high], two numbers");
+  ExpectError(WithTrain("  search:\n    space:\n      max_depth: {int: [2.5, 4]}\n"), "23:24",
+              "int: expected [low, high], two integers");
+  ExpectError(WithTrain("  search:\n    space:\n      gamma: {choice: []}\n"), "23:23",
+              "choice: expected a non-empty list");
+  ExpectError(WithTrain("  search:\n    space:\n      eta: {uniform: [0.1, 0.3], int: [1, 2]}\n"), "23:12",
+              "search dimension 'eta': give one of uniform, log_uniform, int or choice");
+  ExpectError(WithTrain("  search:\n    space:\n      eta: {unifrm: [0.1, 0.3]}\n"), "23:13",
+              "did you mean 'uniform'?");
+  ExpectError(WithTrain("  search:\n    space:\n      rounds: {uniform: [10, 20]}\n"), "23:15",
+              "rounds: expected {int: [low, high]} or {choice: [...]} of integers in 1..100000");
+  ExpectError(WithTrain("  search:\n    space:\n      rounds: {choice: [10, many]}\n"), "23:15",
+              "rounds: expected");
+}
+
+TEST_CASE("score retrain: takes its defaults from train:, its own keys win", "[config]") {
+  const std::string log = "    feature_log: /tmp/log.csv\n";
+  const std::string train =
+      "train:\n  rounds: 40\n  valid_days: 3\n  delay_days: 1\n  params: {max_depth: \"4\", eta: \"0.1\"}\n"
+      "  early_stopping_rounds: 5\n  search: {trials: 6, budget: 1m}\n";
+  auto inherited = LoadPipelineText(WithScore(log + "    retrain: {every: 3d}\n") + train, "p.yaml");
+  REQUIRE(inherited.ok());
+  const RetrainSpec& i = std::get<ScoreSpec>(inherited->operators[1].params).retrain;
+  CHECK(i.rounds == 40);
+  CHECK(i.valid_days == 3);
+  CHECK(i.delay_days == 1);
+  CHECK(i.train_days == 7);  // not in train: the retrainer's own default
+  CHECK(i.params == std::map<std::string, std::string>{{"eta", "0.1"}, {"max_depth", "4"}});
+  CHECK(i.early_stopping_rounds == 5);
+  CHECK(i.search == 6);
+  CHECK(i.search_budget_ms == 60'000);
+  auto own =
+      LoadPipelineText(WithScore(log + "    retrain: {rounds: 20, valid_days: 2, params: {eta: \"0.2\"}, "
+                                       "search: 0, search_budget: 5s, delay_days: 0}\n") +
+                           train,
+                       "p.yaml");
+  REQUIRE(own.ok());
+  const RetrainSpec& o = std::get<ScoreSpec>(own->operators[1].params).retrain;
+  CHECK(o.rounds == 20);
+  CHECK(o.valid_days == 2);
+  CHECK(o.delay_days == 0);
+  CHECK(o.params == std::map<std::string, std::string>{{"eta", "0.2"}, {"max_depth", "4"}});
+  CHECK(o.search == 0);
+  CHECK(o.search_budget_ms == 5'000);
+  auto plain = LoadPipelineText(WithScore(log + "    retrain: {}\n"), "p.yaml");
+  REQUIRE(plain.ok());
+  const RetrainSpec& p = std::get<ScoreSpec>(plain->operators[1].params).retrain;
+  CHECK(p.delay_days == 0);
+  CHECK(p.early_stopping_rounds == 0);
+  CHECK(p.search == 0);
+  CHECK(p.search_budget_ms == 0);
+
+  ExpectError(WithScore(log + "    retrain: {delay_days: -1}\n"), "21:27", "delay_days: expected 0 or more");
+  ExpectError(WithScore(log + "    retrain: {search: -1}\n"), "21:23", "search: expected 0..10000 trials");
+  ExpectError(WithScore(log + "    retrain: {search_budget: 1 hour}\n"), "21:30", "unknown duration unit");
+  ExpectError(WithScore(log + "    retrain: {early_stopping_rounds: -2}\n"), "21:38",
+              "early_stopping_rounds: expected 0..100000");
+  ExpectError(WithScore(log + "    retrain: {valid_days: 0, search: 3}\n"), "21:38",
+              "search: needs a validation window");
+  // The validation window may come from train: too; the error then points at the retrain section.
+  ExpectError(WithScore(log + "    retrain: {early_stopping_rounds: 4}\n") + "train: {valid_days: 0}\n",
+              "21:38", "early_stopping_rounds: needs a validation window");
+  ExpectError(WithScore(log + "    retrain: {every: 7d}\n") + "train: {valid_days: 0, search: {trials: 2}}\n",
+              "24:41", "search: needs a validation window");
+}
+
 TEST_CASE("durations", "[config]") {
   CHECK(*ParseDurationMs("250ms") == 250);
   CHECK(*ParseDurationMs("7d") == 7 * 86'400'000LL);

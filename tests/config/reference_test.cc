@@ -52,6 +52,12 @@ dead_letter: {kind: kafka, topic: dlq}
 batch: {max_events: 10}
 runtime: {workers: 1}
 http: {enabled: false}
+train:
+  params: {max_depth: "4"}
+  search:
+    trials: 2
+    space:
+      max_depth: {int: [2, 6]}
 )";
 
 //! The mapping of `root` (kFull) that `section` documents.
@@ -89,6 +95,12 @@ YAML::Node At(YAML::Node root, Section section) {
       return root["operators"][2]["retrain"];
     case Section::kRollout:
       return root["operators"][2]["rollout"];
+    case Section::kTrain:
+      return root["train"];
+    case Section::kTrainSearch:
+      return root["train"]["search"];
+    case Section::kSearchDimension:
+      return root["train"]["search"]["space"]["max_depth"];
     case Section::kSink:
       return root["output"];
     case Section::kOutputField:
@@ -153,6 +165,16 @@ TEST_CASE("config reference defaults are the default-constructed specs' values",
   CHECK(Key(Section::kMonitorPerformance, "ph_delta").default_value == "`0.01`");
   CHECK(Key(Section::kRollout, "margin").default_value == "`0`");
   CHECK(Key(Section::kRetrain, "every").default_value == "`7d`");
+  CHECK(Key(Section::kRetrain, "rounds").default_value == "from `train.rounds`, else `100`");
+  CHECK(Key(Section::kRetrain, "search_budget").default_value == "from `train.search.budget`, else `0`");
+  CHECK(Key(Section::kTrain, "rounds").default_value == "`100`");
+  CHECK(Key(Section::kTrain, "early_stopping_metric").default_value == "`aucpr`");
+  CHECK(Key(Section::kTrainSearch, "metric").default_value == "`average_precision`");
+  // The default space is the one the search uses: DefaultSearchSpace(), as a file would write it.
+  CHECK(Key(Section::kTrainSearch, "space").default_value.find("`max_depth: {int: [2, 8]}`") !=
+        std::string::npos);
+  CHECK(Key(Section::kTrainSearch, "space").default_value.find("`eta: {log_uniform: [0.03, 0.3]}`") !=
+        std::string::npos);
   CHECK(Key(Section::kWindowOperator, "lateness").default_value == "`0`");
   // A duration default reads back as the value it was written from.
   for (const SectionDoc& s : Reference()) {

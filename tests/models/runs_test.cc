@@ -41,6 +41,7 @@ RunRecord FullRecord(const std::string& id) {
   r.parent = "v2";
   r.outcome = "registered";
   r.detail = "line one\nline two\t\\";
+  r.search = {id, 3, 10};
   return r;
 }
 
@@ -50,9 +51,13 @@ TEST_CASE("A run record round-trips through its JSON", "[models]") {
   CHECK(json.find("\"format\": \"vigil-run/1\"") != std::string::npos);
   CHECK(json.find("\"started\": \"2026-04-12T10:15:00Z\"") != std::string::npos);
   CHECK(json.find("\"duration_ms\": 12345") != std::string::npos);
-  CHECK(json.find("\"train_window\": {\"start\": \"2018-04-11T00:00:00Z\", \"end\": \"2018-04-18T00:00:00Z\"") !=
+  CHECK(json.find(
+            "\"train_window\": {\"start\": \"2018-04-11T00:00:00Z\", \"end\": \"2018-04-18T00:00:00Z\"") !=
         std::string::npos);
-  CHECK(json.find("{\"topic\": \"transactions\", \"partition\": 1, \"first\": 0, \"end\": 5333}") != std::string::npos);
+  CHECK(json.find("{\"topic\": \"transactions\", \"partition\": 1, \"first\": 0, \"end\": 5333}") !=
+        std::string::npos);
+  CHECK(json.find("\"search\": {\"id\": \"r20260412-101500-0001\", \"trial\": 3, \"trials\": 10}") !=
+        std::string::npos);
   auto back = RunFromJson(json, "test");
   REQUIRE(back.ok());
   CHECK(*back == r);
@@ -68,6 +73,7 @@ TEST_CASE("A run record round-trips through its JSON", "[models]") {
   const std::string bare_json = RunToJson(bare);
   CHECK(bare_json.find("\"model_version\": null") != std::string::npos);
   CHECK(bare_json.find("\"validation_window\": null") != std::string::npos);
+  CHECK(bare_json.find("\"search\": null") != std::string::npos);
   CHECK(bare_json.find("\"auc_roc\": null") != std::string::npos);
   auto bare_back = RunFromJson(bare_json, "test");
   REQUIRE(bare_back.ok());
@@ -85,11 +91,14 @@ TEST_CASE("Malformed run JSON is refused with the file and the member named", "[
   CHECK(RunFromJson(R"({"id":"a","started_ms":"x","outcome":"o"})", "f").status().message() ==
         "f: 'started_ms' is not an integer");
   CHECK(RunFromJson(R"({"id":"a","started_ms":1,"outcome":"o","train_window":{"start_ms":"x"}})", "f")
-            .status().message() == "f: train_window: 'start_ms' is not an integer");
-  CHECK(RunFromJson(R"({"id":"a","started_ms":1,"outcome":"o","params":{"eta":0.3}})", "f").status().message() ==
-        "f: 'params' is not an object of strings");
-  CHECK(RunFromJson(R"({"format":"vigil-run/9","id":"a","started_ms":1,"outcome":"o"})", "f").status().message() ==
-        "f: format 'vigil-run/9', expected 'vigil-run/1'");
+            .status()
+            .message() == "f: train_window: 'start_ms' is not an integer");
+  CHECK(RunFromJson(R"({"id":"a","started_ms":1,"outcome":"o","params":{"eta":0.3}})", "f")
+            .status()
+            .message() == "f: 'params' is not an object of strings");
+  CHECK(RunFromJson(R"({"format":"vigil-run/9","id":"a","started_ms":1,"outcome":"o"})", "f")
+            .status()
+            .message() == "f: format 'vigil-run/9', expected 'vigil-run/1'");
   CHECK(RunFromJson(R"({"id":"a","started_ms":1,"outcome":"o","future_key":[1]})", "f").ok());
 }
 
@@ -221,7 +230,8 @@ TEST_CASE("Run records survive the process that wrote them", "[models]") {
   const pid_t pid = ::fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
-    const bool ok = WriteRun(registry, record).ok() && SetRunOutcome(registry, record.id, kRunPromoted, "").ok();
+    const bool ok =
+        WriteRun(registry, record).ok() && SetRunOutcome(registry, record.id, kRunPromoted, "").ok();
     ::_exit(ok ? 0 : 1);
   }
   int status = 0;

@@ -1,11 +1,11 @@
 // The libxgboost wrapper: errors come back as Status, training is deterministic, models round-trip.
 
-#include <catch2/catch.hpp>
+#include "models/xgb_booster.h"
 
+#include <catch2/catch.hpp>
 #include <string>
 #include <vector>
 
-#include "models/xgb_booster.h"
 #include "tests/models/model_test_util.h"
 
 namespace vigil::models {
@@ -67,6 +67,51 @@ TEST_CASE("XgbBooster trains deterministically and round-trips models", "[models
   auto contribs = a->PredictContribs(**dmatrix);
   REQUIRE(contribs.ok());
   CHECK(contribs->size() == data.num_rows * 7);
+}
+
+TEST_CASE("XgbBooster early stopping keeps the trees up to the best round on the evaluation set",
+          "[models][xgb_booster]") {
+  // Few noisy rows and deep trees: the validation log loss bottoms out early, then rises.
+  Dataset train = MakeDataset(300, 6, 0.0, true, 3);
+  Dataset valid = MakeDataset(300, 6, 0.0, true, 4);
+  auto train_matrix = DMatrix::FromDense(train.values.data(), train.num_rows, train.num_cols, train.labels);
+  auto valid_matrix = DMatrix::FromDense(valid.values.data(), valid.num_rows, valid.num_cols, valid.labels);
+  REQUIRE(train_matrix.ok());
+  REQUIRE(valid_matrix.ok());
+  const std::vector<std::string> names = {"a", "b", "c", "d", "e", "f"};
+  REQUIRE((*train_matrix)->SetFeatureNames(names).ok());
+  TrainOptions options;
+  options.params = {{"objective", "binary:logistic"}, {"max_depth", "8"}, {"eta", "0.5"}, {"seed", "1"}};
+  options.rounds = 200;
+  options.early_stopping_rounds = 10;
+  options.early_stopping_metric = "logloss";
+  auto stopped = XgbBooster::Train(**train_matrix, options, valid_matrix->get());
+  REQUIRE(stopped.ok());
+  REQUIRE((*stopped)->early_stopping().has_value());
+  const EarlyStopping& e = *(*stopped)->early_stopping();
+  CHECK(e.metric == "logloss");
+  CHECK(e.rounds_run < 200);
+  CHECK(e.rounds_run == e.best_round + 1 + 10);  // stopped by patience, not by the round count
+  CHECK((*stopped)->BoostedRounds().value() == e.best_round + 1);
+
+  // The kept model is the one trained for best_round + 1 rounds, tree for tree.
+  TrainOptions plain = options;
+  plain.early_stopping_rounds = 0;
+  plain.rounds = e.best_round + 1;
+  auto shorter = XgbBooster::Train(**train_matrix, plain);
+  REQUIRE(shorter.ok());
+  CHECK_FALSE((*shorter)->early_stopping().has_value());
+  const auto expected = (*shorter)->PredictDense(valid.values.data(), valid.num_rows, valid.num_cols);
+  const auto got = (*stopped)->PredictDense(valid.values.data(), valid.num_rows, valid.num_cols);
+  REQUIRE(expected.ok());
+  REQUIRE(got.ok());
+  CHECK(*got == *expected);
+  CHECK_THAT(testing::SaveOrDie(**stopped, ModelFormat::kJson),
+             Catch::Contains("\"feature_names\":[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\"]"));
+
+  auto no_valid = XgbBooster::Train(**train_matrix, options);
+  REQUIRE_FALSE(no_valid.ok());
+  CHECK(no_valid.status().code() == base::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
