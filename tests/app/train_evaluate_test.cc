@@ -170,6 +170,33 @@ TEST_CASE("Table reads numeric CSV columns by name", "[app]") {
   CHECK(app::Table::ReadCsv(path + ".missing").status().code() == base::StatusCode::kNotFound);
 }
 
+TEST_CASE("Table reads text columns, JSON-quoted cells unquoted and their commas kept", "[app]") {
+  const std::string path = TempDir("vigil-table") + "/t.csv";
+  // As vigil replay writes string fields: JSON-quoted, escapes and all.
+  std::ofstream(path) << "ID,CHANNEL,X,NIGHT\n1,\"web, mobile\",0.5,1\n2,\"pos \\\"A\\\"\",1.5,0\n3,,2,1\n";
+  app::TableReadOptions read;
+  read.int64_columns = {"ID"};
+  read.double_columns = {"X"};
+  read.text_columns = {"CHANNEL", "NIGHT"};
+  auto table = app::Table::ReadCsv(path, read);
+  INFO(table.status().message());
+  REQUIRE(table.ok());
+  REQUIRE(table->num_rows() == 3);
+  const auto channel = table->Texts("CHANNEL");
+  REQUIRE(channel.ok());
+  CHECK(std::vector<std::string>(channel->begin(), channel->end()) ==
+        std::vector<std::string>{"web, mobile", "pos \"A\"", ""});
+  CHECK((*table->Texts("NIGHT"))[1] == "0");
+  CHECK((*table->Doubles("X"))[2] == 2.0);
+  CHECK(!table->Doubles("CHANNEL").ok());
+  CHECK(!table->Texts("X").ok());
+  // A quoted cell is text only: as a number it is refused, naming it.
+  read.text_columns = {"NIGHT"};
+  read.double_columns = {"X", "CHANNEL"};
+  CHECK(app::Table::ReadCsv(path, read).status().message().find(":2: column CHANNEL is not a number") !=
+        std::string::npos);
+}
+
 TEST_CASE("Sha256Hex matches the FIPS 180-2 test vectors", "[app]") {
   CHECK(app::Sha256Hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   CHECK(app::Sha256Hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
