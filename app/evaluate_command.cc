@@ -239,7 +239,8 @@ void AddEvaluateCommand(CLI::App& app, EvaluateOptions& o) {
   CLI::App* cmd = app.add_subcommand(
       "evaluate",
       "Evaluate models with the Fraud Detection Handbook's protocol (chapter 3 test week, chapter 5 "
-      "prequential folds) on a training table");
+      "prequential folds) on a training table, with a business report: cost and alert-budget thresholds, "
+      "metrics per segment");
   cmd->add_option("pipeline", o.pipeline,
                   "Pipeline YAML; its `features:` list names the model's input columns")
       ->required();
@@ -265,11 +266,13 @@ void AddEvaluateCommand(CLI::App& app, EvaluateOptions& o) {
   cmd->add_option(
       "--served", o.served,
       "NAME=FILE, repeatable: scores a pipeline served (decisions JSONL or a replay CSV, with TRANSACTION_ID "
-      "and SCORE), evaluated week by week on the table's labels (AP, CP@k; known compromised cards removed)");
+      "and SCORE), evaluated week by week on the table's labels (AP, CP@k; known compromised cards removed), "
+      "with the business report over the last weeks");
   cmd->add_option("--weeks-from", o.weeks_from,
                   "With --served: first day of the first week, YYYY-MM-DD (default: the "
                   "table's first day)");
-  cmd->add_option("--last", o.last, "With --served: weeks averaged in the summary")->capture_default_str();
+  cmd->add_option("--last", o.last, "With --served: weeks averaged in the summary and in the business report")
+      ->capture_default_str();
   AddModelFlags(*cmd, o.model);
   AddBusinessFlags(*cmd, o.business);
   cmd->add_flag("--json", o.json, "Print one JSON object instead of tables");
