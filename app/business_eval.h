@@ -44,14 +44,14 @@ void AddBusinessFlags(CLI::App& cmd, BusinessFlags& flags);
 
 //! The settings in force.
 struct BusinessSettings {
-  models::KpiOptions kpi;        //!< Threshold, costs, alert budget (days set per report).
-  std::string threshold_source;  //!< Where the threshold came from, for the report.
-  std::string amount_column = "TX_AMOUNT";
-  int card_age_days = 30;                             //!< 0: no card-age segments.
+  models::KpiOptions kpi;                   //!< Threshold, costs, alert budget (days set per report).
+  std::string threshold_source;             //!< Where the threshold came from, for the report.
+  std::string amount_column = "TX_AMOUNT";  //!< The amount of the KPIs and bands.
+  int card_age_days = 30;                   //!< 0: no card-age segments.
   std::vector<double> amount_bands = {20, 100, 500};  //!< Empty: no amount bands.
   std::vector<std::string> columns;                   //!< Categorical segment columns.
   int max_values = 20;                                //!< A column with more values is refused.
-  double underserved_ratio = 0.5;
+  double underserved_ratio = 0.5;  //!< Flag below this share of the overall precision or recall.
 };
 
 //! Resolves the settings. InvalidArgument for out-of-range flags or malformed --amount-bands.

@@ -25,6 +25,7 @@ namespace vigil::operators {
 //! Categorical segment columns at most (config::SegmentsSpec::columns).
 inline constexpr size_t kMaxSegmentColumns = 6;
 
+//! Which segment of each segmentation an event falls in, for one score monitor.
 class MonitorSegments {
  public:
   //! InvalidArgument for bands that do not increase, too many columns or max_values outside 1..100.
