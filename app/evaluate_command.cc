@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "app/evaluate_print.h"
 #include "app/served_eval.h"
 #include "base/time.h"
 #include "config/pipeline_config.h"
@@ -19,14 +20,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-//! The book's chapter-3 XGBoost results (fraudsim/SPEC.md).
-constexpr double kBookAuc = 0.862, kBookAp = 0.639, kBookCp = 0.273;
-constexpr int64_t kBookTrainRows = 67'240, kBookTrainFrauds = 598, kBookTestRows = 58'264,
-                  kBookTestFrauds = 385;
-//! The book's chapter-5 prequential XGBoost results: mean and standard deviation.
-constexpr double kBookPreqAuc = 0.859, kBookPreqAucStd = 0.005, kBookPreqAp = 0.659, kBookPreqApStd = 0.012,
-                 kBookPreqCp = 0.285, kBookPreqCpStd = 0.010;
-
 std::string DateOfDay(int64_t epoch_day) {
   char buffer[32];
   base::FormatIso8601(epoch_day * base::kMsPerDay, buffer);
@@ -36,6 +29,8 @@ std::string DateOfDay(int64_t epoch_day) {
 //! The table with its rows as the protocol sees them: day since the table's first day, card, label.
 struct EvalData {
   Table table;                                  //!< The training table.
+  BusinessSettings business;                    //!< The business report's settings.
+  BusinessTable business_table;                 //!< Amounts and segments of the table's rows.
   std::vector<std::string> features;            //!< Model inputs, in order.
   int64_t first_epoch_day = 0;                  //!< Day (since 1970) of the earliest row: day 0.
   int64_t last_epoch_day = 0;                   //!< Day (since 1970) of the latest row.
@@ -46,9 +41,18 @@ base::Result<EvalData> LoadEvalData(const EvaluateOptions& o) {
   VIGIL_ASSIGN_OR_RETURN(config::PipelineSpec pipeline, config::LoadPipelineFile(o.pipeline));
   if (pipeline.features.empty())
     return base::InvalidArgument(o.pipeline + ": the pipeline has no `features:` list");
-  VIGIL_ASSIGN_OR_RETURN(Table table, ReadTrainingTable(o.table, pipeline.features));
+  VIGIL_ASSIGN_OR_RETURN(BusinessSettings business, ResolveBusinessSettings(pipeline, o.business));
+  TableReadOptions extra;
+  extra.double_columns = pipeline.features;
+  extra.int64_columns = {std::string(kTimeColumn), std::string(kCustomerColumn),
+                         std::string(kTransactionColumn), std::string(kLabelColumn)};
+  AddBusinessColumns(business, &extra);
+  if (std::filesystem::exists(o.table)) VIGIL_RETURN_IF_ERROR(CheckAmountColumn(o.table, business));
+  VIGIL_ASSIGN_OR_RETURN(Table table, ReadTrainingTable(o.table, pipeline.features, extra));
   if (table.num_rows() == 0) return base::InvalidArgument(o.table + ": the table has no rows");
-  EvalData data{std::move(table), pipeline.features, 0, 0, {}};
+  VIGIL_ASSIGN_OR_RETURN(BusinessTable business_table, MakeBusinessTable(table, business));
+  EvalData data{
+      std::move(table), std::move(business), std::move(business_table), pipeline.features, 0, 0, {}};
   VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> times, data.table.Int64s(kTimeColumn));
   VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> customers, data.table.Int64s(kCustomerColumn));
   VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> labels, data.table.Int64s(kLabelColumn));
@@ -126,19 +130,6 @@ base::Result<models::HandbookSplit> MakeSplit(const EvalData& data, const Evalua
   return split;
 }
 
-bool IsBookSetup(const EvaluateOptions& o) {
-  return o.train_start == kBookTrainStart && o.train_days == 7 && o.delay_days == 7 && o.test_days == 7 &&
-         o.k == 100;
-}
-
-//! One evaluated fold (or the single chapter-3 split).
-struct FoldResult {
-  models::HandbookEvaluation evaluation;  //!< Sets and metrics.
-  std::string train_start;                //!< First training day, YYYY-MM-DD.
-  std::string test_start;                 //!< First test day, YYYY-MM-DD.
-  std::string test_end;                   //!< Last test day, YYYY-MM-DD.
-};
-
 FoldResult MakeFoldResult(const EvalData& data, const models::HandbookEvaluation& evaluation) {
   const models::HandbookSplit& s = evaluation.split;
   return {evaluation, DateOfDay(data.first_epoch_day + s.train_start_day),
@@ -171,137 +162,66 @@ base::Result<std::vector<FoldResult>> RunPrequential(EvalData& data, const model
   return folds;
 }
 
-//! Mean and sample standard deviation (n - 1, as pandas' std) of one metric over folds.
-struct MeanStd {
-  double mean = 0;  //!< Mean.
-  double std = 0;   //!< Sample standard deviation; 0 for one fold.
-};
-
-template <typename Get>
-MeanStd Summarise(const std::vector<FoldResult>& folds, Get get) {
-  MeanStd out;
-  for (const FoldResult& f : folds) out.mean += get(f.evaluation.test);
-  out.mean /= static_cast<double>(folds.size());
-  double squares = 0;
-  for (const FoldResult& f : folds) squares += std::pow(get(f.evaluation.test) - out.mean, 2);
-  out.std = folds.size() > 1 ? std::sqrt(squares / static_cast<double>(folds.size() - 1)) : 0.0;
-  return out;
+//! Column names of the models: their version directories' names, or the paths given if two clash.
+std::vector<std::string> ModelNames(const std::vector<std::string>& dirs) {
+  std::vector<std::string> names;
+  for (const std::string& dir : dirs) {
+    fs::path path(dir);
+    if (!path.has_filename()) path = path.parent_path();
+    names.push_back(path.filename().string());
+  }
+  for (const std::string& name : names)
+    if (std::count(names.begin(), names.end(), name) > 1) return dirs;
+  return names;
 }
 
-std::string BookCell(bool show, double value) { return show ? fmt::format("{:.3f}", value) : "-"; }
-
-void PrintChapter3(const EvalData& data, const FoldResult& r, const EvaluateOptions& o) {
-  const models::HandbookEvaluation& e = r.evaluation;
-  const bool book = IsBookSetup(o);
-  fmt::print("table {}: {} rows, {} .. {}\n", o.table, data.rows.size(), DateOfDay(data.first_epoch_day),
-             DateOfDay(data.last_epoch_day));
-  fmt::print("model {}; train from {} ({} days), delay {} days, test {} .. {}\n", o.model_dir, r.train_start,
-             e.split.train_days, e.split.delay_days, r.test_start, r.test_end);
-  fmt::print("{:<28}{:>10}{:>10}\n", "", "vigil", book ? "book" : "");
-  const auto count = [&](const char* name, int64_t value, int64_t book_value) {
-    fmt::print("{:<28}{:>10}{:>10}\n", name, value, book ? std::to_string(book_value) : "");
-  };
-  count("train transactions", e.train_transactions, kBookTrainRows);
-  count("train frauds", e.train_frauds, kBookTrainFrauds);
-  count("test transactions", e.test.transactions, kBookTestRows);
-  count("test frauds", e.test.frauds, kBookTestFrauds);
-  fmt::print("{:<28}{:>10}\n", "test rows of known cards", e.removed_test_rows);
-  fmt::print("{:<28}{:>10.3f}{:>10}\n", "AUC ROC", e.test.auc_roc, BookCell(book, kBookAuc));
-  fmt::print("{:<28}{:>10.3f}{:>10}\n", "average precision", e.test.average_precision,
-             BookCell(book, kBookAp));
-  fmt::print("{:<28}{:>10.3f}{:>10}\n", fmt::format("card precision@{}", o.k), e.test.card_precision_at_k,
-             BookCell(book, kBookCp));
-}
-
-void PrintPrequential(const std::vector<FoldResult>& folds, const EvaluateOptions& o) {
-  fmt::print("\nprequential, {} folds (train {} d / delay {} d / test {} d, one model per fold)\n",
-             folds.size(), o.train_days, o.delay_days, o.test_days);
-  fmt::print("{:<12}{:<24}{:>8}{:>8}{:>17}{:>17}{:>17}\n", "train from", "test", "tx", "frauds", "AUC ROC",
-             "AP", fmt::format("CP@{}", o.k));
-  for (const FoldResult& f : folds) {
-    const models::HandbookMetrics& m = f.evaluation.test;
-    fmt::print("{:<12}{:<24}{:>8}{:>8}{:>17.3f}{:>17.3f}{:>17.3f}\n", f.train_start,
-               f.test_start + " .. " + f.test_end, m.transactions, m.frauds, m.auc_roc, m.average_precision,
-               m.card_precision_at_k);
-  }
-  const MeanStd auc = Summarise(folds, [](const auto& m) { return m.auc_roc; });
-  const MeanStd ap = Summarise(folds, [](const auto& m) { return m.average_precision; });
-  const MeanStd cp = Summarise(folds, [](const auto& m) { return m.card_precision_at_k; });
-  const auto cell = [](double mean, double std) { return fmt::format("{:.3f} ± {:.3f}", mean, std); };
-  fmt::print("{:<52}{:>17}{:>17}{:>17}\n", "vigil, mean ± std", cell(auc.mean, auc.std),
-             cell(ap.mean, ap.std), cell(cp.mean, cp.std));
-  if (IsBookSetup(o) && o.prequential == 4) {
-    fmt::print("{:<52}{:>17}{:>17}{:>17}\n", "book (XGBoost default)", cell(kBookPreqAuc, kBookPreqAucStd),
-               cell(kBookPreqAp, kBookPreqApStd), cell(kBookPreqCp, kBookPreqCpStd));
-  }
-}
-
-std::string FoldJson(const FoldResult& f) {
-  const models::HandbookEvaluation& e = f.evaluation;
-  return fmt::format(
-      "{{\"train_start\": \"{}\", \"test_start\": \"{}\", \"test_end\": \"{}\", \"train_transactions\": {}, "
-      "\"train_frauds\": {}, \"test_transactions\": {}, \"test_frauds\": {}, \"removed_test_rows\": {}, "
-      "\"auc_roc\": {}, \"average_precision\": {}, \"k\": {}, \"card_precision_at_k\": {}}}",
-      f.train_start, f.test_start, f.test_end, e.train_transactions, e.train_frauds, e.test.transactions,
-      e.test.frauds, e.removed_test_rows, e.test.auc_roc, e.test.average_precision, e.test.top_k,
-      e.test.card_precision_at_k);
-}
-
-void PrintJson(const FoldResult* chapter3, const std::vector<FoldResult>& folds, const EvaluateOptions& o) {
-  std::vector<std::string> parts;
-  if (chapter3 != nullptr) {
-    parts.push_back(fmt::format("\"chapter3\": {}", FoldJson(*chapter3)));
-    if (IsBookSetup(o)) {
-      parts.push_back(
-          fmt::format("\"book_chapter3\": {{\"auc_roc\": {}, \"average_precision\": {}, "
-                      "\"card_precision_at_k\": {}}}",
-                      kBookAuc, kBookAp, kBookCp));
-    }
-  }
-  if (!folds.empty()) {
-    std::vector<std::string> fold_json;
-    for (const FoldResult& f : folds) fold_json.push_back(FoldJson(f));
-    const MeanStd auc = Summarise(folds, [](const auto& m) { return m.auc_roc; });
-    const MeanStd ap = Summarise(folds, [](const auto& m) { return m.average_precision; });
-    const MeanStd cp = Summarise(folds, [](const auto& m) { return m.card_precision_at_k; });
-    parts.push_back(
-        fmt::format("\"prequential\": {{\"folds\": [{}], \"mean\": {{\"auc_roc\": {}, \"average_precision\": "
-                    "{}, \"card_precision_at_k\": {}}}, \"std\": {{\"auc_roc\": {}, \"average_precision\": "
-                    "{}, \"card_precision_at_k\": {}}}}}",
-                    fmt::join(fold_json, ", "), auc.mean, ap.mean, cp.mean, auc.std, ap.std, cp.std));
-  }
-  fmt::print("{{{}}}\n", fmt::join(parts, ", "));
+//! One model on the test period: chapter 3, and the business report on the same rows.
+base::Result<ModelResult> EvaluateModel(EvalData& data, const std::string& dir, std::string name,
+                                        const models::HandbookSplit& split, const EvaluateOptions& o) {
+  VIGIL_ASSIGN_OR_RETURN(std::shared_ptr<const models::Forest> forest, LoadModel(dir, data.features));
+  VIGIL_ASSIGN_OR_RETURN(models::HandbookEvaluation evaluation, ScoreAndEvaluate(data, *forest, split, o.k));
+  VIGIL_ASSIGN_OR_RETURN(models::HandbookSets sets, models::SelectHandbookSets(data.rows, split));
+  std::vector<models::ScoredTransaction> rows;
+  for (size_t i : sets.test) rows.push_back(data.rows[i]);
+  auto business =
+      EvaluateBusiness(data.business_table, data.business, name, rows, sets.test, split.test_days);
+  if (!business.ok()) return business.status().WithContext("business report of " + dir);
+  return ModelResult{std::move(name), dir, MakeFoldResult(data, evaluation), std::move(business).value()};
 }
 
 base::Status RunEvaluate(const EvaluateOptions& o) {
   if (!o.served.empty()) {
-    if (!o.model_dir.empty() || o.prequential > 0)
+    if (!o.model_dirs.empty() || o.prequential > 0)
       return base::InvalidArgument("--served goes without --model and --prequential");
-    return EvaluateServed({o.table, o.served, o.weeks_from, o.delay_days, o.k, o.last, o.json});
+    VIGIL_ASSIGN_OR_RETURN(config::PipelineSpec pipeline, config::LoadPipelineFile(o.pipeline));
+    VIGIL_ASSIGN_OR_RETURN(BusinessSettings business, ResolveBusinessSettings(pipeline, o.business));
+    return EvaluateServed({o.table, o.served, o.weeks_from, o.delay_days, o.k, o.last, o.json, business});
   }
-  if (o.model_dir.empty() && o.prequential == 0)
+  if (o.model_dirs.empty() && o.prequential == 0)
     return base::InvalidArgument("give --model DIR and/or --prequential N");
   if (o.prequential < 0) return base::InvalidArgument("--prequential must be 0 or more");
   if (o.k < 1) return base::InvalidArgument("--k must be at least 1");
   VIGIL_ASSIGN_OR_RETURN(EvalData data, LoadEvalData(o));
   VIGIL_ASSIGN_OR_RETURN(models::HandbookSplit split, MakeSplit(data, o));
-  std::unique_ptr<FoldResult> chapter3;
-  if (!o.model_dir.empty()) {
-    VIGIL_ASSIGN_OR_RETURN(std::shared_ptr<const models::Forest> forest,
-                           LoadModel(o.model_dir, data.features));
-    VIGIL_ASSIGN_OR_RETURN(models::HandbookEvaluation evaluation,
-                           ScoreAndEvaluate(data, *forest, split, o.k));
-    chapter3 = std::make_unique<FoldResult>(MakeFoldResult(data, evaluation));
+  std::vector<ModelResult> models;
+  const std::vector<std::string> names = ModelNames(o.model_dirs);
+  for (size_t i = 0; i < o.model_dirs.size(); ++i) {
+    VIGIL_ASSIGN_OR_RETURN(ModelResult result, EvaluateModel(data, o.model_dirs[i], names[i], split, o));
+    models.push_back(std::move(result));
   }
   std::vector<FoldResult> folds;
   if (o.prequential > 0) {
     VIGIL_ASSIGN_OR_RETURN(folds, RunPrequential(data, split, o));
   }
   if (o.json) {
-    PrintJson(chapter3.get(), folds, o);
+    PrintJson(models, folds, o);
     return base::Status::OK();
   }
-  if (chapter3) PrintChapter3(data, *chapter3, o);
+  if (!models.empty()) {
+    const TableSummary table{data.rows.size(), DateOfDay(data.first_epoch_day),
+                             DateOfDay(data.last_epoch_day)};
+    PrintChapter3(table, models, data.business, o);
+  }
   if (!folds.empty()) PrintPrequential(folds, o);
   return base::Status::OK();
 }
@@ -319,14 +239,15 @@ void AddEvaluateCommand(CLI::App& app, EvaluateOptions& o) {
   CLI::App* cmd = app.add_subcommand(
       "evaluate",
       "Evaluate models with the Fraud Detection Handbook's protocol (chapter 3 test week, chapter 5 "
-      "prequential folds) on a training table");
+      "prequential folds) on a training table, with a business report: cost and alert-budget thresholds, "
+      "metrics per segment");
   cmd->add_option("pipeline", o.pipeline,
                   "Pipeline YAML; its `features:` list names the model's input columns")
       ->required();
   cmd->add_option("--table", o.table, "Training table CSV (vigil replay's output, with LABEL)")->required();
-  cmd->add_option("--model", o.model_dir,
-                  "Model version directory DIR/<version> written by vigil train; scored on "
-                  "the test period");
+  cmd->add_option("--model", o.model_dirs,
+                  "Model version directory DIR/<version> written by vigil train; scored on the test period. "
+                  "Repeatable: models compared side by side");
   cmd->add_option("--train-start", o.train_start,
                   "First training day (UTC), YYYY-MM-DD; day 0 is the table's first "
                   "day")
@@ -345,12 +266,15 @@ void AddEvaluateCommand(CLI::App& app, EvaluateOptions& o) {
   cmd->add_option(
       "--served", o.served,
       "NAME=FILE, repeatable: scores a pipeline served (decisions JSONL or a replay CSV, with TRANSACTION_ID "
-      "and SCORE), evaluated week by week on the table's labels (AP, CP@k; known compromised cards removed)");
+      "and SCORE), evaluated week by week on the table's labels (AP, CP@k; known compromised cards removed), "
+      "with the business report over the last weeks");
   cmd->add_option("--weeks-from", o.weeks_from,
                   "With --served: first day of the first week, YYYY-MM-DD (default: the "
                   "table's first day)");
-  cmd->add_option("--last", o.last, "With --served: weeks averaged in the summary")->capture_default_str();
+  cmd->add_option("--last", o.last, "With --served: weeks averaged in the summary and in the business report")
+      ->capture_default_str();
   AddModelFlags(*cmd, o.model);
+  AddBusinessFlags(*cmd, o.business);
   cmd->add_flag("--json", o.json, "Print one JSON object instead of tables");
   cmd->callback([&o] { o.selected = true; });
 }

@@ -73,6 +73,29 @@ bool ParseInt64(const char* begin, const char* end, int64_t& out) {
   return true;
 }
 
+// The end of the cell starting at `begin`: the next ',' (or the line's end), after the closing quote
+// when the cell is JSON-quoted.
+const char* CellEnd(const char* begin, const char* line_end) {
+  const char* p = begin;
+  if (p < line_end && *p == '"') {
+    for (++p; p < line_end && *p != '"'; ++p)
+      if (*p == '\\' && p + 1 < line_end) ++p;
+  }
+  const void* comma = std::memchr(p, ',', static_cast<size_t>(line_end - p));
+  return comma == nullptr ? line_end : static_cast<const char*>(comma);
+}
+
+// A text cell: a quoted one without its quotes, \" and \\ unescaped.
+std::string Unquote(std::string_view cell) {
+  if (cell.size() < 2 || cell.front() != '"' || cell.back() != '"') return std::string(cell);
+  std::string out;
+  for (size_t i = 1; i + 1 < cell.size(); ++i) {
+    if (cell[i] == '\\' && i + 2 < cell.size() && (cell[i + 1] == '"' || cell[i + 1] == '\\')) ++i;
+    out.push_back(cell[i]);
+  }
+  return out;
+}
+
 }  // namespace
 
 base::Result<Table> Table::ReadCsv(const std::string& path, const TableReadOptions& options) {
@@ -92,14 +115,15 @@ base::Result<Table> Table::ReadCsv(const std::string& path, const TableReadOptio
           base::StatusCode::kInvalidArgument,
           fmt::format("{}:1: column {} has an empty or repeated name '{}'", path, i + 1, name));
     }
-    const bool as_int = Contains(options.int64_columns, name);
+    const bool as_text = Contains(options.text_columns, name);
+    const bool as_int = !as_text && Contains(options.int64_columns, name);
     const bool as_double =
-        !as_int && (options.double_columns.empty() || Contains(options.double_columns, name));
-    if (as_int || as_double)
-      table.columns_.push_back(
-          Column{name, i, as_int, as_int && Contains(options.optional_int64_columns, name), {}, {}});
+        !as_int && !as_text && (options.double_columns.empty() || Contains(options.double_columns, name));
+    if (as_int || as_double || as_text)
+      table.columns_.push_back(Column{
+          name, i, as_int, as_int && Contains(options.optional_int64_columns, name), {}, {}, as_text, {}});
   }
-  for (const auto* wanted : {&options.double_columns, &options.int64_columns}) {
+  for (const auto* wanted : {&options.double_columns, &options.int64_columns, &options.text_columns}) {
     for (const std::string& name : *wanted) {
       if (!Contains(table.header_, name)) {
         return base::Status(base::StatusCode::kNotFound,
@@ -119,6 +143,8 @@ base::Status Table::ParseBody(std::string_view body, const std::string& path, si
     slot_of_cell[columns_[c].index] = static_cast<int>(c);
     if (columns_[c].is_int64)
       columns_[c].int64s.reserve(expected_rows);
+    else if (columns_[c].is_text)
+      columns_[c].texts.reserve(expected_rows);
     else
       columns_[c].doubles.reserve(expected_rows);
   }
@@ -137,15 +163,17 @@ base::Status Table::ParseBody(std::string_view body, const std::string& path, si
     size_t cell = 0;
     const char* cell_begin = p;
     while (true) {
-      const char* cell_end =
-          static_cast<const char*>(std::memchr(cell_begin, ',', static_cast<size_t>(line_end - cell_begin)));
-      if (cell_end == nullptr) cell_end = line_end;
+      const char* cell_end = CellEnd(cell_begin, line_end);
       if (cell >= header_.size()) break;
       const int slot = slot_of_cell[cell];
       if (slot >= 0) {
         Column& column = columns_[static_cast<size_t>(slot)];
         bool ok = false;
-        if (column.is_int64 && column.optional && cell_begin == cell_end) {
+        if (column.is_text) {
+          column.texts.push_back(
+              Unquote(std::string_view(cell_begin, static_cast<size_t>(cell_end - cell_begin))));
+          ok = true;
+        } else if (column.is_int64 && column.optional && cell_begin == cell_end) {
           column.int64s.push_back(kMissing);
           ok = true;
         } else if (column.is_int64) {
@@ -189,10 +217,18 @@ const Table::Column* Table::Find(std::string_view name) const {
 
 base::Result<std::span<const double>> Table::Doubles(std::string_view name) const {
   const Column* column = Find(name);
-  if (column == nullptr || column->is_int64) {
+  if (column == nullptr || column->is_int64 || column->is_text) {
     return base::Status(base::StatusCode::kNotFound, fmt::format("table has no numeric column '{}'", name));
   }
   return std::span<const double>(column->doubles);
+}
+
+base::Result<std::span<const std::string>> Table::Texts(std::string_view name) const {
+  const Column* column = Find(name);
+  if (column == nullptr || !column->is_text) {
+    return base::Status(base::StatusCode::kNotFound, fmt::format("table has no text column '{}'", name));
+  }
+  return std::span<const std::string>(column->texts);
 }
 
 base::Result<std::span<const int64_t>> Table::Int64s(std::string_view name) const {

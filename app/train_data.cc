@@ -35,11 +35,21 @@ base::Result<int64_t> ParseDateMs(std::string_view date) {
   return *ms;
 }
 
-base::Result<Table> ReadTrainingTable(const std::string& path, const std::vector<std::string>& features) {
+base::Result<Table> ReadTrainingTable(const std::string& path, const std::vector<std::string>& features,
+                                      const TableReadOptions& extra) {
   TableReadOptions read;
   read.double_columns = features;
   read.int64_columns = {std::string(kTimeColumn), std::string(kCustomerColumn),
                         std::string(kTransactionColumn), std::string(kLabelColumn)};
+  const auto listed = [&](const std::string& c) {
+    return std::find(read.double_columns.begin(), read.double_columns.end(), c) !=
+               read.double_columns.end() ||
+           std::find(read.int64_columns.begin(), read.int64_columns.end(), c) != read.int64_columns.end();
+  };
+  for (const std::string& c : extra.double_columns)
+    if (!listed(c)) read.double_columns.push_back(c);
+  for (const std::string& c : extra.text_columns)
+    if (!listed(c)) read.text_columns.push_back(c);
   // A table replayed from Kafka ends with events whose labels were not known yet.
   read.optional_int64_columns = {std::string(kLabelColumn)};
   // A feature log (operators/feature_log.h) also says where each row came from.

@@ -47,8 +47,10 @@ struct ModelFlags {
 base::Result<int64_t> ParseDateMs(std::string_view date);
 
 //! Reads a training table: `features` as doubles, TX_TIME_MS, CUSTOMER_ID, TRANSACTION_ID and LABEL
-//! as integers. NotFound, naming the pipeline, if the table lacks a feature or one of those columns.
-base::Result<Table> ReadTrainingTable(const std::string& path, const std::vector<std::string>& features);
+//! as integers, and the double and text columns of `extra` that are not among those. NotFound, naming
+//! the pipeline, if the table lacks a feature or one of those columns.
+base::Result<Table> ReadTrainingTable(const std::string& path, const std::vector<std::string>& features,
+                                      const TableReadOptions& extra = {});
 
 //! Indices of the rows whose TX_TIME_MS is in [start_ms, end_ms), in table order.
 std::vector<size_t> RowsInWindow(std::span<const int64_t> times_ms, int64_t start_ms, int64_t end_ms);

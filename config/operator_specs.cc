@@ -1,6 +1,7 @@
 // Parsing of the `operators:` list: one function per operator type.
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <set>
 
 #include "config/pipeline_config.h"
@@ -78,6 +79,45 @@ Status ParseWindowKey(const YamlReader& r, const YAML::Node& node, std::vector<s
   return Status::OK();
 }
 
+//! `segments: {card_age_days: 30, amount_bands: [20, 100, 500], amount: TX_AMOUNT, columns: [C],
+//!            max_values: 20, underserved_ratio: 0.5}`
+Status ParseSegments(const YamlReader& r, const YAML::Node& node, SegmentsSpec* g) {
+  VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, "segments", Section::kMonitorSegments));
+  g->enabled = true;
+  g->loc = r.Loc(node);
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "card_age_days", &g->card_age_days));
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "amount", &g->amount));
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "max_values", &g->max_values));
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "underserved_ratio", &g->underserved_ratio));
+  if (g->card_age_days < 0 || g->card_age_days > 3650)
+    return r.Error(node["card_age_days"], "card_age_days: expected 0..3650 (0: no card-age segments)");
+  if (g->max_values < 1 || g->max_values > 100)
+    return r.Error(node["max_values"], "max_values: expected 1..100");
+  if (!(g->underserved_ratio >= 0 && g->underserved_ratio <= 1))
+    return r.Error(node["underserved_ratio"], "underserved_ratio: expected 0..1");
+  if (YAML::Node bands = node["amount_bands"]) {
+    VIGIL_RETURN_IF_ERROR(r.ExpectSeq(bands, "amount_bands"));
+    g->amount_bands.clear();
+    for (const auto& b : bands) {
+      double bound = 0;
+      if (!b.IsScalar() || !YAML::convert<double>::decode(b, bound) || !std::isfinite(bound))
+        return r.Error(b, "amount_bands: expected numbers");
+      if (!g->amount_bands.empty() && !(bound > g->amount_bands.back()))
+        return r.Error(b, "amount_bands: expected increasing bounds");
+      g->amount_bands.push_back(bound);
+    }
+  }
+  if (YAML::Node columns = node["columns"]) {
+    VIGIL_RETURN_IF_ERROR(r.ExpectSeq(columns, "columns"));
+    for (const auto& c : columns) {
+      if (!c.IsScalar()) return r.Error(c, "columns: expected column names");
+      g->columns.push_back(c.Scalar());
+    }
+    if (g->columns.size() > 6) return r.Error(columns, "columns: at most 6 segment columns");
+  }
+  return Status::OK();
+}
+
 //! `monitor: {drift: {events: N | span: 1h, sub_windows: N}, every: 5s,
 //!           performance: {window_days: 7, label_delay_days: 7, top_k: 100, card: CUSTOMER_ID}}`
 Status ParseMonitor(const YamlReader& r, const YAML::Node& node, MonitorSpec* m) {
@@ -109,6 +149,7 @@ Status ParseMonitor(const YamlReader& r, const YAML::Node& node, MonitorSpec* m)
     if (m->label_delay_days < 0)
       return r.Error(p["label_delay_days"], "label_delay_days: expected 0 or more");
     if (m->top_k < 1) return r.Error(p["top_k"], "top_k: expected at least 1");
+    if (YAML::Node g = p["segments"]) VIGIL_RETURN_IF_ERROR(ParseSegments(r, g, &m->segments));
   }
   return Status::OK();
 }

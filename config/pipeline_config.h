@@ -227,6 +227,26 @@ struct WindowSpec {
 
 //! `score: monitor:` — drift of the model's inputs and score against the reference histograms stored
 //! with the serving version, and its performance on delayed labels; exported as Prometheus gauges.
+//! `score: monitor: performance: segments:` — average precision, precision and recall at the review
+//! threshold per segment of the matured traffic, and a 0/1 under-served flag per segment (its precision
+//! or recall below `underserved_ratio` × the overall figure): labelled gauges of the score monitor.
+struct SegmentsSpec {
+  bool enabled = false;  //!< A `segments:` section is present.
+  //! New vs established cards: new when first seen less than this many days before the event (first
+  //! seen by this monitor since it started). Default 30 days; 0 = no card-age segments.
+  int card_age_days = 30;
+  //! Amount band bounds, increasing: {20, 100, 500} gives <20, 20-100, 100-500, >=500. Empty = none.
+  std::vector<double> amount_bands = {20, 100, 500};
+  std::string amount = "TX_AMOUNT";  //!< The amount column of the bands. Default TX_AMOUNT.
+  //! Categorical columns, one segmentation each (their values as text). Default none; at most 6.
+  std::vector<std::string> columns;
+  //! Values per column with their own series; further values are pooled as `other`. 1..100. Default 20.
+  int max_values = 20;
+  //! A segment is under-served below this share of the overall precision or recall. 0..1. Default 0.5.
+  double underserved_ratio = 0.5;
+  Location loc;
+};
+
 struct MonitorSpec {
   bool enabled = false;     //!< A `monitor:` section is present.
   int64_t events = 1000;    //!< Drift window: events per sub-window (when span_ms is 0). Default 1000.
@@ -242,6 +262,8 @@ struct MonitorSpec {
   //! vigil_performance_drift_detected. lambda (alarm threshold) default 0.5, delta default 0.01.
   double ph_lambda = 0.5;
   double ph_delta = 0.01;
+  //! Performance per segment of the traffic (models/segments.h); off unless configured.
+  SegmentsSpec segments;
   Location loc;
 };
 

@@ -26,6 +26,7 @@ enum class Section {
   kMonitor,             //!< A score operator's `monitor`.
   kMonitorDrift,        //!< `monitor.drift`.
   kMonitorPerformance,  //!< `monitor.performance`.
+  kMonitorSegments,     //!< `monitor.performance.segments`.
   kRetrain,             //!< A score operator's `retrain`.
   kRollout,             //!< A score operator's `rollout`.
   kTrain,               //!< `train`.

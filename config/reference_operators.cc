@@ -185,6 +185,45 @@ SectionDoc MonitorPerformanceDoc() {
               {"card", "string", DocString(m.card), "The card (customer) column."},
               {"ph_lambda", "number", DocNumber(m.ph_lambda), "Page-Hinkley alarm threshold (lambda)."},
               {"ph_delta", "number", DocNumber(m.ph_delta), "Page-Hinkley tolerated change (delta)."},
+              {"segments", "mapping", "off", "The same figures per segment of the traffic."},
+          }};
+}
+
+//! A list of numbers as the reference shows it.
+std::string DocNumbers(const std::vector<double>& values) {
+  std::string out;
+  for (double v : values) out += (out.empty() ? "" : ", ") + DocNumber(v).substr(1, DocNumber(v).size() - 2);
+  return "`[" + out + "]`";
+}
+
+SectionDoc MonitorSegmentsDoc() {
+  const SegmentsSpec g;
+  return {Section::kMonitorSegments,
+          "operators[].monitor.performance.segments",
+          "`operators[].monitor.performance.segments`",
+          "When the section is present, the monitor also computes average precision, and precision and "
+          "recall at the review threshold, per segment of the matured traffic (new vs established cards, "
+          "amount bands, the values of categorical columns), exported as `vigil_label_segment_*` gauges "
+          "labelled `segment` and `value`. A segment whose precision or recall falls below "
+          "`underserved_ratio` × the overall figure sets `vigil_label_segment_underserved` (alert "
+          "`VigilSegmentUnderserved`). `vigil evaluate` uses the same settings by default.",
+          {
+              {"card_age_days", "integer", DocInt(g.card_age_days),
+               "A card is `new` when first seen less than this many days before the event (first seen by "
+               "this process: after a restart every card starts new), `established` otherwise; 0..3650, "
+               "0: no card-age segments."},
+              {"amount_bands", "list of numbers", DocNumbers(g.amount_bands),
+               "Increasing bounds of the amount bands: `[20, 100, 500]` gives `<20`, `20-100`, `100-500`, "
+               "`>=500` (a band holds its lower bound); `[]`: no amount bands."},
+              {"amount", "string", DocString(g.amount), "The amount column of the bands."},
+              {"columns", "list of strings", "none",
+               "Categorical columns, one segmentation each, by their values as text; at most 6."},
+              {"max_values", "integer", DocInt(g.max_values),
+               "Values of a column with their own series, 1..100; later values are pooled as `other` "
+               "(logged once), so the series stay bounded."},
+              {"underserved_ratio", "number", DocNumber(g.underserved_ratio),
+               "A segment is under-served when its precision or recall is below this share of the overall "
+               "figure; 0..1."},
           }};
 }
 
@@ -270,8 +309,9 @@ SectionDoc RolloutDoc() {
 
 std::vector<SectionDoc> OperatorSections() {
   return {
-      DeriveOperatorDoc(), DeriveOutputDoc(), WindowOperatorDoc(),     WindowOutputDoc(), ScoreOperatorDoc(),
-      MonitorDoc(),        MonitorDriftDoc(), MonitorPerformanceDoc(), RetrainDoc(),      RolloutDoc(),
+      DeriveOperatorDoc(),  DeriveOutputDoc(), WindowOperatorDoc(), WindowOutputDoc(),
+      ScoreOperatorDoc(),   MonitorDoc(),      MonitorDriftDoc(),   MonitorPerformanceDoc(),
+      MonitorSegmentsDoc(), RetrainDoc(),      RolloutDoc(),
   };
 }
 

@@ -53,7 +53,7 @@ void LabelWindow::AdvanceTo(int64_t now_ms) {
 }
 
 base::Status LabelWindow::Record(int64_t transaction_id, int64_t event_time_ms, int64_t customer_id,
-                                 double score, bool flagged) {
+                                 double score, bool flagged, const SegmentKey& segments) {
   if (std::isnan(score))
     return base::InvalidArgument(fmt::format("transaction {}: NaN score", transaction_id));
   AdvanceTo(event_time_ms);
@@ -69,7 +69,7 @@ base::Status LabelWindow::Record(int64_t transaction_id, int64_t event_time_ms, 
     ++duplicates_;
     return base::Status::OK();
   }
-  entries.push_back(Entry{transaction_id, customer_id, score, -1, flagged});
+  entries.push_back(Entry{transaction_id, customer_id, score, -1, flagged, segments});
   return base::Status::OK();
 }
 
@@ -87,6 +87,21 @@ base::Status LabelWindow::SetLabel(int64_t transaction_id, int label) {
   return base::Status::OK();
 }
 
+template <typename F>
+int64_t LabelWindow::ForEachEvaluated(int32_t first_day, int32_t last_day, F f) const {
+  int64_t unlabelled = 0;
+  for (auto it = days_.lower_bound(first_day); it != days_.end() && it->first <= last_day; ++it) {
+    for (const Entry& e : it->second) {
+      if (e.label < 0) {
+        ++unlabelled;
+        if (!options_.unlabelled_are_genuine) continue;
+      }
+      f(it->first, e, e.label > 0 ? 1 : 0);
+    }
+  }
+  return unlabelled;
+}
+
 base::Result<LabelMetrics> LabelWindow::Evaluate() {
   LabelMetrics m;
   m.last_day = LastMaturedDay();
@@ -95,30 +110,25 @@ base::Result<LabelMetrics> LabelWindow::Evaluate() {
   scratch_labels_.clear();
   scratch_rows_.clear();
   int64_t frauds_reviewed = 0, frauds_flagged = 0;
-  for (auto it = days_.lower_bound(m.first_day); it != days_.end() && it->first <= m.last_day; ++it) {
-    for (const Entry& e : it->second) {
-      if (e.label < 0) {
-        ++m.unlabelled;
-        if (!options_.unlabelled_are_genuine) continue;
-      }
-      const int label = e.label > 0 ? 1 : 0;
-      scratch_scores_.push_back(e.score);
-      scratch_labels_.push_back(label);
-      scratch_rows_.push_back(models::ScoredTransaction{it->first, e.customer_id, label, e.score});
-      m.frauds += label;
-      if (e.score >= options_.review_threshold) {
-        ++m.reviewed;
-        frauds_reviewed += label;
-      }
-      if (e.flagged) {
-        ++m.flagged;
-        frauds_flagged += label;
-      }
+  m.unlabelled = ForEachEvaluated(m.first_day, m.last_day, [&](int32_t day, const Entry& e, int label) {
+    scratch_scores_.push_back(e.score);
+    scratch_labels_.push_back(label);
+    scratch_rows_.push_back(models::ScoredTransaction{day, e.customer_id, label, e.score});
+    m.frauds += label;
+    if (e.score >= options_.review_threshold) {
+      ++m.reviewed;
+      frauds_reviewed += label;
     }
-  }
+    if (e.flagged) {
+      ++m.flagged;
+      frauds_flagged += label;
+    }
+  });
   m.transactions = static_cast<int64_t>(scratch_rows_.size());
   m.precision_at_threshold =
       m.reviewed > 0 ? static_cast<double>(frauds_reviewed) / static_cast<double>(m.reviewed) : kNaN;
+  m.recall_at_threshold =
+      m.frauds > 0 ? static_cast<double>(frauds_reviewed) / static_cast<double>(m.frauds) : kNaN;
   m.decision_precision =
       m.flagged > 0 ? static_cast<double>(frauds_flagged) / static_cast<double>(m.flagged) : kNaN;
   m.average_precision = kNaN;
@@ -133,6 +143,27 @@ base::Result<LabelMetrics> LabelWindow::Evaluate() {
     m.card_precision_per_day = std::move(cp.per_day);
   }
   return m;
+}
+
+base::Result<models::SegmentReport> LabelWindow::EvaluateSegments(
+    std::span<const SegmentDimension> dimensions, double ratio) {
+  if (dimensions.size() > kMaxSegmentations)
+    return base::InvalidArgument(
+        fmt::format("{} segmentations, at most {}", dimensions.size(), kMaxSegmentations));
+  std::vector<models::Segmentation> segmentations(dimensions.size());
+  for (size_t d = 0; d < dimensions.size(); ++d) {
+    segmentations[d].dimension = dimensions[d].name;
+    segmentations[d].values = dimensions[d].values;
+  }
+  scratch_scores_.clear();
+  scratch_labels_.clear();
+  ForEachEvaluated(FirstKeptDay(), LastMaturedDay(), [&](int32_t, const Entry& e, int label) {
+    scratch_scores_.push_back(e.score);
+    scratch_labels_.push_back(label);
+    for (size_t d = 0; d < dimensions.size(); ++d) segmentations[d].value_of_row.push_back(e.segments[d]);
+  });
+  return models::EvaluateSegments(scratch_scores_, scratch_labels_, segmentations, options_.review_threshold,
+                                  ratio);
 }
 
 }  // namespace vigil::monitor

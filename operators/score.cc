@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "engine/row_encoder.h"
 #include "models/registry.h"
 #include "models/runs.h"
 #include "operators/feature_log.h"
@@ -22,6 +23,28 @@ namespace vigil::operators {
 namespace {
 
 using models::ModelVersion;
+
+//! A cell as segment value text: as `vigil replay` writes it to CSV (a string unquoted), `null` when
+//! missing, so the same segment has the same value live and in `vigil evaluate`.
+void AppendCellText(const engine::Batch& batch, size_t row, int c, std::string* out) {
+  if (batch.is_null(row, c)) {
+    out->append("null");
+    return;
+  }
+  switch (batch.schema().column(c).type) {
+    case config::FieldType::kString:
+      out->append(batch.str(row, c));
+      break;
+    case config::FieldType::kDouble:
+      engine::AppendJsonDouble(batch.f64(row, c), out);
+      break;
+    case config::FieldType::kBool:
+      out->append(batch.i64(row, c) != 0 ? "true" : "false");
+      break;
+    default:
+      out->append(std::to_string(batch.i64(row, c)));
+  }
+}
 
 //! A candidate on trial: immutable, swapped whole (like the champion).
 struct Trial {
@@ -59,6 +82,7 @@ class ScoreState final : public engine::OperatorState {
   size_t pending_head = 0;
   std::vector<ScoredEvent> matured;
   std::vector<LogRow> log_rows;
+  std::vector<std::string> segment_text;  //!< The batch's segment column values, row-major.
   void Flush() override {
     if (log != nullptr) (void)log->Flush();  // a failed flush shows at the next Append
   }
@@ -100,14 +124,18 @@ class ScoreOperator final : public engine::Operator {
 
   //! Drift and performance monitoring, the feature log and the rollout judge (any may be null); set
   //! once by the factory, before any batch; starts the watcher thread. `id_column`/`card_column` are
-  //! needed when outcomes are tracked.
+  //! needed when outcomes are tracked; `amount_column` (-1: none) and `segment_columns` feed the
+  //! monitor's performance segments.
   void set_outcomes(std::unique_ptr<ScoreMonitor> monitor, std::unique_ptr<FeatureLog> log,
-                    std::unique_ptr<RolloutJudge> judge, int id_column, int card_column) {
+                    std::unique_ptr<RolloutJudge> judge, int id_column, int card_column, int amount_column,
+                    std::vector<int> segment_columns) {
     monitor_ = std::move(monitor);
     log_ = std::move(log);
     judge_ = std::move(judge);
     id_column_ = id_column;
     card_column_ = card_column;
+    amount_column_ = amount_column;
+    segment_columns_ = std::move(segment_columns);
     track_outcomes_ = log_ != nullptr || judge_ != nullptr || (monitor_ && monitor_->tracks_performance());
     watcher_ = std::thread([this] { Watch(); });  // after the fields it reads are set
   }
@@ -174,12 +202,16 @@ class ScoreOperator final : public engine::Operator {
     if (monitor_) monitor_->Observe(*model, st->inputs, st->scores, st->times);
     if (!track_outcomes_ || st->labels == nullptr) return base::Status::OK();
     const size_t width = feature_columns_.size();
+    const size_t first_new = st->pending.size();
+    st->segment_text.clear();
     for (size_t i = 0; i < st->rows.size(); ++i) {
       const size_t row = st->rows[i];
       ScoredEvent e{batch.i64(row, id_column_),       st->times[i],
                     batch.i64(row, card_column_),     st->scores[i],
                     st->scores[i] >= spec_.threshold, 0};
       e.offset = batch.meta(row).offset;
+      if (amount_column_ >= 0) e.amount = batch.AsDouble(row, amount_column_);
+      for (int c : segment_columns_) AppendCellText(batch, row, c, &st->segment_text.emplace_back());
       if (trial != nullptr) {
         e.epoch = trial->epoch;
         e.canary = st->canary[i] != 0;
@@ -191,6 +223,8 @@ class ScoreOperator final : public engine::Operator {
       st->pending_models.push_back(e.canary ? trial->model : model);
       st->settled.push_back(0);
     }
+    if (!segment_columns_.empty())
+      monitor_->IdentifySegmentValues(std::span(st->pending).subspan(first_new), st->segment_text);
     st->pending_inputs.insert(st->pending_inputs.end(), st->inputs.begin(), st->inputs.end());
     // An event is settled once its label is due (delay after its event time) and the task's label
     // stream has been read that far: labels arrive on their own topic and may lag the events.
@@ -376,6 +410,8 @@ class ScoreOperator final : public engine::Operator {
   std::unique_ptr<RolloutJudge> judge_;    // null without `rollout:`
   bool track_outcomes_ = false;            // events wait for their labels (performance or log)
   int id_column_ = -1, card_column_ = -1;
+  int amount_column_ = -1;            // the monitor's amount bands; -1: none
+  std::vector<int> segment_columns_;  // the monitor's categorical segment columns
   mutable std::atomic<std::shared_ptr<const ModelVersion>> current_;
   mutable std::atomic<std::shared_ptr<const Trial>> trial_;  // null: no candidate on trial
   // The watcher thread's own:
@@ -446,7 +482,24 @@ base::Result<std::unique_ptr<engine::Operator>> MakeScore(engine::BindContext& c
     if (!made.ok()) return config::ConfigError(spec.rollout.loc, made.status().message());
     judge = std::move(made).value();
   }
-  op->set_outcomes(std::move(monitor), std::move(log), std::move(judge), id, card);
+  int amount = -1;
+  std::vector<int> segment_columns;
+  if (const config::SegmentsSpec& g = spec.monitor.segments; g.enabled) {
+    if (!g.amount_bands.empty()) {
+      amount = ctx.schema.Find(g.amount);
+      if (amount < 0 || ctx.schema.column(amount).type == config::FieldType::kString)
+        return config::ConfigError(g.loc,
+                                   "segments: the amount column '" + g.amount + "' must be a numeric column");
+    }
+    for (const std::string& column : g.columns) {
+      const int c = ctx.schema.Find(column);
+      if (c < 0)
+        return config::ConfigError(g.loc, "segments: no column '" + column + "' before the score operator");
+      segment_columns.push_back(c);
+    }
+  }
+  op->set_outcomes(std::move(monitor), std::move(log), std::move(judge), id, card, amount,
+                   std::move(segment_columns));
   return std::unique_ptr<engine::Operator>(std::move(op));
 }
 

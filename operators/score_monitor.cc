@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <optional>
 
 #include "monitor/detector.h"
@@ -35,7 +36,12 @@ struct ScoreMonitor::Impl {
   Family<Gauge>* last_evaluation = nullptr;
   Family<Gauge>* average_precision = nullptr;
   Family<Gauge>* precision_at_threshold = nullptr;
+  Family<Gauge>* recall_at_threshold = nullptr;
   Family<Gauge>* card_precision = nullptr;
+  Family<Gauge>* segment_average_precision = nullptr;
+  Family<Gauge>* segment_precision = nullptr;
+  Family<Gauge>* segment_recall = nullptr;
+  Family<Gauge>* segment_underserved = nullptr;
   Family<Gauge>* drift_detected = nullptr;
 
   // The version being monitored and its series (mutex held).
@@ -46,6 +52,11 @@ struct ScoreMonitor::Impl {
   std::vector<Gauge*> feature_psi_series, feature_ks_series;
   std::vector<std::pair<Family<Gauge>*, Gauge*>> version_series;  // one per family, this version
   Gauge* last_evaluation_series = nullptr;
+  // Performance segments (null without): the value catalogue under the mutex, the card ages the
+  // export thread's.
+  std::unique_ptr<MonitorSegments> segments;
+  // Per (segment, value): average precision, precision, recall, under-served; this version.
+  std::map<std::pair<std::string, std::string>, std::array<Gauge*, 4>> segment_series;
 
   // Performance on matured labels: the export thread's own, used without the mutex (Export swaps the
   // workers' `matured` in under it and evaluates here, so the sort over every matured record never
@@ -57,6 +68,8 @@ struct ScoreMonitor::Impl {
   int32_t last_detected_day = -1;
   bool alarm = false;
   bool alarm_signaled = false;  // the change detector's alarm was signalled for this version
+  // The segmentations of the records being evaluated, copied under the mutex at the swap.
+  std::vector<monitor::SegmentDimension> dimensions;
 
   void RemoveSeries() {
     for (size_t i = 0; i < feature_psi_series.size(); ++i) {
@@ -67,6 +80,24 @@ struct ScoreMonitor::Impl {
     feature_ks_series.clear();
     for (auto [family, gauge] : version_series) family->Remove(gauge);
     version_series.clear();
+    for (const auto& [key, gauges] : segment_series) {
+      segment_average_precision->Remove(gauges[0]);
+      segment_precision->Remove(gauges[1]);
+      segment_recall->Remove(gauges[2]);
+      segment_underserved->Remove(gauges[3]);
+    }
+    segment_series.clear();
+  }
+  //! The gauges of one segment, made on first use (mutex held).
+  std::array<Gauge*, 4>& SegmentGauges(const std::string& segment, const std::string& value) {
+    auto [it, inserted] = segment_series.try_emplace({segment, value});
+    if (inserted) {
+      const prometheus::Labels labels{
+          {"pipeline", pipeline}, {"model_version", version}, {"segment", segment}, {"value", value}};
+      it->second = {&segment_average_precision->Add(labels), &segment_precision->Add(labels),
+                    &segment_recall->Add(labels), &segment_underserved->Add(labels)};
+    }
+    return it->second;
   }
   Gauge* VersionGauge(Family<Gauge>* family) {
     Gauge* g = &family->Add({{"pipeline", pipeline}, {"model_version", version}});
@@ -110,6 +141,19 @@ base::Result<std::unique_ptr<ScoreMonitor>> ScoreMonitor::Make(const config::Mon
     impl->precision_at_threshold =
         MakeFamily(r, "vigil_label_precision_at_threshold",
                    "Frauds among events scored at or above the review threshold, matured days.");
+    impl->recall_at_threshold =
+        MakeFamily(r, "vigil_label_recall_at_threshold",
+                   "Frauds scored at or above the review threshold among all frauds, matured days.");
+    impl->segment_average_precision = MakeFamily(r, "vigil_label_segment_average_precision",
+                                                 "Average precision of one segment, matured days.");
+    impl->segment_precision = MakeFamily(r, "vigil_label_segment_precision_at_threshold",
+                                         "Precision at the review threshold of one segment, matured days.");
+    impl->segment_recall = MakeFamily(r, "vigil_label_segment_recall_at_threshold",
+                                      "Recall at the review threshold of one segment, matured days.");
+    impl->segment_underserved =
+        MakeFamily(r, "vigil_label_segment_underserved",
+                   "1 when the segment's precision or recall at the review threshold is below "
+                   "underserved_ratio times the overall figure, matured days.");
     impl->card_precision = MakeFamily(r, "vigil_label_card_precision_at_k",
                                       "Card precision@k per day, averaged over the matured window.");
     impl->drift_detected =
@@ -124,6 +168,11 @@ base::Result<std::unique_ptr<ScoreMonitor>> ScoreMonitor::Make(const config::Mon
     o.review_threshold = review_threshold;
     o.top_k = spec.top_k;
     VIGIL_RETURN_IF_ERROR(monitor::LabelWindow::Make(o).status());  // validates the options now
+  }
+  if (spec.segments.enabled) {
+    if (!spec.performance) return base::InvalidArgument("monitor segments need `performance:`");
+    VIGIL_ASSIGN_OR_RETURN(MonitorSegments segments, MonitorSegments::Make(spec.segments));
+    impl->segments = std::make_unique<MonitorSegments>(std::move(segments));
   }
   return std::unique_ptr<ScoreMonitor>(new ScoreMonitor(spec, std::move(impl)));
 }
@@ -196,6 +245,7 @@ void ScoreMonitor::SwitchTo(const models::ModelVersion& model) {
     if (spec_.performance) {
       m.VersionGauge(m.average_precision);
       m.VersionGauge(m.precision_at_threshold);
+      m.VersionGauge(m.recall_at_threshold);
       m.VersionGauge(m.card_precision);
       m.VersionGauge(m.drift_detected)->Set(0);
     }
@@ -219,6 +269,16 @@ void ScoreMonitor::AddOutcomes(const models::ModelVersion& model, std::span<cons
   impl_->matured.insert(impl_->matured.end(), events.begin(), events.end());
 }
 
+void ScoreMonitor::IdentifySegmentValues(std::span<ScoredEvent> events, std::span<const std::string> values) {
+  if (!impl_->segments) return;
+  const size_t columns = impl_->segments->spec().columns.size();
+  if (columns == 0 || values.size() != events.size() * columns) return;
+  std::lock_guard lock(mu_);
+  for (size_t i = 0; i < events.size(); ++i)
+    for (size_t c = 0; c < columns; ++c)
+      events[i].segment_values[c] = impl_->segments->ValueIndex(c, values[i * columns + c]);
+}
+
 void ScoreMonitor::EvaluatePerformance(uint64_t generation) {
   Impl& m = *impl_;
   if (m.evaluated_generation != generation || !m.labels) {  // a new version: its own window
@@ -239,8 +299,14 @@ void ScoreMonitor::EvaluatePerformance(uint64_t generation) {
     m.evaluated_generation = generation;
   }
   monitor::LabelWindow& w = *m.labels;
+  // First times before keys: an earlier event of a card may come in the same swap from another task.
+  // The ages are kept across versions: a card's age is the stream's, not the model's.
+  if (m.segments)
+    for (const ScoredEvent& e : m.evaluating) m.segments->LearnFirstSeen(e.card, e.time_ms);
   for (const ScoredEvent& e : m.evaluating) {
-    if (!w.Record(e.id, e.time_ms, e.card, e.score, e.flagged).ok()) continue;
+    const monitor::SegmentKey key =
+        m.segments ? m.segments->KeyOf(e.card, e.time_ms, e.amount, e.segment_values) : monitor::SegmentKey{};
+    if (!w.Record(e.id, e.time_ms, e.card, e.score, e.flagged, key).ok()) continue;
     if (e.label != 0) (void)w.SetLabel(e.id, e.label);
   }
   m.evaluating.clear();
@@ -289,9 +355,14 @@ void ScoreMonitor::Export(std::unique_lock<std::mutex>& lock) {
   const bool performance = spec_.performance && !m.version.empty();
   const uint64_t generation = m.generation;
   const std::string version = m.version;
-  if (performance) m.evaluating.swap(m.matured);
+  if (performance) {
+    m.evaluating.swap(m.matured);
+    // Every value index of the swapped events has its name now.
+    if (m.segments) m.dimensions = m.segments->Dimensions();
+  }
   lock.unlock();
   std::optional<monitor::LabelMetrics> evaluated;
+  std::optional<models::SegmentReport> segments;
   if (performance) {
     EvaluatePerformance(generation);
     if (auto metrics = m.labels->Evaluate(); metrics.ok()) {
@@ -306,6 +377,13 @@ void ScoreMonitor::Export(std::unique_lock<std::mutex>& lock) {
         }
       }
       evaluated = std::move(*metrics);
+    }
+    if (!m.dimensions.empty()) {
+      auto report = m.labels->EvaluateSegments(m.dimensions, spec_.segments.underserved_ratio);
+      if (report.ok())
+        segments = std::move(*report);
+      else
+        spdlog::warn("segment evaluation: {}", report.status().message());
     }
     if (m.drift_signal_psi > 0 && m.alarm && !m.alarm_signaled) {
       m.alarm_signaled = true;  // the detector's alarm stays set for the version: signal it once
@@ -322,8 +400,18 @@ void ScoreMonitor::Export(std::unique_lock<std::mutex>& lock) {
   if (evaluated && m.metrics && m.generation == generation) {
     m.version_series[series++].second->Set(evaluated->average_precision);
     m.version_series[series++].second->Set(evaluated->precision_at_threshold);
+    m.version_series[series++].second->Set(evaluated->recall_at_threshold);
     m.version_series[series++].second->Set(evaluated->card_precision_at_k);
     m.version_series[series++].second->Set(m.alarm ? 1.0 : 0.0);
+  }
+  if (segments && m.metrics && m.generation == generation) {
+    for (const models::SegmentMetrics& s : segments->segments) {
+      std::array<Gauge*, 4>& g = m.SegmentGauges(s.dimension, s.value);
+      g[0]->Set(s.average_precision);
+      g[1]->Set(s.precision);
+      g[2]->Set(s.recall);
+      g[3]->Set(s.underserved ? 1.0 : 0.0);
+    }
   }
   if (m.metrics) m.last_evaluation_series->Set(static_cast<double>(wall_ms) / 1000.0);
 }

@@ -7,8 +7,14 @@
 //     detector on the daily card precision.
 // Gauges (labels: pipeline, model_version, feature): vigil_feature_psi, vigil_feature_ks,
 // vigil_score_psi, vigil_drift_window_events, vigil_drift_last_evaluation_timestamp_seconds,
-// vigil_label_average_precision, vigil_label_precision_at_threshold, vigil_label_card_precision_at_k,
-// vigil_performance_drift_detected. A new champion brings its own reference: the windows restart and
+// vigil_label_average_precision, vigil_label_precision_at_threshold, vigil_label_recall_at_threshold,
+// vigil_label_card_precision_at_k, vigil_performance_drift_detected. With `performance.segments`, per
+// segment (labels segment, value; models/segments.h): vigil_label_segment_average_precision,
+// vigil_label_segment_precision_at_threshold, vigil_label_segment_recall_at_threshold and the 0/1
+// vigil_label_segment_underserved; the series are bounded (card age 2, amount bands, at most
+// max_values + 1 per column). A card's age counts from the first matured event of the card this
+// monitor saw (one hash-map entry per card, kept for the process's life), so after a start every card
+// is new for card_age_days. A new champion brings its own reference: the windows restart and
 // the old version's series are removed, so cardinality stays at one version.
 //
 // Lifecycle: one per score operator, shared by every task. Thread-safety: every method may be called
@@ -18,6 +24,7 @@
 // last-evaluation time advances) while no event arrives. That thread takes the buffer by a swap under
 // the mutex and evaluates the performance (sorts over every matured record) without it.
 
+#include <array>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -29,6 +36,7 @@
 #include "base/status.h"
 #include "config/pipeline_config.h"
 #include "models/registry.h"
+#include "operators/monitor_segments.h"
 
 namespace prometheus {
 class Registry;
@@ -49,6 +57,10 @@ struct ScoredEvent {
   bool canary = false;   //!< The candidate decided it (canary); `score` is then the candidate's.
   float challenger = 0;  //!< The candidate's score (rollout only).
   int64_t offset = -1;   //!< Source offset of the event (feature log).
+  // With performance segments (config::SegmentsSpec):
+  double amount = 0;  //!< The amount column's value (amount bands).
+  //! Per segment column, the value's index (ScoreMonitor::IdentifySegmentValues).
+  std::array<uint8_t, kMaxSegmentColumns> segment_values{};
 };
 
 class ScoreMonitor {
@@ -74,8 +86,16 @@ class ScoreMonitor {
   //! Records events whose labels matured (performance); ignored without `performance:`.
   void AddOutcomes(const models::ModelVersion& model, std::span<const ScoredEvent> events);
 
+  //! Gives each event of `events` the index of its value of every segment column: `values` holds the
+  //! columns' values as text, row-major (events.size() × the spec's segment columns). A column's first
+  //! max_values distinct values get their own index and series, later ones share `other` (logged once
+  //! per column). One lock per call.
+  void IdentifySegmentValues(std::span<ScoredEvent> events, std::span<const std::string> values);
+
   //! Whether performance tracking is on.
   bool tracks_performance() const { return spec_.performance; }
+  //! The performance segments (enabled = false without them).
+  const config::SegmentsSpec& segments() const { return spec_.segments; }
   //! Days after which an event's label is taken as known.
   int label_delay_days() const { return spec_.label_delay_days; }
 

@@ -4,12 +4,14 @@
 // matured labels. The run record shows its lineage and verdict; every transaction gets one decision.
 #include <simdjson.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "tests/support/handbook.h"
@@ -87,11 +89,12 @@ TEST_CASE("a retrained version is proposed shadowed and promoted on matured labe
     CreateTopic(t, 1);
   std::string yaml = HandbookYaml(topics);
   const std::string log = dir + "/log/features.csv";
-  AppendOperators(&yaml,
-                  "  - type: score\n    registry: " + reg + "\n    poll: 50ms\n    feature_log: " + log +
-                      "\n    monitor: {every: 200ms, performance: {window_days: 3, label_delay_days: 1}}"
-                      "\n    retrain: {every: 7d, train_days: 6, valid_days: 1, rounds: 30, min_rows: 500}"
-                      "\n    rollout: {mode: shadow, metric: average_precision, margin: 0.0, days: 2}\n");
+  AppendOperators(
+      &yaml, "  - type: score\n    registry: " + reg + "\n    poll: 50ms\n    feature_log: " + log +
+                 "\n    monitor: {every: 200ms, performance: {window_days: 3, label_delay_days: 1, segments: "
+                 "{columns: [TX_DURING_NIGHT]}}}"
+                 "\n    retrain: {every: 7d, train_days: 6, valid_days: 1, rounds: 30, min_rows: 500}"
+                 "\n    rollout: {mode: shadow, metric: average_precision, margin: 0.0, days: 2}\n");
   PrependOutputFields(&yaml, "SCORE, MODEL_VERSION");
   ReplaceRuntime(&yaml, "runtime: {workers: 2, commit_interval: 500ms, state_dir: " + dir +
                             "/state}\nhttp: {port: 0, token_env: VIGIL_TEST_ROLLOUT_TOKEN}");
@@ -130,6 +133,31 @@ TEST_CASE("a retrained version is proposed shadowed and promoted on matured labe
            metrics.find("vigil_rollout_transitions_total{pipeline=\"handbook\",transition=\"started\"} 1") !=
                std::string::npos;
   }));
+  // The monitor's segment gauges of the champion: card age, amount bands, TX_DURING_NIGHT's two values,
+  // each with its 0/1 under-served flag; /metrics stays valid Prometheus text.
+  const auto segment_series = [&](const std::string& text) {
+    std::istringstream lines(text);
+    std::set<std::string> found;
+    for (std::string line; std::getline(lines, line);)
+      if (line.rfind("vigil_label_segment_underserved{", 0) == 0 &&
+          line.find("model_version=\"v1\"") != std::string::npos)
+        found.insert(line.substr(line.find("segment=")));
+    return found;
+  };
+  REQUIRE(WaitFor(std::chrono::seconds(30), [&] {
+    return Curl(dir, url + "/metrics", &metrics) == 200 && segment_series(metrics).size() == 8;
+  }));
+  const std::set<std::string> segments = segment_series(metrics);
+  for (const char* segment : {"segment=\"card_age\",value=\"new\"", "segment=\"amount\",value=\">=500\"",
+                              "segment=\"TX_DURING_NIGHT\",value=\"1\""}) {
+    INFO(segment);
+    CHECK(std::any_of(segments.begin(), segments.end(),
+                      [&](const std::string& s) { return s.rfind(segment, 0) == 0; }));
+  }
+  std::ofstream(dir + "/metrics.txt") << metrics;
+  CHECK(Shell("promtool check metrics < " + dir + "/metrics.txt > " + dir + "/promtool.txt 2>&1") == 0);
+  INFO(ReadFile(dir + "/promtool.txt"));
+
   // The models API names the candidate next to the champion.
   std::string models;
   REQUIRE(Curl(dir, url + "/v1/models", &models) == 200);

@@ -471,6 +471,46 @@ TEST_CASE("score retrain: takes its defaults from train:, its own keys win", "[c
               "24:41", "search: needs a validation window");
 }
 
+TEST_CASE("monitor segments: defaults, values and located errors", "[config]") {
+  const auto segments = [](const std::string& yaml) {
+    return WithScore("    monitor:\n      performance: {segments: " + yaml + "}\n");
+  };
+  auto defaults = LoadPipelineText(segments("{}"), "p.yaml");
+  REQUIRE(defaults.ok());
+  const SegmentsSpec& d = std::get<ScoreSpec>(defaults->operators[1].params).monitor.segments;
+  CHECK(d.enabled);
+  CHECK(d.card_age_days == 30);
+  CHECK(d.amount_bands == std::vector<double>{20, 100, 500});
+  CHECK(d.amount == "TX_AMOUNT");
+  CHECK(d.columns.empty());
+  CHECK(d.max_values == 20);
+  CHECK(d.underserved_ratio == 0.5);
+  CHECK_FALSE(std::get<ScoreSpec>(LoadPipelineText(WithScore(""), "p.yaml")->operators[1].params)
+                  .monitor.segments.enabled);
+  auto spec = LoadPipelineText(segments("{card_age_days: 0, amount_bands: [10, 50.5], amount: AMOUNT, "
+                                        "columns: [CHANNEL], max_values: 5, underserved_ratio: 0.8}"),
+                               "p.yaml");
+  REQUIRE(spec.ok());
+  const SegmentsSpec& g = std::get<ScoreSpec>(spec->operators[1].params).monitor.segments;
+  CHECK(g.card_age_days == 0);
+  CHECK(g.amount_bands == std::vector<double>{10, 50.5});
+  CHECK(g.amount == "AMOUNT");
+  CHECK(g.columns == std::vector<std::string>{"CHANNEL"});
+  CHECK(g.max_values == 5);
+  CHECK(g.underserved_ratio == 0.8);
+  CHECK(std::get<ScoreSpec>(LoadPipelineText(segments("{amount_bands: []}"), "p.yaml")->operators[1].params)
+            .monitor.segments.amount_bands.empty());
+
+  // The segments map starts at column 31 of line 21; an error points at the value.
+  ExpectError(segments("{amount_bands: [100, 20]}"), "21:52", "amount_bands: expected increasing bounds");
+  ExpectError(segments("{amount_bands: [a]}"), "21:47", "amount_bands: expected numbers");
+  ExpectError(segments("{max_values: 0}"), "21:44", "max_values: expected 1..100");
+  ExpectError(segments("{underserved_ratio: 2}"), "21:51", "underserved_ratio: expected 0..1");
+  ExpectError(segments("{card_age_days: -1}"), "21:47", "card_age_days: expected 0..3650");
+  ExpectError(segments("{columns: [A, B, C, D, E, F, G]}"), "21:41", "at most 6 segment columns");
+  ExpectError(segments("{colums: [A]}"), "21:32", "did you mean 'columns'?");
+}
+
 TEST_CASE("durations", "[config]") {
   CHECK(*ParseDurationMs("250ms") == 250);
   CHECK(*ParseDurationMs("7d") == 7 * 86'400'000LL);

@@ -43,7 +43,7 @@ operators:
     feature_log: log.csv
     monitor:
       drift: {events: 100}
-      performance: {top_k: 10}
+      performance: {top_k: 10, segments: {columns: [CHANNEL]}}
     retrain: {every: 7d}
     rollout: {mode: shadow}
 features: [AMOUNT, N]
@@ -91,6 +91,8 @@ YAML::Node At(YAML::Node root, Section section) {
       return root["operators"][2]["monitor"]["drift"];
     case Section::kMonitorPerformance:
       return root["operators"][2]["monitor"]["performance"];
+    case Section::kMonitorSegments:
+      return root["operators"][2]["monitor"]["performance"]["segments"];
     case Section::kRetrain:
       return root["operators"][2]["retrain"];
     case Section::kRollout:
@@ -164,6 +166,8 @@ TEST_CASE("config reference defaults are the default-constructed specs' values",
   CHECK(Key(Section::kScoreOperator, "threshold").default_value == "`0.5`");
   CHECK(Key(Section::kMonitorPerformance, "ph_delta").default_value == "`0.01`");
   CHECK(Key(Section::kRollout, "margin").default_value == "`0`");
+  CHECK(Key(Section::kMonitorSegments, "amount_bands").default_value == "`[20, 100, 500]`");
+  CHECK(Key(Section::kMonitorSegments, "underserved_ratio").default_value == "`0.5`");
   CHECK(Key(Section::kRetrain, "every").default_value == "`7d`");
   CHECK(Key(Section::kRetrain, "rounds").default_value == "from `train.rounds`, else `100`");
   CHECK(Key(Section::kRetrain, "search_budget").default_value == "from `train.search.budget`, else `0`");

@@ -1,7 +1,6 @@
 #include "monitor/label_window.h"
 
 #include <catch2/catch.hpp>
-
 #include <cmath>
 
 namespace vigil::monitor {
@@ -27,8 +26,8 @@ struct Row {
 
 //! Two days, hand-checked below. Card 1 is caught on day 0, so it is left out of day 1's ranking.
 const std::vector<Row> kRows = {
-    {1, 0, 1, 0.90, true, 1},  {2, 0, 2, 0.80, true, 0},   {3, 0, 3, 0.30, false, 1},
-    {4, 0, 1, 0.20, false, 0}, {5, 1, 1, 0.95, true, 0},   {6, 1, 4, 0.60, true, 0},
+    {1, 0, 1, 0.90, true, 1},   {2, 0, 2, 0.80, true, 0},  {3, 0, 3, 0.30, false, 1},
+    {4, 0, 1, 0.20, false, 0},  {5, 1, 1, 0.95, true, 0},  {6, 1, 4, 0.60, true, 0},
     {7, 1, 5, 0.40, false, -1}, {8, 1, 3, 0.70, false, 1}, {9, 1, 6, 0.65, false, 1},
 };
 
@@ -50,7 +49,8 @@ LabelWindowOptions SmallOptions() {
   return options;
 }
 
-TEST_CASE("LabelWindow: AP, precision at threshold and card precision@k on a hand-checked example", "[monitor][labels]") {
+TEST_CASE("LabelWindow: AP, precision at threshold and card precision@k on a hand-checked example",
+          "[monitor][labels]") {
   auto w = MakeWindow(SmallOptions());
   Fill(*w);
   // Day 1 ends at day 2; with a one-day delay its labels are complete at day 3.
@@ -67,12 +67,51 @@ TEST_CASE("LabelWindow: AP, precision at threshold and card precision@k on a han
   CHECK(m->average_precision == Approx((0.5 + 0.5 + 0.6 + 0.5) / 4));
   CHECK(m->reviewed == 6);
   CHECK(m->precision_at_threshold == Approx(3.0 / 6));
+  CHECK(m->recall_at_threshold == Approx(3.0 / 4));
   CHECK(m->flagged == 4);
   CHECK(m->decision_precision == Approx(1.0 / 4));
   // Day 0 top 2: cards 1 (fraud) and 2 -> 0.5. Day 1 without card 1: cards 3 and 6, both fraud -> 1.
   CHECK(m->days == std::vector<int32_t>{kDay0, kDay0 + 1});
   CHECK(m->card_precision_per_day == std::vector<double>{0.5, 1.0});
   CHECK(m->card_precision_at_k == Approx(0.75));
+}
+
+TEST_CASE("LabelWindow: per-segment metrics on the records' segment keys, hand-checked",
+          "[monitor][labels]") {
+  auto w = MakeWindow(SmallOptions());
+  // Segment 0: odd or even card; kRows' labels arrive as in Fill.
+  for (const Row& r : kRows) {
+    const SegmentKey key{static_cast<uint8_t>(r.customer % 2 == 1 ? 0 : 1)};
+    REQUIRE(
+        w->Record(r.id, (kDay0 + r.day) * kDay + 3'600'000 * r.id, r.customer, r.score, r.flagged, key).ok());
+  }
+  for (const Row& r : kRows)
+    if (r.label >= 0) REQUIRE(w->SetLabel(r.id, r.label).ok());
+  w->AdvanceTo((kDay0 + 3) * kDay);
+  const std::vector<SegmentDimension> dims = {{"parity", {"odd", "even"}}};
+  auto report = w->EvaluateSegments(dims, 0.7);
+  REQUIRE(report.ok());
+  CHECK(report->overall.precision == Approx(0.5));
+  CHECK(report->overall.recall == Approx(0.75));
+  REQUIRE(report->segments.size() == 2);
+  // Odd cards: .95(0) .9(1) .7(1) .4(-) .3(1) .2(0); alerts .95 .9 .7.
+  const models::SegmentMetrics& odd = report->segments[0];
+  CHECK(odd.value == "odd");
+  CHECK(odd.transactions == 6);
+  CHECK(odd.precision == Approx(2.0 / 3));
+  CHECK(odd.recall == Approx(2.0 / 3));
+  CHECK(odd.average_precision == Approx((0.5 + 2.0 / 3 + 0.6) / 3));
+  CHECK_FALSE(odd.underserved);
+  // Even cards: .8(0) .65(1) .6(0): precision 1/3 < 0.7 x 0.5.
+  const models::SegmentMetrics& even = report->segments[1];
+  CHECK(even.precision == Approx(1.0 / 3));
+  CHECK(even.recall == 1);
+  CHECK(even.average_precision == Approx(0.5));
+  CHECK(even.low_precision);
+  CHECK_FALSE(even.low_recall);
+  CHECK(report->underserved == 1);
+  // A key value without a name is refused.
+  CHECK_FALSE(w->EvaluateSegments(std::vector<SegmentDimension>{{"parity", {"odd"}}}, 0.7).ok());
 }
 
 TEST_CASE("LabelWindow evaluates matured days only", "[monitor][labels]") {
@@ -145,7 +184,8 @@ TEST_CASE("LabelWindow memory is bounded: old days are dropped", "[monitor][labe
   int64_t id = 0;
   for (int32_t day = 0; day < 30; ++day) {
     for (int i = 0; i < kPerDay; ++i, ++id) {
-      REQUIRE(w->Record(id, (kDay0 + day) * kDay + i * 1000, id % 50, static_cast<double>(i % 10) / 10, false).ok());
+      REQUIRE(w->Record(id, (kDay0 + day) * kDay + i * 1000, id % 50, static_cast<double>(i % 10) / 10, false)
+                  .ok());
       REQUIRE(w->SetLabel(id, i % 10 == 9 ? 1 : 0).ok());
     }
     // The evaluated window (3 days) plus the delay (2) plus today.
@@ -160,7 +200,7 @@ TEST_CASE("LabelWindow memory is bounded: old days are dropped", "[monitor][labe
   CHECK(m->first_day == kDay0 + 24);
   CHECK(m->last_day == kDay0 + 26);
   CHECK(m->transactions == 3 * kPerDay);
-  CHECK(m->average_precision == Approx(1));  // every score 0.9 is a fraud, nothing else is
+  CHECK(m->average_precision == Approx(1));         // every score 0.9 is a fraud, nothing else is
   CHECK(m->precision_at_threshold == Approx(0.2));  // scores >= 0.5: 0.5 .. 0.9
   // A record or a label for a dropped day is ignored.
   REQUIRE(w->Record(id, kDay0 * kDay, 1, 0.5, false).ok());

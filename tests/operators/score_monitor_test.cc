@@ -104,5 +104,111 @@ TEST_CASE("score monitor: performance gauges unchanged by concurrent recording d
   CHECK(Gauge(*metrics, "vigil_performance_drift_detected") == 0);
 }
 
+//! The value of gauge `name` for the series with `segment` and `value`; NaN when absent.
+double SegmentGauge(prometheus::Registry& registry, const std::string& name, const std::string& segment,
+                    const std::string& value) {
+  for (const auto& family : registry.Collect()) {
+    if (family.name != name) continue;
+    for (const auto& metric : family.metric) {
+      int matched = 0;
+      for (const auto& label : metric.label)
+        matched += (label.name == "segment" && label.value == segment) ||
+                   (label.name == "value" && label.value == value);
+      if (matched == 2) return metric.gauge.value;
+    }
+  }
+  return std::nan("");
+}
+
+//! Series of gauge `name`.
+size_t Series(prometheus::Registry& registry, const std::string& name) {
+  for (const auto& family : registry.Collect())
+    if (family.name == name) return family.metric.size();
+  return 0;
+}
+
+TEST_CASE("score monitor: per-segment gauges flag the planted under-served channel, values capped") {
+  config::MonitorSpec spec;
+  spec.enabled = true;
+  spec.performance = true;
+  spec.window_days = 3;
+  spec.every_ms = 10;
+  spec.segments.enabled = true;
+  spec.segments.card_age_days = 2;
+  spec.segments.amount_bands = {100};
+  spec.segments.columns = {"CHANNEL"};
+  spec.segments.max_values = 2;  // pos and web; atm is pooled as `other`
+  spec.segments.underserved_ratio = 0.5;
+  auto metrics = std::make_shared<prometheus::Registry>();
+  auto monitor = ScoreMonitor::Make(spec, 0.5, testing::TempDir("vigil-monitor"), "test", metrics);
+  REQUIRE(monitor.ok());
+  models::ModelVersion model;
+  model.version = "v1";
+  // id, day, card, score, label, amount, channel. Web's frauds are scored low, a genuine one high.
+  struct E {
+    int64_t id;
+    int day;
+    int64_t card;
+    float score;
+    int label;
+    double amount;
+    std::string channel;
+  };
+  const std::vector<E> rows = {
+      {1, 0, 1, 0.9f, 1, 50, "pos"},   {2, 0, 2, 0.8f, 0, 150, "web"}, {3, 0, 3, 0.2f, 1, 150, "web"},
+      {4, 0, 4, 0.4f, 0, 20, "atm"},   {5, 1, 1, 0.1f, 0, 50, "pos"},  {6, 1, 5, 0.7f, 1, 500, "pos"},
+      {7, 1, 3, 0.3f, 1, 40, "web"},   {8, 2, 1, 0.95f, 1, 60, "pos"}, {9, 2, 2, 0.85f, 0, 200, "web"},
+      {10, 2, 6, 0.05f, 0, 10, "pos"}, {11, 3, 7, 0.5f, 0, 10, "pos"},  // day 3 only moves time on
+  };
+  std::vector<ScoredEvent> events;
+  std::vector<std::string> channels;
+  for (const E& r : rows) {
+    ScoredEvent e;
+    e.id = r.id;
+    e.time_ms = kDay0 + r.day * kDay + r.id * 3'600'000;
+    e.card = r.card;
+    e.score = r.score;
+    e.flagged = r.score >= 0.5f;
+    e.label = r.label;
+    e.amount = r.amount;
+    events.push_back(e);
+    channels.push_back(r.channel);
+  }
+  (*monitor)->IdentifySegmentValues(events, channels);
+  CHECK(events[3].segment_values[0] == 2);  // `other`
+  (*monitor)->AddOutcomes(model, events);
+
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::isnan(SegmentGauge(*metrics, "vigil_label_segment_underserved", "CHANNEL", "web")) &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const auto gauge = [&](const char* name, const char* segment, const char* value) {
+    return SegmentGauge(*metrics, std::string("vigil_label_segment_") + name, segment, value);
+  };
+  // Overall, days 0..2: alerts 1, 2, 6, 8, 9; frauds 1, 3, 6, 7, 8.
+  CHECK(Gauge(*metrics, "vigil_label_precision_at_threshold") == Approx(0.6));
+  CHECK(Gauge(*metrics, "vigil_label_recall_at_threshold") == Approx(0.6));
+  CHECK(gauge("precision_at_threshold", "CHANNEL", "pos") == 1);
+  CHECK(gauge("recall_at_threshold", "CHANNEL", "pos") == 1);
+  CHECK(gauge("average_precision", "CHANNEL", "pos") == 1);
+  CHECK(gauge("underserved", "CHANNEL", "pos") == 0);
+  CHECK(gauge("precision_at_threshold", "CHANNEL", "web") == 0);
+  CHECK(gauge("recall_at_threshold", "CHANNEL", "web") == 0);
+  CHECK(gauge("underserved", "CHANNEL", "web") == 1);
+  CHECK(std::isnan(gauge("precision_at_threshold", "CHANNEL", "other")));  // no alert there
+  CHECK(gauge("underserved", "CHANNEL", "other") == 0);
+  // Cards 1 and 2 are two days old on day 2: established; the others new.
+  CHECK(gauge("precision_at_threshold", "card_age", "new") == Approx(2.0 / 3));
+  CHECK(gauge("recall_at_threshold", "card_age", "new") == Approx(0.5));
+  CHECK(gauge("precision_at_threshold", "card_age", "established") == Approx(0.5));
+  CHECK(gauge("recall_at_threshold", "card_age", "established") == 1);
+  CHECK(gauge("precision_at_threshold", "amount", "<100") == 1);
+  CHECK(gauge("recall_at_threshold", "amount", "<100") == Approx(2.0 / 3));
+  CHECK(gauge("precision_at_threshold", "amount", ">=100") == Approx(1.0 / 3));
+  CHECK(gauge("underserved", "amount", ">=100") == 0);
+  // Bounded: card age 2 + amount 2 + channel 2 and `other`.
+  CHECK(Series(*metrics, "vigil_label_segment_underserved") == 7);
+}
+
 }  // namespace
 }  // namespace vigil::operators
