@@ -14,16 +14,6 @@
 namespace vigil::testing {
 namespace {
 
-int RunVigil(const std::vector<std::string>& args, std::string* output) {
-  const std::string dir = TempDir("vigil-cli");
-  std::vector<std::string> argv = {VigilBinary()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  Child child(argv, dir + "/out.log");
-  const int rc = child.Wait(std::chrono::seconds(30));
-  *output = ReadFile(dir + "/out.log");
-  return rc;
-}
-
 TEST_CASE("vigil --help lists the subcommands", "[app]") {
   std::string out;
   CHECK(RunVigil({"--help"}, &out) == 0);

@@ -22,6 +22,7 @@
 #include "tests/support/handbook.h"
 #include "tests/support/handbook_table.h"
 #include "tests/support/process.h"
+#include "tests/support/runs.h"
 
 namespace vigil::testing {
 namespace {
@@ -37,17 +38,6 @@ constexpr const char* kSmallSpace =
     "      rounds: {int: [10, 40]}\n";
 
 int64_t Day(const char* date) { return *base::ParseIso8601Ms(date); }
-
-//! Runs vigil with `args`; returns the exit code and fills `output` with stdout and stderr.
-int RunVigil(const std::vector<std::string>& args, std::string* output) {
-  const std::string log = TempDir("vigil-search") + "/out.log";
-  std::vector<std::string> argv = {VigilBinary()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  Child child(argv, log);
-  const int rc = child.Wait(std::chrono::seconds(300));
-  *output = ReadFile(log);
-  return rc;
-}
 
 //! deploy/examples/handbook.yaml with `train` (a `train:` section, "train:\n..." text) appended, in a
 //! fresh directory; returns its path.
@@ -68,13 +58,6 @@ std::string Train(const std::string& pipeline, const std::string& models,
   INFO(out);
   REQUIRE(rc == 0);
   return out;
-}
-
-models::RunRecord RunOf(const std::string& models, const std::string& version) {
-  auto run = models::FindRunOfVersion(models, version);
-  REQUIRE(run.ok());
-  REQUIRE(run->has_value());
-  return **run;
 }
 
 //! The runs of `models` split into the search's trials (by number) and the others.

@@ -100,4 +100,14 @@ int LoggedHttpPort(const std::string& log_path) {
   return -1;
 }
 
+int RunVigil(const std::vector<std::string>& args, std::string* output, std::chrono::seconds limit) {
+  const std::string log = TempDir("vigil-cli") + "/out.log";
+  std::vector<std::string> argv = {VigilBinary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  Child child(argv, log);
+  const int rc = child.Wait(limit);
+  *output = ReadFile(log);
+  return rc;
+}
+
 }  // namespace vigil::testing

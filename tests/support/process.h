@@ -45,6 +45,11 @@ int LoggedHttpPort(const std::string& log_path);
 //! Replaces every occurrence of `from` in `s` with `to` (e.g. topic names in an example pipeline).
 void ReplaceAll(std::string* s, const std::string& from, const std::string& to);
 
+//! Runs the vigil binary with `args` until it exits (at most `limit`); returns its exit code and fills
+//! `output` with its stdout and stderr.
+int RunVigil(const std::vector<std::string>& args, std::string* output,
+             std::chrono::seconds limit = std::chrono::seconds(300));
+
 //! Polls `done` every 200 ms until it holds (true) or `timeout` passes (false).
 template <typename Done>
 bool WaitFor(std::chrono::milliseconds timeout, Done done) {

@@ -3,13 +3,16 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 
 #include "tests/support/process.h"
 
 namespace vigil::testing {
 
 std::vector<Run> ListRuns(const std::string& dir, const std::string& reg) {
-  if (Shell(VigilBinary() + " runs --registry " + reg + " list --json > " + dir + "/runs.json 2>/dev/null") != 0) return {};
+  if (Shell(VigilBinary() + " runs --registry " + reg + " list --json > " + dir + "/runs.json 2>/dev/null") !=
+      0)
+    return {};
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   if (parser.parse(ReadFile(dir + "/runs.json")).get(doc)) return {};
@@ -39,6 +42,13 @@ std::vector<Run> WithTrigger(const std::vector<Run>& runs, const std::string& tr
   for (const Run& r : runs)
     if (r.trigger == trigger && r.outcome != "running") out.push_back(r);
   return out;
+}
+
+models::RunRecord RunOf(const std::string& registry, const std::string& version) {
+  auto run = models::FindRunOfVersion(registry, version);
+  REQUIRE(run.ok());
+  REQUIRE(run->has_value());
+  return **run;
 }
 
 }  // namespace vigil::testing

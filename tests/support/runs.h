@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "models/runs.h"
+
 namespace vigil::testing {
 
 //! One run record (the fields tests look at).
@@ -18,5 +20,8 @@ struct Run {
 std::vector<Run> ListRuns(const std::string& dir, const std::string& reg);
 //! The runs with `trigger` that have ended (outcome not "running").
 std::vector<Run> WithTrigger(const std::vector<Run>& runs, const std::string& trigger);
+
+//! The one run record of `registry` whose model_version is `version`; REQUIREs that there is one.
+models::RunRecord RunOf(const std::string& registry, const std::string& version);
 
 }  // namespace vigil::testing
