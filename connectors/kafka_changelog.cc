@@ -93,8 +93,10 @@ KafkaChangelog::KafkaChangelog(const config::KafkaSpec& kafka, std::shared_ptr<K
       rkt_(producer_->Topic(topic_)) {}
 
 base::Status KafkaChangelog::Append(int32_t partition, std::string_view key, const std::string_view* value) {
+  // Through a hold: the commit coordinator appends a commit's changes while the workers' records
+  // wait for the next one.
   return producer_->Produce(rkt_, partition, key, value ? *value : std::string_view(), value == nullptr, 0,
-                            nullptr);
+                            nullptr, /*through=*/true);
 }
 
 base::Status KafkaChangelog::Flush(int timeout_ms) {

@@ -42,6 +42,7 @@ base::Result<std::shared_ptr<KafkaProducer>> KafkaProducer::Make(const config::K
 
 KafkaProducer::~KafkaProducer() {
   if (!rk_) return;
+  (void)Release(false);
   if (!transactional_) rd_kafka_flush(rk_.get(), 30'000);
   // An open transaction is left to the broker (aborted by the next incarnation or its timeout).
   for (auto& [name, rkt] : topics_) rd_kafka_topic_destroy(rkt);
@@ -97,7 +98,51 @@ rd_kafka_topic_t* KafkaProducer::Topic(const std::string& name) {
 
 base::Status KafkaProducer::Produce(rd_kafka_topic_t* topic, int32_t partition, std::string_view key,
                                     std::string_view value, bool tombstone, int64_t timestamp_ms,
-                                    rd_kafka_headers_t* headers) {
+                                    rd_kafka_headers_t* headers, bool through) {
+  if (!through && holding_.load(std::memory_order_acquire)) {
+    std::unique_lock lock(hold_mu_);
+    released_.wait(lock, [&] { return !holding_ || held_bytes_.size() < kMaxHeldBytes; });
+    if (holding_) {  // else Release ran meanwhile: queue it now, after the held ones
+      HeldRecord r{topic,        partition, held_bytes_.size(), key.size(), 0,
+                   value.size(), tombstone, timestamp_ms,       headers};
+      held_bytes_.append(key);
+      r.value_offset = held_bytes_.size();
+      held_bytes_.append(value);
+      held_.push_back(r);
+      return base::Status::OK();
+    }
+  }
+  return ProduceNow(topic, partition, key, value, tombstone, timestamp_ms, headers);
+}
+
+void KafkaProducer::Hold() {
+  std::lock_guard lock(hold_mu_);
+  holding_.store(true, std::memory_order_release);
+}
+
+base::Status KafkaProducer::Release(bool deliver) {
+  std::lock_guard lock(hold_mu_);
+  base::Status st;
+  for (const HeldRecord& r : held_) {
+    if (!deliver || !st.ok()) {
+      if (r.headers) rd_kafka_headers_destroy(r.headers);
+      continue;
+    }
+    const std::string_view key(held_bytes_.data() + r.key_offset, r.key_size);
+    const std::string_view value(held_bytes_.data() + r.value_offset, r.value_size);
+    st = ProduceNow(r.topic, r.partition, key, value, r.tombstone, r.timestamp_ms, r.headers);
+  }
+  held_.clear();
+  held_bytes_.clear();
+  holding_.store(false, std::memory_order_release);
+  released_.notify_all();
+  if (deliver) Serve();
+  return st;
+}
+
+base::Status KafkaProducer::ProduceNow(rd_kafka_topic_t* topic, int32_t partition, std::string_view key,
+                                       std::string_view value, bool tombstone, int64_t timestamp_ms,
+                                       rd_kafka_headers_t* headers) {
   if (failed_) {
     if (headers) rd_kafka_headers_destroy(headers);
     std::lock_guard lock(error_mu_);

@@ -6,11 +6,17 @@
 // previous incarnation of the same instance).
 //
 // Thread-safety: Produce may be called from several workers at once. The transaction calls
-// (CommitTransaction) come from the commit coordinator while the workers are paused.
+// (CommitTransaction) come from the commit coordinator.
+// Holding: between Hold and Release, records are kept back in memory instead of queued, so a commit
+// can deliver (and, under exactly-once, commit the transaction of) what came before while the
+// workers go on: their records go to librdkafka, into the next transaction, at Release. The
+// coordinator's own records (the changelog's) pass through. A worker waits when the held bytes reach
+// kMaxHeldBytes.
 // Backpressure: a full local queue (queue.buffering.max.messages / .kbytes) makes Produce wait for
 // deliveries, so memory stays bounded when the broker is slow.
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -36,10 +42,18 @@ class KafkaProducer {
   //! A topic handle, made once per name and kept until the producer goes.
   rd_kafka_topic_t* Topic(const std::string& name);
   //! Queues one record (copied). `partition` -1 lets the partitioner choose from the key. Waits while
-  //! the local queue is full. Takes ownership of `headers` (may be null).
+  //! the local queue is full. Takes ownership of `headers` (may be null). While held (Hold), keeps
+  //! the record back unless `through` (the commit coordinator's own records).
   base::Status Produce(rd_kafka_topic_t* topic, int32_t partition, std::string_view key,
                        std::string_view value, bool tombstone, int64_t timestamp_ms,
-                       rd_kafka_headers_t* headers);
+                       rd_kafka_headers_t* headers, bool through = false);
+  //! Keeps the records produced from now on back (see the top of this file). Idempotent.
+  void Hold();
+  //! Queues the held records, in the order they came, and stops holding; with `deliver` false drops
+  //! them instead (a failed commit: the pipeline stops and their events are read again). Idempotent.
+  base::Status Release(bool deliver = true);
+  //! Held records are at most this many bytes (keys and values); then Produce waits for Release.
+  static constexpr size_t kMaxHeldBytes = 64 << 20;
   //! Serves delivery reports without waiting (call after queuing a batch).
   void Serve() { rd_kafka_poll(rk_.get(), 0); }
   //! Waits for every queued record; returns the first delivery error since Make (sticky).
@@ -57,6 +71,10 @@ class KafkaProducer {
 
  private:
   KafkaProducer() = default;
+  //! Queues one record with librdkafka (Produce without the hold).
+  base::Status ProduceNow(rd_kafka_topic_t* topic, int32_t partition, std::string_view key,
+                          std::string_view value, bool tombstone, int64_t timestamp_ms,
+                          rd_kafka_headers_t* headers);
   static void DeliveryCallback(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque);
   base::Status TxnError(rd_kafka_error_t* error, std::string_view what);
   //! `st` unless the producer has been fenced, then the Fenced status that says so.
@@ -70,6 +88,20 @@ class KafkaProducer {
   mutable std::mutex error_mu_;
   base::Status delivery_error_;
   std::atomic<bool> failed_{false};
+  //! A record kept back by Hold: slices of held_bytes_.
+  struct HeldRecord {
+    rd_kafka_topic_t* topic;
+    int32_t partition;
+    size_t key_offset, key_size, value_offset, value_size;
+    bool tombstone;
+    int64_t timestamp_ms;
+    rd_kafka_headers_t* headers;
+  };
+  std::atomic<bool> holding_{false};
+  std::mutex hold_mu_;
+  std::condition_variable released_;
+  std::string held_bytes_;  // reused: no allocation per record once it has grown
+  std::vector<HeldRecord> held_;
   mutable std::mutex offsets_mu_;
   std::map<std::pair<std::string, int32_t>, int64_t> next_offsets_;  // delivered, per (topic, partition)
 };

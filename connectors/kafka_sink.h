@@ -16,7 +16,8 @@ namespace vigil::connectors {
 class KafkaSink final : public engine::Sink {
  public:
   //! A sink with a producer of its own (idempotent, not transactional).
-  static base::Result<std::unique_ptr<KafkaSink>> Make(const config::KafkaSpec& kafka, const std::string& topic);
+  static base::Result<std::unique_ptr<KafkaSink>> Make(const config::KafkaSpec& kafka,
+                                                       const std::string& topic);
   //! A sink writing through `producer`.
   KafkaSink(std::shared_ptr<KafkaProducer> producer, std::string topic);
   ~KafkaSink() override;
@@ -24,6 +25,12 @@ class KafkaSink final : public engine::Sink {
   base::Status Write(const engine::OutBatch& batch) override;
   //! At-least-once: waits for delivery. Transactional: a no-op (the transaction's commit delivers).
   base::Status Flush(int timeout_ms) override;
+  //! Holds the shared producer (KafkaProducer::Hold): the output and dead-letter sinks hold together.
+  bool Hold() override {
+    producer_->Hold();
+    return true;
+  }
+  base::Status Release(bool deliver = true) override { return producer_->Release(deliver); }
   base::Status Close() override;
 
  private:

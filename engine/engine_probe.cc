@@ -55,6 +55,11 @@ EngineProbe::EngineProbe(std::shared_ptr<prometheus::Registry> registry, const s
                          .Help("Time to flush state and sinks and commit offsets.")
                          .Register(*registry_)
                          .Add(labels, latency);
+  commit_pause_ = &BuildHistogram()
+                       .Name("vigil_commit_pause_seconds")
+                       .Help("Time a commit kept the workers paused (staging the state in memory).")
+                       .Register(*registry_)
+                       .Add(labels, latency);
   lag_family_ = &BuildGauge()
                      .Name("vigil_consumer_lag_events")
                      .Help("Events behind the partition end.")
@@ -121,6 +126,8 @@ void EngineProbe::DeadLettered(DlqReason reason, uint64_t n) {
 }
 
 void EngineProbe::Committed(double seconds) { commit_latency_->Observe(seconds); }
+
+void EngineProbe::CommitPaused(double seconds) { commit_pause_->Observe(seconds); }
 
 void EngineProbe::SetLag(int32_t partition, int64_t lag) {
   lag_family_->Add({{"pipeline", pipeline_}, {"partition", std::to_string(partition)}})

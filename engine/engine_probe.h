@@ -33,6 +33,9 @@ class EngineProbe {
   void DeadLettered(DlqReason reason, uint64_t n = 1);
   //! One commit and how long it took.
   void Committed(double seconds);
+  //! How long a commit kept the workers paused (its in-memory staging, or all of it when the sinks
+  //! cannot hold their records back).
+  void CommitPaused(double seconds);
   //! Consumer lag of a partition, in events.
   void SetLag(int32_t partition, int64_t lag);
   //! Keys in the write-back caches and RocksDB, and the caches' hit ratio.
@@ -60,6 +63,7 @@ class EngineProbe {
   std::array<prometheus::Counter*, kDlqReasonCount> dlq_{};
   prometheus::Histogram* batch_latency_;
   prometheus::Histogram* commit_latency_;
+  prometheus::Histogram* commit_pause_;
   prometheus::Family<prometheus::Gauge>* lag_family_;
   prometheus::Gauge* cached_keys_;
   prometheus::Gauge* stored_keys_;

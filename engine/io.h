@@ -81,10 +81,10 @@ class Source {
 struct OutRecord {
   uint32_t key_offset = 0, key_size = 0;
   uint32_t value_offset = 0, value_size = 0;
-  int64_t source_offset = 0;           //!< Offset of the input event.
-  int64_t timestamp_ms = 0;            //!< Event time; the Kafka record timestamp.
+  int64_t source_offset = 0;            //!< Offset of the input event.
+  int64_t timestamp_ms = 0;             //!< Event time; the Kafka record timestamp.
   DlqReason reason = DlqReason::kNone;  //!< Dead-letter records: why.
-  std::string_view detail;             //!< Dead-letter records: the field concerned, may be empty.
+  std::string_view detail;              //!< Dead-letter records: the field concerned, may be empty.
 };
 
 //! Records encoded from one batch. Reused across batches by its task.
@@ -100,21 +100,34 @@ struct OutBatch {
 };
 
 //! An output. Write may be called from several worker threads at once (implementations are
-//! thread-safe); Flush is called by the commit coordinator while workers are paused.
+//! thread-safe); Flush is called by the commit coordinator, while workers are paused or, between Hold
+//! and Release, while they go on.
 class Sink {
  public:
   virtual ~Sink() = default;
   //! Queues the records for delivery. Records are copied; `batch` may be reused on return.
   virtual base::Status Write(const OutBatch& batch) = 0;
   //! Returns once every queued record is delivered; a failed delivery is returned as an error.
+  //! Records held back (Hold) are not queued yet: Flush does not wait for them.
   virtual base::Status Flush(int timeout_ms) = 0;
+  //! Keeps the records written from now on back, in memory, until Release, so that a commit can
+  //! deliver and commit what came before while the workers go on writing. Sinks that share one
+  //! producer hold together. Returns false when the sink cannot (the commit then keeps the workers
+  //! paused throughout). Commit coordinator, workers paused.
+  virtual bool Hold() { return false; }
+  //! Queues the held records (in the next transaction, under exactly-once), or drops them when
+  //! `deliver` is false (a failed commit). Idempotent.
+  virtual base::Status Release(bool deliver = true) {
+    (void)deliver;
+    return base::Status::OK();
+  }
   //! Flushes and releases resources. Idempotent.
   virtual base::Status Close() = 0;
 };
 
 //! The changelog of the tasks' stores: every committed state change, keyed like the store, in the
 //! partition of its task. A task whose local store is missing or behind restores from it.
-//! Append and NextOffset are called by the commit coordinator (workers paused); Restore by the
+//! Append and NextOffset are called by the commit coordinator; Restore by the
 //! control thread when a partition is assigned.
 class Changelog {
  public:

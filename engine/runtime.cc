@@ -252,10 +252,71 @@ base::Status Runtime::CommitPaused(std::span<Task* const> tasks) {
 }
 
 base::Status Runtime::Commit() {
+  const auto start = std::chrono::steady_clock::now();
   gate_.Pause();
-  base::Status st = CommitPaused({});
+  // The workers stop only while the tasks' state is staged in memory and the sinks start holding
+  // their new records back; the commit's I/O (deliveries, the transaction, the store writes) then
+  // runs while they go on. Sinks that cannot hold keep the workers paused throughout.
+  const bool output_holds = !output_ || output_->Hold();
+  const bool dead_letter_holds = !dead_letter_ || dead_letter_->Hold();
+  if (!output_holds || !dead_letter_holds) {
+    if (output_) (void)output_->Release();
+    if (dead_letter_) (void)dead_letter_->Release();
+    base::Status st = CommitPaused({});
+    probe_->CommitPaused(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    gate_.Resume();
+    return st;
+  }
+  std::vector<Task*> tasks;
+  std::vector<PartitionOffset> offsets;
+  base::Status st;
+  for (auto& [p, task] : tasks_) {
+    tasks.push_back(task.get());
+    if (st.ok()) st = task->StageState(nullptr);
+    if (task->next_offset() >= 0 || task->label_next_offset() >= 0)
+      offsets.push_back({task->partition(), task->next_offset(), task->label_next_offset()});
+  }
   gate_.Resume();
-  return st;
+  probe_->CommitPaused(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  if (st.ok()) st = CommitStaged(tasks, offsets);
+  // A failed commit fails the pipeline: the held records' events are read again after a restart.
+  if (base::Status released = output_ ? output_->Release(st.ok()) : base::Status::OK(); st.ok())
+    st = released.WithContext("output sink");
+  if (base::Status released = dead_letter_ ? dead_letter_->Release(st.ok()) : base::Status::OK(); st.ok())
+    st = released.WithContext("dead-letter sink");
+  if (!st.ok()) return st;
+  ++commits_;
+  probe_->Committed(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  return base::Status::OK();
+}
+
+base::Status Runtime::CommitStaged(std::span<Task* const> tasks, std::span<const PartitionOffset> offsets) {
+  constexpr int kFlushTimeoutMs = 60'000;
+  if (exactly_once_) {
+    // The changes join the open transaction, which holds every output up to the staging (the
+    // workers' newer ones are held); the source's commit delivers and commits all of it.
+    for (Task* task : tasks) VIGIL_RETURN_IF_ERROR(task->AppendStaged(changelog_.get()));
+    VIGIL_RETURN_IF_ERROR(source_->Commit(offsets));
+    if (output_) VIGIL_RETURN_IF_ERROR(output_->Release().WithContext("output sink"));
+    if (dead_letter_) VIGIL_RETURN_IF_ERROR(dead_letter_->Release().WithContext("dead-letter sink"));
+    for (Task* task : tasks) VIGIL_RETURN_IF_ERROR(task->ApplyState(changelog_.get()));
+    return base::Status::OK();
+  }
+  // At-least-once, in CommitPaused's order: the outputs of the staged offsets are delivered before
+  // the changelog gets their checkpoint (the held ones are not queued yet, so the flushes end).
+  if (output_) VIGIL_RETURN_IF_ERROR(output_->Flush(kFlushTimeoutMs).WithContext("output sink"));
+  if (dead_letter_)
+    VIGIL_RETURN_IF_ERROR(dead_letter_->Flush(kFlushTimeoutMs).WithContext("dead-letter sink"));
+  if (changelog_) {
+    for (Task* task : tasks) VIGIL_RETURN_IF_ERROR(task->AppendStaged(changelog_.get()));
+    VIGIL_RETURN_IF_ERROR(changelog_->Flush(kFlushTimeoutMs).WithContext("changelog"));
+  }
+  // Everything below the staged offsets is delivered: the held records may go.
+  if (output_) VIGIL_RETURN_IF_ERROR(output_->Release().WithContext("output sink"));
+  if (dead_letter_) VIGIL_RETURN_IF_ERROR(dead_letter_->Release().WithContext("dead-letter sink"));
+  for (Task* task : tasks) VIGIL_RETURN_IF_ERROR(task->ApplyState(changelog_.get()));
+  if (!offsets.empty()) VIGIL_RETURN_IF_ERROR(source_->Commit(offsets));
+  return base::Status::OK();
 }
 
 void Runtime::PublishMetrics() {

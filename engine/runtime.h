@@ -14,6 +14,10 @@
 //     transaction that already holds this interval's outputs, dead letters and changelog records,
 //     and commits it; only then are the stores written. A crash before the commit aborts all of it;
 //     after it, the changelog holds what a store may lack.
+// The workers are paused only for the first step, the staging of the state in memory: the sinks
+// then hold the workers' new records back (Sink::Hold) while the commit delivers and commits what
+// came before, and queue them once it has (into the next transaction). A rebalance's and the last
+// commit keep the workers paused throughout.
 // On assignment a task restores its store from the changelog (only the tail when its local store
 // has a changelog position), and resumes from the later of its store checkpoint and the committed
 // offset (equal under exactly-once).
@@ -123,7 +127,11 @@ class Runtime final : public SourceListener {
   void WorkerLoop(int worker);
   //! Flushes sinks, commits the state and offsets of `tasks` (all when empty). Workers must be paused.
   base::Status CommitPaused(std::span<Task* const> tasks);
+  //! A commit with the workers paused only while the state is staged (see the protocol above).
   base::Status Commit();
+  //! The I/O of a commit whose tasks are staged and whose sinks hold: the changelog appends, the
+  //! deliveries, the source's commit of `offsets`, releasing the sinks, the store writes.
+  base::Status CommitStaged(std::span<Task* const> tasks, std::span<const PartitionOffset> offsets);
   void PublishMetrics();
   void Fail(base::Status status);
   void RebuildWorkerLists();

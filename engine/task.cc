@@ -197,19 +197,23 @@ base::Status Task::StageState(Changelog* changelog) {
     store_->Prepare(next_offset_, label_next_offset_);
     staged_ = true;
   }
-  if (changelog == nullptr) return base::Status::OK();
-  // Without the state lock: the appends may wait on a full producer queue, and queries go on
-  // meanwhile. They read the cache and the store's applied state, never the staged batch, which
-  // only this commit touches until ApplyState.
+  return AppendStaged(changelog);
+}
+
+base::Status Task::AppendStaged(Changelog* changelog) {
+  if (changelog == nullptr || !staged_) return base::Status::OK();
+  // Without the state lock: the appends may wait on a full producer queue, and queries (and, in a
+  // pipelined commit, the worker) go on meanwhile. They read the cache and the store's applied
+  // state, never the staged batch, which only this commit touches until ApplyState.
   return store_->ForEachStaged([&](std::string_view key, const std::string_view* value) {
     return changelog->Append(partition_, key, value);
   });
 }
 
 base::Status Task::ApplyState(const Changelog* changelog) {
-  // Without the state lock too: a query's store reads see the RocksDB write whole or not at all, and
-  // a key they miss in the cache was not changed since the last commit (KeyedCache::Flush keeps
-  // changed entries), so both values are the same.
+  // Without the state lock too: a query's (or the worker's) store reads see the RocksDB write whole or
+  // not at all, and a key they miss in the cache was not changed since the last commit
+  // (KeyedCache::Flush keeps changed entries), so both values are the same.
   if (!staged_) return base::Status::OK();
   staged_ = false;
   return store_->Apply(changelog != nullptr ? changelog->NextOffset(partition_) : -1);

@@ -67,10 +67,16 @@ class Task {
   base::Status CommitState();
   //! A commit in two steps around the source's commit: StageState stages the operators' state and
   //! the checkpoint and appends them to `changelog` (may be null); ApplyState writes them to the store
-  //! (with the changelog position once they are delivered). Workers must be paused; queries may go on
-  //! (only the states' Flush holds the state lock). Control thread.
+  //! (with the changelog position once they are delivered). StageState needs the workers paused;
+  //! ApplyState does not (a worker's store reads see the write whole or not at all, and find the
+  //! same values either way, see ApplyState). Queries may go on (only the states' Flush holds the
+  //! state lock). Control thread.
   base::Status StageState(Changelog* changelog);
   base::Status ApplyState(const Changelog* changelog);
+  //! StageState's second half: appends the staged changes to `changelog`. StageState(nullptr) then
+  //! AppendStaged is StageState(changelog), with the workers free to run between the two and during
+  //! this (they never touch the staged changes). Control thread.
+  base::Status AppendStaged(Changelog* changelog);
   //! Brings the store up to date with `changelog` (from the store's changelog position, or from the
   //! start for a new store), then resets the operators' states to it. Control thread, before the
   //! task runs. Returns the number of changes read.

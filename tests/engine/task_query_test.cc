@@ -172,7 +172,7 @@ TEST_CASE("a task skips records delivered again below its next offset", "[engine
 }
 
 //! A one-shot gate: Enter (once) signals `entered` and blocks until Release.
-class Hold {
+class Blocker {
  public:
   void Enter() {
     std::unique_lock lock(mu_);
@@ -200,7 +200,7 @@ class Hold {
 //! A changelog whose first Append is held (a commit stuck on a full producer queue).
 class HeldChangelog final : public engine::Changelog {
  public:
-  explicit HeldChangelog(Hold* hold) : hold_(hold) {}
+  explicit HeldChangelog(Blocker* hold) : hold_(hold) {}
   base::Status Append(int32_t, std::string_view, const std::string_view*) override {
     hold_->Enter();
     ++appended;
@@ -216,13 +216,13 @@ class HeldChangelog final : public engine::Changelog {
   int64_t appended = 0;
 
  private:
-  Hold* hold_;
+  Blocker* hold_;
 };
 
 //! A sink whose first Write of partition `held` is held (a batch in progress). Thread-safe.
 class HeldSink final : public engine::Sink {
  public:
-  HeldSink(Hold* hold, int32_t held) : hold_(hold), held_(held) {}
+  HeldSink(Blocker* hold, int32_t held) : hold_(hold), held_(held) {}
   base::Status Write(const engine::OutBatch& batch) override {
     if (batch.source_partition == held_) hold_->Enter();
     return base::Status::OK();
@@ -231,7 +231,7 @@ class HeldSink final : public engine::Sink {
   base::Status Close() override { return base::Status::OK(); }
 
  private:
-  Hold* hold_;
+  Blocker* hold_;
   int32_t held_;
 };
 
@@ -283,7 +283,7 @@ TEST_CASE("task query: answered while the task's commit appends to the changelog
   CapturingSink output(&out), dead_letter(&dead);
   REQUIRE(t.task->RunOnce(100, 0, &output, &dead_letter).ok());
 
-  Hold hold;
+  Blocker hold;
   HeldChangelog changelog(&hold);
   auto commit = std::async(std::launch::async, [&] {
     VIGIL_RETURN_IF_ERROR(t.task->StageState(&changelog));
@@ -322,7 +322,7 @@ TEST_CASE("runtime query: another partition answers while one is busy in a batch
   auto plan = engine::Plan::Build(*spec, registry);
   REQUIRE(plan.ok());
   engine::EngineProbe probe(engine::NewMetricsRegistry(), "query-busy");
-  Hold hold;
+  Blocker hold;
   auto runtime = engine::Runtime::Make(
       **plan, std::make_unique<TwoPartitions>(std::vector<std::string>{Ev(1, 10, "a", 1), Ev(2, 20, "a", 2)}),
       std::make_unique<HeldSink>(&hold, 0), nullptr, &probe);
