@@ -31,7 +31,8 @@ struct EvalData {
   Table table;                                  //!< The training table.
   BusinessSettings business;                    //!< The business report's settings.
   BusinessTable business_table;                 //!< Amounts and segments of the table's rows.
-  std::vector<std::string> features;            //!< Model inputs, in order.
+  std::vector<std::string> features;            //!< The pipeline's features: the table's inputs, in order.
+  config::TrainSpec train;                      //!< The pipeline's `train:` section (prequential folds).
   int64_t first_epoch_day = 0;                  //!< Day (since 1970) of the earliest row: day 0.
   int64_t last_epoch_day = 0;                   //!< Day (since 1970) of the latest row.
   std::vector<models::ScoredTransaction> rows;  //!< One per table row, scores filled per split.
@@ -51,8 +52,14 @@ base::Result<EvalData> LoadEvalData(const EvaluateOptions& o) {
   VIGIL_ASSIGN_OR_RETURN(Table table, ReadTrainingTable(o.table, pipeline.features, extra));
   if (table.num_rows() == 0) return base::InvalidArgument(o.table + ": the table has no rows");
   VIGIL_ASSIGN_OR_RETURN(BusinessTable business_table, MakeBusinessTable(table, business));
-  EvalData data{
-      std::move(table), std::move(business), std::move(business_table), pipeline.features, 0, 0, {}};
+  EvalData data{std::move(table),
+                std::move(business),
+                std::move(business_table),
+                pipeline.features,
+                pipeline.train,
+                0,
+                0,
+                {}};
   VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> times, data.table.Int64s(kTimeColumn));
   VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> customers, data.table.Int64s(kCustomerColumn));
   VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> labels, data.table.Int64s(kLabelColumn));
@@ -83,8 +90,10 @@ std::vector<size_t> RowsOfDays(const EvalData& data, int32_t begin, int32_t end)
   return out;
 }
 
-//! Scores the test period of `split` with `forest` (other rows keep score 0) and evaluates it.
+//! Scores the test period of `split` with `forest`, whose inputs are the table's columns `features`
+//! (other rows keep score 0), and evaluates it.
 base::Result<models::HandbookEvaluation> ScoreAndEvaluate(EvalData& data, const models::Forest& forest,
+                                                          const std::vector<std::string>& features,
                                                           const models::HandbookSplit& split, int64_t k) {
   const std::vector<size_t> test = RowsOfDays(data, split.TestStartDay(), split.TestEndDay());
   if (test.empty()) {
@@ -92,9 +101,9 @@ base::Result<models::HandbookEvaluation> ScoreAndEvaluate(EvalData& data, const 
                                              DateOfDay(data.first_epoch_day + split.TestStartDay()),
                                              DateOfDay(data.first_epoch_day + split.TestEndDay() - 1)));
   }
-  VIGIL_ASSIGN_OR_RETURN(std::vector<float> inputs, data.table.DenseRows(data.features, test));
+  VIGIL_ASSIGN_OR_RETURN(std::vector<float> inputs, data.table.DenseRows(features, test));
   std::vector<float> scores(test.size());
-  forest.PredictBatch(inputs.data(), test.size(), data.features.size(), scores.data());
+  forest.PredictBatch(inputs.data(), test.size(), features.size(), scores.data());
   for (models::ScoredTransaction& row : data.rows) row.score = 0;
   for (size_t i = 0; i < test.size(); ++i) data.rows[test[i]].score = scores[i];
   auto evaluation = models::EvaluateHandbook(data.rows, split, k);
@@ -102,8 +111,14 @@ base::Result<models::HandbookEvaluation> ScoreAndEvaluate(EvalData& data, const 
   return evaluation;
 }
 
-base::Result<std::shared_ptr<const models::Forest>> LoadModel(const std::string& model_dir,
-                                                              const std::vector<std::string>& features) {
+//! The model of `model_dir` and its inputs: its own feature names when the pipeline's features hold
+//! them all (a baseline model beside one on more features, on the same table), else the pipeline's.
+struct LoadedModel {
+  std::shared_ptr<const models::Forest> forest;
+  std::vector<std::string> features;
+};
+
+base::Result<LoadedModel> LoadModel(const std::string& model_dir, const std::vector<std::string>& features) {
   const fs::path path = fs::path(model_dir) / "model.json";
   if (!fs::is_directory(model_dir))
     return base::NotFound(fmt::format("model directory {} does not exist", model_dir));
@@ -112,13 +127,17 @@ base::Result<std::shared_ptr<const models::Forest>> LoadModel(const std::string&
         fmt::format("{} does not exist (is {} a model version?)", path.string(), model_dir));
   VIGIL_ASSIGN_OR_RETURN(std::shared_ptr<const models::Forest> forest,
                          models::Forest::LoadFile(path.string()));
-  if (forest->num_features() != features.size() ||
-      (!forest->feature_names().empty() && forest->feature_names() != features)) {
-    return base::InvalidArgument(fmt::format("{} was trained on [{}], the pipeline's features are [{}]",
-                                             path.string(), fmt::join(forest->feature_names(), ", "),
-                                             fmt::join(features, ", ")));
+  const std::vector<std::string>& own = forest->feature_names();
+  const bool subset = !own.empty() && std::all_of(own.begin(), own.end(), [&](const std::string& f) {
+    return std::find(features.begin(), features.end(), f) != features.end();
+  });
+  if (subset) return LoadedModel{forest, own};
+  if (forest->num_features() != features.size() || !own.empty()) {
+    return base::InvalidArgument(
+        fmt::format("{} was trained on [{}], which the pipeline's features [{}] do not all hold",
+                    path.string(), fmt::join(own, ", "), fmt::join(features, ", ")));
   }
-  return forest;
+  return LoadedModel{forest, features};  // a model without feature names: the pipeline's, by position
 }
 
 base::Result<models::HandbookSplit> MakeSplit(const EvalData& data, const EvaluateOptions& o) {
@@ -140,7 +159,13 @@ FoldResult MakeFoldResult(const EvalData& data, const models::HandbookEvaluation
 //! Chapter 5: trains one model per fold and evaluates it, earliest fold first.
 base::Result<std::vector<FoldResult>> RunPrequential(EvalData& data, const models::HandbookSplit& earliest,
                                                      const EvaluateOptions& o) {
-  VIGIL_ASSIGN_OR_RETURN(models::TrainOptions train, MakeTrainOptions(o.model));
+  // The pipeline's train: section first, as vigil train reads it; the flags on top.
+  ModelFlags flags = o.model;
+  flags.params.clear();
+  for (const auto& [key, value] : data.train.params) flags.params.push_back(key + "=" + value);
+  flags.params.insert(flags.params.end(), o.model.params.begin(), o.model.params.end());
+  if (!o.rounds_given) flags.rounds = data.train.rounds;
+  VIGIL_ASSIGN_OR_RETURN(models::TrainOptions train, MakeTrainOptions(flags));
   models::HandbookSplit latest = earliest;
   latest.train_start_day += (o.prequential - 1) * earliest.test_days;
   VIGIL_ASSIGN_OR_RETURN(std::vector<models::HandbookSplit> splits,
@@ -155,7 +180,7 @@ base::Result<std::vector<FoldResult>> RunPrequential(EvalData& data, const model
     if (!trained.ok()) return trained.status().WithContext(context);
     VIGIL_ASSIGN_OR_RETURN(std::string model_json, trained->booster->Save(models::ModelFormat::kJson));
     VIGIL_ASSIGN_OR_RETURN(std::shared_ptr<const models::Forest> forest, models::Forest::Load(model_json));
-    auto evaluation = ScoreAndEvaluate(data, *forest, split, o.k);
+    auto evaluation = ScoreAndEvaluate(data, *forest, data.features, split, o.k);
     if (!evaluation.ok()) return evaluation.status().WithContext(context);
     folds.push_back(MakeFoldResult(data, *evaluation));
   }
@@ -178,8 +203,9 @@ std::vector<std::string> ModelNames(const std::vector<std::string>& dirs) {
 //! One model on the test period: chapter 3, and the business report on the same rows.
 base::Result<ModelResult> EvaluateModel(EvalData& data, const std::string& dir, std::string name,
                                         const models::HandbookSplit& split, const EvaluateOptions& o) {
-  VIGIL_ASSIGN_OR_RETURN(std::shared_ptr<const models::Forest> forest, LoadModel(dir, data.features));
-  VIGIL_ASSIGN_OR_RETURN(models::HandbookEvaluation evaluation, ScoreAndEvaluate(data, *forest, split, o.k));
+  VIGIL_ASSIGN_OR_RETURN(LoadedModel model, LoadModel(dir, data.features));
+  VIGIL_ASSIGN_OR_RETURN(models::HandbookEvaluation evaluation,
+                         ScoreAndEvaluate(data, *model.forest, model.features, split, o.k));
   VIGIL_ASSIGN_OR_RETURN(models::HandbookSets sets, models::SelectHandbookSets(data.rows, split));
   std::vector<models::ScoredTransaction> rows;
   for (size_t i : sets.test) rows.push_back(data.rows[i]);
@@ -261,7 +287,8 @@ void AddEvaluateCommand(CLI::App& app, EvaluateOptions& o) {
   cmd->add_option(
          "--prequential", o.prequential,
          "Also run N prequential folds (chapter 5): the earliest trains from --train-start, each next one "
-         "a test period later; one model trained per fold, in memory (0 = none)")
+         "a test period later; one model trained per fold, in memory, with the pipeline's train: params and "
+         "rounds unless --param/--rounds override them (0 = none)")
       ->capture_default_str();
   cmd->add_option(
       "--served", o.served,
@@ -276,7 +303,10 @@ void AddEvaluateCommand(CLI::App& app, EvaluateOptions& o) {
   AddModelFlags(*cmd, o.model);
   AddBusinessFlags(*cmd, o.business);
   cmd->add_flag("--json", o.json, "Print one JSON object instead of tables");
-  cmd->callback([&o] { o.selected = true; });
+  cmd->callback([&o, cmd] {
+    o.selected = true;
+    o.rounds_given = cmd->get_option("--rounds")->count() > 0;
+  });
 }
 
 }  // namespace vigil::app

@@ -31,8 +31,11 @@ struct EvaluateOptions {
   int test_days = 7;    //!< Test period, days. Default 7.
   int64_t k = 100;      //!< The k of card precision@k. Default 100.
   int prequential = 0;  //!< Chapter-5 folds; 0 = none. The earliest fold trains from train_start.
-  ModelFlags model;     //!< Hyper-parameters of the models trained per fold.
-  bool json = false;    //!< Print one JSON object instead of tables.
+  //! Hyper-parameters of the models trained per fold: the pipeline's `train:` params and rounds,
+  //! then these (a --param of the same key wins; --rounds when given, see rounds_given).
+  ModelFlags model;
+  bool rounds_given = false;  //!< --rounds was on the command line.
+  bool json = false;          //!< Print one JSON object instead of tables.
   //! Served scores to evaluate week by week instead (NAME=FILE; app/served_eval.h).
   std::vector<std::string> served;
   std::string weeks_from;  //!< With `served`: first day of the first week; default the table's first day.

@@ -275,6 +275,57 @@ TEST_CASE("evaluate compares two models side by side: chapter 3, business KPIs a
              Catch::Contains("--segment TERMINAL_ID: ") && Catch::Contains("distinct values, more than 20"));
 }
 
+TEST_CASE("evaluate sets a model on fewer features beside the pipeline's, and folds train as train: says",
+          "[app]") {
+  const std::string dir = TempDir("vigil-eval-plus");
+  std::string yaml = ReadFile(kPipeline);
+  // A baseline on 5 of the pipeline's 15 features (the same table holds them).
+  std::string baseline = yaml;
+  const size_t features = baseline.find("features: [");
+  REQUIRE(features != std::string::npos);
+  baseline.replace(features, baseline.find(']', features) + 1 - features,
+                   "features: [TX_AMOUNT, TX_DURING_WEEKEND, TX_DURING_NIGHT, CUSTOMER_ID_NB_TX_1DAY_WINDOW, "
+                   "TERMINAL_ID_RISK_7DAY_WINDOW]");
+  std::ofstream(dir + "/baseline.yaml") << baseline;
+  std::string out;
+  REQUIRE(RunVigil({"train", dir + "/baseline.yaml", "--table", SmallTable(), "--models-dir", dir + "/models",
+                    "--train-start", "2018-04-11", "--rounds", "10"},
+                   &out) == 0);
+  REQUIRE(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", dir + "/models",
+                    "--train-start", "2018-04-11", "--rounds", "10"},
+                   &out) == 0);
+  REQUIRE(RunVigil({"evaluate", kPipeline, "--table", SmallTable(), "--model", dir + "/models/v1", "--model",
+                    dir + "/models/v2", "--train-start", "2018-04-11", "--json"},
+                   &out) == 0);
+  INFO(out);
+  const std::vector<double> auc = JsonNumbers(out, "auc_roc");
+  REQUIRE(auc.size() == 3);  // chapter 3 (the first model), then each model
+  CHECK(auc[1] != auc[2]);   // each model read its own columns
+  // A model reading a column the pipeline lacks is refused, naming both lists.
+  REQUIRE(RunVigil({"evaluate", dir + "/baseline.yaml", "--table", SmallTable(), "--model",
+                    dir + "/models/v2", "--train-start", "2018-04-11"},
+                   &out) == 2);
+  CHECK(out.find("which the pipeline's features [TX_AMOUNT, TX_DURING_WEEKEND, TX_DURING_NIGHT, "
+                 "CUSTOMER_ID_NB_TX_1DAY_WINDOW, TERMINAL_ID_RISK_7DAY_WINDOW] do not all hold") !=
+        std::string::npos);
+
+  // Prequential folds train with the pipeline's train: section, as vigil train does; flags win.
+  std::ofstream(dir + "/trained.yaml") << yaml << "train: {params: {max_depth: \"1\"}, rounds: 3}\n";
+  const auto folds = [&](const std::string& pipeline, std::vector<std::string> flags) {
+    std::vector<std::string> args = {"evaluate",   pipeline,        "--table", SmallTable(), "--train-start",
+                                     "2018-04-11", "--prequential", "2",       "--json"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    std::string text;
+    REQUIRE(RunVigil(args, &text) == 0);
+    return JsonNumbers(text, "average_precision");
+  };
+  const std::vector<double> from_section = folds(dir + "/trained.yaml", {});
+  CHECK(from_section == folds(kPipeline, {"--rounds", "3", "--param", "max_depth=1"}));
+  CHECK(from_section != folds(kPipeline, {}));
+  CHECK(folds(dir + "/trained.yaml", {"--rounds", "20", "--param", "max_depth=4"}) ==
+        folds(kPipeline, {"--rounds", "20", "--param", "max_depth=4"}));
+}
+
 TEST_CASE("train and evaluate reject bad inputs with clear errors", "[app]") {
   const std::string models = TempDir("vigil-models");
   const std::string dir = TempDir("vigil-table");
