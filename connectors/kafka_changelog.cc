@@ -108,23 +108,42 @@ int64_t KafkaChangelog::NextOffset(int32_t partition) const {
   return producer_->NextOffset(topic_, partition);
 }
 
+base::Result<KafkaHandle> KafkaChangelog::TakeRestorer() {
+  {
+    std::lock_guard lock(restore_mu_);
+    if (!restorers_.empty()) {
+      KafkaHandle h = std::move(restorers_.back());
+      restorers_.pop_back();
+      return h;
+    }
+  }
+  const std::string group = "vigil-restore-" + std::to_string(::getpid());
+  VIGIL_ASSIGN_OR_RETURN(KafkaHandle h, NewKafkaClient(kafka_, RD_KAFKA_CONSUMER,
+                                                       {{"group.id", group},
+                                                        {"enable.partition.eof", "true"},
+                                                        {"isolation.level", "read_committed"},
+                                                        {"auto.offset.reset", "earliest"},
+                                                        // The end is found by one more fetch: do not wait
+                                                        // long for data that will not come.
+                                                        {"fetch.wait.max.ms", "10"}}));
+  rd_kafka_poll_set_consumer(h.get());
+  return h;
+}
+
 base::Result<int64_t> KafkaChangelog::Restore(
     int32_t partition, int64_t from,
     const std::function<base::Status(std::string_view key, const std::string_view* value)>& fn) {
-  std::lock_guard lock(restore_mu_);
-  if (!restorer_) {
-    const std::string group = "vigil-restore-" + std::to_string(::getpid());
-    VIGIL_ASSIGN_OR_RETURN(restorer_, NewKafkaClient(kafka_, RD_KAFKA_CONSUMER,
-                                                     {{"group.id", group},
-                                                      {"enable.partition.eof", "true"},
-                                                      {"isolation.level", "read_committed"},
-                                                      {"auto.offset.reset", "earliest"},
-                                                      // The end is found by one more fetch: do not wait long
-                                                      // for data that will not come.
-                                                      {"fetch.wait.max.ms", "10"}}));
-    rd_kafka_poll_set_consumer(restorer_.get());
-  }
-  rd_kafka_t* rk = restorer_.get();
+  VIGIL_ASSIGN_OR_RETURN(KafkaHandle restorer, TakeRestorer());
+  rd_kafka_t* rk = restorer.get();
+  // Back to the idle ones when done (unassigned below), whatever the outcome.
+  struct GiveBack {
+    KafkaChangelog* self;
+    KafkaHandle* handle;
+    ~GiveBack() {
+      std::lock_guard lock(self->restore_mu_);
+      self->restorers_.push_back(std::move(*handle));
+    }
+  } give_back{this, &restorer};
   int64_t low = 0, high = 0;
   VIGIL_RETURN_IF_ERROR(
       KafkaError(rd_kafka_query_watermark_offsets(rk, topic_.c_str(), partition, &low, &high, kTimeoutMs),

@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "connectors/kafka_producer.h"
 #include "engine/io.h"
@@ -14,7 +15,8 @@ namespace vigil::connectors {
 
 //! Creates `topic` with `partitions` partitions (cleanup.policy=compact if `compacted`) if it does not
 //! exist, and checks an existing one has that many. Errors name the topic.
-base::Status EnsureTopic(const config::KafkaSpec& kafka, const std::string& topic, int partitions, bool compacted);
+base::Status EnsureTopic(const config::KafkaSpec& kafka, const std::string& topic, int partitions,
+                         bool compacted);
 //! The number of partitions of `topic`; NotFound when it does not exist.
 base::Result<int> PartitionCount(const config::KafkaSpec& kafka, const std::string& topic);
 
@@ -35,8 +37,11 @@ class KafkaChangelog final : public engine::Changelog {
   std::shared_ptr<KafkaProducer> producer_;
   std::string topic_;
   rd_kafka_topic_t* rkt_;
+  //! Takes an idle restore consumer (read_committed, assign-only), or makes one.
+  base::Result<KafkaHandle> TakeRestorer();
   std::mutex restore_mu_;
-  KafkaHandle restorer_;  //!< The restore consumer (read_committed), made on first use.
+  //! Restore consumers not in use: partitions restore in parallel, each with a consumer of its own.
+  std::vector<KafkaHandle> restorers_;
 };
 
 }  // namespace vigil::connectors

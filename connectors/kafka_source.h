@@ -58,6 +58,10 @@ class KafkaSource final : public engine::Source {
   bool Finished() const override;
   //! The configured partitioner over the topic's partition count (fetched once, then cached).
   base::Result<int32_t> PartitionFor(std::string_view key) const override;
+  //! CheckCheckpointInTopic, for a state restored in the background (a replay reads its range: OK).
+  base::Status CheckResume(int32_t partition, int64_t offset) override {
+    return range_ ? base::Status::OK() : CheckCheckpointInTopic(partition, offset);
+  }
   base::Status Close() override;
   const std::string& name() const override { return topic_; }
   //! Exactly-once: Commit sends the offsets into `producer`'s open transaction and commits it

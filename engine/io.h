@@ -72,6 +72,14 @@ class Source {
   virtual base::Status Close() = 0;
   //! The topic (or file path), for dead-letter headers.
   virtual const std::string& name() const = 0;
+  //! OK when a task whose state resumes at `offset` of `partition` may read on; FailedPrecondition,
+  //! saying why, when the partition no longer holds that offset (the topic was recreated or
+  //! truncated since the state was written). Thread-safe. Default: OK.
+  virtual base::Status CheckResume(int32_t partition, int64_t offset) {
+    (void)partition;
+    (void)offset;
+    return base::Status::OK();
+  }
   //! The partition a producer puts a record with key `key` in, i.e. the task that holds its state.
   //! Thread-safe. Default: 0 (single-partition sources).
   virtual base::Result<int32_t> PartitionFor(std::string_view key) const { return 0; }

@@ -39,6 +39,7 @@ Runtime::Runtime(const Plan& plan, std::unique_ptr<Source> source, std::unique_p
       probe_(probe) {}
 
 Runtime::~Runtime() {
+  while (!restores_.empty()) StopRestore(restores_.begin()->first);
   {
     std::unique_lock lock(tasks_mu_);
     for (auto& [p, task] : tasks_) WaitUnpinned(lock, task);
@@ -82,7 +83,7 @@ void Runtime::WorkerLoop(int worker) {
     size_t read = 0;
     bool held = false;
     for (Task* task : mine) {
-      if (align_ms_ >= 0 && AheadOfOthers(*task)) {
+      if (task->restoring() || (align_ms_ >= 0 && AheadOfOthers(*task))) {
         held = true;
         continue;
       }
@@ -140,27 +141,22 @@ base::Result<StartOffsets> Runtime::PrepareAssign(int32_t partition) {
   options.cache_max_keys = spec.runtime.cache_max_keys;
   options.source_name = source_->name();
   VIGIL_ASSIGN_OR_RETURN(std::unique_ptr<Task> task, Task::Open(plan_, partition, options, probe_));
+  StartOffsets start{task->checkpoint_offset(), task->label_checkpoint_offset()};
   if (changelog_) {
-    const auto begin = std::chrono::steady_clock::now();
-    auto restored = task->Restore(changelog_.get());
-    if (!restored.ok() && restored.status().code() == base::StatusCode::kFailedPrecondition) {
-      spdlog::warn("partition {}: {}; rebuilding it from the changelog", partition,
-                   restored.status().message());
+    if (base::Status restorable = task->CheckRestorable(); !restorable.ok()) {
+      spdlog::warn("partition {}: {}; rebuilding it from the changelog", partition, restorable.message());
       task.reset();
       VIGIL_RETURN_IF_ERROR(StateStore::Destroy(options.store_path));
       VIGIL_ASSIGN_OR_RETURN(task, Task::Open(plan_, partition, options, probe_));
-      restored = task->Restore(changelog_.get());
     }
-    if (!restored.ok())
-      return restored.status().WithContext("restore of partition " + std::to_string(partition));
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
-    probe_->Restored(*restored, seconds);
-    spdlog::info("{}: partition {}: restored {} changes from the changelog in {:.3f} s ({:.0f}/s)",
-                 plan_.spec().name, partition, *restored, seconds,
-                 seconds > 0 ? static_cast<double>(*restored) / seconds : 0.0);
+    // Restored in the background once assigned (StartRestore). Meanwhile the partition is read from
+    // its committed offset: the changelog's checkpoint under exactly-once, at most it under
+    // at-least-once (whose records below the checkpoint the task then skips).
+    task->set_restoring(true);
+    start = StartOffsets{};
   }
-  const StartOffsets start{task->checkpoint_offset(), task->label_checkpoint_offset()};
-  spdlog::info("{}: partition {} assigned; state checkpoint {}", plan_.spec().name, partition, start.events);
+  spdlog::info("{}: partition {} assigned; state checkpoint {}{}", plan_.spec().name, partition,
+               task->checkpoint_offset(), changelog_ ? " (before its restore)" : "");
   pending_tasks_[partition] = std::move(task);
   starting_.store(static_cast<int>(pending_tasks_.size()), std::memory_order_relaxed);
   return start;
@@ -183,19 +179,63 @@ base::Status Runtime::Assigned(int32_t partition, std::unique_ptr<PartitionReade
   starting_.store(static_cast<int>(pending_tasks_.size()), std::memory_order_relaxed);
   RebuildWorkerLists();
   gate_.Resume();
+  if (Task* task = tasks_.at(partition).get(); task->restoring()) StartRestore(task);
   return base::Status::OK();
+}
+
+void Runtime::StartRestore(Task* task) {
+  const int32_t partition = task->partition();
+  restoring_.fetch_add(1, std::memory_order_relaxed);
+  restores_[partition] = std::thread([this, task, partition] {
+    const auto begin = std::chrono::steady_clock::now();
+    auto restored = task->Restore(changelog_.get());
+    base::Status st = restored.status();
+    // A state that resumes past its partition's end (a recreated topic) would skip every record.
+    if (st.ok() && task->next_offset() >= 0) st = source_->CheckResume(partition, task->next_offset());
+    if (st.ok()) {
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+      probe_->Restored(*restored, seconds);
+      spdlog::info(
+          "{}: partition {}: restored {} changes from the changelog in {:.3f} s ({:.0f}/s); state "
+          "checkpoint {}",
+          plan_.spec().name, partition, *restored, seconds,
+          seconds > 0 ? static_cast<double>(*restored) / seconds : 0.0, task->next_offset());
+      task->set_restoring(false);  // the workers take it from here
+    } else if (st.code() != base::StatusCode::kAborted) {
+      Fail(st.WithContext("restore of partition " + std::to_string(partition)));
+    }
+    restoring_.fetch_sub(1, std::memory_order_relaxed);
+  });
+}
+
+void Runtime::StopRestore(int32_t partition) {
+  auto it = restores_.find(partition);
+  if (it == restores_.end()) return;
+  if (auto t = tasks_.find(partition); t != tasks_.end()) t->second->CancelRestore();
+  if (it->second.joinable()) it->second.join();
+  restores_.erase(it);
+}
+
+std::vector<Task*> Runtime::CommittableTasks() const {
+  std::vector<Task*> tasks;
+  for (const auto& [p, task] : tasks_)
+    if (!task->restoring()) tasks.push_back(task.get());
+  return tasks;
 }
 
 base::Status Runtime::Revoked(std::span<const int32_t> partitions) {
   gate_.Pause();
-  std::vector<Task*> revoked;
+  std::vector<Task*> revoked, committed;
   for (int32_t p : partitions) {
+    StopRestore(p);  // a partition still restoring has nothing to commit
     auto it = tasks_.find(p);
-    if (it != tasks_.end()) revoked.push_back(it->second.get());
+    if (it == tasks_.end()) continue;
+    revoked.push_back(it->second.get());
+    if (!it->second->restoring()) committed.push_back(it->second.get());
   }
   // A transaction spans every task: committing the revoked ones commits them all.
   base::Status st =
-      failed_ ? base::Status::OK() : CommitPaused(exactly_once_ ? std::span<Task* const>{} : revoked);
+      failed_ ? base::Status::OK() : CommitPaused(exactly_once_ ? std::span<Task* const>{} : committed);
   for (Task* task : revoked) {
     const TaskStats& s = task->stats();
     retired_.events_in += s.events_in;
@@ -220,7 +260,7 @@ base::Status Runtime::CommitPaused(std::span<Task* const> tasks) {
   constexpr int kFlushTimeoutMs = 60'000;
   std::vector<Task*> all;
   if (tasks.empty()) {
-    for (auto& [p, task] : tasks_) all.push_back(task.get());
+    all = CommittableTasks();
     tasks = all;
   }
   if (!exactly_once_) {
@@ -267,11 +307,10 @@ base::Status Runtime::Commit() {
     gate_.Resume();
     return st;
   }
-  std::vector<Task*> tasks;
+  const std::vector<Task*> tasks = CommittableTasks();
   std::vector<PartitionOffset> offsets;
   base::Status st;
-  for (auto& [p, task] : tasks_) {
-    tasks.push_back(task.get());
+  for (Task* task : tasks) {
     if (st.ok()) st = task->StageState(nullptr);
     if (task->next_offset() >= 0 || task->label_next_offset() >= 0)
       offsets.push_back({task->partition(), task->next_offset(), task->label_next_offset()});
@@ -322,7 +361,8 @@ base::Status Runtime::CommitStaged(std::span<Task* const> tasks, std::span<const
 void Runtime::PublishMetrics() {
   uint64_t cached = 0, stored = 0;
   CacheStats cache;
-  for (auto& [p, task] : tasks_) {
+  for (Task* task : CommittableTasks()) {  // a restoring task's states are being rebuilt
+    const int32_t p = task->partition();
     cached += task->cached_keys();
     stored += task->stored_keys();
     const CacheStats c = task->cache_stats();
@@ -399,6 +439,7 @@ base::Status Runtime::Run() {
   gate_.Resume();
   for (auto& w : workers_) w.join();
   workers_.clear();
+  while (!restores_.empty()) StopRestore(restores_.begin()->first);  // unfinished: nothing to commit
   if (!failed_) {
     if (base::Status st = source_->Close(); !st.ok()) Fail(st);
   }

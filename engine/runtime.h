@@ -19,8 +19,10 @@
 // came before, and queue them once it has (into the next transaction). A rebalance's and the last
 // commit keep the workers paused throughout.
 // On assignment a task restores its store from the changelog (only the tail when its local store
-// has a changelog position), and resumes from the later of its store checkpoint and the committed
-// offset (equal under exactly-once).
+// has a changelog position) in the background, partitions in parallel: the rebalance returns at
+// once, the partition is not read (nor committed, nor queried) until its store has caught up, and
+// /readyz answers 503 meanwhile. It then reads from the committed offset, skipping what its store
+// checkpoint already reflects (the same offset under exactly-once).
 
 #include <atomic>
 #include <condition_variable>
@@ -101,8 +103,10 @@ class Runtime final : public SourceListener {
     exactly_once_ = exactly_once;
   }
   bool has_changelog() const { return changelog_ != nullptr; }
-  //! True once every assigned task exists and the source is polling (for /readyz).
-  bool ready() const { return ready_.load(std::memory_order_relaxed); }
+  //! True once every assigned task exists and is restored, and the source is polling (for /readyz).
+  bool ready() const {
+    return ready_.load(std::memory_order_relaxed) && restoring_.load(std::memory_order_relaxed) == 0;
+  }
   RunSummary summary() const;
   //! Events read so far (any thread; for a progress display).
   uint64_t events_seen() const { return events_seen_.load(std::memory_order_relaxed); }
@@ -153,7 +157,17 @@ class Runtime final : public SourceListener {
   //! Waits for `task`'s pins other than the caller's to go. Holds `lock` (on tasks_mu_).
   void WaitUnpinned(std::unique_lock<std::mutex>& lock, const std::shared_ptr<Task>& task);
   std::map<int32_t, std::unique_ptr<Task>> pending_tasks_;  // opened in PrepareAssign, awaiting a reader
-  std::vector<std::vector<Task*>> worker_tasks_;            // modified only while paused
+  //! Background restores (control thread): a task restoring its store from the changelog is in
+  //! tasks_, with restoring() set, until its thread is done.
+  std::map<int32_t, std::thread> restores_;
+  std::atomic<int> restoring_{0};  //!< Tasks whose restore has not finished.
+  //! Restores `task` from the changelog on a thread of its own; the workers take it once done.
+  void StartRestore(Task* task);
+  //! Cancels the restore of `partition`, if any, and waits for its thread. Control thread.
+  void StopRestore(int32_t partition);
+  //! The tasks a commit covers: all but those still restoring (their committed offsets stay).
+  std::vector<Task*> CommittableTasks() const;
+  std::vector<std::vector<Task*>> worker_tasks_;  // modified only while paused
   std::vector<std::thread> workers_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> workers_stop_{false};

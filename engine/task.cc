@@ -164,6 +164,8 @@ base::Status Task::CatchUpLabels(int64_t until) {
 
 base::Status Task::Query(std::string_view event, const BatchMode& mode,
                          const std::function<void(const Batch&, size_t row)>& fn) {
+  if (restoring())  // not the state yet: an answer now would be wrong, and waiting takes long
+    return base::Unavailable("partition " + std::to_string(partition_) + " is restoring its state");
   std::unique_lock turn(turn_mu_);
   std::lock_guard lock(mu_);
   turn.unlock();
@@ -219,12 +221,17 @@ base::Status Task::ApplyState(const Changelog* changelog) {
   return store_->Apply(changelog != nullptr ? changelog->NextOffset(partition_) : -1);
 }
 
-base::Result<uint64_t> Task::Restore(Changelog* changelog) {
-  std::lock_guard lock(mu_);
+base::Status Task::CheckRestorable() const {
   // A store without a changelog position cannot say which changes it lacks: rebuild it whole.
   if (store_->changelog_offset() < 0 && !store_->empty())
     return base::FailedPrecondition("the store of partition " + std::to_string(partition_) +
                                     " has no changelog position");
+  return base::Status::OK();
+}
+
+base::Result<uint64_t> Task::Restore(Changelog* changelog) {
+  std::lock_guard lock(mu_);
+  VIGIL_RETURN_IF_ERROR(CheckRestorable());
   constexpr size_t kChunk = 10'000;
   std::vector<std::pair<std::string, std::optional<std::string>>> changes;
   uint64_t read = 0;
@@ -232,6 +239,8 @@ base::Result<uint64_t> Task::Restore(Changelog* changelog) {
   VIGIL_ASSIGN_OR_RETURN(
       int64_t end,
       changelog->Restore(partition_, position, [&](std::string_view key, const std::string_view* value) {
+        if (cancel_restore_.load(std::memory_order_relaxed))
+          return base::Aborted("restore of partition " + std::to_string(partition_) + " cancelled");
         changes.emplace_back(std::string(key),
                              value ? std::optional<std::string>(std::string(*value)) : std::nullopt);
         ++read;

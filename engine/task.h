@@ -78,9 +78,20 @@ class Task {
   //! this (they never touch the staged changes). Control thread.
   base::Status AppendStaged(Changelog* changelog);
   //! Brings the store up to date with `changelog` (from the store's changelog position, or from the
-  //! start for a new store), then resets the operators' states to it. Control thread, before the
-  //! task runs. Returns the number of changes read.
+  //! start for a new store), then resets the operators' states to it. Before the task runs: on the
+  //! control thread, or on a restore thread while restoring() keeps workers, commits and queries
+  //! away. Returns the number of changes read; Aborted once CancelRestore was called.
   base::Result<uint64_t> Restore(Changelog* changelog);
+  //! FailedPrecondition when Restore cannot bring the store up to date (it has state but no changelog
+  //! position): the store must be rebuilt from the changelog whole.
+  base::Status CheckRestorable() const;
+  //! While true, the task is being restored in the background: workers skip it, commits leave it
+  //! out (its committed offsets stay) and queries are refused. Set by the runtime before the task is
+  //! handed to the workers, cleared once Restore returned.
+  bool restoring() const { return restoring_.load(std::memory_order_acquire); }
+  void set_restoring(bool restoring) { restoring_.store(restoring, std::memory_order_release); }
+  //! Makes a Restore in progress (or the next) stop with Aborted. Any thread.
+  void CancelRestore() { cancel_restore_.store(true, std::memory_order_relaxed); }
   //! Flushes the store to disk and closes it. Idempotent.
   base::Status Close();
 
@@ -144,6 +155,8 @@ class Task {
   std::atomic<int64_t> event_time_{INT64_MIN};
   std::atomic<int64_t> in_flight_from_{INT64_MAX};
   std::atomic<bool> idle_{false};
+  std::atomic<bool> restoring_{false};
+  std::atomic<bool> cancel_restore_{false};
   //! When a read last gave an event that passed parse (or the readers came).
   std::chrono::steady_clock::time_point last_accepted_;
 };
