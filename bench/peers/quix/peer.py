@@ -24,6 +24,10 @@ from quixstreams.sinks import BatchingSink, SinkBatch
 DAY = 86_400_000
 DELAY = 7 * DAY
 WINDOWS = (DAY, 7 * DAY, 30 * DAY)
+# How far behind the terminal's newest transaction one may arrive and still find its window whole: the
+# repartitioned stream interleaves every input partition, each at its own pace. vigil's window
+# declares the same (lateness: 7d).
+LATENESS = 7 * DAY
 
 
 def customer_windows(tx: dict, state: State) -> dict:
@@ -59,7 +63,8 @@ def terminal_windows(record: dict, state: State):
         return None
     t, tx_id = record["t"], record["id"]
     current = [t, tx_id, None, 0]
-    horizon = t - DELAY - WINDOWS[-1]
+    newest = max([t] + [e[0] for e in entries if e[0] is not None])
+    horizon = newest - LATENESS - DELAY - WINDOWS[-1]
     kept = []
     for e in entries:
         if e[0] is None and e[1] == tx_id:

@@ -12,8 +12,8 @@ import org.apache.kafka.streams.state.KeyValueStore;
  * Stage 2, keyed by terminal, over the repartitioned transactions merged with the label stream: the
  * terminal's count and fraud risk over 1, 7 and 30 days delayed by 7 days, window
  * (t - 7d - w, t - 7d], where a label counts only if it was known by t (its LABEL_TIME_MS); then the
- * model's score. The store holds the terminal's last 37 days of transactions with their labels, and
- * labels that arrived before their transaction.
+ * model's score. The store holds the terminal's last 37 days (plus a lateness of 7) of transactions
+ * with their labels, and labels that arrived before their transaction.
  */
 final class TerminalWindows implements Processor<String, String, String, String> {
   static final String STORE = "terminal-windows";
@@ -21,6 +21,10 @@ final class TerminalWindows implements Processor<String, String, String, String>
   private static final long DELAY = 7 * DAY;
   private static final long[] WINDOWS = {DAY, 7 * DAY, 30 * DAY};
   private static final long UNKNOWN = Long.MAX_VALUE;
+  // How far behind the terminal's newest transaction one may arrive and still find its window whole:
+  // the repartitioned stream interleaves every input partition, each at its own pace. vigil's window
+  // declares the same (lateness: 7d).
+  private static final long LATENESS = 7 * DAY;
 
   private final Forest forest;
   private final double threshold;
@@ -89,12 +93,17 @@ final class TerminalWindows implements Processor<String, String, String, String>
     long id = Long.parseLong(f[1]);
     long t = Long.parseLong(f[2]);
     Entry current = new Entry(t, id, UNKNOWN, 0);
+    long newest = t;
+    for (Entry e : entries) {
+      if (e.time != UNKNOWN) newest = Math.max(newest, e.time);
+    }
+    long horizon = newest - LATENESS - DELAY - WINDOWS[2];
     List<Entry> kept = new ArrayList<>(entries.size() + 1);
     for (Entry e : entries) {
       if (e.time == UNKNOWN && e.id == id) {
         current.labelTime = e.labelTime;
         current.fraud = e.fraud;
-      } else if (e.time == UNKNOWN ? e.labelTime > t - DELAY - WINDOWS[2] : e.time > t - DELAY - WINDOWS[2]) {
+      } else if ((e.time == UNKNOWN ? e.labelTime : e.time) > horizon) {
         kept.add(e);
       }
     }
