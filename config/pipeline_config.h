@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "base/time.h"
 
 namespace vigil::config {
 
@@ -56,7 +57,7 @@ struct SchemaSpec {
   //! An event whose time is more than this ahead of its partition's progress (the latest event time
   //! accepted on the partition, or the wall clock when that is later) ⇒ DLQ `future`, before any
   //! operator sees it. Default 1 day, in ms; must be positive.
-  int64_t max_future_ms = 86'400'000;
+  int64_t max_future_ms = base::kMsPerDay;
   Location loc;
 };
 
@@ -276,7 +277,7 @@ struct RetrainSpec {
   bool enabled = false;  //!< A `retrain:` section is present.
   //! Event-time schedule: a training whenever the log's newest event time has advanced this much
   //! since the last one. Default 7d.
-  int64_t every_ms = 7 * 86'400'000LL;
+  int64_t every_ms = 7 * base::kMsPerDay;
   int train_days = 7;  //!< Training window, days, right before the validation window. Default 7.
   int valid_days = 2;  //!< Validation window: the last days of matured rows. Default 2; 0 = none.
   int rounds = 100;    //!< Boosting rounds. Default 100.
@@ -298,7 +299,7 @@ struct RetrainSpec {
   //! once per drift_cooldown of event time. Needs `monitor:`. Default off.
   bool on_drift = false;
   double drift_psi = 0.25;                      //!< PSI that signals drift. Default 0.25 (the alert rule's).
-  int64_t drift_cooldown_ms = 86'400'000;  //!< Event time between drift trainings. Default 1d.
+  int64_t drift_cooldown_ms = base::kMsPerDay;  //!< Event time between drift trainings. Default 1d.
   Location loc;
 };
 
