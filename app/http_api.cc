@@ -209,7 +209,11 @@ std::string PipelineJson(std::span<const Stage> stages) {
   engine::AppendJsonString(r.metric, &body);
   body += ",\"margin\":";
   engine::AppendJsonDouble(r.margin, &body);
-  body += ",\"days\":" + std::to_string(r.days) + "}}";
+  body += ",\"days\":" + std::to_string(r.days);
+  body += ",\"min_frauds\":" + std::to_string(r.min_frauds);
+  body += ",\"confidence\":";
+  engine::AppendJsonDouble(r.confidence, &body);
+  body += "}}";
   return body;
 }
 

@@ -96,6 +96,7 @@ void PrintRun(const models::RunRecord& r) {
   line("version", OrNone(r.model_version));
   line("model sha256", OrNone(r.model_sha256));
   line("parent", OrNone(r.parent));
+  if (!r.rollout_metrics.empty()) line("rollout verdict", MetricsText(r.rollout_metrics));
   if (r.search.empty()) return;
   if (r.search.id == r.id)
     line("search", fmt::format("best of {} trials: trial {}", r.search.trials, r.search.trial));

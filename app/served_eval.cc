@@ -13,6 +13,7 @@
 #include "app/business_print.h"
 #include "app/table.h"
 #include "app/train_command.h"
+#include "base/json.h"
 #include "base/time.h"
 #include "models/metrics.h"
 
@@ -195,18 +196,19 @@ base::Status EvaluateServed(const ServedEvalOptions& o) {
                          w ? ", " : "", date(weeks[w].start_day), weeks[w].rows, weeks[w].frauds,
                          weeks[w].unscored);
       for (size_t s = 0; s < sets.size(); ++s)
-        out +=
-            fmt::format(", \"{}\": {{\"average_precision\": {}, \"card_precision_at_k\": {}}}", sets[s].name,
-                        weeks[w].metrics[s].average_precision, weeks[w].metrics[s].card_precision);
+        out += fmt::format(", {}: {{\"average_precision\": {}, \"card_precision_at_k\": {}}}",
+                           base::JsonString(sets[s].name), weeks[w].metrics[s].average_precision,
+                           weeks[w].metrics[s].card_precision);
       out += "}";
     }
     out += fmt::format("], \"last_weeks\": {}, \"mean\": {{", weeks.size() - summary_from);
     for (size_t s = 0; s < sets.size(); ++s)
-      out += fmt::format("{}\"{}\": {{\"average_precision\": {}, \"card_precision_at_k\": {}}}",
-                         s ? ", " : "", sets[s].name, mean[s].average_precision, mean[s].card_precision);
+      out += fmt::format("{}{}: {{\"average_precision\": {}, \"card_precision_at_k\": {}}}", s ? ", " : "",
+                         base::JsonString(sets[s].name), mean[s].average_precision, mean[s].card_precision);
     out += "}, \"business\": {";
     for (size_t s = 0; s < reports.size(); ++s)
-      out += fmt::format("{}\"{}\": {{{}}}", s ? ", " : "", reports[s].name, BusinessJsonMembers(reports[s]));
+      out += fmt::format("{}{}: {{{}}}", s ? ", " : "", base::JsonString(reports[s].name),
+                         BusinessJsonMembers(reports[s]));
     fmt::print("{}}}}}\n", out);
     return base::Status::OK();
   }

@@ -21,6 +21,7 @@
 #include "models/metrics.h"
 #include "models/registry.h"
 #include "models/runs.h"
+#include "models/xgb_model.h"
 #include "monitor/reference.h"
 
 namespace vigil::app {
@@ -388,8 +389,11 @@ base::Result<std::string> ObtainModel(const TrainRequest& o, const Table& table,
     VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> labels, table.Int64s(kLabelColumn));
     info.rows = static_cast<int64_t>(rows.size());
     for (size_t r : rows) info.frauds += labels[r] != 0 ? 1 : 0;
-    // libxgboost 1.7 cross-checks the golden rows when it reads the format (3.x files it may not).
-    if (auto loaded = models::XgbBooster::Load(model_json); loaded.ok()) booster = std::move(*loaded);
+    // libxgboost 1.7 cross-checks the golden rows of files it reads as written. It also loads 3.x
+    // files, but takes 3.1's array base_score ("[2.98E-2]") for 0.5 and predicts something else, so
+    // those are checked by Forest alone (whose reading of them the fixtures test against Python).
+    if (auto parsed = models::ParseXgbModel(model_json); parsed.ok() && parsed->version[0] < 3)
+      if (auto loaded = models::XgbBooster::Load(model_json); loaded.ok()) booster = std::move(*loaded);
   }
   if (booster) {
     VIGIL_ASSIGN_OR_RETURN(info.trees, booster->BoostedRounds());

@@ -27,8 +27,8 @@ std::optional<int64_t> ParseIso8601Ms(std::string_view s) {
   size_t pos = 10;
   int64_t ms = 0;
   if (pos < s.size() && (s[pos] == 'T' || s[pos] == ' ')) {
-    if (!Digits(s, pos + 1, 2, &h) || s.size() < pos + 9 || s[pos + 3] != ':' || !Digits(s, pos + 4, 2, &mi) ||
-        s[pos + 6] != ':' || !Digits(s, pos + 7, 2, &sec))
+    if (!Digits(s, pos + 1, 2, &h) || s.size() < pos + 9 || s[pos + 3] != ':' ||
+        !Digits(s, pos + 4, 2, &mi) || s[pos + 6] != ':' || !Digits(s, pos + 7, 2, &sec))
       return std::nullopt;
     if (h > 23 || mi > 59 || sec > 60) return std::nullopt;
     pos += 9;
@@ -51,14 +51,14 @@ std::optional<int64_t> ParseIso8601Ms(std::string_view s) {
     } else if ((s[pos] == '+' || s[pos] == '-') && s.size() == pos + 6 && s[pos + 3] == ':') {
       int oh = 0, om = 0;
       if (!Digits(s, pos + 1, 2, &oh) || !Digits(s, pos + 4, 2, &om)) return std::nullopt;
-      offset_ms = (oh * 60 + om) * 60'000LL * (s[pos] == '+' ? 1 : -1);
+      offset_ms = (oh * 60 + om) * kMsPerMinute * (s[pos] == '+' ? 1 : -1);
       pos = s.size();
     } else {
       return std::nullopt;
     }
   }
   const int64_t days = DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
-  return days * kMsPerDay + h * kMsPerHour + mi * 60'000LL + sec * kMsPerSecond + ms - offset_ms;
+  return days * kMsPerDay + h * kMsPerHour + mi * kMsPerMinute + sec * kMsPerSecond + ms - offset_ms;
 }
 
 int FormatIso8601(int64_t ms, char* out) {
@@ -75,7 +75,8 @@ int FormatIso8601(int64_t ms, char* out) {
   const unsigned m = mp < 10 ? mp + 3 : mp - 9;
   const int64_t y = static_cast<int64_t>(yoe) + era * 400 + (m <= 2);
   return std::snprintf(out, 21, "%04lld-%02u-%02uT%02lld:%02lld:%02lldZ", static_cast<long long>(y), m, d,
-                       static_cast<long long>(rem / kMsPerHour), static_cast<long long>(rem / 60000 % 60),
+                       static_cast<long long>(rem / kMsPerHour),
+                       static_cast<long long>(rem / kMsPerMinute % 60),
                        static_cast<long long>(rem / 1000 % 60));
 }
 

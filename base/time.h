@@ -8,6 +8,7 @@
 namespace vigil::base {
 
 inline constexpr int64_t kMsPerSecond = 1000;
+inline constexpr int64_t kMsPerMinute = 60'000;
 inline constexpr int64_t kMsPerHour = 3'600'000;
 inline constexpr int64_t kMsPerDay = 86'400'000;
 //! Largest magnitude of an epoch-ms time vigil handles: 2^53 ms (about 285,000 years). Such times are
@@ -31,7 +32,9 @@ constexpr int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) 
 //! Day number (days since epoch) of a timestamp.
 constexpr int64_t DayOf(int64_t ms) { return FloorDiv(ms, kMsPerDay); }
 //! Hour of day, 0–23.
-constexpr int HourOfDay(int64_t ms) { return static_cast<int>(FloorDiv(ms - DayOf(ms) * kMsPerDay, kMsPerHour)); }
+constexpr int HourOfDay(int64_t ms) {
+  return static_cast<int>(FloorDiv(ms - DayOf(ms) * kMsPerDay, kMsPerHour));
+}
 //! Day of week, Monday = 0 … Sunday = 6 (1970-01-01 was a Thursday).
 constexpr int DayOfWeek(int64_t ms) { return static_cast<int>(((DayOf(ms) + 3) % 7 + 7) % 7); }
 

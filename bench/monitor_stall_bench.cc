@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/time.h"
 #include "operators/rollout_judge.h"
 #include "operators/score_monitor.h"
 
@@ -29,7 +30,7 @@ namespace vigil::operators {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr int64_t kDay = 86'400'000;
+constexpr int64_t kDay = base::kMsPerDay;
 constexpr int64_t kDay0 = 17'622LL * kDay;
 constexpr size_t kBatch = 100;
 
@@ -119,7 +120,7 @@ int Main(int argc, char** argv) {
     spec.enabled = true;
     spec.mode = "shadow";
     spec.days = 7;
-    auto judge = RolloutJudge::Make(spec, 100, 0.5, "bench", nullptr);
+    auto judge = RolloutJudge::Make(spec, 100, "bench", nullptr);
     if (!judge.ok()) return 1;
     (*judge)->Begin(1, "v2", "v1");
     (*judge)->AddOutcomes(preload);

@@ -195,7 +195,8 @@ Status ParseRetrain(const YamlReader& r, const YAML::Node& node, RetrainSpec* t)
 }
 
 //! `rollout: {mode: shadow|canary, canary_percent: 10, metric: average_precision|card_precision,
-//!            margin: 0.0, days: 3, propose_retrained: true}`
+//!            margin: 0.0, days: 3, min_frauds: 30, confidence: 0.95, resamples: 1000,
+//!            propose_retrained: true}`
 Status ParseRollout(const YamlReader& r, const YAML::Node& node, RolloutSpec* o) {
   VIGIL_RETURN_IF_ERROR(r.ExpectMap(node, "rollout", Section::kRollout));
   o->enabled = true;
@@ -205,6 +206,9 @@ Status ParseRollout(const YamlReader& r, const YAML::Node& node, RolloutSpec* o)
   VIGIL_RETURN_IF_ERROR(r.Read(node, "metric", &o->metric));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "margin", &o->margin));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "days", &o->days));
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "min_frauds", &o->min_frauds));
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "confidence", &o->confidence));
+  VIGIL_RETURN_IF_ERROR(r.Read(node, "resamples", &o->resamples));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "propose_retrained", &o->propose_retrained));
   if (o->mode != "shadow" && o->mode != "canary")
     return r.Error(node["mode"], "mode: expected shadow or canary");
@@ -212,8 +216,13 @@ Status ParseRollout(const YamlReader& r, const YAML::Node& node, RolloutSpec* o)
     return r.Error(node["canary_percent"], "canary_percent: expected a share strictly between 0 and 100");
   if (o->metric != "average_precision" && o->metric != "card_precision")
     return r.Error(node["metric"], "metric: expected average_precision or card_precision");
-  if (!(o->margin > -1 && o->margin < 1)) return r.Error(node["margin"], "margin: expected -1 < margin < 1");
+  if (!(o->margin >= 0 && o->margin < 1)) return r.Error(node["margin"], "margin: expected 0 <= margin < 1");
   if (o->days < 1 || o->days > 365) return r.Error(node["days"], "days: expected 1..365");
+  if (o->min_frauds < 1) return r.Error(node["min_frauds"], "min_frauds: expected at least 1");
+  if (!(o->confidence > 0.5 && o->confidence < 1))
+    return r.Error(node["confidence"], "confidence: expected 0.5 < confidence < 1");
+  if (o->resamples < 100 || o->resamples > 100'000)
+    return r.Error(node["resamples"], "resamples: expected 100..100000");
   return Status::OK();
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "base/time.h"
 
 namespace vigil::config {
 
@@ -56,7 +57,7 @@ struct SchemaSpec {
   //! An event whose time is more than this ahead of its partition's progress (the latest event time
   //! accepted on the partition, or the wall clock when that is later) ⇒ DLQ `future`, before any
   //! operator sees it. Default 1 day, in ms; must be positive.
-  int64_t max_future_ms = 86'400'000;
+  int64_t max_future_ms = base::kMsPerDay;
   Location loc;
 };
 
@@ -276,7 +277,7 @@ struct RetrainSpec {
   bool enabled = false;  //!< A `retrain:` section is present.
   //! Event-time schedule: a training whenever the log's newest event time has advanced this much
   //! since the last one. Default 7d.
-  int64_t every_ms = 7 * 86'400'000LL;
+  int64_t every_ms = 7 * base::kMsPerDay;
   int train_days = 7;  //!< Training window, days, right before the validation window. Default 7.
   int valid_days = 2;  //!< Validation window: the last days of matured rows. Default 2; 0 = none.
   int rounds = 100;    //!< Boosting rounds. Default 100.
@@ -297,8 +298,8 @@ struct RetrainSpec {
   //! drift window, or the performance change detector's alarm) and the worker trains at once, at most
   //! once per drift_cooldown of event time. Needs `monitor:`. Default off.
   bool on_drift = false;
-  double drift_psi = 0.25;                 //!< PSI that signals drift. Default 0.25 (the alert rule's).
-  int64_t drift_cooldown_ms = 86'400'000;  //!< Event time between drift trainings. Default 1d.
+  double drift_psi = 0.25;                      //!< PSI that signals drift. Default 0.25 (the alert rule's).
+  int64_t drift_cooldown_ms = base::kMsPerDay;  //!< Event time between drift trainings. Default 1d.
   Location loc;
 };
 
@@ -314,10 +315,19 @@ struct RolloutSpec {
   double canary_percent = 10;  //!< Canary: share of cards, 0 < x < 100. Default 10.
   //! Compared metric: "average_precision" or "card_precision" (card precision@top_k per day, averaged).
   std::string metric = "average_precision";
-  //! The candidate is promoted when its metric >= the champion's + margin, rejected otherwise.
+  //! Extra lift required, in metric units, >= 0: the candidate is promoted when the lower bound of the
+  //! confidence interval of (its metric - the champion's) is > margin, rejected otherwise. Default 0.
   double margin = 0.0;
   //! Matured days (UTC days after the one the rollout started in) compared before the verdict. Default 3.
   int days = 3;
+  //! Frauds the compared window must hold before a verdict (the metrics are too noisy below). >= 1.
+  //! Default 30.
+  int64_t min_frauds = 30;
+  //! Two-sided confidence of the interval of the difference (paired bootstrap over cards), in
+  //! (0.5, 1). Default 0.95.
+  double confidence = 0.95;
+  //! Bootstrap resamples behind the interval, 100..100,000. Default 1,000.
+  int resamples = 1000;
   //! The retrainer proposes each version it registers as the candidate when no rollout runs. Default true.
   bool propose_retrained = true;
   Location loc;

@@ -284,7 +284,9 @@ SectionDoc RolloutDoc() {
       "`operators[].rollout` of a `score`",
       "When the section is present, a candidate version (the registry's `CANDIDATE`: the retrainer's newest, "
       "`vigil models propose` or the API) is tried against the champion on live events, both scoring "
-      "every event, before it serves alone. The verdict is taken on matured labels, so it needs `labels`.",
+      "every event, before it serves alone. Both are judged on the same events (shadow: all; canary: "
+      "the canary cards' events, which the champion scores too). The verdict is taken on matured labels, "
+      "so it needs `labels`; it is logged and written to the candidate's run record with its figures.",
       {
           {"mode", "`shadow` | `canary`", DocString(o.mode),
            "`shadow`: the champion decides every event, the candidate's scores are only recorded; "
@@ -295,11 +297,19 @@ SectionDoc RolloutDoc() {
           {"metric", "`average_precision` | `card_precision`", DocString(o.metric),
            "The metric compared; `card_precision` is card precision@top_k per day, averaged."},
           {"margin", "number", DocNumber(o.margin),
-           "The candidate is promoted when its metric ≥ the champion's + margin, rejected otherwise "
-           "(canary: rolled back); between -1 and 1."},
+           "Extra lift required, in metric units: the candidate is promoted when the lower bound of the "
+           "`confidence` interval of (its metric − the champion's) is > margin, rejected otherwise "
+           "(canary: rolled back); 0 ≤ margin < 1. A tie never promotes."},
           {"days", "integer", DocInt(o.days),
            "Matured days (UTC days after the one the rollout started in) compared before the verdict, "
            "1..365."},
+          {"min_frauds", "integer", DocInt(o.min_frauds),
+           "Frauds the compared days must hold before a verdict; the trial waits until then; at least 1."},
+          {"confidence", "number", DocNumber(o.confidence),
+           "Two-sided confidence of the interval of the difference: a paired bootstrap over cards (both "
+           "versions' metrics recomputed on each resample of the cards, fixed seed); between 0.5 and 1."},
+          {"resamples", "integer", DocInt(o.resamples),
+           "Bootstrap resamples behind the interval, 100..100000."},
           {"propose_retrained", "bool", DocBool(o.propose_retrained),
            "The retrainer proposes each version it registers as the candidate when no rollout runs."},
       }};

@@ -3,6 +3,7 @@
 #include <limits>
 #include <utility>
 
+#include "base/time.h"
 #include "config/pipeline_config.h"
 
 namespace vigil::config {
@@ -100,8 +101,12 @@ base::Result<int64_t> ParseDurationMs(std::string_view text) {
     return base::InvalidArgument("expected a duration like 250ms, 10s, 5m, 2h or 7d, got '" +
                                  std::string(text) + "'");
   std::string_view unit(ptr, text.data() + text.size() - ptr);
-  static const std::pair<std::string_view, int64_t> kUnits[] = {
-      {"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}};
+  static const std::pair<std::string_view, int64_t> kUnits[] = {{"", 1},
+                                                                {"ms", 1},
+                                                                {"s", base::kMsPerSecond},
+                                                                {"m", base::kMsPerMinute},
+                                                                {"h", base::kMsPerHour},
+                                                                {"d", base::kMsPerDay}};
   for (const auto& [name, scale] : kUnits) {
     if (unit != name) continue;
     if (value > std::numeric_limits<int64_t>::max() / scale)
@@ -115,7 +120,7 @@ base::Result<int64_t> ParseDurationMs(std::string_view text) {
 std::string FormatDurationMs(int64_t ms) {
   if (ms == 0) return "0";
   static const std::pair<std::string_view, int64_t> kUnits[] = {
-      {"d", 86'400'000}, {"h", 3'600'000}, {"m", 60'000}, {"s", 1000}};
+      {"d", base::kMsPerDay}, {"h", base::kMsPerHour}, {"m", base::kMsPerMinute}, {"s", base::kMsPerSecond}};
   for (const auto& [name, scale] : kUnits)
     if (ms % scale == 0) return std::to_string(ms / scale) + std::string(name);
   return std::to_string(ms) + "ms";

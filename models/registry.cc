@@ -133,7 +133,7 @@ base::Status ProposeCandidate(const std::string& registry, const std::string& ve
 }
 
 base::Status EndCandidate(const std::string& registry, const std::string& version, std::string_view outcome,
-                          const std::string& detail) {
+                          const std::string& detail, const std::map<std::string, double>& rollout_metrics) {
   if (auto current = ReadCandidate(registry); current.ok() && *current == version) {
     std::error_code ec;
     fs::remove(fs::path(registry) / "CANDIDATE", ec);
@@ -141,20 +141,40 @@ base::Status EndCandidate(const std::string& registry, const std::string& versio
       return base::IoError("cannot remove " + (fs::path(registry) / "CANDIDATE").string() + ": " +
                            ec.message());
   }
-  (void)SetVersionRunOutcome(registry, version, outcome, detail);
+  (void)SetVersionRunOutcome(registry, version, outcome, detail, rollout_metrics);
   return base::Status::OK();
 }
+
+namespace {
+//! Removes CANDIDATE when it names `version`, which now serves: its trial is over.
+void RemoveCandidateIf(const std::string& registry, const std::string& version) {
+  if (auto candidate = ReadCandidate(registry); candidate.ok() && *candidate == version) {
+    std::error_code ec;
+    fs::remove(fs::path(registry) / "CANDIDATE", ec);
+  }
+}
+
+//! Appends `line` to `<registry>/HISTORY`.
+base::Status AppendHistory(const std::string& registry, const std::string& line) {
+  const fs::path path = fs::path(registry) / "HISTORY";
+  std::ofstream history(path, std::ios::app);
+  history << line << "\n";
+  history.flush();
+  if (!history) return base::IoError("cannot append to '" + path.string() + "'");
+  return base::Status::OK();
+}
+}  // namespace
 
 base::Status Promote(const std::string& registry, const std::string& version,
                      const std::vector<std::string>& expected_features) {
   VIGIL_RETURN_IF_ERROR(LoadVersion(registry, version, expected_features).status());
+  // Promoting the champion again would push it twice on the stack: a rollback would then "restore"
+  // the version that serves.
+  if (auto champion = ReadChampion(registry); champion.ok() && *champion == version)
+    return base::Status::OK();
   VIGIL_RETURN_IF_ERROR(WriteAtomically(fs::path(registry) / "CHAMPION", version + "\n"));
-  std::ofstream history(fs::path(registry) / "HISTORY", std::ios::app);
-  history << version << "\n";
-  if (auto candidate = ReadCandidate(registry); candidate.ok() && *candidate == version) {
-    std::error_code ec;
-    fs::remove(fs::path(registry) / "CANDIDATE", ec);  // its trial is over
-  }
+  VIGIL_RETURN_IF_ERROR(AppendHistory(registry, version));
+  RemoveCandidateIf(registry, version);
   // The registry change is done; the run record follows it on a best-effort basis.
   (void)SetVersionRunOutcome(registry, version, kRunPromoted, "");
   return base::Status::OK();
@@ -193,11 +213,18 @@ base::Result<std::string> Rollback(const std::string& registry,
         "': " + (stack.empty() ? "no champion was promoted" : "only " + stack.back() + " was"));
   const std::string current = stack.back();
   const std::string previous = stack[stack.size() - 2];
+  // CHAMPION is what serves: when HISTORY's top is another version (CHAMPION written by hand, or a
+  // promotion cut short between the two files), popping would restore the wrong one and mark the
+  // wrong run rolled back.
+  VIGIL_ASSIGN_OR_RETURN(const std::string champion, ReadChampion(registry));
+  if (champion != current)
+    return base::FailedPrecondition("CHAMPION names " + champion + " but the last promotion in " + registry +
+                                    "/HISTORY is " + current + "; promote the version that should serve");
   // The version that serves again is verified as a promotion verifies it.
   VIGIL_RETURN_IF_ERROR(LoadVersion(registry, previous, expected_features).status());
   VIGIL_RETURN_IF_ERROR(WriteAtomically(fs::path(registry) / "CHAMPION", previous + "\n"));
-  std::ofstream history(fs::path(registry) / "HISTORY", std::ios::app);
-  history << kRollbackPrefix << current << "\n";
+  VIGIL_RETURN_IF_ERROR(AppendHistory(registry, std::string(kRollbackPrefix) + current));
+  RemoveCandidateIf(registry, previous);
   (void)SetVersionRunOutcome(registry, current, kRunRolledBack, "");
   // Its run says promoted again, as CHAMPION does.
   (void)SetVersionRunOutcome(registry, previous, kRunPromoted, "");

@@ -10,6 +10,7 @@
 // rows reproduce (|score - expected| <= 1e-6). Promotion writes CHAMPION atomically (rename), so a
 // running pipeline polling it never reads half a name.
 
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -37,14 +38,17 @@ base::Result<std::shared_ptr<const ModelVersion>> LoadVersion(
 //! The serving version's name (contents of CHAMPION), NotFound when none was promoted.
 base::Result<std::string> ReadChampion(const std::string& registry);
 //! Verifies `version` (as LoadVersion) and makes it the champion; records it in HISTORY and marks the
-//! run that registered it (runs.h) "promoted", best effort.
+//! run that registered it (runs.h) "promoted", best effort. Promoting the champion changes nothing.
+//! IoError when CHAMPION or HISTORY cannot be written.
 base::Status Promote(const std::string& registry, const std::string& version,
                      const std::vector<std::string>& expected_features);
 //! Pops the champions' stack: the champion promoted before the current one serves again, verified as
 //! Promote verifies (with `expected_features` when not empty); returns its name. HISTORY gets a line
 //! "rollback <current>", so a second rollback goes one step further back, never back and forth. The
 //! rolled-back version's run is marked "rolled_back" and the restored one's "promoted", best effort.
-//! FailedPrecondition when fewer than two champions are on the stack.
+//! A CANDIDATE naming the restored version is removed, as Promote removes it. FailedPrecondition when
+//! fewer than two champions are on the stack, or when CHAMPION does not name the stack's top (nothing
+//! is changed then).
 base::Result<std::string> Rollback(const std::string& registry,
                                    const std::vector<std::string>& expected_features = {});
 //! The version on trial (contents of CANDIDATE); NotFound when there is none.
@@ -54,9 +58,11 @@ base::Result<std::string> ReadCandidate(const std::string& registry);
 base::Status ProposeCandidate(const std::string& registry, const std::string& version,
                               const std::vector<std::string>& expected_features);
 //! Ends the trial of `version`: removes CANDIDATE if it still names it, and sets the run outcome of
-//! the version to `outcome` (e.g. kRunRejected) with `detail`, best effort.
+//! the version to `outcome` (e.g. kRunRejected) with `detail` and the verdict's `rollout_metrics`
+//! (runs.h), best effort.
 base::Status EndCandidate(const std::string& registry, const std::string& version, std::string_view outcome,
-                          const std::string& detail);
+                          const std::string& detail,
+                          const std::map<std::string, double>& rollout_metrics = {});
 //! A drift signal: the monitor saw the serving version's inputs or score drift (or its precision on
 //! matured labels drop). `<registry>/DRIFT` keeps every signal, one line each (`time version reason`,
 //! tab-separated), the newest last; the retraining worker follows the newest.

@@ -231,10 +231,12 @@ std::string RunToJson(const RunRecord& r) {
   j += fmt::format("  \"model_version\": {},\n  \"model_sha256\": {},\n  \"parent\": {},\n",
                    JsonStringOrNull(r.model_version), JsonStringOrNull(r.model_sha256),
                    JsonStringOrNull(r.parent));
-  j += fmt::format("  \"search\": {}\n}}\n",
+  j += fmt::format("  \"search\": {},\n",
                    r.search.empty() ? "null"
                                     : fmt::format("{{\"id\": {}, \"trial\": {}, \"trials\": {}}}",
                                                   JsonString(r.search.id), r.search.trial, r.search.trials));
+  j += fmt::format("  \"rollout_metrics\": {}\n}}\n",
+                   ObjectJson(r.rollout_metrics, [](double v) { return JsonNumber(v); }));
   return j;
 }
 
@@ -273,6 +275,7 @@ base::Result<RunRecord> RunFromJson(std::string_view json, std::string_view what
   in.String("model_sha256", &r.model_sha256);
   in.String("parent", &r.parent);
   in.Search("search", &r.search);
+  in.Numbers("rollout_metrics", &r.rollout_metrics);
   if (!in.status().ok()) return in.status().WithContext(what);
   return r;
 }
@@ -385,11 +388,13 @@ base::Result<std::optional<RunRecord>> FindRunOfVersion(const std::string& regis
 }
 
 base::Status SetVersionRunOutcome(const std::string& registry, std::string_view version,
-                                  std::string_view outcome, std::string_view detail) {
+                                  std::string_view outcome, std::string_view detail,
+                                  const std::map<std::string, double>& rollout_metrics) {
   VIGIL_ASSIGN_OR_RETURN(std::optional<RunRecord> run, FindRunOfVersion(registry, version));
   if (!run) return base::Status::OK();
   run->outcome = std::string(outcome);
   run->detail = std::string(detail);
+  if (!rollout_metrics.empty()) run->rollout_metrics = rollout_metrics;
   return WriteRun(registry, *run);
 }
 

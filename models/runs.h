@@ -88,6 +88,10 @@ struct RunRecord {
   std::string outcome;  //!< kRunRunning, kRunRegistered, kRunPromoted, ..., or "failed: <reason>".
   std::string detail;   //!< Free text about the outcome (e.g. why validation was skipped).
   SearchRef search;     //!< The search it is part of; empty if none.
+  //! The figures of the rollout verdict on its version (operators/rollout_judge.h): champion and
+  //! candidate metric, difference, ci_low, ci_high, confidence, margin, resamples, events, frauds,
+  //! cards. Empty when no trial judged it.
+  std::map<std::string, double> rollout_metrics;
 
   //! finished_ms - started_ms, or 0 while running.
   int64_t duration_ms() const { return finished_ms > 0 ? finished_ms - started_ms : 0; }
@@ -104,7 +108,8 @@ struct RunRecord {
 //!    "params": {"eta": "0.3", "rounds": "100", ...},
 //!    "train_metrics": {"auc_roc": 0.99, "average_precision": 0.91, "rows": 58264, "frauds": 385},
 //!    "validation_metrics": {...}, "model_version": "v3", "model_sha256": "9f2c...", "parent": "v2",
-//!    "search": {"id": "r20260412-101500-0001", "trial": 4, "trials": 10} or null}
+//!    "search": {"id": "r20260412-101500-0001", "trial": 4, "trials": 10} or null,
+//!    "rollout_metrics": {"candidate": 0.71, "champion": 0.65, "ci_low": 0.02, ...}}
 //! Times appear both as epoch ms (what is read back) and ISO-8601 text (for people); the ISO text and
 //! duration_ms are ignored on reading. Empty strings (no version, no parent, no end) and non-finite
 //! metrics are written as null.
@@ -142,8 +147,10 @@ base::Status SetRunOutcome(const std::string& registry, std::string_view id, std
 //! before run records existed, or copied in). Errors as ListRuns.
 base::Result<std::optional<RunRecord>> FindRunOfVersion(const std::string& registry,
                                                         std::string_view version);
-//! Sets the outcome of FindRunOfVersion's run; OK and no change when there is none.
+//! Sets the outcome of FindRunOfVersion's run; OK and no change when there is none. Non-empty
+//! `rollout_metrics` replace the run's (a verdict's figures); empty ones leave them.
 base::Status SetVersionRunOutcome(const std::string& registry, std::string_view version,
-                                  std::string_view outcome, std::string_view detail);
+                                  std::string_view outcome, std::string_view detail,
+                                  const std::map<std::string, double>& rollout_metrics = {});
 
 }  // namespace vigil::models

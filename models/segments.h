@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "base/time.h"
 
 namespace vigil::models {
 
@@ -76,7 +77,7 @@ base::Result<SegmentReport> EvaluateSegments(std::span<const double> scores, std
 
 //! Whether a row at `time_ms` of a card first seen at `first_seen_ms` is a new card (< days old).
 inline bool IsNewCard(int64_t first_seen_ms, int64_t time_ms, int32_t days) {
-  return time_ms - first_seen_ms < int64_t{days} * 86'400'000;
+  return time_ms - first_seen_ms < int64_t{days} * base::kMsPerDay;
 }
 
 //! Checks amount bounds: at least one, finite, strictly increasing. InvalidArgument otherwise.

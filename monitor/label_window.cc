@@ -10,13 +10,9 @@
 namespace vigil::monitor {
 namespace {
 
-using base::kMsPerDay;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-int32_t DayOf(int64_t time_ms) {
-  const int64_t q = time_ms / kMsPerDay;
-  return static_cast<int32_t>(time_ms % kMsPerDay < 0 ? q - 1 : q);
-}
+int32_t DayOf(int64_t time_ms) { return static_cast<int32_t>(base::DayOf(time_ms)); }
 
 }  // namespace
 

@@ -10,15 +10,15 @@
 #include <cmath>
 #include <limits>
 #include <optional>
+#include <unordered_set>
 #include <vector>
 
 #include "base/time.h"
-#include "monitor/label_window.h"
+#include "models/bootstrap.h"
 
 namespace vigil::operators {
 namespace {
 
-constexpr int64_t kMsPerDay = 86'400'000;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 int32_t DayOf(int64_t time_ms) { return static_cast<int32_t>(base::DayOf(time_ms)); }
@@ -35,7 +35,7 @@ uint64_t Mix(uint64_t x) {
 //! "YYYY-MM-DD" of a day number (days since the epoch).
 std::string Date(int32_t day) {
   char text[32];
-  const int n = base::FormatIso8601(int64_t{day} * kMsPerDay, text);
+  const int n = base::FormatIso8601(int64_t{day} * base::kMsPerDay, text);
   return std::string(text, static_cast<size_t>(std::min(n, 10)));
 }
 
@@ -49,7 +49,6 @@ bool InCanary(int64_t card, double percent) {
 struct RolloutJudge::Impl {
   config::RolloutSpec spec;
   int64_t top_k = 100;
-  double review_threshold = 0.5;
   std::string pipeline;
   std::shared_ptr<prometheus::Registry> metrics;
   prometheus::Family<prometheus::Counter>* transitions = nullptr;
@@ -62,58 +61,73 @@ struct RolloutJudge::Impl {
   std::string candidate, champion;
   std::vector<ScoredEvent> matured;  // this epoch's events recorded since the last Judge
 
-  // Under judge_mu_ only: the windows, fed and evaluated by Judge, so their sorts hold no worker up.
+  // Under judge_mu_ only: the window, fed and evaluated by Judge, so its sorts hold no worker up.
   std::vector<ScoredEvent> judging;
   std::optional<int32_t> start_day;  // the day the first event of the rollout was scored in
   int64_t newest_ms = std::numeric_limits<int64_t>::min();
-  std::unique_ptr<monitor::LabelWindow> champion_window, candidate_window;
+  //! Each recorded event, by day: its id and its outcome with both versions' scores.
+  std::map<int32_t, std::vector<std::pair<int64_t, models::PairedOutcome>>> days;
+  std::unordered_set<int64_t> ids;  // the ids in `days`: an event counts once
 
-  //! Records `judging` into the windows (judge_mu_ held).
+  //! The last day whose events are all in: the newest event's day may still grow.
+  int32_t LastMaturedDay() const { return DayOf(newest_ms) - 1; }
+  //! The first day Judge evaluates: the window's, never the start day.
+  int32_t FirstDay() const { return std::max(*start_day + 1, LastMaturedDay() - spec.days + 1); }
+
+  //! Records `judging` (judge_mu_ held), then drops the days before the window.
   void Record() {
     const bool canary = spec.mode == "canary";
     for (const ScoredEvent& e : judging) {
       const int32_t day = DayOf(e.time_ms);
       if (!start_day) start_day = day;
       newest_ms = std::max(newest_ms, e.time_ms);
-      champion_window->AdvanceTo(e.time_ms);
-      candidate_window->AdvanceTo(e.time_ms);
-      if (day <= *start_day) continue;  // the rollout began during that day: not a full day
-      // Record then label: a window keeps at most one entry per id (duplicates are ignored).
-      auto add = [&e](monitor::LabelWindow& w, float score, bool flagged) {
-        if (!w.Record(e.id, e.time_ms, e.card, score, flagged).ok()) return;
-        if (e.label != 0) (void)w.SetLabel(e.id, e.label);
-      };
-      if (canary) {
-        add(e.canary ? *candidate_window : *champion_window, e.score, e.flagged);
-      } else {
-        add(*champion_window, e.score, e.flagged);
-        add(*candidate_window, e.challenger, e.challenger >= review_threshold);
-      }
+      if (day <= *start_day) continue;    // the rollout began during that day: not a full day
+      if (canary && !e.canary) continue;  // the champion's own cards: the candidate decided none
+      if (day < FirstDay() || !ids.insert(e.id).second) continue;
+      const float champion_score = e.canary ? e.champion : e.score;
+      days[day].emplace_back(e.id, models::PairedOutcome{day, e.card, e.label, champion_score, e.challenger});
     }
     judging.clear();
+    if (!start_day) return;
+    while (!days.empty() && days.begin()->first < FirstDay()) {
+      for (const auto& [id, outcome] : days.begin()->second) ids.erase(id);
+      days.erase(days.begin());
+    }
   }
 
-  std::unique_ptr<monitor::LabelWindow> NewWindow(double share) const {
-    monitor::LabelWindowOptions o;
-    o.window_days = spec.days;
-    o.label_delay_days = 0;  // events arrive with their label already due
-    o.review_threshold = review_threshold;
-    o.top_k = std::max<int64_t>(1, std::llround(static_cast<double>(top_k) * share));
-    return monitor::LabelWindow::Make(o).value();
+  //! The window's outcomes: the matured days from FirstDay() on.
+  std::vector<models::PairedOutcome> Window() const {
+    std::vector<models::PairedOutcome> out;
+    for (auto it = days.lower_bound(FirstDay()); it != days.end() && it->first <= LastMaturedDay(); ++it)
+      for (const auto& [id, outcome] : it->second) out.push_back(outcome);
+    return out;
   }
-  double Metric(const monitor::LabelMetrics& m) const {
-    return spec.metric == "card_precision" ? m.card_precision_at_k : m.average_precision;
+
+  models::PairedBootstrapOptions Options(int resamples) const {
+    models::PairedBootstrapOptions o;
+    o.metric = spec.metric == "card_precision" ? models::PairedMetric::kCardPrecisionAtK
+                                               : models::PairedMetric::kAveragePrecision;
+    // A canary judges on its share of the cards: k shrinks with it, as the share of alerts would.
+    const double share = spec.mode == "canary" ? spec.canary_percent / 100.0 : 1.0;
+    o.top_k = std::max<int64_t>(1, std::llround(static_cast<double>(top_k) * share));
+    o.resamples = resamples;
+    o.confidence = spec.confidence;
+    return o;
   }
 };
 
 base::Result<std::unique_ptr<RolloutJudge>> RolloutJudge::Make(
-    const config::RolloutSpec& spec, int64_t top_k, double review_threshold, std::string pipeline,
+    const config::RolloutSpec& spec, int64_t top_k, std::string pipeline,
     const std::shared_ptr<prometheus::Registry>& metrics) {
   if (top_k < 1) return base::InvalidArgument("rollout: top_k must be >= 1");
+  if (spec.min_frauds < 1) return base::InvalidArgument("rollout: min_frauds must be >= 1");
+  if (spec.resamples < 1) return base::InvalidArgument("rollout: resamples must be >= 1");
+  if (!(spec.confidence > 0 && spec.confidence < 1))
+    return base::InvalidArgument("rollout: confidence must be strictly between 0 and 1");
+  if (spec.margin < 0) return base::InvalidArgument("rollout: margin must be >= 0");
   auto impl = std::make_unique<Impl>();
   impl->spec = spec;
   impl->top_k = top_k;
-  impl->review_threshold = review_threshold;
   impl->pipeline = std::move(pipeline);
   impl->metrics = metrics;
   if (metrics) {
@@ -159,10 +173,8 @@ void RolloutJudge::Begin(uint32_t epoch, const std::string& candidate, const std
   m.judging.clear();
   m.start_day.reset();
   m.newest_ms = std::numeric_limits<int64_t>::min();
-  const bool canary = m.spec.mode == "canary";
-  const double share = m.spec.canary_percent / 100.0;
-  m.champion_window = m.NewWindow(canary ? 1 - share : 1);
-  m.candidate_window = m.NewWindow(canary ? share : 1);
+  m.days.clear();
+  m.ids.clear();
   if (m.active_gauge) {
     m.active_gauge->Set(1);
     m.champion_metric->Set(kNaN);
@@ -175,8 +187,8 @@ void RolloutJudge::End() {
   std::lock_guard lock(mu_);
   impl_->epoch = 0;
   impl_->matured.clear();
-  impl_->champion_window.reset();
-  impl_->candidate_window.reset();
+  impl_->days.clear();
+  impl_->ids.clear();
   if (impl_->active_gauge) impl_->active_gauge->Set(0);
 }
 
@@ -199,33 +211,72 @@ RolloutVerdict RolloutJudge::Judge() {
   }
   m.Record();
   if (!m.start_day) return v;
-  const int32_t last_matured = DayOf(m.newest_ms) - 1;  // the newest event's day may still grow
-  const int32_t matured = std::max(0, last_matured - *m.start_day);
-  auto champion = m.champion_window->Evaluate();
-  auto candidate = m.candidate_window->Evaluate();
-  if (!champion.ok() || !candidate.ok()) {
-    v.detail = "cannot evaluate: " + (champion.ok() ? candidate.status() : champion.status()).message();
+  const config::RolloutSpec& spec = m.spec;
+  const int32_t matured = std::max(0, m.LastMaturedDay() - *m.start_day);
+  const std::vector<models::PairedOutcome> window = m.Window();
+  v.champion = v.candidate = v.difference = v.low = v.high = kNaN;
+  v.confidence = spec.confidence;
+  v.margin = spec.margin;
+  for (const models::PairedOutcome& o : window) v.frauds += o.label;
+  v.events = static_cast<int64_t>(window.size());
+  const std::string mode =
+      spec.mode == "canary" ? fmt::format("canary {}%", spec.canary_percent) : std::string("shadow");
+  const std::string where = fmt::format("{} over days {}..{} ({} events, {} frauds)", mode,
+                                        Date(m.FirstDay()), Date(m.LastMaturedDay()), v.events, v.frauds);
+  if (window.empty()) {
+    v.detail = fmt::format("no matured event yet; {} of {} days matured", matured, spec.days);
     return v;
   }
-  v.champion = m.Metric(*champion);
-  v.candidate = m.Metric(*candidate);
-  v.events = champion->transactions + (m.spec.mode == "canary" ? candidate->transactions : 0);
+  auto point = models::ComparePaired(window, m.Options(0));
+  if (!point.ok()) {
+    v.detail = fmt::format("{}: {}", where, point.status().message());
+    return v;
+  }
+  v.champion = point->baseline;
+  v.candidate = point->contender;
+  v.cards = point->cards;
   if (m.champion_metric) {
     m.champion_metric->Set(v.champion);
     m.candidate_metric->Set(v.candidate);
   }
-  const std::string mode =
-      m.spec.mode == "canary" ? fmt::format("canary {}%", m.spec.canary_percent) : std::string("shadow");
+  const std::string versus = fmt::format("{} {:.4f} ({}) vs champion {:.4f} ({})", spec.metric, v.candidate,
+                                         m.candidate, v.champion, m.champion);
+  if (matured < spec.days || v.frauds < spec.min_frauds) {
+    v.detail = fmt::format("{}, {}; waiting: {} of {} days matured, {} of {} frauds", versus, where, matured,
+                           spec.days, v.frauds, spec.min_frauds);
+    return v;
+  }
+  auto compared = models::ComparePaired(window, m.Options(spec.resamples));
+  if (!compared.ok()) {  // not expected: the point estimates passed
+    v.detail = fmt::format("{}, {}: {}", versus, where, compared.status().message());
+    return v;
+  }
+  v.difference = compared->difference;
+  v.low = compared->low;
+  v.high = compared->high;
+  v.resamples = compared->resamples;
+  // A NaN bound (no resample with a fraud) is no evidence: it rejects, as any doubt does.
+  const bool better = v.low > spec.margin;
+  v.kind = better ? RolloutVerdict::Kind::kPromote : RolloutVerdict::Kind::kReject;
   v.detail = fmt::format(
-      "{} {:.4f} ({}) vs champion {:.4f} ({}), margin {}, {} over days {}..{} ({} events, {} frauds)",
-      m.spec.metric, v.candidate, m.candidate, v.champion, m.champion, m.spec.margin, mode,
-      Date(champion->first_day), Date(champion->last_day), v.events,
-      champion->frauds + (m.spec.mode == "canary" ? candidate->frauds : 0));
-  if (matured < m.spec.days) return v;  // not enough matured days yet
-  if (std::isnan(v.champion) || std::isnan(v.candidate)) return v;
-  v.kind = v.candidate >= v.champion + m.spec.margin ? RolloutVerdict::Kind::kPromote
-                                                     : RolloutVerdict::Kind::kReject;
+      "{}: difference {:+.4f}, {:g}% CI [{:+.4f}, {:+.4f}] ({} resamples of {} cards), {} margin {}; {}",
+      versus, v.difference, spec.confidence * 100, v.low, v.high, v.resamples, v.cards,
+      better ? "lower bound above" : "lower bound not above", spec.margin, where);
   return v;
+}
+
+std::map<std::string, double> RolloutVerdict::Figures() const {
+  return {{"champion", champion},
+          {"candidate", candidate},
+          {"difference", difference},
+          {"ci_low", low},
+          {"ci_high", high},
+          {"confidence", confidence},
+          {"margin", margin},
+          {"resamples", static_cast<double>(resamples)},
+          {"events", static_cast<double>(events)},
+          {"frauds", static_cast<double>(frauds)},
+          {"cards", static_cast<double>(cards)}};
 }
 
 void RolloutJudge::Count(std::string_view transition) {

@@ -1,14 +1,24 @@
 #pragma once
 // RolloutJudge: the verdict on a candidate version, from matured labels. While a rollout runs, the
 // score operator hands it every scored event once its label is due (ScoredEvent, with the
-// candidate's score next to the served one). The judge keeps two label windows (monitor::LabelWindow):
-//   shadow  champion window: every event with the champion's score; candidate window: every event
-//           with the candidate's score (same events, so the comparison is paired);
-//   canary  each event in the window of the version that decided it (disjoint card populations).
+// candidate's score next to the served one). Both versions are judged on the same events, each
+// event with both versions' scores (a paired comparison):
+//   shadow  every event: the champion decides it, the candidate's score is recorded beside it;
+//   canary  the events of the canary cards only: the candidate decides them, and the champion's
+//           score of each (it still scores every event) is recorded beside it.
 // Only events scored after the rollout began count, and only from the first full UTC day after the
-// one it began in. Once `days` such days have matured, Judge() compares the configured metric:
-// promote when candidate >= champion + margin, reject otherwise (a canary is "rolled back"). While a
-// metric is undefined (no fraud yet in the window) the verdict waits.
+// one it began in; an event id is counted once. Judge() compares the configured metric over the last
+// `days` matured days (at most; from the start) and decides once all of these hold:
+//   1. `days` full days have matured;
+//   2. the window holds at least `min_frauds` frauds (the metric is defined before that, but too
+//      noisy to decide on);
+//   3. then a paired bootstrap over cards (models/bootstrap.h: `resamples` resamples, a fixed seed,
+//      so the same events give the same verdict) gives the difference candidate - champion and its
+//      two-sided `confidence` interval. The candidate is promoted when the interval's lower bound
+//      is > `margin` (>= 0): it is better beyond doubt, by more than the margin. Otherwise it is
+//      rejected (a canary is "rolled back"): an equal candidate (the same model registered again)
+//      has a difference of 0 on every resample and is never promoted.
+// Until then the verdict waits, reporting the metrics so far.
 //
 // Metrics (labels pipeline, and transition or role): vigil_rollout_transitions_total{transition=
 // started|promoted|rejected|rolled_back|refused}, vigil_rollout_metric{role=champion|candidate} (the
@@ -16,10 +26,12 @@
 //
 // Lifecycle: one per score operator. Thread-safety: every method may be called from any thread. The
 // tasks take one mutex once per batch that has matured events, only to append them to a buffer;
-// Judge swaps that buffer out under it and records and evaluates (sorts) the windows under a lock of
-// its own, so a verdict never holds a worker up.
+// Judge swaps that buffer out under it and records and evaluates (sorts, resamples) the window under
+// a lock of its own, so a verdict never holds a worker up. The bootstrap runs once per trial, when
+// the verdict is due: O(resamples × events) (a few seconds for a million events).
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -42,15 +54,29 @@ struct RolloutVerdict {
   Kind kind = Kind::kWait;
   double champion = 0;   //!< The champion's metric over the window (NaN when undefined).
   double candidate = 0;  //!< The candidate's.
-  int64_t events = 0;    //!< Events compared (both windows together in canary).
-  std::string detail;    //!< One line for logs and the run record, e.g. "average_precision 0.71 vs 0.65 ...".
+  //! Once decided: candidate - champion, and its confidence interval (NaN while waiting).
+  double difference = 0, low = 0, high = 0;
+  double confidence = 0;  //!< The interval's confidence (the spec's).
+  double margin = 0;      //!< The lift the lower bound had to exceed (the spec's).
+  int resamples = 0;      //!< Bootstrap resamples behind the interval; 0 while waiting.
+  int64_t events = 0;     //!< Events compared (each with both versions' scores).
+  int64_t frauds = 0;     //!< Among them, frauds.
+  int64_t cards = 0;      //!< Distinct cards among them (the resampling unit).
+  //! One line for logs and the run record, e.g. "average_precision 0.7100 (v3) vs champion 0.6500
+  //! (v2): difference +0.0600, 95% CI [+0.0210, +0.0970] ...".
+  std::string detail;
+
+  //! The figures as the run record keeps them (models::RunRecord::rollout_metrics): champion,
+  //! candidate, difference, ci_low, ci_high, confidence, margin, resamples, events, frauds, cards.
+  std::map<std::string, double> Figures() const;
 };
 
 class RolloutJudge {
  public:
-  //! `metrics` may be null. `top_k` and `review_threshold` as in the performance monitor.
+  //! `metrics` may be null. `top_k`: k of card precision@k, as in the performance monitor (a canary
+  //! uses its share of it). InvalidArgument for a spec out of range.
   static base::Result<std::unique_ptr<RolloutJudge>> Make(
-      const config::RolloutSpec& spec, int64_t top_k, double review_threshold, std::string pipeline,
+      const config::RolloutSpec& spec, int64_t top_k, std::string pipeline,
       const std::shared_ptr<prometheus::Registry>& metrics);
   ~RolloutJudge();
 
@@ -60,7 +86,8 @@ class RolloutJudge {
   void End();
   //! Records matured events of the current epoch.
   void AddOutcomes(std::span<const ScoredEvent> events);
-  //! The verdict as of the events recorded so far; kWait until `days` full days have matured.
+  //! The verdict as of the events recorded so far; kWait until `days` full days have matured and the
+  //! window holds `min_frauds` frauds.
   RolloutVerdict Judge();
   //! Counts a transition in vigil_rollout_transitions_total.
   void Count(std::string_view transition);

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "base/time.h"
 #include "engine/row_encoder.h"
 #include "models/registry.h"
 #include "models/runs.h"
@@ -60,6 +61,7 @@ class ScoreState final : public engine::OperatorState {
   std::vector<float> inputs;
   std::vector<float> scores;      //!< Served scores (the champion's, or the candidate's for canary cards).
   std::vector<float> challenger;  //!< The candidate's scores during a trial.
+  std::vector<float> champion;    //!< The champion's scores during a canary (the judge compares both).
   std::vector<uint8_t> canary;    //!< 1 where the candidate decided (canary).
   std::vector<size_t> rows;
   std::vector<float> contributions;  //!< One row's, num_features + 1.
@@ -160,6 +162,7 @@ class ScoreOperator final : public engine::Operator {
       st->challenger.resize(st->rows.size());
       trial->model->forest->PredictBatch(st->inputs.data(), st->rows.size(), width, st->challenger.data());
       if (trial->canary) {
+        st->champion.assign(st->scores.begin(), st->scores.end());  // kept for the judge
         for (size_t i = 0; i < st->rows.size(); ++i) {
           if (!InCanary(batch.i64(st->rows[i], card_column_), trial->percent)) continue;
           st->canary[i] = 1;
@@ -216,6 +219,7 @@ class ScoreOperator final : public engine::Operator {
         e.epoch = trial->epoch;
         e.canary = st->canary[i] != 0;
         e.challenger = st->challenger[i];
+        if (e.canary) e.champion = st->champion[i];
       }
       st->due.emplace_back(e.time_ms, st->pending.size());
       std::push_heap(st->due.begin(), st->due.end(), std::greater<>());
@@ -228,7 +232,7 @@ class ScoreOperator final : public engine::Operator {
     st->pending_inputs.insert(st->pending_inputs.end(), st->inputs.begin(), st->inputs.end());
     // An event is settled once its label is due (delay after its event time) and the task's label
     // stream has been read that far: labels arrive on their own topic and may lag the events.
-    const int64_t delay = int64_t{spec_.monitor.label_delay_days} * 86'400'000;
+    const int64_t delay = int64_t{spec_.monitor.label_delay_days} * base::kMsPerDay;
     now = std::min(now, st->labels->watermark());
     st->matured.clear();
     st->log_rows.clear();
@@ -384,14 +388,15 @@ class ScoreOperator final : public engine::Operator {
         judge_->Count("refused");
       } else {
         current_.store(trial->model);
-        (void)models::SetVersionRunOutcome(spec_.registry, name, models::kRunPromoted, verdict.detail);
+        (void)models::SetVersionRunOutcome(spec_.registry, name, models::kRunPromoted, verdict.detail,
+                                           verdict.Figures());
         spdlog::info("rollout: {} promoted: {}", name, verdict.detail);
         judge_->Count("promoted");
       }
     } else {
       const bool canary = trial->canary;
       (void)models::EndCandidate(spec_.registry, name, canary ? models::kRunRolledBack : models::kRunRejected,
-                                 verdict.detail);
+                                 verdict.detail, verdict.Figures());
       spdlog::warn("rollout: {} {}: {}", name, canary ? "rolled back" : "rejected", verdict.detail);
       judge_->Count(canary ? "rolled_back" : "rejected");
     }
@@ -476,9 +481,7 @@ base::Result<std::unique_ptr<engine::Operator>> MakeScore(engine::BindContext& c
   }
   std::unique_ptr<RolloutJudge> judge;
   if (spec.rollout.enabled) {
-    auto made =
-        RolloutJudge::Make(spec.rollout, spec.monitor.top_k, spec.review_threshold.value_or(spec.threshold),
-                           ctx.pipeline.name, ctx.metrics);
+    auto made = RolloutJudge::Make(spec.rollout, spec.monitor.top_k, ctx.pipeline.name, ctx.metrics);
     if (!made.ok()) return config::ConfigError(spec.rollout.loc, made.status().message());
     judge = std::move(made).value();
   }

@@ -3,6 +3,8 @@
 #include <charconv>
 #include <chrono>
 
+#include "base/time.h"
+
 namespace vigil::sim {
 namespace {
 
@@ -39,7 +41,7 @@ base::Result<int64_t> ParseDateMs(std::string_view date) {
                                         std::chrono::day(static_cast<unsigned>(d))};
   if (!ymd.ok()) return base::InvalidArgument("no such date: '" + std::string(date) + "'");
   const auto days = std::chrono::sys_days(ymd).time_since_epoch().count();
-  return static_cast<int64_t>(days) * 86'400'000;
+  return static_cast<int64_t>(days) * base::kMsPerDay;
 }
 
 size_t FormatIsoUtc(int64_t epoch_ms, char* out) {
@@ -60,7 +62,7 @@ size_t FormatIsoUtc(int64_t epoch_ms, char* out) {
   *p++ = '-';
   p = PutDigits(p, static_cast<unsigned>(ymd.day()), 2);
   *p++ = 'T';
-  p = PutDigits(p, ms_of_day / 3'600'000, 2);
+  p = PutDigits(p, ms_of_day / base::kMsPerHour, 2);
   *p++ = ':';
   p = PutDigits(p, ms_of_day / 60'000 % 60, 2);
   *p++ = ':';

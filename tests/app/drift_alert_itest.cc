@@ -12,6 +12,7 @@
 #include <regex>
 #include <thread>
 
+#include "base/time.h"
 #include "tests/support/handbook.h"
 #include "tests/support/kafka_env.h"
 #include "tests/support/process.h"
@@ -21,7 +22,7 @@
 namespace vigil::testing {
 namespace {
 
-constexpr int64_t kDayMs = 86'400'000;
+constexpr int64_t kDayMs = base::kMsPerDay;
 
 //! The lines of a JSONL file whose `field` (epoch ms) is before / from `split_ms`, as Kafka messages.
 void SplitByTime(const std::string& path, const char* field, int64_t split_ms, std::vector<Message>* before,

@@ -1,10 +1,11 @@
 """Trains an XGBoost model in Python on a `vigil replay` table, as a data scientist would, and writes
-what `tests/app/train_evaluate_test.cc` imports and compares:
+what `tests/app/models_command_test.cc` imports and compares:
 
     import_model.py TABLE.csv FEATURES(comma-separated) OUT_DIR
 
-OUT_DIR/model.json and OUT_DIR/model.ubj (the same booster in both formats) and OUT_DIR/predictions.csv
-(TRANSACTION_ID, the booster's predict for that row, to 17 significant digits)."""
+OUT_DIR/model.json and OUT_DIR/model.ubj (the same booster in both formats), OUT_DIR/predictions.csv
+(TRANSACTION_ID, the booster's predict for that row, to 17 significant digits) and
+OUT_DIR/xgboost_version.txt. Runs with Debian's xgboost 1.7 or the 3.x of scripts/setup's venv."""
 import sys
 
 import pandas as pd
@@ -20,3 +21,5 @@ scores = booster.predict(xgb.DMatrix(df[features]))
 with open(out + "/predictions.csv", "w") as f:
     for tid, score in zip(df["TRANSACTION_ID"], scores):
         f.write("%d,%.17g\n" % (tid, score))
+with open(out + "/xgboost_version.txt", "w") as f:
+    f.write(xgb.__version__)

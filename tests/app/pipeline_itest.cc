@@ -11,13 +11,14 @@
 #include <set>
 #include <thread>
 
+#include "base/time.h"
 #include "tests/support/kafka_env.h"
 #include "tests/support/process.h"
 
 namespace vigil::testing {
 namespace {
 
-constexpr int64_t kDayMs = 86'400'000;
+constexpr int64_t kDayMs = base::kMsPerDay;
 
 struct Tx {
   int64_t id, time_ms, customer;

@@ -2,14 +2,15 @@
 // every 7 days), their run records and versions, and POST /v1/retrain (token, 202, trigger command).
 #include <simdjson.h>
 
-#include <catch2/catch.hpp>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <csignal>
 #include <fstream>
 #include <regex>
 #include <sstream>
 #include <thread>
 
+#include "base/time.h"
 #include "tests/support/kafka_env.h"
 #include "tests/support/process.h"
 #include "tests/support/runs.h"
@@ -17,7 +18,7 @@
 namespace vigil::testing {
 namespace {
 
-constexpr int64_t kDayMs = 86'400'000;
+constexpr int64_t kDayMs = base::kMsPerDay;
 
 //! The newest TX_TIME_MS of the feature log (second column).
 int64_t NewestLogged(const std::string& path) {
@@ -32,11 +33,13 @@ int64_t NewestLogged(const std::string& path) {
   return newest;
 }
 
-TEST_CASE("vigil run retrains from its feature log on an event-time schedule and on command", "[integration]") {
+TEST_CASE("vigil run retrains from its feature log on an event-time schedule and on command",
+          "[integration]") {
   const std::string dir = TempDir("vigil-retrain");
   const std::string vigil = VigilBinary() + " --log-level warn";
   const std::string pipeline = std::string(VIGIL_SOURCE_DIR) + "/deploy/examples/handbook.yaml";
-  const std::string sim = VigilBinary() + " simulate --customers 300 --terminals 600 --days 60 --seed 5 --quiet";
+  const std::string sim =
+      VigilBinary() + " simulate --customers 300 --terminals 600 --days 60 --seed 5 --quiet";
   REQUIRE(Shell(sim + " --out " + dir + "/tx.jsonl --labels-out " + dir + "/labels.jsonl") == 0);
   REQUIRE(Shell(vigil + " replay " + pipeline + " --events " + dir + "/tx.jsonl --labels " + dir +
                 "/labels.jsonl --out " + dir + "/table.csv > /dev/null") == 0);
@@ -45,8 +48,8 @@ TEST_CASE("vigil run retrains from its feature log on an event-time schedule and
                 " --rounds 20 --train-start 2018-04-05 > /dev/null") == 0);
   REQUIRE(Shell(vigil + " models --registry " + reg + " promote v1 > /dev/null") == 0);
 
-  const std::string tx = UniqueTopic("tx"), labels = UniqueTopic("labels"), decisions = UniqueTopic("decisions"),
-                    dlq = UniqueTopic("dlq");
+  const std::string tx = UniqueTopic("tx"), labels = UniqueTopic("labels"),
+                    decisions = UniqueTopic("decisions"), dlq = UniqueTopic("dlq");
   for (const auto& t : {tx, labels, decisions, dlq}) CreateTopic(t, 1);
   std::string yaml = ReadFile(pipeline);
   ReplaceAll(&yaml, "topic: transactions}", "topic: " + tx + "}");
@@ -57,13 +60,15 @@ TEST_CASE("vigil run retrains from its feature log on an event-time schedule and
   const std::string log = dir + "/log/features.csv";
   ReplaceAll(&yaml, "      - {name: TERMINAL_ID_RISK_30DAY_WINDOW, agg: ratio, field: $label, window: 30d}\n",
              "      - {name: TERMINAL_ID_RISK_30DAY_WINDOW, agg: ratio, field: $label, window: 30d}\n"
-             "  - type: score\n    registry: " + reg + "\n    poll: 50ms\n    feature_log: " + log +
+             "  - type: score\n    registry: " +
+                 reg + "\n    poll: 50ms\n    feature_log: " + log +
                  "\n    retrain: {every: 7d, train_days: 7, valid_days: 2, rounds: 20, min_rows: 500}\n");
   ReplaceAll(&yaml, "runtime: {workers: 2, commit_interval: 1s}",
              "runtime: {workers: 2, commit_interval: 500ms, state_dir: " + dir +
                  "/state}\nhttp: {port: 0, token_env: VIGIL_TEST_RETRAIN_TOKEN}");
   std::ofstream(dir + "/pipeline.yaml") << yaml;
-  REQUIRE(Shell(sim + " --kafka " + Bootstrap() + " --topic " + tx + " --labels-topic " + labels + " 2>/dev/null") == 0);
+  REQUIRE(Shell(sim + " --kafka " + Bootstrap() + " --topic " + tx + " --labels-topic " + labels +
+                " 2>/dev/null") == 0);
   const auto inputs = ConsumeAll(tx, 0);
   REQUIRE(inputs.size() > 20'000);
 
@@ -107,7 +112,8 @@ TEST_CASE("vigil run retrains from its feature log on an event-time schedule and
 
   std::string metrics;
   REQUIRE(Curl(dir, url + "/metrics", &metrics) == 200);
-  CHECK_THAT(metrics, Catch::Contains("vigil_retrain_runs_total{") && Catch::Contains("outcome=\"registered\""));
+  CHECK_THAT(metrics,
+             Catch::Contains("vigil_retrain_runs_total{") && Catch::Contains("outcome=\"registered\""));
   CHECK_THAT(metrics, Catch::Contains("vigil_retrain_last_run_timestamp_seconds{"));
 
   live.Signal(SIGTERM);
@@ -128,7 +134,8 @@ TEST_CASE("vigil run retrains from its feature log on an event-time schedule and
     if (i > 0) CHECK(r.train_end - scheduled[i - 1].train_end == 7 * kDayMs);
     CHECK(Shell(vigil + " models --registry " + reg + " show " + r.version + " > /dev/null") == 0);
     // The Kafka offsets its rows came from (the feature log records each event's partition and offset).
-    REQUIRE(Shell(vigil + " runs --registry " + reg + " show " + r.id + " --json > " + dir + "/run.json") == 0);
+    REQUIRE(Shell(vigil + " runs --registry " + reg + " show " + r.id + " --json > " + dir + "/run.json") ==
+            0);
     simdjson::dom::parser run_parser;
     simdjson::dom::element record = run_parser.load(dir + "/run.json");
     simdjson::dom::array offsets = record["offsets"];

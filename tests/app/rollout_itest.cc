@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "base/time.h"
 #include "tests/support/handbook.h"
 #include "tests/support/handbook_stream.h"
 #include "tests/support/kafka_env.h"
@@ -23,7 +24,7 @@
 namespace vigil::testing {
 namespace {
 
-constexpr int64_t kDayMs = 86'400'000;
+constexpr int64_t kDayMs = base::kMsPerDay;
 constexpr int64_t kStartMs = 1'522'540'800'000;  // 2018-04-01T00:00:00Z, the simulation's first day
 
 //! The lines of a JSONL file as messages keyed by `key_field`, timestamped with `time_field`, split
@@ -90,11 +91,12 @@ TEST_CASE("a retrained version is proposed shadowed and promoted on matured labe
   std::string yaml = HandbookYaml(topics);
   const std::string log = dir + "/log/features.csv";
   AppendOperators(
-      &yaml, "  - type: score\n    registry: " + reg + "\n    poll: 50ms\n    feature_log: " + log +
-                 "\n    monitor: {every: 200ms, performance: {window_days: 3, label_delay_days: 1, segments: "
-                 "{columns: [TX_DURING_NIGHT]}}}"
-                 "\n    retrain: {every: 7d, train_days: 6, valid_days: 1, rounds: 30, min_rows: 500}"
-                 "\n    rollout: {mode: shadow, metric: average_precision, margin: 0.0, days: 2}\n");
+      &yaml,
+      "  - type: score\n    registry: " + reg + "\n    poll: 50ms\n    feature_log: " + log +
+          "\n    monitor: {every: 200ms, performance: {window_days: 3, label_delay_days: 1, segments: "
+          "{columns: [TX_DURING_NIGHT]}}}"
+          "\n    retrain: {every: 7d, train_days: 6, valid_days: 1, rounds: 30, min_rows: 500}"
+          "\n    rollout: {mode: shadow, metric: average_precision, margin: 0.0, days: 2, min_frauds: 30}\n");
   PrependOutputFields(&yaml, "SCORE, MODEL_VERSION");
   ReplaceRuntime(&yaml, "runtime: {workers: 2, commit_interval: 500ms, state_dir: " + dir +
                             "/state}\nhttp: {port: 0, token_env: VIGIL_TEST_ROLLOUT_TOKEN}");
@@ -176,9 +178,16 @@ TEST_CASE("a retrained version is proposed shadowed and promoted on matured labe
   }));
   CHECK(promoted.trigger == "schedule");
   CHECK(promoted.parent == "v1");
-  CHECK_THAT(promoted.detail, Catch::Contains("average_precision") &&
-                                  Catch::Contains("(" + candidate + ") vs champion") &&
-                                  Catch::Contains("(v1)") && Catch::Contains("shadow"));
+  CHECK_THAT(promoted.detail,
+             Catch::Contains("average_precision") && Catch::Contains("(" + candidate + ") vs champion") &&
+                 Catch::Contains("(v1)") && Catch::Contains("shadow") && Catch::Contains("95% CI [") &&
+                 Catch::Contains("lower bound above margin 0"));
+  // The evidence is in the record: the whole interval of the lift above 0, over enough frauds.
+  const models::RunRecord record = RunOf(reg, candidate);
+  CHECK(record.rollout_metrics.at("ci_low") > 0);
+  CHECK(record.rollout_metrics.at("ci_high") >= record.rollout_metrics.at("ci_low"));
+  CHECK(record.rollout_metrics.at("frauds") >= 30);
+  CHECK(record.rollout_metrics.at("resamples") == 1000);
   const std::string history = ReadFile(reg + "/HISTORY");
   CHECK_THAT(history, Catch::StartsWith("v1\n" + candidate + "\n"));
 

@@ -6,13 +6,14 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/time.h"
 #include "tests/support/process.h"
 
 namespace vigil::testing {
 namespace {
 
 constexpr int64_t kDay0 = 1'522'540'800'000;  // 2018-04-01T00:00:00Z
-constexpr int64_t kDayMs = 86'400'000;
+constexpr int64_t kDayMs = base::kMsPerDay;
 
 int Evaluate(const std::string& dir, const std::vector<std::string>& extra, std::string* out) {
   std::vector<std::string> argv = {VigilBinary(), "evaluate",

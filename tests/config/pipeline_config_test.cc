@@ -248,10 +248,14 @@ TEST_CASE("score rollout: defaults and values and located errors", "[config]") {
   CHECK(d.metric == "average_precision");
   CHECK(d.margin == 0.0);
   CHECK(d.days == 3);
+  CHECK(d.min_frauds == 30);
+  CHECK(d.confidence == 0.95);
+  CHECK(d.resamples == 1000);
   CHECK(d.propose_retrained);
   auto spec =
       LoadPipelineText(WithScore("    rollout: {mode: canary, canary_percent: 5, metric: card_precision, "
-                                 "margin: 0.02, days: 4, propose_retrained: false}\n"),
+                                 "margin: 0.02, days: 4, min_frauds: 12, confidence: 0.9, resamples: 400, "
+                                 "propose_retrained: false}\n"),
                        "p.yaml");
   REQUIRE(spec.ok());
   const RolloutSpec& o = std::get<ScoreSpec>(spec->operators[1].params).rollout;
@@ -260,6 +264,9 @@ TEST_CASE("score rollout: defaults and values and located errors", "[config]") {
   CHECK(o.metric == "card_precision");
   CHECK(o.margin == 0.02);
   CHECK(o.days == 4);
+  CHECK(o.min_frauds == 12);
+  CHECK(o.confidence == 0.9);
+  CHECK(o.resamples == 400);
   CHECK_FALSE(o.propose_retrained);
   CHECK_FALSE(
       std::get<ScoreSpec>(LoadPipelineText(WithScore(""), "p.yaml")->operators[1].params).rollout.enabled);
@@ -269,7 +276,12 @@ TEST_CASE("score rollout: defaults and values and located errors", "[config]") {
   ExpectError(WithScore("    rollout: {metric: auc}\n"), "20:23",
               "metric: expected average_precision or card_precision");
   ExpectError(WithScore("    rollout: {days: 0}\n"), "20:21", "days: expected 1..365");
-  ExpectError(WithScore("    rollout: {margin: 2}\n"), "20:23", "margin: expected -1 < margin < 1");
+  ExpectError(WithScore("    rollout: {margin: 2}\n"), "20:23", "margin: expected 0 <= margin < 1");
+  ExpectError(WithScore("    rollout: {margin: -0.1}\n"), "20:23", "margin: expected 0 <= margin < 1");
+  ExpectError(WithScore("    rollout: {min_frauds: 0}\n"), "20:27", "min_frauds: expected at least 1");
+  ExpectError(WithScore("    rollout: {confidence: 1}\n"), "20:27",
+              "confidence: expected 0.5 < confidence < 1");
+  ExpectError(WithScore("    rollout: {resamples: 10}\n"), "20:26", "resamples: expected 100..100000");
   ExpectError(WithScore("    rollout: {mode: shadow, dayz: 2}\n"), "20:29", "unknown key 'dayz'");
   ExpectError(WithScore("    rollout: {mode: shadow, dayz: 2}\n"), "20:29", "did you mean 'days'?");
 }

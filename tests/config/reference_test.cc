@@ -166,6 +166,8 @@ TEST_CASE("config reference defaults are the default-constructed specs' values",
   CHECK(Key(Section::kScoreOperator, "threshold").default_value == "`0.5`");
   CHECK(Key(Section::kMonitorPerformance, "ph_delta").default_value == "`0.01`");
   CHECK(Key(Section::kRollout, "margin").default_value == "`0`");
+  CHECK(Key(Section::kRollout, "min_frauds").default_value == "`30`");
+  CHECK(Key(Section::kRollout, "confidence").default_value == "`0.95`");
   CHECK(Key(Section::kMonitorSegments, "amount_bands").default_value == "`[20, 100, 500]`");
   CHECK(Key(Section::kMonitorSegments, "underserved_ratio").default_value == "`0.5`");
   CHECK(Key(Section::kRetrain, "every").default_value == "`7d`");

@@ -42,6 +42,7 @@ RunRecord FullRecord(const std::string& id) {
   r.outcome = "registered";
   r.detail = "line one\nline two\t\\";
   r.search = {id, 3, 10};
+  r.rollout_metrics = {{"candidate", 0.71}, {"champion", 0.65}, {"ci_low", 0.021}, {"ci_high", 0.097}};
   return r;
 }
 
@@ -58,6 +59,8 @@ TEST_CASE("A run record round-trips through its JSON", "[models]") {
         std::string::npos);
   CHECK(json.find("\"search\": {\"id\": \"r20260412-101500-0001\", \"trial\": 3, \"trials\": 10}") !=
         std::string::npos);
+  CHECK(json.find("\"rollout_metrics\": {\"candidate\": 0.71, \"champion\": 0.65, \"ci_high\": 0.097, "
+                  "\"ci_low\": 0.021}") != std::string::npos);
   auto back = RunFromJson(json, "test");
   REQUIRE(back.ok());
   CHECK(*back == r);

@@ -13,6 +13,8 @@
 #include <fstream>
 #include <random>
 
+#include "base/time.h"
+
 namespace vigil::models {
 namespace {
 
@@ -102,7 +104,7 @@ TEST_CASE("amount bands and card age follow their documented rules", "[models][s
   CHECK_FALSE(CheckAmountBands(std::vector<double>{}).ok());
   CHECK_FALSE(CheckAmountBands(std::vector<double>{100, 20}).ok());
   CHECK_FALSE(CheckAmountBands(std::vector<double>{20, 20}).ok());
-  constexpr int64_t kDay = 86'400'000;
+  constexpr int64_t kDay = base::kMsPerDay;
   CHECK(IsNewCard(0, 0, 30));
   CHECK(IsNewCard(0, 30 * kDay - 1, 30));
   CHECK_FALSE(IsNewCard(0, 30 * kDay, 30));

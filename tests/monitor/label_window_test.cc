@@ -3,10 +3,12 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
+#include "base/time.h"
+
 namespace vigil::monitor {
 namespace {
 
-constexpr int64_t kDay = 86'400'000;
+constexpr int64_t kDay = base::kMsPerDay;
 constexpr int32_t kDay0 = 17'622;  // 2018-04-01
 
 std::unique_ptr<LabelWindow> MakeWindow(const LabelWindowOptions& options) {

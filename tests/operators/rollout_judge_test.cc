@@ -7,20 +7,24 @@
 #include <thread>
 #include <vector>
 
+#include "base/time.h"
+
 namespace vigil::operators {
 namespace {
 
-constexpr int64_t kDay = 86'400'000;
+constexpr int64_t kDay = base::kMsPerDay;
 constexpr int64_t kDay0 = 17'622LL * kDay;  // 2018-04-01, the day the rollout starts
 
-std::unique_ptr<RolloutJudge> MakeJudge(const std::string& mode, int days, double margin) {
+std::unique_ptr<RolloutJudge> MakeJudge(const std::string& mode, int days, double margin,
+                                        int64_t min_frauds = 30) {
   config::RolloutSpec spec;
   spec.enabled = true;
   spec.mode = mode;
   spec.days = days;
   spec.margin = margin;
+  spec.min_frauds = min_frauds;
   spec.canary_percent = 50;
-  auto judge = RolloutJudge::Make(spec, 100, 0.5, "test", nullptr);
+  auto judge = RolloutJudge::Make(spec, 100, "test", nullptr);
   REQUIRE(judge.ok());
   return std::move(judge).value();
 }
@@ -48,6 +52,7 @@ std::vector<ScoredEvent> Events(uint32_t epoch, int first, int last, int per_day
       e.canary = canary && InCanary(id, 50);
       e.score = score(e.canary ? candidate_good : champion_good);
       e.challenger = score(candidate_good);
+      if (e.canary) e.champion = score(champion_good);  // the champion's shadow score
       e.flagged = e.score >= 0.5;
       events.push_back(e);
     }
@@ -55,7 +60,8 @@ std::vector<ScoredEvent> Events(uint32_t epoch, int first, int last, int per_day
   return events;
 }
 
-TEST_CASE("RolloutJudge waits for the configured matured days then promotes a better shadow candidate") {
+TEST_CASE(
+    "RolloutJudge waits for the configured matured days then promotes a clearly better shadow candidate") {
   auto judge = MakeJudge("shadow", 3, 0.05);
   judge->Begin(1, "v2", "v1");
   // Day 0 is the start day (not counted); days 1..3 must be complete, so the verdict needs day 4.
@@ -63,17 +69,33 @@ TEST_CASE("RolloutJudge waits for the configured matured days then promotes a be
   RolloutVerdict v = judge->Judge();
   CHECK(v.kind == RolloutVerdict::Kind::kWait);
   CHECK(v.candidate == Approx(1.0));  // the metric so far is reported while waiting
+  CHECK(std::isnan(v.low));
+  CHECK_THAT(v.detail, Catch::Contains("waiting: 2 of 3 days matured"));
   judge->AddOutcomes(Events(1, 4, 4, 10, false, true));
   v = judge->Judge();
   REQUIRE(v.kind == RolloutVerdict::Kind::kPromote);
   CHECK(v.candidate == Approx(1.0));
   CHECK(v.champion < 0.5);
-  CHECK(v.events == 600);  // days 1..3, paired
-  CHECK_THAT(v.detail,
-             Catch::Contains("average_precision 1.0000 (v2) vs champion") && Catch::Contains("shadow"));
+  CHECK(v.events == 600);  // days 1..3, each event with both scores
+  CHECK(v.frauds == 60);
+  CHECK(v.cards == 600);
+  CHECK(v.resamples == 1000);
+  // The evidence: the whole interval is above the margin.
+  CHECK(v.low > 0.05);
+  CHECK(v.low <= v.difference);
+  CHECK(v.difference <= v.high);
+  CHECK(v.difference == Approx(v.candidate - v.champion));
+  CHECK_THAT(v.detail, Catch::Contains("average_precision 1.0000 (v2) vs champion") &&
+                           Catch::Contains("95% CI [") && Catch::Contains("1000 resamples of 600 cards") &&
+                           Catch::Contains("lower bound above margin 0.05") && Catch::Contains("shadow"));
+  const auto figures = v.Figures();
+  CHECK(figures.at("ci_low") == v.low);
+  CHECK(figures.at("ci_high") == v.high);
+  CHECK(figures.at("frauds") == 60);
+  CHECK(figures.at("confidence") == 0.95);
 }
 
-TEST_CASE("RolloutJudge rejects a candidate that does not beat the champion by the margin") {
+TEST_CASE("RolloutJudge rejects a worse candidate, and never promotes the champion's equal") {
   auto judge = MakeJudge("shadow", 2, 0.0);
   judge->Begin(7, "v3", "v2");
   judge->AddOutcomes(Events(7, 0, 3, 200, true, false));
@@ -81,16 +103,45 @@ TEST_CASE("RolloutJudge rejects a candidate that does not beat the champion by t
   REQUIRE(v.kind == RolloutVerdict::Kind::kReject);
   CHECK(v.champion == Approx(1.0));
   CHECK(v.candidate < 0.5);
+  CHECK(v.high < 0);
+  CHECK_THAT(v.detail, Catch::Contains("lower bound not above margin 0"));
 
-  // Equal models and a positive margin: rejected too.
-  auto strict = MakeJudge("shadow", 2, 0.01);
-  strict->Begin(1, "v3", "v2");
-  strict->AddOutcomes(Events(1, 0, 3, 200, true, true));
-  CHECK(strict->Judge().kind == RolloutVerdict::Kind::kReject);
-  auto lenient = MakeJudge("shadow", 2, 0.0);
-  lenient->Begin(1, "v3", "v2");
-  lenient->AddOutcomes(Events(1, 0, 3, 200, true, true));
-  CHECK(lenient->Judge().kind == RolloutVerdict::Kind::kPromote);
+  // The same model registered again scores every event the same: a tie, rejected, with or without a
+  // margin, under either metric.
+  for (const char* metric : {"average_precision", "card_precision"}) {
+    for (const bool good : {true, false}) {
+      INFO(metric << (good ? " good" : " weak") << " models");
+      config::RolloutSpec spec;
+      spec.enabled = true;
+      spec.days = 2;
+      spec.metric = metric;
+      auto same = RolloutJudge::Make(spec, 100, "test", nullptr).value();
+      same->Begin(1, "v3", "v2");
+      same->AddOutcomes(Events(1, 0, 3, 200, good, good));
+      const RolloutVerdict tie = same->Judge();
+      CHECK(tie.kind == RolloutVerdict::Kind::kReject);
+      CHECK(tie.difference == 0);
+      CHECK(tie.low == 0);
+      CHECK(tie.high == 0);
+    }
+  }
+}
+
+TEST_CASE("RolloutJudge waits for min_frauds frauds in the compared days") {
+  auto judge = MakeJudge("shadow", 2, 0.0, /*min_frauds=*/100);
+  judge->Begin(4, "v2", "v1");
+  // Days 1..2 hold 2 × 20 frauds: defined metrics, but not enough evidence to decide.
+  judge->AddOutcomes(Events(4, 0, 3, 200, false, true));
+  RolloutVerdict v = judge->Judge();
+  CHECK(v.kind == RolloutVerdict::Kind::kWait);
+  CHECK(v.frauds == 40);
+  CHECK(v.candidate == Approx(1.0));
+  CHECK_THAT(v.detail, Catch::Contains("waiting: 2 of 2 days matured, 40 of 100 frauds"));
+  // Busier days: the last two matured days (4 and 5) hold 2 × 60 frauds.
+  judge->AddOutcomes(Events(4, 4, 6, 600, false, true));
+  v = judge->Judge();
+  CHECK(v.kind == RolloutVerdict::Kind::kPromote);
+  CHECK(v.frauds == 120);
 }
 
 TEST_CASE("RolloutJudge ignores events of other trials and waits while no fraud is labelled") {
@@ -111,17 +162,34 @@ TEST_CASE("RolloutJudge ignores events of other trials and waits while no fraud 
   CHECK(judge->Judge().kind == RolloutVerdict::Kind::kWait);
 }
 
-TEST_CASE("RolloutJudge compares a canary on the cards each version decided") {
+TEST_CASE("RolloutJudge judges a canary on the canary cards, with the champion's scores of the same events") {
   auto judge = MakeJudge("canary", 2, 0.0);
   judge->Begin(3, "v4", "v3");
-  // The candidate is good, the champion bad; in canary each event counts once, for its decider.
-  judge->AddOutcomes(Events(3, 0, 3, 400, false, true, /*canary=*/true));
+  const std::vector<ScoredEvent> events = Events(3, 0, 3, 400, false, true, /*canary=*/true);
+  judge->AddOutcomes(events);
   const RolloutVerdict v = judge->Judge();
   REQUIRE(v.kind == RolloutVerdict::Kind::kPromote);
   CHECK(v.candidate == Approx(1.0));
   CHECK(v.champion < 0.5);
-  CHECK(v.events == 800);  // days 1..2, every event once (not paired)
+  // Days 1..2, only the events the candidate decided, each once with both scores.
+  const auto canary_events = std::count_if(events.begin(), events.end(), [](const ScoredEvent& e) {
+    return e.canary && e.time_ms >= kDay0 + kDay && e.time_ms < kDay0 + 3 * kDay;
+  });
+  CHECK(canary_events > 300);
+  CHECK(canary_events < 500);
+  CHECK(v.events == canary_events);
+  CHECK(v.cards == canary_events);
+  CHECK(v.low > 0);
   CHECK_THAT(v.detail, Catch::Contains("canary 50%"));
+
+  // A worse canary is turned down (the score operator rolls it back).
+  auto worse = MakeJudge("canary", 2, 0.0);
+  worse->Begin(3, "v4", "v3");
+  worse->AddOutcomes(Events(3, 0, 3, 400, true, false, /*canary=*/true));
+  const RolloutVerdict w = worse->Judge();
+  CHECK(w.kind == RolloutVerdict::Kind::kReject);
+  CHECK(w.champion == Approx(1.0));
+  CHECK(w.high < 0);
 }
 
 TEST_CASE("RolloutJudge judges the same while workers record during its verdicts") {

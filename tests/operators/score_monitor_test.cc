@@ -11,13 +11,14 @@
 #include <thread>
 #include <vector>
 
+#include "base/time.h"
 #include "monitor/label_window.h"
 #include "tests/support/process.h"
 
 namespace vigil::operators {
 namespace {
 
-constexpr int64_t kDay = 86'400'000;
+constexpr int64_t kDay = base::kMsPerDay;
 constexpr int64_t kDay0 = 17'622LL * kDay;
 
 //! `n` events over days 0..3 (days 0..2 matured by the last); distinct scores, every 7th a fraud
