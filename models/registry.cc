@@ -166,7 +166,8 @@ base::Status AppendHistory(const std::string& registry, const std::string& line)
 }  // namespace
 
 base::Status Promote(const std::string& registry, const std::string& version,
-                     const std::vector<std::string>& expected_features) {
+                     const std::vector<std::string>& expected_features, std::string_view detail,
+                     const std::map<std::string, double>& rollout_metrics) {
   VIGIL_RETURN_IF_ERROR(LoadVersion(registry, version, expected_features).status());
   // Promoting the champion again would push it twice on the stack: a rollback would then "restore"
   // the version that serves.
@@ -176,7 +177,7 @@ base::Status Promote(const std::string& registry, const std::string& version,
   VIGIL_RETURN_IF_ERROR(AppendHistory(registry, version));
   RemoveCandidateIf(registry, version);
   // The registry change is done; the run record follows it on a best-effort basis.
-  (void)SetVersionRunOutcome(registry, version, kRunPromoted, "");
+  (void)SetVersionRunOutcome(registry, version, kRunPromoted, detail, rollout_metrics);
   return base::Status::OK();
 }
 

@@ -38,10 +38,13 @@ base::Result<std::shared_ptr<const ModelVersion>> LoadVersion(
 //! The serving version's name (contents of CHAMPION), NotFound when none was promoted.
 base::Result<std::string> ReadChampion(const std::string& registry);
 //! Verifies `version` (as LoadVersion) and makes it the champion; records it in HISTORY and marks the
-//! run that registered it (runs.h) "promoted", best effort. Promoting the champion changes nothing.
-//! IoError when CHAMPION or HISTORY cannot be written.
+//! run that registered it (runs.h) "promoted" with `detail` and `rollout_metrics` (a verdict's), best
+//! effort, in one write after HISTORY: a reader never sees a run promoted without its detail or its
+//! HISTORY line. Promoting the champion changes nothing. IoError when CHAMPION or HISTORY cannot be
+//! written.
 base::Status Promote(const std::string& registry, const std::string& version,
-                     const std::vector<std::string>& expected_features);
+                     const std::vector<std::string>& expected_features, std::string_view detail = {},
+                     const std::map<std::string, double>& rollout_metrics = {});
 //! Pops the champions' stack: the champion promoted before the current one serves again, verified as
 //! Promote verifies (with `expected_features` when not empty); returns its name. HISTORY gets a line
 //! "rollback <current>", so a second rollback goes one step further back, never back and forth. The

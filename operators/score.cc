@@ -381,15 +381,15 @@ class ScoreOperator final : public engine::Operator {
     if (verdict.kind == RolloutVerdict::Kind::kWait) return;
     const std::string& name = trial->model->version;
     if (verdict.kind == RolloutVerdict::Kind::kPromote) {
-      if (base::Status st = models::Promote(spec_.registry, name, features_); !st.ok()) {
+      if (base::Status st =
+              models::Promote(spec_.registry, name, features_, verdict.detail, verdict.Figures());
+          !st.ok()) {
         spdlog::error("rollout: cannot promote {}: {}", name, st.message());
         (void)models::EndCandidate(spec_.registry, name, models::kRunRejected,
                                    "promotion failed: " + st.message());
         judge_->Count("refused");
       } else {
         current_.store(trial->model);
-        (void)models::SetVersionRunOutcome(spec_.registry, name, models::kRunPromoted, verdict.detail,
-                                           verdict.Figures());
         spdlog::info("rollout: {} promoted: {}", name, verdict.detail);
         judge_->Count("promoted");
       }
