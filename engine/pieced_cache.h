@@ -5,12 +5,15 @@
 // holds, and no record (nor changelog message) exceeds kPieceBytes plus its key:
 //   "\x00"                           → "pieced/1": the table's layout, written with its first change
 //   "\x01" key                       → header: stride, entries per piece, first and end entry numbers,
-//                                      then the Codec's own fields (a window's latest time)
+//                                      the Codec's own fields (a window's latest time) and their size;
+//                                      then, for a run of at most kInlineBytes, its entries
 //   "\x02" key, piece (8 bytes, BE)  → the piece's first entry number (8 bytes), then its entries
-// Piece p holds entries [p·n, (p+1)·n) (n = EntriesPerPiece(stride)), less those evicted before it was
-// written. A flush writes the header of every changed key, the pieces from the first inserted entry
-// on (an append: the last piece), the pieces touched in place, and deletes the pieces that eviction
-// emptied: RocksDB deletes, so the changelog carries their tombstones.
+// A small run (most keys) is one record, written whole. A larger one is in pieces: piece p holds
+// entries [p·n, (p+1)·n) (n = EntriesPerPiece(stride)), less those evicted before it was written. A
+// flush then writes the header, the pieces from the first inserted entry on (an append: the last
+// piece), the pieces touched in place and those the store lacks, and deletes the pieces that eviction
+// emptied (all of them when the run fits in its header again): RocksDB deletes, so the changelog
+// carries their tombstones.
 
 #include <algorithm>
 #include <cstdint>
@@ -67,8 +70,8 @@ class PiecedCache {
     }
     ++stats_.misses;
     Entry entry;
-    VIGIL_ASSIGN_OR_RETURN(const bool found, Load(key, &entry.value));
-    if (found) entry.stored = Pieces(entry.value.stride, entry.value.first(), entry.value.end());
+    VIGIL_ASSIGN_OR_RETURN(const bool found, Load(key, &entry.value, &entry.stored));
+    (void)found;
     auto pos = map_.emplace(std::string(key), std::move(entry)).first;
     Touch(pos->first, pos->second);
     return &pos->second.value;
@@ -81,7 +84,8 @@ class PiecedCache {
       *out = it->second.value;
       return true;
     }
-    return Load(key, out);
+    PieceRange stored;
+    return Load(key, out, &stored);
   }
 
   //! Visits up to kSweepBudget keys of the table from where the last sweep stopped (the stored keys,
@@ -92,25 +96,26 @@ class PiecedCache {
   base::Status Sweep(Pred expired) {
     std::vector<std::pair<std::string, std::pair<uint64_t, uint64_t>>> doomed;
     V header;
-    uint64_t end = 0;
+    Stored at;
     base::Status bad;
-    VIGIL_RETURN_IF_ERROR(store_->Scan(
-        table_, std::string_view(&kHeaderKind, 1), &sweep_cursor_, kSweepBudget,
-        [&](std::string_view k, std::string_view v) {
-          const std::string_view key = k.substr(1);
-          auto it = map_.find(key);
-          if (it != map_.end()) {
-            if (expired(it->second.value)) doomed.emplace_back(std::string(key), it->second.stored);
-            return;
-          }
-          header = V{};
-          if (!DecodeHeader(v, &header, &end)) {
-            bad = base::Corruption("undecodable state header in table " + std::to_string(table_));
-            return;
-          }
-          if (expired(header))
-            doomed.emplace_back(std::string(key), Pieces(header.stride, header.first(), end));
-        }));
+    VIGIL_RETURN_IF_ERROR(store_->Scan(table_, std::string_view(&kHeaderKind, 1), &sweep_cursor_,
+                                       kSweepBudget, [&](std::string_view k, std::string_view v) {
+                                         const std::string_view key = k.substr(1);
+                                         auto it = map_.find(key);
+                                         if (it != map_.end()) {
+                                           if (expired(it->second.value))
+                                             doomed.emplace_back(std::string(key), it->second.stored);
+                                           return;
+                                         }
+                                         header = V{};
+                                         if (!DecodeHeader(v, &header, &at)) {
+                                           bad = base::Corruption("undecodable state header in table " +
+                                                                  std::to_string(table_));
+                                           return;
+                                         }
+                                         if (expired(header))
+                                           doomed.emplace_back(std::string(key), at.pieces);
+                                       }));
     VIGIL_RETURN_IF_ERROR(bad);
     for (const auto& [key, pieces] : doomed) {
       if (auto it = map_.find(key); it != map_.end()) {
@@ -162,8 +167,10 @@ class PiecedCache {
   static constexpr std::string_view kLayout = "pieced/1";
   static constexpr char kHeaderKind = '\x01';
   static constexpr char kPieceKind = '\x02';
-  // stride, entries per piece, first, end
-  static constexpr size_t kHeaderBytes = 2 * sizeof(uint32_t) + 2 * sizeof(uint64_t);
+  // stride, entries per piece, first, end, size of the Codec's fields
+  static constexpr size_t kHeaderBytes = 3 * sizeof(uint32_t) + 2 * sizeof(uint64_t);
+  //! Runs of at most this many bytes of entries are kept in their header: one record per key.
+  static constexpr size_t kInlineBytes = 4 << 10;
 
   using PieceRange = std::pair<uint64_t, uint64_t>;  // [lo, hi)
 
@@ -171,7 +178,7 @@ class PiecedCache {
     V value{};
     bool dirty = false;
     uint32_t epoch = 0;       // flush interval of the last access
-    PieceRange stored{0, 0};  // the pieces the store holds (with this flush's staged changes)
+    PieceRange stored{0, 0};  // the pieces the store holds (with this flush's staged changes); none: inline
   };
 
   PiecedCache(StateStore* store, TableId table, size_t max_keys)
@@ -208,50 +215,80 @@ class PiecedCache {
     out->append(static_cast<const char*>(p), n);
   }
 
-  // Reads a header into `v` (its numbers and the Codec's fields; no entries) and its end entry number.
-  static bool DecodeHeader(std::string_view in, V* v, uint64_t* end_out) {
+  //! What a header says beyond the value's own fields.
+  struct Stored {
+    uint64_t end = 0;          //!< One past the last entry's number.
+    PieceRange pieces{0, 0};   //!< The pieces in the store; none when the entries are inline.
+    std::string_view entries;  //!< The inline entries (empty for a run in pieces).
+  };
+
+  // Reads a header into `v` (its numbers and the Codec's fields; no entries yet) and `at`.
+  static bool DecodeHeader(std::string_view in, V* v, Stored* at) {
     if (in.size() < kHeaderBytes) return false;
-    uint32_t per_piece = 0;
-    uint64_t first = 0, end = 0;
+    uint32_t per_piece = 0, meta = 0;
+    uint64_t first = 0;
     std::memcpy(&v->stride, in.data(), sizeof(uint32_t));
     std::memcpy(&per_piece, in.data() + 4, sizeof(uint32_t));
     std::memcpy(&first, in.data() + 8, sizeof(uint64_t));
-    std::memcpy(&end, in.data() + 16, sizeof(uint64_t));
-    if (v->stride == 0 || per_piece != EntriesPerPiece(v->stride) || end < first) return false;
+    std::memcpy(&at->end, in.data() + 16, sizeof(uint64_t));
+    std::memcpy(&meta, in.data() + 24, sizeof(uint32_t));
+    if (v->stride == 0 || per_piece != EntriesPerPiece(v->stride) || at->end < first ||
+        in.size() - kHeaderBytes < meta)
+      return false;
     v->base = first;
     v->head = 0;
     v->data.clear();
     v->dirty_from = UINT64_MAX;
     v->touched.clear();
-    *end_out = end;
-    return Codec::DecodeMeta(in.substr(kHeaderBytes), v);
+    at->entries = in.substr(kHeaderBytes + meta);
+    const uint64_t bytes = (at->end - first) * v->stride * sizeof(double);
+    if (at->entries.empty()) {
+      at->pieces = Pieces(v->stride, first, at->end);
+    } else if (at->entries.size() == bytes) {
+      at->pieces = {0, 0};
+    } else {
+      return false;
+    }
+    return Codec::DecodeMeta(in.substr(kHeaderBytes, meta), v);
   }
 
   void FlushKey(const std::string& key, Entry* entry) {
     V& v = entry->value;
-    const PieceRange now = Pieces(v.stride, v.first(), v.end());
-    const uint64_t n = EntriesPerPiece(v.stride);
-    // Pieces that eviction emptied (and, after the key emptied, all of them).
-    for (uint64_t p = entry->stored.first; p < entry->stored.second; ++p)
+    const size_t bytes = v.size() * v.stride * sizeof(double);
+    const bool in_line = bytes <= kInlineBytes;
+    const PieceRange now = in_line ? PieceRange{0, 0} : Pieces(v.stride, v.first(), v.end());
+    const PieceRange was = entry->stored;
+    // Pieces that eviction emptied (all of them once the run fits in its header).
+    for (uint64_t p = was.first; p < was.second; ++p)
       if (p < now.first || p >= now.second) store_->Delete(table_, PieceKey(key, p));
-    if (v.dirty_from != UINT64_MAX)
-      for (uint64_t p = std::max(now.first, v.dirty_from / n); p < now.second; ++p) PutPiece(key, v, p);
-    std::sort(v.touched.begin(), v.touched.end());
-    v.touched.erase(std::unique(v.touched.begin(), v.touched.end()), v.touched.end());
-    const uint64_t rewritten = v.dirty_from == UINT64_MAX ? UINT64_MAX : v.dirty_from / n;
-    for (uint64_t p : v.touched)
-      if (p >= now.first && p < now.second && p < rewritten) PutPiece(key, v, p);
+    if (!in_line) {
+      const uint64_t n = EntriesPerPiece(v.stride);
+      const uint64_t moved = v.dirty_from == UINT64_MAX ? UINT64_MAX : v.dirty_from / n;
+      std::sort(v.touched.begin(), v.touched.end());
+      auto touched = v.touched.begin();
+      for (uint64_t p = now.first; p < now.second; ++p) {
+        while (touched != v.touched.end() && *touched < p) ++touched;
+        const bool missing = p < was.first || p >= was.second;
+        if (missing || p >= moved || (touched != v.touched.end() && *touched == p)) PutPiece(key, v, p);
+      }
+    }
     v.dirty_from = UINT64_MAX;
     v.touched.clear();
     entry->stored = now;
     buf_.clear();
-    const auto per_piece = static_cast<uint32_t>(n);
+    const auto per_piece = static_cast<uint32_t>(EntriesPerPiece(v.stride));
     const uint64_t first = v.first(), end = v.end();
     Append(&buf_, &v.stride, sizeof v.stride);
     Append(&buf_, &per_piece, sizeof per_piece);
     Append(&buf_, &first, sizeof first);
     Append(&buf_, &end, sizeof end);
+    const uint32_t meta = 0;
+    Append(&buf_, &meta, sizeof meta);
+    const size_t meta_at = buf_.size();
     Codec::EncodeMeta(v, &buf_);
+    const auto meta_size = static_cast<uint32_t>(buf_.size() - meta_at);
+    std::memcpy(buf_.data() + meta_at - sizeof meta, &meta_size, sizeof meta_size);
+    if (in_line && bytes > 0) Append(&buf_, v.entry(0), bytes);
     store_->Put(table_, HeaderKey(key), buf_);
   }
 
@@ -264,18 +301,24 @@ class PiecedCache {
     store_->Put(table_, PieceKey(key, p), buf_);
   }
 
-  // Reads `key`'s header and pieces into `v`. Returns false (v untouched) when the key has none.
-  base::Result<bool> Load(std::string_view key, V* v) const {
+  // Reads `key`'s header and entries into `v`, and which pieces the store holds into `stored`.
+  // Returns false (v untouched) when the key has none.
+  base::Result<bool> Load(std::string_view key, V* v, PieceRange* stored) const {
     std::string buf;
     VIGIL_ASSIGN_OR_RETURN(bool found, store_->Get(table_, HeaderKey(key), &buf));
     if (!found) return false;
     const auto corrupt = [&](const char* what) {
       return base::Corruption(std::string(what) + " in state table " + std::to_string(table_));
     };
-    uint64_t end = 0;
-    if (!DecodeHeader(buf, v, &end)) return corrupt("undecodable header");
-    const uint64_t n = EntriesPerPiece(v->stride);
+    Stored at;
+    if (!DecodeHeader(buf, v, &at)) return corrupt("undecodable header");
+    *stored = at.pieces;
+    const uint64_t end = at.end, n = EntriesPerPiece(v->stride);
     v->data.resize((end - v->base) * v->stride);
+    if (!at.entries.empty()) {
+      std::memcpy(v->data.data(), at.entries.data(), at.entries.size());
+      return true;
+    }
     uint64_t next = v->base;  // number of the next entry to load
     for (uint64_t p = v->base / n; next < end; ++p) {
       VIGIL_ASSIGN_OR_RETURN(found, store_->Get(table_, PieceKey(key, p), &buf));

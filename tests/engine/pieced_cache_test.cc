@@ -167,6 +167,30 @@ TEST_CASE("pieced cache: a commit writes what changed, deletes what eviction emp
   }
 }
 
+TEST_CASE("pieced cache: a small run is one record, in pieces once it outgrows 4 KiB", "[engine]") {
+  Fixture f;
+  Run* r = f.cache->GetForUpdate("k").value();
+  for (int i = 0; i < 100; ++i) Append(r, i);  // 2,400 bytes of entries
+  CHECK(f.Commit().size() == 2);               // the layout, the header with its entries
+  r = f.cache->GetForUpdate("k").value();
+  for (int i = 100; i < 200; ++i) Append(r, i);  // 4,800 bytes: a piece
+  auto w = f.Commit();
+  CHECK(w.size() == 2);  // the header, piece 0
+  CHECK(StoredRecords(*f.store) == 3);
+  r = f.cache->GetForUpdate("k").value();
+  r->Evict(150);  // 1,200 bytes: back in the header, the piece deleted
+  w = f.Commit();
+  REQUIRE(w.size() == 2);
+  CHECK_FALSE(w.rbegin()->second.has_value());  // the piece's tombstone (pieces sort after headers)
+  CHECK(StoredRecords(*f.store) == 2);
+  auto again = Cache::Make(f.store.get(), kTable, 100, "w");
+  Run copy;
+  REQUIRE((*again)->Peek("k", &copy).value());
+  REQUIRE(copy.size() == 50);
+  CHECK(copy.entry(0)[0] == 150);
+  CHECK(copy.entry(49)[2] == 199 * 3);
+}
+
 TEST_CASE("pieced cache: a sweep deletes expired keys whole, cached or not", "[engine]") {
   Fixture f;
   for (int k = 0; k < 10; ++k) {
