@@ -70,8 +70,8 @@ class PiecedCache {
     }
     ++stats_.misses;
     Entry entry;
-    VIGIL_ASSIGN_OR_RETURN(const bool found, Load(key, &entry.value, &entry.stored));
-    (void)found;
+    // Not found: a new key, default-constructed.
+    if (auto loaded = Load(key, &entry.value, &entry.stored); !loaded.ok()) return loaded.status();
     auto pos = map_.emplace(std::string(key), std::move(entry)).first;
     Touch(pos->first, pos->second);
     return &pos->second.value;
@@ -94,28 +94,22 @@ class PiecedCache {
   //! before Flush. Deleted keys are gone from memory too.
   template <typename Pred>
   base::Status Sweep(Pred expired) {
-    std::vector<std::pair<std::string, std::pair<uint64_t, uint64_t>>> doomed;
+    std::vector<std::pair<std::string, PieceRange>> doomed;
     V header;
     Stored at;
     base::Status bad;
-    VIGIL_RETURN_IF_ERROR(store_->Scan(table_, std::string_view(&kHeaderKind, 1), &sweep_cursor_,
-                                       kSweepBudget, [&](std::string_view k, std::string_view v) {
-                                         const std::string_view key = k.substr(1);
-                                         auto it = map_.find(key);
-                                         if (it != map_.end()) {
-                                           if (expired(it->second.value))
-                                             doomed.emplace_back(std::string(key), it->second.stored);
-                                           return;
-                                         }
-                                         header = V{};
-                                         if (!DecodeHeader(v, &header, &at)) {
-                                           bad = base::Corruption("undecodable state header in table " +
-                                                                  std::to_string(table_));
-                                           return;
-                                         }
-                                         if (expired(header))
-                                           doomed.emplace_back(std::string(key), at.pieces);
-                                       }));
+    const auto visit = [&](std::string_view k, std::string_view v) {
+      const std::string_view key = k.substr(1);
+      if (auto it = map_.find(key); it != map_.end()) {
+        if (expired(it->second.value)) doomed.emplace_back(std::string(key), it->second.stored);
+      } else if (!DecodeHeader(v, &header, &at)) {
+        bad = base::Corruption("undecodable state header in table " + std::to_string(table_));
+      } else if (expired(header)) {
+        doomed.emplace_back(std::string(key), at.pieces);
+      }
+    };
+    VIGIL_RETURN_IF_ERROR(
+        store_->Scan(table_, std::string_view(&kHeaderKind, 1), &sweep_cursor_, kSweepBudget, visit));
     VIGIL_RETURN_IF_ERROR(bad);
     for (const auto& [key, pieces] : doomed) {
       if (auto it = map_.find(key); it != map_.end()) {
