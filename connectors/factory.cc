@@ -109,7 +109,7 @@ base::Result<PipelineIo> MakePipelineIo(const config::PipelineSpec& spec, const 
     auto partitions = PartitionCount(spec.kafka, spec.source.topic);
     if (!partitions.ok())
       return partitions.status().WithContext("the changelog is partitioned like the input");
-    VIGIL_RETURN_IF_ERROR(EnsureTopic(spec.kafka, topic, *partitions, /*compacted=*/true));
+    VIGIL_RETURN_IF_ERROR(EnsureTopic(spec.kafka, topic, *partitions, ChangelogTopicConfigs()));
     io.changelog = std::make_unique<KafkaChangelog>(spec.kafka, producer, topic);
   }
   io.source = std::move(source);
@@ -125,7 +125,8 @@ base::Result<std::vector<config::PipelineSpec>> PipelineStages(const config::Pip
     return partitions.status().WithContext("the input of a pipeline with re-keyed windows");
   if (*partitions == 1) return std::vector<config::PipelineSpec>{spec};
   for (size_t s = 1; s < stages.size(); ++s) {
-    VIGIL_RETURN_IF_ERROR(EnsureTopic(spec.kafka, stages[s].source.topic, *partitions, /*compacted=*/false));
+    VIGIL_RETURN_IF_ERROR(
+        EnsureTopic(spec.kafka, stages[s].source.topic, *partitions, RepartitionTopicConfigs()));
     spdlog::info("stage {} ({}): {} by {}", s + 1, stages[s].name, stages[s].source.topic,
                  stages[s].source.key);
   }

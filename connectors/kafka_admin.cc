@@ -100,4 +100,32 @@ base::Status DeleteTopics(const config::KafkaSpec& kafka, const std::vector<std:
   return st;
 }
 
+base::Result<std::map<std::string, std::string>> DescribeTopicConfigs(const config::KafkaSpec& kafka,
+                                                                      const std::string& topic) {
+  std::map<std::string, std::string> configs;
+  rd_kafka_ConfigResource_t* resource = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
+  base::Status st = RunAdmin(
+      kafka,
+      [&](rd_kafka_t* rk, rd_kafka_queue_t* q) { rd_kafka_DescribeConfigs(rk, &resource, 1, nullptr, q); },
+      [&](rd_kafka_event_t* ev) {
+        size_t n = 0;
+        const rd_kafka_ConfigResource_t** results =
+            rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev), &n);
+        if (n != 1) return base::Internal("describe configs of '" + topic + "': no answer for it");
+        if (rd_kafka_ConfigResource_error(results[0]) != RD_KAFKA_RESP_ERR_NO_ERROR)
+          return KafkaError(rd_kafka_ConfigResource_error(results[0]), "describe configs of '" + topic + "'");
+        size_t count = 0;
+        const rd_kafka_ConfigEntry_t** entries = rd_kafka_ConfigResource_configs(results[0], &count);
+        for (size_t i = 0; i < count; ++i) {
+          const char* value = rd_kafka_ConfigEntry_value(entries[i]);
+          configs[rd_kafka_ConfigEntry_name(entries[i])] = value ? value : "";
+        }
+        return base::Status::OK();
+      },
+      "describe configs of '" + topic + "'");
+  rd_kafka_ConfigResource_destroy(resource);
+  if (!st.ok()) return st;
+  return configs;
+}
+
 }  // namespace vigil::connectors

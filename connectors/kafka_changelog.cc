@@ -7,6 +7,8 @@
 #include <thread>
 #include <utility>
 
+#include "connectors/kafka_admin.h"
+
 namespace vigil::connectors {
 namespace {
 
@@ -38,12 +40,30 @@ base::Result<int> PartitionCount(const config::KafkaSpec& kafka, const std::stri
   return counts.first;
 }
 
+TopicConfigs ChangelogTopicConfigs() {
+  return {{"cleanup.policy", "compact"}, {"max.message.bytes", "1048588"}};
+}
+
+TopicConfigs RepartitionTopicConfigs() { return {{"retention.ms", "-1"}}; }
+
 base::Status EnsureTopic(const config::KafkaSpec& kafka, const std::string& topic, int partitions,
-                         bool compacted) {
+                         const TopicConfigs& configs) {
   if (auto existing = PartitionCount(kafka, topic); existing.ok()) {
     if (*existing != partitions)
       return base::FailedPrecondition("topic '" + topic + "' has " + std::to_string(*existing) +
                                       " partitions, the input has " + std::to_string(partitions));
+    if (configs.empty()) return base::Status::OK();
+    // A topic an older vigil (or an operator) created keeps its configs: say what differs.
+    auto actual = DescribeTopicConfigs(kafka, topic);
+    if (!actual.ok()) {
+      spdlog::warn("cannot read the configs of topic '{}': {}", topic, actual.status().ToString());
+      return base::Status::OK();
+    }
+    for (const auto& [name, value] : configs)
+      if (auto it = actual->find(name); it == actual->end() || it->second != value)
+        spdlog::warn(
+            "topic '{}' has {}={}, vigil creates it with {}={} (kafka-configs.sh --alter to change it)",
+            topic, name, it == actual->end() ? "?" : it->second, name, value);
     return base::Status::OK();
   }
   VIGIL_ASSIGN_OR_RETURN(KafkaHandle rk,
@@ -51,7 +71,12 @@ base::Status EnsureTopic(const config::KafkaSpec& kafka, const std::string& topi
   char err[512];
   rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), partitions, -1, err, sizeof err);
   if (nt == nullptr) return base::InvalidArgument("topic '" + topic + "': " + err);
-  if (compacted) rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+  for (const auto& [name, value] : configs) {
+    if (rd_kafka_NewTopic_set_config(nt, name.c_str(), value.c_str()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rd_kafka_NewTopic_destroy(nt);
+      return base::InvalidArgument("topic '" + topic + "': config " + name + "=" + value);
+    }
+  }
   rd_kafka_queue_t* queue = rd_kafka_queue_new(rk.get());
   rd_kafka_CreateTopics(rk.get(), &nt, 1, nullptr, queue);
   rd_kafka_event_t* ev = rd_kafka_queue_poll(queue, kTimeoutMs * 3);
@@ -80,8 +105,11 @@ base::Status EnsureTopic(const config::KafkaSpec& kafka, const std::string& topi
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  if (st.ok())
-    spdlog::info("topic '{}' ({} partitions{})", topic, partitions, compacted ? ", compacted" : "");
+  if (st.ok()) {
+    std::string shown;
+    for (const auto& [name, value] : configs) shown += ", " + name + "=" + value;
+    spdlog::info("topic '{}' ({} partitions{})", topic, partitions, shown);
+  }
   return st;
 }
 

@@ -3,6 +3,7 @@
 // written through the pipeline's KafkaProducer (inside its transactions under exactly-once) and
 // read back, committed records only, to restore a store.
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -13,10 +14,24 @@
 
 namespace vigil::connectors {
 
-//! Creates `topic` with `partitions` partitions (cleanup.policy=compact if `compacted`) if it does not
-//! exist, and checks an existing one has that many. Errors name the topic.
+//! Topic-level configs (name → value), as given to CreateTopics and read back by DescribeConfigs.
+using TopicConfigs = std::map<std::string, std::string>;
+
+//! The changelog's configs: cleanup.policy=compact (a key's latest record is its state; a deletion's
+//! tombstone removes it) and max.message.bytes=1048588, written out rather than left to the broker's
+//! default: a store record is at most kPieceBytes (60 KiB) plus its key (engine/pieced_cache.h), and
+//! the producer's batches are at most its message.max.bytes (librdkafka's default 1,000,000), so
+//! every batch fits, on a cluster whose default is lower too.
+TopicConfigs ChangelogTopicConfigs();
+//! A repartition topic's configs: retention.ms=-1, so that a catch-up over old event times loses no
+//! record to time retention (its stage deletes what it consumed and committed: DeleteRecords).
+TopicConfigs RepartitionTopicConfigs();
+
+//! Creates `topic` with `partitions` partitions and `configs` if it does not exist, and checks an
+//! existing one has that many (an existing topic whose configs differ is logged with a warning,
+//! and left as it is). Errors name the topic.
 base::Status EnsureTopic(const config::KafkaSpec& kafka, const std::string& topic, int partitions,
-                         bool compacted);
+                         const TopicConfigs& configs = {});
 //! The number of partitions of `topic`; NotFound when it does not exist.
 base::Result<int> PartitionCount(const config::KafkaSpec& kafka, const std::string& topic);
 

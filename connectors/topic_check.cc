@@ -49,7 +49,7 @@ base::Status CheckTopics(const config::KafkaSpec& kafka, const std::vector<Neede
   for (const NeededTopic& t : topics) {
     if (partitions.count(t.topic)) continue;
     if (options.create) {
-      VIGIL_RETURN_IF_ERROR(EnsureTopic(kafka, t.topic, create_partitions, /*compacted=*/false));
+      VIGIL_RETURN_IF_ERROR(EnsureTopic(kafka, t.topic, create_partitions));
       partitions[t.topic] = create_partitions;
       continue;
     }

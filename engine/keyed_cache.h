@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -19,6 +20,9 @@ struct StringHash {
   using is_transparent = void;
   size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
+
+//! Keys a sweep visits per table at each commit (a bounded step; its cursor goes on from there).
+inline constexpr std::size_t kSweepBudget = 1000;
 
 //! Counters a cache reports to the task probe.
 struct CacheStats {
@@ -93,6 +97,37 @@ class KeyedCache {
     return true;
   }
 
+  //! Visits up to `budget` stored keys of the table from where the last sweep stopped (read from
+  //! memory when cached) and stages the deletion of those for which `expired(const V&)` holds; they
+  //! are gone from memory too. Call it before Flush.
+  template <typename Pred>
+  base::Status Sweep(size_t budget, Pred expired) {
+    std::vector<std::string> doomed;
+    V stored{};
+    bool bad = false;
+    VIGIL_RETURN_IF_ERROR(
+        store_->Scan(table_, "", &sweep_cursor_, budget, [&](std::string_view k, std::string_view v) {
+          auto it = map_.find(k);
+          if (it != map_.end()) {
+            if (expired(it->second.value)) doomed.emplace_back(k);
+          } else if (!Codec::Decode(v, &stored)) {
+            bad = true;
+          } else if (expired(stored)) {
+            doomed.emplace_back(k);
+          }
+        }));
+    if (bad) return base::Corruption("undecodable state value in table " + std::to_string(table_));
+    for (const std::string& key : doomed) {
+      if (auto it = map_.find(key); it != map_.end()) {
+        std::erase_if(dirty_, [&](const auto& d) { return d.second == &it->second; });
+        map_.erase(it);
+      }
+      store_->Delete(table_, key);
+    }
+    swept_ += doomed.size();
+    return base::Status::OK();
+  }
+
   //! Above max_keys, evicts the clean entries least recently used (by flush interval), then stages
   //! every dirty entry into the store (applied by StateStore::Apply). Entries changed since the last
   //! flush stay until the next one: an evicted key's latest value is always in the store already,
@@ -122,6 +157,8 @@ class KeyedCache {
 
   size_t size() const { return map_.size(); }
   const CacheStats& stats() const { return stats_; }
+  //! Keys deleted by Sweep since the cache was made.
+  uint64_t swept() const { return swept_; }
 
  private:
   struct Entry {
@@ -152,6 +189,8 @@ class KeyedCache {
   std::vector<std::pair<const std::string*, Entry*>> dirty_;  // entries changed since the last flush
   uint32_t epoch_ = 1;
   CacheStats stats_;
+  std::optional<std::string> sweep_cursor_;
+  uint64_t swept_ = 0;
   std::string buf_;
 };
 

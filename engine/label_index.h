@@ -3,6 +3,7 @@
 // stream, days after the events they describe; operators ask "what was known about event `id` at
 // time t?", so the answer never depends on when the label happened to be consumed.
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -54,6 +55,16 @@ class LabelIndex {
   base::Result<const LabelRecord*> Lookup(int64_t id);
   //! Stages new labels into the store.
   void Flush() { cache_.Flush(); }
+  //! A reader (a window over "$label", the score's outcomes) reads the record of a transaction at
+  //! most `ms` after the transaction's time, in the task's event time. Records are kept for the
+  //! longest span any reader asked for; until one asks, they are kept for ever.
+  void Retain(int64_t ms) { retention_ms_ = std::max(retention_ms_, ms); }
+  //! Stages the deletion of a bounded step (kSweepBudget records) of records no reader can ask for:
+  //! label time older than min(`event_time`, watermark()) − the retention. A label's time is at
+  //! least its transaction's, so such a record's transaction is older still. Call before Flush.
+  base::Status Expire(int64_t event_time);
+  //! Records deleted by Expire since the index was made.
+  uint64_t expired() const { return cache_.swept(); }
   //! Latest label time ingested; -inf before the first.
   int64_t watermark() const { return watermark_; }
   uint64_t malformed() const { return malformed_; }
@@ -83,6 +94,7 @@ class LabelIndex {
   int64_t watermark_ = INT64_MIN;
   uint64_t malformed_ = 0;
   uint64_t revision_ = 0;
+  int64_t retention_ms_ = -1;
 };
 
 }  // namespace vigil::engine

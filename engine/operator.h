@@ -21,6 +21,10 @@
 //  6. Flush() on the state is called at every commit, between batches, on the task's worker or on
 //     the commit coordinator while the task's worker is paused: it stages the state's changes into
 //     the store, which then commits them atomically with the input offset.
+//     Before Flush, Expire(event_time) gets the task's event time (the latest it processed) and may
+//     stage the deletion of state that no event within the operator's lateness of that time can
+//     read any more, in a bounded step (a sweep: PiecedCache::Sweep, KeyedCache::Sweep), so that state
+//     shrinks whether or not its keys are seen again.
 //  7. A state is destroyed when its partition is revoked or the pipeline stops, after a final
 //     Flush and commit. Destruction must not fail; it releases memory only.
 //  8. When batch.mode().read_only is set (a synchronous scoring request), Process computes every
@@ -62,6 +66,8 @@ class OperatorState {
   virtual ~OperatorState() = default;
   //! Stages pending changes into the store (rule 6).
   virtual void Flush() {}
+  //! Stages the deletion of a bounded step of expired state, given the task's event time (rule 6).
+  virtual base::Status Expire(int64_t event_time) { return base::Status::OK(); }
   //! Keys held in memory, for the state-keys metric.
   virtual std::size_t cached_keys() const { return 0; }
   //! Cache hit/miss counters, for the hit-ratio metric.

@@ -1,10 +1,10 @@
 // The only file that includes RocksDB: its errors become Status here.
 #include "engine/state_store.h"
 
+#include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
-#include <rocksdb/cache.h>
 #include <rocksdb/write_batch.h>
 
 #include <cstring>
@@ -40,8 +40,11 @@ base::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
 
 StateStore::StateStore(std::unique_ptr<rocksdb::DB> db, int64_t checkpoint, int64_t label_checkpoint,
                        int64_t changelog)
-    : db_(std::move(db)), pending_(std::make_unique<rocksdb::WriteBatch>()), checkpoint_offset_(checkpoint),
-      label_checkpoint_offset_(label_checkpoint), changelog_offset_(changelog) {}
+    : db_(std::move(db)),
+      pending_(std::make_unique<rocksdb::WriteBatch>()),
+      checkpoint_offset_(checkpoint),
+      label_checkpoint_offset_(label_checkpoint),
+      changelog_offset_(changelog) {}
 
 StateStore::~StateStore() { (void)Close(); }
 
@@ -89,6 +92,32 @@ base::Result<bool> StateStore::Get(TableId table, std::string_view key, std::str
   if (s.IsNotFound()) return false;
   if (!s.ok()) return FromRocks(s, "state read");
   return true;
+}
+
+base::Status StateStore::Scan(TableId table, std::string_view prefix, std::optional<std::string>* cursor,
+                              std::size_t limit,
+                              const std::function<void(std::string_view, std::string_view)>& fn) const {
+  const std::string start = TableKey(table, prefix);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  if (cursor->has_value()) {
+    const std::string from = TableKey(table, **cursor);
+    it->Seek(from);
+    if (it->Valid() && it->key() == rocksdb::Slice(from)) it->Next();
+  } else {
+    it->Seek(start);
+  }
+  std::size_t visited = 0;
+  for (; it->Valid() && visited < limit; it->Next(), ++visited) {
+    const rocksdb::Slice k = it->key();
+    if (!k.starts_with(start)) break;
+    const std::string_view key(k.data() + 2, k.size() - 2);
+    fn(key, std::string_view(it->value().data(), it->value().size()));
+    *cursor = std::string(key);
+  }
+  VIGIL_RETURN_IF_ERROR(FromRocks(it->status(), "state scan"));
+  // Past the last record under the prefix: start over next time.
+  if (visited < limit || !it->Valid() || !it->key().starts_with(start)) cursor->reset();
+  return base::Status::OK();
 }
 
 void StateStore::Put(TableId table, std::string_view key, std::string_view value) {
@@ -159,12 +188,15 @@ bool StateStore::empty() const {
   return !it->Valid();
 }
 
-base::Status StateStore::ApplyRestored(const std::vector<std::pair<std::string, std::optional<std::string>>>& changes,
-                                       int64_t changelog_offset) {
+base::Status StateStore::ApplyRestored(
+    const std::vector<std::pair<std::string, std::optional<std::string>>>& changes,
+    int64_t changelog_offset) {
   rocksdb::WriteBatch batch;
   for (const auto& [key, value] : changes) {
-    if (value) (void)batch.Put(key, *value);
-    else (void)batch.Delete(key);
+    if (value)
+      (void)batch.Put(key, *value);
+    else
+      (void)batch.Delete(key);
   }
   PutOffset(&batch, TableKey(kMetaTable, kChangelogKey), changelog_offset);
   rocksdb::WriteOptions wo;

@@ -50,6 +50,14 @@ class StateStore {
   //! Reads the committed value of (table, key) into `value`. Returns false when absent.
   //! Staged, uncommitted changes are not visible: callers keep them in their own cache.
   base::Result<bool> Get(TableId table, std::string_view key, std::string* value) const;
+  //! Visits committed records of `table` in key order: those whose key (without the table prefix)
+  //! starts with `prefix` and sorts after `*cursor` (from the first when `*cursor` is empty), at most
+  //! `limit` of them, calling `fn(key, value)` (both valid during the call only). Leaves `*cursor` at
+  //! the last key visited, or empty once no such record is left (the next call starts over). Staged
+  //! changes are not visible. May run alongside a Get, never alongside Put/Delete/Prepare/Commit.
+  base::Status Scan(TableId table, std::string_view prefix, std::optional<std::string>* cursor,
+                    std::size_t limit,
+                    const std::function<void(std::string_view key, std::string_view value)>& fn) const;
   //! Stages a write; applied at the next Commit.
   void Put(TableId table, std::string_view key, std::string_view value);
   //! Stages a delete; applied at the next Commit.

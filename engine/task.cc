@@ -35,9 +35,11 @@ base::Result<std::unique_ptr<Task>> Task::Open(const Plan& plan, int32_t partiti
   std::filesystem::create_directories(options.store_path, ec);
   if (ec) return base::IoError("cannot create state directory '" + options.store_path + "': " + ec.message());
   VIGIL_ASSIGN_OR_RETURN(task->store_, StateStore::Open(StateStoreOptions{options.store_path}));
-  if (plan.spec().labels.enabled)
+  if (plan.spec().labels.enabled) {
     task->labels_ =
         std::make_unique<LabelIndex>(plan.spec().labels, task->store_.get(), options.cache_max_keys);
+    task->RetainLabels();
+  }
   const TaskContext ctx{partition, task->store_.get(), options.cache_max_keys, task->labels_.get()};
   for (const auto& op : plan.operators()) {
     VIGIL_ASSIGN_OR_RETURN(std::unique_ptr<OperatorState> state, op->MakeState(ctx));
@@ -193,9 +195,16 @@ base::Status Task::StageState(Changelog* changelog) {
   {
     std::lock_guard lock(mu_);
     if (next_offset_ < 0 && label_next_offset_ < 0) return base::Status::OK();
-    for (auto& state : states_)
-      if (state) state->Flush();
-    if (labels_) labels_->Flush();
+    const int64_t now = event_time();
+    for (auto& state : states_) {
+      if (!state) continue;
+      VIGIL_RETURN_IF_ERROR(state->Expire(now));
+      state->Flush();
+    }
+    if (labels_) {
+      VIGIL_RETURN_IF_ERROR(labels_->Expire(now));
+      labels_->Flush();
+    }
     store_->Prepare(next_offset_, label_next_offset_);
     staged_ = true;
   }
@@ -252,7 +261,10 @@ base::Result<uint64_t> Task::Restore(Changelog* changelog) {
       }));
   if (end >= 0) VIGIL_RETURN_IF_ERROR(store_->ApplyRestored(changes, end));
   // The operators' states were built over the store before the restore: rebuild them.
-  if (labels_) labels_ = std::make_unique<LabelIndex>(plan_.spec().labels, store_.get(), cache_max_keys_);
+  if (labels_) {
+    labels_ = std::make_unique<LabelIndex>(plan_.spec().labels, store_.get(), cache_max_keys_);
+    RetainLabels();
+  }
   const TaskContext fresh{partition_, store_.get(), cache_max_keys_, labels_.get()};
   states_.clear();
   for (const auto& op : plan_.operators()) {
@@ -262,6 +274,14 @@ base::Result<uint64_t> Task::Restore(Changelog* changelog) {
   next_offset_ = store_->checkpoint_offset();
   label_next_offset_ = store_->label_checkpoint_offset();
   return read;
+}
+
+void Task::RetainLabels() {
+  // The score reads an event's label once its monitor's label delay has passed (operators/score.h):
+  // the windows over "$label" say their own span in MakeState.
+  for (const config::OperatorSpec& op : plan_.spec().operators)
+    if (const auto* score = std::get_if<config::ScoreSpec>(&op.params))
+      labels_->Retain(int64_t{score->monitor.label_delay_days} * 86'400'000);
 }
 
 base::Status Task::Close() {

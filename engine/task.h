@@ -120,6 +120,8 @@ class Task {
   std::size_t cached_keys() const;
   CacheStats cache_stats() const;
   uint64_t stored_keys() const { return store_->EstimateKeys(); }
+  //! The task's store, to inspect (Get, Scan) from the control thread while the worker is paused.
+  const StateStore* store() const { return store_.get(); }
 
  private:
   Task(const Plan& plan, int32_t partition, EngineProbe* probe);
@@ -128,6 +130,8 @@ class Task {
   //! scored with the labels known so far, which a replay (reading the whole label stream) may not
   //! reproduce. Sets vigil_label_lag_seconds.
   base::Status CatchUpLabels(int64_t until);
+  //! Tells the label index how long the score operators read labels for (LabelIndex::Retain).
+  void RetainLabels();
 
   const Plan& plan_;
   int32_t partition_;

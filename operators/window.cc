@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstring>
+#include <iterator>
 #include <limits>
 
 #include "base/time.h"
+#include "engine/pieced_cache.h"
 #include "operators/window_aggregates.h"
 #include "operators/window_state.h"
 
@@ -45,7 +48,7 @@ struct Bounds {
   size_t lo, hi;
 };
 
-using Cache = engine::KeyedCache<WindowKeyState, WindowKeyCodec>;
+using Cache = engine::PiecedCache<WindowKeyState, WindowKeyCodec>;
 
 //! Room for one row's state key, reused from row to row: an integer key's bytes, or a composite key's
 //! encoding (each column in order: an integer's 8 bytes, a string's 4-byte length and bytes).
@@ -56,17 +59,26 @@ struct KeyBuffer {
 
 class WindowState final : public engine::OperatorState {
  public:
-  WindowState(const engine::TaskContext& ctx, engine::TableId table)
-      : cache(ctx.store, table, ctx.cache_max_keys), labels(ctx.labels) {}
-  void Flush() override { cache.Flush(); }
-  size_t cached_keys() const override { return cache.size(); }
-  engine::CacheStats cache_stats() const override { return cache.stats(); }
-  Cache cache;
+  WindowState(std::unique_ptr<Cache> c, engine::LabelIndex* l, int64_t expiry)
+      : cache(std::move(c)), labels(l), expiry_ms(expiry) {}
+  void Flush() override { cache->Flush(); }
+  // A key whose latest event is older than the task's event time by more than lateness + the longest
+  // window (with its delay) is unreadable by any event the task still admits within lateness of its
+  // time: forgotten whole, with its records.
+  base::Status Expire(int64_t event_time) override {
+    if (expiry_ms < 0 || event_time == INT64_MIN) return base::Status::OK();
+    const int64_t cutoff = event_time - expiry_ms;
+    return cache->Sweep([cutoff](const WindowKeyState& s) { return s.max_time < cutoff; });
+  }
+  size_t cached_keys() const override { return cache->size(); }
+  engine::CacheStats cache_stats() const override { return cache->stats(); }
+  std::unique_ptr<Cache> cache;
   engine::LabelIndex* labels;         //!< The task's labels, for "$label" outputs.
   std::vector<WindowKeyState*> rows;  //!< Per-batch scratch: each row's key state.
   WindowKeyState peek;                //!< Read-only batches: a copy of the key's state to compute on.
   KeyBuffer key;                      //!< The current row's state key.
   DistinctScratch distinct;           //!< `distinct` scratch.
+  int64_t expiry_ms;                  //!< Lateness + horizon; -1: keys never expire (time_since_last).
 };
 
 //! Pulls the parts of a key's state that a window update touches towards the cache.
@@ -118,7 +130,15 @@ class WindowOperator final : public engine::Operator {
       const engine::TaskContext& ctx) const override {
     if (label_id_ >= 0 && ctx.labels == nullptr)
       return base::FailedPrecondition("window '" + name() + "' reads $label but the task has no labels");
-    return std::unique_ptr<engine::OperatorState>(std::make_unique<WindowState>(ctx, table_));
+    VIGIL_ASSIGN_OR_RETURN(auto cache,
+                           Cache::Make(ctx.store, table_, ctx.cache_max_keys, "window '" + name() + "'"));
+    // A label is read through the entries of its transaction, which no admitted event reads once
+    // older than lateness + horizon.
+    if (label_id_ >= 0) ctx.labels->Retain(lateness_ + horizon_);
+    // time_since_last reads a key's previous event however old: its keys never expire.
+    const int64_t expiry = keep_previous_ ? -1 : lateness_ + horizon_;
+    return std::unique_ptr<engine::OperatorState>(
+        std::make_unique<WindowState>(std::move(cache), ctx.labels, expiry));
   }
 
   base::Status Process(Batch& batch, engine::OperatorState* s) const override {
@@ -129,7 +149,7 @@ class WindowOperator final : public engine::Operator {
     ws->rows.assign(batch.size(), nullptr);
     for (size_t row = 0; row < batch.size(); ++row) {
       if (!batch.live(row)) continue;
-      VIGIL_ASSIGN_OR_RETURN(ws->rows[row], ws->cache.GetForUpdate(Key(batch, row, &ws->key)));
+      VIGIL_ASSIGN_OR_RETURN(ws->rows[row], ws->cache->GetForUpdate(Key(batch, row, &ws->key)));
     }
     constexpr size_t kAhead = 6;
     for (size_t row = 0; row < batch.size(); ++row) {
@@ -195,7 +215,7 @@ class WindowOperator final : public engine::Operator {
   base::Status ProcessReadOnly(Batch& batch, WindowState* ws) const {
     for (size_t row = 0; row < batch.size(); ++row) {
       if (!batch.live(row)) continue;
-      VIGIL_ASSIGN_OR_RETURN(const bool found, ws->cache.Peek(Key(batch, row, &ws->key), &ws->peek));
+      VIGIL_ASSIGN_OR_RETURN(const bool found, ws->cache->Peek(Key(batch, row, &ws->key), &ws->peek));
       if (!found) ws->peek = WindowKeyState{};
       VIGIL_RETURN_IF_ERROR(UpdateRow(batch, row, &ws->peek, ws));
     }
@@ -250,14 +270,15 @@ class WindowOperator final : public engine::Operator {
 
   // Makes the label slots of every entry that a "$label" output will read hold its id's label record.
   // A record once seen is cached in the entry, so each is looked up once, and again only after the
-  // index took a correction (its revision moved).
+  // index took a correction (its revision moved). Only an entry whose record changed is marked for
+  // the store: a stored entry with an older revision is merely looked up again once reloaded.
   base::Status ResolveLabels(WindowKeyState* s, const Bounds* bounds, engine::LabelIndex* labels) const {
     const auto revision = static_cast<double>(labels->revision());
     for (const Output& o : outputs_) {
       if (o.value != kLabelValue) continue;
       const Bounds b = bounds[o.range];
       for (size_t i = b.lo; i < b.hi; ++i) {
-        double* l = s->data.data() + (s->head + i) * stride_ + stride_ - kLabelSlots;
+        double* l = s->entry(i) + stride_ - kLabelSlots;
         if (!std::isnan(l[kLatestTime]) && l[kRevision] == revision) continue;  // resolved before
         VIGIL_ASSIGN_OR_RETURN(const engine::LabelRecord* rec,
                                labels->Lookup(std::bit_cast<int64_t>(l[kId])));
@@ -265,10 +286,13 @@ class WindowOperator final : public engine::Operator {
         const auto time = [](int64_t ms) {
           return ms == engine::LabelRecord::kNever ? kNaN : static_cast<double>(ms);
         };
-        l[kLatest] = rec->label;
-        l[kLatestTime] = time(rec->time_ms);
-        l[kPrevious] = rec->previous_label;
-        l[kPreviousTime] = time(rec->previous_time_ms);
+        const double record[] = {rec->label, time(rec->time_ms), rec->previous_label,
+                                 time(rec->previous_time_ms)};
+        static_assert(kPreviousTime - kLatest + 1 == std::size(record));
+        if (std::memcmp(l + kLatest, record, sizeof record) != 0) {
+          std::memcpy(l + kLatest, record, sizeof record);
+          s->Touch(i);
+        }
         l[kRevision] = revision;
       }
     }

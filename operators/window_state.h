@@ -1,28 +1,23 @@
 #pragma once
 // The per-key state of `window`: the key's events still inside the longest window, sorted by time,
-// and the latest time seen. Internal to operators/.
+// and the latest time seen, kept by an engine::PiecedCache (in pieces of at most 60 KiB, however
+// busy the key). Internal to operators/.
 
-#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
 #include <string_view>
-#include <vector>
+
+#include "engine/entry_run.h"
 
 namespace vigil::operators {
 
-//! Events of one key, interleaved for locality: entry i is data[i*stride] = time (epoch ms, exact in
-//! a double below 2^53) followed by stride-1 values. Entries before `head` are evicted but not yet
-//! compacted, so eviction does not move memory on every event.
-struct WindowKeyState {
+//! Events of one key, interleaved for locality: entry i is time (epoch ms, exact in a double below
+//! 2^53) followed by stride-1 values (see engine::EntryRun).
+struct WindowKeyState : engine::EntryRun {
   int64_t max_time = INT64_MIN;
-  uint32_t head = 0;
-  uint32_t stride = 1;
-  std::vector<double> data;
 
-  size_t size() const { return data.size() / stride - head; }
-  double time(size_t i) const { return data[(head + i) * stride]; }
-  const double* entry(size_t i) const { return data.data() + (head + i) * stride; }
+  double time(size_t i) const { return entry(i)[0]; }
   //! Index of the first entry with time > t, searching [0, end).
   size_t UpperBound(double t, size_t end) const {
     size_t lo = 0, n = end;
@@ -37,38 +32,16 @@ struct WindowKeyState {
     }
     return lo;
   }
-  //! Inserts an entry before index `pos`.
-  void Insert(size_t pos, const double* entry) {
-    data.insert(data.begin() + static_cast<std::ptrdiff_t>((head + pos) * stride), entry, entry + stride);
-  }
-  //! Forgets the first n entries; compacts when the evicted prefix outgrows the live part.
-  void Evict(size_t n) {
-    head += static_cast<uint32_t>(n);
-    if (head > 16 && head * 2 > data.size() / stride) {
-      data.erase(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(size_t{head} * stride));
-      head = 0;
-    }
-  }
 };
 
-//! Binary layout: max_time, stride, then the live entries' doubles (host byte order).
+//! The header's own field: max_time (8 bytes, host byte order).
 struct WindowKeyCodec {
-  static void Encode(const WindowKeyState& s, std::string* out) {
+  static void EncodeMeta(const WindowKeyState& s, std::string* out) {
     out->append(reinterpret_cast<const char*>(&s.max_time), sizeof s.max_time);
-    out->append(reinterpret_cast<const char*>(&s.stride), sizeof s.stride);
-    const size_t skip = size_t{s.head} * s.stride;
-    out->append(reinterpret_cast<const char*>(s.data.data() + skip), (s.data.size() - skip) * sizeof(double));
   }
-  static bool Decode(std::string_view in, WindowKeyState* s) {
-    constexpr size_t kHeader = sizeof(int64_t) + sizeof(uint32_t);
-    if (in.size() < kHeader || (in.size() - kHeader) % sizeof(double) != 0) return false;
-    std::memcpy(&s->max_time, in.data(), sizeof(int64_t));
-    std::memcpy(&s->stride, in.data() + sizeof(int64_t), sizeof(uint32_t));
-    if (s->stride == 0) return false;
-    s->head = 0;
-    s->data.resize((in.size() - kHeader) / sizeof(double));
-    if (s->data.size() % s->stride != 0) return false;
-    std::memcpy(s->data.data(), in.data() + kHeader, s->data.size() * sizeof(double));
+  static bool DecodeMeta(std::string_view in, WindowKeyState* s) {
+    if (in.size() != sizeof s->max_time) return false;
+    std::memcpy(&s->max_time, in.data(), sizeof s->max_time);
     return true;
   }
 };
