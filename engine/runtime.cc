@@ -412,7 +412,8 @@ base::Status Runtime::Run() {
     }
     if (source_->Finished()) break;
     const auto now = std::chrono::steady_clock::now();
-    if (const uint64_t seen = events_seen_.load(std::memory_order_relaxed); seen != last_seen) {
+    if (const uint64_t seen = events_seen_.load(std::memory_order_relaxed);
+        seen != last_seen || restoring_.load(std::memory_order_relaxed) > 0) {  // a restore is not idle
       last_seen = seen;
       last_progress = now;
     } else if (idle_exit_ms_ > 0 && now - last_progress > std::chrono::milliseconds(idle_exit_ms_)) {
