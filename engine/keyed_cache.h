@@ -24,6 +24,23 @@ struct StringHash {
 //! Keys a sweep visits per table at each commit (a bounded step; its cursor goes on from there).
 inline constexpr std::size_t kSweepBudget = 1000;
 
+//! The write-back caches' eviction: above `max_keys` entries, erases the clean ones (not `dirty`)
+//! least recently used by flush interval (`epoch`, the interval of the last access, against the
+//! current `epoch`), down to 7/8 of `max_keys`. Entries changed since the last flush are kept.
+template <typename Map>
+void EvictClean(Map& map, size_t max_keys, uint32_t epoch) {
+  if (map.size() <= max_keys) return;
+  const size_t target = max_keys - max_keys / 8;
+  for (uint32_t age = 4; age > 0 && map.size() > target; age /= 2) {
+    for (auto it = map.begin(); it != map.end() && map.size() > target;) {
+      if (!it->second.dirty && epoch + 1 - it->second.epoch >= age)
+        it = map.erase(it);
+      else
+        ++it;
+    }
+  }
+}
+
 //! Counters a cache reports to the task probe.
 struct CacheStats {
   uint64_t hits = 0;    //!< Lookups answered from memory.
@@ -134,17 +151,7 @@ class KeyedCache {
   //! so a read-only lookup between this staging and its Apply (a scoring query during a commit)
   //! never finds an older value there.
   void Flush() {
-    if (map_.size() > max_keys_) {
-      const size_t target = max_keys_ - max_keys_ / 8;
-      for (uint32_t age = 4; age > 0 && map_.size() > target; age /= 2) {
-        for (auto it = map_.begin(); it != map_.end() && map_.size() > target;) {
-          if (!it->second.dirty && epoch_ + 1 - it->second.epoch >= age)
-            it = map_.erase(it);
-          else
-            ++it;
-        }
-      }
-    }
+    EvictClean(map_, max_keys_, epoch_);
     for (const auto& [key, entry] : dirty_) {
       buf_.clear();
       Codec::Encode(entry->value, &buf_);

@@ -128,17 +128,7 @@ class PiecedCache {
   //! stay until the next one: an evicted key's latest value is always in the store already, so a
   //! read-only lookup between this staging and its Apply never finds an older value there.
   void Flush() {
-    if (map_.size() > max_keys_) {
-      const size_t target = max_keys_ - max_keys_ / 8;
-      for (uint32_t age = 4; age > 0 && map_.size() > target; age /= 2) {
-        for (auto it = map_.begin(); it != map_.end() && map_.size() > target;) {
-          if (!it->second.dirty && epoch_ + 1 - it->second.epoch >= age)
-            it = map_.erase(it);
-          else
-            ++it;
-        }
-      }
-    }
+    EvictClean(map_, max_keys_, epoch_);
     if (!dirty_.empty() && !layout_written_) {
       store_->Put(table_, kLayoutKey, kLayout);
       layout_written_ = true;

@@ -154,28 +154,51 @@ class CountingSink final : public engine::Sink {
   int counts_[2] = {0, 0};
 };
 
+//! The runtime of kYaml over TwoPartitions into a CountingSink, at-least-once with `changelog`,
+//! running on a thread of its own from construction; Stop ends it and returns Run's status.
+struct Running {
+  explicit Running(std::unique_ptr<engine::Changelog> changelog)
+      : probe(engine::NewMetricsRegistry(), "restore") {
+    auto loaded = config::LoadPipelineText(kYaml, "restore_background.yaml");
+    REQUIRE(loaded.ok());
+    spec = std::move(*loaded);
+    spec.runtime.state_dir = TempDir("vigil-restore-background");
+    REQUIRE(operators::RegisterOperators(&registry).ok());
+    auto built = engine::Plan::Build(spec, registry);
+    REQUIRE(built.ok());
+    plan = std::move(*built);
+    auto made_source = std::make_unique<TwoPartitions>();
+    source = made_source.get();
+    auto made_sink = std::make_unique<CountingSink>();
+    out = made_sink.get();
+    auto made = engine::Runtime::Make(*plan, std::move(made_source), std::move(made_sink), nullptr, &probe);
+    REQUIRE(made.ok());
+    runtime = std::move(*made);
+    runtime->set_changelog(std::move(changelog), false);
+    run = std::async(std::launch::async, [this] { return runtime->Run(); });
+  }
+  base::Status Stop() {
+    runtime->RequestStop();
+    return run.get();
+  }
+  config::PipelineSpec spec;
+  engine::OperatorRegistry registry;
+  engine::EngineProbe probe;
+  std::unique_ptr<const engine::Plan> plan;
+  TwoPartitions* source = nullptr;
+  CountingSink* out = nullptr;
+  std::unique_ptr<engine::Runtime> runtime;
+  std::future<base::Status> run;
+};
+
 TEST_CASE("a partition restores in the background while the others run, ready once all are restored",
           "[engine]") {
-  auto loaded = config::LoadPipelineText(kYaml, "restore_background.yaml");
-  REQUIRE(loaded.ok());
-  config::PipelineSpec spec = std::move(*loaded);
-  spec.runtime.state_dir = TempDir("vigil-restore-background");
-  engine::OperatorRegistry registry;
-  REQUIRE(operators::RegisterOperators(&registry).ok());
-  auto plan = engine::Plan::Build(spec, registry);
-  REQUIRE(plan.ok());
-  engine::EngineProbe probe(engine::NewMetricsRegistry(), "restore");
-  auto source = std::make_unique<TwoPartitions>();
-  TwoPartitions* two = source.get();
-  auto sink = std::make_unique<CountingSink>();
-  CountingSink* out = sink.get();
   auto changelog = std::make_unique<HeldRestore>();
   HeldRestore* held = changelog.get();
-  auto made = engine::Runtime::Make(**plan, std::move(source), std::move(sink), nullptr, &probe);
-  REQUIRE(made.ok());
-  engine::Runtime& runtime = **made;
-  runtime.set_changelog(std::move(changelog), false);
-  auto run = std::async(std::launch::async, [&] { return runtime.Run(); });
+  Running running(std::move(changelog));
+  engine::Runtime& runtime = *running.runtime;
+  TwoPartitions* two = running.source;
+  CountingSink* out = running.out;
 
   held->WaitEntered();
   // Partition 1 is restored and runs; partition 0 is still restoring: not read, not committed, not
@@ -204,8 +227,7 @@ TEST_CASE("a partition restores in the background while the others run, ready on
   while (!runtime.ready() && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   CHECK(runtime.ready());
-  runtime.RequestStop();
-  const base::Status st = run.get();
+  const base::Status st = running.Stop();
   INFO(st.ToString());
   CHECK(st.ok());
 }
@@ -233,31 +255,15 @@ class EndlessRestore final : public engine::Changelog {
 };
 
 TEST_CASE("stopping cancels a restore in progress and drops its partition uncommitted", "[engine]") {
-  auto loaded = config::LoadPipelineText(kYaml, "restore_background.yaml");
-  REQUIRE(loaded.ok());
-  config::PipelineSpec spec = std::move(*loaded);
-  spec.runtime.state_dir = TempDir("vigil-restore-cancel");
-  engine::OperatorRegistry registry;
-  REQUIRE(operators::RegisterOperators(&registry).ok());
-  auto plan = engine::Plan::Build(spec, registry);
-  REQUIRE(plan.ok());
-  engine::EngineProbe probe(engine::NewMetricsRegistry(), "restore");
   auto changelog = std::make_unique<EndlessRestore>();
   std::future<void> started = changelog->started.get_future();
-  auto source = std::make_unique<TwoPartitions>();
-  TwoPartitions* two = source.get();
-  auto sink = std::make_unique<CountingSink>();
-  CountingSink* out = sink.get();
-  auto made = engine::Runtime::Make(**plan, std::move(source), std::move(sink), nullptr, &probe);
-  REQUIRE(made.ok());
-  engine::Runtime& runtime = **made;
-  runtime.set_changelog(std::move(changelog), false);
-  auto run = std::async(std::launch::async, [&] { return runtime.Run(); });
+  Running running(std::move(changelog));
+  TwoPartitions* two = running.source;
+  CountingSink* out = running.out;
   REQUIRE(started.wait_for(std::chrono::seconds(60)) == std::future_status::ready);
   REQUIRE(out->WaitFor(1, 3));
-  runtime.RequestStop();
   // Without the cancellation the restore never returns, and neither does Run (the test times out).
-  const base::Status st = run.get();
+  const base::Status st = running.Stop();
   INFO(st.ToString());
   CHECK(st.ok());
   CHECK(out->count(0) == 0);
