@@ -138,7 +138,8 @@ void AddParamFlags(CLI::App& cmd, ModelFlags& flags) {
   cmd.add_option(
       "--param", flags.params,
       "libxgboost parameter key=value, repeatable; overrides the defaults objective=binary:logistic, "
-      "max_depth=6, eta=0.3, tree_method=exact (and, for train and evaluate's prequential folds, the pipeline's train.params)");
+      "max_depth=6, eta=0.3, tree_method=exact (and, for train and evaluate's prequential folds, the "
+      "pipeline's train.params)");
   cmd.add_option("--seed", flags.seed, "libxgboost random seed (and a search's sampler)")
       ->capture_default_str();
   cmd.add_option("--threads", flags.threads, "libxgboost threads (nthread)")->capture_default_str();
