@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "app/business_print.h"
@@ -71,22 +72,26 @@ void PrintChapter3(const TableSummary& table, std::span<const ModelResult> model
     fmt::print("model {}{}\n", m.dir, models.size() > 1 ? " (" + m.name + ")" : "");
   fmt::print("train from {} ({} days), delay {} days, test {} .. {}\n", r.train_start, e.split.train_days,
              e.split.delay_days, r.test_start, r.test_end);
+  // One column per model, as wide as the longest name (two clashing names are shown as their paths).
+  size_t w = 12;
+  for (const ModelResult& m : models) w = std::max(w, m.name.size() + 2);
   std::string header = fmt::format("{:<28}", "");
-  for (const ModelResult& m : models) header += fmt::format("{:>12}", models.size() > 1 ? m.name : "vigil");
+  for (const ModelResult& m : models)
+    header += fmt::format("{:>{}}", models.size() > 1 ? m.name : "vigil", w);
   fmt::print("{}{:>10}\n", header, book ? "book" : "");
   const auto count = [&](const char* name, int64_t value, int64_t book_value) {
-    fmt::print("{:<28}{:>12}{:>{}}\n", name, value, book ? std::to_string(book_value) : "",
-               10 + 12 * (models.size() - 1));
+    fmt::print("{:<28}{:>{}}{:>{}}\n", name, value, w, book ? std::to_string(book_value) : "",
+               10 + w * (models.size() - 1));
   };
   count("train transactions", e.train_transactions, kBookTrainRows);
   count("train frauds", e.train_frauds, kBookTrainFrauds);
   count("test transactions", e.test.transactions, kBookTestRows);
   count("test frauds", e.test.frauds, kBookTestFrauds);
-  fmt::print("{:<28}{:>12}\n", "test rows of known cards", e.removed_test_rows);
+  fmt::print("{:<28}{:>{}}\n", "test rows of known cards", e.removed_test_rows, w);
   const auto metric = [&](const std::string& name, double models::HandbookMetrics::*field,
                           double book_value) {
     std::string line = fmt::format("{:<28}", name);
-    for (const ModelResult& m : models) line += fmt::format("{:>12.3f}", m.fold.evaluation.test.*field);
+    for (const ModelResult& m : models) line += fmt::format("{:>{}.3f}", m.fold.evaluation.test.*field, w);
     fmt::print("{}{:>10}\n", line, BookCell(book, book_value));
   };
   metric("AUC ROC", &models::HandbookMetrics::auc_roc, kBookAuc);
