@@ -15,27 +15,13 @@
 #include "engine/plan.h"
 #include "engine/runtime.h"
 #include "operators/register.h"
+#include "tests/support/count_window.h"
 #include "tests/support/process.h"
 
 namespace vigil::testing {
 namespace {
 
-const char* kYaml = R"(source: {kind: file, path: unused}
-schema:
-  event_time: T
-  fields:
-    - {name: ID, type: int64}
-    - {name: T, type: timestamp}
-    - {name: K, type: string}
-operators:
-  - type: window
-    key: K
-    lateness: 10
-    outputs:
-      - {name: C, agg: count, window: 100}
-output: {kind: none, fields: [ID, C]}
-runtime: {workers: 2, commit_interval: 20ms}
-)";
+const std::string kYaml = CountWindowYaml("{workers: 2, commit_interval: 20ms}");
 
 //! Three events of partition p: ids 1000p+0..2.
 class ThreeEvents final : public engine::PartitionReader {
