@@ -39,12 +39,13 @@ base::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
 }  // namespace
 
 StateStore::StateStore(std::unique_ptr<rocksdb::DB> db, int64_t checkpoint, int64_t label_checkpoint,
-                       int64_t changelog)
+                       int64_t changelog, std::size_t flush_changes)
     : db_(std::move(db)),
       pending_(std::make_unique<rocksdb::WriteBatch>()),
       checkpoint_offset_(checkpoint),
       label_checkpoint_offset_(label_checkpoint),
-      changelog_offset_(changelog) {}
+      changelog_offset_(changelog),
+      flush_changes_(flush_changes) {}
 
 StateStore::~StateStore() { (void)Close(); }
 
@@ -54,6 +55,12 @@ base::Result<std::unique_ptr<StateStore>> StateStore::Open(const StateStoreOptio
   opts.write_buffer_size = options.write_buffer_bytes;
   opts.max_background_jobs = 2;
   opts.compression = rocksdb::kLZ4Compression;
+  // Space: a store's values are rewritten often (a window per key, every commit that touches it), so
+  // the disk is mostly old versions until compaction merges them. Compacting level 0 from two files
+  // and sizing the levels from the last one keep the disk within a small factor of the live bytes.
+  opts.level_compaction_dynamic_level_bytes = true;
+  opts.level0_file_num_compaction_trigger = 2;
+  opts.keep_log_file_num = 2;  // RocksDB's own info logs, one more per open
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
@@ -67,7 +74,8 @@ base::Result<std::unique_ptr<StateStore>> StateStore::Open(const StateStoreOptio
   if (!s.ok()) return FromRocks(s, "cannot read checkpoint of '" + options.path + "'");
   const int64_t changelog = ReadOffset(db.get(), kChangelogKey, &s);
   if (!s.ok()) return FromRocks(s, "cannot read checkpoint of '" + options.path + "'");
-  return std::unique_ptr<StateStore>(new StateStore(std::move(db), checkpoint, label_checkpoint, changelog));
+  return std::unique_ptr<StateStore>(
+      new StateStore(std::move(db), checkpoint, label_checkpoint, changelog, options.flush_changes));
 }
 
 base::Status StateStore::Destroy(const std::string& path) {
@@ -175,11 +183,29 @@ base::Status StateStore::Apply(int64_t changelog_offset) {
   wo.disableWAL = true;
   VIGIL_RETURN_IF_ERROR(FromRocks(db_->Write(wo, pending_.get()), "state commit"));
   pending_->Clear();
+  FlushWhenDue(staged_);
   staged_ = 0;
   checkpoint_offset_ = prepared_offset_;
   label_checkpoint_offset_ = prepared_label_offset_;
   if (changelog_offset >= 0) changelog_offset_ = changelog_offset;
   return base::Status::OK();
+}
+
+void StateStore::FlushWhenDue(std::size_t changes) {
+  unflushed_ += changes;
+  if (unflushed_ < flush_changes_) return;
+  unflushed_ = 0;
+  rocksdb::FlushOptions options;
+  options.wait = false;  // the memtable is written in the background; writes go on into a new one
+  options.allow_write_stall = true;
+  (void)db_->Flush(options);  // best effort: a failed flush only leaves a longer tail to replay
+}
+
+bool StateStore::FlushPending() const {
+  uint64_t pending = 0, running = 0;
+  db_->GetIntProperty("rocksdb.mem-table-flush-pending", &pending);
+  db_->GetIntProperty("rocksdb.num-running-flushes", &running);
+  return pending > 0 || running > 0;
 }
 
 bool StateStore::empty() const {
@@ -202,6 +228,7 @@ base::Status StateStore::ApplyRestored(
   rocksdb::WriteOptions wo;
   wo.disableWAL = true;
   VIGIL_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "state restore"));
+  FlushWhenDue(changes.size());
   rocksdb::Status s;
   checkpoint_offset_ = ReadOffset(db_.get(), kCheckpointKey, &s);
   if (s.ok()) label_checkpoint_offset_ = ReadOffset(db_.get(), kLabelCheckpointKey, &s);

@@ -2,7 +2,9 @@
 // StateStore: one task's durable keyed state, a RocksDB instance with its write-ahead log off.
 // Changes are staged in a WriteBatch and applied at commit together with the task's input position,
 // so the stored state and the offset it reflects always agree. Durability across crashes comes from
-// the changelog (see the reliability docs), not from the WAL.
+// the changelog (see the reliability docs), not from the WAL: after a crash the store is what its last
+// memtable flush wrote, checkpoint and changelog offset included, and the restore replays the changelog
+// from there. A flush every `flush_changes` changes bounds that tail, whatever the stream's age.
 
 #include <cstdint>
 #include <functional>
@@ -27,6 +29,9 @@ struct StateStoreOptions {
   std::string path;                           //!< Directory of the RocksDB instance; created if absent.
   std::size_t write_buffer_bytes = 16 << 20;  //!< Memtable size. Default 16 MiB.
   std::size_t block_cache_bytes = 32 << 20;   //!< Block cache. Default 32 MiB.
+  //! A flush of the memtable (in the background) once this many changes were applied since the last
+  //! one: a restart after a crash replays at most about this many changelog records. Default 65,536.
+  std::size_t flush_changes = 1 << 16;
 };
 
 //! Identifies an operator's keyspace inside a store (a 2-byte key prefix).
@@ -93,12 +98,16 @@ class StateStore {
   base::Status Close();
   //! RocksDB's estimate of live keys.
   uint64_t EstimateKeys() const;
+  //! True while a memtable flush is scheduled or running (the store's disk lags its memory).
+  bool FlushPending() const;
   //! Number of changes staged since the last commit.
   std::size_t staged() const { return staged_; }
 
  private:
-  StateStore(std::unique_ptr<rocksdb::DB> db, int64_t checkpoint, int64_t label_checkpoint,
-             int64_t changelog);
+  StateStore(std::unique_ptr<rocksdb::DB> db, int64_t checkpoint, int64_t label_checkpoint, int64_t changelog,
+             std::size_t flush_changes);
+  //! Counts `changes` applied; past flush_changes_, starts a flush without waiting for it.
+  void FlushWhenDue(std::size_t changes);
   std::string TableKey(TableId table, std::string_view key) const;
 
   std::unique_ptr<rocksdb::DB> db_;
@@ -108,6 +117,8 @@ class StateStore {
   int64_t changelog_offset_ = -1;
   int64_t prepared_offset_ = -1, prepared_label_offset_ = -1;
   std::size_t staged_ = 0;
+  std::size_t flush_changes_;
+  std::size_t unflushed_ = 0;  //!< Changes applied since the last flush started.
   mutable std::string key_buf_;
 };
 
