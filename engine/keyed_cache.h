@@ -21,8 +21,10 @@ struct StringHash {
   size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
 
-//! Keys a sweep visits per table at each commit (a bounded step; its cursor goes on from there).
-inline constexpr std::size_t kSweepBudget = 1000;
+//! Keys a sweep visits per table at each commit (a bounded step; its cursor goes on from there): 1,000
+//! plus twice the keys changed since the last flush (`dirty`), so that the sweep keeps pace with the
+//! keys a stream creates however fast it is read (a catch-up reads days of events per commit).
+inline constexpr std::size_t SweepBudget(std::size_t dirty) { return 1000 + 2 * dirty; }
 
 //! The write-back caches' eviction: above `max_keys` entries, erases the clean ones (not `dirty`)
 //! least recently used by flush interval (`epoch`, the interval of the last access, against the
@@ -114,11 +116,12 @@ class KeyedCache {
     return true;
   }
 
-  //! Visits up to `budget` stored keys of the table from where the last sweep stopped (read from
-  //! memory when cached) and stages the deletion of those for which `expired(const V&)` holds; they
-  //! are gone from memory too. Call it before Flush.
+  //! Visits up to SweepBudget(changed keys) stored keys of the table from where the last sweep
+  //! stopped (read from memory when cached) and stages the deletion of those for which
+  //! `expired(const V&)` holds; they are gone from memory too. Call it before Flush.
   template <typename Pred>
-  base::Status Sweep(size_t budget, Pred expired) {
+  base::Status Sweep(Pred expired) {
+    const size_t budget = SweepBudget(dirty_.size());
     std::vector<std::string> doomed;
     V stored{};
     bool bad = false;
@@ -136,7 +139,7 @@ class KeyedCache {
     if (bad) return base::Corruption("undecodable state value in table " + std::to_string(table_));
     for (const std::string& key : doomed) {
       if (auto it = map_.find(key); it != map_.end()) {
-        std::erase_if(dirty_, [&](const auto& d) { return d.second == &it->second; });
+        if (it->second.dirty) std::erase_if(dirty_, [&](const auto& d) { return d.second == &it->second; });
         map_.erase(it);
       }
       store_->Delete(table_, key);

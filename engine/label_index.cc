@@ -84,7 +84,7 @@ base::Status LabelIndex::Ingest(std::span<const RawEvent> records) {
 base::Status LabelIndex::Expire(int64_t event_time) {
   if (retention_ms_ < 0 || event_time == INT64_MIN || watermark_ == INT64_MIN) return base::Status::OK();
   const int64_t cutoff = std::min(event_time, watermark_) - retention_ms_;
-  return cache_.Sweep(kSweepBudget, [cutoff](const LabelRecord& r) { return r.time_ms < cutoff; });
+  return cache_.Sweep([cutoff](const LabelRecord& r) { return r.time_ms < cutoff; });
 }
 
 base::Result<const LabelRecord*> LabelIndex::Lookup(int64_t id) {

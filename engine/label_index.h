@@ -59,8 +59,8 @@ class LabelIndex {
   //! most `ms` after the transaction's time, in the task's event time. Records are kept for the
   //! longest span any reader asked for; until one asks, they are kept for ever.
   void Retain(int64_t ms) { retention_ms_ = std::max(retention_ms_, ms); }
-  //! Stages the deletion of a bounded step (kSweepBudget records) of records no reader can ask for:
-  //! label time older than min(`event_time`, watermark()) − the retention. A label's time is at
+  //! Stages the deletion of a bounded step (SweepBudget records, engine/keyed_cache.h) of records no reader
+  //! can ask for: label time older than min(`event_time`, watermark()) − the retention. A label's time is at
   //! least its transaction's, so such a record's transaction is older still. Call before Flush.
   base::Status Expire(int64_t event_time);
   //! Records deleted by Expire since the index was made.

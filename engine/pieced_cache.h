@@ -88,10 +88,10 @@ class PiecedCache {
     return Load(key, out, &stored);
   }
 
-  //! Visits up to kSweepBudget keys of the table from where the last sweep stopped (the stored keys,
-  //! read as their header, or as the cached value when the key is in memory) and stages the deletion
-  //! of those for which `expired(const V&)` holds (a header-only value: no entries loaded). Call it
-  //! before Flush. Deleted keys are gone from memory too.
+  //! Visits up to SweepBudget(changed keys) keys of the table from where the last sweep stopped (the stored
+  //! keys, read as their header, or as the cached value when the key is in memory) and stages the deletion of
+  //! those for which `expired(const V&)` holds (a header-only value: no entries loaded). Call it before
+  //! Flush. Deleted keys are gone from memory too.
   template <typename Pred>
   base::Status Sweep(Pred expired) {
     std::vector<std::pair<std::string, PieceRange>> doomed;
@@ -108,12 +108,12 @@ class PiecedCache {
         doomed.emplace_back(std::string(key), at.pieces);
       }
     };
-    VIGIL_RETURN_IF_ERROR(
-        store_->Scan(table_, std::string_view(&kHeaderKind, 1), &sweep_cursor_, kSweepBudget, visit));
+    VIGIL_RETURN_IF_ERROR(store_->Scan(table_, std::string_view(&kHeaderKind, 1), &sweep_cursor_,
+                                       SweepBudget(dirty_.size()), visit));
     VIGIL_RETURN_IF_ERROR(bad);
     for (const auto& [key, pieces] : doomed) {
       if (auto it = map_.find(key); it != map_.end()) {
-        std::erase_if(dirty_, [&](const auto& d) { return d.second == &it->second; });
+        if (it->second.dirty) std::erase_if(dirty_, [&](const auto& d) { return d.second == &it->second; });
         map_.erase(it);
       }
       store_->Delete(table_, HeaderKey(key));
