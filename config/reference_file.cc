@@ -252,7 +252,8 @@ SectionDoc RuntimeDoc() {
            "`vigil run --instance-id` also makes the process a static member of its group."},
           {"changelog", "bool", DocBool(r.changelog),
            "Back each task's store with the compacted topic `<group>.<input topic>.changelog` (Kafka "
-           "sources; created with `cleanup.policy=compact`, `max.message.bytes=1048588`): a task restores "
+           "sources; created with `cleanup.policy=compact`, `max.message.bytes=1048588`, "
+           "`segment.bytes=16777216`): a task restores "
            "its state from it when its partition is assigned."},
           {"idle_timeout", "duration", DocDuration(r.idle_timeout_ms),
            "A partition that gave no accepted event for this long counts as idle: it no longer holds the "

@@ -41,7 +41,7 @@ base::Result<int> PartitionCount(const config::KafkaSpec& kafka, const std::stri
 }
 
 TopicConfigs ChangelogTopicConfigs() {
-  return {{"cleanup.policy", "compact"}, {"max.message.bytes", "1048588"}};
+  return {{"cleanup.policy", "compact"}, {"max.message.bytes", "1048588"}, {"segment.bytes", "16777216"}};
 }
 
 TopicConfigs RepartitionTopicConfigs() { return {{"retention.ms", "-1"}}; }

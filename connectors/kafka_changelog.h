@@ -21,7 +21,9 @@ using TopicConfigs = std::map<std::string, std::string>;
 //! tombstone removes it) and max.message.bytes=1048588, written out rather than left to the broker's
 //! default: a store record is at most kPieceBytes (60 KiB) plus its key (engine/pieced_cache.h), and
 //! the producer's batches are at most its message.max.bytes (librdkafka's default 1,000,000), so
-//! every batch fits, on a cluster whose default is lower too.
+//! every batch fits, on a cluster whose default is lower too. segment.bytes=16777216 (16 MiB, not the
+//! broker's 1 GiB): compaction cleans closed segments only, so the changelog's disk stays near its
+//! live bytes plus one 16 MiB segment a partition, however many times each key was rewritten.
 TopicConfigs ChangelogTopicConfigs();
 //! A repartition topic's configs: retention.ms=-1, so that a catch-up over old event times loses no
 //! record to time retention (its stage deletes what it consumed and committed: DeleteRecords).

@@ -48,6 +48,7 @@ TEST_CASE("the changelog and repartition topics are created with explicit config
   REQUIRE(changelog.ok());
   CHECK(changelog->at("cleanup.policy") == "compact");
   CHECK(changelog->at("max.message.bytes") == "1048588");
+  CHECK(changelog->at("segment.bytes") == "16777216");
 
   // A topic that exists is left as it is: asking again succeeds.
   CHECK(connectors::EnsureTopic(spec->kafka, connectors::ChangelogTopic(*spec), 2,
