@@ -45,7 +45,8 @@ struct DriftSignal {
 };
 
 //! The one reader and writer of a registry directory: its versions, champion, candidate, history,
-//! drift signals and training run records. Every file the registry holds is read and written here.
+//! drift signals and training run records. Every file the registry holds is read and written here
+//! (MetadataPath only names a version's metadata.json for monitor::LoadVersionReference).
 //!
 //! Lifecycle: the object is only the directory's name. Constructing it touches nothing (the directory
 //! need not exist yet); copies are interchangeable, and every method is const.

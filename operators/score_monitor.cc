@@ -23,7 +23,7 @@ using prometheus::Family;
 using prometheus::Gauge;
 
 struct ScoreMonitor::Impl {
-  models::Registry registry{""};
+  models::Registry registry{""};  // set by Make
   std::string pipeline;
   double review_threshold = 0.5;
   double drift_signal_psi = 0;  // 0: no drift signal
