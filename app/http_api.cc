@@ -217,17 +217,17 @@ std::string PipelineJson(std::span<const Stage> stages) {
   return body;
 }
 
-HttpResponse ListModels(const std::string& registry) {
-  auto versions = models::ListVersions(registry);
+HttpResponse ListModels(const models::Registry& registry) {
+  auto versions = registry.ListVersions();
   if (!versions.ok()) return JsonError(HttpStatus(versions.status()), versions.status().message());
-  auto champion = models::ReadChampion(registry);
+  auto champion = registry.ReadChampion();
   std::string body = "{\"champion\":";
   if (champion.ok())
     engine::AppendJsonString(*champion, &body);
   else
     body += "null";
   body += ",\"candidate\":";
-  if (auto candidate = models::ReadCandidate(registry); candidate.ok())
+  if (auto candidate = registry.ReadCandidate(); candidate.ok())
     engine::AppendJsonString(*candidate, &body);
   else
     body += "null";
@@ -241,10 +241,10 @@ HttpResponse ListModels(const std::string& registry) {
 }
 
 //! GET /v1/runs: {"runs":[...]}, newest first, at most ?limit=N (default 50); ?id=X: that run's record.
-HttpResponse GetRuns(const HttpRequest& req, const std::string& registry) {
+HttpResponse GetRuns(const HttpRequest& req, const models::Registry& registry) {
   constexpr size_t kDefaultLimit = 50;
   if (auto id = req.QueryParam("id")) {
-    auto run = models::ReadRun(registry, *id);
+    auto run = registry.ReadRun(*id);
     if (!run.ok()) return JsonError(HttpStatus(run.status()), run.status().message());
     return engine::JsonResponse(200, models::RunToJson(*run));
   }
@@ -254,7 +254,7 @@ HttpResponse GetRuns(const HttpRequest& req, const std::string& registry) {
     if (ec != std::errc() || end != text->data() + text->size() || limit == 0)
       return JsonError(400, "limit: expected a positive integer");
   }
-  auto runs = models::ListRuns(registry);
+  auto runs = registry.ListRuns();
   if (!runs.ok()) return JsonError(HttpStatus(runs.status()), runs.status().message());
   std::string body = "{\"runs\":[";
   for (size_t i = 0; i < runs->size() && i < limit; ++i) {
@@ -266,7 +266,7 @@ HttpResponse GetRuns(const HttpRequest& req, const std::string& registry) {
 }
 
 //! POST /v1/models/promote ("champion") or /v1/models/candidate ("candidate"): body {"version": "..."}.
-HttpResponse SetModel(const HttpRequest& req, const std::string& registry,
+HttpResponse SetModel(const HttpRequest& req, const models::Registry& registry,
                       const std::vector<std::string>& features, const std::string& role) {
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
@@ -277,8 +277,7 @@ HttpResponse SetModel(const HttpRequest& req, const std::string& registry,
     return JsonError(400, "bad version name");
   const std::string name(version);
   const bool champion = role == "champion";
-  base::Status st = champion ? models::Promote(registry, name, features)
-                             : models::ProposeCandidate(registry, name, features);
+  base::Status st = champion ? registry.Promote(name, features) : registry.ProposeCandidate(name, features);
   if (!st.ok()) {
     spdlog::warn("{} of {} refused: {}", champion ? "promotion" : "proposal", name, st.message());
     return JsonError(HttpStatus(st), st.message());
@@ -290,8 +289,8 @@ HttpResponse SetModel(const HttpRequest& req, const std::string& registry,
   return engine::JsonResponse(200, std::move(body));
 }
 
-HttpResponse RollbackModel(const std::string& registry, const std::vector<std::string>& features) {
-  auto previous = models::Rollback(registry, features);
+HttpResponse RollbackModel(const models::Registry& registry, const std::vector<std::string>& features) {
+  auto previous = registry.Rollback(features);
   if (!previous.ok()) return JsonError(HttpStatus(previous.status()), previous.status().message());
   spdlog::info("model {} is the champion again (rollback through the API)", *previous);
   std::string body = "{\"champion\":";
@@ -341,8 +340,9 @@ void RegisterRoutes(engine::HttpServer& server, std::vector<Stage> stages,
 
   // The score operator and the model's features are in the last stage (engine/stages.h).
   const engine::Plan& plan = *stages.back().plan;
-  const std::string registry = ScoreRegistry(plan.spec());
-  if (registry.empty()) return;  // no score operator: nothing to score or promote
+  const std::string registry_dir = ScoreRegistry(plan.spec());
+  if (registry_dir.empty()) return;  // no score operator: nothing to score or promote
+  const models::Registry registry(registry_dir);
   ScoreColumns cols;
   const engine::Schema& schema = plan.schema();
   cols.score = schema.Find("SCORE");

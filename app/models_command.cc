@@ -3,8 +3,6 @@
 
 #include <fmt/core.h>
 
-#include <filesystem>
-
 #include "app/train_command.h"
 #include "models/registry.h"
 
@@ -42,7 +40,8 @@ int Import(const ModelsOptions& o) {
     fmt::print("next: vigil models --registry {} promote {}\n", o.registry, version);
     return 0;
   }
-  if (base::Status st = models::Promote(o.registry, version, result->features); !st.ok()) return Fail(st);
+  if (base::Status st = models::Registry(o.registry).Promote(version, result->features); !st.ok())
+    return Fail(st);
   fmt::print("{} is the champion\n", version);
   return 0;
 }
@@ -51,30 +50,27 @@ int Import(const ModelsOptions& o) {
 
 int ModelsCommand(const ModelsOptions& o) {
   if (o.action == "import") return Import(o);
+  const models::Registry registry(o.registry);
   if (o.action == "list") {
-    auto versions = models::ListVersions(o.registry);
+    auto versions = registry.ListVersions();
     if (!versions.ok()) return Fail(versions.status());
-    auto champion = models::ReadChampion(o.registry);
-    auto candidate = models::ReadCandidate(o.registry);
+    auto champion = registry.ReadChampion();
+    auto candidate = registry.ReadCandidate();
     for (const auto& v : *versions)
       fmt::print("{}{}\n", v,
                  champion.ok() && *champion == v     ? "  (champion)"
                  : candidate.ok() && *candidate == v ? "  (candidate)"
                                                      : "");
     // A folder with a model but no metadata.json is not a version yet: say so instead of hiding it.
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(o.registry, ec))
-      if (entry.is_directory() && !std::filesystem::exists(entry.path() / "metadata.json") &&
-          (std::filesystem::exists(entry.path() / "model.json") ||
-           std::filesystem::exists(entry.path() / "model.ubj")))
-        fmt::print(
-            "{}  (not registered: a model without metadata.json; register it with vigil models --registry {} "
-            "import --model FILE --pipeline P.yaml --table T.csv)\n",
-            entry.path().filename().string(), o.registry);
+    for (const std::string& folder : registry.ListUnregistered())
+      fmt::print(
+          "{}  (not registered: a model without metadata.json; register it with vigil models --registry {} "
+          "import --model FILE --pipeline P.yaml --table T.csv)\n",
+          folder, o.registry);
     return 0;
   }
   if (o.action == "show") {
-    auto v = models::LoadVersion(o.registry, o.version, {});
+    auto v = registry.LoadVersion(o.version, {});
     if (!v.ok()) return Fail(v.status());
     fmt::print("{}: {} trees, {} features, parent {}, golden rows reproduce\n", (*v)->version,
                (*v)->forest->num_trees(), (*v)->features.size(),
@@ -83,17 +79,17 @@ int ModelsCommand(const ModelsOptions& o) {
     return 0;
   }
   if (o.action == "promote") {
-    if (base::Status st = models::Promote(o.registry, o.version, {}); !st.ok()) return Fail(st);
+    if (base::Status st = registry.Promote(o.version, {}); !st.ok()) return Fail(st);
     fmt::print("{} is the champion\n", o.version);
     return 0;
   }
   if (o.action == "propose") {
-    if (base::Status st = models::ProposeCandidate(o.registry, o.version, {}); !st.ok()) return Fail(st);
+    if (base::Status st = registry.ProposeCandidate(o.version, {}); !st.ok()) return Fail(st);
     fmt::print("{} is the candidate: pipelines with `rollout:` now try it against the champion\n", o.version);
     return 0;
   }
   if (o.action == "rollback") {
-    auto previous = models::Rollback(o.registry);
+    auto previous = registry.Rollback();
     if (!previous.ok()) return Fail(previous.status());
     fmt::print("{} is the champion again\n", *previous);
     return 0;

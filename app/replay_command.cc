@@ -107,7 +107,7 @@ base::Status LeaveOutScore(bool no_score, config::PipelineSpec* spec) {
   }
   for (const config::OperatorSpec& op : spec->operators) {
     const auto* score = std::get_if<config::ScoreSpec>(&op.params);
-    if (score == nullptr || models::ReadChampion(score->registry).ok()) continue;
+    if (score == nullptr || models::Registry(score->registry).ReadChampion().ok()) continue;
     const std::string what =
         std::filesystem::is_directory(score->registry)
             ? "the score operator's registry '" + score->registry + "' has no champion yet"

@@ -190,7 +190,11 @@ struct Retrainer::Probe {
 
 Retrainer::Retrainer(config::PipelineSpec pipeline, const config::ScoreSpec& score,
                      const std::shared_ptr<prometheus::Registry>& metrics)
-    : pipeline_(std::move(pipeline)), score_(score), tail_(score.feature_log), newest_ms_(kNoTime) {
+    : pipeline_(std::move(pipeline)),
+      score_(score),
+      registry_(score.registry),
+      tail_(score.feature_log),
+      newest_ms_(kNoTime) {
   if (metrics) probe_ = std::make_unique<Probe>(*metrics, pipeline_.name);
 }
 
@@ -231,14 +235,14 @@ base::Result<std::string> Retrainer::RequestRetrain() {
   if (training_ || !pending_command_.empty()) return base::FailedPrecondition("a training is running");
   if (stop_) return base::FailedPrecondition("the pipeline is stopping");
   if (newest_ms_.load() == kNoTime) return base::FailedPrecondition("the feature log holds no row yet");
-  VIGIL_ASSIGN_OR_RETURN(std::string id, models::NewRunId(score_.registry, "command", NowMs()));
+  VIGIL_ASSIGN_OR_RETURN(std::string id, registry_.NewRunId("command", NowMs()));
   pending_command_ = id;
   wake_.notify_all();
   return id;
 }
 
 std::optional<int64_t> Retrainer::LastScheduledPoint() const {
-  auto runs = models::ListRuns(score_.registry);
+  auto runs = registry_.ListRuns();
   if (!runs.ok()) return std::nullopt;
   for (auto it = runs->rbegin(); it != runs->rend(); ++it) {
     if (it->trigger != "schedule" || it->input != score_.feature_log) continue;
@@ -280,13 +284,13 @@ void Retrainer::TrainAsOf(int64_t point_ms, const std::string& trigger, const st
     spdlog::info("retrain ({}) skipped: {}", trigger, reason);
     if (!run_id.empty()) {
       models::RunRecord run;
-      if (auto reserved = models::ReadRun(score_.registry, run_id); reserved.ok()) run = *reserved;
+      if (auto reserved = registry_.ReadRun(run_id); reserved.ok()) run = *reserved;
       run.finished_ms = NowMs();
       run.input = score_.feature_log;
       run.train_window = {train_start, train_end};
       run.validation_window = {point_ms - spec.valid_days * kMsPerDay, point_ms};
       run.outcome = std::string(models::kRunFailedPrefix) + reason;
-      if (base::Status st = models::WriteRun(score_.registry, run); !st.ok())
+      if (base::Status st = registry_.WriteRun(run); !st.ok())
         spdlog::warn("retrain: run {} not recorded: {}", run_id, st.message());
     }
     if (probe_) probe_->Ran("skipped");
@@ -308,8 +312,8 @@ void Retrainer::TrainAsOf(int64_t point_ms, const std::string& trigger, const st
   if (!outcome.ok()) {
     spdlog::warn("retrain ({}) failed before it was recorded: {}", trigger, outcome.status().message());
     if (!run_id.empty())
-      (void)models::SetRunOutcome(score_.registry, run_id,
-                                  std::string(models::kRunFailedPrefix) + outcome.status().message(), "");
+      (void)registry_.SetRunOutcome(run_id,
+                                    std::string(models::kRunFailedPrefix) + outcome.status().message(), "");
     if (probe_) probe_->Ran("failed");
     return;
   }
@@ -350,8 +354,8 @@ base::Result<TrainOutcome> Retrainer::Search(const TrainRequest& request) const 
 
 void Retrainer::ProposeNewest() {
   const config::RolloutSpec& rollout = score_.rollout;
-  if (!rollout.enabled || !rollout.propose_retrained || models::ReadCandidate(score_.registry).ok()) return;
-  auto runs = models::ListRuns(score_.registry);
+  if (!rollout.enabled || !rollout.propose_retrained || registry_.ReadCandidate().ok()) return;
+  auto runs = registry_.ListRuns();
   if (!runs.ok()) return;
   for (auto it = runs->rbegin(); it != runs->rend(); ++it) {
     if (it->input != score_.feature_log || it->model_version.empty()) continue;
@@ -359,12 +363,11 @@ void Retrainer::ProposeNewest() {
       if (it->outcome.starts_with(models::kRunFailedPrefix) || it->outcome == models::kRunRunning) continue;
       return;  // the newest version was tried already
     }
-    base::Status st = models::ProposeCandidate(score_.registry, it->model_version, pipeline_.features);
+    base::Status st = registry_.ProposeCandidate(it->model_version, pipeline_.features);
     if (st.code() == base::StatusCode::kFailedPrecondition) return;  // a trial started meanwhile: later
     if (!st.ok()) {
       spdlog::warn("retrain: cannot propose {}: {}", it->model_version, st.message());
-      (void)models::SetRunOutcome(score_.registry, it->id, models::kRunRejected,
-                                  "not proposed: " + st.message());
+      (void)registry_.SetRunOutcome(it->id, models::kRunRejected, "not proposed: " + st.message());
     } else {
       spdlog::info("retrain: {} (run {}) proposed as the candidate", it->model_version, it->id);
     }
@@ -373,7 +376,7 @@ void Retrainer::ProposeNewest() {
 }
 
 bool Retrainer::DriftDue(std::optional<int64_t> newest) {
-  auto signal = models::ReadDriftSignal(score_.registry);
+  auto signal = registry_.ReadDriftSignal();
   if (!signal.ok() || signal->time_ms <= drift_seen_ms_) return false;
   drift_seen_ms_ = signal->time_ms;
   if (!score_.retrain.on_drift || !newest) return false;
@@ -396,8 +399,7 @@ void Retrainer::Loop() {
                spec.every_ms / 3'600'000);
   if (auto polled = tail_.Poll(); !polled.ok()) spdlog::warn("retrain: {}", polled.status().message());
   if (!point) point = tail_.newest_ms();
-  if (auto signal = models::ReadDriftSignal(score_.registry); signal.ok())
-    drift_seen_ms_ = signal->time_ms;  // old news
+  if (auto signal = registry_.ReadDriftSignal(); signal.ok()) drift_seen_ms_ = signal->time_ms;  // old news
   bool due = false;
   for (;;) {
     std::string command;

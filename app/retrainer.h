@@ -41,6 +41,7 @@
 
 #include "base/status.h"
 #include "config/pipeline_config.h"
+#include "models/registry.h"
 
 namespace prometheus {
 class Registry;
@@ -150,6 +151,7 @@ class Retrainer {
 
   const config::PipelineSpec pipeline_;      //!< Copy of the pipeline (features, name, file).
   const config::ScoreSpec score_;            //!< The score operator: registry, feature_log, retrain.
+  const models::Registry registry_;          //!< The score operator's registry (score_.registry).
   std::unique_ptr<Probe> probe_;             //!< Metrics; null without a registry.
   int64_t drift_seen_ms_ = 0;                //!< Time of the newest drift signal handled (thread only).
   std::optional<int64_t> drift_trained_at_;  //!< Log time of the last drift training (thread only).

@@ -80,8 +80,8 @@ base::Status RunStages(std::vector<std::unique_ptr<engine::Runtime>>& runtimes) 
 std::function<std::string()> ChampionNote(const config::PipelineSpec& stage) {
   for (const auto& op : stage.operators)
     if (const auto* score = std::get_if<config::ScoreSpec>(&op.params))
-      return [registry = score->registry] {
-        auto champion = models::ReadChampion(registry);
+      return [registry = models::Registry(score->registry)] {
+        auto champion = registry.ReadChampion();
         return champion.ok() ? "champion " + *champion : std::string("no champion");
       };
   return {};

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/time.h"
+#include "models/registry.h"
 #include "models/runs.h"
 
 namespace vigil::app {
@@ -107,8 +108,9 @@ void PrintRun(const models::RunRecord& r) {
 }  // namespace
 
 int RunsCommand(const RunsOptions& o) {
+  const models::Registry registry(o.registry);
   if (o.action == "list") {
-    auto runs = models::ListRuns(o.registry);
+    auto runs = registry.ListRuns();
     if (!runs.ok()) return Fail(runs.status());
     if (o.json) {
       std::vector<std::string> records;
@@ -122,7 +124,7 @@ int RunsCommand(const RunsOptions& o) {
     return 0;
   }
   if (o.action == "show") {
-    auto run = models::ReadRun(o.registry, o.id);
+    auto run = registry.ReadRun(o.id);
     if (!run.ok()) return Fail(run.status());
     if (o.json)
       fmt::print("{}", models::RunToJson(*run));

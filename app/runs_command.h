@@ -1,9 +1,8 @@
 #pragma once
-// `vigil runs list|show`: the training run records of a model registry (models/runs.h) from the
+// `vigil runs list|show`: the training run records of a model registry (models/registry.h) from the
 // command line.
 
 #include <CLI/CLI.hpp>
-
 #include <string>
 
 namespace vigil::app {

@@ -105,7 +105,7 @@ int FinishTraining(const TrainCommandOptions& o, const base::Result<TrainOutcome
                version);
     return 0;
   }
-  if (base::Status st = models::Promote(o.models_dir, version, outcome.features); !st.ok()) {
+  if (base::Status st = models::Registry(o.models_dir).Promote(version, outcome.features); !st.ok()) {
     fmt::print(stderr, "error: {} is registered but not promoted: {}\n", version, st.message());
     return ExitCode(st);
   }

@@ -79,7 +79,7 @@ struct TrainRequest {
   std::string version;               //!< Version name; empty = v<N+1>.
   std::string trigger = "manual";    //!< manual, schedule, drift or command.
   std::vector<std::string> offsets;  //!< Kafka offset ranges behind the table, "TOPIC:PARTITION:FIRST-END".
-  //! A run id already reserved with models::NewRunId (its record says "running"); empty = reserve one.
+  //! A run id reserved with models::Registry::NewRunId (its record says "running"); empty = reserve one.
   std::string run_id;
   //! An XGBoost model file (JSON or UBJSON, trained anywhere) to register instead of training: its
   //! features are checked against the pipeline's, and the window's rows give its metrics, reference

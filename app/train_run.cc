@@ -2,7 +2,6 @@
 // record. The command line around it is in train_command.cc.
 #include <fmt/format.h>
 #include <openssl/evp.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -46,18 +45,6 @@ std::string FormatTimeMs(int64_t ms) {
   return std::string(buffer, static_cast<size_t>(base::FormatIso8601(ms, buffer)));
 }
 
-//! The next free "v<N>" in `dir`: one more than the highest existing.
-std::string NextVersion(const fs::path& dir) {
-  int64_t highest = 0;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.size() < 2 || name[0] != 'v' || !std::all_of(name.begin() + 1, name.end(), ::isdigit)) continue;
-    highest = std::max<int64_t>(highest, std::stoll(name.substr(1)));
-  }
-  return fmt::format("v{}", highest + 1);
-}
-
 base::Status CheckVersionName(const std::string& version) {
   const bool ok =
       !version.empty() && version[0] != '.' && std::all_of(version.begin(), version.end(), [](char c) {
@@ -66,13 +53,6 @@ base::Status CheckVersionName(const std::string& version) {
   return ok ? base::Status::OK()
             : base::InvalidArgument(
                   fmt::format("--version '{}': use letters, digits, '.', '_' or '-'", version));
-}
-
-base::Status WriteFile(const fs::path& path, std::string_view data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(data.data(), static_cast<std::streamsize>(data.size()));
-  out.close();
-  return out ? base::Status::OK() : base::IoError(fmt::format("cannot write {}", path.string()));
 }
 
 //! What metadata.json records besides the model itself.
@@ -187,26 +167,6 @@ base::Status ScoreGoldenRows(const Table& table, const models::Forest& forest,
   return base::Status::OK();
 }
 
-//! Writes model.json and metadata.json into a fresh DIR/<version>, atomically (rename).
-base::Status WriteVersion(const fs::path& models_dir, const VersionInfo& info, const Table& table,
-                          const std::string& model_json) {
-  const fs::path target = models_dir / info.version;
-  if (fs::exists(target))
-    return base::Status(base::StatusCode::kAlreadyExists, target.string() + " exists already");
-  const fs::path staging = models_dir / fmt::format(".{}.tmp-{}", info.version, ::getpid());
-  std::error_code ec;
-  fs::remove_all(staging, ec);
-  fs::create_directories(staging, ec);
-  if (ec) return base::IoError(fmt::format("cannot create {}: {}", staging.string(), ec.message()));
-  VIGIL_RETURN_IF_ERROR(WriteFile(staging / info.model_file, model_json));
-  VIGIL_RETURN_IF_ERROR(WriteFile(staging / "metadata.json", MetadataJson(info, table, model_json.size())));
-  fs::rename(staging, target, ec);
-  if (ec)
-    return base::IoError(
-        fmt::format("cannot rename {} to {}: {}", staging.string(), target.string(), ec.message()));
-  return base::Status::OK();
-}
-
 //! The reference histograms (drift monitoring) of the training rows' inputs and scores.
 base::Status FillReference(std::span<const float> inputs, std::span<const float> scores, VersionInfo& info) {
   const size_t n = scores.size(), width = info.features.size();
@@ -303,12 +263,10 @@ base::Status PrepareRun(const TrainRequest& o, const config::PipelineSpec& pipel
     VIGIL_ASSIGN_OR_RETURN(models::OffsetRange range, models::ParseOffsetRange(text));
     info.offsets.push_back(std::move(range));
   }
-  info.version = o.version.empty() ? NextVersion(o.models_dir) : o.version;
+  const models::Registry registry(o.models_dir);
+  info.version = o.version.empty() ? registry.NextVersionName() : o.version;
   VIGIL_RETURN_IF_ERROR(CheckVersionName(info.version));
-  if (fs::exists(fs::path(o.models_dir) / info.version)) {
-    return base::Status(base::StatusCode::kAlreadyExists,
-                        (fs::path(o.models_dir) / info.version).string() + " exists already");
-  }
+  VIGIL_RETURN_IF_ERROR(registry.CheckVersionFree(info.version));
   info.pipeline_name = pipeline.name;
   info.features = pipeline.features;
   info.table = o.input.empty() ? o.table : o.input;
@@ -439,8 +397,8 @@ base::Status RunTrain(const TrainRequest& o, VersionInfo& info) {
   VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> labels, table.Int64s(kLabelColumn));
   info.golden = PickGoldenRows(rows, labels);
   VIGIL_RETURN_IF_ERROR(ScoreGoldenRows(table, *forest, booster.get(), info));
-  VIGIL_RETURN_IF_ERROR(WriteVersion(o.models_dir, info, table, model_json));
-  return base::Status::OK();
+  return models::Registry(o.models_dir)
+      .AddVersion(info.version, info.model_file, model_json, MetadataJson(info, table, model_json.size()));
 }
 
 int64_t NowMs() {
@@ -498,23 +456,23 @@ base::Result<TrainOutcome> TrainAndRegister(const TrainRequest& o) {
   std::error_code ec;
   fs::create_directories(o.models_dir, ec);
   if (ec) return base::IoError(fmt::format("cannot create {}: {}", o.models_dir, ec.message()));
+  const models::Registry registry(o.models_dir);
   if (o.run_id.empty()) {
-    VIGIL_ASSIGN_OR_RETURN(run.id, models::NewRunId(o.models_dir, o.trigger, run.started_ms));
+    VIGIL_ASSIGN_OR_RETURN(run.id, registry.NewRunId(o.trigger, run.started_ms));
   } else {
     run.id = o.run_id;
     // A reserved run (a command, a search) started when it was reserved.
-    if (auto reserved = models::ReadRun(o.models_dir, o.run_id); reserved.ok())
-      run.started_ms = reserved->started_ms;
+    if (auto reserved = registry.ReadRun(o.run_id); reserved.ok()) run.started_ms = reserved->started_ms;
   }
   run.search = o.search;
-  if (auto champion = models::ReadChampion(o.models_dir); champion.ok()) run.parent = *champion;
+  if (auto champion = registry.ReadChampion(); champion.ok()) run.parent = *champion;
   VersionInfo info;
   info.parent = run.parent;
   outcome.trained = RunTrain(o, info);
   outcome.features = info.features;
   run.finished_ms = NowMs();
   FillRun(info, outcome.trained, run);
-  outcome.recorded = models::WriteRun(o.models_dir, run);
+  outcome.recorded = registry.WriteRun(run);
   return outcome;
 }
 

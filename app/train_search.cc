@@ -128,7 +128,7 @@ base::Result<SearchTrial> RunTrial(const TrainRequest& r, const SearchOptions& o
   models::RunRecord& run = trial.run;
   run.trigger = "search";
   run.started_ms = NowMs();
-  VIGIL_ASSIGN_OR_RETURN(run.id, models::NewRunId(r.models_dir, run.trigger, run.started_ms));
+  VIGIL_ASSIGN_OR_RETURN(run.id, models::Registry(r.models_dir).NewRunId(run.trigger, run.started_ms));
   run.input = search.input;
   run.train_window = d.train;
   run.validation_window = d.valid;
@@ -143,7 +143,7 @@ base::Result<SearchTrial> RunTrial(const TrainRequest& r, const SearchOptions& o
   } else {
     run.outcome = std::string(models::kRunFailedPrefix) + trial.status.message();
   }
-  VIGIL_RETURN_IF_ERROR(models::WriteRun(r.models_dir, run));
+  VIGIL_RETURN_IF_ERROR(models::Registry(r.models_dir).WriteRun(run));
   return trial;
 }
 
@@ -157,7 +157,7 @@ TrainOutcome RecordFailure(const TrainRequest& r, models::RunRecord run, const S
   run.outcome = std::string(models::kRunFailedPrefix) + why.message();
   run.search = {run.id, 0, trials};
   outcome.trained = why;
-  outcome.recorded = models::WriteRun(r.models_dir, run);
+  outcome.recorded = models::Registry(r.models_dir).WriteRun(run);
   outcome.run = std::move(run);
   outcome.features = d.pipeline.features;
   return outcome;
@@ -170,16 +170,17 @@ base::Result<models::RunRecord> ReserveSearch(const TrainRequest& r) {
   std::error_code ec;
   fs::create_directories(r.models_dir, ec);
   if (ec) return base::IoError(fmt::format("cannot create {}: {}", r.models_dir, ec.message()));
+  const models::Registry registry(r.models_dir);
   models::RunRecord search;
   search.trigger = r.trigger;
   search.started_ms = NowMs();
   search.input = r.input.empty() ? r.table : r.input;
   if (r.run_id.empty()) {
-    VIGIL_ASSIGN_OR_RETURN(search.id, models::NewRunId(r.models_dir, r.trigger, search.started_ms));
+    VIGIL_ASSIGN_OR_RETURN(search.id, registry.NewRunId(r.trigger, search.started_ms));
   } else {
     search.id = r.run_id;
   }
-  if (auto champion = models::ReadChampion(r.models_dir); champion.ok()) search.parent = *champion;
+  if (auto champion = registry.ReadChampion(); champion.ok()) search.parent = *champion;
   return search;
 }
 
@@ -202,7 +203,7 @@ base::Result<TrainOutcome> RegisterBest(const TrainRequest& r, const SearchOptio
         fmt::format("best of {} trials{}: trial {} (run {}), {} {:.4f}", ran,
                     outcome.budget_reached ? fmt::format(" (budget {} ms reached)", o.budget_ms) : "",
                     best.number, best.run.id, o.metric, best.score);
-    registered.recorded = models::WriteRun(r.models_dir, registered.run);
+    registered.recorded = models::Registry(r.models_dir).WriteRun(registered.run);
   }
   return registered;
 }

@@ -103,7 +103,7 @@ int Main(int argc, char** argv) {
     spec.every_ms = 50;
     const std::string registry = (std::filesystem::temp_directory_path() / "vigil-monitor-stall").string();
     std::filesystem::create_directories(registry);
-    auto monitor = ScoreMonitor::Make(spec, 0.5, registry, "bench", nullptr);
+    auto monitor = ScoreMonitor::Make(spec, 0.5, models::Registry(registry), "bench", nullptr);
     if (!monitor.ok()) return 1;
     models::ModelVersion model;
     model.version = "v1";

@@ -1,6 +1,6 @@
 #pragma once
 // Internal to vigil::models: whole-file reads and atomic replacement of small files (CHAMPION, run
-// records), shared by registry.cc and runs.cc.
+// records), shared by registry.cc and registry_runs.cc.
 
 #include <filesystem>
 #include <string>

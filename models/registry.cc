@@ -1,6 +1,7 @@
 #include "models/registry.h"
 
 #include <simdjson.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -47,12 +48,15 @@ base::Status CheckGoldenRows(const ModelVersion& v, simdjson::dom::element meta)
 
 }  // namespace
 
-base::Result<std::shared_ptr<const ModelVersion>> LoadVersion(
-    const std::string& registry, const std::string& version,
-    const std::vector<std::string>& expected_features) {
-  const fs::path dir = fs::path(registry) / version;
-  const std::string where = "model " + version + " in '" + registry + "'";
-  VIGIL_ASSIGN_OR_RETURN(std::string meta_text, ReadText(dir / "metadata.json"));
+std::string Registry::MetadataPath(const std::string& version) const {
+  return (fs::path(dir_) / version / "metadata.json").string();
+}
+
+base::Result<std::shared_ptr<const ModelVersion>> Registry::LoadVersion(
+    const std::string& version, const std::vector<std::string>& expected_features) const {
+  const fs::path dir = fs::path(dir_) / version;
+  const std::string where = "model " + version + " in '" + dir_ + "'";
+  VIGIL_ASSIGN_OR_RETURN(std::string meta_text, ReadText(MetadataPath(version)));
   simdjson::dom::parser parser;
   simdjson::dom::element meta;
   if (parser.parse(meta_text).get(meta)) return base::Corruption(where + ": metadata.json is not valid JSON");
@@ -102,55 +106,55 @@ base::Result<std::string> ReadName(const std::string& registry, const char* file
 }
 }  // namespace
 
-base::Result<std::string> ReadChampion(const std::string& registry) {
+base::Result<std::string> Registry::ReadChampion() const {
   std::error_code ec;
-  if (!fs::is_directory(registry, ec))
-    return base::NotFound("the model registry '" + registry + "' does not exist (" +
-                          fs::absolute(registry, ec).string() + " is not a directory)");
-  auto name = ReadName(registry, "CHAMPION");
+  if (!fs::is_directory(dir_, ec))
+    return base::NotFound("the model registry '" + dir_ + "' does not exist (" +
+                          fs::absolute(dir_, ec).string() + " is not a directory)");
+  auto name = ReadName(dir_, "CHAMPION");
   if (!name.ok())
-    return base::NotFound("no champion in '" + registry +
-                          "'; promote a version first: vigil models --registry " + registry + " promote vN");
+    return base::NotFound("no champion in '" + dir_ + "'; promote a version first: vigil models --registry " +
+                          dir_ + " promote vN");
   return name;
 }
 
-base::Result<std::string> ReadCandidate(const std::string& registry) {
-  auto name = ReadName(registry, "CANDIDATE");
-  if (!name.ok()) return base::NotFound("no candidate in '" + registry + "'");
+base::Result<std::string> Registry::ReadCandidate() const {
+  auto name = ReadName(dir_, "CANDIDATE");
+  if (!name.ok()) return base::NotFound("no candidate in '" + dir_ + "'");
   return name;
 }
 
-base::Status ProposeCandidate(const std::string& registry, const std::string& version,
-                              const std::vector<std::string>& expected_features) {
-  VIGIL_RETURN_IF_ERROR(LoadVersion(registry, version, expected_features).status());
-  if (auto champion = ReadChampion(registry); champion.ok() && *champion == version)
+base::Status Registry::ProposeCandidate(const std::string& version,
+                                        const std::vector<std::string>& expected_features) const {
+  VIGIL_RETURN_IF_ERROR(LoadVersion(version, expected_features).status());
+  if (auto champion = ReadChampion(); champion.ok() && *champion == version)
     return base::FailedPrecondition(version + " is already the champion");
-  if (auto current = ReadCandidate(registry); current.ok() && *current != version)
+  if (auto current = ReadCandidate(); current.ok() && *current != version)
     return base::FailedPrecondition(*current + " is on trial; wait for its verdict");
-  VIGIL_RETURN_IF_ERROR(WriteAtomically(fs::path(registry) / "CANDIDATE", version + "\n"));
-  (void)SetVersionRunOutcome(registry, version, kRunCandidate, "");
+  VIGIL_RETURN_IF_ERROR(WriteAtomically(fs::path(dir_) / "CANDIDATE", version + "\n"));
+  (void)SetVersionRunOutcome(version, kRunCandidate, "");
   return base::Status::OK();
 }
 
-base::Status EndCandidate(const std::string& registry, const std::string& version, std::string_view outcome,
-                          const std::string& detail, const std::map<std::string, double>& rollout_metrics) {
-  if (auto current = ReadCandidate(registry); current.ok() && *current == version) {
+base::Status Registry::EndCandidate(const std::string& version, std::string_view outcome,
+                                    const std::string& detail,
+                                    const std::map<std::string, double>& rollout_metrics) const {
+  if (auto current = ReadCandidate(); current.ok() && *current == version) {
     std::error_code ec;
-    fs::remove(fs::path(registry) / "CANDIDATE", ec);
+    fs::remove(fs::path(dir_) / "CANDIDATE", ec);
     if (ec)
-      return base::IoError("cannot remove " + (fs::path(registry) / "CANDIDATE").string() + ": " +
-                           ec.message());
+      return base::IoError("cannot remove " + (fs::path(dir_) / "CANDIDATE").string() + ": " + ec.message());
   }
-  (void)SetVersionRunOutcome(registry, version, outcome, detail, rollout_metrics);
+  (void)SetVersionRunOutcome(version, outcome, detail, rollout_metrics);
   return base::Status::OK();
 }
 
 namespace {
 //! Removes CANDIDATE when it names `version`, which now serves: its trial is over.
-void RemoveCandidateIf(const std::string& registry, const std::string& version) {
-  if (auto candidate = ReadCandidate(registry); candidate.ok() && *candidate == version) {
+void RemoveCandidateIf(const Registry& registry, const std::string& version) {
+  if (auto candidate = registry.ReadCandidate(); candidate.ok() && *candidate == version) {
     std::error_code ec;
-    fs::remove(fs::path(registry) / "CANDIDATE", ec);
+    fs::remove(fs::path(registry.dir()) / "CANDIDATE", ec);
   }
 }
 
@@ -165,19 +169,18 @@ base::Status AppendHistory(const std::string& registry, const std::string& line)
 }
 }  // namespace
 
-base::Status Promote(const std::string& registry, const std::string& version,
-                     const std::vector<std::string>& expected_features, std::string_view detail,
-                     const std::map<std::string, double>& rollout_metrics) {
-  VIGIL_RETURN_IF_ERROR(LoadVersion(registry, version, expected_features).status());
+base::Status Registry::Promote(const std::string& version, const std::vector<std::string>& expected_features,
+                               std::string_view detail,
+                               const std::map<std::string, double>& rollout_metrics) const {
+  VIGIL_RETURN_IF_ERROR(LoadVersion(version, expected_features).status());
   // Promoting the champion again would push it twice on the stack: a rollback would then "restore"
   // the version that serves.
-  if (auto champion = ReadChampion(registry); champion.ok() && *champion == version)
-    return base::Status::OK();
-  VIGIL_RETURN_IF_ERROR(WriteAtomically(fs::path(registry) / "CHAMPION", version + "\n"));
-  VIGIL_RETURN_IF_ERROR(AppendHistory(registry, version));
-  RemoveCandidateIf(registry, version);
+  if (auto champion = ReadChampion(); champion.ok() && *champion == version) return base::Status::OK();
+  VIGIL_RETURN_IF_ERROR(WriteAtomically(fs::path(dir_) / "CHAMPION", version + "\n"));
+  VIGIL_RETURN_IF_ERROR(AppendHistory(dir_, version));
+  RemoveCandidateIf(*this, version);
   // The registry change is done; the run record follows it on a best-effort basis.
-  (void)SetVersionRunOutcome(registry, version, kRunPromoted, detail, rollout_metrics);
+  (void)SetVersionRunOutcome(version, kRunPromoted, detail, rollout_metrics);
   return base::Status::OK();
 }
 
@@ -205,38 +208,37 @@ std::vector<std::string> ChampionStack(const std::string& registry) {
 
 }  // namespace
 
-base::Result<std::string> Rollback(const std::string& registry,
-                                   const std::vector<std::string>& expected_features) {
-  std::vector<std::string> stack = ChampionStack(registry);
+base::Result<std::string> Registry::Rollback(const std::vector<std::string>& expected_features) const {
+  std::vector<std::string> stack = ChampionStack(dir_);
   if (stack.size() < 2)
     return base::FailedPrecondition(
-        "nothing to roll back to in '" + registry +
+        "nothing to roll back to in '" + dir_ +
         "': " + (stack.empty() ? "no champion was promoted" : "only " + stack.back() + " was"));
   const std::string current = stack.back();
   const std::string previous = stack[stack.size() - 2];
   // CHAMPION is what serves: when HISTORY's top is another version (CHAMPION written by hand, or a
   // promotion cut short between the two files), popping would restore the wrong one and mark the
   // wrong run rolled back.
-  VIGIL_ASSIGN_OR_RETURN(const std::string champion, ReadChampion(registry));
+  VIGIL_ASSIGN_OR_RETURN(const std::string champion, ReadChampion());
   if (champion != current)
-    return base::FailedPrecondition("CHAMPION names " + champion + " but the last promotion in " + registry +
+    return base::FailedPrecondition("CHAMPION names " + champion + " but the last promotion in " + dir_ +
                                     "/HISTORY is " + current + "; promote the version that should serve");
   // The version that serves again is verified as a promotion verifies it.
-  VIGIL_RETURN_IF_ERROR(LoadVersion(registry, previous, expected_features).status());
-  VIGIL_RETURN_IF_ERROR(WriteAtomically(fs::path(registry) / "CHAMPION", previous + "\n"));
-  VIGIL_RETURN_IF_ERROR(AppendHistory(registry, std::string(kRollbackPrefix) + current));
-  RemoveCandidateIf(registry, previous);
-  (void)SetVersionRunOutcome(registry, current, kRunRolledBack, "");
+  VIGIL_RETURN_IF_ERROR(LoadVersion(previous, expected_features).status());
+  VIGIL_RETURN_IF_ERROR(WriteAtomically(fs::path(dir_) / "CHAMPION", previous + "\n"));
+  VIGIL_RETURN_IF_ERROR(AppendHistory(dir_, std::string(kRollbackPrefix) + current));
+  RemoveCandidateIf(*this, previous);
+  (void)SetVersionRunOutcome(current, kRunRolledBack, "");
   // Its run says promoted again, as CHAMPION does.
-  (void)SetVersionRunOutcome(registry, previous, kRunPromoted, "");
+  (void)SetVersionRunOutcome(previous, kRunPromoted, "");
   return previous;
 }
 
-base::Status WriteDriftSignal(const std::string& registry, const DriftSignal& signal) {
+base::Status Registry::WriteDriftSignal(const DriftSignal& signal) const {
   std::string reason = signal.reason;
   std::replace(reason.begin(), reason.end(), '\n', ' ');
   const std::string line = std::to_string(signal.time_ms) + "\t" + signal.version + "\t" + reason + "\n";
-  const fs::path path = fs::path(registry) / "DRIFT";
+  const fs::path path = fs::path(dir_) / "DRIFT";
   std::ofstream out(path, std::ios::app | std::ios::binary);
   out.write(line.data(), static_cast<std::streamsize>(line.size()));
   out.flush();
@@ -244,13 +246,13 @@ base::Status WriteDriftSignal(const std::string& registry, const DriftSignal& si
   return base::Status::OK();
 }
 
-base::Result<DriftSignal> ReadDriftSignal(const std::string& registry) {
-  auto text = ReadText(fs::path(registry) / "DRIFT");
-  if (!text.ok()) return base::NotFound("no drift signal in '" + registry + "'");
+base::Result<DriftSignal> Registry::ReadDriftSignal() const {
+  auto text = ReadText(fs::path(dir_) / "DRIFT");
+  if (!text.ok()) return base::NotFound("no drift signal in '" + dir_ + "'");
   // The newest complete line (a line still being appended has no newline yet).
   const std::string& all = *text;
   const size_t end = all.rfind('\n');
-  if (end == std::string::npos) return base::NotFound("no drift signal in '" + registry + "'");
+  if (end == std::string::npos) return base::NotFound("no drift signal in '" + dir_ + "'");
   const size_t previous = end == 0 ? std::string::npos : all.rfind('\n', end - 1);
   const size_t begin = previous == std::string::npos ? 0 : previous + 1;
   const std::string line = all.substr(begin, end - begin);
@@ -259,22 +261,78 @@ base::Result<DriftSignal> ReadDriftSignal(const std::string& registry) {
   std::string time;
   if (!std::getline(in, time, '\t') || !std::getline(in, signal.version, '\t') ||
       !std::getline(in, signal.reason))
-    return base::Corruption("malformed DRIFT in '" + registry + "'");
+    return base::Corruption("malformed DRIFT in '" + dir_ + "'");
   try {
     signal.time_ms = std::stoll(time);
   } catch (...) {
-    return base::Corruption("malformed DRIFT in '" + registry + "'");
+    return base::Corruption("malformed DRIFT in '" + dir_ + "'");
   }
   return signal;
 }
 
-base::Result<std::vector<std::string>> ListVersions(const std::string& registry) {
+std::vector<std::string> Registry::ListUnregistered() const {
+  std::error_code ec;
+  std::vector<std::string> folders;
+  for (const auto& entry : fs::directory_iterator(dir_, ec))
+    if (entry.is_directory() && !fs::exists(entry.path() / "metadata.json") &&
+        (fs::exists(entry.path() / "model.json") || fs::exists(entry.path() / "model.ubj")))
+      folders.push_back(entry.path().filename());
+  std::sort(folders.begin(), folders.end());
+  return folders;
+}
+
+std::string Registry::NextVersionName() const {
+  int64_t highest = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() < 2 || name[0] != 'v' || !std::all_of(name.begin() + 1, name.end(), ::isdigit)) continue;
+    highest = std::max<int64_t>(highest, std::stoll(name.substr(1)));
+  }
+  return "v" + std::to_string(highest + 1);
+}
+
+base::Status Registry::CheckVersionFree(const std::string& version) const {
+  const fs::path target = fs::path(dir_) / version;
+  if (fs::exists(target))
+    return base::Status(base::StatusCode::kAlreadyExists, target.string() + " exists already");
+  return base::Status::OK();
+}
+
+namespace {
+base::Status WriteFile(const fs::path& path, std::string_view data) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(data.data(), static_cast<std::streamsize>(data.size()));
+  out.close();
+  return out ? base::Status::OK() : base::IoError("cannot write " + path.string());
+}
+}  // namespace
+
+base::Status Registry::AddVersion(const std::string& version, const std::string& model_file,
+                                  std::string_view model, std::string_view metadata) const {
+  VIGIL_RETURN_IF_ERROR(CheckVersionFree(version));
+  const fs::path target = fs::path(dir_) / version;
+  const fs::path staging = fs::path(dir_) / ("." + version + ".tmp-" + std::to_string(::getpid()));
+  std::error_code ec;
+  fs::remove_all(staging, ec);
+  fs::create_directories(staging, ec);
+  if (ec) return base::IoError("cannot create " + staging.string() + ": " + ec.message());
+  VIGIL_RETURN_IF_ERROR(WriteFile(staging / model_file, model));
+  VIGIL_RETURN_IF_ERROR(WriteFile(staging / "metadata.json", metadata));
+  fs::rename(staging, target, ec);
+  if (ec)
+    return base::IoError("cannot rename " + staging.string() + " to " + target.string() + ": " +
+                         ec.message());
+  return base::Status::OK();
+}
+
+base::Result<std::vector<std::string>> Registry::ListVersions() const {
   std::error_code ec;
   std::vector<std::string> versions;
-  for (const auto& entry : fs::directory_iterator(registry, ec))
+  for (const auto& entry : fs::directory_iterator(dir_, ec))
     if (entry.is_directory() && fs::exists(entry.path() / "metadata.json"))
       versions.push_back(entry.path().filename());
-  if (ec) return base::NotFound("cannot list '" + registry + "': " + ec.message());
+  if (ec) return base::NotFound("cannot list '" + dir_ + "': " + ec.message());
   std::sort(versions.begin(), versions.end());
   return versions;
 }

@@ -1,36 +1,23 @@
 #include "models/runs.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <simdjson.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <cctype>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <optional>
 #include <vector>
 
 #include "base/json.h"
 #include "base/time.h"
-#include "models/file_io.h"
 
 namespace vigil::models {
 namespace {
 
-namespace fs = std::filesystem;
 namespace dom = simdjson::dom;
 
 constexpr std::string_view kFormat = "vigil-run/1";
-constexpr std::string_view kExtension = ".json";
-//! Sequence numbers per second of NewRunId: four digits keep ids fixed-width, hence sortable.
-constexpr int kMaxRunsPerSecond = 10'000;
 
 using base::JsonString;
 
@@ -55,16 +42,6 @@ std::string ObjectJson(const Map& map, Format format) {
   std::vector<std::string> items;
   for (const auto& [key, value] : map) items.push_back(JsonString(key) + ": " + format(value));
   return fmt::format("{{{}}}", fmt::join(items, ", "));
-}
-
-bool IsRunId(std::string_view id) {
-  return !id.empty() && id[0] != '.' && std::all_of(id.begin(), id.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
-  });
-}
-
-fs::path RunPath(const std::string& registry, std::string_view id) {
-  return fs::path(RunsDir(registry)) / (std::string(id) + std::string(kExtension));
 }
 
 //! Reads typed members of one JSON object; the first error sticks and names the member.
@@ -178,26 +155,6 @@ base::Result<int64_t> ParseInt(std::string_view text, std::string_view what, std
   return v;
 }
 
-//! Creates `path` holding `text` only if it does not exist, and never visible half-written: the text
-//! goes to a private file first, which is then hard-linked to `path` (link fails if `path` exists).
-//! Returns false when `path` exists already.
-base::Result<bool> CreateExclusively(const fs::path& path, const std::string& text) {
-  static std::atomic<uint64_t> counter{0};
-  const fs::path tmp = fmt::format("{}.{}-{}.tmp", path.string(), ::getpid(), counter.fetch_add(1));
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out) return base::IoError("cannot write '" + tmp.string() + "'");
-  }
-  const int rc = ::link(tmp.c_str(), path.c_str());
-  const int err = errno;
-  std::error_code ec;
-  fs::remove(tmp, ec);
-  if (rc == 0) return true;
-  if (err == EEXIST) return false;
-  return base::IoError(fmt::format("cannot create '{}': {}", path.string(), std::strerror(err)));
-}
-
 }  // namespace
 
 std::string RunToJson(const RunRecord& r) {
@@ -303,99 +260,6 @@ base::Result<OffsetRange> ParseOffsetRange(std::string_view text) {
   if (r.end < r.first)
     return base::InvalidArgument(fmt::format("offset range '{}': END is before FIRST", text));
   return r;
-}
-
-std::string RunsDir(const std::string& registry) { return (fs::path(registry) / "runs").string(); }
-
-base::Result<std::string> NewRunId(const std::string& registry, std::string_view trigger, int64_t now_ms) {
-  std::error_code ec;
-  fs::create_directories(RunsDir(registry), ec);
-  if (ec) return base::IoError(fmt::format("cannot create '{}': {}", RunsDir(registry), ec.message()));
-  std::string stamp;  // "YYYYMMDD-HHMMSS" from "YYYY-MM-DDTHH:MM:SSZ"
-  for (const char c : IsoTime(now_ms)) {
-    if (c == 'T')
-      stamp += '-';
-    else if (std::isdigit(static_cast<unsigned char>(c)))
-      stamp += c;
-  }
-  RunRecord run;
-  run.trigger = std::string(trigger);
-  run.started_ms = now_ms;
-  run.outcome = std::string(kRunRunning);
-  for (int seq = 1; seq < kMaxRunsPerSecond; ++seq) {
-    run.id = fmt::format("r{}-{:04d}", stamp, seq);
-    VIGIL_ASSIGN_OR_RETURN(const bool created, CreateExclusively(RunPath(registry, run.id), RunToJson(run)));
-    if (created) return run.id;
-  }
-  return base::FailedPrecondition(
-      fmt::format("{} runs started in one second in '{}'", kMaxRunsPerSecond, registry));
-}
-
-base::Status WriteRun(const std::string& registry, const RunRecord& run) {
-  if (!IsRunId(run.id)) return base::InvalidArgument(fmt::format("'{}' is not a run id", run.id));
-  std::error_code ec;
-  fs::create_directories(RunsDir(registry), ec);
-  if (ec) return base::IoError(fmt::format("cannot create '{}': {}", RunsDir(registry), ec.message()));
-  return WriteAtomically(RunPath(registry, run.id), RunToJson(run));
-}
-
-base::Result<RunRecord> ReadRun(const std::string& registry, std::string_view id) {
-  if (!IsRunId(id)) return base::InvalidArgument(fmt::format("'{}' is not a run id", id));
-  const fs::path path = RunPath(registry, id);
-  auto text = ReadText(path);
-  if (!text.ok()) return base::NotFound(fmt::format("no run '{}' in '{}'", id, registry));
-  VIGIL_ASSIGN_OR_RETURN(RunRecord run, RunFromJson(*text, path.string()));
-  if (run.id != id) return base::Corruption(fmt::format("{}: holds run '{}'", path.string(), run.id));
-  return run;
-}
-
-base::Result<std::vector<RunRecord>> ListRuns(const std::string& registry) {
-  std::error_code ec;
-  if (!fs::is_directory(registry, ec))
-    return base::NotFound(fmt::format("no registry directory '{}'", registry));
-  std::vector<std::string> ids;
-  const fs::path dir = RunsDir(registry);
-  if (!fs::exists(dir, ec)) return std::vector<RunRecord>();
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (!entry.is_regular_file() || !name.ends_with(kExtension)) continue;
-    ids.push_back(name.substr(0, name.size() - kExtension.size()));
-  }
-  if (ec) return base::IoError(fmt::format("cannot list '{}': {}", dir.string(), ec.message()));
-  std::sort(ids.begin(), ids.end());
-  std::vector<RunRecord> runs;
-  for (const std::string& id : ids) {
-    VIGIL_ASSIGN_OR_RETURN(RunRecord run, ReadRun(registry, id));
-    runs.push_back(std::move(run));
-  }
-  return runs;
-}
-
-base::Status SetRunOutcome(const std::string& registry, std::string_view id, std::string_view outcome,
-                           std::string_view detail) {
-  VIGIL_ASSIGN_OR_RETURN(RunRecord run, ReadRun(registry, id));
-  run.outcome = std::string(outcome);
-  run.detail = std::string(detail);
-  return WriteRun(registry, run);
-}
-
-base::Result<std::optional<RunRecord>> FindRunOfVersion(const std::string& registry,
-                                                        std::string_view version) {
-  VIGIL_ASSIGN_OR_RETURN(std::vector<RunRecord> runs, ListRuns(registry));
-  for (auto it = runs.rbegin(); it != runs.rend(); ++it)
-    if (it->model_version == version) return std::optional<RunRecord>(std::move(*it));
-  return std::optional<RunRecord>();
-}
-
-base::Status SetVersionRunOutcome(const std::string& registry, std::string_view version,
-                                  std::string_view outcome, std::string_view detail,
-                                  const std::map<std::string, double>& rollout_metrics) {
-  VIGIL_ASSIGN_OR_RETURN(std::optional<RunRecord> run, FindRunOfVersion(registry, version));
-  if (!run) return base::Status::OK();
-  run->outcome = std::string(outcome);
-  run->detail = std::string(detail);
-  if (!rollout_metrics.empty()) run->rollout_metrics = rollout_metrics;
-  return WriteRun(registry, *run);
 }
 
 }  // namespace vigil::models

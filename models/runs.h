@@ -1,22 +1,13 @@
 #pragma once
-// Training run records: one JSON file per run, `<registry>/runs/<run id>.json`, next to the model
-// versions they produce. A run is written when it starts (outcome "running") and rewritten when it
-// ends; `vigil models promote|rollback` update the outcome of the run that registered the version.
-// The files are the store: records survive restarts, and any process may read them.
-//
-// Lifecycle of a record:
-//   1. NewRunId reserves an id and writes a first record {id, trigger, started_ms, outcome "running"};
-//   2. the trainer fills the record and WriteRun replaces the file (window, offsets, params, metrics,
-//      version, sha256, outcome "registered" or "failed: <reason>");
-//   3. later, SetRunOutcome / SetVersionRunOutcome change only `outcome` and `detail`.
-//
-// Thread-safety: every call is a function of the directory. Each write replaces the whole file
-// atomically (tmp + rename), so readers never see half a record. Read-modify-write calls
-// (SetRunOutcome) are not serialised: two writers of the same run at once may lose one update.
+// Training run records: what one training run read, did and produced, and its JSON form. The records
+// are stored one file per run, `<registry>/runs/<run id>.json`, next to the model versions they
+// produce, and read and written only through models::Registry (registry.h), which also states their
+// lifecycle: written when a run starts (outcome "running"), rewritten when it ends, and updated when
+// its version becomes the candidate, the champion, or is rolled back. The files are the store:
+// records survive restarts, and any process may read them.
 
 #include <cstdint>
 #include <map>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -122,35 +113,5 @@ base::Result<RunRecord> RunFromJson(std::string_view json, std::string_view what
 //! Parses "TOPIC:PARTITION:FIRST-END" (e.g. "transactions:0:1200-5400"). InvalidArgument otherwise,
 //! or when END < FIRST.
 base::Result<OffsetRange> ParseOffsetRange(std::string_view text);
-
-//! `<registry>/runs`.
-std::string RunsDir(const std::string& registry);
-
-//! Reserves a new run id, sortable by start time: "r" + YYYYMMDD-HHMMSS (UTC, of `now_ms`) + "-" +
-//! a 4-digit sequence number, the first free one. The reservation is the file itself: it is created
-//! exclusively (so concurrent processes never share an id) holding {id, trigger, started_ms = now_ms,
-//! outcome "running"}. Creates `<registry>/runs` if needed. IoError if it cannot; FailedPrecondition
-//! after 10,000 runs in one second.
-base::Result<std::string> NewRunId(const std::string& registry, std::string_view trigger, int64_t now_ms);
-//! Creates or replaces `<registry>/runs/<run.id>.json`, atomically. InvalidArgument for a bad id.
-base::Status WriteRun(const std::string& registry, const RunRecord& run);
-//! Reads one run. InvalidArgument for an id that is not a file name ([A-Za-z0-9._-], no leading
-//! '.'); NotFound "no run 'ID' in 'REGISTRY'"; Corruption naming the file.
-base::Result<RunRecord> ReadRun(const std::string& registry, std::string_view id);
-//! Every run, sorted by id (oldest first). Empty when `<registry>/runs` does not exist; NotFound if
-//! `registry` itself does not; Corruption naming the file if any record does not parse.
-base::Result<std::vector<RunRecord>> ListRuns(const std::string& registry);
-//! Sets `outcome` and `detail` of an existing run (read, modify, write). Errors as ReadRun/WriteRun.
-base::Status SetRunOutcome(const std::string& registry, std::string_view id, std::string_view outcome,
-                           std::string_view detail);
-//! The most recent run (highest id) that registered `version`; nullopt if none did (versions made
-//! before run records existed, or copied in). Errors as ListRuns.
-base::Result<std::optional<RunRecord>> FindRunOfVersion(const std::string& registry,
-                                                        std::string_view version);
-//! Sets the outcome of FindRunOfVersion's run; OK and no change when there is none. Non-empty
-//! `rollout_metrics` replace the run's (a verdict's figures); empty ones leave them.
-base::Status SetVersionRunOutcome(const std::string& registry, std::string_view version,
-                                  std::string_view outcome, std::string_view detail,
-                                  const std::map<std::string, double>& rollout_metrics = {});
 
 }  // namespace vigil::models

@@ -5,12 +5,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <sstream>
 
 #include "base/json.h"
+#include "models/registry.h"
 
 namespace vigil::monitor {
 namespace {
@@ -286,8 +286,9 @@ base::Result<ReferenceSet> LoadReference(const std::string& metadata_path) {
   return set;
 }
 
-base::Result<ReferenceSet> LoadVersionReference(const std::string& registry, const std::string& version) {
-  return LoadReference((std::filesystem::path(registry) / version / "metadata.json").string());
+base::Result<ReferenceSet> LoadVersionReference(const models::Registry& registry,
+                                                const std::string& version) {
+  return LoadReference(registry.MetadataPath(version));
 }
 
 }  // namespace vigil::monitor

@@ -25,6 +25,10 @@
 
 #include "base/status.h"
 
+namespace vigil::models {
+class Registry;
+}  // namespace vigil::models
+
 namespace vigil::monitor {
 
 //! Most edges a histogram may have: the edges fit one 64-byte cache line, and finding a value's bin
@@ -49,7 +53,8 @@ class ReferenceHistogram {
   //! kMaxEdges; `fractions` of size edges.size() + 2 (value bins, then missing), each in [0, 1],
   //! summing to 1 within 1e-6; `count` >= 1 values it was computed from. InvalidArgument otherwise,
   //! saying which rule fails.
-  static base::Result<ReferenceHistogram> Make(std::vector<float> edges, std::vector<double> fractions, int64_t count);
+  static base::Result<ReferenceHistogram> Make(std::vector<float> edges, std::vector<double> fractions,
+                                               int64_t count);
 
   //! The bin of `value`: 0 .. num_value_bins() - 1, or missing_bin() for NaN. Cost: a binary search
   //! over <= 16 floats; no allocation.
@@ -90,10 +95,12 @@ class ReferenceSet {
   //! (so scores.size() == num_rows). `bins` as in ReferenceHistogram::FromValues. InvalidArgument for
   //! mismatched sizes, no rows, empty or duplicate names.
   static base::Result<ReferenceSet> Build(std::span<const std::string> names, std::span<const float> features,
-                                          size_t num_rows, std::span<const float> scores, int bins = kDefaultBins);
+                                          size_t num_rows, std::span<const float> scores,
+                                          int bins = kDefaultBins);
 
   //! A set from its parts; `names` and `histograms` of the same size, names unique and non-empty.
-  static base::Result<ReferenceSet> Make(std::vector<std::string> names, std::vector<ReferenceHistogram> histograms,
+  static base::Result<ReferenceSet> Make(std::vector<std::string> names,
+                                         std::vector<ReferenceHistogram> histograms,
                                          ReferenceHistogram score);
 
   //! Parses the JSON text of a serialized set (the object ToJson writes). InvalidArgument naming the
@@ -120,7 +127,8 @@ class ReferenceSet {
 
  private:
   //! Used by the factories only.
-  ReferenceSet(std::vector<std::string> names, std::vector<ReferenceHistogram> features, ReferenceHistogram score)
+  ReferenceSet(std::vector<std::string> names, std::vector<ReferenceHistogram> features,
+               ReferenceHistogram score)
       : names_(std::move(names)), features_(std::move(features)), score_(std::move(score)) {}
 
   std::vector<std::string> names_;            //!< Feature names, input order.
@@ -134,7 +142,7 @@ class ReferenceSet {
 //! and the member, if the file is not JSON or the reference is malformed.
 base::Result<ReferenceSet> LoadReference(const std::string& metadata_path);
 
-//! LoadReference of `<registry>/<version>/metadata.json`.
-base::Result<ReferenceSet> LoadVersionReference(const std::string& registry, const std::string& version);
+//! LoadReference of the metadata.json of `version` in `registry`.
+base::Result<ReferenceSet> LoadVersionReference(const models::Registry& registry, const std::string& version);
 
 }  // namespace vigil::monitor

@@ -97,6 +97,7 @@ class ScoreOperator final : public engine::Operator {
                 std::shared_ptr<const ModelVersion> initial)
       : Operator(std::move(name)),
         spec_(std::move(spec)),
+        registry_(spec_.registry),
         feature_columns_(std::move(feature_columns)),
         features_(std::move(features)),
         score_(score),
@@ -307,9 +308,9 @@ class ScoreOperator final : public engine::Operator {
   }
 
   void FollowChampion() {
-    auto champion = models::ReadChampion(spec_.registry);
+    auto champion = registry_.ReadChampion();
     if (!champion.ok() || *champion == current_.load()->version || *champion == refused_) return;
-    auto next = models::LoadVersion(spec_.registry, *champion, features_);
+    auto next = registry_.LoadVersion(*champion, features_);
     if (!next.ok()) {
       spdlog::error("refusing model {}: {} (still serving {})", *champion, next.status().message(),
                     current_.load()->version);
@@ -331,7 +332,7 @@ class ScoreOperator final : public engine::Operator {
   }
 
   void FollowCandidate() {
-    auto name = models::ReadCandidate(spec_.registry);
+    auto name = registry_.ReadCandidate();
     const auto trial = trial_.load();
     if (!name.ok()) {
       if (trial) EndTrial("withdrawn");
@@ -339,12 +340,11 @@ class ScoreOperator final : public engine::Operator {
     }
     if ((trial && trial->model->version == *name) || *name == refused_candidate_) return;
     if (*name == current_.load()->version) return;
-    auto model = models::LoadVersion(spec_.registry, *name, features_);
+    auto model = registry_.LoadVersion(*name, features_);
     if (!model.ok()) {
       spdlog::error("rollout: refusing candidate {}: {}", *name, model.status().message());
       refused_candidate_ = *name;
-      (void)models::EndCandidate(spec_.registry, *name, models::kRunRejected,
-                                 "refused: " + model.status().message());
+      (void)registry_.EndCandidate(*name, models::kRunRejected, "refused: " + model.status().message());
       judge_->Count("refused");
       return;
     }
@@ -381,12 +381,9 @@ class ScoreOperator final : public engine::Operator {
     if (verdict.kind == RolloutVerdict::Kind::kWait) return;
     const std::string& name = trial->model->version;
     if (verdict.kind == RolloutVerdict::Kind::kPromote) {
-      if (base::Status st =
-              models::Promote(spec_.registry, name, features_, verdict.detail, verdict.Figures());
-          !st.ok()) {
+      if (base::Status st = registry_.Promote(name, features_, verdict.detail, verdict.Figures()); !st.ok()) {
         spdlog::error("rollout: cannot promote {}: {}", name, st.message());
-        (void)models::EndCandidate(spec_.registry, name, models::kRunRejected,
-                                   "promotion failed: " + st.message());
+        (void)registry_.EndCandidate(name, models::kRunRejected, "promotion failed: " + st.message());
         judge_->Count("refused");
       } else {
         current_.store(trial->model);
@@ -395,8 +392,8 @@ class ScoreOperator final : public engine::Operator {
       }
     } else {
       const bool canary = trial->canary;
-      (void)models::EndCandidate(spec_.registry, name, canary ? models::kRunRolledBack : models::kRunRejected,
-                                 verdict.detail, verdict.Figures());
+      (void)registry_.EndCandidate(name, canary ? models::kRunRolledBack : models::kRunRejected,
+                                   verdict.detail, verdict.Figures());
       spdlog::warn("rollout: {} {}: {}", name, canary ? "rolled back" : "rejected", verdict.detail);
       judge_->Count(canary ? "rolled_back" : "rejected");
     }
@@ -405,6 +402,7 @@ class ScoreOperator final : public engine::Operator {
   }
 
   config::ScoreSpec spec_;
+  const models::Registry registry_;  // spec_.registry
   std::vector<int> feature_columns_;
   std::vector<std::string> features_;
   int score_, decision_, version_, reasons_;
@@ -441,9 +439,10 @@ base::Result<std::unique_ptr<engine::Operator>> MakeScore(engine::BindContext& c
     if (c < 0) return config::ConfigError(ctx.spec.loc, "feature '" + f + "' is not computed before 'score'");
     columns.push_back(c);
   }
-  auto champion = models::ReadChampion(spec.registry);
+  const models::Registry registry(spec.registry);
+  auto champion = registry.ReadChampion();
   if (!champion.ok()) return config::ConfigError(ctx.spec.loc, champion.status().message());
-  auto model = models::LoadVersion(spec.registry, *champion, features);
+  auto model = registry.LoadVersion(*champion, features);
   if (!model.ok()) return config::ConfigError(ctx.spec.loc, model.status().message());
   auto score = ctx.schema.Add("SCORE", config::FieldType::kDouble);
   auto decision = ctx.schema.Add("DECISION", config::FieldType::kDouble);
@@ -466,8 +465,8 @@ base::Result<std::unique_ptr<engine::Operator>> MakeScore(engine::BindContext& c
   }
   std::unique_ptr<ScoreMonitor> monitor;
   if (spec.monitor.enabled) {
-    auto made = ScoreMonitor::Make(spec.monitor, spec.review_threshold.value_or(spec.threshold),
-                                   spec.registry, ctx.pipeline.name, ctx.metrics,
+    auto made = ScoreMonitor::Make(spec.monitor, spec.review_threshold.value_or(spec.threshold), registry,
+                                   ctx.pipeline.name, ctx.metrics,
                                    spec.retrain.on_drift ? spec.retrain.drift_psi : 0);
     if (!made.ok()) return config::ConfigError(spec.monitor.loc, made.status().message());
     monitor = std::move(made).value();

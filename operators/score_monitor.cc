@@ -23,7 +23,8 @@ using prometheus::Family;
 using prometheus::Gauge;
 
 struct ScoreMonitor::Impl {
-  std::string registry, pipeline;
+  models::Registry registry{""};  // set by Make
+  std::string pipeline;
   double review_threshold = 0.5;
   double drift_signal_psi = 0;  // 0: no drift signal
   // Per feature, then the score: a PSI signal was raised for it and it has not fallen back under since.
@@ -113,11 +114,9 @@ Family<Gauge>* MakeFamily(prometheus::Registry& r, const std::string& name, cons
 }
 }  // namespace
 
-base::Result<std::unique_ptr<ScoreMonitor>> ScoreMonitor::Make(const config::MonitorSpec& spec,
-                                                               double review_threshold, std::string registry,
-                                                               std::string pipeline,
-                                                               std::shared_ptr<prometheus::Registry> metrics,
-                                                               double drift_signal_psi) {
+base::Result<std::unique_ptr<ScoreMonitor>> ScoreMonitor::Make(
+    const config::MonitorSpec& spec, double review_threshold, models::Registry registry, std::string pipeline,
+    std::shared_ptr<prometheus::Registry> metrics, double drift_signal_psi) {
   auto impl = std::make_unique<Impl>();
   impl->drift_signal_psi = drift_signal_psi;
   impl->registry = std::move(registry);
@@ -392,7 +391,7 @@ void ScoreMonitor::Export(std::unique_lock<std::mutex>& lock) {
   }
   for (const std::string& reason : signals) {
     spdlog::warn("model {}: drift: {}", version, reason);
-    if (base::Status st = models::WriteDriftSignal(m.registry, {wall_ms, version, reason}); !st.ok())
+    if (base::Status st = m.registry.WriteDriftSignal({wall_ms, version, reason}); !st.ok())
       spdlog::warn("drift signal not written: {}", st.message());
   }
   lock.lock();

@@ -66,14 +66,14 @@ struct ScoredEvent {
 
 class ScoreMonitor {
  public:
-  //! `metrics` may be null (nothing exported; the monitor still runs). `registry` is the models
-  //! directory whose versions carry the reference histograms.
+  //! `metrics` may be null (nothing exported; the monitor still runs). `registry` holds the
+  //! versions whose metadata carries the reference histograms.
   //! `drift_signal_psi` > 0: when a feature's or the score's PSI reaches it over a full drift window
   //! (each latched on its own: again only after it fell back under), or when the change detector
   //! alarms (once per version), a drift signal is appended to the registry (models::DriftSignal) for
   //! the retraining worker.
   static base::Result<std::unique_ptr<ScoreMonitor>> Make(const config::MonitorSpec& spec,
-                                                          double review_threshold, std::string registry,
+                                                          double review_threshold, models::Registry registry,
                                                           std::string pipeline,
                                                           std::shared_ptr<prometheus::Registry> metrics,
                                                           double drift_signal_psi = 0);

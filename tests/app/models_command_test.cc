@@ -175,7 +175,7 @@ void ImportFromPython(const std::string& python, const std::string& major) {
     python_scores[std::stoll(line.substr(0, line.find(',')))] = std::stod(line.substr(line.find(',') + 1));
   REQUIRE(python_scores.size() == ids.size());
   for (const char* v : {"v1", "v2"}) {
-    auto served = models::LoadVersion(models, v, features);
+    auto served = models::Registry(models).LoadVersion(v, features);
     REQUIRE(served.ok());
     std::vector<size_t> rows(ids.size());
     for (size_t i = 0; i < rows.size(); ++i) rows[i] = i;

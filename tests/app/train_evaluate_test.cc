@@ -150,9 +150,9 @@ TEST_CASE("train stores reference histograms of every feature and the score in m
                     "2018-04-11", "--rounds", "10"},
                    &out) == 0);
   INFO(out);
-  auto version = models::LoadVersion(models, "v1", {});
+  auto version = models::Registry(models).LoadVersion("v1", {});
   REQUIRE(version.ok());
-  auto reference = monitor::LoadVersionReference(models, "v1");
+  auto reference = monitor::LoadVersionReference(models::Registry(models), "v1");
   INFO(reference.status().ToString());
   REQUIRE(reference.ok());
   CHECK(reference->feature_names() == (*version)->features);
@@ -399,7 +399,7 @@ TEST_CASE("a table whose last rows have no label yet trains on the labelled days
 //! Validation AP of `version`, computed here from the table: its Forest over the rows of [start, end).
 double ValidationAp(const std::string& registry, const std::string& version, int64_t start_ms,
                     int64_t end_ms) {
-  auto model = models::LoadVersion(registry, version, {});
+  auto model = models::Registry(registry).LoadVersion(version, {});
   REQUIRE(model.ok());
   auto table = app::ReadTrainingTable(SmallTable(), (*model)->features);
   REQUIRE(table.ok());
@@ -428,7 +428,7 @@ TEST_CASE("train records its run: window, offsets, params, metrics, hash, versio
                     "transactions:1:7-1190"},
                    &out) == 0);
   INFO(out);
-  auto runs = models::ListRuns(models);
+  auto runs = models::Registry(models).ListRuns();
   REQUIRE(runs.ok());
   REQUIRE(runs->size() == 1);
   const models::RunRecord& run = runs->front();
@@ -492,7 +492,7 @@ TEST_CASE("failed runs are recorded, and validation is skipped with a note when 
   CHECK(RunVigil({"train", kPipeline, "--table", SmallTable(), "--models-dir", models, "--train-start",
                   "2019-01-01"},
                  &out) == 2);
-  auto runs = models::ListRuns(models);
+  auto runs = models::Registry(models).ListRuns();
   REQUIRE(runs.ok());
   REQUIRE(runs->size() == 1);
   CHECK(runs->front().outcome.find("failed: empty training window") == 0);
@@ -524,7 +524,7 @@ TEST_CASE("failed runs are recorded, and validation is skipped with a note when 
   CHECK(run.validation_window.empty());
   CHECK(run.validation_metrics.empty());
   CHECK(run.detail.empty());
-  runs = models::ListRuns(models);
+  runs = models::Registry(models).ListRuns();
   REQUIRE(runs.ok());
   // A bad --offsets fails a run that has started; an unknown --trigger is refused before any starts.
   CHECK(runs->size() == 4);

@@ -18,6 +18,7 @@
 #include "base/time.h"
 #include "config/pipeline_config.h"
 #include "models/forest.h"
+#include "models/registry.h"
 #include "models/runs.h"
 #include "tests/support/handbook.h"
 #include "tests/support/handbook_table.h"
@@ -67,7 +68,7 @@ struct Runs {
 };
 
 Runs ReadRuns(const std::string& models) {
-  auto all = models::ListRuns(models);
+  auto all = models::Registry(models).ListRuns();
   REQUIRE(all.ok());
   Runs runs;
   for (const models::RunRecord& r : *all) (r.trigger == "search" ? runs.trials : runs.others).push_back(r);
@@ -324,7 +325,7 @@ TEST_CASE("the retrainer's search respects its budget: the trials it ran, the be
   REQUIRE(id.ok());
   models::RunRecord run;
   while (std::chrono::steady_clock::now() < deadline) {
-    auto read = models::ReadRun(registry, *id);
+    auto read = models::Registry(registry).ReadRun(*id);
     if (read.ok() && read->outcome != "running" && !(*retrainer)->busy()) {
       run = *read;
       break;

@@ -11,36 +11,37 @@ namespace vigil::models {
 namespace {
 
 TEST_CASE("drift signals are appended and the newest complete one is read", "[models]") {
-  const std::string registry = testing::TempDir("vigil-drift-signal");
-  auto none = ReadDriftSignal(registry);
+  const std::string dir = testing::TempDir("vigil-drift-signal");
+  const Registry registry(dir);
+  auto none = registry.ReadDriftSignal();
   REQUIRE_FALSE(none.ok());
   CHECK(none.status().code() == base::StatusCode::kNotFound);
 
-  REQUIRE(WriteDriftSignal(registry, {1000, "v1", "card precision dropped (change detector)"}).ok());
-  REQUIRE(WriteDriftSignal(registry, {2000, "v1", "TX_AMOUNT PSI 0.412 >=\n0.25"}).ok());
-  auto newest = ReadDriftSignal(registry);
+  REQUIRE(registry.WriteDriftSignal({1000, "v1", "card precision dropped (change detector)"}).ok());
+  REQUIRE(registry.WriteDriftSignal({2000, "v1", "TX_AMOUNT PSI 0.412 >=\n0.25"}).ok());
+  auto newest = registry.ReadDriftSignal();
   REQUIRE(newest.ok());
   CHECK(newest->time_ms == 2000);
   CHECK(newest->version == "v1");
   CHECK(newest->reason == "TX_AMOUNT PSI 0.412 >= 0.25");  // a newline in a reason cannot split the line
 
   // Both signals stay in the file, oldest first.
-  std::ifstream in(std::filesystem::path(registry) / "DRIFT");
+  std::ifstream in(std::filesystem::path(dir) / "DRIFT");
   const std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   CHECK(all == "1000\tv1\tcard precision dropped (change detector)\n2000\tv1\tTX_AMOUNT PSI 0.412 >= 0.25\n");
 
   // A line still being appended (no newline yet) is not read.
-  std::ofstream(std::filesystem::path(registry) / "DRIFT", std::ios::app) << "3000\tv2\tscore P";
-  newest = ReadDriftSignal(registry);
+  std::ofstream(std::filesystem::path(dir) / "DRIFT", std::ios::app) << "3000\tv2\tscore P";
+  newest = registry.ReadDriftSignal();
   REQUIRE(newest.ok());
   CHECK(newest->time_ms == 2000);
 
   // A malformed newest line is refused with the registry named.
-  std::ofstream(std::filesystem::path(registry) / "DRIFT", std::ios::app) << "SI 0.3\nnot a signal\n";
-  auto bad = ReadDriftSignal(registry);
+  std::ofstream(std::filesystem::path(dir) / "DRIFT", std::ios::app) << "SI 0.3\nnot a signal\n";
+  auto bad = registry.ReadDriftSignal();
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.status().code() == base::StatusCode::kCorruption);
-  CHECK_THAT(bad.status().message(), Catch::Contains(registry));
+  CHECK_THAT(bad.status().message(), Catch::Contains(dir));
 }
 
 }  // namespace

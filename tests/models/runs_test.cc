@@ -1,5 +1,5 @@
-// The run store: records round-trip through their JSON files, replace atomically, list in id order,
-// name the file they fail to parse, and are read back by another process.
+// The run store (models::Registry's run records): records round-trip through their JSON files, replace
+// atomically, list in id order, name the file they fail to parse, and are read back by another process.
 #include "models/runs.h"
 
 #include <sys/wait.h>
@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/time.h"
+#include "models/registry.h"
 #include "tests/support/process.h"
 
 namespace vigil::models {
@@ -117,17 +118,18 @@ TEST_CASE("Offset ranges parse from TOPIC:PARTITION:FIRST-END", "[models]") {
 }
 
 TEST_CASE("NewRunId reserves sortable ids and writes a running record", "[models]") {
-  const std::string registry = testing::TempDir("vigil-runs");
-  auto a = NewRunId(registry, "schedule", kNow);
-  auto b = NewRunId(registry, "manual", kNow);
-  auto c = NewRunId(registry, "manual", kNow + 1000);
+  const std::string dir = testing::TempDir("vigil-runs");
+  const Registry registry(dir);
+  auto a = registry.NewRunId("schedule", kNow);
+  auto b = registry.NewRunId("manual", kNow);
+  auto c = registry.NewRunId("manual", kNow + 1000);
   REQUIRE(a.ok());
   REQUIRE(b.ok());
   REQUIRE(c.ok());
   CHECK(*a == "r20260412-101500-0001");
   CHECK(*b == "r20260412-101500-0002");
   CHECK(*c == "r20260412-101501-0001");
-  auto first = ReadRun(registry, *a);
+  auto first = registry.ReadRun(*a);
   REQUIRE(first.ok());
   CHECK(first->trigger == "schedule");
   CHECK(first->started_ms == kNow);
@@ -135,74 +137,77 @@ TEST_CASE("NewRunId reserves sortable ids and writes a running record", "[models
   CHECK(first->finished_ms == 0);
   // Only the three records: the private files behind the exclusive creation are gone.
   std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(RunsDir(registry))) names.push_back(e.path().filename());
+  for (const auto& e : fs::directory_iterator(registry.runs_dir())) names.push_back(e.path().filename());
   std::sort(names.begin(), names.end());
   CHECK(names == std::vector<std::string>{"r20260412-101500-0001.json", "r20260412-101500-0002.json",
                                           "r20260412-101501-0001.json"});
 }
 
 TEST_CASE("WriteRun replaces a record atomically and ListRuns sorts by id", "[models]") {
-  const std::string registry = testing::TempDir("vigil-runs");
-  auto listed = ListRuns(registry);
+  const std::string dir = testing::TempDir("vigil-runs");
+  const Registry registry(dir);
+  auto listed = registry.ListRuns();
   REQUIRE(listed.ok());
   CHECK(listed->empty());  // no runs/ directory yet
 
   RunRecord late = FullRecord("r20260412-101502-0001");
   RunRecord early = FullRecord("r20260412-101500-0001");
   early.model_version = "v1";
-  REQUIRE(WriteRun(registry, late).ok());
-  REQUIRE(WriteRun(registry, early).ok());
+  REQUIRE(registry.WriteRun(late).ok());
+  REQUIRE(registry.WriteRun(early).ok());
   late.outcome = "failed: out of memory";
   late.model_version.clear();
-  REQUIRE(WriteRun(registry, late).ok());
+  REQUIRE(registry.WriteRun(late).ok());
 
-  listed = ListRuns(registry);
+  listed = registry.ListRuns();
   REQUIRE(listed.ok());
   REQUIRE(listed->size() == 2);
   CHECK((*listed)[0] == early);
   CHECK((*listed)[1] == late);
-  CHECK(!fs::exists(RunsDir(registry) + "/r20260412-101502-0001.json.tmp"));
+  CHECK(!fs::exists(registry.runs_dir() + "/r20260412-101502-0001.json.tmp"));
   // A leftover temporary file of an interrupted write is not a record.
-  std::ofstream(RunsDir(registry) + "/r20260412-101503-0001.json.tmp") << "{ half";
-  listed = ListRuns(registry);
+  std::ofstream(registry.runs_dir() + "/r20260412-101503-0001.json.tmp") << "{ half";
+  listed = registry.ListRuns();
   REQUIRE(listed.ok());
   CHECK(listed->size() == 2);
 
-  CHECK(WriteRun(registry, FullRecord("../escape")).code() == base::StatusCode::kInvalidArgument);
-  CHECK(ReadRun(registry, "../v1/metadata").status().code() == base::StatusCode::kInvalidArgument);
-  CHECK(ListRuns(registry + "/missing").status().code() == base::StatusCode::kNotFound);
+  CHECK(registry.WriteRun(FullRecord("../escape")).code() == base::StatusCode::kInvalidArgument);
+  CHECK(registry.ReadRun("../v1/metadata").status().code() == base::StatusCode::kInvalidArgument);
+  CHECK(Registry(dir + "/missing").ListRuns().status().code() == base::StatusCode::kNotFound);
 }
 
 TEST_CASE("Reading a missing or corrupt run names the id or the file", "[models]") {
-  const std::string registry = testing::TempDir("vigil-runs");
-  auto missing = ReadRun(registry, "r42");
+  const std::string dir = testing::TempDir("vigil-runs");
+  const Registry registry(dir);
+  auto missing = registry.ReadRun("r42");
   CHECK(missing.status().code() == base::StatusCode::kNotFound);
-  CHECK(missing.status().message() == "no run 'r42' in '" + registry + "'");
+  CHECK(missing.status().message() == "no run 'r42' in '" + dir + "'");
 
-  REQUIRE(WriteRun(registry, FullRecord("r1")).ok());
-  const std::string path = RunsDir(registry) + "/r2.json";
+  REQUIRE(registry.WriteRun(FullRecord("r1")).ok());
+  const std::string path = registry.runs_dir() + "/r2.json";
   std::ofstream(path) << "{\"id\": \"r2\", \"started_ms\": ";
-  auto corrupt = ReadRun(registry, "r2");
+  auto corrupt = registry.ReadRun("r2");
   CHECK(corrupt.status().code() == base::StatusCode::kCorruption);
   CHECK(corrupt.status().message().find(path + ": not valid JSON") == 0);
-  auto listed = ListRuns(registry);
+  auto listed = registry.ListRuns();
   CHECK(listed.status().code() == base::StatusCode::kCorruption);
   CHECK(listed.status().message().find(path) == 0);
 
   std::ofstream(path, std::ios::trunc) << RunToJson(FullRecord("r3"));
-  CHECK(ReadRun(registry, "r2").status().message() == path + ": holds run 'r3'");
+  CHECK(registry.ReadRun("r2").status().message() == path + ": holds run 'r3'");
 }
 
 TEST_CASE("Outcomes change by run id and by the version a run registered", "[models]") {
-  const std::string registry = testing::TempDir("vigil-runs");
+  const std::string dir = testing::TempDir("vigil-runs");
+  const Registry registry(dir);
   RunRecord older = FullRecord("r1");
   RunRecord newer = FullRecord("r2");
   RunRecord other = FullRecord("r3");
   other.model_version = "v4";
-  for (const RunRecord* r : {&older, &newer, &other}) REQUIRE(WriteRun(registry, *r).ok());
+  for (const RunRecord* r : {&older, &newer, &other}) REQUIRE(registry.WriteRun(*r).ok());
 
-  REQUIRE(SetRunOutcome(registry, "r1", kRunRejected, "validation AP below the champion's").ok());
-  auto r1 = ReadRun(registry, "r1");
+  REQUIRE(registry.SetRunOutcome("r1", kRunRejected, "validation AP below the champion's").ok());
+  auto r1 = registry.ReadRun("r1");
   REQUIRE(r1.ok());
   CHECK(r1->outcome == "rejected");
   CHECK(r1->detail == "validation AP below the champion's");
@@ -210,38 +215,39 @@ TEST_CASE("Outcomes change by run id and by the version a run registered", "[mod
   expected.outcome = "rejected";
   expected.detail = "validation AP below the champion's";
   CHECK(*r1 == expected);  // nothing else changed
-  CHECK(SetRunOutcome(registry, "r9", kRunPromoted, "").code() == base::StatusCode::kNotFound);
+  CHECK(registry.SetRunOutcome("r9", kRunPromoted, "").code() == base::StatusCode::kNotFound);
 
   // v3 was registered by r1 and r2 (a re-registration): the latest run is the one that counts.
-  auto found = FindRunOfVersion(registry, "v3");
+  auto found = registry.FindRunOfVersion("v3");
   REQUIRE(found.ok());
   REQUIRE(found->has_value());
   CHECK((*found)->id == "r2");
-  REQUIRE(SetVersionRunOutcome(registry, "v3", kRunPromoted, "").ok());
-  CHECK(ReadRun(registry, "r2")->outcome == "promoted");
-  CHECK(ReadRun(registry, "r1")->outcome == "rejected");
-  CHECK(ReadRun(registry, "r3")->outcome == "registered");
+  REQUIRE(registry.SetVersionRunOutcome("v3", kRunPromoted, "").ok());
+  CHECK(registry.ReadRun("r2")->outcome == "promoted");
+  CHECK(registry.ReadRun("r1")->outcome == "rejected");
+  CHECK(registry.ReadRun("r3")->outcome == "registered");
   // A version no run registered: nothing to update, not an error.
-  REQUIRE(SetVersionRunOutcome(registry, "v9", kRunPromoted, "").ok());
-  CHECK(!FindRunOfVersion(registry, "v9")->has_value());
+  REQUIRE(registry.SetVersionRunOutcome("v9", kRunPromoted, "").ok());
+  CHECK(!registry.FindRunOfVersion("v9")->has_value());
 }
 
 TEST_CASE("Run records survive the process that wrote them", "[models]") {
-  const std::string registry = testing::TempDir("vigil-runs");
+  const std::string dir = testing::TempDir("vigil-runs");
+  const Registry registry(dir);
   const RunRecord record = FullRecord("r20260412-101500-0001");
   // A child process writes the record and exits; this process, which never held it, reads it back.
   const pid_t pid = ::fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
     const bool ok =
-        WriteRun(registry, record).ok() && SetRunOutcome(registry, record.id, kRunPromoted, "").ok();
+        registry.WriteRun(record).ok() && registry.SetRunOutcome(record.id, kRunPromoted, "").ok();
     ::_exit(ok ? 0 : 1);
   }
   int status = 0;
   REQUIRE(::waitpid(pid, &status, 0) == pid);
   REQUIRE(WIFEXITED(status));
   REQUIRE(WEXITSTATUS(status) == 0);
-  auto listed = ListRuns(registry);
+  auto listed = registry.ListRuns();
   REQUIRE(listed.ok());
   REQUIRE(listed->size() == 1);
   RunRecord expected = record;

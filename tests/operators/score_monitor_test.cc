@@ -54,7 +54,8 @@ TEST_CASE("score monitor: performance gauges unchanged by concurrent recording d
   spec.top_k = 10;
   spec.every_ms = 1;  // exports run back to back while the workers record
   auto metrics = std::make_shared<prometheus::Registry>();
-  auto monitor = ScoreMonitor::Make(spec, 0.5, testing::TempDir("vigil-monitor"), "test", metrics);
+  auto monitor =
+      ScoreMonitor::Make(spec, 0.5, models::Registry(testing::TempDir("vigil-monitor")), "test", metrics);
   REQUIRE(monitor.ok());
   models::ModelVersion model;
   model.version = "v1";
@@ -141,7 +142,8 @@ TEST_CASE("score monitor: per-segment gauges flag the planted under-served chann
   spec.segments.max_values = 2;  // pos and web; atm is pooled as `other`
   spec.segments.underserved_ratio = 0.5;
   auto metrics = std::make_shared<prometheus::Registry>();
-  auto monitor = ScoreMonitor::Make(spec, 0.5, testing::TempDir("vigil-monitor"), "test", metrics);
+  auto monitor =
+      ScoreMonitor::Make(spec, 0.5, models::Registry(testing::TempDir("vigil-monitor")), "test", metrics);
   REQUIRE(monitor.ok());
   models::ModelVersion model;
   model.version = "v1";

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 
+#include "models/registry.h"
 #include "tests/support/process.h"
 
 namespace vigil::testing {
@@ -45,7 +46,7 @@ std::vector<Run> WithTrigger(const std::vector<Run>& runs, const std::string& tr
 }
 
 models::RunRecord RunOf(const std::string& registry, const std::string& version) {
-  auto run = models::FindRunOfVersion(registry, version);
+  auto run = models::Registry(registry).FindRunOfVersion(version);
   REQUIRE(run.ok());
   REQUIRE(run->has_value());
   return **run;
