@@ -302,14 +302,11 @@ HttpResponse RollbackModel(const std::string& registry, const std::vector<std::s
 
 }  // namespace
 
-void RegisterRoutes(engine::HttpServer& server, engine::Runtime* runtime, const engine::Plan& plan,
-                    const std::shared_ptr<prometheus::Registry>& metrics) {
-  RegisterRoutes(server, std::vector<Stage>{{runtime, &plan}}, metrics);
-}
-
-void RegisterRoutes(engine::HttpServer& server, std::vector<Stage> stages,
-                    const std::shared_ptr<prometheus::Registry>& metrics) {
+void RegisterRoutes(engine::HttpServer& server, engine::Pipeline& pipeline) {
   using engine::RouteKind;
+  std::vector<Stage> stages;
+  for (size_t s = 0; s < pipeline.size(); ++s) stages.push_back({&pipeline.runtime(s), &pipeline.plan(s)});
+  const std::shared_ptr<prometheus::Registry> metrics = pipeline.metrics();
   server.Route(
       "GET", "/",
       [](const HttpRequest&) {
