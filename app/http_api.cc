@@ -21,6 +21,12 @@ using engine::HttpRequest;
 using engine::HttpResponse;
 using engine::JsonError;
 
+//! One stage of the pipeline (engine/stages.h): its runtime and plan.
+struct Stage {
+  engine::Runtime* runtime;
+  const engine::Plan* plan;
+};
+
 //! HTTP status for a Status from the engine or the registry.
 int HttpStatus(const base::Status& st) {
   switch (st.code()) {

@@ -18,16 +18,8 @@
 #include "config/pipeline_config.h"
 #include "engine/http_server.h"
 #include "engine/pipeline.h"
-#include "engine/plan.h"
-#include "engine/runtime.h"
 
 namespace vigil::app {
-
-//! One stage of the pipeline (engine/stages.h): its runtime and plan.
-struct Stage {
-  engine::Runtime* runtime;
-  const engine::Plan* plan;
-};
 
 //! Registers every route above on `server`, for the stages of `pipeline` in data order (one, unless it
 //! repartitions; built with runtimes): /v1/score runs the event through each, /metrics serves the
