@@ -21,6 +21,12 @@ using engine::HttpRequest;
 using engine::HttpResponse;
 using engine::JsonError;
 
+//! One stage of the pipeline (engine/stages.h): its runtime and plan.
+struct Stage {
+  engine::Runtime* runtime;
+  const engine::Plan* plan;
+};
+
 //! HTTP status for a Status from the engine or the registry.
 int HttpStatus(const base::Status& st) {
   switch (st.code()) {
@@ -301,14 +307,11 @@ HttpResponse RollbackModel(const models::Registry& registry, const std::vector<s
 
 }  // namespace
 
-void RegisterRoutes(engine::HttpServer& server, engine::Runtime* runtime, const engine::Plan& plan,
-                    const std::shared_ptr<prometheus::Registry>& metrics) {
-  RegisterRoutes(server, std::vector<Stage>{{runtime, &plan}}, metrics);
-}
-
-void RegisterRoutes(engine::HttpServer& server, std::vector<Stage> stages,
-                    const std::shared_ptr<prometheus::Registry>& metrics) {
+void RegisterRoutes(engine::HttpServer& server, engine::Pipeline& pipeline) {
   using engine::RouteKind;
+  std::vector<Stage> stages;
+  for (size_t s = 0; s < pipeline.size(); ++s) stages.push_back({&pipeline.runtime(s), &pipeline.plan(s)});
+  const std::shared_ptr<prometheus::Registry> metrics = pipeline.metrics();
   server.Route(
       "GET", "/",
       [](const HttpRequest&) {

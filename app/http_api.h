@@ -17,28 +17,14 @@
 
 #include "config/pipeline_config.h"
 #include "engine/http_server.h"
-#include "engine/plan.h"
-#include "engine/runtime.h"
-
-namespace prometheus {
-class Registry;
-}
+#include "engine/pipeline.h"
 
 namespace vigil::app {
 
-//! One stage of the pipeline (engine/stages.h): its runtime and plan.
-struct Stage {
-  engine::Runtime* runtime;
-  const engine::Plan* plan;
-};
-
-//! Registers every route above on `server`, for the stages of a pipeline in data order (one, unless it
-//! repartitions): /v1/score runs the event through each. The stages and `metrics` must outlive the
-//! server's handlers (stop the server first).
-void RegisterRoutes(engine::HttpServer& server, std::vector<Stage> stages,
-                    const std::shared_ptr<prometheus::Registry>& metrics);
-//! The same for a pipeline of one stage.
-void RegisterRoutes(engine::HttpServer& server, engine::Runtime* runtime, const engine::Plan& plan,
-                    const std::shared_ptr<prometheus::Registry>& metrics);
+//! Registers every route above on `server`, for the stages of `pipeline` in data order (one, unless it
+//! repartitions; built with runtimes): /v1/score runs the event through each, /metrics serves the
+//! pipeline's metrics registry. The pipeline must outlive the server's handlers (stop the server
+//! first).
+void RegisterRoutes(engine::HttpServer& server, engine::Pipeline& pipeline);
 
 }  // namespace vigil::app

@@ -21,9 +21,7 @@
 #include "connectors/kafka_changelog.h"
 #include "connectors/kafka_source.h"
 #include "connectors/topic_check.h"
-#include "engine/engine_probe.h"
-#include "engine/plan.h"
-#include "engine/runtime.h"
+#include "engine/pipeline.h"
 #include "engine/stages.h"
 #include "models/registry.h"
 #include "operators/register.h"
@@ -134,19 +132,20 @@ double CountLines(const std::string& path) {
 base::Status RunToFiles(const config::PipelineSpec& spec, const engine::OperatorRegistry& registry,
                         std::unique_ptr<engine::Source> source, const std::string& label,
                         const std::string& id_field, int* id_column, engine::RunSummary* summary) {
-  VIGIL_ASSIGN_OR_RETURN(auto plan, engine::Plan::Build(spec, registry));
+  // One stage over `source`, into the file sinks `spec` names (its own metrics, none of the operators').
+  VIGIL_ASSIGN_OR_RETURN(
+      auto pipeline, engine::Pipeline::Build(
+                         {spec}, registry, [&](const config::PipelineSpec& stage, const engine::Plan& plan) {
+                           return connectors::StageIoFrom(std::move(source), stage, plan);
+                         }));
+  const engine::Plan& plan = pipeline->plan(0);
   *id_column = [&] {
     const auto& fields = spec.output.fields;
     for (size_t i = 0; i < fields.size(); ++i)
       if (fields[i].name == id_field) return static_cast<int>(i);
-    return fields.empty() ? plan->schema().Find(id_field) : -1;
+    return fields.empty() ? plan.schema().Find(id_field) : -1;
   }();
-  engine::EngineProbe probe(engine::NewMetricsRegistry(), spec.name);
-  VIGIL_ASSIGN_OR_RETURN(auto output,
-                         connectors::MakeSink(spec, spec.output, plan->output_encoder().csv_header()));
-  VIGIL_ASSIGN_OR_RETURN(auto dead, connectors::MakeSink(spec, spec.dead_letter));
-  VIGIL_ASSIGN_OR_RETURN(auto runtime, engine::Runtime::Make(*plan, std::move(source), std::move(output),
-                                                             std::move(dead), &probe));
+  engine::Runtime* runtime = &pipeline->runtime(0);
   base::Status run;
   {
     // The progress bar: events read against the input's lines when it is a file (counted up front).
@@ -165,12 +164,12 @@ base::Status RunToFiles(const config::PipelineSpec& spec, const engine::Operator
                    fmt::format("{:.0f} events, {:.0f}/s", seen, seen / seconds));
       }
     });
-    run = runtime->Run();
+    run = pipeline->Run();
     done = true;
     progress.join();
   }
   VIGIL_RETURN_IF_ERROR(run);
-  const engine::RunSummary s = runtime->summary();
+  const engine::RunSummary s = pipeline->summary();
   summary->events_in = summary->events_in == 0 ? s.events_in : summary->events_in;  // the first stage's
   summary->events_out = s.events_out;
   summary->dead_letters += s.dead_letters;

@@ -4,9 +4,6 @@
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
-#include <mutex>
-#include <thread>
-#include <vector>
 
 #include "app/commands.h"
 #include "app/http_api.h"
@@ -15,8 +12,8 @@
 #include "connectors/topic_check.h"
 #include "engine/engine_probe.h"
 #include "engine/http_server.h"
+#include "engine/pipeline.h"
 #include "engine/plan.h"
-#include "engine/runtime.h"
 #include "engine/stages.h"
 #include "models/registry.h"
 #include "operators/register.h"
@@ -24,12 +21,11 @@
 namespace vigil::app {
 namespace {
 
-//! The running stages' runtimes, for the signal handler (set before it is installed, never resized).
-std::atomic<std::vector<std::unique_ptr<engine::Runtime>>*> g_runtimes{nullptr};
+//! The running pipeline, for the signal handler (set before it is installed).
+std::atomic<engine::Pipeline*> g_pipeline{nullptr};
 
 extern "C" void OnSignal(int) {
-  if (auto* runtimes = g_runtimes.load())
-    for (auto& rt : *runtimes) rt->RequestStop();
+  if (auto* pipeline = g_pipeline.load()) pipeline->RequestStop();
 }
 
 void InstallSignalHandlers() {
@@ -40,9 +36,9 @@ void InstallSignalHandlers() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
-base::Result<std::unique_ptr<engine::HttpServer>> StartHttp(
-    const config::HttpSpec& http, std::vector<Stage> stages,
-    const std::shared_ptr<prometheus::Registry>& registry, Retrainer* retrainer) {
+base::Result<std::unique_ptr<engine::HttpServer>> StartHttp(const config::HttpSpec& http,
+                                                            engine::Pipeline& pipeline,
+                                                            Retrainer* retrainer) {
   engine::HttpServerOptions options;
   options.bind_address = http.bind;
   options.port = static_cast<uint16_t>(http.port);
@@ -50,30 +46,10 @@ base::Result<std::unique_ptr<engine::HttpServer>> StartHttp(
   options.max_connections = static_cast<std::size_t>(http.max_connections);
   if (const char* token = std::getenv(http.token_env.c_str())) options.token = token;
   VIGIL_ASSIGN_OR_RETURN(auto server, engine::HttpServer::Start(options));
-  RegisterRoutes(*server, std::move(stages), registry);
+  RegisterRoutes(*server, pipeline);
   if (retrainer != nullptr) RegisterRetrainRoute(*server, retrainer);
   spdlog::info("http server on {}:{}", http.bind, server->port());
   return server;
-}
-
-//! Runs every stage's runtime on a thread of its own until all have returned; the first error stops
-//! the others. Returns that error, or OK.
-base::Status RunStages(std::vector<std::unique_ptr<engine::Runtime>>& runtimes) {
-  if (runtimes.size() == 1) return runtimes.front()->Run();
-  std::mutex mu;
-  base::Status first_error;
-  std::vector<std::thread> threads;
-  for (auto& rt : runtimes) {
-    threads.emplace_back([&, runtime = rt.get()] {
-      base::Status st = runtime->Run();
-      if (st.ok()) return;
-      std::lock_guard lock(mu);
-      if (first_error.ok()) first_error = std::move(st);
-      for (auto& other : runtimes) other->RequestStop();
-    });
-  }
-  for (auto& t : threads) t.join();
-  return first_error;
 }
 
 //! "champion vN" of the stage's first score operator (its registry's CHAMPION), or "" without one.
@@ -119,44 +95,21 @@ int RunPipelineCommand(const RunOptions& options) {
     fmt::print(stderr, "error: {}\n", stage_specs.status().message());
     return 2;
   }
-  auto metrics = engine::NewMetricsRegistry();
   // One plan, probe and runtime per stage (engine/stages.h); a pipeline that is not re-keyed has one.
-  std::vector<std::unique_ptr<const engine::Plan>> plans;
-  std::vector<std::unique_ptr<engine::EngineProbe>> probes;
-  auto runtimes = std::make_unique<std::vector<std::unique_ptr<engine::Runtime>>>();
-  std::vector<Stage> stages;
-  for (const config::PipelineSpec& stage : *stage_specs) {
-    auto plan = engine::Plan::Build(stage, registry, metrics);
-    if (!plan.ok()) {
-      fmt::print(stderr, "error: {}\n", plan.status().message());
-      return 2;
-    }
-    probes.push_back(std::make_unique<engine::EngineProbe>(metrics, stage.name));
-    auto io = connectors::MakePipelineIo(stage, (*plan)->output_encoder().csv_header());
-    if (!io.ok()) {
-      fmt::print(stderr, "error: {}\n", io.status().message());
-      return 2;
-    }
-    auto runtime = engine::Runtime::Make(**plan, std::move(io->source), std::move(io->output),
-                                         std::move(io->dead_letter), probes.back().get());
-    if (!runtime.ok()) {
-      fmt::print(stderr, "error: {}\n", runtime.status().ToString());
-      return 1;
-    }
-    (*runtime)->set_changelog(std::move(io->changelog), io->exactly_once);
-    spdlog::info("{}: {}{}", stage.name, io->exactly_once ? "exactly-once" : "at-least-once",
-                 (*runtime)->has_changelog() ? ", state backed by a changelog topic" : "");
-    (*runtime)->set_idle_exit_ms(options.idle_exit_ms);
-    if (stages.size() + 1 == stage_specs->size())
-      (*runtime)->set_progress(options.progress_ms, ChampionNote(stage));
-    if (const int64_t align = engine::StageAlignmentMs(*stage_specs, stages.size()); align >= 0) {
-      (*runtime)->set_event_time_alignment(align);
-      spdlog::info("{}: partitions kept within {} ms of event time of each other", stage.name, align);
-    }
-    stages.push_back({runtime->get(), plan->get()});
-    plans.push_back(std::move(plan).value());
-    runtimes->push_back(std::move(runtime).value());
+  engine::PipelineOptions pipeline_options;
+  pipeline_options.metrics = engine::NewMetricsRegistry();
+  pipeline_options.operator_metrics = true;
+  pipeline_options.idle_exit_ms = options.idle_exit_ms;
+  pipeline_options.progress_ms = options.progress_ms;
+  pipeline_options.progress_note = ChampionNote(stage_specs->back());
+  pipeline_options.log_stages = true;
+  auto pipeline = engine::Pipeline::Build(std::move(stage_specs).value(), registry, &connectors::MakeStageIo,
+                                          std::move(pipeline_options));
+  if (!pipeline.ok()) {
+    fmt::print(stderr, "error: {}\n", pipeline.status().message());
+    return 2;
   }
+  const auto& metrics = (*pipeline)->metrics();
   // Declared after the runtimes and before the server: destroyed after the server, before the runtimes.
   auto retrainer = Retrainer::Start(spec, metrics);
   if (!retrainer.ok()) {
@@ -165,25 +118,17 @@ int RunPipelineCommand(const RunOptions& options) {
   }
   std::unique_ptr<engine::HttpServer> http;
   if (spec.http.enabled) {
-    auto server = StartHttp(spec.http, stages, metrics, retrainer->get());
+    auto server = StartHttp(spec.http, **pipeline, retrainer->get());
     if (!server.ok()) {
       fmt::print(stderr, "error: http: {}\n", server.status().message());
       return 2;
     }
     http = std::move(server).value();
   }
-  g_runtimes = runtimes.get();
+  g_pipeline = pipeline->get();
   InstallSignalHandlers();
-  const base::Status st = RunStages(*runtimes);
-  // The counts of the pipeline: events read by the first stage, written by the last; dead letters
-  // and commits of every stage.
-  engine::RunSummary s;
-  s.events_in = runtimes->front()->summary().events_in;
-  s.events_out = runtimes->back()->summary().events_out;
-  for (const auto& rt : *runtimes) {
-    s.dead_letters += rt->summary().dead_letters;
-    s.commits += rt->summary().commits;
-  }
+  const base::Status st = (*pipeline)->Run();
+  const engine::RunSummary s = (*pipeline)->summary();
   if (options.json_summary) {
     fmt::print("{{\"events_in\":{},\"events_out\":{},\"dead_letters\":{},\"commits\":{},\"ok\":{}}}\n",
                s.events_in, s.events_out, s.dead_letters, s.commits, st.ok());
@@ -193,7 +138,7 @@ int RunPipelineCommand(const RunOptions& options) {
   }
   if (http) http->Stop();
   if (*retrainer) (*retrainer)->Stop();
-  g_runtimes = nullptr;
+  g_pipeline = nullptr;
   if (st.code() == base::StatusCode::kFenced) {
     fmt::print(stderr, "fenced: {}; give each instance its own --instance-id\n", st.message());
     return kExitFenced;

@@ -20,8 +20,7 @@
 #include <random>
 
 #include "config/pipeline_config.h"
-#include "engine/engine_probe.h"
-#include "engine/plan.h"
+#include "engine/pipeline.h"
 #include "engine/task.h"
 #include "operators/register.h"
 
@@ -135,15 +134,15 @@ void RunPipeline(benchmark::State& state, const std::string& yaml) {
   auto spec = config::LoadPipelineText(yaml, "bench.yaml");
   engine::OperatorRegistry registry;
   (void)operators::RegisterOperators(&registry);
-  auto plan = engine::Plan::Build(*spec, registry);
-  if (!plan.ok()) {
-    state.SkipWithError(plan.status().message().c_str());
+  auto pipeline = engine::Pipeline::Build({*spec}, registry, nullptr);  // bound only: the task is driven here
+  if (!pipeline.ok()) {
+    state.SkipWithError(pipeline.status().message().c_str());
     return;
   }
-  engine::EngineProbe probe(engine::NewMetricsRegistry(), "bench");
   const auto dir = std::filesystem::temp_directory_path() / ("vigil-bench-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
-  auto task = engine::Task::Open(**plan, 0, engine::TaskOptions{dir.string(), "memory", 200000}, &probe);
+  auto task = engine::Task::Open((*pipeline)->plan(0), 0, engine::TaskOptions{dir.string(), "memory", 200000},
+                                 &(*pipeline)->probe(0));
   if (!task.ok()) {
     state.SkipWithError(task.status().ToString().c_str());
     return;

@@ -47,9 +47,7 @@
 #include "app/train_command.h"
 #include "base/time.h"
 #include "config/pipeline_config.h"
-#include "engine/engine_probe.h"
-#include "engine/plan.h"
-#include "engine/runtime.h"
+#include "engine/pipeline.h"
 #include "operators/register.h"
 
 namespace vigil::bench {
@@ -548,17 +546,14 @@ class LivePipeline {
     spec.runtime.state_dir = p->state_dir_.string();
     engine::OperatorRegistry registry;
     VIGIL_RETURN_IF_ERROR(operators::RegisterOperators(&registry));
-    VIGIL_ASSIGN_OR_RETURN(p->plan_, engine::Plan::Build(spec, registry));
-    p->metrics_ = engine::NewMetricsRegistry();
-    p->probe_ = std::make_unique<engine::EngineProbe>(p->metrics_, spec.name);
-    VIGIL_ASSIGN_OR_RETURN(
-        p->runtime_,
-        engine::Runtime::Make(
-            *p->plan_, std::make_unique<StreamSource>(stream, recorder, spec.labels.enabled, source_name),
-            std::make_unique<RecordingSink>(recorder, false), std::make_unique<RecordingSink>(recorder, true),
-            p->probe_.get()));
+    const auto io = [&](const auto&, const auto&) {
+      return engine::StageIo{
+          std::make_unique<StreamSource>(stream, recorder, spec.labels.enabled, source_name),
+          std::make_unique<RecordingSink>(recorder, false), std::make_unique<RecordingSink>(recorder, true)};
+    };
+    VIGIL_ASSIGN_OR_RETURN(p->pipeline_, engine::Pipeline::Build({spec}, registry, io));
     p->run_thread_ = std::thread([q = p.get()] {
-      q->run_status_ = q->runtime_->Run();
+      q->run_status_ = q->pipeline_->Run();
       q->run_done_ = true;
     });
     return p;
@@ -571,21 +566,18 @@ class LivePipeline {
 
   //! Stops the runtime (it drains and commits) and returns its status. Idempotent.
   base::Status Stop() {
-    if (runtime_) runtime_->RequestStop();
+    if (pipeline_) pipeline_->RequestStop();
     if (run_thread_.joinable()) run_thread_.join();
     return run_status_;
   }
   //! True once the runtime's Run returned (an error, or Stop).
   bool stopped() const { return run_done_.load(); }
-  const prometheus::Registry& metrics() const { return *metrics_; }
+  const prometheus::Registry& metrics() const { return *pipeline_->metrics(); }
 
  private:
   LivePipeline() = default;
   fs::path state_dir_;
-  std::unique_ptr<const engine::Plan> plan_;
-  std::shared_ptr<prometheus::Registry> metrics_;
-  std::unique_ptr<engine::EngineProbe> probe_;
-  std::unique_ptr<engine::Runtime> runtime_;
+  std::unique_ptr<engine::Pipeline> pipeline_;
   std::thread run_thread_;
   std::atomic<bool> run_done_{false};
   base::Status run_status_;

@@ -38,10 +38,8 @@
 #include "config/pipeline_config.h"
 #include "connectors/factory.h"
 #include "connectors/file_io.h"
-#include "engine/engine_probe.h"
 #include "engine/http_server.h"
-#include "engine/plan.h"
-#include "engine/runtime.h"
+#include "engine/pipeline.h"
 #include "operators/register.h"
 
 namespace vigil::bench {
@@ -270,16 +268,13 @@ class LivePipeline {
       if (sink->kind == config::SinkSpec::Kind::kKafka) sink->kind = config::SinkSpec::Kind::kNone;
     engine::OperatorRegistry registry;
     VIGIL_RETURN_IF_ERROR(operators::RegisterOperators(&registry));
-    VIGIL_ASSIGN_OR_RETURN(p->plan_, engine::Plan::Build(spec, registry));
-    p->metrics_ = engine::NewMetricsRegistry();
-    p->probe_ = std::make_unique<engine::EngineProbe>(p->metrics_, spec.name);
     VIGIL_ASSIGN_OR_RETURN(auto file, connectors::FileSource::Make(o.events, spec.labels.enabled ? o.labels : ""));
-    VIGIL_ASSIGN_OR_RETURN(auto output, connectors::MakeSink(spec, spec.output, p->plan_->output_encoder().csv_header()));
-    VIGIL_ASSIGN_OR_RETURN(auto dead, connectors::MakeSink(spec, spec.dead_letter));
-    VIGIL_ASSIGN_OR_RETURN(p->runtime_, engine::Runtime::Make(*p->plan_, std::make_unique<LiveFileSource>(std::move(file)),
-                                                              std::move(output), std::move(dead), p->probe_.get()));
+    const auto io = [&](const config::PipelineSpec& stage, const engine::Plan& plan) {
+      return connectors::StageIoFrom(std::make_unique<LiveFileSource>(std::move(file)), stage, plan);
+    };
+    VIGIL_ASSIGN_OR_RETURN(p->pipeline_, engine::Pipeline::Build({spec}, registry, io));
     p->run_thread_ = std::thread([q = p.get()] {
-      q->run_status_ = q->runtime_->Run();
+      q->run_status_ = q->pipeline_->Run();
       q->run_done_ = true;
     });
     engine::HttpServerOptions http;
@@ -287,17 +282,16 @@ class LivePipeline {
     http.port = 0;
     http.threads = spec.http.threads;
     VIGIL_ASSIGN_OR_RETURN(p->server_, engine::HttpServer::Start(http));
-    app::RegisterRoutes(*p->server_, p->runtime_.get(), *p->plan_, p->metrics_);
+    app::RegisterRoutes(*p->server_, *p->pipeline_);
     return p;
   }
 
   ~LivePipeline() {
     if (server_) server_->Stop();
-    if (runtime_) runtime_->RequestStop();
+    if (pipeline_) pipeline_->RequestStop();
     if (run_thread_.joinable()) run_thread_.join();
     server_.reset();
-    runtime_.reset();
-    plan_.reset();
+    pipeline_.reset();
     std::error_code ec;
     std::filesystem::remove_all(state_dir_, ec);
   }
@@ -325,17 +319,14 @@ class LivePipeline {
   }
 
   uint16_t port() const { return server_->port(); }
-  engine::Runtime* runtime() const { return runtime_.get(); }
-  const config::PipelineSpec& spec() const { return plan_->spec(); }
+  engine::Runtime* runtime() const { return &pipeline_->runtime(0); }
+  const config::PipelineSpec& spec() const { return pipeline_->plan(0).spec(); }
 
  private:
   LivePipeline() = default;
 
   std::filesystem::path state_dir_;
-  std::unique_ptr<const engine::Plan> plan_;
-  std::shared_ptr<prometheus::Registry> metrics_;
-  std::unique_ptr<engine::EngineProbe> probe_;
-  std::unique_ptr<engine::Runtime> runtime_;
+  std::unique_ptr<engine::Pipeline> pipeline_;
   std::thread run_thread_;
   std::atomic<bool> run_done_{false};
   base::Status run_status_;

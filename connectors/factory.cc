@@ -116,6 +116,19 @@ base::Result<PipelineIo> MakePipelineIo(const config::PipelineSpec& spec, const 
   return io;
 }
 
+base::Result<PipelineIo> MakeStageIo(const config::PipelineSpec& stage, const engine::Plan& plan) {
+  return MakePipelineIo(stage, plan.output_encoder().csv_header());
+}
+
+base::Result<PipelineIo> StageIoFrom(std::unique_ptr<engine::Source> source,
+                                     const config::PipelineSpec& stage, const engine::Plan& plan) {
+  PipelineIo io;
+  io.source = std::move(source);
+  VIGIL_ASSIGN_OR_RETURN(io.output, MakeSink(stage, stage.output, plan.output_encoder().csv_header()));
+  VIGIL_ASSIGN_OR_RETURN(io.dead_letter, MakeSink(stage, stage.dead_letter));
+  return io;
+}
+
 base::Result<std::vector<config::PipelineSpec>> PipelineStages(const config::PipelineSpec& spec,
                                                                const engine::OperatorRegistry& registry) {
   VIGIL_ASSIGN_OR_RETURN(std::vector<config::PipelineSpec> stages, engine::SplitStages(spec, registry));

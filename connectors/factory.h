@@ -7,6 +7,7 @@
 #include "config/pipeline_config.h"
 #include "engine/io.h"
 #include "engine/operator_registry.h"
+#include "engine/pipeline.h"
 
 namespace vigil::connectors {
 
@@ -18,20 +19,22 @@ base::Result<std::unique_ptr<engine::Sink>> MakeSink(const config::PipelineSpec&
                                                      const config::SinkSpec& sink,
                                                      const std::string& csv_header = "");
 
-//! Everything `vigil run` connects to.
-struct PipelineIo {
-  std::unique_ptr<engine::Source> source;
-  std::unique_ptr<engine::Sink> output;          //!< Null for kind none.
-  std::unique_ptr<engine::Sink> dead_letter;     //!< Null for kind none.
-  std::unique_ptr<engine::Changelog> changelog;  //!< Null unless a Kafka source with runtime.changelog.
-  bool exactly_once = false;                     //!< The source commits a transaction (see engine/runtime.h).
-};
+//! Everything `vigil run` connects to (a stage's I/O, engine/pipeline.h).
+using PipelineIo = engine::StageIo;
 
 //! The source, sinks and changelog of a pipeline. With a Kafka source, every Kafka sink and the
 //! changelog share one producer, transactional under exactly_once (then every sink must be Kafka or
 //! none; a file sink makes the pipeline at-least-once, with a warning). The changelog topic
 //! ChangelogTopic(spec) is created if needed, partitioned like the input topic, which must exist.
 base::Result<PipelineIo> MakePipelineIo(const config::PipelineSpec& spec, const std::string& csv_header);
+//! MakePipelineIo for a stage of an engine::Pipeline (its engine::MakeStageIo), a CSV sink's header
+//! from the stage's plan.
+base::Result<PipelineIo> MakeStageIo(const config::PipelineSpec& stage, const engine::Plan& plan);
+//! `source` with the stage's output and dead-letter sinks (MakeSink, the CSV header from `plan`), with
+//! no changelog (at-least-once): the I/O of a stage whose events come from elsewhere (a replay's
+//! range or file, a benchmark's stream).
+base::Result<PipelineIo> StageIoFrom(std::unique_ptr<engine::Source> source,
+                                     const config::PipelineSpec& stage, const engine::Plan& plan);
 //! The stages `vigil run` runs for `spec` (engine/stages.h): cut at re-keyed windows when the source is
 //! a Kafka topic of more than one partition (which must exist), else `spec` alone. Each repartition
 //! topic is created, partitioned like the input, if it does not exist.

@@ -18,8 +18,7 @@
 #include <string_view>
 
 #include "config/pipeline_config.h"
-#include "engine/operator_registry.h"
-#include "engine/plan.h"
+#include "engine/pipeline.h"
 #include "engine/task.h"
 #include "operators/register.h"
 
@@ -41,7 +40,8 @@ void Check(bool ok, const char* what) {
 //! The bound pipeline and one task over a store in a private temporary directory, made once.
 struct Fixture {
   engine::OperatorRegistry registry;
-  std::unique_ptr<const engine::Plan> plan;
+  std::unique_ptr<engine::Pipeline> pipeline;  // bound only: the task is driven here
+  const engine::Plan* plan = nullptr;
   std::unique_ptr<engine::Task> task;
   std::string dir;
   simdjson::dom::parser json;
@@ -51,9 +51,10 @@ struct Fixture {
     Check(operators::RegisterOperators(&registry).ok(), "operators register");
     auto spec = config::LoadPipelineFile(VIGIL_FUZZ_EVENT_PIPELINE);
     if (!spec.ok()) Fail(spec.status().ToString().c_str());
-    auto built = engine::Plan::Build(*spec, registry);
+    auto built = engine::Pipeline::Build({*spec}, registry, nullptr);
     if (!built.ok()) Fail(built.status().ToString().c_str());
-    plan = std::move(built).value();
+    pipeline = std::move(built).value();
+    plan = &pipeline->plan(0);
     std::string tmpl = (std::filesystem::temp_directory_path() / "vigil-fuzz-event-XXXXXX").string();
     Check(mkdtemp(tmpl.data()) != nullptr, "mkdtemp");
     dir = tmpl;

@@ -16,8 +16,7 @@
 #include "connectors/kafka_changelog.h"
 #include "connectors/kafka_producer.h"
 #include "connectors/kafka_sink.h"
-#include "engine/plan.h"
-#include "engine/runtime.h"
+#include "engine/pipeline.h"
 #include "engine/task.h"
 #include "operators/register.h"
 #include "tests/support/pipeline_harness.h"
@@ -75,42 +74,45 @@ struct MockCluster {
 };
 
 struct Pipeline {
-  Pipeline() : probe(engine::NewMetricsRegistry(), "commit-order") {
+  Pipeline() {
     auto loaded = config::LoadPipelineText(kYaml, "commit_order.yaml");
     INFO(loaded.status().ToString());
     REQUIRE(loaded.ok());
     spec = std::move(*loaded);
     REQUIRE(operators::RegisterOperators(&registry).ok());
-    auto built = engine::Plan::Build(spec, registry);
+    auto built = engine::Pipeline::Build({spec}, registry, nullptr);
     REQUIRE(built.ok());
-    plan = std::move(*built);
+    bound = std::move(*built);
   }
   //! Runs `n` events from where the changelog's checkpoint says, on a fresh state directory (so the
   //! store is restored from the changelog), through `output`, until idle.
   base::Status Run(int n, std::unique_ptr<engine::Sink> output,
                    std::unique_ptr<engine::Changelog> changelog) {
     spec.runtime.state_dir = TempDir("vigil-commit-order");
-    auto run_plan = engine::Plan::Build(spec, registry);
-    REQUIRE(run_plan.ok());
-    auto runtime = engine::Runtime::Make(**run_plan, connectors::FileSource::FromText(Events(n), "input"),
-                                         std::move(output), nullptr, &probe);
-    REQUIRE(runtime.ok());
-    (*runtime)->set_changelog(std::move(changelog), false);
-    (*runtime)->set_idle_exit_ms(300);
-    return (*runtime)->Run();
+    engine::PipelineOptions options;
+    options.idle_exit_ms = 300;
+    auto pipeline = engine::Pipeline::Build(
+        {spec}, registry,
+        [&](const auto&, const auto&) {
+          return engine::StageIo(connectors::FileSource::FromText(Events(n), "input"), std::move(output),
+                                 nullptr, std::move(changelog));
+        },
+        options);
+    REQUIRE(pipeline.ok());
+    return (*pipeline)->Run();
   }
   //! The checkpoint a store restored from `changelog` holds.
   int64_t RestoredCheckpoint(engine::Changelog* changelog) {
-    auto task = engine::Task::Open(
-        *plan, 0, engine::TaskOptions{TempDir("vigil-commit-order") + "/p0", "input"}, &probe);
+    auto task = engine::Task::Open(bound->plan(0), 0,
+                                   engine::TaskOptions{TempDir("vigil-commit-order") + "/p0", "input"},
+                                   &bound->probe(0));
     REQUIRE(task.ok());
     REQUIRE((*task)->Restore(changelog).ok());
     return (*task)->checkpoint_offset();
   }
   config::PipelineSpec spec;
   engine::OperatorRegistry registry;
-  engine::EngineProbe probe;
-  std::unique_ptr<const engine::Plan> plan;
+  std::unique_ptr<engine::Pipeline> bound;  //!< Without I/O: the plan of RestoredCheckpoint's task.
 };
 
 TEST_CASE("at-least-once: a failed output delivery leaves the changelog checkpoint behind", "[engine]") {

@@ -16,8 +16,7 @@
 #include "connectors/kafka_changelog.h"
 #include "connectors/kafka_producer.h"
 #include "connectors/kafka_sink.h"
-#include "engine/plan.h"
-#include "engine/runtime.h"
+#include "engine/pipeline.h"
 #include "operators/register.h"
 #include "tests/support/count_window.h"
 #include "tests/support/process.h"
@@ -151,22 +150,23 @@ void RunGated(bool exactly_once) {
     spec.runtime.state_dir = TempDir("vigil-commit-pipelined");
     engine::OperatorRegistry registry;
     REQUIRE(operators::RegisterOperators(&registry).ok());
-    auto plan = engine::Plan::Build(spec, registry);
-    REQUIRE(plan.ok());
     auto producer = connectors::KafkaProducer::Make(kafka, exactly_once ? "pipelined" : "");
     INFO(producer.status().ToString());
     REQUIRE(producer.ok());
     auto source = std::make_unique<GatedSource>(*producer);
     GatedSource* gated = source.get();
-    engine::EngineProbe probe(engine::NewMetricsRegistry(), "pipelined");
-    auto runtime =
-        engine::Runtime::Make(**plan, std::move(source),
-                              std::make_unique<connectors::KafkaSink>(*producer, "out"), nullptr, &probe);
-    REQUIRE(runtime.ok());
-    (*runtime)->set_changelog(std::make_unique<connectors::KafkaChangelog>(kafka, *producer, "changelog"),
-                              exactly_once);
-    (*runtime)->set_idle_exit_ms(500);
-    const base::Status st = (*runtime)->Run();
+    engine::PipelineOptions options;
+    options.idle_exit_ms = 500;
+    auto pipeline = engine::Pipeline::Build(
+        {spec}, registry,
+        [&](const auto&, const auto&) {
+          return engine::StageIo(
+              std::move(source), std::make_unique<connectors::KafkaSink>(*producer, "out"), nullptr,
+              std::make_unique<connectors::KafkaChangelog>(kafka, *producer, "changelog"), exactly_once);
+        },
+        options);
+    REQUIRE(pipeline.ok());
+    const base::Status st = (*pipeline)->Run();
     INFO(st.ToString());
     REQUIRE(st.ok());
     INFO("committed at " << gated->committed_at);

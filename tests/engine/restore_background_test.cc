@@ -12,8 +12,7 @@
 #include <thread>
 
 #include "config/pipeline_config.h"
-#include "engine/plan.h"
-#include "engine/runtime.h"
+#include "engine/pipeline.h"
 #include "operators/register.h"
 #include "tests/support/count_window.h"
 #include "tests/support/process.h"
@@ -143,37 +142,34 @@ class CountingSink final : public engine::Sink {
 //! The runtime of kYaml over TwoPartitions into a CountingSink, at-least-once with `changelog`,
 //! running on a thread of its own from construction; Stop ends it and returns Run's status.
 struct Running {
-  explicit Running(std::unique_ptr<engine::Changelog> changelog)
-      : probe(engine::NewMetricsRegistry(), "restore") {
+  explicit Running(std::unique_ptr<engine::Changelog> changelog) {
     auto loaded = config::LoadPipelineText(kYaml, "restore_background.yaml");
     REQUIRE(loaded.ok());
     spec = std::move(*loaded);
     spec.runtime.state_dir = TempDir("vigil-restore-background");
     REQUIRE(operators::RegisterOperators(&registry).ok());
-    auto built = engine::Plan::Build(spec, registry);
-    REQUIRE(built.ok());
-    plan = std::move(*built);
     auto made_source = std::make_unique<TwoPartitions>();
     source = made_source.get();
     auto made_sink = std::make_unique<CountingSink>();
     out = made_sink.get();
-    auto made = engine::Runtime::Make(*plan, std::move(made_source), std::move(made_sink), nullptr, &probe);
-    REQUIRE(made.ok());
-    runtime = std::move(*made);
-    runtime->set_changelog(std::move(changelog), false);
-    run = std::async(std::launch::async, [this] { return runtime->Run(); });
+    auto built = engine::Pipeline::Build({spec}, registry, [&](const auto&, const auto&) {
+      return engine::StageIo(std::move(made_source), std::move(made_sink), nullptr, std::move(changelog));
+    });
+    REQUIRE(built.ok());
+    pipeline = std::move(*built);
+    runtime = &pipeline->runtime(0);
+    run = std::async(std::launch::async, [this] { return pipeline->Run(); });
   }
   base::Status Stop() {
-    runtime->RequestStop();
+    pipeline->RequestStop();
     return run.get();
   }
   config::PipelineSpec spec;
   engine::OperatorRegistry registry;
-  engine::EngineProbe probe;
-  std::unique_ptr<const engine::Plan> plan;
+  std::unique_ptr<engine::Pipeline> pipeline;
+  engine::Runtime* runtime = nullptr;
   TwoPartitions* source = nullptr;
   CountingSink* out = nullptr;
-  std::unique_ptr<engine::Runtime> runtime;
   std::future<base::Status> run;
 };
 

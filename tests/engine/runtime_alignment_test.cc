@@ -7,9 +7,7 @@
 #include <thread>
 
 #include "config/pipeline_config.h"
-#include "engine/engine_probe.h"
-#include "engine/plan.h"
-#include "engine/runtime.h"
+#include "engine/pipeline.h"
 #include "operators/register.h"
 #include "tests/support/process.h"
 
@@ -119,23 +117,25 @@ TEST_CASE("alignment: a partition of only garbage stops holding the others back 
   spec->runtime.changelog = false;
   engine::OperatorRegistry registry;
   REQUIRE(operators::RegisterOperators(&registry).ok());
-  auto plan = engine::Plan::Build(*spec, registry);
-  REQUIRE(plan.ok());
-  engine::EngineProbe probe(engine::NewMetricsRegistry(), "test");
   std::atomic<uint64_t> out{0}, dead{0};
-  auto runtime = engine::Runtime::Make(**plan, std::make_unique<TwoPartitionSource>(kEvents),
-                                       std::make_unique<CountingSink>(&out),
-                                       std::make_unique<CountingSink>(&dead), &probe);
-  REQUIRE(runtime.ok());
-  (*runtime)->set_event_time_alignment(0);
+  engine::PipelineOptions options;
+  options.event_time_alignment_ms = 0;
+  auto pipeline = engine::Pipeline::Build(
+      {*spec}, registry,
+      [&](const auto&, const auto&) {
+        return engine::StageIo(std::make_unique<TwoPartitionSource>(kEvents),
+                               std::make_unique<CountingSink>(&out), std::make_unique<CountingSink>(&dead));
+      },
+      options);
+  REQUIRE(pipeline.ok());
   base::Status status;
-  std::thread run([&] { status = (*runtime)->Run(); });
+  std::thread run([&] { status = (*pipeline)->Run(); });
   // Not a timing assertion: the bound only keeps a broken build from hanging (the partition of
   // events used to stay held behind the garbage forever).
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   while (out.load() < kEvents && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  (*runtime)->RequestStop();
+  (*pipeline)->RequestStop();
   run.join();
   REQUIRE(status.ok());
   CHECK(out.load() == kEvents);

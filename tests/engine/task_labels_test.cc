@@ -107,7 +107,7 @@ struct LabelledTask : OneTask {
     }
     return sums;
   }
-  std::string Metrics() const { return engine::SerializeMetrics(*probe.registry()); }
+  std::string Metrics() const { return engine::SerializeMetrics(*probe->registry()); }
 
   QueueReader* events = nullptr;
   QueueReader* labels = nullptr;

@@ -12,8 +12,8 @@
 #include <thread>
 
 #include "config/pipeline_config.h"
+#include "engine/pipeline.h"
 #include "engine/plan.h"
-#include "engine/runtime.h"
 #include "engine/task.h"
 #include "operators/register.h"
 #include "tests/support/one_task.h"
@@ -319,15 +319,14 @@ TEST_CASE("runtime query: another partition answers while one is busy in a batch
   spec->runtime.state_dir = TempDir("vigil-query-busy");
   engine::OperatorRegistry registry;
   REQUIRE(operators::RegisterOperators(&registry).ok());
-  auto plan = engine::Plan::Build(*spec, registry);
-  REQUIRE(plan.ok());
-  engine::EngineProbe probe(engine::NewMetricsRegistry(), "query-busy");
   Blocker hold;
-  auto runtime = engine::Runtime::Make(
-      **plan, std::make_unique<TwoPartitions>(std::vector<std::string>{Ev(1, 10, "a", 1), Ev(2, 20, "a", 2)}),
-      std::make_unique<HeldSink>(&hold, 0), nullptr, &probe);
-  REQUIRE(runtime.ok());
-  engine::Runtime& rt = **runtime;
+  auto pipeline = engine::Pipeline::Build({*spec}, registry, [&](const auto&, const auto&) {
+    return engine::StageIo(
+        std::make_unique<TwoPartitions>(std::vector<std::string>{Ev(1, 10, "a", 1), Ev(2, 20, "a", 2)}),
+        std::make_unique<HeldSink>(&hold, 0), nullptr);
+  });
+  REQUIRE(pipeline.ok());
+  engine::Runtime& rt = (*pipeline)->runtime(0);
   auto run = std::async(std::launch::async, [&] { return rt.Run(); });
   hold.WaitEntered();  // partition 0's worker is inside a batch, holding its task's state
 

@@ -1,26 +1,26 @@
 #pragma once
-// One task of a pipeline, in-process: the plan built from YAML text and the task of partition 0 on a
-// fresh state directory, for engine tests that drive a Task directly (RunOnce, Query, commits).
-// Fails the test (REQUIRE) when the pipeline does not bind. Not thread-safe; the task is.
+// One task of a pipeline, in-process: the pipeline bound from YAML text (engine::Pipeline, without
+// I/O) and the task of partition 0 of its stage on a fresh state directory, for engine tests that
+// drive a Task directly (RunOnce, Query, commits). Fails the test (REQUIRE) when the pipeline does not
+// bind. Not thread-safe; the task is.
 
 #include <memory>
 #include <string>
 
-#include "engine/engine_probe.h"
-#include "engine/operator_registry.h"
-#include "engine/plan.h"
+#include "engine/pipeline.h"
 #include "engine/task.h"
 
 namespace vigil::testing {
 
 struct OneTask {
   //! Binds `yaml` (every operator registered) and opens partition 0 in TempDir("vigil-<name>")/p0;
-  //! `name` also names the metrics' pipeline label.
+  //! `name` also names the pipeline, hence the metrics' pipeline label.
   OneTask(const std::string& yaml, const std::string& name);
 
   engine::OperatorRegistry registry;
-  engine::EngineProbe probe;
-  std::unique_ptr<const engine::Plan> plan;
+  std::unique_ptr<engine::Pipeline> pipeline;
+  const engine::Plan* plan = nullptr;  //!< The stage's, owned by `pipeline`.
+  engine::EngineProbe* probe = nullptr;
   std::unique_ptr<engine::Task> task;
 };
 

@@ -4,9 +4,7 @@
 
 #include "config/pipeline_config.h"
 #include "connectors/file_io.h"
-#include "engine/engine_probe.h"
-#include "engine/plan.h"
-#include "engine/runtime.h"
+#include "engine/pipeline.h"
 #include "operators/register.h"
 
 namespace vigil::testing {
@@ -33,15 +31,14 @@ HarnessResult RunOnText(const std::string& yaml, const std::string& jsonl, const
   spec->runtime.workers = 1;
   engine::OperatorRegistry registry;
   REQUIRE(operators::RegisterOperators(&registry).ok());
-  auto plan = engine::Plan::Build(*spec, registry);
-  INFO(plan.status().message());
-  REQUIRE(plan.ok());
-  engine::EngineProbe probe(engine::NewMetricsRegistry(), "test");
-  auto runtime = engine::Runtime::Make(**plan, connectors::FileSource::FromText(jsonl, "input"),
-                                       std::make_unique<CapturingSink>(&result.outputs),
-                                       std::make_unique<CapturingSink>(&result.dead_letters), &probe);
-  REQUIRE(runtime.ok());
-  result.status = (*runtime)->Run();
+  auto pipeline = engine::Pipeline::Build({*spec}, registry, [&](const auto&, const auto&) {
+    return engine::StageIo{connectors::FileSource::FromText(jsonl, "input"),
+                           std::make_unique<CapturingSink>(&result.outputs),
+                           std::make_unique<CapturingSink>(&result.dead_letters)};
+  });
+  INFO(pipeline.status().message());
+  REQUIRE(pipeline.ok());
+  result.status = (*pipeline)->Run();
   return result;
 }
 

@@ -1,6 +1,6 @@
 #pragma once
 // Runs a pipeline in-process over JSONL text, with sinks that keep what they receive. For operator
-// and runtime tests that need no broker. The same Plan/Runtime code as `vigil run`.
+// and runtime tests that need no broker. The same engine::Pipeline as `vigil run`.
 
 #include <string>
 #include <vector>
