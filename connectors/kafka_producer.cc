@@ -181,10 +181,15 @@ base::Status KafkaProducer::CommitTransaction(rd_kafka_t* consumer,
   // Deliver first, so the delivery reports (changelog positions) are in before the commit returns.
   VIGIL_RETURN_IF_ERROR(Flush(kTxnTimeoutMs));
   if (offsets != nullptr && offsets->cnt > 0) {
-    rd_kafka_consumer_group_metadata_t* group = rd_kafka_consumer_group_metadata(consumer);
-    rd_kafka_error_t* error = rd_kafka_send_offsets_to_transaction(rk_.get(), offsets, group, kTxnTimeoutMs);
-    rd_kafka_consumer_group_metadata_destroy(group);
-    VIGIL_RETURN_IF_ERROR(TxnError(error, "send offsets to the transaction"));
+    // None while the consumer closes (the commit of its revoked partitions): the last one then, of
+    // the same membership unless a rebalance came in between, which the coordinator would refuse.
+    if (rd_kafka_consumer_group_metadata_t* group = rd_kafka_consumer_group_metadata(consumer))
+      group_.reset(group);
+    if (!group_)
+      return base::Unavailable("send offsets to the transaction: the consumer has no group membership");
+    VIGIL_RETURN_IF_ERROR(
+        TxnError(rd_kafka_send_offsets_to_transaction(rk_.get(), offsets, group_.get(), kTxnTimeoutMs),
+                 "send offsets to the transaction"));
   }
   VIGIL_RETURN_IF_ERROR(
       TxnError(rd_kafka_commit_transaction(rk_.get(), kTxnTimeoutMs), "commit transaction"));

@@ -80,7 +80,16 @@ class KafkaProducer {
   //! `st` unless the producer has been fenced, then the Fenced status that says so.
   base::Status UnlessFenced(base::Status st) const;
 
+  //! Frees a consumer group metadata (std::unique_ptr's deleter).
+  struct GroupMetadataFree {
+    void operator()(rd_kafka_consumer_group_metadata_t* g) const {
+      rd_kafka_consumer_group_metadata_destroy(g);
+    }
+  };
   KafkaHandle rk_;
+  //! The consumer group metadata of the last commit that had one: librdkafka gives none while the
+  //! consumer closes, when the final commit of its revoked partitions still needs it.
+  std::unique_ptr<rd_kafka_consumer_group_metadata_t, GroupMetadataFree> group_;
   bool transactional_ = false;
   std::string transactional_id_;
   std::mutex topics_mu_;

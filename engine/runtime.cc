@@ -179,7 +179,8 @@ base::Status Runtime::Assigned(int32_t partition, std::unique_ptr<PartitionReade
   starting_.store(static_cast<int>(pending_tasks_.size()), std::memory_order_relaxed);
   RebuildWorkerLists();
   gate_.Resume();
-  if (Task* task = tasks_.at(partition).get(); task->restoring()) StartRestore(task);
+  // Not while closing: the restore would outlive the source it reads (its close is under way).
+  if (Task* task = tasks_.at(partition).get(); task->restoring() && !closing_) StartRestore(task);
   return base::Status::OK();
 }
 
@@ -440,6 +441,7 @@ base::Status Runtime::Run() {
   gate_.Resume();
   for (auto& w : workers_) w.join();
   workers_.clear();
+  closing_ = true;  // an assignment the source's close delivers starts no restore
   while (!restores_.empty()) StopRestore(restores_.begin()->first);  // unfinished: nothing to commit
   if (!failed_) {
     if (base::Status st = source_->Close(); !st.ok()) Fail(st);

@@ -160,6 +160,7 @@ class Runtime final : public SourceListener {
   //! Background restores (control thread): a task restoring its store from the changelog is in
   //! tasks_, with restoring() set, until its thread is done.
   std::map<int32_t, std::thread> restores_;
+  bool closing_ = false;           //!< Run is closing the source: no restore starts (main thread only).
   std::atomic<int> restoring_{0};  //!< Tasks whose restore has not finished.
   //! Restores `task` from the changelog on a thread of its own; the workers take it once done.
   void StartRestore(Task* task);
