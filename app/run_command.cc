@@ -120,6 +120,13 @@ int RunPipelineCommand(const RunOptions& options) {
     return 2;
   }
   auto metrics = engine::NewMetricsRegistry();
+  // One memory budget for the state of every stage's tasks (runtime.memory); declared before the
+  // runtimes, so it outlives them.
+  auto memory = engine::MemoryBudget::Make(spec.runtime.memory_bytes);
+  if (!memory.ok()) {
+    fmt::print(stderr, "error: {}\n", memory.status().message());
+    return 2;
+  }
   // One plan, probe and runtime per stage (engine/stages.h); a pipeline that is not re-keyed has one.
   std::vector<std::unique_ptr<const engine::Plan>> plans;
   std::vector<std::unique_ptr<engine::EngineProbe>> probes;
@@ -144,6 +151,7 @@ int RunPipelineCommand(const RunOptions& options) {
       return 1;
     }
     (*runtime)->set_changelog(std::move(io->changelog), io->exactly_once);
+    (*runtime)->set_memory_budget(memory->get());
     spdlog::info("{}: {}{}", stage.name, io->exactly_once ? "exactly-once" : "at-least-once",
                  (*runtime)->has_changelog() ? ", state backed by a changelog topic" : "");
     (*runtime)->set_idle_exit_ms(options.idle_exit_ms);
