@@ -4,7 +4,8 @@
 // cache (memtables count inside it), one statistics object; and the CacheBudget of the write-back
 // caches in front of the stores. The split of a budget of M bytes:
 //   block cache     M/2  RocksDB's data, index and filter blocks, the memtables' charge included;
-//     of which memtables at most M/8 (the write-buffer manager flushes a store's memtable beyond it);
+//     of which memtables at most M/8 (the write-buffer manager flushes a store's memtable beyond it;
+//     a commit's write lands whole in one memtable, so they may exceed it until flushed);
 //   write-back caches M/2  the decoded values of every task's KeyedCache, PiecedCache and LabelIndex.
 
 #include <atomic>
