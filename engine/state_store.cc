@@ -62,6 +62,9 @@ base::Result<std::unique_ptr<StateStore>> StateStore::Open(const StateStoreOptio
   // Most lookups of a large key space are for keys the store lacks (a card's first event): a Bloom
   // filter answers them without reading a data block.
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  // The same in front of the memtables (2% of their size), which a Get searches first.
+  opts.memtable_prefix_bloom_size_ratio = 0.02;
+  opts.memtable_whole_key_filtering = true;
   if (options.memory != nullptr) {
     // Every block (index and filter included) and, through the write-buffer manager, every memtable
     // is in the process's one cache: the stores' memory is bounded together, whatever their number.
