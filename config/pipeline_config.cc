@@ -224,6 +224,14 @@ Status ParseRuntime(const YamlReader& r, const YAML::Node& node, RuntimeSpec* s)
   if (s->idle_timeout_ms < 1)
     return r.Error(node["idle_timeout"], "idle_timeout: expected a positive duration");
   VIGIL_RETURN_IF_ERROR(r.Read(node, "cache_max_keys", &s->cache_max_keys));
+  if (YAML::Node memory = node["memory"]) {
+    if (!memory.IsScalar()) return r.Error(memory, "memory: expected a size like 1GiB or 512MiB");
+    auto bytes = ParseBytes(memory.Scalar());
+    if (!bytes.ok()) return r.Error(memory, "memory: " + bytes.status().message());
+    if (*bytes < RuntimeSpec::kMinMemoryBytes)
+      return r.Error(memory, "memory: " + memory.Scalar() + " is below the minimum of 16MiB");
+    s->memory_bytes = *bytes;
+  }
   VIGIL_RETURN_IF_ERROR(r.Read(node, "instance_id", &s->instance_id));
   VIGIL_RETURN_IF_ERROR(r.Read(node, "changelog", &s->changelog));
   std::string g(GuaranteeName(s->guarantee));

@@ -132,7 +132,13 @@ struct RuntimeSpec {
   int workers = 2;                             //!< Worker threads running tasks. Default 2.
   std::string state_dir = "/tmp/vigil/state";  //!< RocksDB directories, one per task.
   int commit_interval_ms = 1000;               //!< Offsets + state are committed this often. Default 1 s.
-  std::size_t cache_max_keys = 200000;         //!< Write-back cache size per task, in keys. Default 200k.
+  //! Upper bound of each write-back cache (one per stateful operator and task), in keys. Default 200k.
+  std::size_t cache_max_keys = 200000;
+  //! One budget, in bytes, for the state of every task of the process together: the RocksDB block
+  //! cache shared by all stores (memory / 2, memtables included: at most memory / 8) and the
+  //! write-back caches in front of them (memory / 2). At least 16 MiB. Default 1 GiB.
+  uint64_t memory_bytes = 1ull << 30;
+  static constexpr uint64_t kMinMemoryBytes = 16ull << 20;  //!< The smallest runtime.memory: 16 MiB.
   //! exactly_once (default): with a Kafka source and Kafka sinks, one Kafka transaction per commit
   //! interval holds the outputs, dead letters, changelog records and consumed offsets; readers use
   //! read_committed. at_least_once: no transactions (lower latency; a crash may repeat outputs).
@@ -469,5 +475,10 @@ base::Result<PipelineSpec> LoadPipelineText(const std::string& text, const std::
 base::Result<int64_t> ParseDurationMs(std::string_view text);
 //! The inverse: `ms` in the largest unit that divides it exactly ("7d", "1500ms"); 0 is "0".
 std::string FormatDurationMs(int64_t ms);
+//! Parses a size: "512MiB", "1.5GiB" (KiB, MiB, GiB, TiB: powers of 1024), "2GB" (KB, MB, GB, TB:
+//! powers of 1000), "4096B" or a bare number of bytes.
+base::Result<uint64_t> ParseBytes(std::string_view text);
+//! The inverse: `bytes` in the largest binary unit that divides it exactly ("1GiB"), else "<n>B".
+std::string FormatBytes(uint64_t bytes);
 
 }  // namespace vigil::config

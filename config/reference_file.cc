@@ -238,8 +238,24 @@ SectionDoc RuntimeDoc() {
            "overrides it."},
           {"commit_interval", "duration", DocDuration(r.commit_interval_ms),
            "How often offsets, outputs and state are committed; positive."},
+          {"memory", "size", "`" + FormatBytes(r.memory_bytes) + "`",
+           "One byte budget for the state of every task of the process together (`1GiB`, `512MiB`, `2GB`, "
+           "or a number of bytes; at least `16MiB`), split as: half for one RocksDB block cache shared by "
+           "every store (data, index and filter blocks), in which the memtables of every store are charged "
+           "and bounded to an eighth of the budget (beyond it a store's memtable is flushed; a commit's "
+           "write "
+           "lands whole in one memtable, so until flushed they may exceed it by what the last commits "
+           "changed); half for the "
+           "write-back caches in front of the stores (the decoded state of hot keys, measured as key + value "
+           "+ 48 bytes per entry): while they are over it together, each evicts its least recently used "
+           "unchanged entries at every commit down to its allowance (an even share, plus an even part of "
+           "what smaller caches leave unused). With `1GiB`: 512 MiB of block cache (at most 128 MiB of it "
+           "memtables) and 512 MiB of write-back caches. Not counted: batches, a commit's staged changes, "
+           "Kafka clients' buffers, scoring and monitoring state. `vigil_state_memory_bytes{kind}` reports "
+           "each part."},
           {"cache_max_keys", "integer", DocInt(static_cast<int64_t>(r.cache_max_keys)),
-           "Keys held by each task's write-back cache in front of its store."},
+           "Upper bound, in keys, of each write-back cache (one per stateful operator and task) in front of "
+           "its store, within `memory`."},
           {"guarantee", "`exactly_once` | `at_least_once`", DocString(GuaranteeName(r.guarantee)),
            "`exactly_once`: with a Kafka source and Kafka sinks, one Kafka transaction per commit interval "
            "holds the outputs, dead letters, changelog records and consumed offsets; readers use "

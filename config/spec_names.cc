@@ -1,5 +1,7 @@
-// The words and durations pipeline files write, both ways: enum names and "7d"-style durations.
+// The words, durations and sizes pipeline files write, both ways: enum names, "7d"-style durations and
+// "512MiB"-style sizes.
 #include <charconv>
+#include <cmath>
 #include <limits>
 #include <utility>
 
@@ -124,6 +126,36 @@ std::string FormatDurationMs(int64_t ms) {
   for (const auto& [name, scale] : kUnits)
     if (ms % scale == 0) return std::to_string(ms / scale) + std::string(name);
   return std::to_string(ms) + "ms";
+}
+
+base::Result<uint64_t> ParseBytes(std::string_view text) {
+  double value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr == text.data() || !(value >= 0) || text.front() == '-')
+    return base::InvalidArgument("expected a size like 512MiB, 2GB or a number of bytes, got '" +
+                                 std::string(text) + "'");
+  while (ptr != text.data() + text.size() && *ptr == ' ') ++ptr;
+  std::string_view unit(ptr, text.data() + text.size() - ptr);
+  static const std::pair<std::string_view, double> kUnits[] = {
+      {"", 1},      {"B", 1},         {"KB", 1e3},      {"MB", 1e6},         {"GB", 1e9},
+      {"TB", 1e12}, {"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1ull << 30}, {"TiB", 1ull << 40}};
+  for (const auto& [name, scale] : kUnits) {
+    if (unit != name) continue;
+    const double bytes = std::round(value * scale);
+    if (bytes >= 1.8e19) return base::InvalidArgument("size '" + std::string(text) + "' is too large");
+    return static_cast<uint64_t>(bytes);
+  }
+  return base::InvalidArgument("unknown size unit '" + std::string(unit) + "' in '" + std::string(text) +
+                               "'; expected B, KB, MB, GB, TB, KiB, MiB, GiB or TiB");
+}
+
+std::string FormatBytes(uint64_t bytes) {
+  if (bytes == 0) return "0";
+  static const std::pair<std::string_view, uint64_t> kUnits[] = {
+      {"TiB", 1ull << 40}, {"GiB", 1ull << 30}, {"MiB", 1ull << 20}, {"KiB", 1ull << 10}};
+  for (const auto& [name, scale] : kUnits)
+    if (bytes % scale == 0) return std::to_string(bytes / scale) + std::string(name);
+  return std::to_string(bytes) + "B";
 }
 
 }  // namespace vigil::config

@@ -79,6 +79,30 @@ EngineProbe::EngineProbe(std::shared_ptr<prometheus::Registry> registry, const s
                     .Help("Share of state lookups served from memory.")
                     .Register(*registry_)
                     .Add(labels);
+  auto& memory = BuildGauge()
+                     .Name("vigil_state_memory_bytes")
+                     .Help(
+                         "Memory held by the state of every task of the process (runtime.memory), by kind: "
+                         "block_cache (RocksDB blocks), memtables, pinned (blocks in use now, part of "
+                         "block_cache), write_cache (the write-back caches, approximate).")
+                     .Register(*registry_);
+  const char* kinds[] = {"block_cache", "memtables", "pinned", "write_cache"};
+  for (size_t i = 0; i < memory_.size(); ++i)
+    memory_[i] = &memory.Add({{"pipeline", pipeline}, {"kind", kinds[i]}});
+  auto& limit = BuildGauge()
+                    .Name("vigil_state_memory_limit_bytes")
+                    .Help(
+                        "Bounds of the state's memory: block_cache (the shared RocksDB cache, memtables "
+                        "included), memtables, write_cache.")
+                    .Register(*registry_);
+  const char* limit_kinds[] = {"block_cache", "memtables", "write_cache"};
+  for (size_t i = 0; i < memory_limit_.size(); ++i)
+    memory_limit_[i] = &limit.Add({{"pipeline", pipeline}, {"kind", limit_kinds[i]}});
+  block_cache_hit_ratio_ = &BuildGauge()
+                                .Name("vigil_state_block_cache_hit_ratio")
+                                .Help("Share of RocksDB block reads served from the shared block cache.")
+                                .Register(*registry_)
+                                .Add(labels);
   restored_changes_ = &BuildCounter()
                            .Name("vigil_restore_changes_total")
                            .Help("State changes read back from the changelog when partitions were assigned.")
@@ -138,6 +162,16 @@ void EngineProbe::SetState(uint64_t cached_keys, uint64_t stored_keys, double hi
   cached_keys_->Set(static_cast<double>(cached_keys));
   stored_keys_->Set(static_cast<double>(stored_keys));
   hit_ratio_->Set(hit_ratio);
+}
+
+void EngineProbe::SetMemory(const MemoryUsage& usage, const MemoryBudget& budget) {
+  const size_t values[] = {usage.block_cache, usage.memtables, usage.pinned, usage.write_cache};
+  for (size_t i = 0; i < memory_.size(); ++i) memory_[i]->Set(static_cast<double>(values[i]));
+  const size_t limits[] = {budget.block_cache_bytes(), budget.memtable_bytes(), budget.write_cache_bytes()};
+  for (size_t i = 0; i < memory_limit_.size(); ++i) memory_limit_[i]->Set(static_cast<double>(limits[i]));
+  const uint64_t reads = usage.block_cache_hits + usage.block_cache_misses;
+  block_cache_hit_ratio_->Set(reads ? static_cast<double>(usage.block_cache_hits) / static_cast<double>(reads)
+                                    : 1.0);
 }
 
 void EngineProbe::SetAssigned(int partitions) { assigned_->Set(partitions); }

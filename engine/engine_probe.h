@@ -8,6 +8,7 @@
 #include <string>
 
 #include "engine/batch.h"
+#include "engine/memory_budget.h"
 
 namespace prometheus {
 class Registry;
@@ -40,6 +41,10 @@ class EngineProbe {
   void SetLag(int32_t partition, int64_t lag);
   //! Keys in the write-back caches and RocksDB, and the caches' hit ratio.
   void SetState(uint64_t cached_keys, uint64_t stored_keys, double hit_ratio);
+  //! The state's memory (vigil_state_memory_bytes by kind: block_cache, memtables, pinned,
+  //! write_cache), its bounds (vigil_state_memory_limit_bytes by kind: block_cache (memtables
+  //! included), memtables, write_cache) and the block cache's hit ratio, process-wide.
+  void SetMemory(const MemoryUsage& usage, const MemoryBudget& budget);
   //! Partitions currently assigned to this process.
   void SetAssigned(int partitions);
   //! One partition's state restored from the changelog: changes read, seconds taken.
@@ -68,6 +73,9 @@ class EngineProbe {
   prometheus::Gauge* cached_keys_;
   prometheus::Gauge* stored_keys_;
   prometheus::Gauge* hit_ratio_;
+  std::array<prometheus::Gauge*, 4> memory_{};        //!< block_cache, memtables, pinned, write_cache.
+  std::array<prometheus::Gauge*, 3> memory_limit_{};  //!< block_cache, memtables, write_cache.
+  prometheus::Gauge* block_cache_hit_ratio_;
   prometheus::Gauge* assigned_;
   prometheus::Counter* restored_changes_;
   prometheus::Counter* restore_seconds_;

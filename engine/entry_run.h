@@ -33,6 +33,10 @@ struct EntryRun {
   uint64_t dirty_from = UINT64_MAX;  //!< Since the last flush: every entry from this number on changed.
   std::vector<uint64_t> touched;     //!< Since the last flush: pieces with an entry changed in place.
 
+  //! Bytes on the heap (the entries' and the touched pieces' capacity), for the caches' budget.
+  std::size_t HeapBytes() const {
+    return data.capacity() * sizeof(double) + touched.capacity() * sizeof(uint64_t);
+  }
   //! Live entries.
   std::size_t size() const { return data.size() / stride - head; }
   //! Number of live entry 0, and one past the last entry's.

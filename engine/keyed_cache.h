@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/memory_budget.h"
 #include "engine/state_store.h"
 
 namespace vigil::engine {
@@ -26,19 +27,43 @@ struct StringHash {
 //! keys a stream creates however fast it is read (a catch-up reads days of events per commit).
 inline constexpr std::size_t SweepBudget(std::size_t dirty) { return 1000 + 2 * dirty; }
 
-//! The write-back caches' eviction: above `max_keys` entries, erases the clean ones (not `dirty`)
-//! least recently used by flush interval (`epoch`, the interval of the last access, against the
-//! current `epoch`), down to 7/8 of `max_keys`. Entries changed since the last flush are kept.
+//! Approximate bytes of a cache entry besides the pair it holds, its key's heap and its value's heap:
+//! the hash node's link and cached hash, its bucket, the allocator's header.
+inline constexpr std::size_t kEntryOverhead = 48;
+
+//! Heap bytes of a key in a std::string: none while it fits inline (15 characters in libstdc++).
+inline std::size_t KeyHeapBytes(const std::string& key) {
+  return key.capacity() > 15 ? key.capacity() + 1 : 0;
+}
+
+//! Heap bytes of a cached value: `value.HeapBytes()` when V has it, else none (a fixed-size value).
+template <typename V>
+std::size_t ValueHeapBytes(const V& value) {
+  if constexpr (requires { value.HeapBytes(); })
+    return value.HeapBytes();
+  else
+    return 0;
+}
+
+//! The write-back caches' eviction: above `max_keys` entries or `max_bytes` approximate bytes
+//! (`*bytes`, the sum of the entries' `bytes`, kept up to date), erases the clean entries (not
+//! `dirty`) least recently used by flush interval (`epoch`, the interval of the last access, against
+//! the current `epoch`), down to 7/8 of the bound exceeded. Entries changed since the last flush are
+//! kept.
 template <typename Map>
-void EvictClean(Map& map, size_t max_keys, uint32_t epoch) {
-  if (map.size() <= max_keys) return;
-  const size_t target = max_keys - max_keys / 8;
-  for (uint32_t age = 4; age > 0 && map.size() > target; age /= 2) {
-    for (auto it = map.begin(); it != map.end() && map.size() > target;) {
-      if (!it->second.dirty && epoch + 1 - it->second.epoch >= age)
+void EvictClean(Map& map, size_t max_keys, size_t max_bytes, size_t* bytes, uint32_t epoch) {
+  if (map.size() <= max_keys && *bytes <= max_bytes) return;
+  const size_t target_keys = map.size() > max_keys ? max_keys - max_keys / 8 : SIZE_MAX;
+  const size_t target_bytes = *bytes > max_bytes ? max_bytes - max_bytes / 8 : SIZE_MAX;
+  const auto over = [&] { return map.size() > target_keys || *bytes > target_bytes; };
+  for (uint32_t age = 4; age > 0 && over(); age /= 2) {
+    for (auto it = map.begin(); it != map.end() && over();) {
+      if (!it->second.dirty && epoch + 1 - it->second.epoch >= age) {
+        *bytes -= it->second.bytes;
         it = map.erase(it);
-      else
+      } else {
         ++it;
+      }
     }
   }
 }
@@ -51,14 +76,17 @@ struct CacheStats {
 
 //! `Codec` provides `static void Encode(const V&, std::string*)` and
 //! `static bool Decode(std::string_view, V*)`.
+//! Memory: at most `max_keys` entries and, with a CacheBudget, its allowance of bytes (see
+//! CacheBudget), measured at each Flush; entries changed since the last flush are kept regardless.
 //! Lifecycle: owned by an operator's per-task state. Pointers returned by Get/GetForUpdate stay valid
-//! until the next Flush (which may evict). Thread-safety: one thread at a time.
+//! until the next Flush or Trim (which may evict). Thread-safety: one thread at a time.
 template <typename V, typename Codec>
 class KeyedCache {
  public:
   //! `max_keys`: entries kept after a flush; the rest are evicted (they are on disk by then).
-  KeyedCache(StateStore* store, TableId table, size_t max_keys)
-      : store_(store), table_(table), max_keys_(max_keys) {}
+  //! `budget` (may be null: keys only) bounds the bytes of this and the process's other caches.
+  KeyedCache(StateStore* store, TableId table, size_t max_keys, CacheBudget* budget = nullptr)
+      : store_(store), table_(table), max_keys_(max_keys), account_(budget) {}
 
   //! The value of `key` for modification, loaded from the store or default-constructed. Marks it dirty.
   base::Result<V*> GetForUpdate(std::string_view key) {
@@ -72,6 +100,7 @@ class KeyedCache {
     Entry entry;
     VIGIL_RETURN_IF_ERROR(Load(key, &entry.value));
     auto pos = map_.emplace(std::string(key), std::move(entry)).first;
+    Measure(pos->first, pos->second);
     Touch(pos->first, pos->second, true);
     return &pos->second.value;
   }
@@ -81,6 +110,7 @@ class KeyedCache {
     auto it = map_.find(key);
     if (it == map_.end()) it = map_.emplace(std::string(key), Entry{}).first;
     it->second.value = value;
+    Measure(it->first, it->second);
     Touch(it->first, it->second, true);
   }
 
@@ -98,6 +128,7 @@ class KeyedCache {
     Entry entry;
     if (!Codec::Decode(buf_, &entry.value)) return base::Corruption("undecodable state value");
     auto pos = map_.emplace(std::string(key), std::move(entry)).first;
+    Measure(pos->first, pos->second);
     Touch(pos->first, pos->second, false);
     return &pos->second.value;
   }
@@ -140,21 +171,26 @@ class KeyedCache {
     for (const std::string& key : doomed) {
       if (auto it = map_.find(key); it != map_.end()) {
         if (it->second.dirty) std::erase_if(dirty_, [&](const auto& d) { return d.second == &it->second; });
+        bytes_ -= it->second.bytes;
         map_.erase(it);
       }
       store_->Delete(table_, key);
     }
     swept_ += doomed.size();
+    account_.Set(bytes_);
     return base::Status::OK();
   }
 
-  //! Above max_keys, evicts the clean entries least recently used (by flush interval), then stages
-  //! every dirty entry into the store (applied by StateStore::Apply). Entries changed since the last
-  //! flush stay until the next one: an evicted key's latest value is always in the store already,
-  //! so a read-only lookup between this staging and its Apply (a scoring query during a commit)
-  //! never finds an older value there.
+  //! Above max_keys or its byte allowance, evicts the clean entries least recently used (by flush
+  //! interval), then stages every dirty entry into the store (applied by StateStore::Apply).
+  //! Entries changed since the last flush stay until the next one: an evicted key's latest value is
+  //! always in the store already, so a read-only lookup between this staging and its Apply (a scoring
+  //! query during a commit) never finds an older value there.
   void Flush() {
-    EvictClean(map_, max_keys_, epoch_);
+    for (const auto& [key, entry] : dirty_) Measure(*key, *entry);
+    account_.Set(bytes_);
+    EvictClean(map_, max_keys_, account_.Allowance(), &bytes_, epoch_);
+    account_.Set(bytes_);
     for (const auto& [key, entry] : dirty_) {
       buf_.clear();
       Codec::Encode(entry->value, &buf_);
@@ -165,7 +201,16 @@ class KeyedCache {
     ++epoch_;
   }
 
+  //! After the store wrote the last Flush's changes: evicts clean entries (those of that flush
+  //! included) down to the bounds, when above them. Same thread as Flush.
+  void Trim() {
+    EvictClean(map_, max_keys_, account_.Allowance(), &bytes_, epoch_);
+    account_.Set(bytes_);
+  }
+
   size_t size() const { return map_.size(); }
+  //! Approximate bytes held, as of the last Flush, Trim or Sweep (entries inserted since included).
+  size_t bytes() const { return bytes_; }
   const CacheStats& stats() const { return stats_; }
   //! Keys deleted by Sweep since the cache was made.
   uint64_t swept() const { return swept_; }
@@ -175,7 +220,15 @@ class KeyedCache {
     V value{};
     bool dirty = false;
     uint32_t epoch = 0;  // flush interval of the last access
+    size_t bytes = 0;    // approximate bytes, as last measured
   };
+
+  void Measure(const std::string& key, Entry& entry) {
+    const size_t now = sizeof(std::pair<const std::string, Entry>) + kEntryOverhead + KeyHeapBytes(key) +
+                       ValueHeapBytes(entry.value);
+    bytes_ += now - entry.bytes;
+    entry.bytes = now;
+  }
 
   void Touch(const std::string& key, Entry& entry, bool dirty) {
     entry.epoch = epoch_;
@@ -195,6 +248,8 @@ class KeyedCache {
   StateStore* store_;
   TableId table_;
   size_t max_keys_;
+  CacheBudget::Account account_;
+  size_t bytes_ = 0;
   std::unordered_map<std::string, Entry, StringHash, std::equal_to<>> map_;
   std::vector<std::pair<const std::string*, Entry*>> dirty_;  // entries changed since the last flush
   uint32_t epoch_ = 1;

@@ -29,8 +29,9 @@ void LabelRecord::Add(double value, int64_t t) {
   }
 }
 
-LabelIndex::LabelIndex(const config::LabelsSpec& spec, StateStore* store, size_t max_keys)
-    : spec_(spec), cache_(store, kLabelTable, max_keys), parser_(std::make_unique<Parser>()) {}
+LabelIndex::LabelIndex(const config::LabelsSpec& spec, StateStore* store, size_t max_keys,
+                       CacheBudget* budget)
+    : spec_(spec), cache_(store, kLabelTable, max_keys, budget), parser_(std::make_unique<Parser>()) {}
 
 LabelIndex::~LabelIndex() = default;
 

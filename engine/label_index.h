@@ -43,7 +43,9 @@ class LabelIndex {
   //! Keyspace of labels in a task's store; operators use ids from 1 up.
   static constexpr TableId kLabelTable = 0xFFF0;
 
-  LabelIndex(const config::LabelsSpec& spec, StateStore* store, size_t max_keys);
+  //! `budget` (may be null) bounds the bytes of the index's cache with the process's other caches.
+  LabelIndex(const config::LabelsSpec& spec, StateStore* store, size_t max_keys,
+             CacheBudget* budget = nullptr);
   ~LabelIndex();
 
   //! Parses and stores label records (JSON objects with the id, label and time fields). Malformed
@@ -51,10 +53,12 @@ class LabelIndex {
   base::Status Ingest(std::span<const RawEvent> records);
   //! The label of `id` known at `time_ms` (the latest value with label time ≤ time_ms), else NaN.
   base::Result<double> KnownAt(int64_t id, int64_t time_ms);
-  //! The label record of `id`, or nullptr; valid until the next Flush or Ingest.
+  //! The label record of `id`, or nullptr; valid until the next Flush, Trim or Ingest.
   base::Result<const LabelRecord*> Lookup(int64_t id);
   //! Stages new labels into the store.
   void Flush() { cache_.Flush(); }
+  //! Evicts clean cached records beyond the cache's bounds, once the store wrote the last Flush.
+  void Trim() { cache_.Trim(); }
   //! A reader (a window over "$label", the score's outcomes) reads the record of a transaction at
   //! most `ms` after the transaction's time, in the task's event time. Records are kept for the
   //! longest span any reader asked for; until one asks, they are kept for ever.

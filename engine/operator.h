@@ -25,6 +25,9 @@
 //     stage the deletion of state that no event within the operator's lateness of that time can
 //     read any more, in a bounded step (a sweep: PiecedCache::Sweep, KeyedCache::Sweep), so that state
 //     shrinks whether or not its keys are seen again.
+//     After the store wrote what Flush staged, Trim() may be called, between batches as Process is,
+//     to drop clean cached entries beyond the state's memory bounds (TaskContext: cache_max_keys and
+//     the CacheBudget shared by every cache of the process); pointers into the cache end there too.
 //  7. A state is destroyed when its partition is revoked or the pipeline stops, after a final
 //     Flush and commit. Destruction must not fail; it releases memory only.
 //  8. When batch.mode().read_only is set (a synchronous scoring request), Process computes every
@@ -58,6 +61,8 @@ struct TaskContext {
   StateStore* store = nullptr;     //!< The task's store; valid for the state's whole life.
   std::size_t cache_max_keys = 0;  //!< Budget for each KeyedCache, in keys.
   LabelIndex* labels = nullptr;    //!< The task's labels; null when the pipeline has none.
+  //! The byte budget of every write-back cache of the process (runtime.memory); null: keys only.
+  CacheBudget* cache_budget = nullptr;
 };
 
 //! Per-task mutable data of one operator (rule 3). Owned by the task.
@@ -66,6 +71,8 @@ class OperatorState {
   virtual ~OperatorState() = default;
   //! Stages pending changes into the store (rule 6).
   virtual void Flush() {}
+  //! Drops clean cached entries beyond the state's memory bounds, after the store wrote them (rule 6).
+  virtual void Trim() {}
   //! Stages the deletion of a bounded step of expired state, given the task's event time (rule 6).
   virtual base::Status Expire(int64_t event_time) { return base::Status::OK(); }
   //! Keys held in memory, for the state-keys metric.

@@ -34,17 +34,20 @@ namespace vigil::engine {
 
 //! `V` derives from EntryRun. `Codec` provides `static void EncodeMeta(const V&, std::string*)` and
 //! `static bool DecodeMeta(std::string_view, V*)` for V's own fields, stored in the header.
-//! Lifecycle: made by Make, owned by an operator's per-task state. Pointers returned by GetForUpdate
-//! stay valid until the next Flush or Sweep. Thread-safety: one thread at a time, except that Peek of
-//! a key not in memory reads the store only (operator.h rule 8).
+//! Memory: as KeyedCache's (max_keys, and the byte allowance of a CacheBudget), a value's bytes
+//! being its entries' capacity. Lifecycle: made by Make, owned by an operator's per-task state.
+//! Pointers returned by GetForUpdate stay valid until the next Flush, Trim or Sweep. Thread-safety:
+//! one thread at a time, except that Peek of a key not in memory reads the store only (operator.h
+//! rule 8).
 template <typename V, typename Codec>
 class PiecedCache {
  public:
   //! Opens the cache over `table`; refuses a table written in another layout (one value per key, as
-  //! vigil wrote before pieces), naming `what` and how to rebuild the state.
+  //! vigil wrote before pieces), naming `what` and how to rebuild the state. `budget` may be null.
   static base::Result<std::unique_ptr<PiecedCache>> Make(StateStore* store, TableId table, size_t max_keys,
-                                                         const std::string& what) {
-    std::unique_ptr<PiecedCache> cache(new PiecedCache(store, table, max_keys));
+                                                         const std::string& what,
+                                                         CacheBudget* budget = nullptr) {
+    std::unique_ptr<PiecedCache> cache(new PiecedCache(store, table, max_keys, budget));
     std::optional<std::string> cursor;
     std::optional<std::pair<std::string, std::string>> first;
     VIGIL_RETURN_IF_ERROR(store->Scan(table, "", &cursor, 1,
@@ -73,6 +76,7 @@ class PiecedCache {
     // Not found: a new key, default-constructed.
     if (auto loaded = Load(key, &entry.value, &entry.stored); !loaded.ok()) return loaded.status();
     auto pos = map_.emplace(std::string(key), std::move(entry)).first;
+    Measure(pos->first, pos->second);
     Touch(pos->first, pos->second);
     return &pos->second.value;
   }
@@ -114,21 +118,27 @@ class PiecedCache {
     for (const auto& [key, pieces] : doomed) {
       if (auto it = map_.find(key); it != map_.end()) {
         if (it->second.dirty) std::erase_if(dirty_, [&](const auto& d) { return d.second == &it->second; });
+        bytes_ -= it->second.bytes;
         map_.erase(it);
       }
       store_->Delete(table_, HeaderKey(key));
       for (uint64_t p = pieces.first; p < pieces.second; ++p) store_->Delete(table_, PieceKey(key, p));
       ++swept_;
     }
+    account_.Set(bytes_);
     return base::Status::OK();
   }
 
-  //! Above max_keys, evicts the clean entries least recently used (by flush interval), then stages
-  //! the changes of every dirty entry (see the file comment). Entries changed since the last flush
-  //! stay until the next one: an evicted key's latest value is always in the store already, so a
-  //! read-only lookup between this staging and its Apply never finds an older value there.
+  //! Above max_keys or its byte allowance, evicts the clean entries least recently used (by flush
+  //! interval), then stages the changes of every dirty entry (see the file comment). Entries changed
+  //! since the last flush stay until the next one: an evicted key's latest value is always in the
+  //! store already, so a read-only lookup between this staging and its Apply never finds an older
+  //! value there.
   void Flush() {
-    EvictClean(map_, max_keys_, epoch_);
+    for (const auto& [key, entry] : dirty_) Measure(*key, *entry);
+    account_.Set(bytes_);
+    EvictClean(map_, max_keys_, account_.Allowance(), &bytes_, epoch_);
+    account_.Set(bytes_);
     if (!dirty_.empty() && !layout_written_) {
       store_->Put(table_, kLayoutKey, kLayout);
       layout_written_ = true;
@@ -141,7 +151,16 @@ class PiecedCache {
     ++epoch_;
   }
 
+  //! After the store wrote the last Flush's changes: evicts clean entries (those of that flush
+  //! included) down to the bounds, when above them. Same thread as Flush.
+  void Trim() {
+    EvictClean(map_, max_keys_, account_.Allowance(), &bytes_, epoch_);
+    account_.Set(bytes_);
+  }
+
   size_t size() const { return map_.size(); }
+  //! Approximate bytes held, as of the last Flush, Trim or Sweep (entries loaded since included).
+  size_t bytes() const { return bytes_; }
   const CacheStats& stats() const { return stats_; }
   //! Keys deleted by Sweep since the cache was made.
   uint64_t swept() const { return swept_; }
@@ -163,10 +182,18 @@ class PiecedCache {
     bool dirty = false;
     uint32_t epoch = 0;       // flush interval of the last access
     PieceRange stored{0, 0};  // the pieces the store holds (with this flush's staged changes); none: inline
+    size_t bytes = 0;         // approximate bytes, as last measured
   };
 
-  PiecedCache(StateStore* store, TableId table, size_t max_keys)
-      : store_(store), table_(table), max_keys_(max_keys) {}
+  PiecedCache(StateStore* store, TableId table, size_t max_keys, CacheBudget* budget)
+      : store_(store), table_(table), max_keys_(max_keys), account_(budget) {}
+
+  void Measure(const std::string& key, Entry& entry) {
+    const size_t now = sizeof(std::pair<const std::string, Entry>) + kEntryOverhead + KeyHeapBytes(key) +
+                       entry.value.HeapBytes();
+    bytes_ += now - entry.bytes;
+    entry.bytes = now;
+  }
 
   // The pieces that hold entries [first, end) of `stride` doubles.
   static PieceRange Pieces(uint32_t stride, uint64_t first, uint64_t end) {
@@ -325,6 +352,8 @@ class PiecedCache {
   StateStore* store_;
   TableId table_;
   size_t max_keys_;
+  CacheBudget::Account account_;
+  size_t bytes_ = 0;
   std::unordered_map<std::string, Entry, StringHash, std::equal_to<>> map_;
   std::vector<std::pair<const std::string*, Entry*>> dirty_;  // entries changed since the last flush
   uint32_t epoch_ = 1;

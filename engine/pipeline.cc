@@ -15,6 +15,10 @@ base::Result<std::unique_ptr<Pipeline>> Pipeline::Build(std::vector<config::Pipe
   if (stages.empty()) return base::InvalidArgument("a pipeline needs a stage");
   std::unique_ptr<Pipeline> p(new Pipeline());
   p->metrics_ = options.metrics ? std::move(options.metrics) : NewMetricsRegistry();
+  // One memory budget (runtime.memory) for the state of every stage's tasks.
+  if (make_io) {
+    VIGIL_ASSIGN_OR_RETURN(p->memory_, MemoryBudget::Make(stages.front().runtime.memory_bytes));
+  }
   // Stage by stage, as `vigil run` always has: a stage's I/O exists before the next stage binds.
   for (size_t s = 0; s < stages.size(); ++s) {
     const config::PipelineSpec& stage = stages[s];
@@ -28,6 +32,7 @@ base::Result<std::unique_ptr<Pipeline>> Pipeline::Build(std::vector<config::Pipe
                            Runtime::Make(*p->plans_.back(), std::move(io.source), std::move(io.output),
                                          std::move(io.dead_letter), p->probes_.back().get()));
     runtime->set_changelog(std::move(io.changelog), io.exactly_once);
+    runtime->set_memory_budget(p->memory_.get());
     if (options.log_stages)
       spdlog::info("{}: {}{}", stage.name, io.exactly_once ? "exactly-once" : "at-least-once",
                    runtime->has_changelog() ? ", state backed by a changelog topic" : "");

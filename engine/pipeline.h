@@ -1,6 +1,7 @@
 #pragma once
 // Pipeline: a pipeline's stages (engine/stages.h; one unless it repartitions), each bound into its
-// Plan, its EngineProbe and a Runtime over the I/O the caller makes for it, and run together.
+// Plan, its EngineProbe and a Runtime over the I/O the caller makes for it, and run together. The
+// runtimes' tasks share one memory budget (runtime.memory, engine/memory_budget.h).
 // `vigil run`, `vigil replay`, the benchmarks and the runtime tests all assemble their runtimes here.
 //
 // Lifecycle: Build → (stages read through plan()/runtime(), e.g. by the HTTP routes) → Run (blocks)
@@ -106,6 +107,7 @@ class Pipeline {
   std::shared_ptr<prometheus::Registry> metrics_;
   std::vector<std::unique_ptr<const Plan>> plans_;
   std::vector<std::unique_ptr<EngineProbe>> probes_;
+  std::unique_ptr<MemoryBudget> memory_;            //!< Shared by the runtimes' tasks (runtime.memory).
   std::vector<std::unique_ptr<Runtime>> runtimes_;  // declared last: destroyed before what it uses
 };
 

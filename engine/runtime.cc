@@ -58,8 +58,11 @@ base::Result<std::unique_ptr<Runtime>> Runtime::Make(const Plan& plan, std::uniq
                                                      std::unique_ptr<Sink> output,
                                                      std::unique_ptr<Sink> dead_letter, EngineProbe* probe) {
   if (!source) return base::InvalidArgument("runtime needs a source");
-  return std::unique_ptr<Runtime>(
+  std::unique_ptr<Runtime> runtime(
       new Runtime(plan, std::move(source), std::move(output), std::move(dead_letter), probe));
+  VIGIL_ASSIGN_OR_RETURN(runtime->own_memory_, MemoryBudget::Make(plan.spec().runtime.memory_bytes));
+  runtime->memory_ = runtime->own_memory_.get();
+  return runtime;
 }
 
 void Runtime::Fail(base::Status status) {
@@ -139,6 +142,7 @@ base::Result<StartOffsets> Runtime::PrepareAssign(int32_t partition) {
     if (c == '/' || c == ':' || c == '\\') c = '_';
   options.store_path = (std::filesystem::path(spec.runtime.state_dir) / spec.source.group / leaf).string();
   options.cache_max_keys = spec.runtime.cache_max_keys;
+  options.memory = memory_;
   options.source_name = source_->name();
   VIGIL_ASSIGN_OR_RETURN(std::unique_ptr<Task> task, Task::Open(plan_, partition, options, probe_));
   StartOffsets start{task->checkpoint_offset(), task->label_checkpoint_offset()};
@@ -374,6 +378,7 @@ void Runtime::PublishMetrics() {
   const uint64_t lookups = cache.hits + cache.misses;
   probe_->SetState(cached, stored,
                    lookups ? static_cast<double>(cache.hits) / static_cast<double>(lookups) : 1.0);
+  probe_->SetMemory(memory_->Usage(), *memory_);
 }
 
 void Runtime::LogProgress(std::chrono::steady_clock::time_point now) {

@@ -36,6 +36,7 @@
 
 #include "engine/engine_probe.h"
 #include "engine/io.h"
+#include "engine/memory_budget.h"
 #include "engine/plan.h"
 #include "engine/task.h"
 
@@ -103,6 +104,15 @@ class Runtime final : public SourceListener {
     exactly_once_ = exactly_once;
   }
   bool has_changelog() const { return changelog_ != nullptr; }
+  //! Makes the tasks' stores and caches draw on `memory`, shared with the process's other runtimes
+  //! (one per stage); it must outlive this runtime. Without it, the runtime makes its own of the
+  //! pipeline's runtime.memory. Before Run.
+  void set_memory_budget(MemoryBudget* memory) {
+    memory_ = memory;
+    own_memory_.reset();
+  }
+  //! The budget the tasks draw on.
+  const MemoryBudget& memory_budget() const { return *memory_; }
   //! True once every assigned task exists and is restored, and the source is polling (for /readyz).
   bool ready() const {
     return ready_.load(std::memory_order_relaxed) && restoring_.load(std::memory_order_relaxed) == 0;
@@ -147,6 +157,8 @@ class Runtime final : public SourceListener {
   std::unique_ptr<Changelog> changelog_;  // null: stores are local only
   bool exactly_once_ = false;
   EngineProbe* probe_;
+  std::unique_ptr<MemoryBudget> own_memory_;  //!< Without set_memory_budget; outlives the tasks.
+  MemoryBudget* memory_ = nullptr;
 
   PauseGate gate_;
   std::mutex tasks_mu_;  // guards tasks_ changes and pins against Query (the control thread reads without it)

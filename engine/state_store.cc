@@ -1,13 +1,17 @@
-// The only file that includes RocksDB: its errors become Status here.
+// With memory_budget.cc, the only file that includes RocksDB: its errors become Status here.
 #include "engine/state_store.h"
 
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <cstring>
+
+#include "engine/memory_budget.h"
 
 namespace vigil::engine {
 namespace {
@@ -62,7 +66,27 @@ base::Result<std::unique_ptr<StateStore>> StateStore::Open(const StateStoreOptio
   opts.level0_file_num_compaction_trigger = 2;
   opts.keep_log_file_num = 2;  // RocksDB's own info logs, one more per open
   rocksdb::BlockBasedTableOptions table;
-  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  // Most lookups of a large key space are for keys the store lacks (a card's first event): a Bloom
+  // filter answers them without reading a data block.
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  // The same in front of the memtables (2% of their size), which a Get searches first.
+  opts.memtable_prefix_bloom_size_ratio = 0.02;
+  opts.memtable_whole_key_filtering = true;
+  if (options.memory != nullptr) {
+    // Every block (index and filter included) and, through the write-buffer manager, every memtable
+    // is in the process's one cache: the stores' memory is bounded together, whatever their number.
+    const MemoryBudget& memory = *options.memory;
+    table.block_cache = memory.block_cache();
+    table.cache_index_and_filter_blocks = true;
+    table.cache_index_and_filter_blocks_with_high_priority = true;
+    table.pin_l0_filter_and_index_blocks_in_cache = true;
+    opts.write_buffer_manager = memory.write_buffers();
+    opts.statistics = memory.statistics();
+    opts.write_buffer_size =
+        std::min(options.write_buffer_bytes, std::max<std::size_t>(memory.memtable_bytes() / 4, 1 << 20));
+  } else {
+    table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  }
   opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(opts, options.path, &raw);

@@ -24,11 +24,18 @@ class WriteBatch;
 
 namespace vigil::engine {
 
+class MemoryBudget;
+
 //! Options of a task's store. Every size is in bytes.
 struct StateStoreOptions {
-  std::string path;                           //!< Directory of the RocksDB instance; created if absent.
-  std::size_t write_buffer_bytes = 16 << 20;  //!< Memtable size. Default 16 MiB.
-  std::size_t block_cache_bytes = 32 << 20;   //!< Block cache. Default 32 MiB.
+  std::string path;  //!< Directory of the RocksDB instance; created if absent.
+  //! The process's memory budget: the store uses its shared block cache (data, index and filter
+  //! blocks), write-buffer manager (memtables, charged to that cache) and statistics. Must outlive the
+  //! store. Null: a block cache of block_cache_bytes of the store's own, memtables unbounded by others.
+  MemoryBudget* memory = nullptr;
+  //! One memtable's size, at most (a budget's memtable bound / 4 may lower it). Default 16 MiB.
+  std::size_t write_buffer_bytes = 16 << 20;
+  std::size_t block_cache_bytes = 32 << 20;  //!< Without `memory`: the store's own cache. Default 32 MiB.
   //! A flush of the memtable (in the background) once this many changes were applied since the last
   //! one: a restart after a crash replays at most about this many changelog records. Default 65,536.
   std::size_t flush_changes = 1 << 16;

@@ -34,13 +34,22 @@ base::Result<std::unique_ptr<Task>> Task::Open(const Plan& plan, int32_t partiti
   std::error_code ec;
   std::filesystem::create_directories(options.store_path, ec);
   if (ec) return base::IoError("cannot create state directory '" + options.store_path + "': " + ec.message());
-  VIGIL_ASSIGN_OR_RETURN(task->store_, StateStore::Open(StateStoreOptions{options.store_path}));
+  task->memory_ = options.memory;
+  if (task->memory_ == nullptr) {
+    VIGIL_ASSIGN_OR_RETURN(task->own_memory_, MemoryBudget::Make(plan.spec().runtime.memory_bytes));
+    task->memory_ = task->own_memory_.get();
+  }
+  StateStoreOptions store_options;
+  store_options.path = options.store_path;
+  store_options.memory = task->memory_;
+  VIGIL_ASSIGN_OR_RETURN(task->store_, StateStore::Open(store_options));
+  CacheBudget* budget = task->memory_->cache_budget();
   if (plan.spec().labels.enabled) {
     task->labels_ =
-        std::make_unique<LabelIndex>(plan.spec().labels, task->store_.get(), options.cache_max_keys);
+        std::make_unique<LabelIndex>(plan.spec().labels, task->store_.get(), options.cache_max_keys, budget);
     task->RetainLabels();
   }
-  const TaskContext ctx{partition, task->store_.get(), options.cache_max_keys, task->labels_.get()};
+  const TaskContext ctx{partition, task->store_.get(), options.cache_max_keys, task->labels_.get(), budget};
   for (const auto& op : plan.operators()) {
     VIGIL_ASSIGN_OR_RETURN(std::unique_ptr<OperatorState> state, op->MakeState(ctx));
     task->states_.push_back(std::move(state));
@@ -227,7 +236,19 @@ base::Status Task::ApplyState(const Changelog* changelog) {
   // (KeyedCache::Flush keeps changed entries), so both values are the same.
   if (!staged_) return base::Status::OK();
   staged_ = false;
-  return store_->Apply(changelog != nullptr ? changelog->NextOffset(partition_) : -1);
+  VIGIL_RETURN_IF_ERROR(store_->Apply(changelog != nullptr ? changelog->NextOffset(partition_) : -1));
+  // Written: the entries of this commit may go too, should the caches be over their bounds. That
+  // needs the state lock (a batch in progress holds pointers into the caches): taken, as a query
+  // takes it, only then.
+  const CacheBudget& budget = *memory_->cache_budget();
+  if (budget.used() <= budget.limit()) return base::Status::OK();
+  std::unique_lock turn(turn_mu_);
+  std::lock_guard lock(mu_);
+  turn.unlock();
+  for (auto& state : states_)
+    if (state) state->Trim();
+  if (labels_) labels_->Trim();
+  return base::Status::OK();
 }
 
 base::Status Task::CheckRestorable() const {
@@ -262,10 +283,11 @@ base::Result<uint64_t> Task::Restore(Changelog* changelog) {
   if (end >= 0) VIGIL_RETURN_IF_ERROR(store_->ApplyRestored(changes, end));
   // The operators' states were built over the store before the restore: rebuild them.
   if (labels_) {
-    labels_ = std::make_unique<LabelIndex>(plan_.spec().labels, store_.get(), cache_max_keys_);
+    labels_ = std::make_unique<LabelIndex>(plan_.spec().labels, store_.get(), cache_max_keys_,
+                                           memory_->cache_budget());
     RetainLabels();
   }
-  const TaskContext fresh{partition_, store_.get(), cache_max_keys_, labels_.get()};
+  const TaskContext fresh{partition_, store_.get(), cache_max_keys_, labels_.get(), memory_->cache_budget()};
   states_.clear();
   for (const auto& op : plan_.operators()) {
     VIGIL_ASSIGN_OR_RETURN(std::unique_ptr<OperatorState> state, op->MakeState(fresh));

@@ -14,6 +14,7 @@
 
 #include "engine/engine_probe.h"
 #include "engine/io.h"
+#include "engine/memory_budget.h"
 #include "engine/plan.h"
 
 namespace vigil::engine {
@@ -23,6 +24,9 @@ struct TaskOptions {
   std::string store_path;               //!< RocksDB directory of this partition.
   std::string source_name;              //!< Input topic or file, for dead-letter headers.
   std::size_t cache_max_keys = 200000;  //!< Per operator cache, in keys.
+  //! The process's memory budget, shared by every task (must outlive the task). Null: the task makes
+  //! its own, of the pipeline's runtime.memory.
+  MemoryBudget* memory = nullptr;
 };
 
 //! Counts a task publishes; read by the control thread while the worker is paused.
@@ -70,7 +74,9 @@ class Task {
   //! (with the changelog position once they are delivered). StageState needs the workers paused;
   //! ApplyState does not (a worker's store reads see the write whole or not at all, and find the
   //! same values either way, see ApplyState). Queries may go on (only the states' Flush holds the
-  //! state lock). Control thread.
+  //! state lock). When the process's write-back caches are over their byte budget, ApplyState then
+  //! trims the task's caches (OperatorState::Trim) under the state lock, waiting for a batch in
+  //! progress as a query does. Control thread.
   base::Status StageState(Changelog* changelog);
   base::Status ApplyState(const Changelog* changelog);
   //! StageState's second half: appends the staged changes to `changelog`. StageState(nullptr) then
@@ -94,6 +100,8 @@ class Task {
   void CancelRestore() { cancel_restore_.store(true, std::memory_order_relaxed); }
   //! Flushes the store to disk and closes it. Idempotent.
   base::Status Close();
+  //! The memory budget the task's store and caches draw on.
+  const MemoryBudget& memory() const { return *memory_; }
 
   int32_t partition() const { return partition_; }
   //! First offset not yet processed, or -1 before the first event.
@@ -136,6 +144,8 @@ class Task {
   const Plan& plan_;
   int32_t partition_;
   EngineProbe* probe_;
+  std::unique_ptr<MemoryBudget> own_memory_;  //!< Without TaskOptions::memory; outlives the store.
+  MemoryBudget* memory_ = nullptr;
   std::unique_ptr<StateStore> store_;
   std::unique_ptr<LabelIndex> labels_;
   std::unique_ptr<PartitionReader> label_reader_;

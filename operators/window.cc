@@ -62,6 +62,7 @@ class WindowState final : public engine::OperatorState {
   WindowState(std::unique_ptr<Cache> c, engine::LabelIndex* l, int64_t expiry)
       : cache(std::move(c)), labels(l), expiry_ms(expiry) {}
   void Flush() override { cache->Flush(); }
+  void Trim() override { cache->Trim(); }
   // A key whose latest event is older than the task's event time by more than lateness + the longest
   // window (with its delay) is unreadable by any event the task still admits within lateness of its
   // time: forgotten whole, with its records.
@@ -130,8 +131,8 @@ class WindowOperator final : public engine::Operator {
       const engine::TaskContext& ctx) const override {
     if (label_id_ >= 0 && ctx.labels == nullptr)
       return base::FailedPrecondition("window '" + name() + "' reads $label but the task has no labels");
-    VIGIL_ASSIGN_OR_RETURN(auto cache,
-                           Cache::Make(ctx.store, table_, ctx.cache_max_keys, "window '" + name() + "'"));
+    VIGIL_ASSIGN_OR_RETURN(auto cache, Cache::Make(ctx.store, table_, ctx.cache_max_keys,
+                                                   "window '" + name() + "'", ctx.cache_budget));
     // A label is read through the entries of its transaction, which no admitted event reads once
     // older than lateness + horizon.
     if (label_id_ >= 0) ctx.labels->Retain(lateness_ + horizon_);
