@@ -33,8 +33,7 @@
 
 #include "config/pipeline_config.h"
 #include "engine/engine_probe.h"
-#include "engine/plan.h"
-#include "engine/runtime.h"
+#include "engine/pipeline.h"
 #include "operators/register.h"
 
 namespace vigil {
@@ -215,19 +214,6 @@ uint64_t PeakRss() {
 //! Resets VmHWM to the current RSS (Linux 4.0+), so each run reports its own peak.
 void ResetPeakRss() { std::ofstream("/proc/self/clear_refs") << "5"; }
 
-//! The value of `name`'s series with `label`, from the text format; -1 if absent.
-double Gauge(const std::string& text, const std::string& name, const std::string& label) {
-  size_t pos = 0;
-  while ((pos = text.find(name + "{", pos)) != std::string::npos) {
-    const size_t end = text.find('\n', pos);
-    const std::string line = text.substr(pos, end - pos);
-    pos = end;
-    if (label.empty() || line.find(label) != std::string::npos)
-      return std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return -1;
-}
-
 struct RunResult {
   double events_per_second = 0;
   double seconds = 0;
@@ -245,30 +231,34 @@ base::Result<RunResult> RunOnce(const Options& o, uint64_t cards, uint64_t termi
                          config::LoadPipelineText(PipelineYaml(o, dir.string()), "state_scale.yaml"));
   engine::OperatorRegistry registry;
   VIGIL_RETURN_IF_ERROR(operators::RegisterOperators(&registry));
-  VIGIL_ASSIGN_OR_RETURN(auto plan, engine::Plan::Build(spec, registry));
-  auto metrics = engine::NewMetricsRegistry();
-  engine::EngineProbe probe(metrics, "state-scale");
+  spec.name = "state-scale";
   auto sink = std::make_unique<CountingSink>();
   CountingSink* counted = sink.get();
   RunResult r;
   ResetPeakRss();
   const auto start = std::chrono::steady_clock::now();
+  std::shared_ptr<prometheus::Registry> metrics;
   {
     VIGIL_ASSIGN_OR_RETURN(
-        auto runtime, engine::Runtime::Make(*plan, std::make_unique<GeneratedSource>(o, cards, terminals),
-                                            std::move(sink), nullptr, &probe));
-    VIGIL_RETURN_IF_ERROR(runtime->Run());
+        auto pipeline,
+        engine::Pipeline::Build(
+            {spec}, registry,
+            [&](const config::PipelineSpec&, const engine::Plan&) -> base::Result<engine::StageIo> {
+              return engine::StageIo(std::make_unique<GeneratedSource>(o, cards, terminals), std::move(sink),
+                                     nullptr);
+            }));
+    metrics = pipeline->metrics();
+    VIGIL_RETURN_IF_ERROR(pipeline->Run());
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     r.out = counted->records.load();
     r.peak_rss = PeakRss();
   }
-  const std::string text = engine::SerializeMetrics(*metrics);
   r.events_per_second = static_cast<double>(o.events) / r.seconds;
-  r.block_cache_hit_ratio = Gauge(text, "vigil_state_block_cache_hit_ratio", "");
-  r.write_cache_hit_ratio = Gauge(text, "vigil_state_cache_hit_ratio", "");
-  r.block_cache = Gauge(text, "vigil_state_memory_bytes", "kind=\"block_cache\"");
-  r.memtables = Gauge(text, "vigil_state_memory_bytes", "kind=\"memtables\"");
-  r.write_cache = Gauge(text, "vigil_state_memory_bytes", "kind=\"write_cache\"");
+  r.block_cache_hit_ratio = engine::SampleValue(*metrics, "vigil_state_block_cache_hit_ratio");
+  r.write_cache_hit_ratio = engine::SampleValue(*metrics, "vigil_state_cache_hit_ratio");
+  r.block_cache = engine::SampleValue(*metrics, "vigil_state_memory_bytes", "kind", "block_cache");
+  r.memtables = engine::SampleValue(*metrics, "vigil_state_memory_bytes", "kind", "memtables");
+  r.write_cache = engine::SampleValue(*metrics, "vigil_state_memory_bytes", "kind", "write_cache");
   std::filesystem::remove_all(dir);
   return r;
 }

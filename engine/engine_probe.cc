@@ -6,6 +6,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace vigil::engine {
@@ -190,6 +191,22 @@ void EngineProbe::LabelWaitTimedOut() { label_wait_timeouts_->Increment(); }
 
 std::string SerializeMetrics(const prometheus::Registry& registry) {
   return prometheus::TextSerializer().Serialize(registry.Collect());
+}
+
+double SampleValue(const prometheus::Registry& registry, std::string_view name, std::string_view label,
+                   std::string_view value) {
+  for (const prometheus::MetricFamily& family : registry.Collect()) {
+    if (family.name != name) continue;
+    for (const prometheus::ClientMetric& m : family.metric) {
+      const bool match = label.empty() || std::any_of(m.label.begin(), m.label.end(), [&](const auto& l) {
+                           return l.name == label && l.value == value;
+                         });
+      if (!match) continue;
+      if (family.type == prometheus::MetricType::Counter) return m.counter.value;
+      if (family.type == prometheus::MetricType::Gauge) return m.gauge.value;
+    }
+  }
+  return -1;
 }
 
 std::shared_ptr<prometheus::Registry> NewMetricsRegistry() {

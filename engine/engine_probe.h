@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "engine/batch.h"
 #include "engine/memory_budget.h"
@@ -86,6 +87,10 @@ class EngineProbe {
 
 //! Renders a registry in the Prometheus text format (for GET /metrics).
 std::string SerializeMetrics(const prometheus::Registry& registry);
+//! The value of the first counter or gauge sample of `name` with the label `label`=`value` (any sample
+//! when `label` is empty); -1 when there is none. For tests and benchmarks reading a registry back.
+double SampleValue(const prometheus::Registry& registry, std::string_view name, std::string_view label = {},
+                   std::string_view value = {});
 //! A new registry (so callers need not include prometheus-cpp).
 std::shared_ptr<prometheus::Registry> NewMetricsRegistry();
 

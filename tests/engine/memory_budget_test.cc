@@ -11,8 +11,7 @@
 #include "config/pipeline_config.h"
 #include "connectors/file_io.h"
 #include "engine/engine_probe.h"
-#include "engine/plan.h"
-#include "engine/runtime.h"
+#include "engine/pipeline.h"
 #include "operators/register.h"
 #include "tests/support/pipeline_harness.h"
 #include "tests/support/process.h"
@@ -90,37 +89,27 @@ std::string Events() {
   return text;
 }
 
-//! The value of `name`'s series whose labels include `label`, from the text format; -1 if absent.
-double Gauge(const std::string& text, const std::string& name, const std::string& label) {
-  size_t pos = 0;
-  while ((pos = text.find(name + "{", pos)) != std::string::npos) {
-    const size_t end = text.find('\n', pos);
-    const std::string line = text.substr(pos, end - pos);
-    pos = end;
-    if (line.find(label) == std::string::npos) continue;
-    return std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return -1;
-}
-
 TEST_CASE("runtime.memory bounds the write-back caches over many distinct keys, and the gauges show it",
           "[engine][memory]") {
   auto spec = config::LoadPipelineText(kYaml, "memory.yaml");
   REQUIRE(spec.ok());
   spec->runtime.state_dir = TempDir("vigil-memory");
+  spec->name = "memory";
   engine::OperatorRegistry registry;
   REQUIRE(operators::RegisterOperators(&registry).ok());
-  auto plan = engine::Plan::Build(*spec, registry);
-  REQUIRE(plan.ok());
-  auto metrics = engine::NewMetricsRegistry();
-  engine::EngineProbe probe(metrics, "memory");
   std::vector<Captured> outputs;
-  auto runtime = engine::Runtime::Make(**plan, connectors::FileSource::FromText(Events(), "input"),
-                                       std::make_unique<CapturingSink>(&outputs), nullptr, &probe);
-  REQUIRE(runtime.ok());
-  const engine::MemoryBudget& budget = (*runtime)->memory_budget();
+  auto pipeline = engine::Pipeline::Build(
+      {*spec}, registry,
+      [&](const config::PipelineSpec&, const engine::Plan&) -> base::Result<engine::StageIo> {
+        return engine::StageIo(connectors::FileSource::FromText(Events(), "input"),
+                               std::make_unique<CapturingSink>(&outputs), nullptr);
+      });
+  INFO(pipeline.status().ToString());
+  REQUIRE(pipeline.ok());
+  const engine::MemoryBudget& budget = (*pipeline)->runtime(0).memory_budget();
   REQUIRE(budget.write_cache_bytes() == 8u << 20);
-  REQUIRE((*runtime)->Run().ok());
+  REQUIRE((*pipeline)->Run().ok());
+  const prometheus::Registry& metrics = *(*pipeline)->metrics();
 
   // Every count is exact: with commits every 5 ms, keys are evicted between their two events and
   // read back from RocksDB (how many depends on the timing).
@@ -131,20 +120,21 @@ TEST_CASE("runtime.memory bounds the write-back caches over many distinct keys, 
   CHECK(twice == kKeys);
 
   // The gauges as of the last commit (published before the stores close).
-  const std::string text = engine::SerializeMetrics(*metrics);
+  const std::string text = engine::SerializeMetrics(metrics);
   INFO(text.substr(text.find("vigil_state_memory_bytes")));
-  const double write_cache = Gauge(text, "vigil_state_memory_bytes", "kind=\"write_cache\"");
+  const double write_cache = engine::SampleValue(metrics, "vigil_state_memory_bytes", "kind", "write_cache");
   CHECK(write_cache > 0);
   // 60,000 keys of about 250 bytes each: far more than the 8 MiB bound, which holds after the last
   // commit (nothing changed since is left in the caches).
   CHECK(write_cache <= static_cast<double>(budget.write_cache_bytes()));
-  CHECK(Gauge(text, "vigil_state_memory_bytes", "kind=\"block_cache\"") > 0);
-  CHECK(Gauge(text, "vigil_state_memory_bytes", "kind=\"memtables\"") > 0);
-  CHECK(Gauge(text, "vigil_state_memory_bytes", "kind=\"pinned\"") >= 0);
-  CHECK(Gauge(text, "vigil_state_memory_limit_bytes", "kind=\"write_cache\"") == 8 << 20);
-  CHECK(Gauge(text, "vigil_state_memory_limit_bytes", "kind=\"block_cache\"") == 8 << 20);
-  CHECK(Gauge(text, "vigil_state_memory_limit_bytes", "kind=\"memtables\"") == 2 << 20);
-  const double hit_ratio = Gauge(text, "vigil_state_block_cache_hit_ratio", "pipeline=\"memory\"");
+  CHECK(engine::SampleValue(metrics, "vigil_state_memory_bytes", "kind", "block_cache") > 0);
+  CHECK(engine::SampleValue(metrics, "vigil_state_memory_bytes", "kind", "memtables") > 0);
+  CHECK(engine::SampleValue(metrics, "vigil_state_memory_bytes", "kind", "pinned") >= 0);
+  CHECK(engine::SampleValue(metrics, "vigil_state_memory_limit_bytes", "kind", "write_cache") == 8 << 20);
+  CHECK(engine::SampleValue(metrics, "vigil_state_memory_limit_bytes", "kind", "block_cache") == 8 << 20);
+  CHECK(engine::SampleValue(metrics, "vigil_state_memory_limit_bytes", "kind", "memtables") == 2 << 20);
+  const double hit_ratio =
+      engine::SampleValue(metrics, "vigil_state_block_cache_hit_ratio", "pipeline", "memory");
   CHECK(hit_ratio >= 0);
   CHECK(hit_ratio <= 1);
 }
