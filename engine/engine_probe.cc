@@ -119,6 +119,12 @@ EngineProbe::EngineProbe(std::shared_ptr<prometheus::Registry> registry, const s
                        .Help("Changes per second of the last restore.")
                        .Register(*registry_)
                        .Add(labels);
+  expired_keys_ =
+      &BuildCounter()
+           .Name("vigil_state_expired_keys_total")
+           .Help("Keys the expiry sweeps deleted: window states and label records no window can read.")
+           .Register(*registry_)
+           .Add(labels);
   label_lag_family_ = &BuildGauge()
                            .Name("vigil_label_lag_seconds")
                            .Help("Event time by which the label stream is behind the events being scored.")
@@ -185,6 +191,10 @@ void EngineProbe::Restored(uint64_t changes, double seconds) {
 
 void EngineProbe::SetLabelLag(int32_t partition, double seconds) {
   label_lag_family_->Add({{"pipeline", pipeline_}, {"partition", std::to_string(partition)}}).Set(seconds);
+}
+
+void EngineProbe::Expired(uint64_t keys) {
+  if (keys > 0) expired_keys_->Increment(static_cast<double>(keys));
 }
 
 void EngineProbe::LabelWaitTimedOut() { label_wait_timeouts_->Increment(); }

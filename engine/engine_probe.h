@@ -50,6 +50,8 @@ class EngineProbe {
   void SetAssigned(int partitions);
   //! One partition's state restored from the changelog: changes read, seconds taken.
   void Restored(uint64_t changes, double seconds);
+  //! Counts `keys` deleted by the expiry sweeps (vigil_state_expired_keys_total).
+  void Expired(uint64_t keys);
   //! How far, in event time, a partition's label stream (its latest label time) is behind the
   //! events being scored, in seconds; 0 when it is level with them.
   void SetLabelLag(int32_t partition, double seconds);
@@ -81,6 +83,7 @@ class EngineProbe {
   prometheus::Counter* restored_changes_;
   prometheus::Counter* restore_seconds_;
   prometheus::Gauge* restore_rate_;
+  prometheus::Counter* expired_keys_;
   prometheus::Family<prometheus::Gauge>* label_lag_family_;
   prometheus::Counter* label_wait_timeouts_;
 };

@@ -79,6 +79,8 @@ class OperatorState {
   virtual std::size_t cached_keys() const { return 0; }
   //! Cache hit/miss counters, for the hit-ratio metric.
   virtual CacheStats cache_stats() const { return {}; }
+  //! Keys Expire deleted since the state was made, for the expired-keys metric.
+  virtual uint64_t expired_keys() const { return 0; }
 };
 
 //! A stage of the pipeline (rules 1–5).

@@ -246,6 +246,7 @@ base::Status Runtime::Revoked(std::span<const int32_t> partitions) {
     retired_.events_in += s.events_in;
     retired_.events_out += s.events_out;
     retired_.dead_letters += s.dead_letters;
+    probe_->Expired(task->TakeExpired());
     (void)task->Close();  // a query inside returns first; later ones find the task closed
     const int32_t partition = task->partition();
     std::unique_lock lock(tasks_mu_);
@@ -373,6 +374,7 @@ void Runtime::PublishMetrics() {
     const CacheStats c = task->cache_stats();
     cache.hits += c.hits;
     cache.misses += c.misses;
+    probe_->Expired(task->TakeExpired());
     if (const int64_t lag = task->lag(); lag >= 0) probe_->SetLag(p, lag);
   }
   const uint64_t lookups = cache.hits + cache.misses;

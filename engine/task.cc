@@ -332,4 +332,14 @@ CacheStats Task::cache_stats() const {
   return total;
 }
 
+uint64_t Task::TakeExpired() {
+  uint64_t total = labels_ ? labels_->expired() : 0;
+  for (const auto& s : states_)
+    if (s) total += s->expired_keys();
+  // A restore rebuilds the states, whose counts start over.
+  const uint64_t delta = total >= expired_seen_ ? total - expired_seen_ : total;
+  expired_seen_ = total;
+  return delta;
+}
+
 }  // namespace vigil::engine

@@ -127,12 +127,15 @@ class Task {
   const TaskStats& stats() const { return stats_; }
   std::size_t cached_keys() const;
   CacheStats cache_stats() const;
+  //! Keys the expiry sweeps deleted (window states, label records) since the last call.
+  uint64_t TakeExpired();
   uint64_t stored_keys() const { return store_->EstimateKeys(); }
   //! The task's store, to inspect (Get, Scan) from the control thread while the worker is paused.
   const StateStore* store() const { return store_.get(); }
 
  private:
   Task(const Plan& plan, int32_t partition, EngineProbe* probe);
+  uint64_t expired_seen_ = 0;  //!< The sweeps' count at the last TakeExpired.
   //! Ingests labels until they reach event time `until`, the label stream has nothing more now, or
   //! labels.max_wait has passed (then counted in vigil_label_wait_timeouts_total): the batch is then
   //! scored with the labels known so far, which a replay (reading the whole label stream) may not

@@ -73,6 +73,7 @@ class WindowState final : public engine::OperatorState {
   }
   size_t cached_keys() const override { return cache->size(); }
   engine::CacheStats cache_stats() const override { return cache->stats(); }
+  uint64_t expired_keys() const override { return cache->swept(); }
   std::unique_ptr<Cache> cache;
   engine::LabelIndex* labels;         //!< The task's labels, for "$label" outputs.
   std::vector<WindowKeyState*> rows;  //!< Per-batch scratch: each row's key state.

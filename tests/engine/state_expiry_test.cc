@@ -162,6 +162,10 @@ TEST_CASE("state expiry: a key not seen for longer than its horizon is forgotten
   CHECK(after.HasLabel(id - 1));
   // Labels older than 3000 - 1300 are gone: their transactions are out of every window.
   for (int64_t l : after.label_ids) CHECK(l > 170);
+  // What vigil_state_expired_keys_total counts: the key "once" and every label record gone (of the
+  // id - 1 pushed), then nothing new.
+  CHECK(t.task->TakeExpired() == 1 + static_cast<uint64_t>(id - 1) - after.label_ids.size());
+  CHECK(t.task->TakeExpired() == 0);
 
   // A store rebuilt from the changelog holds the same: the deletions were in it.
   OneTask restored(kYaml, "expiry-restored");
