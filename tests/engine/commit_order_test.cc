@@ -85,19 +85,15 @@ struct Pipeline {
     bound = std::move(*built);
   }
   //! Runs `n` events from where the changelog's checkpoint says, on a fresh state directory (so the
-  //! store is restored from the changelog), through `output`, until idle.
+  //! store is restored from the changelog), through `output`, to the end of the events (the file
+  //! source finishes; no idle timeout, which a loaded machine could reach before the first event).
   base::Status Run(int n, std::unique_ptr<engine::Sink> output,
                    std::unique_ptr<engine::Changelog> changelog) {
     spec.runtime.state_dir = TempDir("vigil-commit-order");
-    engine::PipelineOptions options;
-    options.idle_exit_ms = 300;
-    auto pipeline = engine::Pipeline::Build(
-        {spec}, registry,
-        [&](const auto&, const auto&) {
-          return engine::StageIo(connectors::FileSource::FromText(Events(n), "input"), std::move(output),
-                                 nullptr, std::move(changelog));
-        },
-        options);
+    auto pipeline = engine::Pipeline::Build({spec}, registry, [&](const auto&, const auto&) {
+      return engine::StageIo(connectors::FileSource::FromText(Events(n), "input"), std::move(output), nullptr,
+                             std::move(changelog));
+    });
     REQUIRE(pipeline.ok());
     return (*pipeline)->Run();
   }
