@@ -88,7 +88,8 @@ class WrappingListener final : public engine::SourceListener {
   }
   base::Status Assigned(int32_t partition, std::unique_ptr<engine::PartitionReader> reader,
                         std::unique_ptr<engine::PartitionReader> labels) override {
-    return inner_->Assigned(partition, std::make_unique<IdleWaitReader>(std::move(reader)), std::move(labels));
+    return inner_->Assigned(partition, std::make_unique<IdleWaitReader>(std::move(reader)),
+                            std::move(labels));
   }
   base::Status Revoked(std::span<const int32_t> partitions) override { return inner_->Revoked(partitions); }
 
@@ -106,7 +107,9 @@ class LiveFileSource final : public engine::Source {
     return inner_->Start(listener_.get());
   }
   base::Status Poll(int timeout_ms) override { return inner_->Poll(timeout_ms); }
-  base::Status Commit(std::span<const engine::PartitionOffset> offsets) override { return inner_->Commit(offsets); }
+  base::Status Commit(std::span<const engine::PartitionOffset> offsets) override {
+    return inner_->Commit(offsets);
+  }
   bool Finished() const override { return false; }
   base::Status Close() override { return inner_->Close(); }
   const std::string& name() const override { return inner_->name(); }
@@ -182,21 +185,26 @@ base::Result<std::vector<std::string>> ScoreBodies(const std::vector<std::string
     if (int64_t id = 0; !doc[spec.labels.id].get_int64().get(id)) last_id = std::max(last_id, id);
   }
   if (last_time == INT64_MIN)
-    return base::InvalidArgument("no event has an integer '" + spec.schema.event_time + "' (epoch ms expected)");
+    return base::InvalidArgument("no event has an integer '" + spec.schema.event_time +
+                                 "' (epoch ms expected)");
   const size_t take = std::min(n, lines.size());
   std::vector<std::string> bodies;
   bodies.reserve(n);
   for (size_t i = 0; i < n; ++i) {
     const std::string_view line = lines[lines.size() - take + i % take];
     simdjson::dom::object event;
-    if (parser.parse(line.data(), line.size()).get(event)) return base::InvalidArgument("an event is not a JSON object");
+    if (parser.parse(line.data(), line.size()).get(event))
+      return base::InvalidArgument("an event is not a JSON object");
     std::string body = "{";
     for (auto [key, value] : event) {
       if (body.size() > 1) body.push_back(',');
       body += "\"" + std::string(key) + "\":";
-      if (key == spec.schema.event_time) body += std::to_string(last_time + kShiftMs + static_cast<int64_t>(i));
-      else if (key == spec.labels.id) body += std::to_string(last_id + 1 + static_cast<int64_t>(i));
-      else body += simdjson::minify(value);
+      if (key == spec.schema.event_time)
+        body += std::to_string(last_time + kShiftMs + static_cast<int64_t>(i));
+      else if (key == spec.labels.id)
+        body += std::to_string(last_id + 1 + static_cast<int64_t>(i));
+      else
+        body += simdjson::minify(value);
     }
     body.push_back('}');
     bodies.push_back(std::move(body));
@@ -219,7 +227,7 @@ double MetricValue(const std::string& text, std::string_view name) {
 //! Latencies of one kind of request, in µs, and the status codes answered.
 struct Series {
   std::vector<double> micros;
-  std::vector<double> at;    //!< When each request started, seconds after `epoch`.
+  std::vector<double> at;   //!< When each request started, seconds after `epoch`.
   Clock::time_point epoch;  //!< The start of the measurement.
   std::map<int, size_t> statuses;
 };
@@ -238,7 +246,8 @@ void PrintSlow(const char* what, const Series& s) {
   std::printf("  %-16s %zu over 1 ms", what, slow.size());
   std::sort(slow.begin(), slow.end(), [&](size_t a, size_t b) { return s.micros[a] > s.micros[b]; });
   for (size_t j = 0; j < std::min<size_t>(slow.size(), 3); ++j)
-    std::printf("%s %.1f ms at +%.3f s", j == 0 ? "; slowest:" : ",", s.micros[slow[j]] / 1000, s.at[slow[j]]);
+    std::printf("%s %.1f ms at +%.3f s", j == 0 ? "; slowest:" : ",", s.micros[slow[j]] / 1000,
+                s.at[slow[j]]);
   std::printf("\n");
 }
 
@@ -258,8 +267,10 @@ class LivePipeline {
   static base::Result<std::unique_ptr<LivePipeline>> Start(const Options& o) {
     std::unique_ptr<LivePipeline> p(new LivePipeline());
     VIGIL_ASSIGN_OR_RETURN(config::PipelineSpec spec, config::LoadPipelineFile(o.pipeline));
-    if (spec.labels.enabled && o.labels.empty()) return base::InvalidArgument("the pipeline joins labels: give LABELS");
-    p->state_dir_ = std::filesystem::temp_directory_path() / ("vigil-score-api-bench-" + std::to_string(::getpid()));
+    if (spec.labels.enabled && o.labels.empty())
+      return base::InvalidArgument("the pipeline joins labels: give LABELS");
+    p->state_dir_ =
+        std::filesystem::temp_directory_path() / ("vigil-score-api-bench-" + std::to_string(::getpid()));
     std::filesystem::remove_all(p->state_dir_);
     spec.runtime.state_dir = p->state_dir_.string();
     spec.source.kind = config::SourceSpec::Kind::kFile;  // source.key still routes /v1/score requests
@@ -268,7 +279,8 @@ class LivePipeline {
       if (sink->kind == config::SinkSpec::Kind::kKafka) sink->kind = config::SinkSpec::Kind::kNone;
     engine::OperatorRegistry registry;
     VIGIL_RETURN_IF_ERROR(operators::RegisterOperators(&registry));
-    VIGIL_ASSIGN_OR_RETURN(auto file, connectors::FileSource::Make(o.events, spec.labels.enabled ? o.labels : ""));
+    VIGIL_ASSIGN_OR_RETURN(auto file,
+                           connectors::FileSource::Make(o.events, spec.labels.enabled ? o.labels : ""));
     const auto io = [&](const config::PipelineSpec& stage, const engine::Plan& plan) {
       return connectors::StageIoFrom(std::make_unique<LiveFileSource>(std::move(file)), stage, plan);
     };
@@ -309,7 +321,8 @@ class LivePipeline {
       if (run_done_) return run_status_.ok() ? base::Internal("the runtime stopped early") : run_status_;
       if (client.Send(http::verb::get, "/metrics", "", &text) == 200) {
         const double commits = MetricValue(text, "vigil_commit_latency_seconds_count");
-        if (commits_when_read < 0 && MetricValue(text, "vigil_events_in_total") >= static_cast<double>(events))
+        if (commits_when_read < 0 &&
+            MetricValue(text, "vigil_events_in_total") >= static_cast<double>(events))
           commits_when_read = commits;
         if (commits_when_read >= 0 && commits > commits_when_read) return base::Status::OK();
       }
@@ -334,8 +347,8 @@ class LivePipeline {
 };
 
 //! One request's wall time (write + whole response read), added to `s`; the answer in `body`.
-void Timed(Client& client, http::verb method, const std::string& target, const std::string& payload, Series* s,
-           std::string* body) {
+void Timed(Client& client, http::verb method, const std::string& target, const std::string& payload,
+           Series* s, std::string* body) {
   const auto start = Clock::now();
   const int status = client.Send(method, target, payload, body);
   s->micros.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
@@ -344,8 +357,8 @@ void Timed(Client& client, http::verb method, const std::string& target, const s
 }
 
 //! Warm-up (unrecorded but its statuses kept in `warm`), then `rounds` rounds of score then healthz.
-void Measure(Client& client, const std::vector<std::string>& bodies, const Options& o, Series* score, Series* healthz,
-             Series* warm, std::string* sample) {
+void Measure(Client& client, const std::vector<std::string>& bodies, const Options& o, Series* score,
+             Series* healthz, Series* warm, std::string* sample) {
   std::string body;
   Series discard;
   for (size_t i = 0; i < o.warmup; ++i) {
@@ -377,14 +390,17 @@ Series MeasureInProcess(engine::Runtime* runtime, const config::PipelineSpec& sp
     std::string key;
     simdjson::dom::element doc, value;
     if (!parser.parse(body).get(doc) && !doc[spec.source.key].get(value)) {
-      if (int64_t i = 0; !value.get_int64().get(i)) key = std::to_string(i);
-      else if (std::string_view v; !value.get_string().get(v)) key = v;
+      if (int64_t i = 0; !value.get_int64().get(i))
+        key = std::to_string(i);
+      else if (std::string_view v; !value.get_string().get(v))
+        key = v;
     }
     bool live = false;
     auto partition = runtime->PartitionFor(key);
-    const base::Status st = partition.ok()
-        ? runtime->Query(*partition, body, mode, [&](const engine::Batch& b, size_t row) { live = b.live(row); })
-        : partition.status();
+    const base::Status st =
+        partition.ok() ? runtime->Query(*partition, body, mode,
+                                        [&](const engine::Batch& b, size_t row) { live = b.live(row); })
+                       : partition.status();
     s.micros.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
     s.at.push_back(std::chrono::duration<double>(start - s.epoch).count());
     ++s.statuses[!st.ok() ? 500 : live ? 200 : 422];
@@ -410,14 +426,21 @@ base::Result<Options> ParseArgs(int argc, char** argv) {
       *out = std::strtoull(argv[++i], nullptr, 10);
       return base::Status::OK();
     };
-    if (a == "--requests") VIGIL_RETURN_IF_ERROR(number(&o.requests));
-    else if (a == "--warmup") VIGIL_RETURN_IF_ERROR(number(&o.warmup));
-    else if (a == "--rounds") VIGIL_RETURN_IF_ERROR(number(&o.rounds));
-    else if (!a.empty() && a[0] == '-') return base::InvalidArgument("unknown option " + a);
-    else positional.push_back(a);
+    if (a == "--requests")
+      VIGIL_RETURN_IF_ERROR(number(&o.requests));
+    else if (a == "--warmup")
+      VIGIL_RETURN_IF_ERROR(number(&o.warmup));
+    else if (a == "--rounds")
+      VIGIL_RETURN_IF_ERROR(number(&o.rounds));
+    else if (!a.empty() && a[0] == '-')
+      return base::InvalidArgument("unknown option " + a);
+    else
+      positional.push_back(a);
   }
-  if (positional.size() < 2 || positional.size() > 3) return base::InvalidArgument("expected PIPELINE EVENTS [LABELS]");
-  if (o.requests == 0 || o.rounds == 0 || o.rounds > o.requests) return base::InvalidArgument("bad --requests/--rounds");
+  if (positional.size() < 2 || positional.size() > 3)
+    return base::InvalidArgument("expected PIPELINE EVENTS [LABELS]");
+  if (o.requests == 0 || o.rounds == 0 || o.rounds > o.requests)
+    return base::InvalidArgument("bad --requests/--rounds");
   o.pipeline = positional[0];
   o.events = positional[1];
   if (positional.size() == 3) o.labels = positional[2];
@@ -445,17 +468,21 @@ int Run(const Options& o) {
   const Series direct = MeasureInProcess((*pipeline)->runtime(), (*pipeline)->spec(), *bodies);
 
   const auto& spec = (*pipeline)->spec();
-  std::printf("pipeline %s: %zu events (and their labels) read and committed in %.1f s; runtime idle, %d workers, "
-              "%d HTTP threads\n",
-              spec.name.c_str(), lines.size(), replay_s, spec.runtime.workers, spec.http.threads);
-  std::printf("%zu POST /v1/score and %zu GET /healthz, sequential, one keep-alive connection to 127.0.0.1:%u\n"
-              "(after %zu unrecorded requests of each; %zu alternating rounds)\n\n",
-              o.requests, o.requests, (*pipeline)->port(), o.warmup, o.rounds);
-  std::printf("%-16s %7s %9s %9s %9s %9s %9s %9s   (µs)\n", "", "count", "p50", "p90", "p99", "p99.9", "max", "mean");
+  std::printf(
+      "pipeline %s: %zu events (and their labels) read and committed in %.1f s; runtime idle, %d workers, "
+      "%d HTTP threads\n",
+      spec.name.c_str(), lines.size(), replay_s, spec.runtime.workers, spec.http.threads);
+  std::printf(
+      "%zu POST /v1/score and %zu GET /healthz, sequential, one keep-alive connection to 127.0.0.1:%u\n"
+      "(after %zu unrecorded requests of each; %zu alternating rounds)\n\n",
+      o.requests, o.requests, (*pipeline)->port(), o.warmup, o.rounds);
+  std::printf("%-16s %7s %9s %9s %9s %9s %9s %9s   (µs)\n", "", "count", "p50", "p90", "p99", "p99.9", "max",
+              "mean");
   PrintRow("GET /healthz", healthz);
   PrintRow("POST /v1/score", score);
   PrintRow("in-process query", direct);
-  std::printf("slow requests (the measurement lasted %.1f s):\n", std::chrono::duration<double>(Clock::now() - score.epoch).count());
+  std::printf("slow requests (the measurement lasted %.1f s):\n",
+              std::chrono::duration<double>(Clock::now() - score.epoch).count());
   PrintSlow("GET /healthz", healthz);
   PrintSlow("POST /v1/score", score);
   PrintSlow("in-process query", direct);
@@ -470,14 +497,16 @@ int Run(const Options& o) {
   PrintStatuses("in-process query", direct);
   if (!sample.empty()) std::printf("a score answer: %s\n", sample.c_str());
   if (!AllOk(score) || !AllOk(warm) || !AllOk(healthz) || !AllOk(direct)) {
-    std::fprintf(stderr, "error: some answers were not 200; the figures above are not latencies of scoring\n");
+    std::fprintf(stderr,
+                 "error: some answers were not 200; the figures above are not latencies of scoring\n");
     return 1;
   }
   // One line for scripts that compare runs.
-  std::printf("summary: score_p50_us=%.1f score_p99_us=%.1f score_p999_us=%.1f healthz_p50_us=%.1f "
-              "healthz_p99_us=%.1f ratio_p50=%.2f\n",
-              Percentile(score.micros, 0.5), Percentile(score.micros, 0.99), Percentile(score.micros, 0.999),
-              Percentile(healthz.micros, 0.5), Percentile(healthz.micros, 0.99), ratio);
+  std::printf(
+      "summary: score_p50_us=%.1f score_p99_us=%.1f score_p999_us=%.1f healthz_p50_us=%.1f "
+      "healthz_p99_us=%.1f ratio_p50=%.2f\n",
+      Percentile(score.micros, 0.5), Percentile(score.micros, 0.99), Percentile(score.micros, 0.999),
+      Percentile(healthz.micros, 0.5), Percentile(healthz.micros, 0.99), ratio);
   return 0;
 }
 
