@@ -8,8 +8,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <regex>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
 namespace vigil::testing {
@@ -71,10 +73,40 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
+namespace {
+
+//! The directories TempDir made, removed when the test process exits normally (a forked child that
+//! exits removes nothing: the directories are its parent's). VIGIL_KEEP_TEST_DIRS=1 keeps them.
+class TempDirs {
+ public:
+  void Add(std::string dir) {
+    std::lock_guard lock(mu_);
+    dirs_.push_back(std::move(dir));
+  }
+  ~TempDirs() {
+    const char* keep = std::getenv("VIGIL_KEEP_TEST_DIRS");
+    if (::getpid() != owner_ || (keep != nullptr && std::string_view(keep) == "1")) return;
+    for (const std::string& dir : dirs_) {
+      std::error_code ignored;  // a file still open by a child process is not the test's failure
+      std::filesystem::remove_all(dir, ignored);
+    }
+  }
+
+ private:
+  const pid_t owner_ = ::getpid();
+  std::mutex mu_;
+  std::vector<std::string> dirs_;
+};
+
+}  // namespace
+
 std::string TempDir(const std::string& prefix) {
+  static TempDirs made;
   std::string tmpl = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
   char* dir = mkdtemp(tmpl.data());
-  return dir ? std::string(dir) : std::string();
+  if (dir == nullptr) return std::string();
+  made.Add(dir);
+  return dir;
 }
 
 void ReplaceAll(std::string* s, const std::string& from, const std::string& to) {

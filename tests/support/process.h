@@ -34,7 +34,8 @@ class Child {
 int Shell(const std::string& command);
 //! Reads a whole file.
 std::string ReadFile(const std::string& path);
-//! A fresh temporary directory.
+//! A fresh temporary directory, removed with its contents when the test process exits (not with
+//! VIGIL_KEEP_TEST_DIRS=1).
 std::string TempDir(const std::string& prefix);
 //! An HTTP exchange through curl `args` (files in `dir`): the status code (-1 if curl failed), and
 //! the body in `body`.
