@@ -112,7 +112,8 @@ struct KafkaSpec {
   std::map<std::string, std::string> producer;    //!< Producer-only librdkafka properties.
 };
 
-//! Micro-batching: a batch closes at `max_events` or after `max_wait_ms`, whichever first.
+//! Micro-batching: a batch takes the events already fetched, up to `max_events`; an idle task waits
+//! up to `max_wait_ms` for its first event.
 struct BatchSpec {
   std::size_t max_events = 1000;  //!< Default 1000 events.
   int max_wait_ms = 20;           //!< Default 20 ms.

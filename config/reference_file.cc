@@ -211,16 +211,21 @@ SectionDoc OutputFieldDoc() {
 
 SectionDoc BatchDoc() {
   const BatchSpec b;
-  return {Section::kBatch,
-          "batch",
-          "`batch`",
-          "Micro-batching: a task's batch, the unit of work, closes at `max_events` or after `max_wait`, "
-          "whichever comes first.",
-          {
-              {"max_events", "integer", DocInt(static_cast<int64_t>(b.max_events)),
-               "Events per batch at most, 1..100000."},
-              {"max_wait", "duration", DocDuration(b.max_wait_ms), "Longest a batch waits to fill up."},
-          }};
+  return {
+      Section::kBatch,
+      "batch",
+      "`batch`",
+      "Micro-batching: a task's batch, the unit of work, takes the events already fetched, up to "
+      "`max_events`; it never waits for more, so a busy stream comes in full batches and a quiet "
+      "one's events go on at once. A task with nothing to read waits up to `max_wait` for its "
+      "first event.",
+      {
+          {"max_events", "integer", DocInt(static_cast<int64_t>(b.max_events)),
+           "Events per batch at most, 1..100000."},
+          {"max_wait", "duration", DocDuration(b.max_wait_ms),
+           "Longest a task with nothing to read waits for an event (a worker with several tasks polls them "
+           "instead, every 1-2 ms)."},
+      }};
 }
 
 SectionDoc RuntimeDoc() {

@@ -132,6 +132,12 @@ base::Status KafkaChangelog::Flush(int timeout_ms) {
   return producer_->Flush(timeout_ms).WithContext("changelog '" + topic_ + "'");
 }
 
+base::Status KafkaChangelog::FlushAppended(int timeout_ms) {
+  if (producer_->transactional()) return base::Status::OK();
+  producer_->Mark();
+  return producer_->DrainMarked(timeout_ms).WithContext("changelog '" + topic_ + "'");
+}
+
 int64_t KafkaChangelog::NextOffset(int32_t partition) const {
   return producer_->NextOffset(topic_, partition);
 }

@@ -43,6 +43,8 @@ class KafkaChangelog final : public engine::Changelog {
 
   base::Status Append(int32_t partition, std::string_view key, const std::string_view* value) override;
   base::Status Flush(int timeout_ms) override;
+  //! Marks the shared producer after this thread's appends and drains the mark.
+  base::Status FlushAppended(int timeout_ms) override;
   int64_t NextOffset(int32_t partition) const override;
   base::Result<int64_t> Restore(
       int32_t partition, int64_t from,

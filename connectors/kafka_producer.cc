@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+#include <cstdint>
+
 namespace vigil::connectors {
 namespace {
 constexpr int kTxnTimeoutMs = 60'000;
@@ -75,6 +78,8 @@ base::Status KafkaProducer::UnlessFenced(base::Status st) const {
 
 void KafkaProducer::DeliveryCallback(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque) {
   auto* self = static_cast<KafkaProducer*>(opaque);
+  // Delivered or failed, it is no longer in flight (a failure is sticky below).
+  self->in_flight_[reinterpret_cast<uintptr_t>(msg->_private) & 1].fetch_sub(1, std::memory_order_release);
   if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     std::lock_guard lock(self->error_mu_);
     if (self->delivery_error_.ok())
@@ -149,30 +154,68 @@ base::Status KafkaProducer::ProduceNow(rd_kafka_topic_t* topic, int32_t partitio
     return UnlessFenced(delivery_error_);
   }
   void* v = tombstone ? nullptr : const_cast<char*>(value.data());
+  const uintptr_t epoch = epoch_.load(std::memory_order_acquire) & 1;
+  in_flight_[epoch].fetch_add(1, std::memory_order_relaxed);
   for (;;) {
     const rd_kafka_resp_err_t err = rd_kafka_producev(
         rk_.get(), RD_KAFKA_V_RKT(topic), RD_KAFKA_V_PARTITION(partition),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE(v, tombstone ? 0 : value.size()),
         RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()),
         RD_KAFKA_V_TIMESTAMP(timestamp_ms > 0 ? timestamp_ms : 0), RD_KAFKA_V_HEADERS(headers),
-        RD_KAFKA_V_END);
+        RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(epoch)), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return base::Status::OK();
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {  // backpressure: wait for deliveries
       rd_kafka_poll(rk_.get(), 50);
       continue;
     }
     if (headers) rd_kafka_headers_destroy(headers);
+    in_flight_[epoch].fetch_sub(1, std::memory_order_relaxed);  // not queued
     return UnlessFenced(KafkaError(err, std::string("produce to '") + rd_kafka_topic_name(topic) + "'"));
   }
 }
 
 base::Status KafkaProducer::Flush(int timeout_ms) {
   const rd_kafka_resp_err_t err = rd_kafka_flush(rk_.get(), timeout_ms);
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    std::lock_guard lock(mark_mu_);
+    marked_ = false;  // everything queued is delivered, the marked records too
+  }
   {
     std::lock_guard lock(error_mu_);
     if (!delivery_error_.ok()) return UnlessFenced(delivery_error_);
   }
   return UnlessFenced(KafkaError(err, "flush"));
+}
+
+void KafkaProducer::Mark() {
+  std::lock_guard lock(mark_mu_);
+  if (marked_) return;
+  marked_epoch_ = epoch_.fetch_add(1, std::memory_order_acq_rel) & 1;
+  marked_ = true;
+}
+
+base::Status KafkaProducer::DrainMarked(int timeout_ms) {
+  uint32_t epoch = 0;
+  {
+    std::lock_guard lock(mark_mu_);
+    if (!marked_) return base::Status::OK();
+    epoch = marked_epoch_;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  int64_t left = 0;
+  while ((left = in_flight_[epoch].load(std::memory_order_acquire)) > 0 &&
+         std::chrono::steady_clock::now() < deadline)
+    rd_kafka_poll(rk_.get(), 5);  // serves delivery reports (the workers' too)
+  {
+    std::lock_guard lock(error_mu_);
+    if (!delivery_error_.ok()) return UnlessFenced(delivery_error_);
+  }
+  if (left > 0)
+    return base::Unavailable("flush: " + std::to_string(left) + " records not delivered within " +
+                             std::to_string(timeout_ms) + " ms");
+  std::lock_guard lock(mark_mu_);
+  marked_ = false;
+  return base::Status::OK();
 }
 
 base::Status KafkaProducer::CommitTransaction(rd_kafka_t* consumer,

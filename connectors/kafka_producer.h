@@ -12,6 +12,10 @@
 // workers go on: their records go to librdkafka, into the next transaction, at Release. The
 // coordinator's own records (the changelog's) pass through. A worker waits when the held bytes reach
 // kMaxHeldBytes.
+// Marking (at-least-once commits): instead of holding, Mark notes the records queued so far and
+// DrainMarked waits for those only, while the workers' newer records go out at once. Each record
+// counts in one of two epochs (its delivery report gives it back); Mark starts the other epoch, and
+// DrainMarked waits until the marked one has nothing in flight.
 // Backpressure: a full local queue (queue.buffering.max.messages / .kbytes) makes Produce wait for
 // deliveries, so memory stays bounded when the broker is slow.
 
@@ -58,6 +62,14 @@ class KafkaProducer {
   void Serve() { rd_kafka_poll(rk_.get(), 0); }
   //! Waits for every queued record; returns the first delivery error since Make (sticky).
   base::Status Flush(int timeout_ms);
+  //! Notes the records queued so far: DrainMarked waits for them, not for later ones. Idempotent
+  //! until DrainMarked (sinks that share the producer mark together). Call with no other thread
+  //! inside Produce (the commit coordinator, workers paused), or for the caller's own records only.
+  void Mark();
+  //! Waits until every record queued before Mark is delivered; the first delivery error since Make
+  //! (sticky); Unavailable when `timeout_ms` passes first. Without a Mark since the last drain,
+  //! returns at once.
+  base::Status DrainMarked(int timeout_ms);
   //! Commits the open transaction with `offsets` (topic, partition, next offset) as the consumer group
   //! of `consumer` consumed them, then begins the next one. Fenced or fatal errors: Fenced /
   //! Unavailable, and the producer is unusable; an abortable error aborts the transaction and fails
@@ -111,6 +123,12 @@ class KafkaProducer {
   std::condition_variable released_;
   std::string held_bytes_;  // reused: no allocation per record once it has grown
   std::vector<HeldRecord> held_;
+  // Marking: records in flight per epoch (the low bit of epoch_ when they were queued).
+  std::atomic<uint32_t> epoch_{0};
+  std::atomic<int64_t> in_flight_[2] = {0, 0};
+  std::mutex mark_mu_;
+  bool marked_ = false;  // a Mark waits for its DrainMarked
+  uint32_t marked_epoch_ = 0;
   mutable std::mutex offsets_mu_;
   std::map<std::pair<std::string, int32_t>, int64_t> next_offsets_;  // delivered, per (topic, partition)
 };

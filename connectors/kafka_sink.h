@@ -31,6 +31,14 @@ class KafkaSink final : public engine::Sink {
     return true;
   }
   base::Status Release(bool deliver = true) override { return producer_->Release(deliver); }
+  //! At-least-once only (a transaction's records are delivered by its commit): marks the shared
+  //! producer (KafkaProducer::Mark).
+  bool Mark() override {
+    if (producer_->transactional()) return false;
+    producer_->Mark();
+    return true;
+  }
+  base::Status FlushMarked(int timeout_ms) override;
   base::Status Close() override;
 
  private:

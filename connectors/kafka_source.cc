@@ -60,7 +60,17 @@ class KafkaPartitionReader final : public engine::PartitionReader {
       return base::Status::OK();
     }
     if (messages_.size() < max_events) messages_.resize(max_events);
-    const ssize_t n = rd_kafka_consume_batch_queue(queue_, wait_ms, messages_.data(), max_events);
+    // What has been fetched, at once; only an empty queue waits, and for its first record (a batched
+    // consume waits until its batch is full or the time is up): a quiet stream's events go on
+    // without waiting for others, a busy one's come in full batches.
+    ssize_t n = rd_kafka_consume_batch_queue(queue_, 0, messages_.data(), max_events);
+    if (n == 0 && wait_ms > 0) {
+      n = rd_kafka_consume_batch_queue(queue_, wait_ms, messages_.data(), 1);
+      if (n == 1 && max_events > 1) {
+        const ssize_t more = rd_kafka_consume_batch_queue(queue_, 0, messages_.data() + 1, max_events - 1);
+        if (more > 0) n += more;  // an error shows at the next read
+      }
+    }
     if (n < 0) return KafkaError(rd_kafka_last_error(), "consume " + topic_);
     held_ = static_cast<size_t>(n);
     for (size_t i = 0; i < held_; ++i) {

@@ -129,6 +129,14 @@ class Sink {
     (void)deliver;
     return base::Status::OK();
   }
+  //! At-least-once commits, instead of Hold: notes the records written so far, so that FlushMarked
+  //! waits for them only while the workers' newer records go out at once. Sinks that share one
+  //! producer mark together. Returns false when the sink cannot (the commit then holds). Commit
+  //! coordinator, workers paused.
+  virtual bool Mark() { return false; }
+  //! Returns once every record written before the last Mark is delivered; a failed delivery is
+  //! returned as an error.
+  virtual base::Status FlushMarked(int timeout_ms) { return Flush(timeout_ms); }
   //! Flushes and releases resources. Idempotent.
   virtual base::Status Close() = 0;
 };
@@ -145,6 +153,9 @@ class Changelog {
   //! Returns once every appended change is delivered (at-least-once commits; a transactional
   //! changelog is delivered by the source's commit instead).
   virtual base::Status Flush(int timeout_ms) = 0;
+  //! Returns once every change appended so far is delivered, without waiting for what other writers
+  //! of a shared producer queue meanwhile (at-least-once commits whose workers go on).
+  virtual base::Status FlushAppended(int timeout_ms) { return Flush(timeout_ms); }
   //! The offset after the last delivered change of `partition`, or -1 when none was appended.
   virtual int64_t NextOffset(int32_t partition) const = 0;
   //! Reads `partition`'s committed changes from `from` (-1: its beginning) to its current end, in

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
@@ -75,6 +76,10 @@ void Runtime::Fail(base::Status status) {
   stop_ = true;
 }
 
+namespace {
+constexpr int kMaxIdleSleepMs = 2;  // a worker with several tasks and nothing to do polls this often
+}  // namespace
+
 void Runtime::WorkerLoop(int worker) {
   const auto& batch = plan_.spec().batch;
   int idle_sleep_ms = 1;
@@ -103,7 +108,9 @@ void Runtime::WorkerLoop(int worker) {
     if (failed_) return;
     if (read == 0 && (!had_tasks || wait_ms == 0 || held)) {
       std::this_thread::sleep_for(std::chrono::milliseconds(idle_sleep_ms));
-      idle_sleep_ms = std::min(idle_sleep_ms * 2, std::max(1, batch.max_wait_ms));
+      // Short: an event that arrives meanwhile waits this long (a worker with one task blocks in
+      // its read instead, and wakes at the event).
+      idle_sleep_ms = std::min({idle_sleep_ms * 2, kMaxIdleSleepMs, std::max(1, batch.max_wait_ms)});
     } else {
       idle_sleep_ms = 1;
     }
@@ -300,11 +307,15 @@ base::Status Runtime::CommitPaused(std::span<Task* const> tasks) {
 base::Status Runtime::Commit() {
   const auto start = std::chrono::steady_clock::now();
   gate_.Pause();
-  // The workers stop only while the tasks' state is staged in memory and the sinks start holding
-  // their new records back; the commit's I/O (deliveries, the transaction, the store writes) then
-  // runs while they go on. Sinks that cannot hold keep the workers paused throughout.
-  const bool output_holds = !output_ || output_->Hold();
-  const bool dead_letter_holds = !dead_letter_ || dead_letter_->Hold();
+  // The workers stop only while the tasks' state is staged in memory and the sinks mark what they
+  // wrote so far (at-least-once: the commit waits for those deliveries only, the workers' newer
+  // records go out at once) or, under exactly-once, start holding their new records back for the
+  // next transaction; the commit's I/O (deliveries, the transaction, the store writes) then runs
+  // while they go on. Sinks that can do neither keep the workers paused throughout.
+  const bool marked =
+      !exactly_once_ && (!output_ || output_->Mark()) && (!dead_letter_ || dead_letter_->Mark());
+  const bool output_holds = marked || !output_ || output_->Hold();
+  const bool dead_letter_holds = marked || !dead_letter_ || dead_letter_->Hold();
   if (!output_holds || !dead_letter_holds) {
     if (output_) (void)output_->Release();
     if (dead_letter_) (void)dead_letter_->Release();
@@ -323,7 +334,7 @@ base::Status Runtime::Commit() {
   }
   gate_.Resume();
   probe_->CommitPaused(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  if (st.ok()) st = CommitStaged(tasks, offsets);
+  if (st.ok()) st = CommitStaged(tasks, offsets, marked);
   // A failed commit fails the pipeline: the held records' events are read again after a restart.
   if (base::Status released = output_ ? output_->Release(st.ok()) : base::Status::OK(); st.ok())
     st = released.WithContext("output sink");
@@ -335,7 +346,8 @@ base::Status Runtime::Commit() {
   return base::Status::OK();
 }
 
-base::Status Runtime::CommitStaged(std::span<Task* const> tasks, std::span<const PartitionOffset> offsets) {
+base::Status Runtime::CommitStaged(std::span<Task* const> tasks, std::span<const PartitionOffset> offsets,
+                                   bool marked) {
   constexpr int kFlushTimeoutMs = 60'000;
   if (exactly_once_) {
     // The changes join the open transaction, which holds every output up to the staging (the
@@ -348,13 +360,16 @@ base::Status Runtime::CommitStaged(std::span<Task* const> tasks, std::span<const
     return base::Status::OK();
   }
   // At-least-once, in CommitPaused's order: the outputs of the staged offsets are delivered before
-  // the changelog gets their checkpoint (the held ones are not queued yet, so the flushes end).
-  if (output_) VIGIL_RETURN_IF_ERROR(output_->Flush(kFlushTimeoutMs).WithContext("output sink"));
-  if (dead_letter_)
-    VIGIL_RETURN_IF_ERROR(dead_letter_->Flush(kFlushTimeoutMs).WithContext("dead-letter sink"));
+  // the changelog gets their checkpoint. Only those are waited for: the sinks marked them (the
+  // workers' newer records are queued meanwhile), or else held the newer ones back.
+  const auto flush = [marked](Sink& sink) {
+    return marked ? sink.FlushMarked(kFlushTimeoutMs) : sink.Flush(kFlushTimeoutMs);
+  };
+  if (output_) VIGIL_RETURN_IF_ERROR(flush(*output_).WithContext("output sink"));
+  if (dead_letter_) VIGIL_RETURN_IF_ERROR(flush(*dead_letter_).WithContext("dead-letter sink"));
   if (changelog_) {
     for (Task* task : tasks) VIGIL_RETURN_IF_ERROR(task->AppendStaged(changelog_.get()));
-    VIGIL_RETURN_IF_ERROR(changelog_->Flush(kFlushTimeoutMs).WithContext("changelog"));
+    VIGIL_RETURN_IF_ERROR(changelog_->FlushAppended(kFlushTimeoutMs).WithContext("changelog"));
   }
   // Everything below the staged offsets is delivered: the held records may go.
   if (output_) VIGIL_RETURN_IF_ERROR(output_->Release().WithContext("output sink"));

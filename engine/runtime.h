@@ -14,10 +14,12 @@
 //     transaction that already holds this interval's outputs, dead letters and changelog records,
 //     and commits it; only then are the stores written. A crash before the commit aborts all of it;
 //     after it, the changelog holds what a store may lack.
-// The workers are paused only for the first step, the staging of the state in memory: the sinks
-// then hold the workers' new records back (Sink::Hold) while the commit delivers and commits what
-// came before, and queue them once it has (into the next transaction). A rebalance's and the last
-// commit keep the workers paused throughout.
+// The workers are paused only for the first step, the staging of the state in memory. Under
+// at-least-once the sinks then mark what was written so far (Sink::Mark): the commit waits for
+// those deliveries only, and the workers' new records go out at once. Under exactly-once the sinks
+// hold the workers' new records back (Sink::Hold) while the commit delivers and commits what came
+// before, and queue them into the next transaction once it has. A rebalance's and the last commit
+// keep the workers paused throughout.
 // On assignment a task restores its store from the changelog (only the tail when its local store
 // has a changelog position) in the background, partitions in parallel: the rebalance returns at
 // once, the partition is not read (nor committed, nor queried) until its store has caught up, and
@@ -143,9 +145,11 @@ class Runtime final : public SourceListener {
   base::Status CommitPaused(std::span<Task* const> tasks);
   //! A commit with the workers paused only while the state is staged (see the protocol above).
   base::Status Commit();
-  //! The I/O of a commit whose tasks are staged and whose sinks hold: the changelog appends, the
-  //! deliveries, the source's commit of `offsets`, releasing the sinks, the store writes.
-  base::Status CommitStaged(std::span<Task* const> tasks, std::span<const PartitionOffset> offsets);
+  //! The I/O of a commit whose tasks are staged and whose sinks hold (or, `marked`, marked their
+  //! records so far): the changelog appends, the deliveries, the source's commit of `offsets`,
+  //! releasing the sinks, the store writes.
+  base::Status CommitStaged(std::span<Task* const> tasks, std::span<const PartitionOffset> offsets,
+                            bool marked);
   void PublishMetrics();
   void Fail(base::Status status);
   void RebuildWorkerLists();
