@@ -14,6 +14,7 @@
 """
 
 import json
+import os
 import re
 import sys
 import time
@@ -28,12 +29,14 @@ FEATURES = ["TX_AMOUNT", "TX_DURING_WEEKEND", "TX_DURING_NIGHT",
             "TERMINAL_ID_NB_TX_1DAY_WINDOW", "TERMINAL_ID_RISK_1DAY_WINDOW",
             "TERMINAL_ID_NB_TX_7DAY_WINDOW", "TERMINAL_ID_RISK_7DAY_WINDOW",
             "TERMINAL_ID_NB_TX_30DAY_WINDOW", "TERMINAL_ID_RISK_30DAY_WINDOW"]
+# read_uncommitted for at-least-once runs (scripts/bench-e2e --guarantee at_least_once).
+ISOLATION = os.environ.get("BENCH_ISOLATION", "read_committed")
 ID = re.compile(rb'"TRANSACTION_ID": *(\d+)')
 
 
 def consumer(bootstrap, topic):
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-read-" + uuid.uuid4().hex,
-                  "isolation.level": "read_committed", "enable.auto.commit": False,
+                  "isolation.level": ISOLATION, "enable.auto.commit": False,
                   "auto.offset.reset": "earliest", "enable.partition.eof": False})
     c.subscribe([topic])
     return c
@@ -42,7 +45,7 @@ def consumer(bootstrap, topic):
 def read_all(bootstrap, topic):
     """Every record of the topic up to the end offsets it had when called."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-read-" + uuid.uuid4().hex,
-                  "isolation.level": "read_committed", "enable.auto.commit": False})
+                  "isolation.level": ISOLATION, "enable.auto.commit": False})
     meta = c.list_topics(topic, timeout=30).topics[topic]
     tps = [TopicPartition(topic, p, 0) for p in meta.partitions]
     ends = {tp.partition: c.get_watermark_offsets(tp, timeout=30)[1] for tp in tps}
