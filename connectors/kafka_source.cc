@@ -521,6 +521,43 @@ base::Status KafkaSource::Poll(int timeout_ms) {
   return st;
 }
 
+namespace {
+
+//! An offset commit that may succeed when tried again: the group's coordinator moved or is loading
+//! (a broker restart, or a broker fenced by its controller for a while under load), or the request
+//! timed out. A rebalance's errors (generation, member) are not: the partitions may be gone.
+bool RetriableCommitError(rd_kafka_resp_err_t err) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+base::Status KafkaSource::CommitOffsets(rd_kafka_topic_partition_list_t* list) {
+  constexpr auto kGiveUpAfter = std::chrono::seconds(60);
+  const auto give_up = std::chrono::steady_clock::now() + kGiveUpAfter;
+  auto backoff = std::chrono::milliseconds(100);
+  for (;;) {
+    const rd_kafka_resp_err_t err = rd_kafka_commit(rk_.get(), list, 0);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR || !RetriableCommitError(err) ||
+        std::chrono::steady_clock::now() + backoff > give_up)
+      return KafkaError(err, "commit offsets of '" + topic_ + "'");
+    spdlog::warn("commit offsets of '{}': {}; trying again in {} ms", topic_, rd_kafka_err2str(err),
+                 backoff.count());
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+  }
+}
+
 base::Status KafkaSource::Commit(std::span<const engine::PartitionOffset> offsets) {
   if (range_) return base::Status::OK();  // a replay leaves no trace in any group
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
@@ -535,7 +572,7 @@ base::Status KafkaSource::Commit(std::span<const engine::PartitionOffset> offset
   if (producer_) {
     st = producer_->CommitTransaction(rk_.get(), list);
   } else if (list->cnt > 0) {
-    st = KafkaError(rd_kafka_commit(rk_.get(), list, 0), "commit offsets of '" + topic_ + "'");
+    st = CommitOffsets(list);
   }
   rd_kafka_topic_partition_list_destroy(list);
   if (st.ok() && purge_interval_ms_ >= 0) Purge(offsets);

@@ -71,6 +71,9 @@ class KafkaSource final : public engine::Source {
   //! offsets (DeleteRecords), as a repartition topic that only this group reads wants.
   void set_purge_committed(int interval_ms) { purge_interval_ms_ = interval_ms; }
 
+  //! The consumer's librdkafka handle (tests: the mock cluster, committed offsets).
+  rd_kafka_t* handle() const { return rk_.get(); }
+
   //! Bounded-read bookkeeping, shared with the readers.
   struct Range;
 
@@ -80,6 +83,9 @@ class KafkaSource final : public engine::Source {
   static void RebalanceCallback(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                                 rd_kafka_topic_partition_list_t* parts, void* opaque);
   base::Status OnAssign(rd_kafka_topic_partition_list_t* parts);
+  //! At-least-once: commits `list` synchronously, trying again (up to a minute, with a warning each
+  //! time) while the group's coordinator is moving or loading.
+  base::Status CommitOffsets(rd_kafka_topic_partition_list_t* list);
   base::Status OnRevoke(rd_kafka_topic_partition_list_t* parts);
   //! MakeRange's Start: resolves the bounds to offsets and assigns every partition.
   base::Status StartRange();
