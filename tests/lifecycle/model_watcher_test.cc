@@ -42,7 +42,7 @@ std::unique_ptr<ModelWatcher> MakeWatcher(const config::ScoreSpec& spec,
   return std::move(watcher).value();
 }
 
-TEST_CASE("model watcher: a promoted champion is published; one that does not load is refused") {
+TEST_CASE("model watcher: a promoted champion is published, and one that does not load is refused") {
   const models::Registry registry = MakeRegistry({"v1", "v2"});
   AddFixtureVersion(registry, "v3", /*rename_first=*/true);  // other features than the pipeline's
   config::ScoreSpec spec;
@@ -107,7 +107,7 @@ TEST_CASE("model watcher: a candidate is tried in shadow, withdrawn, refused, an
   CHECK(link->Load()->trial == nullptr);
 }
 
-TEST_CASE("model watcher: a canary trial carries its share; the judge takes the queued outcomes") {
+TEST_CASE("model watcher: a canary trial carries its share, and the judge takes the queued outcomes") {
   const models::Registry registry = MakeRegistry({"v1", "v2"});
   config::ScoreSpec spec;
   spec.registry = registry.dir();
