@@ -43,7 +43,7 @@ base::Result<std::vector<double>> ParseBands(const std::string& text) {
 }
 
 //! A segment column's value of each row as text, as replay writes it; an empty cell is `null`.
-base::Result<std::vector<std::string>> ColumnText(const Table& table, const std::string& column) {
+base::Result<std::vector<std::string>> ColumnText(const lifecycle::Table& table, const std::string& column) {
   std::vector<std::string> out;
   if (auto texts = table.Texts(column); texts.ok()) {
     out.assign(texts->begin(), texts->end());
@@ -53,7 +53,8 @@ base::Result<std::vector<std::string>> ColumnText(const Table& table, const std:
       if (!std::isnan(v)) engine::AppendJsonDouble(v, &cell);
     }
   } else if (auto ints = table.Int64s(column); ints.ok()) {
-    for (int64_t v : *ints) out.push_back(v == Table::kMissing ? std::string() : std::to_string(v));
+    for (int64_t v : *ints)
+      out.push_back(v == lifecycle::Table::kMissing ? std::string() : std::to_string(v));
   } else {
     return base::InvalidArgument(fmt::format("--segment {}: the table has no column '{}'", column, column));
   }
@@ -63,8 +64,8 @@ base::Result<std::vector<std::string>> ColumnText(const Table& table, const std:
 }
 
 //! The segmentation of a categorical column: values in ascending text order.
-base::Result<models::Segmentation> ColumnSegmentation(const Table& table, const std::string& column,
-                                                      int max_values) {
+base::Result<models::Segmentation> ColumnSegmentation(const lifecycle::Table& table,
+                                                      const std::string& column, int max_values) {
   VIGIL_ASSIGN_OR_RETURN(std::vector<std::string> text, ColumnText(table, column));
   std::map<std::string, uint32_t> index;
   for (const std::string& v : text) index.emplace(v, 0);
@@ -175,7 +176,7 @@ base::Status CheckAmountColumn(const std::string& path, const BusinessSettings& 
                   path, s.amount_column));
 }
 
-void AddBusinessColumns(const BusinessSettings& s, TableReadOptions* read) {
+void AddBusinessColumns(const BusinessSettings& s, lifecycle::TableReadOptions* read) {
   const auto loaded = [&](const std::string& c) {
     for (const auto* list : {&read->double_columns, &read->int64_columns, &read->text_columns})
       if (std::find(list->begin(), list->end(), c) != list->end()) return true;
@@ -186,7 +187,7 @@ void AddBusinessColumns(const BusinessSettings& s, TableReadOptions* read) {
     if (!loaded(c)) read->text_columns.push_back(c);
 }
 
-base::Result<BusinessTable> MakeBusinessTable(const Table& table, const BusinessSettings& s) {
+base::Result<BusinessTable> MakeBusinessTable(const lifecycle::Table& table, const BusinessSettings& s) {
   BusinessTable out;
   VIGIL_ASSIGN_OR_RETURN(std::span<const double> amounts, table.Doubles(s.amount_column));
   for (size_t i = 0; i < amounts.size(); ++i) {
@@ -196,8 +197,8 @@ base::Result<BusinessTable> MakeBusinessTable(const Table& table, const Business
   }
   out.amounts.assign(amounts.begin(), amounts.end());
   if (s.card_age_days > 0) {
-    VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> times, table.Int64s(kTimeColumn));
-    VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> cards, table.Int64s(kCustomerColumn));
+    VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> times, table.Int64s(lifecycle::kTimeColumn));
+    VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> cards, table.Int64s(lifecycle::kCustomerColumn));
     std::unordered_map<int64_t, int64_t> first_seen;
     for (size_t i = 0; i < times.size(); ++i) {
       auto [it, inserted] = first_seen.try_emplace(cards[i], times[i]);

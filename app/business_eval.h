@@ -17,9 +17,9 @@
 #include <string>
 #include <vector>
 
-#include "app/table.h"
 #include "base/status.h"
 #include "config/pipeline_config.h"
+#include "lifecycle/table.h"
 #include "models/kpi.h"
 #include "models/segments.h"
 
@@ -64,7 +64,7 @@ base::Status CheckAmountColumn(const std::string& path, const BusinessSettings& 
 
 //! Adds to `read` the columns the report needs that it does not load yet: the amount as a double, the
 //! segment columns as text.
-void AddBusinessColumns(const BusinessSettings& settings, TableReadOptions* read);
+void AddBusinessColumns(const BusinessSettings& settings, lifecycle::TableReadOptions* read);
 
 //! The table as the report sees it: per row its amount and its value in every segmentation.
 //! Built once per table; immutable.
@@ -76,7 +76,8 @@ struct BusinessTable {
 //! Builds the BusinessTable from a table holding TX_TIME_MS and CUSTOMER_ID as integers and the
 //! columns of AddBusinessColumns. InvalidArgument for a missing column, a NaN or negative amount, or
 //! a segment column with more than max_values values (not categorical: named with its count).
-base::Result<BusinessTable> MakeBusinessTable(const Table& table, const BusinessSettings& settings);
+base::Result<BusinessTable> MakeBusinessTable(const lifecycle::Table& table,
+                                              const BusinessSettings& settings);
 
 //! One scored set's report.
 struct BusinessReport {

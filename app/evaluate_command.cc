@@ -28,7 +28,7 @@ std::string DateOfDay(int64_t epoch_day) {
 
 //! The table with its rows as the protocol sees them: day since the table's first day, card, label.
 struct EvalData {
-  Table table;                                  //!< The training table.
+  lifecycle::Table table;                       //!< The training table.
   BusinessSettings business;                    //!< The business report's settings.
   BusinessTable business_table;                 //!< Amounts and segments of the table's rows.
   std::vector<std::string> features;            //!< The pipeline's features: the table's inputs, in order.
@@ -43,13 +43,14 @@ base::Result<EvalData> LoadEvalData(const EvaluateOptions& o) {
   if (pipeline.features.empty())
     return base::InvalidArgument(o.pipeline + ": the pipeline has no `features:` list");
   VIGIL_ASSIGN_OR_RETURN(BusinessSettings business, ResolveBusinessSettings(pipeline, o.business));
-  TableReadOptions extra;
+  lifecycle::TableReadOptions extra;
   extra.double_columns = pipeline.features;
-  extra.int64_columns = {std::string(kTimeColumn), std::string(kCustomerColumn),
-                         std::string(kTransactionColumn), std::string(kLabelColumn)};
+  extra.int64_columns = {std::string(lifecycle::kTimeColumn), std::string(lifecycle::kCustomerColumn),
+                         std::string(lifecycle::kTransactionColumn), std::string(lifecycle::kLabelColumn)};
   AddBusinessColumns(business, &extra);
   if (std::filesystem::exists(o.table)) VIGIL_RETURN_IF_ERROR(CheckAmountColumn(o.table, business));
-  VIGIL_ASSIGN_OR_RETURN(Table table, ReadTrainingTable(o.table, pipeline.features, extra));
+  VIGIL_ASSIGN_OR_RETURN(lifecycle::Table table,
+                         lifecycle::ReadTrainingTable(o.table, pipeline.features, extra));
   if (table.num_rows() == 0) return base::InvalidArgument(o.table + ": the table has no rows");
   VIGIL_ASSIGN_OR_RETURN(BusinessTable business_table, MakeBusinessTable(table, business));
   EvalData data{std::move(table),
@@ -60,15 +61,15 @@ base::Result<EvalData> LoadEvalData(const EvaluateOptions& o) {
                 0,
                 0,
                 {}};
-  VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> times, data.table.Int64s(kTimeColumn));
-  VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> customers, data.table.Int64s(kCustomerColumn));
-  VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> labels, data.table.Int64s(kLabelColumn));
+  VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> times, data.table.Int64s(lifecycle::kTimeColumn));
+  VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> customers, data.table.Int64s(lifecycle::kCustomerColumn));
+  VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> labels, data.table.Int64s(lifecycle::kLabelColumn));
   const auto [lo, hi] = std::minmax_element(times.begin(), times.end());
   data.first_epoch_day = base::DayOf(*lo);
   data.last_epoch_day = base::DayOf(*hi);
   data.rows.resize(times.size());
   for (size_t i = 0; i < times.size(); ++i) {
-    if (labels[i] == Table::kMissing)
+    if (labels[i] == lifecycle::Table::kMissing)
       return base::InvalidArgument(fmt::format(
           "{}: row {} has no LABEL yet (its label was not known when the table was replayed): replay "
           "again once the labels have arrived",
@@ -141,7 +142,7 @@ base::Result<LoadedModel> LoadModel(const std::string& model_dir, const std::vec
 }
 
 base::Result<models::HandbookSplit> MakeSplit(const EvalData& data, const EvaluateOptions& o) {
-  VIGIL_RETURN_IF_ERROR(ParseDateMs(o.train_start).status());
+  VIGIL_RETURN_IF_ERROR(lifecycle::ParseDateMs(o.train_start).status());
   auto split = models::SplitFromDates(DateOfDay(data.first_epoch_day), o.train_start, o.train_days,
                                       o.delay_days, o.test_days);
   if (!split.ok())
@@ -160,12 +161,12 @@ FoldResult MakeFoldResult(const EvalData& data, const models::HandbookEvaluation
 base::Result<std::vector<FoldResult>> RunPrequential(EvalData& data, const models::HandbookSplit& earliest,
                                                      const EvaluateOptions& o) {
   // The pipeline's train: section first, as vigil train reads it; the flags on top.
-  ModelFlags flags = o.model;
+  lifecycle::ModelFlags flags = o.model;
   flags.params.clear();
   for (const auto& [key, value] : data.train.params) flags.params.push_back(key + "=" + value);
   flags.params.insert(flags.params.end(), o.model.params.begin(), o.model.params.end());
   if (!o.rounds_given) flags.rounds = data.train.rounds;
-  VIGIL_ASSIGN_OR_RETURN(models::TrainOptions train, MakeTrainOptions(flags));
+  VIGIL_ASSIGN_OR_RETURN(models::TrainOptions train, lifecycle::MakeTrainOptions(flags));
   models::HandbookSplit latest = earliest;
   latest.train_start_day += (o.prequential - 1) * earliest.test_days;
   VIGIL_ASSIGN_OR_RETURN(std::vector<models::HandbookSplit> splits,
@@ -176,7 +177,7 @@ base::Result<std::vector<FoldResult>> RunPrequential(EvalData& data, const model
     const std::vector<size_t> rows = RowsOfDays(data, split.train_start_day, split.TrainEndDay());
     const std::string context =
         fmt::format("fold training from {}", DateOfDay(data.first_epoch_day + split.train_start_day));
-    auto trained = TrainOnRows(data.table, data.features, rows, train);
+    auto trained = lifecycle::TrainOnRows(data.table, data.features, rows, train);
     if (!trained.ok()) return trained.status().WithContext(context);
     VIGIL_ASSIGN_OR_RETURN(std::string model_json, trained->booster->Save(models::ModelFormat::kJson));
     VIGIL_ASSIGN_OR_RETURN(std::shared_ptr<const models::Forest> forest, models::Forest::Load(model_json));

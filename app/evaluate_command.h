@@ -25,15 +25,16 @@ struct EvaluateOptions {
   //! Model version directories (DIR/<version>, holding model.json), compared side by side; may be
   //! empty with --prequential.
   std::vector<std::string> model_dirs;
-  std::string train_start = std::string(kBookTrainStart);  //!< First training day (UTC), YYYY-MM-DD.
-  int train_days = 7;                                      //!< Training period, days. Default 7.
-  int delay_days = 7;   //!< Gap between training and test, days. Default 7.
-  int test_days = 7;    //!< Test period, days. Default 7.
-  int64_t k = 100;      //!< The k of card precision@k. Default 100.
+  std::string train_start =
+      std::string(lifecycle::kBookTrainStart);  //!< First training day (UTC), YYYY-MM-DD.
+  int train_days = 7;                           //!< Training period, days. Default 7.
+  int delay_days = 7;                           //!< Gap between training and test, days. Default 7.
+  int test_days = 7;                            //!< Test period, days. Default 7.
+  int64_t k = 100;                              //!< The k of card precision@k. Default 100.
   int prequential = 0;  //!< Chapter-5 folds; 0 = none. The earliest fold trains from train_start.
   //! Hyper-parameters of the models trained per fold: the pipeline's `train:` params and rounds,
   //! then these (a --param of the same key wins; --rounds when given, see rounds_given).
-  ModelFlags model;
+  lifecycle::ModelFlags model;
   bool rounds_given = false;  //!< --rounds was on the command line.
   bool json = false;          //!< Print one JSON object instead of tables.
   //! Served scores to evaluate week by week instead (NAME=FILE; app/served_eval.h).

@@ -58,8 +58,8 @@ std::string ModelJson(const ModelResult& m) {
 }  // namespace
 
 bool IsBookSetup(const EvaluateOptions& o) {
-  return o.train_start == kBookTrainStart && o.train_days == 7 && o.delay_days == 7 && o.test_days == 7 &&
-         o.k == 100;
+  return o.train_start == lifecycle::kBookTrainStart && o.train_days == 7 && o.delay_days == 7 &&
+         o.test_days == 7 && o.k == 100;
 }
 
 void PrintChapter3(const TableSummary& table, std::span<const ModelResult> models,

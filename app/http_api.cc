@@ -7,10 +7,10 @@
 #include <optional>
 #include <span>
 
-#include "app/retrainer.h"
 #include "app/status/status_page.h"
 #include "engine/engine_probe.h"
 #include "engine/row_encoder.h"
+#include "lifecycle/retrainer.h"
 #include "models/registry.h"
 #include "models/runs.h"
 
@@ -382,7 +382,7 @@ void RegisterRoutes(engine::HttpServer& server, engine::Pipeline& pipeline) {
       RouteKind::kMutating);
 }
 
-void RegisterRetrainRoute(engine::HttpServer& server, Retrainer* retrainer) {
+void RegisterRetrainRoute(engine::HttpServer& server, lifecycle::Retrainer* retrainer) {
   server.Route(
       "POST", "/v1/retrain",
       [retrainer](const HttpRequest&) {

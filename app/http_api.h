@@ -18,6 +18,7 @@
 #include "config/pipeline_config.h"
 #include "engine/http_server.h"
 #include "engine/pipeline.h"
+#include "lifecycle/retrainer.h"
 
 namespace vigil::app {
 
@@ -26,5 +27,8 @@ namespace vigil::app {
 //! pipeline's metrics registry. The pipeline must outlive the server's handlers (stop the server
 //! first).
 void RegisterRoutes(engine::HttpServer& server, engine::Pipeline& pipeline);
+//! Registers POST /v1/retrain on `server` (a mutating route: bearer token): 202 {"run_id": "..."},
+//! or 409 when a training is running. `retrainer` must outlive the server's handlers.
+void RegisterRetrainRoute(engine::HttpServer& server, lifecycle::Retrainer* retrainer);
 
 }  // namespace vigil::app

@@ -16,7 +16,7 @@ int Fail(const base::Status& st) {
 
 //! `vigil models import`: registers a model trained elsewhere as vigil train registers its own.
 int Import(const ModelsOptions& o) {
-  TrainRequest request;
+  lifecycle::TrainRequest request;
   request.pipeline_file = o.pipeline;
   request.table = o.table;
   request.models_dir = o.registry;
@@ -26,7 +26,7 @@ int Import(const ModelsOptions& o) {
   request.version = o.version;
   request.trigger = "import";
   request.import_model = o.model;
-  auto result = TrainAndRegister(request);
+  auto result = lifecycle::TrainAndRegister(request);
   if (!result.ok()) return Fail(result.status());
   if (!result->trained.ok()) return Fail(result->trained);
   if (!result->recorded.ok()) return Fail(result->recorded);

@@ -7,7 +7,6 @@
 
 #include "app/commands.h"
 #include "app/http_api.h"
-#include "app/retrainer.h"
 #include "connectors/factory.h"
 #include "connectors/topic_check.h"
 #include "engine/engine_probe.h"
@@ -15,6 +14,8 @@
 #include "engine/pipeline.h"
 #include "engine/plan.h"
 #include "engine/stages.h"
+#include "lifecycle/lifecycle.h"
+#include "lifecycle/retrainer.h"
 #include "models/registry.h"
 #include "operators/register.h"
 
@@ -38,7 +39,7 @@ void InstallSignalHandlers() {
 
 base::Result<std::unique_ptr<engine::HttpServer>> StartHttp(const config::HttpSpec& http,
                                                             engine::Pipeline& pipeline,
-                                                            Retrainer* retrainer) {
+                                                            lifecycle::Retrainer* retrainer) {
   engine::HttpServerOptions options;
   options.bind_address = http.bind;
   options.port = static_cast<uint16_t>(http.port);
@@ -85,8 +86,11 @@ int RunPipelineCommand(const RunOptions& options) {
     return 2;
   }
 
+  // The model lifecycle: every score operator bound below is attached to it (hot swaps, rollouts,
+  // monitor exports and drift signals); it stops after the pipeline's run.
+  lifecycle::Lifecycle lifecycle;
   engine::OperatorRegistry registry;
-  if (base::Status st = operators::RegisterOperators(&registry); !st.ok()) {
+  if (base::Status st = operators::RegisterOperators(&registry, &lifecycle); !st.ok()) {
     fmt::print(stderr, "error: {}\n", st.ToString());
     return 1;
   }
@@ -111,7 +115,7 @@ int RunPipelineCommand(const RunOptions& options) {
   }
   const auto& metrics = (*pipeline)->metrics();
   // Declared after the runtimes and before the server: destroyed after the server, before the runtimes.
-  auto retrainer = Retrainer::Start(spec, metrics);
+  auto retrainer = lifecycle::Retrainer::Start(spec, metrics);
   if (!retrainer.ok()) {
     fmt::print(stderr, "error: {}\n", retrainer.status().message());
     return 2;
@@ -138,6 +142,7 @@ int RunPipelineCommand(const RunOptions& options) {
   }
   if (http) http->Stop();
   if (*retrainer) (*retrainer)->Stop();
+  lifecycle.Stop();
   g_pipeline = nullptr;
   if (st.code() == base::StatusCode::kFenced) {
     fmt::print(stderr, "fenced: {}; give each instance its own --instance-id\n", st.message());

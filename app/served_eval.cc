@@ -11,10 +11,10 @@
 #include <unordered_map>
 
 #include "app/business_print.h"
-#include "app/table.h"
 #include "app/train_command.h"
 #include "base/json.h"
 #include "base/time.h"
+#include "lifecycle/table.h"
 #include "models/metrics.h"
 
 namespace vigil::app {
@@ -35,11 +35,11 @@ base::Result<ScoreSet> ReadScores(const std::string& spec) {
     return base::InvalidArgument("--served " + spec + ": expected NAME=FILE");
   ScoreSet set{spec.substr(0, eq), spec.substr(eq + 1), {}};
   if (set.path.ends_with(".csv")) {
-    TableReadOptions options;
-    options.int64_columns = {std::string(kTransactionColumn)};
+    lifecycle::TableReadOptions options;
+    options.int64_columns = {std::string(lifecycle::kTransactionColumn)};
     options.double_columns = {"SCORE"};
-    VIGIL_ASSIGN_OR_RETURN(Table table, Table::ReadCsv(set.path, options));
-    VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> ids, table.Int64s(kTransactionColumn));
+    VIGIL_ASSIGN_OR_RETURN(lifecycle::Table table, lifecycle::Table::ReadCsv(set.path, options));
+    VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> ids, table.Int64s(lifecycle::kTransactionColumn));
     VIGIL_ASSIGN_OR_RETURN(std::span<const double> scores, table.Doubles("SCORE"));
     for (size_t i = 0; i < ids.size(); ++i) set.scores[ids[i]] = scores[i];
     return set;
@@ -54,10 +54,10 @@ base::Result<ScoreSet> ReadScores(const std::string& spec) {
     simdjson::dom::element doc;
     int64_t id = 0;
     double score = 0;
-    if (parser.parse(line).get(doc) || doc[kTransactionColumn].get_int64().get(id) ||
+    if (parser.parse(line).get(doc) || doc[lifecycle::kTransactionColumn].get_int64().get(id) ||
         doc["SCORE"].get_double().get(score))
       return base::InvalidArgument(fmt::format("{}:{}: expected a JSON object with {} and SCORE", set.path,
-                                               line_number, kTransactionColumn));
+                                               line_number, lifecycle::kTransactionColumn));
     set.scores[id] = score;
   }
   return set;
@@ -80,23 +80,23 @@ base::Status EvaluateServed(const ServedEvalOptions& o) {
     VIGIL_ASSIGN_OR_RETURN(ScoreSet set, ReadScores(spec));
     sets.push_back(std::move(set));
   }
-  TableReadOptions options;
-  options.int64_columns = {std::string(kTransactionColumn), std::string(kTimeColumn),
-                           std::string(kCustomerColumn), std::string(kLabelColumn)};
+  lifecycle::TableReadOptions options;
+  options.int64_columns = {std::string(lifecycle::kTransactionColumn), std::string(lifecycle::kTimeColumn),
+                           std::string(lifecycle::kCustomerColumn), std::string(lifecycle::kLabelColumn)};
   VIGIL_RETURN_IF_ERROR(CheckAmountColumn(o.table, o.business));
   AddBusinessColumns(o.business, &options);  // the amount (as a double) and the segment columns only
-  VIGIL_ASSIGN_OR_RETURN(Table table, Table::ReadCsv(o.table, options));
+  VIGIL_ASSIGN_OR_RETURN(lifecycle::Table table, lifecycle::Table::ReadCsv(o.table, options));
   VIGIL_ASSIGN_OR_RETURN(BusinessTable business_table, MakeBusinessTable(table, o.business));
-  VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> ids, table.Int64s(kTransactionColumn));
-  VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> times, table.Int64s(kTimeColumn));
-  VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> cards, table.Int64s(kCustomerColumn));
-  VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> labels, table.Int64s(kLabelColumn));
+  VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> ids, table.Int64s(lifecycle::kTransactionColumn));
+  VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> times, table.Int64s(lifecycle::kTimeColumn));
+  VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> cards, table.Int64s(lifecycle::kCustomerColumn));
+  VIGIL_ASSIGN_OR_RETURN(std::span<const int64_t> labels, table.Int64s(lifecycle::kLabelColumn));
   if (ids.empty()) return base::InvalidArgument(o.table + ": no rows");
   const int64_t first_day = base::DayOf(*std::min_element(times.begin(), times.end()));
   const int64_t last_day = base::DayOf(*std::max_element(times.begin(), times.end()));
   int64_t from_day = first_day;
   if (!o.weeks_from.empty()) {
-    VIGIL_ASSIGN_OR_RETURN(int64_t ms, ParseDateMs(o.weeks_from));
+    VIGIL_ASSIGN_OR_RETURN(int64_t ms, lifecycle::ParseDateMs(o.weeks_from));
     from_day = base::DayOf(ms);
   }
   // The day each card's first fraud happened: known compromised from that day + delay + 1 on.

@@ -1,5 +1,5 @@
-// `vigil train`: the command line around TrainAndRegister (train_run.cc) and its search
-// (train_search.cc): flags over the pipeline's `train:` section, the summary, the promotion.
+// `vigil train`: the command line around TrainAndRegister (lifecycle/trainer.h) and its search
+// (lifecycle/train_search.h): flags over the pipeline's `train:` section, the summary, the promotion.
 #include "app/train_command.h"
 
 #include <fmt/format.h>
@@ -7,8 +7,8 @@
 #include <filesystem>
 
 #include "app/progress_bar.h"
-#include "app/train_search.h"
 #include "base/time.h"
+#include "lifecycle/train_search.h"
 #include "models/registry.h"
 
 namespace vigil::app {
@@ -30,7 +30,7 @@ double MetricOr0(const std::map<std::string, double>& m, const char* key) {
   return it == m.end() ? 0.0 : it->second;
 }
 
-void PrintTrained(const TrainCommandOptions& o, const TrainOutcome& outcome) {
+void PrintTrained(const TrainCommandOptions& o, const lifecycle::TrainOutcome& outcome) {
   const models::RunRecord& run = outcome.run;
   const fs::path dir = fs::path(o.models_dir) / run.model_version;
   const std::string rounds = run.params.count("rounds") ? run.params.at("rounds") : "?";
@@ -47,8 +47,8 @@ void PrintTrained(const TrainCommandOptions& o, const TrainOutcome& outcome) {
     fmt::print(
         "validation {} .. {}: AUC ROC {:.4f}, AP {:.4f}, card precision@{} {:.4f} ({} rows, {} frauds)\n",
         FormatTimeMs(run.validation_window.start_ms), FormatTimeMs(run.validation_window.end_ms),
-        v.at("auc_roc"), v.at("average_precision"), kRunCardPrecisionK, MetricOr0(v, "card_precision"),
-        v.at("rows"), v.at("frauds"));
+        v.at("auc_roc"), v.at("average_precision"), lifecycle::kRunCardPrecisionK,
+        MetricOr0(v, "card_precision"), v.at("rows"), v.at("frauds"));
   }
   if (!run.detail.empty()) fmt::print("{}\n", run.detail);
   fmt::print("run {}: {} {} (parent {}), {:.1f} s\n", run.id, run.outcome, run.model_version,
@@ -57,8 +57,8 @@ void PrintTrained(const TrainCommandOptions& o, const TrainOutcome& outcome) {
 
 }  // namespace
 
-TrainRequest ResolveTrainRequest(const TrainCommandOptions& o, const config::TrainSpec& t) {
-  TrainRequest r;
+lifecycle::TrainRequest ResolveTrainRequest(const TrainCommandOptions& o, const config::TrainSpec& t) {
+  lifecycle::TrainRequest r;
   r.pipeline_file = o.pipeline;
   r.table = o.table;
   r.models_dir = o.models_dir;
@@ -66,7 +66,7 @@ TrainRequest ResolveTrainRequest(const TrainCommandOptions& o, const config::Tra
   r.train_days = o.train_days.value_or(t.train_days);
   r.valid_days = o.valid_days.value_or(t.valid_days);
   const bool search = o.search.value_or(t.search.trials) > 0;
-  r.delay_days = o.delay_days.value_or(t.delay_days.value_or(search ? kSearchDelayDays : 0));
+  r.delay_days = o.delay_days.value_or(t.delay_days.value_or(search ? lifecycle::kSearchDelayDays : 0));
   r.model = o.model;
   r.model.rounds = o.rounds.value_or(t.rounds);
   // train.params first: a later --param of the same key wins (MakeTrainOptions applies them in order).
@@ -81,12 +81,12 @@ TrainRequest ResolveTrainRequest(const TrainCommandOptions& o, const config::Tra
   return r;
 }
 
-int FinishTraining(const TrainCommandOptions& o, const base::Result<TrainOutcome>& result) {
+int FinishTraining(const TrainCommandOptions& o, const base::Result<lifecycle::TrainOutcome>& result) {
   if (!result.ok()) {
     fmt::print(stderr, "error: {}\n", result.status().message());
     return result.status().code() == base::StatusCode::kInvalidArgument ? 2 : 1;
   }
-  const TrainOutcome& outcome = *result;
+  const lifecycle::TrainOutcome& outcome = *result;
   if (!outcome.trained.ok()) {
     fmt::print(stderr, "error: {}\n", outcome.trained.message());
     if (!outcome.recorded.ok())
@@ -114,11 +114,57 @@ int FinishTraining(const TrainCommandOptions& o, const base::Result<TrainOutcome
   return 0;
 }
 
+base::Result<lifecycle::SearchOptions> ResolveSearchOptions(const TrainCommandOptions& o,
+                                                            const config::SearchSpec& s) {
+  lifecycle::SearchOptions options;
+  options.trials = o.search.value_or(s.trials);
+  options.metric = o.metric.value_or(s.metric);
+  options.space = s.space;
+  options.seed = static_cast<uint64_t>(o.model.seed);
+  options.budget_ms = s.budget_ms;
+  if (o.search_budget) {
+    auto budget = config::ParseDurationMs(*o.search_budget);
+    if (!budget.ok()) return budget.status().WithContext("--search-budget");
+    options.budget_ms = *budget;
+  }
+  return options;
+}
+
+int SearchCommand(const TrainCommandOptions& o, const lifecycle::TrainRequest& request,
+                  const lifecycle::SearchOptions& search) {
+  lifecycle::SearchOptions options = search;
+  options.on_trial = [](const lifecycle::SearchTrial& t, int trials) {
+    const auto metric = [&t](const char* key) {
+      const auto it = t.run.validation_metrics.find(key);
+      return it == t.run.validation_metrics.end() ? std::numeric_limits<double>::quiet_NaN() : it->second;
+    };
+    if (!t.status.ok()) {
+      fmt::print("trial {:>3}/{}  failed: {}  {}  (run {})\n", t.number, trials, t.status.message(),
+                 lifecycle::DrawnText(t.drawn), t.run.id);
+      return;
+    }
+    fmt::print("trial {:>3}/{}  AP {:.4f}  CP@{} {:.4f}  trees {:>4}  {}  (run {})\n", t.number, trials,
+               metric("average_precision"), lifecycle::kRunCardPrecisionK, metric("card_precision"),
+               static_cast<int64_t>(t.run.train_metrics.at("trees")), lifecycle::DrawnText(t.drawn),
+               t.run.id);
+    std::fflush(stdout);
+  };
+  auto result = lifecycle::SearchAndRegister(request, options);
+  if (!result.ok()) return FinishTraining(o, result.status());
+  if (result->best > 0) {
+    const lifecycle::SearchTrial& best = result->trials[result->best - 1];
+    fmt::print("search {}: best of {} trials{} by {}: trial {}, {}\n", result->registered.run.id,
+               result->trials.size(), result->budget_reached ? " (budget reached)" : "", options.metric,
+               best.number, lifecycle::DrawnText(best.drawn));
+  }
+  return FinishTraining(o, result->registered);
+}
+
 int TrainCommand(const TrainCommandOptions& o) {
   // A pipeline that does not load is not an error yet: the run reads it again and records the failure.
   auto pipeline = config::LoadPipelineFile(o.pipeline);
   const config::TrainSpec train = pipeline.ok() ? pipeline->train : config::TrainSpec{};
-  TrainRequest request = ResolveTrainRequest(o, train);
+  lifecycle::TrainRequest request = ResolveTrainRequest(o, train);
   if (pipeline.ok()) request.pipeline = *pipeline;
   if (o.search.value_or(train.search.trials) > 0) {
     auto search = ResolveSearchOptions(o, train.search);
@@ -129,12 +175,12 @@ int TrainCommand(const TrainCommandOptions& o) {
   request.on_round = [&bar](int done, int total) {
     bar.Update(static_cast<double>(done) / total, fmt::format("{}/{} rounds", done, total));
   };
-  auto result = TrainAndRegister(request);
+  auto result = lifecycle::TrainAndRegister(request);
   bar.Finish();
   return FinishTraining(o, result);
 }
 
-void AddParamFlags(CLI::App& cmd, ModelFlags& flags) {
+void AddParamFlags(CLI::App& cmd, lifecycle::ModelFlags& flags) {
   cmd.add_option(
       "--param", flags.params,
       "libxgboost parameter key=value, repeatable; overrides the defaults objective=binary:logistic, "
@@ -145,7 +191,7 @@ void AddParamFlags(CLI::App& cmd, ModelFlags& flags) {
   cmd.add_option("--threads", flags.threads, "libxgboost threads (nthread)")->capture_default_str();
 }
 
-void AddModelFlags(CLI::App& cmd, ModelFlags& flags) {
+void AddModelFlags(CLI::App& cmd, lifecycle::ModelFlags& flags) {
   cmd.add_option("--rounds", flags.rounds, "Boosting rounds (trees)")->capture_default_str();
   AddParamFlags(cmd, flags);
 }

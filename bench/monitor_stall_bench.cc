@@ -1,14 +1,14 @@
-// How long a worker's record call waits while the performance monitor and the rollout judge
-// evaluate N matured records (default 200,000) on their own threads, in one process.
+// How long a worker's record call waits while the performance monitor's exports and the rollout judge
+// evaluate N matured records (default 200,000) on other threads, in one process.
 //
 //   build/release/bench/monitor_stall_bench [N] [SECONDS]   # release preset, target monitor_stall_bench
 //
 // Two phases of SECONDS (default 3) each. monitor: a ScoreMonitor (performance on, 7-day window)
-// holds N matured records and exports every 50 ms; a worker records batches of 100 newly matured
-// events (ScoreMonitor::AddOutcomes, as the score operator does once per batch), one batch every
-// 200 µs. judge: a RolloutJudge in shadow mode holds the same N records; a second thread calls Judge
-// back to back while the worker records the same way (RolloutJudge::AddOutcomes). Printed per phase:
-// the calls, and the wait of a record call (its wall time) as mean, p99 and max, in microseconds.
+// holds N matured records and is exported every 50 ms (lifecycle::PeriodicThread, as `vigil run`); a worker
+// records batches of 100 newly matured events (ScoreMonitor::AddOutcomes, as the score operator does once per
+// batch), one batch every 200 µs. judge: a RolloutJudge in shadow mode holds the same N records; a second
+// thread calls Judge back to back while the worker records the same way (RolloutJudge::AddOutcomes). Printed
+// per phase: the calls, and the wait of a record call (its wall time) as mean, p99 and max, in microseconds.
 // The call itself costs a few µs; everything above that is time spent behind an export or a verdict.
 #include <spdlog/spdlog.h>
 
@@ -23,7 +23,8 @@
 #include <vector>
 
 #include "base/time.h"
-#include "operators/rollout_judge.h"
+#include "lifecycle/periodic.h"
+#include "lifecycle/rollout_judge.h"
 #include "operators/score_monitor.h"
 
 namespace vigil::operators {
@@ -110,6 +111,11 @@ int Main(int argc, char** argv) {
     for (size_t i = 0; i < preload.size(); i += 1000)
       (*monitor)->AddOutcomes(model,
                               std::span(preload).subspan(i, std::min<size_t>(1000, preload.size() - i)));
+    lifecycle::PeriodicThread exporter(std::chrono::milliseconds(spec.every_ms), [&monitor] {
+      (void)(*monitor)->Export(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+    });
     std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the exports take the preload in
     Print("monitor", n, Measure(next_id, seconds, [&](const std::vector<ScoredEvent>& b) {
             (*monitor)->AddOutcomes(model, b);
@@ -120,7 +126,7 @@ int Main(int argc, char** argv) {
     spec.enabled = true;
     spec.mode = "shadow";
     spec.days = 7;
-    auto judge = RolloutJudge::Make(spec, 100, "bench", nullptr);
+    auto judge = lifecycle::RolloutJudge::Make(spec, 100, "bench", nullptr);
     if (!judge.ok()) return 1;
     (*judge)->Begin(1, "v2", "v1");
     (*judge)->AddOutcomes(preload);

@@ -16,13 +16,13 @@
 // to the output sink (the bench's own reader and sinks take the two timestamps; nothing is added to
 // the engine): what vigil_batch_latency_seconds observes. Phases of --seconds each: A without training;
 // B with the retraining worker's work running back to back on its own thread (nice 19 on its thread
-// id, app::TrainAndRegister on TABLE with one libxgboost thread, as app::Retrainer trains; B ends when
-// the training running at its end has finished); A' without training again. A batch belongs to the
-// phase in which its read returned. Also printed per phase: histogram_quantile(0.99) over the
-// probe's vigil_batch_latency_seconds buckets (what a dashboard would show), and each batch's event
-// delay: from its first event's due time at the source to the hand-off, which also holds the wait for
-// the batch to fill and the state commits (they pause the workers between batches). Exit status 1 if
-// the stream lost events (events out != events in) or a training failed.
+// id, lifecycle::TrainAndRegister on TABLE with one libxgboost thread, as lifecycle::Retrainer trains; B ends
+// when the training running at its end has finished); A' without training again. A batch belongs to the phase
+// in which its read returned. Also printed per phase: histogram_quantile(0.99) over the probe's
+// vigil_batch_latency_seconds buckets (what a dashboard would show), and each batch's event delay: from its
+// first event's due time at the source to the hand-off, which also holds the wait for the batch to fill and
+// the state commits (they pause the workers between batches). Exit status 1 if the stream lost events (events
+// out != events in) or a training failed.
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -44,10 +44,10 @@
 #include <variant>
 #include <vector>
 
-#include "app/train_command.h"
 #include "base/time.h"
 #include "config/pipeline_config.h"
 #include "engine/pipeline.h"
+#include "lifecycle/trainer.h"
 #include "operators/register.h"
 
 namespace vigil::bench {
@@ -61,7 +61,7 @@ constexpr int64_t kPassGapMs = 60'000;  // event time between two passes over th
 constexpr auto kCatchUpTimeout = std::chrono::minutes(30);
 constexpr auto kDrainTimeout = std::chrono::minutes(2);  // for the backlog left when the stream stops
 constexpr auto kPoll = std::chrono::milliseconds(20);
-constexpr int kLowestPriority = 19;  // nice value of the training thread, as app::Retrainer's
+constexpr int kLowestPriority = 19;  // nice value of the training thread, as lifecycle::Retrainer's
 
 //! Command line.
 struct Options {
@@ -420,10 +420,10 @@ class RecordingSink final : public engine::Sink {
   bool dead_letters_;
 };
 
-//! Trains back to back on its own thread until Stop, as app::Retrainer's worker does.
+//! Trains back to back on its own thread until Stop, as lifecycle::Retrainer's worker does.
 class Trainer {
  public:
-  explicit Trainer(app::TrainRequest request) : request_(std::move(request)) {}
+  explicit Trainer(lifecycle::TrainRequest request) : request_(std::move(request)) {}
   ~Trainer() { Stop(); }
   void Start() {
     thread_ = std::thread([this] {
@@ -432,7 +432,7 @@ class Trainer {
         std::fprintf(stderr, "warning: cannot lower the training thread's priority\n");
       while (!stop_.load()) {
         const auto start = Clock::now();
-        auto outcome = app::TrainAndRegister(request_);
+        auto outcome = lifecycle::TrainAndRegister(request_);
         const bool ok = outcome.ok() && outcome->trained.ok();
         if (!ok) error_ = outcome.ok() ? outcome->trained.message() : outcome.status().message();
         (ok ? seconds_ : failed_seconds_).push_back(Seconds(Clock::now() - start));
@@ -450,7 +450,7 @@ class Trainer {
   const std::string& error() const { return error_; }
 
  private:
-  const app::TrainRequest request_;
+  const lifecycle::TrainRequest request_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
   std::vector<double> seconds_, failed_seconds_;
@@ -602,11 +602,11 @@ std::string Date(int64_t ms) {
   return text;
 }
 
-//! The training app::Retrainer would start as of just after the newest event of the file (its
+//! The training lifecycle::Retrainer would start as of just after the newest event of the file (its
 //! RetrainSpec, defaults when the score operator has no `retrain:`), registering into `models_dir`:
 //! a copy of the score operator's registry, so the benchmark leaves the real one as it was.
-base::Result<app::TrainRequest> RetrainRequest(const Options& o, const config::PipelineSpec& spec,
-                                               int64_t last_time, const fs::path& models_dir) {
+base::Result<lifecycle::TrainRequest> RetrainRequest(const Options& o, const config::PipelineSpec& spec,
+                                                     int64_t last_time, const fs::path& models_dir) {
   const config::ScoreSpec* score = nullptr;
   for (const config::OperatorSpec& op : spec.operators)
     if (score == nullptr) score = std::get_if<config::ScoreSpec>(&op.params);
@@ -615,7 +615,7 @@ base::Result<app::TrainRequest> RetrainRequest(const Options& o, const config::P
   fs::copy(score->registry, models_dir, fs::copy_options::recursive, ec);
   if (ec) return base::IoError("cannot copy the registry " + score->registry + ": " + ec.message());
   const config::RetrainSpec& retrain = score->retrain;
-  app::TrainRequest request;
+  lifecycle::TrainRequest request;
   request.pipeline_file = o.pipeline;
   request.pipeline = spec;
   request.table = o.table;
@@ -734,7 +734,7 @@ base::Result<Measured> Measure(const Options& o, const config::PipelineSpec& spe
 
 //! Prints the run's figures and a summary line; returns the exit status.
 int Report(const Options& o, const config::PipelineSpec& spec, const Stream& s, const Recorder& recorder,
-           const Trainer& trainer, const app::TrainRequest& r, const Measured& m,
+           const Trainer& trainer, const lifecycle::TrainRequest& r, const Measured& m,
            const std::string& load_start) {
   std::printf(
       "pipeline %s, 1 partition, %d workers, batches of up to %zu events or %d ms\n"
@@ -744,7 +744,7 @@ int Report(const Options& o, const config::PipelineSpec& spec, const Stream& s, 
       spec.name.c_str(), spec.runtime.workers, spec.batch.max_events, spec.batch.max_wait_ms, s.file_events(),
       o.events.c_str(), m.catch_up_s, o.rate, o.warmup, o.seconds);
   std::printf(
-      "during B: app::TrainAndRegister on %s back to back (from %s, train %d days, validate %d days,\n"
+      "during B: TrainAndRegister on %s back to back (from %s, train %d days, validate %d days,\n"
       "%d rounds, 1 libxgboost thread, nice %d); trainings: %zu, failed: %zu",
       o.table.c_str(), Date(r.train_start_ms).c_str(), r.train_days, r.valid_days, r.model.rounds,
       kLowestPriority, trainer.seconds().size() + trainer.failed(), trainer.failed());

@@ -275,7 +275,7 @@ struct MonitorSpec {
   Location loc;
 };
 
-//! `score: retrain:` — a background worker of `vigil run` retrains from the feature log (app/retrainer.h)
+//! `score: retrain:` — a background worker of `vigil run` retrains from the feature log (lifecycle/retrainer.h)
 //! and registers, without promoting, each new version. Needs `feature_log`. The keys it shares with
 //! `train:` (train_days, valid_days, delay_days, rounds, params, early_stopping_rounds, search,
 //! search_budget) take their defaults from that section when it gives them; `params` are merged, key by
@@ -311,7 +311,7 @@ struct RetrainSpec {
 };
 
 //! `score: rollout:` — how a candidate version (the registry's CANDIDATE, proposed by the retrainer or
-//! by hand) is tried against the champion on live events before it serves alone (operators/rollout_judge.h).
+//! by hand) is tried against the champion on live events before it serves alone (lifecycle/rollout_judge.h).
 //! While a rollout runs both versions score every event. Needs the pipeline's labels: the verdict is
 //! taken on matured labels (monitor's label_delay_days after each event).
 struct RolloutSpec {

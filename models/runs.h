@@ -50,7 +50,7 @@ struct OffsetRange {
   bool operator==(const OffsetRange&) const = default;
 };
 
-//! The random search a run belongs to (app/train_search.h): each trial is a run, and so is the
+//! The random search a run belongs to (lifecycle/train_search.h): each trial is a run, and so is the
 //! registration of the best trial's model, which names the search.
 struct SearchRef {
   std::string id;  //!< The search: the id of the run that registers its best model.
@@ -79,7 +79,7 @@ struct RunRecord {
   std::string outcome;  //!< kRunRunning, kRunRegistered, kRunPromoted, ..., or "failed: <reason>".
   std::string detail;   //!< Free text about the outcome (e.g. why validation was skipped).
   SearchRef search;     //!< The search it is part of; empty if none.
-  //! The figures of the rollout verdict on its version (operators/rollout_judge.h): champion and
+  //! The figures of the rollout verdict on its version (lifecycle/rollout_judge.h): champion and
   //! candidate metric, difference, ci_low, ci_high, confidence, margin, resamples, events, frauds,
   //! cards. Empty when no trial judged it.
   std::map<std::string, double> rollout_metrics;

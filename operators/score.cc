@@ -4,21 +4,16 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
-#include <condition_variable>
 #include <cstdio>
 #include <functional>
-#include <mutex>
-#include <thread>
 
 #include "base/time.h"
 #include "engine/row_encoder.h"
 #include "models/registry.h"
-#include "models/runs.h"
 #include "operators/feature_log.h"
-#include "operators/rollout_judge.h"
 #include "operators/score_monitor.h"
+#include "operators/serving.h"
 
 namespace vigil::operators {
 namespace {
@@ -46,14 +41,6 @@ void AppendCellText(const engine::Batch& batch, size_t row, int c, std::string* 
       out->append(std::to_string(batch.i64(row, c)));
   }
 }
-
-//! A candidate on trial: immutable, swapped whole (like the champion).
-struct Trial {
-  std::shared_ptr<const ModelVersion> model;
-  uint32_t epoch = 0;   //!< Tags the events scored during this trial.
-  bool canary = false;  //!< Canary (the candidate decides for its cards) or shadow.
-  double percent = 0;   //!< Canary share of cards.
-};
 
 //! Per-task scratch: the batch's feature matrix and scores.
 class ScoreState final : public engine::OperatorState {
@@ -92,30 +79,19 @@ class ScoreState final : public engine::OperatorState {
 
 class ScoreOperator final : public engine::Operator {
  public:
-  ScoreOperator(std::string name, config::ScoreSpec spec, std::vector<int> feature_columns,
-                std::vector<std::string> features, int score, int decision, int version, int reasons,
-                std::shared_ptr<const ModelVersion> initial)
+  ScoreOperator(std::string name, config::ScoreSpec spec, std::vector<int> feature_columns, int score,
+                int decision, int version, int reasons, std::shared_ptr<ServingLink> link)
       : Operator(std::move(name)),
         spec_(std::move(spec)),
-        registry_(spec_.registry),
         feature_columns_(std::move(feature_columns)),
-        features_(std::move(features)),
         score_(score),
         decision_(decision),
         version_(version),
         reasons_(reasons),
         review_threshold_(spec_.review_threshold.value_or(spec_.threshold)),
         mode_(spec_.reason_mode == "exact" ? models::ExplainMode::kExact : models::ExplainMode::kApproximate),
-        current_(std::move(initial)) {}
-
-  ~ScoreOperator() override {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-    }
-    cv_.notify_all();
-    if (watcher_.joinable()) watcher_.join();
-  }
+        link_(std::move(link)),
+        monitor_(link_->monitor()) {}
 
   base::Result<std::unique_ptr<engine::OperatorState>> MakeState(
       const engine::TaskContext& ctx) const override {
@@ -125,29 +101,26 @@ class ScoreOperator final : public engine::Operator {
     return std::unique_ptr<engine::OperatorState>(std::move(state));
   }
 
-  //! Drift and performance monitoring, the feature log and the rollout judge (any may be null); set
-  //! once by the factory, before any batch; starts the watcher thread. `id_column`/`card_column` are
-  //! needed when outcomes are tracked; `amount_column` (-1: none) and `segment_columns` feed the
-  //! monitor's performance segments.
-  void set_outcomes(std::unique_ptr<ScoreMonitor> monitor, std::unique_ptr<FeatureLog> log,
-                    std::unique_ptr<RolloutJudge> judge, int id_column, int card_column, int amount_column,
+  //! The feature log (may be null), set once by the factory, before any batch. `id_column`/
+  //! `card_column` are needed when outcomes are tracked; `amount_column` (-1: none) and
+  //! `segment_columns` feed the monitor's performance segments.
+  void set_outcomes(std::unique_ptr<FeatureLog> log, int id_column, int card_column, int amount_column,
                     std::vector<int> segment_columns) {
-    monitor_ = std::move(monitor);
     log_ = std::move(log);
-    judge_ = std::move(judge);
     id_column_ = id_column;
     card_column_ = card_column;
     amount_column_ = amount_column;
-    segment_columns_ = std::move(segment_columns);
-    track_outcomes_ = log_ != nullptr || judge_ != nullptr || (monitor_ && monitor_->tracks_performance());
-    watcher_ = std::thread([this] { Watch(); });  // after the fields it reads are set
+    if (monitor_ != nullptr) segment_columns_ = std::move(segment_columns);
+    track_outcomes_ = log_ != nullptr || link_->collects_trial_outcomes() ||
+                      (monitor_ != nullptr && monitor_->tracks_performance());
   }
 
   base::Status Process(engine::Batch& batch, engine::OperatorState* s) const override {
     auto* st = static_cast<ScoreState*>(s);
-    // One model for the whole batch: a promotion takes effect at the next batch.
-    const std::shared_ptr<const ModelVersion> model = current_.load();
-    const std::shared_ptr<const Trial> trial = trial_.load();
+    // One snapshot for the whole batch: a promotion or a trial takes effect at the next batch.
+    const std::shared_ptr<const Serving> serving = link_->Load();
+    const std::shared_ptr<const ModelVersion>& model = serving->champion;
+    const ServingTrial* trial = serving->trial.get();
     const size_t width = feature_columns_.size();
     st->rows.clear();
     st->inputs.clear();
@@ -190,13 +163,13 @@ class ScoreOperator final : public engine::Operator {
       batch.SetString(row, reasons_, st->reasons);
     }
     if ((monitor_ || track_outcomes_) && !batch.mode().read_only)
-      VIGIL_RETURN_IF_ERROR(Outcomes(batch, model, trial.get(), st));
+      VIGIL_RETURN_IF_ERROR(Outcomes(batch, model, trial, st));
     return base::Status::OK();
   }
 
  private:
   base::Status Outcomes(const engine::Batch& batch, const std::shared_ptr<const ModelVersion>& model,
-                        const Trial* trial, ScoreState* st) const {
+                        const ServingTrial* trial, ScoreState* st) const {
     st->times.clear();
     int64_t now = INT64_MIN;
     for (size_t row : st->rows) {
@@ -228,7 +201,7 @@ class ScoreOperator final : public engine::Operator {
       st->pending_models.push_back(e.canary ? trial->model : model);
       st->settled.push_back(0);
     }
-    if (!segment_columns_.empty())
+    if (!segment_columns_.empty())  // only with a monitor
       monitor_->IdentifySegmentValues(std::span(st->pending).subspan(first_new), st->segment_text);
     st->pending_inputs.insert(st->pending_inputs.end(), st->inputs.begin(), st->inputs.end());
     // An event is settled once its label is due (delay after its event time) and the task's label
@@ -252,7 +225,7 @@ class ScoreOperator final : public engine::Operator {
                                       batch.partition(), e.offset});
     }
     if (monitor_) monitor_->AddOutcomes(*model, st->matured);
-    if (judge_) judge_->AddOutcomes(st->matured);
+    link_->AddTrialOutcomes(st->matured);
     if (log_) VIGIL_RETURN_IF_ERROR(log_->Append(st->log_rows));
     while (st->pending_head < st->pending.size() && st->settled[st->pending_head]) ++st->pending_head;
     const size_t head = st->pending_head;
@@ -295,140 +268,24 @@ class ScoreOperator final : public engine::Operator {
     }
   }
 
-  // The watcher thread: every poll_ms, follows CHAMPION (hot swap) and, with `rollout:`, CANDIDATE
-  // (starts a trial) and asks the judge for a verdict.
-  void Watch() {
-    std::unique_lock lock(mu_);
-    while (!cv_.wait_for(lock, std::chrono::milliseconds(spec_.poll_ms), [this] { return stopping_; })) {
-      FollowChampion();
-      if (!judge_) continue;
-      FollowCandidate();
-      JudgeTrial();
-    }
-  }
-
-  void FollowChampion() {
-    auto champion = registry_.ReadChampion();
-    if (!champion.ok() || *champion == current_.load()->version || *champion == refused_) return;
-    auto next = registry_.LoadVersion(*champion, features_);
-    if (!next.ok()) {
-      spdlog::error("refusing model {}: {} (still serving {})", *champion, next.status().message(),
-                    current_.load()->version);
-      refused_ = *champion;
-      return;
-    }
-    const std::string previous = current_.load()->version;
-    current_.store(*next);
-    // Logged once stored: a batch that starts after this line scores with the new version.
-    spdlog::info("model {} replaces {}", *champion, previous);
-    refused_.clear();
-    if (auto trial = trial_.load()) {
-      if (trial->model->version == *champion) {
-        EndTrial("promoted elsewhere");  // by hand, or by another instance's judge
-      } else {
-        StartTrial(trial->model);  // the comparison starts again, against the new champion
-      }
-    }
-  }
-
-  void FollowCandidate() {
-    auto name = registry_.ReadCandidate();
-    const auto trial = trial_.load();
-    if (!name.ok()) {
-      if (trial) EndTrial("withdrawn");
-      return;
-    }
-    if ((trial && trial->model->version == *name) || *name == refused_candidate_) return;
-    if (*name == current_.load()->version) return;
-    auto model = registry_.LoadVersion(*name, features_);
-    if (!model.ok()) {
-      spdlog::error("rollout: refusing candidate {}: {}", *name, model.status().message());
-      refused_candidate_ = *name;
-      (void)registry_.EndCandidate(*name, models::kRunRejected, "refused: " + model.status().message());
-      judge_->Count("refused");
-      return;
-    }
-    StartTrial(*model);
-  }
-
-  void StartTrial(std::shared_ptr<const ModelVersion> model) {
-    auto trial = std::make_shared<Trial>();
-    trial->model = std::move(model);
-    trial->epoch = ++epochs_;
-    trial->canary = spec_.rollout.mode == "canary";
-    trial->percent = spec_.rollout.canary_percent;
-    const std::string champion = current_.load()->version;
-    judge_->Begin(trial->epoch, trial->model->version, champion);
-    spdlog::info(
-        "rollout: candidate {} starts as {} against champion {}", trial->model->version,
-        trial->canary ? fmt::format("canary on {}% of cards", trial->percent) : std::string("shadow"),
-        champion);
-    judge_->Count("started");
-    trial_.store(std::move(trial));
-  }
-
-  void EndTrial(const std::string& why) {
-    const auto trial = trial_.load();
-    spdlog::info("rollout: trial of {} ended ({})", trial->model->version, why);
-    judge_->End();
-    trial_.store(nullptr);
-  }
-
-  void JudgeTrial() {
-    const auto trial = trial_.load();
-    if (!trial) return;
-    const RolloutVerdict verdict = judge_->Judge();
-    if (verdict.kind == RolloutVerdict::Kind::kWait) return;
-    const std::string& name = trial->model->version;
-    if (verdict.kind == RolloutVerdict::Kind::kPromote) {
-      if (base::Status st = registry_.Promote(name, features_, verdict.detail, verdict.Figures()); !st.ok()) {
-        spdlog::error("rollout: cannot promote {}: {}", name, st.message());
-        (void)registry_.EndCandidate(name, models::kRunRejected, "promotion failed: " + st.message());
-        judge_->Count("refused");
-      } else {
-        current_.store(trial->model);
-        spdlog::info("rollout: {} promoted: {}", name, verdict.detail);
-        judge_->Count("promoted");
-      }
-    } else {
-      const bool canary = trial->canary;
-      (void)registry_.EndCandidate(name, canary ? models::kRunRolledBack : models::kRunRejected,
-                                   verdict.detail, verdict.Figures());
-      spdlog::warn("rollout: {} {}: {}", name, canary ? "rolled back" : "rejected", verdict.detail);
-      judge_->Count(canary ? "rolled_back" : "rejected");
-    }
-    judge_->End();
-    trial_.store(nullptr);
-  }
-
   config::ScoreSpec spec_;
-  const models::Registry registry_;  // spec_.registry
   std::vector<int> feature_columns_;
-  std::vector<std::string> features_;
   int score_, decision_, version_, reasons_;
   double review_threshold_;
   models::ExplainMode mode_;
-  std::unique_ptr<ScoreMonitor> monitor_;  // null without `monitor:`
-  std::unique_ptr<FeatureLog> log_;        // null without `feature_log:`
-  std::unique_ptr<RolloutJudge> judge_;    // null without `rollout:`
-  bool track_outcomes_ = false;            // events wait for their labels (performance or log)
+  const std::shared_ptr<ServingLink> link_;  // what to serve; where the trial's outcomes go
+  ScoreMonitor* const monitor_;              // link_'s; null without `monitor:` or a lifecycle
+  std::unique_ptr<FeatureLog> log_;          // null without `feature_log:`
+  bool track_outcomes_ = false;              // events wait for their labels (performance, trial or log)
   int id_column_ = -1, card_column_ = -1;
   int amount_column_ = -1;            // the monitor's amount bands; -1: none
-  std::vector<int> segment_columns_;  // the monitor's categorical segment columns
-  mutable std::atomic<std::shared_ptr<const ModelVersion>> current_;
-  mutable std::atomic<std::shared_ptr<const Trial>> trial_;  // null: no candidate on trial
-  // The watcher thread's own:
-  std::string refused_, refused_candidate_;  // versions that failed to load (not retried)
-  uint32_t epochs_ = 0;                      // trials started
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  std::thread watcher_;
+  std::vector<int> segment_columns_;  // the monitor's categorical segment columns (with a monitor)
 };
 
 }  // namespace
 
-base::Result<std::unique_ptr<engine::Operator>> MakeScore(engine::BindContext& ctx) {
+base::Result<std::unique_ptr<engine::Operator>> MakeScore(engine::BindContext& ctx,
+                                                          ScoreLifecycle* lifecycle) {
   const auto& spec = std::get<config::ScoreSpec>(ctx.spec.params);
   const auto& features = ctx.pipeline.features;
   if (features.empty())
@@ -450,8 +307,6 @@ base::Result<std::unique_ptr<engine::Operator>> MakeScore(engine::BindContext& c
   auto reasons = ctx.schema.Add("REASONS", config::FieldType::kString);
   for (const auto* r : {&score, &decision, &version, &reasons})
     if (!r->ok()) return config::ConfigError(ctx.spec.loc, r->status().message());
-  auto op = std::make_unique<ScoreOperator>(ctx.spec.name, spec, std::move(columns), features, *score,
-                                            *decision, *version, *reasons, *model);
   int id = -1, card = -1;
   if (spec.monitor.performance || !spec.feature_log.empty() || spec.rollout.enabled) {
     if (!ctx.pipeline.labels.enabled)
@@ -478,12 +333,6 @@ base::Result<std::unique_ptr<engine::Operator>> MakeScore(engine::BindContext& c
     if (!made.ok()) return config::ConfigError(ctx.spec.loc, made.status().message());
     log = std::move(made).value();
   }
-  std::unique_ptr<RolloutJudge> judge;
-  if (spec.rollout.enabled) {
-    auto made = RolloutJudge::Make(spec.rollout, spec.monitor.top_k, ctx.pipeline.name, ctx.metrics);
-    if (!made.ok()) return config::ConfigError(spec.rollout.loc, made.status().message());
-    judge = std::move(made).value();
-  }
   int amount = -1;
   std::vector<int> segment_columns;
   if (const config::SegmentsSpec& g = spec.monitor.segments; g.enabled) {
@@ -500,8 +349,15 @@ base::Result<std::unique_ptr<engine::Operator>> MakeScore(engine::BindContext& c
       segment_columns.push_back(c);
     }
   }
-  op->set_outcomes(std::move(monitor), std::move(log), std::move(judge), id, card, amount,
-                   std::move(segment_columns));
+  // Without a lifecycle the champion loaded here serves for good: nothing to monitor, no trial.
+  auto link = std::make_shared<ServingLink>(std::move(*model), lifecycle ? std::move(monitor) : nullptr,
+                                            lifecycle != nullptr && spec.rollout.enabled);
+  if (lifecycle != nullptr)
+    VIGIL_RETURN_IF_ERROR(
+        lifecycle->Attach({spec, ctx.spec.loc, features, ctx.pipeline.name, ctx.metrics}, link));
+  auto op = std::make_unique<ScoreOperator>(ctx.spec.name, spec, std::move(columns), *score, *decision,
+                                            *version, *reasons, std::move(link));
+  op->set_outcomes(std::move(log), id, card, amount, std::move(segment_columns));
   return std::unique_ptr<engine::Operator>(std::move(op));
 }
 

@@ -7,7 +7,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <map>
 #include <optional>
@@ -177,23 +176,9 @@ base::Result<std::unique_ptr<ScoreMonitor>> ScoreMonitor::Make(
 }
 
 ScoreMonitor::ScoreMonitor(const config::MonitorSpec& spec, std::unique_ptr<Impl> impl)
-    : spec_(spec), impl_(std::move(impl)) {
-  exporter_ = std::thread([this] { Run(); });
-}
-
-void ScoreMonitor::Run() {
-  std::unique_lock lock(mu_);
-  while (!cv_.wait_for(lock, std::chrono::milliseconds(spec_.every_ms), [this] { return stopping_; }))
-    Export(lock);
-}
+    : spec_(spec), impl_(std::move(impl)) {}
 
 ScoreMonitor::~ScoreMonitor() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  exporter_.join();
   if (impl_->metrics) {
     impl_->RemoveSeries();
     impl_->last_evaluation->Remove(impl_->last_evaluation_series);
@@ -311,11 +296,9 @@ void ScoreMonitor::EvaluatePerformance(uint64_t generation) {
   m.evaluating.clear();
 }
 
-void ScoreMonitor::Export(std::unique_lock<std::mutex>& lock) {
+std::vector<models::DriftSignal> ScoreMonitor::Export(int64_t wall_ms) {
+  std::unique_lock lock(mu_);
   Impl& m = *impl_;
-  const int64_t wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                              std::chrono::system_clock::now().time_since_epoch())
-                              .count();
   size_t series = 0;                 // index into version_series, in SwitchTo's order
   std::vector<std::string> signals;  // drift signals due now, one reason each
   if (m.drift) {
@@ -389,11 +372,8 @@ void ScoreMonitor::Export(std::unique_lock<std::mutex>& lock) {
       signals.push_back("card precision dropped (change detector)");
     }
   }
-  for (const std::string& reason : signals) {
-    spdlog::warn("model {}: drift: {}", version, reason);
-    if (base::Status st = m.registry.WriteDriftSignal({wall_ms, version, reason}); !st.ok())
-      spdlog::warn("drift signal not written: {}", st.message());
-  }
+  std::vector<models::DriftSignal> due;
+  for (std::string& reason : signals) due.push_back({wall_ms, version, std::move(reason)});
   lock.lock();
   // The version's series exist as long as it is the monitored one.
   if (evaluated && m.metrics && m.generation == generation) {
@@ -413,6 +393,7 @@ void ScoreMonitor::Export(std::unique_lock<std::mutex>& lock) {
     }
   }
   if (m.metrics) m.last_evaluation_series->Set(static_cast<double>(wall_ms) / 1000.0);
+  return due;
 }
 
 }  // namespace vigil::operators

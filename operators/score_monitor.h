@@ -17,20 +17,20 @@
 // is new for card_age_days. A new champion brings its own reference: the windows restart and
 // the old version's series are removed, so cardinality stays at one version.
 //
-// Lifecycle: one per score operator, shared by every task. Thread-safety: every method may be called
-// from any thread (one mutex; tasks take it once per batch). Cost per batch: one lock, (features + 1)
-// binary searches per event; matured events are only appended to a buffer. The gauges are recomputed
-// every `every_ms` of wall time by the monitor's own thread, so they stay fresh (and the
-// last-evaluation time advances) while no event arrives. That thread takes the buffer by a swap under
-// the mutex and evaluates the performance (sorts over every matured record) without it.
+// Lifecycle: one per score operator (in its ServingLink, operators/serving.h), shared by every task.
+// It owns no thread: the tasks feed it (Observe, AddOutcomes), and the model lifecycle calls Export
+// every `every_ms` of wall time (lifecycle/monitor_driver.h), so the gauges stay fresh (and the
+// last-evaluation time advances) while no event arrives, and records the drift signals Export returns.
+// Thread-safety: every method may be called from any thread (one mutex; tasks take it once per batch);
+// Export from one thread at a time. Cost per batch: one lock, (features + 1) binary searches per
+// event; matured events are only appended to a buffer. Export takes the buffer by a swap under the
+// mutex and evaluates the performance (sorts over every matured record) without it.
 
 #include <array>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <span>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "base/status.h"
@@ -52,7 +52,7 @@ struct ScoredEvent {
   float score = 0;       //!< The model's score.
   bool flagged = false;  //!< Its decision.
   int label = 0;         //!< 1 fraud, 0 genuine or unknown.
-  // During a rollout (operators/rollout_judge.h):
+  // During a rollout (lifecycle/rollout_judge.h):
   uint32_t epoch = 0;    //!< The rollout it was scored in; 0 = none.
   bool canary = false;   //!< The candidate decided it (canary); `score` is then the candidate's.
   float challenger = 0;  //!< The candidate's score (rollout only).
@@ -70,8 +70,8 @@ class ScoreMonitor {
   //! versions whose metadata carries the reference histograms.
   //! `drift_signal_psi` > 0: when a feature's or the score's PSI reaches it over a full drift window
   //! (each latched on its own: again only after it fell back under), or when the change detector
-  //! alarms (once per version), a drift signal is appended to the registry (models::DriftSignal) for
-  //! the retraining worker.
+  //! alarms (once per version), Export returns a drift signal (models::DriftSignal) for the retraining
+  //! worker.
   static base::Result<std::unique_ptr<ScoreMonitor>> Make(const config::MonitorSpec& spec,
                                                           double review_threshold, models::Registry registry,
                                                           std::string pipeline,
@@ -93,6 +93,13 @@ class ScoreMonitor {
   //! per column). One lock per call.
   void IdentifySegmentValues(std::span<ScoredEvent> events, std::span<const std::string> values);
 
+  //! Recomputes the gauges as of `wall_ms` (Unix ms) and returns the drift signals due now (none
+  //! without `drift_signal_psi`), for the caller to append to the registry. Holds the mutex except
+  //! while it evaluates the performance. One caller at a time.
+  std::vector<models::DriftSignal> Export(int64_t wall_ms);
+
+  //! Wall-time ms between two Exports (`every`).
+  int64_t every_ms() const { return spec_.every_ms; }
   //! Whether performance tracking is on.
   bool tracks_performance() const { return spec_.performance; }
   //! The performance segments (enabled = false without them).
@@ -105,21 +112,13 @@ class ScoreMonitor {
   ScoreMonitor(const config::MonitorSpec& spec, std::unique_ptr<Impl> impl);
   //! Switches to `model` if it is not the current version (mutex held).
   void SwitchTo(const models::ModelVersion& model);
-  //! Recomputes the gauges. Called with `lock` (on mu_) held; releases it while it evaluates the
-  //! performance and writes drift signals, and returns with it held.
-  void Export(std::unique_lock<std::mutex>& lock);
-  //! Records the matured events swapped in by Export into the export thread's label window (a new one
-  //! when the version of `generation` is not the one it holds). Export's thread, without the mutex.
+  //! Records the matured events swapped in by Export into Export's own label window (a new one when
+  //! the version of `generation` is not the one it holds). Without the mutex.
   void EvaluatePerformance(uint64_t generation);
-  //! The export thread's loop.
-  void Run();
 
   config::MonitorSpec spec_;
   std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
   std::unique_ptr<Impl> impl_;
-  std::thread exporter_;
 };
 
 }  // namespace vigil::operators

@@ -14,9 +14,9 @@
 #include <map>
 #include <regex>
 
-#include "app/table.h"
 #include "app/train_command.h"
 #include "base/time.h"
+#include "lifecycle/table.h"
 #include "models/forest.h"
 #include "models/metrics.h"
 #include "models/registry.h"
@@ -162,12 +162,12 @@ void ImportFromPython(const std::string& python, const std::string& major) {
   CHECK(ReadFile(models + "/CHAMPION") == "v2\n");
   CHECK(RunOf(models, "v2").outcome == "promoted");
   // What the score operator serves (the registry's verified version) equals Python's predict.
-  app::TableReadOptions read;
+  lifecycle::TableReadOptions read;
   read.double_columns = features;
   read.int64_columns = {"TRANSACTION_ID"};
-  auto loaded = app::Table::ReadCsv(SmallTable(), read);
+  auto loaded = lifecycle::Table::ReadCsv(SmallTable(), read);
   REQUIRE(loaded.ok());
-  const app::Table& table = *loaded;
+  const lifecycle::Table& table = *loaded;
   const auto ids = *table.Int64s("TRANSACTION_ID");
   std::map<int64_t, double> python_scores;
   std::ifstream preds(dir + "/predictions.csv");

@@ -1,5 +1,5 @@
-// `vigil train` and `vigil evaluate` on a small simulated training table (40 days, 1,000 cards), the
-// table reader they share, their errors for bad inputs, and the run records of `vigil train` as
+// `vigil train` and `vigil evaluate` on a small simulated training table (40 days, 1,000 cards), their
+// errors for bad inputs, and the run records of `vigil train` as
 // `vigil runs` and `vigil models promote|rollback` see them.
 #include <fmt/format.h>
 #include <simdjson.h>
@@ -13,9 +13,9 @@
 #include <map>
 #include <regex>
 
-#include "app/table.h"
 #include "app/train_command.h"
 #include "base/time.h"
+#include "lifecycle/train_data.h"
 #include "models/forest.h"
 #include "models/metrics.h"
 #include "models/registry.h"
@@ -45,68 +45,6 @@ std::vector<double> JsonNumbers(const std::string& json, const std::string& key)
 //! The shared small table, written once.
 const std::string& SmallTable() { return SmallHandbookTable(); }
 
-TEST_CASE("Table reads numeric CSV columns by name", "[app]") {
-  const std::string path = TempDir("vigil-table") + "/t.csv";
-  std::ofstream(path) << "ID,X,LABEL\r\n1,0.5,0\n2,,1\n3,1e3,1\n";
-  app::TableReadOptions read;
-  read.int64_columns = {"ID", "LABEL"};
-  auto table = app::Table::ReadCsv(path, read);
-  REQUIRE(table.ok());
-  CHECK(table->num_rows() == 3);
-  CHECK(table->header() == std::vector<std::string>{"ID", "X", "LABEL"});
-  const auto x = table->Doubles("X");
-  REQUIRE(x.ok());
-  CHECK((*x)[0] == 0.5);
-  CHECK(std::isnan((*x)[1]));
-  CHECK((*x)[2] == 1000.0);
-  CHECK((*table->Int64s("ID"))[2] == 3);
-  CHECK(!table->Doubles("ID").ok());
-
-  std::ofstream(path) << "ID,X\n1,abc\n";
-  auto bad = app::Table::ReadCsv(path);
-  REQUIRE(!bad.ok());
-  CHECK(bad.status().message().find(":2: column X is not a number: 'abc'") != std::string::npos);
-  std::ofstream(path) << "ID,X\n1\n";
-  CHECK(app::Table::ReadCsv(path).status().message().find(":2: 1 cells, the header has 2") !=
-        std::string::npos);
-  read.int64_columns = {"NOPE"};
-  CHECK(app::Table::ReadCsv(path, read).status().code() == base::StatusCode::kNotFound);
-  CHECK(app::Table::ReadCsv(path + ".missing").status().code() == base::StatusCode::kNotFound);
-}
-
-TEST_CASE("Table reads text columns, JSON-quoted cells unquoted and their commas kept", "[app]") {
-  const std::string path = TempDir("vigil-table") + "/t.csv";
-  // As vigil replay writes string fields: JSON-quoted, escapes and all.
-  std::ofstream(path) << "ID,CHANNEL,X,NIGHT\n1,\"web, mobile\",0.5,1\n2,\"pos \\\"A\\\"\",1.5,0\n3,,2,1\n";
-  app::TableReadOptions read;
-  read.int64_columns = {"ID"};
-  read.double_columns = {"X"};
-  read.text_columns = {"CHANNEL", "NIGHT"};
-  auto table = app::Table::ReadCsv(path, read);
-  INFO(table.status().message());
-  REQUIRE(table.ok());
-  REQUIRE(table->num_rows() == 3);
-  const auto channel = table->Texts("CHANNEL");
-  REQUIRE(channel.ok());
-  CHECK(std::vector<std::string>(channel->begin(), channel->end()) ==
-        std::vector<std::string>{"web, mobile", "pos \"A\"", ""});
-  CHECK((*table->Texts("NIGHT"))[1] == "0");
-  CHECK((*table->Doubles("X"))[2] == 2.0);
-  CHECK(!table->Doubles("CHANNEL").ok());
-  CHECK(!table->Texts("X").ok());
-  // A quoted cell is text only: as a number it is refused, naming it.
-  read.text_columns = {"NIGHT"};
-  read.double_columns = {"X", "CHANNEL"};
-  CHECK(app::Table::ReadCsv(path, read).status().message().find(":2: column CHANNEL is not a number") !=
-        std::string::npos);
-}
-
-TEST_CASE("Sha256Hex matches the FIPS 180-2 test vectors", "[app]") {
-  CHECK(app::Sha256Hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  CHECK(app::Sha256Hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  CHECK(app::Sha256Hex(std::string(1000, 'a')).size() == 64);
-}
-
 TEST_CASE("train writes model.json and metadata.json with the feature list and window", "[app]") {
   const std::string models = TempDir("vigil-models");
   std::string out;
@@ -123,7 +61,7 @@ TEST_CASE("train writes model.json and metadata.json with the feature list and w
   const int64_t start_ms = *base::ParseIso8601Ms("2018-04-11");
   CHECK(JsonNumbers(metadata, "start_ms") == std::vector<double>{double(start_ms)});
   CHECK(JsonNumbers(metadata, "end_ms") == std::vector<double>{double(start_ms + 7 * kDay)});
-  CHECK(metadata.find("\"model_sha256\": \"" + app::Sha256Hex(model) + "\"") != std::string::npos);
+  CHECK(metadata.find("\"model_sha256\": \"" + lifecycle::Sha256Hex(model) + "\"") != std::string::npos);
   CHECK(metadata.find("\"version\": \"v1\"") != std::string::npos);
   CHECK(metadata.find("\"parent\": null") != std::string::npos);
   CHECK(JsonNumbers(metadata, "rounds") == std::vector<double>{20});
@@ -401,9 +339,9 @@ double ValidationAp(const std::string& registry, const std::string& version, int
                     int64_t end_ms) {
   auto model = models::Registry(registry).LoadVersion(version, {});
   REQUIRE(model.ok());
-  auto table = app::ReadTrainingTable(SmallTable(), (*model)->features);
+  auto table = lifecycle::ReadTrainingTable(SmallTable(), (*model)->features);
   REQUIRE(table.ok());
-  const std::vector<size_t> rows = app::RowsInWindow(*table->Int64s("TX_TIME_MS"), start_ms, end_ms);
+  const std::vector<size_t> rows = lifecycle::RowsInWindow(*table->Int64s("TX_TIME_MS"), start_ms, end_ms);
   REQUIRE(!rows.empty());
   auto inputs = table->DenseRows((*model)->features, rows);
   REQUIRE(inputs.ok());
@@ -450,7 +388,7 @@ TEST_CASE("train records its run: window, offsets, params, metrics, hash, versio
   CHECK(run.params.at("max_depth") == "6");
   CHECK(run.params.at("objective") == "binary:logistic");
   CHECK(run.model_version == "v1");
-  CHECK(run.model_sha256 == app::Sha256Hex(ReadFile(models + "/v1/model.json")));
+  CHECK(run.model_sha256 == lifecycle::Sha256Hex(ReadFile(models + "/v1/model.json")));
   CHECK(run.parent.empty());
   // Train metrics are metadata.json's, to the last digit.
   const std::string metadata = ReadFile(models + "/v1/metadata.json");

@@ -15,6 +15,7 @@
 #include "models/runs.h"
 #include "models/xgb_model.h"
 #include "tests/support/process.h"
+#include "tests/support/registry_fixture.h"
 
 namespace vigil::models {
 namespace {
@@ -23,52 +24,8 @@ namespace fs = std::filesystem;
 using testing::ReadFile;
 using testing::TempDir;
 
-const std::vector<std::string> kFeatures = {"amount",
-                                            "hour",
-                                            "tx_count_1h",
-                                            "tx_count_24h",
-                                            "amount_avg_7d",
-                                            "terminal_risk",
-                                            "merchant_age_days",
-                                            "distance_km",
-                                            "card_age_days",
-                                            "velocity",
-                                            "ratio",
-                                            "score_prev"};
-
-std::string Fixture() {
-  return ReadFile(std::string(VIGIL_SOURCE_DIR) + "/tests/models/fixtures/xgb31_binary_learned.json");
-}
-
-//! Writes `<dir>/<version>` of `registry` from `model` (JSON text) with one golden row its forest scores, and
-//! a run record that registered it. `rename_first`: the first feature is called "amt" instead.
-void AddFixtureVersion(const Registry& registry, const std::string& version, bool rename_first = false) {
-  std::string model = Fixture();
-  std::vector<std::string> features = kFeatures;
-  if (rename_first) {
-    model.replace(model.find("\"amount\""), 8, "\"amt\"");
-    features[0] = "amt";
-  }
-  const fs::path dir = fs::path(registry.dir()) / version;
-  fs::create_directories(dir);
-  std::ofstream(dir / "model.json") << model;
-  auto forest = Forest::FromModel(ParseXgbModel(model).value()).value();
-  const std::vector<float> row(features.size(), 0.5f);
-  std::string names;
-  for (const auto& f : features) names += (names.empty() ? "\"" : ", \"") + f + "\"";
-  std::ofstream(dir / "metadata.json")
-      << "{\"features\": [" << names << "], \"golden_rows\": [{\"inputs\": ["
-      << "0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5"
-      << "], \"score\": " << fmt::format("{}", forest->PredictRow(row.data())) << "}]}\n";
-  RunRecord run;
-  run.id = "r20260101-000000-" + version;
-  run.trigger = "manual";
-  run.started_ms = 1;
-  run.finished_ms = 2;
-  run.outcome = std::string(kRunRegistered);
-  run.model_version = version;
-  REQUIRE(registry.WriteRun(run).ok());
-}
+using testing::AddFixtureVersion;
+const std::vector<std::string>& kFeatures = testing::kFixtureFeatures;
 
 std::string Outcome(const Registry& registry, const std::string& version) {
   auto run = registry.FindRunOfVersion(version);
@@ -201,9 +158,9 @@ TEST_CASE("the registry stores a new version whole under the next free name, and
   CHECK(reg.NextVersionName() == "v3");
   const Registry copy = reg;  // the same directory: interchangeable
   const std::string metadata = ReadFile(reg.MetadataPath("v2"));
-  REQUIRE(copy.AddVersion("v3", "model.json", Fixture(), metadata).ok());
+  REQUIRE(copy.AddVersion("v3", "model.json", testing::FixtureModel(), metadata).ok());
   CHECK(ReadFile(dir + "/models/v3/metadata.json") == metadata);
-  CHECK(ReadFile(dir + "/models/v3/model.json") == Fixture());
+  CHECK(ReadFile(dir + "/models/v3/model.json") == testing::FixtureModel());
   REQUIRE(reg.LoadVersion("v3", kFeatures).ok());
   CHECK(reg.NextVersionName() == "v4");
   const base::Status again = reg.AddVersion("v3", "model.json", "{}", "{}");
@@ -211,7 +168,7 @@ TEST_CASE("the registry stores a new version whole under the next free name, and
   CHECK(again.message() == (fs::path(dir + "/models") / "v3").string() + " exists already");
   CHECK(reg.CheckVersionFree("v3").code() == base::StatusCode::kAlreadyExists);
   CHECK(reg.CheckVersionFree("v4").ok());
-  CHECK(ReadFile(dir + "/models/v3/model.json") == Fixture());  // untouched
+  CHECK(ReadFile(dir + "/models/v3/model.json") == testing::FixtureModel());  // untouched
   // A model copied in without metadata.json is not a version.
   fs::create_directories(dir + "/models/copied");
   std::ofstream(dir + "/models/copied/model.ubj") << "x";

@@ -1,7 +1,7 @@
 // `vigil train` with the pipeline's `train:` section (flags win over it), early stopping, and the random
 // search (`--search N`): one run record per trial, the best trial registered, the same choice for the
 // same seed; and the retraining worker's search under a wall-time budget.
-#include "app/train_search.h"
+#include "lifecycle/train_search.h"
 
 #include <fmt/format.h>
 
@@ -14,9 +14,9 @@
 #include <set>
 #include <thread>
 
-#include "app/retrainer.h"
 #include "base/time.h"
 #include "config/pipeline_config.h"
+#include "lifecycle/retrainer.h"
 #include "models/forest.h"
 #include "models/registry.h"
 #include "models/runs.h"
@@ -244,8 +244,8 @@ TEST_CASE("DrawTrial: each trial's values are deterministic, in their bounds, an
   const auto& space = parsed->train.search.space;
   std::set<std::string> depths, policies;
   for (int trial = 1; trial <= 50; ++trial) {
-    const auto drawn = app::DrawTrial(space, 11, trial);
-    CHECK(drawn == app::DrawTrial(space, 11, trial));
+    const auto drawn = lifecycle::DrawTrial(space, 11, trial);
+    CHECK(drawn == lifecycle::DrawTrial(space, 11, trial));
     REQUIRE(drawn.size() == 4);
     depths.insert(drawn.at("max_depth"));
     policies.insert(drawn.at("grow_policy"));
@@ -257,10 +257,10 @@ TEST_CASE("DrawTrial: each trial's values are deterministic, in their bounds, an
   }
   CHECK(depths == std::set<std::string>{"3", "4"});
   CHECK(policies == std::set<std::string>{"depthwise", "lossguide"});
-  CHECK(app::DrawTrial(space, 11, 1) != app::DrawTrial(space, 12, 1));
-  CHECK(app::DrawTrial(space, 11, 1) != app::DrawTrial(space, 11, 2));
+  CHECK(lifecycle::DrawTrial(space, 11, 1) != lifecycle::DrawTrial(space, 12, 1));
+  CHECK(lifecycle::DrawTrial(space, 11, 1) != lifecycle::DrawTrial(space, 11, 2));
   // The default space when the file gives none.
-  const auto defaults = app::DrawTrial(config::DefaultSearchSpace(), 0, 1);
+  const auto defaults = lifecycle::DrawTrial(config::DefaultSearchSpace(), 0, 1);
   CHECK(defaults.count("max_depth") == 1);
   CHECK(defaults.count("rounds") == 1);
 }
@@ -312,7 +312,7 @@ TEST_CASE("the retrainer's search respects its budget: the trials it ran, the be
   auto pipeline = config::LoadPipelineText(yaml, dir + "/pipeline.yaml");
   INFO(pipeline.status().ToString());
   REQUIRE(pipeline.ok());
-  auto retrainer = app::Retrainer::Start(*pipeline, nullptr);
+  auto retrainer = lifecycle::Retrainer::Start(*pipeline, nullptr);
   REQUIRE(retrainer.ok());
   REQUIRE(*retrainer != nullptr);
   // The worker reads the log within a second of starting; a command needs a row read.

@@ -1,4 +1,4 @@
-#include "operators/rollout_judge.h"
+#include "lifecycle/rollout_judge.h"
 
 #include <fmt/format.h>
 #include <prometheus/counter.h>
@@ -16,21 +16,14 @@
 #include "base/time.h"
 #include "models/bootstrap.h"
 
-namespace vigil::operators {
+namespace vigil::lifecycle {
+
+using operators::ScoredEvent;
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 int32_t DayOf(int64_t time_ms) { return static_cast<int32_t>(base::DayOf(time_ms)); }
-
-//! splitmix64's finaliser: a well-mixed 64-bit hash of the card id.
-uint64_t Mix(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 //! "YYYY-MM-DD" of a day number (days since the epoch).
 std::string Date(int32_t day) {
@@ -40,11 +33,6 @@ std::string Date(int32_t day) {
 }
 
 }  // namespace
-
-bool InCanary(int64_t card, double percent) {
-  constexpr uint64_t kBuckets = 10'000;
-  return static_cast<double>(Mix(static_cast<uint64_t>(card)) % kBuckets) < percent * (kBuckets / 100.0);
-}
 
 struct RolloutJudge::Impl {
   config::RolloutSpec spec;
@@ -286,4 +274,4 @@ void RolloutJudge::Count(std::string_view transition) {
         .Increment();
 }
 
-}  // namespace vigil::operators
+}  // namespace vigil::lifecycle

@@ -13,7 +13,7 @@
 
 #include "base/status.h"
 
-namespace vigil::app {
+namespace vigil::lifecycle {
 
 //! Which columns of a CSV file to load, and how.
 struct TableReadOptions {
@@ -82,4 +82,4 @@ class Table {
   size_t num_rows_ = 0;              //!< Data rows.
 };
 
-}  // namespace vigil::app
+}  // namespace vigil::lifecycle

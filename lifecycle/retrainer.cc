@@ -1,5 +1,5 @@
 // The retraining worker: follows the feature log, trains through TrainAndRegister.
-#include "app/retrainer.h"
+#include "lifecycle/retrainer.h"
 
 #include <fmt/format.h>
 #include <prometheus/counter.h>
@@ -21,13 +21,13 @@
 #include <fstream>
 #include <limits>
 
-#include "app/train_command.h"
-#include "app/train_search.h"
 #include "base/time.h"
+#include "lifecycle/train_search.h"
+#include "lifecycle/trainer.h"
 #include "models/registry.h"
 #include "models/runs.h"
 
-namespace vigil::app {
+namespace vigil::lifecycle {
 namespace {
 
 namespace fs = std::filesystem;
@@ -442,4 +442,4 @@ void Retrainer::Loop() {
   }
 }
 
-}  // namespace vigil::app
+}  // namespace vigil::lifecycle

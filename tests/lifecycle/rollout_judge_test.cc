@@ -1,4 +1,4 @@
-#include "operators/rollout_judge.h"
+#include "lifecycle/rollout_judge.h"
 
 #include <algorithm>
 #include <atomic>
@@ -8,9 +8,13 @@
 #include <vector>
 
 #include "base/time.h"
+#include "operators/serving.h"
 
-namespace vigil::operators {
+namespace vigil::lifecycle {
 namespace {
+
+using operators::InCanary;
+using operators::ScoredEvent;
 
 constexpr int64_t kDay = base::kMsPerDay;
 constexpr int64_t kDay0 = 17'622LL * kDay;  // 2018-04-01, the day the rollout starts
@@ -246,4 +250,4 @@ TEST_CASE("InCanary is sticky per card and takes about the configured share") {
 }
 
 }  // namespace
-}  // namespace vigil::operators
+}  // namespace vigil::lifecycle

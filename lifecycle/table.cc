@@ -1,4 +1,4 @@
-#include "app/table.h"
+#include "lifecycle/table.h"
 
 #include <fmt/core.h>
 
@@ -9,7 +9,7 @@
 #include <cstring>
 #include <memory>
 
-namespace vigil::app {
+namespace vigil::lifecycle {
 namespace {
 
 base::Result<std::string> ReadWholeFile(const std::string& path) {
@@ -254,4 +254,4 @@ base::Result<std::vector<float>> Table::DenseRows(const std::vector<std::string>
   return out;
 }
 
-}  // namespace vigil::app
+}  // namespace vigil::lifecycle

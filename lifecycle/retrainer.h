@@ -18,11 +18,11 @@
 //             unless a drift training ran less than `drift_cooldown` of event time before.
 // With the score operator's `rollout:` (propose_retrained, the default), the newest registered version
 // becomes the registry's candidate as soon as no trial runs; the pipeline then shadows or canaries it
-// and promotes or rejects it (operators/rollout_judge.h).
+// and promotes or rejects it (lifecycle/model_watcher.h, lifecycle/rollout_judge.h).
 //
 // A training with fewer than `min_rows` rows in its training window is skipped, with a log line
 // (a command run is then recorded "failed: ..."). With `search: N`, a training is a random search
-// (app/train_search.h): N trials, each logged and recorded (trigger "search"), stopped early once
+// (lifecycle/train_search.h): N trials, each logged and recorded (trigger "search"), stopped early once
 // `search_budget` of wall time is spent; the best so far is registered under the trigger's run.
 //
 // Isolation from scoring: the worker only reads the log file (appended by the score operator) and
@@ -47,11 +47,7 @@ namespace prometheus {
 class Registry;
 }
 
-namespace vigil::engine {
-class HttpServer;
-}
-
-namespace vigil::app {
+namespace vigil::lifecycle {
 
 struct TrainRequest;
 struct TrainOutcome;
@@ -166,8 +162,4 @@ class Retrainer {
   std::thread thread_;            //!< The worker.
 };
 
-//! Registers POST /v1/retrain on `server` (a mutating route: bearer token): 202 {"run_id": "..."},
-//! or 409 when a training is running. `retrainer` must outlive the server's handlers.
-void RegisterRetrainRoute(engine::HttpServer& server, Retrainer* retrainer);
-
-}  // namespace vigil::app
+}  // namespace vigil::lifecycle

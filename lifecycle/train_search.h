@@ -20,12 +20,12 @@
 #include <string>
 #include <vector>
 
-#include "app/train_command.h"
 #include "base/status.h"
 #include "config/pipeline_config.h"
+#include "lifecycle/trainer.h"
 #include "models/runs.h"
 
-namespace vigil::app {
+namespace vigil::lifecycle {
 
 //! The delay between training and validation of `vigil train --search` when neither --delay-days nor
 //! train.delay_days says: the Handbook's week.
@@ -73,12 +73,7 @@ std::map<std::string, std::string> DrawTrial(const std::map<std::string, config:
 //! TrainAndRegister.
 base::Result<SearchOutcome> SearchAndRegister(const TrainRequest& request, const SearchOptions& options);
 
-//! The search `o` asks for: --search, --metric and --search-budget over `search` (train.search), the
-//! space of train.search or the default one, --seed. InvalidArgument for a bad budget.
-base::Result<SearchOptions> ResolveSearchOptions(const TrainCommandOptions& o,
-                                                 const config::SearchSpec& search);
+//! The drawn values as "name=value name=value", for a log line.
+std::string DrawnText(const std::map<std::string, std::string>& drawn);
 
-//! `vigil train --search N`: runs SearchAndRegister with a line per trial, then as TrainCommand.
-int SearchCommand(const TrainCommandOptions& o, const TrainRequest& request, const SearchOptions& search);
-
-}  // namespace vigil::app
+}  // namespace vigil::lifecycle

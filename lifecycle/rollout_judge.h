@@ -1,6 +1,7 @@
 #pragma once
 // RolloutJudge: the verdict on a candidate version, from matured labels. While a rollout runs, the
-// score operator hands it every scored event once its label is due (ScoredEvent, with the
+// model watcher (lifecycle/model_watcher.h) hands it every event the score operator scored during the
+// trial once its label is due (ScoredEvent, with the
 // candidate's score next to the served one). Both versions are judged on the same events, each
 // event with both versions' scores (a paired comparison):
 //   shadow  every event: the champion decides it, the candidate's score is recorded beside it;
@@ -24,11 +25,11 @@
 // started|promoted|rejected|rolled_back|refused}, vigil_rollout_metric{role=champion|candidate} (the
 // compared metric over the window so far), vigil_rollout_active (1 while a candidate is on trial).
 //
-// Lifecycle: one per score operator. Thread-safety: every method may be called from any thread. The
-// tasks take one mutex once per batch that has matured events, only to append them to a buffer;
-// Judge swaps that buffer out under it and records and evaluates (sorts, resamples) the window under
-// a lock of its own, so a verdict never holds a worker up. The bootstrap runs once per trial, when
-// the verdict is due: O(resamples × events) (a few seconds for a million events).
+// Lifecycle: one per score operator with `rollout:`, owned by its model watcher. Thread-safety: every method
+// may be called from any thread. The tasks take one mutex once per batch that has matured events, only to
+// append them to a buffer; Judge swaps that buffer out under it and records and evaluates (sorts, resamples)
+// the window under a lock of its own, so a verdict never holds a worker up. The bootstrap runs once per
+// trial, when the verdict is due: O(resamples × events) (a few seconds for a million events).
 
 #include <cstdint>
 #include <map>
@@ -40,13 +41,13 @@
 
 #include "base/status.h"
 #include "config/pipeline_config.h"
-#include "operators/score_monitor.h"
+#include "operators/serving.h"
 
 namespace prometheus {
 class Registry;
 }
 
-namespace vigil::operators {
+namespace vigil::lifecycle {
 
 //! What Judge() decided.
 struct RolloutVerdict {
@@ -85,7 +86,7 @@ class RolloutJudge {
   //! Stops judging (events are ignored until the next Begin).
   void End();
   //! Records matured events of the current epoch.
-  void AddOutcomes(std::span<const ScoredEvent> events);
+  void AddOutcomes(std::span<const operators::ScoredEvent> events);
   //! The verdict as of the events recorded so far; kWait until `days` full days have matured and the
   //! window holds `min_frauds` frauds.
   RolloutVerdict Judge();
@@ -100,7 +101,4 @@ class RolloutJudge {
   std::unique_ptr<Impl> impl_;
 };
 
-//! True when `card` falls in the canary share `percent` (0..100): sticky, by a hash of the id.
-bool InCanary(int64_t card, double percent);
-
-}  // namespace vigil::operators
+}  // namespace vigil::lifecycle

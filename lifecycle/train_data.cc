@@ -1,5 +1,5 @@
 // Training tables and models, shared by `vigil train`, its search, `vigil evaluate` and the retrainer.
-#include "app/train_data.h"
+#include "lifecycle/train_data.h"
 
 #include <fmt/format.h>
 #include <openssl/evp.h>
@@ -12,7 +12,7 @@
 #include "base/time.h"
 #include "models/metrics.h"
 
-namespace vigil::app {
+namespace vigil::lifecycle {
 
 namespace fs = std::filesystem;
 
@@ -185,4 +185,4 @@ base::Result<std::map<std::string, double>> WindowMetrics(const Table& table, co
                                        {"frauds", static_cast<double>(std::count(l.begin(), l.end(), 1))}};
 }
 
-}  // namespace vigil::app
+}  // namespace vigil::lifecycle

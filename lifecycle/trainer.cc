@@ -1,5 +1,7 @@
 // TrainAndRegister: one training window of a table -> one model version in the registry and its run
-// record. The command line around it is in train_command.cc.
+// record. The command line around it is app/train_command.cc.
+#include "lifecycle/trainer.h"
+
 #include <fmt/format.h>
 #include <openssl/evp.h>
 
@@ -12,7 +14,6 @@
 #include <map>
 #include <sstream>
 
-#include "app/train_command.h"
 #include "base/json.h"
 #include "base/time.h"
 #include "config/pipeline_config.h"
@@ -23,7 +24,7 @@
 #include "models/xgb_model.h"
 #include "monitor/reference.h"
 
-namespace vigil::app {
+namespace vigil::lifecycle {
 namespace {
 
 namespace fs = std::filesystem;
@@ -476,4 +477,4 @@ base::Result<TrainOutcome> TrainAndRegister(const TrainRequest& o) {
   return outcome;
 }
 
-}  // namespace vigil::app
+}  // namespace vigil::lifecycle

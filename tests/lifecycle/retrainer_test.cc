@@ -1,17 +1,15 @@
 // FeatureLogTail: the newest event time of a growing feature log, read incrementally.
-#include "app/retrainer.h"
+#include "lifecycle/retrainer.h"
 
 #include <catch2/catch.hpp>
 #include <fstream>
 
 #include "tests/support/process.h"
 
-namespace vigil::app {
+namespace vigil::lifecycle {
 namespace {
 
-void Append(const std::string& path, const std::string& text) {
-  std::ofstream(path, std::ios::app) << text;
-}
+void Append(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::app) << text; }
 
 TEST_CASE("FeatureLogTail follows a growing log: newest time and complete lines and row counts", "[app]") {
   const std::string path = testing::TempDir("vigil-tail") + "/features.csv";
@@ -27,7 +25,8 @@ TEST_CASE("FeatureLogTail follows a growing log: newest time and complete lines 
   CHECK(tail.newest_ms() == 3000);  // the newest, not the last
   CHECK(tail.oldest_ms() == 1000);
   const uint64_t offset = tail.offset();
-  CHECK(static_cast<std::streamoff>(offset) < std::ifstream(path, std::ios::ate).tellg());  // the half-written row is left for later
+  CHECK(static_cast<std::streamoff>(offset) <
+        std::ifstream(path, std::ios::ate).tellg());  // the half-written row is left for later
 
   Append(path, "00,7,0.5,0.1,v1,0\n5,x,7,0.5,0.1,v1,0\n");
   rows = tail.Poll();
@@ -62,4 +61,4 @@ TEST_CASE("FeatureLogTail refuses a log without the time column", "[app]") {
 }
 
 }  // namespace
-}  // namespace vigil::app
+}  // namespace vigil::lifecycle

@@ -1,5 +1,5 @@
 #pragma once
-// Training tables and the models fitted on them, as `vigil train`, its search (app/train_search.h),
+// Training tables and the models fitted on them, as `vigil train`, its search (lifecycle/train_search.h),
 // `vigil evaluate` and the retraining worker share them: reading a table, selecting a time window,
 // libxgboost's parameters, training on rows, and the metrics a run records for a window.
 // Every function is a function of its arguments: thread-safe.
@@ -12,12 +12,12 @@
 #include <string_view>
 #include <vector>
 
-#include "app/table.h"
 #include "base/status.h"
+#include "lifecycle/table.h"
 #include "models/forest.h"
 #include "models/xgb_booster.h"
 
-namespace vigil::app {
+namespace vigil::lifecycle {
 
 //! Table column with the event time (epoch ms).
 inline constexpr std::string_view kTimeColumn = "TX_TIME_MS";
@@ -89,4 +89,4 @@ base::Result<std::map<std::string, double>> WindowMetrics(const Table& table, co
 //! Lower-case hex SHA-256 of `data`.
 std::string Sha256Hex(std::string_view data);
 
-}  // namespace vigil::app
+}  // namespace vigil::lifecycle

@@ -1,6 +1,6 @@
 // The random search over XGBoost's parameters: trials on one training window, scored on the validation
 // window, one run record each; the best is registered through TrainAndRegister.
-#include "app/train_search.h"
+#include "lifecycle/train_search.h"
 
 #include <fmt/format.h>
 
@@ -15,7 +15,7 @@
 #include "models/registry.h"
 #include "sim/random.h"
 
-namespace vigil::app {
+namespace vigil::lifecycle {
 namespace {
 
 namespace fs = std::filesystem;
@@ -208,12 +208,6 @@ base::Result<TrainOutcome> RegisterBest(const TrainRequest& r, const SearchOptio
   return registered;
 }
 
-std::string DrawnText(const std::map<std::string, std::string>& drawn) {
-  std::vector<std::string> items;
-  for (const auto& [name, value] : drawn) items.push_back(name + "=" + value);
-  return fmt::format("{}", fmt::join(items, " "));
-}
-
 }  // namespace
 
 std::map<std::string, std::string> DrawTrial(const std::map<std::string, config::SearchDimension>& space,
@@ -286,47 +280,10 @@ base::Result<SearchOutcome> SearchAndRegister(const TrainRequest& r, const Searc
   return outcome;
 }
 
-base::Result<SearchOptions> ResolveSearchOptions(const TrainCommandOptions& o, const config::SearchSpec& s) {
-  SearchOptions options;
-  options.trials = o.search.value_or(s.trials);
-  options.metric = o.metric.value_or(s.metric);
-  options.space = s.space;
-  options.seed = static_cast<uint64_t>(o.model.seed);
-  options.budget_ms = s.budget_ms;
-  if (o.search_budget) {
-    auto budget = config::ParseDurationMs(*o.search_budget);
-    if (!budget.ok()) return budget.status().WithContext("--search-budget");
-    options.budget_ms = *budget;
-  }
-  return options;
+std::string DrawnText(const std::map<std::string, std::string>& drawn) {
+  std::vector<std::string> items;
+  for (const auto& [name, value] : drawn) items.push_back(name + "=" + value);
+  return fmt::format("{}", fmt::join(items, " "));
 }
 
-int SearchCommand(const TrainCommandOptions& o, const TrainRequest& request, const SearchOptions& search) {
-  SearchOptions options = search;
-  options.on_trial = [](const SearchTrial& t, int trials) {
-    const auto metric = [&t](const char* key) {
-      const auto it = t.run.validation_metrics.find(key);
-      return it == t.run.validation_metrics.end() ? std::numeric_limits<double>::quiet_NaN() : it->second;
-    };
-    if (!t.status.ok()) {
-      fmt::print("trial {:>3}/{}  failed: {}  {}  (run {})\n", t.number, trials, t.status.message(),
-                 DrawnText(t.drawn), t.run.id);
-      return;
-    }
-    fmt::print("trial {:>3}/{}  AP {:.4f}  CP@{} {:.4f}  trees {:>4}  {}  (run {})\n", t.number, trials,
-               metric("average_precision"), kRunCardPrecisionK, metric("card_precision"),
-               static_cast<int64_t>(t.run.train_metrics.at("trees")), DrawnText(t.drawn), t.run.id);
-    std::fflush(stdout);
-  };
-  auto result = SearchAndRegister(request, options);
-  if (!result.ok()) return FinishTraining(o, result.status());
-  if (result->best > 0) {
-    const SearchTrial& best = result->trials[result->best - 1];
-    fmt::print("search {}: best of {} trials{} by {}: trial {}, {}\n", result->registered.run.id,
-               result->trials.size(), result->budget_reached ? " (budget reached)" : "", options.metric,
-               best.number, DrawnText(best.drawn));
-  }
-  return FinishTraining(o, result->registered);
-}
-
-}  // namespace vigil::app
+}  // namespace vigil::lifecycle

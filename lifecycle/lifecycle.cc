@@ -1,0 +1,52 @@
+#include "lifecycle/lifecycle.h"
+
+#include <chrono>
+
+#include "lifecycle/monitor_export.h"
+
+namespace vigil::lifecycle {
+namespace {
+
+int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+Lifecycle::Lifecycle() = default;
+
+Lifecycle::~Lifecycle() { Stop(); }
+
+base::Status Lifecycle::Attach(const operators::ScoreBinding& binding,
+                               std::shared_ptr<operators::ServingLink> link) {
+  VIGIL_ASSIGN_OR_RETURN(std::unique_ptr<ModelWatcher> watcher, ModelWatcher::Make(binding, link));
+  std::lock_guard lock(mu_);
+  if (stopped_) return base::Status::OK();
+  ModelWatcher* w = watcher.get();
+  watchers_.push_back(std::move(watcher));
+  threads_.push_back(
+      std::make_unique<PeriodicThread>(std::chrono::milliseconds(binding.spec.poll_ms), [w] { w->Tick(); }));
+  if (operators::ScoreMonitor* monitor = link->monitor()) {
+    threads_.push_back(
+        std::make_unique<PeriodicThread>(std::chrono::milliseconds(monitor->every_ms()),
+                                         [monitor, registry = models::Registry(binding.spec.registry)] {
+                                           ExportMonitor(*monitor, registry, WallMs());
+                                         }));
+  }
+  links_.push_back(std::move(link));
+  return base::Status::OK();
+}
+
+void Lifecycle::Stop() {
+  std::vector<std::unique_ptr<PeriodicThread>> threads;
+  {
+    std::lock_guard lock(mu_);
+    stopped_ = true;
+    threads.swap(threads_);
+  }
+  for (auto& t : threads) t->Stop();
+}
+
+}  // namespace vigil::lifecycle

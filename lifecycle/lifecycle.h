@@ -1,0 +1,43 @@
+#pragma once
+// Lifecycle: the model lifecycle of a running pipeline (`vigil run`), the operators::ScoreLifecycle
+// that app/run_command.cc gives RegisterOperators. Each score operator bound then is attached: its
+// model watcher (lifecycle/model_watcher.h: hot swaps, trials, verdicts) ticks every `poll_ms`, and
+// its monitor, with `monitor:`, is exported every `monitor.every` (lifecycle/monitor_export.h: gauges
+// and drift signals), each on a thread of its own (lifecycle/periodic.h).
+//
+// Lifecycle: made before the pipeline is built; Stop (or the destructor) ends the threads, after the
+// round in progress. The operators keep their links (shared): the lifecycle may stop before or after
+// the pipeline. Thread-safety: Attach and Stop may be called from any thread.
+
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "lifecycle/model_watcher.h"
+#include "lifecycle/periodic.h"
+#include "operators/serving.h"
+
+namespace vigil::lifecycle {
+
+class Lifecycle final : public operators::ScoreLifecycle {
+ public:
+  Lifecycle();
+  ~Lifecycle() override;
+  Lifecycle(const Lifecycle&) = delete;
+  Lifecycle& operator=(const Lifecycle&) = delete;
+
+  //! Starts watching for the operator bound as `binding` (its watcher's and its monitor's threads).
+  base::Status Attach(const operators::ScoreBinding& binding,
+                      std::shared_ptr<operators::ServingLink> link) override;
+  //! Ends every thread (idempotent); a later Attach starts nothing.
+  void Stop();
+
+ private:
+  std::mutex mu_;
+  bool stopped_ = false;
+  std::vector<std::unique_ptr<ModelWatcher>> watchers_;
+  std::vector<std::shared_ptr<operators::ServingLink>> links_;
+  std::vector<std::unique_ptr<PeriodicThread>> threads_;  // use the two above: stopped first
+};
+
+}  // namespace vigil::lifecycle
