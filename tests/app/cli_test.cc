@@ -107,7 +107,8 @@ TEST_CASE("check-config accepts the example and names file:line:col for a broken
   // handbook-plus: the same input, its extra windows in the stages they belong to, a train: section.
   CHECK(RunVigil({"check-config", std::string(VIGIL_SOURCE_DIR) + "/deploy/examples/handbook-plus.yaml"},
                  &out) == 0);
-  CHECK(out.find("[derive-0, customer, customer_past]") != std::string::npos);
+  CHECK(out.find("[derive-0, customer, customer_past, card_fraud_look]") != std::string::npos);
+  CHECK(out.find("[terminal, terminal_own_frauds]") != std::string::npos);
 
   const std::string path = TempDir("vigil-cli") + "/broken.yaml";
   std::ofstream(path) << "name: x\nsource: {kind: kafka, topic: t}\nschema:\n  event_time: TS\n  fields:\n"
