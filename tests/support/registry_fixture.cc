@@ -36,7 +36,8 @@ void AddFixtureVersion(const models::Registry& registry, const std::string& vers
   std::string model = FixtureModel();
   std::vector<std::string> features = kFixtureFeatures;
   if (rename_first) {
-    model.replace(model.find("\"amount\""), 8, "\"amt\"");
+    const size_t at = model.find("\"amount\"");
+    if (at != std::string::npos) model = model.substr(0, at) + "\"amt\"" + model.substr(at + 8);
     features[0] = "amt";
   }
   const fs::path dir = fs::path(registry.dir()) / version;
