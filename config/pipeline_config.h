@@ -275,11 +275,11 @@ struct MonitorSpec {
   Location loc;
 };
 
-//! `score: retrain:` — a background worker of `vigil run` retrains from the feature log (lifecycle/retrainer.h)
-//! and registers, without promoting, each new version. Needs `feature_log`. The keys it shares with
-//! `train:` (train_days, valid_days, delay_days, rounds, params, early_stopping_rounds, search,
-//! search_budget) take their defaults from that section when it gives them; `params` are merged, key by
-//! key, over `train.params`.
+//! `score: retrain:` — a background worker of `vigil run` retrains from the feature log
+//! (lifecycle/retrainer.h) and registers, without promoting, each new version. Needs `feature_log`. The keys
+//! it shares with `train:` (train_days, valid_days, delay_days, rounds, params, early_stopping_rounds,
+//! search, search_budget) take their defaults from that section when it gives them; `params` are merged, key
+//! by key, over `train.params`.
 struct RetrainSpec {
   bool enabled = false;  //!< A `retrain:` section is present.
   //! Event-time schedule: a training whenever the log's newest event time has advanced this much
