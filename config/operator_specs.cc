@@ -321,6 +321,7 @@ Status ParseOperators(const YamlReader& r, const YAML::Node& node, const Retrain
         return r.Error(o["reason_mode"], "reason_mode: expected approximate or exact");
       if (YAML::Node m = o["monitor"]) VIGIL_RETURN_IF_ERROR(ParseMonitor(r, m, &sc.monitor));
       VIGIL_RETURN_IF_ERROR(r.Read(o, "feature_log", &sc.feature_log));
+      VIGIL_RETURN_IF_ERROR(r.Read(o, "outcomes", &sc.outcomes));
       if (YAML::Node t = o["retrain"]) {
         sc.retrain = retrain_defaults;
         VIGIL_RETURN_IF_ERROR(ParseRetrain(r, t, &sc.retrain));

@@ -266,6 +266,9 @@ Status ParseDocument(const YamlReader& r, const YAML::Node& root, PipelineSpec* 
   if (train) VIGIL_RETURN_IF_ERROR(ParseTrain(r, train, &p->train));
   if (YAML::Node ops = root["operators"])
     VIGIL_RETURN_IF_ERROR(ParseOperators(r, ops, RetrainDefaults(train, p->train), &p->operators));
+  for (OperatorSpec& op : p->operators)
+    if (auto* score = std::get_if<ScoreSpec>(&op.params); score != nullptr && score->outcomes.empty())
+      score->outcomes = p->source.group + ".outcomes";
   if (YAML::Node features = root["features"]) {
     VIGIL_RETURN_IF_ERROR(r.ExpectSeq(features, "features"));
     p->features_loc = r.Loc(features);

@@ -356,6 +356,12 @@ struct ScoreSpec {
   //! event time), the vector served for it, its score, model version and label: the training table
   //! of retraining. Default empty: none.
   std::string feature_log;
+  //! The Kafka topic that receives every matured outcome (the served vector, score, version and label,
+  //! once the label is due), in the transaction of the events that matured it: read by whoever judges
+  //! or retrains for the whole group. Default `<group>.outcomes` (the pipeline's consumer group).
+  //! Written only when outcomes are tracked (monitor performance, feature_log or rollout) and the
+  //! pipeline reads Kafka.
+  std::string outcomes;
   RetrainSpec retrain;  //!< Background retraining from `feature_log`; off unless configured.
   RolloutSpec rollout;  //!< Shadow or canary rollout of candidates; off unless configured.
 };

@@ -75,7 +75,8 @@ std::string TransactionalId(const config::PipelineSpec& spec) {
   return spec.source.group + "." + instance;
 }
 
-base::Result<PipelineIo> MakePipelineIo(const config::PipelineSpec& spec, const std::string& csv_header) {
+base::Result<PipelineIo> MakePipelineIo(const config::PipelineSpec& spec, const std::string& csv_header,
+                                        const std::string& side_output) {
   PipelineIo io;
   if (spec.source.kind != config::SourceSpec::Kind::kKafka) {
     VIGIL_ASSIGN_OR_RETURN(io.source, MakeSource(spec));
@@ -104,20 +105,26 @@ base::Result<PipelineIo> MakePipelineIo(const config::PipelineSpec& spec, const 
   };
   VIGIL_ASSIGN_OR_RETURN(io.output, sink(spec.output, csv_header));
   VIGIL_ASSIGN_OR_RETURN(io.dead_letter, sink(spec.dead_letter, ""));
-  if (spec.runtime.changelog) {
-    const std::string topic = ChangelogTopic(spec);
+  if (spec.runtime.changelog || !side_output.empty()) {
     auto partitions = PartitionCount(spec.kafka, spec.source.topic);
     if (!partitions.ok())
-      return partitions.status().WithContext("the changelog is partitioned like the input");
-    VIGIL_RETURN_IF_ERROR(EnsureTopic(spec.kafka, topic, *partitions, ChangelogTopicConfigs()));
-    io.changelog = std::make_unique<KafkaChangelog>(spec.kafka, producer, topic);
+      return partitions.status().WithContext("the changelog and side output are partitioned like the input");
+    if (spec.runtime.changelog) {
+      const std::string topic = ChangelogTopic(spec);
+      VIGIL_RETURN_IF_ERROR(EnsureTopic(spec.kafka, topic, *partitions, ChangelogTopicConfigs()));
+      io.changelog = std::make_unique<KafkaChangelog>(spec.kafka, producer, topic);
+    }
+    if (!side_output.empty()) {
+      VIGIL_RETURN_IF_ERROR(EnsureTopic(spec.kafka, side_output, *partitions, SideOutputTopicConfigs()));
+      io.side_output = std::make_unique<KafkaSink>(producer, side_output);
+    }
   }
   io.source = std::move(source);
   return io;
 }
 
 base::Result<PipelineIo> MakeStageIo(const config::PipelineSpec& stage, const engine::Plan& plan) {
-  return MakePipelineIo(stage, plan.output_encoder().csv_header());
+  return MakePipelineIo(stage, plan.output_encoder().csv_header(), plan.side_output());
 }
 
 base::Result<PipelineIo> StageIoFrom(std::unique_ptr<engine::Source> source,

@@ -26,7 +26,10 @@ using PipelineIo = engine::StageIo;
 //! changelog share one producer, transactional under exactly_once (then every sink must be Kafka or
 //! none; a file sink makes the pipeline at-least-once, with a warning). The changelog topic
 //! ChangelogTopic(spec) is created if needed, partitioned like the input topic, which must exist.
-base::Result<PipelineIo> MakePipelineIo(const config::PipelineSpec& spec, const std::string& csv_header);
+//! With a `side_output` topic (engine::Plan::side_output) and a Kafka source, the topic is created
+//! likewise if needed (SideOutputTopicConfigs) and written on the same producer.
+base::Result<PipelineIo> MakePipelineIo(const config::PipelineSpec& spec, const std::string& csv_header,
+                                        const std::string& side_output = "");
 //! MakePipelineIo for a stage of an engine::Pipeline (its engine::MakeStageIo), a CSV sink's header
 //! from the stage's plan.
 base::Result<PipelineIo> MakeStageIo(const config::PipelineSpec& stage, const engine::Plan& plan);

@@ -46,6 +46,8 @@ TopicConfigs ChangelogTopicConfigs() {
 
 TopicConfigs RepartitionTopicConfigs() { return {{"retention.ms", "-1"}}; }
 
+TopicConfigs SideOutputTopicConfigs() { return {{"retention.ms", "-1"}, {"retention.bytes", "1073741824"}}; }
+
 base::Status EnsureTopic(const config::KafkaSpec& kafka, const std::string& topic, int partitions,
                          const TopicConfigs& configs) {
   if (auto existing = PartitionCount(kafka, topic); existing.ok()) {

@@ -28,6 +28,10 @@ TopicConfigs ChangelogTopicConfigs();
 //! A repartition topic's configs: retention.ms=-1, so that a catch-up over old event times loses no
 //! record to time retention (its stage deletes what it consumed and committed: DeleteRecords).
 TopicConfigs RepartitionTopicConfigs();
+//! A side-output topic's (the score operator's outcomes): records carry event times, which may be far
+//! in the past, so nothing is deleted by time (retention.ms=-1); each partition keeps its newest
+//! 1 GiB (retention.bytes), a training window's worth at any realistic rate.
+TopicConfigs SideOutputTopicConfigs();
 
 //! Creates `topic` with `partitions` partitions and `configs` if it does not exist, and checks an
 //! existing one has that many (an existing topic whose configs differ is logged with a warning,

@@ -45,6 +45,7 @@
 #include "base/status.h"
 #include "config/pipeline_config.h"
 #include "engine/batch.h"
+#include "engine/io.h"
 #include "engine/keyed_cache.h"
 #include "engine/label_index.h"
 #include "engine/state_store.h"
@@ -63,6 +64,11 @@ struct TaskContext {
   LabelIndex* labels = nullptr;    //!< The task's labels; null when the pipeline has none.
   //! The byte budget of every write-back cache of the process (runtime.memory); null: keys only.
   CacheBudget* cache_budget = nullptr;
+  //! Where the state's Process appends records for the stage's side output (the topic its operator
+  //! named in BindContext::side_output): cleared by the task before each batch, written after it with
+  //! the batch's outputs, so they commit together (in one transaction under exactly-once). Each record
+  //! needs key, value and timestamp_ms.
+  OutBatch* side_output = nullptr;
 };
 
 //! Per-task mutable data of one operator (rule 3). Owned by the task.
@@ -112,6 +118,9 @@ struct BindContext {
   TableId table;                         //!< This operator's keyspace in each task's store.
   std::shared_ptr<prometheus::Registry>
       metrics;  //!< Where to register the operator's own metrics; may be null.
+  //! An operator that emits side records (TaskContext::side_output) names their Kafka topic here; one
+  //! topic per stage (a second, different one is a located config error).
+  std::string side_output = {};
 };
 
 using OperatorFactory = std::function<base::Result<std::unique_ptr<Operator>>(BindContext&)>;

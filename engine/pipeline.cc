@@ -32,6 +32,7 @@ base::Result<std::unique_ptr<Pipeline>> Pipeline::Build(std::vector<config::Pipe
                            Runtime::Make(*p->plans_.back(), std::move(io.source), std::move(io.output),
                                          std::move(io.dead_letter), p->probes_.back().get()));
     runtime->set_changelog(std::move(io.changelog), io.exactly_once);
+    runtime->set_side_output(std::move(io.side_output));
     runtime->set_memory_budget(p->memory_.get());
     if (options.log_stages)
       spdlog::info("{}: {}{}", stage.name, io.exactly_once ? "exactly-once" : "at-least-once",

@@ -39,6 +39,7 @@ struct StageIo {
   std::unique_ptr<Sink> output;          //!< Null: the output is dropped (kind none).
   std::unique_ptr<Sink> dead_letter;     //!< Null: dead letters are dropped (kind none).
   std::unique_ptr<Changelog> changelog;  //!< Null: the stores are local only.
+  std::unique_ptr<Sink> side_output;     //!< Null: side records are dropped (Runtime::set_side_output).
   bool exactly_once = false;             //!< The source commits a transaction (see engine/runtime.h).
 };
 

@@ -18,6 +18,13 @@ base::Result<std::unique_ptr<const Plan>> Plan::Build(const config::PipelineSpec
     if (factory == nullptr) return config::ConfigError(op->loc, "no operator named '" + op->type + "' is registered");
     BindContext ctx{plan->spec_, *op, plan->schema_, table++, metrics};
     VIGIL_ASSIGN_OR_RETURN(std::unique_ptr<Operator> bound, (*factory)(ctx));
+    if (!ctx.side_output.empty()) {
+      if (!plan->side_output_.empty() && plan->side_output_ != ctx.side_output)
+        return config::ConfigError(op->loc, "'" + op->name + "' writes side records to '" + ctx.side_output +
+                                                "', but this stage already writes them to '" +
+                                                plan->side_output_ + "': one topic per stage");
+      plan->side_output_ = ctx.side_output;
+    }
     plan->operators_.push_back(std::move(bound));
   }
   for (const std::string& f : spec.features) {

@@ -25,6 +25,8 @@ class Plan {
   const Schema& schema() const { return schema_; }
   const std::vector<std::unique_ptr<Operator>>& operators() const { return operators_; }
   const RowEncoder& output_encoder() const { return encoder_; }
+  //! The Kafka topic of the stage's side output (BindContext::side_output), or empty: none.
+  const std::string& side_output() const { return side_output_; }
 
  private:
   explicit Plan(const config::PipelineSpec& spec) : spec_(spec) {}
@@ -33,6 +35,7 @@ class Plan {
   Schema schema_;
   std::vector<std::unique_ptr<Operator>> operators_;
   RowEncoder encoder_;
+  std::string side_output_;
 };
 
 }  // namespace vigil::engine

@@ -37,7 +37,15 @@ Runtime::Runtime(const Plan& plan, std::unique_ptr<Source> source, std::unique_p
       source_(std::move(source)),
       output_(std::move(output)),
       dead_letter_(std::move(dead_letter)),
-      probe_(probe) {}
+      probe_(probe) {
+  if (output_) sinks_.push_back({output_.get(), "output sink"});
+  if (dead_letter_) sinks_.push_back({dead_letter_.get(), "dead-letter sink"});
+}
+
+void Runtime::set_side_output(std::unique_ptr<Sink> side_output) {
+  side_output_ = std::move(side_output);
+  if (side_output_) sinks_.push_back({side_output_.get(), "side output sink"});
+}
 
 Runtime::~Runtime() {
   while (!restores_.empty()) StopRestore(restores_.begin()->first);
@@ -95,7 +103,7 @@ void Runtime::WorkerLoop(int worker) {
         held = true;
         continue;
       }
-      auto n = task->RunOnce(batch.max_events, wait_ms, output_.get(), dead_letter_.get());
+      auto n = task->RunOnce(batch.max_events, wait_ms, output_.get(), dead_letter_.get(), side_output_.get());
       if (!n.ok()) {
         Fail(n.status().WithContext("partition " + std::to_string(task->partition())));
         break;
@@ -280,9 +288,7 @@ base::Status Runtime::CommitPaused(std::span<Task* const> tasks) {
     // Every output and dead letter of the processed offsets is delivered before the changelog gets
     // the checkpoint: once a restore can see the checkpoint, the decisions below it exist. A failed
     // delivery fails the commit here, with nothing staged, appended or committed.
-    if (output_) VIGIL_RETURN_IF_ERROR(output_->Flush(kFlushTimeoutMs).WithContext("output sink"));
-    if (dead_letter_)
-      VIGIL_RETURN_IF_ERROR(dead_letter_->Flush(kFlushTimeoutMs).WithContext("dead-letter sink"));
+    for (const NamedSink& s : sinks_) VIGIL_RETURN_IF_ERROR(s.sink->Flush(kFlushTimeoutMs).WithContext(s.what));
   }
   std::vector<PartitionOffset> offsets;
   for (Task* task : tasks) {
@@ -312,13 +318,13 @@ base::Status Runtime::Commit() {
   // records go out at once) or, under exactly-once, start holding their new records back for the
   // next transaction; the commit's I/O (deliveries, the transaction, the store writes) then runs
   // while they go on. Sinks that can do neither keep the workers paused throughout.
-  const bool marked =
-      !exactly_once_ && (!output_ || output_->Mark()) && (!dead_letter_ || dead_letter_->Mark());
-  const bool output_holds = marked || !output_ || output_->Hold();
-  const bool dead_letter_holds = marked || !dead_letter_ || dead_letter_->Hold();
-  if (!output_holds || !dead_letter_holds) {
-    if (output_) (void)output_->Release();
-    if (dead_letter_) (void)dead_letter_->Release();
+  bool marked = !exactly_once_;
+  for (const NamedSink& s : sinks_) marked = marked && s.sink->Mark();
+  bool held = true;
+  if (!marked)
+    for (const NamedSink& s : sinks_) held = s.sink->Hold() && held;
+  if (!held) {
+    for (const NamedSink& s : sinks_) (void)s.sink->Release();
     base::Status st = CommitPaused({});
     probe_->CommitPaused(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     gate_.Resume();
@@ -336,10 +342,8 @@ base::Status Runtime::Commit() {
   probe_->CommitPaused(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   if (st.ok()) st = CommitStaged(tasks, offsets, marked);
   // A failed commit fails the pipeline: the held records' events are read again after a restart.
-  if (base::Status released = output_ ? output_->Release(st.ok()) : base::Status::OK(); st.ok())
-    st = released.WithContext("output sink");
-  if (base::Status released = dead_letter_ ? dead_letter_->Release(st.ok()) : base::Status::OK(); st.ok())
-    st = released.WithContext("dead-letter sink");
+  for (const NamedSink& s : sinks_)
+    if (base::Status released = s.sink->Release(st.ok()); st.ok()) st = released.WithContext(s.what);
   if (!st.ok()) return st;
   ++commits_;
   probe_->Committed(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
@@ -354,8 +358,7 @@ base::Status Runtime::CommitStaged(std::span<Task* const> tasks, std::span<const
     // workers' newer ones are held); the source's commit delivers and commits all of it.
     for (Task* task : tasks) VIGIL_RETURN_IF_ERROR(task->AppendStaged(changelog_.get()));
     VIGIL_RETURN_IF_ERROR(source_->Commit(offsets));
-    if (output_) VIGIL_RETURN_IF_ERROR(output_->Release().WithContext("output sink"));
-    if (dead_letter_) VIGIL_RETURN_IF_ERROR(dead_letter_->Release().WithContext("dead-letter sink"));
+    for (const NamedSink& s : sinks_) VIGIL_RETURN_IF_ERROR(s.sink->Release().WithContext(s.what));
     for (Task* task : tasks) VIGIL_RETURN_IF_ERROR(task->ApplyState(changelog_.get()));
     return base::Status::OK();
   }
@@ -365,15 +368,13 @@ base::Status Runtime::CommitStaged(std::span<Task* const> tasks, std::span<const
   const auto flush = [marked](Sink& sink) {
     return marked ? sink.FlushMarked(kFlushTimeoutMs) : sink.Flush(kFlushTimeoutMs);
   };
-  if (output_) VIGIL_RETURN_IF_ERROR(flush(*output_).WithContext("output sink"));
-  if (dead_letter_) VIGIL_RETURN_IF_ERROR(flush(*dead_letter_).WithContext("dead-letter sink"));
+  for (const NamedSink& s : sinks_) VIGIL_RETURN_IF_ERROR(flush(*s.sink).WithContext(s.what));
   if (changelog_) {
     for (Task* task : tasks) VIGIL_RETURN_IF_ERROR(task->AppendStaged(changelog_.get()));
     VIGIL_RETURN_IF_ERROR(changelog_->FlushAppended(kFlushTimeoutMs).WithContext("changelog"));
   }
   // Everything below the staged offsets is delivered: the held records may go.
-  if (output_) VIGIL_RETURN_IF_ERROR(output_->Release().WithContext("output sink"));
-  if (dead_letter_) VIGIL_RETURN_IF_ERROR(dead_letter_->Release().WithContext("dead-letter sink"));
+  for (const NamedSink& s : sinks_) VIGIL_RETURN_IF_ERROR(s.sink->Release().WithContext(s.what));
   for (Task* task : tasks) VIGIL_RETURN_IF_ERROR(task->ApplyState(changelog_.get()));
   if (!offsets.empty()) VIGIL_RETURN_IF_ERROR(source_->Commit(offsets));
   return base::Status::OK();
@@ -469,8 +470,7 @@ base::Status Runtime::Run() {
     if (base::Status st = source_->Close(); !st.ok()) Fail(st);
   }
   for (auto& [p, task] : tasks_) (void)task->Close();
-  if (output_) (void)output_->Close();
-  if (dead_letter_) (void)dead_letter_->Close();
+  for (const NamedSink& s : sinks_) (void)s.sink->Close();
   std::lock_guard lock(error_mu_);
   return error_;
 }

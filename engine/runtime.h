@@ -106,6 +106,10 @@ class Runtime final : public SourceListener {
     exactly_once_ = exactly_once;
   }
   bool has_changelog() const { return changelog_ != nullptr; }
+  //! Where the records the operators emit to the stage's side output go (Plan::side_output; e.g. the
+  //! score operator's matured outcomes); committed with the output, in the same transaction under
+  //! exactly-once. Null (default): those records are dropped. Before Run.
+  void set_side_output(std::unique_ptr<Sink> side_output);
   //! Makes the tasks' stores and caches draw on `memory`, shared with the process's other runtimes
   //! (one per stage); it must outlive this runtime. Without it, the runtime makes its own of the
   //! pipeline's runtime.memory. Before Run.
@@ -158,6 +162,13 @@ class Runtime final : public SourceListener {
   std::unique_ptr<Source> source_;
   std::unique_ptr<Sink> output_;
   std::unique_ptr<Sink> dead_letter_;
+  std::unique_ptr<Sink> side_output_;
+  //! The sinks above that exist, with what an error calls them; every commit step goes over them all.
+  struct NamedSink {
+    Sink* sink;
+    const char* what;
+  };
+  std::vector<NamedSink> sinks_;
   std::unique_ptr<Changelog> changelog_;  // null: stores are local only
   bool exactly_once_ = false;
   EngineProbe* probe_;

@@ -49,7 +49,8 @@ base::Result<std::unique_ptr<Task>> Task::Open(const Plan& plan, int32_t partiti
         std::make_unique<LabelIndex>(plan.spec().labels, task->store_.get(), options.cache_max_keys, budget);
     task->RetainLabels();
   }
-  const TaskContext ctx{partition, task->store_.get(), options.cache_max_keys, task->labels_.get(), budget};
+  task->cache_max_keys_ = options.cache_max_keys;
+  const TaskContext ctx = task->Context();
   for (const auto& op : plan.operators()) {
     VIGIL_ASSIGN_OR_RETURN(std::unique_ptr<OperatorState> state, op->MakeState(ctx));
     task->states_.push_back(std::move(state));
@@ -57,14 +58,18 @@ base::Result<std::unique_ptr<Task>> Task::Open(const Plan& plan, int32_t partiti
   task->source_name_ = options.source_name;
   task->out_.source = task->source_name_;
   task->dead_.source = task->source_name_;
-  task->cache_max_keys_ = options.cache_max_keys;
+  task->side_.source = task->source_name_;
   task->next_offset_ = task->store_->checkpoint_offset();
   task->label_next_offset_ = task->store_->label_checkpoint_offset();
   return task;
 }
 
+TaskContext Task::Context() {
+  return TaskContext{partition_, store_.get(), cache_max_keys_, labels_.get(), memory_->cache_budget(), &side_};
+}
+
 base::Result<std::size_t> Task::RunOnce(std::size_t max_events, int wait_ms, Sink* output,
-                                        Sink* dead_letter) {
+                                        Sink* dead_letter, Sink* side_output) {
   VIGIL_RETURN_IF_ERROR(reader_->Read(max_events, wait_ms, &raw_));
   if (DropRedelivered(&raw_, next_offset_, partition_, "event") > 0 && raw_.empty()) return std::size_t{0};
   // Idle: drained, or so it seems (right after the assignment the first fetch may still be on its
@@ -84,6 +89,7 @@ base::Result<std::size_t> Task::RunOnce(std::size_t max_events, int wait_ms, Sin
   turn.unlock();
   const auto start = std::chrono::steady_clock::now();
   batch_.Reset(raw_, partition_);
+  side_.Clear();
   int64_t batch_max_time = INT64_MIN;
   const auto& ops = plan_.operators();
   for (size_t i = 0; i < ops.size(); ++i) {
@@ -114,6 +120,8 @@ base::Result<std::size_t> Task::RunOnce(std::size_t max_events, int wait_ms, Sin
     for (const OutRecord& r : dead_.records) probe_->DeadLettered(r.reason);
     if (dead_letter != nullptr) VIGIL_RETURN_IF_ERROR(dead_letter->Write(dead_));
   }
+  side_.source_partition = partition_;
+  if (!side_.records.empty() && side_output != nullptr) VIGIL_RETURN_IF_ERROR(side_output->Write(side_));
   // Written: the next stage may see these event times now.
   if (batch_max_time > event_time_.load(std::memory_order_relaxed))
     event_time_.store(batch_max_time, std::memory_order_relaxed);
@@ -287,7 +295,7 @@ base::Result<uint64_t> Task::Restore(Changelog* changelog) {
                                            memory_->cache_budget());
     RetainLabels();
   }
-  const TaskContext fresh{partition_, store_.get(), cache_max_keys_, labels_.get(), memory_->cache_budget()};
+  const TaskContext fresh = Context();
   states_.clear();
   for (const auto& op : plan_.operators()) {
     VIGIL_ASSIGN_OR_RETURN(std::unique_ptr<OperatorState> state, op->MakeState(fresh));

@@ -58,7 +58,10 @@ class Task {
   //! events read (0 when the partition had nothing). A non-OK status is fatal (see operator.h).
   //! Records below next_offset() (or labels below label_next_offset()) that a client delivers again
   //! are skipped with a warning: an offset is processed once.
-  base::Result<std::size_t> RunOnce(std::size_t max_events, int wait_ms, Sink* output, Sink* dead_letter);
+  //! The records the operators emit to the stage's side output (TaskContext::side_output) go to
+  //! `side_output` (null: dropped).
+  base::Result<std::size_t> RunOnce(std::size_t max_events, int wait_ms, Sink* output, Sink* dead_letter,
+                                    Sink* side_output = nullptr);
   //! Runs one event through the operators with `mode` (read-only: operator.h rule 8) on a batch of
   //! its own, then calls `fn` with that batch and the row (dead-lettered if the event was rejected)
   //! while the lock is held. Answers from the live state between batches: waits for a batch in
@@ -135,6 +138,8 @@ class Task {
 
  private:
   Task(const Plan& plan, int32_t partition, EngineProbe* probe);
+  //! What the operators' states are made with.
+  TaskContext Context();
   uint64_t expired_seen_ = 0;  //!< The sweeps' count at the last TakeExpired.
   //! Ingests labels until they reach event time `until`, the label stream has nothing more now, or
   //! labels.max_wait has passed (then counted in vigil_label_wait_timeouts_total): the batch is then
@@ -161,6 +166,7 @@ class Task {
   Batch batch_;
   OutBatch out_;
   OutBatch dead_;
+  OutBatch side_;  //!< What the operators emit to the side output, per batch.
   std::string source_name_;
   std::mutex mu_;       //!< Held while the operators' states are in use (processing, query, staging, close).
   std::mutex turn_mu_;  //!< Taken to wait for mu_, so a query waits for one batch at most.

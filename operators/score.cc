@@ -7,11 +7,13 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <iterator>
 
 #include "base/time.h"
 #include "engine/row_encoder.h"
 #include "models/registry.h"
 #include "operators/feature_log.h"
+#include "operators/pending_outcomes.h"
 #include "operators/score_monitor.h"
 #include "operators/serving.h"
 
@@ -55,24 +57,20 @@ class ScoreState final : public engine::OperatorState {
   std::vector<uint32_t> order;       //!< Feature indexes, sorted by |contribution|.
   std::string reasons;               //!< One row's REASONS text.
   std::vector<int64_t> times;        //!< Event times of the scored rows (drift windows).
-  // Outcomes on delayed labels: scored events wait here (in arrival order, from pending_head) until
-  // their label is due, then go to the monitor and the feature log with it, in event-time order: `due`
-  // is a min-heap of (event time, index), so an event that arrived out of order (a stage after a
-  // repartition topic sees a terminal's events as fast as each input partition goes) is not held back
-  // behind a newer one. pending_inputs holds each pending event's served vector (width floats, same
-  // order); settled marks the ones gone, and the settled prefix is compacted away now and then.
+  // Outcomes on delayed labels: scored events wait in the task's state (PendingOutcomes) until their
+  // label is due, then go to the outcomes topic, the monitor, the judge and the feature log with it,
+  // in (due time, offset) order.
   engine::LabelIndex* labels = nullptr;
   FeatureLog* log = nullptr;
-  std::vector<ScoredEvent> pending;
-  std::vector<std::shared_ptr<const ModelVersion>> pending_models;  //!< The version that decided each.
-  std::vector<float> pending_inputs;
-  std::vector<uint8_t> settled;
-  std::vector<std::pair<int64_t, size_t>> due;
-  size_t pending_head = 0;
-  std::vector<ScoredEvent> matured;
+  engine::OutBatch* side = nullptr;  //!< The stage's side output: the outcomes topic.
+  std::unique_ptr<PendingOutcomes> pending;
+  std::vector<OutcomeView> views;         //!< The batch's matured outcomes.
+  std::vector<ScoredEvent> matured;       //!< The same, labelled.
+  std::vector<std::string> versions;      //!< Their versions (the feature log's rows point here).
   std::vector<LogRow> log_rows;
-  std::vector<std::string> segment_text;  //!< The batch's segment column values, row-major.
+  std::vector<std::string> segment_text;  //!< Segment column values, row-major.
   void Flush() override {
+    if (pending) pending->Flush();
     if (log != nullptr) (void)log->Flush();  // a failed flush shows at the next Append
   }
 };
@@ -98,21 +96,27 @@ class ScoreOperator final : public engine::Operator {
     auto state = std::make_unique<ScoreState>();
     state->labels = ctx.labels;
     state->log = log_.get();
+    state->side = ctx.side_output;
+    if (track_outcomes_ && ctx.labels != nullptr)
+      state->pending = std::make_unique<PendingOutcomes>(
+          ctx.store, table_, feature_columns_.size(),
+          int64_t{spec_.monitor.label_delay_days} * base::kMsPerDay);
     return std::unique_ptr<engine::OperatorState>(std::move(state));
   }
 
   //! The feature log (may be null), set once by the factory, before any batch. `id_column`/
   //! `card_column` are needed when outcomes are tracked; `amount_column` (-1: none) and
   //! `segment_columns` feed the monitor's performance segments.
-  void set_outcomes(std::unique_ptr<FeatureLog> log, int id_column, int card_column, int amount_column,
-                    std::vector<int> segment_columns) {
+  void set_outcomes(std::unique_ptr<FeatureLog> log, engine::TableId table, int id_column, int card_column,
+                    int amount_column, std::vector<int> segment_columns, bool to_topic) {
     log_ = std::move(log);
+    table_ = table;
     id_column_ = id_column;
     card_column_ = card_column;
     amount_column_ = amount_column;
     if (monitor_ != nullptr) segment_columns_ = std::move(segment_columns);
     track_outcomes_ = log_ != nullptr || link_->collects_trial_outcomes() ||
-                      (monitor_ != nullptr && monitor_->tracks_performance());
+                      (monitor_ != nullptr && monitor_->tracks_performance()) || to_topic;
   }
 
   base::Status Process(engine::Batch& batch, engine::OperatorState* s) const override {
@@ -177,10 +181,8 @@ class ScoreOperator final : public engine::Operator {
       now = std::max(now, batch.meta(row).event_time);
     }
     if (monitor_) monitor_->Observe(*model, st->inputs, st->scores, st->times);
-    if (!track_outcomes_ || st->labels == nullptr) return base::Status::OK();
+    if (st->pending == nullptr) return base::Status::OK();
     const size_t width = feature_columns_.size();
-    const size_t first_new = st->pending.size();
-    st->segment_text.clear();
     for (size_t i = 0; i < st->rows.size(); ++i) {
       const size_t row = st->rows[i];
       ScoredEvent e{batch.i64(row, id_column_),       st->times[i],
@@ -188,57 +190,60 @@ class ScoreOperator final : public engine::Operator {
                     st->scores[i] >= spec_.threshold, 0};
       e.offset = batch.meta(row).offset;
       if (amount_column_ >= 0) e.amount = batch.AsDouble(row, amount_column_);
-      for (int c : segment_columns_) AppendCellText(batch, row, c, &st->segment_text.emplace_back());
+      st->segment_text.resize(segment_columns_.size());
+      for (size_t c = 0; c < segment_columns_.size(); ++c) {
+        st->segment_text[c].clear();
+        AppendCellText(batch, row, segment_columns_[c], &st->segment_text[c]);
+      }
       if (trial != nullptr) {
         e.epoch = trial->epoch;
         e.canary = st->canary[i] != 0;
         e.challenger = st->challenger[i];
         if (e.canary) e.champion = st->champion[i];
       }
-      st->due.emplace_back(e.time_ms, st->pending.size());
-      std::push_heap(st->due.begin(), st->due.end(), std::greater<>());
-      st->pending.push_back(e);
-      st->pending_models.push_back(e.canary ? trial->model : model);
-      st->settled.push_back(0);
+      const std::string& version = e.canary ? trial->model->version : model->version;
+      st->pending->Add(e, version, st->inputs.data() + i * width, st->segment_text);
     }
-    if (!segment_columns_.empty())  // only with a monitor
-      monitor_->IdentifySegmentValues(std::span(st->pending).subspan(first_new), st->segment_text);
-    st->pending_inputs.insert(st->pending_inputs.end(), st->inputs.begin(), st->inputs.end());
-    // An event is settled once its label is due (delay after its event time) and the task's label
+    // An outcome matures once its label is due (delay after its event time) and the task's label
     // stream has been read that far: labels arrive on their own topic and may lag the events.
-    const int64_t delay = int64_t{spec_.monitor.label_delay_days} * base::kMsPerDay;
     now = std::min(now, st->labels->watermark());
-    st->matured.clear();
+    VIGIL_RETURN_IF_ERROR(st->pending->Mature(now, &st->views));
+    if (st->views.empty()) return base::Status::OK();
+    const size_t n = st->views.size();
+    st->matured.resize(n);
+    if (st->versions.size() < n) st->versions.resize(n);
     st->log_rows.clear();
-    while (!st->due.empty() && st->due.front().first + delay <= now) {
-      std::pop_heap(st->due.begin(), st->due.end(), std::greater<>());
-      const size_t i = st->due.back().second;
-      st->due.pop_back();
-      st->settled[i] = 1;
-      ScoredEvent& e = st->pending[i];
+    st->segment_text.resize(n * segment_columns_.size());
+    for (size_t i = 0; i < n; ++i) {
+      const OutcomeView& v = st->views[i];
+      ScoredEvent& e = st->matured[i];
+      e = v.event;
       VIGIL_ASSIGN_OR_RETURN(const engine::LabelRecord* label, st->labels->Lookup(e.id));
       e.label = label != nullptr && label->At(now) > 0.5 ? 1 : 0;
-      st->matured.push_back(e);
+      st->versions[i].assign(v.version);
+      for (size_t c = 0; c < segment_columns_.size(); ++c)
+        st->segment_text[i * segment_columns_.size() + c].assign(c < v.num_segments ? v.segments[c] : "null");
       if (log_)
-        st->log_rows.push_back(LogRow{e.id, e.time_ms, e.card, e.score, e.label,
-                                      st->pending_inputs.data() + i * width, &st->pending_models[i]->version,
+        st->log_rows.push_back(LogRow{e.id, e.time_ms, e.card, e.score, e.label, v.inputs, &st->versions[i],
                                       batch.partition(), e.offset});
+      if (st->side != nullptr) {
+        engine::OutRecord r;
+        r.key_offset = static_cast<uint32_t>(st->side->buffer.size());
+        fmt::format_to(std::back_inserter(st->side->buffer), "{}", e.card);
+        r.key_size = static_cast<uint32_t>(st->side->buffer.size()) - r.key_offset;
+        r.value_offset = static_cast<uint32_t>(st->side->buffer.size());
+        AppendOutcomeJson(v, e.label, batch.partition(), width, &st->side->buffer);
+        r.value_size = static_cast<uint32_t>(st->side->buffer.size()) - r.value_offset;
+        r.source_offset = e.offset;
+        r.timestamp_ms = e.time_ms;
+        st->side->records.push_back(r);
+      }
     }
+    if (!segment_columns_.empty())  // only with a monitor
+      monitor_->IdentifySegmentValues(st->matured, st->segment_text);
     if (monitor_) monitor_->AddOutcomes(*model, st->matured);
     link_->AddTrialOutcomes(st->matured);
     if (log_) VIGIL_RETURN_IF_ERROR(log_->Append(st->log_rows));
-    while (st->pending_head < st->pending.size() && st->settled[st->pending_head]) ++st->pending_head;
-    const size_t head = st->pending_head;
-    if (head > 4096 && head * 2 > st->pending.size()) {  // compact, keeping capacity
-      const auto cut = static_cast<std::ptrdiff_t>(head);
-      st->pending.erase(st->pending.begin(), st->pending.begin() + cut);
-      st->pending_models.erase(st->pending_models.begin(), st->pending_models.begin() + cut);
-      st->settled.erase(st->settled.begin(), st->settled.begin() + cut);
-      st->pending_inputs.erase(st->pending_inputs.begin(),
-                               st->pending_inputs.begin() + static_cast<std::ptrdiff_t>(head * width));
-      for (auto& d : st->due) d.second -= head;  // every index still due is past the settled prefix
-      st->pending_head = 0;
-    }
     return base::Status::OK();
   }
 
@@ -277,6 +282,7 @@ class ScoreOperator final : public engine::Operator {
   ScoreMonitor* const monitor_;              // link_'s; null without `monitor:` or a lifecycle
   std::unique_ptr<FeatureLog> log_;          // null without `feature_log:`
   bool track_outcomes_ = false;              // events wait for their labels (performance, trial or log)
+  engine::TableId table_ = 0;  // where the pending outcomes live in each task's store
   int id_column_ = -1, card_column_ = -1;
   int amount_column_ = -1;            // the monitor's amount bands; -1: none
   std::vector<int> segment_columns_;  // the monitor's categorical segment columns (with a monitor)
@@ -357,7 +363,10 @@ base::Result<std::unique_ptr<engine::Operator>> MakeScore(engine::BindContext& c
         lifecycle->Attach({spec, ctx.spec.loc, features, ctx.pipeline.name, ctx.metrics}, link));
   auto op = std::make_unique<ScoreOperator>(ctx.spec.name, spec, std::move(columns), *score, *decision,
                                             *version, *reasons, std::move(link));
-  op->set_outcomes(std::move(log), id, card, amount, std::move(segment_columns));
+  // Matured outcomes go to the outcomes topic, written with the stage's outputs (engine side output).
+  const bool to_topic = id >= 0 && ctx.pipeline.source.kind == config::SourceSpec::Kind::kKafka;
+  if (to_topic) ctx.side_output = spec.outcomes;
+  op->set_outcomes(std::move(log), ctx.table, id, card, amount, std::move(segment_columns), to_topic);
   return std::unique_ptr<engine::Operator>(std::move(op));
 }
 
