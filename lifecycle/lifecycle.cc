@@ -21,9 +21,20 @@ Lifecycle::~Lifecycle() { Stop(); }
 
 base::Status Lifecycle::Attach(const operators::ScoreBinding& binding,
                                std::shared_ptr<operators::ServingLink> link) {
-  VIGIL_ASSIGN_OR_RETURN(std::unique_ptr<ModelWatcher> watcher, ModelWatcher::Make(binding, link));
+  std::unique_ptr<OutcomeFeed> feed;
+  if (binding.spec.rollout.enabled && binding.stage != nullptr &&
+      binding.stage->source.kind == config::SourceSpec::Kind::kKafka && !binding.spec.outcomes.empty()) {
+    auto made = OutcomeFeed::Make(binding.stage->kafka, binding.spec.outcomes, link);
+    if (!made.ok()) return config::ConfigError(binding.loc, made.status().message());
+    feed = std::move(made).value();
+  }
+  VIGIL_ASSIGN_OR_RETURN(std::unique_ptr<ModelWatcher> watcher, ModelWatcher::Make(binding, link, feed.get()));
   std::lock_guard lock(mu_);
   if (stopped_) return base::Status::OK();
+  if (OutcomeFeed* f = feed.get()) {
+    feeds_.push_back(std::move(feed));
+    threads_.push_back(std::make_unique<PeriodicThread>(std::chrono::milliseconds(200), [f] { f->Tick(); }));
+  }
   ModelWatcher* w = watcher.get();
   watchers_.push_back(std::move(watcher));
   threads_.push_back(

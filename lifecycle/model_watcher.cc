@@ -11,8 +11,28 @@ using models::ModelVersion;
 using operators::Serving;
 using operators::ServingTrial;
 
+namespace {
+
+//! The epoch of a trial of `candidate` against `champion`: FNV-1a of both names, never 0, the same in
+//! every instance of the group, so the leader's judge knows the events the others scored for it.
+uint32_t TrialEpoch(const std::string& candidate, const std::string& champion) {
+  uint32_t hash = 2166136261u;
+  for (const std::string* s : {&candidate, &champion}) {
+    for (const char c : *s) {
+      hash ^= static_cast<unsigned char>(c);
+      hash *= 16777619u;
+    }
+    hash ^= 0xff;  // a separator no name contains
+    hash *= 16777619u;
+  }
+  return hash == 0 ? 1 : hash;
+}
+
+}  // namespace
+
 base::Result<std::unique_ptr<ModelWatcher>> ModelWatcher::Make(const operators::ScoreBinding& binding,
-                                                               std::shared_ptr<operators::ServingLink> link) {
+                                                               std::shared_ptr<operators::ServingLink> link,
+                                                               const OutcomeFeed* feed) {
   std::unique_ptr<RolloutJudge> judge;
   if (binding.spec.rollout.enabled) {
     auto made = RolloutJudge::Make(binding.spec.rollout, binding.spec.monitor.top_k, binding.pipeline,
@@ -20,28 +40,40 @@ base::Result<std::unique_ptr<ModelWatcher>> ModelWatcher::Make(const operators::
     if (!made.ok()) return config::ConfigError(binding.spec.rollout.loc, made.status().message());
     judge = std::move(made).value();
   }
-  return std::unique_ptr<ModelWatcher>(new ModelWatcher(binding, std::move(link), std::move(judge)));
+  return std::unique_ptr<ModelWatcher>(new ModelWatcher(binding, std::move(link), std::move(judge), feed));
 }
 
 ModelWatcher::ModelWatcher(const operators::ScoreBinding& binding,
-                           std::shared_ptr<operators::ServingLink> link, std::unique_ptr<RolloutJudge> judge)
+                           std::shared_ptr<operators::ServingLink> link, std::unique_ptr<RolloutJudge> judge,
+                           const OutcomeFeed* feed)
     : spec_(binding.spec),
       registry_(binding.spec.registry),
       features_(binding.features),
       link_(std::move(link)),
-      judge_(std::move(judge)) {}
+      judge_(std::move(judge)),
+      feed_(feed) {}
+
+bool ModelWatcher::Leads() const { return feed_ == nullptr || feed_->leader(); }
 
 ModelWatcher::~ModelWatcher() = default;
 
 void ModelWatcher::Tick() {
   if (judge_) {
+    if (feed_ != nullptr && feed_->terms() != term_) {  // this instance just took the lead
+      term_ = feed_->terms();
+      const auto serving = link_->Load();
+      if (const auto& trial = serving->trial) {
+        judge_->Begin(trial->epoch, trial->model->version, serving->champion->version);
+        spdlog::info("rollout: judging {} from here on, on the group's outcomes", trial->model->version);
+      }
+    }
     link_->TakeTrialOutcomes(&outcomes_);
     judge_->AddOutcomes(outcomes_);
   }
   FollowChampion();
   if (!judge_) return;
   FollowCandidate();
-  JudgeTrial();
+  if (Leads()) JudgeTrial();
 }
 
 void ModelWatcher::Publish(std::shared_ptr<const ModelVersion> champion,
@@ -90,8 +122,10 @@ void ModelWatcher::FollowCandidate() {
   if (!model.ok()) {
     spdlog::error("rollout: refusing candidate {}: {}", *name, model.status().message());
     refused_candidate_ = *name;
-    (void)registry_.EndCandidate(*name, models::kRunRejected, "refused: " + model.status().message());
-    judge_->Count("refused");
+    if (Leads()) {
+      (void)registry_.EndCandidate(*name, models::kRunRejected, "refused: " + model.status().message());
+      judge_->Count("refused");
+    }
     return;
   }
   StartTrial(*model);
@@ -100,10 +134,10 @@ void ModelWatcher::FollowCandidate() {
 void ModelWatcher::StartTrial(std::shared_ptr<const ModelVersion> model) {
   auto trial = std::make_shared<ServingTrial>();
   trial->model = std::move(model);
-  trial->epoch = ++epochs_;
+  const auto champion = link_->Load()->champion;
+  trial->epoch = TrialEpoch(trial->model->version, champion->version);
   trial->canary = spec_.rollout.mode == "canary";
   trial->percent = spec_.rollout.canary_percent;
-  const auto champion = link_->Load()->champion;
   judge_->Begin(trial->epoch, trial->model->version, champion->version);
   spdlog::info("rollout: candidate {} starts as {} against champion {}", trial->model->version,
                trial->canary ? fmt::format("canary on {}% of cards", trial->percent) : std::string("shadow"),

@@ -11,6 +11,10 @@
 //      `canary_percent` of the cards), a withdrawn one ends it, one that does not load is rejected;
 //   4. asks the judge (lifecycle/rollout_judge.h) and carries its verdict out through the registry:
 //      promotes the candidate (published at once) or rejects it (a canary is rolled back).
+// Over a group of instances (an OutcomeFeed), every instance does 2 and 3 (they serve the same
+// versions), but only the leader judges, from the whole group's outcomes, and writes the registry;
+// a trial's epoch (which tags its events) is a hash of the candidate and the champion, the same in
+// every instance. A new leader's judge starts the trial's comparison over.
 //
 // Lifecycle: one per score operator, made at Attach. Thread-safety: Tick from one thread at a time.
 
@@ -21,6 +25,7 @@
 
 #include "base/status.h"
 #include "config/pipeline_config.h"
+#include "lifecycle/outcome_feed.h"
 #include "lifecycle/rollout_judge.h"
 #include "models/registry.h"
 #include "operators/serving.h"
@@ -31,8 +36,11 @@ class ModelWatcher {
  public:
   //! Watches for the operator bound as `binding`, publishing in `link`; with `rollout:`, makes its
   //! judge (a located config error for a spec out of range).
+  //! With a `feed` (may be null; it must outlive the watcher), only the group's leader judges and
+  //! writes the registry (lifecycle/outcome_feed.h); without one, this process does.
   static base::Result<std::unique_ptr<ModelWatcher>> Make(const operators::ScoreBinding& binding,
-                                                          std::shared_ptr<operators::ServingLink> link);
+                                                          std::shared_ptr<operators::ServingLink> link,
+                                                          const OutcomeFeed* feed = nullptr);
   ~ModelWatcher();
 
   //! One round: outcomes to the judge, CHAMPION, CANDIDATE, the verdict.
@@ -40,7 +48,9 @@ class ModelWatcher {
 
  private:
   ModelWatcher(const operators::ScoreBinding& binding, std::shared_ptr<operators::ServingLink> link,
-               std::unique_ptr<RolloutJudge> judge);
+               std::unique_ptr<RolloutJudge> judge, const OutcomeFeed* feed);
+  //! True when this process judges and writes the registry: no feed, or the group's leader.
+  bool Leads() const;
   void FollowChampion();
   void FollowCandidate();
   void StartTrial(std::shared_ptr<const models::ModelVersion> model);
@@ -57,7 +67,8 @@ class ModelWatcher {
   const std::unique_ptr<RolloutJudge> judge_;     // null without `rollout:`
   std::vector<operators::ScoredEvent> outcomes_;  // taken from the link, each Tick
   std::string refused_, refused_candidate_;       // versions that failed to load (not retried)
-  uint32_t epochs_ = 0;                           // trials started
+  const OutcomeFeed* const feed_;                 // null: this process judges alone
+  uint64_t term_ = 0;                             // feed_'s terms() the judge started in
 };
 
 }  // namespace vigil::lifecycle

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <limits>
 #include <optional>
+#include <set>
 #include <unordered_set>
 #include <vector>
 
@@ -56,6 +57,7 @@ struct RolloutJudge::Impl {
   //! Each recorded event, by day: its id and its outcome with both versions' scores.
   std::map<int32_t, std::vector<std::pair<int64_t, models::PairedOutcome>>> days;
   std::unordered_set<int64_t> ids;  // the ids in `days`: an event counts once
+  std::set<int32_t> partitions;     // of the events recorded since Begin
 
   //! The last day whose events are all in: the newest event's day may still grow.
   int32_t LastMaturedDay() const { return DayOf(newest_ms) - 1; }
@@ -69,6 +71,7 @@ struct RolloutJudge::Impl {
       const int32_t day = DayOf(e.time_ms);
       if (!start_day) start_day = day;
       newest_ms = std::max(newest_ms, e.time_ms);
+      partitions.insert(e.partition);
       if (day <= *start_day) continue;    // the rollout began during that day: not a full day
       if (canary && !e.canary) continue;  // the champion's own cards: the candidate decided none
       if (day < FirstDay() || !ids.insert(e.id).second) continue;
@@ -163,6 +166,7 @@ void RolloutJudge::Begin(uint32_t epoch, const std::string& candidate, const std
   m.newest_ms = std::numeric_limits<int64_t>::min();
   m.days.clear();
   m.ids.clear();
+  m.partitions.clear();
   if (m.active_gauge) {
     m.active_gauge->Set(1);
     m.champion_metric->Set(kNaN);
@@ -209,8 +213,10 @@ RolloutVerdict RolloutJudge::Judge() {
   v.events = static_cast<int64_t>(window.size());
   const std::string mode =
       spec.mode == "canary" ? fmt::format("canary {}%", spec.canary_percent) : std::string("shadow");
-  const std::string where = fmt::format("{} over days {}..{} ({} events, {} frauds)", mode,
-                                        Date(m.FirstDay()), Date(m.LastMaturedDay()), v.events, v.frauds);
+  v.partitions = static_cast<int64_t>(m.partitions.size());
+  const std::string where =
+      fmt::format("{} over days {}..{} ({} events, {} frauds, from {} partitions)", mode, Date(m.FirstDay()),
+                  Date(m.LastMaturedDay()), v.events, v.frauds, v.partitions);
   if (window.empty()) {
     v.detail = fmt::format("no matured event yet; {} of {} days matured", matured, spec.days);
     return v;
@@ -264,7 +270,8 @@ std::map<std::string, double> RolloutVerdict::Figures() const {
           {"resamples", static_cast<double>(resamples)},
           {"events", static_cast<double>(events)},
           {"frauds", static_cast<double>(frauds)},
-          {"cards", static_cast<double>(cards)}};
+          {"cards", static_cast<double>(cards)},
+          {"partitions", static_cast<double>(partitions)}};
 }
 
 void RolloutJudge::Count(std::string_view transition) {

@@ -63,12 +63,14 @@ struct RolloutVerdict {
   int64_t events = 0;     //!< Events compared (each with both versions' scores).
   int64_t frauds = 0;     //!< Among them, frauds.
   int64_t cards = 0;      //!< Distinct cards among them (the resampling unit).
+  int64_t partitions = 0;  //!< Distinct input partitions the trial's events came from.
   //! One line for logs and the run record, e.g. "average_precision 0.7100 (v3) vs champion 0.6500
   //! (v2): difference +0.0600, 95% CI [+0.0210, +0.0970] ...".
   std::string detail;
 
   //! The figures as the run record keeps them (models::RunRecord::rollout_metrics): champion,
-  //! candidate, difference, ci_low, ci_high, confidence, margin, resamples, events, frauds, cards.
+  //! candidate, difference, ci_low, ci_high, confidence, margin, resamples, events, frauds, cards,
+  //! partitions.
   std::map<std::string, double> Figures() const;
 };
 

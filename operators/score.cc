@@ -218,6 +218,7 @@ class ScoreOperator final : public engine::Operator {
       const OutcomeView& v = st->views[i];
       ScoredEvent& e = st->matured[i];
       e = v.event;
+      e.partition = batch.partition();
       VIGIL_ASSIGN_OR_RETURN(const engine::LabelRecord* label, st->labels->Lookup(e.id));
       e.label = label != nullptr && label->At(now) > 0.5 ? 1 : 0;
       st->versions[i].assign(v.version);
@@ -360,7 +361,7 @@ base::Result<std::unique_ptr<engine::Operator>> MakeScore(engine::BindContext& c
                                             lifecycle != nullptr && spec.rollout.enabled);
   if (lifecycle != nullptr)
     VIGIL_RETURN_IF_ERROR(
-        lifecycle->Attach({spec, ctx.spec.loc, features, ctx.pipeline.name, ctx.metrics}, link));
+        lifecycle->Attach({spec, ctx.spec.loc, features, ctx.pipeline.name, ctx.metrics, &ctx.pipeline}, link));
   auto op = std::make_unique<ScoreOperator>(ctx.spec.name, spec, std::move(columns), *score, *decision,
                                             *version, *reasons, std::move(link));
   // Matured outcomes go to the outcomes topic, written with the stage's outputs (engine side output).

@@ -58,6 +58,7 @@ struct ScoredEvent {
   float challenger = 0;  //!< The candidate's score (rollout only).
   float champion = 0;    //!< Canary: the champion's score of the event, which it did not decide.
   int64_t offset = -1;   //!< Source offset of the event (feature log).
+  int32_t partition = -1;  //!< Source partition of the event (set once matured).
   // With performance segments (config::SegmentsSpec):
   double amount = 0;  //!< The amount column's value (amount bands).
   //! Per segment column, the value's index (ScoreMonitor::IdentifySegmentValues).

@@ -29,8 +29,8 @@ ServingLink::ServingLink(std::shared_ptr<const models::ModelVersion> champion,
 
 ServingLink::~ServingLink() = default;
 
-void ServingLink::AddTrialOutcomes(std::span<const ScoredEvent> events) {
-  if (!collect_) return;
+void ServingLink::AddTrialOutcomes(std::span<const ScoredEvent> events, bool from_group) {
+  if (!collect_ || from_group != group_outcomes()) return;
   std::lock_guard lock(mu_);
   for (const ScoredEvent& e : events)
     if (e.epoch != 0) queued_.push_back(e);

@@ -69,7 +69,13 @@ class ServingLink {
   //! Whether matured events of trials are queued.
   bool collects_trial_outcomes() const { return collect_; }
   //! Queues the events of `events` scored during a trial (epoch != 0); ignored unless collected.
-  void AddTrialOutcomes(std::span<const ScoredEvent> events);
+  //! `from_group`: they come from the whole group's outcomes topic (lifecycle/outcome_feed.h), not
+  //! from this process's tasks. Once set_group_outcomes() was called, only those are queued.
+  void AddTrialOutcomes(std::span<const ScoredEvent> events, bool from_group = false);
+  //! From now on the trial's outcomes come from the group (AddTrialOutcomes with from_group), and the
+  //! tasks' own are ignored. Called by the lifecycle at Attach, before any batch.
+  void set_group_outcomes() { group_.store(true, std::memory_order_release); }
+  bool group_outcomes() const { return group_.load(std::memory_order_acquire); }
   //! Moves the queued events into `out` (cleared first), oldest first.
   void TakeTrialOutcomes(std::vector<ScoredEvent>* out);
 
@@ -77,6 +83,7 @@ class ServingLink {
   std::atomic<std::shared_ptr<const Serving>> slot_;
   const std::unique_ptr<ScoreMonitor> monitor_;
   const bool collect_;
+  std::atomic<bool> group_{false};
   std::mutex mu_;                    //!< Guards queued_.
   std::vector<ScoredEvent> queued_;  //!< Matured trial events not yet taken.
 };
@@ -91,6 +98,7 @@ struct ScoreBinding {
   const std::vector<std::string>& features;       //!< The model's inputs.
   const std::string& pipeline;                    //!< The pipeline's name (metric labels).
   std::shared_ptr<prometheus::Registry> metrics;  //!< Where to register metrics; may be null.
+  const config::PipelineSpec* stage = nullptr;    //!< The stage it runs in (source, kafka settings).
 };
 
 //! Follows the registry for score operators. Implemented by lifecycle::Lifecycle, installed by
