@@ -1,15 +1,21 @@
-// Outcomes that survive: a scored event waits for its label (7 days of event time) in the task's
-// state, changelogged, and once the label is due it goes to `<group>.outcomes` in the transaction of
-// the events that matured it. Two `vigil run` instances share a two-partition stream; while a week of
-// outcomes is pending, the second instance joins (a rebalance moves a partition with its state), then
-// the first is killed with SIGKILL mid-stream (its partition moves again, restored from the
-// changelog) and restarted (a third rebalance). A read_committed reader of the outcomes topic then
-// finds every due outcome exactly once, with the score that was served and the true label.
+// Outcomes that survive, judged for the whole group.
+//
+// A scored event waits for its label (7 days of event time) in the task's state, changelogged, and
+// once the label is due it goes to `<group>.outcomes` in the transaction of the events that matured
+// it. Two `vigil run` instances share a two-partition stream; while a week of outcomes is pending,
+// the second instance joins (a rebalance moves a partition with its state), then the first is killed
+// with SIGKILL mid-stream (its partition moves again, restored from the changelog) and restarted (a
+// third rebalance). A read_committed reader of the outcomes topic then finds every due outcome exactly
+// once, with the score that was served and the true label.
+//
+// Three instances over six partitions try a candidate in shadow: one of them, the lifecycle's leader,
+// judges on the outcomes of all six partitions, and decides once for the group.
 #include <signal.h>
 #include <simdjson.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -17,6 +23,7 @@
 #include <vector>
 
 #include "base/time.h"
+#include "tests/support/customer_stream.h"
 #include "tests/support/instance_group.h"
 #include "tests/support/kafka_env.h"
 #include "tests/support/process.h"
@@ -28,108 +35,22 @@ constexpr int kPartitions = 2;
 constexpr int64_t kDay = base::kMsPerDay;
 constexpr int64_t kStartMs = 1'522'540'800'000;  // 2018-04-01T00:00:00Z, the simulation's first day
 
-struct Transaction {
-  int64_t id, customer, time_ms;
-  int fraud;
-};
-
-std::string PipelineYaml(const std::string& tx, const std::string& labels, const std::string& decisions,
-                         const std::string& dlq, const std::string& group, const std::string& registry) {
-  std::string yaml = R"(name: outcomes
-source: {kind: kafka, topic: @TX@, group: @GROUP@, key: CUSTOMER_ID}
-kafka:
-  bootstrap: '@BOOTSTRAP@'
-  consumer: {session.timeout.ms: '6000', heartbeat.interval.ms: '1000'}
-schema:
-  event_time: TX_TIME_MS
-  key: CUSTOMER_ID
-  fields:
-    - {name: TRANSACTION_ID, type: int64}
-    - {name: TX_TIME_MS, type: timestamp, format: epoch_ms}
-    - {name: CUSTOMER_ID, type: int64}
-    - {name: TERMINAL_ID, type: int64}
-    - {name: TX_AMOUNT, type: double, min: 0}
-labels:
-  source: {kind: kafka, topic: @LABELS@, key: CUSTOMER_ID}
-  id: TRANSACTION_ID
-  label: TX_FRAUD
-  time: LABEL_TIME_MS
-operators:
-  - type: derive
-    outputs:
-      - {name: TX_HOUR, fn: hour_of_day, args: [TX_TIME_MS]}
-      - {name: TX_DURING_NIGHT, fn: le, args: [TX_HOUR, 6]}
-  - type: window
-    name: customer
-    key: CUSTOMER_ID
-    lateness: 1h
-    outputs:
-      - {name: CUSTOMER_ID_NB_TX_1DAY_WINDOW, agg: count, window: 1d}
-      - {name: CUSTOMER_ID_AVG_AMOUNT_7DAY_WINDOW, agg: avg, field: TX_AMOUNT, window: 7d}
-  - type: score
-    registry: @REGISTRY@
-    monitor: {every: 1s, performance: {window_days: 3, label_delay_days: 7}}
-features: [TX_AMOUNT, TX_DURING_NIGHT, CUSTOMER_ID_NB_TX_1DAY_WINDOW, CUSTOMER_ID_AVG_AMOUNT_7DAY_WINDOW]
-output:
-  kind: kafka
-  topic: @DECISIONS@
-  fields: [TRANSACTION_ID, CUSTOMER_ID, TX_TIME_MS, SCORE]
-dead_letter: {kind: kafka, topic: @DLQ@}
-batch: {max_events: 500, max_wait: 10ms}
-runtime: {workers: 2, commit_interval: 500ms, guarantee: exactly_once}
-http: {enabled: false}
-)";
-  ReplaceAll(&yaml, "@TX@", tx);
-  ReplaceAll(&yaml, "@LABELS@", labels);
-  ReplaceAll(&yaml, "@GROUP@", group);
-  ReplaceAll(&yaml, "@BOOTSTRAP@", Bootstrap());
-  ReplaceAll(&yaml, "@DECISIONS@", decisions);
-  ReplaceAll(&yaml, "@DLQ@", dlq);
-  ReplaceAll(&yaml, "@REGISTRY@", registry);
-  return yaml;
-}
-
 TEST_CASE("pending outcomes survive a rebalance and a kill -9: every due outcome reaches the outcomes topic once",
           "[integration]") {
   const std::string dir = TempDir("vigil-outcomes");
-  const std::string vigil = VigilBinary() + " --log-level warn";
-  REQUIRE(Shell(vigil + " simulate --quiet --customers 1000 --terminals 2000 --days 21 --seed 5 "
-                        "--label-delay-days 7 --out " +
-                dir + "/tx.jsonl --labels-out " + dir + "/labels.jsonl") == 0);
-  const std::string tx = UniqueTopic("tx"), labels = UniqueTopic("labels"), decisions = UniqueTopic("decisions"),
-                    dlq = UniqueTopic("dlq"), group = UniqueTopic("vigil-outcomes");
-  for (const auto& t : {tx, labels, decisions, dlq}) CreateTopic(t, kPartitions);
-  std::ofstream(dir + "/pipeline.yaml")
-      << PipelineYaml(tx, labels, decisions, dlq, group, dir + "/models");
-  REQUIRE(Shell(vigil + " replay " + dir + "/pipeline.yaml --events " + dir + "/tx.jsonl --labels " + dir +
-                "/labels.jsonl --no-score --out " + dir + "/table.csv > /dev/null") == 0);
-  REQUIRE(Shell(vigil + " train " + dir + "/pipeline.yaml --table " + dir + "/table.csv --models-dir " + dir +
-                "/models --rounds 20 --train-start 2018-04-01 --train-days 7 --valid-days 1 --promote > /dev/null") == 0);
+  const CustomerStream stream = MakeCustomerStream(dir, {});
+  TrainVersion(stream, "--rounds 20 --train-start 2018-04-01 --train-days 7 --valid-days 1 --promote");
+  const std::string &tx = stream.tx, &labels = stream.labels, &decisions = stream.decisions,
+                    &group = stream.group;
+  const std::map<int64_t, StreamTransaction>& transactions = stream.transactions;
 
-  // The stream, keyed by customer (labels too, so each task reads its customers' labels), in three
-  // phases by event time; a label goes out with the phase in which its label time falls.
+  // The stream in three phases by event time; a label goes out with the phase its label time falls in.
   simdjson::dom::parser parser;
-  std::map<int64_t, Transaction> transactions;
   std::vector<Message> phase_tx[3], phase_labels[3];
   const int64_t splits[2] = {kStartMs + 10 * kDay, kStartMs + 15 * kDay};
   const auto phase = [&](int64_t t) { return t < splits[0] ? 0 : t < splits[1] ? 1 : 2; };
-  {
-    std::ifstream in(dir + "/tx.jsonl");
-    for (std::string line; std::getline(in, line);) {
-      simdjson::dom::element doc = parser.parse(line);
-      Transaction t{int64_t(doc["TRANSACTION_ID"]), int64_t(doc["CUSTOMER_ID"]), int64_t(doc["TX_TIME_MS"]),
-                    static_cast<int>(int64_t(doc["TX_FRAUD"]))};
-      transactions[t.id] = t;
-      phase_tx[phase(t.time_ms)].push_back(Message{std::to_string(t.customer), line, -1, -1, t.time_ms});
-    }
-    std::ifstream lin(dir + "/labels.jsonl");
-    for (std::string line; std::getline(lin, line);) {
-      simdjson::dom::element doc = parser.parse(line);
-      const int64_t time = int64_t(doc["LABEL_TIME_MS"]);
-      const Transaction& t = transactions.at(int64_t(doc["TRANSACTION_ID"]));
-      phase_labels[phase(time)].push_back(Message{std::to_string(t.customer), line, -1, -1, time});
-    }
-  }
+  for (const Message& m : stream.tx_messages) phase_tx[phase(m.timestamp_ms)].push_back(m);
+  for (const Message& m : stream.label_messages) phase_labels[phase(m.timestamp_ms)].push_back(m);
   const auto committed = [&] { return CommittedTotal(group, tx, kPartitions); };
   const auto wait_committed = [&](int64_t n, const std::vector<Instance>& instances) {
     const bool done = WaitFor(std::chrono::seconds(180), [&] { return committed() >= n; });
@@ -233,6 +154,79 @@ TEST_CASE("pending outcomes survive a rebalance and a kill -9: every due outcome
   CHECK(unexpected == 0);
   CHECK(wrong_label == 0);
   CHECK(wrong_score == 0);
+}
+
+TEST_CASE("three instances over six partitions: one judge decides a trial on the outcomes of every partition",
+          "[integration]") {
+  constexpr int kSix = 6;
+  const std::string dir = TempDir("vigil-group-judge");
+  CustomerStreamOptions options;
+  options.name = "judge";
+  options.partitions = kSix;
+  options.simulate = "--customers 2000 --terminals 4000 --days 12 --seed 7 --label-delay-days 1";
+  options.label_delay_days = 1;
+  options.score_extra =
+      "    poll: 50ms\n"
+      "    rollout: {mode: shadow, metric: average_precision, margin: 0.0, days: 2, min_frauds: 30}\n";
+  const CustomerStream stream = MakeCustomerStream(dir, options);
+  // The candidate is the champion trained again, the same model: a tie, which must never promote.
+  const std::string train = "--rounds 10 --train-start 2018-04-01 --train-days 5 --valid-days 1";
+  TrainVersion(stream, train + " --promote");
+  TrainVersion(stream, train);
+  const std::string models = VigilBinary() + " --log-level warn models --registry " + dir + "/models";
+  REQUIRE(Shell(models + " propose v2 > /dev/null") == 0);
+
+  std::vector<Instance> instances;
+  for (int k = 0; k < 3; ++k) instances.push_back(StartInstance(dir, "judge", k));
+  {
+    const bool settled = WaitFor(std::chrono::seconds(90), [&] {
+      if (!Settled(instances, {"judge"}, kSix)) return false;
+      int leaders = 0, trials = 0;
+      for (const Instance& in : instances) {
+        const std::string log = ReadFile(in.log);
+        leaders += log.find("this instance leads") != std::string::npos;
+        trials += log.find("candidate v2 starts as shadow") != std::string::npos;
+      }
+      return leaders == 1 && trials == 3;
+    });
+    INFO(Logs(instances));
+    REQUIRE(settled);
+  }
+  Produce(stream.labels, stream.label_messages);
+  Produce(stream.tx, stream.tx_messages);
+
+  // The verdict: the candidate leaves the registry (rejected), decided once.
+  const bool decided = WaitFor(std::chrono::seconds(240), [&] {
+    return !std::filesystem::exists(dir + "/models/CANDIDATE");
+  });
+  INFO(Logs(instances));
+  REQUIRE(decided);
+  int verdicts = 0, withdrawn = 0;
+  std::string verdict;
+  for (const Instance& in : instances) {
+    const std::string log = ReadFile(in.log);
+    if (const size_t at = log.find("rollout: v2 rejected:"); at != std::string::npos) {
+      ++verdicts;
+      verdict = log.substr(at, log.find('\n', at) - at);
+      CHECK(log.find("this instance leads") != std::string::npos);
+    }
+    CHECK(log.find("rollout: v2 promoted") == std::string::npos);
+    CHECK(log.find("rollout: v2 rolled back") == std::string::npos);
+  }
+  // The others see the candidate withdrawn and end their trial.
+  CHECK(WaitFor(std::chrono::seconds(30), [&] {
+    withdrawn = 0;
+    for (const Instance& in : instances)
+      withdrawn += ReadFile(in.log).find("rollout: trial of v2 ended (withdrawn)") != std::string::npos;
+    return withdrawn >= 2;
+  }));
+  std::printf("group judge: %s\n", verdict.c_str());
+  CHECK(verdicts == 1);
+  CHECK(verdict.find("from 6 partitions") != std::string::npos);
+  CHECK(verdict.find("difference +0.0000") != std::string::npos);
+  CHECK(ReadFile(dir + "/models/CHAMPION").find("v1") == 0);
+  for (Instance& in : instances) in.child->Signal(SIGTERM);
+  for (Instance& in : instances) CHECK(in.child->Wait(std::chrono::seconds(60)) == 0);
 }
 
 }  // namespace
