@@ -115,7 +115,7 @@ int RunPipelineCommand(const RunOptions& options) {
   }
   const auto& metrics = (*pipeline)->metrics();
   // Declared after the runtimes and before the server: destroyed after the server, before the runtimes.
-  auto retrainer = lifecycle::Retrainer::Start(spec, metrics);
+  auto retrainer = lifecycle::Retrainer::Start(spec, metrics, [&lifecycle] { return lifecycle.Leads(); });
   if (!retrainer.ok()) {
     fmt::print(stderr, "error: {}\n", retrainer.status().message());
     return 2;

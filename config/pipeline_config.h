@@ -358,7 +358,8 @@ struct ScoreSpec {
   std::string feature_log;
   //! The Kafka topic that receives every matured outcome (the served vector, score, version and label,
   //! once the label is due), in the transaction of the events that matured it: read by whoever judges
-  //! or retrains for the whole group. Default `<group>.outcomes` (the pipeline's consumer group).
+  //! or retrains for the whole group. Default `<group>.<input topic>.outcomes`, named like the
+  //! changelog topic.
   //! Written only when outcomes are tracked (monitor performance, feature_log or rollout) and the
   //! pipeline reads Kafka.
   std::string outcomes;

@@ -131,12 +131,14 @@ SectionDoc ScoreOperatorDoc() {
             "CSV file (relative to the pipeline file's folder) that receives, once each event's label is "
             "due (`monitor.performance.label_delay_days` after its event time), the vector served for it, "
             "its score, model version and label: the training table of `retrain`."},
-           {"outcomes", "string", "`<group>.outcomes`",
+           {"outcomes", "string", "`<group>.<topic>.outcomes`",
             "Kafka topic that receives each matured outcome as JSON (the vector served, score, version, "
             "trial and label, once the label is due), in the same transaction as the events that matured "
             "it. Pending outcomes live in the task's state (changelogged), so a restart or a rebalance "
             "loses none. Written when outcomes are tracked (`monitor.performance`, `feature_log` or "
-            "`rollout`) and the source is Kafka."},
+            "`rollout`) and the source is Kafka; created if absent (any partition count will do). Over several "
+            "instances, the group's leader reads it to judge, monitor performance and log features for the "
+            "whole group."},
            {"retrain", "mapping", "off", "Background retraining from `feature_log`."},
            {"rollout", "mapping", "off", "Shadow or canary trial of candidate versions."}}};
 }

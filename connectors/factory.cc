@@ -115,7 +115,9 @@ base::Result<PipelineIo> MakePipelineIo(const config::PipelineSpec& spec, const 
       io.changelog = std::make_unique<KafkaChangelog>(spec.kafka, producer, topic);
     }
     if (!side_output.empty()) {
-      VIGIL_RETURN_IF_ERROR(EnsureTopic(spec.kafka, side_output, *partitions, SideOutputTopicConfigs()));
+      // Keyed by the producer: any partition count will do, so an existing topic is taken as it is.
+      if (!PartitionCount(spec.kafka, side_output).ok())
+        VIGIL_RETURN_IF_ERROR(EnsureTopic(spec.kafka, side_output, *partitions, SideOutputTopicConfigs()));
       io.side_output = std::make_unique<KafkaSink>(producer, side_output);
     }
   }

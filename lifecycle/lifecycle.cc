@@ -22,9 +22,11 @@ Lifecycle::~Lifecycle() { Stop(); }
 base::Status Lifecycle::Attach(const operators::ScoreBinding& binding,
                                std::shared_ptr<operators::ServingLink> link) {
   std::unique_ptr<OutcomeFeed> feed;
-  if (binding.spec.rollout.enabled && binding.stage != nullptr &&
-      binding.stage->source.kind == config::SourceSpec::Kind::kKafka && !binding.spec.outcomes.empty()) {
-    auto made = OutcomeFeed::Make(binding.stage->kafka, binding.spec.outcomes, link);
+  const bool outcomes = binding.spec.rollout.enabled || binding.spec.monitor.performance ||
+                        !binding.spec.feature_log.empty();
+  if (outcomes && binding.stage != nullptr && binding.stage->source.kind == config::SourceSpec::Kind::kKafka &&
+      !binding.spec.outcomes.empty()) {
+    auto made = OutcomeFeed::Make(binding.stage->kafka, binding.spec.outcomes, binding.features.size(), link);
     if (!made.ok()) return config::ConfigError(binding.loc, made.status().message());
     feed = std::move(made).value();
   }
@@ -48,6 +50,13 @@ base::Status Lifecycle::Attach(const operators::ScoreBinding& binding,
   }
   links_.push_back(std::move(link));
   return base::Status::OK();
+}
+
+bool Lifecycle::Leads() const {
+  std::lock_guard lock(mu_);
+  for (const auto& feed : feeds_)
+    if (!feed->leader()) return false;
+  return true;
 }
 
 void Lifecycle::Stop() {

@@ -32,11 +32,14 @@ class Lifecycle final : public operators::ScoreLifecycle {
   //! Starts watching for the operator bound as `binding` (its watcher's and its monitor's threads).
   base::Status Attach(const operators::ScoreBinding& binding,
                       std::shared_ptr<operators::ServingLink> link) override;
+  //! True when this process trains and judges for its group: every attached operator's OutcomeFeed
+  //! holds the lead, or there is none (a file source). Any thread.
+  bool Leads() const;
   //! Ends every thread (idempotent); a later Attach starts nothing.
   void Stop();
 
  private:
-  std::mutex mu_;
+  mutable std::mutex mu_;
   bool stopped_ = false;
   std::vector<std::unique_ptr<OutcomeFeed>> feeds_;  // used by the watchers
   std::vector<std::unique_ptr<ModelWatcher>> watchers_;

@@ -11,48 +11,61 @@ namespace {
 
 constexpr size_t kMaxPerTick = 100'000;
 
-//! A trial outcome from its `<group>.outcomes` record (operators/pending_outcomes.h); false for
-//! a record outside a trial or one that does not parse.
-bool ParseTrialOutcome(simdjson::dom::parser& parser, std::string_view json, operators::ScoredEvent* e) {
-  simdjson::dom::element doc;
-  if (parser.parse(json.data(), json.size()).get(doc) != simdjson::SUCCESS) return false;
-  int64_t epoch = 0;
-  if (doc["epoch"].get(epoch) != simdjson::SUCCESS || epoch == 0) return false;
-  double score = 0, challenger = 0, champion = 0, amount = 0;
-  int64_t label = 0, partition = -1;
-  bool flagged = false, canary = false;
-  if (doc["id"].get(e->id) || doc["time"].get(e->time_ms) || doc["card"].get(e->card) ||
-      doc["score"].get(score) || doc["flagged"].get(flagged) || doc["label"].get(label) ||
-      doc["canary"].get(canary) || doc["challenger"].get(challenger) || doc["champion"].get(champion) ||
-      doc["amount"].get(amount) || doc["partition"].get(partition) || doc["offset"].get(e->offset))
-    return false;
-  e->epoch = static_cast<uint32_t>(epoch);
-  e->score = static_cast<float>(score);
-  e->flagged = flagged;
-  e->label = static_cast<int>(label);
-  e->canary = canary;
-  e->challenger = static_cast<float>(challenger);
-  e->champion = static_cast<float>(champion);
-  e->amount = amount;
-  e->partition = static_cast<int32_t>(partition);
-  return true;
-}
-
 }  // namespace
 
 base::Result<std::unique_ptr<OutcomeFeed>> OutcomeFeed::Make(const config::KafkaSpec& kafka,
-                                                             const std::string& topic,
+                                                             const std::string& topic, size_t width,
                                                              std::shared_ptr<operators::ServingLink> link) {
-  std::unique_ptr<OutcomeFeed> feed(new OutcomeFeed(kafka, topic, std::move(link)));
-  VIGIL_ASSIGN_OR_RETURN(feed->lease_, connectors::GroupLease::Make(kafka, topic + ".lease", topic + ".lifecycle"));
+  std::unique_ptr<OutcomeFeed> feed(new OutcomeFeed(kafka, topic, width, std::move(link)));
+  VIGIL_ASSIGN_OR_RETURN(feed->lease_,
+                         connectors::GroupLease::Make(kafka, topic + ".lease", topic + ".lifecycle"));
   feed->link_->set_group_outcomes();
   return feed;
 }
 
-OutcomeFeed::OutcomeFeed(config::KafkaSpec kafka, std::string topic, std::shared_ptr<operators::ServingLink> link)
-    : kafka_(std::move(kafka)), topic_(std::move(topic)), link_(std::move(link)) {}
+OutcomeFeed::OutcomeFeed(config::KafkaSpec kafka, std::string topic, size_t width,
+                         std::shared_ptr<operators::ServingLink> link)
+    : kafka_(std::move(kafka)), topic_(std::move(topic)), width_(width), link_(std::move(link)) {}
 
 OutcomeFeed::~OutcomeFeed() = default;
+
+bool OutcomeFeed::Parse(std::string_view json, int32_t partition) {
+  simdjson::dom::element doc;
+  if (parser_.parse(json.data(), json.size()).get(doc) != simdjson::SUCCESS) return false;
+  operators::ScoredEvent e;
+  double score = 0, challenger = 0, champion = 0;
+  int64_t label = 0, epoch = 0;
+  std::string_view version;
+  simdjson::dom::array x;
+  if (doc["id"].get(e.id) || doc["time"].get(e.time_ms) || doc["card"].get(e.card) || doc["score"].get(score) ||
+      doc["flagged"].get(e.flagged) || doc["label"].get(label) || doc["version"].get(version) ||
+      doc["epoch"].get(epoch) || doc["canary"].get(e.canary) || doc["challenger"].get(challenger) ||
+      doc["champion"].get(champion) || doc["amount"].get(e.amount) || doc["offset"].get(e.offset) ||
+      doc["x"].get(x) || x.size() != width_)
+    return false;
+  e.score = static_cast<float>(score);
+  e.label = static_cast<int>(label);
+  e.epoch = static_cast<uint32_t>(epoch);
+  e.challenger = static_cast<float>(challenger);
+  e.champion = static_cast<float>(champion);
+  e.partition = partition;
+  for (simdjson::dom::element v : x) {
+    double d = 0;
+    if (v.get(d)) return false;
+    inputs_.push_back(static_cast<float>(d));
+  }
+  simdjson::dom::array segments;
+  if (doc["segments"].get(segments) == simdjson::SUCCESS) {
+    for (simdjson::dom::element v : segments) {
+      std::string_view text;
+      if (v.get(text)) return false;
+      segment_text_.emplace_back(text);
+    }
+  }
+  versions_.emplace_back(version);
+  events_.push_back(e);
+  return true;
+}
 
 void OutcomeFeed::Tick() {
   if (failed_) return;
@@ -70,7 +83,7 @@ void OutcomeFeed::Tick() {
     return;
   }
   if (!tail_) {
-    auto tail = connectors::TopicTail::Make(kafka_, topic_);
+    auto tail = connectors::TopicTail::Make(kafka_, topic_, topic_ + ".reader");
     if (!tail.ok()) {
       spdlog::warn("lifecycle: cannot read '{}' yet: {}", topic_, tail.status().message());
       return;
@@ -80,18 +93,43 @@ void OutcomeFeed::Tick() {
     leader_.store(true, std::memory_order_release);
     spdlog::info("lifecycle: this instance leads: it judges on the outcomes of every partition ('{}')", topic_);
   }
-  simdjson::dom::parser parser;
   events_.clear();
-  auto read = tail_->Poll(100, kMaxPerTick, [&](std::string_view value, int32_t) {
-    operators::ScoredEvent e;
-    if (ParseTrialOutcome(parser, value, &e)) events_.push_back(e);
+  versions_.clear();
+  inputs_.clear();
+  segment_text_.clear();
+  size_t malformed = 0;
+  auto read = tail_->Poll(100, kMaxPerTick, [&](std::string_view value, int32_t partition) {
+    if (!Parse(value, partition)) ++malformed;
   });
   if (!read.ok()) {
     spdlog::error("lifecycle: {}", read.status().message());
     tail_.reset();
     return;
   }
+  if (malformed > 0) spdlog::warn("lifecycle: {} records of '{}' are not outcomes: skipped", malformed, topic_);
+  if (*read == 0) return;
+  // The judge's trial outcomes, the monitor's performance, the feature log: the whole group's.
   link_->AddTrialOutcomes(events_, /*from_group=*/true);
+  if (operators::ScoreMonitor* monitor = link_->monitor()) {
+    monitor->IdentifySegmentValues(events_, segment_text_);
+    monitor->AddOutcomes(*link_->Load()->champion, events_);
+  }
+  if (operators::FeatureLog* log = link_->feature_log()) {
+    rows_.clear();
+    for (size_t i = 0; i < events_.size(); ++i) {
+      const operators::ScoredEvent& e = events_[i];
+      rows_.push_back(operators::LogRow{e.id, e.time_ms, e.card, e.score, e.label, inputs_.data() + i * width_,
+                                        &versions_[i], e.partition, e.offset});
+    }
+    base::Status st = log->Append(rows_);
+    if (st.ok()) st = log->Flush();
+    if (!st.ok()) {
+      spdlog::error("lifecycle: feature log: {}", st.message());
+      return;  // not committed: the next leader reads them again
+    }
+  }
+  // Used: the next leader (or this one, after a restart) goes on after them.
+  if (base::Status st = tail_->Commit(); !st.ok()) spdlog::warn("lifecycle: {}", st.message());
 }
 
 }  // namespace vigil::lifecycle

@@ -5,10 +5,14 @@
 // `<group>.outcomes`) in the transaction of the events that matured it. Of the instances, one is the
 // lifecycle's leader: it holds a GroupLease (connectors/group_lease.h) on the topic
 // `<outcomes>.lease`, in the consumer group `<outcomes>.lifecycle`. The leader reads the outcomes
-// topic, every partition, from when it took the lease (connectors/topic_tail.h), and hands the trial
+// topic, every partition (connectors/topic_tail.h), from the position the leaders commit in the group
+// `<outcomes>.reader` after using each read (from the start the first time), and hands the trial
 // outcomes to its ServingLink, where its model watcher's judge takes them: one judge decides on the
-// outcomes of every partition. The other instances only score: their watchers follow CHAMPION and
-// CANDIDATE, and neither judge nor write the registry. When the leader goes (a crash: after the
+// outcomes of every partition. It also feeds the monitor's performance metrics and appends the
+// feature log (the retraining table) from them: the whole group's. The other instances only score:
+// their watchers follow CHAMPION and CANDIDATE, and neither judge nor write the registry, and their
+// retraining workers wait (Lifecycle::Leads). A leader that crashes between a read and its commit
+// leaves those outcomes to the next, which logs them again (at least once in the feature log). When the leader goes (a crash: after the
 // session timeout), another takes the lease and its judge starts the trial's comparison over.
 //
 // Lifecycle: Make → Tick* (its own periodic thread) → destroyed (leaves the group). Thread-safety:
@@ -18,7 +22,10 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include <simdjson.h>
 
 #include "base/status.h"
 #include "config/pipeline_config.h"
@@ -35,8 +42,9 @@ class OutcomeFeed {
  public:
   //! Joins the lease's group for `link`'s score operator, whose outcomes go to `topic`; the link
   //! takes its trial outcomes from the group from now on.
+  //! `width`: the served vector's length (the pipeline's features).
   static base::Result<std::unique_ptr<OutcomeFeed>> Make(const config::KafkaSpec& kafka, const std::string& topic,
-                                                         std::shared_ptr<operators::ServingLink> link);
+                                                         size_t width, std::shared_ptr<operators::ServingLink> link);
   ~OutcomeFeed();
   OutcomeFeed(const OutcomeFeed&) = delete;
   OutcomeFeed& operator=(const OutcomeFeed&) = delete;
@@ -49,14 +57,24 @@ class OutcomeFeed {
   uint64_t terms() const { return terms_.load(std::memory_order_acquire); }
 
  private:
-  OutcomeFeed(config::KafkaSpec kafka, std::string topic, std::shared_ptr<operators::ServingLink> link);
+  OutcomeFeed(config::KafkaSpec kafka, std::string topic, size_t width,
+              std::shared_ptr<operators::ServingLink> link);
+  //! Appends the outcome record `json` to the Tick's lists; false when it is not one.
+  bool Parse(std::string_view json, int32_t partition);
 
   const config::KafkaSpec kafka_;
   const std::string topic_;
+  const size_t width_;
   const std::shared_ptr<operators::ServingLink> link_;
   std::unique_ptr<connectors::GroupLease> lease_;
   std::unique_ptr<connectors::TopicTail> tail_;  //!< While leader.
-  std::vector<operators::ScoredEvent> events_;   //!< One Tick's trial outcomes.
+  simdjson::dom::parser parser_;
+  // One Tick's outcomes: each event, its version, served vector (width_ floats) and segment values.
+  std::vector<operators::ScoredEvent> events_;
+  std::vector<std::string> versions_;
+  std::vector<float> inputs_;
+  std::vector<std::string> segment_text_;
+  std::vector<operators::LogRow> rows_;
   std::atomic<bool> leader_{false};
   std::atomic<uint64_t> terms_{0};
   bool failed_ = false;  //!< A fatal lease error was logged: this instance no longer leads.

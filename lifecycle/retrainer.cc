@@ -199,7 +199,8 @@ Retrainer::Retrainer(config::PipelineSpec pipeline, const config::ScoreSpec& sco
 }
 
 base::Result<std::unique_ptr<Retrainer>> Retrainer::Start(
-    const config::PipelineSpec& pipeline, const std::shared_ptr<prometheus::Registry>& metrics) {
+    const config::PipelineSpec& pipeline, const std::shared_ptr<prometheus::Registry>& metrics,
+    std::function<bool()> leads) {
   for (const auto& op : pipeline.operators) {
     const auto* score = std::get_if<config::ScoreSpec>(&op.params);
     if (score == nullptr || !score->retrain.enabled) continue;
@@ -208,6 +209,7 @@ base::Result<std::unique_ptr<Retrainer>> Retrainer::Start(
     if (pipeline.features.empty())
       return base::InvalidArgument("retrain: the pipeline has no `features:` list");
     std::unique_ptr<Retrainer> retrainer(new Retrainer(pipeline, *score, metrics));
+    retrainer->leads_ = std::move(leads);
     retrainer->thread_ = std::thread([r = retrainer.get()] { r->Loop(); });
     return retrainer;
   }
@@ -234,6 +236,8 @@ base::Result<std::string> Retrainer::RequestRetrain() {
   std::lock_guard lock(mu_);
   if (training_ || !pending_command_.empty()) return base::FailedPrecondition("a training is running");
   if (stop_) return base::FailedPrecondition("the pipeline is stopping");
+  if (leads_ && !leads_())
+    return base::FailedPrecondition("another instance of the group trains for it (the leader, see its log)");
   if (newest_ms_.load() == kNoTime) return base::FailedPrecondition("the feature log holds no row yet");
   VIGIL_ASSIGN_OR_RETURN(std::string id, registry_.NewRunId("command", NowMs()));
   pending_command_ = id;
@@ -408,6 +412,11 @@ void Retrainer::Loop() {
       if (!due) wake_.wait_for(lock, kPollInterval, [this] { return stop_ || !pending_command_.empty(); });
       if (stop_) return;
       command = pending_command_;
+    }
+    if (leads_ && !leads_()) {  // the leader trains; its scheduled runs keep the cadence
+      if (auto last = LastScheduledPoint()) point = last;
+      due = false;
+      continue;
     }
     if (auto polled = tail_.Poll(); !polled.ok()) spdlog::warn("retrain: {}", polled.status().message());
     const std::optional<int64_t> newest = tail_.newest_ms();

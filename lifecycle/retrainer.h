@@ -32,6 +32,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -109,8 +110,12 @@ class Retrainer {
   //! skipped), vigil_retrain_last_run_timestamp_seconds{pipeline} (wall clock of the last ended
   //! run) and vigil_retrain_busy{pipeline} (1 while training) in `metrics` (may be null: no metrics). The
   //! spec is copied.
+  //! `leads` (may be null: always) says whether this instance trains for its group
+  //! (lifecycle::Lifecycle::Leads): while it does not, no trigger fires, the schedule follows the
+  //! runs the leader records, and a command is refused.
   static base::Result<std::unique_ptr<Retrainer>> Start(const config::PipelineSpec& pipeline,
-                                                        const std::shared_ptr<prometheus::Registry>& metrics);
+                                                        const std::shared_ptr<prometheus::Registry>& metrics,
+                                                        std::function<bool()> leads = nullptr);
   ~Retrainer();
   Retrainer(const Retrainer&) = delete;
   Retrainer& operator=(const Retrainer&) = delete;
@@ -160,6 +165,7 @@ class Retrainer {
   bool training_ = false;         //!< A training runs.
   std::string pending_command_;   //!< Reserved run id of a requested training; empty: none.
   std::thread thread_;            //!< The worker.
+  std::function<bool()> leads_;   //!< Null: always.
 };
 
 }  // namespace vigil::lifecycle

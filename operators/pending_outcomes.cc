@@ -222,7 +222,16 @@ void AppendOutcomeJson(const OutcomeView& o, int label, int32_t partition, size_
     if (i > 0) out->push_back(',');
     engine::AppendJsonDouble(o.inputs[i], out);
   }
-  out->append("]}");
+  out->push_back(']');
+  if (o.num_segments > 0) {
+    out->append(",\"segments\":[");
+    for (size_t i = 0; i < o.num_segments; ++i) {
+      if (i > 0) out->push_back(',');
+      base::AppendJsonString(o.segments[i], out);
+    }
+    out->push_back(']');
+  }
+  out->push_back('}');
 }
 
 }  // namespace vigil::operators

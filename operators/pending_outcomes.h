@@ -98,8 +98,9 @@ class PendingOutcomes {
 };
 
 //! Appends a matured outcome as one JSON object (the `<group>.outcomes` record): id, time, card,
-//! score, flagged, label, version, epoch, canary, challenger, champion, amount, partition, offset and
-//! x (the served vector, in the pipeline's `features:` order).
+//! score, flagged, label, version, epoch, canary, challenger, champion, amount, partition, offset,
+//! x (the served vector, in the pipeline's `features:` order) and, with the monitor's segment
+//! columns, segments (their values as text, in the columns' order).
 void AppendOutcomeJson(const OutcomeView& o, int label, int32_t partition, size_t width, std::string* out);
 
 }  // namespace vigil::operators

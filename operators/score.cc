@@ -107,7 +107,7 @@ class ScoreOperator final : public engine::Operator {
   //! The feature log (may be null), set once by the factory, before any batch. `id_column`/
   //! `card_column` are needed when outcomes are tracked; `amount_column` (-1: none) and
   //! `segment_columns` feed the monitor's performance segments.
-  void set_outcomes(std::unique_ptr<FeatureLog> log, engine::TableId table, int id_column, int card_column,
+  void set_outcomes(std::shared_ptr<FeatureLog> log, engine::TableId table, int id_column, int card_column,
                     int amount_column, std::vector<int> segment_columns, bool to_topic) {
     log_ = std::move(log);
     table_ = table;
@@ -240,6 +240,8 @@ class ScoreOperator final : public engine::Operator {
         st->side->records.push_back(r);
       }
     }
+    // Over a group, the lifecycle's leader feeds these from the outcomes topic (operators/serving.h).
+    if (link_->group_outcomes()) return base::Status::OK();
     if (!segment_columns_.empty())  // only with a monitor
       monitor_->IdentifySegmentValues(st->matured, st->segment_text);
     if (monitor_) monitor_->AddOutcomes(*model, st->matured);
@@ -281,7 +283,7 @@ class ScoreOperator final : public engine::Operator {
   models::ExplainMode mode_;
   const std::shared_ptr<ServingLink> link_;  // what to serve; where the trial's outcomes go
   ScoreMonitor* const monitor_;              // link_'s; null without `monitor:` or a lifecycle
-  std::unique_ptr<FeatureLog> log_;          // null without `feature_log:`
+  std::shared_ptr<FeatureLog> log_;          // null without `feature_log:`; also the link's
   bool track_outcomes_ = false;              // events wait for their labels (performance, trial or log)
   engine::TableId table_ = 0;  // where the pending outcomes live in each task's store
   int id_column_ = -1, card_column_ = -1;
@@ -333,7 +335,7 @@ base::Result<std::unique_ptr<engine::Operator>> MakeScore(engine::BindContext& c
     if (!made.ok()) return config::ConfigError(spec.monitor.loc, made.status().message());
     monitor = std::move(made).value();
   }
-  std::unique_ptr<FeatureLog> log;
+  std::shared_ptr<FeatureLog> log;
   if (!spec.feature_log.empty()) {
     auto made = FeatureLog::Make(spec.feature_log, ctx.pipeline.labels.id, ctx.pipeline.schema.event_time,
                                  spec.monitor.card, features);
@@ -359,6 +361,7 @@ base::Result<std::unique_ptr<engine::Operator>> MakeScore(engine::BindContext& c
   // Without a lifecycle the champion loaded here serves for good: nothing to monitor, no trial.
   auto link = std::make_shared<ServingLink>(std::move(*model), lifecycle ? std::move(monitor) : nullptr,
                                             lifecycle != nullptr && spec.rollout.enabled);
+  link->set_feature_log(log);
   if (lifecycle != nullptr)
     VIGIL_RETURN_IF_ERROR(
         lifecycle->Attach({spec, ctx.spec.loc, features, ctx.pipeline.name, ctx.metrics, &ctx.pipeline}, link));

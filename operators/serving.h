@@ -6,8 +6,11 @@
 //                   epoch, canary or shadow, the canary share), replaced whole;
 //   ServingLink     one per score operator, shared with the lifecycle: the slot holding the current
 //                   Serving (read once per batch, so a promotion takes effect at the next batch), the
-//                   queue of the trial's matured events for the judge, and the drift and performance
-//                   monitor the operator feeds (operators/score_monitor.h);
+//                   queue of the trial's matured events for the judge, the drift and performance
+//                   monitor the operator feeds (operators/score_monitor.h) and the feature log. Over a
+//                   group (set_group_outcomes) the matured outcomes reach the judge, the monitor's
+//                   performance and the feature log from the group's outcomes topic instead, on the
+//                   lifecycle's leader only;
 //   ScoreLifecycle  what the score factory attaches its link to (given to RegisterOperators). Without
 //                   one (replay, tests, benchmarks) the slot keeps the champion loaded at bind time,
 //                   nothing is monitored and no trial runs.
@@ -26,6 +29,7 @@
 #include "base/status.h"
 #include "config/pipeline_config.h"
 #include "models/registry.h"
+#include "operators/feature_log.h"
 #include "operators/score_monitor.h"
 
 namespace prometheus {
@@ -66,11 +70,15 @@ class ServingLink {
 
   //! The monitor, or null.
   ScoreMonitor* monitor() const { return monitor_.get(); }
+  //! The feature log (`feature_log:`), or null. Set by the score factory before Attach.
+  void set_feature_log(std::shared_ptr<FeatureLog> log) { log_ = std::move(log); }
+  FeatureLog* feature_log() const { return log_.get(); }
   //! Whether matured events of trials are queued.
   bool collects_trial_outcomes() const { return collect_; }
   //! Queues the events of `events` scored during a trial (epoch != 0); ignored unless collected.
   //! `from_group`: they come from the whole group's outcomes topic (lifecycle/outcome_feed.h), not
-  //! from this process's tasks. Once set_group_outcomes() was called, only those are queued.
+  //! from this process's tasks. Once set_group_outcomes() was called, only those are queued, and the
+  //! operator leaves the monitor's outcomes and the feature log to the group's leader too.
   void AddTrialOutcomes(std::span<const ScoredEvent> events, bool from_group = false);
   //! From now on the trial's outcomes come from the group (AddTrialOutcomes with from_group), and the
   //! tasks' own are ignored. Called by the lifecycle at Attach, before any batch.
@@ -82,6 +90,7 @@ class ServingLink {
  private:
   std::atomic<std::shared_ptr<const Serving>> slot_;
   const std::unique_ptr<ScoreMonitor> monitor_;
+  std::shared_ptr<FeatureLog> log_;
   const bool collect_;
   std::atomic<bool> group_{false};
   std::mutex mu_;                    //!< Guards queued_.

@@ -1,8 +1,8 @@
 // Outcomes that survive, judged for the whole group.
 //
 // A scored event waits for its label (7 days of event time) in the task's state, changelogged, and
-// once the label is due it goes to `<group>.outcomes` in the transaction of the events that matured
-// it. Two `vigil run` instances share a two-partition stream; while a week of outcomes is pending,
+// once the label is due it goes to `<group>.<input topic>.outcomes` in the transaction of the events
+// that matured it. Two `vigil run` instances share a two-partition stream; while a week of outcomes is pending,
 // the second instance joins (a rebalance moves a partition with its state), then the first is killed
 // with SIGKILL mid-stream (its partition moves again, restored from the changelog) and restarted (a
 // third rebalance). A read_committed reader of the outcomes topic then finds every due outcome exactly
@@ -121,7 +121,7 @@ TEST_CASE("pending outcomes survive a rebalance and a kill -9: every due outcome
     if (t.time_ms + 7 * kDay <= end) allowed.insert(id);
     if (t.time_ms + 8 * kDay <= end) required.insert(id);
   }
-  const std::vector<Message> outcomes = ConsumeAll(group + ".outcomes", 0, std::chrono::seconds(60));
+  const std::vector<Message> outcomes = ConsumeAll(group + "." + tx + ".outcomes", 0, std::chrono::seconds(60));
   std::map<int64_t, int> seen;
   size_t duplicates = 0, unexpected = 0, wrong_label = 0, wrong_score = 0, frauds = 0;
   for (const Message& m : outcomes) {

@@ -88,7 +88,7 @@ TEST_CASE("pending outcomes mature in due order with what was served", "[unit]")
   CHECK(json ==
         "{\"id\":1,\"time\":86400000,\"card\":1001,\"score\":0.25099998712539673,\"flagged\":true,"
         "\"label\":1,\"version\":\"v2\",\"epoch\":0,\"canary\":false,\"challenger\":0,\"champion\":0,"
-        "\"amount\":10.5,\"partition\":4,\"offset\":1,\"x\":[1,0.5,-1]}");
+        "\"amount\":10.5,\"partition\":4,\"offset\":1,\"x\":[1,0.5,-1],\"segments\":[\"night-1\"]}");
 }
 
 TEST_CASE("an outcome is handed over once whether in memory staged or in the store", "[unit]") {
