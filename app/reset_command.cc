@@ -30,6 +30,12 @@ Footprint FootprintOf(const std::vector<config::PipelineSpec>& stages) {
     f.groups.push_back(stage.source.group);
     if (s > 0) f.topics.push_back(stage.source.topic);  // a repartition topic the previous stage wrote
     if (stage.runtime.changelog) f.topics.push_back(connectors::ChangelogTopic(stage));
+    for (const config::OperatorSpec& op : stage.operators) {  // the outcomes and the lifecycle's lease
+      const auto* score = std::get_if<config::ScoreSpec>(&op.params);
+      if (score == nullptr || score->outcomes.empty()) continue;
+      f.topics.insert(f.topics.end(), {score->outcomes, score->outcomes + ".lease"});
+      f.groups.insert(f.groups.end(), {score->outcomes + ".lifecycle", score->outcomes + ".reader"});
+    }
     f.state_dirs.push_back((std::filesystem::path(stage.runtime.state_dir) / stage.source.group).string());
   }
   return f;

@@ -268,7 +268,8 @@ Status ParseDocument(const YamlReader& r, const YAML::Node& root, PipelineSpec* 
     VIGIL_RETURN_IF_ERROR(ParseOperators(r, ops, RetrainDefaults(train, p->train), &p->operators));
   for (OperatorSpec& op : p->operators)
     if (auto* score = std::get_if<ScoreSpec>(&op.params); score != nullptr && score->outcomes.empty())
-      score->outcomes = p->source.group + "." + (p->source.topic.empty() ? "" : p->source.topic + ".") + "outcomes";
+      score->outcomes =
+          p->source.group + "." + (p->source.topic.empty() ? "" : p->source.topic + ".") + "outcomes";
   if (YAML::Node features = root["features"]) {
     VIGIL_RETURN_IF_ERROR(r.ExpectSeq(features, "features"));
     p->features_loc = r.Loc(features);

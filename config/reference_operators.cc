@@ -107,40 +107,41 @@ SectionDoc WindowOutputDoc() {
 
 SectionDoc ScoreOperatorDoc() {
   const ScoreSpec s;
-  return {Section::kScoreOperator,
-          "operators[]",
-          "`operators[]` with `type: score`",
-          "The registry's champion model scores the pipeline's `features` and writes the columns `SCORE`, "
-          "`DECISION` (`SCORE` ≥ threshold), `MODEL_VERSION` and `REASONS`. A promoted version is loaded and "
-          "verified off the hot path and swapped in between batches.",
-          {TypeKey("score"),
-           NameKey(),
-           {"registry", "string", "required",
-            "The models directory, relative to the pipeline file's folder; it needs a champion at start-up."},
-           {"threshold", "number", DocNumber(s.threshold), "`DECISION` is 1 when `SCORE` ≥ threshold."},
-           {"poll", "duration", DocDuration(s.poll_ms),
-            "How often the registry's `CHAMPION` is checked for a promotion; at least `10ms`."},
-           {"review_threshold", "number", "`threshold`", "Decisions with `SCORE` ≥ this carry `REASONS`."},
-           {"reasons", "integer", DocInt(s.reasons),
-            "Reason codes per flagged decision (the top feature contributions), 0..64; 0: none."},
-           {"reason_mode", "`approximate` | `exact`", DocString(s.reason_mode),
-            "How contributions are computed: Saabas, about one prediction's cost, or TreeSHAP (libxgboost's "
-            "`pred_contribs`)."},
-           {"monitor", "mapping", "off", "Drift and delayed-label performance gauges."},
-           {"feature_log", "string", DocString(s.feature_log),
-            "CSV file (relative to the pipeline file's folder) that receives, once each event's label is "
-            "due (`monitor.performance.label_delay_days` after its event time), the vector served for it, "
-            "its score, model version and label: the training table of `retrain`."},
-           {"outcomes", "string", "`<group>.<topic>.outcomes`",
-            "Kafka topic that receives each matured outcome as JSON (the vector served, score, version, "
-            "trial and label, once the label is due), in the same transaction as the events that matured "
-            "it. Pending outcomes live in the task's state (changelogged), so a restart or a rebalance "
-            "loses none. Written when outcomes are tracked (`monitor.performance`, `feature_log` or "
-            "`rollout`) and the source is Kafka; created if absent (any partition count will do). Over several "
-            "instances, the group's leader reads it to judge, monitor performance and log features for the "
-            "whole group."},
-           {"retrain", "mapping", "off", "Background retraining from `feature_log`."},
-           {"rollout", "mapping", "off", "Shadow or canary trial of candidate versions."}}};
+  return {
+      Section::kScoreOperator,
+      "operators[]",
+      "`operators[]` with `type: score`",
+      "The registry's champion model scores the pipeline's `features` and writes the columns `SCORE`, "
+      "`DECISION` (`SCORE` ≥ threshold), `MODEL_VERSION` and `REASONS`. A promoted version is loaded and "
+      "verified off the hot path and swapped in between batches.",
+      {TypeKey("score"),
+       NameKey(),
+       {"registry", "string", "required",
+        "The models directory, relative to the pipeline file's folder; it needs a champion at start-up."},
+       {"threshold", "number", DocNumber(s.threshold), "`DECISION` is 1 when `SCORE` ≥ threshold."},
+       {"poll", "duration", DocDuration(s.poll_ms),
+        "How often the registry's `CHAMPION` is checked for a promotion; at least `10ms`."},
+       {"review_threshold", "number", "`threshold`", "Decisions with `SCORE` ≥ this carry `REASONS`."},
+       {"reasons", "integer", DocInt(s.reasons),
+        "Reason codes per flagged decision (the top feature contributions), 0..64; 0: none."},
+       {"reason_mode", "`approximate` | `exact`", DocString(s.reason_mode),
+        "How contributions are computed: Saabas, about one prediction's cost, or TreeSHAP (libxgboost's "
+        "`pred_contribs`)."},
+       {"monitor", "mapping", "off", "Drift and delayed-label performance gauges."},
+       {"feature_log", "string", DocString(s.feature_log),
+        "CSV file (relative to the pipeline file's folder) that receives, once each event's label is "
+        "due (`monitor.performance.label_delay_days` after its event time), the vector served for it, "
+        "its score, model version and label: the training table of `retrain`."},
+       {"outcomes", "string", "`<group>.<topic>.outcomes`",
+        "Kafka topic that receives each matured outcome as JSON (the vector served, score, version, "
+        "trial and label, once the label is due), in the same transaction as the events that matured "
+        "it. Pending outcomes live in the task's state (changelogged), so a restart or a rebalance "
+        "loses none. Written when outcomes are tracked (`monitor.performance`, `feature_log` or "
+        "`rollout`) and the source is Kafka; created if absent (any partition count will do). Over several "
+        "instances, the group's leader reads it to judge, monitor performance and log features for the "
+        "whole group."},
+       {"retrain", "mapping", "off", "Background retraining from `feature_log`."},
+       {"rollout", "mapping", "off", "Shadow or canary trial of candidate versions."}}};
 }
 
 SectionDoc MonitorDoc() {

@@ -9,13 +9,18 @@
 namespace vigil::connectors {
 
 base::Result<std::unique_ptr<GroupLease>> GroupLease::Make(const config::KafkaSpec& kafka,
-                                                           const std::string& topic, const std::string& group) {
+                                                           const std::string& topic,
+                                                           const std::string& group) {
   VIGIL_RETURN_IF_ERROR(EnsureTopic(kafka, topic, 1, {}));
   std::unique_ptr<GroupLease> lease(new GroupLease());
   lease->topic_ = topic;
-  VIGIL_ASSIGN_OR_RETURN(rd_kafka_conf_t * conf,
-                         MakeKafkaConf(kafka, KafkaRole::kConsumer,
-                                       {{"group.id", group}, {"enable.auto.commit", "false"}}));
+  VIGIL_ASSIGN_OR_RETURN(
+      rd_kafka_conf_t * conf,
+      MakeKafkaConf(kafka, KafkaRole::kConsumer,
+                    {{"group.id", group},
+                     {"enable.auto.commit", "false"},
+                     // sticky: a member that joins or leaves moves no lease it does not hold
+                     {"partition.assignment.strategy", "cooperative-sticky"}}));
   rd_kafka_conf_set_rebalance_cb(conf, &GroupLease::Rebalance);
   rd_kafka_conf_set_opaque(conf, lease.get());
   char err[512];
@@ -36,8 +41,8 @@ base::Result<std::unique_ptr<GroupLease>> GroupLease::Make(const config::KafkaSp
 
 GroupLease::~GroupLease() { Close(); }
 
-void GroupLease::Rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions,
-                           void* opaque) {
+void GroupLease::Rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                           rd_kafka_topic_partition_list_t* partitions, void* opaque) {
   auto* lease = static_cast<GroupLease*>(opaque);
   const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {

@@ -2,8 +2,9 @@
 // GroupLease: one holder among the processes of a group, through Kafka's group membership. Every
 // process subscribes a consumer of group `group` to `topic`, a topic of one partition that nobody
 // writes: the group coordinator assigns that partition to exactly one member, which holds the lease
-// until the partition is revoked (a rebalance) or its session expires (a crash: session.timeout.ms
-// of the pipeline's `kafka: consumer:` settings). The model lifecycle uses it for the one instance
+// until it leaves or its session expires (a crash: session.timeout.ms of the pipeline's `kafka:
+// consumer:` settings). The assignment is cooperative-sticky: members that join or leave do not move
+// the lease from a holder that stays. The model lifecycle uses it for the one instance
 // that judges and promotes for the whole group (lifecycle/outcome_feed.h).
 //
 // Lifecycle: Make → Poll* (serves the group; call at least every max.poll.interval.ms) → Close or
@@ -24,8 +25,8 @@ class GroupLease {
  public:
   //! Creates `topic` (one partition) if needed and joins `group`. The lease is not held until a Poll
   //! has served the assignment.
-  static base::Result<std::unique_ptr<GroupLease>> Make(const config::KafkaSpec& kafka, const std::string& topic,
-                                                        const std::string& group);
+  static base::Result<std::unique_ptr<GroupLease>> Make(const config::KafkaSpec& kafka,
+                                                        const std::string& topic, const std::string& group);
   ~GroupLease();
   GroupLease(const GroupLease&) = delete;
   GroupLease& operator=(const GroupLease&) = delete;

@@ -22,8 +22,8 @@ PartitionList AllPartitions(const std::string& topic, int partitions) {
 
 }  // namespace
 
-base::Result<std::unique_ptr<TopicTail>> TopicTail::Make(const config::KafkaSpec& kafka, const std::string& topic,
-                                                         const std::string& group) {
+base::Result<std::unique_ptr<TopicTail>> TopicTail::Make(const config::KafkaSpec& kafka,
+                                                         const std::string& topic, const std::string& group) {
   VIGIL_ASSIGN_OR_RETURN(const int partitions, PartitionCount(kafka, topic));
   std::unique_ptr<TopicTail> tail(new TopicTail());
   tail->topic_ = topic;

@@ -23,8 +23,8 @@ namespace vigil::connectors {
 class TopicTail {
  public:
   //! Assigns every partition of `topic` (which must exist) at `group`'s committed offsets.
-  static base::Result<std::unique_ptr<TopicTail>> Make(const config::KafkaSpec& kafka, const std::string& topic,
-                                                       const std::string& group);
+  static base::Result<std::unique_ptr<TopicTail>> Make(const config::KafkaSpec& kafka,
+                                                       const std::string& topic, const std::string& group);
   ~TopicTail();
   TopicTail(const TopicTail&) = delete;
   TopicTail& operator=(const TopicTail&) = delete;

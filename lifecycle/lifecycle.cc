@@ -22,15 +22,16 @@ Lifecycle::~Lifecycle() { Stop(); }
 base::Status Lifecycle::Attach(const operators::ScoreBinding& binding,
                                std::shared_ptr<operators::ServingLink> link) {
   std::unique_ptr<OutcomeFeed> feed;
-  const bool outcomes = binding.spec.rollout.enabled || binding.spec.monitor.performance ||
-                        !binding.spec.feature_log.empty();
-  if (outcomes && binding.stage != nullptr && binding.stage->source.kind == config::SourceSpec::Kind::kKafka &&
-      !binding.spec.outcomes.empty()) {
+  const bool outcomes =
+      binding.spec.rollout.enabled || binding.spec.monitor.performance || !binding.spec.feature_log.empty();
+  if (outcomes && binding.stage != nullptr &&
+      binding.stage->source.kind == config::SourceSpec::Kind::kKafka && !binding.spec.outcomes.empty()) {
     auto made = OutcomeFeed::Make(binding.stage->kafka, binding.spec.outcomes, binding.features.size(), link);
     if (!made.ok()) return config::ConfigError(binding.loc, made.status().message());
     feed = std::move(made).value();
   }
-  VIGIL_ASSIGN_OR_RETURN(std::unique_ptr<ModelWatcher> watcher, ModelWatcher::Make(binding, link, feed.get()));
+  VIGIL_ASSIGN_OR_RETURN(std::unique_ptr<ModelWatcher> watcher,
+                         ModelWatcher::Make(binding, link, feed.get()));
   std::lock_guard lock(mu_);
   if (stopped_) return base::Status::OK();
   if (OutcomeFeed* f = feed.get()) {

@@ -37,11 +37,11 @@ bool OutcomeFeed::Parse(std::string_view json, int32_t partition) {
   int64_t label = 0, epoch = 0;
   std::string_view version;
   simdjson::dom::array x;
-  if (doc["id"].get(e.id) || doc["time"].get(e.time_ms) || doc["card"].get(e.card) || doc["score"].get(score) ||
-      doc["flagged"].get(e.flagged) || doc["label"].get(label) || doc["version"].get(version) ||
-      doc["epoch"].get(epoch) || doc["canary"].get(e.canary) || doc["challenger"].get(challenger) ||
-      doc["champion"].get(champion) || doc["amount"].get(e.amount) || doc["offset"].get(e.offset) ||
-      doc["x"].get(x) || x.size() != width_)
+  if (doc["id"].get(e.id) || doc["time"].get(e.time_ms) || doc["card"].get(e.card) ||
+      doc["score"].get(score) || doc["flagged"].get(e.flagged) || doc["label"].get(label) ||
+      doc["version"].get(version) || doc["epoch"].get(epoch) || doc["canary"].get(e.canary) ||
+      doc["challenger"].get(challenger) || doc["champion"].get(champion) || doc["amount"].get(e.amount) ||
+      doc["offset"].get(e.offset) || doc["x"].get(x) || x.size() != width_)
     return false;
   e.score = static_cast<float>(score);
   e.label = static_cast<int>(label);
@@ -91,7 +91,8 @@ void OutcomeFeed::Tick() {
     tail_ = std::move(tail).value();
     terms_.fetch_add(1, std::memory_order_acq_rel);
     leader_.store(true, std::memory_order_release);
-    spdlog::info("lifecycle: this instance leads: it judges on the outcomes of every partition ('{}')", topic_);
+    spdlog::info("lifecycle: this instance leads: it judges on the outcomes of every partition ('{}')",
+                 topic_);
   }
   events_.clear();
   versions_.clear();
@@ -106,7 +107,8 @@ void OutcomeFeed::Tick() {
     tail_.reset();
     return;
   }
-  if (malformed > 0) spdlog::warn("lifecycle: {} records of '{}' are not outcomes: skipped", malformed, topic_);
+  if (malformed > 0)
+    spdlog::warn("lifecycle: {} records of '{}' are not outcomes: skipped", malformed, topic_);
   if (*read == 0) return;
   // The judge's trial outcomes, the monitor's performance, the feature log: the whole group's.
   link_->AddTrialOutcomes(events_, /*from_group=*/true);
@@ -118,8 +120,8 @@ void OutcomeFeed::Tick() {
     rows_.clear();
     for (size_t i = 0; i < events_.size(); ++i) {
       const operators::ScoredEvent& e = events_[i];
-      rows_.push_back(operators::LogRow{e.id, e.time_ms, e.card, e.score, e.label, inputs_.data() + i * width_,
-                                        &versions_[i], e.partition, e.offset});
+      rows_.push_back(operators::LogRow{e.id, e.time_ms, e.card, e.score, e.label,
+                                        inputs_.data() + i * width_, &versions_[i], e.partition, e.offset});
     }
     base::Status st = log->Append(rows_);
     if (st.ok()) st = log->Flush();

@@ -12,11 +12,14 @@
 // feature log (the retraining table) from them: the whole group's. The other instances only score:
 // their watchers follow CHAMPION and CANDIDATE, and neither judge nor write the registry, and their
 // retraining workers wait (Lifecycle::Leads). A leader that crashes between a read and its commit
-// leaves those outcomes to the next, which logs them again (at least once in the feature log). When the leader goes (a crash: after the
-// session timeout), another takes the lease and its judge starts the trial's comparison over.
+// leaves those outcomes to the next, which logs them again (at least once in the feature log). When the
+// leader goes (a crash: after the session timeout), another takes the lease and its judge starts the trial's
+// comparison over.
 //
 // Lifecycle: Make → Tick* (its own periodic thread) → destroyed (leaves the group). Thread-safety:
 // leader() and terms() from any thread; Tick from one.
+
+#include <simdjson.h>
 
 #include <atomic>
 #include <cstdint>
@@ -24,8 +27,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <simdjson.h>
 
 #include "base/status.h"
 #include "config/pipeline_config.h"
@@ -43,8 +44,9 @@ class OutcomeFeed {
   //! Joins the lease's group for `link`'s score operator, whose outcomes go to `topic`; the link
   //! takes its trial outcomes from the group from now on.
   //! `width`: the served vector's length (the pipeline's features).
-  static base::Result<std::unique_ptr<OutcomeFeed>> Make(const config::KafkaSpec& kafka, const std::string& topic,
-                                                         size_t width, std::shared_ptr<operators::ServingLink> link);
+  static base::Result<std::unique_ptr<OutcomeFeed>> Make(const config::KafkaSpec& kafka,
+                                                         const std::string& topic, size_t width,
+                                                         std::shared_ptr<operators::ServingLink> link);
   ~OutcomeFeed();
   OutcomeFeed(const OutcomeFeed&) = delete;
   OutcomeFeed& operator=(const OutcomeFeed&) = delete;

@@ -47,24 +47,6 @@ int64_t NowMs() {
       .count();
 }
 
-//! Copies the first `bytes` of `from` to `to`.
-base::Status CopyPrefix(const std::string& from, const std::string& to, uint64_t bytes) {
-  std::ifstream in(from, std::ios::binary);
-  std::ofstream out(to, std::ios::binary | std::ios::trunc);
-  if (!in || !out) return base::IoError(fmt::format("cannot copy {} to {}", from, to));
-  std::vector<char> buffer(kReadChunk);
-  while (bytes > 0 && in) {
-    in.read(buffer.data(), static_cast<std::streamsize>(std::min<uint64_t>(bytes, buffer.size())));
-    const auto got = static_cast<uint64_t>(in.gcount());
-    out.write(buffer.data(), static_cast<std::streamsize>(got));
-    bytes -= got;
-    if (got == 0) break;
-  }
-  out.close();
-  if (bytes != 0 || !out) return base::IoError(fmt::format("cannot copy {} to {}", from, to));
-  return base::Status::OK();
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -73,13 +55,28 @@ base::Status CopyPrefix(const std::string& from, const std::string& to, uint64_t
 FeatureLogTail::FeatureLogTail(std::string path, std::string time_column)
     : path_(std::move(path)), time_column_(std::move(time_column)) {}
 
-base::Status FeatureLogTail::OnLine(std::string_view line) {
+std::optional<int64_t> FeatureLogTail::TimeOf(std::string_view line) const {
+  size_t pos = 0;
+  for (int i = 0; i < time_index_ && pos != std::string_view::npos; ++i) {
+    pos = line.find(',', pos);
+    if (pos != std::string_view::npos) ++pos;
+  }
+  if (pos == std::string_view::npos) return std::nullopt;
+  int64_t time = 0;
+  const size_t end = std::min(line.find(',', pos), line.size());
+  const auto [ptr, ec] = std::from_chars(line.data() + pos, line.data() + end, time);
+  if (ec != std::errc() || ptr != line.data() + end) return std::nullopt;
+  return time;
+}
+
+base::Status FeatureLogTail::OnLine(std::string_view line, uint64_t at) {
   if (time_index_ < 0) {
     int index = 0;
     for (size_t pos = 0; pos <= line.size(); ++index) {
       const size_t comma = std::min(line.find(',', pos), line.size());
       if (line.substr(pos, comma - pos) == time_column_) {
         time_index_ = index;
+        header_bytes_ = at + line.size() + 1;
         return base::Status::OK();
       }
       pos = comma + 1;
@@ -87,26 +84,16 @@ base::Status FeatureLogTail::OnLine(std::string_view line) {
     return base::Corruption(fmt::format("{}: the header has no column {}", path_, time_column_));
   }
   if (line.empty()) return base::Status::OK();
-  size_t pos = 0;
-  for (int i = 0; i < time_index_ && pos != std::string_view::npos; ++i) {
-    pos = line.find(',', pos);
-    if (pos != std::string_view::npos) ++pos;
-  }
   ++rows_;
-  int64_t time = 0;
-  if (pos == std::string_view::npos) {
+  const std::optional<int64_t> time = TimeOf(line);
+  if (!time) {
     ++bad_rows_;
     return base::Status::OK();
   }
-  const size_t end = std::min(line.find(',', pos), line.size());
-  const auto [ptr, ec] = std::from_chars(line.data() + pos, line.data() + end, time);
-  if (ec != std::errc() || ptr != line.data() + end) {
-    ++bad_rows_;
-    return base::Status::OK();
-  }
-  newest_ms_ = std::max(newest_ms_.value_or(time), time);
-  oldest_ms_ = std::min(oldest_ms_.value_or(time), time);
-  times_.push_back(time);
+  newest_ms_ = std::max(newest_ms_.value_or(*time), *time);
+  oldest_ms_ = std::min(oldest_ms_.value_or(*time), *time);
+  times_.push_back(*time);
+  offsets_.push_back(at);
   return base::Status::OK();
 }
 
@@ -136,7 +123,7 @@ base::Result<size_t> FeatureLogTail::Poll() {
     carry.append(buffer.data(), got);
     size_t start = 0;
     for (size_t nl = carry.find('\n'); nl != std::string::npos; nl = carry.find('\n', start)) {
-      st = OnLine(std::string_view(carry).substr(start, nl - start));
+      st = OnLine(std::string_view(carry).substr(start, nl - start), offset_);
       if (!st.ok()) break;
       offset_ += nl + 1 - start;
       start = nl + 1;
@@ -153,7 +140,39 @@ int64_t FeatureLogTail::CountRows(int64_t start_ms, int64_t end_ms) const {
 }
 
 void FeatureLogTail::ForgetBefore(int64_t ms) {
-  std::erase_if(times_, [ms](int64_t t) { return t < ms; });
+  size_t kept = 0;
+  for (size_t i = 0; i < times_.size(); ++i) {
+    if (times_[i] < ms) continue;
+    times_[kept] = times_[i];
+    offsets_[kept++] = offsets_[i];
+  }
+  times_.resize(kept);
+  offsets_.resize(kept);
+}
+
+base::Status FeatureLogTail::CopyWindow(const std::string& to, int64_t start_ms, int64_t end_ms) const {
+  // Only from the first remembered row of the window on: what comes before was forgotten or is older.
+  uint64_t from = offset_;
+  for (size_t i = 0; i < times_.size(); ++i)
+    if (times_[i] >= start_ms && times_[i] < end_ms) from = std::min(from, offsets_[i]);
+  std::ifstream in(path_, std::ios::binary);
+  std::ofstream out(to, std::ios::binary | std::ios::trunc);
+  if (!in || !out || time_index_ < 0) return base::IoError(fmt::format("cannot copy {} to {}", path_, to));
+  std::string header(header_bytes_, '\0');
+  in.read(header.data(), static_cast<std::streamsize>(header.size()));
+  out.write(header.data(), static_cast<std::streamsize>(header.size()));
+  in.seekg(static_cast<std::streamoff>(from));
+  std::string line;
+  for (uint64_t at = from; at < offset_ && std::getline(in, line); at += line.size() + 1) {
+    const std::optional<int64_t> time = TimeOf(line);
+    if (!time || *time < start_ms || *time >= end_ms) continue;
+    out.write(line.data(), static_cast<std::streamsize>(line.size()));
+    out.put('\n');
+  }
+  out.close();
+  if (!in.good() && !in.eof()) return base::IoError(fmt::format("cannot read {}", path_));
+  if (!out) return base::IoError(fmt::format("cannot write {}", to));
+  return base::Status::OK();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -304,7 +323,7 @@ void Retrainer::TrainAsOf(int64_t point_ms, const std::string& trigger, const st
       (fs::temp_directory_path() / fmt::format("vigil-retrain-{}-{}.csv", ::getpid(), NowMs())).string();
   request.table = snapshot;
   base::Result<TrainOutcome> outcome = base::IoError("no snapshot");
-  if (base::Status st = CopyPrefix(score_.feature_log, snapshot, tail_.offset()); !st.ok()) {
+  if (base::Status st = tail_.CopyWindow(snapshot, train_start, point_ms); !st.ok()) {
     outcome = st;
   } else if (spec.search > 0) {
     outcome = Search(request);

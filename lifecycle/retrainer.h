@@ -25,9 +25,11 @@
 // (lifecycle/train_search.h): N trials, each logged and recorded (trigger "search"), stopped early once
 // `search_budget` of wall time is spent; the best so far is registered under the trigger's run.
 //
-// Isolation from scoring: the worker only reads the log file (appended by the score operator) and
-// writes the registry; it takes no lock the pipeline's workers take. It trains on a snapshot of the
-// log's complete lines (a temporary copy), so a row being written is never read half-way.
+// Isolation from scoring: the worker only reads the log file (appended by the score operator, or over
+// a group by the lifecycle's leader from the outcomes topic) and writes the registry; it takes no lock
+// the pipeline's workers take. It trains on a snapshot of one window of the log's complete lines (a
+// temporary copy of the rows of the training and validation windows, read from the first of them on:
+// never the whole history), so a row being written is never read half-way.
 
 #include <atomic>
 #include <condition_variable>
@@ -81,10 +83,16 @@ class FeatureLogTail {
   int64_t CountRows(int64_t start_ms, int64_t end_ms) const;
   //! Forgets the event times before `ms` (rows no later window will count).
   void ForgetBefore(int64_t ms);
+  //! Writes to `to` the header and the rows read so far with event time in [start_ms, end_ms): a
+  //! training table of one window. Reads the file from the first remembered row of that window only,
+  //! never the history before it.
+  base::Status CopyWindow(const std::string& to, int64_t start_ms, int64_t end_ms) const;
 
  private:
-  //! Handles one complete line (no '\n').
-  base::Status OnLine(std::string_view line);
+  //! Handles one complete line (no '\n') that starts at byte `at`.
+  base::Status OnLine(std::string_view line, uint64_t at);
+  //! The line's event time, if its time cell is an integer.
+  std::optional<int64_t> TimeOf(std::string_view line) const;
 
   std::string path_;                  //!< The log file.
   std::string time_column_;           //!< Name of the event-time column.
@@ -95,6 +103,8 @@ class FeatureLogTail {
   std::optional<int64_t> newest_ms_;  //!< Newest event time read.
   std::optional<int64_t> oldest_ms_;  //!< Oldest event time read.
   std::vector<int64_t> times_;        //!< Event times of remembered rows, in file order.
+  std::vector<uint64_t> offsets_;     //!< Where each remembered row starts in the file.
+  uint64_t header_bytes_ = 0;         //!< The header line's length, with its '\n'.
 };
 
 //! The retraining worker. Lifecycle: Start (after the pipeline's runtime is made) starts its thread;

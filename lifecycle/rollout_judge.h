@@ -57,12 +57,12 @@ struct RolloutVerdict {
   double candidate = 0;  //!< The candidate's.
   //! Once decided: candidate - champion, and its confidence interval (NaN while waiting).
   double difference = 0, low = 0, high = 0;
-  double confidence = 0;  //!< The interval's confidence (the spec's).
-  double margin = 0;      //!< The lift the lower bound had to exceed (the spec's).
-  int resamples = 0;      //!< Bootstrap resamples behind the interval; 0 while waiting.
-  int64_t events = 0;     //!< Events compared (each with both versions' scores).
-  int64_t frauds = 0;     //!< Among them, frauds.
-  int64_t cards = 0;      //!< Distinct cards among them (the resampling unit).
+  double confidence = 0;   //!< The interval's confidence (the spec's).
+  double margin = 0;       //!< The lift the lower bound had to exceed (the spec's).
+  int resamples = 0;       //!< Bootstrap resamples behind the interval; 0 while waiting.
+  int64_t events = 0;      //!< Events compared (each with both versions' scores).
+  int64_t frauds = 0;      //!< Among them, frauds.
+  int64_t cards = 0;       //!< Distinct cards among them (the resampling unit).
   int64_t partitions = 0;  //!< Distinct input partitions the trial's events came from.
   //! One line for logs and the run record, e.g. "average_precision 0.7100 (v3) vs champion 0.6500
   //! (v2): difference +0.0600, 95% CI [+0.0210, +0.0970] ...".

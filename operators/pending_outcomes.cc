@@ -15,8 +15,8 @@
 namespace vigil::operators {
 namespace {
 
-constexpr uint8_t kFormat = 1;        // the value's layout, first byte
-constexpr size_t kScanChunk = 256;    // store records read per Scan call
+constexpr uint8_t kFormat = 1;      // the value's layout, first byte
+constexpr size_t kScanChunk = 256;  // store records read per Scan call
 constexpr uint64_t kSign = uint64_t{1} << 63;
 
 uint64_t Ordered(int64_t v) { return static_cast<uint64_t>(v) ^ kSign; }
@@ -76,7 +76,8 @@ void PendingOutcomes::Add(const ScoredEvent& e, std::string_view version, const 
   const size_t segment_count = std::min(segments.size(), kMaxSegmentColumns);
   Append(Header{e.id, e.time_ms, e.card, e.offset, e.amount, e.score, e.challenger, e.champion, e.epoch,
                 static_cast<uint8_t>(e.flagged), static_cast<uint8_t>(e.canary),
-                static_cast<uint8_t>(segment_count), static_cast<uint16_t>(std::min<size_t>(version.size(), 65535))},
+                static_cast<uint8_t>(segment_count),
+                static_cast<uint16_t>(std::min<size_t>(version.size(), 65535))},
          &buf);
   buf.append(version.substr(0, 65535));
   buf.append(reinterpret_cast<const char*>(inputs), width_ * sizeof(float));
@@ -120,8 +121,8 @@ base::Status PendingOutcomes::Mature(int64_t through, std::vector<OutcomeView>* 
     std::optional<std::string> cursor = from;
     bool done = false;
     while (!done) {
-      VIGIL_RETURN_IF_ERROR(store_->Scan(
-          table_, "", &cursor, kScanChunk, [&](std::string_view key, std::string_view value) {
+      VIGIL_RETURN_IF_ERROR(
+          store_->Scan(table_, "", &cursor, kScanChunk, [&](std::string_view key, std::string_view value) {
             if (done || key.size() != 16) return;
             const uint64_t d = GetBigEndian(key.data()), order = GetBigEndian(key.data() + 8);
             if (d > due) {
@@ -129,8 +130,8 @@ base::Status PendingOutcomes::Mature(int64_t through, std::vector<OutcomeView>* 
               return;
             }
             if (InStaged(d, order)) return;
-            matured_.push_back({d, order, 2, static_cast<uint32_t>(scanned_.size()),
-                                static_cast<uint32_t>(value.size())});
+            matured_.push_back(
+                {d, order, 2, static_cast<uint32_t>(scanned_.size()), static_cast<uint32_t>(value.size())});
             scanned_.append(value);
             delete_.emplace_back(d, order);
           }));
@@ -138,8 +139,9 @@ base::Status PendingOutcomes::Mature(int64_t through, std::vector<OutcomeView>* 
     }
     through_ = through;
   }
-  std::sort(matured_.begin(), matured_.end(),
-            [](const Matured& a, const Matured& b) { return std::tie(a.due, a.order) < std::tie(b.due, b.order); });
+  std::sort(matured_.begin(), matured_.end(), [](const Matured& a, const Matured& b) {
+    return std::tie(a.due, a.order) < std::tie(b.due, b.order);
+  });
   inputs_.resize(matured_.size() * width_);
   out->resize(matured_.size());
   for (size_t i = 0; i < matured_.size(); ++i) {

@@ -64,9 +64,9 @@ class ScoreState final : public engine::OperatorState {
   FeatureLog* log = nullptr;
   engine::OutBatch* side = nullptr;  //!< The stage's side output: the outcomes topic.
   std::unique_ptr<PendingOutcomes> pending;
-  std::vector<OutcomeView> views;         //!< The batch's matured outcomes.
-  std::vector<ScoredEvent> matured;       //!< The same, labelled.
-  std::vector<std::string> versions;      //!< Their versions (the feature log's rows point here).
+  std::vector<OutcomeView> views;     //!< The batch's matured outcomes.
+  std::vector<ScoredEvent> matured;   //!< The same, labelled.
+  std::vector<std::string> versions;  //!< Their versions (the feature log's rows point here).
   std::vector<LogRow> log_rows;
   std::vector<std::string> segment_text;  //!< Segment column values, row-major.
   void Flush() override {
@@ -98,9 +98,9 @@ class ScoreOperator final : public engine::Operator {
     state->log = log_.get();
     state->side = ctx.side_output;
     if (track_outcomes_ && ctx.labels != nullptr)
-      state->pending = std::make_unique<PendingOutcomes>(
-          ctx.store, table_, feature_columns_.size(),
-          int64_t{spec_.monitor.label_delay_days} * base::kMsPerDay);
+      state->pending =
+          std::make_unique<PendingOutcomes>(ctx.store, table_, feature_columns_.size(),
+                                            int64_t{spec_.monitor.label_delay_days} * base::kMsPerDay);
     return std::unique_ptr<engine::OperatorState>(std::move(state));
   }
 
@@ -285,7 +285,7 @@ class ScoreOperator final : public engine::Operator {
   ScoreMonitor* const monitor_;              // link_'s; null without `monitor:` or a lifecycle
   std::shared_ptr<FeatureLog> log_;          // null without `feature_log:`; also the link's
   bool track_outcomes_ = false;              // events wait for their labels (performance, trial or log)
-  engine::TableId table_ = 0;  // where the pending outcomes live in each task's store
+  engine::TableId table_ = 0;                // where the pending outcomes live in each task's store
   int id_column_ = -1, card_column_ = -1;
   int amount_column_ = -1;            // the monitor's amount bands; -1: none
   std::vector<int> segment_columns_;  // the monitor's categorical segment columns (with a monitor)
@@ -363,8 +363,8 @@ base::Result<std::unique_ptr<engine::Operator>> MakeScore(engine::BindContext& c
                                             lifecycle != nullptr && spec.rollout.enabled);
   link->set_feature_log(log);
   if (lifecycle != nullptr)
-    VIGIL_RETURN_IF_ERROR(
-        lifecycle->Attach({spec, ctx.spec.loc, features, ctx.pipeline.name, ctx.metrics, &ctx.pipeline}, link));
+    VIGIL_RETURN_IF_ERROR(lifecycle->Attach(
+        {spec, ctx.spec.loc, features, ctx.pipeline.name, ctx.metrics, &ctx.pipeline}, link));
   auto op = std::make_unique<ScoreOperator>(ctx.spec.name, spec, std::move(columns), *score, *decision,
                                             *version, *reasons, std::move(link));
   // Matured outcomes go to the outcomes topic, written with the stage's outputs (engine side output).

@@ -53,11 +53,11 @@ struct ScoredEvent {
   bool flagged = false;  //!< Its decision.
   int label = 0;         //!< 1 fraud, 0 genuine or unknown.
   // During a rollout (lifecycle/rollout_judge.h):
-  uint32_t epoch = 0;    //!< The rollout it was scored in; 0 = none.
-  bool canary = false;   //!< The candidate decided it (canary); `score` is then the candidate's.
-  float challenger = 0;  //!< The candidate's score (rollout only).
-  float champion = 0;    //!< Canary: the champion's score of the event, which it did not decide.
-  int64_t offset = -1;   //!< Source offset of the event (feature log).
+  uint32_t epoch = 0;      //!< The rollout it was scored in; 0 = none.
+  bool canary = false;     //!< The candidate decided it (canary); `score` is then the candidate's.
+  float challenger = 0;    //!< The candidate's score (rollout only).
+  float champion = 0;      //!< Canary: the champion's score of the event, which it did not decide.
+  int64_t offset = -1;     //!< Source offset of the event (feature log).
   int32_t partition = -1;  //!< Source partition of the event (set once matured).
   // With performance segments (config::SegmentsSpec):
   double amount = 0;  //!< The amount column's value (amount bands).

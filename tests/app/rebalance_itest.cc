@@ -249,6 +249,7 @@ void StopWhenAllCommitted(const std::vector<Instance>& instances, const std::vec
   // The second stage follows: wait for its decisions (read_committed; the killed instance's open
   // transaction holds them back until the broker aborts it, transaction.timeout.ms).
   const size_t decided = ConsumeAll(n.decisions, transactions, std::chrono::seconds(150)).size();
+  if (decided < transactions) UNSCOPED_INFO("the logs after the wait:\n" << Logs(instances));
   INFO("decisions " << decided << " of " << transactions);
   REQUIRE(decided >= transactions);
   for (Instance* s : survivors) s->child->Signal(SIGTERM);

@@ -51,6 +51,30 @@ TEST_CASE("FeatureLogTail follows a growing log: newest time and complete lines 
   CHECK(tail.newest_ms() == 500);
 }
 
+TEST_CASE("FeatureLogTail copies one window of the log, from its first row on", "[app]") {
+  const std::string dir = testing::TempDir("vigil-tail");
+  const std::string path = dir + "/features.csv";
+  std::string log = "TRANSACTION_ID,TX_TIME_MS,F1\n";
+  for (int day = 0; day < 100; ++day)  // a day's rows, the last one a little out of order
+    log += std::to_string(2 * day) + "," + std::to_string(day * 1000 + 10) + ",0.5\n" +
+           std::to_string(2 * day + 1) + "," + std::to_string(day * 1000) + ",0.25\n";
+  std::ofstream(path) << log << "200,99999,0.5";  // a row still being written
+  FeatureLogTail tail(path);
+  REQUIRE(tail.Poll().ok());
+  REQUIRE(tail.rows() == 200);
+  tail.ForgetBefore(90'000);  // the history before day 90 is forgotten: never read again
+  {  // day 10's first row, rewritten in place with a time inside the window: not read, not copied
+    std::fstream f(path, std::ios::in | std::ios::out);
+    f.seekp(static_cast<std::streamoff>(log.find("\n20,10010,0.5\n") + 1));
+    f << "20,95500,0.5";
+  }
+  REQUIRE(tail.CopyWindow(dir + "/window.csv", 95'000, 97'000).ok());
+  CHECK(testing::ReadFile(dir + "/window.csv") ==
+        "TRANSACTION_ID,TX_TIME_MS,F1\n190,95010,0.5\n191,95000,0.25\n192,96010,0.5\n193,96000,0.25\n");
+  REQUIRE(tail.CopyWindow(dir + "/empty.csv", 200'000, 300'000).ok());
+  CHECK(testing::ReadFile(dir + "/empty.csv") == "TRANSACTION_ID,TX_TIME_MS,F1\n");
+}
+
 TEST_CASE("FeatureLogTail refuses a log without the time column", "[app]") {
   const std::string path = testing::TempDir("vigil-tail") + "/other.csv";
   std::ofstream(path) << "A,B\n1,2\n";

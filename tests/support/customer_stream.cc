@@ -88,8 +88,8 @@ CustomerStream MakeCustomerStream(const std::string& dir, const CustomerStreamOp
   std::ifstream in(dir + "/tx.jsonl");
   for (std::string line; std::getline(in, line);) {
     simdjson::dom::element doc = parser.parse(line);
-    StreamTransaction t{int64_t(doc["TRANSACTION_ID"]), int64_t(doc["CUSTOMER_ID"]), int64_t(doc["TX_TIME_MS"]),
-                        static_cast<int>(int64_t(doc["TX_FRAUD"]))};
+    StreamTransaction t{int64_t(doc["TRANSACTION_ID"]), int64_t(doc["CUSTOMER_ID"]),
+                        int64_t(doc["TX_TIME_MS"]), static_cast<int>(int64_t(doc["TX_FRAUD"]))};
     s.transactions[t.id] = t;
     s.tx_messages.push_back(Message{std::to_string(t.customer), line, -1, -1, t.time_ms});
   }
@@ -97,7 +97,8 @@ CustomerStream MakeCustomerStream(const std::string& dir, const CustomerStreamOp
   for (std::string line; std::getline(labels, line);) {
     simdjson::dom::element doc = parser.parse(line);
     const StreamTransaction& t = s.transactions.at(int64_t(doc["TRANSACTION_ID"]));
-    s.label_messages.push_back(Message{std::to_string(t.customer), line, -1, -1, int64_t(doc["LABEL_TIME_MS"])});
+    s.label_messages.push_back(
+        Message{std::to_string(t.customer), line, -1, -1, int64_t(doc["LABEL_TIME_MS"])});
   }
   REQUIRE(!s.transactions.empty());
   return s;
@@ -106,10 +107,10 @@ CustomerStream MakeCustomerStream(const std::string& dir, const CustomerStreamOp
 void TrainVersion(const CustomerStream& s, const std::string& train_args) {
   const std::string vigil = VigilBinary() + " --log-level warn";
   if (!std::filesystem::exists(s.dir + "/table.csv"))
-    REQUIRE(Shell(vigil + " replay " + s.dir + "/pipeline.yaml --events " + s.dir + "/tx.jsonl --labels " + s.dir +
-                  "/labels.jsonl --no-score --out " + s.dir + "/table.csv > /dev/null") == 0);
-  REQUIRE(Shell(vigil + " train " + s.dir + "/pipeline.yaml --table " + s.dir + "/table.csv --models-dir " + s.dir +
-                "/models " + train_args + " > /dev/null") == 0);
+    REQUIRE(Shell(vigil + " replay " + s.dir + "/pipeline.yaml --events " + s.dir + "/tx.jsonl --labels " +
+                  s.dir + "/labels.jsonl --no-score --out " + s.dir + "/table.csv > /dev/null") == 0);
+  REQUIRE(Shell(vigil + " train " + s.dir + "/pipeline.yaml --table " + s.dir + "/table.csv --models-dir " +
+                s.dir + "/models " + train_args + " > /dev/null") == 0);
 }
 
 }  // namespace vigil::testing

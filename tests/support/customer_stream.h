@@ -23,12 +23,12 @@ struct StreamTransaction {
 
 //! What MakeCustomerStream made.
 struct CustomerStream {
-  std::string dir;                               //!< Holds tx.jsonl, labels.jsonl, pipeline.yaml, models/.
-  std::string tx, labels, decisions, dlq;        //!< Topics (created with the stream's partitions).
-  std::string group;                             //!< The pipeline's consumer group.
+  std::string dir;                         //!< Holds tx.jsonl, labels.jsonl, pipeline.yaml, models/.
+  std::string tx, labels, decisions, dlq;  //!< Topics (created with the stream's partitions).
+  std::string group;                       //!< The pipeline's consumer group.
   std::map<int64_t, StreamTransaction> transactions;  //!< By id.
-  std::vector<Message> tx_messages;              //!< In file order, timestamp = event time.
-  std::vector<Message> label_messages;           //!< In file order, timestamp = label time.
+  std::vector<Message> tx_messages;                   //!< In file order, timestamp = event time.
+  std::vector<Message> label_messages;                //!< In file order, timestamp = label time.
 };
 
 //! Options of MakeCustomerStream; each states its default.

@@ -176,7 +176,8 @@ void Produce(const std::string& topic, const std::vector<Message>& messages) {
   Set(conf, "bootstrap.servers", Bootstrap());
   Set(conf, "message.max.bytes", kMaxMessageBytes);
   Set(conf, "acks", "all");
-  Set(conf, "message.timeout.ms", "30000");
+  // A loaded broker may take minutes for a large batch: a record gives up after 5 minutes only.
+  Set(conf, "message.timeout.ms", "300000");
   Set(conf, "partitioner", "murmur2_random");  // the Java clients' and vigil's default
   char err[512];
   rd_kafka_t* raw = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
@@ -207,7 +208,7 @@ void Produce(const std::string& topic, const std::vector<Message>& messages) {
     }
     rd_kafka_poll(producer.get(), 0);
   }
-  rd_kafka_resp_err_t flush_err = rd_kafka_flush(producer.get(), 30000);
+  rd_kafka_resp_err_t flush_err = rd_kafka_flush(producer.get(), 310'000);
   if (flush_err != RD_KAFKA_RESP_ERR_NO_ERROR || reports.delivered != messages.size()) {
     FAIL("Produce to " << topic << " on " << Bootstrap() << ": " << reports.delivered << " of "
                        << messages.size() << " delivered; "

@@ -42,7 +42,7 @@ void CreateTopic(const std::string& name, int partitions,
                  const std::map<std::string, std::string>& configs = {});
 
 //! Produces `messages` to `topic` (acks=all) and flushes; fails the test unless every one is
-//! delivered within 30 s.
+//! delivered (a record gives up after 5 minutes: a loaded broker is slow, not gone).
 void Produce(const std::string& topic, const std::vector<Message>& messages);
 
 //! Reads `topic` from the beginning of every partition, with assign() (no consumer group, nothing
