@@ -200,16 +200,29 @@ Kill KillInFlight(Instance& victim, const Names& n) {
   return kill;
 }
 
+//! Restarts the survivors that exited, as a supervisor would: a broker that stalls on a loaded machine
+//! can expire their group sessions, and an exactly-once commit in an expired generation is fatal. The
+//! verdict (exactly once, exact features) holds across such restarts.
+void Supervise(const std::string& dir, const std::vector<Instance*>& survivors) {
+  for (Instance* s : survivors) {
+    const int code = s->child->Wait(std::chrono::milliseconds(0));
+    if (code == -1) continue;
+    std::printf("rebalance: %s exited (%d); restarted\n", s->id.c_str(), code);
+    RestartInstance(dir, *s);
+  }
+}
+
 //! Waits until the survivors own every partition of both stages and have restored each of `moved`
 //! since the kill (their logs from `log_at_kill` on); returns the changes restored for each moved
 //! partition, by (stage, partition).
 std::map<std::pair<std::string, int>, int64_t> WaitForTakeover(
-    const std::vector<Instance>& instances, const std::vector<Instance*>& survivors, const Ownership& moved,
-    std::map<const Instance*, size_t>& log_at_kill) {
+    const std::string& dir, const std::vector<Instance>& instances, const std::vector<Instance*>& survivors,
+    const Ownership& moved, std::map<const Instance*, size_t>& log_at_kill) {
   std::map<std::pair<std::string, int>, int64_t> restored;
   size_t moved_count = 0;
   for (const auto& [stage, partitions] : moved) moved_count += partitions.size();
   const bool taken = WaitFor(std::chrono::seconds(90), [&] {
+    Supervise(dir, survivors);
     Ownership all;
     restored.clear();
     for (const Instance* s : survivors) {
@@ -237,10 +250,12 @@ std::map<std::pair<std::string, int>, int64_t> WaitForTakeover(
 }
 
 //! Once the group has committed every transaction, stops the survivors with SIGTERM (drain, commit).
-void StopWhenAllCommitted(const std::vector<Instance>& instances, const std::vector<Instance*>& survivors,
-                          const Names& n, size_t transactions) {
-  const bool all_committed =
-      WaitFor(std::chrono::seconds(120), [&] { return Consumed(n) == static_cast<int64_t>(transactions); });
+void StopWhenAllCommitted(const std::string& dir, const std::vector<Instance>& instances,
+                          const std::vector<Instance*>& survivors, const Names& n, size_t transactions) {
+  const bool all_committed = WaitFor(std::chrono::seconds(120), [&] {
+    Supervise(dir, survivors);
+    return Consumed(n) == static_cast<int64_t>(transactions);
+  });
   INFO(Logs(instances));
   {
     INFO("committed " << Consumed(n) << " of " << transactions);
@@ -248,7 +263,12 @@ void StopWhenAllCommitted(const std::vector<Instance>& instances, const std::vec
   }
   // The second stage follows: wait for its decisions (read_committed; the killed instance's open
   // transaction holds them back until the broker aborts it, transaction.timeout.ms).
-  const size_t decided = ConsumeAll(n.decisions, transactions, std::chrono::seconds(150)).size();
+  size_t decided = 0;
+  (void)WaitFor(std::chrono::seconds(150), [&] {
+    Supervise(dir, survivors);
+    decided = ConsumeAll(n.decisions, transactions, std::chrono::seconds(10)).size();
+    return decided >= transactions;
+  });
   if (decided < transactions) UNSCOPED_INFO("the logs after the wait:\n" << Logs(instances));
   INFO("decisions " << decided << " of " << transactions);
   REQUIRE(decided >= transactions);
@@ -341,21 +361,25 @@ TEST_CASE(
                   kill.in_flight ? ", inside an open transaction" : ", no open transaction seen");
       CHECK(kill.committed < static_cast<int64_t>(transactions));
       // The survivors take every partition; each moved one is restored from its changelog, not empty.
-      for (const auto& [at, changes] : WaitForTakeover(instances, survivors, kill.partitions, log_at_kill)) {
+      for (const auto& [at, changes] :
+           WaitForTakeover(dir, instances, survivors, kill.partitions, log_at_kill)) {
         INFO("moved partition " << at.second << " of " << at.first);
         CHECK(changes > 0);
       }
     }
     const int64_t produced =
         static_cast<int64_t>(std::min(transactions, per_chunk * static_cast<size_t>(c + 1)));
-    const bool consumed = WaitFor(std::chrono::seconds(120), [&] { return Consumed(n) >= produced; });
+    const bool consumed = WaitFor(std::chrono::seconds(120), [&] {
+      if (c >= kChunks / 3) Supervise(dir, survivors);
+      return Consumed(n) >= produced;
+    });
     INFO(Logs(instances));
     INFO("chunk " << c << ": committed " << Consumed(n) << " of " << produced);
     REQUIRE(consumed);
   }
 
   // A graceful stop, and the verdict.
-  StopWhenAllCommitted(instances, survivors, n, transactions);
+  StopWhenAllCommitted(dir, instances, survivors, n, transactions);
   CHECK(TopicPartitions(n.group + "." + n.tx + ".changelog") == kPartitions);
   const std::string repartition = n.group + "." + n.tx + ".repartition.TERMINAL_ID";
   CHECK(TopicPartitions(repartition) == kPartitions);
