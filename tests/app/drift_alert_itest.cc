@@ -109,7 +109,24 @@ TEST_CASE("a drift in the stream fires VigilFeatureDrift in a real Prometheus an
   // Before the drift: everything up to the drift day is scored, and several evaluations later no
   // drift alert is pending or firing.
   REQUIRE(ConsumeAll(decisions, tx_before.size(), std::chrono::seconds(120)).size() == tx_before.size());
-  std::this_thread::sleep_for(std::chrono::seconds(8));  // > 4 scrapes, evaluations and the 2 s `for:`
+  // Once Prometheus has the amount's PSI, 4 more evaluations of the drift rule (scrapes of the newest
+  // values, and more than the 2 s `for:` of a pending alert), however slow a loaded machine makes them.
+  {
+    REQUIRE(WaitFor(std::chrono::seconds(120),
+                    [&] { return prom->Query("vigil_feature_psi{feature=\"TX_AMOUNT\"}").size() == 1; }));
+    std::string last;
+    int evaluations = -1;  // the evaluation current now does not count
+    const bool evaluated = WaitFor(std::chrono::seconds(120), [&] {
+      for (const auto& rule : prom->Rules())
+        if (rule.name == "VigilFeatureDrift" && rule.health == "ok" && rule.last_evaluation != last) {
+          last = rule.last_evaluation;
+          ++evaluations;
+        }
+      return evaluations >= 4;
+    });
+    INFO("drift rule evaluations: " << evaluations);
+    REQUIRE(evaluated);
+  }
   const auto psi_before = prom->Query("vigil_feature_psi{feature=\"TX_AMOUNT\"}");
   REQUIRE(psi_before.size() == 1);
   INFO("TX_AMOUNT psi before the drift: " << psi_before[0].value);
@@ -130,11 +147,11 @@ TEST_CASE("a drift in the stream fires VigilFeatureDrift in a real Prometheus an
   Produce(labels, labels_after);
   Produce(tx, tx_after);
   std::string state;
-  for (int i = 0; i < 120 && state != "firing"; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  (void)WaitFor(std::chrono::seconds(180), [&] {
     const auto alerts = AlertsOf(*prom, "VigilFeatureDrift", "TX_AMOUNT");
     state = alerts.empty() ? "" : alerts[0].state;
-  }
+    return state == "firing";
+  });
   const auto psi_after = prom->Query("vigil_feature_psi{feature=\"TX_AMOUNT\"}");
   const auto window = prom->Query("vigil_drift_window_events");
   INFO("TX_AMOUNT psi after the drift: " << (psi_after.empty() ? -1 : psi_after[0].value)
@@ -157,8 +174,7 @@ TEST_CASE("a drift in the stream fires VigilFeatureDrift in a real Prometheus an
     return std::nullopt;
   };
   std::optional<Run> retrained;
-  for (int i = 0; i < 240 && !(retrained = after_drift()); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  (void)WaitFor(std::chrono::seconds(300), [&] { return (retrained = after_drift()).has_value(); });
   INFO("DRIFT: " << (std::filesystem::exists(reg + "/DRIFT") ? ReadFile(reg + "/DRIFT") : "none"));
   INFO("drift runs before the drift: " << drift_runs_before);
   REQUIRE(retrained);
