@@ -36,6 +36,8 @@ using base::kMsPerDay;
 constexpr int64_t kNoTime = std::numeric_limits<int64_t>::min();
 //! How often the worker looks at the log.
 constexpr auto kPollInterval = std::chrono::seconds(1);
+//! How long a drift training waits, at most, for the feature log to catch up with the stream.
+constexpr auto kDriftCatchUp = std::chrono::seconds(30);
 //! Read size of the log follower.
 constexpr size_t kReadChunk = 1 << 20;
 //! Lowest CPU priority (highest nice value).
@@ -437,13 +439,24 @@ void Retrainer::Loop() {
       due = false;
       continue;
     }
-    if (auto polled = tail_.Poll(); !polled.ok()) spdlog::warn("retrain: {}", polled.status().message());
+    size_t new_rows = 0;
+    if (auto polled = tail_.Poll(); !polled.ok()) {
+      spdlog::warn("retrain: {}", polled.status().message());
+    } else {
+      new_rows = *polled;
+    }
     const std::optional<int64_t> newest = tail_.newest_ms();
     if (newest) newest_ms_ = *newest;
     if (newest && !point) point = tail_.oldest_ms();
     due = newest && point && *newest >= *point + spec.every_ms;
     ProposeNewest();
-    const bool drift = DriftDue(newest);
+    // A drift training waits for the feature log to catch up with the stream (a poll that finds no
+    // new row, or kDriftCatchUp): the rows of the outcomes matured before the signal reach the log a
+    // commit (and, over a group, a read of the outcomes topic) after the events that matured them.
+    const auto now = std::chrono::steady_clock::now();
+    if (DriftDue(newest)) drift_signalled_ = now;
+    const bool drift = drift_signalled_ && (new_rows == 0 || now - *drift_signalled_ >= kDriftCatchUp);
+    if (drift) drift_signalled_.reset();
     if (command.empty() && !due && !drift) continue;
     {
       std::lock_guard lock(mu_);

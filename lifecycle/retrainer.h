@@ -15,7 +15,8 @@
 //   command   RequestRetrain (POST /v1/retrain): a training as of just after the newest logged row.
 //   drift     (`on_drift`) the monitor raised a drift signal (models::DriftSignal in the registry)
 //             newer than the worker's start: a training as of just after the newest logged row,
-//             unless a drift training ran less than `drift_cooldown` of event time before.
+//             unless a drift training ran less than `drift_cooldown` of event time before. It waits
+//             for the log to catch up first (a poll that finds no new row, at most 30 s).
 // With the score operator's `rollout:` (propose_retrained, the default), the newest registered version
 // becomes the registry's candidate as soon as no trial runs; the pipeline then shadows or canaries it
 // and promotes or rejects it (lifecycle/model_watcher.h, lifecycle/rollout_judge.h).
@@ -32,6 +33,7 @@
 // never the whole history), so a row being written is never read half-way.
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -176,6 +178,8 @@ class Retrainer {
   std::string pending_command_;   //!< Reserved run id of a requested training; empty: none.
   std::thread thread_;            //!< The worker.
   std::function<bool()> leads_;   //!< Null: always.
+  //! When a drift signal came whose training waits for the feature log to catch up.
+  std::optional<std::chrono::steady_clock::time_point> drift_signalled_;
 };
 
 }  // namespace vigil::lifecycle
