@@ -26,7 +26,8 @@ base::Status Lifecycle::Attach(const operators::ScoreBinding& binding,
       binding.spec.rollout.enabled || binding.spec.monitor.performance || !binding.spec.feature_log.empty();
   if (outcomes && binding.stage != nullptr &&
       binding.stage->source.kind == config::SourceSpec::Kind::kKafka && !binding.spec.outcomes.empty()) {
-    auto made = OutcomeFeed::Make(binding.stage->kafka, binding.spec.outcomes, binding.features.size(), link);
+    auto made = OutcomeFeed::Make(binding.stage->kafka, binding.spec.outcomes, binding.features.size(), link,
+                                  binding.stage->source.topic);
     if (!made.ok()) return config::ConfigError(binding.loc, made.status().message());
     feed = std::move(made).value();
   }

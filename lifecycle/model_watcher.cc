@@ -51,7 +51,9 @@ ModelWatcher::ModelWatcher(const operators::ScoreBinding& binding,
       features_(binding.features),
       link_(std::move(link)),
       judge_(std::move(judge)),
-      feed_(feed) {}
+      feed_(feed) {
+  if (judge_ && feed_) judge_->ExpectPartitions(feed_->input_partitions());
+}
 
 bool ModelWatcher::Leads() const { return feed_ == nullptr || feed_->leader(); }
 

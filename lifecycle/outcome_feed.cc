@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "connectors/group_lease.h"
+#include "connectors/kafka_changelog.h"
 #include "connectors/topic_tail.h"
 
 namespace vigil::lifecycle {
@@ -15,8 +16,14 @@ constexpr size_t kMaxPerTick = 100'000;
 
 base::Result<std::unique_ptr<OutcomeFeed>> OutcomeFeed::Make(const config::KafkaSpec& kafka,
                                                              const std::string& topic, size_t width,
-                                                             std::shared_ptr<operators::ServingLink> link) {
+                                                             std::shared_ptr<operators::ServingLink> link,
+                                                             const std::string& input_topic) {
   std::unique_ptr<OutcomeFeed> feed(new OutcomeFeed(kafka, topic, width, std::move(link)));
+  if (auto partitions = connectors::PartitionCount(kafka, input_topic); partitions.ok()) {
+    feed->input_partitions_ = *partitions;
+  } else {
+    spdlog::warn("lifecycle: {}: the judge will not wait for every partition", partitions.status().message());
+  }
   VIGIL_ASSIGN_OR_RETURN(feed->lease_,
                          connectors::GroupLease::Make(kafka, topic + ".lease", topic + ".lifecycle"));
   feed->link_->set_group_outcomes();

@@ -46,7 +46,8 @@ class OutcomeFeed {
   //! `width`: the served vector's length (the pipeline's features).
   static base::Result<std::unique_ptr<OutcomeFeed>> Make(const config::KafkaSpec& kafka,
                                                          const std::string& topic, size_t width,
-                                                         std::shared_ptr<operators::ServingLink> link);
+                                                         std::shared_ptr<operators::ServingLink> link,
+                                                         const std::string& input_topic);
   ~OutcomeFeed();
   OutcomeFeed(const OutcomeFeed&) = delete;
   OutcomeFeed& operator=(const OutcomeFeed&) = delete;
@@ -57,6 +58,9 @@ class OutcomeFeed {
   bool leader() const { return leader_.load(std::memory_order_acquire); }
   //! How many times this instance took the lease: a new term means a judge that starts over.
   uint64_t terms() const { return terms_.load(std::memory_order_acquire); }
+  //! The partitions of `input_topic`, the score operator's stage's input (0 if unknown): the judge
+  //! waits for the trial's events from each of them.
+  int input_partitions() const { return input_partitions_; }
 
  private:
   OutcomeFeed(config::KafkaSpec kafka, std::string topic, size_t width,
@@ -80,6 +84,7 @@ class OutcomeFeed {
   std::atomic<bool> leader_{false};
   std::atomic<uint64_t> terms_{0};
   bool failed_ = false;  //!< A fatal lease error was logged: this instance no longer leads.
+  int input_partitions_ = 0;
 };
 
 }  // namespace vigil::lifecycle

@@ -38,6 +38,7 @@ std::string Date(int32_t day) {
 struct RolloutJudge::Impl {
   config::RolloutSpec spec;
   int64_t top_k = 100;
+  int expected_partitions = 0;  // the verdict waits for events from this many partitions
   std::string pipeline;
   std::shared_ptr<prometheus::Registry> metrics;
   prometheus::Family<prometheus::Counter>* transitions = nullptr;
@@ -235,9 +236,10 @@ RolloutVerdict RolloutJudge::Judge() {
   }
   const std::string versus = fmt::format("{} {:.4f} ({}) vs champion {:.4f} ({})", spec.metric, v.candidate,
                                          m.candidate, v.champion, m.champion);
-  if (matured < spec.days || v.frauds < spec.min_frauds) {
-    v.detail = fmt::format("{}, {}; waiting: {} of {} days matured, {} of {} frauds", versus, where, matured,
-                           spec.days, v.frauds, spec.min_frauds);
+  if (matured < spec.days || v.frauds < spec.min_frauds || v.partitions < m.expected_partitions) {
+    v.detail = fmt::format("{}, {}; waiting: {} of {} days matured, {} of {} frauds, {} of {} partitions",
+                           versus, where, matured, spec.days, v.frauds, spec.min_frauds, v.partitions,
+                           std::max(m.expected_partitions, 1));
     return v;
   }
   auto compared = models::ComparePaired(window, m.Options(spec.resamples));
@@ -272,6 +274,11 @@ std::map<std::string, double> RolloutVerdict::Figures() const {
           {"frauds", static_cast<double>(frauds)},
           {"cards", static_cast<double>(cards)},
           {"partitions", static_cast<double>(partitions)}};
+}
+
+void RolloutJudge::ExpectPartitions(int partitions) {
+  std::lock_guard judging(judge_mu_);
+  impl_->expected_partitions = partitions;
 }
 
 void RolloutJudge::Count(std::string_view transition) {

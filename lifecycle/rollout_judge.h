@@ -12,7 +12,8 @@
 // `days` matured days (at most; from the start) and decides once all of these hold:
 //   1. `days` full days have matured;
 //   2. the window holds at least `min_frauds` frauds (the metric is defined before that, but too
-//      noisy to decide on);
+//      noisy to decide on), and, over a group (ExpectPartitions), the trial's events came from every
+//      input partition (a partition that never gets an event holds the verdict back);
 //   3. then a paired bootstrap over cards (models/bootstrap.h: `resamples` resamples, a fixed seed,
 //      so the same events give the same verdict) gives the difference candidate - champion and its
 //      two-sided `confidence` interval. The candidate is promoted when the interval's lower bound
@@ -92,6 +93,9 @@ class RolloutJudge {
   //! The verdict as of the events recorded so far; kWait until `days` full days have matured and the
   //! window holds `min_frauds` frauds.
   RolloutVerdict Judge();
+  //! Over a group (lifecycle/outcome_feed.h): the verdict also waits until the trial's events came
+  //! from `partitions` input partitions, so that no instance's share is left out. Default 0: no wait.
+  void ExpectPartitions(int partitions);
   //! Counts a transition in vigil_rollout_transitions_total.
   void Count(std::string_view transition);
 
