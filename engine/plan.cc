@@ -15,7 +15,8 @@ base::Result<std::unique_ptr<const Plan>> Plan::Build(const config::PipelineSpec
   TableId table = 1;
   for (const config::OperatorSpec* op : chain) {
     const OperatorFactory* factory = registry.Find(op->type);
-    if (factory == nullptr) return config::ConfigError(op->loc, "no operator named '" + op->type + "' is registered");
+    if (factory == nullptr)
+      return config::ConfigError(op->loc, "no operator named '" + op->type + "' is registered");
     BindContext ctx{plan->spec_, *op, plan->schema_, table++, metrics};
     VIGIL_ASSIGN_OR_RETURN(std::unique_ptr<Operator> bound, (*factory)(ctx));
     if (!ctx.side_output.empty()) {
@@ -31,9 +32,11 @@ base::Result<std::unique_ptr<const Plan>> Plan::Build(const config::PipelineSpec
     const int c = plan->schema_.Find(f);
     if (c < 0) return config::ConfigError(spec.features_loc, "feature '" + f + "' is not a column");
     if (plan->schema_.column(c).type == config::FieldType::kString)
-      return config::ConfigError(spec.features_loc, "feature '" + f + "' is a string column; features are numbers");
+      return config::ConfigError(spec.features_loc,
+                                 "feature '" + f + "' is a string column; features are numbers");
   }
-  VIGIL_ASSIGN_OR_RETURN(plan->encoder_, RowEncoder::Make(plan->schema_, spec.output.fields, spec.schema.key));
+  VIGIL_ASSIGN_OR_RETURN(plan->encoder_,
+                         RowEncoder::Make(plan->schema_, spec.output.fields, spec.schema.key));
   return std::unique_ptr<const Plan>(std::move(plan));
 }
 

@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "config/pipeline_config.h"
-#include "engine/row_encoder.h"
 #include "engine/operator.h"
 #include "engine/operator_registry.h"
+#include "engine/row_encoder.h"
 
 namespace vigil::engine {
 
@@ -17,9 +17,9 @@ class Plan {
  public:
   //! Binds every operator; the first error (located in the file) is returned. Operators that export
   //! metrics of their own register them in `metrics` (none when null: replays, tests).
-  static base::Result<std::unique_ptr<const Plan>> Build(const config::PipelineSpec& spec,
-                                                         const OperatorRegistry& registry,
-                                                         std::shared_ptr<prometheus::Registry> metrics = nullptr);
+  static base::Result<std::unique_ptr<const Plan>> Build(
+      const config::PipelineSpec& spec, const OperatorRegistry& registry,
+      std::shared_ptr<prometheus::Registry> metrics = nullptr);
 
   const config::PipelineSpec& spec() const { return spec_; }
   const Schema& schema() const { return schema_; }

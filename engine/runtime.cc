@@ -103,7 +103,8 @@ void Runtime::WorkerLoop(int worker) {
         held = true;
         continue;
       }
-      auto n = task->RunOnce(batch.max_events, wait_ms, output_.get(), dead_letter_.get(), side_output_.get());
+      auto n =
+          task->RunOnce(batch.max_events, wait_ms, output_.get(), dead_letter_.get(), side_output_.get());
       if (!n.ok()) {
         Fail(n.status().WithContext("partition " + std::to_string(task->partition())));
         break;
@@ -288,7 +289,8 @@ base::Status Runtime::CommitPaused(std::span<Task* const> tasks) {
     // Every output and dead letter of the processed offsets is delivered before the changelog gets
     // the checkpoint: once a restore can see the checkpoint, the decisions below it exist. A failed
     // delivery fails the commit here, with nothing staged, appended or committed.
-    for (const NamedSink& s : sinks_) VIGIL_RETURN_IF_ERROR(s.sink->Flush(kFlushTimeoutMs).WithContext(s.what));
+    for (const NamedSink& s : sinks_)
+      VIGIL_RETURN_IF_ERROR(s.sink->Flush(kFlushTimeoutMs).WithContext(s.what));
   }
   std::vector<PartitionOffset> offsets;
   for (Task* task : tasks) {

@@ -65,11 +65,12 @@ base::Result<std::unique_ptr<Task>> Task::Open(const Plan& plan, int32_t partiti
 }
 
 TaskContext Task::Context() {
-  return TaskContext{partition_, store_.get(), cache_max_keys_, labels_.get(), memory_->cache_budget(), &side_};
+  return TaskContext{partition_, store_.get(), cache_max_keys_, labels_.get(), memory_->cache_budget(),
+                     &side_};
 }
 
-base::Result<std::size_t> Task::RunOnce(std::size_t max_events, int wait_ms, Sink* output,
-                                        Sink* dead_letter, Sink* side_output) {
+base::Result<std::size_t> Task::RunOnce(std::size_t max_events, int wait_ms, Sink* output, Sink* dead_letter,
+                                        Sink* side_output) {
   VIGIL_RETURN_IF_ERROR(reader_->Read(max_events, wait_ms, &raw_));
   if (DropRedelivered(&raw_, next_offset_, partition_, "event") > 0 && raw_.empty()) return std::size_t{0};
   // Idle: drained, or so it seems (right after the assignment the first fetch may still be on its
