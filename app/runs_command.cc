@@ -21,14 +21,9 @@ int Fail(const base::Status& st) {
   return st.code() == base::StatusCode::kInvalidArgument || st.code() == base::StatusCode::kNotFound ? 2 : 1;
 }
 
-std::string IsoTime(int64_t ms) {
-  char buffer[32];
-  return std::string(buffer, static_cast<size_t>(base::FormatIso8601(ms, buffer)));
-}
-
 //! A day boundary as "YYYY-MM-DD", any other instant in full ISO-8601.
 std::string ShortTime(int64_t ms) {
-  const std::string iso = IsoTime(ms);
+  const std::string iso = base::Iso8601(ms);
   return ms % base::kMsPerDay == 0 ? iso.substr(0, 10) : iso;
 }
 
@@ -80,8 +75,8 @@ void PrintRun(const models::RunRecord& r) {
   line("trigger", OrNone(r.trigger));
   line("outcome", r.outcome);
   if (!r.detail.empty()) line("detail", r.detail);
-  line("started", IsoTime(r.started_ms));
-  line("finished", r.finished_ms > 0 ? IsoTime(r.finished_ms) + " (" + Duration(r) + ")" : "-");
+  line("started", base::Iso8601(r.started_ms));
+  line("finished", r.finished_ms > 0 ? base::Iso8601(r.finished_ms) + " (" + Duration(r) + ")" : "-");
   line("input", OrNone(r.input));
   line("train window", WindowText(r.train_window));
   line("validation window", WindowText(r.validation_window));

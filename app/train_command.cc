@@ -16,11 +16,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string FormatTimeMs(int64_t ms) {
-  char buffer[32];
-  return std::string(buffer, static_cast<size_t>(base::FormatIso8601(ms, buffer)));
-}
-
 int ExitCode(const base::Status& st) {
   return st.code() == base::StatusCode::kInvalidArgument || st.code() == base::StatusCode::kNotFound ? 2 : 1;
 }
@@ -36,8 +31,8 @@ void PrintTrained(const TrainCommandOptions& o, const lifecycle::TrainOutcome& o
   const std::string rounds = run.params.count("rounds") ? run.params.at("rounds") : "?";
   const auto trees = static_cast<int64_t>(MetricOr0(run.train_metrics, "trees"));
   fmt::print("model {}: {} features, {} trees of {} rounds, trained on {} .. {} ({} rows, {} frauds)\n",
-             dir.string(), outcome.features.size(), trees, rounds, FormatTimeMs(run.train_window.start_ms),
-             FormatTimeMs(run.train_window.end_ms),
+             dir.string(), outcome.features.size(), trees, rounds, base::Iso8601(run.train_window.start_ms),
+             base::Iso8601(run.train_window.end_ms),
              static_cast<int64_t>(MetricOr0(run.train_metrics, "rows")),
              static_cast<int64_t>(MetricOr0(run.train_metrics, "frauds")));
   fmt::print("train AUC ROC {:.4f}, AP {:.4f}\n", MetricOr0(run.train_metrics, "auc_roc"),
@@ -46,7 +41,7 @@ void PrintTrained(const TrainCommandOptions& o, const lifecycle::TrainOutcome& o
     const auto& v = run.validation_metrics;
     fmt::print(
         "validation {} .. {}: AUC ROC {:.4f}, AP {:.4f}, card precision@{} {:.4f} ({} rows, {} frauds)\n",
-        FormatTimeMs(run.validation_window.start_ms), FormatTimeMs(run.validation_window.end_ms),
+        base::Iso8601(run.validation_window.start_ms), base::Iso8601(run.validation_window.end_ms),
         v.at("auc_roc"), v.at("average_precision"), lifecycle::kRunCardPrecisionK,
         MetricOr0(v, "card_precision"), v.at("rows"), v.at("frauds"));
   }

@@ -80,4 +80,9 @@ int FormatIso8601(int64_t ms, char* out) {
                        static_cast<long long>(rem / 1000 % 60));
 }
 
+std::string Iso8601(int64_t ms) {
+  char buffer[32];
+  return std::string(buffer, static_cast<size_t>(FormatIso8601(ms, buffer)));
+}
+
 }  // namespace vigil::base

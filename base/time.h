@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace vigil::base {
@@ -43,5 +44,7 @@ std::optional<int64_t> ParseIso8601Ms(std::string_view text);
 //! Formats epoch ms as "YYYY-MM-DDTHH:MM:SSZ" (seconds precision) into `out` (at least 21 bytes);
 //! returns the length written.
 int FormatIso8601(int64_t ms, char* out);
+//! FormatIso8601 as a string: "YYYY-MM-DDTHH:MM:SSZ".
+std::string Iso8601(int64_t ms);
 
 }  // namespace vigil::base

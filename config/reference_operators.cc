@@ -276,9 +276,10 @@ SectionDoc RetrainDoc() {
               {"min_rows", "integer", DocInt(t.min_rows),
                "With fewer training rows the training is skipped (logged)."},
               {"on_drift", "bool", DocBool(t.on_drift),
-               "Also train at once when the monitor signals drift (a feature's or the score's PSI reaching "
-               "`drift_psi`, or the performance detector's alarm), at most once per `drift_cooldown`. Needs "
-               "`monitor`."},
+               "Also train when the monitor signals drift (a feature's or the score's PSI reaching "
+               "`drift_psi`, or the performance detector's alarm), at most once per `drift_cooldown`. The "
+               "training starts once the feature log reaches the signal's event time (the drifted events' "
+               "labels have matured). Needs `monitor`."},
               {"drift_psi", "number", DocNumber(t.drift_psi), "The PSI that signals drift; positive."},
               {"drift_cooldown", "duration", DocDuration(t.drift_cooldown_ms),
                "Event time between two drift trainings; 0 or more."},

@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <utility>
 
 #include "base/time.h"
 #include "lifecycle/train_search.h"
@@ -36,8 +37,6 @@ using base::kMsPerDay;
 constexpr int64_t kNoTime = std::numeric_limits<int64_t>::min();
 //! How often the worker looks at the log.
 constexpr auto kPollInterval = std::chrono::seconds(1);
-//! How long a drift training waits, at most, for the feature log to catch up with the stream.
-constexpr auto kDriftCatchUp = std::chrono::seconds(30);
 //! Read size of the log follower.
 constexpr size_t kReadChunk = 1 << 20;
 //! Lowest CPU priority (highest nice value).
@@ -402,15 +401,26 @@ void Retrainer::ProposeNewest() {
 
 bool Retrainer::DriftDue(std::optional<int64_t> newest) {
   auto signal = registry_.ReadDriftSignal();
-  if (!signal.ok() || signal->time_ms <= drift_seen_ms_) return false;
-  drift_seen_ms_ = signal->time_ms;
-  if (!score_.retrain.on_drift || !newest) return false;
-  if (drift_trained_at_ && *newest - *drift_trained_at_ < score_.retrain.drift_cooldown_ms) {
-    spdlog::info("retrain: drift signal ({}) within the cooldown; not retraining", signal->reason);
-    return false;
+  if (signal.ok() && signal->time_ms > drift_seen_ms_ && score_.retrain.on_drift) {
+    drift_seen_ms_ = signal->time_ms;
+    // A signal of an older registry has no event time: the log's newest row stands for it.
+    const int64_t at = signal->event_time_ms > 0 ? signal->event_time_ms : newest.value_or(0);
+    const int64_t cooldown = score_.retrain.drift_cooldown_ms;
+    if (drift_trained_at_ && at - *drift_trained_at_ < cooldown) {
+      spdlog::info("retrain: drift signal ({}) within the cooldown; not retraining", signal->reason);
+    } else if (drift_waits_for_ && at - *drift_waits_for_ < cooldown) {
+      spdlog::info("retrain: drift signal ({}) while a drift training waits; counted with it", signal->reason);
+    } else if (drift_waits_for_) {
+      drift_then_ = at;  // a cooldown later than the waiting one: its own training, after it
+      spdlog::info("retrain: drift signal for {}: {}; training once the feature log reaches {}, after the one "
+                   "that waits", signal->version, signal->reason, base::Iso8601(at));
+    } else {
+      drift_waits_for_ = at;
+      spdlog::info("retrain: drift signal for {}: {}; training once the feature log reaches {}", signal->version,
+                   signal->reason, base::Iso8601(at));
+    }
   }
-  spdlog::info("retrain: drift signal for {}: {}", signal->version, signal->reason);
-  return true;
+  return drift_waits_for_ && newest && *newest >= *drift_waits_for_;
 }
 
 void Retrainer::Loop() {
@@ -439,24 +449,13 @@ void Retrainer::Loop() {
       due = false;
       continue;
     }
-    size_t new_rows = 0;
-    if (auto polled = tail_.Poll(); !polled.ok()) {
-      spdlog::warn("retrain: {}", polled.status().message());
-    } else {
-      new_rows = *polled;
-    }
+    if (auto polled = tail_.Poll(); !polled.ok()) spdlog::warn("retrain: {}", polled.status().message());
     const std::optional<int64_t> newest = tail_.newest_ms();
     if (newest) newest_ms_ = *newest;
     if (newest && !point) point = tail_.oldest_ms();
     due = newest && point && *newest >= *point + spec.every_ms;
     ProposeNewest();
-    // A drift training waits for the feature log to catch up with the stream (a poll that finds no
-    // new row, or kDriftCatchUp): the rows of the outcomes matured before the signal reach the log a
-    // commit (and, over a group, a read of the outcomes topic) after the events that matured them.
-    const auto now = std::chrono::steady_clock::now();
-    if (DriftDue(newest)) drift_signalled_ = now;
-    const bool drift = drift_signalled_ && (new_rows == 0 || now - *drift_signalled_ >= kDriftCatchUp);
-    if (drift) drift_signalled_.reset();
+    const bool drift = DriftDue(newest);
     if (command.empty() && !due && !drift) continue;
     {
       std::lock_guard lock(mu_);
@@ -466,7 +465,8 @@ void Retrainer::Loop() {
     if (!command.empty()) {
       TrainAsOf(*newest + 1, "command", command);
     } else if (drift) {
-      drift_trained_at_ = *newest;
+      drift_trained_at_ = *drift_waits_for_;
+      drift_waits_for_ = std::exchange(drift_then_, std::nullopt);
       TrainAsOf(*newest + 1, "drift", "");
     } else {
       *point += spec.every_ms;

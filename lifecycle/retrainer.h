@@ -14,9 +14,12 @@
 //             log was empty or absent at start.
 //   command   RequestRetrain (POST /v1/retrain): a training as of just after the newest logged row.
 //   drift     (`on_drift`) the monitor raised a drift signal (models::DriftSignal in the registry)
-//             newer than the worker's start: a training as of just after the newest logged row,
-//             unless a drift training ran less than `drift_cooldown` of event time before. It waits
-//             for the log to catch up first (a poll that finds no new row, at most 30 s).
+//             newer than the worker's start: a training as of just after the newest logged row, once
+//             the log has reached the signal's event time (the outcomes of the events that raised it
+//             have matured, so the training sees the drift; a condition on event time, not on how fast
+//             the stream is read), unless the previous drift training's signal came less than
+//             `drift_cooldown` of event time before. A signal within a cooldown of a waiting
+//             one's is counted with it; a later one trains after it.
 // With the score operator's `rollout:` (propose_retrained, the default), the newest registered version
 // becomes the registry's candidate as soon as no trial runs; the pipeline then shadows or canaries it
 // and promotes or rejects it (lifecycle/model_watcher.h, lifecycle/rollout_judge.h).
@@ -152,7 +155,8 @@ class Retrainer {
   //! With `rollout:` (propose_retrained), proposes the newest version this worker registered as the
   //! candidate when no trial runs (older, never-tried versions are skipped).
   void ProposeNewest();
-  //! With `on_drift`: true when a new drift signal calls for a training now (consumes it).
+  //! With `on_drift`: reads a new drift signal (if any) and returns whether a drift training is due
+  //! now, i.e. a signal waits and the log's `newest` time has reached its event time.
   bool DriftDue(std::optional<int64_t> newest);
   //! Trains as of `point_ms` (exclusive end of the validation window) with `trigger`; `run_id` is a
   //! reserved id or empty.
@@ -167,7 +171,9 @@ class Retrainer {
   const models::Registry registry_;          //!< The score operator's registry (score_.registry).
   std::unique_ptr<Probe> probe_;             //!< Metrics; null without a registry.
   int64_t drift_seen_ms_ = 0;                //!< Time of the newest drift signal handled (thread only).
-  std::optional<int64_t> drift_trained_at_;  //!< Log time of the last drift training (thread only).
+  std::optional<int64_t> drift_waits_for_;   //!< Event time a signalled drift training waits for.
+  std::optional<int64_t> drift_then_;        //!< The next one's, a cooldown or more after it.
+  std::optional<int64_t> drift_trained_at_;  //!< Event time of the last trained drift signal.
   FeatureLogTail tail_;                      //!< The log follower; touched by the thread only.
   std::atomic<int64_t> newest_ms_;           //!< tail_.newest_ms() for other threads; INT64_MIN: none.
 
@@ -178,8 +184,6 @@ class Retrainer {
   std::string pending_command_;   //!< Reserved run id of a requested training; empty: none.
   std::thread thread_;            //!< The worker.
   std::function<bool()> leads_;   //!< Null: always.
-  //! When a drift signal came whose training waits for the feature log to catch up.
-  std::optional<std::chrono::steady_clock::time_point> drift_signalled_;
 };
 
 }  // namespace vigil::lifecycle

@@ -28,11 +28,6 @@ int64_t NowMs() {
       .count();
 }
 
-std::string FormatTimeMs(int64_t ms) {
-  char buffer[32];
-  return std::string(buffer, static_cast<size_t>(base::FormatIso8601(ms, buffer)));
-}
-
 //! What every trial shares: the table and the rows of both windows.
 struct SearchData {
   config::PipelineSpec pipeline;   //!< The pipeline (features, name).
@@ -82,7 +77,7 @@ base::Status PrepareSearch(const TrainRequest& r, SearchData& d) {
     if (frauds == 0 || frauds == static_cast<int64_t>(rows.size()))
       return base::InvalidArgument(fmt::format(
           "the {} window [{}, {}) holds {} rows and {} frauds: a search needs both classes in it", what,
-          FormatTimeMs(window->start_ms), FormatTimeMs(window->end_ms), rows.size(), frauds));
+          base::Iso8601(window->start_ms), base::Iso8601(window->end_ms), rows.size(), frauds));
   }
   return base::Status::OK();
 }

@@ -41,11 +41,6 @@ std::string JsonNumber(double v) { return std::isfinite(v) ? fmt::format("{}", v
 //! Shortest round-trip text of a float: the model's input precision.
 std::string JsonNumber(float v) { return std::isfinite(v) ? fmt::format("{}", v) : "null"; }
 
-std::string FormatTimeMs(int64_t ms) {
-  char buffer[32];
-  return std::string(buffer, static_cast<size_t>(base::FormatIso8601(ms, buffer)));
-}
-
 base::Status CheckVersionName(const std::string& version) {
   const bool ok =
       !version.empty() && version[0] != '.' && std::all_of(version.begin(), version.end(), [](char c) {
@@ -93,7 +88,7 @@ std::string MetadataJson(const VersionInfo& v, const Table& table, size_t model_
   const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                              std::chrono::system_clock::now().time_since_epoch())
                              .count();
-  j += fmt::format("  \"created\": {},\n  \"pipeline\": {},\n", JsonString(FormatTimeMs(now_ms)),
+  j += fmt::format("  \"created\": {},\n  \"pipeline\": {},\n", JsonString(base::Iso8601(now_ms)),
                    JsonString(v.pipeline_name));
   j += fmt::format("  \"model_file\": {},\n  \"model_sha256\": \"{}\",\n  \"model_bytes\": {},\n",
                    JsonString(v.model_file), v.model_sha256, model_bytes);
@@ -114,7 +109,7 @@ std::string MetadataJson(const VersionInfo& v, const Table& table, size_t model_
   j += fmt::format(
       "  \"training\": {{\"table\": {}, \"start\": {}, \"end\": {}, \"start_ms\": {}, \"end_ms\": {}, "
       "\"rows\": {}, \"frauds\": {}}},\n",
-      JsonString(v.table), JsonString(FormatTimeMs(v.start_ms)), JsonString(FormatTimeMs(v.end_ms)),
+      JsonString(v.table), JsonString(base::Iso8601(v.start_ms)), JsonString(base::Iso8601(v.end_ms)),
       v.start_ms, v.end_ms, v.rows, v.frauds);
   j += fmt::format("  \"train_metrics\": {{\"auc_roc\": {}, \"average_precision\": {}}},\n",
                    JsonNumber(v.auc_roc), JsonNumber(v.average_precision));
@@ -224,7 +219,7 @@ base::Status FillValidationMetrics(const Table& table, const models::Forest& for
   if (info.valid_end_ms <= info.valid_start_ms) return base::Status::OK();
   const std::vector<size_t> rows = RowsInWindow(times, info.valid_start_ms, info.valid_end_ms);
   const std::string window =
-      fmt::format("[{}, {})", FormatTimeMs(info.valid_start_ms), FormatTimeMs(info.valid_end_ms));
+      fmt::format("[{}, {})", base::Iso8601(info.valid_start_ms), base::Iso8601(info.valid_end_ms));
   if (rows.empty()) {
     info.validation_note = fmt::format("no validation: the table has no row in {}", window);
     return base::Status::OK();
@@ -382,8 +377,8 @@ base::Status RunTrain(const TrainRequest& o, VersionInfo& info) {
     const auto [lo, hi] = std::minmax_element(times.begin(), times.end());
     return base::InvalidArgument(fmt::format(
         "empty training window: no row of {} has TX_TIME_MS in [{}, {}) (the table spans {} .. {})",
-        info.table, FormatTimeMs(info.start_ms), FormatTimeMs(info.end_ms),
-        times.empty() ? "-" : FormatTimeMs(*lo), times.empty() ? "-" : FormatTimeMs(*hi)));
+        info.table, base::Iso8601(info.start_ms), base::Iso8601(info.end_ms),
+        times.empty() ? "-" : base::Iso8601(*lo), times.empty() ? "-" : base::Iso8601(*hi)));
   }
   if (info.offsets.empty()) VIGIL_RETURN_IF_ERROR(FillOffsets(table, times, pipeline.source.topic, info));
   std::unique_ptr<models::XgbBooster> booster;

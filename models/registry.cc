@@ -237,7 +237,11 @@ base::Result<std::string> Registry::Rollback(const std::vector<std::string>& exp
 base::Status Registry::WriteDriftSignal(const DriftSignal& signal) const {
   std::string reason = signal.reason;
   std::replace(reason.begin(), reason.end(), '\n', ' ');
-  const std::string line = std::to_string(signal.time_ms) + "\t" + signal.version + "\t" + reason + "\n";
+  std::replace(reason.begin(), reason.end(), '\t', ' ');
+  // wall time, version, reason, event time: a line of three fields (older registries) reads as an
+  // unknown event time.
+  const std::string line = std::to_string(signal.time_ms) + "\t" + signal.version + "\t" + reason + "\t" +
+                           std::to_string(signal.event_time_ms) + "\n";
   const fs::path path = fs::path(dir_) / "DRIFT";
   std::ofstream out(path, std::ios::app | std::ios::binary);
   out.write(line.data(), static_cast<std::streamsize>(line.size()));
@@ -259,11 +263,13 @@ base::Result<DriftSignal> Registry::ReadDriftSignal() const {
   DriftSignal signal;
   std::stringstream in(line);
   std::string time;
+  std::string event_time;
   if (!std::getline(in, time, '\t') || !std::getline(in, signal.version, '\t') ||
-      !std::getline(in, signal.reason))
+      !std::getline(in, signal.reason, '\t'))
     return base::Corruption("malformed DRIFT in '" + dir_ + "'");
   try {
     signal.time_ms = std::stoll(time);
+    if (std::getline(in, event_time)) signal.event_time_ms = std::stoll(event_time);
   } catch (...) {
     return base::Corruption("malformed DRIFT in '" + dir_ + "'");
   }

@@ -42,6 +42,9 @@ struct DriftSignal {
   int64_t time_ms = 0;  //!< Wall clock when it was raised.
   std::string version;  //!< The serving version.
   std::string reason;   //!< E.g. "TX_AMOUNT PSI 0.41 >= 0.25".
+  //! Event time of the newest event the monitor had seen when it raised the signal (epoch ms; 0:
+  //! unknown, as in a DRIFT line written before it was recorded).
+  int64_t event_time_ms = 0;
 };
 
 //! The one reader and writer of a registry directory: its versions, champion, candidate, history,

@@ -26,15 +26,10 @@ std::string JsonStringOrNull(std::string_view s) { return s.empty() ? "null" : J
 
 std::string JsonNumber(double v) { return std::isfinite(v) ? fmt::format("{}", v) : "null"; }
 
-std::string IsoTime(int64_t ms) {
-  char buffer[32];
-  return std::string(buffer, static_cast<size_t>(base::FormatIso8601(ms, buffer)));
-}
-
 std::string WindowJson(const TimeWindow& w) {
   if (w.empty()) return "null";
   return fmt::format("{{\"start\": {}, \"end\": {}, \"start_ms\": {}, \"end_ms\": {}}}",
-                     JsonString(IsoTime(w.start_ms)), JsonString(IsoTime(w.end_ms)), w.start_ms, w.end_ms);
+                     JsonString(base::Iso8601(w.start_ms)), JsonString(base::Iso8601(w.end_ms)), w.start_ms, w.end_ms);
 }
 
 template <typename Map, typename Format>
@@ -162,11 +157,11 @@ std::string RunToJson(const RunRecord& r) {
   j += fmt::format("  \"format\": {},\n  \"id\": {},\n  \"trigger\": {},\n", JsonString(kFormat),
                    JsonString(r.id), JsonString(r.trigger));
   j += fmt::format("  \"outcome\": {},\n  \"detail\": {},\n", JsonString(r.outcome), JsonString(r.detail));
-  j += fmt::format("  \"started\": {},\n  \"started_ms\": {},\n", JsonString(IsoTime(r.started_ms)),
+  j += fmt::format("  \"started\": {},\n  \"started_ms\": {},\n", JsonString(base::Iso8601(r.started_ms)),
                    r.started_ms);
   if (r.finished_ms > 0) {
     j += fmt::format("  \"finished\": {},\n  \"finished_ms\": {},\n  \"duration_ms\": {},\n",
-                     JsonString(IsoTime(r.finished_ms)), r.finished_ms, r.duration_ms());
+                     JsonString(base::Iso8601(r.finished_ms)), r.finished_ms, r.duration_ms());
   } else {
     j += "  \"finished\": null,\n  \"finished_ms\": null,\n  \"duration_ms\": null,\n";
   }

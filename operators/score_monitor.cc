@@ -67,6 +67,7 @@ struct ScoreMonitor::Impl {
   std::optional<monitor::PageHinkley> detector;
   int32_t last_detected_day = -1;
   bool alarm = false;
+  int64_t newest_event_ms = 0;  // the newest event time Observe saw (mutex held)
   bool alarm_signaled = false;  // the change detector's alarm was signalled for this version
   // The segmentations of the records being evaluated, copied under the mutex at the swap.
   std::vector<monitor::SegmentDimension> dimensions;
@@ -240,6 +241,7 @@ void ScoreMonitor::Observe(const models::ModelVersion& model, std::span<const fl
                            std::span<const float> scores, std::span<const int64_t> times_ms) {
   std::lock_guard lock(mu_);
   SwitchTo(model);
+  for (const int64_t t : times_ms) impl_->newest_event_ms = std::max(impl_->newest_event_ms, t);
   if (impl_->drift) {
     if (base::Status st = impl_->drift->Observe(rows, scores, times_ms); !st.ok())
       spdlog::warn("drift monitor: {}", st.message());
@@ -337,6 +339,7 @@ std::vector<models::DriftSignal> ScoreMonitor::Export(int64_t wall_ms) {
   const bool performance = spec_.performance && !m.version.empty();
   const uint64_t generation = m.generation;
   const std::string version = m.version;
+  const int64_t newest_event_ms = m.newest_event_ms;
   if (performance) {
     m.evaluating.swap(m.matured);
     // Every value index of the swapped events has its name now.
@@ -373,7 +376,7 @@ std::vector<models::DriftSignal> ScoreMonitor::Export(int64_t wall_ms) {
     }
   }
   std::vector<models::DriftSignal> due;
-  for (std::string& reason : signals) due.push_back({wall_ms, version, std::move(reason)});
+  for (std::string& reason : signals) due.push_back({wall_ms, version, std::move(reason), newest_event_ms});
   lock.lock();
   // The version's series exist as long as it is the monitored one.
   if (evaluated && m.metrics && m.generation == generation) {

@@ -1,6 +1,7 @@
 #pragma once
 // Child processes for end-to-end tests: run the real `vigil` binary (or kcat), signal it, wait for it.
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -61,5 +62,19 @@ bool WaitFor(std::chrono::milliseconds timeout, Done done) {
   }
   return true;
 }
+
+//! A test's wall time shared by its waits: each gets what is left (at least 1 s), so on a slow machine
+//! the test fails with its own messages before ctest's per-test timeout (300 s) kills it silently.
+class TimeBudget {
+ public:
+  explicit TimeBudget(std::chrono::seconds total) : deadline_(std::chrono::steady_clock::now() + total) {}
+  std::chrono::seconds Left() const {
+    const auto left = std::chrono::duration_cast<std::chrono::seconds>(deadline_ - std::chrono::steady_clock::now());
+    return std::max(left, std::chrono::seconds(1));
+  }
+
+ private:
+  std::chrono::steady_clock::time_point deadline_;
+};
 
 }  // namespace vigil::testing
