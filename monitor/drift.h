@@ -141,6 +141,8 @@ class DriftMonitor {
 
   //! Number of features (columns of a row in Observe).
   size_t num_features() const { return features_.size(); }
+  //! Events observed since Make.
+  int64_t events_observed() const { return observed_; }
   //! Feature names, model input order.
   const std::vector<std::string>& feature_names() const { return names_; }
   //! Window of feature `i`.

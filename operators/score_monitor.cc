@@ -28,6 +28,11 @@ struct ScoreMonitor::Impl {
   double drift_signal_psi = 0;  // 0: no drift signal
   // Per feature, then the score: a PSI signal was raised for it and it has not fallen back under since.
   std::vector<bool> psi_signaled;
+  // Per feature, then the score: the event time from which its PSI has been at or over the signal's
+  // threshold (0: under), checked by Observe once per sub-window of events (mutex held). A signal
+  // carries it: the event time the drift became visible, however late Export sees it.
+  std::vector<int64_t> over_since_ms;
+  int64_t checked_at_events = 0;  // drift->events_observed() at the last check
   std::shared_ptr<prometheus::Registry> metrics;
   Family<Gauge>* feature_psi = nullptr;
   Family<Gauge>* feature_ks = nullptr;
@@ -194,6 +199,8 @@ void ScoreMonitor::SwitchTo(const models::ModelVersion& model) {
   ++m.generation;
   m.matured.clear();
   m.psi_signaled.clear();
+  m.over_since_ms.clear();
+  m.checked_at_events = 0;
   m.drift.reset();
   auto reference = monitor::LoadVersionReference(m.registry, model.version);
   if (!reference.ok()) {
@@ -241,11 +248,35 @@ void ScoreMonitor::Observe(const models::ModelVersion& model, std::span<const fl
                            std::span<const float> scores, std::span<const int64_t> times_ms) {
   std::lock_guard lock(mu_);
   SwitchTo(model);
-  for (const int64_t t : times_ms) impl_->newest_event_ms = std::max(impl_->newest_event_ms, t);
-  if (impl_->drift) {
-    if (base::Status st = impl_->drift->Observe(rows, scores, times_ms); !st.ok())
-      spdlog::warn("drift monitor: {}", st.message());
+  Impl& m = *impl_;
+  for (const int64_t t : times_ms) m.newest_event_ms = std::max(m.newest_event_ms, t);
+  if (!m.drift) return;
+  if (base::Status st = m.drift->Observe(rows, scores, times_ms); !st.ok()) {
+    spdlog::warn("drift monitor: {}", st.message());
+    return;
   }
+  // Once per sub-window of events (count windows) or per 1000 events (time windows): which PSIs are
+  // over the signal's threshold since when, in event time.
+  const int64_t every = spec_.span_ms > 0 ? 1000 : spec_.events;
+  if (m.drift_signal_psi <= 0 || m.drift->events_observed() - m.checked_at_events < every) return;
+  m.checked_at_events = m.drift->events_observed();
+  const int64_t in_window = m.drift->score_window().events_in_window();
+  if (in_window < DriftSignalEvents()) return;
+  const size_t n = m.drift->num_features();
+  m.over_since_ms.resize(n + 1, 0);
+  for (size_t i = 0; i <= n; ++i) {
+    const double psi = i == n ? m.drift->score_window().Psi() : m.drift->feature_window(i).Psi();
+    if (!(psi >= m.drift_signal_psi))
+      m.over_since_ms[i] = 0;
+    else if (m.over_since_ms[i] == 0)
+      m.over_since_ms[i] = m.newest_event_ms;
+  }
+}
+
+int64_t ScoreMonitor::DriftSignalEvents() const {
+  // A full window (count windows: every sub-window but the one filling) or at least 1000 events (time
+  // windows): a PSI over the first few events is noise.
+  return spec_.span_ms > 0 ? 1000 : spec_.events * std::max(1, spec_.sub_windows - 1);
 }
 
 void ScoreMonitor::AddOutcomes(const models::ModelVersion& model, std::span<const ScoredEvent> events) {
@@ -302,28 +333,29 @@ std::vector<models::DriftSignal> ScoreMonitor::Export(int64_t wall_ms) {
   std::unique_lock lock(mu_);
   Impl& m = *impl_;
   size_t series = 0;                 // index into version_series, in SwitchTo's order
-  std::vector<std::string> signals;  // drift signals due now, one reason each
+  std::vector<models::DriftSignal> due;  // drift signals due now
   if (m.drift) {
     const monitor::DriftSnapshot snap = m.drift->Snapshot(wall_ms);
-    // A signal needs a full window (count windows: every sub-window but the one filling) or at least
-    // 1000 events (time windows): a PSI over the first few events is noise.
-    const int64_t needed = spec_.span_ms > 0 ? 1000 : spec_.events * std::max(1, spec_.sub_windows - 1);
-    if (m.drift_signal_psi > 0 && static_cast<int64_t>(snap.events_in_window) >= needed) {
+    if (m.drift_signal_psi > 0 && snap.events_in_window >= DriftSignalEvents()) {
       // Each feature (and the score) is latched on its own: signalled when its PSI reaches the
       // threshold, re-armed when it falls back under, so one drifted feature does not hide another.
       const auto& names = m.drift->feature_names();
       m.psi_signaled.resize(snap.feature_psi.size() + 1, false);
+      m.over_since_ms.resize(snap.feature_psi.size() + 1, 0);
       std::string reason;
+      int64_t since = m.newest_event_ms;  // the earliest crossing among the signalled ones
       for (size_t i = 0; i <= snap.feature_psi.size(); ++i) {
         const bool is_score = i == snap.feature_psi.size();
         const double psi = is_score ? snap.score_psi : snap.feature_psi[i];
         const bool over = psi >= m.drift_signal_psi;
-        if (over && !m.psi_signaled[i])
+        if (over && !m.psi_signaled[i]) {
           reason += fmt::format("{}{} PSI {:.3f} >= {}", reason.empty() ? "" : "; ",
                                 is_score ? "score" : names[i], psi, m.drift_signal_psi);
+          if (m.over_since_ms[i] > 0) since = std::min(since, m.over_since_ms[i]);
+        }
         m.psi_signaled[i] = over;
       }
-      if (!reason.empty()) signals.push_back(std::move(reason));
+      if (!reason.empty()) due.push_back({wall_ms, m.version, std::move(reason), since});
     }
     if (m.metrics) {
       for (size_t i = 0; i < snap.feature_psi.size(); ++i) {
@@ -372,11 +404,9 @@ std::vector<models::DriftSignal> ScoreMonitor::Export(int64_t wall_ms) {
     }
     if (m.drift_signal_psi > 0 && m.alarm && !m.alarm_signaled) {
       m.alarm_signaled = true;  // the detector's alarm stays set for the version: signal it once
-      signals.push_back("card precision dropped (change detector)");
+      due.push_back({wall_ms, version, "card precision dropped (change detector)", newest_event_ms});
     }
   }
-  std::vector<models::DriftSignal> due;
-  for (std::string& reason : signals) due.push_back({wall_ms, version, std::move(reason), newest_event_ms});
   lock.lock();
   // The version's series exist as long as it is the monitored one.
   if (evaluated && m.metrics && m.generation == generation) {

@@ -72,7 +72,9 @@ class ScoreMonitor {
   //! `drift_signal_psi` > 0: when a feature's or the score's PSI reaches it over a full drift window
   //! (each latched on its own: again only after it fell back under), or when the change detector
   //! alarms (once per version), Export returns a drift signal (models::DriftSignal) for the retraining
-  //! worker.
+  //! worker. Its event time is the one from which the PSI has been over (checked by Observe once per
+  //! sub-window of events, so it does not depend on when Export runs), or for the alarm the newest
+  //! event's.
   static base::Result<std::unique_ptr<ScoreMonitor>> Make(const config::MonitorSpec& spec,
                                                           double review_threshold, models::Registry registry,
                                                           std::string pipeline,
@@ -111,6 +113,8 @@ class ScoreMonitor {
  private:
   struct Impl;
   ScoreMonitor(const config::MonitorSpec& spec, std::unique_ptr<Impl> impl);
+  //! Events a drift window needs before its PSI can signal.
+  int64_t DriftSignalEvents() const;
   //! Switches to `model` if it is not the current version (mutex held).
   void SwitchTo(const models::ModelVersion& model);
   //! Records the matured events swapped in by Export into Export's own label window (a new one when

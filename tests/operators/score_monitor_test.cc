@@ -9,11 +9,14 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 #include <vector>
 
 #include "base/time.h"
 #include "monitor/label_window.h"
+#include "monitor/reference.h"
 #include "tests/support/process.h"
 
 namespace vigil::operators {
@@ -212,6 +215,52 @@ TEST_CASE("score monitor: per-segment gauges flag the planted under-served chann
   CHECK(gauge("underserved", "amount", ">=100") == 0);
   // Bounded: card age 2 + amount 2 + channel 2 and `other`.
   CHECK(Series(*metrics, "vigil_label_segment_underserved") == 7);
+}
+
+TEST_CASE("score monitor: a drift signal carries the event time its PSI crossed, however late Export runs") {
+  // v1's reference: feature A and the score uniform over [0, 1).
+  const std::string dir = testing::TempDir("vigil-monitor-signal");
+  std::vector<float> uniform;
+  for (int i = 0; i < 1000; ++i) uniform.push_back(static_cast<float>(i) / 1000);
+  const std::vector<std::string> names{"A"};
+  auto reference = monitor::ReferenceSet::Build(names, uniform, uniform.size(), uniform);
+  REQUIRE(reference.ok());
+  std::filesystem::create_directories(dir + "/v1");
+  std::ofstream(dir + "/v1/metadata.json") << "{\"features\": [\"A\"], \"reference\": " << reference->ToJson() << "}";
+
+  config::MonitorSpec spec;
+  spec.enabled = true;
+  spec.events = 100;
+  spec.sub_windows = 4;
+  auto monitor = ScoreMonitor::Make(spec, 0.5, models::Registry(dir), "test", nullptr, /*drift_signal_psi=*/0.25);
+  REQUIRE(monitor.ok());
+  models::ModelVersion model;
+  model.version = "v1";
+  // Event i at kDay0 + i minutes; from event 2000 on, A is far above the reference (the drift). 4000
+  // events in batches of 50, and no Export until the end, as when a replay outruns the export timer.
+  constexpr int kDriftAt = 2000, kEvents = 4000;
+  const auto time_of = [](int i) { return kDay0 + int64_t{i} * base::kMsPerMinute; };
+  for (int first = 0; first < kEvents; first += 50) {
+    std::vector<float> rows, scores;
+    std::vector<int64_t> times;
+    for (int i = first; i < first + 50; ++i) {
+      rows.push_back(i < kDriftAt ? uniform[static_cast<size_t>(i * 7 % 1000)] : 5.0F);
+      scores.push_back(uniform[static_cast<size_t>(i * 7 % 1000)]);
+      times.push_back(time_of(i));
+    }
+    (*monitor)->Observe(model, rows, scores, times);
+  }
+  const auto signals = (*monitor)->Export(1234);
+  REQUIRE(signals.size() == 1);
+  CHECK(signals[0].time_ms == 1234);
+  CHECK(signals[0].version == "v1");
+  CHECK_THAT(signals[0].reason, Catch::StartsWith("A PSI "));
+  // The crossing: within the two sub-windows after the drift began, not the newest event's time.
+  INFO("signal event time: minute " << (signals[0].event_time_ms - kDay0) / base::kMsPerMinute);
+  CHECK(signals[0].event_time_ms > time_of(kDriftAt));
+  CHECK(signals[0].event_time_ms <= time_of(kDriftAt + 200));
+  // Latched: no second signal while A stays over.
+  CHECK((*monitor)->Export(1235).empty());
 }
 
 }  // namespace
