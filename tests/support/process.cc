@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <mutex>
 #include <regex>
 #include <sstream>
@@ -18,7 +19,7 @@ namespace vigil::testing {
 
 std::string VigilBinary() { return VIGIL_BINARY; }
 
-Child::Child(const std::vector<std::string>& argv, const std::string& log_path) {
+Child::Child(const std::vector<std::string>& argv, const std::string& log_path) : log_path_(log_path) {
   pid_ = fork();
   if (pid_ == 0) {
     const int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -52,7 +53,17 @@ int Child::Wait(std::chrono::milliseconds timeout) {
     const pid_t r = waitpid(pid_, &status, WNOHANG);
     if (r == pid_) {
       reaped_ = true;
-      if (WIFEXITED(status)) return WEXITSTATUS(status);
+      if (WIFEXITED(status)) {
+        // An error exit says why in its log, which the test's directory may not outlive: show its end.
+        if (WEXITSTATUS(status) != 0) {
+          const std::string log = ReadFile(log_path_);
+          const size_t from = log.size() > 4000 ? log.size() - 4000 : 0;
+          std::cerr << "child " << pid_ << " exited " << WEXITSTATUS(status) << "; the end of " << log_path_
+                    << ":\n"
+                    << log.substr(from) << "\n";
+        }
+        return WEXITSTATUS(status);
+      }
       if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
       return -1;
     }

@@ -22,11 +22,13 @@ class Child {
   Child& operator=(const Child&) = delete;
 
   void Signal(int sig);
-  //! Waits for exit; returns the exit code, 128+signal when killed, or -1 on timeout.
+  //! Waits for exit; returns the exit code, 128+signal when killed, or -1 on timeout. A non-zero exit
+  //! code also prints the end of the child's log to stderr (ctest shows it when the test fails).
   int Wait(std::chrono::milliseconds timeout);
   int pid() const { return pid_; }
 
  private:
+  std::string log_path_;
   int pid_ = -1;
   bool reaped_ = false;
 };
