@@ -409,15 +409,18 @@ bool Retrainer::DriftDue(std::optional<int64_t> newest) {
     if (drift_trained_at_ && at - *drift_trained_at_ < cooldown) {
       spdlog::info("retrain: drift signal ({}) within the cooldown; not retraining", signal->reason);
     } else if (drift_waits_for_ && at - *drift_waits_for_ < cooldown) {
-      spdlog::info("retrain: drift signal ({}) while a drift training waits; counted with it", signal->reason);
+      spdlog::info("retrain: drift signal ({}) while a drift training waits; counted with it",
+                   signal->reason);
     } else if (drift_waits_for_) {
       drift_then_ = at;  // a cooldown later than the waiting one: its own training, after it
-      spdlog::info("retrain: drift signal for {}: {}; training once the feature log reaches {}, after the one "
-                   "that waits", signal->version, signal->reason, base::Iso8601(at));
+      spdlog::info(
+          "retrain: drift signal for {}: {}; training once the feature log reaches {}, after the one "
+          "that waits",
+          signal->version, signal->reason, base::Iso8601(at));
     } else {
       drift_waits_for_ = at;
-      spdlog::info("retrain: drift signal for {}: {}; training once the feature log reaches {}", signal->version,
-                   signal->reason, base::Iso8601(at));
+      spdlog::info("retrain: drift signal for {}: {}; training once the feature log reaches {}",
+                   signal->version, signal->reason, base::Iso8601(at));
     }
   }
   return drift_waits_for_ && newest && *newest >= *drift_waits_for_;

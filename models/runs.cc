@@ -29,7 +29,8 @@ std::string JsonNumber(double v) { return std::isfinite(v) ? fmt::format("{}", v
 std::string WindowJson(const TimeWindow& w) {
   if (w.empty()) return "null";
   return fmt::format("{{\"start\": {}, \"end\": {}, \"start_ms\": {}, \"end_ms\": {}}}",
-                     JsonString(base::Iso8601(w.start_ms)), JsonString(base::Iso8601(w.end_ms)), w.start_ms, w.end_ms);
+                     JsonString(base::Iso8601(w.start_ms)), JsonString(base::Iso8601(w.end_ms)), w.start_ms,
+                     w.end_ms);
 }
 
 template <typename Map, typename Format>

@@ -123,7 +123,8 @@ struct DriftSnapshot {
 class DriftMonitor {
  public:
   //! Windows over every histogram of `reference`. InvalidArgument for bad options.
-  static base::Result<std::unique_ptr<DriftMonitor>> Make(const ReferenceSet& reference, const WindowOptions& options);
+  static base::Result<std::unique_ptr<DriftMonitor>> Make(const ReferenceSet& reference,
+                                                          const WindowOptions& options);
 
   //! Counts a scored batch. `rows` is row-major, the layout Forest::PredictBatch reads:
   //! rows[r * num_features() + f] is feature f (in the reference's order, i.e. the model's input
@@ -154,10 +155,10 @@ class DriftMonitor {
   DriftMonitor(std::vector<std::string> names, std::vector<DriftWindow> features, DriftWindow score)
       : names_(std::move(names)), features_(std::move(features)), score_(std::move(score)) {}
 
-  std::vector<std::string> names_;       //!< Feature names.
-  std::vector<DriftWindow> features_;    //!< One per feature.
-  DriftWindow score_;                    //!< The score's.
-  int64_t observed_ = 0;                 //!< Events observed since Make.
+  std::vector<std::string> names_;     //!< Feature names.
+  std::vector<DriftWindow> features_;  //!< One per feature.
+  DriftWindow score_;                  //!< The score's.
+  int64_t observed_ = 0;               //!< Events observed since Make.
 };
 
 }  // namespace vigil::monitor

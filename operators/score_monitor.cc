@@ -332,7 +332,7 @@ void ScoreMonitor::EvaluatePerformance(uint64_t generation) {
 std::vector<models::DriftSignal> ScoreMonitor::Export(int64_t wall_ms) {
   std::unique_lock lock(mu_);
   Impl& m = *impl_;
-  size_t series = 0;                 // index into version_series, in SwitchTo's order
+  size_t series = 0;                     // index into version_series, in SwitchTo's order
   std::vector<models::DriftSignal> due;  // drift signals due now
   if (m.drift) {
     const monitor::DriftSnapshot snap = m.drift->Snapshot(wall_ms);

@@ -113,7 +113,8 @@ TEST_CASE("a drift in the stream fires VigilFeatureDrift in a real Prometheus an
   // Once Prometheus has the amount's PSI, 4 more evaluations of the drift rule (scrapes of the newest
   // values, and more than the 2 s `for:` of a pending alert), however slow a loaded machine makes them.
   {
-    REQUIRE(WaitFor(budget.Left(), [&] { return prom->Query("vigil_feature_psi{feature=\"TX_AMOUNT\"}").size() == 1; }));
+    REQUIRE(WaitFor(budget.Left(),
+                    [&] { return prom->Query("vigil_feature_psi{feature=\"TX_AMOUNT\"}").size() == 1; }));
     std::string last;
     int evaluations = -1;  // the evaluation current now does not count
     const bool evaluated = WaitFor(budget.Left(), [&] {

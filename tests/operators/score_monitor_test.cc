@@ -226,13 +226,15 @@ TEST_CASE("score monitor: a drift signal carries the event time its PSI crossed,
   auto reference = monitor::ReferenceSet::Build(names, uniform, uniform.size(), uniform);
   REQUIRE(reference.ok());
   std::filesystem::create_directories(dir + "/v1");
-  std::ofstream(dir + "/v1/metadata.json") << "{\"features\": [\"A\"], \"reference\": " << reference->ToJson() << "}";
+  std::ofstream(dir + "/v1/metadata.json")
+      << "{\"features\": [\"A\"], \"reference\": " << reference->ToJson() << "}";
 
   config::MonitorSpec spec;
   spec.enabled = true;
   spec.events = 100;
   spec.sub_windows = 4;
-  auto monitor = ScoreMonitor::Make(spec, 0.5, models::Registry(dir), "test", nullptr, /*drift_signal_psi=*/0.25);
+  auto monitor =
+      ScoreMonitor::Make(spec, 0.5, models::Registry(dir), "test", nullptr, /*drift_signal_psi=*/0.25);
   REQUIRE(monitor.ok());
   models::ModelVersion model;
   model.version = "v1";

@@ -71,7 +71,8 @@ class TimeBudget {
  public:
   explicit TimeBudget(std::chrono::seconds total) : deadline_(std::chrono::steady_clock::now() + total) {}
   std::chrono::seconds Left() const {
-    const auto left = std::chrono::duration_cast<std::chrono::seconds>(deadline_ - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::seconds>(deadline_ - std::chrono::steady_clock::now());
     return std::max(left, std::chrono::seconds(1));
   }
 
