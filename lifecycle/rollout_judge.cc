@@ -215,9 +215,11 @@ RolloutVerdict RolloutJudge::Judge() {
   const std::string mode =
       spec.mode == "canary" ? fmt::format("canary {}%", spec.canary_percent) : std::string("shadow");
   v.partitions = static_cast<int64_t>(m.partitions.size());
+  const std::string of_expected =
+      m.expected_partitions > 0 ? fmt::format(" of {}", m.expected_partitions) : std::string();
   const std::string where =
-      fmt::format("{} over days {}..{} ({} events, {} frauds, from {} partitions)", mode, Date(m.FirstDay()),
-                  Date(m.LastMaturedDay()), v.events, v.frauds, v.partitions);
+      fmt::format("{} over days {}..{} ({} events, {} frauds, from {}{} partitions)", mode, Date(m.FirstDay()),
+                  Date(m.LastMaturedDay()), v.events, v.frauds, v.partitions, of_expected);
   if (window.empty()) {
     v.detail = fmt::format("no matured event yet; {} of {} days matured", matured, spec.days);
     return v;
@@ -236,7 +238,10 @@ RolloutVerdict RolloutJudge::Judge() {
   }
   const std::string versus = fmt::format("{} {:.4f} ({}) vs champion {:.4f} ({})", spec.metric, v.candidate,
                                          m.candidate, v.champion, m.champion);
-  if (matured < spec.days || v.frauds < spec.min_frauds || v.partitions < m.expected_partitions) {
+  // A partition that sends no event (an idle one, or one whose instance is down) holds the verdict
+  // back for at most `days` more matured days; then the trial is judged on the partitions it has.
+  const bool partitions_wait = v.partitions < m.expected_partitions && matured < 2 * spec.days;
+  if (matured < spec.days || v.frauds < spec.min_frauds || partitions_wait) {
     v.detail = fmt::format("{}, {}; waiting: {} of {} days matured, {} of {} frauds, {} of {} partitions",
                            versus, where, matured, spec.days, v.frauds, spec.min_frauds, v.partitions,
                            std::max(m.expected_partitions, 1));

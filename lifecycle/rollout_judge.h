@@ -13,7 +13,8 @@
 //   1. `days` full days have matured;
 //   2. the window holds at least `min_frauds` frauds (the metric is defined before that, but too
 //      noisy to decide on), and, over a group (ExpectPartitions), the trial's events came from every
-//      input partition (a partition that never gets an event holds the verdict back);
+//      input partition (a partition that gets no event holds the verdict back for at most `days` more
+//      matured days, then the trial is judged on the partitions it has; the verdict says how many);
 //   3. then a paired bootstrap over cards (models/bootstrap.h: `resamples` resamples, a fixed seed,
 //      so the same events give the same verdict) gives the difference candidate - champion and its
 //      two-sided `confidence` interval. The candidate is promoted when the interval's lower bound
@@ -94,7 +95,8 @@ class RolloutJudge {
   //! window holds `min_frauds` frauds.
   RolloutVerdict Judge();
   //! Over a group (lifecycle/outcome_feed.h): the verdict also waits until the trial's events came
-  //! from `partitions` input partitions, so that no instance's share is left out. Default 0: no wait.
+  //! from `partitions` input partitions, so that no instance's share is left out, or `days` more
+  //! days have matured (a partition without events). Default 0: no wait.
   void ExpectPartitions(int partitions);
   //! Counts a transition in vigil_rollout_transitions_total.
   void Count(std::string_view transition);

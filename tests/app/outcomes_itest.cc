@@ -228,7 +228,7 @@ TEST_CASE("three instances over six partitions: one judge decides a trial on the
   }));
   std::printf("group judge: %s\n", verdict.c_str());
   CHECK(verdicts == 1);
-  CHECK(verdict.find("from 6 partitions") != std::string::npos);
+  CHECK(verdict.find("from 6 of 6 partitions") != std::string::npos);
   CHECK(verdict.find("difference +0.0000") != std::string::npos);
   CHECK(ReadFile(dir + "/models/CHAMPION").find("v1") == 0);
   for (Instance& in : instances) in.child->Signal(SIGTERM);

@@ -148,6 +148,38 @@ TEST_CASE("RolloutJudge waits for min_frauds frauds in the compared days") {
   CHECK(v.frauds == 120);
 }
 
+TEST_CASE("RolloutJudge over a group waits for every partition, at most the trial's days more") {
+  auto judge = MakeJudge("shadow", 2, 0.0);
+  judge->ExpectPartitions(3);
+  judge->Begin(5, "v2", "v1");
+  // Partitions 0 and 1 send events; partition 2 none (idle, or its instance is down).
+  const auto on_two = [](std::vector<ScoredEvent> events) {
+    for (ScoredEvent& e : events) e.partition = static_cast<int32_t>(e.id % 2);
+    return events;
+  };
+  judge->AddOutcomes(on_two(Events(5, 0, 3, 200, false, true)));
+  RolloutVerdict v = judge->Judge();
+  CHECK(v.kind == RolloutVerdict::Kind::kWait);
+  CHECK(v.partitions == 2);
+  CHECK_THAT(v.detail, Catch::Contains("waiting: 2 of 2 days matured, 40 of 30 frauds, 2 of 3 partitions"));
+  judge->AddOutcomes(on_two(Events(5, 4, 4, 200, false, true)));
+  CHECK(judge->Judge().kind == RolloutVerdict::Kind::kWait);  // 3 matured days
+  // Twice the trial's days matured: judged on the two partitions, and it says so.
+  judge->AddOutcomes(on_two(Events(5, 5, 5, 200, false, true)));
+  v = judge->Judge();
+  CHECK(v.kind == RolloutVerdict::Kind::kPromote);
+  CHECK_THAT(v.detail, Catch::Contains("from 2 of 3 partitions"));
+
+  // Every partition present: no extra wait.
+  auto all = MakeJudge("shadow", 2, 0.0);
+  all->ExpectPartitions(2);
+  all->Begin(5, "v2", "v1");
+  all->AddOutcomes(on_two(Events(5, 0, 3, 200, false, true)));
+  v = all->Judge();
+  CHECK(v.kind == RolloutVerdict::Kind::kPromote);
+  CHECK_THAT(v.detail, Catch::Contains("from 2 of 2 partitions"));
+}
+
 TEST_CASE("RolloutJudge ignores events of other trials and waits while no fraud is labelled") {
   auto judge = MakeJudge("shadow", 2, 0.0);
   judge->Begin(2, "v3", "v2");
