@@ -127,17 +127,25 @@ double CountLines(const std::string& path) {
   return lines;
 }
 
+//! A replay's stages: their stores are scratch, removed after the run, so the end writes none.
+engine::PipelineOptions ScratchStages() {
+  engine::PipelineOptions options;
+  options.discard_state = true;
+  return options;
+}
+
 //! Builds `spec`'s plan and runs it over `source` to its end, into the file sinks `spec` names.
 //! `id_column` receives the index of `id_field` among the output's columns (-1 when absent).
 base::Status RunToFiles(const config::PipelineSpec& spec, const engine::OperatorRegistry& registry,
                         std::unique_ptr<engine::Source> source, const std::string& label,
                         const std::string& id_field, int* id_column, engine::RunSummary* summary) {
   // One stage over `source`, into the file sinks `spec` names (its own metrics, none of the operators').
-  VIGIL_ASSIGN_OR_RETURN(
-      auto pipeline, engine::Pipeline::Build(
-                         {spec}, registry, [&](const config::PipelineSpec& stage, const engine::Plan& plan) {
-                           return connectors::StageIoFrom(std::move(source), stage, plan);
-                         }));
+  VIGIL_ASSIGN_OR_RETURN(auto pipeline, engine::Pipeline::Build(
+                                            {spec}, registry,
+                                            [&](const config::PipelineSpec& stage, const engine::Plan& plan) {
+                                              return connectors::StageIoFrom(std::move(source), stage, plan);
+                                            },
+                                            ScratchStages()));
   const engine::Plan& plan = pipeline->plan(0);
   *id_column = [&] {
     const auto& fields = spec.output.fields;

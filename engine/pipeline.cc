@@ -38,6 +38,7 @@ base::Result<std::unique_ptr<Pipeline>> Pipeline::Build(std::vector<config::Pipe
       spdlog::info("{}: {}{}", stage.name, io.exactly_once ? "exactly-once" : "at-least-once",
                    runtime->has_changelog() ? ", state backed by a changelog topic" : "");
     runtime->set_idle_exit_ms(options.idle_exit_ms);
+    runtime->set_discard_state(options.discard_state);
     if (s + 1 == stages.size()) runtime->set_progress(options.progress_ms, options.progress_note);
     const int64_t align = options.event_time_alignment_ms.value_or(StageAlignmentMs(stages, s));
     if (align >= 0) {

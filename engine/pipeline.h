@@ -66,6 +66,9 @@ struct PipelineOptions {
   std::optional<int64_t> event_time_alignment_ms;
   //! Logs (info) each stage's delivery guarantee and event-time alignment. Default false.
   bool log_stages = false;
+  //! Runtime::set_discard_state of every stage: the stores are scratch, thrown away after the run (a
+  //! replay): no final commit writes them. Default false.
+  bool discard_state = false;
 };
 
 //! Owns every stage's plan, probe and runtime. Not copyable; the accessors are thread-safe once built.

@@ -277,6 +277,12 @@ base::Status Runtime::Revoked(std::span<const int32_t> partitions) {
   return st;
 }
 
+base::Status Runtime::FlushSinks() {
+  constexpr int kFlushTimeoutMs = 60'000;
+  for (const NamedSink& s : sinks_) VIGIL_RETURN_IF_ERROR(s.sink->Flush(kFlushTimeoutMs).WithContext(s.what));
+  return base::Status::OK();
+}
+
 base::Status Runtime::CommitPaused(std::span<Task* const> tasks) {
   const auto start = std::chrono::steady_clock::now();
   constexpr int kFlushTimeoutMs = 60'000;
@@ -460,7 +466,7 @@ base::Status Runtime::Run() {
   gate_.Pause();  // drain: the batches in flight finish
   workers_stop_ = true;
   if (!failed_) {
-    if (base::Status st = CommitPaused({}); !st.ok()) Fail(st);
+    if (base::Status st = discard_state_ ? FlushSinks() : CommitPaused({}); !st.ok()) Fail(st);
   }
   PublishMetrics();
   gate_.Resume();

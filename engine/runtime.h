@@ -84,6 +84,9 @@ class Runtime final : public SourceListener {
   //! Makes Run return once no event has arrived for `ms` (0 = never). For demos, tests and replays
   //! of a bounded range.
   void set_idle_exit_ms(int64_t ms) { idle_exit_ms_ = ms; }
+  //! The state is thrown away after Run (a replay's scratch store): at the end of the stream Run
+  //! delivers the sinks' records but writes no state to the store and commits nothing. Before Run.
+  void set_discard_state(bool discard) { discard_state_ = discard; }
   //! Logs one progress line (info) every `ms` on the control thread: events/s in since the last
   //! line, the consumer lag summed over the partitions, the partitions owned, and what `note`
   //! returns (e.g. "champion v3"; called on the control thread; may be empty). 0 (default): none.
@@ -147,6 +150,8 @@ class Runtime final : public SourceListener {
   void WorkerLoop(int worker);
   //! Flushes sinks, commits the state and offsets of `tasks` (all when empty). Workers must be paused.
   base::Status CommitPaused(std::span<Task* const> tasks);
+  //! Delivers what the sinks hold (the end of a run whose state is discarded). Workers paused.
+  base::Status FlushSinks();
   //! A commit with the workers paused only while the state is staged (see the protocol above).
   base::Status Commit();
   //! The I/O of a commit whose tasks are staged and whose sinks hold (or, `marked`, marked their
@@ -205,6 +210,7 @@ class Runtime final : public SourceListener {
   std::atomic<bool> failed_{false};
   std::atomic<uint64_t> events_seen_{0};
   int64_t idle_exit_ms_ = 0;
+  bool discard_state_ = false;
   int64_t progress_ms_ = 0;
   std::function<std::string()> progress_note_;
   //! Logs the progress line when progress_ms_ has passed since the last one. Control thread.
