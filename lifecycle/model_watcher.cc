@@ -160,7 +160,18 @@ void ModelWatcher::JudgeTrial() {
   const auto& trial = serving->trial;
   if (!trial) return;
   const RolloutVerdict verdict = judge_->Judge();
-  if (verdict.kind == RolloutVerdict::Kind::kWait) return;
+  if (verdict.kind == RolloutVerdict::Kind::kWait) {
+    // Why a trial is not decided yet (days, frauds, partitions), for whoever wonders: when it
+    // changed, at most every 30 s.
+    constexpr auto kWaitLogInterval = std::chrono::seconds(30);
+    const auto now = std::chrono::steady_clock::now();
+    if (verdict.detail != waiting_ && now - waiting_logged_ >= kWaitLogInterval) {
+      waiting_ = verdict.detail;
+      waiting_logged_ = now;
+      spdlog::info("rollout: {} not decided yet: {}", trial->model->version, verdict.detail);
+    }
+    return;
+  }
   const std::string& name = trial->model->version;
   std::shared_ptr<const ModelVersion> champion = serving->champion;
   if (verdict.kind == RolloutVerdict::Kind::kPromote) {

@@ -18,6 +18,7 @@
 //
 // Lifecycle: one per score operator, made at Attach. Thread-safety: Tick from one thread at a time.
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -69,6 +70,9 @@ class ModelWatcher {
   std::string refused_, refused_candidate_;       // versions that failed to load (not retried)
   const OutcomeFeed* const feed_;                 // null: this process judges alone
   uint64_t term_ = 0;                             // feed_'s terms() the judge started in
+  // The trial's waiting verdict, logged when it changes, at most once per kWaitLogInterval.
+  std::string waiting_;
+  std::chrono::steady_clock::time_point waiting_logged_{};
 };
 
 }  // namespace vigil::lifecycle

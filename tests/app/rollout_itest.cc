@@ -68,6 +68,7 @@ std::set<std::string> DashboardMetrics() {
 TEST_CASE("a retrained version is proposed shadowed and promoted on matured labels without a human step",
           "[integration]") {
   namespace fs = std::filesystem;
+  const TimeBudget budget(std::chrono::seconds(280));
   const std::string dir = TempDir("vigil-rollout");
   const std::string vigil = VigilBinary() + " --log-level warn";
   const std::string pipeline = std::string(VIGIL_SOURCE_DIR) + "/deploy/examples/handbook.yaml";
@@ -126,11 +127,11 @@ TEST_CASE("a retrained version is proposed shadowed and promoted on matured labe
   const std::string url = "http://127.0.0.1:" + std::to_string(port);
   INFO(ReadFile(dir + "/run.log"));
 
-  REQUIRE(WaitFor(std::chrono::seconds(180), [&] { return fs::exists(reg + "/CANDIDATE"); }));
+  REQUIRE(WaitFor(budget.Left(), [&] { return fs::exists(reg + "/CANDIDATE"); }));
   const std::string candidate =
       ReadFile(reg + "/CANDIDATE").substr(0, ReadFile(reg + "/CANDIDATE").find('\n'));
   std::string metrics;
-  REQUIRE(WaitFor(std::chrono::seconds(30), [&] {
+  REQUIRE(WaitFor(budget.Left(), [&] {
     return Curl(dir, url + "/metrics", &metrics) == 200 &&
            metrics.find("vigil_rollout_transitions_total{pipeline=\"handbook\",transition=\"started\"} 1") !=
                std::string::npos;
@@ -146,7 +147,7 @@ TEST_CASE("a retrained version is proposed shadowed and promoted on matured labe
         found.insert(line.substr(line.find("segment=")));
     return found;
   };
-  REQUIRE(WaitFor(std::chrono::seconds(30), [&] {
+  REQUIRE(WaitFor(budget.Left(), [&] {
     return Curl(dir, url + "/metrics", &metrics) == 200 && segment_series(metrics).size() == 8;
   }));
   const std::set<std::string> segments = segment_series(metrics);
@@ -171,11 +172,13 @@ TEST_CASE("a retrained version is proposed shadowed and promoted on matured labe
 
   // The verdict: the candidate's run is promoted, with the comparison as its detail.
   Run promoted;
-  REQUIRE(WaitFor(std::chrono::seconds(180), [&] {
+  const bool decided = WaitFor(budget.Left(), [&] {
     for (const Run& r : ListRuns(dir, reg))
       if (r.version == candidate && r.outcome == "promoted") promoted = r;
     return !promoted.id.empty();
-  }));
+  });
+  INFO("run.log when the verdict was due:\n" << ReadFile(dir + "/run.log"));
+  REQUIRE(decided);
   CHECK(promoted.trigger == "schedule");
   CHECK(promoted.parent == "v1");
   CHECK_THAT(promoted.detail,
@@ -193,7 +196,7 @@ TEST_CASE("a retrained version is proposed shadowed and promoted on matured labe
 
   // Once the promoted candidate serves (the judge logs its verdict after the swap), the last two days
   // arrive.
-  REQUIRE(WaitFor(std::chrono::seconds(60), [&] {
+  REQUIRE(WaitFor(budget.Left(), [&] {
     return ReadFile(dir + "/run.log").find("rollout: " + candidate + " promoted") != std::string::npos;
   }));
   Produce(topics.transactions, tx3);
@@ -234,7 +237,7 @@ TEST_CASE("a retrained version is proposed shadowed and promoted on matured labe
     CHECK(metrics.find("# TYPE " + name + " ") != std::string::npos);
   }
   live.Signal(SIGTERM);
-  CHECK(live.Wait(std::chrono::seconds(120)) == 0);
+  CHECK(live.Wait(budget.Left()) == 0);
 }
 
 }  // namespace
