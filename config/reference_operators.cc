@@ -314,7 +314,8 @@ SectionDoc RolloutDoc() {
            "Matured days (UTC days after the one the rollout started in) compared before the verdict, "
            "1..365."},
           {"min_frauds", "integer", DocInt(o.min_frauds),
-           "Frauds the compared days must hold before a verdict; the trial waits until then; at least 1."},
+           "Frauds the compared days must hold before a verdict; until then the compared days slide by a "
+           "matured day at a time; at least 1."},
           {"confidence", "number", DocNumber(o.confidence),
            "Two-sided confidence of the interval of the difference: a paired bootstrap over cards (both "
            "versions' metrics recomputed on each resample of the cards, fixed seed); between 0.5 and 1."},

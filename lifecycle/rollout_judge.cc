@@ -54,6 +54,7 @@ struct RolloutJudge::Impl {
   // Under judge_mu_ only: the window, fed and evaluated by Judge, so its sorts hold no worker up.
   std::vector<ScoredEvent> judging;
   std::optional<int32_t> start_day;  // the day the first event of the rollout was scored in
+  int32_t end_day = 0;               // the last day of the window under judgement (from start_day)
   int64_t newest_ms = std::numeric_limits<int64_t>::min();
   //! Each recorded event, by day: its id and its outcome with both versions' scores.
   std::map<int32_t, std::vector<std::pair<int64_t, models::PairedOutcome>>> days;
@@ -62,15 +63,28 @@ struct RolloutJudge::Impl {
 
   //! The last day whose events are all in: the newest event's day may still grow.
   int32_t LastMaturedDay() const { return DayOf(newest_ms) - 1; }
-  //! The first day Judge evaluates: the window's, never the start day.
-  int32_t FirstDay() const { return std::max(*start_day + 1, LastMaturedDay() - spec.days + 1); }
+  //! The window under judgement: `days` days ending at end_day, never the start day. It starts at
+  //! the first full days and slides one day at a time, in event time, while it cannot decide, so the
+  //! days a verdict compares do not depend on how many matured between two calls of Judge.
+  int32_t FirstDay() const { return std::max(*start_day + 1, end_day - spec.days + 1); }
+  //! Slides the window by a day, forgetting the day that leaves it.
+  void Slide() {
+    ++end_day;
+    while (!days.empty() && days.begin()->first < FirstDay()) {
+      for (const auto& [id, outcome] : days.begin()->second) ids.erase(id);
+      days.erase(days.begin());
+    }
+  }
 
   //! Records `judging` (judge_mu_ held), then drops the days before the window.
   void Record() {
     const bool canary = spec.mode == "canary";
     for (const ScoredEvent& e : judging) {
       const int32_t day = DayOf(e.time_ms);
-      if (!start_day) start_day = day;
+      if (!start_day) {
+        start_day = day;
+        end_day = day + spec.days;
+      }
       newest_ms = std::max(newest_ms, e.time_ms);
       partitions.insert(e.partition);
       if (day <= *start_day) continue;    // the rollout began during that day: not a full day
@@ -80,17 +94,13 @@ struct RolloutJudge::Impl {
       days[day].emplace_back(e.id, models::PairedOutcome{day, e.card, e.label, champion_score, e.challenger});
     }
     judging.clear();
-    if (!start_day) return;
-    while (!days.empty() && days.begin()->first < FirstDay()) {
-      for (const auto& [id, outcome] : days.begin()->second) ids.erase(id);
-      days.erase(days.begin());
-    }
   }
 
-  //! The window's outcomes: the matured days from FirstDay() on.
+  //! The window's outcomes: its matured days.
   std::vector<models::PairedOutcome> Window() const {
     std::vector<models::PairedOutcome> out;
-    for (auto it = days.lower_bound(FirstDay()); it != days.end() && it->first <= LastMaturedDay(); ++it)
+    const int32_t last = std::min(end_day, LastMaturedDay());
+    for (auto it = days.lower_bound(FirstDay()); it != days.end() && it->first <= last; ++it)
       for (const auto& [id, outcome] : it->second) out.push_back(outcome);
     return out;
   }
@@ -205,7 +215,23 @@ RolloutVerdict RolloutJudge::Judge() {
   m.Record();
   if (!m.start_day) return v;
   const config::RolloutSpec& spec = m.spec;
-  const int32_t matured = std::max(0, m.LastMaturedDay() - *m.start_day);
+  v.partitions = static_cast<int64_t>(m.partitions.size());
+  // A partition that sends no event (an idle one, or one whose instance is down) holds the verdict
+  // back for at most `days` more days; then the trial is judged on the partitions it has.
+  const auto partitions_wait = [&] {
+    return v.partitions < m.expected_partitions && m.end_day - *m.start_day < 2 * spec.days;
+  };
+  const auto frauds = [&] {
+    int64_t n = 0;
+    for (auto it = m.days.lower_bound(m.FirstDay()); it != m.days.end() && it->first <= m.end_day; ++it)
+      for (const auto& [id, outcome] : it->second) n += outcome.label;
+    return n;
+  };
+  // A complete window that cannot decide (too few frauds, a partition missing) slides a day once the
+  // next day has matured, and so on, in event time.
+  while (m.end_day < m.LastMaturedDay() && (frauds() < spec.min_frauds || partitions_wait())) m.Slide();
+  const int32_t last_day = std::min(m.end_day, m.LastMaturedDay());
+  const int32_t matured = std::max(0, last_day - m.FirstDay() + 1);
   const std::vector<models::PairedOutcome> window = m.Window();
   v.champion = v.candidate = v.difference = v.low = v.high = kNaN;
   v.confidence = spec.confidence;
@@ -214,12 +240,11 @@ RolloutVerdict RolloutJudge::Judge() {
   v.events = static_cast<int64_t>(window.size());
   const std::string mode =
       spec.mode == "canary" ? fmt::format("canary {}%", spec.canary_percent) : std::string("shadow");
-  v.partitions = static_cast<int64_t>(m.partitions.size());
   const std::string of_expected =
       m.expected_partitions > 0 ? fmt::format(" of {}", m.expected_partitions) : std::string();
   const std::string where =
-      fmt::format("{} over days {}..{} ({} events, {} frauds, from {}{} partitions)", mode, Date(m.FirstDay()),
-                  Date(m.LastMaturedDay()), v.events, v.frauds, v.partitions, of_expected);
+      fmt::format("{} over days {}..{} ({} events, {} frauds, from {}{} partitions)", mode,
+                  Date(m.FirstDay()), Date(last_day), v.events, v.frauds, v.partitions, of_expected);
   if (window.empty()) {
     v.detail = fmt::format("no matured event yet; {} of {} days matured", matured, spec.days);
     return v;
@@ -238,10 +263,7 @@ RolloutVerdict RolloutJudge::Judge() {
   }
   const std::string versus = fmt::format("{} {:.4f} ({}) vs champion {:.4f} ({})", spec.metric, v.candidate,
                                          m.candidate, v.champion, m.champion);
-  // A partition that sends no event (an idle one, or one whose instance is down) holds the verdict
-  // back for at most `days` more matured days; then the trial is judged on the partitions it has.
-  const bool partitions_wait = v.partitions < m.expected_partitions && matured < 2 * spec.days;
-  if (matured < spec.days || v.frauds < spec.min_frauds || partitions_wait) {
+  if (matured < spec.days || v.frauds < spec.min_frauds || partitions_wait()) {
     v.detail = fmt::format("{}, {}; waiting: {} of {} days matured, {} of {} frauds, {} of {} partitions",
                            versus, where, matured, spec.days, v.frauds, spec.min_frauds, v.partitions,
                            std::max(m.expected_partitions, 1));

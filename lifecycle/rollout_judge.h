@@ -8,13 +8,15 @@
 //   canary  the events of the canary cards only: the candidate decides them, and the champion's
 //           score of each (it still scores every event) is recorded beside it.
 // Only events scored after the rollout began count, and only from the first full UTC day after the
-// one it began in; an event id is counted once. Judge() compares the configured metric over the last
-// `days` matured days (at most; from the start) and decides once all of these hold:
-//   1. `days` full days have matured;
+// one it began in; an event id is counted once. Judge() compares the configured metric over a window
+// of `days` days: the first full days, and while it cannot decide, the window slides a day at a time
+// in event time (never by more than the days matured), so the days compared do not depend on how
+// often Judge runs or how fast the outcomes arrive. It decides once all of these hold:
+//   1. the window's `days` full days have matured;
 //   2. the window holds at least `min_frauds` frauds (the metric is defined before that, but too
 //      noisy to decide on), and, over a group (ExpectPartitions), the trial's events came from every
 //      input partition (a partition that gets no event holds the verdict back for at most `days` more
-//      matured days, then the trial is judged on the partitions it has; the verdict says how many);
+//      days, then the trial is judged on the partitions it has; the verdict says how many);
 //   3. then a paired bootstrap over cards (models/bootstrap.h: `resamples` resamples, a fixed seed,
 //      so the same events give the same verdict) gives the difference candidate - champion and its
 //      two-sided `confidence` interval. The candidate is promoted when the interval's lower bound

@@ -99,6 +99,30 @@ TEST_CASE(
   CHECK(figures.at("confidence") == 0.95);
 }
 
+TEST_CASE("RolloutJudge compares the same days whether it runs at every day or once after many") {
+  // Nine days of a clearly better candidate; the window is the first two full days (1 and 2),
+  // whether Judge sees each day as it matures or all of them at once.
+  auto stepwise = MakeJudge("shadow", 2, 0.0);
+  stepwise->Begin(3, "v2", "v1");
+  RolloutVerdict a;
+  for (int day = 0; day <= 8 && a.kind == RolloutVerdict::Kind::kWait; ++day) {
+    stepwise->AddOutcomes(Events(3, day, day, 200, false, true));
+    a = stepwise->Judge();
+  }
+  auto at_once = MakeJudge("shadow", 2, 0.0);
+  at_once->Begin(3, "v2", "v1");
+  std::vector<ScoredEvent> all;
+  for (int day = 0; day <= 8; ++day)
+    for (const ScoredEvent& e : Events(3, day, day, 200, false, true)) all.push_back(e);
+  at_once->AddOutcomes(all);
+  const RolloutVerdict b = at_once->Judge();
+  REQUIRE(a.kind == RolloutVerdict::Kind::kPromote);
+  REQUIRE(b.kind == RolloutVerdict::Kind::kPromote);
+  CHECK_THAT(b.detail, Catch::Contains("over days 2018-04-02..2018-04-03 (400 events, 40 frauds"));
+  CHECK(a.detail == b.detail);
+  CHECK(a.low == b.low);
+}
+
 TEST_CASE("RolloutJudge rejects a worse candidate, and never promotes the champion's equal") {
   auto judge = MakeJudge("shadow", 2, 0.0);
   judge->Begin(7, "v3", "v2");
