@@ -14,7 +14,8 @@ struct HandbookTopics {
   std::string dead_letter;
 };
 
-//! deploy/examples/handbook.yaml with `topics`, the broker at Bootstrap() and labels.max_wait 10 s.
+//! deploy/examples/handbook.yaml with `topics`, the broker at Bootstrap(), labels.max_wait 10 s and,
+//! with a transactions topic, the consumer group "vigil-handbook-<that topic>" (the test's own).
 std::string HandbookYaml(const HandbookTopics& topics);
 //! Replaces `from` in `yaml`, which must contain it (the test fails otherwise), with `to`.
 void ReplaceRequired(std::string* yaml, const std::string& from, const std::string& to);
@@ -33,7 +34,8 @@ std::string AggregateColumns();
 void PrependOutputFields(std::string* yaml, const std::string& columns);
 //! Replaces the file's `runtime:` line with `text` (which may add further sections, e.g. http).
 void ReplaceRuntime(std::string* yaml, const std::string& text);
-//! Sets the source's consumer group (default "vigil-handbook"), which also names the changelog topic
+//! Sets the source's consumer group (HandbookYaml's, or the file's default "vigil-handbook"), which also
+//! names the changelog topic
 //! "<group>.<input topic>.changelog" and the transactional id "<group>.<instance id>".
 void SetGroup(std::string* yaml, const std::string& group);
 
