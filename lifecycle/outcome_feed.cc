@@ -3,6 +3,9 @@
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
+#include "base/time.h"
 #include "connectors/group_lease.h"
 #include "connectors/kafka_changelog.h"
 #include "connectors/topic_tail.h"
@@ -139,6 +142,14 @@ void OutcomeFeed::Tick() {
   }
   // Used: the next leader (or this one, after a restart) goes on after them.
   if (base::Status st = tail_->Commit(); !st.ok()) spdlog::warn("lifecycle: {}", st.message());
+  read_since_log_ += events_.size();
+  for (const operators::ScoredEvent& e : events_) newest_ms_ = std::max(newest_ms_, e.time_ms);
+  if (const auto now = std::chrono::steady_clock::now(); now - logged_ >= std::chrono::seconds(30)) {
+    spdlog::info("lifecycle: {} outcomes read from '{}' (events up to {})", read_since_log_, topic_,
+                 base::Iso8601(newest_ms_));
+    read_since_log_ = 0;
+    logged_ = now;
+  }
 }
 
 }  // namespace vigil::lifecycle

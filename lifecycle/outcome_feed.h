@@ -22,6 +22,7 @@
 #include <simdjson.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -84,6 +85,11 @@ class OutcomeFeed {
   std::atomic<bool> leader_{false};
   std::atomic<uint64_t> terms_{0};
   bool failed_ = false;  //!< A fatal lease error was logged: this instance no longer leads.
+  //! Progress, logged at most every 30 s while outcomes arrive: records read since the last line,
+  //! the newest event time among them, when the last line was written.
+  uint64_t read_since_log_ = 0;
+  int64_t newest_ms_ = 0;
+  std::chrono::steady_clock::time_point logged_{};
   int input_partitions_ = 0;
 };
 
