@@ -20,11 +20,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string DateOfDay(int64_t epoch_day) {
-  char buffer[32];
-  base::FormatIso8601(epoch_day * base::kMsPerDay, buffer);
-  return std::string(buffer, 10);
-}
+std::string DateOfDay(int64_t epoch_day) { return base::IsoDate(epoch_day * base::kMsPerDay); }
 
 //! The table with its rows as the protocol sees them: day since the table's first day, card, label.
 struct EvalData {

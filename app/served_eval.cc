@@ -184,11 +184,7 @@ base::Status EvaluateServed(const ServedEvalOptions& o) {
     if (!report.ok()) return report.status().WithContext("business report of " + set.name);
     reports.push_back(std::move(report).value());
   }
-  auto date = [](int64_t day) {
-    char text[32];
-    base::FormatIso8601(day * base::kMsPerDay, text);
-    return std::string(text, 10);
-  };
+  auto date = [](int64_t day) { return base::IsoDate(day * base::kMsPerDay); };
   if (o.json) {
     std::string out = "{\"weeks\": [";
     for (size_t w = 0; w < weeks.size(); ++w) {

@@ -85,4 +85,6 @@ std::string Iso8601(int64_t ms) {
   return std::string(buffer, static_cast<size_t>(FormatIso8601(ms, buffer)));
 }
 
+std::string IsoDate(int64_t ms) { return Iso8601(ms).substr(0, 10); }
+
 }  // namespace vigil::base

@@ -46,5 +46,7 @@ std::optional<int64_t> ParseIso8601Ms(std::string_view text);
 int FormatIso8601(int64_t ms, char* out);
 //! FormatIso8601 as a string: "YYYY-MM-DDTHH:MM:SSZ".
 std::string Iso8601(int64_t ms);
+//! The UTC date of `ms`: "YYYY-MM-DD".
+std::string IsoDate(int64_t ms);
 
 }  // namespace vigil::base

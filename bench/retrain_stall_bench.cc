@@ -593,15 +593,6 @@ bool WaitFor(const LivePipeline& pipeline, Clock::duration timeout, F done) {
   return done();
 }
 
-std::string Date(int64_t ms) {
-  const std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char text[16];
-  std::strftime(text, sizeof text, "%F", &tm);
-  return text;
-}
-
 //! The training lifecycle::Retrainer would start as of just after the newest event of the file (its
 //! RetrainSpec, defaults when the score operator has no `retrain:`), registering into `models_dir`:
 //! a copy of the score operator's registry, so the benchmark leaves the real one as it was.
@@ -746,7 +737,7 @@ int Report(const Options& o, const config::PipelineSpec& spec, const Stream& s, 
   std::printf(
       "during B: TrainAndRegister on %s back to back (from %s, train %d days, validate %d days,\n"
       "%d rounds, 1 libxgboost thread, nice %d); trainings: %zu, failed: %zu",
-      o.table.c_str(), Date(r.train_start_ms).c_str(), r.train_days, r.valid_days, r.model.rounds,
+      o.table.c_str(), base::IsoDate(r.train_start_ms).c_str(), r.train_days, r.valid_days, r.model.rounds,
       kLowestPriority, trainer.seconds().size() + trainer.failed(), trainer.failed());
   for (size_t i = 0; i < trainer.seconds().size(); ++i)
     std::printf("%s%.1f", i == 0 ? "; took " : ", ", trainer.seconds()[i]);

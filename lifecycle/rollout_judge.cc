@@ -27,11 +27,7 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 int32_t DayOf(int64_t time_ms) { return static_cast<int32_t>(base::DayOf(time_ms)); }
 
 //! "YYYY-MM-DD" of a day number (days since the epoch).
-std::string Date(int32_t day) {
-  char text[32];
-  const int n = base::FormatIso8601(int64_t{day} * base::kMsPerDay, text);
-  return std::string(text, static_cast<size_t>(std::min(n, 10)));
-}
+std::string Date(int32_t day) { return base::IsoDate(int64_t{day} * base::kMsPerDay); }
 
 }  // namespace
 
