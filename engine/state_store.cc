@@ -98,8 +98,10 @@ base::Result<std::unique_ptr<StateStore>> StateStore::Open(const StateStoreOptio
   if (!s.ok()) return FromRocks(s, "cannot read checkpoint of '" + options.path + "'");
   const int64_t changelog = ReadOffset(db.get(), kChangelogKey, &s);
   if (!s.ok()) return FromRocks(s, "cannot read checkpoint of '" + options.path + "'");
-  return std::unique_ptr<StateStore>(
+  auto store = std::unique_ptr<StateStore>(
       new StateStore(std::move(db), checkpoint, label_checkpoint, changelog, options.flush_changes));
+  store->blank_.store(store->empty(), std::memory_order_relaxed);
+  return store;
 }
 
 base::Status StateStore::Destroy(const std::string& path) {
@@ -116,6 +118,7 @@ std::string StateStore::TableKey(TableId table, std::string_view key) const {
 }
 
 base::Result<bool> StateStore::Get(TableId table, std::string_view key, std::string* value) const {
+  if (blank_.load(std::memory_order_acquire)) return false;
   key_buf_.clear();
   key_buf_.push_back(static_cast<char>(table >> 8));
   key_buf_.push_back(static_cast<char>(table & 0xff));
@@ -129,6 +132,10 @@ base::Result<bool> StateStore::Get(TableId table, std::string_view key, std::str
 base::Status StateStore::Scan(TableId table, std::string_view prefix, std::optional<std::string>* cursor,
                               std::size_t limit,
                               const std::function<void(std::string_view, std::string_view)>& fn) const {
+  if (blank_.load(std::memory_order_acquire)) {
+    cursor->reset();
+    return base::Status::OK();
+  }
   const std::string start = TableKey(table, prefix);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   if (cursor->has_value()) {
@@ -205,6 +212,7 @@ base::Status StateStore::Apply(int64_t changelog_offset) {
   if (changelog_offset >= 0) PutOffset(pending_.get(), TableKey(kMetaTable, kChangelogKey), changelog_offset);
   rocksdb::WriteOptions wo;
   wo.disableWAL = true;
+  if (staged_ > 0) blank_.store(false, std::memory_order_release);
   VIGIL_RETURN_IF_ERROR(FromRocks(db_->Write(wo, pending_.get()), "state commit"));
   pending_->Clear();
   FlushWhenDue(staged_);
@@ -251,6 +259,7 @@ base::Status StateStore::ApplyRestored(
   PutOffset(&batch, TableKey(kMetaTable, kChangelogKey), changelog_offset);
   rocksdb::WriteOptions wo;
   wo.disableWAL = true;
+  if (!changes.empty()) blank_.store(false, std::memory_order_release);
   VIGIL_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "state restore"));
   FlushWhenDue(changes.size());
   rocksdb::Status s;

@@ -6,6 +6,7 @@
 // memtable flush wrote, checkpoint and changelog offset included, and the restore replays the changelog
 // from there. A flush every `flush_changes` changes bounds that tail, whatever the stream's age.
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -61,6 +62,8 @@ class StateStore {
 
   //! Reads the committed value of (table, key) into `value`. Returns false when absent.
   //! Staged, uncommitted changes are not visible: callers keep them in their own cache.
+  //! A store that has held no record since it was opened empty (a new task's, or a replay's scratch
+  //! store, which never commits) answers without asking RocksDB: its keys' first lookups cost nothing.
   base::Result<bool> Get(TableId table, std::string_view key, std::string* value) const;
   //! Visits committed records of `table` in key order: those whose key (without the table prefix)
   //! starts with `prefix` and sorts after `*cursor` (from the first when `*cursor` is empty), at most
@@ -127,6 +130,10 @@ class StateStore {
   std::size_t flush_changes_;
   std::size_t unflushed_ = 0;  //!< Changes applied since the last flush started.
   mutable std::string key_buf_;
+  //! Opened empty and no record written since: every Get and Scan finds nothing. Cleared before the
+  //! first write, so that a concurrent Get (a scoring query during a commit) that still sees it set
+  //! finds what RocksDB held before that write, as it would without it.
+  std::atomic<bool> blank_{false};
 };
 
 }  // namespace vigil::engine
