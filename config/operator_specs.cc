@@ -235,10 +235,11 @@ Status ParseWindowOutput(const YamlReader& r, const YAML::Node& o, int64_t defau
   VIGIL_RETURN_IF_ERROR(ParseAggregate(r, o, &out->agg));
   VIGIL_RETURN_IF_ERROR(r.Read(o, "field", &out->field));
   VIGIL_RETURN_IF_ERROR(r.Read(o, "denominator", &out->denominator));
+  VIGIL_RETURN_IF_ERROR(r.Read(o, "where", &out->where));
   const std::string agg(AggregateName(out->agg));
   if (out->agg == Aggregate::kTimeSinceLast) {
     // It reads the key's previous event, however old: a window or a field would mean nothing.
-    for (const char* key : {"window", "delay", "field", "denominator"}) {
+    for (const char* key : {"window", "delay", "field", "denominator", "where"}) {
       if (o[key]) return r.Error(o[key], "time_since_last takes no '" + std::string(key) + "'");
     }
     out->delay_ms = 0;
@@ -257,6 +258,10 @@ Status ParseWindowOutput(const YamlReader& r, const YAML::Node& o, int64_t defau
     return r.Error(o["field"], "'" + agg +
                                    "' compares the current event's own value, and its label is not known at "
                                    "its time: '$label' cannot be its field");
+  if (out->where == "$label")
+    return r.Error(o["where"],
+                   "where: a column of the event; to keep its known frauds, aggregate "
+                   "'$label' itself");
   return Status::OK();
 }
 

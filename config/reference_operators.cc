@@ -97,6 +97,12 @@ SectionDoc WindowOutputDoc() {
                "current event's value, so not `$label`."},
               {"denominator", "string", "none",
                "`ratio` only: the column whose sum divides sum(field); none: the count divides it."},
+              {"where", "string", "none",
+               "A numeric column (e.g. a 0/1 flag from `derive`): only the window's events where it is "
+               "nonzero count, as SQL's `FILTER (WHERE ...)`. `count` counts them; every other aggregate "
+               "reads only their values (`ratio` without a denominator divides by their count). "
+               "`zscore` and `ratio_to_*` still compare the current event's own value, whether it passes "
+               "or not. `time_since_last` takes none."},
               {"window", "duration", "required",
                "The window's length, w; positive. `time_since_last` takes none."},
               {"delay", "duration", "the operator's `delay`",

@@ -35,6 +35,7 @@ struct Output {
   int64_t window_ms;
   int64_t delay_ms;
   int range = -1;  // index into the operator's distinct (window, delay) ranges; -1: time_since_last
+  int where = -1;  // index into the event's values of the `where` column, or -1: every event
 };
 
 //! A distinct (window, delay) pair; outputs over the same range share its bounds.
@@ -304,12 +305,26 @@ class WindowOperator final : public engine::Operator {
   // Output `o` over the entries in `b`, for the event at `pos`, time t.
   double Compute(const WindowKeyState& s, const Output& o, Bounds b, int64_t t, size_t pos,
                  DistinctScratch* scratch) const {
-    if (o.agg == Aggregate::kCount) return static_cast<double>(b.hi - b.lo);
+    // `where`: an entry whose filter column is 0 or NaN is not in the window. NaN stands for it in
+    // `value`, which every aggregate below skips.
+    const size_t filter = o.where < 0 ? 0 : static_cast<size_t>(1 + o.where);
+    const auto passes = [&](size_t i) {
+      const double w = s.entry(i)[filter];
+      return w != 0 && !std::isnan(w);
+    };
+    const auto counted = [&] {
+      if (filter == 0) return static_cast<double>(b.hi - b.lo);
+      size_t n = 0;
+      for (size_t i = b.lo; i < b.hi; ++i) n += passes(i);
+      return static_cast<double>(n);
+    };
+    if (o.agg == Aggregate::kCount) return counted();
     const bool is_label = o.value == kLabelValue;
     const size_t slot = static_cast<size_t>(1 + o.value);
     const double now = static_cast<double>(t);
     // A label counts only if it was known at the event's time: the value known then.
     const auto value = [&](size_t i) {
+      if (filter != 0 && !passes(i)) return kNaN;
       const double* e = s.entry(i);
       return is_label ? LabelAt(e + stride_ - kLabelSlots, now) : e[slot];
     };
@@ -327,10 +342,12 @@ class WindowOperator final : public engine::Operator {
       case Aggregate::kMax:
         return m.max;
       case Aggregate::kRatio: {
-        double den = static_cast<double>(b.hi - b.lo);
-        if (o.denominator >= 0) {
-          den = 0;
-          for (size_t i = b.lo; i < b.hi; ++i) den += s.entry(i)[1 + o.denominator];
+        double den = 0;
+        if (o.denominator < 0) {
+          den = counted();
+        } else {
+          for (size_t i = b.lo; i < b.hi; ++i)
+            if (filter == 0 || passes(i)) den += s.entry(i)[1 + o.denominator];
         }
         return den == 0 ? 0.0 : m.sum / den;
       }
@@ -428,6 +445,9 @@ base::Result<std::unique_ptr<engine::Operator>> MakeWindow(engine::BindContext& 
     }
     if (o.agg == Aggregate::kRatio && !o.denominator.empty()) {
       VIGIL_ASSIGN_OR_RETURN(out.denominator, BindValue(ctx, o, o.denominator, &value_columns));
+    }
+    if (!o.where.empty()) {
+      VIGIL_ASSIGN_OR_RETURN(out.where, BindValue(ctx, o, o.where, &value_columns));
     }
     auto column = ctx.schema.Add(o.name, config::FieldType::kDouble);
     if (!column.ok()) return config::ConfigError(o.loc, column.status().message());

@@ -7,7 +7,9 @@ AggregateWindows), written with pandas rolling windows, compared with a table wr
 - distinct: rolling apply of the number of unique values;
 - ratio_to_X: amount / rolling X, NaN where X is 0;
 - time_since_last: the difference of event times within the key (groupby diff), NaN for the first;
-- a card x terminal key: groupby on both columns.
+- a card x terminal key: groupby on both columns;
+- `where: FLAG`: the aggregate over the column masked to NaN where FLAG is 0 (a count: the rolling sum of
+  FLAG; a ratio: the masked sums divided, 0 over nothing), FLAG computed here from the event time.
 Windows are (t - w, t] with delay 0 (pandas' offset windows, which end at the current row, so a later
 twin is not seen), and (t - d - w, t - d] with a delay (a BaseIndexer whose bounds are found on the
 group's sorted times).
@@ -94,6 +96,14 @@ def reference(tx: pd.DataFrame) -> pd.DataFrame:
     out["CUSTOMER_ID_AMOUNT_TO_7DAY_MIN"] = ratio_to(amount, aligned(tx, c, rolling(tx, c, "TX_AMOUNT", 7).min()))
     out["CUSTOMER_ID_AMOUNT_TO_1DAY_SUM"] = ratio_to(amount, aligned(tx, c, rolling(tx, c, "TX_AMOUNT", 1).sum()))
 
+    # where: the night (hour <= 6) and weekend flags of handbook.yaml's derive, from the event time.
+    night = (tx["TX_DATETIME"].dt.hour <= 6).astype(float)
+    weekend = (tx["TX_DATETIME"].dt.dayofweek >= 5).astype(float)
+    tx["NIGHT"] = night
+    tx["NIGHT_AMOUNT"] = np.where(night == 1, amount, np.nan)
+    out["CUSTOMER_ID_NB_NIGHT_TX_7DAY_WINDOW"] = aligned(tx, c, rolling(tx, c, "NIGHT", 7).sum())
+    out["CUSTOMER_ID_MAX_NIGHT_AMOUNT_30DAY_WINDOW"] = aligned(tx, c, rolling(tx, c, "NIGHT_AMOUNT", 30).max())
+
     pair = ["CUSTOMER_ID", "TERMINAL_ID"]
     out["CUSTOMER_TERMINAL_NB_TX_30DAY_WINDOW"] = aligned(tx, pair, rolling(tx, pair, "TX_AMOUNT", 30).count())
     out["CUSTOMER_TERMINAL_MS_SINCE_LAST_TX"] = tx.groupby(pair)["TX_TIME_MS"].diff().to_numpy(dtype=float)
@@ -108,6 +118,16 @@ def reference(tx: pd.DataFrame) -> pd.DataFrame:
     out["TERMINAL_ID_AMOUNT_TO_30DAY_AVG"] = ratio_to(amount, delayed(tx, t, "TX_AMOUNT", 30, 7, lambda r: r.mean()))
     # Every label of the delayed window is known by t: the simulator's labels come within the delay.
     out["TERMINAL_ID_RISK_STD_30DAY_WINDOW"] = delayed(tx, t, "TX_FRAUD", 30, 7, lambda r: r.std(ddof=0))
+    tx["WEEKEND"] = weekend
+    tx["WEEKEND_FRAUD"] = tx["TX_FRAUD"] * weekend
+    tx["WEEKEND_AMOUNT"] = np.where(weekend == 1, amount, 0.0)
+    weekend_30 = delayed(tx, t, "WEEKEND", 30, 7, lambda r: r.sum())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["TERMINAL_ID_WEEKEND_RISK_30DAY_WINDOW"] = np.where(
+            weekend_30 == 0, 0.0, delayed(tx, t, "WEEKEND_FRAUD", 30, 7, lambda r: r.sum()) / weekend_30)
+        out["TERMINAL_ID_WEEKEND_AMOUNT_PER_TX_30DAY_WINDOW"] = np.where(
+            weekend_30 == 0, 0.0, delayed(tx, t, "WEEKEND_AMOUNT", 30, 7, lambda r: r.sum()) / weekend_30)
+    out["TERMINAL_ID_WEEKEND_FRAUDS_7DAY_WINDOW"] = delayed(tx, t, "WEEKEND_FRAUD", 7, 7, lambda r: r.sum())
     return out
 
 

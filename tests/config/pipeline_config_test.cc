@@ -151,6 +151,14 @@ TEST_CASE("window: composite keys, the newer aggregates and their bad combinatio
               "'$label' cannot be its field");
   ExpectError(Replace(kValid, n1, "{name: N1, agg: avg, field: AMOUNT, denominator: AMOUNT, window: 1d}"),
               "16:58", "denominator: only 'ratio' takes one, not 'avg'");
+  auto filtered = LoadPipelineText(
+      Replace(kValid, n1, "{name: N1, agg: sum, field: AMOUNT, window: 1d, where: AMOUNT}"), "p.yaml");
+  REQUIRE(filtered.ok());
+  CHECK(std::get<WindowSpec>(filtered->operators[0].params).outputs[0].where == "AMOUNT");
+  ExpectError(Replace(kValid, n1, "{name: N1, agg: time_since_last, where: AMOUNT}"), "16:49",
+              "time_since_last takes no 'where'");
+  ExpectError(Replace(kValid, n1, "{name: N1, agg: count, window: 1d, where: $label}"), "16:51",
+              "where: a column of the event");
   ExpectError(Replace(kValid, "key: CARD\n    lateness", "key: [CARD]\n    lateness"), "13:10",
               "a composite key names 2 to 4 columns");
   ExpectError(Replace(kValid, "key: CARD\n    lateness", "key: [CARD, CARD]\n    lateness"), "13:17",

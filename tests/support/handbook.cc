@@ -68,7 +68,10 @@ const std::vector<AggregateWindow>& Windows() {
         {"CUSTOMER_ID_AMOUNT_TO_30DAY_AVG", "agg: ratio_to_avg, field: TX_AMOUNT, window: 30d"},
         {"CUSTOMER_ID_AMOUNT_TO_7DAY_MAX", "agg: ratio_to_max, field: TX_AMOUNT, window: 7d"},
         {"CUSTOMER_ID_AMOUNT_TO_7DAY_MIN", "agg: ratio_to_min, field: TX_AMOUNT, window: 7d"},
-        {"CUSTOMER_ID_AMOUNT_TO_1DAY_SUM", "agg: ratio_to_sum, field: TX_AMOUNT, window: 1d"}}},
+        {"CUSTOMER_ID_AMOUNT_TO_1DAY_SUM", "agg: ratio_to_sum, field: TX_AMOUNT, window: 1d"},
+        {"CUSTOMER_ID_NB_NIGHT_TX_7DAY_WINDOW", "agg: count, window: 7d, where: TX_DURING_NIGHT"},
+        {"CUSTOMER_ID_MAX_NIGHT_AMOUNT_30DAY_WINDOW",
+         "agg: max, field: TX_AMOUNT, window: 30d, where: TX_DURING_NIGHT"}}},
       {"  - type: window\n    name: card_terminal\n    key: [CUSTOMER_ID, TERMINAL_ID]\n    lateness: 1h\n",
        {{"CUSTOMER_TERMINAL_NB_TX_30DAY_WINDOW", "agg: count, window: 30d"},
         {"CUSTOMER_TERMINAL_MS_SINCE_LAST_TX", "agg: time_since_last"}}},
@@ -77,7 +80,14 @@ const std::vector<AggregateWindow>& Windows() {
         {"TERMINAL_ID_ZSCORE_AMOUNT_7DAY_WINDOW", "agg: zscore, field: TX_AMOUNT, window: 7d"},
         {"TERMINAL_ID_NB_CUSTOMERS_30DAY_WINDOW", "agg: distinct, field: CUSTOMER_ID, window: 30d"},
         {"TERMINAL_ID_AMOUNT_TO_30DAY_AVG", "agg: ratio_to_avg, field: TX_AMOUNT, window: 30d"},
-        {"TERMINAL_ID_RISK_STD_30DAY_WINDOW", "agg: stddev, field: $label, window: 30d"}}},
+        {"TERMINAL_ID_RISK_STD_30DAY_WINDOW", "agg: stddev, field: $label, window: 30d"},
+        {"TERMINAL_ID_WEEKEND_RISK_30DAY_WINDOW",
+         "agg: ratio, field: $label, window: 30d, where: TX_DURING_WEEKEND"},
+        {"TERMINAL_ID_WEEKEND_FRAUDS_7DAY_WINDOW",
+         "agg: sum, field: $label, window: 7d, where: TX_DURING_WEEKEND"},
+        {"TERMINAL_ID_WEEKEND_AMOUNT_PER_TX_30DAY_WINDOW",
+         "agg: ratio, field: TX_AMOUNT, denominator: TX_DURING_WEEKEND, window: 30d, where: "
+         "TX_DURING_WEEKEND"}}},
   };
   return windows;
 }
