@@ -108,7 +108,7 @@ TEST_CASE("check-config accepts the example and names file:line:col for a broken
   CHECK(RunVigil({"check-config", std::string(VIGIL_SOURCE_DIR) + "/deploy/examples/handbook-plus.yaml"},
                  &out) == 0);
   CHECK(out.find("[derive-0, customer, customer_past, card_fraud_look]") != std::string::npos);
-  CHECK(out.find("[terminal, terminal_own_frauds]") != std::string::npos);
+  CHECK(out.find("by TERMINAL_ID -> [terminal] -> features (reads the labels)") != std::string::npos);
 
   const std::string path = TempDir("vigil-cli") + "/broken.yaml";
   std::ofstream(path) << "name: x\nsource: {kind: kafka, topic: t}\nschema:\n  event_time: TS\n  fields:\n"
