@@ -18,8 +18,9 @@
 namespace vigil::engine {
 
 //! Transparent hash so lookups by string_view allocate nothing. An 8-byte key (an integer id, the
-//! common case) hashes to its own value: libstdc++'s prime bucket counts spread any set of integers
-//! evenly, and nearby ids land in nearby buckets. Ids that grow with time (transactions) are stored
+//! common case) hashes to its own value: libstdc++'s prime bucket counts spread integers evenly
+//! (unless they are all multiples of that prime; a power-of-two table would need a mixing step), and
+//! nearby ids land in nearby buckets. Ids that grow with time (transactions) are stored
 //! and read mostly in that order (a label index), so their lookups walk the table nearly in sequence
 //! instead of missing the processor's caches at each one.
 struct StringHash {
