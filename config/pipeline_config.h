@@ -221,8 +221,8 @@ struct WindowOutputSpec {
   //! A numeric column: only the window's events where it is nonzero (and not NaN) are aggregated, as
   //! SQL's FILTER (WHERE …). Empty: every event.
   std::string where;
-  int64_t window_ms = 0;    //!< Window length; 0 for time_since_last, which has none.
-  int64_t delay_ms = 0;     //!< Shift of the window into the past. Default 0.
+  int64_t window_ms = 0;  //!< Window length; 0 for time_since_last, which has none.
+  int64_t delay_ms = 0;   //!< Shift of the window into the past. Default 0.
   Location loc;
 };
 
