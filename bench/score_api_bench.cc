@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "app/http_api.h"
+#include "base/file.h"
 #include "config/pipeline_config.h"
 #include "connectors/factory.h"
 #include "connectors/file_io.h"
@@ -148,16 +149,6 @@ class Client {
   tcp::socket socket_;
   beast::flat_buffer buffer_;
 };
-
-base::Result<std::string> ReadWhole(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return base::NotFound("cannot open '" + path + "'");
-  std::string text;
-  char buf[1 << 16];
-  for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
-  std::fclose(f);
-  return text;
-}
 
 std::vector<std::string_view> Lines(const std::string& text) {
   std::vector<std::string_view> lines;
@@ -448,7 +439,7 @@ base::Result<Options> ParseArgs(int argc, char** argv) {
 }
 
 int Run(const Options& o) {
-  auto text = ReadWhole(o.events);
+  auto text = base::ReadFile(o.events);
   if (!text.ok()) return std::fprintf(stderr, "error: %s\n", text.status().message().c_str()), 2;
   const std::vector<std::string_view> lines = Lines(*text);
   const auto started = Clock::now();

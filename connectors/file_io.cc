@@ -3,10 +3,9 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
+#include "base/file.h"
 #include "engine/row_encoder.h"
 
 namespace vigil::connectors {
@@ -34,7 +33,8 @@ class FileReader final : public engine::PartitionReader {
       size_t end = pos_;
       while (end > begin && (t[end - 1] == '\n' || t[end - 1] == '\r')) --end;
       if (end == begin) continue;  // blank lines are not events
-      out->push_back(engine::RawEvent{t.data() + begin, static_cast<uint32_t>(end - begin), nullptr, 0, line});
+      out->push_back(
+          engine::RawEvent{t.data() + begin, static_cast<uint32_t>(end - begin), nullptr, 0, line});
     }
     if (out->empty() && pos_ >= t.size()) shared_->finished = true;
     return base::Status::OK();
@@ -56,23 +56,24 @@ class FileReader final : public engine::PartitionReader {
 
 }  // namespace
 
-FileSource::FileSource(std::string text, std::string name) : shared_(std::make_shared<Shared>()), name_(std::move(name)) {
+FileSource::FileSource(std::string text, std::string name)
+    : shared_(std::make_shared<Shared>()), name_(std::move(name)) {
   shared_->text = std::move(text);
 }
 
 namespace {
 
+//! The input file at `path`; an error says it is the input.
 base::Result<std::string> ReadWhole(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return base::NotFound("cannot open input file '" + path + "'");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
+  auto text = base::ReadFile(path);
+  if (!text.ok()) return text.status().WithContext("cannot read input file");
+  return text;
 }
 
 }  // namespace
 
-base::Result<std::unique_ptr<FileSource>> FileSource::Make(const std::string& path, const std::string& labels_path) {
+base::Result<std::unique_ptr<FileSource>> FileSource::Make(const std::string& path,
+                                                           const std::string& labels_path) {
   VIGIL_ASSIGN_OR_RETURN(std::string text, ReadWhole(path));
   std::string labels;
   if (!labels_path.empty()) {
@@ -110,7 +111,8 @@ void AppendBase64(std::string_view bytes, std::string* out) {
   static constexpr char kTable[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   size_t i = 0;
   for (; i + 2 < bytes.size(); i += 3) {
-    const uint32_t v = (uint32_t(uint8_t(bytes[i])) << 16) | (uint32_t(uint8_t(bytes[i + 1])) << 8) | uint8_t(bytes[i + 2]);
+    const uint32_t v =
+        (uint32_t(uint8_t(bytes[i])) << 16) | (uint32_t(uint8_t(bytes[i + 1])) << 8) | uint8_t(bytes[i + 2]);
     out->push_back(kTable[v >> 18]);
     out->push_back(kTable[(v >> 12) & 63]);
     out->push_back(kTable[(v >> 6) & 63]);

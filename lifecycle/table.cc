@@ -9,22 +9,10 @@
 #include <cstring>
 #include <memory>
 
+#include "base/file.h"
+
 namespace vigil::lifecycle {
 namespace {
-
-base::Result<std::string> ReadWholeFile(const std::string& path) {
-  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!file) {
-    const auto code = errno == ENOENT ? base::StatusCode::kNotFound : base::StatusCode::kIoError;
-    return base::Status(code, fmt::format("{}: {}", path, std::strerror(errno)));
-  }
-  std::string data;
-  char buffer[1 << 16];
-  size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof(buffer), file.get())) > 0) data.append(buffer, n);
-  if (std::ferror(file.get())) return base::Status(base::StatusCode::kIoError, path + ": read error");
-  return data;
-}
 
 std::string_view TrimLineEnd(std::string_view line) {
   while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
@@ -99,7 +87,7 @@ std::string Unquote(std::string_view cell) {
 }  // namespace
 
 base::Result<Table> Table::ReadCsv(const std::string& path, const TableReadOptions& options) {
-  VIGIL_ASSIGN_OR_RETURN(std::string data, ReadWholeFile(path));
+  VIGIL_ASSIGN_OR_RETURN(std::string data, base::ReadFile(path));
   const size_t header_end = data.find('\n');
   const std::string_view header_line = TrimLineEnd(
       std::string_view(data).substr(0, header_end == std::string::npos ? data.size() : header_end));

@@ -20,6 +20,7 @@
 #include <variant>
 #include <vector>
 
+#include "base/file.h"
 #include "base/status.h"
 #include "base/time.h"
 #include "config/pipeline_config.h"
@@ -41,16 +42,6 @@ struct Options {
 };
 
 inline double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-inline base::Result<std::string> ReadWhole(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return base::NotFound("cannot open '" + path + "'");
-  std::string text;
-  char buf[1 << 16];
-  for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
-  std::fclose(f);
-  return text;
-}
 
 //! One JSONL record whose integer id and time values can be rewritten without parsing the JSON again.
 struct Template {
@@ -184,11 +175,11 @@ class Stream {
  public:
   static base::Result<std::unique_ptr<Stream>> Load(const config::PipelineSpec& spec, const Options& o) {
     std::unique_ptr<Stream> s(new Stream());
-    VIGIL_ASSIGN_OR_RETURN(s->events_text_, ReadWhole(o.events));
+    VIGIL_ASSIGN_OR_RETURN(s->events_text_, base::ReadFile(o.events));
     VIGIL_ASSIGN_OR_RETURN(s->events_,
                            Templates(s->events_text_, spec.labels.id, spec.schema.event_time, o.events));
     if (spec.labels.enabled) {
-      VIGIL_ASSIGN_OR_RETURN(s->labels_text_, ReadWhole(o.labels));
+      VIGIL_ASSIGN_OR_RETURN(s->labels_text_, base::ReadFile(o.labels));
       VIGIL_ASSIGN_OR_RETURN(s->labels_,
                              Templates(s->labels_text_, spec.labels.id, spec.labels.time, o.labels));
       std::stable_sort(s->labels_.begin(), s->labels_.end(),
