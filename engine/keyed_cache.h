@@ -162,35 +162,38 @@ class KeyedCache {
 
   //! Visits up to SweepBudget(changed keys) stored keys of the table from where the last sweep
   //! stopped (read from memory when cached) and stages the deletion of those for which
-  //! `expired(const V&)` holds; they are gone from memory too. Call it before Flush.
+  //! `expired(const V&)` holds; they are gone from memory too. Call it before Flush. After a
+  //! ScanExpired, only the keys it found are checked again (against the cached value when the key is
+  //! in memory by then): the store is not read.
   template <typename Pred>
   base::Status Sweep(Pred expired) {
-    const size_t budget = SweepBudget(dirty_.size());
-    std::vector<std::string> doomed;
-    V stored{};
-    bool bad = false;
-    VIGIL_RETURN_IF_ERROR(
-        store_->Scan(table_, "", &sweep_cursor_, budget, [&](std::string_view k, std::string_view v) {
-          auto it = map_.find(k);
-          if (it != map_.end()) {
-            if (expired(it->second.value)) doomed.emplace_back(k);
-          } else if (!Codec::Decode(v, &stored)) {
-            bad = true;
-          } else if (expired(stored)) {
-            doomed.emplace_back(k);
-          }
-        }));
-    if (bad) return base::Corruption("undecodable state value in table " + std::to_string(table_));
-    for (const std::string& key : doomed) {
+    if (!scanned_) VIGIL_RETURN_IF_ERROR(ScanStored(expired, SweepBudget(dirty_.size())));
+    scanned_ = false;
+    for (const auto& [key, stored] : candidates_) {
       if (auto it = map_.find(key); it != map_.end()) {
+        if (!expired(it->second.value)) continue;
         if (it->second.dirty) std::erase_if(dirty_, [&](const auto& d) { return d.second == &it->second; });
         bytes_ -= it->second.bytes;
         map_.erase(it);
+      } else if (!expired(stored)) {
+        continue;
       }
       store_->Delete(table_, key);
+      ++swept_;
     }
-    swept_ += doomed.size();
+    candidates_.clear();
     account_.Set(bytes_);
+    return base::Status::OK();
+  }
+
+  //! The store's half of the next Sweep, which leaves memory alone: it may run beside the thread that
+  //! uses the cache, on the thread that calls Sweep and Flush, once the store wrote the last Flush's
+  //! changes. Reads up to SweepBudget(keys the last Flush wrote) stored keys from where the last scan
+  //! stopped and keeps those for which `expired` holds for the next Sweep.
+  template <typename Pred>
+  base::Status ScanExpired(Pred expired) {
+    VIGIL_RETURN_IF_ERROR(ScanStored(expired, SweepBudget(last_flushed_)));
+    scanned_ = true;
     return base::Status::OK();
   }
 
@@ -210,6 +213,7 @@ class KeyedCache {
       store_->Put(table_, *key, buf_);
       entry->dirty = false;
     }
+    last_flushed_ = dirty_.size();
     dirty_.clear();
     ++epoch_;
   }
@@ -267,7 +271,27 @@ class KeyedCache {
   std::vector<std::pair<const std::string*, Entry*>> dirty_;  // entries changed since the last flush
   uint32_t epoch_ = 1;
   CacheStats stats_;
+  //! Reads up to `budget` stored keys from the sweep cursor on; `candidates_` gets those expired.
+  template <typename Pred>
+  base::Status ScanStored(Pred expired, size_t budget) {
+    candidates_.clear();
+    V stored{};
+    bool bad = false;
+    VIGIL_RETURN_IF_ERROR(
+        store_->Scan(table_, "", &sweep_cursor_, budget, [&](std::string_view k, std::string_view v) {
+          if (!Codec::Decode(v, &stored))
+            bad = true;
+          else if (expired(stored))
+            candidates_.emplace_back(std::string(k), stored);
+        }));
+    if (bad) return base::Corruption("undecodable state value in table " + std::to_string(table_));
+    return base::Status::OK();
+  }
+
   std::optional<std::string> sweep_cursor_;
+  std::vector<std::pair<std::string, V>> candidates_;  // expired keys the last scan found
+  bool scanned_ = false;                               // ScanExpired ran since the last Sweep
+  size_t last_flushed_ = 0;                            // keys the last Flush wrote
   uint64_t swept_ = 0;
   std::string buf_;
 };

@@ -88,6 +88,14 @@ base::Status LabelIndex::Expire(int64_t event_time) {
   return cache_.Sweep([cutoff](const LabelRecord& r) { return r.time_ms < cutoff; });
 }
 
+base::Status LabelIndex::ScanExpired(int64_t event_time) {
+  // The watermark is the worker's: this scan, beside it, goes by the event time alone, which only
+  // widens what it finds; Expire checks each record found against its own cutoff.
+  if (retention_ms_ < 0 || event_time == INT64_MIN) return base::Status::OK();
+  const int64_t cutoff = event_time - retention_ms_;
+  return cache_.ScanExpired([cutoff](const LabelRecord& r) { return r.time_ms < cutoff; });
+}
+
 base::Result<const LabelRecord*> LabelIndex::Lookup(int64_t id) {
   const std::string_view key(reinterpret_cast<const char*>(&id), sizeof id);
   return cache_.Find(key);

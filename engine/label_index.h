@@ -67,6 +67,8 @@ class LabelIndex {
   //! can ask for: label time older than min(`event_time`, watermark()) − the retention. A label's time is at
   //! least its transaction's, so such a record's transaction is older still. Call before Flush.
   base::Status Expire(int64_t event_time);
+  //! Reads the store for the next Expire, beside the worker (operator.h rule 6).
+  base::Status ScanExpired(int64_t event_time);
   //! Records deleted by Expire since the index was made.
   uint64_t expired() const { return cache_.swept(); }
   //! Latest label time ingested; -inf before the first.

@@ -24,7 +24,11 @@
 //     Before Flush, Expire(event_time) gets the task's event time (the latest it processed) and may
 //     stage the deletion of state that no event within the operator's lateness of that time can
 //     read any more, in a bounded step (a sweep: PiecedCache::Sweep, KeyedCache::Sweep), so that state
-//     shrinks whether or not its keys are seen again.
+//     shrinks whether or not its keys are seen again. The step's reading of the store may come first:
+//     ScanExpired(event_time) is called on the committing thread after the store wrote the last commit,
+//     while the worker goes on, so it touches the store (reads) and its own sweep bookkeeping only;
+//     the next Expire then checks what it found instead of reading the store, and the workers'
+//     pause at a commit does not include the reads.
 //     After the store wrote what Flush staged, Trim() may be called, between batches as Process is,
 //     to drop clean cached entries beyond the state's memory bounds (TaskContext: cache_max_keys and
 //     the CacheBudget shared by every cache of the process); pointers into the cache end there too.
@@ -81,6 +85,8 @@ class OperatorState {
   virtual void Trim() {}
   //! Stages the deletion of a bounded step of expired state, given the task's event time (rule 6).
   virtual base::Status Expire(int64_t event_time) { return base::Status::OK(); }
+  //! Reads the store for the next Expire, beside the worker (rule 6).
+  virtual base::Status ScanExpired(int64_t event_time) { return base::Status::OK(); }
   //! Keys held in memory, for the state-keys metric.
   virtual std::size_t cached_keys() const { return 0; }
   //! Cache hit/miss counters, for the hit-ratio metric.

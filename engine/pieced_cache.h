@@ -95,37 +95,40 @@ class PiecedCache {
   //! Visits up to SweepBudget(changed keys) keys of the table from where the last sweep stopped (the stored
   //! keys, read as their header, or as the cached value when the key is in memory) and stages the deletion of
   //! those for which `expired(const V&)` holds (a header-only value: no entries loaded). Call it before
-  //! Flush. Deleted keys are gone from memory too.
+  //! Flush. Deleted keys are gone from memory too. After a ScanExpired, only the keys it found are
+  //! checked again (against the cached value when the key is in memory by then): the store is not read.
   template <typename Pred>
   base::Status Sweep(Pred expired) {
-    std::vector<std::pair<std::string, PieceRange>> doomed;
-    V header;
-    Stored at;
-    base::Status bad;
-    const auto visit = [&](std::string_view k, std::string_view v) {
-      const std::string_view key = k.substr(1);
-      if (auto it = map_.find(key); it != map_.end()) {
-        if (expired(it->second.value)) doomed.emplace_back(std::string(key), it->second.stored);
-      } else if (!DecodeHeader(v, &header, &at)) {
-        bad = base::Corruption("undecodable state header in table " + std::to_string(table_));
-      } else if (expired(header)) {
-        doomed.emplace_back(std::string(key), at.pieces);
-      }
-    };
-    VIGIL_RETURN_IF_ERROR(store_->Scan(table_, std::string_view(&kHeaderKind, 1), &sweep_cursor_,
-                                       SweepBudget(dirty_.size()), visit));
-    VIGIL_RETURN_IF_ERROR(bad);
-    for (const auto& [key, pieces] : doomed) {
-      if (auto it = map_.find(key); it != map_.end()) {
+    if (!scanned_) VIGIL_RETURN_IF_ERROR(ScanStored(expired, SweepBudget(dirty_.size())));
+    scanned_ = false;
+    for (const Candidate& c : candidates_) {
+      PieceRange pieces = c.pieces;
+      if (auto it = map_.find(c.key); it != map_.end()) {
+        if (!expired(it->second.value)) continue;
+        pieces = it->second.stored;
         if (it->second.dirty) std::erase_if(dirty_, [&](const auto& d) { return d.second == &it->second; });
         bytes_ -= it->second.bytes;
         map_.erase(it);
+      } else if (!expired(c.header)) {
+        continue;
       }
-      store_->Delete(table_, HeaderKey(key));
-      for (uint64_t p = pieces.first; p < pieces.second; ++p) store_->Delete(table_, PieceKey(key, p));
+      store_->Delete(table_, HeaderKey(c.key));
+      for (uint64_t p = pieces.first; p < pieces.second; ++p) store_->Delete(table_, PieceKey(c.key, p));
       ++swept_;
     }
+    candidates_.clear();
     account_.Set(bytes_);
+    return base::Status::OK();
+  }
+
+  //! The store's half of the next Sweep, which leaves memory alone: it may run beside the thread that
+  //! uses the cache, on the thread that calls Sweep and Flush, once the store wrote the last Flush's
+  //! changes. Reads up to SweepBudget(keys the last Flush wrote) stored headers from where the last
+  //! scan stopped and keeps the keys for which `expired` holds for the next Sweep.
+  template <typename Pred>
+  base::Status ScanExpired(Pred expired) {
+    VIGIL_RETURN_IF_ERROR(ScanStored(expired, SweepBudget(last_flushed_)));
+    scanned_ = true;
     return base::Status::OK();
   }
 
@@ -147,6 +150,7 @@ class PiecedCache {
       FlushKey(*key, entry);
       entry->dirty = false;
     }
+    last_flushed_ = dirty_.size();
     dirty_.clear();
     ++epoch_;
   }
@@ -263,6 +267,32 @@ class PiecedCache {
     return Codec::DecodeMeta(in.substr(kHeaderBytes, meta), v);
   }
 
+  //! A stored key an expiry scan found, with its header as read (no entries) and its pieces.
+  struct Candidate {
+    std::string key;
+    V header;
+    PieceRange pieces;
+  };
+
+  //! Reads up to `budget` stored headers from the sweep cursor on; `candidates_` gets those expired.
+  template <typename Pred>
+  base::Status ScanStored(Pred expired, size_t budget) {
+    candidates_.clear();
+    V header;
+    Stored at;
+    base::Status bad;
+    const auto visit = [&](std::string_view k, std::string_view v) {
+      if (!DecodeHeader(v, &header, &at)) {
+        bad = base::Corruption("undecodable state header in table " + std::to_string(table_));
+      } else if (expired(header)) {
+        candidates_.push_back({std::string(k.substr(1)), header, at.pieces});
+      }
+    };
+    VIGIL_RETURN_IF_ERROR(
+        store_->Scan(table_, std::string_view(&kHeaderKind, 1), &sweep_cursor_, budget, visit));
+    return bad;
+  }
+
   void FlushKey(const std::string& key, Entry* entry) {
     V& v = entry->value;
     const size_t bytes = v.size() * v.stride * sizeof(double);
@@ -360,6 +390,9 @@ class PiecedCache {
   CacheStats stats_;
   bool layout_written_ = false;
   std::optional<std::string> sweep_cursor_;
+  std::vector<Candidate> candidates_;  // expired keys the last scan found, for the next Sweep
+  bool scanned_ = false;               // ScanExpired ran since the last Sweep
+  size_t last_flushed_ = 0;            // keys the last Flush wrote
   uint64_t swept_ = 0;
   std::string buf_;
 };

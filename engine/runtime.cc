@@ -352,6 +352,9 @@ base::Status Runtime::Commit() {
   // A failed commit fails the pipeline: the held records' events are read again after a restart.
   for (const NamedSink& s : sinks_)
     if (base::Status released = s.sink->Release(st.ok()); st.ok()) st = released.WithContext(s.what);
+  // The next commit's expiry sweeps read the store now, while the workers run.
+  for (Task* task : tasks)
+    if (st.ok()) st = task->ScanExpired();
   if (!st.ok()) return st;
   ++commits_;
   probe_->Committed(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());

@@ -229,6 +229,15 @@ base::Status Task::StageState(Changelog* changelog) {
   return AppendStaged(changelog);
 }
 
+base::Status Task::ScanExpired() {
+  // Without the state lock: each scan reads the store and its own cursor, which only this thread uses.
+  const int64_t now = event_time();
+  for (auto& state : states_)
+    if (state) VIGIL_RETURN_IF_ERROR(state->ScanExpired(now));
+  if (labels_) VIGIL_RETURN_IF_ERROR(labels_->ScanExpired(now));
+  return base::Status::OK();
+}
+
 base::Status Task::AppendStaged(Changelog* changelog) {
   if (changelog == nullptr || !staged_) return base::Status::OK();
   // Without the state lock: the appends may wait on a full producer queue, and queries (and, in a

@@ -86,6 +86,10 @@ class Task {
   //! AppendStaged is StageState(changelog), with the workers free to run between the two and during
   //! this (they never touch the staged changes). Control thread.
   base::Status AppendStaged(Changelog* changelog);
+  //! After ApplyState, on the same thread and with the worker running: the states' and the labels'
+  //! reads of the store for the next StageState's expiry sweep (operator.h rule 6), so that the
+  //! workers' pause at the next commit does not include them.
+  base::Status ScanExpired();
   //! Brings the store up to date with `changelog` (from the store's changelog position, or from the
   //! start for a new store), then resets the operators' states to it. Before the task runs: on the
   //! control thread, or on a restore thread while restoring() keeps workers, commits and queries

@@ -58,6 +58,12 @@ struct KeyBuffer {
   std::string composite;
 };
 
+//! A key whose latest event is before `cutoff`.
+struct OlderThan {
+  int64_t cutoff;
+  bool operator()(const WindowKeyState& s) const { return s.max_time < cutoff; }
+};
+
 class WindowState final : public engine::OperatorState {
  public:
   WindowState(std::unique_ptr<Cache> c, engine::LabelIndex* l, int64_t expiry)
@@ -69,8 +75,11 @@ class WindowState final : public engine::OperatorState {
   // time: forgotten whole, with its records.
   base::Status Expire(int64_t event_time) override {
     if (expiry_ms < 0 || event_time == INT64_MIN) return base::Status::OK();
-    const int64_t cutoff = event_time - expiry_ms;
-    return cache->Sweep([cutoff](const WindowKeyState& s) { return s.max_time < cutoff; });
+    return cache->Sweep(OlderThan{event_time - expiry_ms});
+  }
+  base::Status ScanExpired(int64_t event_time) override {
+    if (expiry_ms < 0 || event_time == INT64_MIN) return base::Status::OK();
+    return cache->ScanExpired(OlderThan{event_time - expiry_ms});
   }
   size_t cached_keys() const override { return cache->size(); }
   engine::CacheStats cache_stats() const override { return cache->stats(); }

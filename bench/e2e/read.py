@@ -7,7 +7,8 @@
   read.py latency BOOTSTRAP TOPIC TX_TOPIC COUNT WARMUP_FRACTION
       Notes when each decision became readable, until COUNT arrived; then reads the input topic's
       record timestamps (the paced producer's wall clock) and prints the event → decision latency
-      p50/p99/p99.9/max in ms over the transactions after the first WARMUP_FRACTION.
+      p50/p99/p99.9/max in ms over the transactions after the first WARMUP_FRACTION. With
+      BENCH_LATENCY_DUMP=FILE, also writes one line a transaction: id, produced, readable (epoch ms).
   read.py verify BOOTSTRAP COUNT NAME=TOPIC...
       Reads each topic to its end: every contender must hold exactly one decision for each of the
       transactions 0..COUNT-1; scores and features are compared with the first topic's.
@@ -116,6 +117,10 @@ def latency(bootstrap, topic, tx_topic, count, warmup):
     skip = int(len(ids) * warmup)
     lat = sorted(seen[i] - produced[i] for i in ids[skip:] if i in seen)
     missing = sum(1 for i in ids[skip:] if i not in seen)
+    if os.environ.get("BENCH_LATENCY_DUMP"):  # one line a transaction: id, produced, readable (epoch ms)
+        with open(os.environ["BENCH_LATENCY_DUMP"], "w") as f:
+            for i in ids:
+                f.write(f"{i} {produced[i]} {seen.get(i, float('nan')):.1f}\n")
 
     def q(p):
         return lat[min(len(lat) - 1, int(p * len(lat)))] if lat else float("nan")

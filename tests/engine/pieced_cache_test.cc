@@ -214,6 +214,44 @@ TEST_CASE("pieced cache: a sweep deletes expired keys whole, cached or not", "[e
   CHECK((*fresh)->Peek("k7", &copy).value() == true);
 }
 
+TEST_CASE("pieced cache: a sweep after a scan deletes what the scan found, unless changed since",
+          "[engine]") {
+  Fixture f;
+  for (int k = 0; k < 10; ++k) {
+    Run* r = f.cache->GetForUpdate("k" + std::to_string(k)).value();
+    for (int i = 0; i < 3000; ++i) Append(r, i);
+    r->meta = k;
+  }
+  f.Commit();
+  const size_t before = StoredRecords(*f.store);
+  auto fresh = Cache::Make(f.store.get(), kTable, 100, "w");
+  REQUIRE(fresh.ok());
+  Cache& cache = **fresh;
+  // The scan reads the store only: k0..k4 (k1 not yet in memory).
+  REQUIRE(cache.ScanExpired([](const Run& r) { return r.meta < 5; }).ok());
+  REQUIRE(StoredRecords(*f.store) == before);
+  cache.GetForUpdate("k1").value()->meta = 100;  // changed after the scan: its memory value decides
+  // The sweep checks only what the scan found, with its own predicate: k5..k7 wait for a later sweep.
+  REQUIRE(cache.Sweep([](const Run& r) { return r.meta < 8; }).ok());
+  cache.Flush();
+  REQUIRE(f.store->Commit(99).ok());
+  CHECK(cache.swept() == 4);  // k0, k2, k3, k4
+  const size_t per_key = (before - 1) / 10;
+  CHECK(StoredRecords(*f.store) == before - 4 * per_key);
+  Run copy;
+  CHECK(cache.Peek("k1", &copy).value() == true);
+  CHECK(cache.Peek("k3", &copy).value() == false);
+  CHECK(cache.Peek("k6", &copy).value() == true);
+  // Without a scan since, the sweep reads the store itself.
+  REQUIRE(cache.Sweep([](const Run& r) { return r.meta < 8; }).ok());
+  cache.Flush();
+  REQUIRE(f.store->Commit(100).ok());
+  CHECK(cache.swept() == 7);  // and k5, k6, k7
+  CHECK(StoredRecords(*f.store) == before - 7 * per_key);
+  CHECK(cache.Peek("k1", &copy).value() == true);
+  CHECK(cache.Peek("k8", &copy).value() == true);
+}
+
 TEST_CASE("pieced cache: a table of the older layout is refused", "[engine]") {
   auto store = engine::StateStore::Open({TempDir("vigil-pieced-old") + "/store"});
   REQUIRE(store.ok());
