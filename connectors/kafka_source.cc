@@ -95,6 +95,7 @@ class KafkaPartitionReader final : public engine::PartitionReader {
       ev.key = static_cast<const char*>(m->key);
       ev.key_size = static_cast<uint32_t>(m->key_len);
       ev.offset = m->offset;
+      ev.timestamp_ms = rd_kafka_message_timestamp(m, nullptr);
       if (ev.data == nullptr) ev.data = "";
       out->push_back(ev);
       next_ = m->offset + 1;

@@ -24,6 +24,8 @@ struct RawEvent {
   const char* key = nullptr;   //!< Record key bytes, may be null.
   uint32_t key_size = 0;
   int64_t offset = 0;  //!< Offset in its partition (line number for files).
+  //! The record's timestamp (Kafka's CreateTime or LogAppendTime), ms since the epoch; -1: none.
+  int64_t timestamp_ms = -1;
 };
 
 //! Why a row was sent to the dead-letter queue. Names (see DlqReasonName) are machine-readable.

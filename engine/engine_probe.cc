@@ -51,6 +51,14 @@ EngineProbe::EngineProbe(std::shared_ptr<prometheus::Registry> registry, const s
                         .Help("Time from reading a micro-batch to handing its records to the sink.")
                         .Register(*registry_)
                         .Add(labels, latency);
+  decision_latency_ =
+      &BuildHistogram()
+           .Name("vigil_decision_latency_seconds")
+           .Help(
+               "Time from an input record's timestamp (its producer's clock, or the broker's) to its "
+               "output handed to the sink, for records that carry one (Kafka).")
+           .Register(*registry_)
+           .Add(labels, latency);
   commit_latency_ = &BuildHistogram()
                          .Name("vigil_commit_latency_seconds")
                          .Help("Time to flush state and sinks and commit offsets.")
@@ -143,6 +151,12 @@ EngineProbe::EngineProbe(std::shared_ptr<prometheus::Registry> registry, const s
 }
 
 EngineProbe::~EngineProbe() = default;
+
+void EngineProbe::DecisionsWritten(std::span<const RawEvent> events, double now_ms) {
+  for (const RawEvent& e : events)
+    if (e.timestamp_ms >= 0)
+      decision_latency_->Observe(std::max(0.0, now_ms - static_cast<double>(e.timestamp_ms)) / 1000.0);
+}
 
 void EngineProbe::BatchDone(uint64_t events_in, uint64_t events_out, double seconds) {
   events_in_->Increment(static_cast<double>(events_in));

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -31,6 +32,9 @@ class EngineProbe {
 
   //! One processed batch: rows read, rows written, seconds from read to sink.
   void BatchDone(uint64_t events_in, uint64_t events_out, double seconds);
+  //! The events of a batch whose outputs were just handed to the sinks, at `now_ms` (wall clock, ms
+  //! since the epoch): each one's time since its record's timestamp, when it has one.
+  void DecisionsWritten(std::span<const RawEvent> events, double now_ms);
   //! One dead-lettered event.
   void DeadLettered(DlqReason reason, uint64_t n = 1);
   //! One commit and how long it took.
@@ -70,6 +74,7 @@ class EngineProbe {
   prometheus::Counter* batches_;
   std::array<prometheus::Counter*, kDlqReasonCount> dlq_{};
   prometheus::Histogram* batch_latency_;
+  prometheus::Histogram* decision_latency_;
   prometheus::Histogram* commit_latency_;
   prometheus::Histogram* commit_pause_;
   prometheus::Family<prometheus::Gauge>* lag_family_;

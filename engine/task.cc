@@ -123,6 +123,10 @@ base::Result<std::size_t> Task::RunOnce(std::size_t max_events, int wait_ms, Sin
   }
   side_.source_partition = partition_;
   if (!side_.records.empty() && side_output != nullptr) VIGIL_RETURN_IF_ERROR(side_output->Write(side_));
+  if (raw_.front().timestamp_ms >= 0)  // Kafka records: how long since each was produced
+    probe_->DecisionsWritten(
+        raw_, std::chrono::duration<double, std::milli>(std::chrono::system_clock::now().time_since_epoch())
+                  .count());
   // Written: the next stage may see these event times now.
   if (batch_max_time > event_time_.load(std::memory_order_relaxed))
     event_time_.store(batch_max_time, std::memory_order_relaxed);
