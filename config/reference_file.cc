@@ -242,7 +242,9 @@ SectionDoc RuntimeDoc() {
            "The tasks' RocksDB directories, relative to the pipeline file's folder; `vigil run --state-dir` "
            "overrides it."},
           {"commit_interval", "duration", DocDuration(r.commit_interval_ms),
-           "How often offsets, outputs and state are committed; positive."},
+           "How often offsets, outputs and state are committed; positive. A commit starts this long after "
+           "the previous one started (at least a quarter of it after that one ended), so under "
+           "exactly-once a decision waits at most about the interval plus one commit to be readable."},
           {"memory", "size", "`" + FormatBytes(r.memory_bytes) + "`",
            "One byte budget for the state of every task of the process together (`1GiB`, `512MiB`, `2GB`, "
            "or a number of bytes; at least `16MiB`), split as: half for one RocksDB block cache shared by "

@@ -103,6 +103,8 @@ class KafkaPartitionReader final : public engine::PartitionReader {
     return base::Status::OK();
   }
 
+  void Wake() override { rd_kafka_queue_yield(queue_); }
+
   int64_t Lag() const override {
     int64_t low = 0, high = 0;
     if (rd_kafka_get_watermark_offsets(rk_, topic_.c_str(), partition_, &low, &high) !=

@@ -25,6 +25,9 @@ class PartitionReader {
   virtual base::Status Read(std::size_t max_events, int wait_ms, std::vector<RawEvent>* out) = 0;
   //! Events behind the partition's end, or -1 when unknown.
   virtual int64_t Lag() const { return -1; }
+  //! From any thread: a Read waiting for data returns now with what it has (or the next Read does,
+  //! when none is waiting). A commit wakes its workers' reads so that it need not wait for them.
+  virtual void Wake() {}
 };
 
 //! Where a partition's task resumes: the first event offset and label offset to read (-1: the

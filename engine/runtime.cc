@@ -320,6 +320,9 @@ base::Status Runtime::CommitPaused(std::span<Task* const> tasks) {
 
 base::Status Runtime::Commit() {
   const auto start = std::chrono::steady_clock::now();
+  // A worker with one task blocks in its read (up to batch.max_wait) inside the gate: woken, it
+  // leaves at once rather than holding the commit until an event or its timeout.
+  for (auto& [partition, task] : tasks_) task->WakeReader();
   gate_.Pause();
   // The workers stop only while the tasks' state is staged in memory and the sinks mark what they
   // wrote so far (at-least-once: the commit waits for those deliveries only, the workers' newer
@@ -441,7 +444,11 @@ base::Status Runtime::Run() {
   uint64_t last_seen = 0;
   auto last_progress = std::chrono::steady_clock::now();
   while (!stop_.load(std::memory_order_relaxed)) {
-    if (base::Status st = source_->Poll(50); !st.ok()) {
+    // Up to 50 ms, but not past the next commit's time: it starts on time.
+    const auto until_commit =
+        std::chrono::duration_cast<std::chrono::milliseconds>(next_commit - std::chrono::steady_clock::now());
+    const int poll_ms = static_cast<int>(std::clamp<int64_t>(until_commit.count(), 0, 50));
+    if (base::Status st = source_->Poll(poll_ms); !st.ok()) {
       Fail(st);
       break;
     }
@@ -455,14 +462,18 @@ base::Status Runtime::Run() {
       spdlog::info("no event for {} ms; stopping", idle_exit_ms_);
       break;
     }
-    if (std::chrono::steady_clock::now() >= next_commit) {
+    if (const auto began = std::chrono::steady_clock::now(); began >= next_commit) {
       if (base::Status st = Commit(); !st.ok()) {
         Fail(st);
         break;
       }
       PublishMetrics();
       LogProgress(std::chrono::steady_clock::now());
-      next_commit = std::chrono::steady_clock::now() + interval;
+      // Commits start an interval apart, not an interval after the last one ended: a decision held
+      // for the next transaction while one commits then waits about the interval plus that commit,
+      // not the interval plus two commits. A commit longer than the interval leaves the workers a
+      // quarter interval before the next.
+      next_commit = std::max(began + interval, std::chrono::steady_clock::now() + interval / 4);
     }
   }
   ready_ = false;

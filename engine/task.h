@@ -90,6 +90,10 @@ class Task {
   //! reads of the store for the next StageState's expiry sweep (operator.h rule 6), so that the
   //! workers' pause at the next commit does not include them.
   base::Status ScanExpired();
+  //! From the control thread: the worker's read waiting for events returns now (PartitionReader::Wake).
+  void WakeReader() {
+    if (reader_) reader_->Wake();
+  }
   //! Brings the store up to date with `changelog` (from the store's changelog position, or from the
   //! start for a new store), then resets the operators' states to it. Before the task runs: on the
   //! control thread, or on a restore thread while restoring() keeps workers, commits and queries
