@@ -19,9 +19,14 @@ void PauseGate::Leave() {
   if (--active_ == 0 && paused_) cv_.notify_all();
 }
 
-void PauseGate::Pause() {
+void PauseGate::Pause(const std::function<void()>& wake) {
   std::unique_lock lock(mu_);
   paused_ = true;
+  if (wake) {  // after the gate closed: a woken worker cannot start another read
+    lock.unlock();
+    wake();
+    lock.lock();
+  }
   cv_.wait(lock, [&] { return active_ == 0; });
 }
 
@@ -93,6 +98,10 @@ void Runtime::WorkerLoop(int worker) {
   int idle_sleep_ms = 1;
   while (!workers_stop_.load(std::memory_order_relaxed)) {
     gate_.Enter();
+    if (workers_stop_.load(std::memory_order_relaxed)) {  // stopped while this worker waited to enter
+      gate_.Leave();
+      break;
+    }
     const std::vector<Task*>& mine = worker_tasks_[static_cast<size_t>(worker)];
     // A worker with one task blocks in the read (the batch's max wait); with several it polls each.
     const int wait_ms = mine.size() == 1 ? batch.max_wait_ms : 0;
@@ -124,6 +133,10 @@ void Runtime::WorkerLoop(int worker) {
       idle_sleep_ms = 1;
     }
   }
+}
+
+void Runtime::WakeReaders() {
+  for (auto& [partition, task] : tasks_) task->WakeReader();
 }
 
 bool Runtime::AheadOfOthers(const Task& task) const {
@@ -190,7 +203,7 @@ base::Status Runtime::Assigned(int32_t partition, std::unique_ptr<PartitionReade
   if (plan_.spec().labels.enabled && !labels)
     return base::Internal("partition " + std::to_string(partition) + " assigned without its label stream");
   it->second->SetReaders(std::move(reader), std::move(labels));
-  gate_.Pause();
+  gate_.Pause([this] { WakeReaders(); });
   {
     std::lock_guard lock(tasks_mu_);
     tasks_[partition] = std::move(it->second);
@@ -245,7 +258,7 @@ std::vector<Task*> Runtime::CommittableTasks() const {
 }
 
 base::Status Runtime::Revoked(std::span<const int32_t> partitions) {
-  gate_.Pause();
+  gate_.Pause([this] { WakeReaders(); });
   std::vector<Task*> revoked, committed;
   for (int32_t p : partitions) {
     StopRestore(p);  // a partition still restoring has nothing to commit
@@ -322,8 +335,7 @@ base::Status Runtime::Commit() {
   const auto start = std::chrono::steady_clock::now();
   // A worker with one task blocks in its read (up to batch.max_wait) inside the gate: woken, it
   // leaves at once rather than holding the commit until an event or its timeout.
-  for (auto& [partition, task] : tasks_) task->WakeReader();
-  gate_.Pause();
+  gate_.Pause([this] { WakeReaders(); });
   // The workers stop only while the tasks' state is staged in memory and the sinks mark what they
   // wrote so far (at-least-once: the commit waits for those deliveries only, the workers' newer
   // records go out at once) or, under exactly-once, start holding their new records back for the
@@ -477,7 +489,7 @@ base::Status Runtime::Run() {
     }
   }
   ready_ = false;
-  gate_.Pause();  // drain: the batches in flight finish
+  gate_.Pause([this] { WakeReaders(); });  // drain: the batches in flight finish, without a read's wait
   workers_stop_ = true;
   if (!failed_) {
     if (base::Status st = discard_state_ ? FlushSinks() : CommitPaused({}); !st.ok()) Fail(st);

@@ -57,8 +57,9 @@ class PauseGate {
  public:
   void Enter();
   void Leave();
-  //! Returns once no worker is inside a batch; no new batch starts until Resume.
-  void Pause();
+  //! Returns once no worker is inside a batch; no new batch starts until Resume. `wake` (optional)
+  //! runs once no new batch can start, before the wait: it ends the workers' waits for events.
+  void Pause(const std::function<void()>& wake = nullptr);
   void Resume();
 
  private:
@@ -221,6 +222,8 @@ class Runtime final : public SourceListener {
   std::atomic<int> starting_{0};  //!< Partitions prepared and not yet assigned (pending_tasks_), for workers.
   //! With alignment: whether `task` is further ahead than align_ms_ of the slowest task with input.
   bool AheadOfOthers(const Task& task) const;
+  //! Ends the workers' waits for events (PartitionReader::Wake). Control thread.
+  void WakeReaders();
   RunSummary retired_;  // totals of tasks already closed
   uint64_t commits_ = 0;
 };

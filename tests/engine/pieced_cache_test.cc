@@ -191,14 +191,19 @@ TEST_CASE("pieced cache: a small run is one record, in pieces once it outgrows 4
   CHECK(copy.entry(49)[2] == 199 * 3);
 }
 
-TEST_CASE("pieced cache: a sweep deletes expired keys whole, cached or not", "[engine]") {
-  Fixture f;
+//! Keys k0..k9 of 3,000 entries each (in pieces), kN's meta N, committed.
+void TenKeys(Fixture& f) {
   for (int k = 0; k < 10; ++k) {
     Run* r = f.cache->GetForUpdate("k" + std::to_string(k)).value();
     for (int i = 0; i < 3000; ++i) Append(r, i);
     r->meta = k;
   }
   f.Commit();
+}
+
+TEST_CASE("pieced cache: a sweep deletes expired keys whole, cached or not", "[engine]") {
+  Fixture f;
+  TenKeys(f);
   const size_t before = StoredRecords(*f.store);
   auto fresh = Cache::Make(f.store.get(), kTable, 100, "w");
   REQUIRE(fresh.ok());
@@ -217,12 +222,7 @@ TEST_CASE("pieced cache: a sweep deletes expired keys whole, cached or not", "[e
 TEST_CASE("pieced cache: a sweep after a scan deletes what the scan found, unless changed since",
           "[engine]") {
   Fixture f;
-  for (int k = 0; k < 10; ++k) {
-    Run* r = f.cache->GetForUpdate("k" + std::to_string(k)).value();
-    for (int i = 0; i < 3000; ++i) Append(r, i);
-    r->meta = k;
-  }
-  f.Commit();
+  TenKeys(f);
   const size_t before = StoredRecords(*f.store);
   auto fresh = Cache::Make(f.store.get(), kTable, 100, "w");
   REQUIRE(fresh.ok());

@@ -76,13 +76,6 @@ std::string Label(int64_t id, int fraud, int64_t t) {
          ",\"LABEL_TIME_MS\":" + std::to_string(t) + "}";
 }
 
-//! The value of the metric line starting with `series` in Prometheus text, or NaN.
-double Value(const std::string& metrics, const std::string& series) {
-  const size_t at = metrics.find("\n" + series + " ");
-  if (at == std::string::npos) return std::nan("");
-  return std::strtod(metrics.c_str() + at + series.size() + 2, nullptr);
-}
-
 //! The test pipeline and one task of it (partition 0), reading from two QueueReaders it owns.
 struct LabelledTask : OneTask {
   explicit LabelledTask(const std::string& name) : OneTask(kYaml, name) {
@@ -130,7 +123,7 @@ TEST_CASE("task labels: a stalled label stream holds a batch at most labels.max_
   const std::string metrics = t.Metrics();
   CHECK(metrics.find("vigil_label_wait_timeouts_total{pipeline=\"labels-stalled\"} 1") != std::string::npos);
   // The label stream's latest time is 5 ms, the batch reaches 100 ms.
-  CHECK(Value(metrics, "vigil_label_lag_seconds{partition=\"0\",pipeline=\"labels-stalled\"}") ==
+  CHECK(MetricValue(metrics, "vigil_label_lag_seconds{partition=\"0\",pipeline=\"labels-stalled\"}") ==
         Approx(0.095));
 
   // Still stalled: every batch gives up again, and counts.

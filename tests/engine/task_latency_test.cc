@@ -8,27 +8,12 @@
 
 #include "engine/engine_probe.h"
 #include "engine/task.h"
+#include "tests/support/count_window.h"
 #include "tests/support/one_task.h"
 #include "tests/support/pipeline_harness.h"
 
 namespace vigil::testing {
 namespace {
-
-const char* kYaml = R"(source: {kind: file, path: unused}
-schema:
-  event_time: T
-  fields:
-    - {name: ID, type: int64}
-    - {name: T, type: timestamp}
-    - {name: K, type: string}
-operators:
-  - type: window
-    key: K
-    lateness: 1000
-    outputs:
-      - {name: C, agg: count, window: 1000}
-output: {kind: none, fields: [ID, C]}
-)";
 
 //! Serves its lines once, each stamped with the timestamp given with it (-1: none).
 class StampedReader final : public engine::PartitionReader {
@@ -51,16 +36,9 @@ class StampedReader final : public engine::PartitionReader {
   size_t next_ = 0;
 };
 
-//! The value of the metric line starting with `series` in Prometheus text, or NaN.
-double Value(const std::string& metrics, const std::string& series) {
-  const size_t at = metrics.find("\n" + series + " ");
-  if (at == std::string::npos) return std::nan("");
-  return std::strtod(metrics.c_str() + at + series.size() + 2, nullptr);
-}
-
 TEST_CASE("task latency: each event's time from its record's timestamp to its output is observed",
           "[engine]") {
-  OneTask t(kYaml, "latency");
+  OneTask t(CountWindowYaml("{workers: 1}"), "latency");
   auto owned = std::make_unique<StampedReader>();
   StampedReader* reader = owned.get();
   t.task->SetReaders(std::move(owned), nullptr);
@@ -75,21 +53,21 @@ TEST_CASE("task latency: each event's time from its record's timestamp to its ou
   REQUIRE(t.task->RunOnce(100, 0, &output, &dead_letter).value() == 3);
   REQUIRE(out.size() == 3);
   std::string m = engine::SerializeMetrics(*t.probe->registry());
-  CHECK(Value(m, "vigil_decision_latency_seconds_count{pipeline=\"latency\"}") == 3);
+  CHECK(MetricValue(m, "vigil_decision_latency_seconds_count{pipeline=\"latency\"}") == 3);
   // 60 + 60 + 0.5 s, plus the time the batch took (and this test's own steps).
-  const double sum = Value(m, "vigil_decision_latency_seconds_sum{pipeline=\"latency\"}");
+  const double sum = MetricValue(m, "vigil_decision_latency_seconds_sum{pipeline=\"latency\"}");
   CHECK(sum >= 120.5);
   CHECK(sum < 120.5 + 3 * 60);
   // The newer one within 8 s, the two older ones beyond the last bound (11.3 s).
-  CHECK(Value(m, "vigil_decision_latency_seconds_bucket{pipeline=\"latency\",le=\"8\"}") == 1);
-  CHECK(Value(m, "vigil_decision_latency_seconds_bucket{pipeline=\"latency\",le=\"11.31370849898476\"}") ==
-        1);
+  CHECK(MetricValue(m, "vigil_decision_latency_seconds_bucket{pipeline=\"latency\",le=\"8\"}") == 1);
+  CHECK(MetricValue(
+            m, "vigil_decision_latency_seconds_bucket{pipeline=\"latency\",le=\"11.31370849898476\"}") == 1);
 
   // A record without a timestamp (a file's line) is not counted.
   reader->Push(R"({"ID":4,"T":4,"K":"a"})", -1);
   REQUIRE(t.task->RunOnce(100, 0, &output, &dead_letter).value() == 1);
   m = engine::SerializeMetrics(*t.probe->registry());
-  CHECK(Value(m, "vigil_decision_latency_seconds_count{pipeline=\"latency\"}") == 3);
+  CHECK(MetricValue(m, "vigil_decision_latency_seconds_count{pipeline=\"latency\"}") == 3);
 }
 
 }  // namespace

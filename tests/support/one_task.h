@@ -4,6 +4,8 @@
 // drive a Task directly (RunOnce, Query, commits). Fails the test (REQUIRE) when the pipeline does not
 // bind. Not thread-safe; the task is.
 
+#include <cmath>
+#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -23,5 +25,12 @@ struct OneTask {
   engine::EngineProbe* probe = nullptr;
   std::unique_ptr<engine::Task> task;
 };
+
+//! The value of the metric line starting with `series` in Prometheus text (SerializeMetrics), or NaN.
+inline double MetricValue(const std::string& metrics, const std::string& series) {
+  const size_t at = metrics.find("\n" + series + " ");
+  if (at == std::string::npos) return std::nan("");
+  return std::strtod(metrics.c_str() + at + series.size() + 2, nullptr);
+}
 
 }  // namespace vigil::testing
