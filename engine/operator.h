@@ -18,6 +18,11 @@
 //     runtime stops without committing, so nothing is lost (events are re-read after restart).
 //  5. Process must not allocate per event in steady state, block on I/O other than its store, or
 //     keep references into the batch after returning.
+//     When no event came but the task's labels moved on (a quiet event stream, labels arriving
+//     later), LabelsAdvanced(state, event_time) is called instead, on the same thread and between
+//     batches as Process is: an operator whose outputs wait for labels (the score's delayed outcomes)
+//     releases those now due, to the side output as Process would. `event_time` is the task's, the
+//     latest it processed; labels known beyond it are not due yet.
 //  6. Flush() on the state is called at every commit, between batches, on the task's worker or on
 //     the commit coordinator while the task's worker is paused: it stages the state's changes into
 //     the store, which then commits them atomically with the input offset.
@@ -111,6 +116,10 @@ class Operator {
   }
   //! Processes the live rows of `batch` in place (rule 4).
   virtual base::Status Process(Batch& batch, OperatorState* state) const = 0;
+  //! The task's labels moved on while no event came (rule 5); `state` may be null (stateless).
+  virtual base::Status LabelsAdvanced(OperatorState* state, int64_t event_time) const {
+    return base::Status::OK();
+  }
 
  private:
   std::string name_;

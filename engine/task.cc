@@ -79,6 +79,7 @@ base::Result<std::size_t> Task::RunOnce(std::size_t max_events, int wait_ms, Sin
   if (raw_.empty()) {
     idle_.store(reader_->Lag() == 0 || std::chrono::steady_clock::now() - last_accepted_ > idle_timeout,
                 std::memory_order_relaxed);
+    if (label_reader_) VIGIL_RETURN_IF_ERROR(IdleLabels(side_output));
     return std::size_t{0};
   }
   if (std::chrono::steady_clock::now() - last_accepted_ <= idle_timeout)
@@ -140,8 +141,34 @@ base::Result<std::size_t> Task::RunOnce(std::size_t max_events, int wait_ms, Sin
   return batch_.size();
 }
 
+namespace {
+constexpr size_t kLabelBatch = 1000;  // labels read at once
+}  // namespace
+
+base::Status Task::IdleLabels(Sink* side_output) {
+  VIGIL_RETURN_IF_ERROR(label_reader_->Read(kLabelBatch, 0, &label_raw_));
+  if (label_raw_.empty()) return base::Status::OK();
+  std::unique_lock turn(turn_mu_);
+  std::lock_guard lock(mu_);
+  turn.unlock();
+  if (DropRedelivered(&label_raw_, label_next_offset_, partition_, "label") > 0 && label_raw_.empty())
+    return base::Status::OK();
+  VIGIL_RETURN_IF_ERROR(labels_->Ingest(label_raw_));
+  label_next_offset_ = label_raw_.back().offset + 1;
+  const int64_t now = event_time();
+  if (now == INT64_MIN) return base::Status::OK();  // no event yet: nothing waits for a label
+  side_.Clear();
+  const auto& ops = plan_.operators();
+  for (size_t i = 0; i < ops.size(); ++i) {
+    base::Status st = ops[i]->LabelsAdvanced(states_[i].get(), now);
+    if (!st.ok()) return st.WithContext("operator '" + ops[i]->name() + "'");
+  }
+  side_.source_partition = partition_;
+  if (!side_.records.empty() && side_output != nullptr) VIGIL_RETURN_IF_ERROR(side_output->Write(side_));
+  return base::Status::OK();
+}
+
 base::Status Task::CatchUpLabels(int64_t until) {
-  constexpr size_t kLabelBatch = 1000;
   constexpr auto kSlice = std::chrono::milliseconds(20);  // one read's wait, so the deadline holds
   // Until the label stream is known to be at its end, wait for it: an event must see every label that
   // exists for its time, however fetching interleaves (after an assignment the end is unknown until

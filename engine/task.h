@@ -60,6 +60,8 @@ class Task {
   //! are skipped with a warning: an offset is processed once.
   //! The records the operators emit to the stage's side output (TaskContext::side_output) go to
   //! `side_output` (null: dropped).
+  //! When no event came, the labels that did are read, and the operators release what waited for
+  //! them (Operator::LabelsAdvanced): a quiet event stream does not hold back delayed outcomes.
   base::Result<std::size_t> RunOnce(std::size_t max_events, int wait_ms, Sink* output, Sink* dead_letter,
                                     Sink* side_output = nullptr);
   //! Runs one event through the operators with `mode` (read-only: operator.h rule 8) on a batch of
@@ -154,6 +156,9 @@ class Task {
   //! scored with the labels known so far, which a replay (reading the whole label stream) may not
   //! reproduce. Sets vigil_label_lag_seconds.
   base::Status CatchUpLabels(int64_t until);
+  //! Without events: ingests the labels the stream has now (one read, no wait) and, if any, calls
+  //! the operators' LabelsAdvanced at the task's event time; their side records go to `side_output`.
+  base::Status IdleLabels(Sink* side_output);
   //! Tells the label index how long the score operators read labels for (LabelIndex::Retain).
   void RetainLabels();
 

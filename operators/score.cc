@@ -61,6 +61,7 @@ class ScoreState final : public engine::OperatorState {
   // label is due, then go to the outcomes topic, the monitor, the judge and the feature log with it,
   // in (due time, offset) order.
   engine::LabelIndex* labels = nullptr;
+  int32_t partition = -1;  //!< The task's input partition.
   FeatureLog* log = nullptr;
   engine::OutBatch* side = nullptr;  //!< The stage's side output: the outcomes topic.
   std::unique_ptr<PendingOutcomes> pending;
@@ -95,6 +96,7 @@ class ScoreOperator final : public engine::Operator {
       const engine::TaskContext& ctx) const override {
     auto state = std::make_unique<ScoreState>();
     state->labels = ctx.labels;
+    state->partition = ctx.partition;
     state->log = log_.get();
     state->side = ctx.side_output;
     if (track_outcomes_ && ctx.labels != nullptr)
@@ -171,6 +173,13 @@ class ScoreOperator final : public engine::Operator {
     return base::Status::OK();
   }
 
+  // Labels that arrived while no event did: the outcomes now due go out (operator.h rule 5).
+  base::Status LabelsAdvanced(engine::OperatorState* s, int64_t event_time) const override {
+    auto* st = static_cast<ScoreState*>(s);
+    if (st == nullptr || st->pending == nullptr) return base::Status::OK();
+    return Mature(event_time, *link_->Load()->champion, st);
+  }
+
  private:
   base::Status Outcomes(const engine::Batch& batch, const std::shared_ptr<const ModelVersion>& model,
                         const ServingTrial* trial, ScoreState* st) const {
@@ -204,6 +213,13 @@ class ScoreOperator final : public engine::Operator {
       const std::string& version = e.canary ? trial->model->version : model->version;
       st->pending->Add(e, version, st->inputs.data() + i * width, st->segment_text);
     }
+    return Mature(now, *model, st);
+  }
+
+  //! Hands over the outcomes due at `now` (the task's event time): to the outcomes topic (the side
+  //! output), or else to the monitor (scored by `model`, the champion), the judge and the feature log.
+  base::Status Mature(int64_t now, const ModelVersion& model, ScoreState* st) const {
+    const size_t width = feature_columns_.size();
     // An outcome matures once its label is due (delay after its event time) and the task's label
     // stream has been read that far: labels arrive on their own topic and may lag the events.
     now = std::min(now, st->labels->watermark());
@@ -218,7 +234,7 @@ class ScoreOperator final : public engine::Operator {
       const OutcomeView& v = st->views[i];
       ScoredEvent& e = st->matured[i];
       e = v.event;
-      e.partition = batch.partition();
+      e.partition = st->partition;
       VIGIL_ASSIGN_OR_RETURN(const engine::LabelRecord* label, st->labels->Lookup(e.id));
       e.label = label != nullptr && label->At(now) > 0.5 ? 1 : 0;
       st->versions[i].assign(v.version);
@@ -226,14 +242,14 @@ class ScoreOperator final : public engine::Operator {
         st->segment_text[i * segment_columns_.size() + c].assign(c < v.num_segments ? v.segments[c] : "null");
       if (log_)
         st->log_rows.push_back(LogRow{e.id, e.time_ms, e.card, e.score, e.label, v.inputs, &st->versions[i],
-                                      batch.partition(), e.offset});
+                                      st->partition, e.offset});
       if (st->side != nullptr) {
         engine::OutRecord r;
         r.key_offset = static_cast<uint32_t>(st->side->buffer.size());
         fmt::format_to(std::back_inserter(st->side->buffer), "{}", e.card);
         r.key_size = static_cast<uint32_t>(st->side->buffer.size()) - r.key_offset;
         r.value_offset = static_cast<uint32_t>(st->side->buffer.size());
-        AppendOutcomeJson(v, e.label, batch.partition(), width, &st->side->buffer);
+        AppendOutcomeJson(v, e.label, st->partition, width, &st->side->buffer);
         r.value_size = static_cast<uint32_t>(st->side->buffer.size()) - r.value_offset;
         r.source_offset = e.offset;
         r.timestamp_ms = e.time_ms;
@@ -244,7 +260,7 @@ class ScoreOperator final : public engine::Operator {
     if (link_->group_outcomes()) return base::Status::OK();
     if (!segment_columns_.empty())  // only with a monitor
       monitor_->IdentifySegmentValues(st->matured, st->segment_text);
-    if (monitor_) monitor_->AddOutcomes(*model, st->matured);
+    if (monitor_) monitor_->AddOutcomes(model, st->matured);
     link_->AddTrialOutcomes(st->matured);
     if (log_) VIGIL_RETURN_IF_ERROR(log_->Append(st->log_rows));
     return base::Status::OK();

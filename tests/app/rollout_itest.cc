@@ -167,7 +167,14 @@ TEST_CASE("a retrained version is proposed shadowed and promoted on matured labe
   CHECK_THAT(models, Catch::Contains("\"champion\":\"v1\"") &&
                          Catch::Contains("\"candidate\":\"" + candidate + "\""));
 
+  // The events first, their labels once every event was scored: labels that arrive while no event
+  // does still mature the outcomes, so a pause in the traffic does not hold the verdict back.
   Produce(topics.transactions, tx2);
+  const std::string scored =
+      "vigil_events_in_total{pipeline=\"handbook\"} " + std::to_string(tx1.size() + tx2.size()) + "\n";
+  REQUIRE(WaitFor(budget.Left(), [&] {
+    return Curl(dir, url + "/metrics", &metrics) == 200 && metrics.find(scored) != std::string::npos;
+  }));
   Produce(topics.labels, labels2);
 
   // The verdict: the candidate's run is promoted, with the comparison as its detail.
