@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/batch.h"
 #include "engine/memory_budget.h"
@@ -75,6 +76,7 @@ class EngineProbe {
   std::array<prometheus::Counter*, kDlqReasonCount> dlq_{};
   prometheus::Histogram* batch_latency_;
   prometheus::Histogram* decision_latency_;
+  std::vector<double> latency_bounds_;  // the latency histograms' bucket bounds, in seconds
   prometheus::Histogram* commit_latency_;
   prometheus::Histogram* commit_pause_;
   prometheus::Family<prometheus::Gauge>* lag_family_;

@@ -62,6 +62,7 @@ TEST_CASE("task latency: each event's time from its record's timestamp to its ou
   CHECK(MetricValue(m, "vigil_decision_latency_seconds_bucket{pipeline=\"latency\",le=\"8\"}") == 1);
   CHECK(MetricValue(
             m, "vigil_decision_latency_seconds_bucket{pipeline=\"latency\",le=\"11.31370849898476\"}") == 1);
+  CHECK(MetricValue(m, "vigil_decision_latency_seconds_bucket{pipeline=\"latency\",le=\"+Inf\"}") == 3);
 
   // A record without a timestamp (a file's line) is not counted.
   reader->Push(R"({"ID":4,"T":4,"K":"a"})", -1);
