@@ -13,15 +13,18 @@ constexpr int kTimeoutMs = 30'000;
 
 //! Runs one Admin API request (`send` enqueues it on the queue it is given) and checks the error of
 //! each of its results (`each` returns OK, or the error of one result), or of the request itself.
+//! `answered` (may be null): whether the request got an answer within 30 s.
 base::Status RunAdmin(const config::KafkaSpec& kafka,
                       const std::function<void(rd_kafka_t*, rd_kafka_queue_t*)>& send,
-                      const std::function<base::Status(rd_kafka_event_t*)>& each, const std::string& what) {
+                      const std::function<base::Status(rd_kafka_event_t*)>& each, const std::string& what,
+                      bool* answered = nullptr) {
   VIGIL_ASSIGN_OR_RETURN(KafkaHandle rk,
                          NewKafkaClient(kafka, RD_KAFKA_PRODUCER, {{"enable.idempotence", "false"}}));
   rd_kafka_queue_t* queue = rd_kafka_queue_new(rk.get());
   send(rk.get(), queue);
   rd_kafka_event_t* ev = rd_kafka_queue_poll(queue, kTimeoutMs);
   base::Status st = base::Unavailable(what + ": no answer from " + kafka.bootstrap + " in 30 s");
+  if (answered != nullptr) *answered = ev != nullptr;
   if (ev != nullptr) {
     st = rd_kafka_event_error(ev) ? KafkaError(rd_kafka_event_error(ev), what) : each(ev);
     rd_kafka_event_destroy(ev);
@@ -38,10 +41,13 @@ base::Status DeleteGroups(const config::KafkaSpec& kafka, const std::vector<std:
   for (const std::string& g : groups) requests.push_back(rd_kafka_DeleteGroup_new(g.c_str()));
   // A broker that has never had a consumer group has no coordinator yet (its offsets topic is created
   // on the first lookup): the answer is then NOT_COORDINATOR or COORDINATOR_NOT_AVAILABLE for a while,
-  // which librdkafka 2.0 hands back as it is. Ask again, for up to about 10 s.
-  bool coordinator_moving = false;
+  // which librdkafka 2.0 hands back as it is, or none at all within a request's time on a loaded
+  // machine (the creation goes on meanwhile). Ask again, for up to 2 minutes.
+  constexpr auto kPatience = std::chrono::minutes(2);
+  const auto deadline = std::chrono::steady_clock::now() + kPatience;
+  bool coordinator_moving = false, answered = true;
   base::Status st;
-  for (int attempt = 0; attempt < 20; ++attempt) {
+  for (int attempt = 0;; ++attempt) {
     if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(500));
     coordinator_moving = false;
     st = RunAdmin(
@@ -68,9 +74,11 @@ base::Status DeleteGroups(const config::KafkaSpec& kafka, const std::vector<std:
           }
           return base::Status::OK();
         },
-        "delete consumer groups");
-    if (!coordinator_moving) break;
+        "delete consumer groups", &answered);
+    if ((!coordinator_moving && answered) || std::chrono::steady_clock::now() >= deadline) break;
   }
+  if (!answered)
+    st = base::Unavailable("delete consumer groups: no answer from " + kafka.bootstrap + " within 2 minutes");
   rd_kafka_DeleteGroup_destroy_array(requests.data(), requests.size());
   return st;
 }
