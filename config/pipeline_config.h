@@ -436,7 +436,8 @@ struct OperatorSpec {
 
 //! The label stream: outcomes (fraud or not) of earlier events, arriving later. Labels are read
 //! partition by partition alongside the events (co-partitioned: same partition count, same key), and
-//! joined by id. An event at time t sees a label only if the label's time is ≤ t.
+//! joined by id. An event at time t sees a label only if the label's time is ≤ t. Labels are also read
+//! while no event arrives, so the outcomes that wait for them mature in a quiet stream.
 struct LabelsSpec {
   bool enabled = false;
   //! Kafka topic or a JSONL file. `source.key` names the event field the label records are keyed by

@@ -153,7 +153,9 @@ SectionDoc LabelsDoc() {
       "The label stream: outcomes (fraud or not) of earlier events, arriving later. Labels are read "
       "partition by partition alongside the events (co-partitioned: same partition count, same key and "
       "partitioner) and joined to them by id; an event at time t sees a label only if the label's time "
-      "is at most t. A second label for an id replaces the first from its own time on.",
+      "is at most t. A second label for an id replaces the first from its own time on. Labels are read "
+      "while no event arrives too: the outcomes that wait for them (a score's performance monitor, "
+      "feature log, outcomes topic and rollout) mature in a quiet stream.",
       {
           {"source", "mapping", "required",
            "A Kafka topic (for a Kafka source) or a JSONL file (for a file source): the keys of `source`."},
