@@ -18,6 +18,7 @@
 #include "tests/support/handbook.h"
 #include "tests/support/handbook_stream.h"
 #include "tests/support/kafka_env.h"
+#include "tests/support/one_task.h"
 #include "tests/support/process.h"
 #include "tests/support/runs.h"
 
@@ -170,10 +171,10 @@ TEST_CASE("a retrained version is proposed shadowed and promoted on matured labe
   // The events first, their labels once every event was scored: labels that arrive while no event
   // does still mature the outcomes, so a pause in the traffic does not hold the verdict back.
   Produce(topics.transactions, tx2);
-  const std::string scored =
-      "vigil_events_in_total{pipeline=\"handbook\"} " + std::to_string(tx1.size() + tx2.size()) + "\n";
+  const auto scored = static_cast<double>(tx1.size() + tx2.size());
   REQUIRE(WaitFor(budget.Left(), [&] {
-    return Curl(dir, url + "/metrics", &metrics) == 200 && metrics.find(scored) != std::string::npos;
+    return Curl(dir, url + "/metrics", &metrics) == 200 &&
+           MetricValue(metrics, "vigil_events_in_total{pipeline=\"handbook\"}") >= scored;
   }));
   Produce(topics.labels, labels2);
 
