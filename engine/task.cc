@@ -122,8 +122,7 @@ base::Result<std::size_t> Task::RunOnce(std::size_t max_events, int wait_ms, Sin
     for (const OutRecord& r : dead_.records) probe_->DeadLettered(r.reason);
     if (dead_letter != nullptr) VIGIL_RETURN_IF_ERROR(dead_letter->Write(dead_));
   }
-  side_.source_partition = partition_;
-  if (!side_.records.empty() && side_output != nullptr) VIGIL_RETURN_IF_ERROR(side_output->Write(side_));
+  VIGIL_RETURN_IF_ERROR(WriteSide(side_output));
   if (raw_.front().timestamp_ms >= 0)  // Kafka records: how long since each was produced
     probe_->DecisionsWritten(
         raw_, std::chrono::duration<double, std::milli>(std::chrono::system_clock::now().time_since_epoch())
@@ -151,10 +150,7 @@ base::Status Task::IdleLabels(Sink* side_output) {
   std::unique_lock turn(turn_mu_);
   std::lock_guard lock(mu_);
   turn.unlock();
-  if (DropRedelivered(&label_raw_, label_next_offset_, partition_, "label") > 0 && label_raw_.empty())
-    return base::Status::OK();
-  VIGIL_RETURN_IF_ERROR(labels_->Ingest(label_raw_));
-  label_next_offset_ = label_raw_.back().offset + 1;
+  VIGIL_RETURN_IF_ERROR(IngestLabels());
   const int64_t now = event_time();
   if (now == INT64_MIN) return base::Status::OK();  // no event yet: nothing waits for a label
   side_.Clear();
@@ -163,9 +159,21 @@ base::Status Task::IdleLabels(Sink* side_output) {
     base::Status st = ops[i]->LabelsAdvanced(states_[i].get(), now);
     if (!st.ok()) return st.WithContext("operator '" + ops[i]->name() + "'");
   }
-  side_.source_partition = partition_;
-  if (!side_.records.empty() && side_output != nullptr) VIGIL_RETURN_IF_ERROR(side_output->Write(side_));
+  return WriteSide(side_output);
+}
+
+base::Status Task::IngestLabels() {
+  if (DropRedelivered(&label_raw_, label_next_offset_, partition_, "label") > 0 && label_raw_.empty())
+    return base::Status::OK();
+  VIGIL_RETURN_IF_ERROR(labels_->Ingest(label_raw_));
+  label_next_offset_ = label_raw_.back().offset + 1;
   return base::Status::OK();
+}
+
+base::Status Task::WriteSide(Sink* side_output) {
+  side_.source_partition = partition_;
+  if (side_.records.empty() || side_output == nullptr) return base::Status::OK();
+  return side_output->Write(side_);
 }
 
 base::Status Task::CatchUpLabels(int64_t until) {
@@ -190,10 +198,7 @@ base::Status Task::CatchUpLabels(int64_t until) {
           label_reader_->Read(kLabelBatch, static_cast<int>(std::min(left, kSlice).count()), &label_raw_));
       if (label_raw_.empty()) continue;
     }
-    if (DropRedelivered(&label_raw_, label_next_offset_, partition_, "label") > 0 && label_raw_.empty())
-      continue;
-    VIGIL_RETURN_IF_ERROR(labels_->Ingest(label_raw_));
-    label_next_offset_ = label_raw_.back().offset + 1;
+    VIGIL_RETURN_IF_ERROR(IngestLabels());
   }
   if (timed_out) {
     probe_->LabelWaitTimedOut();

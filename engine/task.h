@@ -159,6 +159,11 @@ class Task {
   //! Without events: ingests the labels the stream has now (one read, no wait) and, if any, calls
   //! the operators' LabelsAdvanced at the task's event time; their side records go to `side_output`.
   base::Status IdleLabels(Sink* side_output);
+  //! Ingests the label records in label_raw_ (those below label_next_offset() skipped, with a
+  //! warning) and moves label_next_offset() past them. State lock held.
+  base::Status IngestLabels();
+  //! Writes the records the operators emitted to the side output, if any (`side_output` null: dropped).
+  base::Status WriteSide(Sink* side_output);
   //! Tells the label index how long the score operators read labels for (LabelIndex::Retain).
   void RetainLabels();
 

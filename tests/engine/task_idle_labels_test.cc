@@ -40,8 +40,8 @@ std::string Yaml(const std::string& registry, const std::string& log) {
 }
 
 std::string Event(int64_t id, int64_t t) {
-  std::string e = "{\"ID\":" + std::to_string(id) + ",\"T\":" + std::to_string(t) + ",\"CUSTOMER_ID\":" +
-                  std::to_string(100 + id);
+  std::string e = "{\"ID\":" + std::to_string(id) + ",\"T\":" + std::to_string(t) +
+                  ",\"CUSTOMER_ID\":" + std::to_string(100 + id);
   for (const std::string& f : kFixtureFeatures) e += ",\"" + f + "\":1.5";
   return e + "}";
 }
