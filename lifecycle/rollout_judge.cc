@@ -7,6 +7,7 @@
 #include <prometheus/registry.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <optional>
@@ -34,7 +35,9 @@ std::string Date(int32_t day) { return base::IsoDate(int64_t{day} * base::kMsPer
 struct RolloutJudge::Impl {
   config::RolloutSpec spec;
   int64_t top_k = 100;
-  int expected_partitions = 0;  // the verdict waits for events from this many partitions
+  int expected_partitions = 0;                    // the verdict waits for events from this many partitions
+  std::chrono::milliseconds partitions_grace{0};  // and, for a missing one, at least this long
+  std::chrono::steady_clock::time_point began;    // the trial's Begin on this judge
   std::string pipeline;
   std::shared_ptr<prometheus::Registry> metrics;
   prometheus::Family<prometheus::Counter>* transitions = nullptr;
@@ -174,6 +177,7 @@ void RolloutJudge::Begin(uint32_t epoch, const std::string& candidate, const std
   m.days.clear();
   m.ids.clear();
   m.partitions.clear();
+  m.began = std::chrono::steady_clock::now();
   if (m.active_gauge) {
     m.active_gauge->Set(1);
     m.champion_metric->Set(kNaN);
@@ -215,7 +219,9 @@ RolloutVerdict RolloutJudge::Judge() {
   // A partition that sends no event (an idle one, or one whose instance is down) holds the verdict
   // back for at most `days` more days; then the trial is judged on the partitions it has.
   const auto partitions_wait = [&] {
-    return v.partitions < m.expected_partitions && m.end_day - *m.start_day < 2 * spec.days;
+    return v.partitions < m.expected_partitions &&
+           (m.end_day - *m.start_day < 2 * spec.days ||
+            std::chrono::steady_clock::now() - m.began < m.partitions_grace);
   };
   const auto frauds = [&] {
     int64_t n = 0;
@@ -299,9 +305,10 @@ std::map<std::string, double> RolloutVerdict::Figures() const {
           {"partitions", static_cast<double>(partitions)}};
 }
 
-void RolloutJudge::ExpectPartitions(int partitions) {
+void RolloutJudge::ExpectPartitions(int partitions, std::chrono::milliseconds grace) {
   std::lock_guard judging(judge_mu_);
   impl_->expected_partitions = partitions;
+  impl_->partitions_grace = grace;
 }
 
 void RolloutJudge::Count(std::string_view transition) {

@@ -35,6 +35,7 @@
 // the window under a lock of its own, so a verdict never holds a worker up. The bootstrap runs once per
 // trial, when the verdict is due: O(resamples × events) (a few seconds for a million events).
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -98,8 +99,10 @@ class RolloutJudge {
   RolloutVerdict Judge();
   //! Over a group (lifecycle/outcome_feed.h): the verdict also waits until the trial's events came
   //! from `partitions` input partitions, so that no instance's share is left out, or `days` more
-  //! days have matured (a partition without events). Default 0: no wait.
-  void ExpectPartitions(int partitions);
+  //! days have matured (a partition without events) and `grace` has passed since Begin: in a
+  //! catch-up, days of event time pass in a second, and an instance a second behind the others is
+  //! not missing. Default 0 partitions: no wait.
+  void ExpectPartitions(int partitions, std::chrono::milliseconds grace = std::chrono::minutes(1));
   //! Counts a transition in vigil_rollout_transitions_total.
   void Count(std::string_view transition);
 

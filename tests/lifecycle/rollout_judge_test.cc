@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cmath>
 #include <thread>
 #include <vector>
@@ -174,8 +175,13 @@ TEST_CASE("RolloutJudge waits for min_frauds frauds in the compared days") {
 
 TEST_CASE("RolloutJudge over a group waits for every partition, at most the trial's days more") {
   auto judge = MakeJudge("shadow", 2, 0.0);
-  judge->ExpectPartitions(3);
+  judge->ExpectPartitions(3, std::chrono::milliseconds(0));
   judge->Begin(5, "v2", "v1");
+  // The same events, judged within the wall-clock grace of the trial's start (a catch-up, where an
+  // instance a moment behind the others has sent nothing yet): it waits, however many days matured.
+  auto patient = MakeJudge("shadow", 2, 0.0);
+  patient->ExpectPartitions(3, std::chrono::hours(1));
+  patient->Begin(5, "v2", "v1");
   // Partitions 0 and 1 send events; partition 2 none (idle, or its instance is down).
   const auto on_two = [](std::vector<ScoredEvent> events) {
     for (ScoredEvent& e : events) e.partition = static_cast<int32_t>(e.id % 2);
@@ -193,6 +199,10 @@ TEST_CASE("RolloutJudge over a group waits for every partition, at most the tria
   v = judge->Judge();
   CHECK(v.kind == RolloutVerdict::Kind::kPromote);
   CHECK_THAT(v.detail, Catch::Contains("from 2 of 3 partitions"));
+  patient->AddOutcomes(on_two(Events(5, 0, 5, 200, false, true)));
+  v = patient->Judge();
+  CHECK(v.kind == RolloutVerdict::Kind::kWait);
+  CHECK_THAT(v.detail, Catch::Contains("2 of 3 partitions"));
 
   // Every partition present: no extra wait.
   auto all = MakeJudge("shadow", 2, 0.0);
