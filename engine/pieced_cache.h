@@ -13,7 +13,8 @@
 // flush then writes the header, the pieces from the first inserted entry on (an append: the last
 // piece), the pieces touched in place and those the store lacks, and deletes the pieces that eviction
 // emptied (all of them when the run fits in its header again): RocksDB deletes, so the changelog
-// carries their tombstones.
+// carries their tombstones. A flush stages in the store's order: the headers by key, then the pieces
+// (SortByKey, keyed_cache.h).
 
 #include <algorithm>
 #include <cstdint>
@@ -146,8 +147,11 @@ class PiecedCache {
       store_->Put(table_, kLayoutKey, kLayout);
       layout_written_ = true;
     }
+    // In the store's order: every header ("\x01" key) by key, then every piece ("\x02" key ...).
+    SortByKey(dirty_);
+    for (const auto& [key, entry] : dirty_) FlushHeader(*key, entry->value);
     for (const auto& [key, entry] : dirty_) {
-      FlushKey(*key, entry);
+      FlushPieces(*key, entry);
       entry->dirty = false;
     }
     last_flushed_ = dirty_.size();
@@ -293,7 +297,7 @@ class PiecedCache {
     return bad;
   }
 
-  void FlushKey(const std::string& key, Entry* entry) {
+  void FlushPieces(const std::string& key, Entry* entry) {
     V& v = entry->value;
     const size_t bytes = v.size() * v.stride * sizeof(double);
     const bool in_line = bytes <= kInlineBytes;
@@ -316,6 +320,11 @@ class PiecedCache {
     v.dirty_from = UINT64_MAX;
     v.touched.clear();
     entry->stored = now;
+  }
+
+  void FlushHeader(const std::string& key, const V& v) {
+    const size_t bytes = v.size() * v.stride * sizeof(double);
+    const bool in_line = bytes <= kInlineBytes;
     buf_.clear();
     const auto per_piece = static_cast<uint32_t>(EntriesPerPiece(v.stride));
     const uint64_t first = v.first(), end = v.end();
