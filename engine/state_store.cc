@@ -79,7 +79,10 @@ base::Result<std::unique_ptr<StateStore>> StateStore::Open(const StateStoreOptio
     table.block_cache = memory.block_cache();
     table.cache_index_and_filter_blocks = true;
     table.cache_index_and_filter_blocks_with_high_priority = true;
-    table.pin_l0_filter_and_index_blocks_in_cache = true;
+    // Pinned by the open tables (charged to the cache all the same): a lookup reads a table's filter
+    // and index without a cache lookup, its lock and its hash probe. Most lookups of keys the store
+    // lacks (a new card, a label's first arrival) read nothing else.
+    table.metadata_cache_options.unpartitioned_pinning = rocksdb::PinningTier::kAll;
     opts.write_buffer_manager = memory.write_buffers();
     opts.statistics = memory.statistics();
     opts.write_buffer_size =
