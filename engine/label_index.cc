@@ -3,9 +3,12 @@
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
+#include <string>
 
 namespace vigil::engine {
 
@@ -31,11 +34,50 @@ void LabelRecord::Add(double value, int64_t t) {
 
 LabelIndex::LabelIndex(const config::LabelsSpec& spec, StateStore* store, size_t max_keys,
                        CacheBudget* budget)
-    : spec_(spec), cache_(store, kLabelTable, max_keys, budget), parser_(std::make_unique<Parser>()) {}
+    : spec_(spec),
+      store_(store),
+      cache_(store, kLabelTable, max_keys, budget),
+      parser_(std::make_unique<Parser>()) {}
 
 LabelIndex::~LabelIndex() = default;
 
+namespace {
+constexpr std::string_view kMaxIdKey = "max_id";
+}  // namespace
+
+base::Status LabelIndex::LoadMaxId() {
+  std::string value;
+  VIGIL_ASSIGN_OR_RETURN(const bool found, store_->Get(kLabelMetaTable, kMaxIdKey, &value));
+  int64_t max = INT64_MIN;
+  if (found) {
+    if (value.size() != sizeof max) return base::Corruption("label index: undecodable largest id");
+    std::memcpy(&max, value.data(), sizeof max);
+  } else {
+    // A store written before this record existed: its labels' ids, read once.
+    std::optional<std::string> cursor;
+    VIGIL_RETURN_IF_ERROR(
+        store_->Scan(kLabelTable, "", &cursor, SIZE_MAX, [&](std::string_view k, std::string_view) {
+          int64_t id = 0;
+          if (k.size() == sizeof id) std::memcpy(&id, k.data(), sizeof id);
+          max = std::max(max, id);
+        }));
+  }
+  max_id_ = max;
+  return base::Status::OK();
+}
+
+void LabelIndex::Flush() {
+  if (max_id_changed_) {
+    const int64_t max = *max_id_;
+    store_->Put(kLabelMetaTable, kMaxIdKey,
+                std::string_view(reinterpret_cast<const char*>(&max), sizeof max));
+    max_id_changed_ = false;
+  }
+  cache_.Flush();
+}
+
 base::Status LabelIndex::Ingest(std::span<const RawEvent> records) {
+  if (!max_id_) VIGIL_RETURN_IF_ERROR(LoadMaxId());
   for (const RawEvent& ev : records) {
     parser_->padded.assign(ev.data, ev.size);
     parser_->padded.append(simdjson::SIMDJSON_PADDING, '\0');
@@ -73,6 +115,15 @@ base::Status LabelIndex::Ingest(std::span<const RawEvent> records) {
       continue;
     }
     const std::string_view key(reinterpret_cast<const char*>(&id), sizeof id);
+    if (id > *max_id_) {  // never ingested: nothing to correct
+      LabelRecord first;
+      first.Add(label, time);
+      cache_.Put(key, first);
+      max_id_ = id;
+      max_id_changed_ = true;
+      watermark_ = std::max(watermark_, time);
+      continue;
+    }
     VIGIL_ASSIGN_OR_RETURN(LabelRecord * rec, cache_.GetForUpdate(key));
     const LabelRecord before = *rec;
     rec->Add(label, time);

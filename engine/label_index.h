@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -42,6 +43,8 @@ class LabelIndex {
  public:
   //! Keyspace of labels in a task's store; operators use ids from 1 up.
   static constexpr TableId kLabelTable = 0xFFF0;
+  //! Keyspace of the index's own bookkeeping: the largest id it ever ingested (below).
+  static constexpr TableId kLabelMetaTable = 0xFFF1;
 
   //! `budget` (may be null) bounds the bytes of the index's cache with the process's other caches.
   LabelIndex(const config::LabelsSpec& spec, StateStore* store, size_t max_keys,
@@ -55,8 +58,8 @@ class LabelIndex {
   base::Result<double> KnownAt(int64_t id, int64_t time_ms);
   //! The label record of `id`, or nullptr; valid until the next Flush, Trim or Ingest.
   base::Result<const LabelRecord*> Lookup(int64_t id);
-  //! Stages new labels into the store.
-  void Flush() { cache_.Flush(); }
+  //! Stages new labels into the store, with the largest id ingested.
+  void Flush();
   //! Evicts clean cached records beyond the cache's bounds, once the store wrote the last Flush.
   void Trim() { cache_.Trim(); }
   //! A reader (a window over "$label", the score's outcomes) reads the record of a transaction at
@@ -74,6 +77,8 @@ class LabelIndex {
   //! Latest label time ingested; -inf before the first.
   int64_t watermark() const { return watermark_; }
   uint64_t malformed() const { return malformed_; }
+  //! The cache's lookups: a miss is a read of the store.
+  const CacheStats& cache_stats() const { return cache_.stats(); }
   //! Counts label records that changed an id's existing record (corrections): a reader that cached
   //! a record re-reads it when this moved.
   uint64_t revision() const { return revision_; }
@@ -94,7 +99,16 @@ class LabelIndex {
   };
   struct Parser;
 
+  //! The largest id ever ingested, read from the store at the first Ingest. A record of an id above
+  //! it has never been stored, so its first label is written without asking the store for a
+  //! previous one: labels arrive about in their transactions' order, so most ids are new, and each
+  //! such read was a lookup of an absent key through every level of the store.
+  base::Status LoadMaxId();
+
   config::LabelsSpec spec_;
+  StateStore* store_;
+  std::optional<int64_t> max_id_;
+  bool max_id_changed_ = false;  // since the last Flush
   KeyedCache<LabelRecord, Codec> cache_;
   std::unique_ptr<Parser> parser_;
   int64_t watermark_ = INT64_MIN;
