@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -34,31 +35,35 @@ struct Records {
   }
 };
 
+std::unique_ptr<engine::StateStore> OpenStore(const std::string& dir) {
+  auto store = engine::StateStore::Open({dir});
+  REQUIRE(store.ok());
+  return std::move(*store);
+}
+
 TEST_CASE("label index: new ids are stored without a read, corrections still found after a restart",
           "[engine][labels]") {
   const std::string dir = TempDir("vigil-label-index") + "/store";
   config::LabelsSpec spec;
   {
-    auto store = engine::StateStore::Open({dir});
-    REQUIRE(store.ok());
-    engine::LabelIndex index(spec, store->get(), 1000);
+    auto store = OpenStore(dir);
+    engine::LabelIndex index(spec, store.get(), 1000);
     Records r;
     for (int64_t id = 1; id <= 100; ++id) r.Add(id, 0, 10);
     REQUIRE(index.Ingest(r.Events()).ok());
     index.Flush();
-    REQUIRE((*store)->Commit(1).ok());
+    REQUIRE(store->Commit(1).ok());
     // The largest id is committed with the labels (a restart then need not scan them for it).
     std::string max;
-    REQUIRE((*store)->Get(engine::LabelIndex::kLabelMetaTable, "max_id", &max).value());
+    REQUIRE(store->Get(engine::LabelIndex::kLabelMetaTable, "max_id", &max).value());
     REQUIRE(max.size() == sizeof(int64_t));
     int64_t value = 0;
     std::memcpy(&value, max.data(), sizeof value);
     CHECK(value == 100);
   }
   // A restart: a new index over the same store, with the labels above in it.
-  auto store = engine::StateStore::Open({dir});
-  REQUIRE(store.ok());
-  engine::LabelIndex index(spec, store->get(), 1000);
+  auto store = OpenStore(dir);
+  engine::LabelIndex index(spec, store.get(), 1000);
   Records fresh;
   for (int64_t id = 101; id <= 200; ++id) fresh.Add(id, 1, 20);
   REQUIRE(index.Ingest(fresh.Events()).ok());
@@ -85,8 +90,8 @@ TEST_CASE("label index: new ids are stored without a read, corrections still fou
   // The new ids, and the largest of them, reach the store with the next commit: after another
   // restart a correction of id 150 is one too.
   index.Flush();
-  REQUIRE((*store)->Commit(2).ok());
-  engine::LabelIndex again(spec, store->get(), 1000);
+  REQUIRE(store->Commit(2).ok());
+  engine::LabelIndex again(spec, store.get(), 1000);
   Records late;
   late.Add(150, 0, 40).Add(201, 1, 40);
   REQUIRE(again.Ingest(late.Events()).ok());
@@ -98,20 +103,18 @@ TEST_CASE("label index: new ids are stored without a read, corrections still fou
 
 TEST_CASE("label index: a store without the largest id (an older vigil's) is scanned for it once",
           "[engine][labels]") {
-  const std::string dir = TempDir("vigil-label-index-old") + "/store";
   config::LabelsSpec spec;
-  auto store = engine::StateStore::Open({dir});
-  REQUIRE(store.ok());
+  auto store = OpenStore(TempDir("vigil-label-index-old") + "/store");
   // Label records as an older vigil left them: in the label table, no largest id beside them.
   for (int64_t id : {7, 3, 12}) {
     engine::LabelRecord r;
     r.Add(0, 10);
-    (*store)->Put(engine::LabelIndex::kLabelTable,
-                  std::string_view(reinterpret_cast<const char*>(&id), sizeof id),
-                  std::string_view(reinterpret_cast<const char*>(&r), sizeof r));
+    store->Put(engine::LabelIndex::kLabelTable,
+               std::string_view(reinterpret_cast<const char*>(&id), sizeof id),
+               std::string_view(reinterpret_cast<const char*>(&r), sizeof r));
   }
-  REQUIRE((*store)->Commit(1).ok());
-  engine::LabelIndex index(spec, store->get(), 1000);
+  REQUIRE(store->Commit(1).ok());
+  engine::LabelIndex index(spec, store.get(), 1000);
   Records r;
   r.Add(12, 1, 20).Add(13, 1, 20);
   REQUIRE(index.Ingest(r.Events()).ok());
