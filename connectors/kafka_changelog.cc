@@ -181,9 +181,8 @@ base::Result<int64_t> KafkaChangelog::Restore(
     }
   } give_back{this, &restorer};
   int64_t low = 0, high = 0;
-  VIGIL_RETURN_IF_ERROR(
-      KafkaError(rd_kafka_query_watermark_offsets(rk, topic_.c_str(), partition, &low, &high, kTimeoutMs),
-                 "watermarks of changelog '" + topic_ + "'"));
+  VIGIL_RETURN_IF_ERROR(QueryWatermarks(rk, topic_, partition, &low, &high, kTimeoutMs,
+                                        "watermarks of changelog '" + topic_ + "'"));
   if (high <= std::max(from, low)) return std::max<int64_t>(from, high);  // nothing to read
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(list, topic_.c_str(), partition)->offset =

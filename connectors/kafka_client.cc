@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
 namespace vigil::connectors {
 
 namespace {
@@ -62,6 +66,46 @@ base::Result<KafkaHandle> NewKafkaClient(const config::KafkaSpec& spec, rd_kafka
     return base::InvalidArgument(std::string("kafka client: ") + err);
   }
   return KafkaHandle(rk);
+}
+
+namespace {
+
+bool PassingMetadataError(rd_kafka_resp_err_t err) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+    case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR_FENCED_LEADER_EPOCH:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_LEADER_EPOCH:
+    case RD_KAFKA_RESP_ERR_OFFSET_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+base::Status QueryWatermarks(rd_kafka_t* rk, const std::string& topic, int32_t partition, int64_t* low,
+                             int64_t* high, int timeout_ms, std::string_view context, int give_up_ms) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(give_up_ms);
+  auto backoff = std::chrono::milliseconds(100);
+  for (;;) {
+    const rd_kafka_resp_err_t err =
+        rd_kafka_query_watermark_offsets(rk, topic.c_str(), partition, low, high, timeout_ms);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR || !PassingMetadataError(err) ||
+        std::chrono::steady_clock::now() + backoff > give_up)
+      return KafkaError(err, context);
+    spdlog::warn("{} [{}]: {}; asking again in {} ms", context, partition, rd_kafka_err2str(err),
+                 backoff.count());
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+  }
 }
 
 base::Status KafkaError(rd_kafka_resp_err_t err, std::string_view context) {

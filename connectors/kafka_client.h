@@ -33,6 +33,14 @@ base::Result<KafkaHandle> NewKafkaClient(const config::KafkaSpec& spec, rd_kafka
 //! A Status for a librdkafka error code, with context. A fence (producer fenced, group instance id
 //! fenced) is kFenced.
 base::Status KafkaError(rd_kafka_resp_err_t err, std::string_view context);
+//! rd_kafka_query_watermark_offsets (each try waits up to `timeout_ms`), asked again with a backoff
+//! while the answer is an error that passes: the partition's leader not known yet (a topic just
+//! created) or moving (a broker restarting, or fenced by its controller under load), a timeout, a
+//! lost connection. Gives up after `give_up_ms` in all with that error, in context; other errors at
+//! once.
+base::Status QueryWatermarks(rd_kafka_t* rk, const std::string& topic, int32_t partition, int64_t* low,
+                             int64_t* high, int timeout_ms, std::string_view context,
+                             int give_up_ms = 60'000);
 //! True for the error codes that mean another client took over this one's transactional id or
 //! group instance id.
 bool IsFence(rd_kafka_resp_err_t err);

@@ -36,10 +36,11 @@ base::Status ReadTopic(const config::KafkaSpec& kafka, const std::string& topic,
   int open = 0;
   for (int32_t p = 0; p < partitions; ++p) {
     int64_t low = 0, high = 0;
-    err = rd_kafka_query_watermark_offsets(rk.get(), topic.c_str(), p, &low, &high, kTimeoutMs);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (base::Status st = QueryWatermarks(rk.get(), topic, p, &low, &high, kTimeoutMs,
+                                          "watermarks of " + topic + "[" + std::to_string(p) + "]");
+        !st.ok()) {
       rd_kafka_topic_partition_list_destroy(list);
-      return KafkaError(err, "watermarks of " + topic + "[" + std::to_string(p) + "]");
+      return st;
     }
     if (high <= low) continue;
     rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = low;

@@ -202,10 +202,11 @@ base::Status KafkaSource::StartRange() {
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
   for (int32_t p = 0; p < partitions; ++p) {
     int64_t low = 0, high = 0;
-    err = rd_kafka_query_watermark_offsets(rk, topic_.c_str(), p, &low, &high, kTimeoutMs);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (base::Status st = QueryWatermarks(rk, topic_, p, &low, &high, kTimeoutMs,
+                                          "watermarks of " + topic_ + "[" + std::to_string(p) + "]");
+        !st.ok()) {
       rd_kafka_topic_partition_list_destroy(list);
-      return KafkaError(err, "watermarks of " + topic_ + "[" + std::to_string(p) + "]");
+      return st;
     }
     const int64_t first = resolve(range_->start, p, low, high, false);
     const int64_t end = std::max(first, resolve(range_->end, p, low, high, true));
