@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <thread>
 
 namespace vigil::connectors {
@@ -78,34 +79,45 @@ bool PassingMetadataError(rd_kafka_resp_err_t err) {
     case RD_KAFKA_RESP_ERR_FENCED_LEADER_EPOCH:
     case RD_KAFKA_RESP_ERR_UNKNOWN_LEADER_EPOCH:
     case RD_KAFKA_RESP_ERR_OFFSET_NOT_AVAILABLE:
-    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
     case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
     case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
-    case RD_KAFKA_RESP_ERR__TIMED_OUT:
-    case RD_KAFKA_RESP_ERR__TRANSPORT:
       return true;
     default:
-      return false;
+      return TransientError(err);
   }
 }
 
 }  // namespace
 
-base::Status QueryWatermarks(rd_kafka_t* rk, const std::string& topic, int32_t partition, int64_t* low,
-                             int64_t* high, int timeout_ms, std::string_view context, int give_up_ms) {
+bool TransientError(rd_kafka_resp_err_t err) {
+  return err == RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT || err == RD_KAFKA_RESP_ERR__TIMED_OUT ||
+         err == RD_KAFKA_RESP_ERR__TRANSPORT;
+}
+
+rd_kafka_resp_err_t RetryWhile(const std::function<rd_kafka_resp_err_t()>& attempt,
+                               bool (*passing)(rd_kafka_resp_err_t), int give_up_ms, std::string_view what) {
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(give_up_ms);
   auto backoff = std::chrono::milliseconds(100);
   for (;;) {
-    const rd_kafka_resp_err_t err =
-        rd_kafka_query_watermark_offsets(rk, topic.c_str(), partition, low, high, timeout_ms);
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR || !PassingMetadataError(err) ||
+    const rd_kafka_resp_err_t err = attempt();
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR || !passing(err) ||
         std::chrono::steady_clock::now() + backoff > give_up)
-      return KafkaError(err, context);
-    spdlog::warn("{} [{}]: {}; asking again in {} ms", context, partition, rd_kafka_err2str(err),
-                 backoff.count());
+      return err;
+    spdlog::warn("{}: {}; trying again in {} ms", what, rd_kafka_err2str(err), backoff.count());
     std::this_thread::sleep_for(backoff);
     backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
   }
+}
+
+base::Status QueryWatermarks(rd_kafka_t* rk, const std::string& topic, int32_t partition, int64_t* low,
+                             int64_t* high, int timeout_ms, std::string_view context, int give_up_ms) {
+  return KafkaError(RetryWhile(
+                        [&] {
+                          return rd_kafka_query_watermark_offsets(rk, topic.c_str(), partition, low, high,
+                                                                  timeout_ms);
+                        },
+                        PassingMetadataError, give_up_ms, context),
+                    context);
 }
 
 base::Status KafkaError(rd_kafka_resp_err_t err, std::string_view context) {

@@ -4,6 +4,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -33,6 +34,13 @@ base::Result<KafkaHandle> NewKafkaClient(const config::KafkaSpec& spec, rd_kafka
 //! A Status for a librdkafka error code, with context. A fence (producer fenced, group instance id
 //! fenced) is kFenced.
 base::Status KafkaError(rd_kafka_resp_err_t err, std::string_view context);
+//! A request that timed out or lost its connection: worth trying again, whatever it asked.
+bool TransientError(rd_kafka_resp_err_t err);
+//! Calls `attempt` again while it fails with an error that `passing` accepts, for up to `give_up_ms` in
+//! all, waiting 100 ms after the first failure, then twice as long each time up to 2 s (a warning
+//! names `what`). Returns the last answer.
+rd_kafka_resp_err_t RetryWhile(const std::function<rd_kafka_resp_err_t()>& attempt,
+                               bool (*passing)(rd_kafka_resp_err_t), int give_up_ms, std::string_view what);
 //! rd_kafka_query_watermark_offsets (each try waits up to `timeout_ms`), asked again with a backoff
 //! while the answer is an error that passes: the partition's leader not known yet (a topic just
 //! created) or moving (a broker restarting, or fenced by its controller under load), a timeout, a

@@ -484,31 +484,19 @@ bool RetriableCommitError(rd_kafka_resp_err_t err) {
     case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
     case RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE:
     case RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS:
-    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
-    case RD_KAFKA_RESP_ERR__TIMED_OUT:
-    case RD_KAFKA_RESP_ERR__TRANSPORT:
       return true;
     default:
-      return false;
+      return TransientError(err);
   }
 }
 
 }  // namespace
 
 base::Status KafkaSource::CommitOffsets(rd_kafka_topic_partition_list_t* list) {
-  constexpr auto kGiveUpAfter = std::chrono::seconds(60);
-  const auto give_up = std::chrono::steady_clock::now() + kGiveUpAfter;
-  auto backoff = std::chrono::milliseconds(100);
-  for (;;) {
-    const rd_kafka_resp_err_t err = rd_kafka_commit(rk_.get(), list, 0);
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR || !RetriableCommitError(err) ||
-        std::chrono::steady_clock::now() + backoff > give_up)
-      return KafkaError(err, "commit offsets of '" + topic_ + "'");
-    spdlog::warn("commit offsets of '{}': {}; trying again in {} ms", topic_, rd_kafka_err2str(err),
-                 backoff.count());
-    std::this_thread::sleep_for(backoff);
-    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
-  }
+  const std::string what = "commit offsets of '" + topic_ + "'";
+  return KafkaError(
+      RetryWhile([&] { return rd_kafka_commit(rk_.get(), list, 0); }, RetriableCommitError, 60'000, what),
+      what);
 }
 
 base::Status KafkaSource::Commit(std::span<const engine::PartitionOffset> offsets) {
