@@ -87,8 +87,8 @@ void EvictClean(Map& map, size_t max_keys, size_t max_bytes, size_t* bytes, uint
 //! sequential-insert splice), instead of searching it from the top for every key, a cache miss per
 //! level. Over keys that miss the caches (a large key space) these inserts were the commit's largest
 //! cost (bench/RESULTS.md, `state_scale_bench`).
-//! Each key is read once, for its first 8 bytes (big-endian, so that integers order as the bytes do);
-//! the sort compares those, and whole keys only where they are equal.
+//! Each key is read once, for its first 8 bytes taken as a big-endian integer (zero-padded), so that
+//! these heads order as the bytes do; the sort compares them, and whole keys only where they are equal.
 template <typename Entry>
 void SortByKey(std::vector<std::pair<const std::string*, Entry*>>& dirty) {
   struct Item {

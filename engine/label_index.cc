@@ -115,20 +115,19 @@ base::Status LabelIndex::Ingest(std::span<const RawEvent> records) {
       continue;
     }
     const std::string_view key(reinterpret_cast<const char*>(&id), sizeof id);
+    watermark_ = std::max(watermark_, time);
     if (id > *max_id_) {  // never ingested: nothing to correct
       LabelRecord first;
       first.Add(label, time);
       cache_.Put(key, first);
       max_id_ = id;
       max_id_changed_ = true;
-      watermark_ = std::max(watermark_, time);
       continue;
     }
     VIGIL_ASSIGN_OR_RETURN(LabelRecord * rec, cache_.GetForUpdate(key));
     const LabelRecord before = *rec;
     rec->Add(label, time);
     if (before.time_ms != LabelRecord::kNever && std::memcmp(&before, rec, sizeof before) != 0) ++revision_;
-    watermark_ = std::max(watermark_, time);
   }
   return base::Status::OK();
 }
