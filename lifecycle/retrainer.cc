@@ -455,7 +455,9 @@ void Retrainer::Loop() {
     if (auto polled = tail_.Poll(); !polled.ok()) spdlog::warn("retrain: {}", polled.status().message());
     const std::optional<int64_t> newest = tail_.newest_ms();
     if (newest) newest_ms_ = *newest;
-    if (newest && !point) point = tail_.oldest_ms();
+    // A log that was empty at start: the first point whose windows all lie within it, so that no
+    // training reads days before the log's first row.
+    if (newest && !point) point = *tail_.oldest_ms() + std::max<int64_t>(0, span_ms - spec.every_ms);
     due = newest && point && *newest >= *point + spec.every_ms;
     ProposeNewest();
     const bool drift = DriftDue(newest);

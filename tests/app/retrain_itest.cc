@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <csignal>
 #include <fstream>
+#include <limits>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -21,16 +22,19 @@ namespace {
 constexpr int64_t kDayMs = base::kMsPerDay;
 
 //! The newest TX_TIME_MS of the feature log (second column).
-int64_t NewestLogged(const std::string& path) {
+//! The oldest and newest event times of a feature log's rows.
+std::pair<int64_t, int64_t> LoggedRange(const std::string& path) {
   std::ifstream in(path);
   std::string line;
   std::getline(in, line);
-  int64_t newest = 0;
+  int64_t oldest = std::numeric_limits<int64_t>::max(), newest = 0;
   while (std::getline(in, line)) {
     const size_t a = line.find(','), b = line.find(',', a + 1);
-    newest = std::max<int64_t>(newest, std::stoll(line.substr(a + 1, b - a - 1)));
+    const int64_t time = std::stoll(line.substr(a + 1, b - a - 1));
+    oldest = std::min(oldest, time);
+    newest = std::max(newest, time);
   }
-  return newest;
+  return {oldest, newest};
 }
 
 TEST_CASE("vigil run retrains from its feature log on an event-time schedule and on command",
@@ -119,7 +123,7 @@ TEST_CASE("vigil run retrains from its feature log on an event-time schedule and
   live.Signal(SIGTERM);
   CHECK(live.Wait(std::chrono::seconds(120)) == 0);
 
-  const int64_t newest = NewestLogged(log);
+  const auto [oldest, newest] = LoggedRange(log);
   scheduled = WithTrigger(ListRuns(dir, reg), "schedule");
   REQUIRE(scheduled.size() >= 2);
   for (size_t i = 0; i < scheduled.size(); ++i) {
@@ -129,6 +133,7 @@ TEST_CASE("vigil run retrains from its feature log on an event-time schedule and
     CHECK(r.parent == "v1");
     CHECK(r.train_end - r.train_start == 7 * kDayMs);
     CHECK(r.valid_end - r.train_end == 2 * kDayMs);
+    CHECK(r.train_start >= oldest);  // the log was empty at start: no window before its first row
     CHECK(r.train_end <= newest);
     CHECK(r.valid_end <= newest);  // no row after the newest logged one
     if (i > 0) CHECK(r.train_end - scheduled[i - 1].train_end == 7 * kDayMs);
