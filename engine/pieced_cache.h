@@ -297,10 +297,14 @@ class PiecedCache {
     return bad;
   }
 
+  //! Bytes of a run's entries.
+  static size_t EntryBytes(const V& v) { return v.size() * v.stride * sizeof(double); }
+  //! A run of at most kInlineBytes is stored in its header, a larger one in pieces.
+  static bool InLine(const V& v) { return EntryBytes(v) <= kInlineBytes; }
+
   void FlushPieces(const std::string& key, Entry* entry) {
     V& v = entry->value;
-    const size_t bytes = v.size() * v.stride * sizeof(double);
-    const bool in_line = bytes <= kInlineBytes;
+    const bool in_line = InLine(v);
     const PieceRange now = in_line ? PieceRange{0, 0} : Pieces(v.stride, v.first(), v.end());
     const PieceRange was = entry->stored;
     // Pieces that eviction emptied (all of them once the run fits in its header).
@@ -323,8 +327,6 @@ class PiecedCache {
   }
 
   void FlushHeader(const std::string& key, const V& v) {
-    const size_t bytes = v.size() * v.stride * sizeof(double);
-    const bool in_line = bytes <= kInlineBytes;
     buf_.clear();
     const auto per_piece = static_cast<uint32_t>(EntriesPerPiece(v.stride));
     const uint64_t first = v.first(), end = v.end();
@@ -338,7 +340,7 @@ class PiecedCache {
     Codec::EncodeMeta(v, &buf_);
     const auto meta_size = static_cast<uint32_t>(buf_.size() - meta_at);
     std::memcpy(buf_.data() + meta_at - sizeof meta, &meta_size, sizeof meta_size);
-    if (in_line && bytes > 0) Append(&buf_, v.entry(0), bytes);
+    if (const size_t bytes = EntryBytes(v); bytes > 0 && InLine(v)) Append(&buf_, v.entry(0), bytes);
     store_->Put(table_, HeaderKey(key), buf_);
   }
 
