@@ -436,7 +436,12 @@ void Retrainer::Loop() {
   spdlog::info("retrain: following {} (every {} h of event time)", score_.feature_log,
                spec.every_ms / 3'600'000);
   if (auto polled = tail_.Poll(); !polled.ok()) spdlog::warn("retrain: {}", polled.status().message());
-  if (!point) point = tail_.newest_ms();
+  // Without a point in the registry: from `from` on, but not before the first point whose windows all
+  // lie within the log, so that no training reads days before its first row.
+  const auto first_point = [&](int64_t from) {
+    return std::max(from, *tail_.oldest_ms() + span_ms - spec.every_ms);
+  };
+  if (!point && tail_.newest_ms()) point = first_point(*tail_.newest_ms());
   if (auto signal = registry_.ReadDriftSignal(); signal.ok()) drift_seen_ms_ = signal->time_ms;  // old news
   bool due = false;
   for (;;) {
@@ -455,9 +460,7 @@ void Retrainer::Loop() {
     if (auto polled = tail_.Poll(); !polled.ok()) spdlog::warn("retrain: {}", polled.status().message());
     const std::optional<int64_t> newest = tail_.newest_ms();
     if (newest) newest_ms_ = *newest;
-    // A log that was empty at start: the first point whose windows all lie within it, so that no
-    // training reads days before the log's first row.
-    if (newest && !point) point = *tail_.oldest_ms() + std::max<int64_t>(0, span_ms - spec.every_ms);
+    if (newest && !point) point = first_point(*tail_.oldest_ms());  // the log was empty at start
     due = newest && point && *newest >= *point + spec.every_ms;
     ProposeNewest();
     const bool drift = DriftDue(newest);

@@ -10,8 +10,9 @@
 //             training on the train_days that end delay_days before it. Points are taken in order, so windows
 //             advance by exactly `every`. The first point is `every` after the last scheduled run recorded in
 //             the registry (so a restart keeps the cadence); without one, `every` after the newest
-//             time of the log at start (history is not retrained), or, when the log was empty or
-//             absent at start, the first point whose windows begin at or after its first row.
+//             time of the log at start (history is not retrained), or after its first row when the
+//             log was empty or absent at start; in both cases not before the first point whose
+//             windows all begin at or after the log's first row.
 //   command   RequestRetrain (POST /v1/retrain): a training as of just after the newest logged row.
 //   drift     (`on_drift`) the monitor raised a drift signal (models::DriftSignal in the registry)
 //             newer than the worker's start: a training as of just after the newest logged row, once
