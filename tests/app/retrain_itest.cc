@@ -21,8 +21,7 @@ namespace {
 
 constexpr int64_t kDayMs = base::kMsPerDay;
 
-//! The newest TX_TIME_MS of the feature log (second column).
-//! The oldest and newest event times of a feature log's rows.
+//! The oldest and newest event times (TX_TIME_MS, the second column) of a feature log's rows.
 std::pair<int64_t, int64_t> LoggedRange(const std::string& path) {
   std::ifstream in(path);
   std::string line;
