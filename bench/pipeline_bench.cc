@@ -2,8 +2,8 @@
 // from an in-memory source, next to a parse-only baseline measured in the same process. Then the cost
 // of each window aggregate beyond count/avg: one window by card with count and avg over 30 days (the
 // baseline), and the same window with one more output (sum for scale; stddev, zscore, distinct,
-// time_since_last, ratio_to_avg over 30 days; sum and count with `where`) or with a composite key, each in
-// ns/event against that baseline. The difference includes the extra column's JSON encoding.
+// time_since_last, ratio_to_avg, last over 30 days; sum and count with `where`) or with a composite key, each
+// in ns/event against that baseline. The difference includes the extra column's JSON encoding.
 //
 //   build/release/bench/pipeline_bench            # prints events/s per core, ns/event and the ratios
 //
@@ -194,6 +194,8 @@ const AggregateCase kAggregateCases[] = {
     {"distinct", "CUSTOMER_ID", "      - {name: X, agg: distinct, field: TERMINAL_ID, window: 30d}\n"},
     {"time_since_last", "CUSTOMER_ID", "      - {name: X, agg: time_since_last}\n"},
     {"ratio_to_avg", "CUSTOMER_ID", "      - {name: X, agg: ratio_to_avg, field: TX_AMOUNT, window: 30d}\n"},
+    // The newest known value: read backwards from the window's end, so one entry here.
+    {"last", "CUSTOMER_ID", "      - {name: X, agg: last, field: TX_AMOUNT, window: 30d}\n"},
     // `where`: the filter column's check on every entry (the amount is nonzero: every event passes, so
     // the result equals the unfiltered one and the difference is the check alone); a filtered count is
     // a pass over the window, an unfiltered one is not.

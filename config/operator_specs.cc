@@ -42,7 +42,7 @@ Status ParseDerive(const YamlReader& r, const YAML::Node& node, DeriveSpec* d) {
 Status ParseAggregate(const YamlReader& r, const YAML::Node& node, Aggregate* agg) {
   VIGIL_ASSIGN_OR_RETURN(YAML::Node a, r.RequiredScalar(node, "agg"));
   std::string names;
-  for (int i = 0; i <= static_cast<int>(Aggregate::kRatioToMax); ++i) {
+  for (int i = 0; i <= static_cast<int>(Aggregate::kLast); ++i) {
     const auto candidate = static_cast<Aggregate>(i);
     if (a.Scalar() == AggregateName(candidate)) {
       *agg = candidate;

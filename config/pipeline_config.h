@@ -207,6 +207,7 @@ enum class Aggregate {
   kRatioToAvg,     //!< Current value / avg.
   kRatioToMin,     //!< Current value / min.
   kRatioToMax,     //!< Current value / max.
+  kLast,           //!< The field's value at the window's newest event where it is known (not NaN).
 };
 
 //! The name pipeline files use for `agg` ("count", "ratio_to_avg", ...).

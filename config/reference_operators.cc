@@ -83,13 +83,15 @@ SectionDoc WindowOutputDoc() {
           "distinct values; `ratio_to_sum`, `ratio_to_avg`, `ratio_to_min`, `ratio_to_max` = the current "
           "event's value / that aggregate, NaN when it is 0 or NaN; `time_since_last`, the milliseconds from "
           "the key's previous event (the latest at or before this one in event time, however old; an "
-          "earlier twin gives 0) to this one, NaN for its first event, with no window. With delay 0 the "
-          "window includes the current event.",
+          "earlier twin gives 0) to this one, NaN for its first event, with no window; `last`, the field's "
+          "value at the window's newest event where it is known (of `$label`: the label of the newest "
+          "event whose label is known), NaN for none. With delay 0 the window includes the current event.",
           {
               {"name", "string", "required", "The new column's name."},
               {"agg",
                "`count` | `sum` | `avg` | `min` | `max` | `ratio` | `stddev` | `zscore` | `distinct` | "
-               "`ratio_to_sum` | `ratio_to_avg` | `ratio_to_min` | `ratio_to_max` | `time_since_last`",
+               "`ratio_to_sum` | `ratio_to_avg` | `ratio_to_min` | `ratio_to_max` | `time_since_last` | "
+               "`last`",
                "required", "The aggregate."},
               {"field", "string", "none",
                "The value column (a number), or `$label` for the joined label (needs `labels`); every "

@@ -68,6 +68,8 @@ std::string_view AggregateName(Aggregate agg) {
       return "ratio_to_min";
     case Aggregate::kRatioToMax:
       return "ratio_to_max";
+    case Aggregate::kLast:
+      return "last";
   }
   return "?";
 }

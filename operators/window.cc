@@ -338,6 +338,11 @@ class WindowOperator final : public engine::Operator {
       return is_label ? LabelAt(e + stride_ - kLabelSlots, now) : e[slot];
     };
     if (o.agg == Aggregate::kDistinct) return DistinctCount(value, b.lo, b.hi, scratch);
+    if (o.agg == Aggregate::kLast) {
+      for (size_t i = b.hi; i > b.lo; --i)
+        if (const double v = value(i - 1); !std::isnan(v)) return v;
+      return kNaN;
+    }
     const Moments m = Summarize(value, b.lo, b.hi);
     // zscore and ratio_to_* are never over "$label" (config refuses it): the slot is the field's.
     const double current = is_label ? kNaN : s.entry(pos)[slot];
@@ -375,6 +380,7 @@ class WindowOperator final : public engine::Operator {
       case Aggregate::kCount:
       case Aggregate::kDistinct:
       case Aggregate::kTimeSinceLast:
+      case Aggregate::kLast:
         break;
     }
     return kNaN;

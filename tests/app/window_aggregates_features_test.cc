@@ -1,4 +1,4 @@
-// The window aggregates beyond the Handbook's (stddev, zscore, distinct, ratio_to_*, time_since_last,
+// The window aggregates beyond the Handbook's (stddev, zscore, distinct, ratio_to_*, time_since_last, last,
 // `where`, delayed ones, a card × terminal key: tests/support/handbook.cc AggregateWindows), computed by
 // `vigil replay` over the Handbook pipeline with those windows added, against an independent pandas
 // implementation (tests/app/window_aggregates_reference.py) on simulated transactions.
@@ -30,7 +30,7 @@ TEST_CASE("the window aggregates beyond the Handbook's equal an independent pand
   const std::string check = ReadFile(dir + "/check.log");
   INFO(ReadFile(dir + "/replay.log") << check);
   CHECK(rc == 0);
-  CHECK(check.find("x 20 features: 0 differences") != std::string::npos);
+  CHECK(check.find("x 22 features: 0 differences") != std::string::npos);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@ AggregateWindows), written with pandas rolling windows, compared with a table wr
 - zscore: (amount - rolling mean) / rolling std(ddof=0), 0 where that std is 0;
 - distinct: rolling apply of the number of unique values;
 - ratio_to_X: amount / rolling X, NaN where X is 0;
+- last: rolling apply of the newest value that is not NaN (NaN for none);
 - time_since_last: the difference of event times within the key (groupby diff), NaN for the first;
 - a card x terminal key: groupby on both columns;
 - `where: FLAG`: the aggregate over the column masked to NaN where FLAG is 0 (a count: the rolling sum of
@@ -65,6 +66,11 @@ def delayed(tx: pd.DataFrame, key: str, column: str, days: int, delay_days: int,
         window.delay_ms = delay_days * DAY_MS
         out.loc[group.index] = fn(group[column].rolling(window, min_periods=0)).to_numpy(dtype=float)
     return out.to_numpy(dtype=float)
+
+
+def last(values: np.ndarray) -> float:
+    values = values[~np.isnan(values)]
+    return float(values[-1]) if len(values) else np.nan
 
 
 def zscore(amount: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
@@ -128,6 +134,11 @@ def reference(tx: pd.DataFrame) -> pd.DataFrame:
         out["TERMINAL_ID_WEEKEND_AMOUNT_PER_TX_30DAY_WINDOW"] = np.where(
             weekend_30 == 0, 0.0, delayed(tx, t, "WEEKEND_AMOUNT", 30, 7, lambda r: r.sum()) / weekend_30)
     out["TERMINAL_ID_WEEKEND_FRAUDS_7DAY_WINDOW"] = delayed(tx, t, "WEEKEND_FRAUD", 7, 7, lambda r: r.sum())
+    out["TERMINAL_ID_LAST_LABEL_30DAY_WINDOW"] = delayed(tx, t, "TX_FRAUD", 30, 7,
+                                                         lambda r: r.apply(last, raw=True))
+    tx["FRAUD_ON_WEEKEND"] = np.where(weekend == 1, tx["TX_FRAUD"], np.nan)
+    out["TERMINAL_ID_LAST_WEEKEND_LABEL_30DAY_WINDOW"] = delayed(tx, t, "FRAUD_ON_WEEKEND", 30, 7,
+                                                                 lambda r: r.apply(last, raw=True))
     return out
 
 

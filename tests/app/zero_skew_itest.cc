@@ -40,7 +40,7 @@ TEST_CASE("live features from Kafka equal vigil replay bit for bit", "[integrati
   REQUIRE(records.size() == table.rows.size());
   const ReplayComparison c = CompareWithReplay(records, table);
   INFO("compared " << c.compared << " values");
-  CHECK(table.columns.size() == 19 + 20 + 1);  // the Handbook's output fields, the aggregates, LABEL
+  CHECK(table.columns.size() == 19 + 22 + 1);  // the Handbook's output fields, the aggregates, LABEL
   CHECK(c.compared == table.rows.size() * (table.columns.size() - 1));
   CHECK(c.missing == 0);
   CHECK(c.mismatches == 0);

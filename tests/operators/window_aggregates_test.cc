@@ -1,5 +1,5 @@
 // The window aggregates beyond count/sum/avg/min/max/ratio (stddev, zscore, distinct, ratio_to_*,
-// time_since_last) and composite keys, on small hand-made streams whose values are worked out by hand:
+// time_since_last, last) and composite keys, on small hand-made streams whose values are worked out by hand:
 // the window's edges, the delay, out-of-order events within lateness, late events, a key's first event.
 #include <simdjson.h>
 
@@ -40,6 +40,8 @@ operators:
       - {name: DSD, agg: stddev, field: V, window: 100, delay: 50}
       - {name: DZ, agg: zscore, field: V, window: 100, delay: 50}
       - {name: DD, agg: distinct, field: M, window: 100, delay: 50}
+      - {name: LAST, agg: last, field: V, window: 100}
+      - {name: DLAST, agg: last, field: V, window: 100, delay: 50}
   - type: window
     name: pair
     key: [K, M]
@@ -91,8 +93,9 @@ bool Same(double actual, double expected) {
     CHECK(Same(rows[row][column], expected));                              \
   } while (0)
 
-TEST_CASE("window aggregates: stddev, zscore, distinct, ratio_to and time_since_last over a hand-made stream",
-          "[operators]") {
+TEST_CASE(
+    "window aggregates: stddev, zscore, distinct, ratio_to, time_since_last and last over a hand-made stream",
+    "[operators]") {
   const std::string in = Ev(1, 1000, "a", 1, 10) + Ev(2, 1050, "a", 2, 20) + Ev(3, 1050, "a", 1, 30) +
                          Ev(4, 1100, "a", 3, kNaN) + Ev(5, 1095, "a", 2, 20) + Ev(6, 1080, "a", 1, 99) +
                          Ev(7, 1200, "a", 1, 40) + Ev(8, 5000, "a", 1, 40) + Ev(9, 1100, "b", 7, 5);
@@ -117,6 +120,8 @@ TEST_CASE("window aggregates: stddev, zscore, distinct, ratio_to and time_since_
   CHECK_VALUE(1, "DD", 0);
   CHECK_VALUE(1, "PC", 1);
   CHECK_VALUE(1, "PGAP", kNaN);
+  CHECK_VALUE(1, "LAST", 10);  // the current event's own value
+  CHECK_VALUE(1, "DLAST", kNaN);
 
   // 2: (950, 1050] = {10, 20}: mean 15, stddev 5 (population); delayed (900, 1000] = {10}.
   CHECK_VALUE(2, "SD", 5);
@@ -132,6 +137,8 @@ TEST_CASE("window aggregates: stddev, zscore, distinct, ratio_to and time_since_
   CHECK_VALUE(2, "DD", 1);
   CHECK_VALUE(2, "PC", 1);  // (a, 2) is a new pair
   CHECK_VALUE(2, "PGAP", kNaN);
+  CHECK_VALUE(2, "LAST", 20);
+  CHECK_VALUE(2, "DLAST", 10);
 
   // 3, the later twin at 1050: {10, 20, 30}; its predecessor is the earlier twin.
   CHECK_VALUE(3, "SD", std::sqrt(200.0 / 3));
@@ -140,6 +147,8 @@ TEST_CASE("window aggregates: stddev, zscore, distinct, ratio_to and time_since_
   CHECK_VALUE(3, "GAP", 0);
   CHECK_VALUE(3, "PC", 2);  // (a, 1): 1000, 1050
   CHECK_VALUE(3, "PGAP", 50);
+  CHECK_VALUE(3, "LAST", 30);  // the later twin is the newest
+  CHECK_VALUE(3, "DLAST", 10);
 
   // 4 at 1100 without V: (1000, 1100] = {20, 30, NaN}, 1000 out at the edge; NaN is skipped, and a NaN
   // current value has no z-score nor ratio. Delayed (950, 1050] = {10, 20, 30}.
@@ -151,6 +160,8 @@ TEST_CASE("window aggregates: stddev, zscore, distinct, ratio_to and time_since_
   CHECK_VALUE(4, "DSD", std::sqrt(200.0 / 3));
   CHECK_VALUE(4, "DZ", kNaN);
   CHECK_VALUE(4, "DD", 2);
+  CHECK_VALUE(4, "LAST", 30);  // its own V is not known: the newest known one
+  CHECK_VALUE(4, "DLAST", 30);
 
   // 5 at 1095, after 1100 but within lateness: (995, 1095] = {10@1000, 20, 30, 20@1095}, not 1100's.
   // Its previous event is the one before it in event time (1050), not the one that came before it.
@@ -163,6 +174,8 @@ TEST_CASE("window aggregates: stddev, zscore, distinct, ratio_to and time_since_
   CHECK_VALUE(5, "TO_MIN", 2);
   CHECK_VALUE(5, "PC", 2);  // (a, 2): 1050, 1095
   CHECK_VALUE(5, "PGAP", 45);
+  CHECK_VALUE(5, "LAST", 20);   // its own, not 1100's, which is after it
+  CHECK_VALUE(5, "DLAST", 10);  // (945, 1045]
 
   // 7 at 1200: (1100, 1200] = {40}; its previous event is 1100 (the late 6 changed nothing). Delayed
   // (1050, 1150] = {NaN@1100, 20@1095}. The pair (a, 1) had 1000 and 1050, both evicted by now but the
@@ -176,6 +189,8 @@ TEST_CASE("window aggregates: stddev, zscore, distinct, ratio_to and time_since_
   CHECK_VALUE(7, "DD", 2);
   CHECK_VALUE(7, "PC", 1);
   CHECK_VALUE(7, "PGAP", 150);
+  CHECK_VALUE(7, "LAST", 40);
+  CHECK_VALUE(7, "DLAST", 20);  // 1100's V is NaN: 1095's
 
   // 8, long after: every window holds it alone; the previous event, long evicted from them, still counts.
   CHECK_VALUE(8, "SD", 0);
@@ -183,12 +198,16 @@ TEST_CASE("window aggregates: stddev, zscore, distinct, ratio_to and time_since_
   CHECK_VALUE(8, "GAP", 3800);
   CHECK_VALUE(8, "PGAP", 3800);
   CHECK_VALUE(8, "DSD", kNaN);
+  CHECK_VALUE(8, "LAST", 40);
+  CHECK_VALUE(8, "DLAST", kNaN);
 
   // 9: another key's first event.
   CHECK_VALUE(9, "GAP", kNaN);
   CHECK_VALUE(9, "SD", 0);
   CHECK_VALUE(9, "D", 1);
   CHECK_VALUE(9, "PC", 1);
+  CHECK_VALUE(9, "LAST", 5);
+  CHECK_VALUE(9, "DLAST", kNaN);
 }
 
 TEST_CASE("window aggregates: equal values have a stddev and z-score of exactly 0, ratio_to a zero is NaN",

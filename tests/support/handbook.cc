@@ -85,6 +85,9 @@ const std::vector<AggregateWindow>& Windows() {
          "agg: ratio, field: $label, window: 30d, where: TX_DURING_WEEKEND"},
         {"TERMINAL_ID_WEEKEND_FRAUDS_7DAY_WINDOW",
          "agg: sum, field: $label, window: 7d, where: TX_DURING_WEEKEND"},
+        {"TERMINAL_ID_LAST_LABEL_30DAY_WINDOW", "agg: last, field: $label, window: 30d"},
+        {"TERMINAL_ID_LAST_WEEKEND_LABEL_30DAY_WINDOW",
+         "agg: last, field: $label, window: 30d, where: TX_DURING_WEEKEND"},
         {"TERMINAL_ID_WEEKEND_AMOUNT_PER_TX_30DAY_WINDOW",
          "agg: ratio, field: TX_AMOUNT, denominator: TX_DURING_WEEKEND, window: 30d, where: "
          "TX_DURING_WEEKEND"}}},
