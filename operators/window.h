@@ -14,13 +14,16 @@
 // "Current value" is the event's own field, whether or not the window (delayed) includes it.
 // time_since_last takes no window: t minus the time of the key's previous event (the latest at or
 // before t in event time, an earlier twin included, however old), in ms; NaN for a key's first event.
+// last = the field's value at the window's newest entry where it is known (not NaN, and passing
+// `where`): over "$label", the label of the newest event whose label was known at t; NaN for none.
 //
 // The key is one column or a composite of 2 to 4 (string or integer) columns, whose state is kept per
 // combination of values.
 //
 // Costs per event, on top of locating the window (bench/pipeline_bench measures them): one pass over
 // the window's entries for each of sum..max, ratio, ratio_to_*; two for stddev and zscore; distinct
-// puts the window's values in a reused hash table, O(n); time_since_last reads one entry.
+// puts the window's values in a reused hash table, O(n); time_since_last reads one entry; last reads
+// back from the window's end to the first known value.
 // Nothing allocates per event once the buffers have grown.
 
 #include "engine/operator.h"
