@@ -200,12 +200,13 @@ class KeyedCache {
   base::Status Sweep(Pred expired) {
     if (!scanned_) VIGIL_RETURN_IF_ERROR(ScanStored(expired, SweepBudget(dirty_.size())));
     scanned_ = false;
+    std::sort(erased_.begin(), erased_.end());
     for (const auto& [key, stored] : candidates_) {
+      // Erase staged its deletion already: the scan read the store before it.
+      if (std::binary_search(erased_.begin(), erased_.end(), key)) continue;
       if (auto it = map_.find(key); it != map_.end()) {
         if (!expired(it->second.value)) continue;
-        if (it->second.dirty) std::erase_if(dirty_, [&](const auto& d) { return d.second == &it->second; });
-        bytes_ -= it->second.bytes;
-        map_.erase(it);
+        Forget(it);
       } else if (!expired(stored)) {
         continue;
       }
@@ -213,9 +214,22 @@ class KeyedCache {
       ++swept_;
     }
     candidates_.clear();
-    account_.Set(bytes_);
+    Report();
     return base::Status::OK();
   }
+
+  //! Stages the deletion of `key`, gone from memory too, without reading it: for an owner that knows
+  //! when a key expires. Counted in swept(). Call it before Flush.
+  void Erase(std::string_view key) {
+    if (auto it = map_.find(key); it != map_.end()) Forget(it);
+    store_->Delete(table_, key);
+    erased_.emplace_back(key);
+    ++swept_;
+  }
+
+  //! Bytes its owner holds for the cache beside it (an expiry queue): counted with the cache's own in
+  //! its account, so the entries are evicted to make room for them. Reported at the next Flush or Trim.
+  void SetExtraBytes(size_t bytes) { extra_bytes_ = bytes; }
 
   //! The store's half of the next Sweep, which leaves memory alone: it may run beside the thread that
   //! uses the cache, on the thread that calls Sweep and Flush, once the store wrote the last Flush's
@@ -235,9 +249,9 @@ class KeyedCache {
   //! query during a commit) never finds an older value there.
   void Flush() {
     for (const auto& [key, entry] : dirty_) Measure(*key, *entry);
-    account_.Set(bytes_);
-    EvictClean(map_, max_keys_, account_.Allowance(), &bytes_, epoch_);
-    account_.Set(bytes_);
+    Report();
+    EvictClean(map_, max_keys_, EntryAllowance(), &bytes_, epoch_);
+    Report();
     SortByKey(dirty_);
     for (const auto& [key, entry] : dirty_) {
       buf_.clear();
@@ -247,14 +261,15 @@ class KeyedCache {
     }
     last_flushed_ = dirty_.size();
     dirty_.clear();
+    erased_.clear();
     ++epoch_;
   }
 
   //! After the store wrote the last Flush's changes: evicts clean entries (those of that flush
   //! included) down to the bounds, when above them. Same thread as Flush.
   void Trim() {
-    EvictClean(map_, max_keys_, account_.Allowance(), &bytes_, epoch_);
-    account_.Set(bytes_);
+    EvictClean(map_, max_keys_, EntryAllowance(), &bytes_, epoch_);
+    Report();
   }
 
   size_t size() const { return map_.size(); }
@@ -271,6 +286,22 @@ class KeyedCache {
     uint32_t epoch = 0;  // flush interval of the last access
     size_t bytes = 0;    // approximate bytes, as last measured
   };
+
+  using Map = std::unordered_map<std::string, Entry, StringHash, std::equal_to<>>;
+
+  //! Drops an entry from memory (and from the dirty list).
+  void Forget(typename Map::iterator it) {
+    if (it->second.dirty) std::erase_if(dirty_, [&](const auto& d) { return d.second == &it->second; });
+    bytes_ -= it->second.bytes;
+    map_.erase(it);
+  }
+
+  void Report() { account_.Set(bytes_ + extra_bytes_); }
+  //! The entries' share of the account's allowance: what the owner's extra bytes leave.
+  size_t EntryAllowance() const {
+    const size_t allowance = account_.Allowance();
+    return allowance == SIZE_MAX ? SIZE_MAX : allowance - std::min(allowance, extra_bytes_);
+  }
 
   void Measure(const std::string& key, Entry& entry) {
     const size_t now = sizeof(std::pair<const std::string, Entry>) + kEntryOverhead + KeyHeapBytes(key) +
@@ -299,7 +330,9 @@ class KeyedCache {
   size_t max_keys_;
   CacheBudget::Account account_;
   size_t bytes_ = 0;
-  std::unordered_map<std::string, Entry, StringHash, std::equal_to<>> map_;
+  size_t extra_bytes_ = 0;           // the owner's, beside the entries (SetExtraBytes)
+  std::vector<std::string> erased_;  // keys Erase deleted since the last flush (kept allocated)
+  Map map_;
   std::vector<std::pair<const std::string*, Entry*>> dirty_;  // entries changed since the last flush
   uint32_t epoch_ = 1;
   CacheStats stats_;

@@ -9,6 +9,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <unordered_set>
 
 namespace vigil::engine {
 
@@ -37,7 +38,8 @@ LabelIndex::LabelIndex(const config::LabelsSpec& spec, StateStore* store, size_t
     : spec_(spec),
       store_(store),
       cache_(store, kLabelTable, max_keys, budget),
-      parser_(std::make_unique<Parser>()) {}
+      parser_(std::make_unique<Parser>()),
+      expiry_capacity_(4 * max_keys) {}
 
 LabelIndex::~LabelIndex() = default;
 
@@ -120,6 +122,7 @@ base::Status LabelIndex::Ingest(std::span<const RawEvent> records) {
       LabelRecord first;
       first.Add(label, time);
       cache_.Put(key, first);
+      Track(time, id);
       max_id_ = id;
       max_id_changed_ = true;
       continue;
@@ -127,14 +130,60 @@ base::Status LabelIndex::Ingest(std::span<const RawEvent> records) {
     VIGIL_ASSIGN_OR_RETURN(LabelRecord * rec, cache_.GetForUpdate(key));
     const LabelRecord before = *rec;
     rec->Add(label, time);
+    if (before.time_ms == LabelRecord::kNever) Track(time, id);
     if (before.time_ms != LabelRecord::kNever && std::memcmp(&before, rec, sizeof before) != 0) ++revision_;
   }
   return base::Status::OK();
 }
 
+void LabelIndex::Track(int64_t time, int64_t id) {
+  if (expiry_.size() < expiry_capacity_) expiry_.emplace_back(time, id);
+}
+
+base::Status LabelIndex::ScanStoredTimes() {
+  stored_scanned_ = true;
+  std::optional<std::string> cursor;
+  LabelRecord r;
+  VIGIL_RETURN_IF_ERROR(
+      store_->Scan(kLabelTable, "", &cursor, expiry_capacity_, [&](std::string_view k, std::string_view v) {
+        int64_t id = 0;
+        if (k.size() != sizeof id || !Codec::Decode(v, &r)) return;  // the sweep reports it
+        std::memcpy(&id, k.data(), sizeof id);
+        // Every label time of a record bounds its transaction's: its earliest is the first label's.
+        stored_.emplace_back(std::min(r.time_ms, r.previous_time_ms), id);
+      }));
+  std::sort(stored_.begin(), stored_.end());
+  return base::Status::OK();
+}
+
+void LabelIndex::MergeStored() {
+  std::unordered_set<int64_t> queued;
+  for (const auto& entry : expiry_) queued.insert(entry.second);
+  std::deque<std::pair<int64_t, int64_t>> merged;
+  auto a = expiry_.begin();
+  for (const auto& entry : stored_) {
+    if (queued.contains(entry.second)) continue;  // created since the index was made, and queued then
+    for (; a != expiry_.end() && *a < entry; ++a) merged.push_back(*a);
+    merged.push_back(entry);
+  }
+  merged.insert(merged.end(), a, expiry_.end());
+  expiry_.swap(merged);
+  stored_ = {};
+}
+
 base::Status LabelIndex::Expire(int64_t event_time) {
   if (retention_ms_ < 0 || event_time == INT64_MIN || watermark_ == INT64_MIN) return base::Status::OK();
   const int64_t cutoff = std::min(event_time, watermark_) - retention_ms_;
+  // The records by their first label's time: one below the cutoff is deleted unread. Its transaction
+  // is no later than that label, so no reader asks for it again, whatever label it holds now. Labels
+  // come about in time order; one later than the queue's head waits for it.
+  if (!stored_.empty()) MergeStored();
+  while (!expiry_.empty() && expiry_.front().first < cutoff) {
+    const int64_t id = expiry_.front().second;
+    cache_.Erase(std::string_view(reinterpret_cast<const char*>(&id), sizeof id));
+    expiry_.pop_front();
+  }
+  cache_.SetExtraBytes(expiry_.size() * sizeof(std::pair<int64_t, int64_t>));
   return cache_.Sweep([cutoff](const LabelRecord& r) { return r.time_ms < cutoff; });
 }
 
@@ -142,6 +191,7 @@ base::Status LabelIndex::ScanExpired(int64_t event_time) {
   // The watermark is the worker's: this scan, beside it, goes by the event time alone, which only
   // widens what it finds; Expire checks each record found against its own cutoff.
   if (retention_ms_ < 0 || event_time == INT64_MIN) return base::Status::OK();
+  if (!stored_scanned_) VIGIL_RETURN_IF_ERROR(ScanStoredTimes());
   const int64_t cutoff = event_time - retention_ms_;
   return cache_.ScanExpired([cutoff](const LabelRecord& r) { return r.time_ms < cutoff; });
 }

@@ -6,11 +6,14 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <limits>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "config/pipeline_config.h"
 #include "engine/batch.h"
@@ -66,13 +69,19 @@ class LabelIndex {
   //! most `ms` after the transaction's time, in the task's event time. Records are kept for the
   //! longest span any reader asked for; until one asks, they are kept for ever.
   void Retain(int64_t ms) { retention_ms_ = std::max(retention_ms_, ms); }
-  //! Stages the deletion of a bounded step (SweepBudget records, engine/keyed_cache.h) of records no reader
-  //! can ask for: label time older than min(`event_time`, watermark()) − the retention. A label's time is at
-  //! least its transaction's, so such a record's transaction is older still. Call before Flush.
+  //! Stages the deletion of records no reader can ask for: label time older than min(`event_time`,
+  //! watermark()) − the retention. A label's time is at least its transaction's, so such a record's
+  //! transaction is older still. A record is deleted as its first label's time passes that cutoff,
+  //! unread: an expiry queue of the records created here, and of those stored before (read once by the
+  //! first ScanExpired), at most 4 x `max_keys` records of 16 bytes, charged to the cache's bytes. The
+  //! others (beyond the queue) by a bounded step of a sweep over the store (SweepBudget records,
+  //! engine/keyed_cache.h). Call before Flush.
   base::Status Expire(int64_t event_time);
-  //! Reads the store for the next Expire, beside the worker (operator.h rule 6).
+  //! Reads the store for the next Expire, beside the worker (operator.h rule 6); the first one also
+  //! reads the times of the records stored before the index was made, for its expiry queue.
   base::Status ScanExpired(int64_t event_time);
-  //! Records deleted by Expire since the index was made.
+  //! Records deleted by Expire since the index was made (a record both queued and found by the sweep
+  //! in the same commit counts twice).
   uint64_t expired() const { return cache_.swept(); }
   //! Latest label time ingested; -inf before the first.
   int64_t watermark() const { return watermark_; }
@@ -104,6 +113,13 @@ class LabelIndex {
   //! previous one: labels arrive about in their transactions' order, so most ids are new, and each
   //! such read was a lookup of an absent key through every level of the store.
   base::Status LoadMaxId();
+  //! Queues a record created with a label of time `time` for Expire, while the queue has room.
+  void Track(int64_t time, int64_t id);
+  //! The (first label time, id) of the records in the store, into stored_ by time (ScanExpired's
+  //! thread, once).
+  base::Status ScanStoredTimes();
+  //! Merges stored_ into the expiry queue, but for the records queued already (Expire's thread).
+  void MergeStored();
 
   config::LabelsSpec spec_;
   StateStore* store_;
@@ -115,6 +131,10 @@ class LabelIndex {
   uint64_t malformed_ = 0;
   uint64_t revision_ = 0;
   int64_t retention_ms_ = -1;
+  std::deque<std::pair<int64_t, int64_t>> expiry_;  // (first label time, id), about by time
+  size_t expiry_capacity_;
+  std::vector<std::pair<int64_t, int64_t>> stored_;  // the stored records' (ScanStoredTimes), to merge
+  bool stored_scanned_ = false;
 };
 
 }  // namespace vigil::engine

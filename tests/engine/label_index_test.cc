@@ -1,6 +1,6 @@
 // LabelIndex: the first label of an id above every id ingested is stored without reading the store
 // for an earlier record; the largest id is kept in the store, so after a restart a correction of an
-// older id is still one.
+// older id is still one. Records expire by their first label's time, without being read.
 #include "engine/label_index.h"
 
 #include <catch2/catch.hpp>
@@ -122,6 +122,70 @@ TEST_CASE("label index: a store without the largest id (an older vigil's) is sca
   CHECK(index.revision() == 1);
   CHECK(index.KnownAt(12, 15).value() == 0);
   CHECK(index.KnownAt(12, 25).value() == 1);
+}
+
+TEST_CASE("label index: a record it created expires as its first label's time passes, unread",
+          "[engine][labels]") {
+  config::LabelsSpec spec;
+  auto store = OpenStore(TempDir("vigil-label-index-expiry") + "/store");
+  // Room for 10 records in memory, so 10 in the expiry queue: ids 1..10; 11..20 are left to the sweep.
+  engine::LabelIndex index(spec, store.get(), 10);
+  index.Retain(100);
+  Records r;
+  for (int64_t id = 1; id <= 20; ++id) r.Add(id, 0, 10 * id);
+  r.Add(3, 1, 500);  // a correction of id 3, long after its first label
+  REQUIRE(index.Ingest(r.Events()).ok());
+  index.Flush();
+  REQUIRE(store->Commit(1).ok());
+
+  // Cutoff min(250, the watermark 500) - 100 = 150: the labels of times 10..140 (ids 1..14) go. Id 3
+  // too: its transaction is no later than its first label (time 30), so no reader can ask for it.
+  const uint64_t misses = index.cache_stats().misses;
+  REQUIRE(index.Expire(250).ok());
+  CHECK(index.cache_stats().misses == misses);  // nothing read back to expire the queued records
+  CHECK(index.expired() == 14);                 // each once, whether queued or found by the sweep
+  index.Flush();
+  REQUIRE(store->Commit(2).ok());
+  for (int64_t id = 1; id <= 20; ++id) {
+    INFO("id " << id);
+    auto rec = index.Lookup(id);
+    REQUIRE(rec.ok());
+    CHECK((*rec == nullptr) == (id <= 14));
+  }
+  // Nothing is left to expire at the same time.
+  REQUIRE(index.Expire(250).ok());
+  CHECK(index.expired() == 14);
+}
+
+TEST_CASE("label index: after a restart, the records stored before join the expiry queue",
+          "[engine][labels]") {
+  config::LabelsSpec spec;
+  auto store = OpenStore(TempDir("vigil-label-index-restart") + "/store");
+  {
+    engine::LabelIndex index(spec, store.get(), 10);
+    Records r;
+    for (int64_t id = 1; id <= 5; ++id) r.Add(id, 0, 10 * id);
+    r.Add(2, 1, 500);  // corrected: its latest label (500) is recent, its first (20) is not
+    REQUIRE(index.Ingest(r.Events()).ok());
+    index.Flush();
+    REQUIRE(store->Commit(1).ok());
+  }
+  engine::LabelIndex index(spec, store.get(), 10);
+  index.Retain(100);
+  Records r;
+  r.Add(6, 0, 600);
+  REQUIRE(index.Ingest(r.Events()).ok());
+  REQUIRE(index.ScanExpired(250).ok());  // reads the stored records' times once
+  REQUIRE(index.Expire(250).ok());       // cutoff min(250, 600) - 100 = 150
+  CHECK(index.expired() == 5);           // id 2 by its first label's time: the sweep alone keeps it
+  index.Flush();
+  REQUIRE(store->Commit(2).ok());
+  for (int64_t id = 1; id <= 6; ++id) {
+    INFO("id " << id);
+    auto rec = index.Lookup(id);
+    REQUIRE(rec.ok());
+    CHECK((*rec == nullptr) == (id <= 5));
+  }
 }
 
 }  // namespace
