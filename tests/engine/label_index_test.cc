@@ -41,6 +41,16 @@ std::unique_ptr<engine::StateStore> OpenStore(const std::string& dir) {
   return std::move(*store);
 }
 
+//! Ids 1..`gone` have no record any more, `gone` + 1..`last` still have theirs.
+void CheckGoneThrough(engine::LabelIndex& index, int64_t gone, int64_t last) {
+  for (int64_t id = 1; id <= last; ++id) {
+    INFO("id " << id);
+    auto rec = index.Lookup(id);
+    REQUIRE(rec.ok());
+    CHECK((*rec == nullptr) == (id <= gone));
+  }
+}
+
 TEST_CASE("label index: new ids are stored without a read, corrections still found after a restart",
           "[engine][labels]") {
   const std::string dir = TempDir("vigil-label-index") + "/store";
@@ -146,12 +156,7 @@ TEST_CASE("label index: a record it created expires as its first label's time pa
   CHECK(index.expired() == 14);                 // each once, whether queued or found by the sweep
   index.Flush();
   REQUIRE(store->Commit(2).ok());
-  for (int64_t id = 1; id <= 20; ++id) {
-    INFO("id " << id);
-    auto rec = index.Lookup(id);
-    REQUIRE(rec.ok());
-    CHECK((*rec == nullptr) == (id <= 14));
-  }
+  CheckGoneThrough(index, 14, 20);
   // Nothing is left to expire at the same time.
   REQUIRE(index.Expire(250).ok());
   CHECK(index.expired() == 14);
@@ -180,12 +185,7 @@ TEST_CASE("label index: after a restart, the records stored before join the expi
   CHECK(index.expired() == 5);           // id 2 by its first label's time: the sweep alone keeps it
   index.Flush();
   REQUIRE(store->Commit(2).ok());
-  for (int64_t id = 1; id <= 6; ++id) {
-    INFO("id " << id);
-    auto rec = index.Lookup(id);
-    REQUIRE(rec.ok());
-    CHECK((*rec == nullptr) == (id <= 5));
-  }
+  CheckGoneThrough(index, 5, 6);
 }
 
 }  // namespace
