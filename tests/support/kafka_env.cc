@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <random>
@@ -52,11 +53,21 @@ KafkaPtr NewClient(rd_kafka_type_t type, const std::map<std::string, std::string
 }
 
 // Number of partitions of `topic` with a leader, or -1 if the topic is unknown. Fails the test when
-// the broker does not answer.
+// the broker does not answer for kBrokerWait: a loaded broker may drop its connections for a few
+// seconds (a heartbeat starved, its controller fencing it), and the next request finds it again.
 int LedPartitions(rd_kafka_t* rk, const std::string& topic) {
+  constexpr auto kBrokerWait = std::chrono::seconds(30);
+  const auto deadline = std::chrono::steady_clock::now() + kBrokerWait;
   rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
   const rd_kafka_metadata_t* md = nullptr;
-  rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, kMetadataTimeoutMs);
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  while (true) {
+    err = rd_kafka_metadata(rk, 0, rkt, &md, kMetadataTimeoutMs);
+    const bool transient = err == RD_KAFKA_RESP_ERR__TRANSPORT || err == RD_KAFKA_RESP_ERR__TIMED_OUT ||
+                           err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN;
+    if (!transient || std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
   rd_kafka_topic_destroy(rkt);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) FAIL(Unreachable() << " (" << rd_kafka_err2str(err) << ")");
   int led = -1;
