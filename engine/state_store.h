@@ -104,7 +104,8 @@ class StateStore {
   int64_t checkpoint_offset() const { return checkpoint_offset_; }
   //! The `label_next_offset` of the last commit, or -1.
   int64_t label_checkpoint_offset() const { return label_checkpoint_offset_; }
-  //! Flushes memtables to disk (clean shutdown) and closes. Idempotent.
+  //! Flushes memtables to disk (clean shutdown), compacts the store when level 0 holds a quarter or
+  //! more of its bytes, and closes. Idempotent.
   base::Status Close();
   //! RocksDB's estimate of live keys.
   uint64_t EstimateKeys() const;
@@ -116,6 +117,8 @@ class StateStore {
  private:
   StateStore(std::unique_ptr<rocksdb::DB> db, int64_t checkpoint, int64_t label_checkpoint, int64_t changelog,
              std::size_t flush_changes);
+  //! Merges level 0 into the levels below when it holds a quarter or more of the store's bytes.
+  void CompactLevel0WhenLarge();
   //! Counts `changes` applied; past flush_changes_, starts a flush without waiting for it.
   void FlushWhenDue(std::size_t changes);
   std::string TableKey(TableId table, std::string_view key) const;
