@@ -137,15 +137,20 @@ base::Status LabelIndex::Ingest(std::span<const RawEvent> records) {
 }
 
 void LabelIndex::Track(int64_t time, int64_t id) {
-  if (expiry_.size() < expiry_capacity_) expiry_.emplace_back(time, id);
+  if (expiry_.size() < expiry_capacity_)
+    expiry_.emplace_back(time, id);
+  else
+    queue_complete_ = false;  // this record is the sweep's
 }
 
 base::Status LabelIndex::ScanStoredTimes() {
   stored_scanned_ = true;
   std::optional<std::string> cursor;
+  size_t read = 0;
   LabelRecord r;
   VIGIL_RETURN_IF_ERROR(
       store_->Scan(kLabelTable, "", &cursor, expiry_capacity_, [&](std::string_view k, std::string_view v) {
+        ++read;
         int64_t id = 0;
         if (k.size() != sizeof id || !Codec::Decode(v, &r)) return;  // the sweep reports it
         std::memcpy(&id, k.data(), sizeof id);
@@ -153,6 +158,8 @@ base::Status LabelIndex::ScanStoredTimes() {
         stored_.emplace_back(std::min(r.time_ms, r.previous_time_ms), id);
       }));
   std::sort(stored_.begin(), stored_.end());
+  // Records beyond what was read, or one that did not decode, are left to the sweep.
+  if (cursor.has_value() || stored_.size() != read) queue_complete_ = false;
   return base::Status::OK();
 }
 
@@ -184,6 +191,10 @@ base::Status LabelIndex::Expire(int64_t event_time) {
     expiry_.pop_front();
   }
   cache_.SetExtraBytes(expiry_.size() * sizeof(std::pair<int64_t, int64_t>));
+  // Every record is queued (the stored ones merged, none left out for room): a sweep would find
+  // none the queue does not delete as early.
+  if (stored_scanned_ && stored_.empty() && queue_complete_) return base::Status::OK();
+  ++sweeps_;
   return cache_.Sweep([cutoff](const LabelRecord& r) { return r.time_ms < cutoff; });
 }
 
@@ -192,6 +203,7 @@ base::Status LabelIndex::ScanExpired(int64_t event_time) {
   // widens what it finds; Expire checks each record found against its own cutoff.
   if (retention_ms_ < 0 || event_time == INT64_MIN) return base::Status::OK();
   if (!stored_scanned_) VIGIL_RETURN_IF_ERROR(ScanStoredTimes());
+  if (queue_complete_) return base::Status::OK();  // Expire needs no sweep (above)
   const int64_t cutoff = event_time - retention_ms_;
   return cache_.ScanExpired([cutoff](const LabelRecord& r) { return r.time_ms < cutoff; });
 }

@@ -75,7 +75,8 @@ class LabelIndex {
   //! unread: an expiry queue of the records created here, and of those stored before (read once by the
   //! first ScanExpired), at most 4 x `max_keys` records of 16 bytes, charged to the cache's bytes. The
   //! others (beyond the queue) by a bounded step of a sweep over the store (SweepBudget records,
-  //! engine/keyed_cache.h). Call before Flush.
+  //! engine/keyed_cache.h), which runs only once a record was left out of the queue. Call before
+  //! Flush.
   base::Status Expire(int64_t event_time);
   //! Reads the store for the next Expire, beside the worker (operator.h rule 6); the first one also
   //! reads the times of the records stored before the index was made, for its expiry queue.
@@ -83,6 +84,8 @@ class LabelIndex {
   //! Records deleted by Expire since the index was made (a record both queued and found by the sweep
   //! in the same commit counts twice).
   uint64_t expired() const { return cache_.swept(); }
+  //! Steps of the sweep run so far: none while every record is in the expiry queue.
+  uint64_t sweeps() const { return sweeps_; }
   //! Latest label time ingested; -inf before the first.
   int64_t watermark() const { return watermark_; }
   uint64_t malformed() const { return malformed_; }
@@ -135,6 +138,10 @@ class LabelIndex {
   size_t expiry_capacity_;
   std::vector<std::pair<int64_t, int64_t>> stored_;  // the stored records' (ScanStoredTimes), to merge
   bool stored_scanned_ = false;
+  //! Every record is in the queue: none was left out for room, every stored one was read. Until it
+  //! stops holding, the sweep is not needed.
+  bool queue_complete_ = true;
+  uint64_t sweeps_ = 0;
 };
 
 }  // namespace vigil::engine

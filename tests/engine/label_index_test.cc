@@ -138,8 +138,11 @@ TEST_CASE("label index: a record it created expires as its first label's time pa
           "[engine][labels]") {
   config::LabelsSpec spec;
   auto store = OpenStore(TempDir("vigil-label-index-expiry") + "/store");
-  // Room for 10 records in memory, so 10 in the expiry queue: ids 1..10; 11..20 are left to the sweep.
-  engine::LabelIndex index(spec, store.get(), 10);
+  // The expiry queue holds 4 x max_keys records: all 21 with room for 10 in memory; with room for 2,
+  // ids 1..8, and 9..20 are left to the sweep. Either way the same records go, at the same commit.
+  const size_t max_keys = GENERATE(10, 2);
+  INFO("max_keys " << max_keys);
+  engine::LabelIndex index(spec, store.get(), max_keys);
   index.Retain(100);
   Records r;
   for (int64_t id = 1; id <= 20; ++id) r.Add(id, 0, 10 * id);
@@ -151,9 +154,12 @@ TEST_CASE("label index: a record it created expires as its first label's time pa
   // Cutoff min(250, the watermark 500) - 100 = 150: the labels of times 10..140 (ids 1..14) go. Id 3
   // too: its transaction is no later than its first label (time 30), so no reader can ask for it.
   const uint64_t misses = index.cache_stats().misses;
+  REQUIRE(index.ScanExpired(250).ok());
   REQUIRE(index.Expire(250).ok());
   CHECK(index.cache_stats().misses == misses);  // nothing read back to expire the queued records
   CHECK(index.expired() == 14);                 // each once, whether queued or found by the sweep
+  // The sweep reads the store only for records the queue left out.
+  CHECK((index.sweeps() > 0) == (max_keys == 2));
   index.Flush();
   REQUIRE(store->Commit(2).ok());
   CheckGoneThrough(index, 14, 20);
