@@ -212,7 +212,11 @@ class WindowOperator final : public engine::Operator {
     }
     const size_t pos = Insert(batch, row, t, state);
     Bounds bounds[kMaxRanges];
-    for (size_t r = 0; r < ranges_.size(); ++r) bounds[r] = Locate(*state, ranges_[r], t, pos);
+    for (size_t r = 0; r < ranges_.size(); ++r) {
+      // Ranges of one delay (the usual case) end at the same entry: searched once.
+      const bool same_end = r > 0 && ranges_[r].delay_ms == ranges_[r - 1].delay_ms;
+      bounds[r] = Locate(*state, ranges_[r], t, pos, same_end ? &bounds[r - 1] : nullptr);
+    }
     if (label_id_ >= 0) VIGIL_RETURN_IF_ERROR(ResolveLabels(state, bounds, ws->labels));
     for (const Output& o : outputs_) {
       // The entry at `pos` is the current event: its own value, and the one before it its predecessor.
@@ -272,11 +276,15 @@ class WindowOperator final : public engine::Operator {
     if (drop > 0) state->Evict(drop);
   }
 
-  static Bounds Locate(const WindowKeyState& s, const Range& r, int64_t t, size_t pos) {
+  // `same_end`: the bounds of a range with the same delay, or null.
+  static Bounds Locate(const WindowKeyState& s, const Range& r, int64_t t, size_t pos,
+                       const Bounds* same_end) {
     const auto hi_t = static_cast<double>(t - r.delay_ms);
     const auto lo_t = static_cast<double>(t - r.delay_ms - r.window_ms);
     // Without delay the range ends at the current event (inserted after its earlier twins).
-    const size_t hi = r.delay_ms == 0 ? pos + 1 : s.UpperBound(hi_t, s.size());
+    const size_t hi = same_end != nullptr ? same_end->hi
+                      : r.delay_ms == 0   ? pos + 1
+                                          : s.UpperBound(hi_t, s.size());
     return {s.UpperBound(lo_t, hi), hi};
   }
 
