@@ -131,7 +131,8 @@ EngineProbe::EngineProbe(std::shared_ptr<prometheus::Registry> registry, const s
   expired_keys_ =
       &BuildCounter()
            .Name("vigil_state_expired_keys_total")
-           .Help("Keys the expiry sweeps deleted: window states and label records no window can read.")
+           .Help(
+               "Keys the expiry deleted: window states, and label chunks (64 ids), that no window can read.")
            .Register(*registry_)
            .Add(labels);
   label_lag_family_ = &BuildGauge()
