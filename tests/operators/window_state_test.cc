@@ -32,8 +32,8 @@ TEST_CASE("window state: the upper bound of a time is std::upper_bound's, twins 
     for (size_t end = 0; end <= times.size(); ++end) {
       for (double probe = -1; probe <= t + 1; probe += 0.5) {
         INFO("round " << round << ", end " << end << ", time " << probe);
-        const auto expected = static_cast<size_t>(std::upper_bound(times.begin(), times.begin() + end, probe) -
-                                                  times.begin());
+        const auto expected =
+            static_cast<size_t>(std::upper_bound(times.begin(), times.begin() + end, probe) - times.begin());
         CHECK(s.UpperBound(probe, end) == expected);
       }
     }
