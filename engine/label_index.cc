@@ -79,7 +79,9 @@ LabelIndex::~LabelIndex() = default;
 namespace {
 constexpr std::string_view kMaxIdKey = "max_id";
 
+//! The bytes of `v` (a key), valid as long as `v`: never of a temporary.
 std::string_view Bytes(const int64_t& v) { return {reinterpret_cast<const char*>(&v), sizeof v}; }
+std::string_view Bytes(const int64_t&& v) = delete;
 
 //! A record as an older vigil stored it, one per id: 32 bytes, or 16 (label, time) from before
 //! corrections were kept.
@@ -142,7 +144,8 @@ base::Status LabelIndex::Migrate() {
   if (undecodable) return base::Corruption("label index: undecodable label record");
   if (legacy.empty()) return base::Status::OK();
   for (const auto& [id, r] : legacy) {
-    VIGIL_ASSIGN_OR_RETURN(LabelChunk * chunk, cache_.GetForUpdate(Bytes(LabelChunk::Of(id))));
+    const int64_t chunk_id = LabelChunk::Of(id);
+    VIGIL_ASSIGN_OR_RETURN(LabelChunk * chunk, cache_.GetForUpdate(Bytes(chunk_id)));
     *chunk->Insert(LabelChunk::Slot(id)) = r;
     store_->Delete(kLabelTable, Bytes(id));
     Track(std::min(r.time_ms, r.previous_time_ms), id);
@@ -323,7 +326,8 @@ base::Status LabelIndex::ScanExpired(int64_t event_time) {
 }
 
 base::Result<const LabelRecord*> LabelIndex::Lookup(int64_t id) {
-  VIGIL_ASSIGN_OR_RETURN(const LabelChunk* chunk, cache_.Find(Bytes(LabelChunk::Of(id))));
+  const int64_t chunk_id = LabelChunk::Of(id);
+  VIGIL_ASSIGN_OR_RETURN(const LabelChunk* chunk, cache_.Find(Bytes(chunk_id)));
   if (chunk != nullptr) {
     if (const LabelRecord* rec = chunk->Find(LabelChunk::Slot(id))) return rec;
   }

@@ -125,8 +125,8 @@ class LabelIndex {
   };
   struct Parser;
 
-  //! Once, at the first Ingest, Expire or Flush (the worker's, or the commit's with the workers
-  //! paused): the largest id, and the records an older vigil stored one per id rewritten as chunks
+  //! Once, at the first Ingest or Expire (the worker's, or the commit's with the workers paused):
+  //! the largest id, and the records an older vigil stored one per id rewritten as chunks
   //! (staged for the next commit, and queued for expiry). A Lookup before it reads those directly.
   base::Status Load();
   //! Records of an older vigil's layout (one per id), rewritten as chunks.
