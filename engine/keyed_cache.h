@@ -195,9 +195,11 @@ class KeyedCache {
   //! stopped (read from memory when cached) and stages the deletion of those for which
   //! `expired(const V&)` holds; they are gone from memory too. Call it before Flush. After a
   //! ScanExpired, only the keys it found are checked again (against the cached value when the key is
-  //! in memory by then): the store is not read.
-  template <typename Pred>
-  base::Status Sweep(Pred expired) {
+  //! in memory by then): the store is not read. `deleted(std::string_view key)` is told of each key
+  //! deleted, for an owner that keeps something per key beside the cache.
+  template <typename Pred, typename Deleted = void (*)(std::string_view)>
+  base::Status Sweep(
+      Pred expired, Deleted deleted = [](std::string_view) {}) {
     if (!scanned_) VIGIL_RETURN_IF_ERROR(ScanStored(expired, SweepBudget(dirty_.size())));
     scanned_ = false;
     std::sort(erased_.begin(), erased_.end());
@@ -212,6 +214,7 @@ class KeyedCache {
       }
       store_->Delete(table_, key);
       ++swept_;
+      deleted(key);
     }
     candidates_.clear();
     Report();

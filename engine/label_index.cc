@@ -312,7 +312,13 @@ base::Status LabelIndex::Expire(int64_t event_time) {
   // none the queue does not delete as early.
   if (stored_scanned_ && stored_.empty() && queue_complete_) return base::Status::OK();
   ++sweeps_;
-  return cache_.Sweep([cutoff](const LabelChunk& c) { return AllBefore(c, cutoff); });
+  // A chunk the sweep deletes has no count left to keep (a pinned one would stay for good).
+  return cache_.Sweep([cutoff](const LabelChunk& c) { return AllBefore(c, cutoff); },
+                      [this](std::string_view key) {
+                        int64_t chunk = 0;
+                        std::memcpy(&chunk, key.data(), sizeof chunk);
+                        pending_.erase(chunk);
+                      });
 }
 
 base::Status LabelIndex::ScanExpired(int64_t event_time) {

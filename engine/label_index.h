@@ -108,6 +108,8 @@ class LabelIndex {
   uint64_t expired() const { return cache_.swept(); }
   //! Steps of the sweep run so far: none while every record is in the expiry queue.
   uint64_t sweeps() const { return sweeps_; }
+  //! Chunks with a count of queued records (or pinned for the sweep), kept beside the cache.
+  size_t counted_chunks() const { return pending_.size(); }
   //! Latest label time ingested; -inf before the first.
   int64_t watermark() const { return watermark_; }
   uint64_t malformed() const { return malformed_; }

@@ -214,6 +214,9 @@ TEST_CASE("label index: a chunk expires, unread, once its records' first labels 
   index.Flush();
   REQUIRE(store->Commit(3).ok());
   CHECK(std::isnan(index.KnownAt(Id(21, 1), 300).value()));
+  CheckGoneThrough(index, 21, 21);
+  // Every chunk gone, whether by the queue or by the sweep: no count is left beside the cache.
+  CHECK(index.counted_chunks() == 0);
 }
 
 TEST_CASE("label index: after a restart, the records stored before join the expiry queue",
