@@ -45,6 +45,9 @@ LabelRecord* LabelChunk::Insert(int slot) {
   const auto at = static_cast<size_t>(std::popcount(present & (bit - 1)));
   if ((present & bit) == 0) {
     present |= bit;
+    // Room for 8 at once (a chunk over 8 partitions holds about that many): a new chunk would
+    // otherwise grow by 1, 2, 4 and 8 records, an allocation each.
+    if (records.capacity() == 0) records.reserve(8);
     records.insert(records.begin() + static_cast<std::ptrdiff_t>(at), LabelRecord{});
   }
   return &records[at];
