@@ -1,6 +1,8 @@
+#include <dlfcn.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <string>
 #include <string_view>
 
 #include "app/commands.h"
@@ -17,6 +19,20 @@
 
 namespace vigil::app {
 namespace {
+
+//! The allocator that serves this process's malloc: "jemalloc 5.3.0" when jemalloc's `mallctl` is
+//! linked in (the release build), else "glibc malloc". Asked at run time: what the loader bound wins.
+std::string AllocatorName() {
+  using Mallctl = int (*)(const char*, void*, size_t*, void*, size_t);
+  const auto mallctl = reinterpret_cast<Mallctl>(dlsym(RTLD_DEFAULT, "mallctl"));
+  if (mallctl == nullptr) return "glibc malloc";
+  const char* version = nullptr;
+  size_t size = sizeof version;
+  if (mallctl("version", static_cast<void*>(&version), &size, nullptr, 0) != 0 || version == nullptr)
+    return "jemalloc";
+  const std::string_view v = version;  // e.g. "5.3.0-0-g54eaed1d…": the release, then its commit
+  return "jemalloc " + std::string(v.substr(0, v.find('-')));
+}
 
 //! The first word of `argv` that is not an option or an option's value, or "" (only global options).
 std::string_view FirstCommandWord(int argc, char** argv) {
@@ -38,7 +54,7 @@ int RunCli(int argc, char** argv) {
   CLI::App app{
       "vigil — streaming fraud detection: Kafka in, features in RocksDB, XGBoost scores, decisions out."};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("vigil ") + VIGIL_VERSION);
+  app.set_version_flag("--version", std::string("vigil ") + VIGIL_VERSION + " (" + AllocatorName() + ")");
   std::string log_level = "info";
   app.add_option("--log-level", log_level,
                  "trace, debug, info, warn, error or off (debug adds the Kafka client's lines)")

@@ -12,6 +12,13 @@ find_package(CLI11 REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(Boost 1.74 REQUIRED)
 find_package(OpenSSL REQUIRED COMPONENTS Crypto)  # SHA-256 of model files
+# jemalloc serves every allocation of the executables (vigil's, RocksDB's, librdkafka's): RocksDB's
+# recommended allocator, against glibc's fragmentation under a cache that evicts. Off under the
+# sanitizers, which bring their own.
+option(VIGIL_JEMALLOC "Link the vigil executable and the benchmarks with jemalloc" ON)
+if(VIGIL_JEMALLOC)
+  pkg_check_modules(JEMALLOC REQUIRED IMPORTED_TARGET jemalloc)
+endif()
 if(VIGIL_BUILD_TESTS)
   find_package(Catch2 2 REQUIRED)
 endif()

@@ -47,4 +47,14 @@ function(vigil_add_bench name)
   add_executable(${name} ${ARG_SOURCES})
   target_compile_options(${name} PRIVATE ${VIGIL_WARNINGS})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} benchmark::benchmark)
+  vigil_link_allocator(${name})  # measured with the allocator that vigil runs with
+endfunction()
+
+# An executable's malloc is jemalloc's (VIGIL_JEMALLOC): linked even where no object names it, so
+# that the loader finds its malloc before libc's, for every library of the process.
+function(vigil_link_allocator target)
+  if(VIGIL_JEMALLOC)
+    target_link_libraries(${target} PRIVATE "-Wl,--push-state,--no-as-needed" PkgConfig::JEMALLOC
+                                            "-Wl,--pop-state")
+  endif()
 endfunction()

@@ -27,6 +27,12 @@ TEST_CASE("vigil --version prints the version and an unknown command is named wi
   std::string out;
   CHECK(RunVigil({"--version"}, &out) == 0);
   CHECK(out.rfind("vigil 0.", 0) == 0);
+  // The allocator that the loader bound: jemalloc in a build with it (not glibc's, by link order).
+#ifdef VIGIL_JEMALLOC
+  CHECK(out.find(" (jemalloc 5.") != std::string::npos);
+#else
+  CHECK(out.find(" (glibc malloc)") != std::string::npos);
+#endif
   CHECK(RunVigil({"--log-level", "warn", "frobnicate", "x.yaml"}, &out) == 2);
   CHECK(
       out ==
