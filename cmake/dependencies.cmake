@@ -17,7 +17,11 @@ find_package(OpenSSL REQUIRED COMPONENTS Crypto)  # SHA-256 of model files
 # sanitizers, which bring their own.
 option(VIGIL_JEMALLOC "Link the vigil executable and the benchmarks with jemalloc" ON)
 if(VIGIL_JEMALLOC)
-  pkg_check_modules(JEMALLOC REQUIRED IMPORTED_TARGET jemalloc)
+  pkg_check_modules(JEMALLOC IMPORTED_TARGET jemalloc)
+  if(NOT JEMALLOC_FOUND)
+    message(FATAL_ERROR "jemalloc not found: install libjemalloc-dev (scripts/setup does), or configure with "
+                        "-DVIGIL_JEMALLOC=OFF for glibc's malloc")
+  endif()
 endif()
 if(VIGIL_BUILD_TESTS)
   find_package(Catch2 2 REQUIRED)
