@@ -37,7 +37,7 @@ base::Result<std::shared_ptr<KafkaProducer>> KafkaProducer::Make(const config::K
     p->transactional_ = true;
     p->transactional_id_ = transactional_id;
     VIGIL_RETURN_IF_ERROR(p->TxnError(rd_kafka_init_transactions(rk, kTxnTimeoutMs), "init transactions"));
-    VIGIL_RETURN_IF_ERROR(p->TxnError(rd_kafka_begin_transaction(rk), "begin transaction"));
+    VIGIL_RETURN_IF_ERROR(p->Begin());
     spdlog::info("exactly-once: transactional producer '{}' ready", transactional_id);
   }
   return p;
@@ -62,10 +62,37 @@ base::Status KafkaProducer::TxnError(rd_kafka_error_t* error, std::string_view w
     return base::Fenced("another instance with transactional id '" + transactional_id_ + "' took over (" +
                         msg + ")");
   if (abortable) {
-    if (rd_kafka_error_t* e = rd_kafka_abort_transaction(rk_.get(), kTxnTimeoutMs)) rd_kafka_error_destroy(e);
+    // The transaction is aborted and the next one begun: the producer stays usable, and what the
+    // aborted one held is for the pipeline to produce again.
+    VIGIL_RETURN_IF_ERROR(Abort());
     return base::Aborted(msg + " (transaction aborted)");
   }
   return UnlessFenced(base::Unavailable(msg));
+}
+
+base::Status KafkaProducer::Begin() {
+  VIGIL_RETURN_IF_ERROR(TxnError(rd_kafka_begin_transaction(rk_.get()), "begin transaction"));
+  in_transaction_ = true;
+  return base::Status::OK();
+}
+
+base::Status KafkaProducer::Abort() {
+  if (in_transaction_) {
+    in_transaction_ = false;
+    if (rd_kafka_error_t* e = rd_kafka_abort_transaction(rk_.get(), kTxnTimeoutMs)) {
+      std::string msg = std::string("abort transaction: ") + rd_kafka_error_string(e);
+      rd_kafka_error_destroy(e);
+      return UnlessFenced(base::Unavailable(std::move(msg)));
+    }
+  }
+  rd_kafka_poll(rk_.get(), 0);  // the purged records' reports
+  return Begin();
+}
+
+base::Status KafkaProducer::AbortTransaction() {
+  (void)Release(false);
+  if (!transactional_) return base::Status::OK();
+  return Abort();
 }
 
 base::Status KafkaProducer::UnlessFenced(base::Status st) const {
@@ -80,6 +107,8 @@ void KafkaProducer::DeliveryCallback(rd_kafka_t* rk, const rd_kafka_message_t* m
   auto* self = static_cast<KafkaProducer*>(opaque);
   // Delivered or failed, it is no longer in flight (a failure is sticky below).
   self->in_flight_[reinterpret_cast<uintptr_t>(msg->_private) & 1].fetch_sub(1, std::memory_order_release);
+  // Purged by an abort (AbortTransaction): dropped on purpose, produced again by the pipeline.
+  if (msg->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || msg->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) return;
   if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     std::lock_guard lock(self->error_mu_);
     if (self->delivery_error_.ok())
@@ -236,7 +265,8 @@ base::Status KafkaProducer::CommitTransaction(rd_kafka_t* consumer,
   }
   VIGIL_RETURN_IF_ERROR(
       TxnError(rd_kafka_commit_transaction(rk_.get(), kTxnTimeoutMs), "commit transaction"));
-  return TxnError(rd_kafka_begin_transaction(rk_.get()), "begin transaction");
+  in_transaction_ = false;
+  return Begin();
 }
 
 int64_t KafkaProducer::NextOffset(const std::string& topic, int32_t partition) const {

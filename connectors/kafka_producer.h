@@ -16,6 +16,9 @@
 // DrainMarked waits for those only, while the workers' newer records go out at once. Each record
 // counts in one of two epochs (its delivery report gives it back); Mark starts the other epoch, and
 // DrainMarked waits until the marked one has nothing in flight.
+// Aborting (AbortTransaction, or an abortable error of a commit): the transaction's queued records
+// are purged; their failed deliveries are expected, not a sticky delivery error, and the next
+// transaction begins at once.
 // Backpressure: a full local queue (queue.buffering.max.messages / .kbytes) makes Produce wait for
 // deliveries, so memory stays bounded when the broker is slow.
 
@@ -75,6 +78,11 @@ class KafkaProducer {
   //! Unavailable, and the producer is unusable; an abortable error aborts the transaction and fails
   //! (Aborted). Every call here reports a fence as kFenced, whichever call meets it first.
   base::Status CommitTransaction(rd_kafka_t* consumer, rd_kafka_topic_partition_list_t* offsets);
+  //! Drops everything produced since the last commit: the held records, and under exactly-once the
+  //! open transaction (aborted, its queued records purged), then begins the next one. For a pipeline
+  //! that lost its partitions before it could commit them. Not transactional: drops the held records
+  //! only. Fenced or fatal errors as CommitTransaction.
+  base::Status AbortTransaction();
   bool transactional() const { return transactional_; }
   //! The librdkafka handle (fault injection in tests: the mock cluster, queue length).
   rd_kafka_t* handle() const { return rk_.get(); }
@@ -89,6 +97,10 @@ class KafkaProducer {
                           rd_kafka_headers_t* headers);
   static void DeliveryCallback(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque);
   base::Status TxnError(rd_kafka_error_t* error, std::string_view what);
+  //! Begins a transaction.
+  base::Status Begin();
+  //! Aborts the open transaction, if any, and begins the next.
+  base::Status Abort();
   //! `st` unless the producer has been fenced, then the Fenced status that says so.
   base::Status UnlessFenced(base::Status st) const;
 
@@ -103,6 +115,7 @@ class KafkaProducer {
   //! consumer closes, when the final commit of its revoked partitions still needs it.
   std::unique_ptr<rd_kafka_consumer_group_metadata_t, GroupMetadataFree> group_;
   bool transactional_ = false;
+  bool in_transaction_ = false;  //!< Begun and neither committed nor aborted (commit coordinator only).
   std::string transactional_id_;
   std::mutex topics_mu_;
   std::map<std::string, rd_kafka_topic_t*> topics_;

@@ -363,7 +363,7 @@ void KafkaSource::RebalanceCallback(rd_kafka_t* rk, rd_kafka_resp_err_t err,
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     st = self->OnAssign(parts);
   } else {
-    st = self->OnRevoke(parts);
+    st = self->OnRevoke(parts, rd_kafka_assignment_lost(rk) != 0);
     rd_kafka_assign(rk, nullptr);
   }
   if (!st.ok() && self->callback_error_.ok()) self->callback_error_ = st;
@@ -445,10 +445,36 @@ base::Status KafkaSource::OnAssign(rd_kafka_topic_partition_list_t* parts) {
   return base::Status::OK();
 }
 
-base::Status KafkaSource::OnRevoke(rd_kafka_topic_partition_list_t* parts) {
+base::Status KafkaSource::OnRevoke(rd_kafka_topic_partition_list_t* parts, bool lost) {
   std::vector<int32_t> partitions;
-  for (int i = 0; i < parts->cnt; ++i) partitions.push_back(parts->elems[i].partition);
+  for (int i = 0; i < parts->cnt; ++i)
+    if (parts->elems[i].topic == topic_) partitions.push_back(parts->elems[i].partition);
+  if (lost) {
+    spdlog::warn("{}: partitions lost: the group's session expired before they could be committed", topic_);
+    return listener_->Lost(partitions);
+  }
   return listener_->Revoked(partitions);
+}
+
+base::Status KafkaSource::AbortUncommitted() {
+  return producer_ ? producer_->AbortTransaction() : base::Status::OK();
+}
+
+base::Status KafkaSource::Reassign() {
+  if (range_) return base::FailedPrecondition("a bounded read has no group to rewind in");
+  rd_kafka_topic_partition_list_t* current = nullptr;
+  VIGIL_RETURN_IF_ERROR(KafkaError(rd_kafka_assignment(rk_.get(), &current), "assignment"));
+  rd_kafka_topic_partition_list_t* mine = rd_kafka_topic_partition_list_new(current->cnt);
+  for (int i = 0; i < current->cnt; ++i)
+    if (current->elems[i].topic == topic_)  // the labels' partitions come with their input's
+      rd_kafka_topic_partition_list_add(mine, topic_.c_str(), current->elems[i].partition);
+  rd_kafka_topic_partition_list_destroy(current);
+  // Unassigned first: the fetched records past the last commit are dropped, and the partitions are
+  // read again from their committed offsets.
+  base::Status st = KafkaError(rd_kafka_assign(rk_.get(), nullptr), "unassign");
+  if (st.ok()) st = OnAssign(mine);
+  rd_kafka_topic_partition_list_destroy(mine);
+  return st;
 }
 
 base::Status KafkaSource::Poll(int timeout_ms) {
@@ -490,13 +516,22 @@ bool RetriableCommitError(rd_kafka_resp_err_t err) {
   }
 }
 
+//! A commit refused because the group moved on to another generation without this member's
+//! partitions settled: what they processed since the last commit is read again.
+bool RebalanceError(rd_kafka_resp_err_t err) {
+  return err == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION || err == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID ||
+         err == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS;
+}
+
 }  // namespace
 
 base::Status KafkaSource::CommitOffsets(rd_kafka_topic_partition_list_t* list) {
   const std::string what = "commit offsets of '" + topic_ + "'";
-  return KafkaError(
-      RetryWhile([&] { return rd_kafka_commit(rk_.get(), list, 0); }, RetriableCommitError, 60'000, what),
-      what);
+  const rd_kafka_resp_err_t err =
+      RetryWhile([&] { return rd_kafka_commit(rk_.get(), list, 0); }, RetriableCommitError, 60'000, what);
+  if (RebalanceError(err))
+    return base::Aborted(what + ": " + rd_kafka_err2str(err) + " (the group rebalanced meanwhile)");
+  return KafkaError(err, what);
 }
 
 base::Status KafkaSource::Commit(std::span<const engine::PartitionOffset> offsets) {

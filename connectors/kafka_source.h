@@ -55,6 +55,11 @@ class KafkaSource final : public engine::Source {
   base::Status Start(engine::SourceListener* listener) override;
   base::Status Poll(int timeout_ms) override;
   base::Status Commit(std::span<const engine::PartitionOffset> offsets) override;
+  //! Exactly-once: aborts the producer's open transaction and begins the next.
+  base::Status AbortUncommitted() override;
+  //! The current assignment of the input topic, handed to the listener again from the committed
+  //! offsets (the labels' partitions with them).
+  base::Status Reassign() override;
   bool Finished() const override;
   //! The configured partitioner over the topic's partition count (fetched once, then cached).
   base::Result<int32_t> PartitionFor(std::string_view key) const override;
@@ -86,7 +91,8 @@ class KafkaSource final : public engine::Source {
   //! At-least-once: commits `list` synchronously, trying again (up to a minute, with a warning each
   //! time) while the group's coordinator is moving or loading.
   base::Status CommitOffsets(rd_kafka_topic_partition_list_t* list);
-  base::Status OnRevoke(rd_kafka_topic_partition_list_t* parts);
+  //! `lost`: taken away without a chance to commit (rd_kafka_assignment_lost).
+  base::Status OnRevoke(rd_kafka_topic_partition_list_t* parts, bool lost);
   //! MakeRange's Start: resolves the bounds to offsets and assigns every partition.
   base::Status StartRange();
   //! Start: fails when the labels topic and the events topic both exist with different partition

@@ -135,6 +135,13 @@ EngineProbe::EngineProbe(std::shared_ptr<prometheus::Registry> registry, const s
                "Keys the expiry deleted: window states, and label chunks (64 ids), that no window can read.")
            .Register(*registry_)
            .Add(labels);
+  rewinds_ = &BuildCounter()
+                  .Name("vigil_rewinds_total")
+                  .Help(
+                      "Times the work since the last commit was dropped, to be read again: a commit refused "
+                      "because the group rebalanced meanwhile, or partitions lost with the group session.")
+                  .Register(*registry_)
+                  .Add(labels);
   label_lag_family_ = &BuildGauge()
                            .Name("vigil_label_lag_seconds")
                            .Help("Event time by which the label stream is behind the events being scored.")
@@ -220,6 +227,8 @@ void EngineProbe::Restored(uint64_t changes, double seconds) {
 void EngineProbe::SetLabelLag(int32_t partition, double seconds) {
   label_lag_family_->Add({{"pipeline", pipeline_}, {"partition", std::to_string(partition)}}).Set(seconds);
 }
+
+void EngineProbe::Rewound() { rewinds_->Increment(); }
 
 void EngineProbe::Expired(uint64_t keys) {
   if (keys > 0) expired_keys_->Increment(static_cast<double>(keys));

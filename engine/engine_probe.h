@@ -57,6 +57,9 @@ class EngineProbe {
   void Restored(uint64_t changes, double seconds);
   //! Counts `keys` deleted by the expiry sweeps (vigil_state_expired_keys_total).
   void Expired(uint64_t keys);
+  //! Counts a drop of the work since the last commit, to be read again: a commit refused by a
+  //! rebalance, or partitions lost (vigil_rewinds_total).
+  void Rewound();
   //! How far, in event time, a partition's label stream (its latest label time) is behind the
   //! events being scored, in seconds; 0 when it is level with them.
   void SetLabelLag(int32_t partition, double seconds);
@@ -91,6 +94,7 @@ class EngineProbe {
   prometheus::Counter* restore_seconds_;
   prometheus::Gauge* restore_rate_;
   prometheus::Counter* expired_keys_;
+  prometheus::Counter* rewinds_;
   prometheus::Family<prometheus::Gauge>* label_lag_family_;
   prometheus::Counter* label_wait_timeouts_;
 };

@@ -50,6 +50,10 @@ class SourceListener {
                                 std::unique_ptr<PartitionReader> labels) = 0;
   //! The partitions are being taken away: flush and commit them now, then drop their tasks.
   virtual base::Status Revoked(std::span<const int32_t> partitions) = 0;
+  //! The partitions were taken away before they could be committed (the group's session expired:
+  //! the process stalled, or the broker did not hear from it): drop their tasks with their
+  //! uncommitted work, which their next owner reads again. Default: as Revoked.
+  virtual base::Status Lost(std::span<const int32_t> partitions) { return Revoked(partitions); }
 };
 
 //! The next offset to read, for one partition.
@@ -67,8 +71,17 @@ class Source {
   virtual base::Status Start(SourceListener* listener) = 0;
   //! Serves group events (rebalances) for up to `timeout_ms`.
   virtual base::Status Poll(int timeout_ms) = 0;
-  //! Synchronously commits the given positions.
+  //! Synchronously commits the given positions. Aborted: the commit was refused because the group
+  //! rebalanced meanwhile (under exactly-once, the transaction was aborted and the next one begun);
+  //! what was processed since the last commit is to be dropped and read again (Rewind).
   virtual base::Status Commit(std::span<const PartitionOffset> offsets) = 0;
+  //! Drops what was written since the last commit: under exactly-once, aborts the open transaction
+  //! and begins the next. Default: nothing to drop.
+  virtual base::Status AbortUncommitted() { return base::Status::OK(); }
+  //! Hands the partitions still assigned to the listener again (PrepareAssign, Assigned), each read
+  //! from its last commit, after the listener dropped their tasks. Default: Unimplemented (a source
+  //! without a group has nothing to rewind).
+  virtual base::Status Reassign() { return base::FailedPrecondition("this source cannot reassign"); }
   //! True when a finite source (a file) has been read to its end by every reader.
   virtual bool Finished() const { return false; }
   //! Leaves the group (revoking every partition through the listener) and disconnects. Idempotent.

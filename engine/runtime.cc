@@ -270,7 +270,56 @@ base::Status Runtime::Revoked(std::span<const int32_t> partitions) {
   // A transaction spans every task: committing the revoked ones commits them all.
   base::Status st =
       failed_ ? base::Status::OK() : CommitPaused(exactly_once_ ? std::span<Task* const>{} : committed);
-  for (Task* task : revoked) {
+  if (st.code() == base::StatusCode::kAborted) {
+    // The group moved on before this commit: the partitions' next owner reads their uncommitted
+    // work again. Under exactly-once every task's outputs were in the aborted transaction.
+    spdlog::warn("{}: {}; the revoked partitions' work since the last commit is dropped", plan_.spec().name,
+                 st.message());
+    st = DropUncommitted(partitions);
+  } else {
+    Retire(revoked);
+  }
+  RebuildWorkerLists();
+  gate_.Resume();
+  return st;
+}
+
+base::Status Runtime::Lost(std::span<const int32_t> partitions) {
+  gate_.Pause([this] { WakeReaders(); });
+  base::Status st = DropUncommitted(partitions);
+  RebuildWorkerLists();
+  gate_.Resume();
+  return st;
+}
+
+base::Status Runtime::DropUncommitted(std::span<const int32_t> partitions) {
+  const auto listed = [&](int32_t p) {
+    return std::find(partitions.begin(), partitions.end(), p) != partitions.end();
+  };
+  // Under exactly-once every task's outputs were in the transaction aborted below: only a rewind can
+  // take partitions that stay assigned back to their last commit.
+  if (exactly_once_)
+    for (const auto& [p, task] : tasks_)
+      if (!listed(p))
+        return base::Aborted("exactly-once: the work of partition " + std::to_string(p) +
+                             ", still assigned, was in the aborted transaction");
+  for (const NamedSink& s : sinks_) (void)s.sink->Release(false);
+  VIGIL_RETURN_IF_ERROR(source_->AbortUncommitted());
+  std::vector<Task*> tasks;
+  for (int32_t p : partitions) {
+    StopRestore(p);
+    if (auto it = tasks_.find(p);
+        it != tasks_.end() && std::find(tasks.begin(), tasks.end(), it->second.get()) == tasks.end())
+      tasks.push_back(it->second.get());
+  }
+  // Closed without a commit: a store holds what its last commit applied, no more.
+  Retire(tasks);
+  probe_->Rewound();
+  return base::Status::OK();
+}
+
+void Runtime::Retire(std::span<Task* const> tasks) {
+  for (Task* task : tasks) {
     const TaskStats& s = task->stats();
     retired_.events_in += s.events_in;
     retired_.events_out += s.events_out;
@@ -285,9 +334,19 @@ base::Status Runtime::Revoked(std::span<const int32_t> partitions) {
     lock.unlock();
     spdlog::info("{}: partition {} revoked", plan_.spec().name, partition);
   }
+}
+
+base::Status Runtime::Rewind(const base::Status& why) {
+  spdlog::warn("{}: {}; the work since the last commit is dropped and read again", plan_.spec().name,
+               why.message());
+  gate_.Pause([this] { WakeReaders(); });
+  std::vector<int32_t> partitions;
+  for (const auto& [p, task] : tasks_) partitions.push_back(p);
+  base::Status st = DropUncommitted(partitions);
   RebuildWorkerLists();
   gate_.Resume();
-  return st;
+  VIGIL_RETURN_IF_ERROR(st);
+  return source_->Reassign();
 }
 
 base::Status Runtime::FlushSinks() {
@@ -476,8 +535,11 @@ base::Status Runtime::Run() {
     }
     if (const auto began = std::chrono::steady_clock::now(); began >= next_commit) {
       if (base::Status st = Commit(); !st.ok()) {
-        Fail(st);
-        break;
+        if (st.code() == base::StatusCode::kAborted) st = Rewind(st);
+        if (!st.ok()) {
+          Fail(st);
+          break;
+        }
       }
       PublishMetrics();
       LogProgress(std::chrono::steady_clock::now());

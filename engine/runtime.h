@@ -25,6 +25,11 @@
 // once, the partition is not read (nor committed, nor queried) until its store has caught up, and
 // /readyz answers 503 meanwhile. It then reads from the committed offset, skipping what its store
 // checkpoint already reflects (the same offset under exactly-once).
+// A commit refused because the group rebalanced meanwhile (the process stalled past its session, or
+// the broker lost track of it) is not fatal: the work since the last commit is dropped (under
+// exactly-once, its transaction is aborted), the tasks are closed without committing, and the
+// partitions still assigned are taken again from their last commit (Rewind), as a restart would,
+// without one. Partitions the group took away uncommitted (Lost) are dropped the same way.
 
 #include <atomic>
 #include <condition_variable>
@@ -144,6 +149,7 @@ class Runtime final : public SourceListener {
   base::Status Assigned(int32_t partition, std::unique_ptr<PartitionReader> reader,
                         std::unique_ptr<PartitionReader> labels) override;
   base::Status Revoked(std::span<const int32_t> partitions) override;
+  base::Status Lost(std::span<const int32_t> partitions) override;
 
  private:
   Runtime(const Plan& plan, std::unique_ptr<Source> source, std::unique_ptr<Sink> output,
@@ -160,6 +166,16 @@ class Runtime final : public SourceListener {
   //! releasing the sinks, the store writes.
   base::Status CommitStaged(std::span<Task* const> tasks, std::span<const PartitionOffset> offsets,
                             bool marked);
+  //! After a commit refused by a rebalance (`why`): drops every task with its uncommitted work and
+  //! takes the partitions still assigned again from their last commit. Control thread, workers not
+  //! paused.
+  base::Status Rewind(const base::Status& why);
+  //! Drops the sinks' held records, what the source wrote since the last commit (AbortUncommitted)
+  //! and the tasks of `partitions`, without committing. Under exactly-once, Aborted when another
+  //! task remains: the aborted transaction held its outputs too. Workers paused.
+  base::Status DropUncommitted(std::span<const int32_t> partitions);
+  //! Closes and removes `tasks`, adding their counts to the run's. Workers paused.
+  void Retire(std::span<Task* const> tasks);
   void PublishMetrics();
   void Fail(base::Status status);
   void RebuildWorkerLists();

@@ -1,7 +1,8 @@
 // At-least-once offset commits ride through a moving group coordinator (librdkafka's mock cluster
 // answers six commits in a row with NOT_COORDINATOR, as a broker fenced by its controller under load
 // does; librdkafka itself gives up after fewer): the commit is tried again and lands; a rebalance's
-// error is not tried again.
+// error is not tried again, and says the group rebalanced (Aborted). After such a refusal the source
+// hands its partitions to the listener again, read from their committed offsets (Reassign).
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
@@ -9,10 +10,12 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "config/pipeline_config.h"
+#include "connectors/kafka_client.h"
 #include "connectors/kafka_source.h"
 
 namespace vigil::connectors {
@@ -83,8 +86,64 @@ TEST_CASE("an at-least-once offset commit is tried again while the coordinator m
   rd_kafka_mock_push_request_errors(mock, kOffsetCommit, 1, RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION);
   const engine::PartitionOffset later[] = {{0, 50, -1}};
   const base::Status refused = (*source)->Commit(later);
-  CHECK_FALSE(refused.ok());
+  CHECK(refused.code() == base::StatusCode::kAborted);
   CHECK_THAT(refused.message(), Catch::Contains("commit offsets of 'tx'"));
+  CHECK_THAT(refused.message(), Catch::Contains("the group rebalanced"));
+  CHECK((*source)->Close().ok());
+}
+
+TEST_CASE("a reassigned partition is read again from its committed offset") {
+  auto spec = config::LoadPipelineText(kYaml, "reassign.yaml");
+  REQUIRE(spec.ok());
+  auto source = KafkaSource::Make(*spec);
+  REQUIRE(source.ok());
+  Listener listener;
+  REQUIRE((*source)->Start(&listener).ok());
+  rd_kafka_mock_cluster_t* mock = rd_kafka_handle_mock_cluster((*source)->handle());
+  REQUIRE(mock != nullptr);
+  REQUIRE(rd_kafka_mock_topic_create(mock, "tx", 1, 1) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  {
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    char err[256];
+    REQUIRE(rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(mock), err,
+                              sizeof err) == RD_KAFKA_CONF_OK);
+    KafkaHandle producer(rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err));
+    REQUIRE(producer != nullptr);
+    for (int i = 0; i < 100; ++i) {
+      const std::string value = "{\"T\":" + std::to_string(i) + "}";
+      REQUIRE(rd_kafka_producev(producer.get(), RD_KAFKA_V_TOPIC("tx"), RD_KAFKA_V_PARTITION(0),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                                RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    }
+    REQUIRE(rd_kafka_flush(producer.get(), 10'000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (listener.assigned.empty() && std::chrono::steady_clock::now() < deadline)
+    REQUIRE((*source)->Poll(100).ok());
+  REQUIRE(listener.assigned == std::vector<int32_t>{0});
+  // Read past what is then committed.
+  std::vector<engine::RawEvent> events;
+  int64_t read_to = -1;
+  while (read_to < 80 && std::chrono::steady_clock::now() < deadline) {
+    REQUIRE(listener.readers.back()->Read(100, 100, &events).ok());
+    if (!events.empty()) read_to = events.back().offset;
+  }
+  REQUIRE(read_to >= 80);
+  const engine::PartitionOffset offsets[] = {{0, 42, -1}};
+  REQUIRE((*source)->Commit(offsets).ok());
+
+  // The task is dropped (its reader with it), and the partition handed over again.
+  listener.readers.clear();
+  REQUIRE((*source)->Reassign().ok());
+  REQUIRE(listener.assigned == std::vector<int32_t>{0, 0});
+  int64_t first = -1;
+  while (first < 0 && std::chrono::steady_clock::now() < deadline) {
+    REQUIRE(listener.readers.back()->Read(100, 100, &events).ok());
+    if (!events.empty()) first = events.front().offset;
+  }
+  CHECK(first == 42);
+  listener.readers.clear();
   CHECK((*source)->Close().ok());
 }
 

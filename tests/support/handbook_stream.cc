@@ -115,7 +115,9 @@ std::unique_ptr<HandbookStream> HandbookStream::Make(const std::string& dir,
   // at once instead of after the killed one's session timeout (45 s), so kills land mid-stream.
   const std::string kafka = "kafka: {bootstrap: '" + Bootstrap() + "'";
   REQUIRE(yaml.find(kafka + "}") != std::string::npos);
-  ReplaceAll(&yaml, kafka + "}", kafka + ", consumer: {group.instance.id: " + options.instance_id + "}}");
+  const std::string more = options.consumer_settings.empty() ? "" : ", " + options.consumer_settings;
+  ReplaceAll(&yaml, kafka + "}",
+             kafka + ", consumer: {group.instance.id: " + options.instance_id + more + "}}");
   ReplaceRuntime(&yaml, "runtime: {workers: 2, commit_interval: " + options.commit_interval +
                             ", state_dir: " + s->state_dir_ + ", guarantee: " + options.guarantee +
                             "}\nhttp: {enabled: false}");

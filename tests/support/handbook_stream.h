@@ -49,6 +49,8 @@ struct HandbookStreamOptions {
   std::string commit_interval = "200ms";
   //! `vigil run --instance-id`, the same for every incarnation. Default "crash-test".
   std::string instance_id = "crash-test";
+  //! More of the consumer's settings, as YAML pairs (e.g. "session.timeout.ms: '6000'"). Default none.
+  std::string consumer_settings;
 };
 
 //! What Verify found; counts of records and values only.

@@ -264,6 +264,30 @@ int64_t CommittedOffset(const std::string& group, const std::string& topic, int3
   return offset;
 }
 
+int GroupMembers(const std::string& group, std::chrono::milliseconds timeout) {
+  KafkaPtr admin = NewClient(RD_KAFKA_PRODUCER, {});
+  rd_kafka_AdminOptions_t* options =
+      rd_kafka_AdminOptions_new(admin.get(), RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
+  char err[512];
+  rd_kafka_AdminOptions_set_request_timeout(options, static_cast<int>(timeout.count()), err, sizeof err);
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(admin.get());
+  const char* groups[] = {group.c_str()};
+  rd_kafka_DescribeConsumerGroups(admin.get(), groups, 1, options, queue);
+  rd_kafka_AdminOptions_destroy(options);
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, static_cast<int>(timeout.count()) + 1000);
+  rd_kafka_queue_destroy(queue);
+  int members = -1;
+  if (event != nullptr && rd_kafka_event_error(event) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    size_t count = 0;
+    const rd_kafka_ConsumerGroupDescription_t** described = rd_kafka_DescribeConsumerGroups_result_groups(
+        rd_kafka_event_DescribeConsumerGroups_result(event), &count);
+    if (count == 1 && rd_kafka_ConsumerGroupDescription_error(described[0]) == nullptr)
+      members = static_cast<int>(rd_kafka_ConsumerGroupDescription_member_count(described[0]));
+  }
+  if (event != nullptr) rd_kafka_event_destroy(event);
+  return members;
+}
+
 std::vector<Message> ConsumeAll(const std::string& topic, size_t expected_count,
                                 std::chrono::milliseconds timeout, bool read_committed) {
   // librdkafka 2.0 refuses assign() without a group.id; this group never joins and never commits.

@@ -65,4 +65,8 @@ int TopicPartitions(const std::string& topic);
 int64_t CommittedOffset(const std::string& group, const std::string& topic, int32_t partition,
                         std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
+//! The members consumer group `group` has now, as its coordinator describes it; -1 when the broker did
+//! not answer within `timeout` or the group is unknown. Never fails the test: poll it.
+int GroupMembers(const std::string& group, std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
 }  // namespace vigil::testing
