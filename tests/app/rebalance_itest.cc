@@ -200,9 +200,10 @@ Kill KillInFlight(Instance& victim, const Names& n) {
   return kill;
 }
 
-//! Restarts the survivors that exited, as a supervisor would: a broker that stalls on a loaded machine
-//! can expire their group sessions, and an exactly-once commit in an expired generation is fatal. The
-//! verdict (exactly once, exact features) holds across such restarts.
+//! Restarts the survivors that exited, as a supervisor would. A broker that stalls on a loaded machine
+//! can expire their group sessions; an instance then drops its uncommitted work and goes on
+//! (tests/app/lost_membership_itest.cc), but an error the broker gives meanwhile may still end one.
+//! The verdict (exactly once, exact features) holds across such restarts.
 void Supervise(const std::string& dir, const std::vector<Instance*>& survivors) {
   for (Instance* s : survivors) {
     const int code = s->child->Wait(std::chrono::milliseconds(0));
