@@ -513,6 +513,7 @@ base::Status Runtime::Run() {
   const auto interval = std::chrono::milliseconds(spec.runtime.commit_interval_ms);
   auto next_commit = std::chrono::steady_clock::now() + interval;
   uint64_t last_seen = 0;
+  int rewinds_in_a_row = 0;
   auto last_progress = std::chrono::steady_clock::now();
   while (!stop_.load(std::memory_order_relaxed)) {
     // Up to 50 ms, but not past the next commit's time: it starts on time.
@@ -535,11 +536,18 @@ base::Status Runtime::Run() {
     }
     if (const auto began = std::chrono::steady_clock::now(); began >= next_commit) {
       if (base::Status st = Commit(); !st.ok()) {
-        if (st.code() == base::StatusCode::kAborted) st = Rewind(st);
+        // A refusal that comes back commit after commit is not a rebalance passing by: stop.
+        constexpr int kMaxRewindsInARow = 5;
+        if (st.code() == base::StatusCode::kAborted && ++rewinds_in_a_row <= kMaxRewindsInARow)
+          st = Rewind(st);
+        else if (st.code() == base::StatusCode::kAborted)
+          st = st.WithContext(std::to_string(kMaxRewindsInARow) + " commits in a row refused");
         if (!st.ok()) {
           Fail(st);
           break;
         }
+      } else {
+        rewinds_in_a_row = 0;
       }
       PublishMetrics();
       LogProgress(std::chrono::steady_clock::now());

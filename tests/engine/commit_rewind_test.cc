@@ -102,10 +102,12 @@ class TxnSink final : public engine::Sink {
 //! Partition 0 of kEvents events. Refuses the first commit at or past kRefuseFrom as a broker refuses
 //! one of an expired generation (under exactly-once, aborting the open transaction), then reassigns
 //! the partition from its last commit when asked. Gives no event past kRefuseFrom + 50 before the
-//! refusal: it falls on an interval's commit, not on the run's last.
+//! last refusal: each falls on an interval's commit, not on the run's last.
 class RefusingSource final : public engine::Source {
  public:
-  RefusingSource(TxnSink* sink, bool exactly_once) : sink_(sink), exactly_once_(exactly_once) {}
+  //! Refuses `refusals` commits in a row.
+  RefusingSource(TxnSink* sink, bool exactly_once, int refusals = 1)
+      : sink_(sink), exactly_once_(exactly_once), refusals_(refusals) {}
   base::Status Start(engine::SourceListener* listener) override {
     listener_ = listener;
     return Assign();
@@ -116,9 +118,8 @@ class RefusingSource final : public engine::Source {
   }
   base::Status Commit(std::span<const engine::PartitionOffset> offsets) override {
     const int64_t next = offsets.empty() ? committed_ : offsets[0].next_offset;
-    if (!refused && next >= kRefuseFrom) {
-      refused = true;
-      allowed_.store(kEvents);
+    if (refused < refusals_ && next >= kRefuseFrom) {
+      if (++refused == refusals_) allowed_.store(kEvents);
       if (exactly_once_) sink_->Abort();
       return base::Aborted("commit offsets: Broker: Unknown member (the group rebalanced meanwhile)");
     }
@@ -139,7 +140,7 @@ class RefusingSource final : public engine::Source {
   base::Status Close() override { return base::Status::OK(); }
   const std::string& name() const override { return name_; }
 
-  bool refused = false;
+  int refused = 0;
   int aborts = 0, reassigns = 0;
 
  private:
@@ -153,6 +154,7 @@ class RefusingSource final : public engine::Source {
 
   TxnSink* sink_;
   bool exactly_once_;
+  int refusals_;
   engine::SourceListener* listener_ = nullptr;
   int64_t committed_ = 0;
   std::atomic<int64_t> given_{0};
@@ -188,7 +190,7 @@ void RunRefused(bool exactly_once) {
   const base::Status st = (*pipeline)->Run();
   INFO(st.ToString());
   REQUIRE(st.ok());  // the refusal did not stop the pipeline
-  CHECK(refusing->refused);
+  CHECK(refusing->refused == 1);
   CHECK(refusing->aborts == 1);
   CHECK(refusing->reassigns == 1);
 
@@ -214,6 +216,29 @@ TEST_CASE("exactly-once: a commit refused by a rebalance aborts, rewinds to the 
 TEST_CASE("at-least-once: a commit refused by a rebalance rewinds to the last commit and goes on",
           "[engine]") {
   RunRefused(false);
+}
+
+TEST_CASE("commits refused again and again stop the pipeline after five rewinds", "[engine]") {
+  auto loaded =
+      config::LoadPipelineText(CountWindowYaml("{workers: 1, commit_interval: 5ms}"), "refused.yaml");
+  REQUIRE(loaded.ok());
+  config::PipelineSpec spec = std::move(*loaded);
+  spec.runtime.state_dir = TempDir("vigil-commit-refused");
+  engine::OperatorRegistry registry;
+  REQUIRE(operators::RegisterOperators(&registry).ok());
+  auto sink = std::make_unique<TxnSink>(true);
+  auto source = std::make_unique<RefusingSource>(sink.get(), true, 1000);
+  RefusingSource* refusing = source.get();
+  auto pipeline = engine::Pipeline::Build({spec}, registry, [&](const auto&, const auto&) {
+    return engine::StageIo(std::move(source), std::move(sink), nullptr, nullptr, true);
+  });
+  REQUIRE(pipeline.ok());
+  const base::Status st = (*pipeline)->Run();
+  CHECK(st.code() == base::StatusCode::kAborted);
+  CHECK_THAT(st.message(), Catch::Contains("5 commits in a row refused"));
+  CHECK_THAT(st.message(), Catch::Contains("Unknown member"));
+  CHECK(refusing->refused == 6);
+  CHECK(refusing->reassigns == 5);
 }
 
 }  // namespace
