@@ -237,8 +237,10 @@ TEST_CASE("commits refused again and again stop the pipeline after five rewinds"
   CHECK(st.code() == base::StatusCode::kAborted);
   CHECK_THAT(st.message(), Catch::Contains("5 commits in a row refused"));
   CHECK_THAT(st.message(), Catch::Contains("Unknown member"));
-  CHECK(refusing->refused == 6);
-  CHECK(refusing->reassigns == 5);
+  // Six refusals in a row at least (a commit below kRefuseFrom after a rewind lands, and the count
+  // starts over); every refusal but the last rewound.
+  CHECK(refusing->refused >= 6);
+  CHECK(refusing->reassigns == refusing->refused - 1);
 }
 
 }  // namespace
