@@ -53,55 +53,69 @@ class Listener final : public engine::SourceListener {
   std::vector<std::unique_ptr<engine::PartitionReader>> readers;
 };
 
-TEST_CASE("an at-least-once offset commit is tried again while the coordinator moves") {
-  auto spec = config::LoadPipelineText(kYaml, "retry.yaml");
-  REQUIRE(spec.ok());
-  auto source = KafkaSource::Make(*spec);
-  REQUIRE(source.ok());
+//! A source of kYaml on a mock cluster of its own, started, with the topic "tx" (one partition).
+struct MockSource {
+  std::unique_ptr<KafkaSource> source;
   Listener listener;
-  // The mock cluster belongs to the consumer; its topic must exist before the group assigns it.
-  REQUIRE((*source)->Start(&listener).ok());
-  rd_kafka_mock_cluster_t* mock = rd_kafka_handle_mock_cluster((*source)->handle());
-  REQUIRE(mock != nullptr);
-  REQUIRE(rd_kafka_mock_topic_create(mock, "tx", 1, 1) == RD_KAFKA_RESP_ERR_NO_ERROR);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (listener.assigned.empty() && std::chrono::steady_clock::now() < deadline)
-    REQUIRE((*source)->Poll(100).ok());
-  REQUIRE(listener.assigned == std::vector<int32_t>{0});
+  rd_kafka_mock_cluster_t* mock = nullptr;
+
+  static std::unique_ptr<MockSource> Start() {
+    auto m = std::make_unique<MockSource>();
+    auto spec = config::LoadPipelineText(kYaml, "mock.yaml");
+    REQUIRE(spec.ok());
+    auto source = KafkaSource::Make(*spec);
+    REQUIRE(source.ok());
+    m->source = std::move(source).value();
+    // The mock cluster belongs to the consumer; its topic must exist before the group assigns it.
+    REQUIRE(m->source->Start(&m->listener).ok());
+    m->mock = rd_kafka_handle_mock_cluster(m->source->handle());
+    REQUIRE(m->mock != nullptr);
+    REQUIRE(rd_kafka_mock_topic_create(m->mock, "tx", 1, 1) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    return m;
+  }
+  //! Serves the group until it assigns partition 0 (at most a minute).
+  void WaitAssigned() {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (listener.assigned.empty() && std::chrono::steady_clock::now() < deadline)
+      REQUIRE(source->Poll(100).ok());
+    REQUIRE(listener.assigned == std::vector<int32_t>{0});
+  }
+};
+
+TEST_CASE("an at-least-once offset commit is tried again while the coordinator moves") {
+  auto m = MockSource::Start();
+  m->WaitAssigned();
+  rd_kafka_mock_cluster_t* mock = m->mock;
+  KafkaSource* source = m->source.get();
 
   rd_kafka_mock_push_request_errors(mock, kOffsetCommit, 6, RD_KAFKA_RESP_ERR_NOT_COORDINATOR,
                                     RD_KAFKA_RESP_ERR_NOT_COORDINATOR, RD_KAFKA_RESP_ERR_NOT_COORDINATOR,
                                     RD_KAFKA_RESP_ERR_NOT_COORDINATOR, RD_KAFKA_RESP_ERR_NOT_COORDINATOR,
                                     RD_KAFKA_RESP_ERR_NOT_COORDINATOR);
   const engine::PartitionOffset offsets[] = {{0, 42, -1}};
-  const base::Status committed = (*source)->Commit(offsets);
+  const base::Status committed = source->Commit(offsets);
   CHECK(committed.ok());
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(list, "tx", 0);
-  REQUIRE(rd_kafka_committed((*source)->handle(), list, 10'000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  REQUIRE(rd_kafka_committed(source->handle(), list, 10'000) == RD_KAFKA_RESP_ERR_NO_ERROR);
   CHECK(list->elems[0].offset == 42);
   rd_kafka_topic_partition_list_destroy(list);
 
   // A rebalance's error is the pipeline's to handle: not tried again.
   rd_kafka_mock_push_request_errors(mock, kOffsetCommit, 1, RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION);
   const engine::PartitionOffset later[] = {{0, 50, -1}};
-  const base::Status refused = (*source)->Commit(later);
+  const base::Status refused = source->Commit(later);
   CHECK(refused.code() == base::StatusCode::kAborted);
   CHECK_THAT(refused.message(), Catch::Contains("commit offsets of 'tx'"));
   CHECK_THAT(refused.message(), Catch::Contains("the group rebalanced"));
-  CHECK((*source)->Close().ok());
+  CHECK(source->Close().ok());
 }
 
 TEST_CASE("a reassigned partition is read again from its committed offset") {
-  auto spec = config::LoadPipelineText(kYaml, "reassign.yaml");
-  REQUIRE(spec.ok());
-  auto source = KafkaSource::Make(*spec);
-  REQUIRE(source.ok());
-  Listener listener;
-  REQUIRE((*source)->Start(&listener).ok());
-  rd_kafka_mock_cluster_t* mock = rd_kafka_handle_mock_cluster((*source)->handle());
-  REQUIRE(mock != nullptr);
-  REQUIRE(rd_kafka_mock_topic_create(mock, "tx", 1, 1) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  auto m = MockSource::Start();
+  rd_kafka_mock_cluster_t* mock = m->mock;
+  KafkaSource* source = m->source.get();
+  Listener& listener = m->listener;
   {
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
     char err[256];
@@ -118,10 +132,8 @@ TEST_CASE("a reassigned partition is read again from its committed offset") {
     }
     REQUIRE(rd_kafka_flush(producer.get(), 10'000) == RD_KAFKA_RESP_ERR_NO_ERROR);
   }
+  m->WaitAssigned();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (listener.assigned.empty() && std::chrono::steady_clock::now() < deadline)
-    REQUIRE((*source)->Poll(100).ok());
-  REQUIRE(listener.assigned == std::vector<int32_t>{0});
   // Read past what is then committed.
   std::vector<engine::RawEvent> events;
   int64_t read_to = -1;
@@ -131,11 +143,11 @@ TEST_CASE("a reassigned partition is read again from its committed offset") {
   }
   REQUIRE(read_to >= 80);
   const engine::PartitionOffset offsets[] = {{0, 42, -1}};
-  REQUIRE((*source)->Commit(offsets).ok());
+  REQUIRE(source->Commit(offsets).ok());
 
   // The task is dropped (its reader with it), and the partition handed over again.
   listener.readers.clear();
-  REQUIRE((*source)->Reassign().ok());
+  REQUIRE(source->Reassign().ok());
   REQUIRE(listener.assigned == std::vector<int32_t>{0, 0});
   int64_t first = -1;
   while (first < 0 && std::chrono::steady_clock::now() < deadline) {
@@ -144,7 +156,7 @@ TEST_CASE("a reassigned partition is read again from its committed offset") {
   }
   CHECK(first == 42);
   listener.readers.clear();
-  CHECK((*source)->Close().ok());
+  CHECK(source->Close().ok());
 }
 
 }  // namespace

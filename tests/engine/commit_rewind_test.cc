@@ -169,7 +169,9 @@ int64_t Field(const std::string& json, const std::string& field) {
   return std::stoll(json.substr(at + field.size() + 3));
 }
 
-void RunRefused(bool exactly_once) {
+//! The count window over `source` into `sink`, 5 ms commits, run to its end; `*pipeline` keeps them.
+base::Status Run(std::unique_ptr<RefusingSource> source, std::unique_ptr<TxnSink> sink, bool exactly_once,
+                 std::unique_ptr<engine::Pipeline>* pipeline) {
   auto loaded =
       config::LoadPipelineText(CountWindowYaml(std::string("{workers: 1, commit_interval: 5ms, guarantee: ") +
                                                (exactly_once ? "exactly_once" : "at_least_once") + "}"),
@@ -179,15 +181,21 @@ void RunRefused(bool exactly_once) {
   spec.runtime.state_dir = TempDir("vigil-commit-rewind");
   engine::OperatorRegistry registry;
   REQUIRE(operators::RegisterOperators(&registry).ok());
+  auto built = engine::Pipeline::Build({spec}, registry, [&](const auto&, const auto&) {
+    return engine::StageIo(std::move(source), std::move(sink), nullptr, nullptr, exactly_once);
+  });
+  REQUIRE(built.ok());
+  *pipeline = std::move(built).value();
+  return (*pipeline)->Run();
+}
+
+void RunRefused(bool exactly_once) {
   auto sink = std::make_unique<TxnSink>(exactly_once);
   TxnSink* out = sink.get();
   auto source = std::make_unique<RefusingSource>(out, exactly_once);
   RefusingSource* refusing = source.get();
-  auto pipeline = engine::Pipeline::Build({spec}, registry, [&](const auto&, const auto&) {
-    return engine::StageIo(std::move(source), std::move(sink), nullptr, nullptr, exactly_once);
-  });
-  REQUIRE(pipeline.ok());
-  const base::Status st = (*pipeline)->Run();
+  std::unique_ptr<engine::Pipeline> pipeline;
+  const base::Status st = Run(std::move(source), std::move(sink), exactly_once, &pipeline);
   INFO(st.ToString());
   REQUIRE(st.ok());  // the refusal did not stop the pipeline
   CHECK(refusing->refused == 1);
@@ -219,21 +227,11 @@ TEST_CASE("at-least-once: a commit refused by a rebalance rewinds to the last co
 }
 
 TEST_CASE("commits refused again and again stop the pipeline after five rewinds", "[engine]") {
-  auto loaded =
-      config::LoadPipelineText(CountWindowYaml("{workers: 1, commit_interval: 5ms}"), "refused.yaml");
-  REQUIRE(loaded.ok());
-  config::PipelineSpec spec = std::move(*loaded);
-  spec.runtime.state_dir = TempDir("vigil-commit-refused");
-  engine::OperatorRegistry registry;
-  REQUIRE(operators::RegisterOperators(&registry).ok());
   auto sink = std::make_unique<TxnSink>(true);
   auto source = std::make_unique<RefusingSource>(sink.get(), true, 1000);
   RefusingSource* refusing = source.get();
-  auto pipeline = engine::Pipeline::Build({spec}, registry, [&](const auto&, const auto&) {
-    return engine::StageIo(std::move(source), std::move(sink), nullptr, nullptr, true);
-  });
-  REQUIRE(pipeline.ok());
-  const base::Status st = (*pipeline)->Run();
+  std::unique_ptr<engine::Pipeline> pipeline;
+  const base::Status st = Run(std::move(source), std::move(sink), true, &pipeline);
   CHECK(st.code() == base::StatusCode::kAborted);
   CHECK_THAT(st.message(), Catch::Contains("5 commits in a row refused"));
   CHECK_THAT(st.message(), Catch::Contains("Unknown member"));
