@@ -1,8 +1,8 @@
-// A stalled process: `vigil run` is stopped (SIGSTOP, as a long GC-like pause, a frozen VM or a
-// starved container would) past its group session, so the group drops it while it holds uncommitted
-// work, then continued. Its next commit is refused, or its partitions come back as lost: it drops the
-// work since its last commit (aborting the transaction that held it) and takes the partition again
-// from there, in the same process. Exactly-once holds: a read_committed reader of the decisions topic
+// A stalled process: `vigil run` is stopped (SIGSTOP, as a frozen VM or a starved container would)
+// mid-stream past its group session, so the group drops it, then continued while the stream goes on.
+// Its next commit is refused, or its partitions come back as lost: it drops the work since its last
+// commit (aborting the transaction that held it) and takes the partition again from there, in the
+// same process. Exactly-once holds: a read_committed reader of the decisions topic
 // sees one decision per transaction, with the features `vigil replay` computes from the same files.
 #include <signal.h>
 
@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <string>
 
+#include "tests/support/end_offsets.h"
 #include "tests/support/handbook_stream.h"
 #include "tests/support/kafka_env.h"
 #include "tests/support/process.h"
@@ -40,15 +41,20 @@ TEST_CASE("an instance stalled past its group session drops its uncommitted work
   options.consumer_settings = "session.timeout.ms: '6000', heartbeat.interval.ms: '1000'";
   const std::string dir = TempDir("vigil-stall");
   auto stream = HandbookStream::Make(dir, options);
+  // A chunk or more, then nothing until the stall: it falls mid-stream, and the stream goes on
+  // meanwhile.
   stream->StartProducer();
+  auto input = EndOffsets::Make(stream->transactions_topic());
+  REQUIRE(WaitFor(std::chrono::seconds(180), [&] { return input->HighWatermark(0) > 0; }));
+  stream->PauseProducer();
   auto vigil = stream->StartVigil();
   const auto timeout = std::chrono::seconds(180);
   REQUIRE(stream->WaitAssigned(*vigil, timeout));
-  // Work committed, and more in flight: the stall falls mid-stream.
   REQUIRE(WaitFor(timeout, [&] { return stream->Committed() > 0; }));
   REQUIRE(stream->ProducerRunning());
 
   vigil->Signal(SIGSTOP);
+  stream->ResumeProducer();
   const int64_t committed_at_stop = stream->Committed();
   // The coordinator has dropped the stalled member once the group has none.
   const bool dropped = WaitFor(timeout, [&] { return GroupMembers(stream->group()) == 0; });
