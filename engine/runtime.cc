@@ -562,7 +562,18 @@ base::Status Runtime::Run() {
   gate_.Pause([this] { WakeReaders(); });  // drain: the batches in flight finish, without a read's wait
   workers_stop_ = true;
   if (!failed_) {
-    if (base::Status st = discard_state_ ? FlushSinks() : CommitPaused({}); !st.ok()) Fail(st);
+    base::Status st = discard_state_ ? FlushSinks() : CommitPaused({});
+    if (st.code() == base::StatusCode::kAborted) {
+      // The group moved on meanwhile: whoever owns the partitions now reads this work again. The
+      // tasks go uncommitted, so that the source's close does not stage them twice.
+      spdlog::warn("{}: the last commit was refused ({}); its work is read again from the commit before",
+                   plan_.spec().name, st.message());
+      std::vector<int32_t> partitions;
+      for (const auto& [p, task] : tasks_) partitions.push_back(p);
+      if (st = DropUncommitted(partitions); !st.ok()) Fail(st);
+    } else if (!st.ok()) {
+      Fail(st);
+    }
   }
   PublishMetrics();
   gate_.Resume();

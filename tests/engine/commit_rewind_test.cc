@@ -105,9 +105,13 @@ class TxnSink final : public engine::Sink {
 //! last refusal: each falls on an interval's commit, not on the run's last.
 class RefusingSource final : public engine::Source {
  public:
-  //! Refuses `refusals` commits in a row.
-  RefusingSource(TxnSink* sink, bool exactly_once, int refusals = 1)
-      : sink_(sink), exactly_once_(exactly_once), refusals_(refusals) {}
+  //! Refuses `refusals` commits in a row, from offset `refuse_from` on.
+  RefusingSource(TxnSink* sink, bool exactly_once, int refusals = 1, int64_t refuse_from = kRefuseFrom)
+      : sink_(sink),
+        exactly_once_(exactly_once),
+        refusals_(refusals),
+        refuse_from_(refuse_from),
+        allowed_(std::min(refuse_from + 50, kEvents)) {}
   base::Status Start(engine::SourceListener* listener) override {
     listener_ = listener;
     return Assign();
@@ -118,7 +122,7 @@ class RefusingSource final : public engine::Source {
   }
   base::Status Commit(std::span<const engine::PartitionOffset> offsets) override {
     const int64_t next = offsets.empty() ? committed_ : offsets[0].next_offset;
-    if (refused < refusals_ && next >= kRefuseFrom) {
+    if (refused < refusals_ && next >= refuse_from_) {
       if (++refused == refusals_) allowed_.store(kEvents);
       if (exactly_once_) sink_->Abort();
       return base::Aborted("commit offsets: Broker: Unknown member (the group rebalanced meanwhile)");
@@ -140,6 +144,7 @@ class RefusingSource final : public engine::Source {
   base::Status Close() override { return base::Status::OK(); }
   const std::string& name() const override { return name_; }
 
+  int64_t committed() const { return committed_; }
   int refused = 0;
   int aborts = 0, reassigns = 0;
 
@@ -155,10 +160,11 @@ class RefusingSource final : public engine::Source {
   TxnSink* sink_;
   bool exactly_once_;
   int refusals_;
+  int64_t refuse_from_;
   engine::SourceListener* listener_ = nullptr;
   int64_t committed_ = 0;
   std::atomic<int64_t> given_{0};
-  std::atomic<int64_t> allowed_{kRefuseFrom + 50};
+  std::atomic<int64_t> allowed_;
   std::string name_ = "refusing";
 };
 
@@ -239,6 +245,27 @@ TEST_CASE("commits refused again and again stop the pipeline after five rewinds"
   // starts over); every refusal but the last rewound.
   CHECK(refusing->refused >= 6);
   CHECK(refusing->reassigns == refusing->refused - 1);
+}
+
+TEST_CASE("exactly-once: a refused last commit ends the run cleanly, its work left to be read again",
+          "[engine]") {
+  auto sink = std::make_unique<TxnSink>(true);
+  TxnSink* out = sink.get();
+  // Only the commit that reaches the end is refused: mostly the run's last, else the interval's
+  // before it (then rewound, and the last lands).
+  auto source = std::make_unique<RefusingSource>(out, true, 1, kEvents);
+  RefusingSource* refusing = source.get();
+  std::unique_ptr<engine::Pipeline> pipeline;
+  const base::Status st = Run(std::move(source), std::move(sink), true, &pipeline);
+  INFO(st.ToString());
+  REQUIRE(st.ok());
+  CHECK(refusing->refused == 1);
+  // What is visible is exactly the events below the last commit that landed, each once.
+  REQUIRE(out->committed.size() == static_cast<size_t>(refusing->committed()));
+  for (size_t i = 0; i < out->committed.size(); ++i) {
+    CHECK(Field(out->committed[i], "ID") == static_cast<int64_t>(i));
+    CHECK(Field(out->committed[i], "C") == std::min<int64_t>(static_cast<int64_t>(i) + 1, 100));
+  }
 }
 
 }  // namespace
