@@ -174,6 +174,8 @@ class Runtime final : public SourceListener {
   //! and the tasks of `partitions`, without committing. Under exactly-once, Aborted when another
   //! task remains: the aborted transaction held its outputs too. Workers paused.
   base::Status DropUncommitted(std::span<const int32_t> partitions);
+  //! The partitions of the tasks (control thread).
+  std::vector<int32_t> OwnedPartitions() const;
   //! Closes and removes `tasks`, adding their counts to the run's. Workers paused.
   void Retire(std::span<Task* const> tasks);
   void PublishMetrics();
